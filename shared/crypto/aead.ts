@@ -1,0 +1,61 @@
+/**
+ * AES-256-GCM (NIST SP 800-38D) with a 96-bit nonce and a 128-bit tag, on node:crypto.
+ * Output is ciphertext ‖ tag. A failed open raises AEAD_AUTH_FAILED and releases no plaintext.
+ * Nonce uniqueness is the caller's job: Parley derives a fresh (key, nonce) per message.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { CryptoError, assertLength } from './errors.js';
+
+export const AES_KEY_LENGTH = 32;
+export const GCM_NONCE_LENGTH = 12;
+export const GCM_TAG_LENGTH = 16;
+
+export function aesGcmSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  ad: Uint8Array,
+): Uint8Array {
+  assertLength(key, AES_KEY_LENGTH, 'AES-256-GCM key');
+  assertLength(nonce, GCM_NONCE_LENGTH, 'GCM nonce');
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
+  cipher.setAAD(ad);
+  const out = new Uint8Array(plaintext.length + GCM_TAG_LENGTH);
+  const body = cipher.update(plaintext);
+  out.set(body, 0);
+  const tail = cipher.final();
+  out.set(tail, body.length);
+  out.set(cipher.getAuthTag(), body.length + tail.length);
+  return out;
+}
+
+export function aesGcmOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  ad: Uint8Array,
+): Uint8Array {
+  assertLength(key, AES_KEY_LENGTH, 'AES-256-GCM key');
+  assertLength(nonce, GCM_NONCE_LENGTH, 'GCM nonce');
+  if (!(sealed instanceof Uint8Array) || sealed.length < GCM_TAG_LENGTH) {
+    throw new CryptoError('AEAD_AUTH_FAILED', 'ciphertext shorter than the tag');
+  }
+  const bodyLength = sealed.length - GCM_TAG_LENGTH;
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
+  decipher.setAAD(ad);
+  decipher.setAuthTag(sealed.subarray(bodyLength));
+  // update() yields unauthenticated plaintext; it is copied out only after final() verified the tag.
+  const body = decipher.update(sealed.subarray(0, bodyLength));
+  let tail: Uint8Array;
+  try {
+    tail = decipher.final();
+  } catch {
+    body.fill(0);
+    throw new CryptoError('AEAD_AUTH_FAILED', 'authentication tag mismatch');
+  }
+  const out = new Uint8Array(bodyLength);
+  out.set(body, 0);
+  out.set(tail, body.length);
+  body.fill(0);
+  return out;
+}

@@ -1,0 +1,130 @@
+/**
+ * Byte helpers shared by every layer: concatenation, fixed-width big-endian integers, constant-time
+ * comparison, hex and base64url. Everything is `Uint8Array` in and out; results never share memory
+ * with Node's Buffer pool.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { CryptoError } from './errors.js';
+
+/** Concatenates byte arrays into one fresh array. */
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Copies any byte view (including a Node Buffer) into a fresh, unpooled Uint8Array. */
+export function copyBytes(bytes: Uint8Array | ArrayBuffer): Uint8Array {
+  return bytes instanceof ArrayBuffer ? new Uint8Array(bytes.slice(0)) : new Uint8Array(bytes);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 encodes a (public) string such as a label. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Strict UTF-8 decode; malformed input raises INVALID_ENCODING. */
+export function fromUtf8(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new CryptoError('INVALID_ENCODING', 'invalid UTF-8');
+  }
+}
+
+export function u8(value: number): Uint8Array {
+  return Uint8Array.of(value & 0xff);
+}
+
+export function u16be(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new RangeError('u16 out of range');
+  return Uint8Array.of(value >>> 8, value & 0xff);
+}
+
+export function u32be(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError('u32 out of range');
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value, false);
+  return out;
+}
+
+/** Unsigned 64-bit big-endian; accepts any safe non-negative integer (timestamps in ms). */
+export function u64be(value: number | bigint): Uint8Array {
+  const big = typeof value === 'bigint' ? value : BigInt(value);
+  if (big < 0n || big > 0xffffffffffffffffn) throw new RangeError('u64 out of range');
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, big, false);
+  return out;
+}
+
+/** Constant-time equality; arrays of different length compare unequal (length is not secret). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(a, b);
+}
+
+/** Non-constant-time equality for public data (ids, public keys). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Lexicographic comparison of public byte strings (for canonical orderings). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+const HEX = '0123456789abcdef';
+
+/** Hex of public data (ids, hashes, public keys) — never call on secrets. */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += HEX[b >>> 4]! + HEX[b & 15]!;
+  return out;
+}
+
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new CryptoError('INVALID_ENCODING', 'invalid hex');
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** base64url without padding (RFC 4648 §5), the encoding JSON wire fields use. */
+export function toBase64Url(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Strict base64url decode: rejects padding, foreign characters and non-canonical trailing bits. */
+export function fromBase64Url(text: string): Uint8Array {
+  if (!BASE64URL.test(text) || text.length % 4 === 1) {
+    throw new CryptoError('INVALID_ENCODING', 'invalid base64url');
+  }
+  const out = copyBytes(Buffer.from(text, 'base64url'));
+  if (toBase64Url(out) !== text) throw new CryptoError('INVALID_ENCODING', 'non-canonical base64url');
+  return out;
+}
+
+/** Overwrites a secret buffer with zeros (best effort; see threat-model.md on memory). */
+export function wipe(...buffers: Uint8Array[]): void {
+  for (const b of buffers) b.fill(0);
+}

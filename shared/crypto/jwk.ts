@@ -1,0 +1,31 @@
+/**
+ * Raw-key import into node:crypto KeyObjects via JWK (DESIGN §3.1): private import via JWK costs
+ * ~50 µs against ~770 µs for PKCS#8 DER. The transient base64url strings built here are the one
+ * place a secret is allowed to exist as a string; they never leave this module.
+ * Node requires the `x` member on a private OKP JWK but recomputes the public key from `d`, so a
+ * placeholder is passed and the real public key is read back when needed.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { fromBase64Url, toBase64Url } from './bytes.js';
+
+export type OkpCurve = 'X25519' | 'Ed25519';
+
+const PLACEHOLDER_X = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+export function importOkpPrivate(curve: OkpCurve, privateKey: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: { kty: 'OKP', crv: curve, d: toBase64Url(privateKey), x: PLACEHOLDER_X },
+    format: 'jwk',
+  });
+}
+
+export function importOkpPublic(curve: OkpCurve, publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: curve, x: toBase64Url(publicKey) }, format: 'jwk' });
+}
+
+/** The raw public key of an imported private (or public) OKP key. */
+export function exportOkpPublic(key: KeyObject): Uint8Array {
+  const jwk = key.export({ format: 'jwk' });
+  if (typeof jwk.x !== 'string') throw new Error('OKP key without x');
+  return fromBase64Url(jwk.x);
+}
