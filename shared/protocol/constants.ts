@@ -1,0 +1,79 @@
+/**
+ * Every protocol limit, label and version in one place (DESIGN §3). Changing a value here changes
+ * the protocol: docs/protocol.md lists the same numbers and the vectors pin the labels.
+ */
+import { utf8 } from '../crypto/bytes.js';
+
+/** Wire/protocol version carried by every message, list and state. */
+export const PROTOCOL_VERSION = 1;
+
+// ── Accounts and devices (§3.2) ──────────────────────────────────────────────
+export const ACCOUNT_ID_LENGTH = 16;
+export const MAX_DEVICES_PER_ACCOUNT = 6;
+/** The owner re-signs its device list at least this often while online. */
+export const DEVICE_LIST_RESIGN_MS = 7 * 24 * 3600_000;
+/** A list older than this is shown as "device list not confirmed recently" (still usable). */
+export const DEVICE_LIST_STALE_MS = 30 * 24 * 3600_000;
+/** Device capability bits. */
+export const Capability = { pq: 1 } as const;
+export const KNOWN_CAPABILITIES = Capability.pq;
+
+// ── Prekeys (§3.3) ───────────────────────────────────────────────────────────
+/** A signed prekey (or KEM prekey) older than this makes the bundle "device inactive". */
+export const MAX_PREKEY_AGE_MS = 60 * 24 * 3600_000;
+export const SIGNED_PREKEY_ROTATION_MS = 7 * 24 * 3600_000;
+/** Old signed/last-resort private keys are kept this long (the relay's mailbox retention). */
+export const OLD_PREKEY_RETENTION_MS = 30 * 24 * 3600_000;
+export const ONE_TIME_PREKEY_REFILL_THRESHOLD = 10;
+/** How far in the future a prekey's created-at may lie (clock skew allowance). */
+export const MAX_CLOCK_SKEW_MS = 24 * 3600_000;
+
+// ── Double Ratchet (§3.4) ────────────────────────────────────────────────────
+/** A header asking to skip more than this many keys in one chain fails before any derivation. */
+export const MAX_FORWARD_JUMP = 25_000;
+/** Skipped message keys kept per session; the oldest are evicted first. */
+export const MAX_SKIPPED_KEYS_PER_SESSION = 2_000;
+/** Skipped keys expire after min(this, the conversation's disappearing timer). */
+export const SKIPPED_KEY_TTL_MS = 30 * 24 * 3600_000;
+/** Archived sessions kept per peer device besides the current one. */
+export const MAX_ARCHIVED_SESSIONS = 40;
+/** Plaintext is padded to a multiple of this many bytes. */
+export const PADDING_BLOCK = 160;
+/**
+ * In-memory failure budget per session, in chain-key steps: forged headers may cost at most this
+ * much HMAC work between successful decrypts (a DH step counts DH_STEP_COST).
+ */
+export const FAILURE_BUDGET_STEPS = 2 * MAX_FORWARD_JUMP;
+export const DH_STEP_COST = 16;
+/** The budget refills fully after this long without failures. */
+export const FAILURE_BUDGET_REFILL_MS = 60_000;
+
+// ── Sealed sender / relay (later issues use these) ───────────────────────────
+export const MAX_ENVELOPE_CONTENT = 96 * 1024;
+
+// ── Labels (every KDF, MAC and signature input starts with one) ──────────────
+export const Label = {
+  DeviceList: 'Parley_v1_DeviceList',
+  SignedPrekey: 'Parley_v1_SignedPrekey',
+  KemPrekey: 'Parley_v1_KemPrekey',
+  Pqxdh: 'Parley_v1_PQXDH_X25519_SHA-256_ML-KEM-768',
+  X3dh: 'Parley_v1_X3DH_X25519_SHA-256',
+  Ratchet: 'Parley_v1_Ratchet',
+  MessageKeys: 'Parley_v1_MessageKeys',
+  SessionAd: 'Parley_v1_AD',
+  BaseKeySeen: 'Parley_v1_BaseKeySeen',
+  SafetyNumber: 'Parley_v1_SafetyNumber',
+  RelayAuth: 'Parley_v1_RelayAuth',
+} as const;
+export type LabelName = keyof typeof Label;
+
+const labelBytes = new Map<string, Uint8Array>();
+/** The label as bytes (cached; treat as read-only). */
+export function label(name: LabelName): Uint8Array {
+  let bytes = labelBytes.get(name);
+  if (!bytes) {
+    bytes = utf8(Label[name]);
+    labelBytes.set(name, bytes);
+  }
+  return bytes;
+}

@@ -1,0 +1,54 @@
+/**
+ * ProtocolError: the closed set of failures of shared/protocol. Every untrusted input that fails a
+ * check ends here with a code; messages are for logs and never contain key bytes. Nothing
+ * check-specific is sent back to a peer or the relay (DESIGN §3.1).
+ */
+export type ProtocolErrorCode =
+  /** Bytes that do not parse: wrong length, unknown version or type, trailing data. */
+  | 'MALFORMED'
+  /** A signature over a device list, prekey or other signed structure did not verify. */
+  | 'BAD_SIGNATURE'
+  /** A device list whose version is not newer than the one already held. */
+  | 'STALE_VERSION'
+  /** Two different lists signed with the same version: the account key holder equivocated. */
+  | 'CONFLICTING_VERSION'
+  /** A bundle or message whose identity keys do not match the device-list entry. */
+  | 'UNTRUSTED_IDENTITY'
+  /** A device not on the sender's current signed list. */
+  | 'UNKNOWN_DEVICE'
+  /** A prekey older than MAX_PREKEY_AGE_MS: the device is inactive. */
+  | 'DEVICE_INACTIVE'
+  /** A `pq` device whose bundle lacks a valid signed ML-KEM prekey. */
+  | 'MISSING_KEM_PREKEY'
+  /** A prekey message naming a prekey this device does not (or no longer) hold. */
+  | 'INVALID_PREKEY_ID'
+  /** A prekey message whose base key was already accepted (replay). */
+  | 'REPLAYED_BASE_KEY'
+  /** A message whose key was already used: a redelivery, never a reason for recovery. */
+  | 'DUPLICATED_MESSAGE'
+  /** A message that failed to authenticate or decrypt with every candidate session. */
+  | 'INVALID_MESSAGE'
+  /** A header asking to skip more than MAX_FORWARD_JUMP keys. */
+  | 'JUMP_TOO_LARGE'
+  /** The in-memory failure budget of the session is used up; try again later. */
+  | 'BUDGET_EXHAUSTED'
+  /** No session exists for that peer device. */
+  | 'NO_SESSION'
+  /** A low-order or otherwise invalid public key from the peer. */
+  | 'INVALID_KEY'
+  /** A stored state written by an unknown (newer) version. */
+  | 'UNSUPPORTED_VERSION';
+
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isProtocolError(e: unknown, code?: ProtocolErrorCode): e is ProtocolError {
+  return e instanceof ProtocolError && (code === undefined || e.code === code);
+}

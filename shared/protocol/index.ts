@@ -1,0 +1,16 @@
+/**
+ * shared/protocol: Parley's sans-I/O protocol state machines (DESIGN §3). Synchronous functions of
+ * (state, input, deps) that return new state and changes, or throw a typed ProtocolError. They never
+ * log, await, read the clock or RNG implicitly, or touch storage.
+ */
+export * from './codec.js';
+export * from './constants.js';
+export * from './device-list.js';
+export * from './double-ratchet.js';
+export * from './errors.js';
+export * from './messages.js';
+export * from './padding.js';
+export * from './pqxdh.js';
+export * from './prekeys.js';
+export * from './safety-number.js';
+export * from './session.js';
