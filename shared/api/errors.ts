@@ -1,0 +1,74 @@
+/**
+ * Errors as values across the renderer↔engine bridge (STYLE "IPC"): every method answers
+ * `{ ok: true, value }` or `{ ok: false, error: { code, message } }`, with `code` from one closed
+ * set the renderer switches on exhaustively. Messages are short English text for logs and
+ * fallbacks; they never carry key bytes, plaintext, contact names or a stringified crypto error.
+ * Does not own the relay's error vocabulary (shared/wire/errors.ts); the engine maps those codes
+ * onto these.
+ */
+import { z } from 'zod';
+
+export const API_ERROR_CODES = [
+  /** The request failed its schema (wrong shape, unknown key, out-of-range value) or names no channel. */
+  'INVALID_REQUEST',
+  /** No account exists in this profile yet: create one first. */
+  'NEEDS_ACCOUNT',
+  /** The database is locked (app lock or passphrase protection): unlock first. */
+  'LOCKED',
+  /** createAccount on a profile that already has an account. */
+  'ACCOUNT_EXISTS',
+  /** No OS keychain (Secret Service) is reachable: protect the database with a passphrase instead. */
+  'KEYCHAIN_UNAVAILABLE',
+  /** The OS keychain holds no key for this profile's database (removed outside Parley). */
+  'KEY_MISSING',
+  /** The passphrase does not unlock the key file. */
+  'WRONG_PASSPHRASE',
+  /** The new passphrase is shorter than the minimum. */
+  'WEAK_PASSPHRASE',
+  /** lock / app lock need a passphrase-protected database. */
+  'PASSPHRASE_NOT_SET',
+  /** The username breaks the rule (3-32 of [a-z0-9_.] after NFKC and lowercasing). */
+  'INVALID_USERNAME',
+  /** The username belongs to another account. */
+  'USERNAME_TAKEN',
+  /** No such contact, conversation, message, or no account with that username. */
+  'NOT_FOUND',
+  /** The contact's account key changed: sending is blocked until acceptKeyChange. */
+  'KEY_CHANGE_PENDING',
+  /** The message is larger than MAX_MESSAGE_BODY_BYTES. */
+  'MESSAGE_TOO_LARGE',
+  /** retry on a message that has not failed. */
+  'NOT_RETRYABLE',
+  /** A contact's device list failed verification (bad signature, rollback, conflicting version). */
+  'UNTRUSTED_DEVICE_LIST',
+  /** The relay could not be reached; queued work is kept and retried. */
+  'RELAY_UNAVAILABLE',
+  /** The relay refused for rate; try again later. */
+  'RATE_LIMITED',
+  /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
+  'STORAGE_FAILURE',
+  /** A bug in the engine; the message is generic on purpose. */
+  'INTERNAL',
+] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+export const ApiErrorCodeSchema = z.enum(API_ERROR_CODES);
+
+export const MAX_API_ERROR_MESSAGE_LENGTH = 300;
+
+export const ApiErrorSchema = z.strictObject({
+  code: ApiErrorCodeSchema,
+  message: z.string().max(MAX_API_ERROR_MESSAGE_LENGTH),
+});
+export type ApiError = z.infer<typeof ApiErrorSchema>;
+
+export type ApiResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
+
+/** The result schema for a given value schema (used by hosts that validate what they forward). */
+export function resultSchema<T extends z.ZodType>(value: T) {
+  return z.discriminatedUnion('ok', [
+    z.strictObject({ ok: z.literal(true), value }),
+    z.strictObject({ ok: z.literal(false), error: ApiErrorSchema }),
+  ]);
+}

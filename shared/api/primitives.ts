@@ -1,0 +1,59 @@
+/**
+ * Field schemas and limits of the renderer↔engine contract: opaque ids (strings), timestamps
+ * (numbers, ms since the epoch), usernames, relay addresses, passphrases. No bytes ever cross the
+ * bridge: ids are decimal or hex strings, never keys. Does not own view models (view-models.ts) or
+ * the method table (contract.ts).
+ */
+import { z } from 'zod';
+
+/** A message body may encode to at most this many UTF-8 bytes (MESSAGE_TOO_LARGE beyond). */
+export const MAX_MESSAGE_BODY_BYTES = 64 * 1024;
+/**
+ * Schema bound on the body string: generous, so an oversized body reaches the engine and gets the
+ * specific MESSAGE_TOO_LARGE, while absurd input is refused before anything is allocated for it.
+ */
+export const MAX_MESSAGE_BODY_INPUT = 4 * MAX_MESSAGE_BODY_BYTES;
+/** Messages per openPage call. */
+export const MAX_PAGE_SIZE = 200;
+/** New passphrases shorter than this (in Unicode code points, after NFC) are WEAK_PASSPHRASE. */
+export const MIN_PASSPHRASE_LENGTH = 8;
+export const MAX_PASSPHRASE_INPUT = 1024;
+/** Raw username input bound (the username rule itself lives in shared/wire/username.ts). */
+export const MAX_USERNAME_INPUT = 128;
+export const MAX_RELAY_URL_LENGTH = 2048;
+/** App lock idle timeout range, in minutes. */
+export const MIN_APP_LOCK_MINUTES = 1;
+export const MAX_APP_LOCK_MINUTES = 24 * 60;
+
+/** Engine-local row ids (conversations, messages): decimal strings, opaque to the renderer. */
+const localId = z.string().regex(/^[1-9][0-9]{0,15}$/, 'not an id');
+export const ConversationIdSchema = localId;
+export const MessageIdSchema = localId;
+/** A contact is named by its account id (public, random, 16 bytes) as 32 lowercase hex digits. */
+export const ContactIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'not a contact id');
+export const DeviceIdSchema = z.number().int().min(1).max(0xffffffff);
+export const TimestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const CountSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const UsernameInputSchema = z.string().min(1).max(MAX_USERNAME_INPUT);
+export const PassphraseInputSchema = z.string().min(1).max(MAX_PASSPHRASE_INPUT);
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * A relay address: an https URL, or http to a loopback host (development and tests). Only origin
+ * and an optional path prefix; no credentials, query or fragment.
+ */
+export function isRelayUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.search || url.hash) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+}
+
+export const RelayUrlSchema = z.string().max(MAX_RELAY_URL_LENGTH).refine(isRelayUrl, 'not a relay address (https, or http on loopback)');
