@@ -11,6 +11,7 @@ import { ProtocolError } from './errors.js';
 export class Writer {
   private readonly parts: Uint8Array[] = [];
   u8(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError('u8 out of range');
     this.parts.push(u8(v));
     return this;
   }

@@ -39,12 +39,16 @@ export const SKIPPED_KEY_TTL_MS = 30 * 24 * 3600_000;
 export const MAX_ARCHIVED_SESSIONS = 40;
 /** Plaintext is padded to a multiple of this many bytes. */
 export const PADDING_BLOCK = 160;
+/** A DH ratchet step (two X25519 and a key generation) counted in chain-key steps. */
+export const DH_STEP_COST = 16;
+/** The most work one genuine message can need: skip the rest of the old chain, DH step, skip the new chain. */
+export const MAX_MESSAGE_COST = 2 * MAX_FORWARD_JUMP + 1 + 2 * DH_STEP_COST;
 /**
  * In-memory failure budget per session, in chain-key steps: forged headers may cost at most this
- * much HMAC work between successful decrypts (a DH step counts DH_STEP_COST).
+ * much HMAC work between successful decrypts. It is at least MAX_MESSAGE_COST, so a genuine
+ * message always fits a full budget.
  */
-export const FAILURE_BUDGET_STEPS = 2 * MAX_FORWARD_JUMP;
-export const DH_STEP_COST = 16;
+export const FAILURE_BUDGET_STEPS = 2 * MAX_MESSAGE_COST;
 /** The budget refills fully after this long without failures. */
 export const FAILURE_BUDGET_REFILL_MS = 60_000;
 
@@ -61,8 +65,10 @@ export const Label = {
   Ratchet: 'Parley_v1_Ratchet',
   MessageKeys: 'Parley_v1_MessageKeys',
   SessionAd: 'Parley_v1_AD',
+  SessionId: 'Parley_v1_SessionId',
+  DecryptionError: 'Parley_v1_DecryptionError',
+  DeviceFingerprint: 'Parley_v1_DeviceFingerprint',
   BaseKeySeen: 'Parley_v1_BaseKeySeen',
-  SafetyNumber: 'Parley_v1_SafetyNumber',
   RelayAuth: 'Parley_v1_RelayAuth',
 } as const;
 export type LabelName = keyof typeof Label;

@@ -40,7 +40,7 @@ describe('device lists', () => {
     const other = makeAccount(rng);
     const { signed } = signedListFor(account, devs, 1, T0);
     expect(() => verifyDeviceList(signed, other.accountKey.publicKey)).toThrowError(expect.objectContaining({ code: 'BAD_SIGNATURE' }));
-    expect(() => verifyDeviceList(signed, account.accountKey.publicKey, other.accountId)).toThrowError(expect.objectContaining({ code: 'MALFORMED' }));
+    expect(() => verifyDeviceList(signed, account.accountKey.publicKey, other.accountId)).toThrowError(expect.objectContaining({ code: 'UNTRUSTED_IDENTITY' }));
     for (let i = 0; i < signed.length; i += 7) {
       const bad = signed.slice();
       bad[i]! ^= 0x10;

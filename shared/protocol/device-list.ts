@@ -11,6 +11,7 @@ import { KeyType } from '../crypto/encoding.js';
 import { Reader, Writer } from './codec.js';
 import {
   ACCOUNT_ID_LENGTH,
+  DEVICE_LIST_RESIGN_MS,
   DEVICE_LIST_STALE_MS,
   Capability,
   MAX_DEVICES_PER_ACCOUNT,
@@ -125,7 +126,7 @@ export function verifyDeviceList(
     throw new ProtocolError('BAD_SIGNATURE', 'device list: signature does not verify under the account key');
   }
   if (expectedAccountId && !bytesEqual(list.accountId, expectedAccountId)) {
-    throw new ProtocolError('MALFORMED', 'device list: for another account');
+    throw new ProtocolError('UNTRUSTED_IDENTITY', 'device list: for another account');
   }
   return list;
 }
@@ -151,6 +152,11 @@ export function acceptDeviceList(
 }
 
 export type DeviceListFreshness = 'fresh' | 'stale';
+
+/** The owner re-signs its list (new issued-at, same devices, version + 1) at least this often while online. */
+export function needsResign(list: DeviceList, now: number): boolean {
+  return now - list.issuedAt >= DEVICE_LIST_RESIGN_MS;
+}
 
 /** Stale after DEVICE_LIST_STALE_MS without a re-signature: shown, but its devices stay usable. */
 export function deviceListFreshness(list: DeviceList, now: number): DeviceListFreshness {

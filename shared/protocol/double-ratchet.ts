@@ -87,6 +87,14 @@ export class FailureBudget {
     this.#remaining = FAILURE_BUDGET_STEPS;
     this.#lastFailure = -Infinity;
   }
+  /** Saves the budget so trial decryption can refund sessions that were only tried. */
+  save(): { readonly remaining: number; readonly lastFailure: number } {
+    return { remaining: this.#remaining, lastFailure: this.#lastFailure };
+  }
+  restore(saved: { readonly remaining: number; readonly lastFailure: number }): void {
+    this.#remaining = saved.remaining;
+    this.#lastFailure = saved.lastFailure;
+  }
 }
 
 const ONE = Uint8Array.of(0x01);

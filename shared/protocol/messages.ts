@@ -4,15 +4,18 @@
  *   0x01 ratchet message:   Enc(ratchet key) ‖ u32 previous counter ‖ u32 counter ‖ AEAD ciphertext
  *   0x02 prekey message:    u8 flags ‖ Enc(IK_A) ‖ Enc(EK_A) ‖ u32 SPK id ‖ [u32 OPK id] ‖
  *                           [u32 KEM prekey id ‖ ML-KEM ciphertext(1088)] ‖ ratchet message
- *   0x03 decryption error:  u8 flags ‖ [Enc(ratchet key) ‖ u32 counter] ‖ u64 original timestamp
+ *   0x03 decryption error:  padded(body ‖ Ed25519 signature), body = u8 flags ‖ [Enc(ratchet key) ‖
+ *                           u32 counter] ‖ u64 original timestamp; signed by the reporting device
  * Parsing is strict (unknown versions, types and flag bits, short or trailing bytes → MALFORMED).
  */
 import { KeyType } from '../crypto/encoding.js';
 import { MLKEM768_CIPHERTEXT_LENGTH } from '../crypto/ml-kem-768.js';
 import { GCM_TAG_LENGTH } from '../crypto/aead.js';
+import { concatBytes } from '../crypto/bytes.js';
 import { Reader, Writer } from './codec.js';
 import { PROTOCOL_VERSION } from './constants.js';
 import { ProtocolError } from './errors.js';
+import { pad, unpad } from './padding.js';
 
 export const MessageType = { Ratchet: 0x01, Prekey: 0x02, DecryptionError: 0x03 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
@@ -43,9 +46,9 @@ export function encodeRatchetHeader(h: RatchetHeader): Uint8Array {
     .finish();
 }
 
-function readPreamble(r: Reader, expected: MessageType): void {
+function readPreamble(r: Reader, expected: MessageType, expectedVersion = PROTOCOL_VERSION): void {
   const version = r.u8();
-  if (version !== PROTOCOL_VERSION) throw new ProtocolError('MALFORMED', `unsupported message version ${version}`);
+  if (version !== expectedVersion) throw new ProtocolError('MALFORMED', `unsupported message version ${version}`);
   const type = r.u8();
   if (type !== expected) throw new ProtocolError('MALFORMED', 'unexpected message type');
 }
@@ -95,9 +98,13 @@ export function encodePrekeyHeader(h: PrekeyHeader): Uint8Array {
   return w.finish();
 }
 
-export function parsePrekeyMessage(bytes: Uint8Array): ParsedPrekeyMessage {
+/**
+ * `version` defaults to the current wire version; stored session records pass the version their
+ * pending header was written with, so a later wire version keeps loading v1 records.
+ */
+export function parsePrekeyMessage(bytes: Uint8Array, version = PROTOCOL_VERSION): ParsedPrekeyMessage {
   const r = new Reader(bytes, 'prekey message');
-  readPreamble(r, MessageType.Prekey);
+  readPreamble(r, MessageType.Prekey, version);
   const flags = r.u8();
   if ((flags & ~(PREKEY_FLAG_ONE_TIME | PREKEY_FLAG_PQ)) !== 0) throw new ProtocolError('MALFORMED', 'prekey message: unknown flags');
   const identityKey = r.key(KeyType.X25519);
@@ -118,16 +125,33 @@ export type DecryptionErrorMessage = {
 };
 
 const ERROR_FLAG_RATCHET_KEY = 0x01;
+export const DECRYPTION_ERROR_SIGNATURE_LENGTH = 64;
 
-export function encodeDecryptionError(m: DecryptionErrorMessage): Uint8Array {
-  const w = new Writer().u8(PROTOCOL_VERSION).u8(MessageType.DecryptionError).u8(m.ratchetKey ? ERROR_FLAG_RATCHET_KEY : 0);
+/** The signed body: u8 flags ‖ [Enc(ratchet key) ‖ u32 counter] ‖ u64 timestamp. */
+export function encodeDecryptionErrorBody(m: DecryptionErrorMessage): Uint8Array {
+  const w = new Writer().u8(m.ratchetKey ? ERROR_FLAG_RATCHET_KEY : 0);
   if (m.ratchetKey) w.key(KeyType.X25519, m.ratchetKey).u32(m.counter ?? 0);
   return w.u64(m.timestamp).finish();
 }
 
-export function parseDecryptionError(bytes: Uint8Array): DecryptionErrorMessage {
-  const r = new Reader(bytes, 'decryption error');
-  readPreamble(r, MessageType.DecryptionError);
+/** version ‖ type ‖ pad(body ‖ signature): the same 160-byte bucket as a short message body. */
+export function encodeDecryptionError(body: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (signature.length !== DECRYPTION_ERROR_SIGNATURE_LENGTH) throw new ProtocolError('MALFORMED', 'bad signature length');
+  return new Writer().u8(PROTOCOL_VERSION).u8(MessageType.DecryptionError).bytes(pad(concatBytes(body, signature))).finish();
+}
+
+export function parseDecryptionError(bytes: Uint8Array): {
+  readonly message: DecryptionErrorMessage;
+  readonly body: Uint8Array;
+  readonly signature: Uint8Array;
+} {
+  const outer = new Reader(bytes, 'decryption error');
+  readPreamble(outer, MessageType.DecryptionError);
+  const inner = unpad(outer.rest());
+  if (inner.length < DECRYPTION_ERROR_SIGNATURE_LENGTH) throw new ProtocolError('MALFORMED', 'decryption error: too short');
+  const body = inner.slice(0, inner.length - DECRYPTION_ERROR_SIGNATURE_LENGTH);
+  const signature = inner.slice(inner.length - DECRYPTION_ERROR_SIGNATURE_LENGTH);
+  const r = new Reader(body, 'decryption error');
   const flags = r.u8();
   if ((flags & ~ERROR_FLAG_RATCHET_KEY) !== 0) throw new ProtocolError('MALFORMED', 'decryption error: unknown flags');
   let ratchetKey: Uint8Array | undefined;
@@ -138,7 +162,7 @@ export function parseDecryptionError(bytes: Uint8Array): DecryptionErrorMessage 
   }
   const timestamp = r.u64();
   r.end();
-  return { ratchetKey, counter, timestamp };
+  return { message: { ratchetKey, counter, timestamp }, body, signature };
 }
 
 /** The message type byte of any Parley 1:1 message, or MALFORMED. */

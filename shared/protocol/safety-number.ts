@@ -1,7 +1,7 @@
 /**
  * Safety numbers (DESIGN §3.2, docs/protocol.md "Safety numbers"): a per-contact number over both
- * account keys and account ids. Each side's fingerprint is SHA-512 iterated 5,200 times starting
- * from (u16 version ‖ Enc(account key) ‖ account id), each round hashing (previous ‖ Enc(account key));
+ * account keys and account ids. Each side's fingerprint follows Signal's construction: start from
+ * (u16 version ‖ Enc(account key) ‖ account id), then 5,200 times hash ← SHA-512(hash ‖ Enc(account key));
  * its first 30 bytes give 30 digits (six 5-byte big-endian chunks, each mod 100000, zero-padded).
  * The displayed number is both 30-digit halves sorted and joined (60 digits), so both sides see
  * the same string. The QR payload is version ‖ local fingerprint(32) ‖ remote fingerprint(32);
@@ -26,7 +26,7 @@ export type SafetyParty = { readonly accountId: Uint8Array; readonly accountKey:
 export function fingerprint(party: SafetyParty): Uint8Array {
   if (party.accountId.length !== ACCOUNT_ID_LENGTH) throw new ProtocolError('MALFORMED', 'bad account id');
   const key = encodeEd25519(party.accountKey);
-  let hash = sha512(u16be(SAFETY_NUMBER_VERSION), key, party.accountId);
+  let hash = concatBytes(u16be(SAFETY_NUMBER_VERSION), key, party.accountId);
   for (let i = 0; i < SAFETY_NUMBER_ITERATIONS; i++) hash = sha512(hash, key);
   return hash.slice(0, FINGERPRINT_LENGTH);
 }
@@ -84,11 +84,11 @@ export function compareQrPayload(ours: SafetyNumber, scanned: Uint8Array): QrCom
 }
 
 /**
- * A short per-device fingerprint: first 10 bytes of SHA-256(label ‖ Enc(X25519 IK) ‖ Enc(Ed25519 IK)),
+ * A short per-device fingerprint: first 10 bytes of SHA-256("Parley_v1_DeviceFingerprint" ‖ Enc(X25519 IK) ‖ Enc(Ed25519 IK)),
  * as 20 hex digits in groups of four.
  */
 export function deviceFingerprint(entry: DeviceEntry): string {
-  const h = sha256(label('SafetyNumber'), encodeX25519(entry.identityDhKey), encodeEd25519(entry.identitySigningKey));
+  const h = sha256(label('DeviceFingerprint'), encodeX25519(entry.identityDhKey), encodeEd25519(entry.identitySigningKey));
   const hex = Array.from(h.subarray(0, 10), (b) => b.toString(16).padStart(2, '0')).join('');
   return hex.match(/.{4}/g)!.join(' ');
 }

@@ -7,9 +7,7 @@ import { MAX_ARCHIVED_SESSIONS, MAX_PREKEY_AGE_MS } from './constants.js';
 import { isProtocolError, type ProtocolErrorCode } from './errors.js';
 import { parsePrekeyMessage } from './messages.js';
 import {
-  createDecryptionError,
   deserializeSessionRecord,
-  handleDecryptionError,
   initiateSession,
   isQuantumResistant,
   serializeSessionRecord,
@@ -277,16 +275,17 @@ describe('session', () => {
     alice.decrypt(bobDev, bob.encrypt(aliceDev, utf8('2')));
     const lost = alice.encrypt(bobDev, utf8('3'));
     // Bob cannot decrypt (e.g. his state was restored from an old copy): he reports it
-    const report = createDecryptionError(lost, 1234);
-    const first = handleDecryptionError(alice.record(bobDev), report);
+    const report = bob.reportDecryptionError(aliceDev, lost, 1234);
+    expect(report.length).toBe(2 + 160); // padded to the 160-byte bucket
+    const first = alice.handleDecryptionError(bobDev, report);
     expect(first.rebuild).toBe(true);
     expect(first.resendAfter).toBe(1234);
     expect(first.record.current).toBeNull();
-    alice.store(bobDev, first.record);
     alice.initiate(bobDev);
-    const again = handleDecryptionError(alice.record(bobDev), report);
+    const before = alice.snapshot();
+    const again = alice.handleDecryptionError(bobDev, report);
     expect(again.rebuild).toBe(false);
-    expect(serializeSessionRecord(again.record)).toEqual(serializeSessionRecord(alice.record(bobDev)!));
+    expect(alice.snapshot()).toBe(before);
     const resent = alice.encrypt(bobDev, utf8('3 again'));
     expect(fromUtf8(bob.decrypt(aliceDev, resent).plaintext)).toBe('3 again');
   });
@@ -295,9 +294,27 @@ describe('session', () => {
     const { aliceDev, bobDev, alice } = setup('garbage-error');
     void aliceDev;
     alice.initiate(bobDev);
-    const report = createDecryptionError(Uint8Array.of(9, 9, 9), 77);
-    const r = handleDecryptionError(alice.record(bobDev), report);
+    const bob = new Party(bobDev, deterministicRng('b'), () => T0);
+    const report = bob.reportDecryptionError(aliceDev, Uint8Array.of(9, 9, 9), 77);
+    const r = alice.handleDecryptionError(bobDev, report);
     expect(r.rebuild).toBe(false);
     expect(r.error.ratchetKey).toBeUndefined();
+  });
+
+  it('a decryption error not signed by the listed device (e.g. forged by the relay) is BAD_SIGNATURE and changes nothing', () => {
+    const { rng, aliceDev, bobDev, alice, bob } = setup('forged-error');
+    alice.initiate(bobDev);
+    bob.decrypt(aliceDev, alice.encrypt(bobDev, utf8('1')));
+    alice.decrypt(bobDev, bob.encrypt(aliceDev, utf8('2')));
+    const failed = alice.encrypt(bobDev, utf8('3'));
+    const mallory = makeDevice(rng, T0, { account: bobDev.account, deviceId: bobDev.deviceId });
+    const forged = new Party(mallory, rng, () => T0).reportDecryptionError(aliceDev, failed, 5);
+    const before = alice.snapshot();
+    expectCode(() => alice.handleDecryptionError(bobDev, forged), 'BAD_SIGNATURE');
+    const genuine = bob.reportDecryptionError(aliceDev, failed, 5);
+    const tampered = genuine.slice();
+    tampered[10]! ^= 1;
+    expectCode(() => alice.handleDecryptionError(bobDev, tampered), 'BAD_SIGNATURE');
+    expect(alice.snapshot()).toBe(before);
   });
 });

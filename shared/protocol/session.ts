@@ -13,6 +13,7 @@
  * resending (the engine's outbox), rate limiting of decryption errors (the engine).
  */
 import { bytesEqual, concatBytes, toHex } from '../crypto/bytes.js';
+import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { encodeX25519, KeyType } from '../crypto/encoding.js';
 import type { Clock, Rng } from '../crypto/random.js';
 import { sha256 } from '../crypto/sha256.js';
@@ -36,6 +37,7 @@ import {
 import { isProtocolError, ProtocolError, type ProtocolErrorCode } from './errors.js';
 import {
   encodeDecryptionError,
+  encodeDecryptionErrorBody,
   encodePrekeyHeader,
   messageTypeOf,
   MessageType,
@@ -52,6 +54,8 @@ import { verifyBundle, type PrekeyBundle } from './prekeys.js';
 export const SESSION_ID_LENGTH = 16;
 const RECORD_VERSION = 1;
 const SESSION_VERSION = 1;
+/** The wire version of pending prekey headers inside v1 session records. */
+const STORED_PREKEY_HEADER_VERSION = 1;
 
 /** This device, as protocol code needs it. */
 export type LocalDevice = {
@@ -135,9 +139,10 @@ export function sessionAd(s: SessionState): Uint8Array {
   return w.finish();
 }
 
+/** The first 16 bytes of SHA-256("Parley_v1_SessionId" ‖ session AD ‖ Enc(EK_A)): equal on both sides. */
 function computeSessionId(partial: Omit<SessionState, 'sessionId'>): Uint8Array {
   const ad = sessionAd({ ...partial, sessionId: new Uint8Array(SESSION_ID_LENGTH) });
-  return sha256(ad, encodeX25519(partial.baseKey)).slice(0, SESSION_ID_LENGTH);
+  return sha256(label('SessionId'), ad, encodeX25519(partial.baseKey)).slice(0, SESSION_ID_LENGTH);
 }
 
 /** The seen-set key of a base key: SHA-256(label ‖ Enc(EK_A)). */
@@ -293,10 +298,15 @@ function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: Se
   const candidates = [...(record.current ? [record.current] : []), ...record.archived];
   if (candidates.length === 0) throw new ProtocolError('NO_SESSION', 'no session with this device');
   const failures: ProtocolError[] = [];
+  // Budgets of sessions that were only tried are refunded when another session decrypts the message.
+  const tried: { budget: FailureBudget; saved: ReturnType<FailureBudget['save']> }[] = [];
   for (const candidate of candidates) {
     if (!recordMatchesPeer(candidate, ctx.peer)) continue;
+    const budget = ctx.budgets.get(candidate.sessionId);
+    const saved = budget.save();
     try {
       const r = decryptWith(candidate, bytes, ctx, ctx.skipped(candidate.sessionId));
+      for (const t of tried) t.budget.restore(t.saved);
       const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
       return {
         record: next,
@@ -311,6 +321,7 @@ function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: Se
     } catch (e) {
       if (!isProtocolError(e)) throw e;
       failures.push(e);
+      tried.push({ budget, saved });
     }
   }
   throw bestFailure(failures);
@@ -422,11 +433,36 @@ export function decryptMessage(
 
 // ── Desync recovery ─────────────────────────────────────────────────────────
 
+/** Who reports a decryption error to whom; both sides of the signature input. */
+export type DecryptionErrorParties = {
+  readonly reporter: { readonly accountId: Uint8Array; readonly deviceId: number };
+  readonly recipient: { readonly accountId: Uint8Array; readonly deviceId: number };
+};
+
+function decryptionErrorSignatureInput(parties: DecryptionErrorParties, body: Uint8Array): Uint8Array {
+  return new Writer()
+    .bytes(label('DecryptionError'))
+    .bytes(parties.reporter.accountId)
+    .u32(parties.reporter.deviceId)
+    .bytes(parties.recipient.accountId)
+    .u32(parties.recipient.deviceId)
+    .bytes(body)
+    .finish();
+}
+
 /**
- * The plaintext control message a receiver sends back after a message from this peer failed
- * (not for DUPLICATED_MESSAGE). It names the failed message's ratchet key when it has one.
+ * The control message a receiver sends back after a message from this peer failed (not for
+ * DUPLICATED_MESSAGE). It cannot travel on the session — that session is what broke — so it is
+ * plaintext, padded to the 160-byte bucket, and signed with the reporter's Ed25519 identity key so
+ * the relay cannot forge one to force session rebuilds (threat-model.md lists it as not deniable).
+ * It names the failed message's ratchet key when it has one.
  */
-export function createDecryptionError(failedMessage: Uint8Array, timestamp: number): Uint8Array {
+export function createDecryptionError(
+  failedMessage: Uint8Array,
+  timestamp: number,
+  parties: DecryptionErrorParties,
+  reporterSigningKey: Uint8Array,
+): Uint8Array {
   let ratchetKey: Uint8Array | undefined;
   let counter: number | undefined;
   try {
@@ -440,30 +476,48 @@ export function createDecryptionError(failedMessage: Uint8Array, timestamp: numb
   } catch {
     // garbage: the error carries only the timestamp
   }
-  return encodeDecryptionError({ ratchetKey, counter, timestamp });
+  const body = encodeDecryptionErrorBody({ ratchetKey, counter, timestamp });
+  return encodeDecryptionError(body, ed25519Sign(reporterSigningKey, decryptionErrorSignatureInput(parties, body)));
 }
 
 /**
- * Acts on a decryption error from the peer. If it names the current session's sending ratchet key,
- * that session is broken on the other side: it is archived (`rebuild: true`) and the caller starts a
+ * Acts on a decryption error from `peer` (whose signature must verify under its listed Ed25519
+ * identity key, else BAD_SIGNATURE). If it names the current session's sending ratchet key, that
+ * session is broken on the other side: it is archived (`rebuild: true`) and the caller starts a
  * fresh session from a new bundle and resends its outbox after `resendAfter`. Idempotent: a replay
  * (or an error about an older chain) finds the key no longer current and changes nothing.
  */
 export function handleDecryptionError(
   record: SessionRecord | undefined,
   bytes: Uint8Array,
-): { record: SessionRecord; rebuild: boolean; resendAfter: number; error: DecryptionErrorMessage } {
-  const error = parseDecryptionError(bytes);
+  ctx: { readonly local: { readonly accountId: Uint8Array; readonly deviceId: number }; readonly peer: PeerDevice },
+): {
+  record: SessionRecord;
+  rebuild: boolean;
+  resendAfter: number;
+  error: DecryptionErrorMessage;
+  droppedSessionIds: readonly Uint8Array[];
+} {
+  const { message: error, body, signature } = parseDecryptionError(bytes);
+  const parties: DecryptionErrorParties = {
+    reporter: { accountId: ctx.peer.accountId, deviceId: ctx.peer.entry.deviceId },
+    recipient: ctx.local,
+  };
+  if (!ed25519Verify(ctx.peer.entry.identitySigningKey, decryptionErrorSignatureInput(parties, body), signature)) {
+    throw new ProtocolError('BAD_SIGNATURE', 'decryption error not signed by the listed device');
+  }
   const base = record ?? EMPTY_RECORD;
   const current = base.current;
   if (!current || !error.ratchetKey || !bytesEqual(error.ratchetKey, current.ratchet.sendingRatchetKey.publicKey)) {
-    return { record: base, rebuild: false, resendAfter: error.timestamp, error };
+    return { record: base, rebuild: false, resendAfter: error.timestamp, error, droppedSessionIds: [] };
   }
+  const archived = [current, ...base.archived];
   return {
-    record: { current: null, archived: [current, ...base.archived].slice(0, MAX_ARCHIVED_SESSIONS) },
+    record: { current: null, archived: archived.slice(0, MAX_ARCHIVED_SESSIONS) },
     rebuild: true,
     resendAfter: error.timestamp,
     error,
+    droppedSessionIds: archived.slice(MAX_ARCHIVED_SESSIONS).map((s) => s.sessionId),
   };
 }
 
@@ -507,7 +561,8 @@ function readSession(r: Reader): SessionState {
   const createdAt = r.u64();
   let pendingPrekey: PrekeyHeader | null = null;
   if (flags & SESSION_FLAG_PENDING) {
-    const { message: rest, ...header } = parsePrekeyMessage(r.var16());
+    // Stored headers are parsed with the version they were written in (v1), whatever the wire version is now.
+    const { message: rest, ...header } = parsePrekeyMessage(r.var16(), STORED_PREKEY_HEADER_VERSION);
     if (rest.length !== 0) throw new ProtocolError('MALFORMED', 'session: bad pending prekey header');
     pendingPrekey = header;
   }

@@ -21,7 +21,9 @@ import {
   type SignedPrekeyPrivate,
 } from '../protocol/prekeys.js';
 import {
+  createDecryptionError,
   decryptMessage,
+  handleDecryptionError,
   deserializeSessionRecord,
   encryptMessage,
   FailureBudgets,
@@ -289,6 +291,30 @@ export class Party {
     this.skipped.apply(result.sessionId, result.skippedChanges);
     for (const id of result.droppedSessionIds) this.skipped.drop(id);
     this.device.prekeys.apply(result.prekeyChanges);
+    return result;
+  }
+
+  /** Builds the signed decryption-error report this device sends to `peer` about `failed`. */
+  reportDecryptionError(peer: TestDevice, failed: Uint8Array, timestamp: number): Uint8Array {
+    return createDecryptionError(
+      failed,
+      timestamp,
+      {
+        reporter: { accountId: this.device.account.accountId, deviceId: this.device.deviceId },
+        recipient: { accountId: peer.account.accountId, deviceId: peer.deviceId },
+      },
+      this.device.identitySigning.privateKey,
+    );
+  }
+
+  /** Handles a decryption-error report from `peer` and commits the result. */
+  handleDecryptionError(peer: TestDevice, bytes: Uint8Array): ReturnType<typeof handleDecryptionError> {
+    const result = handleDecryptionError(this.record(peer), bytes, {
+      local: { accountId: this.device.account.accountId, deviceId: this.device.deviceId },
+      peer: peerDevice(peer),
+    });
+    this.store(peer, result.record);
+    for (const id of result.droppedSessionIds) this.skipped.drop(id);
     return result;
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../shared/crypto/bytes.js';
 import { isProtocolError, type ProtocolErrorCode } from '../../shared/protocol/errors.js';
 import { parsePrekeyMessage } from '../../shared/protocol/messages.js';
-import { createDecryptionError, handleDecryptionError, serializeSessionRecord } from '../../shared/protocol/session.js';
+import { serializeSessionRecord } from '../../shared/protocol/session.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
 import { makeDevice, Party } from '../../shared/testing/protocol-fixtures.js';
 
@@ -91,12 +91,13 @@ describe('replay matrix', () => {
     bob.decrypt(aliceDev, alice.encrypt(bobDev, utf8('1')));
     alice.decrypt(bobDev, bob.encrypt(aliceDev, utf8('2')));
     const failed = alice.encrypt(bobDev, utf8('3'));
-    const report = createDecryptionError(failed, 42);
-    const first = handleDecryptionError(alice.record(bobDev), report);
+    const report = bob.reportDecryptionError(aliceDev, failed, 42);
+    const first = alice.handleDecryptionError(bobDev, report);
     expect(first.rebuild).toBe(true);
-    alice.store(bobDev, first.record);
-    const second = handleDecryptionError(alice.record(bobDev), report);
+    const before = alice.snapshot();
+    const second = alice.handleDecryptionError(bobDev, report);
     expect(second.rebuild).toBe(false);
     expect(serializeSessionRecord(second.record)).toEqual(serializeSessionRecord(first.record));
+    expect(alice.snapshot()).toBe(before);
   });
 });
