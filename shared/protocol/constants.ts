@@ -39,7 +39,7 @@ export const SKIPPED_KEY_TTL_MS = 30 * 24 * 3600_000;
 export const MAX_ARCHIVED_SESSIONS = 40;
 /** Plaintext is padded to a multiple of this many bytes. */
 export const PADDING_BLOCK = 160;
-/** A DH ratchet step (two X25519 and a key generation) counted in chain-key steps. */
+/** One X25519 computation counted in chain-key steps (a DH ratchet step costs two). */
 export const DH_STEP_COST = 16;
 /** The most work one genuine message can need: skip the rest of the old chain, DH step, skip the new chain. */
 export const MAX_MESSAGE_COST = 2 * MAX_FORWARD_JUMP + 1 + 2 * DH_STEP_COST;

@@ -82,9 +82,9 @@ export type PrekeyHeader = {
 
 export type ParsedPrekeyMessage = PrekeyHeader & { readonly message: Uint8Array };
 
-export function encodePrekeyHeader(h: PrekeyHeader): Uint8Array {
+export function encodePrekeyHeader(h: PrekeyHeader, version = PROTOCOL_VERSION): Uint8Array {
   const w = new Writer()
-    .u8(PROTOCOL_VERSION)
+    .u8(version)
     .u8(MessageType.Prekey)
     .u8((h.oneTimePrekeyId !== undefined ? PREKEY_FLAG_ONE_TIME : 0) | (h.kem ? PREKEY_FLAG_PQ : 0))
     .key(KeyType.X25519, h.identityKey)
@@ -134,7 +134,10 @@ export function encodeDecryptionErrorBody(m: DecryptionErrorMessage): Uint8Array
   return w.u64(m.timestamp).finish();
 }
 
-/** version ‖ type ‖ pad(body ‖ signature): the same 160-byte bucket as a short message body. */
+/**
+ * version ‖ type ‖ pad(body ‖ signature), 162 bytes. The type byte is in clear, so the relay can
+ * tell a decryption error from a ratchet message until sealed sender encrypts the envelope.
+ */
 export function encodeDecryptionError(body: Uint8Array, signature: Uint8Array): Uint8Array {
   if (signature.length !== DECRYPTION_ERROR_SIGNATURE_LENGTH) throw new ProtocolError('MALFORMED', 'bad signature length');
   return new Writer().u8(PROTOCOL_VERSION).u8(MessageType.DecryptionError).bytes(pad(concatBytes(body, signature))).finish();

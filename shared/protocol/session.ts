@@ -539,7 +539,7 @@ function writeSession(w: Writer, s: SessionState): void {
     .key(KeyType.X25519, s.remoteIdentityKey)
     .key(KeyType.X25519, s.baseKey)
     .u64(s.createdAt);
-  if (s.pendingPrekey) w.var16(encodePrekeyHeader(s.pendingPrekey));
+  if (s.pendingPrekey) w.var16(encodePrekeyHeader(s.pendingPrekey, STORED_PREKEY_HEADER_VERSION));
   writeRatchetState(w, s.ratchet);
 }
 

@@ -1,0 +1,1100 @@
+/**
+ * Generates Parley's own test vectors (test/vectors/parley/*.json) from fixed seeds with the
+ * production protocol code (docs/protocol.md §14). Pure: `generateParleyVectors()`
+ * returns the file contents; test/vectors/generate.test.ts writes them when PARLEY_WRITE_VECTORS=1
+ * and otherwise asserts the committed files are reproduced byte for byte (a regression test).
+ * test/vectors/parley-independent.test.ts recomputes every value from docs/protocol.md alone.
+ *
+ * Every random value comes from the test-vector RNG (docs/protocol.md §13), one
+ * stream per party and vector; each vector lists the draws in the order the protocol code consumed
+ * them, with a name, so the draw order is part of what the vectors pin down. Private keys and
+ * message keys appear in hex here on purpose: these are test keys, never used for anything else.
+ *
+ * Does not own: the frozen v1 session record's compatibility test (generate.test.ts runs it against
+ * the committed bytes, not against a fresh generation).
+ */
+import {
+  concatBytes,
+  ed25519GenerateKeyPair,
+  ed25519Verify,
+  encodeEd25519,
+  encodeMlKem768,
+  encodeX25519,
+  fromHex,
+  fromUtf8,
+  mlKem768GenerateKeyPair,
+  mlKem768Decapsulate,
+  sha256,
+  toHex,
+  u16be,
+  u32be,
+  utf8,
+  x25519,
+  x25519GenerateKeyPair,
+  type Ed25519KeyPair,
+  type Rng,
+  type X25519KeyPair,
+} from '../shared/crypto/index.js';
+import {
+  agreementInfo,
+  baseKeyHash,
+  Capability,
+  compareQrPayload,
+  createDecryptionError,
+  deriveSharedSecret,
+  deserializeSessionRecord,
+  deviceFingerprint,
+  deviceListFreshness,
+  encodeDeviceListBody,
+  encodePrekeyHeader,
+  fingerprint,
+  fingerprintDigits,
+  formatSafetyNumber,
+  generateKemPrekey,
+  generateOneTimePrekeys,
+  generateSignedPrekey,
+  handleDecryptionError,
+  initAsInitiator,
+  isProtocolError,
+  kdfRootKey,
+  kemPrekeySignatureInput,
+  label,
+  messageKeys,
+  messageSeed,
+  needsResign,
+  pad,
+  parseDecryptionError,
+  parsePrekeyMessage,
+  parseRatchetMessage,
+  pqxdhInitiate,
+  pqxdhRespond,
+  safetyNumber,
+  SAFETY_NUMBER_VERSION,
+  sessionAd,
+  signDeviceList,
+  signedPrekeySignatureInput,
+  verifyBundle,
+  verifyDeviceList,
+  type DecryptionErrorParties,
+  type DeviceEntry,
+  type DeviceList,
+  type KemPrekeyPrivate,
+  type OneTimePrekeyPrivate,
+  type PrekeyBundle,
+  type SessionDecryptResult,
+  type SessionState,
+  type SignedPrekeyPrivate,
+  type VerifiedBundle,
+} from '../shared/protocol/index.js';
+import { deterministicRng, ManualClock } from '../shared/testing/deterministic-rng.js';
+import { InMemoryPrekeyStore, Party, peerDevice, type TestDevice } from '../shared/testing/protocol-fixtures.js';
+
+/** JSON value of a vector file. */
+type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json | undefined };
+
+export const VECTOR_FILES = [
+  'rng.json',
+  'padding.json',
+  'device-list.json',
+  'prekey-bundle.json',
+  'key-agreement.json',
+  'session.json',
+  'safety-number.json',
+  'session-record-v1.json',
+] as const;
+export type VectorFile = (typeof VECTOR_FILES)[number];
+
+/** 2026-01-15T12:00:00Z: the clock of every vector. */
+export const VECTOR_TIME = Date.UTC(2026, 0, 15, 12, 0, 0);
+const DAY = 24 * 3600_000;
+
+const hex = toHex;
+
+/** The canonical text of a vector file: two-space JSON and a final newline. */
+export function renderVectorFile(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** A test-vector RNG stream that records each draw so the vector can name it. */
+class DrawLog {
+  readonly draws: { name: string; length: number; hex: string }[] = [];
+  #pending: Uint8Array[] = [];
+  readonly rng: Rng;
+  constructor(readonly seed: string) {
+    const inner = deterministicRng(seed);
+    // Copies: protocol code wipes some draws (the ML-KEM message m) after use.
+    this.rng = (n) => {
+      const bytes = inner(n);
+      this.#pending.push(bytes.slice());
+      return bytes;
+    };
+  }
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+  /** Names the draws made since the last call, in order; their number must match. */
+  name(...names: string[]): void {
+    if (names.length !== this.#pending.length) {
+      throw new Error(`${this.seed}: expected ${names.length} draws (${names.join(', ')}), saw ${this.#pending.length}`);
+    }
+    names.forEach((name, i) => this.draws.push({ name, length: this.#pending[i]!.length, hex: hex(this.#pending[i]!) }));
+    this.#pending = [];
+  }
+  json(): Json {
+    if (this.#pending.length !== 0) throw new Error(`${this.seed}: ${this.#pending.length} unnamed draws`);
+    return { seed: this.seed, draws: this.draws };
+  }
+}
+
+function seedFor(vector: string, party: string): string {
+  return `Parley_v1 test vector/${vector}/${party}`;
+}
+
+// ── Devices ─────────────────────────────────────────────────────────────────
+
+type Keys = {
+  readonly accountId: Uint8Array;
+  readonly accountKey: Ed25519KeyPair;
+  readonly identityDh: X25519KeyPair;
+  readonly identitySigning: Ed25519KeyPair;
+};
+
+/** Draws accountId(16), accountKey(32), identityDh(32), identitySigning(32), in that order. */
+function drawAccountAndDevice(log: DrawLog): Keys {
+  const accountId = log.rng(16);
+  const accountKey = ed25519GenerateKeyPair(log.rng);
+  const identityDh = x25519GenerateKeyPair(log.rng);
+  const identitySigning = ed25519GenerateKeyPair(log.rng);
+  log.name('accountId', 'accountKey', 'identityDh', 'identitySigning');
+  return { accountId, accountKey, identityDh, identitySigning };
+}
+
+function testDevice(keys: Keys, deviceId: number, pq: boolean, addedAt: number): TestDevice {
+  const entry: DeviceEntry = {
+    deviceId,
+    identityDhKey: keys.identityDh.publicKey,
+    identitySigningKey: keys.identitySigning.publicKey,
+    capabilities: pq ? Capability.pq : 0,
+    addedAt,
+  };
+  return {
+    account: { accountId: keys.accountId, accountKey: keys.accountKey },
+    deviceId,
+    identityDh: keys.identityDh,
+    identitySigning: keys.identitySigning,
+    pq,
+    entry,
+    prekeys: new InMemoryPrekeyStore(),
+  };
+}
+
+function bundleOf(
+  dev: TestDevice,
+  spk: SignedPrekeyPrivate,
+  opk: OneTimePrekeyPrivate | undefined,
+  kem: KemPrekeyPrivate | undefined,
+): PrekeyBundle {
+  return {
+    accountId: dev.account.accountId,
+    deviceId: dev.deviceId,
+    identityDhKey: dev.identityDh.publicKey,
+    identitySigningKey: dev.identitySigning.publicKey,
+    signedPrekey: { keyId: spk.keyId, publicKey: spk.publicKey, createdAt: spk.createdAt, signature: spk.signature },
+    oneTimePrekey: opk && { keyId: opk.keyId, publicKey: opk.publicKey },
+    kemPrekey: kem && {
+      keyId: kem.keyId,
+      publicKey: kem.publicKey,
+      createdAt: kem.createdAt,
+      lastResort: kem.lastResort,
+      signature: kem.signature,
+    },
+  };
+}
+
+function publicDevice(dev: TestDevice): Json {
+  return {
+    accountId: hex(dev.account.accountId),
+    accountPublicKey: hex(dev.account.accountKey.publicKey),
+    deviceId: dev.deviceId,
+    identityDhPublic: hex(dev.identityDh.publicKey),
+    identitySigningPublic: hex(dev.identitySigning.publicKey),
+    capabilities: dev.entry.capabilities,
+  };
+}
+
+// ── rng.json ────────────────────────────────────────────────────────────────
+
+function rngVector(): Json {
+  const cases = ['Parley', 'Parley_v1 test vector/rng'].map((seed) => ({
+    seed,
+    requests: [1, 31, 33, 64, 7],
+    outputs: (() => {
+      const rng = deterministicRng(seed);
+      return [1, 31, 33, 64, 7].map((n) => hex(rng(n)));
+    })(),
+  }));
+  return { description: 'Test-vector RNG (docs/protocol.md §13): SHA-256(seed ‖ u64be(i)) blocks, consumed in order across requests.', cases };
+}
+
+// ── padding.json ────────────────────────────────────────────────────────────
+
+function paddingVector(): Json {
+  const lengths = [0, 1, 159, 160, 161, 319, 320];
+  return {
+    description: 'ISO/IEC 7816-4 padding to a multiple of 160 bytes (docs/protocol.md §8.5): 0x80 then zeros; a full block gains a block.',
+    cases: lengths.map((n) => {
+      const plaintext = Uint8Array.from({ length: n }, (_, i) => (i * 7 + 1) & 0xff);
+      const padded = pad(plaintext);
+      return { plaintext: hex(plaintext), paddedLength: padded.length, padded: hex(padded) };
+    }),
+  };
+}
+
+// ── device-list.json ────────────────────────────────────────────────────────
+
+function deviceListVector(): Json {
+  const log = new DrawLog(seedFor('device-list', 'owner'));
+  const accountId = log.rng(16);
+  const accountKey = ed25519GenerateKeyPair(log.rng);
+  log.name('accountId', 'accountKey');
+  const devices: DeviceEntry[] = [];
+  const specs = [
+    { deviceId: 1, capabilities: Capability.pq, addedAt: VECTOR_TIME - 40 * DAY },
+    { deviceId: 7, capabilities: 0, addedAt: VECTOR_TIME - 2 * DAY },
+  ];
+  for (const spec of specs) {
+    const dh = x25519GenerateKeyPair(log.rng);
+    const sig = ed25519GenerateKeyPair(log.rng);
+    log.name(`device${spec.deviceId}.identityDh`, `device${spec.deviceId}.identitySigning`);
+    devices.push({ ...spec, identityDhKey: dh.publicKey, identitySigningKey: sig.publicKey });
+  }
+  const list: DeviceList = { accountId, version: 3, issuedAt: VECTOR_TIME, devices };
+  const body = encodeDeviceListBody(list);
+  const signed = signDeviceList(list, accountKey.privateKey);
+  const freshness = [0, 7 * DAY - 1, 7 * DAY, 30 * DAY, 30 * DAY + 1].map((age) => ({
+    now: VECTOR_TIME + age,
+    freshness: deviceListFreshness(list, VECTOR_TIME + age),
+    needsResign: needsResign(list, VECTOR_TIME + age),
+  }));
+  // verifyDeviceList (§4.1): the signature under the account key first, then the expected account id.
+  const otherAccountKey = ed25519GenerateKeyPair(log.rng);
+  log.name('otherAccountKey');
+  const flipped = signed.slice();
+  flipped[body.length]! ^= 0x01;
+  const otherAccountId = accountId.slice();
+  otherAccountId[0]! ^= 0x01;
+  const verifyCase = (name: string, bytes: Uint8Array, key: Uint8Array, expected: Uint8Array | undefined): Json => {
+    try {
+      verifyDeviceList(bytes, key, expected);
+      return { name, expect: 'ok' };
+    } catch (e) {
+      if (isProtocolError(e)) return { name, expect: e.code };
+      throw e;
+    }
+  };
+  const verification = [
+    verifyCase('valid', signed, accountKey.publicKey, accountId),
+    verifyCase('valid-no-expected-account-id', signed, accountKey.publicKey, undefined),
+    verifyCase('signature-flipped', flipped, accountKey.publicKey, accountId),
+    verifyCase('other-account-key', signed, otherAccountKey.publicKey, accountId),
+    verifyCase('other-account-key-and-other-account-id', signed, otherAccountKey.publicKey, otherAccountId),
+    verifyCase('other-expected-account-id', signed, accountKey.publicKey, otherAccountId),
+  ];
+  return {
+    description:
+      'A device list of two devices signed with the account key; its freshness and re-sign schedule at several ages, and verification under the right and a wrong account key and account id (docs/protocol.md §4).',
+    rng: log.json(),
+    inputs: {
+      version: list.version,
+      issuedAt: list.issuedAt,
+      devices: specs.map((s) => ({ deviceId: s.deviceId, capabilities: s.capabilities, addedAt: s.addedAt })),
+    },
+    outputs: {
+      accountId: hex(accountId),
+      accountPublicKey: hex(accountKey.publicKey),
+      devices: devices.map((d) => ({
+        deviceId: d.deviceId,
+        identityDhPublic: hex(d.identityDhKey),
+        identitySigningPublic: hex(d.identitySigningKey),
+      })),
+      body: hex(body),
+      signature: hex(signed.subarray(body.length)),
+      signed: hex(signed),
+      freshness,
+      otherAccountPublicKey: hex(otherAccountKey.publicKey),
+      verification,
+    },
+  };
+}
+
+// ── prekey-bundle.json ──────────────────────────────────────────────────────
+
+type BundleMutation =
+  | 'none'
+  | 'classical-entry'
+  | 'classical-entry-without-kem'
+  | 'wrong-account-id'
+  | 'wrong-device-id'
+  | 'wrong-identity-dh'
+  | 'wrong-identity-signing'
+  | 'signed-prekey-signature-flipped'
+  | 'signed-prekey-id-changed'
+  | 'one-time-prekey-short'
+  | 'no-kem-prekey'
+  | 'kem-signature-flipped'
+  | 'kem-last-resort-flag-flipped'
+  | 'kem-public-key-flipped';
+
+function mutateBundle(b: PrekeyBundle, entry: DeviceEntry, m: BundleMutation): { bundle: PrekeyBundle; entry: DeviceEntry; accountId: Uint8Array } {
+  const flip = (bytes: Uint8Array, i = 0): Uint8Array => {
+    const out = bytes.slice();
+    out[i]! ^= 0x01;
+    return out;
+  };
+  let bundle = b;
+  let e = entry;
+  let accountId = b.accountId;
+  switch (m) {
+    case 'none':
+      break;
+    case 'classical-entry':
+      e = { ...entry, capabilities: 0 };
+      break;
+    case 'classical-entry-without-kem':
+      e = { ...entry, capabilities: 0 };
+      bundle = { ...b, kemPrekey: undefined };
+      break;
+    case 'wrong-account-id':
+      accountId = flip(b.accountId);
+      break;
+    case 'wrong-device-id':
+      bundle = { ...b, deviceId: b.deviceId + 1 };
+      break;
+    case 'wrong-identity-dh':
+      bundle = { ...b, identityDhKey: flip(b.identityDhKey) };
+      break;
+    case 'wrong-identity-signing':
+      bundle = { ...b, identitySigningKey: flip(b.identitySigningKey) };
+      break;
+    case 'signed-prekey-signature-flipped':
+      bundle = { ...b, signedPrekey: { ...b.signedPrekey, signature: flip(b.signedPrekey.signature) } };
+      break;
+    case 'signed-prekey-id-changed':
+      bundle = { ...b, signedPrekey: { ...b.signedPrekey, keyId: b.signedPrekey.keyId + 1 } };
+      break;
+    case 'one-time-prekey-short':
+      bundle = { ...b, oneTimePrekey: { ...b.oneTimePrekey!, publicKey: b.oneTimePrekey!.publicKey.slice(0, 31) } };
+      break;
+    case 'no-kem-prekey':
+      bundle = { ...b, kemPrekey: undefined };
+      break;
+    case 'kem-signature-flipped':
+      bundle = { ...b, kemPrekey: { ...b.kemPrekey!, signature: flip(b.kemPrekey!.signature) } };
+      break;
+    case 'kem-last-resort-flag-flipped':
+      bundle = { ...b, kemPrekey: { ...b.kemPrekey!, lastResort: !b.kemPrekey!.lastResort } };
+      break;
+    case 'kem-public-key-flipped':
+      bundle = { ...b, kemPrekey: { ...b.kemPrekey!, publicKey: flip(b.kemPrekey!.publicKey, 5) } };
+      break;
+  }
+  return { bundle, entry: e, accountId };
+}
+
+function checkOutcome(run: () => VerifiedBundle): Json {
+  try {
+    return { mode: run().mode };
+  } catch (e) {
+    if (isProtocolError(e)) return { error: e.code };
+    throw e;
+  }
+}
+
+function prekeyBundleVector(): Json {
+  const log = new DrawLog(seedFor('prekey-bundle', 'owner'));
+  const keys = drawAccountAndDevice(log);
+  const dev = testDevice(keys, 2, true, VECTOR_TIME - 90 * DAY);
+  const spkCreatedAt = VECTOR_TIME - 3 * DAY;
+  const kemCreatedAt = VECTOR_TIME - 50 * DAY;
+  const spk = generateSignedPrekey(keys.identitySigning.privateKey, 5, { rng: log.rng, now: spkCreatedAt });
+  log.name('signedPrekey');
+  const [opk] = generateOneTimePrekeys(100, 1, log.rng);
+  log.name('oneTimePrekey');
+  const kemOneTime = generateKemPrekey(keys.identitySigning.privateKey, 2000, false, { rng: log.rng, now: kemCreatedAt });
+  log.name('kemOneTimePrekey');
+  const kemLastResort = generateKemPrekey(keys.identitySigning.privateKey, 1000, true, { rng: log.rng, now: spkCreatedAt });
+  log.name('kemLastResortPrekey');
+  const bundle = bundleOf(dev, spk, opk, kemOneTime);
+
+  const mutations: BundleMutation[] = [
+    'none',
+    'classical-entry',
+    'classical-entry-without-kem',
+    'wrong-account-id',
+    'wrong-device-id',
+    'wrong-identity-dh',
+    'wrong-identity-signing',
+    'signed-prekey-signature-flipped',
+    'signed-prekey-id-changed',
+    'one-time-prekey-short',
+    'no-kem-prekey',
+    'kem-signature-flipped',
+    'kem-last-resort-flag-flipped',
+    'kem-public-key-flipped',
+  ];
+  // `now` values around the age limits: the KEM prekey is 50 days old, the signed prekey 3 days.
+  const times = [
+    { name: 'now', now: VECTOR_TIME },
+    { name: 'kem-exactly-60-days', now: kemCreatedAt + 60 * DAY },
+    { name: 'kem-60-days-plus-1ms', now: kemCreatedAt + 60 * DAY + 1 },
+    { name: 'signed-prekey-60-days-plus-1ms', now: spkCreatedAt + 60 * DAY + 1 },
+    { name: 'signed-prekey-created-24h-ahead', now: spkCreatedAt - DAY },
+    { name: 'signed-prekey-created-24h-plus-1ms-ahead', now: spkCreatedAt - DAY - 1 },
+  ];
+  const checks: Json[] = [];
+  for (const m of mutations) {
+    const { bundle: b, entry, accountId } = mutateBundle(bundle, dev.entry, m);
+    checks.push({ mutation: m, now: VECTOR_TIME, expect: checkOutcome(() => verifyBundle(b, entry, accountId, VECTOR_TIME)) });
+  }
+  for (const t of times.slice(1)) {
+    checks.push({ mutation: 'none', time: t.name, now: t.now, expect: checkOutcome(() => verifyBundle(bundle, dev.entry, dev.account.accountId, t.now)) });
+    const classical = mutateBundle(bundle, dev.entry, 'classical-entry');
+    checks.push({
+      mutation: 'classical-entry',
+      time: t.name,
+      now: t.now,
+      expect: checkOutcome(() => verifyBundle(classical.bundle, classical.entry, classical.accountId, t.now)),
+    });
+  }
+
+  const kemJson = (k: KemPrekeyPrivate): Json => ({
+    keyId: k.keyId,
+    createdAt: k.createdAt,
+    lastResort: k.lastResort,
+    publicKey: hex(k.publicKey),
+    signatureInput: hex(kemPrekeySignatureInput(k.keyId, k.publicKey, k.createdAt, k.lastResort)),
+    signature: hex(k.signature),
+  });
+  return {
+    description:
+      'A prekey bundle of a pq device: signed X25519 prekey, one-time X25519 prekey, signed one-time and last-resort ML-KEM-768 prekeys, and the initiator\'s bundle checks (docs/protocol.md §5).',
+    rng: log.json(),
+    inputs: {
+      deviceId: dev.deviceId,
+      capabilities: dev.entry.capabilities,
+      signedPrekey: { keyId: spk.keyId, createdAt: spk.createdAt },
+      oneTimePrekey: { keyId: opk!.keyId },
+      kemOneTimePrekey: { keyId: kemOneTime.keyId, createdAt: kemOneTime.createdAt, lastResort: false },
+      kemLastResortPrekey: { keyId: kemLastResort.keyId, createdAt: kemLastResort.createdAt, lastResort: true },
+      bundleUses: { oneTimePrekey: opk!.keyId, kemPrekey: kemOneTime.keyId },
+    },
+    outputs: {
+      device: publicDevice(dev),
+      signedPrekey: {
+        keyId: spk.keyId,
+        createdAt: spk.createdAt,
+        publicKey: hex(spk.publicKey),
+        signatureInput: hex(signedPrekeySignatureInput(spk.keyId, spk.publicKey, spk.createdAt)),
+        signature: hex(spk.signature),
+      },
+      oneTimePrekey: { keyId: opk!.keyId, publicKey: hex(opk!.publicKey) },
+      kemOneTimePrekey: kemJson(kemOneTime),
+      kemLastResortPrekey: kemJson(kemLastResort),
+    },
+    checks,
+  };
+}
+
+// ── key-agreement.json ──────────────────────────────────────────────────────
+
+function keyAgreementCase(name: string, mode: 'pqxdh' | 'x3dh', withOneTime: boolean): Json {
+  const bobLog = new DrawLog(seedFor(`key-agreement/${name}`, 'bob'));
+  const bobIdentity = x25519GenerateKeyPair(bobLog.rng);
+  const spk = x25519GenerateKeyPair(bobLog.rng);
+  bobLog.name('identityDh', 'signedPrekey');
+  const opk = withOneTime ? x25519GenerateKeyPair(bobLog.rng) : undefined;
+  if (withOneTime) bobLog.name('oneTimePrekey');
+  // An ML-KEM-768 key pair is one 64-byte draw: its seed d ‖ z.
+  const kem = mode === 'pqxdh' ? mlKem768GenerateKeyPair(bobLog.rng) : undefined;
+  if (kem) bobLog.name('kemPrekey');
+
+  const aliceLog = new DrawLog(seedFor(`key-agreement/${name}`, 'alice'));
+  const aliceIdentity = x25519GenerateKeyPair(aliceLog.rng);
+  aliceLog.name('identityDh');
+
+  // pqxdhInitiate reads only the public parts; bundle signatures are covered by prekey-bundle.json.
+  const noSignature = new Uint8Array(64);
+  const verified: VerifiedBundle = {
+    accountId: new Uint8Array(16),
+    deviceId: 1,
+    identityDhKey: bobIdentity.publicKey,
+    identitySigningKey: new Uint8Array(32),
+    signedPrekey: { keyId: 1, publicKey: spk.publicKey, createdAt: VECTOR_TIME, signature: noSignature },
+    oneTimePrekey: opk && { keyId: 100, publicKey: opk.publicKey },
+    kemPrekey: kem && { keyId: 1000, publicKey: kem.publicKey, createdAt: VECTOR_TIME, lastResort: true, signature: noSignature },
+    mode,
+  };
+  const agreement = pqxdhInitiate(aliceIdentity, verified, aliceLog.rng);
+  if (mode === 'pqxdh') aliceLog.name('baseKey', 'kemMessage');
+  else aliceLog.name('baseKey');
+  const t = agreement.transcript;
+  const baseKeyPrivate = aliceLog.draws.find((d) => d.name === 'baseKey')!.hex;
+
+  const response = pqxdhRespond(
+    { identity: bobIdentity, signedPrekey: spk, oneTimePrekey: opk, kemPrekey: kem && { seed: kem.seed, publicKey: kem.publicKey } },
+    { mode, initiatorIdentity: aliceIdentity.publicKey, baseKey: t.baseKey, kemCiphertext: t.kemCiphertext },
+  );
+  if (hex(response.sharedSecret) !== hex(agreement.sharedSecret)) throw new Error(`${name}: responder disagrees`);
+
+  // Intermediate values, recomputed with the primitives.
+  const ek = fromHex(baseKeyPrivate);
+  const dh = [
+    x25519(aliceIdentity.privateKey, spk.publicKey),
+    x25519(ek, bobIdentity.publicKey),
+    x25519(ek, spk.publicKey),
+    ...(opk ? [x25519(ek, opk.publicKey)] : []),
+  ];
+  const kemSecret = kem && t.kemCiphertext ? mlKem768Decapsulate(kem.seed, t.kemCiphertext) : undefined;
+  const transcriptBytes = concatBytes(
+    encodeX25519(t.initiatorIdentity),
+    encodeX25519(t.responderIdentity),
+    encodeX25519(t.signedPrekey),
+    ...(t.oneTimePrekey ? [encodeX25519(t.oneTimePrekey)] : []),
+    ...(t.kemPrekey && mode === 'pqxdh' ? [encodeMlKem768(t.kemPrekey)] : []),
+    encodeX25519(t.baseKey),
+    ...(t.kemCiphertext ? [t.kemCiphertext] : []),
+  );
+  const info = agreementInfo(t);
+  if (hex(info) !== hex(concatBytes(label(mode === 'pqxdh' ? 'Pqxdh' : 'X3dh'), sha256(transcriptBytes)))) {
+    throw new Error(`${name}: transcript reconstruction differs`);
+  }
+  const ikm = concatBytes(new Uint8Array(32).fill(0xff), ...dh, ...(kemSecret ? [kemSecret] : []));
+  const sk = deriveSharedSecret(t, dh, kemSecret);
+  if (hex(sk) !== hex(agreement.sharedSecret)) throw new Error(`${name}: SK reconstruction differs`);
+  return {
+    name,
+    mode,
+    rng: { alice: aliceLog.json(), bob: bobLog.json() },
+    outputs: {
+      aliceIdentityPublic: hex(aliceIdentity.publicKey),
+      bobIdentityPublic: hex(bobIdentity.publicKey),
+      signedPrekeyPublic: hex(spk.publicKey),
+      oneTimePrekeyPublic: opk ? hex(opk.publicKey) : null,
+      kemPrekeyPublic: kem ? hex(kem.publicKey) : null,
+      baseKeyPublic: hex(t.baseKey),
+      dh: dh.map(hex),
+      kemCiphertext: t.kemCiphertext ? hex(t.kemCiphertext) : null,
+      kemSharedSecret: kemSecret ? hex(kemSecret) : null,
+      ikm: hex(ikm),
+      transcript: hex(transcriptBytes),
+      transcriptHash: hex(sha256(transcriptBytes)),
+      info: hex(info),
+      sharedSecret: hex(agreement.sharedSecret),
+    },
+  };
+}
+
+function keyAgreementVector(): Json {
+  return {
+    description:
+      'PQXDH (with and without a one-time prekey) and classical X3DH shared secrets with every intermediate value (docs/protocol.md §6).',
+    cases: [
+      keyAgreementCase('pqxdh-one-time-prekey', 'pqxdh', true),
+      keyAgreementCase('pqxdh-no-one-time-prekey', 'pqxdh', false),
+      keyAgreementCase('x3dh-one-time-prekey', 'x3dh', true),
+    ],
+  };
+}
+
+// ── Session scenarios (session.json, session-record-v1.json) ────────────────
+
+type PrekeySpec =
+  | { readonly kind: 'signed'; readonly keyId: number; readonly createdAt: number }
+  | { readonly kind: 'oneTime'; readonly keyId: number }
+  | { readonly kind: 'kem'; readonly keyId: number; readonly createdAt: number; readonly lastResort: boolean };
+
+type Side = { readonly name: 'alice' | 'bob'; readonly party: Party; readonly log: DrawLog; readonly dev: TestDevice };
+
+function currentSession(p: Party, peer: TestDevice): SessionState {
+  const s = p.record(peer)?.current;
+  if (!s) throw new Error('no current session');
+  return s;
+}
+
+function ratchetSnapshot(s: SessionState): Record<string, Json> {
+  const r = s.ratchet;
+  return {
+    rootKey: hex(r.rootKey),
+    sendingRatchetKeyPublic: hex(r.sendingRatchetKey.publicKey),
+    remoteRatchetKey: r.remoteRatchetKey ? hex(r.remoteRatchetKey) : null,
+    sendingChain: r.sendingChain ? { key: hex(r.sendingChain.key), index: r.sendingChain.index } : null,
+    receivingChain: r.receivingChain ? { key: hex(r.receivingChain.key), index: r.receivingChain.index } : null,
+    previousCounter: r.previousCounter,
+    previousChains: r.previousChains.map((p) => ({ ratchetKey: hex(p.ratchetKey), end: p.end })),
+  };
+}
+
+/**
+ * Alice (initiator) and Bob (responder) driven through the production session API, each with its
+ * own RNG stream. The script of operations and every derived value are recorded for the vector.
+ */
+class Scenario {
+  readonly clock = new ManualClock(VECTOR_TIME);
+  readonly script: Json[] = [];
+  readonly messages: Json[] = [];
+  readonly receipts: Json[] = [];
+  readonly sent = new Map<string, Uint8Array>();
+  readonly alice: Side;
+  readonly bob: Side;
+  readonly prekeys: readonly PrekeySpec[];
+  readonly signed = new Map<number, SignedPrekeyPrivate>();
+  readonly oneTime = new Map<number, OneTimePrekeyPrivate>();
+  readonly kem = new Map<number, KemPrekeyPrivate>();
+
+  constructor(vector: string, aliceDeviceId: number, bobDeviceId: number, prekeys: readonly PrekeySpec[]) {
+    const aliceLog = new DrawLog(seedFor(vector, 'alice'));
+    const aliceDev = testDevice(drawAccountAndDevice(aliceLog), aliceDeviceId, true, VECTOR_TIME - 10 * DAY);
+    const bobLog = new DrawLog(seedFor(vector, 'bob'));
+    const bobDev = testDevice(drawAccountAndDevice(bobLog), bobDeviceId, true, VECTOR_TIME - 10 * DAY);
+    this.prekeys = prekeys;
+    for (const p of prekeys) {
+      if (p.kind === 'signed') {
+        const k = generateSignedPrekey(bobDev.identitySigning.privateKey, p.keyId, { rng: bobLog.rng, now: p.createdAt });
+        bobLog.name('signedPrekey');
+        this.signed.set(p.keyId, k);
+        bobDev.prekeys.addSignedPrekey(k);
+      } else if (p.kind === 'oneTime') {
+        const [k] = generateOneTimePrekeys(p.keyId, 1, bobLog.rng);
+        bobLog.name('oneTimePrekey');
+        this.oneTime.set(p.keyId, k!);
+        bobDev.prekeys.addOneTimePrekeys([k!]);
+      } else {
+        const k = generateKemPrekey(bobDev.identitySigning.privateKey, p.keyId, p.lastResort, { rng: bobLog.rng, now: p.createdAt });
+        bobLog.name(p.lastResort ? 'kemLastResortPrekey' : 'kemOneTimePrekey');
+        this.kem.set(p.keyId, k);
+        bobDev.prekeys.addKemPrekey(k);
+      }
+    }
+    this.alice = { name: 'alice', party: new Party(aliceDev, aliceLog.rng, this.clock.now), log: aliceLog, dev: aliceDev };
+    this.bob = { name: 'bob', party: new Party(bobDev, bobLog.rng, this.clock.now), log: bobLog, dev: bobDev };
+  }
+
+  other(side: Side): Side {
+    return side === this.alice ? this.bob : this.alice;
+  }
+
+  /** Alice starts a session from a bundle of Bob's prekeys (verified like any fetched bundle). */
+  initiate(ids: { readonly signedPrekeyId: number; readonly oneTimePrekeyId?: number; readonly kemPrekeyId: number }): SessionState {
+    const bundle = bundleOf(
+      this.bob.dev,
+      this.signed.get(ids.signedPrekeyId)!,
+      ids.oneTimePrekeyId !== undefined ? this.oneTime.get(ids.oneTimePrekeyId)! : undefined,
+      this.kem.get(ids.kemPrekeyId)!,
+    );
+    this.alice.party.initiate(this.bob.dev, bundle);
+    this.alice.log.name('baseKey', 'kemMessage', 'ratchetKey');
+    this.script.push({
+      op: 'initiate',
+      time: this.clock.now(),
+      signedPrekeyId: ids.signedPrekeyId,
+      oneTimePrekeyId: ids.oneTimePrekeyId ?? null,
+      kemPrekeyId: ids.kemPrekeyId,
+    });
+    return currentSession(this.alice.party, this.bob.dev);
+  }
+
+  advance(ms: number): void {
+    this.clock.advance(ms);
+    this.script.push({ op: 'advance', ms });
+  }
+
+  send(from: Side, id: string, text: string): Uint8Array {
+    const to = this.other(from);
+    const before = currentSession(from.party, to.dev);
+    const chain = before.ratchet.sendingChain!;
+    const plaintext = utf8(text);
+    const bytes = from.party.encrypt(to.dev, plaintext);
+    const seed = messageSeed(chain.key);
+    const { key, nonce } = messageKeys(seed);
+    const isPrekey = bytes[1] === 0x02;
+    const ratchetBytes = isPrekey ? parsePrekeyMessage(bytes).message : bytes;
+    const parsed = parseRatchetMessage(ratchetBytes);
+    this.sent.set(id, bytes);
+    this.script.push({ op: 'send', id, from: from.name, plaintext: text });
+    this.messages.push({
+      id,
+      from: from.name,
+      type: isPrekey ? 'prekey' : 'ratchet',
+      plaintextHex: hex(plaintext),
+      paddedLength: pad(plaintext).length,
+      sendingChainKey: hex(chain.key),
+      counter: chain.index,
+      previousCounter: parsed.header.previousCounter,
+      ratchetKeyPublic: hex(parsed.header.ratchetKey),
+      messageSeed: hex(seed),
+      messageKey: hex(key),
+      nonce: hex(nonce),
+      prekeyHeader: isPrekey ? hex(bytes.subarray(0, bytes.length - ratchetBytes.length)) : null,
+      ratchetHeader: hex(parsed.headerBytes),
+      ciphertext: hex(parsed.ciphertext),
+      bytes: hex(bytes),
+    });
+    return bytes;
+  }
+
+  receive(by: Side, id: string): SessionDecryptResult {
+    const from = this.other(by);
+    const result = by.party.decrypt(from.dev, this.sent.get(id)!);
+    const drew = by.log.pendingCount;
+    if (drew === 1) by.log.name('ratchetKey');
+    else if (drew !== 0) throw new Error('unexpected draws');
+    this.script.push({ op: 'receive', id, by: by.name });
+    const session = currentSession(by.party, from.dev);
+    this.receipts.push({
+      id,
+      by: by.name,
+      plaintextHex: hex(result.plaintext),
+      newSession: result.newSession,
+      dhStep: drew === 1,
+      prekeyChanges: {
+        consumedOneTimePrekeyId: result.prekeyChanges.consumedOneTimePrekeyId ?? null,
+        consumedKemPrekeyId: result.prekeyChanges.consumedKemPrekeyId ?? null,
+        seenBaseKey: result.prekeyChanges.seenBaseKey
+          ? { signedPrekeyId: result.prekeyChanges.seenBaseKey.signedPrekeyId, hash: hex(result.prekeyChanges.seenBaseKey.hash) }
+          : null,
+      },
+      skippedKeys: result.skippedChanges.added.map((k) => ({ ratchetKey: hex(k.ratchetKey), counter: k.counter, messageSeed: hex(k.seed) })),
+      sessionId: hex(session.sessionId),
+      pendingPrekey: session.pendingPrekey !== null,
+      state: ratchetSnapshot(session),
+    });
+    return result;
+  }
+
+  /** Public description of both devices and Bob's prekeys. */
+  devicesJson(): Json {
+    return {
+      alice: publicDevice(this.alice.dev),
+      bob: publicDevice(this.bob.dev),
+      bobPrekeys: this.prekeys.map((p): Json => {
+        if (p.kind === 'signed') return { ...p, publicKey: hex(this.signed.get(p.keyId)!.publicKey), signature: hex(this.signed.get(p.keyId)!.signature) };
+        if (p.kind === 'oneTime') return { ...p, publicKey: hex(this.oneTime.get(p.keyId)!.publicKey) };
+        return { ...p, publicKey: hex(this.kem.get(p.keyId)!.publicKey), signature: hex(this.kem.get(p.keyId)!.signature) };
+      }),
+    };
+  }
+
+  inputsJson(): Json {
+    return {
+      time: VECTOR_TIME,
+      alice: { deviceId: this.alice.dev.deviceId, capabilities: this.alice.dev.entry.capabilities },
+      bob: { deviceId: this.bob.dev.deviceId, capabilities: this.bob.dev.entry.capabilities, prekeys: this.prekeys as Json },
+      script: this.script,
+    };
+  }
+}
+
+// ── session.json ────────────────────────────────────────────────────────────
+
+function sessionVector(): Json {
+  const prekeys: PrekeySpec[] = [
+    { kind: 'signed', keyId: 1, createdAt: VECTOR_TIME - DAY },
+    { kind: 'oneTime', keyId: 100 },
+    { kind: 'kem', keyId: 2000, createdAt: VECTOR_TIME - DAY, lastResort: false },
+  ];
+  const sc = new Scenario('session', 1, 3, prekeys);
+  const { alice, bob } = sc;
+  const session = sc.initiate({ signedPrekeyId: 1, oneTimePrekeyId: 100, kemPrekeyId: 2000 });
+  const pending = session.pendingPrekey!;
+  const spk = sc.signed.get(1)!;
+  const kem = sc.kem.get(2000)!;
+
+  // SK as the responder derives it, and Alice's ratchet initialisation, recomputed step by step.
+  const { sharedSecret } = pqxdhRespond(
+    {
+      identity: bob.dev.identityDh,
+      signedPrekey: spk,
+      oneTimePrekey: sc.oneTime.get(100),
+      kemPrekey: { seed: kem.seed, publicKey: kem.publicKey },
+    },
+    { mode: 'pqxdh', initiatorIdentity: alice.dev.identityDh.publicKey, baseKey: pending.baseKey, kemCiphertext: pending.kem!.ciphertext },
+  );
+  const aliceRatchetPrivate = fromHex(alice.log.draws.at(-1)!.hex);
+  const init = kdfRootKey(sharedSecret, x25519(aliceRatchetPrivate, spk.publicKey));
+  const check = initAsInitiator(sharedSecret, spk.publicKey, () => aliceRatchetPrivate.slice());
+  if (hex(check.rootKey) !== hex(init.rootKey) || hex(session.ratchet.rootKey) !== hex(init.rootKey)) throw new Error('ratchet init');
+
+  const texts = {
+    a1: 'Hello Bob! This is the first message of a PQXDH session.',
+    a2: '0123456789'.repeat(16),
+    b1: 'Hi Alice — this reply carries a DH ratchet step.',
+    a3: 'Alice answers on her second sending chain.',
+    b2: '',
+  };
+  sc.send(alice, 'a1', texts.a1);
+  sc.send(alice, 'a2', texts.a2);
+  sc.receive(bob, 'a1');
+  sc.receive(bob, 'a2');
+  sc.send(bob, 'b1', texts.b1);
+  sc.receive(alice, 'b1');
+  sc.send(alice, 'a3', texts.a3);
+  sc.receive(bob, 'a3');
+  sc.send(bob, 'b2', texts.b2);
+  sc.receive(alice, 'b2');
+  if (hex(currentSession(bob.party, alice.dev).sessionId) !== hex(session.sessionId)) throw new Error('session ids differ');
+
+  const decryptionErrors = decryptionErrorCases(sc, VECTOR_TIME + 60_000);
+
+  return {
+    description:
+      'A PQXDH session between Alice (device 1) and Bob (device 3): two prekey messages, Bob\'s reply after his DH step, Alice\'s next message after hers, Bob\'s empty message after his second step; then signed decryption errors about a1, b1, b2 and garbage, how the recipient handles each, and three forged reports it refuses (docs/protocol.md §7-§10).',
+    rng: { alice: alice.log.json(), bob: bob.log.json() },
+    inputs: sc.inputsJson(),
+    outputs: {
+      devices: sc.devicesJson(),
+      baseKeyPublic: hex(pending.baseKey),
+      kemCiphertext: hex(pending.kem!.ciphertext),
+      sharedSecret: hex(sharedSecret),
+      initialRootKey: hex(init.rootKey),
+      initialSendingChainKey: hex(init.chainKey),
+      sessionAd: hex(sessionAd(session)),
+      sessionId: hex(session.sessionId),
+      baseKeySeenHash: hex(baseKeyHash(pending.baseKey)),
+      prekeyHeader: hex(encodePrekeyHeader(pending)),
+      messages: sc.messages,
+      receipts: sc.receipts,
+      decryptionErrors,
+    },
+  };
+}
+
+
+type DecryptionErrorMutation = 'none' | 'signature-flipped' | 'signed-with-account-key' | 'wrong-recipient-device';
+
+/** §9.3 signature input: label ‖ reporter account id ‖ u32 device id ‖ recipient account id ‖ u32 device id ‖ body. */
+function decryptionErrorSignatureInput(parties: DecryptionErrorParties, body: Uint8Array): Uint8Array {
+  return concatBytes(
+    label('DecryptionError'),
+    parties.reporter.accountId,
+    u32be(parties.reporter.deviceId),
+    parties.recipient.accountId,
+    u32be(parties.recipient.deviceId),
+    body,
+  );
+}
+
+/**
+ * Decryption errors (§9.3, §10.5) at the end of the session scenario: the reporter signs with its
+ * device identity signing key; the recipient verifies under the reporter's listed key and decides
+ * whether to rebuild. The mutations are reports the recipient must refuse with BAD_SIGNATURE.
+ */
+function decryptionErrorCases(sc: Scenario, timestamp: number): Json[] {
+  const cases: { about: string; reporter: Side; failed: Uint8Array; mutation: DecryptionErrorMutation }[] = [
+    { about: 'a1', reporter: sc.bob, failed: sc.sent.get('a1')!, mutation: 'none' },
+    { about: 'b1', reporter: sc.alice, failed: sc.sent.get('b1')!, mutation: 'none' },
+    { about: 'b2', reporter: sc.alice, failed: sc.sent.get('b2')!, mutation: 'none' },
+    { about: 'garbage', reporter: sc.bob, failed: Uint8Array.of(0xff, 0x00), mutation: 'none' },
+    { about: 'b2', reporter: sc.alice, failed: sc.sent.get('b2')!, mutation: 'signature-flipped' },
+    { about: 'b2', reporter: sc.alice, failed: sc.sent.get('b2')!, mutation: 'signed-with-account-key' },
+    { about: 'b2', reporter: sc.alice, failed: sc.sent.get('b2')!, mutation: 'wrong-recipient-device' },
+  ];
+  return cases.map((c): Json => {
+    const recipient = sc.other(c.reporter);
+    const parties: DecryptionErrorParties = {
+      reporter: { accountId: c.reporter.dev.account.accountId, deviceId: c.reporter.dev.deviceId },
+      recipient: { accountId: recipient.dev.account.accountId, deviceId: recipient.dev.deviceId },
+    };
+    const signedParties: DecryptionErrorParties =
+      c.mutation === 'wrong-recipient-device' ? { ...parties, recipient: { ...parties.recipient, deviceId: parties.recipient.deviceId + 1 } } : parties;
+    const signingKey = c.mutation === 'signed-with-account-key' ? c.reporter.dev.account.accountKey.privateKey : c.reporter.dev.identitySigning.privateKey;
+    const bytes = createDecryptionError(c.failed, timestamp, signedParties, signingKey);
+    const { body, signature } = parseDecryptionError(bytes);
+    if (c.mutation === 'signature-flipped') bytes[2 + body.length]! ^= 0x01;
+    const signatureInput = decryptionErrorSignatureInput(signedParties, body);
+    const sigOk = ed25519Verify(
+      c.mutation === 'signed-with-account-key' ? c.reporter.dev.account.accountKey.publicKey : c.reporter.dev.identitySigning.publicKey,
+      signatureInput,
+      signature,
+    );
+    if (!sigOk || bytes.length !== 162) throw new Error(`decryption error ${c.about}/${c.mutation}: reconstruction differs`);
+    let handled: Json;
+    try {
+      // The pure function: the scenario's records stay as they are for the next case.
+      const r = handleDecryptionError(recipient.party.record(c.reporter.dev), bytes, {
+        local: parties.recipient,
+        peer: peerDevice(c.reporter.dev),
+      });
+      handled = {
+        rebuild: r.rebuild,
+        resendAfter: r.resendAfter,
+        ratchetKey: r.error.ratchetKey ? hex(r.error.ratchetKey) : null,
+        counter: r.error.counter ?? null,
+        droppedSessionIds: r.droppedSessionIds.map(hex),
+      };
+    } catch (e) {
+      if (!isProtocolError(e)) throw e;
+      handled = { error: e.code };
+    }
+    return {
+      about: c.about,
+      reporter: c.reporter.name,
+      recipient: recipient.name,
+      mutation: c.mutation,
+      failedMessage: hex(c.failed),
+      timestamp,
+      body: hex(body),
+      signatureInput: hex(signatureInput),
+      signature: hex(signature),
+      bytes: hex(bytes),
+      handled,
+    };
+  });
+}
+
+// ── safety-number.json ──────────────────────────────────────────────────────
+
+function safetyNumberVector(): Json {
+  const log = new DrawLog(seedFor('safety-number', 'both'));
+  const aliceId = log.rng(16);
+  const aliceKey = ed25519GenerateKeyPair(log.rng);
+  const bobId = log.rng(16);
+  const bobKey = ed25519GenerateKeyPair(log.rng);
+  const devDh = x25519GenerateKeyPair(log.rng);
+  const devSig = ed25519GenerateKeyPair(log.rng);
+  log.name('alice.accountId', 'alice.accountKey', 'bob.accountId', 'bob.accountKey', 'device.identityDh', 'device.identitySigning');
+  const alice = { accountId: aliceId, accountKey: aliceKey.publicKey };
+  const bob = { accountId: bobId, accountKey: bobKey.publicKey };
+  const fromAlice = safetyNumber(alice, bob);
+  const fromBob = safetyNumber(bob, alice);
+  if (fromAlice.digits !== fromBob.digits) throw new Error('safety numbers differ');
+  const entry: DeviceEntry = { deviceId: 1, identityDhKey: devDh.publicKey, identitySigningKey: devSig.publicKey, capabilities: 1, addedAt: 0 };
+  const other = safetyNumber(alice, { accountId: bobId, accountKey: aliceKey.publicKey });
+  // hash₀ of §12.1 (not hashed itself), recomputed here to pin the layout.
+  const side = (p: { accountId: Uint8Array; accountKey: Uint8Array }): Json => ({
+    accountId: hex(p.accountId),
+    accountPublicKey: hex(p.accountKey),
+    fingerprintInput: hex(concatBytes(u16be(SAFETY_NUMBER_VERSION), encodeEd25519(p.accountKey), p.accountId)),
+    fingerprint: hex(fingerprint(p)),
+    digits: fingerprintDigits(fingerprint(p)),
+  });
+  return {
+    description: 'Safety number of two accounts, its QR payloads, and a per-device fingerprint (docs/protocol.md §12).',
+    rng: log.json(),
+    outputs: {
+      alice: side(alice),
+      bob: side(bob),
+      digits: fromAlice.digits,
+      groups: formatSafetyNumber(fromAlice.digits),
+      qrPayloadAlice: hex(fromAlice.qrPayload),
+      qrPayloadBob: hex(fromBob.qrPayload),
+      aliceScansBob: compareQrPayload(fromAlice, fromBob.qrPayload),
+      aliceScansHerself: compareQrPayload(fromAlice, fromAlice.qrPayload),
+      aliceScansChangedKey: compareQrPayload(fromAlice, other.qrPayload),
+      device: {
+        identityDhPublic: hex(devDh.publicKey),
+        identitySigningPublic: hex(devSig.publicKey),
+        fingerprint: deviceFingerprint(entry),
+      },
+    },
+  };
+}
+
+// ── session-record-v1.json ──────────────────────────────────────────────────
+
+function sessionRecordVector(): Json {
+  const prekeys: PrekeySpec[] = [
+    { kind: 'signed', keyId: 9, createdAt: VECTOR_TIME - DAY },
+    { kind: 'oneTime', keyId: 101 },
+    { kind: 'kem', keyId: 1000, createdAt: VECTOR_TIME - DAY, lastResort: true },
+    { kind: 'kem', keyId: 2001, createdAt: VECTOR_TIME - DAY, lastResort: false },
+  ];
+  const sc = new Scenario('session-record-v1', 2, 5, prekeys);
+  const { alice, bob } = sc;
+
+  // S0: a session whose first message is lost; it stays archived with its pending prekey header.
+  sc.initiate({ signedPrekeyId: 9, kemPrekeyId: 1000 });
+  sc.send(alice, 'lost', 'lost');
+  sc.advance(60_000);
+  // S1: the live session, with a DH step each way and a previous chain on Alice's side.
+  sc.initiate({ signedPrekeyId: 9, oneTimePrekeyId: 101, kemPrekeyId: 2001 });
+  const exchange: [Side, string, string][] = [
+    [alice, 'p1', 'one'],
+    [bob, 'b1', 'two'],
+    [alice, 'a2', 'three'],
+    [bob, 'b2', 'four'],
+    [alice, 'a3', 'five'],
+  ];
+  for (const [from, id, text] of exchange) {
+    sc.send(from, id, text);
+    sc.receive(sc.other(from), id);
+  }
+  sc.script.push({ op: 'snapshot', of: 'alice' });
+  const recordBytes = alice.party.records.get(Party.peerKey(bob.dev))!.slice();
+  const record = deserializeSessionRecord(recordBytes);
+  const archived = record.archived[0]!;
+
+  const skippedText = 'six (skipped, arrives last)';
+  const nextText = 'seven: the stored next message';
+  const skippedBytes = sc.send(bob, 'b3a', skippedText);
+  const nextBytes = sc.send(bob, 'b3b', nextText);
+
+  // What Alice does with the stored message: a DH step that skips counter 0 of Bob's new chain.
+  const decryptLog = new DrawLog(seedFor('session-record-v1', 'decrypt'));
+  const loaded = new Party(alice.dev, decryptLog.rng, sc.clock.now);
+  loaded.records.set(Party.peerKey(bob.dev), recordBytes.slice());
+  const result = loaded.decrypt(bob.dev, nextBytes);
+  decryptLog.name('ratchetKey');
+  if (fromUtf8(result.plaintext) !== nextText || result.skippedChanges.added.length !== 1) throw new Error('stored message');
+  const skipped = result.skippedChanges.added[0]!;
+  const late = loaded.decrypt(bob.dev, skippedBytes);
+  if (fromUtf8(late.plaintext) !== skippedText) throw new Error('skipped message');
+
+  const describe = (s: SessionState): Json => ({
+    sessionId: hex(s.sessionId),
+    mode: s.mode,
+    role: s.role,
+    pendingPrekey: s.pendingPrekey ? hex(encodePrekeyHeader(s.pendingPrekey)) : null,
+    localAccountId: hex(s.localAccountId),
+    localDeviceId: s.localDeviceId,
+    localIdentityKey: hex(s.localIdentityKey),
+    remoteAccountId: hex(s.remoteAccountId),
+    remoteDeviceId: s.remoteDeviceId,
+    remoteIdentityKey: hex(s.remoteIdentityKey),
+    baseKey: hex(s.baseKey),
+    createdAt: s.createdAt,
+    ratchet: { ...ratchetSnapshot(s), sendingRatchetKeyPrivate: hex(s.ratchet.sendingRatchetKey.privateKey) },
+  });
+
+  return {
+    description:
+      'FROZEN. A serialized v1 session record — Alice\'s record of Bob\'s device: the current session after a DH step each way (one previous chain), one archived session with a pending prekey header — and the next message it must decrypt (a DH step that skips one key), then the skipped one. Every later version must load these bytes (docs/protocol.md §11, §15).',
+    rng: { alice: alice.log.json(), bob: bob.log.json(), decrypt: decryptLog.json() },
+    inputs: sc.inputsJson(),
+    outputs: {
+      devices: sc.devicesJson(),
+      messages: sc.messages,
+      receipts: sc.receipts,
+      record: hex(recordBytes),
+      current: describe(record.current!),
+      archived: [describe(archived)],
+      nextMessage: { id: 'b3b', bytes: hex(nextBytes), plaintext: nextText },
+      skippedKey: { ratchetKey: hex(skipped.ratchetKey), counter: skipped.counter, messageSeed: hex(skipped.seed) },
+      skippedMessage: { id: 'b3a', bytes: hex(skippedBytes), plaintext: skippedText },
+    },
+  };
+}
+
+
+/** Every vector file, keyed by name. */
+export function generateParleyVectors(): Record<VectorFile, Json> {
+  return {
+    'rng.json': rngVector(),
+    'padding.json': paddingVector(),
+    'device-list.json': deviceListVector(),
+    'prekey-bundle.json': prekeyBundleVector(),
+    'key-agreement.json': keyAgreementVector(),
+    'session.json': sessionVector(),
+    'safety-number.json': safetyNumberVector(),
+    'session-record-v1.json': sessionRecordVector(),
+  };
+}
