@@ -25,8 +25,8 @@ export const MAX_RELAY_URL_LENGTH = 2048;
 export const MIN_APP_LOCK_MINUTES = 1;
 export const MAX_APP_LOCK_MINUTES = 24 * 60;
 
-/** Engine-local row ids (conversations, messages): decimal strings, opaque to the renderer. */
-const localId = z.string().regex(/^[1-9][0-9]{0,15}$/, 'not an id');
+/** Engine-local row ids (conversations, messages): decimal strings (≤ 15 digits: safe integers), opaque to the renderer. */
+const localId = z.string().regex(/^[1-9][0-9]{0,14}$/, 'not an id');
 export const ConversationIdSchema = localId;
 export const MessageIdSchema = localId;
 /** A contact is named by its account id (public, random, 16 bytes) as 32 lowercase hex digits. */

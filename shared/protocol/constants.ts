@@ -68,6 +68,7 @@ export const Label = {
   SessionId: 'Parley_v1_SessionId',
   DecryptionError: 'Parley_v1_DecryptionError',
   DeviceFingerprint: 'Parley_v1_DeviceFingerprint',
+  DatabaseKeyWrap: 'Parley_v1_DatabaseKeyWrap',
   BaseKeySeen: 'Parley_v1_BaseKeySeen',
   RelayAuth: 'Parley_v1_RelayAuth',
 } as const;

@@ -35,6 +35,7 @@ import {
   type PrekeyReader,
   type SessionDecryptResult,
   type SessionRecord,
+  EMPTY_RECORD,
 } from '../protocol/session.js';
 
 export type TestAccount = {
@@ -271,7 +272,7 @@ export class Party {
   }
 
   encrypt(peer: TestDevice, plaintext: Uint8Array): Uint8Array {
-    const { record, message } = encryptMessage(this.record(peer)!, plaintext);
+    const { record, message } = encryptMessage(this.record(peer) ?? EMPTY_RECORD, plaintext);
     this.store(peer, record);
     return message.bytes;
   }

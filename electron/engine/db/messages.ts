@@ -1,0 +1,209 @@
+/**
+ * Messages and local notices, and their keyset pagination (DESIGN §4): display order is the pair
+ * (display_at, id) — the sender's timestamp clamped to the receive time, ties broken by arrival —
+ * and every page seeks on that pair through the messages_by_order index. No OFFSET anywhere, so a
+ * page costs the same at the start and the end of a long history, and rows inserted while the user
+ * scrolls (late arrivals slot in by display_at) never shift a page. Also owns read state.
+ */
+import type { MessageKind, MessageStatus } from '../../../shared/api/view-models.js';
+import type { ReadDb, WriteDb } from './database.js';
+import { blob, blobOrNull } from './rows.js';
+import { sql, type SqlQuery } from './sql.js';
+
+export type Direction = 'incoming' | 'outgoing';
+
+export type MessageRecord = {
+  readonly id: number;
+  readonly conversationId: number;
+  readonly kind: MessageKind;
+  readonly direction: Direction;
+  readonly senderAccountId: Uint8Array;
+  readonly senderDeviceId: number | null;
+  readonly messageId: Uint8Array | null;
+  readonly sentAt: number;
+  readonly receivedAt: number;
+  readonly displayAt: number;
+  readonly body: string | null;
+  readonly status: MessageStatus | null;
+  readonly readAt: number | null;
+};
+
+type MessageRow = {
+  id: number;
+  conversation_id: number;
+  kind: MessageKind;
+  direction: Direction;
+  sender_account_id: Uint8Array;
+  sender_device_id: number | null;
+  message_id: Uint8Array | null;
+  sent_at: number;
+  received_at: number;
+  display_at: number;
+  body: string | null;
+  status: MessageStatus | null;
+  read_at: number | null;
+};
+
+function toRecord(r: MessageRow): MessageRecord {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    kind: r.kind,
+    direction: r.direction,
+    senderAccountId: blob(r.sender_account_id),
+    senderDeviceId: r.sender_device_id,
+    messageId: blobOrNull(r.message_id),
+    sentAt: r.sent_at,
+    receivedAt: r.received_at,
+    displayAt: r.display_at,
+    body: r.body,
+    status: r.status,
+    readAt: r.read_at,
+  };
+}
+
+export type NewMessage = {
+  readonly conversationId: number;
+  readonly kind: MessageKind;
+  readonly direction: Direction;
+  readonly senderAccountId: Uint8Array;
+  readonly senderDeviceId: number | null;
+  readonly messageId: Uint8Array | null;
+  readonly sentAt: number;
+  readonly receivedAt: number;
+  readonly body: string | null;
+  readonly status: MessageStatus | null;
+  readonly readAt: number | null;
+};
+
+/** The display time: the sender's clock, but never later than the moment the message arrived. */
+export function displayTime(sentAt: number, receivedAt: number): number {
+  return Math.min(sentAt, receivedAt);
+}
+
+/** Inserts a message and moves its conversation's last activity forward; returns the row id. */
+export function insertMessage(db: WriteDb, m: NewMessage): number {
+  const displayAt = displayTime(m.sentAt, m.receivedAt);
+  const { lastInsertRowid } = db.run(sql`
+    INSERT INTO messages (conversation_id, kind, direction, sender_account_id, sender_device_id, message_id,
+      sent_at, received_at, display_at, body, status, read_at)
+    VALUES (${m.conversationId}, ${m.kind}, ${m.direction}, ${m.senderAccountId}, ${m.senderDeviceId}, ${m.messageId},
+      ${m.sentAt}, ${m.receivedAt}, ${displayAt}, ${m.body}, ${m.status}, ${m.readAt})`);
+  db.run(sql`UPDATE conversations SET last_activity_at = max(last_activity_at, ${displayAt}) WHERE id = ${m.conversationId}`);
+  return lastInsertRowid;
+}
+
+export function getMessage(db: ReadDb, id: number): MessageRecord | undefined {
+  const r = db.get<MessageRow>(sql`SELECT * FROM messages WHERE id = ${id}`);
+  return r && toRecord(r);
+}
+
+export function findMessageBySenderId(
+  db: ReadDb,
+  senderAccountId: Uint8Array,
+  senderDeviceId: number,
+  messageId: Uint8Array,
+): MessageRecord | undefined {
+  const r = db.get<MessageRow>(sql`
+    SELECT * FROM messages
+    WHERE sender_account_id = ${senderAccountId} AND sender_device_id = ${senderDeviceId} AND message_id = ${messageId}`);
+  return r && toRecord(r);
+}
+
+export function updateMessageStatus(db: WriteDb, id: number, status: MessageStatus): boolean {
+  return db.run(sql`UPDATE messages SET status = ${status} WHERE id = ${id} AND direction = 'outgoing'`).changes === 1;
+}
+
+// ── Keyset pagination ───────────────────────────────────────────────────────
+
+export type PageAnchor =
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'before' | 'after' | 'around'; readonly message: { readonly id: number; readonly displayAt: number } };
+
+export type Page = { readonly messages: MessageRecord[]; readonly hasOlder: boolean; readonly hasNewer: boolean };
+
+/** Up to `limit` rows strictly older than `key` (or the newest, without a key), newest first. */
+function older(db: ReadDb, conversationId: number, key: { id: number; displayAt: number } | null, limit: number): MessageRecord[] {
+  const seek: SqlQuery = key ? sql`AND (display_at, id) < (${key.displayAt}, ${key.id})` : sql``;
+  return db
+    .all<MessageRow>(sql`
+      SELECT * FROM messages WHERE conversation_id = ${conversationId} ${seek}
+      ORDER BY display_at DESC, id DESC LIMIT ${limit}`)
+    .map(toRecord);
+}
+
+/** Up to `limit` rows strictly newer than `key`, oldest first. */
+function newer(db: ReadDb, conversationId: number, key: { id: number; displayAt: number }, limit: number): MessageRecord[] {
+  return db
+    .all<MessageRow>(sql`
+      SELECT * FROM messages WHERE conversation_id = ${conversationId} AND (display_at, id) > (${key.displayAt}, ${key.id})
+      ORDER BY display_at ASC, id ASC LIMIT ${limit}`)
+    .map(toRecord);
+}
+
+/**
+ * One page, oldest first. The anchor message of before/after/around must belong to the
+ * conversation (the caller checks). Each side fetches one row more than it returns to learn
+ * whether more exist.
+ */
+export function readPage(db: ReadDb, conversationId: number, anchor: PageAnchor, limit: number): Page {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+  switch (anchor.kind) {
+    case 'latest': {
+      const rows = older(db, conversationId, null, limit + 1);
+      return { messages: rows.slice(0, limit).reverse(), hasOlder: rows.length > limit, hasNewer: false };
+    }
+    case 'before': {
+      const rows = older(db, conversationId, anchor.message, limit + 1);
+      return { messages: rows.slice(0, limit).reverse(), hasOlder: rows.length > limit, hasNewer: true };
+    }
+    case 'after': {
+      const rows = newer(db, conversationId, anchor.message, limit + 1);
+      return { messages: rows.slice(0, limit), hasOlder: true, hasNewer: rows.length > limit };
+    }
+    case 'around': {
+      const self = db.get<MessageRow>(sql`SELECT * FROM messages WHERE id = ${anchor.message.id} AND conversation_id = ${conversationId}`);
+      if (!self) return readPage(db, conversationId, { kind: 'latest' }, limit);
+      const room = limit - 1;
+      const before = older(db, conversationId, anchor.message, room + 1);
+      const after = newer(db, conversationId, anchor.message, room + 1);
+      // Half each side; a side with fewer rows leaves its room to the other.
+      let takeOlder = Math.min(before.length, Math.floor(room / 2));
+      const takeNewer = Math.min(after.length, room - takeOlder);
+      takeOlder = Math.min(before.length, room - takeNewer);
+      return {
+        messages: [...before.slice(0, takeOlder).reverse(), toRecord(self), ...after.slice(0, takeNewer)],
+        hasOlder: before.length > takeOlder,
+        hasNewer: after.length > takeNewer,
+      };
+    }
+  }
+}
+
+// ── Read state ──────────────────────────────────────────────────────────────
+
+export function unreadCount(db: ReadDb, conversationId: number): number {
+  return db.get<{ n: number }>(sql`
+    SELECT count(*) AS n FROM messages
+    WHERE conversation_id = ${conversationId} AND direction = 'incoming' AND read_at IS NULL`)!.n;
+}
+
+/**
+ * Marks every unread incoming message up to and including `upTo` (in display order) as read.
+ * Returns the rows it changed, in display order.
+ */
+export function markReadUpTo(
+  db: WriteDb,
+  conversationId: number,
+  upTo: { readonly id: number; readonly displayAt: number },
+  now: number,
+): MessageRecord[] {
+  return db
+    .all<MessageRow>(sql`
+      UPDATE messages SET read_at = ${now}
+      WHERE conversation_id = ${conversationId} AND direction = 'incoming' AND read_at IS NULL
+        AND (display_at, id) <= (${upTo.displayAt}, ${upTo.id})
+      RETURNING *`)
+    .map(toRecord)
+    .sort((a, b) => a.displayAt - b.displayAt || a.id - b.id);
+}

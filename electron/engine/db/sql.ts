@@ -1,0 +1,44 @@
+/**
+ * The `sql` tagged template: the only way queries are written. Interpolated values become bound
+ * parameters (`?`), never SQL text, so user data cannot change a statement; a nested `sql` fragment
+ * is spliced with its own parameters (for optional clauses). Identifiers are never interpolated:
+ * table and column names are written in the template. Bytes are bound as Buffers at this edge.
+ */
+
+export type SqlValue = string | number | bigint | Uint8Array | null;
+
+export type SqlQuery = {
+  readonly text: string;
+  readonly params: readonly SqlValue[];
+  /** Brand: only `sql` makes these. */
+  readonly [SQL_BRAND]: true;
+};
+
+const SQL_BRAND: unique symbol = Symbol('sql');
+
+function isQuery(v: unknown): v is SqlQuery {
+  return typeof v === 'object' && v !== null && (v as { [SQL_BRAND]?: unknown })[SQL_BRAND] === true;
+}
+
+export function sql(strings: TemplateStringsArray, ...values: readonly (SqlValue | boolean | SqlQuery)[]): SqlQuery {
+  let text = strings[0]!;
+  const params: SqlValue[] = [];
+  values.forEach((value, i) => {
+    if (isQuery(value)) {
+      text += value.text;
+      params.push(...value.params);
+    } else {
+      text += '?';
+      params.push(typeof value === 'boolean' ? (value ? 1 : 0) : value);
+    }
+    text += strings[i + 1]!;
+  });
+  return { text, params, [SQL_BRAND]: true };
+}
+
+/** Converts parameters for better-sqlite3 (bytes as Buffers viewing the same memory). */
+export function bindable(params: readonly SqlValue[]): unknown[] {
+  return params.map((p) =>
+    p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p,
+  );
+}

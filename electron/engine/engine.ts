@@ -1,0 +1,558 @@
+/**
+ * The client engine's lifecycle and local methods (DESIGN §4, issue 4 phase 1): one profile, its
+ * encrypted database and the key provider protecting it; states needs-account → ready ⇄ locked;
+ * account creation (local part), unlock, passphrase changes, lock (manual and after N idle
+ * minutes: database closed, key dropped), logout (database files, key file and keychain entry
+ * deleted), settings, and the contact / conversation / message views over the database.
+ *
+ * The database key is held only for the moment it takes to open the database (SQLCipher keeps its
+ * own derived copy inside the connection); a passphrase change re-wraps the same key, so the
+ * database is never re-encrypted. Lifecycle operations run one at a time.
+ *
+ * Does not own (phase 2, with the relay client): registration and prekey upload, addContact,
+ * send/retry (sessions.ts and the outbox are ready for them), receipts and typing on the wire,
+ * presence, the connection.
+ */
+import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
+import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
+import type {
+  AccountView,
+  ContactView,
+  ConversationView,
+  EngineState,
+  KeyProtection,
+  LifecycleState,
+  MessagePage,
+  SafetyNumberView,
+  Settings,
+} from '../../shared/api/view-models.js';
+import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
+import { normalizeUsername } from '../../shared/wire/username.js';
+import { bootstrapAccount } from './account/bootstrap.js';
+import { resignDeviceListIfDue } from './account/device-list.js';
+import { maintainPrekeys } from './account/prekey-lifecycle.js';
+import { IdleLock, systemTimers, type Timers } from './app-lock.js';
+import { getAccount, type LocalAccount } from './db/account.js';
+import { acceptAccountKeyChange, getContact, listContacts, setContactVerified } from './db/contacts.js';
+import { conversationListRow, findDirectConversation, getConversation, listConversations } from './db/conversations.js';
+import { databaseFiles, openDatabase, type EngineDatabase } from './db/database.js';
+import { getMessage, markReadUpTo, readPage, unreadCount, type MessageRecord } from './db/messages.js';
+import { queueReceipt } from './db/receipts.js';
+import { readSettings, writeSettings } from './db/settings.js';
+import type { Handlers } from './dispatch.js';
+import { EngineError } from './errors.js';
+import type { KeychainKeyStore } from './keys/keychain.js';
+import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
+import type { Profile } from './profile.js';
+import {
+  accountIdOf,
+  contactIdOf,
+  contactView,
+  conversationView,
+  MAX_PREVIEW_LENGTH,
+  messageView,
+  rowIdOf,
+  safetyNumberView,
+  UNKNOWN_PRESENCE,
+} from './views.js';
+
+export type EngineOptions = {
+  readonly profile: Profile;
+  readonly keychain: KeychainKeyStore;
+  readonly passphrase: PassphraseKeyFile;
+  readonly rng?: Rng;
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  /** Receives every pushed event (the host forwards them to the renderer). */
+  readonly emit?: (event: EngineEvent) => void;
+  /** Electron's build of the SQLite module. */
+  readonly nativeBinding?: string;
+};
+
+/** The channels this engine serves today. */
+export type LocalChannel =
+  | 'app:getState'
+  | 'account:create'
+  | 'account:unlock'
+  | 'account:setPassphrase'
+  | 'account:lock'
+  | 'account:logout'
+  | 'contacts:list'
+  | 'contacts:getSafetyNumber'
+  | 'contacts:markVerified'
+  | 'contacts:acceptKeyChange'
+  | 'conversations:list'
+  | 'messages:openPage'
+  | 'messages:markRead'
+  | 'settings:get'
+  | 'settings:set';
+
+type Open = { readonly db: EngineDatabase; readonly account: LocalAccount };
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function checkPassphraseStrength(passphrase: string): void {
+  if ([...passphrase.normalize('NFC')].length < MIN_PASSPHRASE_LENGTH) {
+    throw new EngineError('WEAK_PASSPHRASE', `a passphrase has at least ${MIN_PASSPHRASE_LENGTH} characters`);
+  }
+}
+
+export class Engine {
+  readonly profile: Profile;
+  readonly #keychain: KeychainKeyStore;
+  readonly #passphrase: PassphraseKeyFile;
+  readonly #rng: Rng;
+  readonly #clock: Clock;
+  readonly #emit: (event: EngineEvent) => void;
+  readonly #nativeBinding: string | undefined;
+  readonly #idle: IdleLock;
+  #open: Open | null = null;
+  #state: LifecycleState = 'needs-account';
+  #protection: KeyProtection | null = null;
+  #keychainAvailable = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(o: EngineOptions) {
+    this.profile = o.profile;
+    this.#keychain = o.keychain;
+    this.#passphrase = o.passphrase;
+    this.#rng = o.rng ?? systemRng;
+    this.#clock = o.clock ?? systemClock;
+    this.#emit = o.emit ?? (() => {});
+    this.#nativeBinding = o.nativeBinding;
+    this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), o.timers ?? systemTimers);
+  }
+
+  /** Finds the profile's state; a keychain-protected database opens right away. */
+  static async start(o: EngineOptions): Promise<Engine> {
+    const engine = new Engine(o);
+    await engine.#serial(() => engine.#detect());
+    return engine;
+  }
+
+  /** The open database and account (for the messaging layer and tests); null unless ready. */
+  get current(): Open | null {
+    return this.#open;
+  }
+
+  /** User activity (every renderer request): restarts the idle countdown. */
+  touch(): void {
+    if (this.#state === 'ready') this.#idle.touch();
+  }
+
+  /** Stops timers and closes the database (process exit). */
+  async close(): Promise<void> {
+    await this.#serial(async () => {
+      this.#idle.stop();
+      this.#closeDatabase();
+    });
+  }
+
+  // ── Lifecycle ──────────────────────────────────────────────────────────────
+
+  #serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #emitEvent<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    this.#emit({ event, payload } as EngineEvent);
+  }
+
+  #setState(state: LifecycleState): void {
+    const changed = state !== this.#state;
+    this.#state = state;
+    if (changed) this.#emitEvent('engine:state', this.getState());
+  }
+
+  async #detect(): Promise<void> {
+    this.#keychainAvailable = await this.#keychain.isAvailable();
+    if (!(await fileExists(this.profile.databasePath))) {
+      this.#protection = null;
+      this.#state = 'needs-account';
+      return;
+    }
+    if (await this.#passphrase.exists()) {
+      this.#protection = 'passphrase';
+      this.#state = 'locked';
+      return;
+    }
+    this.#protection = 'keychain';
+    this.#state = 'locked';
+    try {
+      await this.#tryKeychainOpen();
+    } catch {
+      // The stored key does not open the database (or it is damaged): stay locked; unlock reports why.
+    }
+  }
+
+  /** Opens with the keychain's key; a keychain that does not answer leaves the engine locked. */
+  async #tryKeychainOpen(): Promise<void> {
+    let key: Uint8Array;
+    try {
+      key = await this.#keychain.load();
+    } catch {
+      this.#keychainAvailable = await this.#keychain.isAvailable();
+      return;
+    }
+    this.#keychainAvailable = true;
+    await this.#openWith(key);
+  }
+
+  /** Opens the database with `key` (wiped afterwards) and runs the local maintenance. */
+  async #openWith(key: Uint8Array): Promise<void> {
+    let db: EngineDatabase;
+    try {
+      db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+    } finally {
+      key.fill(0);
+    }
+    const account = getAccount(db.reader);
+    if (!account) {
+      // An account creation that died before its first commit: start over.
+      db.close();
+      this.#protection = null;
+      this.#setState('needs-account');
+      return;
+    }
+    try {
+      const current = resignedAccount(db, account, this.#clock());
+      await maintainPrekeys(db.writer, current, { rng: this.#rng, now: this.#clock });
+      this.#open = { db, account: current };
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.#idle.configure(this.#protection === 'passphrase' ? readSettings(db.reader).appLockIdleMinutes : null);
+    this.#setState('ready');
+  }
+
+  #closeDatabase(): void {
+    this.#open?.db.close();
+    this.#open = null;
+  }
+
+  #lockNow(): void {
+    if (this.#state !== 'ready' || this.#protection !== 'passphrase') return;
+    this.#idle.stop();
+    this.#closeDatabase();
+    this.#setState('locked');
+  }
+
+  #require(): Open {
+    if (this.#state === 'needs-account') throw new EngineError('NEEDS_ACCOUNT', 'create an account first');
+    if (!this.#open) throw new EngineError('LOCKED', 'unlock first');
+    return this.#open;
+  }
+
+  async #removeProfileFiles(): Promise<void> {
+    for (const f of databaseFiles(this.profile.databasePath)) await rm(f, { force: true });
+    await this.#passphrase.destroy();
+    try {
+      if ((await readdir(this.profile.dataDir)).length === 0) await rmdir(this.profile.dataDir);
+    } catch {
+      // already gone
+    }
+  }
+
+  getState(): EngineState {
+    const account = this.#state === 'ready' && this.#open ? accountView(this.#open.account) : null;
+    return {
+      state: this.#state,
+      profile: this.profile.name,
+      keychainAvailable: this.#keychainAvailable,
+      keyProtection: this.#protection,
+      account,
+    };
+  }
+
+  async refreshState(): Promise<EngineState> {
+    return this.#serial(async () => {
+      if (this.#state === 'locked' && this.#protection === 'keychain') await this.#tryKeychainOpen();
+      else if (this.#state !== 'ready') this.#keychainAvailable = await this.#keychain.isAvailable();
+      return this.getState();
+    });
+  }
+
+  createAccount(req: RequestOf<'account:create'>): Promise<AccountView> {
+    return this.#serial(async () => {
+      if (this.#state !== 'needs-account') throw new EngineError('ACCOUNT_EXISTS', 'this profile already has an account');
+      const username = normalizeUsername(req.username);
+      if (username === null) throw new EngineError('INVALID_USERNAME', 'a username is 3-32 of a-z, 0-9, "_" and "."');
+      if (req.passphrase !== undefined) checkPassphraseStrength(req.passphrase);
+      else if (!(await this.#keychain.isAvailable())) {
+        this.#keychainAvailable = false;
+        throw new EngineError('KEYCHAIN_UNAVAILABLE', 'the OS keychain is not available; choose a passphrase');
+      }
+      await this.#removeProfileFiles();
+      await mkdir(this.profile.dataDir, { recursive: true, mode: 0o700 });
+      const protection: KeyProtection = req.passphrase !== undefined ? 'passphrase' : 'keychain';
+      try {
+        const key = this.#rng(32);
+        try {
+          if (req.passphrase !== undefined) await this.#passphrase.create(req.passphrase, key);
+          else await this.#keychain.store(key);
+          const db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+          this.#open = { db, account: (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account };
+        } finally {
+          key.fill(0);
+        }
+      } catch (e) {
+        this.#closeDatabase();
+        await this.#removeProfileFiles();
+        if (protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);
+        throw e;
+      }
+      this.#protection = protection;
+      if (protection === 'keychain') this.#keychainAvailable = true;
+      this.#idle.configure(null);
+      this.#setState('ready');
+      return accountView(this.#open.account);
+    });
+  }
+
+  unlock(req: RequestOf<'account:unlock'>): Promise<EngineState> {
+    return this.#serial(async () => {
+      if (this.#state === 'needs-account') throw new EngineError('NEEDS_ACCOUNT', 'create an account first');
+      if (this.#state === 'ready') return this.getState();
+      if (this.#protection === 'keychain') {
+        // The passphrase is not used: this retries the keychain and reports why it failed.
+        const key = await this.#keychain.load();
+        this.#keychainAvailable = true;
+        await this.#openWith(key);
+        return this.getState();
+      }
+      await this.#openWith(await this.#passphrase.unlock(req.passphrase));
+      return this.getState();
+    });
+  }
+
+  setPassphrase(req: RequestOf<'account:setPassphrase'>): Promise<EngineState> {
+    return this.#serial(async () => {
+      const open = this.#require();
+      if (this.#protection === 'passphrase' && req.currentPassphrase === undefined) {
+        throw new EngineError('WRONG_PASSPHRASE', 'the current passphrase is required');
+      }
+      if (req.passphrase !== null) checkPassphraseStrength(req.passphrase);
+      if (this.#protection === 'keychain' && req.passphrase === null) return this.getState();
+      const key = this.#protection === 'passphrase' ? await this.#passphrase.unlock(req.currentPassphrase!) : await this.#keychain.load();
+      try {
+        if (req.passphrase !== null) {
+          // Key file first, then the keychain entry goes: a crash in between leaves both, never neither.
+          await this.#passphrase.create(req.passphrase, key);
+          if (this.#protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);
+          this.#protection = 'passphrase';
+        } else {
+          await this.#keychain.store(key);
+          await this.#passphrase.destroy();
+          this.#protection = 'keychain';
+          this.#keychainAvailable = true;
+          // Without a passphrase there is nothing to lock with.
+          open.db.writer.transaction(() => writeSettings(open.db.writer, { appLockIdleMinutes: null }));
+          this.#idle.configure(null);
+        }
+      } finally {
+        key.fill(0);
+      }
+      return this.getState();
+    });
+  }
+
+  lock(): Promise<EngineState> {
+    return this.#serial(() => {
+      if (this.#state === 'needs-account') throw new EngineError('NEEDS_ACCOUNT', 'create an account first');
+      if (this.#protection !== 'passphrase') throw new EngineError('PASSPHRASE_NOT_SET', 'set a passphrase to lock Parley');
+      this.#lockNow();
+      return this.getState();
+    });
+  }
+
+  /**
+   * Deletes this profile's account locally: the database files (with -wal and -shm), the key file
+   * and the keychain entry. TODO(#4 phase 2): unregister the device at the relay first.
+   */
+  logout(): Promise<EngineState> {
+    return this.#serial(async () => {
+      this.#idle.stop();
+      this.#closeDatabase();
+      await this.#removeProfileFiles();
+      const hadKeychain = this.#protection !== 'passphrase';
+      this.#protection = null;
+      this.#setState('needs-account');
+      try {
+        await this.#keychain.destroy();
+      } catch (e) {
+        // A passphrase profile never stored anything there; a keychain profile's entry is orphaned
+        // (useless without the database, replaced by the next account) and the user is told.
+        if (hadKeychain) throw e;
+      }
+      return this.getState();
+    });
+  }
+
+  // ── Settings ───────────────────────────────────────────────────────────────
+
+  getSettings(): Settings {
+    return readSettings(this.#require().db.reader);
+  }
+
+  setSettings(patch: RequestOf<'settings:set'>): Settings {
+    const { db } = this.#require();
+    if (patch.appLockIdleMinutes !== undefined && patch.appLockIdleMinutes !== null && this.#protection !== 'passphrase') {
+      throw new EngineError('PASSPHRASE_NOT_SET', 'the app lock needs a passphrase');
+    }
+    db.writer.transaction(() => writeSettings(db.writer, patch));
+    const settings = readSettings(db.reader);
+    if ('appLockIdleMinutes' in patch) this.#idle.configure(settings.appLockIdleMinutes);
+    return settings;
+  }
+
+  // ── Contacts ───────────────────────────────────────────────────────────────
+
+  #contact(contactId: string) {
+    const { db } = this.#require();
+    const contact = getContact(db.reader, accountIdOf(contactId));
+    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    return contact;
+  }
+
+  listContacts(): ContactView[] {
+    const now = this.#clock();
+    return listContacts(this.#require().db.reader).map((c) => contactView(c, now));
+  }
+
+  getSafetyNumber(req: RequestOf<'contacts:getSafetyNumber'>): SafetyNumberView {
+    return safetyNumberView(this.#require().account, this.#contact(req.contactId));
+  }
+
+  /** Verifying compares the current safety number, so it also settles a pending key change. */
+  markVerified(req: RequestOf<'contacts:markVerified'>): ContactView {
+    const { db } = this.#require();
+    const contact = this.#contact(req.contactId);
+    const now = this.#clock();
+    db.writer.transaction(() => {
+      setContactVerified(db.writer, contact.accountId, req.verified, now);
+      if (req.verified) acceptAccountKeyChange(db.writer, contact.accountId, now);
+    });
+    this.#conversationChanged(contact.accountId);
+    return contactView(getContact(db.reader, contact.accountId)!, now);
+  }
+
+  acceptKeyChange(req: RequestOf<'contacts:acceptKeyChange'>): ContactView {
+    const { db } = this.#require();
+    const contact = this.#contact(req.contactId);
+    const now = this.#clock();
+    db.writer.transaction(() => acceptAccountKeyChange(db.writer, contact.accountId, now));
+    this.#conversationChanged(contact.accountId);
+    return contactView(getContact(db.reader, contact.accountId)!, now);
+  }
+
+  // ── Conversations and messages ─────────────────────────────────────────────
+
+  listConversations(): ConversationView[] {
+    const now = this.#clock();
+    return listConversations(this.#require().db.reader, MAX_PREVIEW_LENGTH).map((r) => conversationView(r, UNKNOWN_PRESENCE, now));
+  }
+
+  #conversationChanged(peerAccountId: Uint8Array): void {
+    const { db } = this.#require();
+    const conversation = findDirectConversation(db.reader, peerAccountId);
+    const row = conversation && conversationListRow(db.reader, conversation.id, MAX_PREVIEW_LENGTH);
+    if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, UNKNOWN_PRESENCE, this.#clock()) });
+  }
+
+  #anchorMessage(conversationId: number, messageId: string): MessageRecord {
+    const m = getMessage(this.#require().db.reader, rowIdOf(messageId));
+    if (!m || m.conversationId !== conversationId) throw new EngineError('NOT_FOUND', 'no such message in this conversation');
+    return m;
+  }
+
+  openPage(req: RequestOf<'messages:openPage'>): MessagePage {
+    const { db, account } = this.#require();
+    const conversationId = rowIdOf(req.conversationId);
+    if (!getConversation(db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const anchor =
+      req.anchor.kind === 'latest'
+        ? ({ kind: 'latest' } as const)
+        : { kind: req.anchor.kind, message: this.#anchorMessage(conversationId, req.anchor.messageId) };
+    const page = readPage(db.reader, conversationId, anchor, req.limit);
+    return {
+      messages: page.messages.map((m) => messageView(m, account.accountId)),
+      hasOlder: page.hasOlder,
+      hasNewer: page.hasNewer,
+    };
+  }
+
+  /**
+   * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues one
+   * read receipt per sender covering them all (sent by the receipts loop).
+   */
+  markRead(req: RequestOf<'messages:markRead'>): { unreadCount: number } {
+    const { db, account } = this.#require();
+    const conversationId = rowIdOf(req.conversationId);
+    const conversation = getConversation(db.reader, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const upTo = this.#anchorMessage(conversationId, req.upToMessageId);
+    const now = this.#clock();
+    const changed = db.writer.transaction(() => {
+      const rows = markReadUpTo(db.writer, conversationId, upTo, now);
+      if (readSettings(db.writer).readReceipts) {
+        const newest = new Map<string, MessageRecord>();
+        for (const m of rows) {
+          if (m.kind !== 'text' || !m.messageId) continue;
+          const k = contactIdOf(m.senderAccountId);
+          const prev = newest.get(k);
+          if (!prev || m.sentAt >= prev.sentAt) newest.set(k, m);
+        }
+        for (const m of newest.values()) {
+          queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', upToMessageId: m.messageId!, upToSentAt: m.sentAt }, now);
+        }
+      }
+      return rows;
+    });
+    for (const m of changed) this.#emitEvent('message:updated', { message: messageView(m, account.accountId) });
+    if (changed.length > 0) {
+      const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);
+      if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, UNKNOWN_PRESENCE, now) });
+    }
+    return { unreadCount: unreadCount(db.reader, conversationId) };
+  }
+
+  /** The dispatcher table for the channels served so far. */
+  handlers(): Handlers<LocalChannel> {
+    return {
+      'app:getState': () => this.refreshState(),
+      'account:create': (r) => this.createAccount(r),
+      'account:unlock': (r) => this.unlock(r),
+      'account:setPassphrase': (r) => this.setPassphrase(r),
+      'account:lock': () => this.lock(),
+      'account:logout': () => this.logout(),
+      'contacts:list': () => this.listContacts(),
+      'contacts:getSafetyNumber': (r) => this.getSafetyNumber(r),
+      'contacts:markVerified': (r) => this.markVerified(r),
+      'contacts:acceptKeyChange': (r) => this.acceptKeyChange(r),
+      'conversations:list': () => this.listConversations(),
+      'messages:openPage': (r) => this.openPage(r),
+      'messages:markRead': (r) => this.markRead(r),
+      'settings:get': () => this.getSettings(),
+      'settings:set': (r) => this.setSettings(r),
+    };
+  }
+}
+
+function accountView(a: LocalAccount): AccountView {
+  return { username: a.username, accountId: contactIdOf(a.accountId), deviceId: a.deviceId, relayUrl: a.relayUrl };
+}
+
+function resignedAccount(db: EngineDatabase, account: LocalAccount, now: number): LocalAccount {
+  const list = resignDeviceListIfDue(db.writer, account, now);
+  return list ? { ...account, deviceList: list } : account;
+}

@@ -1,0 +1,114 @@
+/**
+ * Row → view-model mapping: the only place stored records become what the renderer sees. Ids
+ * become strings (account ids as hex, row ids as decimal), bytes never leave, device lists are
+ * summarised (quantum-resistant, stale, device count).
+ */
+import type {
+  ContactView,
+  ConversationView,
+  MessageView,
+  Presence,
+  SafetyNumberView,
+} from '../../shared/api/view-models.js';
+import { MAX_PREVIEW_LENGTH } from '../../shared/api/view-models.js';
+import { bytesEqual, fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
+import { deviceListFreshness, hasPq, parseDeviceList, type DeviceList } from '../../shared/protocol/device-list.js';
+import { deviceFingerprint, formatSafetyNumber, safetyNumber } from '../../shared/protocol/safety-number.js';
+import type { LocalAccount } from './db/account.js';
+import type { ContactRecord } from './db/contacts.js';
+import type { ConversationListRow } from './db/conversations.js';
+import type { MessageRecord } from './db/messages.js';
+
+export { MAX_PREVIEW_LENGTH };
+
+export const UNKNOWN_PRESENCE: Presence = Object.freeze({ state: 'unknown', lastSeenAt: null });
+
+export function contactIdOf(accountId: Uint8Array): string {
+  return toHex(accountId);
+}
+
+export function accountIdOf(contactId: string): Uint8Array {
+  return fromHex(contactId);
+}
+
+export function rowIdOf(id: string): number {
+  return Number(id);
+}
+
+function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; stale: boolean } {
+  const { list } = parseDeviceList(signed);
+  return { list, quantumResistant: list.devices.every(hasPq), stale: deviceListFreshness(list, now) === 'stale' };
+}
+
+export function contactView(c: ContactRecord, now: number): ContactView {
+  const s = listSummary(c.deviceList.signed, now);
+  return {
+    id: contactIdOf(c.accountId),
+    username: c.username,
+    verified: c.verified,
+    keyChangePending: c.keyChangePending,
+    quantumResistant: s.quantumResistant,
+    deviceListStale: s.stale,
+    deviceCount: s.list.devices.length,
+    addedAt: c.addedAt,
+  };
+}
+
+export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
+  const own = m.direction === 'outgoing' || bytesEqual(m.senderAccountId, self);
+  return {
+    id: String(m.id),
+    conversationId: String(m.conversationId),
+    kind: m.kind,
+    direction: m.direction,
+    senderId: own ? null : contactIdOf(m.senderAccountId),
+    body: m.kind === 'text' ? m.body : null,
+    sentAt: m.sentAt,
+    receivedAt: m.receivedAt,
+    displayAt: m.displayAt,
+    status: m.direction === 'outgoing' ? m.status : null,
+    read: m.direction === 'outgoing' || m.readAt !== null,
+  };
+}
+
+export function conversationView(r: ConversationListRow, presence: Presence, now: number): ConversationView {
+  const s = listSummary(r.deviceList, now);
+  return {
+    id: String(r.conversation.id),
+    kind: 'direct',
+    contactId: contactIdOf(r.conversation.peerAccountId),
+    title: r.username,
+    unreadCount: r.unreadCount,
+    lastMessage: r.lastMessage && {
+      id: String(r.lastMessage.id),
+      kind: r.lastMessage.kind,
+      direction: r.lastMessage.direction,
+      preview: r.lastMessage.kind === 'text' ? r.lastMessage.preview : null,
+      displayAt: r.lastMessage.displayAt,
+      status: r.lastMessage.direction === 'outgoing' ? r.lastMessage.status : null,
+    },
+    presence,
+    verified: r.verified,
+    quantumResistant: s.quantumResistant,
+    keyChangePending: r.keyChangePending,
+    lastActivityAt: r.conversation.lastActivityAt,
+  };
+}
+
+export function safetyNumberView(account: LocalAccount, contact: ContactRecord): SafetyNumberView {
+  const number = safetyNumber(
+    { accountId: account.accountId, accountKey: account.accountPublicKey },
+    { accountId: contact.accountId, accountKey: contact.accountKey },
+  );
+  const devices = (signed: Uint8Array) =>
+    parseDeviceList(signed).list.devices.map((d) => ({ deviceId: d.deviceId, fingerprint: deviceFingerprint(d), quantumResistant: hasPq(d) }));
+  return {
+    contactId: contactIdOf(contact.accountId),
+    digits: number.digits,
+    groups: formatSafetyNumber(number.digits),
+    qrPayload: toBase64Url(number.qrPayload),
+    verified: contact.verified,
+    contactDevices: devices(contact.deviceList.signed),
+    ownDevices: devices(account.deviceList.signed),
+  };
+}

@@ -1,0 +1,135 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import { CHANNELS, CONTRACT, isChannel, type Channel } from './contract.js';
+import { API_ERROR_CODES, resultSchema } from './errors.js';
+import { EVENT_NAMES, EVENTS } from './events.js';
+import { isRelayUrl } from './primitives.js';
+import type { ApiResult, Bridge, EventPayload, RequestOf } from './types.js';
+import type { MessageView } from './view-models.js';
+import { DEFAULT_SETTINGS, SettingsSchema } from './view-models.js';
+
+const CONTACT = '00112233445566778899aabbccddeeff';
+
+/** A valid request for every channel (the table is checked against RequestOf at compile time). */
+const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
+  'app:getState': {},
+  'account:create': { username: 'alice', relayUrl: 'https://relay.example' },
+  'account:unlock': { passphrase: 'correct horse' },
+  'account:setPassphrase': { passphrase: 'correct horse battery', currentPassphrase: 'correct horse' },
+  'account:lock': {},
+  'account:logout': {},
+  'contacts:add': { username: 'bob' },
+  'contacts:list': {},
+  'contacts:getSafetyNumber': { contactId: CONTACT },
+  'contacts:markVerified': { contactId: CONTACT, verified: true },
+  'contacts:acceptKeyChange': { contactId: CONTACT },
+  'conversations:list': {},
+  'messages:openPage': { conversationId: '1', anchor: { kind: 'around', messageId: '42' }, limit: 50 },
+  'messages:send': { conversationId: '1', body: 'hello' },
+  'messages:retry': { messageId: '7' },
+  'messages:markRead': { conversationId: '1', upToMessageId: '7' },
+  'conversations:setTyping': { conversationId: '1', typing: true },
+  'settings:get': {},
+  'settings:set': { notifications: 'name-only' },
+};
+
+/** Names that must never appear in anything crossing the bridge. */
+const SECRET_NAMES = /private|secret|seed|ratchet|rootkey|chainkey|passphrase|databasekey/i;
+
+function propertyNames(schema: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(schema)) for (const s of schema) propertyNames(s, out);
+  else if (schema && typeof schema === 'object') {
+    for (const [k, v] of Object.entries(schema)) {
+      if (k === 'properties' && v && typeof v === 'object') for (const name of Object.keys(v)) out.add(name);
+      propertyNames(v, out);
+    }
+  }
+  return out;
+}
+
+describe('renderer↔engine contract', () => {
+  it('maps every channel to a distinct bridge method and names channels area:verb', () => {
+    const methods = CHANNELS.map((c) => CONTRACT[c].method);
+    expect(new Set(methods).size).toBe(CHANNELS.length);
+    for (const c of CHANNELS) expect(c).toMatch(/^[a-z]+:[a-zA-Z]+$/);
+    expect(isChannel('messages:send')).toBe(true);
+    expect(isChannel('toString')).toBe(false);
+    expect(isChannel('__proto__')).toBe(false);
+  });
+
+  it('the bridge type has one typed function per channel, named by its method, and typed events', () => {
+    expectTypeOf<Bridge['send']>().parameters.toEqualTypeOf<[RequestOf<'messages:send'>]>();
+    expectTypeOf<Bridge['send']>().returns.toEqualTypeOf<Promise<ApiResult<MessageView>>>();
+    expectTypeOf<Bridge['openPage']>().parameter(0).toHaveProperty('anchor');
+    expectTypeOf<EventPayload<'message:added'>>().toEqualTypeOf<{ message: MessageView }>();
+    expectTypeOf<keyof Bridge>().toEqualTypeOf<(typeof CONTRACT)[Channel]['method'] | 'on'>();
+  });
+
+  it('every request, response and event is plain JSON data (renders as JSON Schema)', () => {
+    for (const c of CHANNELS) {
+      expect(() => z.toJSONSchema(CONTRACT[c].request, { io: 'input' }), c).not.toThrow();
+      expect(() => z.toJSONSchema(CONTRACT[c].response, { io: 'output' }), c).not.toThrow();
+    }
+    for (const e of EVENT_NAMES) expect(() => z.toJSONSchema(EVENTS[e], { io: 'output' }), e).not.toThrow();
+  });
+
+  it('no response or event field is named like key material or ratchet state', () => {
+    const names = new Set<string>();
+    for (const c of CHANNELS) propertyNames(z.toJSONSchema(CONTRACT[c].response, { io: 'output' }), names);
+    for (const e of EVENT_NAMES) propertyNames(z.toJSONSchema(EVENTS[e], { io: 'output' }), names);
+    expect(names.size).toBeGreaterThan(30);
+    expect([...names].filter((n) => SECRET_NAMES.test(n))).toEqual([]);
+  });
+
+  it('accepts the example request of every channel and refuses an unknown key in each', () => {
+    for (const c of CHANNELS) {
+      expect(CONTRACT[c].request.safeParse(EXAMPLES[c]).success, c).toBe(true);
+      expect(CONTRACT[c].request.safeParse({ ...EXAMPLES[c], extra: 1 }).success, c).toBe(false);
+    }
+  });
+
+  it('refuses ids that are not ids, page sizes out of range and absurd bodies', () => {
+    const page = CONTRACT['messages:openPage'].request;
+    expect(page.safeParse({ conversationId: '0', anchor: { kind: 'latest' }, limit: 10 }).success).toBe(false);
+    expect(page.safeParse({ conversationId: '1e3', anchor: { kind: 'latest' }, limit: 10 }).success).toBe(false);
+    expect(page.safeParse({ conversationId: '1234567890123456', anchor: { kind: 'latest' }, limit: 10 }).success).toBe(false);
+    expect(page.safeParse({ conversationId: '1', anchor: { kind: 'latest' }, limit: 0 }).success).toBe(false);
+    expect(page.safeParse({ conversationId: '1', anchor: { kind: 'latest' }, limit: 201 }).success).toBe(false);
+    expect(page.safeParse({ conversationId: '1', anchor: { kind: 'sideways', messageId: '1' }, limit: 5 }).success).toBe(false);
+    const send = CONTRACT['messages:send'].request;
+    expect(send.safeParse({ conversationId: '1', body: '' }).success).toBe(false);
+    expect(send.safeParse({ conversationId: '1', body: 'x'.repeat(300_000) }).success).toBe(false);
+    expect(CONTRACT['contacts:list'].request.safeParse(null).success).toBe(false);
+    expect(CONTRACT['contacts:getSafetyNumber'].request.safeParse({ contactId: CONTACT.toUpperCase() }).success).toBe(false);
+  });
+
+  it('results are ok-values or errors with a code from the closed set', () => {
+    const s = resultSchema(z.number());
+    expect(s.safeParse({ ok: true, value: 1 }).success).toBe(true);
+    expect(s.safeParse({ ok: false, error: { code: 'LOCKED', message: 'unlock first' } }).success).toBe(true);
+    expect(s.safeParse({ ok: false, error: { code: 'NOPE', message: '' } }).success).toBe(false);
+    expect(s.safeParse({ ok: false, error: { code: 'LOCKED', message: 'x', stack: 'y' } }).success).toBe(false);
+    expect(new Set(API_ERROR_CODES).size).toBe(API_ERROR_CODES.length);
+  });
+
+  it('settings defaults satisfy the settings schema; a partial update may name any subset', () => {
+    expect(SettingsSchema.parse(DEFAULT_SETTINGS)).toEqual(DEFAULT_SETTINGS);
+    const set = CONTRACT['settings:set'].request;
+    expect(set.safeParse({}).success).toBe(true);
+    expect(set.safeParse({ appLockIdleMinutes: null }).success).toBe(true);
+    expect(set.safeParse({ appLockIdleMinutes: 0 }).success).toBe(false);
+    expect(set.safeParse({ notifications: 'everything' }).success).toBe(false);
+  });
+
+  it('relay addresses are https, or http on loopback only, without credentials', () => {
+    expect(isRelayUrl('https://relay.example')).toBe(true);
+    expect(isRelayUrl('https://relay.example:8443/parley')).toBe(true);
+    expect(isRelayUrl('http://127.0.0.1:4000')).toBe(true);
+    expect(isRelayUrl('http://[::1]:4000')).toBe(true);
+    expect(isRelayUrl('http://relay.example')).toBe(false);
+    expect(isRelayUrl('https://user:pw@relay.example')).toBe(false);
+    expect(isRelayUrl('https://relay.example/?q=1')).toBe(false);
+    expect(isRelayUrl('ftp://relay.example')).toBe(false);
+    expect(isRelayUrl('not a url')).toBe(false);
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * The renderer↔engine contract (DESIGN §2, §4, STYLE "IPC"): ONE table mapping each channel name to
+ * the bridge method that carries it, its request schema and its response schema. Hosts (the
+ * Electron preload + main, the browser host) derive everything from this table; no channel name is
+ * written anywhere else. Requests are strict objects (unknown keys refused) and carry no transforms,
+ * so a request's input and output types are equal and every schema renders as JSON Schema.
+ *
+ * Later issues add channels here (search:*, groups:*, files:*, backup:*) — a new row each; no
+ * existing row changes meaning. Not owned here: event payloads (events.ts), validation and dispatch
+ * (electron/engine/dispatch.ts), the preload's one-function-per-channel bridge (issue 5).
+ */
+import { z } from 'zod';
+import {
+  ContactIdSchema,
+  ConversationIdSchema,
+  CountSchema,
+  MAX_MESSAGE_BODY_INPUT,
+  MAX_PAGE_SIZE,
+  MessageIdSchema,
+  PassphraseInputSchema,
+  RelayUrlSchema,
+  UsernameInputSchema,
+} from './primitives.js';
+import {
+  AccountViewSchema,
+  ContactViewSchema,
+  ConversationViewSchema,
+  EngineStateSchema,
+  MessagePageSchema,
+  MessageViewSchema,
+  SafetyNumberViewSchema,
+  SettingsSchema,
+} from './view-models.js';
+
+const Empty = z.strictObject({});
+
+/** Where a page starts: the newest messages, or relative to a message (keyset, never an offset). */
+export const PageAnchorSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('latest') }),
+  z.strictObject({ kind: z.literal('before'), messageId: MessageIdSchema }),
+  z.strictObject({ kind: z.literal('after'), messageId: MessageIdSchema }),
+  /** The message itself with up to limit/2 messages on each side (jump to a reply or search hit). */
+  z.strictObject({ kind: z.literal('around'), messageId: MessageIdSchema }),
+]);
+export type PageAnchor = z.infer<typeof PageAnchorSchema>;
+
+export const CONTRACT = {
+  'app:getState': { method: 'getState', request: Empty, response: EngineStateSchema },
+
+  // ── Account and database protection ──
+  'account:create': {
+    method: 'createAccount',
+    request: z.strictObject({
+      username: UsernameInputSchema,
+      relayUrl: RelayUrlSchema,
+      /** Protect the database with a passphrase instead of the OS keychain (required without one). */
+      passphrase: PassphraseInputSchema.optional(),
+    }),
+    response: AccountViewSchema,
+  },
+  'account:unlock': {
+    method: 'unlock',
+    request: z.strictObject({ passphrase: PassphraseInputSchema }),
+    response: EngineStateSchema,
+  },
+  'account:setPassphrase': {
+    method: 'setPassphrase',
+    request: z.strictObject({
+      /** The new passphrase, or null to move the key back into the OS keychain. */
+      passphrase: PassphraseInputSchema.nullable(),
+      /** Required when a passphrase is set already. */
+      currentPassphrase: PassphraseInputSchema.optional(),
+    }),
+    response: EngineStateSchema,
+  },
+  'account:lock': { method: 'lock', request: Empty, response: EngineStateSchema },
+  'account:logout': { method: 'logout', request: Empty, response: EngineStateSchema },
+
+  // ── Contacts ──
+  'contacts:add': {
+    method: 'addContact',
+    request: z.strictObject({ username: UsernameInputSchema }),
+    response: ContactViewSchema,
+  },
+  'contacts:list': { method: 'listContacts', request: Empty, response: z.array(ContactViewSchema) },
+  'contacts:getSafetyNumber': {
+    method: 'getSafetyNumber',
+    request: z.strictObject({ contactId: ContactIdSchema }),
+    response: SafetyNumberViewSchema,
+  },
+  'contacts:markVerified': {
+    method: 'markVerified',
+    request: z.strictObject({ contactId: ContactIdSchema, verified: z.boolean() }),
+    response: ContactViewSchema,
+  },
+  'contacts:acceptKeyChange': {
+    method: 'acceptKeyChange',
+    request: z.strictObject({ contactId: ContactIdSchema }),
+    response: ContactViewSchema,
+  },
+
+  // ── Conversations and messages ──
+  'conversations:list': { method: 'listConversations', request: Empty, response: z.array(ConversationViewSchema) },
+  'messages:openPage': {
+    method: 'openPage',
+    request: z.strictObject({
+      conversationId: ConversationIdSchema,
+      anchor: PageAnchorSchema,
+      limit: z.number().int().min(1).max(MAX_PAGE_SIZE),
+    }),
+    response: MessagePageSchema,
+  },
+  'messages:send': {
+    method: 'send',
+    request: z.strictObject({
+      conversationId: ConversationIdSchema,
+      body: z.string().min(1).max(MAX_MESSAGE_BODY_INPUT),
+    }),
+    response: MessageViewSchema,
+  },
+  'messages:retry': {
+    method: 'retry',
+    request: z.strictObject({ messageId: MessageIdSchema }),
+    response: MessageViewSchema,
+  },
+  'messages:markRead': {
+    method: 'markRead',
+    request: z.strictObject({ conversationId: ConversationIdSchema, upToMessageId: MessageIdSchema }),
+    response: z.strictObject({ unreadCount: CountSchema }),
+  },
+  'conversations:setTyping': {
+    method: 'setTyping',
+    request: z.strictObject({ conversationId: ConversationIdSchema, typing: z.boolean() }),
+    response: z.null(),
+  },
+
+  // ── Settings ──
+  'settings:get': { method: 'getSettings', request: Empty, response: SettingsSchema },
+  'settings:set': { method: 'setSettings', request: SettingsSchema.partial(), response: SettingsSchema },
+} as const satisfies Record<string, { readonly method: string; readonly request: z.ZodType; readonly response: z.ZodType }>;
+
+export type Contract = typeof CONTRACT;
+export type Channel = keyof Contract;
+
+export const CHANNELS = Object.keys(CONTRACT) as Channel[];
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.hasOwn(CONTRACT, name);
+}

@@ -1,0 +1,50 @@
+/**
+ * Events the engine pushes to the renderer, one table from event name to payload schema (the
+ * counterpart of contract.ts). Payloads are view models only. The renderer's state classes are the
+ * only subscribers; events are hints to update views, and every fact they carry can be re-read with
+ * a method call (a renderer that missed events reloads with listConversations / openPage).
+ */
+import { z } from 'zod';
+import { ContactIdSchema, ConversationIdSchema, DeviceIdSchema, MessageIdSchema, TimestampSchema } from './primitives.js';
+import {
+  ConnectionStateSchema,
+  ConversationViewSchema,
+  EngineStateSchema,
+  MessageStatusSchema,
+  MessageViewSchema,
+  PresenceSchema,
+} from './view-models.js';
+
+export const EVENTS = {
+  /** Lifecycle changes the renderer did not ask for (idle app lock, logout elsewhere). */
+  'engine:state': EngineStateSchema,
+  'message:added': z.strictObject({ message: MessageViewSchema }),
+  /** Any change of a shown message (read state, body of a notice) — the whole new view. */
+  'message:updated': z.strictObject({ message: MessageViewSchema }),
+  /** Delivery status of an outgoing message: sending → sent → delivered → read, or failed. */
+  'message:status': z.strictObject({
+    conversationId: ConversationIdSchema,
+    messageId: MessageIdSchema,
+    status: MessageStatusSchema,
+  }),
+  /** An undecryptable message arrived; a 'decryption-failed' notice was added to the conversation. */
+  'message:decryptFailed': z.strictObject({
+    conversationId: ConversationIdSchema,
+    contactId: ContactIdSchema,
+    deviceId: DeviceIdSchema,
+    messageId: MessageIdSchema,
+    at: TimestampSchema,
+  }),
+  /** Unread count, last message, flags or presence of a conversation changed. */
+  'conversation:updated': z.strictObject({ conversation: ConversationViewSchema }),
+  'typing': z.strictObject({ conversationId: ConversationIdSchema, contactId: ContactIdSchema, typing: z.boolean() }),
+  'presence': z.strictObject({ contactId: ContactIdSchema, presence: PresenceSchema }),
+  'connection': ConnectionStateSchema,
+  /** A contact's account key changed: verified status was reset and sending is blocked until accepted. */
+  'contact:keyChanged': z.strictObject({ contactId: ContactIdSchema, conversationId: ConversationIdSchema.nullable() }),
+} as const satisfies Record<string, z.ZodType>;
+
+export type Events = typeof EVENTS;
+export type EventName = keyof Events;
+
+export const EVENT_NAMES = Object.keys(EVENTS) as EventName[];

@@ -1,0 +1,199 @@
+/**
+ * View models: everything the engine shows the renderer, as plain JSON (strings, numbers, booleans).
+ * Never keys, ratchet state or raw bytes — a test renders every schema as JSON Schema, which fails
+ * for anything that is not plain data. Later features add fields or new kinds here (files add a
+ * message kind and an attachment field; groups a conversation kind), without changing these meanings.
+ */
+import { z } from 'zod';
+import {
+  ContactIdSchema,
+  ConversationIdSchema,
+  CountSchema,
+  DeviceIdSchema,
+  MAX_APP_LOCK_MINUTES,
+  MIN_APP_LOCK_MINUTES,
+  MessageIdSchema,
+  TimestampSchema,
+} from './primitives.js';
+
+// ── Engine state ────────────────────────────────────────────────────────────
+
+export const LIFECYCLE_STATES = ['needs-account', 'locked', 'ready'] as const;
+export const LifecycleStateSchema = z.enum(LIFECYCLE_STATES);
+export type LifecycleState = z.infer<typeof LifecycleStateSchema>;
+
+/** How this profile's database key is protected. */
+export const KeyProtectionSchema = z.enum(['keychain', 'passphrase']);
+export type KeyProtection = z.infer<typeof KeyProtectionSchema>;
+
+export const AccountViewSchema = z.strictObject({
+  username: z.string(),
+  /** The account id as 32 hex digits (public). */
+  accountId: ContactIdSchema,
+  deviceId: DeviceIdSchema,
+  relayUrl: z.string(),
+});
+export type AccountView = z.infer<typeof AccountViewSchema>;
+
+export const EngineStateSchema = z.strictObject({
+  state: LifecycleStateSchema,
+  profile: z.string(),
+  /** Whether an OS keychain (Secret Service on Linux) answered; without one, a passphrase is required. */
+  keychainAvailable: z.boolean(),
+  /** null while no account exists. */
+  keyProtection: KeyProtectionSchema.nullable(),
+  /** Present only when `state` is 'ready'. */
+  account: AccountViewSchema.nullable(),
+});
+export type EngineState = z.infer<typeof EngineStateSchema>;
+
+// ── Settings ────────────────────────────────────────────────────────────────
+
+export const NOTIFICATION_CONTENTS = ['name-and-message', 'name-only', 'nothing'] as const;
+export const NotificationContentSchema = z.enum(NOTIFICATION_CONTENTS);
+
+export const SettingsSchema = z.strictObject({
+  readReceipts: z.boolean(),
+  typingIndicators: z.boolean(),
+  presenceVisible: z.boolean(),
+  notifications: NotificationContentSchema,
+  /** null: no idle lock. Needs a passphrase-protected database. */
+  appLockIdleMinutes: z.number().int().min(MIN_APP_LOCK_MINUTES).max(MAX_APP_LOCK_MINUTES).nullable(),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = Object.freeze({
+  readReceipts: true,
+  typingIndicators: true,
+  presenceVisible: true,
+  notifications: 'name-and-message',
+  appLockIdleMinutes: null,
+});
+
+// ── Contacts ────────────────────────────────────────────────────────────────
+
+export const PresenceSchema = z.strictObject({
+  state: z.enum(['online', 'offline', 'unknown']),
+  /** Last time seen online, when the contact shares it. */
+  lastSeenAt: TimestampSchema.nullable(),
+});
+export type Presence = z.infer<typeof PresenceSchema>;
+
+export const ContactViewSchema = z.strictObject({
+  id: ContactIdSchema,
+  username: z.string(),
+  /** The user compared safety numbers and marked them verified; resets when the account key changes. */
+  verified: z.boolean(),
+  /** The account key changed and the user has not accepted it: sending is blocked. */
+  keyChangePending: z.boolean(),
+  /** Every device on the contact's list is `pq`-capable (sessions use PQXDH). */
+  quantumResistant: z.boolean(),
+  /** The contact's device list was not re-signed within 30 days ("not confirmed recently"). */
+  deviceListStale: z.boolean(),
+  deviceCount: CountSchema,
+  addedAt: TimestampSchema,
+});
+export type ContactView = z.infer<typeof ContactViewSchema>;
+
+export const DeviceFingerprintSchema = z.strictObject({
+  deviceId: DeviceIdSchema,
+  /** 20 hex digits in groups of four. */
+  fingerprint: z.string(),
+  quantumResistant: z.boolean(),
+});
+
+export const SafetyNumberViewSchema = z.strictObject({
+  contactId: ContactIdSchema,
+  /** 60 digits. */
+  digits: z.string().regex(/^[0-9]{60}$/),
+  /** The same digits as twelve groups of five. */
+  groups: z.array(z.string().regex(/^[0-9]{5}$/)).length(12),
+  /** version ‖ local fingerprint ‖ remote fingerprint, base64url (public data, for a QR code). */
+  qrPayload: z.string(),
+  verified: z.boolean(),
+  contactDevices: z.array(DeviceFingerprintSchema),
+  ownDevices: z.array(DeviceFingerprintSchema),
+});
+export type SafetyNumberView = z.infer<typeof SafetyNumberViewSchema>;
+
+// ── Messages ────────────────────────────────────────────────────────────────
+
+export const MESSAGE_STATUSES = ['sending', 'sent', 'delivered', 'read', 'failed'] as const;
+export const MessageStatusSchema = z.enum(MESSAGE_STATUSES);
+export type MessageStatus = z.infer<typeof MessageStatusSchema>;
+
+/**
+ * text: a message with a body. decryption-failed: "a message could not be decrypted" (no body).
+ * key-changed: "the safety number with this contact changed" (no body).
+ */
+export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed'] as const;
+export const MessageKindSchema = z.enum(MESSAGE_KINDS);
+export type MessageKind = z.infer<typeof MessageKindSchema>;
+
+export const MessageViewSchema = z.strictObject({
+  id: MessageIdSchema,
+  conversationId: ConversationIdSchema,
+  kind: MessageKindSchema,
+  direction: z.enum(['incoming', 'outgoing']),
+  /** The sending contact, or null for this account's own messages and local notices. */
+  senderId: ContactIdSchema.nullable(),
+  body: z.string().nullable(),
+  /** The sender's clock. */
+  sentAt: TimestampSchema,
+  receivedAt: TimestampSchema,
+  /** Display time: the sender's timestamp clamped to the receive time; pages are ordered by it. */
+  displayAt: TimestampSchema,
+  /** Outgoing only. */
+  status: MessageStatusSchema.nullable(),
+  /** Incoming only: the user has seen it. Outgoing and notices: true. */
+  read: z.boolean(),
+});
+export type MessageView = z.infer<typeof MessageViewSchema>;
+
+export const MessagePageSchema = z.strictObject({
+  /** Oldest first. */
+  messages: z.array(MessageViewSchema),
+  /** More messages exist before the first / after the last of this page. */
+  hasOlder: z.boolean(),
+  hasNewer: z.boolean(),
+});
+export type MessagePage = z.infer<typeof MessagePageSchema>;
+
+// ── Conversations ───────────────────────────────────────────────────────────
+
+export const LastMessageSchema = z.strictObject({
+  id: MessageIdSchema,
+  kind: MessageKindSchema,
+  direction: z.enum(['incoming', 'outgoing']),
+  /** The first characters of the body; null for notices. */
+  preview: z.string().nullable(),
+  displayAt: TimestampSchema,
+  status: MessageStatusSchema.nullable(),
+});
+
+export const MAX_PREVIEW_LENGTH = 120;
+
+export const ConversationViewSchema = z.strictObject({
+  id: ConversationIdSchema,
+  kind: z.literal('direct'),
+  contactId: ContactIdSchema,
+  title: z.string(),
+  unreadCount: CountSchema,
+  lastMessage: LastMessageSchema.nullable(),
+  /** The contact's presence (unknown while offline or when the contact hides it). */
+  presence: PresenceSchema,
+  verified: z.boolean(),
+  quantumResistant: z.boolean(),
+  keyChangePending: z.boolean(),
+  /** Sort key of the conversation list (newest first). */
+  lastActivityAt: TimestampSchema,
+});
+export type ConversationView = z.infer<typeof ConversationViewSchema>;
+
+export const CONNECTION_STATES = ['offline', 'connecting', 'online'] as const;
+export const ConnectionStateSchema = z.strictObject({
+  state: z.enum(CONNECTION_STATES),
+  /** While offline after a failure: when the next attempt is due (ms since the epoch). */
+  nextAttemptAt: TimestampSchema.nullable(),
+});
+export type ConnectionState = z.infer<typeof ConnectionStateSchema>;
