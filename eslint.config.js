@@ -1,9 +1,17 @@
 // ESLint flat config. The `parley/boundaries` rule enforces DESIGN.md §2's dependency direction;
 // test/lint/boundaries.test.ts proves it fires on each forbidden edge.
 import js from '@eslint/js';
+import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import parley from './scripts/eslint/boundaries.js';
+import svelteConfig from './renderer/svelte.config.js';
+
+const nodeOnlyGlobalsOff = Object.fromEntries(
+  Object.keys(globals.node)
+    .filter((name) => !(name in globals.browser))
+    .map((name) => [name, 'off']),
+);
 
 export default tseslint.config(
   {
@@ -21,6 +29,14 @@ export default tseslint.config(
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // .svelte components and *.svelte.ts rune modules: parsed by svelte-eslint-parser with the
+  // TypeScript parser inside <script lang="ts">, so every rule below (parley/boundaries included)
+  // sees their imports. `svelte/no-at-html-tags` (recommended) forbids {@html} (DESIGN §6).
+  ...svelte.configs.recommended,
+  {
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'], svelteConfig } },
+  },
   {
     languageOptions: { globals: { ...globals.node }, ecmaVersion: 2023, sourceType: 'module' },
     plugins: { parley },
@@ -35,6 +51,11 @@ export default tseslint.config(
         { selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']", message: 'Use the injected Rng.' },
       ],
     },
+  },
+  {
+    // The renderer runs in the page: browser globals, and Node-only ones (process, Buffer, require…) off.
+    files: ['renderer/src/**'],
+    languageOptions: { globals: { ...nodeOnlyGlobalsOff, ...globals.browser } },
   },
   {
     files: ['shared/**/*.ts'],

@@ -16,7 +16,14 @@ export default defineConfig({
         test: {
           ...common,
           name: 'main',
-          include: ['shared/**/*.test.ts', 'server/**/*.test.ts', 'electron/**/*.test.ts', 'test/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: [
+            'shared/**/*.test.ts',
+            'server/**/*.test.ts',
+            'electron/**/*.test.ts',
+            'renderer/src/**/*.test.ts',
+            'test/**/*.test.ts',
+            'scripts/**/*.test.ts',
+          ],
           exclude: [...common.exclude, '**/*.keychain.test.ts', '**/*.services.test.ts'],
         },
       },

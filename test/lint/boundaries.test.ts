@@ -3,8 +3,8 @@
  * direction: each forbidden edge, kept as a fixture in test/fixtures/lint/, is reported when linted
  * under a virtual path inside the repo, and each allowed edge is not. Fixtures are read from disk
  * and passed to ESLint's `lintText`, so they never exist at the paths they pretend to have; eslint
- * and tsconfig both ignore test/fixtures. Not covered: .svelte files, which are not linted yet (the
- * renderer cases use *.svelte.ts paths).
+ * and tsconfig both ignore test/fixtures. Svelte components are linted too (eslint-plugin-svelte's
+ * parser, TypeScript inside <script lang="ts">): the *.svelte fixtures run as a component path.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +18,7 @@ const eslint = new ESLint({ cwd: root });
 type Case = { readonly boundary: string; readonly fixture: string; readonly filePath: string };
 
 const RENDERER_STATE = 'renderer/src/lib/state/fixture.svelte.ts';
+const RENDERER_COMPONENT = 'renderer/src/lib/components/Fixture.svelte';
 
 const FORBIDDEN: readonly Case[] = [
   { boundary: 'shared/ importing server/', fixture: 'shared-imports-server.ts', filePath: 'shared/protocol/fixture.ts' },
@@ -36,6 +37,8 @@ const FORBIDDEN: readonly Case[] = [
   { boundary: 'server/ importing electron/', fixture: 'server-imports-electron-dir.ts', filePath: 'server/fixture.ts' },
   { boundary: 'product code (server/) importing shared/testing', fixture: 'product-imports-shared-testing.ts', filePath: 'server/fixture.ts' },
   { boundary: 'a value import of electron from electron/ipc.ts', fixture: 'ipc-value-imports-electron.ts', filePath: 'electron/ipc.ts' },
+  { boundary: 'a Svelte component importing electron/engine', fixture: 'renderer-component-imports-engine.svelte', filePath: RENDERER_COMPONENT },
+  { boundary: 'a Svelte component value import of shared/api', fixture: 'renderer-component-value-imports-shared-api.svelte', filePath: RENDERER_COMPONENT },
 ];
 
 const ALLOWED: readonly Case[] = [
@@ -47,6 +50,7 @@ const ALLOWED: readonly Case[] = [
   { boundary: 'a unit test beside product code importing shared/testing', fixture: 'unit-test-imports-shared-testing.ts', filePath: 'server/fixture.test.ts' },
   { boundary: 'an integration test importing shared/testing', fixture: 'integration-test-imports-shared-testing.ts', filePath: 'test/integration/fixture.test.ts' },
   { boundary: 'server/ importing shared/crypto', fixture: 'server-imports-shared-crypto.ts', filePath: 'server/fixture.ts' },
+  { boundary: 'a Svelte component `import type` from shared/api', fixture: 'renderer-component-type-imports-shared-api.svelte', filePath: RENDERER_COMPONENT },
 ];
 
 /** Lints a fixture as if it lived at `filePath` and returns every message ESLint produced. */

@@ -1,0 +1,89 @@
+/**
+ * `npm run start:browser [-- --profile NAME --port N --no-open]` (scripts/start-browser.mjs calls
+ * `runBrowserHost`): starts the browser host for one profile, prints its address, and opens it in
+ * the default browser unless `--no-open`. Stops on SIGINT/SIGTERM.
+ *
+ * Besides the sentence for people it prints one machine-readable line, which the e2e helpers read:
+ *   PARLEY_BROWSER_HOST {"url":"http://127.0.0.1:PORT/#k=…","origin":…,"port":…,"profile":…,"dataDir":…}
+ * The URL holds the per-launch secret: it is printed to this terminal only, never logged elsewhere.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HOST_CONTRACT, HOST_EVENTS } from '../host-contract.js';
+import { createInvoker } from '../ipc-contract.js';
+import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir } from '../profile.js';
+import { startBrowserHost } from './server.js';
+
+export const READY_PREFIX = 'PARLEY_BROWSER_HOST ';
+
+/** dist/electron/browser-host/main.js → the repository (or unpacked app) root. */
+const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Opens a URL in the OS default browser without a shell (the URL is never interpreted). */
+function openInBrowser(url: string): Promise<boolean> {
+  const [command, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['rundll32', ['url.dll,FileProtocolHandler', url]]
+        : ['xdg-open', [url]];
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'ignore', detached: true });
+    child.once('error', () => resolve(false));
+    child.once('spawn', () => {
+      child.unref();
+      resolve(true);
+    });
+  });
+}
+
+export async function runBrowserHost(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, root = defaultRoot): Promise<void> {
+  let args;
+  try {
+    args = parseLaunchArgs(argv);
+  } catch (error) {
+    console.error(error instanceof LaunchArgsError ? error.message : 'invalid arguments');
+    process.exitCode = 2;
+    return;
+  }
+  const rendererDir = path.join(root, 'renderer', 'dist');
+  if (!existsSync(path.join(rendererDir, 'index.html'))) {
+    console.error(`The renderer is not built (${rendererDir} has no index.html). Run: npm run build`);
+    process.exitCode = 1;
+    return;
+  }
+  const dataDir = profileDir(dataRoot(env), args.profile);
+
+  const log = (line: string) => console.error(`[browser-host] ${line}`);
+  // TODO(#5): the engine for `dataDir` serves the contract once it lands (host-contract.ts): pass its
+  // dispatcher as `invoke` and forward its events through `host.emit`.
+  const invoker = createInvoker(HOST_CONTRACT, {}, { onFault: (fault) => log(`contract fault ${JSON.stringify(fault)}`) });
+  const host = await startBrowserHost({
+    rendererDir,
+    port: args.port,
+    channels: invoker.channels,
+    invoke: invoker.invoke,
+    events: HOST_EVENTS,
+    log,
+  });
+
+  console.log(`Parley (profile ${args.profile}) is running at ${host.url}`);
+  console.log('That address contains this launch\'s access key: open it only in your own browser. Ctrl+C stops Parley.');
+  console.log(`${READY_PREFIX}${JSON.stringify({ url: host.url, origin: host.origin, port: host.port, profile: args.profile, dataDir })}`);
+
+  if (args.open && !(await openInBrowser(host.url))) {
+    console.log('Could not open a browser here; open the address above yourself.');
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void host.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

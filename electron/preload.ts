@@ -1,0 +1,20 @@
+/**
+ * The sandboxed preload (DESIGN §2, §6): exposes `window.parley`, one function per contract channel
+ * plus `on(event, listener)`, and nothing else — no ipcRenderer, no generic send. Bundled by
+ * scripts/build-preload.mjs into one CommonJS file (sandboxed preloads cannot load ESM or local
+ * modules); `electron` is the only module it requires at run time.
+ */
+import { contextBridge, ipcRenderer } from 'electron';
+import { EVENT_CHANNEL, describeChannels, describeEvents } from './ipc-channels.js';
+import { buildPreloadBridge } from './ipc-preload.js';
+import { HOST_CONTRACT, HOST_EVENTS } from './host-contract.js';
+
+contextBridge.exposeInMainWorld(
+  'parley',
+  buildPreloadBridge({
+    channels: describeChannels(HOST_CONTRACT),
+    eventNames: describeEvents(HOST_EVENTS),
+    eventChannel: EVENT_CHANNEL,
+    ipcRenderer,
+  }),
+);
