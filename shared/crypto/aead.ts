@@ -4,6 +4,7 @@
  * Nonce uniqueness is the caller's job: Parley derives a fresh (key, nonce) per message.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { ownedBytes } from './bytes.js';
 import { CryptoError, assertLength } from './errors.js';
 
 export const AES_KEY_LENGTH = 32;
@@ -44,7 +45,7 @@ export function aesGcmOpen(
   const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
   decipher.setAAD(ad);
   decipher.setAuthTag(sealed.subarray(bodyLength));
-  // update() yields unauthenticated plaintext; it is copied out only after final() verified the tag.
+  // update() yields unauthenticated plaintext; it is released only after final() verified the tag.
   const body = decipher.update(sealed.subarray(0, bodyLength));
   let tail: Uint8Array;
   try {
@@ -52,6 +53,13 @@ export function aesGcmOpen(
   } catch {
     body.fill(0);
     throw new CryptoError('AEAD_AUTH_FAILED', 'authentication tag mismatch');
+  }
+  // GCM's final() never yields bytes; the verified body is then returned in place, without a copy
+  // (ownedBytes copies only if node:crypto ever hands back a pooled or shared Buffer).
+  if (tail.length === 0) {
+    const out = ownedBytes(body);
+    if (out.buffer !== body.buffer) body.fill(0);
+    return out;
   }
   const out = new Uint8Array(bodyLength);
   out.set(body, 0);

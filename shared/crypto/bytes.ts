@@ -9,11 +9,14 @@ import { CryptoError } from './errors.js';
 /** Concatenates byte arrays into one fresh array. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
-  for (const part of parts) length += part.length;
+  for (let i = 0; i < parts.length; i++) length += parts[i]!.length;
   const out = new Uint8Array(length);
   let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    // Tiny parts (type bytes, integers) are copied by hand: set() costs more than the copy.
+    if (part.length <= 8) for (let j = 0; j < part.length; j++) out[offset + j] = part[j]!;
+    else out.set(part, offset);
     offset += part.length;
   }
   return out;
@@ -22,6 +25,20 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
 /** Copies any byte view (including a Node Buffer) into a fresh, unpooled Uint8Array. */
 export function copyBytes(bytes: Uint8Array | ArrayBuffer): Uint8Array {
   return bytes instanceof ArrayBuffer ? new Uint8Array(bytes.slice(0)) : new Uint8Array(bytes);
+}
+
+/**
+ * A plain Uint8Array over a Buffer that node:crypto returned, without a copy when the Buffer owns
+ * its whole ArrayBuffer (digests, tags and cipher output are allocated that way, never from the
+ * pool); anything else — a pooled or shared slice — is copied, so the result never shares memory
+ * with Node's Buffer pool.
+ */
+export function ownedBytes(buffer: Uint8Array): Uint8Array {
+  const backing = buffer.buffer;
+  if (backing instanceof ArrayBuffer && buffer.byteOffset === 0 && backing.byteLength === buffer.byteLength) {
+    return new Uint8Array(backing);
+  }
+  return new Uint8Array(buffer);
 }
 
 const encoder = new TextEncoder();
@@ -42,26 +59,46 @@ export function fromUtf8(bytes: Uint8Array): string {
 }
 
 export function u8(value: number): Uint8Array {
-  return Uint8Array.of(value & 0xff);
+  const out = new Uint8Array(1);
+  out[0] = value & 0xff;
+  return out;
 }
 
 export function u16be(value: number): Uint8Array {
   if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new RangeError('u16 out of range');
-  return Uint8Array.of(value >>> 8, value & 0xff);
+  const out = new Uint8Array(2);
+  out[0] = value >>> 8;
+  out[1] = value & 0xff;
+  return out;
+}
+
+// Integers are written byte by byte: a DataView per call (or a BigInt) costs more than the write.
+function writeU32be(out: Uint8Array, offset: number, value: number): void {
+  out[offset] = value >>> 24;
+  out[offset + 1] = (value >>> 16) & 0xff;
+  out[offset + 2] = (value >>> 8) & 0xff;
+  out[offset + 3] = value & 0xff;
 }
 
 export function u32be(value: number): Uint8Array {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError('u32 out of range');
   const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value, false);
+  writeU32be(out, 0, value);
   return out;
 }
 
+const TWO_POW_32 = 0x1_0000_0000;
+
 /** Unsigned 64-bit big-endian; accepts any safe non-negative integer (timestamps in ms). */
 export function u64be(value: number | bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+    writeU32be(out, 0, Math.floor(value / TWO_POW_32));
+    writeU32be(out, 4, value % TWO_POW_32);
+    return out;
+  }
   const big = typeof value === 'bigint' ? value : BigInt(value);
   if (big < 0n || big > 0xffffffffffffffffn) throw new RangeError('u64 out of range');
-  const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, big, false);
   return out;
 }
@@ -89,12 +126,12 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-const HEX = '0123456789abcdef';
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Hex of public data (ids, hashes, public keys) — never call on secrets. */
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += HEX[b >>> 4]! + HEX[b & 15]!;
+  for (let i = 0; i < bytes.length; i++) out += HEX_PAIRS[bytes[i]!]!;
   return out;
 }
 

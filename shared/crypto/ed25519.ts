@@ -10,7 +10,7 @@
  */
 import { sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 as nobleEd25519 } from '@noble/curves/ed25519.js';
-import { copyBytes } from './bytes.js';
+import { ownedBytes } from './bytes.js';
 import { CryptoError, assertLength } from './errors.js';
 import { exportOkpPublic, importOkpPrivate, importOkpPublic } from './jwk.js';
 import type { Rng } from './random.js';
@@ -101,7 +101,7 @@ export function ed25519GenerateKeyPair(rng: Rng): Ed25519KeyPair {
 
 export function ed25519Sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array {
   assertLength(privateKey, ED25519_SEED_LENGTH, 'Ed25519 private key');
-  return copyBytes(nodeSign(null, message, importOkpPrivate('Ed25519', privateKey)));
+  return ownedBytes(nodeSign(null, message, importOkpPrivate('Ed25519', privateKey)));
 }
 
 /** RFC 8032 verification with Parley's strictness rules; never throws on a bad signature. */

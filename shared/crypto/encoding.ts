@@ -3,7 +3,6 @@
  * `0x08‖1184` ML-KEM-768. Decoding checks the type byte and length and, for Ed25519, runs the
  * full strict validation — this is "import", where small-order and non-canonical keys are refused.
  */
-import { concatBytes } from './bytes.js';
 import { validateEd25519PublicKey, ED25519_PUBLIC_KEY_LENGTH } from './ed25519.js';
 import { CryptoError } from './errors.js';
 import { MLKEM768_PUBLIC_KEY_LENGTH } from './ml-kem-768.js';
@@ -28,7 +27,10 @@ export function encodedKeyLength(type: KeyType): number {
 
 export function encodePublicKey(type: KeyType, raw: Uint8Array): Uint8Array {
   if (raw.length !== LENGTHS[type]) throw new CryptoError('INVALID_LENGTH', 'public key has the wrong length');
-  return concatBytes(Uint8Array.of(type), raw);
+  const out = new Uint8Array(1 + raw.length);
+  out[0] = type;
+  out.set(raw, 1);
+  return out;
 }
 
 /** Decodes `type‖raw`, returning the raw key; the type byte must be the expected one. */

@@ -1,9 +1,9 @@
 /** HMAC-SHA-256 (RFC 2104) on node:crypto. Keys of any length; 32-byte output. */
 import { createHmac } from 'node:crypto';
-import { copyBytes } from './bytes.js';
+import { ownedBytes } from './bytes.js';
 
 export const HMAC_SHA256_LENGTH = 32;
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return copyBytes(createHmac('sha256', key).update(data).digest());
+  return ownedBytes(createHmac('sha256', key).update(data).digest());
 }

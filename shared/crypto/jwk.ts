@@ -19,8 +19,28 @@ export function importOkpPrivate(curve: OkpCurve, privateKey: Uint8Array): KeyOb
   });
 }
 
+/**
+ * Imported public keys, most recently used last. Public data only, so keeping them is harmless; it
+ * saves the import (~7 µs) when one protocol step uses a peer key several times — PQXDH uses SPK_B
+ * in three DHs, a DH ratchet step the peer's ratchet key in two. Small on purpose: it serves reuse
+ * within a step or a burst, not a directory of every key ever seen.
+ */
+const PUBLIC_KEY_CACHE_SIZE = 64;
+const publicKeys = new Map<string, KeyObject>();
+
 export function importOkpPublic(curve: OkpCurve, publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: curve, x: toBase64Url(publicKey) }, format: 'jwk' });
+  const x = toBase64Url(publicKey);
+  const id = `${curve}:${x}`;
+  const cached = publicKeys.get(id);
+  if (cached) {
+    publicKeys.delete(id);
+    publicKeys.set(id, cached);
+    return cached;
+  }
+  const key = createPublicKey({ key: { kty: 'OKP', crv: curve, x }, format: 'jwk' });
+  if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!);
+  publicKeys.set(id, key);
+  return key;
 }
 
 /** The raw public key of an imported private (or public) OKP key. */

@@ -1,15 +1,15 @@
 /** SHA-256 and SHA-512 (FIPS 180-4) on node:crypto. */
 import { createHash } from 'node:crypto';
-import { copyBytes } from './bytes.js';
+import { ownedBytes } from './bytes.js';
 
 export function sha256(...parts: readonly Uint8Array[]): Uint8Array {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
-  return copyBytes(h.digest());
+  return ownedBytes(h.digest());
 }
 
 export function sha512(...parts: readonly Uint8Array[]): Uint8Array {
   const h = createHash('sha512');
   for (const p of parts) h.update(p);
-  return copyBytes(h.digest());
+  return ownedBytes(h.digest());
 }

@@ -5,7 +5,7 @@
  * ZERO_SHARED_SECRET, which is how low-order points are rejected.
  */
 import { diffieHellman, type KeyObject } from 'node:crypto';
-import { constantTimeEqual, copyBytes } from './bytes.js';
+import { constantTimeEqual, ownedBytes } from './bytes.js';
 import { CryptoError, assertLength } from './errors.js';
 import { exportOkpPublic, importOkpPrivate, importOkpPublic } from './jwk.js';
 import type { Rng } from './random.js';
@@ -37,10 +37,17 @@ export function x25519GenerateKeyPair(rng: Rng): X25519KeyPair {
 /** DH(private, public); `privateKey` may be raw bytes or a handle from x25519PrivateHandle. */
 export function x25519(privateKey: Uint8Array | X25519PrivateHandle, publicKey: Uint8Array): Uint8Array {
   assertLength(publicKey, X25519_KEY_LENGTH, 'X25519 public key');
-  const priv = privateKey instanceof Uint8Array ? x25519PrivateHandle(privateKey).key : privateKey.key;
+  let priv: KeyObject;
+  if (privateKey instanceof Uint8Array) {
+    // Raw bytes: import only; the public half a handle carries is not needed for one DH.
+    assertLength(privateKey, X25519_KEY_LENGTH, 'X25519 private key');
+    priv = importOkpPrivate('X25519', privateKey);
+  } else {
+    priv = privateKey.key;
+  }
   let shared: Uint8Array;
   try {
-    shared = copyBytes(diffieHellman({ privateKey: priv, publicKey: importOkpPublic('X25519', publicKey) }));
+    shared = ownedBytes(diffieHellman({ privateKey: priv, publicKey: importOkpPublic('X25519', publicKey) }));
   } catch {
     // OpenSSL refuses some low-order inputs itself; report them like an all-zero result.
     throw new CryptoError('ZERO_SHARED_SECRET', 'X25519 produced no shared secret (low-order public key)');

@@ -3,32 +3,43 @@
  * length-prefixed byte strings, type-byte keys. A Reader over untrusted bytes raises
  * ProtocolError('MALFORMED') on any shortfall, and `end()` refuses trailing bytes.
  */
-import { concatBytes, u16be, u32be, u64be, u8 } from '../crypto/bytes.js';
+import { u64be } from '../crypto/bytes.js';
 import { CryptoError } from '../crypto/errors.js';
-import { decodePublicKey, encodedKeyLength, encodePublicKey, type KeyType } from '../crypto/encoding.js';
+import { decodePublicKey, encodedKeyLength, encodePublicKey, KeyType } from '../crypto/encoding.js';
 import { ProtocolError } from './errors.js';
 
 export class Writer {
-  private readonly parts: Uint8Array[] = [];
+  // Fields are recorded (integers as numbers with their width, byte strings by reference) and
+  // written once into an exactly sized output at finish(): no array per integer, one copy.
+  private readonly values: (number | Uint8Array)[] = [];
+  private readonly widths: number[] = [];
+  private length = 0;
+  private int(v: number, width: number): this {
+    this.values.push(v);
+    this.widths.push(width);
+    this.length += width;
+    return this;
+  }
   u8(v: number): this {
     if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError('u8 out of range');
-    this.parts.push(u8(v));
-    return this;
+    return this.int(v, 1);
   }
   u16(v: number): this {
-    this.parts.push(u16be(v));
-    return this;
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError('u16 out of range');
+    return this.int(v, 2);
   }
   u32(v: number): this {
-    this.parts.push(u32be(v));
-    return this;
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError('u32 out of range');
+    return this.int(v, 4);
   }
   u64(v: number): this {
-    this.parts.push(u64be(v));
-    return this;
+    if (Number.isSafeInteger(v) && v >= 0) return this.int(v, 8);
+    return this.bytes(u64be(v)); // the general path, and its RangeError
   }
   bytes(b: Uint8Array): this {
-    this.parts.push(b);
+    this.values.push(b);
+    this.widths.push(0);
+    this.length += b.length;
     return this;
   }
   /** u16 length ‖ bytes */
@@ -40,11 +51,40 @@ export class Writer {
     return this.u32(b.length).bytes(b);
   }
   key(type: KeyType, raw: Uint8Array): this {
-    return this.bytes(encodePublicKey(type, raw));
+    // encodePublicKey raises INVALID_LENGTH for a wrong-length key; a right one is written in place.
+    if (raw.length !== encodedKeyLength(type) - 1) return this.bytes(encodePublicKey(type, raw));
+    return this.int(type, 1).bytes(raw);
   }
   finish(): Uint8Array {
-    return concatBytes(...this.parts);
+    const out = new Uint8Array(this.length);
+    let o = 0;
+    for (let i = 0; i < this.values.length; i++) {
+      const v = this.values[i]!;
+      if (typeof v !== 'number') {
+        out.set(v, o);
+        o += v.length;
+        continue;
+      }
+      const w = this.widths[i]!;
+      if (w === 8) {
+        writeU32(out, o, Math.floor(v / 0x1_0000_0000));
+        writeU32(out, o + 4, v % 0x1_0000_0000);
+      } else if (w === 4) writeU32(out, o, v);
+      else if (w === 2) {
+        out[o] = v >>> 8;
+        out[o + 1] = v & 0xff;
+      } else out[o] = v;
+      o += w;
+    }
+    return out;
   }
+}
+
+function writeU32(out: Uint8Array, o: number, v: number): void {
+  out[o] = v >>> 24;
+  out[o + 1] = (v >>> 16) & 0xff;
+  out[o + 2] = (v >>> 8) & 0xff;
+  out[o + 3] = v & 0xff;
 }
 
 export class Reader {
@@ -76,17 +116,23 @@ export class Reader {
   }
   u32(): number {
     this.need(4);
-    const v = new DataView(this.data.buffer, this.data.byteOffset + this.offset, 4).getUint32(0, false);
+    const d = this.data;
+    const o = this.offset;
+    const v = ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
     this.offset += 4;
     return v;
   }
   /** u64 as a number; values above 2^53 − 1 are malformed (timestamps and counters only). */
   u64(): number {
     this.need(8);
-    const v = new DataView(this.data.buffer, this.data.byteOffset + this.offset, 8).getBigUint64(0, false);
+    const d = this.data;
+    const o = this.offset;
+    const hi = ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
+    const lo = ((d[o + 4]! << 24) | (d[o + 5]! << 16) | (d[o + 6]! << 8) | d[o + 7]!) >>> 0;
     this.offset += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('MALFORMED', `${this.what}: integer too large`);
-    return Number(v);
+    // Number.MAX_SAFE_INTEGER = 2^53 − 1: the high word may use 21 bits.
+    if (hi > 0x1fffff) throw new ProtocolError('MALFORMED', `${this.what}: integer too large`);
+    return hi * 0x1_0000_0000 + lo;
   }
   /** A fresh copy of the next n bytes. */
   bytes(n: number): Uint8Array {
@@ -107,7 +153,14 @@ export class Reader {
   }
   /** A type-byte public key, validated at import (wrong type, length or a bad Ed25519 key → MALFORMED/INVALID_KEY). */
   key(type: KeyType): Uint8Array {
-    const encoded = this.bytes(encodedKeyLength(type));
+    const length = encodedKeyLength(type);
+    // X25519 and ML-KEM keys need no check beyond the type byte: copy the raw key out once.
+    if (type !== KeyType.Ed25519 && this.remaining >= length && this.data[this.offset] === type) {
+      const raw = this.data.slice(this.offset + 1, this.offset + length);
+      this.offset += length;
+      return raw;
+    }
+    const encoded = this.bytes(length);
     try {
       return decodePublicKey(type, encoded);
     } catch (e) {

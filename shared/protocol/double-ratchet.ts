@@ -30,7 +30,7 @@ import {
   label,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { encodeRatchetHeader, parseRatchetMessage, type RatchetHeader } from './messages.js';
+import { encodeRatchetHeader, parseRatchetMessage, type ParsedRatchetMessage, type RatchetHeader } from './messages.js';
 
 export type Chain = { readonly key: Uint8Array; readonly index: number };
 
@@ -226,7 +226,17 @@ export function ratchetDecrypt(
   sessionAd: Uint8Array,
   ctx: DecryptContext,
 ): DecryptResult {
-  const { header, headerBytes, ciphertext } = parseRatchetMessage(messageBytes);
+  return ratchetDecryptParsed(state, parseRatchetMessage(messageBytes), sessionAd, ctx);
+}
+
+/** ratchetDecrypt over an already parsed message (trial decryption parses once for all candidates). */
+export function ratchetDecryptParsed(
+  state: RatchetState,
+  parsed: ParsedRatchetMessage,
+  sessionAd: Uint8Array,
+  ctx: DecryptContext,
+): DecryptResult {
+  const { header, headerBytes, ciphertext } = parsed;
   const ad = concatBytes(sessionAd, headerBytes);
   const now = ctx.now();
 

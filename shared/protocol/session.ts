@@ -25,7 +25,7 @@ import {
   FailureBudget,
   initAsInitiator,
   initAsResponder,
-  ratchetDecrypt,
+  ratchetDecryptParsed,
   ratchetEncrypt,
   readRatchetState,
   writeRatchetState,
@@ -45,6 +45,7 @@ import {
   parsePrekeyMessage,
   parseRatchetMessage,
   type DecryptionErrorMessage,
+  type ParsedRatchetMessage,
   type PrekeyHeader,
 } from './messages.js';
 import { pad, unpad } from './padding.js';
@@ -272,11 +273,11 @@ const TRIAL_RANK: readonly ProtocolErrorCode[] = ['DUPLICATED_MESSAGE', 'BUDGET_
 
 function decryptWith(
   session: SessionState,
-  ratchetMessage: Uint8Array,
+  ratchetMessage: ParsedRatchetMessage,
   ctx: SessionDecryptContext,
   skipped: SkippedKeyReader,
 ): { session: SessionState; plaintext: Uint8Array; skippedChanges: SkippedKeyChanges } {
-  const result = ratchetDecrypt(session.ratchet, ratchetMessage, sessionAd(session), {
+  const result = ratchetDecryptParsed(session.ratchet, ratchetMessage, sessionAd(session), {
     skipped,
     budget: ctx.budgets.get(session.sessionId),
     rng: ctx.rng,
@@ -294,7 +295,7 @@ function decryptWith(
 
 /** Tries the current session, then archived ones (most recent first); promotes the one that works. */
 function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: SessionDecryptContext): SessionDecryptResult {
-  parseRatchetMessage(bytes); // MALFORMED before any trial
+  const parsed = parseRatchetMessage(bytes); // MALFORMED before any trial; parsed once for all
   const candidates = [...(record.current ? [record.current] : []), ...record.archived];
   if (candidates.length === 0) throw new ProtocolError('NO_SESSION', 'no session with this device');
   const failures: ProtocolError[] = [];
@@ -305,7 +306,7 @@ function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: Se
     const budget = ctx.budgets.get(candidate.sessionId);
     const saved = budget.save();
     try {
-      const r = decryptWith(candidate, bytes, ctx, ctx.skipped(candidate.sessionId));
+      const r = decryptWith(candidate, parsed, ctx, ctx.skipped(candidate.sessionId));
       for (const t of tried) t.budget.restore(t.saved);
       const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
       return {
@@ -337,7 +338,7 @@ function bestFailure(failures: ProtocolError[]): ProtocolError {
 
 function decryptPrekeyMessage(record: SessionRecord, bytes: Uint8Array, ctx: SessionDecryptContext): SessionDecryptResult {
   const msg = parsePrekeyMessage(bytes);
-  parseRatchetMessage(msg.message);
+  const inner = parseRatchetMessage(msg.message);
   if (!bytesEqual(msg.identityKey, ctx.peer.entry.identityDhKey)) {
     throw new ProtocolError('UNTRUSTED_IDENTITY', 'prekey message identity key differs from the signed device list');
   }
@@ -346,7 +347,7 @@ function decryptPrekeyMessage(record: SessionRecord, bytes: Uint8Array, ctx: Ses
   const candidates = [...(record.current ? [record.current] : []), ...record.archived];
   const existing = candidates.find((s) => s.role === 'responder' && bytesEqual(s.baseKey, msg.baseKey) && recordMatchesPeer(s, ctx.peer));
   if (existing) {
-    const r = decryptWith(existing, msg.message, ctx, ctx.skipped(existing.sessionId));
+    const r = decryptWith(existing, inner, ctx, ctx.skipped(existing.sessionId));
     const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
     return {
       record: next,
@@ -396,7 +397,7 @@ function decryptPrekeyMessage(record: SessionRecord, bytes: Uint8Array, ctx: Ses
   sharedSecret.fill(0);
   const fresh: SessionState = { ...partial, sessionId: computeSessionId(partial) };
   // The AEAD decides: only after it passes is anything consumed or committed.
-  const r = decryptWith(fresh, msg.message, ctx, EMPTY_SKIPPED);
+  const r = decryptWith(fresh, inner, ctx, EMPTY_SKIPPED);
   const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
   return {
     record: next,
