@@ -1,6 +1,8 @@
-// Vitest projects. `main` runs everywhere; `keychain` suites need a Secret Service (run under
+// Vitest projects. `main` runs everywhere; `renderer` compiles Svelte rune modules (*.svelte.ts) and
+// runs in jsdom with the browser build of Svelte; `keychain` suites need a Secret Service (run under
 // scripts/with-keyring.sh); `services` suites need PostgreSQL and Redis (scripts/with-services.sh).
 // scripts/test-all.mjs runs each project in its wrapper. Playwright specs (*.e2e.ts) are not collected.
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
 const common = {
@@ -20,12 +22,16 @@ export default defineConfig({
             'shared/**/*.test.ts',
             'server/**/*.test.ts',
             'electron/**/*.test.ts',
-            'renderer/src/**/*.test.ts',
             'test/**/*.test.ts',
             'scripts/**/*.test.ts',
           ],
-          exclude: [...common.exclude, '**/*.keychain.test.ts', '**/*.services.test.ts'],
+          exclude: [...common.exclude, '**/*.keychain.test.ts', '**/*.services.test.ts', 'test/renderer/**'],
         },
+      },
+      {
+        plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })],
+        resolve: { conditions: ['browser'] },
+        test: { ...common, name: 'renderer', environment: 'jsdom', include: ['renderer/src/**/*.test.ts', 'test/renderer/**/*.test.ts'] },
       },
       { test: { ...common, name: 'keychain', include: ['**/*.keychain.test.ts'] } },
       { test: { ...common, name: 'services', include: ['**/*.services.test.ts'] } },

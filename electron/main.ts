@@ -11,9 +11,11 @@
 import path from 'node:path';
 import { BrowserWindow, app, dialog, ipcMain, protocol, session, shell } from 'electron';
 import { createAppProtocolHandler } from './app-protocol.js';
-import { HOST_CONTRACT } from './host-contract.js';
-import { createInvoker, type InvokeFault } from './ipc-contract.js';
-import { registerIpcHandlers } from './ipc-main.js';
+import type { EngineEvent } from '../shared/api/types.js';
+import { relayUrlFromEnv, startEngineHost, withRelayHint } from './engine-host.js';
+import { HOST_EVENTS } from './host-contract.js';
+import type { InvokeFault } from './ipc-contract.js';
+import { createWebContentsEmitter, registerIpcHandlers } from './ipc-main.js';
 import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir, type LaunchArgs } from './profile.js';
 import {
   APP_ENTRY_URL,
@@ -43,18 +45,19 @@ function launchArgs(): LaunchArgs {
 }
 
 /** Everything that must happen before `ready`, as Electron requires. Returns the profile. */
-function beforeReady(): { readonly profile: string; readonly userData: string } | null {
+function beforeReady(): { readonly profile: string; readonly userData: string; readonly base: string } | null {
   const { profile } = launchArgs();
-  const userData = profileDir(dataRoot(process.env, app.getPath('appData')), profile);
+  const base = dataRoot(process.env, app.getPath('appData'));
+  const userData = profileDir(base, profile);
   app.setPath('userData', userData);
   app.enableSandbox();
   protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
   // One instance per profile (the lock lives in userData): a second start focuses the first window.
   if (!app.requestSingleInstanceLock({ profile })) return null;
-  return { profile, userData };
+  return { profile, userData, base };
 }
 
-function run(profile: string, userData: string): void {
+function run(profile: string, userData: string, base: string): void {
   const appRoot = app.getAppPath();
   const rendererDir = path.join(appRoot, 'renderer', 'dist');
   const preloadPath = path.join(appRoot, 'dist', 'preload', 'preload.cjs');
@@ -84,11 +87,18 @@ function run(profile: string, userData: string): void {
     hardenWebContents(contents, { devTools, openExternalLink, onRefused });
   });
 
-  // TODO(#5): the engine (electron/engine) supplies the handlers once the contract lands
-  // (host-contract.ts); it loads the Electron build of better-sqlite3-multiple-ciphers from
-  // process.env.PARLEY_NATIVE_BINDING (set by scripts/start.mjs) via `nativeBinding`, and keeps its
-  // database in `userData`.
-  const invoker = createInvoker(HOST_CONTRACT, {}, { onFault });
+  // The engine keeps its database in `userData` (= the profile directory) and loads the Electron
+  // build of better-sqlite3-multiple-ciphers that scripts/start.mjs made (PARLEY_NATIVE_BINDING).
+  // Its dispatcher is the one validation layer; its events go to the window that exists.
+  let forward: (event: EngineEvent) => void = () => undefined;
+  const engineHost = startEngineHost({
+    dataRoot: base,
+    profile,
+    env: process.env,
+    emit: (event) => forward(event),
+    ...(process.env.PARLEY_NATIVE_BINDING ? { nativeBinding: process.env.PARLEY_NATIVE_BINDING } : {}),
+  });
+  const entryUrl = withRelayHint(APP_ENTRY_URL, relayUrlFromEnv(process.env));
 
   const createWindow = (): BrowserWindow => {
     const window = new BrowserWindow({
@@ -101,13 +111,12 @@ function run(profile: string, userData: string): void {
       webPreferences: secureWebPreferences({ preload: preloadPath, devTools }),
     });
     window.once('ready-to-show', () => window.show());
-    // TODO(#5): forward the engine's event stream to this window:
-    //   const events = createWebContentsEmitter(HOST_EVENTS, window.webContents, { onFault });
-    //   engine.onEvent((event, payload) => events.emit(event, payload));
+    const events = createWebContentsEmitter(HOST_EVENTS, window.webContents, { onFault });
+    forward = (event) => void events.emit(event.event, event.payload);
     window.on('closed', () => {
       if (mainWindow === window) mainWindow = null;
     });
-    void window.loadURL(APP_ENTRY_URL);
+    void window.loadURL(entryUrl);
     return window;
   };
 
@@ -119,14 +128,17 @@ function run(profile: string, userData: string): void {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
+  app.on('will-quit', () => {
+    void engineHost.then((host) => host.close());
+  });
   app.on('activate', () => {
     if (mainWindow === null && app.isReady()) mainWindow = createWindow();
   });
 
-  void app.whenReady().then(() => {
+  void Promise.all([app.whenReady(), engineHost]).then(([, host]) => {
     hardenSession(session.defaultSession, onRefused);
     protocol.handle(APP_SCHEME, createAppProtocolHandler({ rendererDir }));
-    registerIpcHandlers({ ipcMain, channels: invoker.channels, invoke: invoker.invoke, onRefused });
+    registerIpcHandlers({ ipcMain, channels: host.channels, invoke: host.invoke, onRefused });
     mainWindow = createWindow();
     log(`profile ${profile} (${userData})`);
   });
@@ -134,4 +146,4 @@ function run(profile: string, userData: string): void {
 
 const started = beforeReady();
 if (started === null) app.quit();
-else run(started.profile, started.userData);
+else run(started.profile, started.userData, started.base);

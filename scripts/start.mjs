@@ -8,14 +8,16 @@
 //     .cache/electron-native/ (docs/adr/0001; never in postinstall) and passes its path to the app
 //     as PARLEY_NATIVE_BINDING.
 //  4. Launches Electron on this directory with the remaining arguments.
+//  5. Reuses the local relay or starts one (scripts/lib/local-relay.mjs; PARLEY_RELAY_URL names
+//     another) and suggests it in onboarding; a relay started here stops when the app exits.
 // `--check-electron` stops after step 1 (exit 0 and the binary path, or exit 1 and the message);
 // PARLEY_ELECTRON_DIR points step 1 at another electron package directory (tests).
-// TODO(#5): also start a local relay (child process, embedded store) or reuse a running one.
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { electronVersion, findElectronBinary } from './lib/electron-binary.mjs';
 import { ensureElectronNative } from './lib/electron-native.mjs';
+import { ensureLocalRelay } from './lib/local-relay.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const electronDir = process.env.PARLEY_ELECTRON_DIR ? path.resolve(process.env.PARLEY_ELECTRON_DIR) : path.join(root, 'node_modules', 'electron');
@@ -64,10 +66,21 @@ if (!native.ok) {
   process.exit(1);
 }
 
-const child = spawn(binary.path, [root, ...appArgs], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, PARLEY_NATIVE_BINDING: native.path },
-});
+const env = { ...process.env, PARLEY_NATIVE_BINDING: native.path };
+let relay = null;
+if (!env.PARLEY_RELAY_URL) {
+  // The same base directory the app computes (electron/profile.ts), so every profile finds this relay.
+  const { appDataDir, dataRoot } = await import(pathToFileURL(path.join(root, 'dist', 'electron', 'profile.js')).href);
+  try {
+    relay = await ensureLocalRelay({ root, dataRoot: dataRoot(env, appDataDir()), log: (line) => console.log(line) });
+    env.PARLEY_RELAY_URL = relay.url;
+  } catch (error) {
+    console.log(`No local relay: ${error instanceof Error ? error.message : String(error)}. Enter a relay address in the app.`);
+  }
+}
+
+const child = spawn(binary.path, [root, ...appArgs], { cwd: root, stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  void (relay?.stop() ?? Promise.resolve()).then(() => process.exit(code ?? (signal ? 1 : 0)));
+});

@@ -6,13 +6,16 @@
  * Besides the sentence for people it prints one machine-readable line, which the e2e helpers read:
  *   PARLEY_BROWSER_HOST {"url":"http://127.0.0.1:PORT/#k=…","origin":…,"port":…,"profile":…,"dataDir":…}
  * The URL holds the per-launch secret: it is printed to this terminal only, never logged elsewhere.
+ * The engine for the profile (engine-host.ts) serves the contract; $PARLEY_RELAY_URL, when set, is
+ * handed to onboarding as the suggested relay address (`?relay=` in the URL).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HOST_CONTRACT, HOST_EVENTS } from '../host-contract.js';
-import { createInvoker } from '../ipc-contract.js';
+import type { EngineEvent } from '../../shared/api/types.js';
+import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../engine-host.js';
+import { HOST_EVENTS } from '../host-contract.js';
 import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir } from '../profile.js';
 import { startBrowserHost } from './server.js';
 
@@ -54,26 +57,29 @@ export async function runBrowserHost(argv: readonly string[], env: NodeJS.Proces
     process.exitCode = 1;
     return;
   }
-  const dataDir = profileDir(dataRoot(env), args.profile);
+  const base = dataRoot(env);
+  const dataDir = profileDir(base, args.profile);
 
   const log = (line: string) => console.error(`[browser-host] ${line}`);
-  // TODO(#5): the engine for `dataDir` serves the contract once it lands (host-contract.ts): pass its
-  // dispatcher as `invoke` and forward its events through `host.emit`.
-  const invoker = createInvoker(HOST_CONTRACT, {}, { onFault: (fault) => log(`contract fault ${JSON.stringify(fault)}`) });
+  // Events pushed before the socket server listens have no one to reach; the renderer re-reads state.
+  let forward: (event: EngineEvent) => void = () => undefined;
+  const engineHost = await startEngineHost({ dataRoot: base, profile: args.profile, env, emit: (event) => forward(event) });
   const host = await startBrowserHost({
     rendererDir,
     port: args.port,
-    channels: invoker.channels,
-    invoke: invoker.invoke,
+    channels: engineHost.channels,
+    invoke: engineHost.invoke,
     events: HOST_EVENTS,
     log,
   });
+  forward = (event) => void host.emit(event.event, event.payload);
+  const url = withRelayHint(host.url, relayUrlFromEnv(env));
 
-  console.log(`Parley (profile ${args.profile}) is running at ${host.url}`);
+  console.log(`Parley (profile ${args.profile}) is running at ${url}`);
   console.log('That address contains this launch\'s access key: open it only in your own browser. Ctrl+C stops Parley.');
-  console.log(`${READY_PREFIX}${JSON.stringify({ url: host.url, origin: host.origin, port: host.port, profile: args.profile, dataDir })}`);
+  console.log(`${READY_PREFIX}${JSON.stringify({ url, origin: host.origin, port: host.port, profile: args.profile, dataDir })}`);
 
-  if (args.open && !(await openInBrowser(host.url))) {
+  if (args.open && !(await openInBrowser(url))) {
     console.log('Could not open a browser here; open the address above yourself.');
   }
 
@@ -81,7 +87,10 @@ export async function runBrowserHost(argv: readonly string[], env: NodeJS.Proces
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void host.close().then(resolve);
+      void host
+        .close()
+        .then(() => engineHost.close())
+        .then(resolve);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -1,6 +1,6 @@
 /**
  * The app shell under both hosts (browser host in Chromium; Electron where a binary exists): the built
- * renderer mounts, reaches its host through the contract transport, is served with the CSP of
+ * renderer mounts, reaches the engine through the contract transport, is served with the CSP of
  * electron/security.ts, and the CSP blocks script a message could smuggle in.
  */
 import { mkdirSync } from 'node:fs';
@@ -12,15 +12,15 @@ import { SCREENS_DIR } from './helpers/paths.js';
 
 test('the renderer mounts and connects to its host', async ({ shell }) => {
   const { page } = shell;
-  await expect(page.getByRole('heading', { name: 'Parley', level: 1 })).toBeVisible();
-  await expect(page.getByRole('status')).toHaveText('Connected.');
+  // Connected: the engine answered, and a new profile starts at onboarding.
+  await expect(page.getByRole('heading', { name: 'Create your Parley account', level: 1 })).toBeVisible();
   mkdirSync(SCREENS_DIR, { recursive: true });
   await page.screenshot({ path: path.join(SCREENS_DIR, `shell-${shell.kind}.png`) });
 });
 
 test('every response carries the same CSP as Electron', async ({ shell }) => {
   const { page } = shell;
-  await expect(page.getByRole('status')).toHaveText('Connected.');
+  await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
   const policies = await page.evaluate(async () => {
     const urls = ['/index.html', ...[...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[rel=stylesheet]')].map((e) => ('src' in e ? e.src : e.href))];
     return Promise.all(urls.map(async (url) => (await fetch(url)).headers.get('content-security-policy')));
@@ -31,7 +31,7 @@ test('every response carries the same CSP as Electron', async ({ shell }) => {
 
 test('an injected inline script is blocked by the CSP', async ({ shell }) => {
   const { page } = shell;
-  await expect(page.getByRole('status')).toHaveText('Connected.');
+  await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
   const outcome = await page.evaluate(async () => {
     const violations: string[] = [];
     document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
@@ -65,11 +65,11 @@ test('an injected inline script is blocked by the CSP', async ({ shell }) => {
   expect(outcome.violations).toContain('script-src-attr inline');
   expect(outcome.violations.filter((v) => v === 'script-src-elem inline').length).toBe(2); // the <script>, the javascript: URL
   // The app itself is untouched.
-  await expect(page.getByRole('status')).toHaveText('Connected.');
+  await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
 });
 
 test('the shell has no serious or critical accessibility violation', async ({ shell }) => {
-  await expect(shell.page.getByRole('status')).toHaveText('Connected.');
+  await expect(shell.page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
   const { violations } = await new AxeBuilder({ page: shell.page }).analyze();
   expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`)).toEqual([]);
 });

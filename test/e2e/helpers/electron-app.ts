@@ -20,13 +20,19 @@ export type ElectronAppHandle = {
   close(): Promise<void>;
 };
 
-export async function launchElectronApp(options: { executablePath: string; profile: string }): Promise<ElectronAppHandle> {
-  const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-electron-'));
+export async function launchElectronApp(options: {
+  executablePath: string;
+  profile: string;
+  dataRoot?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<ElectronAppHandle> {
+  const ownRoot = options.dataRoot === undefined;
+  const dataRoot = options.dataRoot ?? mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-electron-'));
   const app = await _electron.launch({
     executablePath: options.executablePath,
     args: [ROOT, '--profile', options.profile],
     cwd: ROOT,
-    env: { ...process.env, PARLEY_DATA_DIR: dataRoot } as Record<string, string>,
+    env: { ...process.env, ...options.env, PARLEY_DATA_DIR: dataRoot } as Record<string, string>,
   });
   const window = await app.firstWindow();
   return {
@@ -34,7 +40,7 @@ export async function launchElectronApp(options: { executablePath: string; profi
     window,
     close: async () => {
       await app.close();
-      rmSync(dataRoot, { recursive: true, force: true });
+      if (ownRoot) rmSync(dataRoot, { recursive: true, force: true });
     },
   };
 }

@@ -15,8 +15,8 @@ export type BridgeMethod = (request?: unknown) => Promise<BridgeResult>;
 export type Subscribe = (event: string, listener: (payload: unknown) => void) => () => void;
 
 /**
- * The transport-neutral bridge, untyped per channel. TODO(#5): typed as shared/api's `Bridge` (an
- * `import type`) once the contract lands; both hosts already build exactly that shape.
+ * The transport-neutral bridge, untyped per channel; state/host.svelte.ts types it as shared/api's
+ * `Bridge`, the shape both hosts build from the contract table.
  */
 export type HostBridge = { readonly on: Subscribe } & { readonly [method: string]: BridgeMethod | Subscribe };
 

@@ -3,7 +3,8 @@
  * the browser host's WebSocket (lib/bridge/socket-bridge.ts). Components read `status`; only state
  * classes like this one touch the bridge (DESIGN §6).
  */
-import { connectSocketBridge, readAccessKey, WS_PATH, type HostBridge } from '../bridge/socket-bridge.js';
+import type { Bridge } from '../../../../shared/api/types.js';
+import { connectSocketBridge, readAccessKey, WS_PATH } from '../bridge/socket-bridge.js';
 
 export type HostStatus =
   /** Handshake in progress. */
@@ -21,14 +22,15 @@ export type HostKind = 'electron' | 'browser';
 declare global {
   interface Window {
     /** Set by the Electron preload only. */
-    readonly parley?: HostBridge;
+    readonly parley?: Bridge;
   }
 }
 
 export class HostConnection {
   #status = $state<HostStatus>('connecting');
   #kind = $state<HostKind | null>(null);
-  #bridge: HostBridge | null = null;
+  #bridge: Bridge | null = null;
+  #lost: (() => void)[] = [];
 
   get status(): HostStatus {
     return this.#status;
@@ -39,8 +41,13 @@ export class HostConnection {
   }
 
   /** The bridge once connected (for the other state classes), else null. */
-  get bridge(): HostBridge | null {
+  get bridge(): Bridge | null {
     return this.#bridge;
+  }
+
+  /** Runs `listener` once the connection to the host is lost. */
+  onLost(listener: () => void): void {
+    this.#lost.push(listener);
   }
 
   async connect(win: Window = window): Promise<void> {
@@ -62,11 +69,14 @@ export class HostConnection {
       this.#status = result.reason;
       return;
     }
-    this.#bridge = result.connection.bridge;
+    // The host builds the same object as the preload from shared/api's table: one function per
+    // channel method, plus `on`. The socket bridge itself is untyped per channel.
+    this.#bridge = result.connection.bridge as unknown as Bridge;
     this.#status = 'connected';
     void result.connection.closed.then(() => {
       this.#bridge = null;
       this.#status = 'unreachable';
+      for (const listener of this.#lost) listener();
     });
   }
 }

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import type { ApiErrorCode } from '../../../../shared/api/types.js';
+import { describeError, presenceLabel, statusLabel } from './labels.js';
+
+describe('labels', () => {
+  it('every API error code has its own sentence, and an unknown channel says the feature is missing', () => {
+    const codes: ApiErrorCode[] = ['INVALID_REQUEST', 'NEEDS_ACCOUNT', 'LOCKED', 'ACCOUNT_EXISTS', 'KEYCHAIN_UNAVAILABLE', 'KEY_MISSING', 'WRONG_PASSPHRASE', 'WEAK_PASSPHRASE', 'PASSPHRASE_NOT_SET', 'INVALID_USERNAME', 'USERNAME_TAKEN', 'NOT_FOUND', 'KEY_CHANGE_PENDING', 'MESSAGE_TOO_LARGE', 'NOT_RETRYABLE', 'UNTRUSTED_DEVICE_LIST', 'RELAY_UNAVAILABLE', 'RATE_LIMITED', 'STORAGE_FAILURE', 'INTERNAL'];
+    for (const code of codes) expect(describeError({ code, message: '' }).length).toBeGreaterThan(10);
+    expect(describeError({ code: 'INVALID_REQUEST', message: 'unknown channel' })).toBe('This version of Parley cannot do that yet.');
+  });
+
+  it('names each status and presence', () => {
+    expect(['sending', 'sent', 'delivered', 'read', 'failed'].map((s) => statusLabel(s as never))).toEqual(['Sending…', 'Sent', 'Delivered', 'Read', 'Not sent']);
+    const now = Date.UTC(2025, 5, 20, 18, 34);
+    expect(presenceLabel({ state: 'online', lastSeenAt: null }, now, 'en-US', 'UTC')).toBe('Online');
+    expect(presenceLabel({ state: 'offline', lastSeenAt: now - 12 * 60_000 }, now, 'en-US', 'UTC')).toBe('Last seen 12 min. ago');
+    expect(presenceLabel({ state: 'unknown', lastSeenAt: null }, now, 'en-US', 'UTC')).toBeNull();
+  });
+});

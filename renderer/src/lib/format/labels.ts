@@ -1,0 +1,88 @@
+/**
+ * The words the UI uses for engine values: error codes, message statuses, presence. One place, so
+ * every screen says the same thing and each closed set is switched on exhaustively (STYLE "one
+ * error type per layer").
+ */
+import type { ApiError, ApiErrorCode, MessageStatus, Presence } from '../../../../shared/api/types.js';
+import { formatMessageTime } from './time.js';
+
+/** What the person reads for a failed request. */
+export function describeError(error: ApiError): string {
+  const code: ApiErrorCode = error.code;
+  switch (code) {
+    case 'INVALID_REQUEST':
+      return error.message === 'unknown channel' ? 'This version of Parley cannot do that yet.' : 'Parley did not accept that input.';
+    case 'NEEDS_ACCOUNT':
+      return 'Create an account first.';
+    case 'LOCKED':
+      return 'Parley is locked. Unlock it first.';
+    case 'ACCOUNT_EXISTS':
+      return 'This profile already has an account.';
+    case 'KEYCHAIN_UNAVAILABLE':
+      return 'The system keychain is not available. Choose a passphrase instead.';
+    case 'KEY_MISSING':
+      return 'The system keychain no longer holds the key of this profile.';
+    case 'WRONG_PASSPHRASE':
+      return 'That passphrase is not correct.';
+    case 'WEAK_PASSPHRASE':
+      return 'Choose a passphrase of at least 8 characters.';
+    case 'PASSPHRASE_NOT_SET':
+      return 'Set a passphrase first: the app lock needs one.';
+    case 'INVALID_USERNAME':
+      return 'A username has 3 to 32 characters: letters, digits, “_” and “.”.';
+    case 'USERNAME_TAKEN':
+      return 'That username is taken. Choose another one.';
+    case 'NOT_FOUND':
+      return 'No account with that username was found.';
+    case 'KEY_CHANGE_PENDING':
+      return 'The safety number changed. Accept or verify it before sending.';
+    case 'MESSAGE_TOO_LARGE':
+      return 'That message is too long.';
+    case 'NOT_RETRYABLE':
+      return 'That message cannot be sent again.';
+    case 'UNTRUSTED_DEVICE_LIST':
+      return 'This contact’s devices could not be verified.';
+    case 'RELAY_UNAVAILABLE':
+      return 'The relay cannot be reached. Parley keeps trying.';
+    case 'RATE_LIMITED':
+      return 'Too many requests. Try again in a moment.';
+    case 'SEARCH_DISABLED':
+      return 'Search is turned off in Settings.';
+    case 'STORAGE_FAILURE':
+      return 'Parley could not read or write its data.';
+    case 'INTERNAL':
+      return 'Something went wrong in Parley.';
+  }
+}
+
+export function statusLabel(status: MessageStatus): string {
+  switch (status) {
+    case 'sending':
+      return 'Sending…';
+    case 'sent':
+      return 'Sent';
+    case 'delivered':
+      return 'Delivered';
+    case 'read':
+      return 'Read';
+    case 'failed':
+      return 'Not sent';
+  }
+}
+
+/** "Online", "Last seen 12 min. ago", or null when nothing is known. */
+export function presenceLabel(presence: Presence, now: number, locale: string, timeZone: string): string | null {
+  switch (presence.state) {
+    case 'online':
+      return 'Online';
+    case 'offline':
+      return presence.lastSeenAt === null ? 'Offline' : `Last seen ${lowerFirst(formatMessageTime(presence.lastSeenAt, now, locale, timeZone), locale)}`;
+    case 'unknown':
+      return null;
+  }
+}
+
+function lowerFirst(text: string, locale: string): string {
+  const [first = '', ...rest] = [...text];
+  return first.toLocaleLowerCase(locale) + rest.join('');
+}

@@ -1,0 +1,239 @@
+/**
+ * The renderer's composition root: connects to the host, subscribes to the engine's events once,
+ * and owns navigation and the per-screen state objects (session, conversation list, settings, the
+ * open chat, verification). Components get what they show as props and report what the person did
+ * through callbacks that end up here; nothing else touches the bridge (DESIGN §6).
+ *
+ * Routes are a closed union so later screens (group info, files, the search panel) are new members,
+ * not flags. The engine clock and the renderer's clock are the same system clock in production;
+ * `now` ticks so relative times ("12 min. ago") stay current.
+ */
+import type { Bridge, ConnectionState, EngineState, MessageView } from '../../../../shared/api/types.js';
+import { browserTimers, type Timers } from './call.js';
+import { ChatState } from './chat.svelte.js';
+import { ConversationListState } from './conversations.svelte.js';
+import { HostConnection } from './host.svelte.js';
+import { browserNotificationApi, Notifier } from './notifier.js';
+import { SessionState } from './session.svelte.js';
+import { SettingsState } from './settings.svelte.js';
+import { acceptKeyChange, VerificationState } from './verification.svelte.js';
+import { WindowActivity } from './window-activity.svelte.js';
+
+export type Route =
+  | { readonly screen: 'home' }
+  | { readonly screen: 'chat'; readonly conversationId: string }
+  | { readonly screen: 'new-conversation' }
+  | { readonly screen: 'settings' }
+  | { readonly screen: 'verify'; readonly contactId: string; readonly conversationId: string | null };
+
+const NOW_TICK_MS = 15_000;
+
+export type AppEnvironment = {
+  readonly window: Window;
+  readonly timers?: Timers;
+};
+
+export class AppState {
+  readonly host = new HostConnection();
+  readonly activity: WindowActivity;
+  readonly locale: string;
+  readonly timeZone: string;
+  /** The relay address onboarding suggests (`?relay=` from the host), or ''. */
+  readonly suggestedRelay: string;
+  readonly #win: Window;
+  readonly #timers: Timers;
+  readonly #notifier: Notifier;
+  #session = $state.raw<SessionState | null>(null);
+  #conversations = $state.raw<ConversationListState | null>(null);
+  #settings = $state.raw<SettingsState | null>(null);
+  #chat = $state.raw<ChatState | null>(null);
+  #verification = $state.raw<VerificationState | null>(null);
+  #route = $state.raw<Route>({ screen: 'home' });
+  #connection = $state.raw<ConnectionState | null>(null);
+  #now = $state(Date.now());
+  #notice = $state<string | null>(null);
+
+  constructor(env: AppEnvironment) {
+    this.#win = env.window;
+    this.#timers = env.timers ?? browserTimers;
+    this.activity = new WindowActivity(env.window);
+    this.locale = env.window.navigator.language || 'en-US';
+    this.timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    // Read once at start-up; nothing renders the URL.
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity
+    this.suggestedRelay = new URLSearchParams(env.window.location.search).get('relay') ?? '';
+    this.#notifier = new Notifier(browserNotificationApi(env.window));
+    this.activity.onChange((active) => void this.#chat?.markReadIfActive(active));
+  }
+
+  get session(): SessionState | null {
+    return this.#session;
+  }
+  get conversations(): ConversationListState | null {
+    return this.#conversations;
+  }
+  get settings(): SettingsState | null {
+    return this.#settings;
+  }
+  get chat(): ChatState | null {
+    return this.#chat;
+  }
+  get verification(): VerificationState | null {
+    return this.#verification;
+  }
+  get route(): Route {
+    return this.#route;
+  }
+  get connection(): ConnectionState | null {
+    return this.#connection;
+  }
+  get now(): number {
+    return this.#now;
+  }
+  /** A short confirmation for a live region ("Settings saved"), or null. */
+  get notice(): string | null {
+    return this.#notice;
+  }
+
+  async start(): Promise<void> {
+    await this.host.connect(this.#win);
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    this.#win.setInterval(() => (this.#now = Date.now()), NOW_TICK_MS);
+    const session = new SessionState(bridge);
+    this.#conversations = new ConversationListState(bridge, this.#timers);
+    this.#settings = new SettingsState(bridge);
+    session.onChange((state) => void this.#lifecycle(state));
+    this.#subscribe(bridge, session);
+    this.#session = session;
+    await session.refresh();
+  }
+
+  async #lifecycle(state: EngineState): Promise<void> {
+    if (state.state === 'ready') {
+      await Promise.all([this.#conversations?.load(), this.#settings?.load()]);
+      return;
+    }
+    this.#closeChat();
+    this.#verification = null;
+    this.#conversations?.clear();
+    this.#settings?.clear();
+    this.#connection = null;
+    this.#route = { screen: 'home' };
+  }
+
+  #subscribe(bridge: Bridge, session: SessionState): void {
+    bridge.on('engine:state', (state) => session.apply(state));
+    bridge.on('message:added', (p) => this.#messageAdded(p.message));
+    bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
+    bridge.on('message:status', (p) => {
+      if (this.#chat?.conversationId === p.conversationId) this.#chat.onStatus(p.messageId, p.status);
+    });
+    bridge.on('conversation:updated', (p) => this.#conversations?.upsert(p.conversation));
+    bridge.on('typing', (p) => this.#conversations?.setTyping(p.conversationId, p.typing));
+    bridge.on('presence', (p) => this.#conversations?.setPresence(p.contactId, p.presence));
+    bridge.on('connection', (state) => (this.#connection = state));
+    bridge.on('contact:keyChanged', () => void this.#conversations?.load());
+  }
+
+  #messageAdded(message: MessageView): void {
+    const chat = this.#chat;
+    if (chat?.conversationId === message.conversationId) {
+      chat.onAdded(message);
+      void chat.markReadIfActive(this.activity.active);
+    }
+    if (message.direction === 'incoming' && message.kind === 'text') {
+      this.#conversations?.setTyping(message.conversationId, false);
+      if (!this.activity.active) {
+        const setting = this.#settings?.value?.notifications ?? 'name-and-message';
+        const sender = this.#conversations?.byId(message.conversationId)?.title ?? 'Someone';
+        void this.#notifier.notify({ sender, body: message.body }, setting, () => this.openConversation(message.conversationId));
+      }
+    }
+  }
+
+  // ── Navigation ────────────────────────────────────────────────────────────
+
+  #closeChat(): void {
+    this.#chat?.dispose();
+    this.#chat = null;
+  }
+
+  goHome(): void {
+    this.#closeChat();
+    this.#route = { screen: 'home' };
+  }
+
+  openConversation(conversationId: string): void {
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    this.#verification = null;
+    if (this.#chat?.conversationId !== conversationId) {
+      this.#closeChat();
+      const chat = new ChatState(bridge, conversationId, {
+        timers: this.#timers,
+        typingEnabled: () => this.#settings?.value?.typingIndicators ?? true,
+      });
+      this.#chat = chat;
+      void chat.open().then(() => chat.markReadIfActive(this.activity.active));
+    }
+    this.#route = { screen: 'chat', conversationId };
+  }
+
+  openNewConversation(): void {
+    this.#closeChat();
+    this.#route = { screen: 'new-conversation' };
+  }
+
+  openSettings(): void {
+    this.#closeChat();
+    this.#route = { screen: 'settings' };
+  }
+
+  openVerification(contactId: string, conversationId: string | null): void {
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    this.#closeChat();
+    const verification = new VerificationState(bridge, contactId);
+    this.#verification = verification;
+    void verification.load();
+    this.#route = { screen: 'verify', contactId, conversationId };
+  }
+
+  /** Leaves verification for the conversation it was opened from (or the list). */
+  closeVerification(): void {
+    const route = this.#route;
+    this.#verification = null;
+    if (route.screen === 'verify' && route.conversationId !== null) this.openConversation(route.conversationId);
+    else this.goHome();
+  }
+
+  async startConversation(username: string): Promise<string | null> {
+    const result = await this.#conversations?.startConversation(username);
+    if (result === undefined) return 'Parley is not ready.';
+    if (!result.ok) return result.message;
+    this.openConversation(result.conversationId);
+    return null;
+  }
+
+  async acceptKeyChange(contactId: string): Promise<string | null> {
+    const bridge = this.host.bridge;
+    if (bridge === null) return 'Parley is not connected.';
+    const error = await acceptKeyChange(bridge, contactId);
+    if (error === null) await this.#conversations?.load();
+    return error;
+  }
+
+  async setVerified(verified: boolean): Promise<void> {
+    const contact = await this.#verification?.setVerified(verified);
+    if (contact) {
+      await this.#conversations?.load();
+      this.say(verified ? `${contact.username} is marked as verified.` : `${contact.username} is no longer marked as verified.`);
+    }
+  }
+
+  /** Puts a short confirmation in the live region. */
+  say(text: string): void {
+    this.#notice = text;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Desktop notifications for messages that arrive while the window is not focused, worded by the
+ * `notifications` setting: the sender's name and the message, the name only, or neither ("New
+ * message" from Parley). The Notification API is injected (tests; a host without it gets none).
+ */
+import type { Settings } from '../../../../shared/api/types.js';
+
+export type NotificationApi = {
+  readonly permission: NotificationPermission;
+  requestPermission(): Promise<NotificationPermission>;
+  show(title: string, body: string, onClick: () => void): void;
+};
+
+export function browserNotificationApi(win: Window): NotificationApi | null {
+  const N = (win as Window & typeof globalThis).Notification as typeof Notification | undefined;
+  if (N === undefined) return null;
+  return {
+    get permission() {
+      return N.permission;
+    },
+    requestPermission: () => N.requestPermission(),
+    show(title, body, onClick) {
+      const n = new N(title, { body, silent: false });
+      n.onclick = () => {
+        win.focus();
+        onClick();
+        n.close();
+      };
+    },
+  };
+}
+
+export type IncomingNotice = { readonly sender: string; readonly body: string | null };
+
+/** The title and body a notice is shown with under a setting. */
+export function notificationText(notice: IncomingNotice, setting: Settings['notifications']): { title: string; body: string } {
+  switch (setting) {
+    case 'name-and-message':
+      return { title: notice.sender, body: notice.body ?? 'New message' };
+    case 'name-only':
+      return { title: notice.sender, body: 'New message' };
+    case 'nothing':
+      return { title: 'Parley', body: 'New message' };
+  }
+}
+
+export class Notifier {
+  readonly #api: NotificationApi | null;
+
+  constructor(api: NotificationApi | null) {
+    this.#api = api;
+  }
+
+  async notify(notice: IncomingNotice, setting: Settings['notifications'], onClick: () => void): Promise<boolean> {
+    const api = this.#api;
+    if (api === null) return false;
+    let permission = api.permission;
+    if (permission === 'default') permission = await api.requestPermission();
+    if (permission !== 'granted') return false;
+    const { title, body } = notificationText(notice, setting);
+    api.show(title, body, onClick);
+    return true;
+  }
+}

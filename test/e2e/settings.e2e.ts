@@ -1,0 +1,81 @@
+/**
+ * Settings: each switch and choice is stored by the engine (it survives a reload), a setting can be
+ * changed with the keyboard alone, the app lock needs and then uses a passphrase, and logging out
+ * returns to onboarding with the profile's data gone.
+ */
+import { createAccount, expect, expectAccessible, screen, test } from './app.js';
+
+test('settings are saved by the engine and survive a reload', async ({ parley }) => {
+  const { page } = await parley.open(parley.name('alice'));
+  await createAccount(page, 'alice');
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByRole('heading', { name: 'Settings' })).toBeVisible();
+  await expectAccessible(page);
+  await screen(page, 'settings');
+
+  await page.getByRole('switch', { name: 'Send read receipts' }).uncheck();
+  await expect(page.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeAttached();
+  await page.getByRole('switch', { name: 'Send typing indicators' }).uncheck();
+  await page.getByRole('radio', { name: 'Name only' }).check();
+
+  await page.reload();
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByRole('switch', { name: 'Send read receipts' })).not.toBeChecked();
+  await expect(page.getByRole('switch', { name: 'Send typing indicators' })).not.toBeChecked();
+  await expect(page.getByRole('switch', { name: 'Show when I am online' })).toBeChecked();
+  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked();
+});
+
+test('keyboard only: reach Settings and change a setting', async ({ parley }) => {
+  const { page } = await parley.open(parley.name('kb'));
+  await createAccount(page, 'keyboard.user');
+  await page.keyboard.press('Tab'); // New conversation
+  await expect(page.getByRole('button', { name: 'New conversation' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Settings' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Settings' })).toBeVisible();
+  // Tab to the first switch and flip it with Space.
+  const receipts = page.getByRole('switch', { name: 'Send read receipts' });
+  for (let i = 0; i < 10 && !(await receipts.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await expect(receipts).toBeFocused();
+  await page.keyboard.press('Space');
+  await expect(receipts).not.toBeChecked();
+  // Arrow keys move through the notification choices.
+  const nameAndMessage = page.getByRole('radio', { name: 'Name and message' });
+  for (let i = 0; i < 10 && !(await nameAndMessage.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await page.keyboard.press('ArrowDown');
+  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked();
+  await page.reload();
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(receipts).not.toBeChecked();
+  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked();
+});
+
+test('app lock: set a passphrase, lock now, unlock', async ({ parley }) => {
+  const { page } = await parley.open(parley.name('lock'));
+  await createAccount(page, 'locker');
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByText('The app lock needs a passphrase.')).toBeVisible();
+  await page.getByLabel('New passphrase', { exact: true }).fill('a long passphrase');
+  await page.getByLabel('Repeat new passphrase').fill('a long passphrase');
+  await page.getByRole('button', { name: 'Save passphrase' }).click();
+  await expect(page.getByText('Passphrase saved.')).toBeVisible({ timeout: 20_000 });
+  await page.getByLabel('Lock Parley after inactivity').selectOption({ label: 'After 5 minutes' });
+  await expect(page.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeAttached();
+  await page.getByRole('button', { name: 'Lock now' }).click();
+  await expect(page.getByRole('heading', { name: 'Unlock Parley' })).toBeVisible();
+  await page.getByLabel('Passphrase').fill('a long passphrase');
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible({ timeout: 20_000 });
+});
+
+test('log out asks first, then deletes the account on this device', async ({ parley }) => {
+  const { page } = await parley.open(parley.name('bye'));
+  await createAccount(page, 'leaver');
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('alert')).toContainText('deletes your messages and keys on this device');
+  await page.getByRole('button', { name: 'Log out and delete data' }).click();
+  await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
+});
