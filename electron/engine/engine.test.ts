@@ -104,6 +104,8 @@ async function harness(opts: { base?: string; profile?: string; keychain?: Memor
     passphrase: new PassphraseKeyFile(profile.keyFilePath, systemRng, FAST),
     clock: clock.now,
     timers,
+    // These tests cover the local parts; test/integration/engine runs engines against the relay.
+    messaging: { localOnly: true },
     emit: (e) => {
       // Every pushed event satisfies its schema.
       expect(EVENTS[e.event].safeParse(e.payload).success, e.event).toBe(true);
@@ -332,7 +334,8 @@ describe('dispatcher', () => {
     const h = await harness();
     expect(await h.dispatch('nope:nothing', {})).toEqual({ ok: false, error: { code: 'INVALID_REQUEST', message: 'unknown channel' } });
     expect(errorCode(await h.dispatch('__proto__', {}))).toBe('INVALID_REQUEST');
-    expect(errorCode(await h.dispatch('messages:send', { conversationId: '1', body: 'hi' }))).toBe('INVALID_REQUEST');
+    expect(errorCode(await h.dispatch('messages:send', { conversationId: '1', body: 'hi', extra: 1 }))).toBe('INVALID_REQUEST');
+    expect(errorCode(await h.dispatch('messages:send', { conversationId: '1', body: 'hi' }))).toBe('NEEDS_ACCOUNT');
     expect(errorCode(await h.dispatch('contacts:list', { extra: true }))).toBe('INVALID_REQUEST');
     expect(errorCode(await h.dispatch('contacts:list', 'x'))).toBe('INVALID_REQUEST');
     expect(errorCode(await h.dispatch('contacts:list', {}))).toBe('NEEDS_ACCOUNT');

@@ -9,9 +9,10 @@
  * own derived copy inside the connection); a passphrase change re-wraps the same key, so the
  * database is never re-encrypted. Lifecycle operations run one at a time.
  *
- * Does not own (phase 2, with the relay client): registration and prekey upload, addContact,
- * send/retry (sessions.ts and the outbox are ready for them), receipts and typing on the wire,
- * presence, the connection.
+ * Starts and stops the messaging layer (electron/engine/messaging, issue 4 phase 2) with the open
+ * database; it owns registration at the relay, prekey uploads, contacts:add, send/retry, receipts
+ * and typing on the wire, presence and the connection. createAccount registers through it; logout
+ * unregisters through it before deleting.
  */
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
@@ -44,7 +45,9 @@ import type { Handlers } from './dispatch.js';
 import { EngineError } from './errors.js';
 import type { KeychainKeyStore } from './keys/keychain.js';
 import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
+import { Messaging, registerNewAccount, type MessagingTuning } from './messaging/messaging.js';
 import type { Profile } from './profile.js';
+import { SearchService } from './search/service.js';
 import {
   accountIdOf,
   contactIdOf,
@@ -68,6 +71,8 @@ export type EngineOptions = {
   readonly emit?: (event: EngineEvent) => void;
   /** Electron's build of the SQLite module. */
   readonly nativeBinding?: string;
+  /** Messaging details tests inject (relay client clock and backoff, typing timers). */
+  readonly messaging?: MessagingTuning;
 };
 
 /** The channels this engine serves today. */
@@ -86,7 +91,13 @@ export type LocalChannel =
   | 'messages:openPage'
   | 'messages:markRead'
   | 'settings:get'
-  | 'settings:set';
+  | 'settings:set'
+  | 'search:query'
+  // Served by the messaging layer (electron/engine/messaging):
+  | 'contacts:add'
+  | 'messages:send'
+  | 'messages:retry'
+  | 'conversations:setTyping';
 
 type Open = { readonly db: EngineDatabase; readonly account: LocalAccount };
 
@@ -113,11 +124,16 @@ export class Engine {
   readonly #emit: (event: EngineEvent) => void;
   readonly #nativeBinding: string | undefined;
   readonly #idle: IdleLock;
+  /** Search index upkeep and queries (electron/engine/search). */
+  readonly #search: SearchService;
   #open: Open | null = null;
   #state: LifecycleState = 'needs-account';
   #protection: KeyProtection | null = null;
   #keychainAvailable = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The relay side (electron/engine/messaging) while the database is open. */
+  #messaging: Messaging | null = null;
+  readonly #messagingTuning: MessagingTuning | undefined;
 
   private constructor(o: EngineOptions) {
     this.profile = o.profile;
@@ -127,7 +143,9 @@ export class Engine {
     this.#clock = o.clock ?? systemClock;
     this.#emit = o.emit ?? (() => {});
     this.#nativeBinding = o.nativeBinding;
+    this.#messagingTuning = o.messaging;
     this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), o.timers ?? systemTimers);
+    this.#search = new SearchService({ emit: (p) => this.#emitEvent('search:indexProgress', p) });
   }
 
   /** Finds the profile's state; a keychain-protected database opens right away. */
@@ -140,6 +158,16 @@ export class Engine {
   /** The open database and account (for the messaging layer and tests); null unless ready. */
   get current(): Open | null {
     return this.#open;
+  }
+
+  /** The search service (tests and the benchmark wait for its background rebuild). */
+  get search(): SearchService {
+    return this.#search;
+  }
+
+  /** The messaging layer while ready (tests, the child-process entry); null otherwise. */
+  get messaging(): Messaging | null {
+    return this.#messaging;
   }
 
   /** User activity (every renderer request): restarts the idle countdown. */
@@ -227,15 +255,37 @@ export class Engine {
       const current = resignedAccount(db, account, this.#clock());
       await maintainPrekeys(db.writer, current, { rng: this.#rng, now: this.#clock });
       this.#open = { db, account: current };
+      this.#search.attach(db);
     } catch (e) {
       db.close();
       throw e;
     }
     this.#idle.configure(this.#protection === 'passphrase' ? readSettings(db.reader).appLockIdleMinutes : null);
     this.#setState('ready');
+    this.#startMessaging();
+  }
+
+  #startMessaging(): void {
+    const open = this.#open;
+    if (!open || this.#messagingTuning?.localOnly) return;
+    this.#messaging = new Messaging({
+      db: open.db,
+      account: open.account,
+      rng: this.#rng,
+      clock: this.#clock,
+      emit: this.#emit,
+      onAccountChanged: (account) => {
+        if (this.#open?.db === open.db) this.#open = { ...this.#open, account };
+      },
+      ...(this.#messagingTuning && { tuning: this.#messagingTuning }),
+    });
+    this.#messaging.start();
   }
 
   #closeDatabase(): void {
+    this.#messaging?.stop();
+    this.#messaging = null;
+    this.#search.detach();
     this.#open?.db.close();
     this.#open = null;
   }
@@ -302,6 +352,11 @@ export class Engine {
           else await this.#keychain.store(key);
           const db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
           this.#open = { db, account: (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account };
+          // Registration at the relay is part of creating the account: a taken username fails here.
+          if (!this.#messagingTuning?.localOnly) {
+            await registerNewAccount(db, this.#open.account, { rng: this.#rng, clock: this.#clock, ...(this.#messagingTuning && { tuning: this.#messagingTuning }) });
+            this.#open = { db, account: getAccount(db.reader)! };
+          }
         } finally {
           key.fill(0);
         }
@@ -311,10 +366,12 @@ export class Engine {
         if (protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);
         throw e;
       }
+      this.#search.attach(this.#open.db);
       this.#protection = protection;
       if (protection === 'keychain') this.#keychainAvailable = true;
       this.#idle.configure(null);
       this.#setState('ready');
+      this.#startMessaging();
       return accountView(this.#open.account);
     });
   }
@@ -376,11 +433,14 @@ export class Engine {
   }
 
   /**
-   * Deletes this profile's account locally: the database files (with -wal and -shm), the key file
-   * and the keychain entry. TODO(#4 phase 2): unregister the device at the relay first.
+   * Unregisters this device at the relay (when the database is open and the relay answers within
+   * a few seconds; otherwise the relay's copy expires with its mailbox retention), then deletes
+   * this profile's account locally: the database files (with -wal and -shm), the key file and the
+   * keychain entry.
    */
   logout(): Promise<EngineState> {
     return this.#serial(async () => {
+      await this.#messaging?.unregister().catch(() => undefined);
       this.#idle.stop();
       this.#closeDatabase();
       await this.#removeProfileFiles();
@@ -411,7 +471,9 @@ export class Engine {
     }
     db.writer.transaction(() => writeSettings(db.writer, patch));
     const settings = readSettings(db.reader);
+    this.#messaging?.settingsChanged(patch, settings);
     if ('appLockIdleMinutes' in patch) this.#idle.configure(settings.appLockIdleMinutes);
+    if ('searchEnabled' in patch) this.#search.reconcile();
     return settings;
   }
 
@@ -451,6 +513,7 @@ export class Engine {
     const contact = this.#contact(req.contactId);
     const now = this.#clock();
     db.writer.transaction(() => acceptAccountKeyChange(db.writer, contact.accountId, now));
+    this.#messaging?.receiptsQueued();
     this.#conversationChanged(contact.accountId);
     return contactView(getContact(db.reader, contact.accountId)!, now);
   }
@@ -459,14 +522,18 @@ export class Engine {
 
   listConversations(): ConversationView[] {
     const now = this.#clock();
-    return listConversations(this.#require().db.reader, MAX_PREVIEW_LENGTH).map((r) => conversationView(r, UNKNOWN_PRESENCE, now));
+    return listConversations(this.#require().db.reader, MAX_PREVIEW_LENGTH).map((r) => conversationView(r, this.#presenceOf(r.conversation.peerAccountId), now));
   }
 
   #conversationChanged(peerAccountId: Uint8Array): void {
     const { db } = this.#require();
     const conversation = findDirectConversation(db.reader, peerAccountId);
     const row = conversation && conversationListRow(db.reader, conversation.id, MAX_PREVIEW_LENGTH);
-    if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, UNKNOWN_PRESENCE, this.#clock()) });
+    if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, this.#presenceOf(peerAccountId), this.#clock()) });
+  }
+
+  #presenceOf(accountId: Uint8Array) {
+    return this.#messaging?.presenceOf(accountId) ?? UNKNOWN_PRESENCE;
   }
 
   #anchorMessage(conversationId: number, messageId: string): MessageRecord {
@@ -520,8 +587,9 @@ export class Engine {
     });
     for (const m of changed) this.#emitEvent('message:updated', { message: messageView(m, account.accountId) });
     if (changed.length > 0) {
+      this.#messaging?.receiptsQueued();
       const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);
-      if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, UNKNOWN_PRESENCE, now) });
+      if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, this.#presenceOf(conversation.peerAccountId), now) });
     }
     return { unreadCount: unreadCount(db.reader, conversationId) };
   }
@@ -544,7 +612,21 @@ export class Engine {
       'messages:markRead': (r) => this.markRead(r),
       'settings:get': () => this.getSettings(),
       'settings:set': (r) => this.setSettings(r),
+      'search:query': (r) => {
+        const { db, account } = this.#require();
+        return this.#search.search(db, r, account.accountId);
+      },
+      'contacts:add': (r) => this.#requireMessaging().addContact(r),
+      'messages:send': (r) => this.#requireMessaging().send(r),
+      'messages:retry': (r) => this.#requireMessaging().retry(r),
+      'conversations:setTyping': (r) => this.#requireMessaging().setTyping(r),
     };
+  }
+
+  #requireMessaging(): Messaging {
+    this.#require();
+    if (!this.#messaging) throw new EngineError('LOCKED', 'unlock first');
+    return this.#messaging;
   }
 }
 

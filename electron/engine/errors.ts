@@ -7,6 +7,7 @@
 import { MAX_API_ERROR_MESSAGE_LENGTH, type ApiError, type ApiErrorCode } from '../../shared/api/errors.js';
 import { StorageError } from './db/errors.js';
 import { KeyError } from './keys/errors.js';
+import { RelayClientError } from './relay-client.js';
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';
@@ -45,5 +46,31 @@ export function toApiError(e: unknown): ApiError {
         return { code: 'STORAGE_FAILURE', message: 'the database could not be read or written' };
     }
   }
+  if (e instanceof RelayClientError) return relayApiError(e);
   return { code: 'INTERNAL', message: 'internal error' };
+}
+
+/** The relay's (and the relay client's) codes as API errors; the relay's message is not passed on. */
+function relayApiError(e: RelayClientError): ApiError {
+  switch (e.code) {
+    case 'USERNAME_TAKEN':
+      return { code: 'USERNAME_TAKEN', message: 'that username is taken' };
+    case 'INVALID_USERNAME':
+      return { code: 'INVALID_USERNAME', message: 'a username is 3-32 of a-z, 0-9, "_" and "."' };
+    case 'NOT_FOUND':
+      return { code: 'NOT_FOUND', message: 'no such account' };
+    case 'RATE_LIMITED':
+      return { code: 'RATE_LIMITED', message: 'the relay asks to slow down; try again later' };
+    case 'NETWORK':
+    case 'TIMEOUT':
+    case 'DISCONNECTED':
+    case 'CLOSED':
+    case 'UNAVAILABLE':
+    case 'BAD_RESPONSE':
+    case 'INTERNAL':
+    case 'TOO_MANY_CONNECTIONS':
+      return { code: 'RELAY_UNAVAILABLE', message: 'the relay could not be reached' };
+    default:
+      return { code: 'INTERNAL', message: 'internal error' };
+  }
 }

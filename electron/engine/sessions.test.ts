@@ -45,7 +45,10 @@ function importPrekeys(db: EngineDatabase, dev: TestDevice): void {
 
 /** Every row of every table, canonical: the "byte-identical stores" check. */
 function dumpAll(db: EngineDatabase): string {
-  const tables = db.writer.all<{ name: string }>(sql`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`);
+  // Virtual (FTS5) tables cannot be scanned; their shadow tables are regular tables and are dumped.
+  const tables = db.writer.all<{ name: string }>(
+    sql`SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name`,
+  );
   const hex = (v: unknown) => (v instanceof Uint8Array ? toHex(v) : String(v));
   return tables
     .map(({ name }) => {

@@ -16,6 +16,7 @@ import type { PrekeyBundle } from '../../shared/protocol/prekeys.js';
 import {
   decryptMessage,
   encryptMessage,
+  handleDecryptionError,
   initiateSession,
   type EncryptedMessage,
   type FailureBudgets,
@@ -27,7 +28,7 @@ import {
 import type { WriteDb } from './db/database.js';
 import { applyPrekeyChanges, SqlitePrekeyStore } from './db/prekeys.js';
 import { loadSessionRecord, peerKeyOf, saveSessionRecord } from './db/sessions.js';
-import { applySkippedKeyChanges, dropSkippedKeys, skippedKeyReader } from './db/skipped-keys.js';
+import { applySkippedKeyChanges, dropSkippedKeys, skippedKeyReader, skippedKeyTtl } from './db/skipped-keys.js';
 
 export type SessionDeps = { readonly rng: Rng; readonly now: Clock; readonly budgets: FailureBudgets };
 
@@ -91,11 +92,13 @@ export class Sessions {
   ): { readonly result: SessionDecryptResult; readonly value: T } {
     return this.db.transaction(() => {
       const key = peerKeyOf(peer);
+      // Expired skipped keys are absent (docs/protocol.md §8.6): TTL = min(30 days, the conversation's timer).
+      const expiry = { now: this.deps.now(), ttlMs: skippedKeyTtl(this.db, peer.accountId) };
       const result = decryptMessage(loadSessionRecord(this.db, key), bytes, {
         local: this.local,
         peer,
         prekeys: new SqlitePrekeyStore(this.db),
-        skipped: (sessionId) => skippedKeyReader(this.db, sessionId),
+        skipped: (sessionId) => skippedKeyReader(this.db, sessionId, expiry),
         budgets: this.deps.budgets,
         rng: this.deps.rng,
         now: this.deps.now,
@@ -106,6 +109,29 @@ export class Sessions {
       for (const id of result.droppedSessionIds) dropSkippedKeys(this.db, id);
       applyPrekeyChanges(this.db, result.prekeyChanges);
       return { result, value: commit(this.db, result) };
+    });
+  }
+
+  /**
+   * Acts on a decryption error from `peer` (signature checked inside; BAD_SIGNATURE and MALFORMED
+   * propagate with nothing written) and commits the record with `commit`'s rows.
+   */
+  handleDecryptionError<T>(
+    peer: PeerDevice,
+    bytes: Uint8Array,
+    commit: (db: WriteDb, result: { readonly rebuild: boolean; readonly resendAfter: number }) => T,
+  ): T {
+    return this.db.transaction(() => {
+      const key = peerKeyOf(peer);
+      const result = handleDecryptionError(loadSessionRecord(this.db, key), bytes, {
+        local: { accountId: this.local.accountId, deviceId: this.local.deviceId },
+        peer,
+      });
+      if (result.rebuild) {
+        saveSessionRecord(this.db, key, result.record, this.deps.now());
+        for (const id of result.droppedSessionIds) dropSkippedKeys(this.db, id);
+      }
+      return commit(this.db, result);
     });
   }
 }

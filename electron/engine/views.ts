@@ -77,7 +77,8 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     id: String(r.conversation.id),
     kind: 'direct',
     contactId: contactIdOf(r.conversation.peerAccountId),
-    title: r.username,
+    // A contact that wrote first is known by account id only until the user adds it by username.
+    title: r.username || `Unknown ${contactIdOf(r.conversation.peerAccountId).slice(0, 8)}`,
     unreadCount: r.unreadCount,
     lastMessage: r.lastMessage && {
       id: String(r.lastMessage.id),

@@ -31,6 +31,7 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'conversations:setTyping': { conversationId: '1', typing: true },
   'settings:get': {},
   'settings:set': { notifications: 'name-only' },
+  'search:query': { query: 'zürich', conversationId: '1', cursor: { displayAt: 1_700_000_000_000, messageId: '42' }, limit: 50 },
 };
 
 /** Names that must never appear in anything crossing the bridge. */
@@ -119,6 +120,20 @@ describe('renderer↔engine contract', () => {
     expect(set.safeParse({ appLockIdleMinutes: null }).success).toBe(true);
     expect(set.safeParse({ appLockIdleMinutes: 0 }).success).toBe(false);
     expect(set.safeParse({ notifications: 'everything' }).success).toBe(false);
+  });
+
+  it('search requests are bounded: limit 1-50, a query of at most 256 code units, a well-formed cursor', () => {
+    const search = CONTRACT['search:query'].request;
+    expect(search.safeParse({ query: '', limit: 1 }).success).toBe(true);
+    expect(search.safeParse({ query: 'x'.repeat(256), limit: 50 }).success).toBe(true);
+    expect(search.safeParse({ query: 'x'.repeat(257), limit: 50 }).success).toBe(false);
+    expect(search.safeParse({ query: 'x', limit: 51 }).success).toBe(false);
+    expect(search.safeParse({ query: 'x', limit: 0 }).success).toBe(false);
+    expect(search.safeParse({ query: 'x' }).success).toBe(false);
+    expect(search.safeParse({ query: 'x', limit: 5, cursor: { displayAt: -1, messageId: '1' } }).success).toBe(false);
+    expect(search.safeParse({ query: 'x', limit: 5, cursor: { displayAt: 1, messageId: '1', extra: 1 } }).success).toBe(false);
+    expect(search.safeParse({ query: 'x', limit: 5, conversationId: '0' }).success).toBe(false);
+    expect(DEFAULT_SETTINGS.searchEnabled).toBe(true);
   });
 
   it('relay addresses are https, or http on loopback only, without credentials', () => {

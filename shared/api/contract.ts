@@ -5,7 +5,7 @@
  * written anywhere else. Requests are strict objects (unknown keys refused) and carry no transforms,
  * so a request's input and output types are equal and every schema renders as JSON Schema.
  *
- * Later issues add channels here (search:*, groups:*, files:*, backup:*) — a new row each; no
+ * Later issues add channels here (groups:*, files:*, backup:*) — a new row each; no
  * existing row changes meaning. Not owned here: event payloads (events.ts), validation and dispatch
  * (electron/engine/dispatch.ts), the preload's one-function-per-channel bridge (issue 5).
  */
@@ -16,6 +16,8 @@ import {
   CountSchema,
   MAX_MESSAGE_BODY_INPUT,
   MAX_PAGE_SIZE,
+  MAX_SEARCH_PAGE_SIZE,
+  MAX_SEARCH_QUERY_LENGTH,
   MessageIdSchema,
   PassphraseInputSchema,
   RelayUrlSchema,
@@ -29,6 +31,8 @@ import {
   MessagePageSchema,
   MessageViewSchema,
   SafetyNumberViewSchema,
+  SearchCursorSchema,
+  SearchPageSchema,
   SettingsSchema,
 } from './view-models.js';
 
@@ -132,6 +136,24 @@ export const CONTRACT = {
     method: 'setTyping',
     request: z.strictObject({ conversationId: ConversationIdSchema, typing: z.boolean() }),
     response: z.null(),
+  },
+
+  // ── Search (issue 6) ──
+  'search:query': {
+    method: 'search',
+    request: z.strictObject({
+      /**
+       * Plain text, never query syntax: white space separates terms, every term must match
+       * (3+ characters anywhere in a message, shorter ones at a word start), ignoring case and accents.
+       */
+      query: z.string().max(MAX_SEARCH_QUERY_LENGTH),
+      /** Only this conversation's messages. */
+      conversationId: ConversationIdSchema.optional(),
+      /** The previous page's nextCursor; absent for the newest results. */
+      cursor: SearchCursorSchema.optional(),
+      limit: z.number().int().min(1).max(MAX_SEARCH_PAGE_SIZE),
+    }),
+    response: SearchPageSchema,
   },
 
   // ── Settings ──

@@ -45,6 +45,8 @@ export const API_ERROR_CODES = [
   'RELAY_UNAVAILABLE',
   /** The relay refused for rate; try again later. */
   'RATE_LIMITED',
+  /** search while the searchEnabled setting is off (there is no index to search). */
+  'SEARCH_DISABLED',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

@@ -13,6 +13,7 @@ import {
   MessageStatusSchema,
   MessageViewSchema,
   PresenceSchema,
+  SearchIndexProgressSchema,
 } from './view-models.js';
 
 export const EVENTS = {
@@ -42,6 +43,17 @@ export const EVENTS = {
   'connection': ConnectionStateSchema,
   /** A contact's account key changed: verified status was reset and sending is blocked until accepted. */
   'contact:keyChanged': z.strictObject({ contactId: ContactIdSchema, conversationId: ConversationIdSchema.nullable() }),
+  /**
+   * The relay served a device list for a contact that was refused: older than one already seen
+   * (rollback), a second list under a version already seen (equivocation), a signature that does
+   * not verify, or a list of another account. The stored list stays; sends that need it fail.
+   */
+  'contact:untrustedDeviceList': z.strictObject({
+    contactId: ContactIdSchema,
+    reason: z.enum(['rollback', 'equivocation', 'bad-signature', 'wrong-account']),
+  }),
+  /** The search index was dropped (setting off), is being rebuilt (progress, throttled) or is complete. */
+  'search:indexProgress': SearchIndexProgressSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof EVENTS;

@@ -15,6 +15,10 @@ export const MAX_MESSAGE_BODY_BYTES = 64 * 1024;
 export const MAX_MESSAGE_BODY_INPUT = 4 * MAX_MESSAGE_BODY_BYTES;
 /** Messages per openPage call. */
 export const MAX_PAGE_SIZE = 200;
+/** Results per search call (newest first; the next page continues from a cursor). */
+export const MAX_SEARCH_PAGE_SIZE = 50;
+/** Search query input bound, in UTF-16 code units (the engine uses at most 16 terms of it). */
+export const MAX_SEARCH_QUERY_LENGTH = 256;
 /** New passphrases shorter than this (in Unicode code points, after NFC) are WEAK_PASSPHRASE. */
 export const MIN_PASSPHRASE_LENGTH = 8;
 export const MAX_PASSPHRASE_INPUT = 1024;

@@ -59,6 +59,8 @@ export const SettingsSchema = z.strictObject({
   notifications: NotificationContentSchema,
   /** null: no idle lock. Needs a passphrase-protected database. */
   appLockIdleMinutes: z.number().int().min(MIN_APP_LOCK_MINUTES).max(MAX_APP_LOCK_MINUTES).nullable(),
+  /** Local full-text search. Off drops the index; on rebuilds it in the background (search:indexProgress). */
+  searchEnabled: z.boolean(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -68,6 +70,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   presenceVisible: true,
   notifications: 'name-and-message',
   appLockIdleMinutes: null,
+  searchEnabled: true,
 });
 
 // ── Contacts ────────────────────────────────────────────────────────────────
@@ -197,3 +200,71 @@ export const ConnectionStateSchema = z.strictObject({
   nextAttemptAt: TimestampSchema.nullable(),
 });
 export type ConnectionState = z.infer<typeof ConnectionStateSchema>;
+
+// ── Search ──────────────────────────────────────────────────────────────────
+
+/**
+ * Where the next search page starts: the display key (display time, message id) of the last result
+ * shown. Results are in display order, newest first, so the next page holds strictly older keys.
+ */
+export const SearchCursorSchema = z.strictObject({
+  displayAt: TimestampSchema,
+  messageId: MessageIdSchema,
+});
+export type SearchCursor = z.infer<typeof SearchCursorSchema>;
+
+/** A match inside a snippet: UTF-16 offsets into `text`, start < end. */
+export const MatchRangeSchema = z.strictObject({
+  start: CountSchema,
+  end: CountSchema,
+});
+export type MatchRange = z.infer<typeof MatchRangeSchema>;
+
+/**
+ * Part of a message body around its first match. Plain text plus ranges (sorted, disjoint): the
+ * renderer highlights the ranges itself; no markup ever comes from message content.
+ */
+export const SnippetSchema = z.strictObject({
+  text: z.string(),
+  ranges: z.array(MatchRangeSchema),
+  /** The body continues before / after the snippet (show an ellipsis). */
+  truncatedStart: z.boolean(),
+  truncatedEnd: z.boolean(),
+});
+export type Snippet = z.infer<typeof SnippetSchema>;
+
+export const SearchHitSchema = z.strictObject({
+  messageId: MessageIdSchema,
+  conversationId: ConversationIdSchema,
+  direction: z.enum(['incoming', 'outgoing']),
+  /** The sending contact, or null for this account's own messages. */
+  senderId: ContactIdSchema.nullable(),
+  displayAt: TimestampSchema,
+  snippet: SnippetSchema,
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const SearchPageSchema = z.strictObject({
+  /** Newest first. */
+  results: z.array(SearchHitSchema),
+  /** Pass back for the next (older) page; null when there are no more results. */
+  nextCursor: SearchCursorSchema.nullable(),
+  /**
+   * false while the index is still being rebuilt after search was turned on: the newest messages
+   * are indexed first, older ones may be missing from the results until search:indexProgress says 'ready'.
+   */
+  indexComplete: z.boolean(),
+});
+export type SearchPage = z.infer<typeof SearchPageSchema>;
+
+/** off: search is turned off (no index). rebuilding: a background rebuild runs. ready: complete. */
+export const SEARCH_INDEX_STATES = ['off', 'rebuilding', 'ready'] as const;
+export const SearchIndexStateSchema = z.enum(SEARCH_INDEX_STATES);
+export type SearchIndexState = z.infer<typeof SearchIndexStateSchema>;
+
+export const SearchIndexProgressSchema = z.strictObject({
+  state: SearchIndexStateSchema,
+  /** Share of the messages indexed, 0-1 (1 when ready; 0 when off). */
+  progress: z.number().min(0).max(1),
+});
+export type SearchIndexProgress = z.infer<typeof SearchIndexProgressSchema>;

@@ -124,6 +124,10 @@ test('out-of-order arrivals display in display order (engine clock)', async ({ p
 test('timestamps and separators from the engine clock', async ({ parley }) => {
   const { alice, bob } = await pair(parley);
   const { a, b } = await connect(parley, alice, bob);
+  // Start the session at the real time first: a clock set back two days would see Bob's fresh signed
+  // prekey as created in the future and, rightly, refuse it (docs/protocol.md §5.3).
+  await send(alice.page, b, 'session start');
+  await expect(bubble(alice.page, b, 'session start')).toContainText(/Sent|Delivered|Read/, { timeout: 20_000 });
   alice.setClockOffset(-2 * DAY);
   await sendAndWait(alice.page, b, 'two days ago');
   alice.setClockOffset(-DAY);

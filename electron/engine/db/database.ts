@@ -11,6 +11,7 @@
  * (keys/), what the tables mean (queries/), or the schema (migrations/).
  */
 import Sqlite from 'better-sqlite3-multiple-ciphers';
+import { registerSearchFunctions } from '../search/text.js';
 import { StorageError, toStorageError } from './errors.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -133,6 +134,8 @@ function openConnection(path: string, key: Uint8Array, opts: { readonly: boolean
     connection.pragma('secure_delete = ON');
     connection.pragma('temp_store = MEMORY');
     connection.pragma('busy_timeout = 5000');
+    // The search index's triggers call these (electron/engine/search/text.ts).
+    registerSearchFunctions(connection);
     if (opts.readonly) {
       connection.pragma('query_only = ON');
     } else {

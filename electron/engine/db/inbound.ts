@@ -31,3 +31,19 @@ export function recordReceived(db: WriteDb, k: InboundKey, now: number): boolean
 export function pruneReceived(db: WriteDb, olderThan: number): number {
   return db.run(sql`DELETE FROM inbound_dedup WHERE received_at < ${olderThan}`).changes;
 }
+
+// ── Envelope hashes: redeliveries recognised before decryption ──────────────
+
+/** SHA-256 of an envelope's content; the caller hashes. */
+export function wasEnvelopeProcessed(db: ReadDb, hash: Uint8Array): boolean {
+  return db.get(sql`SELECT 1 AS seen FROM inbound_envelopes WHERE hash = ${hash}`) !== undefined;
+}
+
+/** Records a processed envelope (in the batch transaction that processed it). */
+export function recordEnvelope(db: WriteDb, hash: Uint8Array, now: number): void {
+  db.run(sql`INSERT INTO inbound_envelopes (hash, received_at) VALUES (${hash}, ${now}) ON CONFLICT DO NOTHING`);
+}
+
+export function pruneEnvelopes(db: WriteDb, olderThan: number): number {
+  return db.run(sql`DELETE FROM inbound_envelopes WHERE received_at < ${olderThan}`).changes;
+}

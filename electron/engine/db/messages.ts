@@ -207,3 +207,82 @@ export function markReadUpTo(
     .map(toRecord)
     .sort((a, b) => a.displayAt - b.displayAt || a.id - b.id);
 }
+
+// ── Delivery status (outgoing) ──────────────────────────────────────────────
+
+/**
+ * Statuses a delivery or read receipt may move forward: a receipt never moves a message back, and
+ * it also settles `failed` (the send got through after all, e.g. its answer was lost).
+ */
+const UPGRADABLE: Readonly<Record<'delivered' | 'read', SqlQuery>> = {
+  delivered: sql`status IN ('failed', 'sending', 'sent')`,
+  read: sql`status IN ('failed', 'sending', 'sent', 'delivered')`,
+};
+
+/**
+ * The relay accepted a send of this message: `sending` (or `failed`, when a resend got through)
+ * becomes `sent`, and the first relay timestamp is kept. Returns the row when its status changed.
+ */
+export function markSent(db: WriteDb, id: number, relayAt: number): MessageRecord | undefined {
+  db.run(sql`UPDATE messages SET relay_at = coalesce(relay_at, ${relayAt}) WHERE id = ${id} AND direction = 'outgoing'`);
+  const r = db.get<MessageRow>(sql`
+    UPDATE messages SET status = 'sent'
+    WHERE id = ${id} AND direction = 'outgoing' AND status IN ('sending', 'failed')
+    RETURNING *`);
+  return r && toRecord(r);
+}
+
+/** A send failed for good: `sending` becomes `failed`. Returns the row when it changed. */
+export function markFailed(db: WriteDb, id: number): MessageRecord | undefined {
+  const r = db.get<MessageRow>(sql`
+    UPDATE messages SET status = 'failed' WHERE id = ${id} AND direction = 'outgoing' AND status = 'sending' RETURNING *`);
+  return r && toRecord(r);
+}
+
+/** A retry: `failed` becomes `sending`. */
+export function markSending(db: WriteDb, id: number): MessageRecord | undefined {
+  const r = db.get<MessageRow>(sql`
+    UPDATE messages SET status = 'sending' WHERE id = ${id} AND direction = 'outgoing' AND status = 'failed' RETURNING *`);
+  return r && toRecord(r);
+}
+
+/**
+ * A receipt from the peer: every outgoing message of the conversation sent up to `upToSentAt`
+ * (the sender's clock — ours) moves forward to `status`. Returns the rows that changed.
+ */
+export function upgradeStatusUpTo(
+  db: WriteDb,
+  conversationId: number,
+  upToSentAt: number,
+  status: 'delivered' | 'read',
+): MessageRecord[] {
+  return db
+    .all<MessageRow>(sql`
+      UPDATE messages SET status = ${status}
+      WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND sent_at <= ${upToSentAt}
+        AND ${UPGRADABLE[status]}
+      RETURNING *`)
+    .map(toRecord)
+    .sort((x, y) => x.displayAt - y.displayAt || x.id - y.id);
+}
+
+/** The outgoing text message with this sender-chosen id in a conversation. */
+export function findOutgoingByMessageId(db: ReadDb, conversationId: number, messageId: Uint8Array): MessageRecord | undefined {
+  const r = db.get<MessageRow>(sql`
+    SELECT * FROM messages WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND message_id = ${messageId}`);
+  return r && toRecord(r);
+}
+
+/**
+ * Outgoing text messages the relay accepted at or after `after` (its clock), or not yet at all:
+ * what a peer device that reported a decryption error at `after` may have missed.
+ */
+export function outgoingSince(db: ReadDb, conversationId: number, after: number): MessageRecord[] {
+  return db
+    .all<MessageRow>(sql`
+      SELECT * FROM messages
+      WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND kind = 'text'
+        AND (relay_at >= ${after} OR relay_at IS NULL) AND status <> 'failed'
+      ORDER BY sent_at, id`)
+    .map(toRecord);
+}

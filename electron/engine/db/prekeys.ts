@@ -179,3 +179,61 @@ export function currentLastResortKemPrekey(db: ReadDb): KemPrekeyPrivate | undef
     }
   );
 }
+
+// ── Upload tracking (the relay's copy) ──────────────────────────────────────
+
+/** Public prekeys the relay does not have yet: the current rotating keys and fresh one-time keys. */
+export type PrekeysToUpload = {
+  readonly signedPrekey: SignedPrekeyPrivate | undefined;
+  readonly lastResortKemPrekey: KemPrekeyPrivate | undefined;
+  readonly oneTimePrekeys: readonly { readonly keyId: number; readonly publicKey: Uint8Array }[];
+  readonly kemOneTimePrekeys: readonly Omit<KemPrekeyPrivate, 'seed'>[];
+};
+
+export function prekeysToUpload(db: ReadDb): PrekeysToUpload {
+  const signed = currentSignedPrekey(db);
+  const signedUploaded = signed && db.get<{ u: number | null }>(sql`SELECT uploaded_at AS u FROM signed_prekeys WHERE key_id = ${signed.keyId}`)!.u;
+  const lastResort = currentLastResortKemPrekey(db);
+  const lastResortUploaded =
+    lastResort && db.get<{ u: number | null }>(sql`SELECT uploaded_at AS u FROM kem_prekeys WHERE key_id = ${lastResort.keyId}`)!.u;
+  return {
+    signedPrekey: signed && signedUploaded === null ? signed : undefined,
+    lastResortKemPrekey: lastResort && lastResortUploaded === null ? lastResort : undefined,
+    oneTimePrekeys: db
+      .all<{ key_id: number; public_key: Uint8Array }>(sql`SELECT key_id, public_key FROM one_time_prekeys WHERE uploaded_at IS NULL ORDER BY key_id`)
+      .map((r) => ({ keyId: r.key_id, publicKey: blob(r.public_key) })),
+    kemOneTimePrekeys: db
+      .all<{ key_id: number; public_key: Uint8Array; signature: Uint8Array; created_at: number }>(sql`
+        SELECT key_id, public_key, signature, created_at FROM kem_prekeys
+        WHERE last_resort = 0 AND uploaded_at IS NULL ORDER BY key_id`)
+      .map((r) => ({ keyId: r.key_id, publicKey: blob(r.public_key), signature: blob(r.signature), createdAt: r.created_at, lastResort: false })),
+  };
+}
+
+/** The relay accepted these keys. */
+export function markPrekeysUploaded(
+  db: WriteDb,
+  uploaded: { signedKeyId?: number | undefined; lastResortKeyId?: number | undefined; oneTimeIds: readonly number[]; kemIds: readonly number[] },
+  now: number,
+): void {
+  if (uploaded.signedKeyId !== undefined) db.run(sql`UPDATE signed_prekeys SET uploaded_at = ${now} WHERE key_id = ${uploaded.signedKeyId}`);
+  if (uploaded.lastResortKeyId !== undefined) db.run(sql`UPDATE kem_prekeys SET uploaded_at = ${now} WHERE key_id = ${uploaded.lastResortKeyId}`);
+  for (const id of uploaded.oneTimeIds) db.run(sql`UPDATE one_time_prekeys SET uploaded_at = ${now} WHERE key_id = ${id}`);
+  for (const id of uploaded.kemIds) db.run(sql`UPDATE kem_prekeys SET uploaded_at = ${now} WHERE key_id = ${id}`);
+}
+
+/**
+ * Erases one-time keys (X25519 and ML-KEM) uploaded more than `retentionMs` before the newest
+ * upload of their kind. The relay hands one-time keys out oldest first and refills only below 10,
+ * so a key that old was handed out long ago; a message using it had the relay's mailbox retention
+ * to arrive. Returns how many were erased.
+ */
+export function eraseStaleOneTimePrekeys(db: WriteDb, retentionMs: number): number {
+  const a = db.run(sql`
+    DELETE FROM one_time_prekeys
+    WHERE uploaded_at < (SELECT max(uploaded_at) FROM one_time_prekeys) - ${retentionMs}`).changes;
+  const b = db.run(sql`
+    DELETE FROM kem_prekeys
+    WHERE last_resort = 0 AND uploaded_at < (SELECT max(uploaded_at) FROM kem_prekeys WHERE last_resort = 0) - ${retentionMs}`).changes;
+  return a + b;
+}

@@ -4,7 +4,8 @@
  * SKIPPED_KEY_TTL_MS. Implements the protocol's `SkippedKeyReader` and applies its
  * `SkippedKeyChanges` exactly like shared/testing's InMemorySkippedKeyStore (equivalence-tested):
  * remove the used key, add the new ones (a re-added key keeps its place), then evict.
- * Does not own the per-conversation disappearing timer (a later migration shortens the TTL per peer).
+ * The TTL (docs/protocol.md §8.6) is min(SKIPPED_KEY_TTL_MS, the conversation's disappearing timer):
+ * the read view reports an expired key absent, and `sweepExpiredSkippedKeys` deletes them.
  */
 import type { SkippedKeyChanges, SkippedKeyReader } from '../../../shared/protocol/double-ratchet.js';
 import { MAX_SKIPPED_KEYS_PER_SESSION, SKIPPED_KEY_TTL_MS } from '../../../shared/protocol/constants.js';
@@ -12,14 +13,40 @@ import type { ReadDb, WriteDb } from './database.js';
 import { blob } from './rows.js';
 import { sql } from './sql.js';
 
-export function skippedKeyReader(db: ReadDb, sessionId: Uint8Array): SkippedKeyReader {
+/**
+ * The read view of one session's skipped keys. With `expiry`, a key committed `ttlMs` or more
+ * before `now` is absent (it expired; the sweep deletes it later).
+ */
+export function skippedKeyReader(
+  db: ReadDb,
+  sessionId: Uint8Array,
+  expiry?: { readonly now: number; readonly ttlMs: number },
+): SkippedKeyReader {
+  const fresh = expiry ? sql`AND created_at > ${expiry.now - expiry.ttlMs}` : sql``;
   return {
     get(ratchetKey, counter) {
       const r = db.get<{ seed: Uint8Array }>(sql`
-        SELECT seed FROM skipped_keys WHERE session_id = ${sessionId} AND ratchet_key = ${ratchetKey} AND counter = ${counter}`);
+        SELECT seed FROM skipped_keys
+        WHERE session_id = ${sessionId} AND ratchet_key = ${ratchetKey} AND counter = ${counter} ${fresh}`);
       return r && blob(r.seed);
     },
   };
+}
+
+/** The skipped-key TTL for a peer: min(SKIPPED_KEY_TTL_MS, its conversation's disappearing timer). */
+export function skippedKeyTtl(db: ReadDb, peerAccountId: Uint8Array): number {
+  const r = db.get<{ t: number | null }>(sql`
+    SELECT min(expire_timer_ms) AS t FROM conversations WHERE peer_account_id = ${peerAccountId} AND expire_timer_ms IS NOT NULL`);
+  return r?.t !== null && r?.t !== undefined ? Math.min(SKIPPED_KEY_TTL_MS, r.t) : SKIPPED_KEY_TTL_MS;
+}
+
+/** Deletes every skipped key past its TTL (each peer's own, §8.6); returns how many. */
+export function sweepExpiredSkippedKeys(db: WriteDb, now: number): number {
+  return db.run(sql`
+    DELETE FROM skipped_keys
+    WHERE created_at <= ${now} - coalesce((
+      SELECT min(min(c.expire_timer_ms), ${SKIPPED_KEY_TTL_MS}) FROM conversations c
+      WHERE c.peer_account_id = skipped_keys.peer_account_id AND c.expire_timer_ms IS NOT NULL), ${SKIPPED_KEY_TTL_MS})`).changes;
 }
 
 /** Applies one decrypt's changes to a session's skipped keys (in the session's commit transaction). */

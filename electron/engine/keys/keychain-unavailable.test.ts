@@ -44,6 +44,8 @@ describe('no Secret Service', () => {
       profile,
       keychain: new KeychainKeyStore(osKeychainBackend, profile.keychainAccount, systemRng),
       passphrase: new PassphraseKeyFile(profile.keyFilePath, systemRng, { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: 3, parallelism: 1 }),
+      // The keychain is under test, not the relay (test/integration/engine has both).
+      messaging: { localOnly: true },
     });
     const dispatch = createDispatcher(engine.handlers());
     expect(engine.getState()).toMatchObject({ state: 'needs-account', keychainAvailable: false });

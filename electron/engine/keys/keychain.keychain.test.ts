@@ -36,6 +36,8 @@ async function startEngine(base: string, name: string): Promise<Engine> {
     profile,
     keychain: new KeychainKeyStore(osKeychainBackend, profile.keychainAccount, systemRng),
     passphrase: new PassphraseKeyFile(profile.keyFilePath, systemRng, FAST),
+    // The keychain is under test, not the relay (test/integration/engine has both).
+    messaging: { localOnly: true },
   });
   engines.push(engine);
   return engine;

@@ -4,5 +4,7 @@
  */
 import type { Migration } from '../migrate.js';
 import { migration0001 } from './0001-initial.js';
+import { migration0002 } from './0002-search.js';
+import { migration0003 } from './0003-messaging.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];

@@ -1,0 +1,163 @@
+/**
+ * E2E content (docs/protocol.md §16 "Content (E2E payloads)"): what a session encrypts. Every
+ * payload — text, receipt, typing, the copy of a sent message for this account's other devices —
+ * starts with the same header (version, type, a sender-chosen random 16-byte message id, the
+ * sender's timestamp), so the receiver de-duplicates every kind by (sender account, sender device,
+ * message id) and control messages are idempotent. session.ts pads all of them to 160-byte blocks,
+ * so the relay cannot tell a read receipt or a typing notice from a short text.
+ *
+ * Parsing is strict (a short read, trailing bytes, an unknown flag or kind byte, bad UTF-8, an empty
+ * or oversized text: MALFORMED), and runs only on plaintext a session authenticated. A version other
+ * than 1 or an unknown type is UNSUPPORTED: a newer client's content, dropped without a notice.
+ * Decryption errors are not content: they travel outside any session (protocol.md §9.3).
+ * Does not own what the content does (inbound.ts, receipts.ts, typing.ts).
+ */
+import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import { fromUtf8, utf8 } from '../../../shared/crypto/bytes.js';
+import { Reader, Writer } from '../../../shared/protocol/codec.js';
+import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
+import { isProtocolError } from '../../../shared/protocol/errors.js';
+
+export const CONTENT_VERSION = 1;
+export const MESSAGE_ID_LENGTH = 16;
+
+export const ContentType = { Text: 0x01, Receipt: 0x02, Typing: 0x03, SentTranscript: 0x04 } as const;
+export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
+export const TypingState = { started: 0x01, stopped: 0x02 } as const;
+
+/** Text flag: a disappearing-message timer follows (reserved; no client sets it yet). */
+const TEXT_FLAG_TIMER = 0x01;
+
+export type ContentHeader = {
+  /** Random, chosen by the sender; with the sender's account and device, the de-duplication key. */
+  readonly messageId: Uint8Array;
+  /** The sender's clock (ms); for a text, its displayed time (clamped to the receive time). */
+  readonly sentAt: number;
+};
+
+export type TextBody = {
+  readonly text: string;
+  /** Disappearing-message timer in seconds; reserved field (null = none). */
+  readonly expireTimerSeconds: number | null;
+};
+
+export type Content =
+  | (ContentHeader & { readonly type: 'text' } & TextBody)
+  | (ContentHeader & { readonly type: 'receipt'; readonly receipt: 'delivered' | 'read'; readonly upToMessageId: Uint8Array })
+  | (ContentHeader & { readonly type: 'typing'; readonly state: 'started' | 'stopped' })
+  /** A message this account sent from another device, for its other devices' history. */
+  | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody);
+
+export type ContentErrorCode = 'MALFORMED' | 'UNSUPPORTED';
+
+export class ContentError extends Error {
+  override readonly name = 'ContentError';
+  constructor(
+    readonly code: ContentErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function writeText(w: Writer, b: TextBody): void {
+  const bytes = utf8(b.text);
+  if (bytes.length === 0 || bytes.length > MAX_MESSAGE_BODY_BYTES) throw new RangeError('text length out of range');
+  if (b.expireTimerSeconds !== null) {
+    if (!Number.isInteger(b.expireTimerSeconds) || b.expireTimerSeconds < 1 || b.expireTimerSeconds > 0xffffffff) {
+      throw new RangeError('timer out of range');
+    }
+    w.u8(TEXT_FLAG_TIMER).u32(b.expireTimerSeconds);
+  } else {
+    w.u8(0);
+  }
+  w.var32(bytes);
+}
+
+function readText(r: Reader): TextBody {
+  const flags = r.u8();
+  if ((flags & ~TEXT_FLAG_TIMER) !== 0) throw new ContentError('MALFORMED', 'text: unknown flags');
+  let expireTimerSeconds: number | null = null;
+  if (flags & TEXT_FLAG_TIMER) {
+    expireTimerSeconds = r.u32();
+    if (expireTimerSeconds === 0) throw new ContentError('MALFORMED', 'text: zero timer');
+  }
+  const bytes = r.var32(MAX_MESSAGE_BODY_BYTES);
+  if (bytes.length === 0) throw new ContentError('MALFORMED', 'text: empty');
+  let text: string;
+  try {
+    text = fromUtf8(bytes);
+  } catch {
+    throw new ContentError('MALFORMED', 'text: invalid UTF-8');
+  }
+  return { text, expireTimerSeconds };
+}
+
+export function encodeContent(c: Content): Uint8Array {
+  if (c.messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('a message id is 16 bytes');
+  const w = new Writer().u8(CONTENT_VERSION);
+  switch (c.type) {
+    case 'text':
+      w.u8(ContentType.Text).bytes(c.messageId).u64(c.sentAt);
+      writeText(w, c);
+      break;
+    case 'receipt':
+      if (c.upToMessageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('a message id is 16 bytes');
+      w.u8(ContentType.Receipt).bytes(c.messageId).u64(c.sentAt).u8(ReceiptType[c.receipt]).bytes(c.upToMessageId);
+      break;
+    case 'typing':
+      w.u8(ContentType.Typing).bytes(c.messageId).u64(c.sentAt).u8(TypingState[c.state]);
+      break;
+    case 'sent':
+      if (c.destination.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
+      w.u8(ContentType.SentTranscript).bytes(c.messageId).u64(c.sentAt).bytes(c.destination);
+      writeText(w, c);
+      break;
+  }
+  return w.finish();
+}
+
+function decodeInner(bytes: Uint8Array): Content {
+  const r = new Reader(bytes, 'content');
+  const version = r.u8();
+  if (version !== CONTENT_VERSION) throw new ContentError('UNSUPPORTED', `content version ${version}`);
+  const type = r.u8();
+  if (type < ContentType.Text || type > ContentType.SentTranscript) throw new ContentError('UNSUPPORTED', `content type ${type}`);
+  const messageId = r.bytes(MESSAGE_ID_LENGTH);
+  const sentAt = r.u64();
+  let content: Content;
+  switch (type) {
+    case ContentType.Text:
+      content = { type: 'text', messageId, sentAt, ...readText(r) };
+      break;
+    case ContentType.Receipt: {
+      const kind = r.u8();
+      if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
+      content = { type: 'receipt', messageId, sentAt, receipt: kind === ReceiptType.read ? 'read' : 'delivered', upToMessageId: r.bytes(MESSAGE_ID_LENGTH) };
+      break;
+    }
+    case ContentType.Typing: {
+      const state = r.u8();
+      if (state !== TypingState.started && state !== TypingState.stopped) throw new ContentError('MALFORMED', 'typing: unknown state');
+      content = { type: 'typing', messageId, sentAt, state: state === TypingState.started ? 'started' : 'stopped' };
+      break;
+    }
+    default: {
+      const destination = r.bytes(ACCOUNT_ID_LENGTH);
+      content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };
+    }
+  }
+  r.end();
+  return content;
+}
+
+/** Parses authenticated plaintext (already unpadded by the session). Throws ContentError. */
+export function decodeContent(bytes: Uint8Array): Content {
+  try {
+    return decodeInner(bytes);
+  } catch (e) {
+    if (e instanceof ContentError) throw e;
+    if (isProtocolError(e)) throw new ContentError('MALFORMED', e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * Inbound processing (DESIGN §4, issue 4): envelopes from the relay (backlog, then live) are
+ * processed in order, in batches — one writer transaction per batch, each batch at most
+ * INBOUND_BATCH_BUDGET_MS of work — and acknowledged only after their batch committed. A crash
+ * anywhere loses nothing (unacknowledged envelopes come again on the next connection) and shows
+ * nothing twice:
+ *
+ *  - an envelope already processed is recognised by its hash before any decryption (relay
+ *    redelivery), and every content by (sender account, sender device, message id) after it;
+ *  - the sender must be a device on its account's verified list; unknown senders and devices are
+ *    looked up (and verified, contacts.ts) before the batch starts, since a batch never awaits;
+ *    an envelope from a device that is still not listed is dropped;
+ *  - each envelope is a savepoint: a failed decrypt leaves the stores as they were, is
+ *    acknowledged, shown as a "could not be decrypted" notice (`message:decryptFailed`) and
+ *    answered with the signed decryption-error control message — both at most once per peer device
+ *    per DECRYPTION_ERROR_INTERVAL_MS — and later messages still decrypt; DuplicatedMessage is
+ *    never a failure;
+ *  - a decryption error from a peer device (signature checked against its listed key) archives the
+ *    broken session and records a resend request (outbox.ts) in the same batch.
+ *
+ * Events go out after the batch committed. Does not own sending (outbox.ts) or typing timers.
+ */
+import { performance } from 'node:perf_hooks';
+import { toHex, u32be } from '../../../shared/crypto/bytes.js';
+import { sha256 } from '../../../shared/crypto/sha256.js';
+import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { messageTypeOf, MessageType } from '../../../shared/protocol/messages.js';
+import { createDecryptionError, type PeerDevice } from '../../../shared/protocol/session.js';
+import type { Envelope } from '../../../shared/wire/frames.js';
+import { getContact } from '../db/contacts.js';
+import { findDirectConversation, getOrCreateDirectConversation } from '../db/conversations.js';
+import type { WriteDb } from '../db/database.js';
+import { recordEnvelope, recordReceived, wasEnvelopeProcessed } from '../db/inbound.js';
+import { findOutgoingByMessageId, getMessage, insertMessage, upgradeStatusUpTo } from '../db/messages.js';
+import { dropSessionEnvelopes } from '../db/outbox.js';
+import { queueReceipt } from '../db/receipts.js';
+import { requestResend } from '../db/resends.js';
+import { crashPoint } from '../crash-points.js';
+import { messageView } from '../views.js';
+import { ContentError, decodeContent, type Content } from './content.js';
+import { Contacts } from './contacts.js';
+import { MessagingStopped, type MessagingCore } from './core.js';
+import { DECRYPTION_ERROR_INTERVAL_MS, INBOUND_BATCH_BUDGET_MS, INBOUND_RESOLVE_AHEAD } from './limits.js';
+import type { Typing } from './typing.js';
+
+export type InboundItem = { readonly envelope: Envelope; readonly live: boolean };
+
+/** What a committed batch asks the rest of the layer to do. */
+type Effects = {
+  events: (() => void)[];
+  sendSoon: boolean;
+  receiptsQueued: boolean;
+  newSession: boolean;
+};
+
+export type InboundHooks = {
+  /** The outbox has work (a decryption error, a resend request). */
+  readonly kick: () => void;
+  /** Delivery receipts were queued (sent after a short delay, so one covers a whole burst). */
+  readonly receiptsQueued: () => void;
+  /** A prekey message consumed one-time keys: the relay's stock may need a refill. */
+  readonly prekeysConsumed: () => void;
+};
+
+/** Everything that makes an envelope the same envelope: its sender and its bytes. */
+function envelopeHash(e: Envelope): Uint8Array {
+  const source = e.source;
+  return source ? sha256(source.accountId, u32be(source.deviceId), e.content) : sha256(e.content);
+}
+
+export class InboundProcessor {
+  #queue: InboundItem[] = [];
+  #running = false;
+  /** Last decryption error (and notice) per peer device: account hex ‖ device id → time. */
+  readonly #lastFailure = new Map<string, number>();
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly core: MessagingCore,
+    private readonly contacts: Contacts,
+    private readonly typing: Typing,
+    private readonly hooks: InboundHooks,
+  ) {}
+
+  enqueue(item: InboundItem): void {
+    this.#queue.push(item);
+    this.#schedule();
+  }
+
+  /**
+   * The connection closed: what is still queued was not acknowledged, so the relay sends it again
+   * on the next connection. Dropping it here keeps the order of the mailbox.
+   */
+  disconnected(): void {
+    this.#queue = [];
+  }
+
+  stop(): void {
+    this.#queue = [];
+    clearTimeout(this.#retry);
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  #schedule(): void {
+    if (this.#running || this.core.stopped) return;
+    this.#running = true;
+    setImmediate(() => void this.#run());
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.core.stopped) {
+        if (!(await this.#resolveSenders())) return;
+        this.#batch();
+        // Yield between batches: the event loop stays responsive during a long backlog.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch {
+      // A storage failure (or a bug): stop here. Nothing of the failed batch was acknowledged, so
+      // the relay delivers it again on the next connection; never an unhandled rejection.
+      this.#queue = [];
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /**
+   * Makes sure the senders of the next envelopes are known: an unknown account becomes a contact
+   * (a message request), an unlisted device triggers a fresh, verified copy of its account's list.
+   * Returns false when the relay could not answer (tried again shortly).
+   */
+  async #resolveSenders(): Promise<boolean> {
+    const { core } = this;
+    const done = new Set<string>();
+    for (const item of this.#queue.slice(0, INBOUND_RESOLVE_AHEAD)) {
+      const source = item.envelope.source;
+      if (!source) continue;
+      const key = toHex(source.accountId);
+      if (done.has(key)) continue;
+      if (core.peerDevice(core.db.writer, source.accountId, source.deviceId)) continue;
+      if (core.isSelf(source.accountId) && source.deviceId === core.account.deviceId) continue;
+      done.add(key);
+      try {
+        if (core.isSelf(source.accountId)) await this.contacts.syncOwnList();
+        else await this.contacts.refresh(source.accountId, { create: true });
+      } catch (e) {
+        if (e instanceof MessagingStopped) throw e;
+        if (Contacts.isTransient(e)) {
+          clearTimeout(this.#retry);
+          this.#retry = setTimeout(() => this.#schedule(), 1_000);
+          this.#retry.unref?.();
+          return false;
+        }
+        // Not found, or an untrusted list (event sent): its envelopes are dropped in the batch.
+      }
+      core.check();
+    }
+    return true;
+  }
+
+  #batch(): void {
+    const { core } = this;
+    const started = performance.now();
+    const seqs: number[] = [];
+    const effects: Effects = { events: [], sendSoon: false, receiptsQueued: false, newSession: false };
+    const db = core.db.writer;
+    db.transaction(() => {
+      let processed = 0;
+      while (this.#queue.length > 0) {
+        if (processed > 0 && performance.now() - started >= INBOUND_BATCH_BUDGET_MS) break;
+        const item = this.#queue[0]!;
+        this.#processOne(db, item, effects);
+        this.#queue.shift();
+        seqs.push(item.envelope.seq);
+        processed++;
+        if (processed === 1) crashPoint('mid-batch');
+      }
+    });
+    crashPoint('after-inbound-commit-before-ack');
+    // Acknowledged only now; a lost ack means a redelivery, which the hashes recognise.
+    if (seqs.length > 0 && core.relay.state === 'open') void core.relay.ack(seqs).catch(() => undefined);
+    for (const e of effects.events) e();
+    if (effects.sendSoon) this.hooks.kick();
+    if (effects.receiptsQueued) this.hooks.receiptsQueued();
+    if (effects.newSession) this.hooks.prekeysConsumed();
+  }
+
+  #processOne(db: WriteDb, item: InboundItem, effects: Effects): void {
+    const { core } = this;
+    const { envelope } = item;
+    const now = core.clock();
+    const hash = envelopeHash(envelope);
+    if (wasEnvelopeProcessed(db, hash)) return;
+    recordEnvelope(db, hash, now);
+    const source = envelope.source;
+    if (!source) return; // sealed sender arrives with a later issue
+    const peer = core.peerDevice(db, source.accountId, source.deviceId);
+    if (!peer) return; // not on the account's verified list: rejected
+    let type: number;
+    try {
+      type = messageTypeOf(envelope.content);
+    } catch {
+      this.#undecryptable(db, peer, envelope, effects);
+      return;
+    }
+    if (type === MessageType.DecryptionError) {
+      this.#decryptionErrorFrom(peer, envelope.content, effects);
+      return;
+    }
+    try {
+      core.sessions.decrypt(peer, envelope.content, (tx, result) => {
+        if (result.newSession) effects.newSession = true;
+        let content: Content;
+        try {
+          content = decodeContent(result.plaintext);
+        } catch (e) {
+          if (e instanceof ContentError) return; // a newer client's content, or a peer's bug: nothing to show
+          throw e;
+        } finally {
+          result.plaintext.fill(0);
+        }
+        if (!recordReceived(tx, { senderAccountId: peer.accountId, senderDeviceId: peer.entry.deviceId, messageId: content.messageId }, now)) return;
+        this.#apply(tx, peer, content, item, effects);
+      });
+    } catch (e) {
+      if (isProtocolError(e, 'DUPLICATED_MESSAGE')) return;
+      if (isProtocolError(e)) {
+        this.#undecryptable(db, peer, envelope, effects);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  #apply(db: WriteDb, peer: PeerDevice, content: Content, item: InboundItem, effects: Effects): void {
+    const { core } = this;
+    const now = core.clock();
+    const own = core.isSelf(peer.accountId);
+    switch (content.type) {
+      case 'text': {
+        if (own) return;
+        const conversation = getOrCreateDirectConversation(db, peer.accountId, now);
+        const rowId = insertMessage(db, {
+          conversationId: conversation.id,
+          kind: 'text',
+          direction: 'incoming',
+          senderAccountId: peer.accountId,
+          senderDeviceId: peer.entry.deviceId,
+          messageId: content.messageId,
+          sentAt: content.sentAt,
+          receivedAt: now,
+          body: content.text,
+          status: null,
+          readAt: null,
+        });
+        queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', upToMessageId: content.messageId, upToSentAt: content.sentAt }, now);
+        effects.receiptsQueued = true;
+        const view = messageView(getMessage(db, rowId)!, core.account.accountId);
+        effects.events.push(() => {
+          this.typing.textFrom(peer.accountId);
+          core.emit('message:added', { message: view });
+          core.emitConversation(conversation.id);
+        });
+        return;
+      }
+      case 'receipt': {
+        if (own) return;
+        const conversation = findDirectConversation(db, peer.accountId);
+        if (!conversation) return;
+        const target = findOutgoingByMessageId(db, conversation.id, content.upToMessageId);
+        if (!target) return;
+        const changed = upgradeStatusUpTo(db, conversation.id, target.sentAt, content.receipt);
+        if (changed.length === 0) return;
+        effects.events.push(() => {
+          for (const m of changed) core.emit('message:status', { conversationId: String(m.conversationId), messageId: String(m.id), status: m.status! });
+          core.emitConversation(conversation.id);
+        });
+        return;
+      }
+      case 'typing': {
+        if (own || !item.live) return;
+        const conversation = findDirectConversation(db, peer.accountId);
+        const contact = getContact(db, peer.accountId);
+        if (!conversation || !contact?.accepted) return;
+        effects.events.push(() => this.typing.received(peer.accountId, conversation.id, content.state));
+        return;
+      }
+      case 'sent': {
+        // A message this account sent from another device: its copy in the history here.
+        if (!own || !getContact(db, content.destination)) return;
+        const conversation = getOrCreateDirectConversation(db, content.destination, now);
+        const rowId = insertMessage(db, {
+          conversationId: conversation.id,
+          kind: 'text',
+          direction: 'outgoing',
+          senderAccountId: core.account.accountId,
+          senderDeviceId: peer.entry.deviceId,
+          messageId: content.messageId,
+          sentAt: content.sentAt,
+          receivedAt: now,
+          body: content.text,
+          status: 'sent',
+          readAt: null,
+        });
+        const view = messageView(getMessage(db, rowId)!, core.account.accountId);
+        effects.events.push(() => {
+          core.emit('message:added', { message: view });
+          core.emitConversation(conversation.id);
+        });
+        return;
+      }
+    }
+  }
+
+  /**
+   * A message from `peer` that did not decrypt (anything but a duplicate): acknowledged with the
+   * batch; once per peer device per interval a notice and the signed decryption error, which
+   * travels outside any session (the same bytes to every device of the account, as the relay
+   * requires a full fan-out; only the addressed device's signature check passes).
+   */
+  #undecryptable(db: WriteDb, peer: PeerDevice, envelope: Envelope, effects: Effects): void {
+    const { core } = this;
+    const now = core.clock();
+    const key = `${toHex(peer.accountId)}:${peer.entry.deviceId}`;
+    const last = this.#lastFailure.get(key);
+    if (last !== undefined && now - last < DECRYPTION_ERROR_INTERVAL_MS && now >= last) return;
+    this.#lastFailure.set(key, now);
+    const account = core.account;
+    const report = createDecryptionError(
+      envelope.content,
+      envelope.serverTimestamp,
+      {
+        reporter: { accountId: account.accountId, deviceId: account.deviceId },
+        recipient: { accountId: peer.accountId, deviceId: peer.entry.deviceId },
+      },
+      account.identitySigning.privateKey,
+    );
+    core.queueSend(db, { kind: 'decryption-error', recipient: peer.accountId, content: report, messageRowId: null });
+    effects.sendSoon = true;
+    if (core.isSelf(peer.accountId) || !getContact(db, peer.accountId)) return;
+    const notice = core.insertNotice(db, peer.accountId, 'decryption-failed', now);
+    const view = messageView(getMessage(db, notice.rowId)!, account.accountId);
+    effects.events.push(() => {
+      core.emit('message:added', { message: view });
+      core.emit('message:decryptFailed', {
+        conversationId: String(notice.conversationId),
+        contactId: toHex(peer.accountId),
+        deviceId: peer.entry.deviceId,
+        messageId: String(notice.rowId),
+        at: now,
+      });
+      core.emitConversation(notice.conversationId);
+    });
+  }
+
+  /** A peer device could not decrypt something we sent: see Sessions.handleDecryptionError. */
+  #decryptionErrorFrom(peer: PeerDevice, bytes: Uint8Array, effects: Effects): void {
+    const { core } = this;
+    try {
+      core.sessions.handleDecryptionError(peer, bytes, (tx, result) => {
+        requestResend(tx, { peerAccountId: peer.accountId, peerDeviceId: peer.entry.deviceId, after: result.resendAfter, rebuild: result.rebuild }, core.clock());
+        // Queued envelopes for that device were made on the broken session: made again on the new one.
+        if (result.rebuild) dropSessionEnvelopes(tx, peer.accountId, peer.entry.deviceId);
+      });
+      effects.sendSoon = true;
+    } catch (e) {
+      // BAD_SIGNATURE: forged, or addressed to another device of this account. MALFORMED: garbage.
+      // Never answered with a decryption error of our own.
+      if (!isProtocolError(e)) throw e;
+    }
+  }
+}

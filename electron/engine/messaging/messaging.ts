@@ -1,0 +1,421 @@
+/**
+ * The messaging half of the engine (issue 4 phase 2; docs/adr/0006-engine-messaging.md): one
+ * instance per open profile, started when the engine becomes ready and stopped (synchronously)
+ * before its database closes. It owns the relay connection and wires the parts together:
+ *
+ *   connection — RelayClient (jittered backoff reconnects) → `connection` events; at every
+ *                connection: own device list, prekeys, contact list, presence, outbox;
+ *   contacts.ts — contacts by username, device-list trust, key changes;
+ *   outbox.ts  — the sender loop (statuses, MISMATCHED_DEVICES, resends, receipts);
+ *   inbound.ts — batched, transactional processing of envelopes; acks after commit;
+ *   typing.ts, presence.ts — indicators and presence;
+ *   registration.ts — registration, prekey uploads, re-signing the device list.
+ *
+ * API calls it serves: contacts:add, messages:send, messages:retry, conversations:setTyping; the
+ * engine calls the rest (presence for views, settings changes, receipts queued by markRead,
+ * unregister at logout). Every await is followed by a check that the layer was not stopped.
+ */
+import type { RequestOf } from '../../../shared/api/types.js';
+import type { ContactView, MessageView, Presence, Settings } from '../../../shared/api/view-models.js';
+import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import type { EngineEvent } from '../../../shared/api/types.js';
+import { utf8 } from '../../../shared/crypto/bytes.js';
+import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random.js';
+import { systemTimers, type Timers } from '../app-lock.js';
+import type { LocalAccount } from '../db/account.js';
+import { acceptContact, getContact } from '../db/contacts.js';
+import { getConversation } from '../db/conversations.js';
+import type { EngineDatabase } from '../db/database.js';
+import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
+import { getMessage, insertMessage, markSending } from '../db/messages.js';
+import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
+import { EngineError } from '../errors.js';
+import { crashPoint } from '../crash-points.js';
+import { RelayClient, type BackoffOptions, type ConnectionState as RelayState } from '../relay-client.js';
+import { contactView, messageView, rowIdOf } from '../views.js';
+import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
+import { Contacts } from './contacts.js';
+import { MessagingCore, MessagingStopped } from './core.js';
+import { InboundProcessor } from './inbound.js';
+import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
+import { OutboxSender, textContentOf } from './outbox.js';
+import { PresenceTracker } from './presence.js';
+import { maintainAtRelay, registerAccount } from './registration.js';
+import { Typing } from './typing.js';
+
+export type MessagingOptions = {
+  readonly db: EngineDatabase;
+  readonly account: LocalAccount;
+  readonly rng: Rng;
+  readonly clock: Clock;
+  readonly emit: (event: EngineEvent) => void;
+  /** The account row changed (own device list re-signed or adopted). */
+  readonly onAccountChanged: (account: LocalAccount) => void;
+  readonly tuning?: MessagingTuning;
+};
+
+/** Injectable details (tests): the relay client's clock and backoff, typing timers. */
+export type MessagingTuning = {
+  /**
+   * Unit tests of the engine's local parts only: never talk to a relay (no registration at
+   * createAccount — it happens at the next start without this flag — and no connection).
+   */
+  readonly localOnly?: boolean;
+  /** Signs relay challenges (the relay allows ±60 s): the system clock unless a test needs another. */
+  readonly relayClock?: Clock;
+  readonly backoff?: Partial<BackoffOptions>;
+  readonly requestTimeoutMs?: number;
+  /** Typing timers (3 s idle, 5 s display). */
+  readonly typingTimers?: Timers;
+};
+
+export function relayClientFor(account: LocalAccount, rng: Rng, tuning: MessagingTuning = {}): RelayClient {
+  return new RelayClient({
+    url: account.relayUrl,
+    accountId: account.accountId,
+    deviceId: account.deviceId,
+    identitySigningKey: account.identitySigning.privateKey,
+    clock: tuning.relayClock ?? systemClock,
+    rng,
+    ...(tuning.backoff && { backoff: tuning.backoff }),
+    ...(tuning.requestTimeoutMs !== undefined && { requestTimeoutMs: tuning.requestTimeoutMs }),
+  });
+}
+
+/** Registers a freshly created account at its relay (engine createAccount). */
+export async function registerNewAccount(db: EngineDatabase, account: LocalAccount, deps: { rng: Rng; clock: Clock; tuning?: MessagingTuning }): Promise<void> {
+  const client = relayClientFor(account, deps.rng, deps.tuning);
+  try {
+    await registerAccount(db.writer, account, { clock: deps.clock, rng: deps.rng, client, ...(deps.tuning?.requestTimeoutMs !== undefined && { timeoutMs: deps.tuning.requestTimeoutMs }) });
+  } finally {
+    client.close();
+  }
+}
+
+export class Messaging {
+  readonly core: MessagingCore;
+  readonly contacts: Contacts;
+  readonly outbox: OutboxSender;
+  readonly inbound: InboundProcessor;
+  readonly typing: Typing;
+  readonly presence = new PresenceTracker();
+  readonly #unsubscribe: (() => void)[] = [];
+  #maintenance: NodeJS.Timeout | undefined;
+  #maintaining: Promise<void> | null = null;
+  #connected: Promise<void> | null = null;
+  #live = false;
+  #lastConnection = '';
+
+  constructor(o: MessagingOptions) {
+    const relay = relayClientFor(o.account, o.rng, o.tuning);
+    this.core = new MessagingCore({
+      db: o.db,
+      account: o.account,
+      relay,
+      rng: o.rng,
+      clock: o.clock,
+      emit: o.emit,
+      presenceOf: (id) => this.presence.get(id),
+      onAccountChanged: o.onAccountChanged,
+    });
+    this.presence.attach(this.core);
+    this.contacts = new Contacts(this.core);
+    this.outbox = new OutboxSender(this.core, this.contacts);
+    this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
+    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
+      kick: () => this.outbox.kick(),
+      receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
+      prekeysConsumed: () => void this.#maintain(),
+    });
+  }
+
+  get relay(): RelayClient {
+    return this.core.relay;
+  }
+
+  /** Connects (and keeps reconnecting) and starts the periodic maintenance. */
+  start(): void {
+    const { relay } = this.core;
+    this.#unsubscribe.push(
+      relay.on('state', (s) => this.#onState(s)),
+      relay.on('envelope', (envelope) => this.inbound.enqueue({ envelope, live: this.#live })),
+      relay.on('backlogEnd', () => {
+        this.#live = true;
+      }),
+      relay.on('presence', (p) => this.presence.live(p.accountId, p.online)),
+      relay.on('gone', () => this.#emitConnection()),
+    );
+    this.#sweep();
+    this.#maintenance = setInterval(() => {
+      this.#sweep();
+      void this.#maintain();
+    }, MAINTENANCE_INTERVAL_MS);
+    this.#maintenance.unref?.();
+    this.#emitConnection();
+    void this.#ensureRegistered()
+      .then(() => relay.connect())
+      .catch(() => undefined);
+  }
+
+  /**
+   * An account whose registration never got its answer (the process died, the relay was gone) is
+   * registered now; until then there is nothing to connect to.
+   */
+  async #ensureRegistered(): Promise<void> {
+    const { core } = this;
+    if (core.account.registeredAt !== null) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await registerAccount(core.db.writer, core.account, { clock: core.clock, rng: core.rng, client: core.relay });
+        core.check();
+        core.account = { ...core.account, registeredAt: core.clock() };
+        return;
+      } catch (e) {
+        if (core.stopped) throw new MessagingStopped();
+        if (!Contacts.isTransient(e)) throw e;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, 1_000 * 2 ** attempt)).unref());
+      }
+    }
+  }
+
+  /** Stops everything at once (the database closes right after); in-flight work is abandoned. */
+  stop(): void {
+    this.core.stop();
+    clearInterval(this.#maintenance);
+    for (const u of this.#unsubscribe.splice(0)) u();
+    this.typing.stop();
+    this.inbound.stop();
+    this.outbox.stop();
+    this.core.relay.close();
+  }
+
+  /** Unregisters this device at the relay (logout); failures are the caller's to ignore. */
+  async unregister(): Promise<void> {
+    const { relay } = this.core;
+    await Promise.race([
+      relay.unregisterDevice(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new EngineError('RELAY_UNAVAILABLE', 'the relay did not answer')), UNREGISTER_TIMEOUT_MS).unref()),
+    ]);
+  }
+
+  presenceOf(accountId: Uint8Array): Presence {
+    return this.presence.get(accountId);
+  }
+
+  // ── Connection ─────────────────────────────────────────────────────────────
+
+  #emitConnection(): void {
+    const { relay } = this.core;
+    const state = relay.state;
+    // `idle`: started, about to connect (after a pending registration).
+    const payload =
+      state === 'open'
+        ? { state: 'online' as const, nextAttemptAt: null }
+        : state === 'connecting' || state === 'idle'
+          ? { state: 'connecting' as const, nextAttemptAt: null }
+          : { state: 'offline' as const, nextAttemptAt: state === 'reconnecting' ? relay.nextAttemptAt : null };
+    const key = JSON.stringify(payload);
+    if (key === this.#lastConnection) return;
+    this.#lastConnection = key;
+    this.core.emit('connection', payload);
+  }
+
+  #onState(state: RelayState): void {
+    if (this.core.stopped) return;
+    this.#emitConnection();
+    if (state === 'open') {
+      this.#connected = this.#onConnected().catch(() => undefined);
+    } else {
+      this.#live = false;
+      this.inbound.disconnected();
+      if (state === 'reconnecting' || state === 'gone' || state === 'closed') this.presence.disconnected();
+    }
+  }
+
+  /** Resolves when the work after the latest connection is done (tests). */
+  async settled(): Promise<void> {
+    await this.#connected;
+  }
+
+  /** At every connection: own list, prekeys, contact list and visibility, presence, outbox. */
+  async #onConnected(): Promise<void> {
+    const { core } = this;
+    this.outbox.makeAllDue();
+    this.outbox.kick();
+    const steps: (() => Promise<void>)[] = [
+      () => this.contacts.syncOwnList(),
+      () => this.#maintain(),
+      () => this.contacts.syncRelayContacts(),
+      () => this.presence.publishVisibility(core.settings().presenceVisible),
+      () => this.presence.snapshot(),
+    ];
+    for (const step of steps) {
+      if (core.stopped || core.relay.state !== 'open') return;
+      try {
+        await step();
+      } catch (e) {
+        if (e instanceof MessagingStopped) return;
+        // Each step is retried at the next connection (or maintenance round).
+      }
+    }
+    this.outbox.kick();
+  }
+
+  /** One maintenance round at a time. */
+  #maintain(): Promise<void> {
+    if (this.#maintaining) return this.#maintaining;
+    if (this.core.stopped || this.core.relay.state !== 'open') return Promise.resolve();
+    this.#maintaining = maintainAtRelay(this.core)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#maintaining = null;
+      });
+    return this.#maintaining;
+  }
+
+  /** Expired skipped keys (each peer's TTL), old de-duplication records. */
+  #sweep(): void {
+    const { core } = this;
+    if (core.stopped) return;
+    const now = core.clock();
+    const db = core.db.writer;
+    try {
+      db.transaction(() => {
+        sweepExpiredSkippedKeys(db, now);
+        pruneReceived(db, now - INBOUND_DEDUP_RETENTION_MS);
+        pruneEnvelopes(db, now - INBOUND_DEDUP_RETENTION_MS);
+      });
+    } catch {
+      // Runs from a timer: tried again at the next round (lookups ignore expired keys meanwhile).
+    }
+  }
+
+  /** Runs the periodic work now (tests with a moved clock). */
+  async runMaintenance(): Promise<void> {
+    this.#sweep();
+    await this.#maintain();
+  }
+
+  // ── API ────────────────────────────────────────────────────────────────────
+
+  async addContact(req: RequestOf<'contacts:add'>): Promise<ContactView> {
+    const contact = await this.contacts.add(req.username);
+    this.core.checkApi();
+    await this.presence.snapshot().catch(() => undefined);
+    this.core.checkApi();
+    return contactView(getContact(this.core.db.reader, contact.accountId) ?? contact, this.core.clock());
+  }
+
+  /**
+   * messages:send — the message row, its outbox row (content) and the envelopes of every device
+   * with a session commit in one transaction; a device without a session gets its envelope from
+   * the sender loop (new session and envelope commit together). A reply accepts a message request.
+   */
+  send(req: RequestOf<'messages:send'>): MessageView {
+    const { core } = this;
+    core.checkApi();
+    const conversationId = rowIdOf(req.conversationId);
+    const conversation = getConversation(core.db.reader, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
+    if (utf8(req.body).length > MAX_MESSAGE_BODY_BYTES) {
+      throw new EngineError('MESSAGE_TOO_LARGE', `a message is at most ${MAX_MESSAGE_BODY_BYTES} bytes`);
+    }
+    const peer = conversation.peerAccountId;
+    const contact = getContact(core.db.reader, peer);
+    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
+    this.typing.onSend(conversationId);
+    const now = core.clock();
+    const messageId = core.rng(MESSAGE_ID_LENGTH);
+    const content = encodeContent({ type: 'text', messageId, sentAt: now, text: req.body, expireTimerSeconds: null });
+    const db = core.db.writer;
+    let accepted = false;
+    const rowId = db.transaction(() => {
+      accepted = acceptContact(db, peer, now);
+      const id = insertMessage(db, {
+        conversationId,
+        kind: 'text',
+        direction: 'outgoing',
+        senderAccountId: core.account.accountId,
+        senderDeviceId: core.account.deviceId,
+        messageId,
+        sentAt: now,
+        receivedAt: now,
+        body: req.body,
+        status: 'sending',
+        readAt: null,
+      });
+      core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: id });
+      if (core.targetDevices(db, core.account.accountId).length > 0) {
+        const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: null });
+        core.queueSend(db, { kind: 'sync', recipient: core.account.accountId, content: transcript, messageRowId: id });
+      }
+      return id;
+    });
+    crashPoint('after-outbox-commit');
+    const view = messageView(getMessage(core.db.reader, rowId)!, core.account.accountId);
+    core.emit('message:added', { message: view });
+    core.emitConversation(conversationId);
+    if (accepted) this.#contactsChanged();
+    this.outbox.kick();
+    return view;
+  }
+
+  /** messages:retry — a failed message is queued again (same id and time: receivers de-duplicate). */
+  retry(req: RequestOf<'messages:retry'>): MessageView {
+    const { core } = this;
+    core.checkApi();
+    const m = getMessage(core.db.reader, rowIdOf(req.messageId));
+    if (!m) throw new EngineError('NOT_FOUND', 'no such message');
+    if (m.direction !== 'outgoing' || m.kind !== 'text' || m.status !== 'failed') throw new EngineError('NOT_RETRYABLE', 'only a failed message can be retried');
+    const conversation = getConversation(core.db.reader, m.conversationId)!;
+    const contact = getContact(core.db.reader, conversation.peerAccountId);
+    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
+    const db = core.db.writer;
+    const changed = db.transaction(() => {
+      const row = markSending(db, m.id);
+      if (row) core.queueSend(db, { kind: 'message', recipient: conversation.peerAccountId, content: textContentOf(m), messageRowId: m.id });
+      return row;
+    });
+    crashPoint('after-outbox-commit');
+    const now = getMessage(core.db.reader, m.id)!;
+    if (changed) {
+      core.emit('message:status', { conversationId: String(m.conversationId), messageId: String(m.id), status: 'sending' });
+      core.emitConversation(m.conversationId);
+    }
+    this.outbox.kick();
+    return messageView(now, core.account.accountId);
+  }
+
+  /** conversations:setTyping */
+  setTyping(req: RequestOf<'conversations:setTyping'>): null {
+    this.core.checkApi();
+    const conversationId = rowIdOf(req.conversationId);
+    if (!getConversation(this.core.db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
+    this.typing.set(conversationId, req.typing);
+    return null;
+  }
+
+  // ── Hooks from the engine ──────────────────────────────────────────────────
+
+  /** markRead queued read receipts. */
+  receiptsQueued(): void {
+    this.outbox.kick();
+  }
+
+  /** A contact was accepted (or verified): the relay's contact list and presence follow. */
+  #contactsChanged(): void {
+    void this.contacts
+      .syncRelayContacts()
+      .then(() => this.presence.snapshot())
+      .catch(() => undefined);
+  }
+
+  settingsChanged(patch: Partial<Settings>, settings: Settings): void {
+    if ('presenceVisible' in patch && this.core.relay.state === 'open') {
+      void this.presence.publishVisibility(settings.presenceVisible).catch(() => undefined);
+    }
+    if ('typingIndicators' in patch && !settings.typingIndicators) this.typing.turnedOff();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * RelayClient (the engine's relay client): jittered backoff bounds, and against the real relay as a
+ * child process (dist/server/main.js; the engine may not import server/): challenge signing, one
+ * shared authentication for concurrent calls, renewal after a rejected token, and reconnection after
+ * the relay dies — pending requests fail with DISCONNECTED, the client comes back by itself and
+ * receives what was queued meanwhile.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deterministicRng } from '../../shared/testing/deterministic-rng.js';
+import { registerAccount, TestAccount } from '../../test/integration/relay/helpers/accounts.js';
+import { failure, Inbox, text } from '../../test/integration/relay/helpers/inbox.js';
+import { spawnRelay, type RelayProcess } from '../../test/integration/relay/helpers/relay-process.js';
+import { backoffDelay, DEFAULT_BACKOFF, RelayClient, type ConnectionState } from './relay-client.js';
+
+describe('backoffDelay', () => {
+  it('stays within [ceiling/2, ceiling] of a doubling ceiling capped at maxDelayMs, and spreads clients out', () => {
+    const rng = deterministicRng('backoff');
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const ceiling = Math.min(DEFAULT_BACKOFF.maxDelayMs, DEFAULT_BACKOFF.initialDelayMs * 2 ** attempt);
+      const delays = Array.from({ length: 50 }, () => backoffDelay(attempt, DEFAULT_BACKOFF, rng));
+      for (const d of delays) {
+        expect(d).toBeGreaterThanOrEqual(ceiling / 2);
+        expect(d).toBeLessThanOrEqual(ceiling);
+      }
+      expect(new Set(delays).size).toBeGreaterThan(10);
+    }
+  });
+});
+
+describe('against the relay process', () => {
+  const relays: RelayProcess[] = [];
+  const clients: RelayClient[] = [];
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-relay-client-'));
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const r of relays) await r.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('authenticates once for concurrent calls and renews a token the relay no longer accepts', async () => {
+    const relay = await spawnRelay({ dataDir: path.join(dataDir, 'a') });
+    relays.push(relay);
+    const alice = new TestAccount();
+    await RelayClient.register(relay.url, alice.registerRequest());
+    const client = alice.client(relay.url);
+    clients.push(client);
+    const tokens = await Promise.all([client.sessionToken(), client.sessionToken(), client.sessionToken()]);
+    expect(new Set(tokens).size).toBe(1);
+    // Replace the cached token with one the relay never issued: the next call renews it once.
+    (client as unknown as { token: { value: string; expiresAt: number } }).token = { value: 'A'.repeat(64), expiresAt: Date.now() + 3600_000 };
+    expect((await client.prekeyCounts()).signedPrekey).not.toBeNull();
+    expect(await client.sessionToken()).not.toBe('A'.repeat(64));
+    const wellKnown = await RelayClient.wellKnown(relay.url);
+    expect(wellKnown.wireVersion).toBe(1);
+    await relay.stop();
+  });
+
+  it('reconnects with backoff after the relay dies and delivers what was queued meanwhile', async () => {
+    const dir = path.join(dataDir, 'b');
+    let relay = await spawnRelay({ dataDir: dir });
+    relays.push(relay);
+    const alice = new TestAccount();
+    const bob = new TestAccount();
+    await registerAccount(relay.url, alice);
+    await registerAccount(relay.url, bob);
+    const port = relay.port;
+
+    const b = bob.client(relay.url, 1, { rng: deterministicRng('bob') });
+    clients.push(b);
+    const states: ConnectionState[] = [];
+    b.on('state', (s) => states.push(s));
+    const inbox = new Inbox(b);
+    await b.connect();
+    await inbox.backlogEnd();
+    expect(b.state).toBe('open');
+
+    await relay.kill();
+    await expect(failure(b.ping())).resolves.toMatchObject({ code: 'DISCONNECTED' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.state).toBe('reconnecting');
+
+    relay = await spawnRelay({ dataDir: dir, port });
+    relays.push(relay);
+    const a = alice.client(relay.url);
+    clients.push(a);
+    await a.send(bob.accountId, [{ deviceId: 1, content: text('while you were away') }]); // REST: a is not connected
+    await inbox.count(1, 15_000);
+    await inbox.backlogEnd(2); // the envelope came in the new connection's backlog
+    expect(inbox.texts()).toEqual(['while you were away']);
+    expect(b.state).toBe('open');
+    expect(states).toEqual(expect.arrayContaining(['connecting', 'open', 'reconnecting']));
+    expect(states.lastIndexOf('open')).toBeGreaterThan(states.indexOf('reconnecting'));
+    await b.ack([inbox.envelopes[0]!.seq]);
+    b.close();
+    expect(b.state).toBe('closed');
+    await expect(failure(b.ping())).resolves.toMatchObject({ code: 'DISCONNECTED' });
+    await relay.stop();
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * The relay's event bus: how a committed send wakes the sockets of its recipients, how a removed
+ * device's sockets learn to close, and how typing and presence events reach accounts' sockets.
+ * Only this instance's LocalBus exists now; the scale-out issue adds a Redis implementation of the
+ * same type. The bus carries wake-ups, never durability: a lost message costs latency (the next
+ * mailbox read finds the envelope), not data. Implementations may drop `envelopes` from a mailbox
+ * event (Redis will): subscribers then read the mailbox from the store.
+ */
+import type { StoredEnvelope } from '../store/store.js';
+
+export type BusEvent =
+  | {
+      readonly kind: 'mailbox';
+      readonly deviceKey: number;
+      /** The committed envelopes in seq order, when the publisher has them at hand. */
+      readonly envelopes?: readonly StoredEnvelope[];
+    }
+  | { readonly kind: 'device-gone'; readonly deviceKeys: readonly number[] }
+  /** A frame (already JSON) for every socket of these accounts. */
+  | { readonly kind: 'account-frame'; readonly accountIds: readonly string[]; readonly frame: string };
+
+export type Bus = {
+  publish(event: BusEvent): void;
+  /** Returns the unsubscribe function. */
+  subscribe(handler: (event: BusEvent) => void): () => void;
+  close(): Promise<void>;
+};

@@ -1,0 +1,29 @@
+/** The bin's configuration: flags win over env, defaults, and refusals with a ConfigError. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, parseConfig } from './config.js';
+
+describe('parseConfig', () => {
+  it('defaults to 127.0.0.1, the default port and ./.parley-relay', () => {
+    expect(parseConfig([], {})).toMatchObject({ host: DEFAULT_HOST, port: DEFAULT_PORT, dataDir: DEFAULT_DATA_DIR, logLevel: 'info', limits: {} });
+  });
+
+  it('reads PARLEY_RELAY_* and lets flags win', () => {
+    const env = { PARLEY_RELAY_HOST: '0.0.0.0', PARLEY_RELAY_PORT: '9000', PARLEY_RELAY_DATA: '/env', PARLEY_RELAY_LIMITS: '{"maxConnections":7}', PARLEY_RELAY_TRUST_PROXY: '1' };
+    expect(parseConfig([], env)).toMatchObject({ host: '0.0.0.0', port: 9000, dataDir: '/env', limits: { maxConnections: 7 }, trustProxy: 1 });
+    expect(parseConfig(['--port', '0', '--data', '/flag', '--host', '::1'], env)).toMatchObject({ host: '::1', port: 0, dataDir: '/flag' });
+  });
+
+  it('refuses bad ports, unknown flags, bad log levels and bad limit overrides', () => {
+    for (const [argv, env] of [
+      [['--port', '65536'], {}],
+      [['--port', 'x'], {}],
+      [['--nope'], {}],
+      [['--log-level', 'loud'], {}],
+      [[], { PARLEY_RELAY_LIMITS: '{' }],
+      [[], { PARLEY_RELAY_LIMITS: '{"maxConnections":"many"}' }],
+    ] as const) {
+      expect(() => parseConfig(argv, env)).toThrow(ConfigError);
+    }
+    expect(parseConfig(['--help'], {})).toBe('help');
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * Relay authentication (DESIGN §5, docs/adr/0002): challenge → signature → short-lived session token.
+ *  - A challenge is a random 32-byte nonce bound to (account id, device id), single-use (taken with
+ *    DELETE … RETURNING) and valid CHALLENGE_TTL_MS. It is issued for any account id, so asking for
+ *    one reveals nothing about which accounts exist.
+ *  - The device signs relayAuthSignatureInput (shared/wire/auth.ts) with the Ed25519 identity key of
+ *    its entry in the account's current signed device list; the signed time must be within
+ *    MAX_AUTH_CLOCK_SKEW_MS of the relay's clock. Every failure is the same UNAUTHORIZED.
+ *  - The token is id (16 bytes) ‖ secret (32 bytes); the store keeps SHA-256(secret), compared in
+ *    constant time. Tokens live SESSION_TOKEN_TTL_MS and die with their device.
+ * Does not own transport (HTTP bearer parsing, the WebSocket auth frame) or rate-limit policy values.
+ */
+import { concatBytes, constantTimeEqual, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
+import { ed25519Verify } from '../../shared/crypto/ed25519.js';
+import { sha256 } from '../../shared/crypto/sha256.js';
+import { relayAuthSignatureInput } from '../../shared/wire/auth.js';
+import {
+  CHALLENGE_NONCE_LENGTH,
+  CHALLENGE_TTL_MS,
+  MAX_AUTH_CLOCK_SKEW_MS,
+  SESSION_TOKEN_ID_LENGTH,
+  SESSION_TOKEN_LENGTH,
+  SESSION_TOKEN_SECRET_LENGTH,
+  SESSION_TOKEN_TTL_MS,
+} from '../../shared/wire/limits.js';
+import type { AuthenticatedDevice, RelayContext } from './context.js';
+import { rateLimited, RelayError } from './errors.js';
+
+const unauthorized = (): RelayError => new RelayError('UNAUTHORIZED', 'authentication failed');
+
+export class AuthService {
+  constructor(private readonly ctx: RelayContext) {}
+
+  async challenge(ip: string, accountId: Uint8Array, deviceId: number): Promise<{ nonce: Uint8Array; relayId: Uint8Array; serverTime: number }> {
+    const { limits } = this.ctx;
+    const wait = limits.authIp.take(ip) || limits.authDevice.take(`${toHex(accountId)}:${deviceId}`);
+    if (wait) throw rateLimited(wait, 'challenges');
+    const now = this.ctx.clock();
+    const nonce = this.ctx.rng(CHALLENGE_NONCE_LENGTH);
+    await this.ctx.store.putChallenge({ nonce, accountId, deviceId, expiresAt: now + CHALLENGE_TTL_MS });
+    return { nonce, relayId: this.ctx.identity.relayId, serverTime: now };
+  }
+
+  async session(
+    ip: string,
+    request: { accountId: Uint8Array; deviceId: number; nonce: Uint8Array; time: number; signature: Uint8Array },
+  ): Promise<{ token: string; expiresAt: number }> {
+    const wait = this.ctx.limits.authIp.take(ip);
+    if (wait) throw rateLimited(wait, 'session requests');
+    // Taken before anything else is checked: a nonce gets exactly one attempt.
+    const challenge = await this.ctx.store.takeChallenge(request.nonce);
+    const now = this.ctx.clock();
+    if (
+      !challenge ||
+      challenge.expiresAt < now ||
+      !constantTimeEqual(challenge.accountId, request.accountId) ||
+      challenge.deviceId !== request.deviceId ||
+      Math.abs(request.time - now) > MAX_AUTH_CLOCK_SKEW_MS
+    ) {
+      throw unauthorized();
+    }
+    const device = await this.ctx.store.getDevice(request.accountId, request.deviceId);
+    if (!device) throw unauthorized();
+    const input = relayAuthSignatureInput(this.ctx.identity.relayId, request.nonce, request.time, request.accountId, request.deviceId);
+    if (!ed25519Verify(device.identitySigningKey, input, request.signature)) throw unauthorized();
+
+    const tokenId = this.ctx.rng(SESSION_TOKEN_ID_LENGTH);
+    const secret = this.ctx.rng(SESSION_TOKEN_SECRET_LENGTH);
+    const expiresAt = now + SESSION_TOKEN_TTL_MS;
+    await this.ctx.store.putSession({ tokenId, secretHash: sha256(secret), deviceKey: device.deviceKey, expiresAt });
+    const token = concatBytes(tokenId, secret);
+    const text = toBase64Url(token);
+    token.fill(0);
+    secret.fill(0);
+    return { token: text, expiresAt };
+  }
+
+  /** Resolves a session token (48 bytes) to its device, or UNAUTHORIZED. */
+  async authenticate(token: Uint8Array): Promise<AuthenticatedDevice> {
+    if (token.length !== SESSION_TOKEN_LENGTH) throw unauthorized();
+    const session = await this.ctx.store.getSession(token.subarray(0, SESSION_TOKEN_ID_LENGTH));
+    const hash = sha256(token.subarray(SESSION_TOKEN_ID_LENGTH));
+    if (!session || !constantTimeEqual(hash, session.secretHash) || session.expiresAt <= this.ctx.clock()) throw unauthorized();
+    const { device } = session;
+    return {
+      accountId: device.accountId,
+      accountHex: toHex(device.accountId),
+      deviceId: device.deviceId,
+      deviceKey: device.deviceKey,
+      identitySigningKey: device.identitySigningKey,
+    };
+  }
+}

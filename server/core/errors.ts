@@ -1,0 +1,41 @@
+/**
+ * RelayError: the one error type of the relay's services, carrying a wire error code (shared/wire
+ * errors.ts) and its details. HTTP and WebSocket layers turn it into an error body or frame; any
+ * other thrown value is a bug and becomes INTERNAL without its message reaching the client.
+ */
+import type { ErrorCode, ErrorObject } from '../../shared/wire/errors.js';
+
+export type RelayErrorDetails = {
+  readonly retryAfterMs?: number;
+  readonly missing?: readonly number[];
+  readonly stale?: readonly number[];
+};
+
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: RelayErrorDetails = {},
+  ) {
+    super(message);
+  }
+
+  toErrorObject(): ErrorObject {
+    const out: ErrorObject = { code: this.code, message: this.message };
+    if (this.details.retryAfterMs !== undefined) out.retryAfterMs = Math.ceil(this.details.retryAfterMs);
+    if (this.details.missing) out.missing = [...this.details.missing];
+    if (this.details.stale) out.stale = [...this.details.stale];
+    return out;
+  }
+}
+
+export function rateLimited(retryAfterMs: number, what: string): RelayError {
+  return new RelayError('RATE_LIMITED', `too many ${what}; retry later`, { retryAfterMs });
+}
+
+/** The wire form of any thrown value: RelayErrors as they are, everything else as INTERNAL. */
+export function toErrorObject(e: unknown): ErrorObject {
+  if (e instanceof RelayError) return e.toErrorObject();
+  return { code: 'INTERNAL', message: 'internal error' };
+}

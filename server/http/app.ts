@@ -1,0 +1,314 @@
+/**
+ * The relay's REST surface (Express 5, DESIGN §5): every route of shared/wire ROUTES, each body
+ * parsed with a per-route size limit derived from its schema's worst case (wire-size.ts) and
+ * validated with its zod schema; bearer-token authentication; per-IP request limits; JSON error
+ * bodies with a closed code set for everything that goes wrong, including unknown routes, bad JSON,
+ * oversized bodies and bugs (INTERNAL, logged, never echoed). Latency is recorded per route template,
+ * never per path (paths carry account ids). Does not own any business rule (server/core).
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { performance } from 'node:perf_hooks';
+import type { z } from 'zod';
+import { fromBase64Url, toBase64Url } from '../../shared/crypto/bytes.js';
+import { HTTP_STATUS, type ErrorObject } from '../../shared/wire/errors.js';
+import {
+  CHALLENGE_TTL_MS,
+  MAX_ACK_BATCH,
+  MAX_AUTH_CLOCK_SKEW_MS,
+  MAX_CONNECTIONS_PER_DEVICE,
+  MAX_CONTACTS,
+  MAX_DEVICES_PER_ACCOUNT,
+  MAX_ENVELOPE_CONTENT,
+  MAX_PRESENCE_QUERY,
+  MAX_PREKEYS_PER_UPLOAD,
+  MAILBOX_RETENTION_MS,
+  SESSION_TOKEN_LENGTH,
+  SESSION_TOKEN_TTL_MS,
+} from '../../shared/wire/limits.js';
+import { AccountIdSchema, DeviceIdSchema } from '../../shared/wire/primitives.js';
+import {
+  ChallengeRequestSchema,
+  ContactsRequestSchema,
+  DeleteAccountRequestSchema,
+  PresenceQuerySchema,
+  PrekeyUploadSchema,
+  PutDeviceListRequestSchema,
+  RegisterRequestSchema,
+  ROUTES,
+  SendRequestSchema,
+  SessionRequestSchema,
+  SettingsRequestSchema,
+  type RouteName,
+} from '../../shared/wire/rest.js';
+import { WIRE_VERSION } from '../../shared/wire/version.js';
+import {
+  MAX_CLIENT_FRAME_BYTES,
+  MAX_CONTACTS_BODY_BYTES,
+  MAX_PREKEY_BODY_BYTES,
+  MAX_REGISTER_BODY_BYTES,
+  MAX_SEND_BODY_BYTES,
+  MAX_SMALL_BODY_BYTES,
+} from '../../shared/wire/wire-size.js';
+import type { AccountService } from '../core/accounts.js';
+import type { AuthService } from '../core/auth.js';
+import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
+import { rateLimited, RelayError, toErrorObject } from '../core/errors.js';
+import type { Mailboxes } from '../core/mailboxes.js';
+import type { PresenceService } from '../core/presence.js';
+import type { PrekeyService } from '../core/prekeys.js';
+import { parseOrThrow } from '../core/validation.js';
+import { accountJson, bundleJson } from './serialize.js';
+
+export type HttpServices = {
+  readonly auth: AuthService;
+  readonly accounts: AccountService;
+  readonly prekeys: PrekeyService;
+  readonly mailboxes: Mailboxes;
+  readonly presence: PresenceService;
+};
+
+export type HttpState = { draining: boolean };
+
+const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
+
+type Locals = { device?: AuthenticatedDevice; started: number; route?: string };
+
+function locals(res: Response): Locals {
+  return res.locals as Locals;
+}
+
+function clientIp(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** An empty body is not JSON (body-parser would call it `{}`). */
+function refuseEmpty(_req: unknown, _res: unknown, buffer: Buffer): void {
+  if (buffer.length === 0) throw new RelayError('MALFORMED', 'expected a JSON body');
+}
+
+function json(limit: number): RequestHandler {
+  return express.json({ limit, strict: true, type: 'application/json', verify: refuseEmpty });
+}
+
+function body<S extends z.ZodType>(schema: S, req: Request): z.output<S> {
+  if (req.body === undefined) throw new RelayError('MALFORMED', 'expected an application/json body');
+  return parseOrThrow(schema, req.body);
+}
+
+function param<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new RelayError('MALFORMED', 'invalid path parameter');
+  return result.data;
+}
+
+function device(res: Response): AuthenticatedDevice {
+  return locals(res).device!;
+}
+
+export function sendError(res: Response, error: ErrorObject): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (error.retryAfterMs !== undefined) res.set('Retry-After', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  res.status(HTTP_STATUS[error.code]).json({ error });
+}
+
+export function createHttpApp(ctx: RelayContext, services: HttpServices, state: HttpState): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+
+  const requireAuth: RequestHandler = async (req, res, next) => {
+    const match = BEARER.exec(req.get('authorization') ?? '');
+    let token: Uint8Array | undefined;
+    try {
+      token = match ? fromBase64Url(match[1]!) : undefined;
+    } catch {
+      token = undefined;
+    }
+    if (!token || token.length !== SESSION_TOKEN_LENGTH) throw new RelayError('UNAUTHORIZED', 'a bearer session token is required');
+    try {
+      locals(res).device = await services.auth.authenticate(token);
+    } finally {
+      token.fill(0);
+    }
+    next();
+  };
+
+  /** Registers a route from the shared table, recording its template for metrics. */
+  const route = (name: RouteName, ...handlers: RequestHandler[]): void => {
+    const { method, path } = ROUTES[name];
+    const tag: RequestHandler = (_req, res, next) => {
+      locals(res).route = path;
+      next();
+    };
+    const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
+    app[verb](path, tag, ...handlers);
+  };
+
+  app.use((req, res, next) => {
+    locals(res).started = performance.now();
+    res.on('finish', () => {
+      const l = locals(res);
+      ctx.metrics.httpDuration.observe(
+        { method: req.method, route: l.route ?? 'unmatched', status: String(res.statusCode) },
+        (performance.now() - l.started) / 1000,
+      );
+    });
+    if (!ALLOWED_METHODS.has(req.method)) throw new RelayError('NOT_FOUND', 'no such route');
+    if (state.draining && req.path !== ROUTES.health.path) {
+      throw new RelayError('UNAVAILABLE', 'the relay is shutting down', { retryAfterMs: 1_000 });
+    }
+    const wait = ctx.limits.requests.take(clientIp(req));
+    if (wait) throw rateLimited(wait, 'requests from this address');
+    next();
+  });
+
+  // ── Relay description and operations ──
+  route('health', (_req, res) => {
+    res.status(state.draining ? 503 : 200).json({ status: state.draining ? 'draining' : 'ok' });
+  });
+  route('metrics', async (_req, res) => {
+    res.set('Content-Type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
+  route('wellKnown', (_req, res) => {
+    res.json({
+      wireVersion: WIRE_VERSION,
+      relayId: toBase64Url(ctx.identity.relayId),
+      certificateKey: toBase64Url(ctx.identity.certificateKey.publicKey),
+      treeHeadKey: toBase64Url(ctx.identity.treeHeadKey.publicKey),
+      limits: {
+        maxEnvelopeContent: MAX_ENVELOPE_CONTENT,
+        maxDevicesPerAccount: MAX_DEVICES_PER_ACCOUNT,
+        maxConnectionsPerDevice: MAX_CONNECTIONS_PER_DEVICE,
+        maxFrameBytes: MAX_CLIENT_FRAME_BYTES,
+        maxPrekeysPerUpload: MAX_PREKEYS_PER_UPLOAD,
+        maxContacts: MAX_CONTACTS,
+        maxAckBatch: MAX_ACK_BATCH,
+        maxPresenceQuery: MAX_PRESENCE_QUERY,
+        mailboxRetentionMs: MAILBOX_RETENTION_MS,
+        sessionTokenTtlMs: SESSION_TOKEN_TTL_MS,
+        challengeTtlMs: CHALLENGE_TTL_MS,
+        maxAuthClockSkewMs: MAX_AUTH_CLOCK_SKEW_MS,
+      },
+    });
+  });
+
+  // ── Auth ──
+  route('challenge', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const { accountId, deviceId } = body(ChallengeRequestSchema, req);
+    const c = await services.auth.challenge(clientIp(req), accountId, deviceId);
+    res.json({ nonce: toBase64Url(c.nonce), relayId: toBase64Url(c.relayId), serverTime: c.serverTime });
+  });
+  route('session', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const request = body(SessionRequestSchema, req);
+    res.json(await services.auth.session(clientIp(req), request));
+  });
+
+  // ── Accounts ──
+  route('register', json(MAX_REGISTER_BODY_BYTES), async (req, res) => {
+    const r = await services.accounts.register(clientIp(req), body(RegisterRequestSchema, req));
+    res.status(201).json({ accountId: toBase64Url(r.accountId), username: r.username, deviceId: r.deviceId });
+  });
+  route('putDeviceList', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const { deviceList } = body(PutDeviceListRequestSchema, req);
+    res.json(await services.accounts.putDeviceList(device(res), deviceList));
+  });
+  route('putSettings', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const { presenceVisible } = body(SettingsRequestSchema, req);
+    await services.presence.setVisible(device(res), presenceVisible);
+    res.status(204).end();
+  });
+  route('deleteAccount', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    await services.accounts.deleteAccount(device(res), body(DeleteAccountRequestSchema, req));
+    res.status(204).end();
+  });
+  route('unregisterDevice', requireAuth, async (_req, res) => {
+    await services.accounts.unregisterDevice(device(res));
+    res.status(204).end();
+  });
+  route('lookupAccount', requireAuth, async (req, res) => {
+    res.json(accountJson(await services.accounts.lookup(device(res), param(AccountIdSchema, req.params.accountId))));
+  });
+  route('lookupUsername', requireAuth, async (req, res) => {
+    const raw = req.params.username;
+    if (typeof raw !== 'string') throw new RelayError('MALFORMED', 'invalid path parameter');
+    res.json(accountJson(await services.accounts.lookupUsername(device(res), raw)));
+  });
+
+  // ── Prekeys ──
+  route('uploadPrekeys', requireAuth, json(MAX_PREKEY_BODY_BYTES), async (req, res) => {
+    res.json(await services.prekeys.upload(device(res), body(PrekeyUploadSchema, req)));
+  });
+  route('prekeyCounts', requireAuth, async (_req, res) => {
+    res.json(await services.prekeys.counts(device(res)));
+  });
+  route('bundles', requireAuth, async (req, res) => {
+    const target = param(AccountIdSchema, req.params.accountId);
+    const bundles = await services.prekeys.bundles(device(res), target);
+    res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson) });
+  });
+  route('deviceBundle', requireAuth, async (req, res) => {
+    const target = param(AccountIdSchema, req.params.accountId);
+    const deviceIdText = req.params.deviceId;
+    if (typeof deviceIdText !== 'string' || !/^[1-9][0-9]{0,9}$/.test(deviceIdText)) throw new RelayError('MALFORMED', 'invalid device id');
+    const deviceId = param(DeviceIdSchema, Number(deviceIdText));
+    const bundles = await services.prekeys.bundles(device(res), target, deviceId);
+    res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson) });
+  });
+
+  // ── Messages ──
+  route('send', requireAuth, json(MAX_SEND_BODY_BYTES), async (req, res) => {
+    const { to, messages } = body(SendRequestSchema, req);
+    res.json(await services.mailboxes.send(device(res), to, messages));
+  });
+
+  // ── Contacts and presence ──
+  route('putContacts', requireAuth, json(MAX_CONTACTS_BODY_BYTES), async (req, res) => {
+    await services.presence.replaceContacts(device(res), body(ContactsRequestSchema, req).contacts);
+    res.status(204).end();
+  });
+  route('getContacts', requireAuth, async (_req, res) => {
+    const c = await services.presence.contacts(device(res));
+    res.json({ contacts: c.contacts.map(toBase64Url), presenceVisible: c.presenceVisible });
+  });
+  route('deleteContacts', requireAuth, async (_req, res) => {
+    await services.presence.replaceContacts(device(res), []);
+    res.status(204).end();
+  });
+  route('presenceQuery', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const requester = device(res);
+    const wait = ctx.limits.lookups.take(requester.accountHex);
+    if (wait) throw rateLimited(wait, 'presence queries');
+    const entries = await services.presence.snapshot(requester, body(PresenceQuerySchema, req).accounts);
+    res.json({ entries: entries.map((e) => ({ accountId: toBase64Url(e.accountId), online: e.online })) });
+  });
+
+  app.use(() => {
+    throw new RelayError('NOT_FOUND', 'no such route');
+  });
+
+  // Express recognises error handlers by their four parameters.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const error = httpErrorObject(err);
+    if (error.code === 'INTERNAL') ctx.log.error({ err, event: 'http.internal', route: locals(res).route }, 'internal error');
+    ctx.metrics.errors.inc({ code: error.code, transport: 'http' });
+    sendError(res, error);
+  });
+
+  return app;
+}
+
+/** body-parser and router errors carry `type` / `status`; map them onto the wire codes. */
+function httpErrorObject(err: unknown): ErrorObject {
+  if (err instanceof RelayError) return err.toErrorObject();
+  const e = err as { type?: unknown; status?: unknown } | null;
+  if (e && e.type === 'entity.too.large') return { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' };
+  if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { code: 'MALFORMED', message: 'malformed request' };
+  }
+  return toErrorObject(err);
+}

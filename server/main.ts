@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * `parley-relay`: the relay's command-line entry (DESIGN §5; `npm run relay -- --host H --port P
+ * --data DIR`). Starts the relay, prints one machine-readable line
+ *   {"event":"parley-relay.listening","url":…,"host":…,"port":…}
+ * on stdout once it accepts connections (tests and scripts read the bound port from it; port 0
+ * works), and on SIGTERM or SIGINT drains and exits 0. A bug that escapes every handler is logged
+ * and exits 1. Owns process concerns only; the relay itself is server/relay.ts.
+ */
+import { ConfigError, parseConfig, USAGE } from './config.js';
+import { createLogger } from './logger.js';
+import { startRelay } from './relay.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseConfig(process.argv.slice(2), process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`parley-relay: ${e.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (config === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  process.on('uncaughtException', (e) => {
+    log.fatal({ err: e, event: 'relay.uncaught' }, 'uncaught exception');
+    process.stderr.write(`parley-relay: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (e) => {
+    log.fatal({ err: e, event: 'relay.unhandled-rejection' }, 'unhandled rejection');
+    process.stderr.write(`parley-relay: fatal: unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+
+  const relay = await startRelay({
+    host: config.host,
+    port: config.port,
+    dataDir: config.dataDir,
+    logger: log,
+    limits: config.limits,
+    trustProxy: config.trustProxy,
+    storeThread: 'worker',
+  });
+  process.stdout.write(
+    `${JSON.stringify({ event: 'parley-relay.listening', url: relay.url, host: relay.host, port: relay.port })}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'relay.signal', signal }, 'stopping');
+    relay.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e, event: 'relay.close-failed' }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`parley-relay: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,139 @@
+/**
+ * Prometheus metrics of the relay (/metrics, prom-client): connections, frames in and out by type,
+ * errors by code, mailbox queue depth, group-commit batch sizes and latencies, HTTP latency by
+ * route template. Labels are closed sets (frame types, error codes, route templates): never an
+ * account id, device id, IP or token. Each relay owns its own registry, so several relays can run
+ * in one process (tests).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CLIENT_FRAME_TYPES } from '../shared/wire/frames.js';
+import { ERROR_CODES } from '../shared/wire/errors.js';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const FRAME_IN_LABELS = new Set<string>([...CLIENT_FRAME_TYPES, 'invalid', 'binary']);
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  private readonly framesInCounts = new Map<string, number>();
+  private readonly framesOutCounts = new Map<string, number>();
+  readonly connections: Gauge<'state'>;
+  readonly framesIn: Counter<'type'>;
+  readonly framesOut: Counter<'type'>;
+  readonly errors: Counter<'code' | 'transport'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly sendLatency: Histogram;
+  readonly commitDuration: Histogram;
+  readonly commitBatch: Histogram;
+  readonly envelopesStored: Counter;
+  readonly envelopesDelivered: Counter;
+  readonly envelopesAcked: Counter;
+  readonly queueDepth: Gauge;
+  readonly commitQueueDepth: Gauge;
+
+  constructor(sources: {
+    readonly connections: () => { unauthenticated: number; authenticated: number };
+    readonly queueDepth: () => number;
+    readonly commitQueueDepth: () => number;
+  }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'parley_relay_' });
+    this.connections = new Gauge({
+      name: 'parley_relay_ws_connections',
+      help: 'Open WebSocket connections by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const c = sources.connections();
+        this.set({ state: 'unauthenticated' }, c.unauthenticated);
+        this.set({ state: 'authenticated' }, c.authenticated);
+      },
+    });
+    // Frame counters are hot (several per envelope): they count in plain maps and are written into
+    // the prom-client counters only when scraped.
+    const framesIn = this.framesInCounts;
+    const framesOut = this.framesOutCounts;
+    this.framesIn = new Counter({
+      name: 'parley_relay_ws_frames_in_total',
+      help: 'Frames received by type',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [type, n] of framesIn) this.inc({ type }, n);
+      },
+    });
+    this.framesOut = new Counter({
+      name: 'parley_relay_ws_frames_out_total',
+      help: 'Frames sent by type',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [type, n] of framesOut) this.inc({ type }, n);
+      },
+    });
+    this.errors = new Counter({
+      name: 'parley_relay_errors_total',
+      help: 'Error replies by code and transport',
+      labelNames: ['code', 'transport'],
+      registers,
+    });
+    for (const code of ERROR_CODES) {
+      this.errors.inc({ code, transport: 'http' }, 0);
+      this.errors.inc({ code, transport: 'ws' }, 0);
+    }
+    this.httpDuration = new Histogram({
+      name: 'parley_relay_http_request_duration_seconds',
+      help: 'REST latency by route template',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.sendLatency = new Histogram({
+      name: 'parley_relay_send_commit_latency_seconds',
+      help: 'From a send entering the commit queue to its commit',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.commitDuration = new Histogram({
+      name: 'parley_relay_commit_duration_seconds',
+      help: 'Duration of one group-commit transaction',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.commitBatch = new Histogram({
+      name: 'parley_relay_commit_batch_items',
+      help: 'Sends and acks per group-commit transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.envelopesStored = new Counter({ name: 'parley_relay_envelopes_stored_total', help: 'Envelopes committed to mailboxes', registers });
+    this.envelopesDelivered = new Counter({ name: 'parley_relay_envelopes_delivered_total', help: 'Envelope frames written to sockets', registers });
+    this.envelopesAcked = new Counter({ name: 'parley_relay_envelopes_acked_total', help: 'Envelopes deleted after ack', registers });
+    this.queueDepth = new Gauge({
+      name: 'parley_relay_mailbox_queue_depth',
+      help: 'Envelopes stored and not yet acknowledged (all mailboxes)',
+      registers,
+      collect() {
+        this.set(sources.queueDepth());
+      },
+    });
+    this.commitQueueDepth = new Gauge({
+      name: 'parley_relay_commit_queue_depth',
+      help: 'Sends and acks waiting for the group commit',
+      registers,
+      collect() {
+        this.set(sources.commitQueueDepth());
+      },
+    });
+  }
+
+  frameIn(type: string): void {
+    const label = FRAME_IN_LABELS.has(type) ? type : 'invalid';
+    this.framesInCounts.set(label, (this.framesInCounts.get(label) ?? 0) + 1);
+  }
+
+  frameOut(type: string): void {
+    this.framesOutCounts.set(type, (this.framesOutCounts.get(type) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Table types of the relay database, as Kysely sees them. One schema for SQLite and PostgreSQL:
+ * byte columns are BLOB / BYTEA (read back as Buffer), integers are 64-bit, booleans are small
+ * integers (0/1) so that both dialects compare them the same way. Owns the column names only; the
+ * DDL is in migrations/, the queries in kysely-store.ts.
+ */
+import type { Generated } from 'kysely';
+
+type Bytes = Uint8Array;
+
+export type AccountsTable = {
+  account_id: Bytes;
+  account_key: Bytes;
+  /** Canonical username (normalizeUsername). */
+  username: string;
+  /** Signed device-list bytes, stored verbatim. */
+  device_list: Bytes;
+  device_list_version: number;
+  presence_visible: number;
+  created_at: number;
+};
+
+/** Usernames of deleted accounts, unavailable until `available_at`. */
+export type HeldUsernamesTable = { username: string; available_at: number };
+
+/** Account ids of deleted accounts: never registered again (a cached key would suddenly change). */
+export type AccountTombstonesTable = { account_id: Bytes; deleted_at: number };
+
+export type DevicesTable = {
+  /** Surrogate key; a device removed and re-added gets a new one (and a fresh mailbox). */
+  device_key: Generated<number>;
+  account_id: Bytes;
+  device_id: number;
+  identity_signing_key: Bytes;
+  identity_dh_key: Bytes;
+  /** The seq the next envelope for this device gets; seqs are per device and never reused. */
+  next_seq: number;
+  created_at: number;
+};
+
+/** A device that unregistered itself stays gone while the signed list still names the same key. */
+export type RetiredDevicesTable = { account_id: Bytes; device_id: number; identity_signing_key: Bytes };
+
+export type SignedPrekeysTable = { device_key: number; key_id: number; public_key: Bytes; created_at: number; signature: Bytes };
+export type LastResortKemPrekeysTable = SignedPrekeysTable;
+export type OneTimePrekeysTable = { device_key: number; key_id: number; public_key: Bytes };
+export type KemOneTimePrekeysTable = SignedPrekeysTable;
+
+export type MailboxTable = {
+  device_key: number;
+  seq: number;
+  /** NULL for sealed-sender envelopes (a later issue). */
+  source_account: Bytes | null;
+  source_device: number | null;
+  server_ts: number;
+  content: Bytes;
+};
+
+export type ChallengesTable = { nonce: Bytes; account_id: Bytes; device_id: number; expires_at: number };
+
+export type SessionsTable = {
+  token_id: Bytes;
+  /** SHA-256 of the token secret; the secret itself is never stored. */
+  secret_hash: Bytes;
+  device_key: number;
+  expires_at: number;
+};
+
+export type ContactsTable = { owner: Bytes; contact: Bytes };
+
+export type Database = {
+  accounts: AccountsTable;
+  held_usernames: HeldUsernamesTable;
+  account_tombstones: AccountTombstonesTable;
+  devices: DevicesTable;
+  retired_devices: RetiredDevicesTable;
+  signed_prekeys: SignedPrekeysTable;
+  last_resort_kem_prekeys: LastResortKemPrekeysTable;
+  one_time_prekeys: OneTimePrekeysTable;
+  kem_one_time_prekeys: KemOneTimePrekeysTable;
+  mailbox: MailboxTable;
+  challenges: ChallengesTable;
+  sessions: SessionsTable;
+  contacts: ContactsTable;
+};

@@ -1,0 +1,43 @@
+/**
+ * Worker-thread entry of the SQLite store (see worker-store.ts): opens the database with
+ * openSqliteStore and serves RelayStore calls posted by the main thread, one message per call.
+ * commitBatch is answered once its batch is durable (the WAL barrier runs here, off both event
+ * loops). Only the methods of RelayStore can be called. Not imported by anything: started by path.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openSqliteStore, type SqliteSynchronous } from './sqlite.js';
+import { STORE_METHODS, type StoreMethod, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
+
+const port = parentPort!;
+const { file, synchronous } = workerData as { file: string; synchronous: SqliteSynchronous };
+
+function describe(e: unknown): { name: string; message: string } {
+  return e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
+}
+
+try {
+  const store = await openSqliteStore(file, { synchronous });
+  const methods = new Set<string>(STORE_METHODS);
+  port.on('message', (request: WorkerRequest) => {
+    void (async (): Promise<void> => {
+      let reply: WorkerReply;
+      try {
+        if (!methods.has(request.method)) throw new Error(`not a store method: ${request.method}`);
+        const method = store[request.method as StoreMethod] as (...args: unknown[]) => Promise<unknown>;
+        let result = await method.apply(store, [...request.args]);
+        if (request.method === 'commitBatch') {
+          const { sends, acked, durable } = result as Awaited<ReturnType<typeof store.commitBatch>>;
+          await durable;
+          result = { sends, acked };
+        }
+        reply = { id: request.id, ok: true, result };
+      } catch (e) {
+        reply = { id: request.id, ok: false, error: describe(e) };
+      }
+      port.postMessage(reply);
+    })();
+  });
+  port.postMessage({ ready: true });
+} catch (e) {
+  port.postMessage({ ready: false, error: describe(e) });
+}

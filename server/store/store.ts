@@ -1,0 +1,191 @@
+/**
+ * RelayStore: the one storage interface of the relay (DESIGN §5). Every durable fact — accounts,
+ * signed device lists, devices, prekeys, mailboxes, challenges, session-token hashes, contacts —
+ * goes through it, and one test suite (store.test.ts) runs against every backend. The
+ * implementation (kysely-store.ts) is a single Kysely query layer; SQLite today, PostgreSQL with the
+ * scale-out issue. Owns persistence and atomicity (one-time prekeys claimed exactly once, a batch of
+ * sends and acks committed in one transaction, a device list replaced together with its devices).
+ * Does not own policy: signatures, limits and rate limits are checked by server/core before a call.
+ *
+ * Durability: every mutating method resolves only once its effect survives a power loss — except
+ * commitBatch, which resolves at commit and hands back a `durable` promise, so that the next batch
+ * can commit while this one is being flushed (challenges and session tokens are not flushed: losing
+ * one costs a client a new challenge, never a message).
+ */
+
+export type DeviceKeys = {
+  readonly deviceId: number;
+  readonly identitySigningKey: Uint8Array;
+  readonly identityDhKey: Uint8Array;
+};
+
+export type DeviceRecord = DeviceKeys & {
+  /** Surrogate key of this incarnation of the device (a re-added device gets a new one). */
+  readonly deviceKey: number;
+  readonly accountId: Uint8Array;
+};
+
+export type AccountRecord = {
+  readonly accountId: Uint8Array;
+  readonly accountKey: Uint8Array;
+  readonly username: string;
+  readonly deviceList: Uint8Array;
+  readonly deviceListVersion: number;
+  readonly presenceVisible: boolean;
+};
+
+export type SignedPrekeyRecord = {
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+  readonly createdAt: number;
+  readonly signature: Uint8Array;
+};
+export type OneTimePrekeyRecord = { readonly keyId: number; readonly publicKey: Uint8Array };
+
+export type PrekeySet = {
+  readonly signedPrekey?: SignedPrekeyRecord | undefined;
+  readonly lastResortKemPrekey?: SignedPrekeyRecord | undefined;
+  readonly oneTimePrekeys?: readonly OneTimePrekeyRecord[] | undefined;
+  readonly kemOneTimePrekeys?: readonly SignedPrekeyRecord[] | undefined;
+};
+
+export type PrekeyCountsRecord = {
+  readonly oneTimePrekeys: number;
+  readonly kemOneTimePrekeys: number;
+  readonly signedPrekey: { readonly keyId: number; readonly createdAt: number } | null;
+  readonly lastResortKemPrekey: { readonly keyId: number; readonly createdAt: number } | null;
+};
+
+export type ClaimedBundle = DeviceKeys & {
+  readonly signedPrekey: SignedPrekeyRecord;
+  readonly oneTimePrekey?: OneTimePrekeyRecord | undefined;
+  readonly kemPrekey?: (SignedPrekeyRecord & { readonly lastResort: boolean }) | undefined;
+};
+
+export type StoredEnvelope = {
+  readonly seq: number;
+  readonly sourceAccount: Uint8Array | null;
+  readonly sourceDevice: number | null;
+  readonly serverTimestamp: number;
+  readonly content: Uint8Array;
+};
+
+export type SendItem = {
+  /** The sending device; its own account's other devices are addressed by sending to its account. */
+  readonly from: { readonly accountId: Uint8Array; readonly deviceId: number };
+  readonly to: Uint8Array;
+  readonly messages: readonly { readonly deviceId: number; readonly content: Uint8Array }[];
+};
+
+export type SendOutcome =
+  | { readonly status: 'committed'; readonly deliveries: readonly { readonly deviceKey: number; readonly envelope: StoredEnvelope }[] }
+  | { readonly status: 'mismatched'; readonly missing: readonly number[]; readonly stale: readonly number[] }
+  | { readonly status: 'unknown-recipient' };
+
+export type AckItem = { readonly deviceKey: number; readonly seqs: readonly number[] };
+
+export type RemovedDevice = { readonly deviceKey: number; readonly deviceId: number; readonly envelopesDeleted: number };
+
+export type CreateAccountInput = {
+  readonly accountId: Uint8Array;
+  readonly accountKey: Uint8Array;
+  readonly username: string;
+  readonly deviceList: Uint8Array;
+  readonly deviceListVersion: number;
+  readonly device: DeviceKeys;
+  readonly prekeys: PrekeySet;
+  readonly now: number;
+};
+
+export type SweepResult = {
+  readonly envelopes: number;
+  readonly challenges: number;
+  readonly sessions: number;
+  readonly usernames: number;
+};
+
+export type RelayStore = {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Runs the numbered migrations that have not run yet. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // ── Accounts and devices ──
+  createAccount(input: CreateAccountInput): Promise<
+    { readonly status: 'created'; readonly deviceKey: number } | { readonly status: 'username-taken' | 'account-exists' }
+  >;
+  getAccount(accountId: Uint8Array): Promise<AccountRecord | undefined>;
+  getAccountByUsername(username: string): Promise<AccountRecord | undefined>;
+  /**
+   * Compare-and-swap on the list version: replaces the signed list and reconciles the devices
+   * (entries gone or re-keyed lose their mailbox, prekeys and sessions; retired devices stay gone).
+   */
+  replaceDeviceList(input: {
+    readonly accountId: Uint8Array;
+    readonly expectedVersion: number;
+    readonly deviceList: Uint8Array;
+    readonly version: number;
+    readonly devices: readonly DeviceKeys[];
+    readonly now: number;
+  }): Promise<{ readonly status: 'replaced'; readonly removed: readonly RemovedDevice[] } | { readonly status: 'conflict' }>;
+  /** Removes the device and everything it owns, and keeps it out until its key leaves the list. */
+  unregisterDevice(deviceKey: number): Promise<RemovedDevice | undefined>;
+  /** Removes the account, its devices, mailboxes, prekeys, sessions and contacts; holds the username. */
+  deleteAccount(input: {
+    readonly accountId: Uint8Array;
+    readonly now: number;
+    readonly usernameAvailableAt: number;
+  }): Promise<{ readonly removed: readonly RemovedDevice[] } | undefined>;
+  setPresenceVisible(accountId: Uint8Array, visible: boolean): Promise<void>;
+  getDevice(accountId: Uint8Array, deviceId: number): Promise<DeviceRecord | undefined>;
+  listDevices(accountId: Uint8Array): Promise<DeviceRecord[]>;
+
+  // ── Auth ──
+  putChallenge(challenge: { readonly nonce: Uint8Array; readonly accountId: Uint8Array; readonly deviceId: number; readonly expiresAt: number }): Promise<void>;
+  /** Deletes and returns the challenge: a nonce can be taken once. */
+  takeChallenge(nonce: Uint8Array): Promise<{ readonly accountId: Uint8Array; readonly deviceId: number; readonly expiresAt: number } | undefined>;
+  putSession(session: { readonly tokenId: Uint8Array; readonly secretHash: Uint8Array; readonly deviceKey: number; readonly expiresAt: number }): Promise<void>;
+  getSession(tokenId: Uint8Array): Promise<
+    | { readonly secretHash: Uint8Array; readonly expiresAt: number; readonly device: DeviceRecord }
+    | undefined
+  >;
+
+  // ── Prekeys ──
+  storePrekeys(deviceKey: number, prekeys: PrekeySet): Promise<void>;
+  prekeyCounts(deviceKey: number): Promise<PrekeyCountsRecord>;
+  /**
+   * Bundles of the account's devices (or of one) that have a signed prekey, each consuming one
+   * one-time X25519 and one one-time ML-KEM key atomically (falling back to the last-resort key).
+   */
+  claimBundles(accountId: Uint8Array, deviceId?: number): Promise<ClaimedBundle[]>;
+
+  // ── Mailboxes ──
+  /**
+   * One transaction for a batch of sends and acks (group commit). A send commits only if it names
+   * exactly the recipient's current devices (minus the sender's own device).
+   */
+  commitBatch(batch: { readonly sends: readonly SendItem[]; readonly acks: readonly AckItem[]; readonly now: number }): Promise<{
+    readonly sends: readonly SendOutcome[];
+    readonly acked: number;
+    /** Resolves once the batch is durable; batches become durable in commit order. */
+    readonly durable: Promise<void>;
+  }>;
+  /** Envelopes with seq > afterSeq in order, and the device's next seq read *before* them. */
+  readMailbox(deviceKey: number, afterSeq: number, limit: number): Promise<{
+    readonly nextSeq: number | undefined;
+    readonly envelopes: readonly StoredEnvelope[];
+  }>;
+  countEnvelopes(): Promise<number>;
+
+  // ── Contacts ──
+  replaceContacts(owner: Uint8Array, contacts: readonly Uint8Array[]): Promise<void>;
+  getContacts(owner: Uint8Array): Promise<Uint8Array[]>;
+  /**
+   * Accounts X with owner→X and X→owner on the contact lists; with `visibleOnly`, only those whose
+   * presence is visible; with `among`, only those in that set.
+   */
+  mutualContacts(owner: Uint8Array, options: { readonly among?: readonly Uint8Array[]; readonly visibleOnly: boolean }): Promise<Uint8Array[]>;
+
+  // ── Expiry ──
+  sweep(input: { readonly now: number; readonly mailboxCutoff: number; readonly batchSize: number }): Promise<SweepResult>;
+};

@@ -1,0 +1,433 @@
+/**
+ * One WebSocket connection of the live channel (frames in shared/wire/frames.ts). Owns the
+ * connection's life: authentication by the first frame (within WS_AUTH_TIMEOUT_MS), per-connection
+ * budgets (frames, bytes, typing, presence; repeated violations close it with 1008), validation of
+ * every frame (typed error frames, never an exception), and delivery of the device's mailbox.
+ *
+ * Delivery keeps a cursor (highest seq written to this socket). On authentication a pump reads the
+ * mailbox after the cursor page by page, then sends `backlog-end`; afterwards committed envelopes
+ * arriving on the bus are written directly when they continue the cursor, and anything else (a gap,
+ * a pump in progress, a full socket buffer) wakes the pump, which reads from the store. The pump
+ * waits for the socket to drain above SOCKET_HIGH_WATER_BYTES, so a slow reader holds at most that
+ * much in memory. Does not own commit (core/mailboxes.ts) or the socket table (registry.ts).
+ */
+import type { RawData, WebSocket } from 'ws';
+import { CLIENT_FRAME_TYPES, type ClientFrameType, CloseCode } from '../../shared/wire/frames.js';
+import {
+  AckFrameSchema,
+  AuthFrameSchema,
+  PingFrameSchema,
+  PresenceQueryFrameSchema,
+  SendFrameSchema,
+  TypingFrameSchema,
+} from '../../shared/wire/frames.js';
+import { toBase64Url } from '../../shared/crypto/bytes.js';
+import { WIRE_VERSION } from '../../shared/wire/version.js';
+import { RequestIdSchema } from '../../shared/wire/primitives.js';
+import type { z } from 'zod';
+import type { AuthService } from '../core/auth.js';
+import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
+import { RelayError, toErrorObject } from '../core/errors.js';
+import type { Mailboxes } from '../core/mailboxes.js';
+import type { PresenceService } from '../core/presence.js';
+import { TokenBucket } from '../limits/rate-limiter.js';
+import type { BusEvent } from '../bus/bus.js';
+import type { StoredEnvelope } from '../store/store.js';
+import { ackedFrame, envelopeFrame, errorFrame, rememberContentText, sentFrame } from './encode.js';
+import type { ConnectionRegistry } from './registry.js';
+import { describeIssues } from '../core/validation.js';
+
+/** Envelopes per mailbox read. */
+export const MAILBOX_PAGE_SIZE = 64;
+/** Above this many buffered bytes, delivery waits for the socket to drain. */
+export const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
+/** Frames a client may pipeline behind its auth frame while the token is checked. */
+const MAX_FRAMES_WHILE_AUTHENTICATING = 32;
+
+export type ConnectionDeps = {
+  readonly ctx: RelayContext;
+  readonly auth: AuthService;
+  readonly mailboxes: Mailboxes;
+  readonly presence: PresenceService;
+  readonly registry: ConnectionRegistry<Connection>;
+};
+
+type State = 'auth' | 'authenticating' | 'ready' | 'closed';
+const FRAME_TYPES: ReadonlySet<string> = new Set(CLIENT_FRAME_TYPES);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export class Connection {
+  deviceKey = -1;
+  accountHex = '';
+  /** Cleared by each heartbeat ping, set by the pong. */
+  alive = true;
+
+  private state: State = 'auth';
+  private device: AuthenticatedDevice | undefined;
+  private readonly waiting: { data: RawData; isBinary: boolean }[] = [];
+  private readonly authTimer: NodeJS.Timeout;
+  private readonly budgets: ReturnType<ConnectionDeps['ctx']['limits']['connectionBuckets']>;
+  private readonly strikes: TokenBucket;
+  private cursor = 0;
+  private pumping = false;
+  private dirty = false;
+  private backlogDone = false;
+  private inflight = 0;
+  private paused = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    const { limits, clock } = deps.ctx;
+    this.budgets = limits.connectionBuckets();
+    const strikes = limits.config.strikesBeforeDisconnect;
+    this.strikes = new TokenBucket({ capacity: strikes, refillPerSecond: strikes / 60 }, clock);
+    this.authTimer = setTimeout(() => {
+      if (this.state === 'auth' || this.state === 'authenticating') {
+        this.sendError(new RelayError('UNAUTHORIZED', 'no auth frame in time'), undefined);
+        this.close(CloseCode.AuthTimeout, 'auth timeout');
+      }
+    }, limits.config.authTimeoutMs);
+  }
+
+  get authenticated(): boolean {
+    return this.state === 'ready';
+  }
+
+  // ── Inbound ──────────────────────────────────────────────────────────────────
+
+  onMessage(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'authenticating') {
+      if (this.waiting.length >= MAX_FRAMES_WHILE_AUTHENTICATING) {
+        this.close(CloseCode.PolicyViolation, 'too many frames before ready');
+        return;
+      }
+      this.waiting.push({ data, isBinary });
+      return;
+    }
+    // binaryType is the default 'nodebuffer': a message (even a fragmented one) is one Buffer.
+    const buffer = data as Buffer;
+    const size = buffer.byteLength;
+    const wait = this.budgets.frames.take(1) || this.budgets.bytes.take(size);
+    if (wait) {
+      this.deps.ctx.metrics.frameIn('invalid');
+      this.strike(new RelayError('RATE_LIMITED', 'too many frames; slow down', { retryAfterMs: wait }), undefined);
+      return;
+    }
+    if (isBinary) {
+      this.deps.ctx.metrics.frameIn('binary');
+      this.strike(new RelayError('UNSUPPORTED_FRAME', 'binary frames are not part of the wire protocol'), undefined);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(buffer.toString('utf8'));
+    } catch {
+      this.deps.ctx.metrics.frameIn('invalid');
+      this.strike(new RelayError('MALFORMED', 'a frame is one JSON object'), undefined);
+      return;
+    }
+    if (!isObject(value) || typeof value.type !== 'string') {
+      this.deps.ctx.metrics.frameIn('invalid');
+      this.strike(new RelayError('MALFORMED', 'a frame is a JSON object with a string `type`'), undefined);
+      return;
+    }
+    const ref = RequestIdSchema.safeParse(value.id).success ? (value.id as string) : undefined;
+    if (!FRAME_TYPES.has(value.type)) {
+      this.deps.ctx.metrics.frameIn('invalid');
+      this.strike(new RelayError('UNSUPPORTED_FRAME', 'unknown frame type'), ref);
+      return;
+    }
+    const type = value.type as ClientFrameType;
+    this.deps.ctx.metrics.frameIn(type);
+    if (this.state === 'auth') {
+      if (type !== 'auth') {
+        this.sendError(new RelayError('UNAUTHORIZED', 'the first frame must be `auth`'), ref);
+        this.close(CloseCode.Unauthorized, 'unauthorized');
+        return;
+      }
+      const frame = AuthFrameSchema.safeParse(value);
+      if (!frame.success) {
+        this.sendError(new RelayError('UNAUTHORIZED', 'malformed auth frame'), ref);
+        this.close(CloseCode.Unauthorized, 'unauthorized');
+        return;
+      }
+      void this.authenticate(frame.data.token);
+      return;
+    }
+    this.dispatch(type, value, ref);
+  }
+
+  private parse<S extends z.ZodType>(schema: S, value: unknown, ref: string | undefined): z.output<S> | undefined {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    this.strike(new RelayError('MALFORMED', describeIssues(result.error)), ref);
+    return undefined;
+  }
+
+  private dispatch(type: ClientFrameType, value: Record<string, unknown>, ref: string | undefined): void {
+    const device = this.device!;
+    switch (type) {
+      case 'auth':
+        this.strike(new RelayError('MALFORMED', 'already authenticated'), ref);
+        return;
+      case 'send': {
+        const frame = this.parse(SendFrameSchema, value, ref);
+        if (!frame) return;
+        // The schema accepted them, so the raw messages are the strict base64url the bytes came from.
+        const raw = value.messages as readonly { content: string }[];
+        frame.messages.forEach((m, i) => rememberContentText(m.content, raw[i]!.content));
+        this.track(
+          this.deps.mailboxes.send(device, frame.to, frame.messages).then(
+            (r) => this.sendRaw(sentFrame(frame.id, r.serverTimestamp), 'sent'),
+            (e: unknown) => this.sendError(e, frame.id),
+          ),
+        );
+        return;
+      }
+      case 'ack': {
+        const frame = this.parse(AckFrameSchema, value, ref);
+        if (!frame) return;
+        this.track(
+          this.deps.mailboxes.ack(device, frame.seqs).then(
+            () => {
+              if (frame.id !== undefined) this.sendRaw(ackedFrame(frame.id), 'acked');
+            },
+            (e: unknown) => this.sendError(e, frame.id),
+          ),
+        );
+        return;
+      }
+      case 'typing': {
+        const frame = this.parse(TypingFrameSchema, value, ref);
+        if (!frame) return;
+        const wait = this.budgets.typing.take(1);
+        if (wait) {
+          this.strike(new RelayError('RATE_LIMITED', 'too many typing frames', { retryAfterMs: wait }), ref);
+          return;
+        }
+        // Never answered, so a typing frame to a stranger and one to a contact look the same.
+        this.deps.presence.typing(device, frame.to, frame.state).catch((e: unknown) => this.logInternal(e, 'typing'));
+        return;
+      }
+      case 'presence-query': {
+        const frame = this.parse(PresenceQueryFrameSchema, value, ref);
+        if (!frame) return;
+        const wait = this.budgets.presence.take(1);
+        if (wait) {
+          this.strike(new RelayError('RATE_LIMITED', 'too many presence queries', { retryAfterMs: wait }), frame.id);
+          return;
+        }
+        this.deps.presence.snapshot(device, frame.accounts).then(
+          (entries) =>
+            this.sendRaw(
+              JSON.stringify({
+                type: 'presence-snapshot',
+                ref: frame.id,
+                entries: entries.map((e) => ({ accountId: toBase64Url(e.accountId), online: e.online })),
+              }),
+              'presence-snapshot',
+            ),
+          (e: unknown) => this.sendError(e, frame.id),
+        );
+        return;
+      }
+      case 'ping': {
+        const frame = this.parse(PingFrameSchema, value, ref);
+        if (!frame) return;
+        this.sendRaw(JSON.stringify({ type: 'pong', ref: frame.id, serverTime: this.deps.ctx.clock() }), 'pong');
+        return;
+      }
+    }
+  }
+
+  /** Counts requests awaiting commit; past the cap the relay stops reading this socket. */
+  private track(work: Promise<void>): void {
+    this.inflight++;
+    if (this.inflight >= this.deps.ctx.limits.config.maxInflightPerConnection && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+    }
+    void work.finally(() => {
+      this.inflight--;
+      if (this.paused && this.inflight <= this.deps.ctx.limits.config.maxInflightPerConnection / 2) {
+        this.paused = false;
+        if (this.state !== 'closed') this.ws.resume();
+      }
+    });
+  }
+
+  private async authenticate(token: Uint8Array): Promise<void> {
+    this.state = 'authenticating';
+    let device: AuthenticatedDevice;
+    try {
+      device = await this.deps.auth.authenticate(token);
+    } catch (e) {
+      if ((this.state as State) === 'closed') return;
+      this.sendError(e, undefined);
+      this.close(CloseCode.Unauthorized, 'unauthorized');
+      return;
+    } finally {
+      token.fill(0);
+    }
+    if ((this.state as State) !== 'authenticating') return;
+    this.device = device;
+    this.deviceKey = device.deviceKey;
+    this.accountHex = device.accountHex;
+    if (!this.deps.registry.add(this)) {
+      this.sendError(new RelayError('TOO_MANY_CONNECTIONS', 'this device holds the maximum number of connections', { retryAfterMs: 5_000 }), undefined);
+      this.close(CloseCode.TooManyConnections, 'too many connections');
+      return;
+    }
+    clearTimeout(this.authTimer);
+    this.state = 'ready';
+    this.sendRaw(
+      JSON.stringify({
+        type: 'ready',
+        wireVersion: WIRE_VERSION,
+        accountId: toBase64Url(device.accountId),
+        deviceId: device.deviceId,
+        serverTime: this.deps.ctx.clock(),
+      }),
+      'ready',
+    );
+    void this.pump();
+    const waiting = this.waiting.splice(0);
+    for (const w of waiting) this.onMessage(w.data, w.isBinary);
+  }
+
+  // ── Outbound ─────────────────────────────────────────────────────────────────
+
+  onBusEvent(event: BusEvent): void {
+    if (this.state !== 'ready') return;
+    if (event.kind === 'device-gone') {
+      this.close(CloseCode.DeviceGone, 'device removed');
+    } else if (event.kind === 'mailbox') {
+      this.onMailbox(event.envelopes);
+    }
+  }
+
+  /** An account-wide frame (typing, presence) prepared by the presence service. */
+  sendAccountFrame(frame: string, type: string): void {
+    if (this.state === 'ready') this.sendRaw(frame, type);
+  }
+
+  private onMailbox(envelopes: readonly StoredEnvelope[] | undefined): void {
+    if (envelopes && !this.pumping && this.backlogDone && this.ws.bufferedAmount <= SOCKET_HIGH_WATER_BYTES) {
+      for (const envelope of envelopes) {
+        if (envelope.seq <= this.cursor) continue;
+        if (envelope.seq !== this.cursor + 1) {
+          void this.pump();
+          return;
+        }
+        this.sendEnvelope(envelope);
+      }
+      return;
+    }
+    void this.pump();
+  }
+
+  private sendEnvelope(envelope: StoredEnvelope, flushed?: () => void): void {
+    this.sendRaw(envelopeFrame(envelope), 'envelope', flushed);
+    this.cursor = envelope.seq;
+    this.deps.ctx.metrics.envelopesDelivered.inc();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.dirty = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.dirty = false;
+        for (;;) {
+          if (this.state !== 'ready') return;
+          const page = await this.deps.ctx.store.readMailbox(this.deviceKey, this.cursor, MAILBOX_PAGE_SIZE);
+          if (this.state !== 'ready' || page.nextSeq === undefined) return;
+          let flushed: Promise<void> | undefined;
+          page.envelopes.forEach((envelope, i) => {
+            if (envelope.seq <= this.cursor) return;
+            if (i === page.envelopes.length - 1) flushed = new Promise((resolve) => this.sendEnvelope(envelope, resolve));
+            else this.sendEnvelope(envelope);
+          });
+          if (page.envelopes.length < MAILBOX_PAGE_SIZE) {
+            // Every seq below nextSeq was committed before the page was read; absent ones are acked.
+            this.cursor = Math.max(this.cursor, page.nextSeq - 1);
+            break;
+          }
+          if (flushed && this.ws.bufferedAmount > SOCKET_HIGH_WATER_BYTES) await flushed;
+        }
+        if (!this.backlogDone) {
+          this.backlogDone = true;
+          this.sendRaw('{"type":"backlog-end"}', 'backlog-end');
+        }
+      } while (this.dirty);
+    } catch (e) {
+      this.logInternal(e, 'pump');
+      this.close(1011, 'internal error');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private sendRaw(frame: string, type: string, flushed?: () => void): void {
+    if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) {
+      flushed?.();
+      return;
+    }
+    this.ws.send(frame, flushed && (() => flushed()));
+    this.deps.ctx.metrics.frameOut(type);
+  }
+
+  private sendError(e: unknown, ref: string | undefined): void {
+    const error = toErrorObject(e);
+    if (error.code === 'INTERNAL') this.logInternal(e, 'frame');
+    this.deps.ctx.metrics.errors.inc({ code: error.code, transport: 'ws' });
+    this.sendRaw(errorFrame(error, ref), 'error');
+  }
+
+  /** An error the client caused; too many in a short time close the connection. */
+  private strike(e: RelayError, ref: string | undefined): void {
+    this.sendError(e, ref);
+    if (this.strikes.take(1) !== 0) this.close(CloseCode.PolicyViolation, 'too many invalid or excess frames');
+  }
+
+  private logInternal(e: unknown, where: string): void {
+    this.deps.ctx.log.error({ err: e, event: 'ws.internal', where }, 'internal error on a connection');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    this.deps.registry.remove(this);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  /** The socket is gone (closed by either side, or terminated). */
+  onClosed(): void {
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    this.deps.registry.remove(this);
+  }
+
+  terminate(): void {
+    this.onClosed();
+    this.ws.terminate();
+  }
+
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * Engines for integration tests: each a real Engine over a real (SQLCipher) profile in a temporary
+ * directory, talking to a real relay. The database key lives in an in-memory keychain (kept across
+ * restarts of the same profile); the clock is the system clock plus an offset a test can move;
+ * typing timers are manual (fired by advancing them). Calls go through the engine's dispatcher —
+ * the one validation layer every host uses — and every pushed event is checked against its schema.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EVENTS } from '../../../../shared/api/events.js';
+import type { Channel } from '../../../../shared/api/contract.js';
+import type { ApiResult, EngineEvent, EventName, EventPayload, RequestOf, ResponseOf } from '../../../../shared/api/types.js';
+import { systemRng } from '../../../../shared/crypto/random.js';
+import type { Timers } from '../../../../electron/engine/app-lock.js';
+import { createDispatcher, type Dispatch } from '../../../../electron/engine/dispatch.js';
+import { Engine } from '../../../../electron/engine/engine.js';
+import { ARGON2_BOUNDS } from '../../../../electron/engine/keys/argon2.js';
+import { KeychainKeyStore, type KeychainBackend } from '../../../../electron/engine/keys/keychain.js';
+import { PassphraseKeyFile } from '../../../../electron/engine/keys/passphrase-key-file.js';
+import { resolveProfile } from '../../../../electron/engine/profile.js';
+
+const FAST_ARGON2 = { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: 3, parallelism: 1 };
+
+export class MemoryKeychain implements KeychainBackend {
+  readonly secrets = new Map<string, Uint8Array>();
+  async getSecret(service: string, account: string) {
+    const s = this.secrets.get(`${service}|${account}`);
+    return s ? s.slice() : null;
+  }
+  async setSecret(service: string, account: string, secret: Uint8Array) {
+    this.secrets.set(`${service}|${account}`, secret.slice());
+  }
+  async deleteSecret(service: string, account: string) {
+    return this.secrets.delete(`${service}|${account}`);
+  }
+}
+
+/** System time plus an adjustable offset (a device whose clock is wrong, or time passing). */
+export class OffsetClock {
+  offset = 0;
+  readonly now = (): number => Date.now() + this.offset;
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+}
+
+/** Timers that fire only when the test advances them (typing: 3 s idle, 5 s display). */
+export class ManualTimers implements Timers {
+  #now = 0;
+  #next = 1;
+  readonly #pending = new Map<number, { at: number; fn: () => void }>();
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#pending.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#pending.delete(handle as number);
+  }
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#pending) if (entry[1].at <= target && (!due || entry[1].at < due[1].at)) due = entry;
+      if (!due) break;
+      this.#pending.delete(due[0]);
+      this.#now = due[1].at;
+      due[1].fn();
+    }
+    this.#now = target;
+  }
+  get size(): number {
+    return this.#pending.size;
+  }
+}
+
+export class ApiFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+let counter = 0;
+/** A valid username unique within this test process. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid % 100_000}_${++counter}`.slice(0, 32);
+}
+
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export type TestEngineOptions = {
+  readonly relayUrl: string;
+  readonly name?: string;
+  readonly base?: string;
+  readonly keychain?: MemoryKeychain;
+  readonly clock?: OffsetClock;
+  readonly timers?: ManualTimers;
+};
+
+export class TestEngine {
+  readonly events: EngineEvent[] = [];
+  readonly dispatch: Dispatch;
+  username = '';
+  #accountId = '';
+
+  private constructor(
+    readonly engine: Engine,
+    readonly options: Required<Omit<TestEngineOptions, 'name'>> & { readonly profileName: string },
+  ) {
+    this.dispatch = createDispatcher(engine.handlers(), { onRequest: () => engine.touch() });
+  }
+
+  static async start(o: TestEngineOptions): Promise<TestEngine> {
+    const base = o.base ?? mkdtempSync(join(tmpdir(), 'parley-engine-it-'));
+    const keychain = o.keychain ?? new MemoryKeychain();
+    const clock = o.clock ?? new OffsetClock();
+    const timers = o.timers ?? new ManualTimers();
+    const profile = resolveProfile(base, 'p');
+    const holder: { t?: TestEngine } = {};
+    const engine = await Engine.start({
+      profile,
+      keychain: new KeychainKeyStore(keychain, profile.keychainAccount, systemRng),
+      passphrase: new PassphraseKeyFile(profile.keyFilePath, systemRng, FAST_ARGON2),
+      clock: clock.now,
+      emit: (e) => {
+        const parsed = EVENTS[e.event].safeParse(e.payload);
+        if (!parsed.success) throw new Error(`event ${e.event} breaks its schema`);
+        holder.t?.events.push(e);
+      },
+      messaging: { typingTimers: timers, backoff: { initialDelayMs: 50, maxDelayMs: 300 }, requestTimeoutMs: 5_000 },
+    });
+    const t = new TestEngine(engine, { relayUrl: o.relayUrl, base, keychain, clock, timers, profileName: 'p' });
+    holder.t = t;
+    return t;
+  }
+
+  /** A fresh engine with a registered account, connected to the relay. */
+  static async create(o: TestEngineOptions): Promise<TestEngine> {
+    const t = await TestEngine.start(o);
+    t.username = uniqueName(o.name ?? 'user');
+    await t.call('account:create', { username: t.username, relayUrl: o.relayUrl });
+    void t.accountId;
+    await t.online();
+    return t;
+  }
+
+  get clock(): OffsetClock {
+    return this.options.clock;
+  }
+
+  get timers(): ManualTimers {
+    return this.options.timers;
+  }
+
+  /** The account id (hex), also after the engine closed. */
+  get accountId(): string {
+    this.#accountId ||= this.engine.getState().account?.accountId ?? '';
+    return this.#accountId;
+  }
+
+  async result<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ApiResult<ResponseOf<C>>> {
+    return (await this.dispatch(channel, request)) as ApiResult<ResponseOf<C>>;
+  }
+
+  async call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+    const r = await this.result(channel, request);
+    if (!r.ok) throw new ApiFailure(r.error.code, r.error.message);
+    return r.value;
+  }
+
+  async errorOf<C extends Channel>(channel: C, request: RequestOf<C>): Promise<string> {
+    const r = await this.result(channel, request);
+    if (r.ok) throw new Error(`expected ${channel} to fail`);
+    return r.error.code;
+  }
+
+  payloads<E extends EventName>(event: E): EventPayload<E>[] {
+    return this.events.filter((e) => e.event === event).map((e) => e.payload as EventPayload<E>);
+  }
+
+  async waitEvent<E extends EventName>(event: E, match: (p: EventPayload<E>) => boolean = () => true, timeoutMs = 10_000): Promise<EventPayload<E>> {
+    let found: EventPayload<E> | undefined;
+    await waitFor(() => (found = this.payloads(event).find(match)) !== undefined, `${event} on ${this.username}`, timeoutMs);
+    return found!;
+  }
+
+  /** Connected and done with the work after connecting (contact list, presence, prekeys). */
+  async online(timeoutMs = 10_000): Promise<void> {
+    await waitFor(() => this.engine.messaging?.relay.state === 'open', `${this.username} online`, timeoutMs);
+    await this.engine.messaging!.settled();
+  }
+
+  /** Adds `other` by username and returns the conversation id. */
+  async add(other: { readonly username: string }): Promise<string> {
+    const contact = await this.call('contacts:add', { username: other.username });
+    const conversation = (await this.call('conversations:list', {})).find((c) => c.contactId === contact.id);
+    if (!conversation) throw new Error('no conversation after contacts:add');
+    return conversation.id;
+  }
+
+  async conversationWith(other: { readonly accountId: string }): Promise<string | undefined> {
+    return (await this.call('conversations:list', {})).find((c) => c.contactId === other.accountId)?.id;
+  }
+
+  async messages(conversationId: string, limit = 200) {
+    return (await this.call('messages:openPage', { conversationId, anchor: { kind: 'latest' }, limit })).messages;
+  }
+
+  async send(conversationId: string, body: string) {
+    return this.call('messages:send', { conversationId, body });
+  }
+
+  /** Waits until a text with `body` is in the conversation with `from`; returns it. */
+  async receive(from: { readonly accountId: string }, body: string, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const conversationId = await this.conversationWith(from);
+      if (conversationId) {
+        const found = (await this.messages(conversationId)).find((m) => m.body === body && m.direction === 'incoming');
+        if (found) return found;
+      }
+      if (Date.now() > deadline) throw new Error(`${this.username} did not receive "${body.slice(0, 40)}"`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async statusOf(messageId: string): Promise<string | null> {
+    return (await this.call('messages:openPage', { conversationId: await this.conversationOf(messageId), anchor: { kind: 'around', messageId }, limit: 1 })).messages[0]!.status;
+  }
+
+  async conversationOf(messageId: string): Promise<string> {
+    for (const c of await this.call('conversations:list', {})) {
+      const page = await this.result('messages:openPage', { conversationId: c.id, anchor: { kind: 'around', messageId }, limit: 1 });
+      if (page.ok && page.value.messages[0]?.id === messageId) return c.id;
+    }
+    throw new Error('no conversation holds that message');
+  }
+
+  async waitStatus(messageId: string, status: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.statusOf(messageId)) !== status) {
+      if (Date.now() > deadline) throw new Error(`message ${messageId} of ${this.username} never became ${status} (is ${await this.statusOf(messageId)})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Closes the engine (database closed, relay connection dropped); the profile stays. */
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+
+  /** A new engine on the same profile (same keychain, clock and timers), connected again. */
+  async restart(): Promise<TestEngine> {
+    await this.close();
+    const t = await TestEngine.start({ relayUrl: this.options.relayUrl, base: this.options.base, keychain: this.options.keychain, clock: this.options.clock, timers: this.options.timers });
+    t.username = this.username;
+    void t.accountId;
+    await t.online();
+    return t;
+  }
+
+  /** Closes and deletes the profile directory. */
+  async dispose(): Promise<void> {
+    await this.close().catch(() => undefined);
+    rmSync(this.options.base, { recursive: true, force: true });
+  }
+}

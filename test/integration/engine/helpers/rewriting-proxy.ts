@@ -1,0 +1,80 @@
+/**
+ * A relay that lies about accounts: a pass-through proxy in front of the real relay (REST forwarded
+ * with fetch, the WebSocket piped byte for byte) whose account lookups a test can rewrite — another
+ * account key, a rolled-back or equivocating device list, a broken signature. Only what the engine
+ * must verify is touched; everything else is the real relay. (The full hostile proxy that tampers
+ * with frames is the fault-test issue's.)
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export type AccountAnswer = { accountId: string; accountKey: string; deviceList: string };
+export type Rewrite = (answer: AccountAnswer) => AccountAnswer;
+
+const LOOKUP = /^\/v1\/(usernames\/[^/]+|accounts\/(?!me$)[^/]+)$/;
+
+async function body(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return chunks.length ? Buffer.concat(chunks) : undefined;
+}
+
+export class RewritingProxy {
+  /** Applied to every successful account lookup (by username or id) while set. */
+  rewrite: Rewrite | null = null;
+  readonly sockets = new Set<{ destroy(): void }>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(upstream: string): Promise<RewritingProxy> {
+    const target = new URL(upstream);
+    const holder: { proxy?: RewritingProxy } = {};
+    const server = createServer((req, res) => {
+      void (async () => {
+        try {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
+          const upstreamResponse = await fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'GET', headers, body: await body(req) });
+          let text = await upstreamResponse.text();
+          const rewrite = holder.proxy?.rewrite;
+          if (rewrite && upstreamResponse.ok && req.method === 'GET' && LOOKUP.test(new URL(req.url ?? '/', target).pathname)) {
+            text = JSON.stringify(rewrite(JSON.parse(text) as AccountAnswer));
+          }
+          res.writeHead(upstreamResponse.status, { 'content-type': upstreamResponse.headers.get('content-type') ?? 'application/json' });
+          res.end(text);
+        } catch {
+          res.writeHead(502).end();
+        }
+      })();
+    });
+    server.on('upgrade', (req, socket, head) => {
+      holder.proxy?.sockets.add(socket);
+      const up = connect(Number(target.port), target.hostname, () => {
+        const lines = [`${req.method} ${req.url} HTTP/1.1`];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        up.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length) up.write(head);
+        socket.pipe(up);
+        up.pipe(socket);
+      });
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+      socket.on('close', () => up.destroy());
+      up.on('close', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new RewritingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    holder.proxy = proxy;
+    return proxy;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

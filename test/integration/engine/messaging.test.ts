@@ -1,0 +1,197 @@
+/**
+ * Engines talking through the real relay (in process on 127.0.0.1:0, real SQLite both sides):
+ * registration, contacts by username, messages both ways, delivery statuses through read, receipts
+ * off, the size limit, the offline queue, duplicates, display order with clamped timestamps.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import type { Envelope } from '../../../shared/wire/frames.js';
+import { sql } from '../../../electron/engine/db/sql.js';
+import { countOutbox } from '../../../electron/engine/db/outbox.js';
+import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
+import { TestEngine, waitFor } from './helpers/engines.js';
+
+let relay: TestRelay;
+const engines: TestEngine[] = [];
+
+beforeAll(async () => {
+  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
+});
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.dispose();
+});
+afterAll(async () => {
+  await relay.stop();
+});
+
+async function engine(name: string): Promise<TestEngine> {
+  const e = await TestEngine.create({ relayUrl: relay.url, name });
+  engines.push(e);
+  return e;
+}
+
+describe('engines through the relay', () => {
+  it('registers at account creation: the relay knows the username, prekeys are uploaded in chunks of at most 100', async () => {
+    const alice = await engine('alice');
+    const account = alice.engine.current!.account;
+    expect(account.registeredAt).not.toBeNull();
+    const counts = await alice.engine.messaging!.relay.prekeyCounts();
+    expect(counts.oneTimePrekeys).toBe(100);
+    expect(counts.kemOneTimePrekeys).toBe(100);
+    const notUploaded = alice.engine.current!.db.reader.get<{ n: number }>(sql`
+      SELECT (SELECT count(*) FROM one_time_prekeys WHERE uploaded_at IS NULL) + (SELECT count(*) FROM kem_prekeys WHERE uploaded_at IS NULL) AS n`)!.n;
+    expect(notUploaded).toBe(0);
+    // A taken username is refused at creation, and nothing is left behind.
+    const second = await TestEngine.start({ relayUrl: relay.url });
+    engines.push(second);
+    expect(await second.errorOf('account:create', { username: alice.username, relayUrl: relay.url })).toBe('USERNAME_TAKEN');
+    expect(second.engine.getState().state).toBe('needs-account');
+  });
+
+  it('Alice and Bob write both ways; statuses go sending → sent → delivered → read', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    const sent = await alice.send(aToB, 'hello bob');
+    expect(sent.status).toBe('sending');
+    const got = await bob.receive(alice, 'hello bob');
+    expect(got).toMatchObject({ kind: 'text', direction: 'incoming', senderId: alice.accountId, read: false });
+    await alice.waitStatus(sent.id, 'delivered');
+    const statuses = alice.payloads('message:status').filter((s) => s.messageId === sent.id).map((s) => s.status);
+    expect(statuses).toEqual(['sent', 'delivered']);
+
+    // Bob (a message request until he answers) replies; Alice receives it.
+    const bToA = (await bob.conversationWith(alice))!;
+    const reply = await bob.send(bToA, 'hi alice');
+    await alice.receive(bob, 'hi alice');
+    await bob.waitStatus(reply.id, 'delivered');
+
+    await bob.call('messages:markRead', { conversationId: bToA, upToMessageId: got.id });
+    await alice.waitStatus(sent.id, 'read');
+    expect(alice.payloads('message:status').filter((s) => s.messageId === sent.id).map((s) => s.status)).toEqual(['sent', 'delivered', 'read']);
+    // Bob's view of Alice's conversation and Alice's view: last messages, unread counts.
+    const [aliceConversation] = await alice.call('conversations:list', {});
+    expect(aliceConversation).toMatchObject({ contactId: bob.accountId, unreadCount: 1, lastMessage: { direction: 'incoming', preview: 'hi alice' } });
+    // Neither database holds the plaintext outside the encrypted file: covered by phase 1; here the
+    // outboxes are empty once everything is acknowledged.
+    await waitFor(() => countOutbox(alice.engine.current!.db.reader) === 0 && countOutbox(bob.engine.current!.db.reader) === 0, 'outboxes drained');
+  });
+
+  it('with read receipts off, reading sends no receipt (delivery receipts still go)', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    await bob.add(alice);
+    await bob.call('settings:set', { readReceipts: false });
+    const sent = await alice.send(aToB, 'read me');
+    const got = await bob.receive(alice, 'read me');
+    await alice.waitStatus(sent.id, 'delivered');
+    await bob.call('messages:markRead', { conversationId: (await bob.conversationWith(alice))!, upToMessageId: got.id });
+    // Bob's outbox drains (nothing is queued for the read), and Alice stays at delivered.
+    await waitFor(() => countOutbox(bob.engine.current!.db.reader) === 0, 'bob outbox empty');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await alice.statusOf(sent.id)).toBe('delivered');
+  });
+
+  it('refuses a message over the size limit with MESSAGE_TOO_LARGE and stores nothing', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    expect(await alice.errorOf('messages:send', { conversationId: aToB, body: 'é'.repeat(MAX_MESSAGE_BODY_BYTES / 2 + 1) })).toBe('MESSAGE_TOO_LARGE');
+    expect(await alice.messages(aToB)).toEqual([]);
+    // The largest message goes through (it fits one relay envelope even as a first, prekey message).
+    const big = 'x'.repeat(MAX_MESSAGE_BODY_BYTES);
+    const sent = await alice.send(aToB, big);
+    await bob.receive(alice, big);
+    await alice.waitStatus(sent.id, 'delivered');
+  });
+
+  it('queues while offline and delivers after reconnecting; nothing is lost or shown twice', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    await bob.add(alice);
+    await alice.send(aToB, 'before');
+    await bob.receive(alice, 'before');
+    // Bob goes away; Alice writes three messages: the relay keeps them.
+    await bob.close();
+    const queued = [];
+    for (const body of ['one', 'two', 'three']) queued.push(await alice.send(aToB, body));
+    for (const m of queued) await alice.waitStatus(m.id, 'sent');
+    // Alice loses the relay too and writes one more: it waits in her outbox as `sending`.
+    alice.engine.messaging!.relay.close();
+    const four = await alice.send(aToB, 'four');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await alice.statusOf(four.id)).toBe('sending');
+    const aliceAgain = await alice.restart();
+    engines.push(aliceAgain);
+    await aliceAgain.waitStatus(four.id, 'sent');
+    const bobAgain = await bob.restart();
+    engines.push(bobAgain);
+    await bobAgain.receive(aliceAgain, 'four');
+    const bToA = (await bobAgain.conversationWith(aliceAgain))!;
+    expect((await bobAgain.messages(bToA)).map((m) => m.body)).toEqual(['before', 'one', 'two', 'three', 'four']);
+    for (const m of [...queued, four]) await aliceAgain.waitStatus(m.id, 'delivered');
+
+    // Bob reads while offline: the read receipt waits and goes out when he is back.
+    bobAgain.engine.messaging!.relay.close();
+    const last = (await bobAgain.messages(bToA)).at(-1)!;
+    await bobAgain.call('messages:markRead', { conversationId: bToA, upToMessageId: last.id });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await aliceAgain.statusOf(four.id)).toBe('delivered');
+    const bobThird = await bobAgain.restart();
+    engines.push(bobThird);
+    for (const m of [...queued, four]) await aliceAgain.waitStatus(m.id, 'read');
+  });
+
+  it('a relay redelivery of processed envelopes is recognised before decryption and shows nothing twice', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const captured: Envelope[] = [];
+    bob.engine.messaging!.relay.on('envelope', (e) => captured.push(e));
+    const aToB = await alice.add(bob);
+    let last;
+    for (const body of ['a', 'b', 'c']) last = await alice.send(aToB, body);
+    await bob.receive(alice, 'c');
+    // Quiet: Bob's delivery receipt went out (it advances his session) and reached Alice.
+    await alice.waitStatus(last!.id, 'delivered');
+    await waitFor(() => countOutbox(bob.engine.current!.db.reader) === 0, 'bob outbox empty');
+    const inbound = bob.engine.messaging!.inbound;
+    await waitFor(() => inbound.pending === 0, 'inbound idle');
+    const added = bob.payloads('message:added').length;
+    const sessions = bob.engine.current!.db.reader.all<{ record: Uint8Array }>(sql`SELECT record FROM sessions`);
+    // The same envelopes again, as the relay sends them after a lost ack.
+    for (const envelope of captured) inbound.enqueue({ envelope, live: true });
+    await waitFor(() => inbound.pending === 0, 'replay processed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const bToA = (await bob.conversationWith(alice))!;
+    expect((await bob.messages(bToA)).map((m) => m.body)).toEqual(['a', 'b', 'c']);
+    expect(bob.payloads('message:added').length).toBe(added);
+    expect(bob.payloads('message:decryptFailed')).toEqual([]);
+    // Recognised by hash: the sessions were not even touched.
+    expect(bob.engine.current!.db.reader.all<{ record: Uint8Array }>(sql`SELECT record FROM sessions`)).toEqual(sessions);
+  });
+
+  it('orders by the sender clock clamped to the receive time; late arrivals slot in', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    // Alice's clock runs an hour ahead: her message is shown at Bob's receive time, not in the future.
+    alice.clock.advance(3600_000);
+    await alice.send(aToB, 'from the future');
+    const future = await bob.receive(alice, 'from the future');
+    expect(future.sentAt - future.receivedAt).toBeGreaterThan(3000_000);
+    expect(future.displayAt).toBe(future.receivedAt);
+    // Then an hour behind: the message slots in before the one already shown.
+    alice.clock.advance(-2 * 3600_000);
+    await alice.send(aToB, 'from the past');
+    const past = await bob.receive(alice, 'from the past');
+    expect(past.displayAt).toBe(past.sentAt);
+    const bToA = (await bob.conversationWith(alice))!;
+    expect((await bob.messages(bToA)).map((m) => m.body)).toEqual(['from the past', 'from the future']);
+    // The event carries the display key (displayAt, id) the renderer sorts by.
+    const added = bob.payloads('message:added').find((p) => p.message.body === 'from the past')!;
+    expect(added.message.displayAt).toBe(past.displayAt);
+  });
+});
+

@@ -1,0 +1,145 @@
+/**
+ * Typing and presence scoping (issue 3): events flow from A to B only when A and B list each other
+ * as contacts, and presence only while A's presenceVisible is on. Strangers and one-sided contacts
+ * learn nothing — a presence probe of them reads exactly like an offline contact, typing to them is
+ * dropped without any reply, and no presence event ever reaches them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../../shared/crypto/bytes.js';
+import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import { registerAccount, TestAccount } from './helpers/accounts.js';
+import { startTestRelay, type TestRelay } from './helpers/relay.js';
+import { TestSocket } from './helpers/socket.js';
+
+let relay: TestRelay;
+const open: RelayClient[] = [];
+beforeAll(async () => {
+  relay = await startTestRelay();
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  await relay.stop();
+});
+
+type Person = { account: TestAccount; client: RelayClient; typing: string[]; presence: string[] };
+
+async function person(): Promise<Person> {
+  const account = new TestAccount();
+  const client = (await registerAccount(relay.url, account)).get(1)!;
+  open.push(client);
+  const p: Person = { account, client, typing: [], presence: [] };
+  client.on('typing', (e) => p.typing.push(`${toHex(e.from.accountId)}:${e.state}`));
+  client.on('presence', (e) => p.presence.push(`${toHex(e.accountId)}:${e.online ? 'online' : 'offline'}`));
+  return p;
+}
+
+const id = (p: Person): string => toHex(p.account.accountId);
+/** Time for a frame that is *not* expected to show up (negative checks). */
+const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Alice ⇄ Bob mutual; Carol lists Alice (one-sided); Dave is a stranger to everyone. */
+async function world() {
+  const [alice, bob, carol, dave] = await Promise.all([person(), person(), person(), person()]);
+  await alice!.client.setContacts([bob!.account.accountId]);
+  await bob!.client.setContacts([alice!.account.accountId, carol!.account.accountId]);
+  await carol!.client.setContacts([alice!.account.accountId]);
+  return { alice: alice!, bob: bob!, carol: carol!, dave: dave! };
+}
+
+describe('typing', () => {
+  it('reaches a mutual contact and nobody else', async () => {
+    const { alice, bob, carol, dave } = await world();
+    await Promise.all([alice, bob, carol, dave].map((p) => p.client.connect()));
+    alice.client.typing(bob.account.accountId, 'started');
+    carol.client.typing(alice.account.accountId, 'started'); // one-sided: Alice does not list Carol
+    dave.client.typing(bob.account.accountId, 'started'); // stranger
+    alice.client.typing(carol.account.accountId, 'started'); // Carol lists Alice, Alice not Carol
+    await until(() => bob.typing.length > 0, 'typing at Bob');
+    await settle();
+    expect(bob.typing).toEqual([`${id(alice)}:started`]);
+    expect(alice.typing).toEqual([]);
+    expect(carol.typing).toEqual([]);
+  });
+
+  it('a typing frame gets no reply, so a sender cannot tell a contact from a stranger', async () => {
+    const { alice, bob, dave } = await world();
+    const sock = await TestSocket.authed(relay.url, await alice.client.sessionToken());
+    sock.send({ type: 'typing', to: Buffer.from(bob.account.accountId).toString('base64url'), state: 'started' });
+    sock.send({ type: 'typing', to: Buffer.from(dave.account.accountId).toString('base64url'), state: 'started' });
+    sock.send({ type: 'ping', id: 'after' });
+    const next = await sock.next((f) => f.type !== 'backlog-end');
+    expect(next).toMatchObject({ type: 'pong', ref: 'after' });
+    sock.close();
+  });
+
+  it('stops when the contact list is deleted', async () => {
+    const { alice, bob } = await world();
+    await Promise.all([alice, bob].map((p) => p.client.connect()));
+    await alice.client.deleteContacts();
+    expect((await alice.client.getContacts()).contacts).toEqual([]);
+    alice.client.typing(bob.account.accountId, 'started');
+    await settle();
+    expect(bob.typing).toEqual([]);
+  });
+});
+
+describe('presence', () => {
+  it('a snapshot shows online only for visible mutual contacts; a probed stranger reads like an offline contact', async () => {
+    const { alice, bob, carol, dave } = await world();
+    const erin = await person(); // mutual with Bob, offline
+    await erin.client.setContacts([bob.account.accountId]);
+    await bob.client.setContacts([alice.account.accountId, carol.account.accountId, erin.account.accountId]);
+    await Promise.all([alice, carol, dave, bob].map((p) => p.client.connect()));
+    const entries = await bob.client.presence([alice, carol, dave, erin].map((p) => p.account.accountId));
+    expect(entries.map((e) => e.online)).toEqual([true, false, false, false]);
+    // Carol and Dave are online, yet their entries are byte-for-byte those of offline Erin (modulo id).
+    const [, c, d, e] = entries;
+    expect({ ...c, accountId: null }).toEqual({ ...e, accountId: null });
+    expect({ ...d, accountId: null }).toEqual({ ...e, accountId: null });
+    // Dave, a stranger, probing Bob and Alice learns nothing either (REST path, channel closed).
+    dave.client.close();
+    expect((await dave.client.presence([alice.account.accountId, bob.account.accountId])).map((x) => x.online)).toEqual([false, false]);
+  });
+
+  it('online and offline events reach mutual contacts only', async () => {
+    const { alice, bob, carol, dave } = await world();
+    await Promise.all([bob, carol, dave].map((p) => p.client.connect()));
+    await alice.client.connect();
+    await until(() => bob.presence.length === 1, 'online event');
+    alice.client.close();
+    await until(() => bob.presence.length === 2, 'offline event');
+    await settle();
+    expect(bob.presence).toEqual([`${id(alice)}:online`, `${id(alice)}:offline`]);
+    expect(carol.presence).toEqual([]);
+    expect(dave.presence).toEqual([]);
+    // Carol (one-sided towards Alice, listed by Bob but not listing Bob) coming online tells Bob nothing.
+    expect(bob.presence.some((p) => p.startsWith(id(carol)))).toBe(false);
+  });
+
+  it('hiding presence looks like going offline, and keeps the account offline to contacts', async () => {
+    const { alice, bob } = await world();
+    await bob.client.connect();
+    await alice.client.connect();
+    await until(() => bob.presence.length === 1, 'online event');
+    await alice.client.setPresenceVisible(false);
+    await until(() => bob.presence.length === 2, 'hidden event');
+    expect(bob.presence).toEqual([`${id(alice)}:online`, `${id(alice)}:offline`]);
+    expect((await bob.client.presence([alice.account.accountId]))[0]!.online).toBe(false);
+    expect((await alice.client.getContacts()).presenceVisible).toBe(false);
+    alice.client.close();
+    await alice.client.connect();
+    await settle();
+    expect(bob.presence).toHaveLength(2);
+    await alice.client.setPresenceVisible(true);
+    await until(() => bob.presence.length === 3, 'visible again');
+    expect(bob.presence.at(-1)).toBe(`${id(alice)}:online`);
+    expect((await bob.client.presence([alice.account.accountId]))[0]!.online).toBe(true);
+  });
+});
