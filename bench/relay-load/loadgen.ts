@@ -183,10 +183,20 @@ function flushAcks(r: Run, conns: readonly Conn[]): void {
   }
 }
 
-async function load(target: Target, rate: number, warmupMs: number, windowMs: number, drainMs: number, contentBytes: number): Promise<LoadStats> {
+async function load(
+  target: Target,
+  startAt: number,
+  rate: number,
+  warmupMs: number,
+  windowMs: number,
+  drainMs: number,
+  contentBytes: number,
+): Promise<LoadStats> {
   const conns = connections[target];
   const to_ = targets[target];
-  const start = now();
+  // Every process measures against the same window: a sender's and a receiver's must agree.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - now())));
+  const start = startAt;
   const r: Run = {
     id: ++runCounter,
     windowStart: start + warmupMs,
@@ -286,7 +296,7 @@ async function handle(command: Command): Promise<Reply> {
       return {
         ok: true,
         cmd: 'load',
-        stats: await load(command.target, command.rate, command.warmupMs, command.windowMs, command.drainMs, command.contentBytes),
+        stats: await load(command.target, command.startAt, command.rate, command.warmupMs, command.windowMs, command.drainMs, command.contentBytes),
       };
     case 'exit':
       setImmediate(() => process.exit(0));

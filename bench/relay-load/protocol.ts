@@ -12,6 +12,8 @@ export type Command =
   | {
       readonly cmd: 'load';
       readonly target: Target;
+      /** Epoch ms at which every load generator starts, so all share one measurement window. */
+      readonly startAt: number;
       /** Envelopes per second this process sends. */
       readonly rate: number;
       readonly warmupMs: number;

@@ -23,6 +23,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { summariseProfile, type ProfileSummary } from './profile.js';
 import type { Command, LoadStats, Reply, Target } from './protocol.js';
@@ -293,9 +294,11 @@ async function main(): Promise<void> {
       const cpuBefore = cpuMs(pid);
       const genCpuBefore = genPids.reduce((n, p) => n + cpuMs(p), 0);
       const started = Date.now();
+      const startAt = performance.timeOrigin + performance.now() + 250;
       const stats = await all<Extract<Reply, { cmd: 'load' }>>(gens, () => ({
         cmd: 'load',
         target,
+        startAt,
         rate: rate / config.loadgens,
         warmupMs: config.warmupMs,
         windowMs: config.windowMs,

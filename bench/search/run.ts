@@ -10,19 +10,29 @@
  *     --dir=PATH    where the database goes (default: a new directory under the OS temp dir)
  *     --keep        keep the database afterwards
  *
+ * The indexed database runs the engine's SearchService: its maintenance worker thread indexes new
+ * messages shortly after they commit (catch-up), rebuilds, merges and purges, over its own connection.
+ *
  * Phases, each printed as one JSON line:
  *  1. insert throughput: the same first 100,000 messages inserted through the engine's insertMessage
- *     (transactions of 500, as inbound batches commit) into an indexed database and, alternating
- *     chunk by chunk, into a baseline database without the index (searchEnabled off);
- *  2. the indexed database filled to N messages;
+ *     (transactions of 500, as inbound batches commit) into the indexed database (the worker
+ *     catching up alongside) and, alternating chunk by chunk of 10,000, into a baseline database
+ *     without the index (searchEnabled off; timed only once the worker has caught up and is idle);
+ *     after each indexed chunk, the catch-up lag: from its last commit until every message is indexed;
+ *  2. the indexed database filled to N messages (the worker catching up alongside, then waited for);
  *  3. queries: word, prefix and substring bands at about 10 %, 1 % and < 0.01 % of messages
  *     matching (rates measured on this corpus), plus CJK 1-, 2- and 3-character bands; 200 queries per
  *     band (cycling through the distinct queries found), newest 50 with snippets through the engine's
  *     searchMessages, and the next page from its cursor; p50 / p95 / max in ms (and process CPU ms).
- *     Same-run baselines: the "sort every match" plan, FTS5 alone counting the rare bands' matches
- *     (the floor), and a LIKE scan (what 1-2 character CJK would cost without single-character tokens);
- *  4. search off (drop + WAL TRUNCATE checkpoint) and on again: the background rebuild's throughput,
- *     its longest batch and the event-loop delay while it runs (monitorEventLoopDelay).
+ *     Same-run baselines: the same queries with the vocabulary off (trigram index only: the plan
+ *     before it), the "sort every match" plan, FTS5 alone counting the rare bands' matches (the
+ *     floor), and a LIKE scan (what 1-2 character CJK would cost without single-character tokens);
+ *  4. search off and on again, with live inbound writes on the main thread throughout (a
+ *     transaction of 100 messages every 100 ms = 1,000 msg/s, a heavy steady stream the catch-up can
+ *     follow; bursts are phase 1's): the retire on the main thread, the worker's purge, then its
+ *     rebuild of N messages; the main thread's event-loop delay (monitorEventLoopDelay) and the time
+ *     of each inbound transaction (including any wait for the write lock the worker holds), against
+ *     the same writes with the worker idle.
  * A measurement, not a test: it exits 0 whether or not goals are met. docs/benchmarks.md records it.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -35,7 +45,6 @@ import { openDatabase, type EngineDatabase } from '../../electron/engine/db/data
 import { insertMessage } from '../../electron/engine/db/messages.js';
 import { writeSettings } from '../../electron/engine/db/settings.js';
 import { sql, type SqlQuery } from '../../electron/engine/db/sql.js';
-import { dropIndex } from '../../electron/engine/search/indexer.js';
 import { parseQuery } from '../../electron/engine/search/query.js';
 import { searchMessages, type SearchResult } from '../../electron/engine/search/search.js';
 import { SearchService } from '../../electron/engine/search/service.js';
@@ -212,11 +221,12 @@ function timing(ms: number[]): Timing {
 }
 
 /** Runs QUERIES_PER_BAND searches (newest 50 with snippets), then the next page of each. */
-function runBand(db: EngineDatabase, kind: string, band: Band, chosen: readonly Chosen[]): Record<string, unknown> {
-  if (chosen.length === 0) return { bench: 'search-query', kind, band: band.name, queries: 0, note: 'no query with this match rate in the corpus' };
+function runBand(db: EngineDatabase, kind: string, band: Band, chosen: readonly Chosen[], options: { vocabulary?: boolean } = {}): Record<string, unknown> {
+  const bench = options.vocabulary === false ? 'baseline-trigram-only' : 'search-query';
+  if (chosen.length === 0) return { bench, kind, band: band.name, queries: 0, note: 'no query with this match rate in the corpus' };
   const order = prng(kind.length * 1000 + band.max * 1e6);
   const plan = Array.from({ length: QUERIES_PER_BAND }, (_, i) => chosen[i < chosen.length ? i : Math.floor(order() * chosen.length)]!);
-  for (const c of plan.slice(0, 10)) searchMessages(db.reader, { query: c.query, limit: 50 }); // warm-up
+  for (const c of plan.slice(0, 10)) searchMessages(db.reader, { query: c.query, limit: 50 }, options); // warm-up
   const first: number[] = [];
   const firstCpu: number[] = [];
   const second: number[] = [];
@@ -224,7 +234,7 @@ function runBand(db: EngineDatabase, kind: string, band: Band, chosen: readonly 
   for (const c of plan) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const r = searchMessages(db.reader, { query: c.query, limit: 50 });
+    const r = searchMessages(db.reader, { query: c.query, limit: 50 }, options);
     first.push(performance.now() - t0);
     const used = process.cpuUsage(c0);
     firstCpu.push((used.user + used.system) / 1000);
@@ -234,13 +244,13 @@ function runBand(db: EngineDatabase, kind: string, band: Band, chosen: readonly 
     const next = pages[i]!.next;
     if (!next) return;
     const t0 = performance.now();
-    searchMessages(db.reader, { query: c.query, limit: 50, cursor: next });
+    searchMessages(db.reader, { query: c.query, limit: 50, cursor: next }, options);
     second.push(performance.now() - t0);
   });
   const rates = chosen.map((c) => c.matches / TOTAL);
   const t = timing(first);
   return {
-    bench: 'search-query',
+    bench,
     kind,
     band: band.name,
     queries: plan.length,
@@ -301,6 +311,43 @@ function likeScan(db: EngineDatabase, queries: readonly Chosen[]): Timing {
 
 // ── Main ────────────────────────────────────────────────────────────────────
 
+/** Live inbound writes in phase 4: INBOUND_BATCH messages every INBOUND_PERIOD_MS (1,000 msg/s). */
+const INBOUND_PERIOD_MS = 100;
+const INBOUND_BATCH = 100;
+
+type InboundLoad = { stop(): Promise<{ transactions: number; messages: number; ms: Timing }> };
+
+/** Starts writing inbound-like transactions on this thread until stopped; times each (lock waits included). */
+function inboundLoad(db: EngineDatabase, conversations: readonly number[], gen: ReturnType<typeof corpus>): InboundLoad {
+  const times: number[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const batch = Array.from({ length: INBOUND_BATCH }, () => gen.next());
+      const t0 = performance.now();
+      insertBatch(db, conversations, batch);
+      const ms = performance.now() - t0;
+      times.push(ms);
+      await new Promise((r) => setTimeout(r, Math.max(0, INBOUND_PERIOD_MS - ms)));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { transactions: times.length, messages: times.length * INBOUND_BATCH, ms: timing(times) };
+    },
+  };
+}
+
+function delays(h: ReturnType<typeof monitorEventLoopDelay>): { p50: number; p99: number; max: number } {
+  return { p50: round(h.percentile(50) / 1e6), p99: round(h.percentile(99) / 1e6), max: round(h.max / 1e6) };
+}
+
+function count(db: EngineDatabase, q: SqlQuery): number {
+  return db.reader.get<{ n: number }>(q)!.n;
+}
+
 async function main(): Promise<void> {
   const dir = option('dir') ?? mkdtempSync(join(tmpdir(), 'parley-bench-search-'));
   const cores = cpus();
@@ -323,18 +370,30 @@ async function main(): Promise<void> {
   const indexed = open(indexedPath);
   const baseline = open(baselinePath);
   baseline.writer.transaction(() => writeSettings(baseline.writer, { searchEnabled: false }));
-  dropIndex(baseline.writer);
+  const baselineService = new SearchService({ emit: () => {} });
+  baselineService.attach(baseline, KEY.slice()); // the setting is off: the migration's index is retired and purged
+  await baselineService.idle();
+  baselineService.detach();
+  let onReady: () => void = () => {};
+  const service = new SearchService({ emit: (p) => p.state === 'ready' && onReady() });
+  service.attach(indexed, KEY.slice());
+  await service.idle();
   out({ pragmas: pragmas(indexed) });
   const convIndexed = seedConversations(indexed);
   const convBaseline = seedConversations(baseline);
 
-  // 1. Insert throughput, indexed vs baseline, alternating chunks (same messages, same order).
+  // 1. Insert throughput, indexed (worker catching up alongside) vs baseline, alternating chunks.
   say(`inserting ${THROUGHPUT_MESSAGES} messages into the indexed and the baseline database…`);
   const indexedRates: number[] = [];
   const baselineRates: number[] = [];
+  const lags: number[] = [];
   for (let done = 0; done < THROUGHPUT_MESSAGES; done += THROUGHPUT_CHUNK) {
     const chunk = Array.from({ length: Math.min(THROUGHPUT_CHUNK, THROUGHPUT_MESSAGES - done) }, () => gen.next());
     indexedRates.push(timedInsert(indexed, convIndexed, chunk));
+    const t0 = performance.now();
+    await service.whenCaughtUp();
+    lags.push(performance.now() - t0);
+    await service.idle(); // merges too: the baseline chunk gets both cores as the indexed one did
     baselineRates.push(timedInsert(baseline, convBaseline, chunk));
   }
   const ratios = indexedRates.map((r, i) => r / baselineRates[i]!);
@@ -346,12 +405,14 @@ async function main(): Promise<void> {
     baseline: Math.round(median(baselineRates)),
     ratio: round(median(ratios), 3),
     chunks: indexedRates.length,
+    // From the last commit of a 10,000-message chunk until every message of it is indexed.
+    catchUpLagMs: timing(lags),
   });
   baseline.close();
   const baselineSize = fileSizes(baselinePath);
   rmSync(baselinePath, { force: true });
 
-  // 2. Fill to TOTAL.
+  // 2. Fill to TOTAL (the worker catches up alongside).
   say(`filling the indexed database to ${TOTAL} messages…`);
   const fillT0 = performance.now();
   for (let done = THROUGHPUT_MESSAGES; done < TOTAL; done += THROUGHPUT_CHUNK) {
@@ -360,11 +421,16 @@ async function main(): Promise<void> {
     if (!jsonOnly && (done / THROUGHPUT_CHUNK) % 10 === 0) process.stderr.write(`  ${done}\r`);
   }
   const fillSeconds = (performance.now() - fillT0) / 1000;
+  await service.whenCaughtUp();
+  const indexedSeconds = (performance.now() - fillT0) / 1000;
+  await service.idle();
   indexed.writer.get(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
   out({
     bench: 'fill',
     messages: TOTAL - THROUGHPUT_MESSAGES,
     msgPerSecond: Math.round((TOTAL - THROUGHPUT_MESSAGES) / fillSeconds),
+    indexedMsgPerSecond: Math.round((TOTAL - THROUGHPUT_MESSAGES) / indexedSeconds),
+    vocabularyTokens: count(indexed, sql`SELECT count(*) AS n FROM search_vocab`),
     sizes: { indexed: fileSizes(indexedPath), baselineAt100k: baselineSize },
   });
 
@@ -429,45 +495,85 @@ async function main(): Promise<void> {
     if (chosen.length > 0) out({ bench: 'baseline-like-scan', kind: 'cjk-2', band: band.name, ms: likeScan(indexed, chosen) });
   }
 
-  // 4. Search off (drop) and on again (background rebuild).
-  say('search off, then on: rebuilding…');
-  indexed.writer.transaction(() => writeSettings(indexed.writer, { searchEnabled: false }));
-  const dropT0 = performance.now();
-  const service = new SearchService({ emit: () => {} });
-  service.attach(indexed); // reconcile: the setting is off → drop + checkpoint
-  const dropMs = performance.now() - dropT0;
-  const afterDrop = fileSizes(indexedPath);
-  indexed.writer.transaction(() => writeSettings(indexed.writer, { searchEnabled: true }));
+  for (const kind of ['word', 'prefix', 'substring']) {
+    for (const band of BANDS) {
+      const chosen = chosenByKind.get(`${kind} ${band.name}`) ?? [];
+      if (chosen.length > 0) out(runBand(indexed, kind, band, chosen, { vocabulary: false }));
+    }
+  }
+
+  // 4. Search off and on again, with inbound-like writes on this thread throughout.
+  say('inbound writes alone, then search off (purge) and on (rebuild) under the same writes…');
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  let load = inboundLoad(indexed, convIndexed, gen);
+  await new Promise((r) => setTimeout(r, 10_000));
+  const alone = await load.stop();
+  await service.idle();
+  const aloneDelay = delays(loop);
+  loop.reset();
+
+  await service.stats({ reset: true });
+  load = inboundLoad(indexed, convIndexed, gen);
+  const sizeBeforeOff = fileSizes(indexedPath);
+  indexed.writer.transaction(() => writeSettings(indexed.writer, { searchEnabled: false }));
+  const retireT0 = performance.now();
+  service.reconcile(); // the setting is off: retire (main thread), purge (worker)
+  const retireMs = performance.now() - retireT0;
+  const purgeT0 = performance.now();
+  await service.idle();
+  const purgeSeconds = (performance.now() - purgeT0) / 1000;
+  const purgeLoad = await load.stop();
+  const purgeDelay = delays(loop);
+  const purgeStats = (await service.stats({ reset: true }))!;
+  const afterPurge = fileSizes(indexedPath);
+  loop.reset();
+
+  load = inboundLoad(indexed, convIndexed, gen);
+  indexed.writer.transaction(() => writeSettings(indexed.writer, { searchEnabled: true }));
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
   const rebuildT0 = performance.now();
   service.reconcile();
-  await service.idle();
+  await ready;
   const rebuildSeconds = (performance.now() - rebuildT0) / 1000;
+  const rebuildLoad = await load.stop();
+  await service.idle();
+  const rebuildDelay = delays(loop);
   loop.disable();
-  const stats = service.lastRebuild!;
+  const stats = (await service.stats())!;
+  const messages = count(indexed, sql`SELECT count(*) AS n FROM messages`);
   out({
     bench: 'search-off-on',
-    dropMs: round(dropMs, 1),
-    sizeAfterDrop: afterDrop,
-    rebuild: {
-      messages: stats.scanned,
-      seconds: round(rebuildSeconds, 1),
-      msgPerSecond: Math.round(stats.scanned / rebuildSeconds),
-      busyShare: round(stats.busyMs / 1000 / rebuildSeconds, 3),
-      batches: stats.batches,
-      turns: stats.turns,
-      maxTurnMs: round(stats.maxTurnMs, 2),
-      maxTurnCpuMs: round(stats.maxTurnCpuMs, 2),
-      maxTurnByKind: Object.fromEntries(Object.entries(stats.maxTurnByKind).map(([k, v]) => [k, { wallMs: round(v.wallMs, 2), cpuMs: round(v.cpuMs, 2) }])),
-      maxBatchMs: round(stats.maxBatchMs, 2),
-      meanBatchMs: round(stats.totalBatchMs / stats.batches, 2),
-      completed: stats.completed,
+    inboundAlone: { ...alone, eventLoopDelayMs: aloneDelay },
+    off: {
+      retireMs: round(retireMs, 1),
+      purgeSeconds: round(purgeSeconds, 1),
+      purgeRows: purgeStats.purgeRows,
+      maxPurgeStepMs: round(purgeStats.maxStepMs.purge, 1),
+      sizeBefore: sizeBeforeOff,
+      sizeAfter: afterPurge,
+      inbound: purgeLoad,
+      eventLoopDelayMs: purgeDelay,
     },
-    eventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
+    rebuild: {
+      messages,
+      seconds: round(rebuildSeconds, 1),
+      msgPerSecond: Math.round(stats.rebuildScanned / (stats.rebuildMs / 1000)),
+      batches: stats.rebuildBatches,
+      catchUpScanned: stats.catchUpScanned,
+      maxStepMs: Object.fromEntries(Object.entries(stats.maxStepMs).map(([k, v]) => [k, round(v, 1)])),
+      lockHeldSeconds: round(stats.busyMs / 1000, 1),
+      lockWaitedSeconds: round(stats.waitedMs / 1000, 1),
+      yieldedSeconds: round(stats.yieldedMs / 1000, 1),
+      errors: stats.errors,
+      completed: stats.rebuildCompleted,
+      inbound: rebuildLoad,
+      eventLoopDelayMs: rebuildDelay,
+    },
     sizeAfterRebuild: fileSizes(indexedPath),
   });
   service.detach();
+  await service.stopped();
   indexed.close();
   if (!flag('keep') && option('dir') === undefined) rmSync(dir, { recursive: true, force: true });
 

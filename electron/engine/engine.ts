@@ -145,7 +145,7 @@ export class Engine {
     this.#nativeBinding = o.nativeBinding;
     this.#messagingTuning = o.messaging;
     this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), o.timers ?? systemTimers);
-    this.#search = new SearchService({ emit: (p) => this.#emitEvent('search:indexProgress', p) });
+    this.#search = new SearchService({ emit: (p) => this.#emitEvent('search:indexProgress', p), nativeBinding: o.nativeBinding });
   }
 
   /** Finds the profile's state; a keychain-protected database opens right away. */
@@ -180,6 +180,7 @@ export class Engine {
     await this.#serial(async () => {
       this.#idle.stop();
       this.#closeDatabase();
+      await this.#search.stopped();
     });
   }
 
@@ -235,17 +236,23 @@ export class Engine {
     await this.#openWith(key);
   }
 
-  /** Opens the database with `key` (wiped afterwards) and runs the local maintenance. */
+  /**
+   * Opens the database with `key` (wiped afterwards) and runs the local maintenance. The search
+   * service takes a copy for its worker's connection (transferred to the worker, never a string).
+   */
   async #openWith(key: Uint8Array): Promise<void> {
     let db: EngineDatabase;
+    let searchKey: Uint8Array;
     try {
       db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+      searchKey = key.slice();
     } finally {
       key.fill(0);
     }
     const account = getAccount(db.reader);
     if (!account) {
       // An account creation that died before its first commit: start over.
+      searchKey.fill(0);
       db.close();
       this.#protection = null;
       this.#setState('needs-account');
@@ -255,8 +262,9 @@ export class Engine {
       const current = resignedAccount(db, account, this.#clock());
       await maintainPrekeys(db.writer, current, { rng: this.#rng, now: this.#clock });
       this.#open = { db, account: current };
-      this.#search.attach(db);
+      this.#search.attach(db, searchKey);
     } catch (e) {
+      searchKey.fill(0);
       db.close();
       throw e;
     }
@@ -345,12 +353,15 @@ export class Engine {
       await this.#removeProfileFiles();
       await mkdir(this.profile.dataDir, { recursive: true, mode: 0o700 });
       const protection: KeyProtection = req.passphrase !== undefined ? 'passphrase' : 'keychain';
+      // A copy of the key for the search worker, handed over once the account exists.
+      let searchKey: Uint8Array | null = null;
       try {
         const key = this.#rng(32);
         try {
           if (req.passphrase !== undefined) await this.#passphrase.create(req.passphrase, key);
           else await this.#keychain.store(key);
           const db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+          searchKey = key.slice();
           this.#open = { db, account: (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account };
           // Registration at the relay is part of creating the account: a taken username fails here.
           if (!this.#messagingTuning?.localOnly) {
@@ -361,12 +372,14 @@ export class Engine {
           key.fill(0);
         }
       } catch (e) {
+        searchKey?.fill(0);
         this.#closeDatabase();
+        await this.#search.stopped();
         await this.#removeProfileFiles();
         if (protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);
         throw e;
       }
-      this.#search.attach(this.#open.db);
+      this.#search.attach(this.#open.db, searchKey!);
       this.#protection = protection;
       if (protection === 'keychain') this.#keychainAvailable = true;
       this.#idle.configure(null);
@@ -443,6 +456,8 @@ export class Engine {
       await this.#messaging?.unregister().catch(() => undefined);
       this.#idle.stop();
       this.#closeDatabase();
+      // The search worker closes its connection before the files go.
+      await this.#search.stopped();
       await this.#removeProfileFiles();
       const hadKeychain = this.#protection !== 'passphrase';
       this.#protection = null;
@@ -612,7 +627,10 @@ export class Engine {
       'messages:markRead': (r) => this.markRead(r),
       'settings:get': () => this.getSettings(),
       'settings:set': (r) => this.setSettings(r),
-      'search:query': (r) => {
+      'search:query': async (r) => {
+        this.#require();
+        // Messages committed a moment ago are indexed by the worker shortly after: wait for them.
+        await this.#search.caughtUp();
         const { db, account } = this.#require();
         return this.#search.search(db, r, account.accountId);
       },

@@ -12,9 +12,10 @@ import type {
 } from '../../shared/api/view-models.js';
 import { MAX_PREVIEW_LENGTH } from '../../shared/api/view-models.js';
 import { bytesEqual, fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
-import { deviceListFreshness, hasPq, parseDeviceList, type DeviceList } from '../../shared/protocol/device-list.js';
+import { deviceListFreshness, hasPq, type DeviceList } from '../../shared/protocol/device-list.js';
 import { deviceFingerprint, formatSafetyNumber, safetyNumber } from '../../shared/protocol/safety-number.js';
 import type { LocalAccount } from './db/account.js';
+import { parsedDeviceList } from './device-lists.js';
 import type { ContactRecord } from './db/contacts.js';
 import type { ConversationListRow } from './db/conversations.js';
 import type { MessageRecord } from './db/messages.js';
@@ -36,7 +37,7 @@ export function rowIdOf(id: string): number {
 }
 
 function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; stale: boolean } {
-  const { list } = parseDeviceList(signed);
+  const { list } = parsedDeviceList(signed);
   return { list, quantumResistant: list.devices.every(hasPq), stale: deviceListFreshness(list, now) === 'stale' };
 }
 
@@ -102,7 +103,7 @@ export function safetyNumberView(account: LocalAccount, contact: ContactRecord):
     { accountId: contact.accountId, accountKey: contact.accountKey },
   );
   const devices = (signed: Uint8Array) =>
-    parseDeviceList(signed).list.devices.map((d) => ({ deviceId: d.deviceId, fingerprint: deviceFingerprint(d), quantumResistant: hasPq(d) }));
+    parsedDeviceList(signed).list.devices.map((d) => ({ deviceId: d.deviceId, fingerprint: deviceFingerprint(d), quantumResistant: hasPq(d) }));
   return {
     contactId: contactIdOf(contact.accountId),
     digits: number.digits,

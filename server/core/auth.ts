@@ -1,5 +1,5 @@
 /**
- * Relay authentication (DESIGN §5, docs/adr/0002): challenge → signature → short-lived session token.
+ * Relay authentication (DESIGN §5, docs/adr/0007-relay-wire-auth-and-limits.md): challenge → signature → short-lived session token.
  *  - A challenge is a random 32-byte nonce bound to (account id, device id), single-use (taken with
  *    DELETE … RETURNING) and valid CHALLENGE_TTL_MS. It is issued for any account id, so asking for
  *    one reveals nothing about which accounts exist.

@@ -71,6 +71,7 @@ export const Label = {
   DatabaseKeyWrap: 'Parley_v1_DatabaseKeyWrap',
   BaseKeySeen: 'Parley_v1_BaseKeySeen',
   RelayAuth: 'Parley_v1_RelayAuth',
+  RelayAccountDeletion: 'Parley_v1_RelayAccountDeletion',
 } as const;
 export type LabelName = keyof typeof Label;
 

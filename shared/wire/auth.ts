@@ -10,15 +10,11 @@
  * nonce (single-use) and the time window stop replays at the same relay.
  * Does not own verification policy (server/core/auth.ts) or key storage (the engine).
  */
-import { concatBytes, u32be, u64be, utf8 } from '../crypto/bytes.js';
-import { label } from '../protocol/constants.js';
+import { concatBytes, u32be, u64be } from '../crypto/bytes.js';
+import { Label, label } from '../protocol/constants.js';
 
-/**
- * Label of the account-deletion statement. TODO(#3 follow-up, lead): move into `Label` in
- * shared/protocol/constants.ts and docs/protocol.md's key-usage table (account key).
- */
-export const ACCOUNT_DELETION_LABEL = 'Parley_v1_RelayAccountDeletion';
-const accountDeletionLabel = utf8(ACCOUNT_DELETION_LABEL);
+/** Label of the account-deletion statement (signed by the account key; docs/protocol.md key-usage table). */
+export const ACCOUNT_DELETION_LABEL = Label.RelayAccountDeletion;
 
 export function relayAuthSignatureInput(
   relayId: Uint8Array,
@@ -31,5 +27,5 @@ export function relayAuthSignatureInput(
 }
 
 export function accountDeletionSignatureInput(relayId: Uint8Array, accountId: Uint8Array, time: number): Uint8Array {
-  return concatBytes(accountDeletionLabel, relayId, accountId, u64be(time));
+  return concatBytes(label('RelayAccountDeletion'), relayId, accountId, u64be(time));
 }

@@ -178,6 +178,7 @@ test('keyboard only: open a conversation and send a message', async ({ parley })
   await expect(conversationButton(page, a)).toBeVisible({ timeout: 20_000 });
   await page.keyboard.press('Tab'); // New conversation
   await page.keyboard.press('Tab'); // Settings
+  await page.keyboard.press('Tab'); // Search
   await page.keyboard.press('Tab'); // the first conversation
   await expect(conversationButton(page, a)).toBeFocused();
   await page.keyboard.press('Enter');

@@ -26,6 +26,7 @@ import type { Timers } from '../../renderer/src/lib/state/call.js';
 import { ChatState, TYPING_IDLE_MS, TYPING_REFRESH_MS } from '../../renderer/src/lib/state/chat.svelte.js';
 import { ConversationListState, TYPING_EXPIRY_MS } from '../../renderer/src/lib/state/conversations.svelte.js';
 import { Notifier, notificationText, type NotificationApi } from '../../renderer/src/lib/state/notifier.js';
+import { SearchState } from '../../renderer/src/lib/state/search.svelte.js';
 import { SessionState } from '../../renderer/src/lib/state/session.svelte.js';
 import { startTestRelay, type TestRelay } from '../integration/relay/helpers/relay.js';
 
@@ -358,5 +359,37 @@ describe('ChatState first page', () => {
     await opening;
     expect(chat.messages.at(-1)!.body).toBe('early bird');
     expect(chat.messages).toHaveLength(6);
+  });
+});
+
+describe('SearchState and ChatState.openAround (issue 6)', () => {
+  it('finds a message far back in history, and the chat opens the window around it with pages on both sides', async () => {
+    const { bridge, conversationId, engine } = await withHistory(1_000);
+    const search = new SearchState(bridge, { timers: new ManualTimers() });
+    search.setQuery('M123');
+    await search.run();
+    expect(search.status).toBe('done');
+    expect(search.groups.map((g) => g.conversationId)).toEqual([conversationId]);
+    const [hit] = search.hits;
+    expect(hit!.snippet).toEqual({ text: 'm123', ranges: [{ start: 0, end: 4 }], truncatedStart: false, truncatedEnd: false });
+
+    const chat = new ChatState(bridge, conversationId, { pageSize: 50, maxWindow: 150 });
+    await chat.openAround(hit!.messageId);
+    expect(chat.found).toEqual({ id: hit!.messageId, seq: 1 });
+    const at = chat.messages.findIndex((m) => m.id === hit!.messageId);
+    expect(at).toBeGreaterThan(10);
+    expect(at).toBeLessThan(chat.messages.length - 10);
+    expect([chat.hasOlder, chat.hasNewer]).toEqual([true, true]);
+    await chat.loadNewer();
+    await chat.loadOlder();
+    expect(chat.messages.some((m) => m.id === hit!.messageId)).toBe(true);
+    // Asked again for a message in the window: no reload, a new request to show it.
+    await chat.openAround(hit!.messageId);
+    expect(chat.found!.seq).toBe(2);
+    // Search off in Settings: the panel says so.
+    await bridge.setSettings({ searchEnabled: false });
+    await search.run();
+    expect(search.status).toBe('disabled');
+    await engine.search.idle();
   });
 });

@@ -26,6 +26,9 @@ function toRecord(r: ConversationRow): ConversationRecord {
 
 /** The direct conversation with a contact, created on first use. */
 export function getOrCreateDirectConversation(db: WriteDb, peerAccountId: Uint8Array, now: number): ConversationRecord {
+  // Nearly always there already (every incoming message asks): a read, no write.
+  const existing = findDirectConversation(db, peerAccountId);
+  if (existing) return existing;
   db.run(sql`
     INSERT INTO conversations (kind, peer_account_id, created_at, last_activity_at)
     VALUES ('direct', ${peerAccountId}, ${now}, ${now})

@@ -108,12 +108,12 @@ function rawKeyText(key: Uint8Array): Buffer {
   return text;
 }
 
-function openConnection(path: string, key: Uint8Array, opts: { readonly: boolean; nativeBinding?: string | undefined }): Connection {
+function openConnection(path: string, key: Uint8Array, opts: { readonly: boolean; mustExist?: boolean; nativeBinding?: string | undefined }): Connection {
   let connection: Connection;
   try {
     connection = new Sqlite(path, {
       readonly: opts.readonly,
-      fileMustExist: opts.readonly,
+      fileMustExist: opts.readonly || opts.mustExist === true,
       ...(opts.nativeBinding ? { nativeBinding: opts.nativeBinding } : {}),
     });
   } catch (e) {
@@ -182,6 +182,40 @@ export function openDatabase(opts: OpenOptions): EngineDatabase {
         writerConnection.pragma('wal_checkpoint(TRUNCATE)');
       } finally {
         writerConnection.close();
+      }
+    },
+  };
+}
+
+/**
+ * A second writer connection on an open database, for the search index's maintenance worker
+ * (electron/engine/search/maintenance-worker.ts): same keying and PRAGMAs as the engine's writer,
+ * no migrations (the engine ran them). The caller owns (and wipes) the key.
+ */
+export type SideConnection = WriteDb & {
+  close(): void;
+  /**
+   * Runs `fn` with SQLite's defensive mode off, so FTS5 shadow tables can be written: only for
+   * purging a retired search index page by page (a DROP would zero every page in one statement).
+   */
+  withShadowTablesWritable<T>(fn: () => T): T;
+};
+
+export function openSideConnection(opts: { readonly path: string; readonly key: Uint8Array; readonly nativeBinding?: string | undefined }): SideConnection {
+  const connection = openConnection(opts.path, opts.key, { readonly: false, mustExist: true, nativeBinding: opts.nativeBinding });
+  const typed = new TypedConnection(connection);
+  return {
+    get: (q) => typed.get(q),
+    all: (q) => typed.all(q),
+    run: (q) => typed.run(q),
+    transaction: (fn) => typed.transaction(fn),
+    close: () => connection.close(),
+    withShadowTablesWritable<T>(fn: () => T): T {
+      connection.unsafeMode(true);
+      try {
+        return fn();
+      } finally {
+        connection.unsafeMode(false);
       }
     },
   };

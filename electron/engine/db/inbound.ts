@@ -39,9 +39,12 @@ export function wasEnvelopeProcessed(db: ReadDb, hash: Uint8Array): boolean {
   return db.get(sql`SELECT 1 AS seen FROM inbound_envelopes WHERE hash = ${hash}`) !== undefined;
 }
 
-/** Records a processed envelope (in the batch transaction that processed it). */
-export function recordEnvelope(db: WriteDb, hash: Uint8Array, now: number): void {
-  db.run(sql`INSERT INTO inbound_envelopes (hash, received_at) VALUES (${hash}, ${now}) ON CONFLICT DO NOTHING`);
+/**
+ * Records a processed envelope (in the batch transaction that processed it); false when it was
+ * recorded before — a redelivery, recognised by the same statement that records it.
+ */
+export function recordEnvelope(db: WriteDb, hash: Uint8Array, now: number): boolean {
+  return db.run(sql`INSERT INTO inbound_envelopes (hash, received_at) VALUES (${hash}, ${now}) ON CONFLICT DO NOTHING`).changes === 1;
 }
 
 export function pruneEnvelopes(db: WriteDb, olderThan: number): number {

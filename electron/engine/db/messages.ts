@@ -93,6 +93,11 @@ export function insertMessage(db: WriteDb, m: NewMessage): number {
   return lastInsertRowid;
 }
 
+/** The record insertMessage stored as row `id` (what getMessage would read back, without the read). */
+export function insertedRecord(id: number, m: NewMessage): MessageRecord {
+  return { id, ...m, displayAt: displayTime(m.sentAt, m.receivedAt) };
+}
+
 export function getMessage(db: ReadDb, id: number): MessageRecord | undefined {
   const r = db.get<MessageRow>(sql`SELECT * FROM messages WHERE id = ${id}`);
   return r && toRecord(r);

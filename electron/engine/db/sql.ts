@@ -2,7 +2,9 @@
  * The `sql` tagged template: the only way queries are written. Interpolated values become bound
  * parameters (`?`), never SQL text, so user data cannot change a statement; a nested `sql` fragment
  * is spliced with its own parameters (for optional clauses). Identifiers are never interpolated:
- * table and column names are written in the template. Bytes are bound as Buffers at this edge.
+ * table and column names are written in the template — except names the engine generates itself
+ * (the search index's numbered trash tables), spliced with `identifier()`, which accepts only
+ * lower-case letters, digits and underscores. Bytes are bound as Buffers at this edge.
  */
 
 export type SqlValue = string | number | bigint | Uint8Array | null;
@@ -41,4 +43,15 @@ export function bindable(params: readonly SqlValue[]): unknown[] {
   return params.map((p) =>
     p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p,
   );
+}
+
+const IDENTIFIER_RE = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * A quoted identifier as a fragment for `sql`, for names the engine builds (never user input);
+ * anything but `[a-z_][a-z0-9_]*` is a bug and throws.
+ */
+export function identifier(name: string): SqlQuery {
+  if (!IDENTIFIER_RE.test(name)) throw new Error(`not an engine-generated identifier: ${JSON.stringify(name)}`);
+  return { text: `"${name}"`, params: [], [SQL_BRAND]: true };
 }

@@ -11,9 +11,9 @@ import type { EngineEvent, EventName, EventPayload } from '../../../shared/api/t
 import type { Presence, Settings } from '../../../shared/api/view-models.js';
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { Clock, Rng } from '../../../shared/crypto/random.js';
-import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 import { FailureBudgets, type PeerDevice } from '../../../shared/protocol/session.js';
 import { localDeviceOf, type LocalAccount } from '../db/account.js';
+import { parsedDeviceList } from '../device-lists.js';
 import { getContact } from '../db/contacts.js';
 import { conversationListRow, getOrCreateDirectConversation } from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
@@ -132,12 +132,12 @@ export class MessagingCore {
    */
   targetDevices(db: WriteDb, recipient: Uint8Array): PeerDevice[] {
     if (this.isSelf(recipient)) {
-      const own = parseDeviceList(this.#account.deviceList.signed).list;
+      const own = parsedDeviceList(this.#account.deviceList.signed).list;
       return own.devices.filter((d) => d.deviceId !== this.#account.deviceId).map((entry) => ({ accountId: recipient, entry }));
     }
     const contact = getContact(db, recipient);
     if (!contact) return [];
-    return parseDeviceList(contact.deviceList.signed).list.devices.map((entry) => ({ accountId: recipient, entry }));
+    return parsedDeviceList(contact.deviceList.signed).list.devices.map((entry) => ({ accountId: recipient, entry }));
   }
 
   /** The listed device that sent an envelope, or null when it is not on the verified list. */

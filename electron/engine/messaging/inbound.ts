@@ -30,8 +30,8 @@ import type { Envelope } from '../../../shared/wire/frames.js';
 import { getContact } from '../db/contacts.js';
 import { findDirectConversation, getOrCreateDirectConversation } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
-import { recordEnvelope, recordReceived, wasEnvelopeProcessed } from '../db/inbound.js';
-import { findOutgoingByMessageId, getMessage, insertMessage, upgradeStatusUpTo } from '../db/messages.js';
+import { recordEnvelope, recordReceived } from '../db/inbound.js';
+import { findOutgoingByMessageId, getMessage, insertedRecord, insertMessage, upgradeStatusUpTo } from '../db/messages.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
 import { requestResend } from '../db/resends.js';
@@ -48,6 +48,8 @@ export type InboundItem = { readonly envelope: Envelope; readonly live: boolean 
 /** What a committed batch asks the rest of the layer to do. */
 type Effects = {
   events: (() => void)[];
+  /** Conversations whose list data changed: one `conversation:updated` each, after the batch's events. */
+  conversations: Set<number>;
   sendSoon: boolean;
   receiptsQueued: boolean;
   newSession: boolean;
@@ -135,12 +137,19 @@ export class InboundProcessor {
   async #resolveSenders(): Promise<boolean> {
     const { core } = this;
     const done = new Set<string>();
+    // A backlog is mostly one or two senders: each sending device is looked up once per round.
+    const listed = new Set<string>();
     for (const item of this.#queue.slice(0, INBOUND_RESOLVE_AHEAD)) {
       const source = item.envelope.source;
       if (!source) continue;
       const key = toHex(source.accountId);
       if (done.has(key)) continue;
-      if (core.peerDevice(core.db.writer, source.accountId, source.deviceId)) continue;
+      const device = `${key}:${source.deviceId}`;
+      if (listed.has(device)) continue;
+      if (core.peerDevice(core.db.writer, source.accountId, source.deviceId)) {
+        listed.add(device);
+        continue;
+      }
       if (core.isSelf(source.accountId) && source.deviceId === core.account.deviceId) continue;
       done.add(key);
       try {
@@ -165,7 +174,7 @@ export class InboundProcessor {
     const { core } = this;
     const started = performance.now();
     const seqs: number[] = [];
-    const effects: Effects = { events: [], sendSoon: false, receiptsQueued: false, newSession: false };
+    const effects: Effects = { events: [], conversations: new Set(), sendSoon: false, receiptsQueued: false, newSession: false };
     const db = core.db.writer;
     db.transaction(() => {
       let processed = 0;
@@ -183,6 +192,7 @@ export class InboundProcessor {
     // Acknowledged only now; a lost ack means a redelivery, which the hashes recognise.
     if (seqs.length > 0 && core.relay.state === 'open') void core.relay.ack(seqs).catch(() => undefined);
     for (const e of effects.events) e();
+    for (const id of effects.conversations) core.emitConversation(id);
     if (effects.sendSoon) this.hooks.kick();
     if (effects.receiptsQueued) this.hooks.receiptsQueued();
     if (effects.newSession) this.hooks.prekeysConsumed();
@@ -193,8 +203,7 @@ export class InboundProcessor {
     const { envelope } = item;
     const now = core.clock();
     const hash = envelopeHash(envelope);
-    if (wasEnvelopeProcessed(db, hash)) return;
-    recordEnvelope(db, hash, now);
+    if (!recordEnvelope(db, hash, now)) return;
     const source = envelope.source;
     if (!source) return; // sealed sender arrives with a later issue
     const peer = core.peerDevice(db, source.accountId, source.deviceId);
@@ -243,7 +252,7 @@ export class InboundProcessor {
       case 'text': {
         if (own) return;
         const conversation = getOrCreateDirectConversation(db, peer.accountId, now);
-        const rowId = insertMessage(db, {
+        const row = {
           conversationId: conversation.id,
           kind: 'text',
           direction: 'incoming',
@@ -255,15 +264,16 @@ export class InboundProcessor {
           body: content.text,
           status: null,
           readAt: null,
-        });
+        } as const;
+        const rowId = insertMessage(db, row);
         queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', upToMessageId: content.messageId, upToSentAt: content.sentAt }, now);
         effects.receiptsQueued = true;
-        const view = messageView(getMessage(db, rowId)!, core.account.accountId);
+        const view = messageView(insertedRecord(rowId, row), core.account.accountId);
         effects.events.push(() => {
           this.typing.textFrom(peer.accountId);
           core.emit('message:added', { message: view });
-          core.emitConversation(conversation.id);
         });
+        effects.conversations.add(conversation.id);
         return;
       }
       case 'receipt': {
@@ -276,8 +286,8 @@ export class InboundProcessor {
         if (changed.length === 0) return;
         effects.events.push(() => {
           for (const m of changed) core.emit('message:status', { conversationId: String(m.conversationId), messageId: String(m.id), status: m.status! });
-          core.emitConversation(conversation.id);
         });
+        effects.conversations.add(conversation.id);
         return;
       }
       case 'typing': {
@@ -292,7 +302,7 @@ export class InboundProcessor {
         // A message this account sent from another device: its copy in the history here.
         if (!own || !getContact(db, content.destination)) return;
         const conversation = getOrCreateDirectConversation(db, content.destination, now);
-        const rowId = insertMessage(db, {
+        const row = {
           conversationId: conversation.id,
           kind: 'text',
           direction: 'outgoing',
@@ -304,12 +314,10 @@ export class InboundProcessor {
           body: content.text,
           status: 'sent',
           readAt: null,
-        });
-        const view = messageView(getMessage(db, rowId)!, core.account.accountId);
-        effects.events.push(() => {
-          core.emit('message:added', { message: view });
-          core.emitConversation(conversation.id);
-        });
+        } as const;
+        const view = messageView(insertedRecord(insertMessage(db, row), row), core.account.accountId);
+        effects.events.push(() => core.emit('message:added', { message: view }));
+        effects.conversations.add(conversation.id);
         return;
       }
     }
@@ -352,8 +360,8 @@ export class InboundProcessor {
         messageId: String(notice.rowId),
         at: now,
       });
-      core.emitConversation(notice.conversationId);
     });
+    effects.conversations.add(notice.conversationId);
   }
 
   /** A peer device could not decrypt something we sent: see Sessions.handleDecryptionError. */

@@ -22,6 +22,11 @@ export const DECRYPTION_ERROR_INTERVAL_MS = 60_000;
 /** Outbox retry backoff after a transient failure (jittered, doubling). */
 export const SEND_RETRY_INITIAL_MS = 1_000;
 export const SEND_RETRY_MAX_MS = 5 * 60_000;
+/**
+ * Ready sends written to the relay at once (the outbox is delivered oldest first; with one send in
+ * flight, a conversation is bounded by one relay round trip plus one commit per message).
+ */
+export const MAX_SENDS_IN_FLIGHT = 32;
 /** MISMATCHED_DEVICES rounds (refresh the list, fix the envelopes, resend) before a send fails. */
 export const MAX_MISMATCH_ROUNDS = 3;
 /** Attempts of a send whose device has no bundle yet (it was just added) before it fails. */

@@ -25,9 +25,9 @@ import { systemTimers, type Timers } from '../app-lock.js';
 import type { LocalAccount } from '../db/account.js';
 import { acceptContact, getContact } from '../db/contacts.js';
 import { getConversation } from '../db/conversations.js';
-import type { EngineDatabase } from '../db/database.js';
+import type { EngineDatabase, WriteDb } from '../db/database.js';
 import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
-import { getMessage, insertMessage, markSending } from '../db/messages.js';
+import { getMessage, insertedRecord, insertMessage, markSending, type MessageRecord } from '../db/messages.js';
 import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
 import { crashPoint } from '../crash-points.js';
@@ -105,6 +105,8 @@ export class Messaging {
   #connected: Promise<void> | null = null;
   #live = false;
   #lastConnection = '';
+  /** messages:send requests waiting for their group commit (see send). */
+  #pendingSends: { readonly req: RequestOf<'messages:send'>; readonly resolve: (v: MessageView) => void; readonly reject: (e: unknown) => void }[] = [];
 
   constructor(o: MessagingOptions) {
     const relay = relayClientFor(o.account, o.rng, o.tuning);
@@ -310,55 +312,97 @@ export class Messaging {
    * messages:send — the message row, its outbox row (content) and the envelopes of every device
    * with a session commit in one transaction; a device without a session gets its envelope from
    * the sender loop (new session and envelope commit together). A reply accepts a message request.
+   *
+   * Group commit: requests that arrive together (in one turn of the event loop) are committed in
+   * one transaction, each send in its own savepoint — the durable commit (an fsync) dominates a
+   * send's cost, and one covers them all. A request is answered after its commit, as before.
    */
-  send(req: RequestOf<'messages:send'>): MessageView {
+  send(req: RequestOf<'messages:send'>): Promise<MessageView> {
     const { core } = this;
     core.checkApi();
-    const conversationId = rowIdOf(req.conversationId);
-    const conversation = getConversation(core.db.reader, conversationId);
-    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
     if (utf8(req.body).length > MAX_MESSAGE_BODY_BYTES) {
       throw new EngineError('MESSAGE_TOO_LARGE', `a message is at most ${MAX_MESSAGE_BODY_BYTES} bytes`);
     }
+    // Typing stops at once ("stopped" is queued before the message).
+    this.typing.onSend(rowIdOf(req.conversationId));
+    return new Promise((resolve, reject) => {
+      this.#pendingSends.push({ req, resolve, reject });
+      if (this.#pendingSends.length === 1) setImmediate(() => this.#commitSends());
+    });
+  }
+
+  #commitSends(): void {
+    const { core } = this;
+    const batch = this.#pendingSends;
+    this.#pendingSends = [];
+    const committed: { readonly resolve: (v: MessageView) => void; readonly record: MessageRecord }[] = [];
+    const refused: { readonly reject: (e: unknown) => void; readonly error: unknown }[] = [];
+    let accepted = false;
+    try {
+      core.checkApi();
+      const db = core.db.writer;
+      db.transaction(() => {
+        for (const p of batch) {
+          try {
+            const one = db.transaction(() => this.#queueText(db, p.req));
+            accepted ||= one.accepted;
+            committed.push({ resolve: p.resolve, record: one.record });
+          } catch (e) {
+            refused.push({ reject: p.reject, error: e });
+          }
+        }
+      });
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    for (const r of refused) r.reject(r.error);
+    if (committed.length === 0) return;
+    crashPoint('after-outbox-commit');
+    for (const c of committed) {
+      const view = messageView(c.record, core.account.accountId);
+      core.emit('message:added', { message: view });
+      c.resolve(view);
+    }
+    for (const id of new Set(committed.map((c) => c.record.conversationId))) core.emitConversation(id);
+    if (accepted) this.#contactsChanged();
+    this.outbox.kick();
+  }
+
+  /** One text: checks, message row, outbox rows (peer and own devices), in the caller's transaction. */
+  #queueText(db: WriteDb, req: RequestOf<'messages:send'>): { record: MessageRecord; accepted: boolean } {
+    const { core } = this;
+    const conversationId = rowIdOf(req.conversationId);
+    const conversation = getConversation(db, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
     const peer = conversation.peerAccountId;
-    const contact = getContact(core.db.reader, peer);
+    const contact = getContact(db, peer);
     if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
     if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
-    this.typing.onSend(conversationId);
     const now = core.clock();
     const messageId = core.rng(MESSAGE_ID_LENGTH);
     const content = encodeContent({ type: 'text', messageId, sentAt: now, text: req.body, expireTimerSeconds: null });
-    const db = core.db.writer;
-    let accepted = false;
-    const rowId = db.transaction(() => {
-      accepted = acceptContact(db, peer, now);
-      const id = insertMessage(db, {
-        conversationId,
-        kind: 'text',
-        direction: 'outgoing',
-        senderAccountId: core.account.accountId,
-        senderDeviceId: core.account.deviceId,
-        messageId,
-        sentAt: now,
-        receivedAt: now,
-        body: req.body,
-        status: 'sending',
-        readAt: null,
-      });
-      core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: id });
-      if (core.targetDevices(db, core.account.accountId).length > 0) {
-        const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: null });
-        core.queueSend(db, { kind: 'sync', recipient: core.account.accountId, content: transcript, messageRowId: id });
-      }
-      return id;
-    });
-    crashPoint('after-outbox-commit');
-    const view = messageView(getMessage(core.db.reader, rowId)!, core.account.accountId);
-    core.emit('message:added', { message: view });
-    core.emitConversation(conversationId);
-    if (accepted) this.#contactsChanged();
-    this.outbox.kick();
-    return view;
+    const accepted = acceptContact(db, peer, now);
+    const row = {
+      conversationId,
+      kind: 'text',
+      direction: 'outgoing',
+      senderAccountId: core.account.accountId,
+      senderDeviceId: core.account.deviceId,
+      messageId,
+      sentAt: now,
+      receivedAt: now,
+      body: req.body,
+      status: 'sending',
+      readAt: null,
+    } as const;
+    const rowId = insertMessage(db, row);
+    core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: rowId });
+    if (core.targetDevices(db, core.account.accountId).length > 0) {
+      const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: null });
+      core.queueSend(db, { kind: 'sync', recipient: core.account.accountId, content: transcript, messageRowId: rowId });
+    }
+    return { record: insertedRecord(rowId, row), accepted };
   }
 
   /** messages:retry — a failed message is queued again (same id and time: receivers de-duplicate). */

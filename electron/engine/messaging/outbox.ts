@@ -42,6 +42,7 @@ import {
   CONTACT_LIST_MAX_AGE_MS,
   MAX_BUNDLE_ATTEMPTS,
   MAX_MISMATCH_ROUNDS,
+  MAX_SENDS_IN_FLIGHT,
   SEND_RETRY_INITIAL_MS,
   SEND_RETRY_MAX_MS,
 } from './limits.js';
@@ -117,10 +118,12 @@ export class OutboxSender {
     this.#soon.unref?.();
   }
 
-  /** After a (re)connection: everything deferred is due now. */
+  /**
+   * After a (re)connection: everything deferred is due now — as due as a new send (0), so the
+   * outbox goes out in the order it was written (id), whatever each deferral's jitter was.
+   */
   makeAllDue(): void {
-    const now = this.core.clock();
-    this.core.db.writer.transaction(() => this.core.db.writer.run(sql`UPDATE outbox SET next_attempt_at = ${now} WHERE next_attempt_at > ${now}`));
+    this.core.db.writer.transaction(() => this.core.db.writer.run(sql`UPDATE outbox SET next_attempt_at = 0 WHERE next_attempt_at <> 0`));
   }
 
   async #run(): Promise<void> {
@@ -135,9 +138,17 @@ export class OutboxSender {
         this.#flushReceipts();
         for (;;) {
           if (this.core.stopped || this.core.relay.state !== 'open') break;
-          const [send] = dueSends(this.core.db.writer, this.core.clock(), 1);
-          if (!send) break;
-          if ((await this.#deliver(send)) === 'transient') break;
+          const due = dueSends(this.core.db.writer, this.core.clock(), MAX_SENDS_IN_FLIGHT);
+          if (due.length === 0) break;
+          // The oldest sends whose envelopes are complete go out together; the first one that needs
+          // work (a session, a list refresh, a device change) goes through #deliver alone.
+          const ready: OutboxSend[] = [];
+          for (const send of due) {
+            if (!this.#ready(send)) break;
+            ready.push(send);
+          }
+          const outcome = ready.length > 0 ? await this.#deliverReady(ready) : await this.#deliver(due[0]!);
+          if (outcome === 'transient') break;
         }
       } while (this.#again && !this.core.stopped);
     } catch (e) {
@@ -165,11 +176,72 @@ export class OutboxSender {
     this.#timer.unref?.();
   }
 
-  async #deliver(initial: OutboxSend): Promise<Outcome> {
+  /**
+   * A send that can go out as it is: its recipient is trusted as stored (no pending key change, a
+   * text's list not due for a refresh) and it has an envelope for exactly the recipient's listed
+   * devices. Synchronous and read-only.
+   */
+  #ready(send: OutboxSend): boolean {
+    const { core } = this;
+    const recipient = send.recipientAccountId;
+    if (!core.isSelf(recipient)) {
+      const contact = getContact(core.db.writer, recipient);
+      if (!contact || contact.keyChangePending) return false;
+      if (send.kind === 'message' && this.contacts.isStale(contact, CONTACT_LIST_MAX_AGE_MS)) return false;
+    }
+    const targets = core.targetDevices(core.db.writer, recipient);
+    if (targets.length === 0 || targets.length !== send.envelopes.length) return false;
+    return targets.every((t) => send.envelopes.some((e) => e.deviceId === t.entry.deviceId));
+  }
+
+  /**
+   * Ready sends, pipelined: all written to the live channel at once (the relay commits them in
+   * order, in one group commit when it can), the accepted ones completed in one transaction. A
+   * failure is handled as #deliver would: MISMATCHED_DEVICES through #deliver itself (refresh,
+   * fix, resend), a transient one defers the send and stops the round, a permanent one fails it.
+   */
+  async #deliverReady(ready: readonly OutboxSend[]): Promise<Outcome> {
+    const { core } = this;
+    const results = await Promise.allSettled(
+      ready.map((send) => core.relay.send(send.recipientAccountId, send.envelopes.map((e) => ({ deviceId: e.deviceId, content: e.envelope })))),
+    );
+    core.check();
+    this.#completeAll(results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ send: ready[i]!, serverTimestamp: r.value.serverTimestamp }] : [])));
+    let outcome: Outcome = 'done';
+    let deferredTo: number | undefined;
+    for (let i = 0; i < ready.length; i++) {
+      const r = results[i]!;
+      if (r.status === 'fulfilled') continue;
+      const e: unknown = r.reason;
+      const id = ready[i]!.id;
+      if (isTransient(e) || outcome === 'transient') {
+        deferredTo = this.#defer(id, e instanceof RelayClientError ? e.code : 'TRANSIENT', e instanceof RelayClientError ? e.details.retryAfterMs : undefined, deferredTo);
+        outcome = 'transient';
+      } else if (e instanceof RelayClientError && e.code === 'MISMATCHED_DEVICES') {
+        const current = getSend(core.db.writer, id);
+        if (current && (await this.#deliver(current, e)) === 'transient') outcome = 'transient';
+      } else {
+        this.#fail(id, e instanceof RelayClientError ? e.code : 'INTERNAL');
+      }
+    }
+    return outcome;
+  }
+
+  /**
+   * One send on its own: prepare, send, handle the answer. `mismatch`: the relay already answered
+   * this send with MISMATCHED_DEVICES (in #deliverReady); its list is refreshed before anything else.
+   */
+  async #deliver(initial: OutboxSend, mismatch?: RelayClientError): Promise<Outcome> {
     const { core } = this;
     const excluded = new Set<number>();
+    let pending = mismatch;
     for (let round = 0; round < MAX_MISMATCH_ROUNDS; round++) {
       try {
+        if (pending) {
+          const e = pending;
+          pending = undefined;
+          await this.#afterMismatch(initial.recipientAccountId, e, excluded);
+        }
         await this.#prepare(initial.id, excluded);
         core.check();
         const send = getSend(core.db.writer, initial.id);
@@ -187,10 +259,7 @@ export class OutboxSender {
           ));
         } catch (e) {
           if (e instanceof RelayClientError && e.code === 'MISMATCHED_DEVICES') {
-            core.check();
-            for (const d of e.details.stale ?? []) excluded.add(d);
-            await this.#refreshRecipient(send.recipientAccountId, true);
-            for (const d of e.details.missing ?? []) excluded.delete(d);
+            pending = e;
             continue;
           }
           throw e;
@@ -210,6 +279,17 @@ export class OutboxSender {
     }
     this.#fail(initial.id, 'MISMATCHED_DEVICES');
     return 'done';
+  }
+
+  /**
+   * MISMATCHED_DEVICES: devices the relay calls stale are left out of this send; the list is
+   * fetched again and verified (a refusal throws); missing devices count only if now listed.
+   */
+  async #afterMismatch(recipient: Uint8Array, e: RelayClientError, excluded: Set<number>): Promise<void> {
+    this.core.check();
+    for (const d of e.details.stale ?? []) excluded.add(d);
+    await this.#refreshRecipient(recipient, true);
+    for (const d of e.details.missing ?? []) excluded.delete(d);
   }
 
   /**
@@ -279,6 +359,24 @@ export class OutboxSender {
     if (!outcome && mismatch) throw new PermanentFailure('NOT_FOUND');
   }
 
+  /** Completes accepted sends in one transaction; statuses and conversation updates after it. */
+  #completeAll(accepted: readonly { readonly send: OutboxSend; readonly serverTimestamp: number }[]): void {
+    if (accepted.length === 0) return;
+    const { core } = this;
+    const changed: MessageRecord[] = [];
+    core.db.writer.transaction(() => {
+      for (const { send, serverTimestamp } of accepted) {
+        completeSend(core.db.writer, send.id);
+        if (send.kind === 'message' && send.messageRowId !== null) {
+          const m = markSent(core.db.writer, send.messageRowId, serverTimestamp);
+          if (m) changed.push(m);
+        }
+      }
+    });
+    for (const m of changed) core.emit('message:status', { conversationId: String(m.conversationId), messageId: String(m.id), status: m.status! });
+    for (const id of new Set(changed.map((m) => m.conversationId))) core.emitConversation(id);
+  }
+
   #complete(send: OutboxSend, serverTimestamp: number | null): void {
     const { core } = this;
     let changed: MessageRecord | undefined;
@@ -291,14 +389,24 @@ export class OutboxSender {
     if (changed) this.#statusChanged(changed);
   }
 
-  #defer(id: number, code: string, retryAfterMs: number | undefined): void {
+  /**
+   * Defers a send after a transient failure; returns when it is due. `at`: the time an earlier
+   * send of the same round was deferred to — sends that failed together stay due together, so
+   * they go out again in their original order (due time, then id).
+   */
+  #defer(id: number, code: string, retryAfterMs: number | undefined, at?: number): number | undefined {
     const { core } = this;
     const send = getSend(core.db.writer, id);
-    if (!send) return;
-    const ceiling = Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_INITIAL_MS * 2 ** Math.min(send.attempts, 20));
-    const jitter = new DataView(core.rng(4).buffer).getUint32(0) / 2 ** 32;
-    const delay = Math.max(retryAfterMs ?? 0, Math.round(ceiling / 2 + (jitter * ceiling) / 2));
-    core.db.writer.transaction(() => deferSend(core.db.writer, id, core.clock() + delay, code));
+    if (!send) return at;
+    let due = at;
+    if (due === undefined) {
+      const ceiling = Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_INITIAL_MS * 2 ** Math.min(send.attempts, 20));
+      const jitter = new DataView(core.rng(4).buffer).getUint32(0) / 2 ** 32;
+      due = core.clock() + Math.max(retryAfterMs ?? 0, Math.round(ceiling / 2 + (jitter * ceiling) / 2));
+    }
+    const until = due;
+    core.db.writer.transaction(() => deferSend(core.db.writer, id, until, code));
+    return due;
   }
 
   /** Drops the send; its message becomes `failed`. (`code` names why, for a debugger; never shown.) */

@@ -36,7 +36,7 @@ export type ParsedQuery = {
 };
 
 /** An FTS5 string literal: everything inside is tokenized text, never syntax. */
-function ftsString(text: string): string {
+export function phrase(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;
 }
 
@@ -59,8 +59,25 @@ export function parseQuery(input: string): ParsedQuery {
     if (term) terms.push(term);
     if (terms.length === MAX_SEARCH_TERMS) break;
   }
-  const words = terms.flatMap((t) => (t.kind === 'word' ? [ftsString(t.tokens.join(' ')) + (t.prefix ? '*' : '')] : []));
-  const trigrams = terms.flatMap((t) => (t.kind === 'substring' ? [ftsString(t.text)] : []));
+  return buildMatch(terms, new Map());
+}
+
+/**
+ * The MATCH expressions for `terms`. A substring term with an entry in `alternatives` (the
+ * vocabulary's tokens containing it, search.ts) becomes `("t1" OR "t2" …)` in the word index
+ * instead of a phrase in the trigram index. Every operand is a string literal.
+ */
+export function buildMatch(terms: readonly SearchTerm[], alternatives: ReadonlyMap<string, readonly string[]>): ParsedQuery {
+  const words: string[] = [];
+  const trigrams: string[] = [];
+  for (const t of terms) {
+    if (t.kind === 'word') words.push(phrase(t.tokens.join(' ')) + (t.prefix ? '*' : ''));
+    else {
+      const tokens = alternatives.get(t.text);
+      if (tokens && tokens.length > 0) words.push(tokens.length === 1 ? phrase(tokens[0]!) : `(${tokens.map(phrase).join(' OR ')})`);
+      else trigrams.push(phrase(t.text));
+    }
+  }
   return {
     terms,
     words: words.length > 0 ? words.join(' AND ') : null,

@@ -22,7 +22,8 @@
 import type { ReadDb } from '../db/database.js';
 import { blob } from '../db/rows.js';
 import { sql, type SqlQuery } from '../db/sql.js';
-import { parseQuery, type ParsedQuery } from './query.js';
+import { readIndexRecord } from './indexer.js';
+import { buildMatch, parseQuery, phrase, type ParsedQuery } from './query.js';
 import { SPAN_BITS } from './schema.js';
 import { makeSnippet } from './snippet.js';
 import type { Snippet } from '../../../shared/api/view-models.js';
@@ -113,11 +114,48 @@ export function matchQuery(
     ORDER BY ${byDisplay ? sql`m.display_at DESC, m.id DESC` : sql`w.rowid DESC`} LIMIT ${k}`;
 }
 
-/** The index's coverage: messages with id >= indexedFrom are indexed (0: all). null: there is no index. */
-export function indexState(db: ReadDb): { readonly indexedFrom: number } | null {
-  if (!db.get(sql`SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'search_state'`)) return null;
-  const row = db.get<{ indexed_from: number }>(sql`SELECT indexed_from FROM search_state`);
-  return row ? { indexedFrom: row.indexed_from } : null;
+/**
+ * Whether every committed message is indexed: the rebuild is done (indexed_from = 0), nothing waits
+ * in search_pending and no message lies above indexed_to. null: there is no index.
+ */
+export function indexComplete(db: ReadDb): boolean | null {
+  const state = readIndexRecord(db);
+  if (!state) return null;
+  if (state.indexedFrom !== 0) return false;
+  if (state.indexedTo === Infinity) return true; // a V1 index (its triggers indexed every insert)
+  const lagging = db.get<{ x: number }>(sql`
+    SELECT EXISTS (SELECT 1 FROM messages WHERE id >= ${state.indexedTo}) OR EXISTS (SELECT 1 FROM search_pending) AS x`)!.x;
+  return lagging === 0;
+}
+
+/** Vocabulary terms looked up per query term at most; a term in more of them goes to the trigram index. */
+export const MAX_VOCABULARY_EXPANSION = 32;
+/** Terms the vocabulary can answer: ASCII letters and digits only, 3+ of them (text.ts vocabTokens). */
+const VOCABULARY_TERM_RE = /^[a-z0-9]{3,}$/;
+
+/**
+ * Rewrites substring terms the vocabulary can answer into word-index alternatives (docs/adr/0005-search.md
+ * "Rare whole words"): the vocabulary's trigram index finds every indexed token containing the
+ * term, and `"t1" OR "t2" …` over the word index matches exactly the messages holding one of them —
+ * the same messages the trigram index would find, but through doclists of rare tokens instead of
+ * 6-10 common trigrams read to the end. A term found in no token matches nothing; a term in more
+ * than MAX_VOCABULARY_EXPANSION tokens stays with the trigram index (its trigrams are then rarely
+ * all common, and a full page is found early). `null`: the query cannot match anything.
+ */
+export function withVocabulary(db: ReadDb, q: ParsedQuery): ParsedQuery | null {
+  if (q.trigrams === null || !db.get(sql`SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'search_vocab'`)) return q;
+  const expansions = new Map<string, readonly string[]>();
+  for (const term of q.terms) {
+    if (term.kind !== 'substring' || !VOCABULARY_TERM_RE.test(term.text)) continue;
+    const tokens = db
+      .all<{ term: string }>(sql`
+        SELECT v.term AS term FROM search_vocab_trigrams(${phrase(term.text)}) AS t
+        CROSS JOIN search_vocab AS v ON v.id = t.rowid LIMIT ${MAX_VOCABULARY_EXPANSION + 1}`)
+      .map((r) => r.term);
+    if (tokens.length === 0) return null;
+    if (tokens.length <= MAX_VOCABULARY_EXPANSION) expansions.set(term.text, tokens);
+  }
+  return expansions.size === 0 ? q : buildMatch(q.terms, expansions);
 }
 
 /** The ids of the best `k` matches (newest first): the probe, then the span walk described above. */
@@ -165,13 +203,14 @@ type HitRow = {
 };
 
 /** Runs a search. Throws SearchIndexMissing when search is off. */
-export function searchMessages(db: ReadDb, req: SearchRequest): SearchResult {
-  const state = indexState(db);
-  if (!state) throw new SearchIndexMissing('there is no search index');
-  const indexComplete = state.indexedFrom === 0;
+export function searchMessages(db: ReadDb, req: SearchRequest, options: { readonly vocabulary?: boolean } = {}): SearchResult {
+  const complete = indexComplete(db);
+  if (complete === null) throw new SearchIndexMissing('there is no search index');
   const q = parseQuery(req.query);
-  if (q.terms.length === 0) return { hits: [], next: null, indexComplete };
-  const top = topMatches(db, q, req, req.limit + 1);
+  if (q.terms.length === 0) return { hits: [], next: null, indexComplete: complete };
+  const plan = options.vocabulary === false ? q : withVocabulary(db, q);
+  if (plan === null) return { hits: [], next: null, indexComplete: complete };
+  const top = topMatches(db, plan, req, req.limit + 1);
   const page = top.slice(0, req.limit);
   const rows = new Map(
     db
@@ -195,5 +234,5 @@ export function searchMessages(db: ReadDb, req: SearchRequest): SearchResult {
     ];
   });
   const last = page[page.length - 1];
-  return { hits, next: top.length > req.limit && last ? { displayAt: last.displayAt, id: last.id } : null, indexComplete };
+  return { hits, next: top.length > req.limit && last ? { displayAt: last.displayAt, id: last.id } : null, indexComplete: complete };
 }

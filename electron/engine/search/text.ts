@@ -9,9 +9,13 @@
  * ß → ss, æ → ae …); NUL becomes a space. The FTS5 tokenizers fold again (`remove_diacritics`), which is idempotent on
  * this text. Compatibility forms fold too (full-width "ＡＢＣ" finds "abc", "ﬁ" finds "fi").
  *
- * CJK: the word index gets every Han, kana and Hangul letter as a token of its own (spaces around
- * it), so a 1-2 character CJK query is a phrase of single-character tokens there; the trigram index
- * gets the folded text unchanged and serves 3+ character queries.
+ * Word index text: the folded text with every character that is not a letter, digit or private-use
+ * character (TOKEN_RE) replaced by a space, and every Han, kana and Hangul letter set apart as a
+ * token of its own, so a 1-2 character CJK query is a phrase of single-character tokens there.
+ * Replacing the separators makes unicode61's tokens exactly the runs TOKEN_RE finds (its Unicode
+ * tables are older than Node's: it would glue "hello🦊world" into one token), which the vocabulary
+ * (vocabTokens) relies on. The trigram index gets the folded text unchanged and serves 3+
+ * character queries.
  *
  * The index text is a function of the Unicode tables of the running Node (NFKD, case mapping,
  * scripts): `INDEX_TEXT_FORMAT` names the version, and the index is rebuilt when it changes (a
@@ -21,7 +25,7 @@
 import type Sqlite from 'better-sqlite3-multiple-ciphers';
 
 /** Bump when fold() or segmentCjk() changes: the index is rebuilt (see INDEX_TEXT_FORMAT). */
-const INDEX_TEXT_VERSION = 1;
+const INDEX_TEXT_VERSION = 2;
 
 /** The index text format: our version plus the Unicode version of Node's tables. */
 export const INDEX_TEXT_FORMAT = `${INDEX_TEXT_VERSION}/unicode-${process.versions.unicode ?? 'unknown'}`;
@@ -66,7 +70,9 @@ export function fold(text: string): string {
     .replace(NUL_RE, ' ');
 }
 
-/** Folded text with every CJK letter set apart as a token of its own (the word index's input). */
+const NON_TOKEN_RE = /[^\p{L}\p{N}\p{Co}]/gu;
+
+/** Folded text with every CJK letter set apart as a token of its own. */
 export function segmentCjk(folded: string): string {
   return folded.replace(CJK_LETTER_GLOBAL_RE, ' $& ');
 }
@@ -88,7 +94,31 @@ function foldCached(body: string): string {
 
 /** What the word index (unicode61) is given for a message body. */
 export function wordIndexText(body: string): string {
-  return segmentCjk(foldCached(body));
+  return segmentCjk(foldCached(body).replace(NON_TOKEN_RE, ' '));
+}
+
+/** Vocabulary tokens have three ASCII letters or digits in a row (what vocabulary queries look for). */
+const VOCAB_TOKEN_RE = /[a-z0-9]{3}/;
+
+/**
+ * The distinct word-index tokens of a body that the vocabulary keeps (search_vocab): those with
+ * three ASCII letters or digits in a row — every token an ASCII term of 3+ characters can occur in.
+ */
+export function vocabTokens(body: string): string[] {
+  const tokens = new Set<string>();
+  for (const token of wordIndexText(body).split(' ')) if (VOCAB_TOKEN_RE.test(token)) tokens.add(token);
+  return [...tokens];
+}
+
+// A delete trigger asks three times for the same body's vocabulary: keep the last answer.
+let lastVocabBody: string | null = null;
+let lastVocabJson = '[]';
+function vocabJson(body: string): string {
+  if (body !== lastVocabBody) {
+    lastVocabJson = JSON.stringify(vocabTokens(body));
+    lastVocabBody = body;
+  }
+  return lastVocabJson;
 }
 
 /** What the trigram index is given for a message body. */
@@ -100,11 +130,12 @@ type Connection = InstanceType<typeof Sqlite>;
 
 /**
  * Registers the SQL functions the search triggers call (`parley_search_words`,
- * `parley_search_trigrams`). Every connection that may write `messages` needs them, so the
- * database layer registers them on each connection it opens.
+ * `parley_search_trigrams`, `parley_search_vocab` — a JSON array of vocabTokens). Every connection
+ * that may write `messages` needs them, so the database layer registers them on each connection it opens.
  */
 export function registerSearchFunctions(connection: Connection): void {
   const options = { deterministic: true, varargs: false } as const;
   connection.function('parley_search_words', options, (body: unknown) => (typeof body === 'string' ? wordIndexText(body) : null));
   connection.function('parley_search_trigrams', options, (body: unknown) => (typeof body === 'string' ? trigramIndexText(body) : null));
+  connection.function('parley_search_vocab', options, (body: unknown) => (typeof body === 'string' ? vocabJson(body) : null));
 }

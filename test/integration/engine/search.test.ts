@@ -95,6 +95,8 @@ describe('search through the engine', () => {
 
     expect(await bob.call('settings:set', { searchEnabled: false })).toMatchObject({ searchEnabled: false });
     expect(bob.payloads('search:indexProgress').at(-1)).toEqual({ state: 'off', progress: 0 });
+    // The index is retired at once; its pages are purged by the search worker in the background.
+    await bob.engine.search.idle();
     expect(searchTables(bob)).toEqual([]);
     expect(await bob.errorOf('search:query', { query: 'lighthouse', limit: 5 })).toBe('SEARCH_DISABLED');
 

@@ -4,16 +4,18 @@
  * open chat, verification). Components get what they show as props and report what the person did
  * through callbacks that end up here; nothing else touches the bridge (DESIGN §6).
  *
- * Routes are a closed union so later screens (group info, files, the search panel) are new members,
- * not flags. The engine clock and the renderer's clock are the same system clock in production;
+ * Routes are a closed union so later screens (group info, files) are new members, not flags. The
+ * search panel (issue 6) is not a route: it takes the sidebar's place while open (Ctrl/Cmd+F), so its
+ * results stay in view while a result's conversation opens in the content pane at that message. The engine clock and the renderer's clock are the same system clock in production;
  * `now` ticks so relative times ("12 min. ago") stay current.
  */
-import type { Bridge, ConnectionState, EngineState, MessageView } from '../../../../shared/api/types.js';
+import type { Bridge, ConnectionState, EngineState, MessageView, SearchHit, Settings } from '../../../../shared/api/types.js';
 import { browserTimers, type Timers } from './call.js';
 import { ChatState } from './chat.svelte.js';
 import { ConversationListState } from './conversations.svelte.js';
 import { HostConnection } from './host.svelte.js';
 import { browserNotificationApi, Notifier } from './notifier.js';
+import { SearchState } from './search.svelte.js';
 import { SessionState } from './session.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 import { acceptKeyChange, VerificationState } from './verification.svelte.js';
@@ -48,6 +50,12 @@ export class AppState {
   #settings = $state.raw<SettingsState | null>(null);
   #chat = $state.raw<ChatState | null>(null);
   #verification = $state.raw<VerificationState | null>(null);
+  #search = $state.raw<SearchState | null>(null);
+  #searchOpen = $state(false);
+  /** Bumped whenever the search box should take focus. */
+  #searchFocus = $state(0);
+  /** The search result opened last (highlighted in the results). */
+  #searchSelected = $state<string | null>(null);
   #route = $state.raw<Route>({ screen: 'home' });
   #connection = $state.raw<ConnectionState | null>(null);
   #now = $state(Date.now());
@@ -81,6 +89,19 @@ export class AppState {
   get verification(): VerificationState | null {
     return this.#verification;
   }
+  get search(): SearchState | null {
+    return this.#search;
+  }
+  /** The search panel is showing (in the sidebar). */
+  get searchOpen(): boolean {
+    return this.#searchOpen;
+  }
+  get searchFocus(): number {
+    return this.#searchFocus;
+  }
+  get searchSelected(): string | null {
+    return this.#searchSelected;
+  }
   get route(): Route {
     return this.#route;
   }
@@ -103,6 +124,7 @@ export class AppState {
     const session = new SessionState(bridge);
     this.#conversations = new ConversationListState(bridge, this.#timers);
     this.#settings = new SettingsState(bridge);
+    this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
     session.onChange((state) => void this.#lifecycle(state));
     this.#subscribe(bridge, session);
     this.#session = session;
@@ -116,6 +138,9 @@ export class AppState {
     }
     this.#closeChat();
     this.#verification = null;
+    this.#search?.clear();
+    this.#searchOpen = false;
+    this.#searchSelected = null;
     this.#conversations?.clear();
     this.#settings?.clear();
     this.#connection = null;
@@ -134,6 +159,7 @@ export class AppState {
     bridge.on('presence', (p) => this.#conversations?.setPresence(p.contactId, p.presence));
     bridge.on('connection', (state) => (this.#connection = state));
     bridge.on('contact:keyChanged', () => void this.#conversations?.load());
+    bridge.on('search:indexProgress', (p) => this.#search?.onProgress(p));
   }
 
   #messageAdded(message: MessageView): void {
@@ -165,6 +191,16 @@ export class AppState {
   }
 
   openConversation(conversationId: string): void {
+    this.#openChat(conversationId, null);
+  }
+
+  /** Opens a search result's conversation at that message (anywhere in its history); the panel stays. */
+  openSearchResult(hit: SearchHit): void {
+    this.#searchSelected = hit.messageId;
+    this.#openChat(hit.conversationId, hit.messageId);
+  }
+
+  #openChat(conversationId: string, aroundMessageId: string | null): void {
     const bridge = this.host.bridge;
     if (bridge === null) return;
     this.#verification = null;
@@ -175,9 +211,30 @@ export class AppState {
         typingEnabled: () => this.#settings?.value?.typingIndicators ?? true,
       });
       this.#chat = chat;
-      void chat.open().then(() => chat.markReadIfActive(this.activity.active));
+      const opened = aroundMessageId === null ? chat.open() : chat.openAround(aroundMessageId);
+      void opened.then(() => chat.markReadIfActive(this.activity.active));
+    } else if (aroundMessageId !== null) {
+      void this.#chat.openAround(aroundMessageId);
     }
     this.#route = { screen: 'chat', conversationId };
+  }
+
+  /** Shows the search panel (Ctrl/Cmd+F, the toolbar) and puts the focus in its box. */
+  openSearch(): void {
+    this.#searchOpen = true;
+    this.#searchFocus += 1;
+  }
+
+  closeSearch(): void {
+    this.#searchOpen = false;
+  }
+
+  /** Saves settings; a change of searchEnabled reaches the search panel at once. */
+  async saveSettings(patch: Partial<Settings>): Promise<void> {
+    const ok = await this.#settings?.set(patch);
+    if (!ok) return;
+    if (patch.searchEnabled !== undefined) this.#search?.onEnabledChanged(patch.searchEnabled);
+    this.say('Settings saved.');
   }
 
   openNewConversation(): void {

@@ -3,6 +3,8 @@
  * engine by keyset (`latest`, `before`, `after`) as the person scrolls, so the DOM never holds more
  * than the window however long the history is (issue 5: ≤ 200 message rows). Events insert, replace
  * and restatus rows that fall inside the window (ordering.ts); a late arrival slots in by displayAt.
+ * A search result opens the window `around` its message, anywhere in history (issue 6): the list
+ * scrolls that message into view, focuses and highlights it (`found`).
  *
  * Also owns the conversation's outgoing side: send and retry, typing notifications (throttled:
  * "typing" at most every TYPING_REFRESH_MS, "stopped" after TYPING_IDLE_MS without input or on send),
@@ -43,6 +45,9 @@ export class ChatState {
   #loading = $state<Loading>('idle');
   #opened = $state(false);
   #error = $state<string | null>(null);
+  /** The message a search result asked to show: `seq` changes with every request, even for the same message. */
+  #found = $state.raw<{ readonly id: string; readonly seq: number } | null>(null);
+  #foundSeq = 0;
   #readRequested: string | null = null;
   #typingSentAt: number | null = null;
   #typingStop: unknown = null;
@@ -82,6 +87,10 @@ export class ChatState {
   clearError(): void {
     this.#error = null;
   }
+  /** The message to bring into view, focus and highlight (a search result), or null. */
+  get found(): { readonly id: string; readonly seq: number } | null {
+    return this.#found;
+  }
 
   async #page(anchor: Parameters<Bridge['openPage']>[0]['anchor']) {
     const result = await settle(this.#bridge.openPage({ conversationId: this.conversationId, anchor, limit: this.#pageSize }));
@@ -91,6 +100,7 @@ export class ChatState {
 
   /** Loads the newest page (also "jump to the latest"). */
   async open(): Promise<void> {
+    this.#found = null;
     this.#loading = 'initial';
     this.#early = [];
     const page = await this.#page({ kind: 'latest' });
@@ -103,6 +113,38 @@ export class ChatState {
     this.#hasNewer = false;
     this.#opened = true;
     // The engine may have read the page before or after these happened; applying them again is harmless.
+    for (const replay of early) replay();
+  }
+
+  /**
+   * Shows `messageId` (a search result): the window becomes the page around it — anywhere in the
+   * history, with older and newer pages loading as the person scrolls — unless it is in the window
+   * already. A message that is gone (deleted since the search) opens the newest page instead.
+   */
+  async openAround(messageId: string): Promise<void> {
+    const seq = ++this.#foundSeq;
+    if (this.#opened && this.#loading === 'idle' && this.#messages.some((m) => m.id === messageId)) {
+      this.#found = { id: messageId, seq };
+      return;
+    }
+    this.#loading = 'initial';
+    this.#early = [];
+    const result = await settle(this.#bridge.openPage({ conversationId: this.conversationId, anchor: { kind: 'around', messageId }, limit: this.#pageSize }));
+    this.#loading = 'idle';
+    const early = this.#early;
+    this.#early = null;
+    if (this.#disposed || seq !== this.#foundSeq) return;
+    if (!result.ok) {
+      if (result.error.code === 'NOT_FOUND') return this.open();
+      this.#error = describeError(result.error);
+      return;
+    }
+    const page = result.value;
+    this.#messages = page.messages;
+    this.#hasOlder = page.hasOlder;
+    this.#hasNewer = page.hasNewer;
+    this.#opened = true;
+    this.#found = { id: messageId, seq };
     for (const replay of early) replay();
   }
 

@@ -1,0 +1,342 @@
+/**
+ * A hostile relay (issue 4 "Faults and hostile relay"; test/hostile-proxy) between real engines and
+ * the real relay: it drops, replays, tampers with, reorders and injects envelopes, answers sends
+ * with lies, serves rolled-back and badly signed device lists, and strips the ML-KEM prekey from
+ * bundles. Each attack is refused with a typed error and an event, nothing is lost (what was never
+ * acknowledged comes again), nothing is shown twice, and no session is downgraded. Checked through
+ * the contract (pages, statuses, events) and, for what the contract does not show (which sessions
+ * exist, which devices a send went to), in the engine's database and the proxy's log.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { MessageView } from '../../../shared/api/view-models.js';
+import { concatBytes, fromHex, toBase64Url } from '../../../shared/crypto/bytes.js';
+import { ed25519GenerateKeyPair } from '../../../shared/crypto/ed25519.js';
+import { systemRng } from '../../../shared/crypto/random.js';
+import { x25519GenerateKeyPair } from '../../../shared/crypto/x25519.js';
+import { Capability } from '../../../shared/protocol/constants.js';
+import { parseDeviceList, signDeviceList } from '../../../shared/protocol/device-list.js';
+import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { MessageType } from '../../../shared/protocol/messages.js';
+import { deserializeSessionRecord } from '../../../shared/protocol/session.js';
+import { resignedList } from '../../../shared/testing/device-list-fixtures.js';
+import { sql } from '../../../electron/engine/db/sql.js';
+import { Sessions } from '../../../electron/engine/sessions.js';
+import { HostileProxy } from '../../hostile-proxy/hostile-proxy.js';
+import { TestEngine, waitFor } from '../engine/helpers/engines.js';
+import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
+
+let relay: TestRelay;
+let proxy: HostileProxy;
+const engines: TestEngine[] = [];
+
+beforeAll(async () => {
+  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
+  proxy = await HostileProxy.start(relay.url);
+});
+afterEach(async () => {
+  proxy.reset();
+  vi.restoreAllMocks();
+  for (const e of engines.splice(0)) await e.dispose();
+});
+afterAll(async () => {
+  await proxy.close();
+  await relay.stop();
+});
+
+async function engine(name: string): Promise<TestEngine> {
+  const e = await TestEngine.create({ relayUrl: proxy.url, name });
+  engines.push(e);
+  return e;
+}
+
+type Pair = { alice: TestEngine; bob: TestEngine; aToB: string; bToA: string };
+
+/** Alice and Bob through the proxy, contacts both ways, one message each way already delivered. */
+async function conversation(): Promise<Pair> {
+  const alice = await engine('alice');
+  const bob = await engine('bob');
+  const aToB = await alice.add(bob);
+  const bToA = await bob.add(alice);
+  const hi = await alice.send(aToB, 'hi bob');
+  await bob.receive(alice, 'hi bob');
+  await alice.waitStatus(hi.id, 'delivered');
+  const hello = await bob.send(bToA, 'hello alice');
+  await alice.receive(bob, 'hello alice');
+  await bob.waitStatus(hello.id, 'delivered');
+  await settle(alice, bob);
+  return { alice, bob, aToB, bToA };
+}
+
+/** Both engines idle: outboxes empty, nothing queued inbound (receipts flushed). */
+async function settle(...ts: TestEngine[]): Promise<void> {
+  for (const t of ts) {
+    await waitFor(() => {
+      const m = t.engine.messaging!;
+      return m.inbound.pending === 0 && t.engine.current!.db.reader.get<{ n: number }>(sql`SELECT count(*) AS n FROM outbox`)!.n === 0;
+    }, `${t.username} idle`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 250)); // receipts wait 200 ms before they go
+  for (const t of ts) await waitFor(() => t.engine.messaging!.inbound.pending === 0, `${t.username} idle`);
+}
+
+async function page(t: TestEngine, conversationId: string): Promise<MessageView[]> {
+  return t.messages(conversationId, 100);
+}
+
+/** Texts of a conversation in display order; each body appears once. */
+async function texts(t: TestEngine, conversationId: string): Promise<string[]> {
+  const bodies = (await page(t, conversationId)).filter((m) => m.kind === 'text').map((m) => m.body!);
+  expect(new Set(bodies).size, `no text shown twice on ${t.username}'s side`).toBe(bodies.length);
+  return bodies;
+}
+
+async function notices(t: TestEngine, conversationId: string): Promise<number> {
+  return (await page(t, conversationId)).filter((m) => m.kind === 'decryption-failed').length;
+}
+
+/** Sends in order, 3 ms apart so the sender timestamps differ. */
+async function sendAll(t: TestEngine, conversationId: string, bodies: readonly string[]): Promise<MessageView[]> {
+  const out: MessageView[] = [];
+  for (const b of bodies) {
+    out.push(await t.send(conversationId, b));
+    await new Promise((resolve) => setTimeout(resolve, 3));
+  }
+  return out;
+}
+
+function sessionRecordOf(t: TestEngine, peer: TestEngine, deviceId = 1) {
+  const row = t.engine.current!.db.reader.get<{ record: Uint8Array }>(
+    sql`SELECT record FROM sessions WHERE peer_account_id = ${fromHex(peer.accountId)} AND peer_device_id = ${deviceId}`,
+  );
+  return row && deserializeSessionRecord(new Uint8Array(row.record));
+}
+
+describe('hostile relay: envelopes', () => {
+  it('a dropped envelope is never acknowledged: after a reconnect the relay delivers it again and it slots in by sender time', async () => {
+    const { alice, bob, aToB, bToA } = await conversation();
+    proxy.envelopes({ from: alice.accountId, to: bob.accountId }).drop();
+    const sent = await sendAll(alice, aToB, ['one', 'two']);
+    await bob.receive(alice, 'two');
+    expect(await texts(bob, bToA)).toEqual(['hi bob', 'hello alice', 'two']);
+
+    // The relay's mailbox still holds "one" (never acked): the next connection brings it.
+    expect(proxy.disconnect(bob.accountId)).toBeGreaterThan(0);
+    await bob.receive(alice, 'one');
+    expect(await texts(bob, bToA)).toEqual(['hi bob', 'hello alice', 'one', 'two']);
+    for (const m of sent) await alice.waitStatus(m.id, 'delivered');
+    expect(bob.payloads('message:decryptFailed')).toEqual([]);
+
+    // The session survived the gap (a skipped key): both directions still decrypt.
+    await alice.send(aToB, 'three');
+    await bob.receive(alice, 'three');
+    await bob.send(bToA, 'back');
+    await alice.receive(bob, 'back');
+    expect(await texts(bob, bToA)).toEqual(['hi bob', 'hello alice', 'one', 'two', 'three', 'back']);
+  });
+
+  it('a replayed envelope is shown once and raises no decrypt failure — also after its hash record is gone (the ratchet refuses the used key)', async () => {
+    const { alice, bob, aToB, bToA } = await conversation();
+    proxy.envelopes({ from: alice.accountId, to: bob.accountId }).replay(2);
+    const m = await alice.send(aToB, 'say it once');
+    await bob.receive(alice, 'say it once');
+    await alice.waitStatus(m.id, 'delivered');
+    await settle(alice, bob);
+    const original = proxy.delivered(bob.accountId).filter((e) => e.from === alice.accountId && e.content[1] === MessageType.Ratchet).at(-1)!;
+    expect(proxy.delivered(bob.accountId).filter((e) => e.seq === original.seq)).toHaveLength(3);
+
+    // Redelivered much later, after the de-duplication hashes were pruned: the message key is used up.
+    const db = bob.engine.current!.db.writer;
+    db.transaction(() => db.run(sql`DELETE FROM inbound_envelopes`));
+    const added = bob.payloads('message:added').length;
+    proxy.redeliver(original);
+    proxy.inject(bob.accountId, { from: alice.accountId, content: original.content });
+    await settle(bob);
+    expect(bob.payloads('message:added').length).toBe(added);
+    expect(bob.payloads('message:decryptFailed')).toEqual([]);
+    expect(await texts(bob, bToA)).toEqual(['hi bob', 'hello alice', 'say it once']);
+    expect(await notices(bob, bToA)).toBe(0);
+    // Nothing broke: the conversation goes on both ways.
+    await alice.send(aToB, 'after the replays');
+    await bob.receive(alice, 'after the replays');
+    await bob.send(bToA, 'fine here');
+    await alice.receive(bob, 'fine here');
+  });
+
+  it('a tampered envelope gives one "could not be decrypted" notice and event; the sender rebuilds the session and resends; the text then shows once', async () => {
+    const { alice, bob, aToB, bToA } = await conversation();
+    const before = sessionRecordOf(alice, bob)!.current!.sessionId;
+    proxy.envelopes({ from: alice.accountId, to: bob.accountId }).tamper();
+    const m = await alice.send(aToB, 'tampered in transit');
+
+    const failed = await bob.waitEvent('message:decryptFailed');
+    expect(failed).toMatchObject({ conversationId: bToA, contactId: alice.accountId, deviceId: 1 });
+    // The signed decryption error makes Alice archive the session, start a new one and resend.
+    await bob.receive(alice, 'tampered in transit');
+    await alice.waitStatus(m.id, 'delivered');
+    const record = sessionRecordOf(alice, bob)!;
+    expect(record.current!.sessionId).not.toEqual(before);
+    expect(record.current!.mode).toBe('pqxdh');
+    expect(record.archived.map((s) => s.sessionId)).toContainEqual(before);
+
+    await alice.send(aToB, 'on the new session');
+    await bob.receive(alice, 'on the new session');
+    await bob.send(bToA, 'and back');
+    await alice.receive(bob, 'and back');
+    expect(await texts(bob, bToA)).toEqual(['hi bob', 'hello alice', 'tampered in transit', 'on the new session', 'and back']);
+    expect(await notices(bob, bToA)).toBe(1);
+    expect(bob.payloads('message:decryptFailed')).toHaveLength(1);
+    expect(await texts(alice, aToB)).toEqual(['hi bob', 'hello alice', 'tampered in transit', 'on the new session', 'and back']);
+  });
+
+  it('envelopes held back and delivered last-first are shown in the order the sender wrote them', async () => {
+    const { alice, bob, aToB, bToA } = await conversation();
+    proxy.envelopes({ from: alice.accountId, to: bob.accountId }).reorder(3);
+    const sent = await sendAll(alice, aToB, ['first', 'second', 'third']);
+    await bob.receive(alice, 'first');
+    const arrivals = proxy.delivered(bob.accountId).slice(-3);
+    expect(arrivals.map((e) => e.seq)).toEqual([...arrivals.map((e) => e.seq)].sort((a, b) => b - a));
+    const shown = (await page(bob, bToA)).filter((m) => m.kind === 'text').slice(-3);
+    expect(shown.map((m) => m.body)).toEqual(['first', 'second', 'third']);
+    // They arrived last-first: display follows the sender's clock, not the arrival.
+    expect(shown[0]!.receivedAt).toBeGreaterThanOrEqual(shown[2]!.receivedAt);
+    for (const s of sent) await alice.waitStatus(s.id, 'delivered');
+    expect(bob.payloads('message:decryptFailed')).toEqual([]);
+    await bob.send(bToA, 'got all three');
+    await alice.receive(bob, 'got all three');
+  });
+
+  it('made-up envelopes are refused: garbage from a listed device (one notice, one signed error), an unlisted device or an unknown account (dropped, no contact)', async () => {
+    const { alice, bob, aToB, bToA } = await conversation();
+    const garbage = () => concatBytes(new Uint8Array([1, MessageType.Ratchet]), systemRng(220));
+    const contactsBefore = (await bob.call('contacts:list', {})).length;
+    const conversationsBefore = (await bob.call('conversations:list', {})).length;
+
+    // An unknown account (the relay does not know it either) and an unlisted device of Alice's.
+    expect(proxy.inject(bob.accountId, { from: '00'.repeat(16), deviceId: 1, content: garbage() })).toBe(1);
+    proxy.inject(bob.accountId, { from: alice.accountId, deviceId: 7, content: garbage() });
+    // Garbage "from" Alice's listed device: a decryption failure.
+    const alicesErrors: number[] = [];
+    alice.engine.messaging!.relay.on('envelope', (e) => {
+      if (e.content[1] === MessageType.DecryptionError) alicesErrors.push(e.seq);
+    });
+    proxy.inject(bob.accountId, { from: alice.accountId, deviceId: 1, content: garbage() });
+    await bob.waitEvent('message:decryptFailed', (p) => p.contactId === alice.accountId);
+    await waitFor(() => alicesErrors.length === 1, 'the decryption error reached Alice');
+    await settle(alice, bob);
+
+    expect((await bob.call('contacts:list', {})).length).toBe(contactsBefore);
+    expect((await bob.call('conversations:list', {})).length).toBe(conversationsBefore);
+    expect(bob.payloads('message:decryptFailed')).toHaveLength(1);
+    expect(await notices(bob, bToA)).toBe(1);
+    // Alice's session named nothing of the garbage: kept; the conversation goes on.
+    await alice.send(aToB, 'still here');
+    await bob.receive(alice, 'still here');
+    await bob.send(bToA, 'me too');
+    await alice.receive(bob, 'me too');
+    expect(await texts(bob, bToA)).toEqual(['hi bob', 'hello alice', 'still here', 'me too']);
+  });
+});
+
+describe('hostile relay: device lists and bundles', () => {
+  /** Bob publishes version 2 of his list and Alice stores it (so version 1 is a rollback). */
+  async function bobAtVersion2(p: Pair): Promise<{ v1: Uint8Array; v2: Uint8Array }> {
+    const account = p.bob.engine.current!.account;
+    const v1 = account.deviceList.signed;
+    const v2 = resignedList(v1, account.accountPrivateKey!, parseDeviceList(v1).list.devices, Date.now() + 1);
+    await p.bob.engine.messaging!.relay.putDeviceList(v2.signed);
+    await p.alice.call('contacts:add', { username: p.bob.username });
+    expect(p.alice.engine.current!.db.reader.get<{ v: number }>(sql`SELECT device_list_version AS v FROM contacts`)!.v).toBe(2);
+    return { v1, v2: v2.signed };
+  }
+
+  it('a false MISMATCHED_DEVICES followed by a rolled-back list: untrusted-list event, the send fails, the stored list stays; retry delivers', async () => {
+    const p = await conversation();
+    const { alice, bob, aToB } = p;
+    const { v1 } = await bobAtVersion2(p);
+
+    // The relay claims Bob has a device 2 and serves his old list when Alice checks.
+    proxy.answerSends({ from: alice.accountId, to: bob.accountId }, { code: 'MISMATCHED_DEVICES', missing: [2] });
+    proxy.rewriteAccount = (a) => ({ ...a, deviceList: toBase64Url(v1) });
+    const m = await alice.send(aToB, 'not through a rollback');
+    await alice.waitEvent('contact:untrustedDeviceList', (e) => e.contactId === bob.accountId && e.reason === 'rollback');
+    await alice.waitStatus(m.id, 'failed');
+    expect(alice.engine.current!.db.reader.get<{ v: number }>(sql`SELECT device_list_version AS v FROM contacts`)!.v).toBe(2);
+
+    proxy.reset();
+    await alice.call('messages:retry', { messageId: m.id });
+    await bob.receive(alice, 'not through a rollback');
+    await alice.waitStatus(m.id, 'delivered');
+    expect(await texts(bob, p.bToA)).toEqual(['hi bob', 'hello alice', 'not through a rollback']);
+  });
+
+  it('a list naming an extra device under a bad signature is refused (untrusted-list event, send failed); no session or envelope for that device', async () => {
+    const p = await conversation();
+    const { alice, bob, aToB } = p;
+    const { v2 } = await bobAtVersion2(p);
+    const { list } = parseDeviceList(v2);
+    const now = Date.now();
+    const forged = signDeviceList(
+      {
+        ...list,
+        version: 3,
+        issuedAt: now,
+        devices: [
+          ...list.devices,
+          { deviceId: 2, identityDhKey: x25519GenerateKeyPair(systemRng).publicKey, identitySigningKey: ed25519GenerateKeyPair(systemRng).publicKey, capabilities: Capability.pq, addedAt: now },
+        ],
+      },
+      ed25519GenerateKeyPair(systemRng).privateKey, // not Bob's account key
+    );
+    proxy.answerSends({ from: alice.accountId, to: bob.accountId }, { code: 'MISMATCHED_DEVICES', missing: [2] });
+    proxy.rewriteAccount = (a) => ({ ...a, deviceList: toBase64Url(forged) });
+    const m = await alice.send(aToB, 'only to signed devices');
+    await alice.waitEvent('contact:untrustedDeviceList', (e) => e.contactId === bob.accountId && e.reason === 'bad-signature');
+    await alice.waitStatus(m.id, 'failed');
+    const [contact] = await alice.call('contacts:list', {});
+    expect(contact).toMatchObject({ deviceCount: 1, keyChangePending: false });
+    expect(sessionRecordOf(alice, bob, 2)).toBeUndefined();
+    const toBob = proxy.sends(alice.accountId).filter((x) => x.to === bob.accountId);
+    expect(toBob.length).toBeGreaterThan(0);
+    expect(toBob.flatMap((x) => x.deviceIds)).not.toContain(2);
+
+    proxy.reset();
+    await alice.call('messages:retry', { messageId: m.id });
+    await bob.receive(alice, 'only to signed devices');
+    await alice.waitStatus(m.id, 'delivered');
+  });
+
+  it('a bundle stripped of its ML-KEM prekey is refused with MISSING_KEM_PREKEY: the send fails, no classical session exists; with the key served again, retry starts a PQXDH session', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    await bob.add(alice);
+    const refused: string[] = [];
+    const initiate = Sessions.prototype.initiate;
+    vi.spyOn(Sessions.prototype, 'initiate').mockImplementation(function (this: Sessions, ...args: Parameters<Sessions['initiate']>) {
+      try {
+        return initiate.apply(this, args);
+      } catch (e) {
+        if (isProtocolError(e)) refused.push(e.code);
+        throw e;
+      }
+    });
+
+    proxy.stripKemPrekeys(bob.accountId);
+    const m = await alice.send(aToB, 'post-quantum or nothing');
+    await alice.waitStatus(m.id, 'failed');
+    expect(refused).toEqual(['MISSING_KEM_PREKEY']);
+    expect(sessionRecordOf(alice, bob)).toBeUndefined();
+    const [contact] = await alice.call('contacts:list', {});
+    expect(contact!.quantumResistant).toBe(true);
+    expect(proxy.delivered(bob.accountId).filter((e) => e.from === alice.accountId)).toEqual([]);
+
+    proxy.reset();
+    await alice.call('messages:retry', { messageId: m.id });
+    await bob.receive(alice, 'post-quantum or nothing');
+    await alice.waitStatus(m.id, 'delivered');
+    expect(sessionRecordOf(alice, bob)!.current!.mode).toBe('pqxdh');
+    expect(sessionRecordOf(bob, alice)!.current!.mode).toBe('pqxdh');
+    const first = proxy.delivered(bob.accountId).find((e) => e.from === alice.accountId)!;
+    expect(first.content[1]).toBe(MessageType.Prekey);
+  });
+});
