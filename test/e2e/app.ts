@@ -27,6 +27,8 @@ export type OpenOptions = {
   readonly context?: BrowserContextOptions;
   /** Engine clock offset (ms) at start. */
   readonly clockOffsetMs?: number;
+  /** The relay address onboarding suggests (default: the test's relay); e.g. a hostile proxy in front of it. */
+  readonly relayUrl?: string;
 };
 
 export type ProfileApp = {
@@ -105,7 +107,7 @@ export const test = shellTest.extend<{ parley: Parley; relay: RelayProcess }>({
       async open(profile, options = {}) {
         const clockFile = path.join(dataRoot, `${profile}.clock`);
         writeFileSync(clockFile, String(options.clockOffsetMs ?? 0));
-        const env = { ...options.env, PARLEY_RELAY_URL: relay.url, PARLEY_TEST_CLOCK_FILE: clockFile };
+        const env = { ...options.env, PARLEY_RELAY_URL: options.relayUrl ?? relay.url, PARLEY_TEST_CLOCK_FILE: clockFile };
         if (electronPath !== null) {
           let handle: ElectronAppHandle | null = await launchElectronApp({ executablePath: electronPath, profile, dataRoot, env });
           const app: ProfileApp = {

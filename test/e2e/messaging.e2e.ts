@@ -1,13 +1,14 @@
 /**
  * Two people, two browser hosts, one real relay, everything through the UI: add a contact by
  * username, send both ways, statuses (sent → delivered → read when the other side opens the
- * conversation), typing, presence across a host restart, arrival order vs display order (via the
- * engine clock), timestamps and separators from the engine clock, receipts off, HTML payloads,
+ * conversation), typing, presence across a host restart, arrival order vs display order (a
+ * hostile proxy reorders deliveries; the engine clock skews a sender), timestamps and separators from the engine clock, receipts off, HTML payloads,
  * and the keyboard-only path. Needs the messaging half of the engine (issue 4 phase 2): until it
  * serves contacts:add / messages:send / messages:retry / conversations:setTyping, these specs are
  * marked fixme with that reason (requireMessaging), never run against a stand-in.
  */
 import type { Page } from '@playwright/test';
+import { HostileProxy } from '../hostile-proxy/hostile-proxy.js';
 import {
   composer,
   conversationButton,
@@ -119,6 +120,37 @@ test('out-of-order arrivals display in display order (engine clock)', async ({ p
   const first = texts.findIndex((t) => t.includes('written first, arrives second'));
   const second = texts.findIndex((t) => t.includes('written second, arrives first'));
   expect(first).toBeLessThan(second);
+});
+
+test('arrivals reordered by a relay (hostile proxy) display in the order they were written', async ({ parley }) => {
+  // Bob reaches the relay through the proxy; Alice does not, so every envelope the proxy delivers
+  // is one Alice sent to Bob. With her typing indicators off, those are exactly her three texts.
+  const proxy = await HostileProxy.start(parley.relayUrl);
+  try {
+    const alice = await parley.open(parley.name('alice'), { context: { locale: 'en-US', timezoneId: 'America/New_York' } });
+    const bob = await parley.open(parley.name('bob'), { relayUrl: proxy.url, context: { locale: 'en-US', timezoneId: 'America/New_York' } });
+    await createAccount(alice.page, parley.name('alice').replace(/-/g, '_'));
+    await createAccount(bob.page, parley.name('bob').replace(/-/g, '_'));
+    const { a, b } = await connect(parley, alice, bob);
+    await alice.page.getByRole('button', { name: 'Settings' }).click();
+    await alice.page.getByRole('switch', { name: 'Send typing indicators' }).uncheck();
+    await openConversation(alice.page, b);
+    const texts = ['first written', 'second written', 'third written'];
+    proxy.envelopes({}).reorder(texts.length); // hold all three, deliver them last first
+    for (const text of texts) await sendAndWait(alice.page, b, text);
+    await expect(bubble(alice.page, b, texts[2]!)).toContainText(/Delivered|Read/, { timeout: 30_000 });
+    const arrived = proxy.delivered().map((e) => e.seq);
+    expect(arrived).toHaveLength(texts.length);
+    expect(arrived).toEqual([...arrived].sort((x, y) => y - x)); // Bob received the last written first
+    await openConversation(bob.page, a);
+    const log = messageLog(bob.page, a);
+    for (const text of texts) await expect(log.getByText(text, { exact: true })).toBeVisible({ timeout: 20_000 });
+    const shown = await log.getByRole('listitem').allInnerTexts();
+    const positions = texts.map((text) => shown.findIndex((row) => row.includes(text)));
+    expect(positions).toEqual([...positions].sort((x, y) => x - y));
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('timestamps and separators from the engine clock', async ({ parley }) => {
