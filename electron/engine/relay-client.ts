@@ -428,6 +428,21 @@ export class RelayClient {
     }
   }
 
+  /**
+   * Flow control of the live channel: while paused, nothing more is read from the socket, so the
+   * relay's socket buffer fills and its mailbox pump waits (server/ws/connection.ts). The inbound
+   * processor pauses when its queue is long and resumes when it has drained, which bounds both its
+   * memory and how many frames one burst from the socket parses in a single event-loop turn. A new
+   * connection starts unpaused.
+   */
+  pauseDelivery(): void {
+    this.ws?.pause();
+  }
+
+  resumeDelivery(): void {
+    this.ws?.resume();
+  }
+
   /** Best effort: dropped when the channel is not open; the relay forwards it to mutual contacts only. */
   typing(to: Uint8Array, state: 'started' | 'stopped'): void {
     if (this.connectionState !== 'open') return;

@@ -123,7 +123,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 /** Runs one conversation with Bob on the in-memory stores or on SQLite; returns the trace and Bob's final state. */
-function runScenario(seed: string, steps: readonly Step[], backend: 'memory' | 'sqlite'): { trace: string[]; state: string } {
+function runScenario(seed: string, steps: readonly Step[], backend: 'memory' | 'sqlite' | 'sqlite-batched'): { trace: string[]; state: string } {
   const rng = deterministicRng(seed);
   const clock = new ManualClock(T0);
   const aliceDev = makeDevice(rng, T0);
@@ -143,41 +143,82 @@ function runScenario(seed: string, steps: readonly Step[], backend: 'memory' | '
     }
   };
   let n = 0;
-  for (const s of steps) {
-    clock.advance(1000);
-    const text = `m${n++}`;
-    if (s.t === 'aliceSends') attempt('a>', () => (toBob.push(alice.encrypt(bobDev, utf8(text))), text));
-    else if (s.t === 'bobSends') {
-      // Bob can send once he has a session (the same moment on both backends).
-      const ready = bob instanceof Party ? bob.record(aliceDev)?.current : bob.sessions.hasSession(peerDevice(aliceDev));
-      if (ready) attempt('b>', () => (toAlice.push(bob.encrypt(aliceDev, utf8(text))), text));
-    }
-    else if (s.t === 'toBob' && toBob.length > 0) {
-      const i = s.i % toBob.length;
-      let bytes = toBob[i]!;
-      if (s.mode === 'deliver') toBob.splice(i, 1);
-      if (s.mode === 'tampered') (bytes = bytes.slice())[bytes.length - 1]! ^= 1;
-      attempt(`>b:${s.mode}`, () => fromUtf8(bob.decrypt(aliceDev, bytes).plaintext));
-    } else if (s.t === 'toAlice' && toAlice.length > 0) {
-      const [bytes] = toAlice.splice(s.i % toAlice.length, 1);
-      attempt('>a', () => fromUtf8(alice.decrypt(bobDev, bytes!).plaintext));
-    }
+  // Batched: Bob's steps run in groups of up to 4 inside one Sessions.batch (as the inbound processor runs them).
+  const groups: (readonly Step[])[] = [];
+  const size = backend === 'sqlite-batched' ? 4 : 1;
+  for (let i = 0; i < steps.length; i += size) groups.push(steps.slice(i, i + size));
+  const inBatch = (fn: () => void) => (backend === 'sqlite-batched' && bob instanceof SqliteParty ? bob.sessions.batch(fn) : fn());
+  for (const group of groups) {
+    inBatch(() => {
+      for (const s of group) {
+        clock.advance(1000);
+        const text = `m${n++}`;
+        if (s.t === 'aliceSends') attempt('a>', () => (toBob.push(alice.encrypt(bobDev, utf8(text))), text));
+        else if (s.t === 'bobSends') {
+          // Bob can send once he has a session (the same moment on both backends).
+          const ready = bob instanceof Party ? bob.record(aliceDev)?.current : bob.sessions.hasSession(peerDevice(aliceDev));
+          if (ready) attempt('b>', () => (toAlice.push(bob.encrypt(aliceDev, utf8(text))), text));
+        }
+        else if (s.t === 'toBob' && toBob.length > 0) {
+          const i = s.i % toBob.length;
+          let bytes = toBob[i]!;
+          if (s.mode === 'deliver') toBob.splice(i, 1);
+          if (s.mode === 'tampered') (bytes = bytes.slice())[bytes.length - 1]! ^= 1;
+          attempt(`>b:${s.mode}`, () => fromUtf8(bob.decrypt(aliceDev, bytes).plaintext));
+        } else if (s.t === 'toAlice' && toAlice.length > 0) {
+          const [bytes] = toAlice.splice(s.i % toAlice.length, 1);
+          attempt('>a', () => fromUtf8(alice.decrypt(bobDev, bytes!).plaintext));
+        }
+      }
+    });
   }
   const state = bob instanceof Party ? memorySnapshot(bob) : bob.snapshot();
   return { trace, state };
 }
 
 describe('sessions over the SQLite stores', () => {
-  it('behave exactly like the in-memory fixture stores: same plaintexts, same errors, same final state', () => {
+  it.each([
+    ['one transaction per step', 'sqlite'],
+    ['in batches (each record read once, written once at the end)', 'sqlite-batched'],
+  ] as const)('behave exactly like the in-memory fixture stores, %s: same plaintexts, same errors, same final state', (_, backend) => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 8 }), fc.array(step, { minLength: 1, maxLength: 30 }), (seed, steps) => {
         const memory = runScenario(seed, steps, 'memory');
-        const sqlite = runScenario(seed, steps, 'sqlite');
+        const sqlite = runScenario(seed, steps, backend);
         expect(sqlite.trace).toEqual(memory.trace);
         expect(sqlite.state).toBe(memory.state);
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('a batch that throws commits nothing, and the next batch starts from the stored records', () => {
+    const rng = deterministicRng('batch-abort');
+    const clock = new ManualClock(T0);
+    const aliceDev = makeDevice(rng, T0);
+    const bobDev = makeDevice(rng, T0);
+    const alice = new Party(aliceDev, rng, clock.now);
+    const bob = new SqliteParty(freshDb(), bobDev, rng, clock.now);
+    alice.initiate(bobDev);
+    expect(fromUtf8(bob.decrypt(aliceDev, alice.encrypt(bobDev, utf8('first'))).plaintext)).toBe('first');
+    const [m1, m2] = ['one', 'two'].map((t) => alice.encrypt(bobDev, utf8(t)));
+    const before = dumpAll(bob.db);
+    expect(() =>
+      bob.sessions.batch(() => {
+        expect(fromUtf8(bob.decrypt(aliceDev, m1!).plaintext)).toBe('one');
+        expect(fromUtf8(bob.decrypt(aliceDev, m2!).plaintext)).toBe('two');
+        throw new Error('storage failed');
+      }),
+    ).toThrow('storage failed');
+    expect(dumpAll(bob.db)).toBe(before);
+    // Redelivered after the failure: both decrypt again, once.
+    bob.sessions.batch(() => {
+      expect(fromUtf8(bob.decrypt(aliceDev, m2!).plaintext)).toBe('two');
+      expect(fromUtf8(bob.decrypt(aliceDev, m1!).plaintext)).toBe('one');
+      expect(() => bob.decrypt(aliceDev, m1!)).toThrowError(expect.objectContaining({ code: 'DUPLICATED_MESSAGE' }));
+    });
+    expect(() => bob.decrypt(aliceDev, m2!)).toThrowError(expect.objectContaining({ code: 'DUPLICATED_MESSAGE' }));
+    alice.decrypt(bobDev, bob.encrypt(aliceDev, utf8('reply')));
   });
 
   it('a failed decrypt leaves every table byte-identical, and later messages still decrypt', () => {

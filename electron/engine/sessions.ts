@@ -7,6 +7,13 @@
  * transaction, so a throw (any failed decrypt) rolls back and every store stays byte-identical.
  * Nested in a batch transaction, each step is a savepoint.
  *
+ * Inside `batch()` (the inbound processor's one-transaction batches) records are read once and
+ * written once: each step works on the record the previous step left in memory, and every record
+ * that changed is serialized and saved just before the batch transaction commits. A step that fails
+ * leaves the in-memory record as it was (records are immutable values; the cache is updated only
+ * after the step's savepoint released), and a batch that throws drops the cache with its
+ * transaction, so what commits is exactly what per-step writes would have committed.
+ *
  * Does not own: bundle fetching and device-list trust (the caller passes a verified PeerDevice),
  * what the plaintext means (messaging), rate limiting of decryption-error replies.
  */
@@ -27,35 +34,105 @@ import {
 } from '../../shared/protocol/session.js';
 import type { WriteDb } from './db/database.js';
 import { applyPrekeyChanges, SqlitePrekeyStore } from './db/prekeys.js';
-import { loadSessionRecord, peerKeyOf, saveSessionRecord } from './db/sessions.js';
+import { toHex } from '../../shared/crypto/bytes.js';
+import type { SessionRecord } from '../../shared/protocol/session.js';
+import { loadSessionRecord, peerKeyOf, saveSessionRecord, type PeerKey } from './db/sessions.js';
 import { applySkippedKeyChanges, dropSkippedKeys, skippedKeyReader, skippedKeyTtl } from './db/skipped-keys.js';
 
 export type SessionDeps = { readonly rng: Rng; readonly now: Clock; readonly budgets: FailureBudgets };
 
+type CachedRecord = { readonly key: PeerKey; record: SessionRecord | undefined; dirty: boolean };
+
+function cacheKey(key: PeerKey): string {
+  return `${toHex(key.accountId)}:${key.deviceId}:${toHex(key.identityKey)}`;
+}
+
 export class Sessions {
+  /** Records of the running batch (see the module comment); null outside `batch()`. */
+  #cache: Map<string, CachedRecord> | null = null;
+  /** Skipped-key TTL per peer account, for the running batch. */
+  #ttls: Map<string, number> | null = null;
+
   constructor(
     private readonly db: WriteDb,
     private readonly local: LocalDevice,
     private readonly deps: SessionDeps,
   ) {}
 
+  /**
+   * Runs `fn` in one transaction in which every session record is loaded at most once and saved at
+   * most once (at the end). Not reentrant.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.#cache) throw new Error('Sessions.batch is not reentrant');
+    this.#cache = new Map();
+    this.#ttls = new Map();
+    try {
+      return this.db.transaction(() => {
+        const value = fn();
+        const now = this.deps.now();
+        for (const c of this.#cache!.values()) if (c.dirty && c.record) saveSessionRecord(this.db, c.key, c.record, now);
+        return value;
+      });
+    } finally {
+      this.#cache = null;
+      this.#ttls = null;
+    }
+  }
+
+  #load(key: PeerKey): SessionRecord | undefined {
+    if (!this.#cache) return loadSessionRecord(this.db, key);
+    const k = cacheKey(key);
+    let c = this.#cache.get(k);
+    if (!c) {
+      c = { key, record: loadSessionRecord(this.db, key), dirty: false };
+      this.#cache.set(k, c);
+    }
+    return c.record;
+  }
+
+  /** Inside a batch: written at its end (call only after the step's savepoint released). */
+  #stored(key: PeerKey, record: SessionRecord): void {
+    const c = this.#cache?.get(cacheKey(key));
+    if (c) {
+      c.record = record;
+      c.dirty = true;
+    } else {
+      this.#cache?.set(cacheKey(key), { key, record, dirty: true });
+    }
+  }
+
+  /** Saves now outside a batch; inside one, leaves it to #stored. */
+  #save(key: PeerKey, record: SessionRecord, now: number): void {
+    if (!this.#cache) saveSessionRecord(this.db, key, record, now);
+  }
+
+  #ttl(peerAccountId: Uint8Array): number {
+    if (!this.#ttls) return skippedKeyTtl(this.db, peerAccountId);
+    const k = toHex(peerAccountId);
+    let ttl = this.#ttls.get(k);
+    if (ttl === undefined) {
+      ttl = skippedKeyTtl(this.db, peerAccountId);
+      this.#ttls.set(k, ttl);
+    }
+    return ttl;
+  }
+
   /** Starts a session with a peer device from its bundle (verified inside) and commits it. */
   initiate(peer: PeerDevice, bundle: PrekeyBundle): SessionState {
-    return this.db.transaction(() => {
-      const key = peerKeyOf(peer);
-      const { record, session, droppedSessionIds } = initiateSession(
-        loadSessionRecord(this.db, key),
-        { local: this.local, peer, bundle },
-        { rng: this.deps.rng, now: this.deps.now },
-      );
-      for (const id of droppedSessionIds) dropSkippedKeys(this.db, id);
-      saveSessionRecord(this.db, key, record, this.deps.now());
-      return session;
+    const key = peerKeyOf(peer);
+    const { record, session } = this.db.transaction(() => {
+      const started = initiateSession(this.#load(key), { local: this.local, peer, bundle }, { rng: this.deps.rng, now: this.deps.now });
+      for (const id of started.droppedSessionIds) dropSkippedKeys(this.db, id);
+      this.#save(key, started.record, this.deps.now());
+      return started;
     });
+    this.#stored(key, record);
+    return session;
   }
 
   hasSession(peer: PeerDevice): boolean {
-    return (loadSessionRecord(this.db, peerKeyOf(peer))?.current ?? null) !== null;
+    return (this.#load(peerKeyOf(peer))?.current ?? null) !== null;
   }
 
   /**
@@ -67,18 +144,22 @@ export class Sessions {
     plaintext: Uint8Array,
     commit: (db: WriteDb, messages: readonly { readonly peer: PeerDevice; readonly message: EncryptedMessage }[]) => T,
   ): T {
-    return this.db.transaction(() => {
+    const advanced: { key: PeerKey; record: SessionRecord }[] = [];
+    const value = this.db.transaction(() => {
       const now = this.deps.now();
       const out = peers.map((peer) => {
         const key = peerKeyOf(peer);
-        const record = loadSessionRecord(this.db, key);
+        const record = this.#load(key);
         if (!record) throw new ProtocolError('NO_SESSION', 'no session with this device');
         const encrypted = encryptMessage(record, plaintext);
-        saveSessionRecord(this.db, key, encrypted.record, now);
+        this.#save(key, encrypted.record, now);
+        advanced.push({ key, record: encrypted.record });
         return { peer, message: encrypted.message };
       });
       return commit(this.db, out);
     });
+    for (const a of advanced) this.#stored(a.key, a.record);
+    return value;
   }
 
   /**
@@ -90,11 +171,11 @@ export class Sessions {
     bytes: Uint8Array,
     commit: (db: WriteDb, result: SessionDecryptResult) => T,
   ): { readonly result: SessionDecryptResult; readonly value: T } {
-    return this.db.transaction(() => {
-      const key = peerKeyOf(peer);
+    const key = peerKeyOf(peer);
+    const out = this.db.transaction(() => {
       // Expired skipped keys are absent (docs/protocol.md §8.6): TTL = min(30 days, the conversation's timer).
-      const expiry = { now: this.deps.now(), ttlMs: skippedKeyTtl(this.db, peer.accountId) };
-      const result = decryptMessage(loadSessionRecord(this.db, key), bytes, {
+      const expiry = { now: this.deps.now(), ttlMs: this.#ttl(peer.accountId) };
+      const result = decryptMessage(this.#load(key), bytes, {
         local: this.local,
         peer,
         prekeys: new SqlitePrekeyStore(this.db),
@@ -104,12 +185,14 @@ export class Sessions {
         now: this.deps.now,
       });
       const now = this.deps.now();
-      saveSessionRecord(this.db, key, result.record, now);
+      this.#save(key, result.record, now);
       applySkippedKeyChanges(this.db, result.sessionId, peer.accountId, result.skippedChanges, now);
       for (const id of result.droppedSessionIds) dropSkippedKeys(this.db, id);
       applyPrekeyChanges(this.db, result.prekeyChanges);
       return { result, value: commit(this.db, result) };
     });
+    this.#stored(key, out.result.record);
+    return out;
   }
 
   /**
@@ -121,17 +204,21 @@ export class Sessions {
     bytes: Uint8Array,
     commit: (db: WriteDb, result: { readonly rebuild: boolean; readonly resendAfter: number }) => T,
   ): T {
-    return this.db.transaction(() => {
-      const key = peerKeyOf(peer);
-      const result = handleDecryptionError(loadSessionRecord(this.db, key), bytes, {
+    const key = peerKeyOf(peer);
+    let rebuilt: SessionRecord | null = null;
+    const value = this.db.transaction(() => {
+      const result = handleDecryptionError(this.#load(key), bytes, {
         local: { accountId: this.local.accountId, deviceId: this.local.deviceId },
         peer,
       });
       if (result.rebuild) {
-        saveSessionRecord(this.db, key, result.record, this.deps.now());
+        this.#save(key, result.record, this.deps.now());
         for (const id of result.droppedSessionIds) dropSkippedKeys(this.db, id);
+        rebuilt = result.record;
       }
       return commit(this.db, result);
     });
+    if (rebuilt) this.#stored(key, rebuilt);
+    return value;
   }
 }

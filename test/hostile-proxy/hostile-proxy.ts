@@ -129,10 +129,11 @@ function sendableCloseCode(code: number): number | undefined {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : undefined;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+/** The request body as a plain Uint8Array (a body `fetch` accepts under both Node's and the DOM's types). */
+async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  return chunks.length ? Buffer.concat(chunks) : undefined;
+  return chunks.length ? new Uint8Array(Buffer.concat(chunks)) : undefined;
 }
 
 const ACCOUNT_LOOKUP = /^\/v1\/(usernames\/[^/]+|accounts\/(?!me$)[^/]+)$/;

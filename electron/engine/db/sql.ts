@@ -22,7 +22,23 @@ function isQuery(v: unknown): v is SqlQuery {
   return typeof v === 'object' && v !== null && (v as { [SQL_BRAND]?: unknown })[SQL_BRAND] === true;
 }
 
+/**
+ * The text of a template whose values are all plain values, per call site (a template's strings
+ * array is the same object at every call of that site): built once, and the same string object
+ * every time, so the statement cache's lookup finds it without hashing the text again.
+ */
+const plainText = new WeakMap<TemplateStringsArray, string>();
+
 export function sql(strings: TemplateStringsArray, ...values: readonly (SqlValue | boolean | SqlQuery)[]): SqlQuery {
+  if (!values.some(isQuery)) {
+    let text = plainText.get(strings);
+    if (text === undefined) {
+      text = strings.join('?');
+      plainText.set(strings, text);
+    }
+    const params = values.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : (value as SqlValue)));
+    return { text, params, [SQL_BRAND]: true };
+  }
   let text = strings[0]!;
   const params: SqlValue[] = [];
   values.forEach((value, i) => {

@@ -1,7 +1,8 @@
 /**
  * Inbound processing (DESIGN §4, issue 4): envelopes from the relay (backlog, then live) are
  * processed in order, in batches — one writer transaction per batch, each batch at most
- * INBOUND_BATCH_BUDGET_MS of work — and acknowledged only after their batch committed. A crash
+ * INBOUND_BATCH_BUDGET_MS of work, less when the last commit took long (INBOUND_BATCH_TARGET_MS) —
+ * and acknowledged only after their batch committed. A crash
  * anywhere loses nothing (unacknowledged envelopes come again on the next connection) and shows
  * nothing twice:
  *
@@ -40,7 +41,15 @@ import { messageView } from '../views.js';
 import { ContentError, decodeContent, type Content } from './content.js';
 import { Contacts } from './contacts.js';
 import { MessagingStopped, type MessagingCore } from './core.js';
-import { DECRYPTION_ERROR_INTERVAL_MS, INBOUND_BATCH_BUDGET_MS, INBOUND_RESOLVE_AHEAD } from './limits.js';
+import {
+  DECRYPTION_ERROR_INTERVAL_MS,
+  INBOUND_BATCH_BUDGET_MS,
+  INBOUND_BATCH_MIN_BUDGET_MS,
+  INBOUND_BATCH_TARGET_MS,
+  INBOUND_QUEUE_HIGH_WATER,
+  INBOUND_QUEUE_LOW_WATER,
+  INBOUND_RESOLVE_AHEAD,
+} from './limits.js';
 import type { Typing } from './typing.js';
 
 export type InboundItem = { readonly envelope: Envelope; readonly live: boolean };
@@ -76,6 +85,16 @@ export class InboundProcessor {
   /** Last decryption error (and notice) per peer device: account hex ‖ device id → time. */
   readonly #lastFailure = new Map<string, number>();
   #retry: NodeJS.Timeout | undefined;
+  /**
+   * Lookups of the running batch (a batch never awaits, so nothing else changes them meanwhile):
+   * the listed device behind each source, and the conversation id of each peer that already had one.
+   */
+  #batchPeers = new Map<string, PeerDevice | null>();
+  #batchConversations = new Map<string, number>();
+  /** The last batch's commit (ms): the next batch leaves room for one as long (INBOUND_BATCH_TARGET_MS). */
+  #lastCommitMs = 0;
+  /** The live channel is paused because the queue reached INBOUND_QUEUE_HIGH_WATER. */
+  #paused = false;
 
   constructor(
     private readonly core: MessagingCore,
@@ -86,7 +105,19 @@ export class InboundProcessor {
 
   enqueue(item: InboundItem): void {
     this.#queue.push(item);
+    if (!this.#paused && this.#queue.length >= INBOUND_QUEUE_HIGH_WATER) {
+      this.#paused = true;
+      this.core.relay.pauseDelivery();
+    }
     this.#schedule();
+  }
+
+  /** Reads from the live channel again once the queue has drained to the low mark (or was dropped). */
+  #resumeIfDrained(): void {
+    if (this.#paused && this.#queue.length <= INBOUND_QUEUE_LOW_WATER) {
+      this.#paused = false;
+      this.core.relay.resumeDelivery();
+    }
   }
 
   /**
@@ -95,10 +126,12 @@ export class InboundProcessor {
    */
   disconnected(): void {
     this.#queue = [];
+    this.#paused = false; // the next connection starts unpaused
   }
 
   stop(): void {
     this.#queue = [];
+    this.#paused = false;
     clearTimeout(this.#retry);
   }
 
@@ -117,6 +150,7 @@ export class InboundProcessor {
       while (this.#queue.length > 0 && !this.core.stopped) {
         if (!(await this.#resolveSenders())) return;
         this.#batch();
+        this.#resumeIfDrained();
         // Yield between batches: the event loop stays responsive during a long backlog.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -124,6 +158,7 @@ export class InboundProcessor {
       // A storage failure (or a bug): stop here. Nothing of the failed batch was acknowledged, so
       // the relay delivers it again on the next connection; never an unhandled rejection.
       this.#queue = [];
+      this.#resumeIfDrained();
     } finally {
       this.#running = false;
     }
@@ -176,10 +211,15 @@ export class InboundProcessor {
     const seqs: number[] = [];
     const effects: Effects = { events: [], conversations: new Set(), sendSoon: false, receiptsQueued: false, newSession: false };
     const db = core.db.writer;
-    db.transaction(() => {
+    // One transaction; session records read once and written once per batch (sessions.ts).
+    this.#batchPeers.clear();
+    this.#batchConversations.clear();
+    const budget = Math.max(INBOUND_BATCH_MIN_BUDGET_MS, Math.min(INBOUND_BATCH_BUDGET_MS, INBOUND_BATCH_TARGET_MS - this.#lastCommitMs));
+    let worked = started;
+    core.sessions.batch(() => {
       let processed = 0;
       while (this.#queue.length > 0) {
-        if (processed > 0 && performance.now() - started >= INBOUND_BATCH_BUDGET_MS) break;
+        if (processed > 0 && performance.now() - started >= budget) break;
         const item = this.#queue[0]!;
         this.#processOne(db, item, effects);
         this.#queue.shift();
@@ -187,7 +227,9 @@ export class InboundProcessor {
         processed++;
         if (processed === 1) crashPoint('mid-batch');
       }
+      worked = performance.now();
     });
+    this.#lastCommitMs = performance.now() - worked;
     crashPoint('after-inbound-commit-before-ack');
     // Acknowledged only now; a lost ack means a redelivery, which the hashes recognise.
     if (seqs.length > 0 && core.relay.state === 'open') void core.relay.ack(seqs).catch(() => undefined);
@@ -198,6 +240,22 @@ export class InboundProcessor {
     if (effects.newSession) this.hooks.prekeysConsumed();
   }
 
+  /**
+   * getOrCreateDirectConversation, remembered for the batch only when the conversation existed
+   * before this step (a row created inside a step's savepoint could still be rolled back).
+   */
+  #directConversationId(db: WriteDb, peerAccountId: Uint8Array, now: number): number {
+    const key = toHex(peerAccountId);
+    const cached = this.#batchConversations.get(key);
+    if (cached !== undefined) return cached;
+    const existing = findDirectConversation(db, peerAccountId);
+    if (existing) {
+      this.#batchConversations.set(key, existing.id);
+      return existing.id;
+    }
+    return getOrCreateDirectConversation(db, peerAccountId, now).id;
+  }
+
   #processOne(db: WriteDb, item: InboundItem, effects: Effects): void {
     const { core } = this;
     const { envelope } = item;
@@ -206,7 +264,12 @@ export class InboundProcessor {
     if (!recordEnvelope(db, hash, now)) return;
     const source = envelope.source;
     if (!source) return; // sealed sender arrives with a later issue
-    const peer = core.peerDevice(db, source.accountId, source.deviceId);
+    const peerKey = `${toHex(source.accountId)}:${source.deviceId}`;
+    let peer = this.#batchPeers.get(peerKey);
+    if (peer === undefined) {
+      peer = core.peerDevice(db, source.accountId, source.deviceId);
+      this.#batchPeers.set(peerKey, peer);
+    }
     if (!peer) return; // not on the account's verified list: rejected
     let type: number;
     try {
@@ -251,9 +314,8 @@ export class InboundProcessor {
     switch (content.type) {
       case 'text': {
         if (own) return;
-        const conversation = getOrCreateDirectConversation(db, peer.accountId, now);
         const row = {
-          conversationId: conversation.id,
+          conversationId: this.#directConversationId(db, peer.accountId, now),
           kind: 'text',
           direction: 'incoming',
           senderAccountId: peer.accountId,
@@ -273,7 +335,7 @@ export class InboundProcessor {
           this.typing.textFrom(peer.accountId);
           core.emit('message:added', { message: view });
         });
-        effects.conversations.add(conversation.id);
+        effects.conversations.add(row.conversationId);
         return;
       }
       case 'receipt': {

@@ -6,6 +6,20 @@ import { MAILBOX_RETENTION_MS } from '../../../shared/wire/limits.js';
 
 /** Inbound processing: one transaction per batch, each batch at most this much work (DESIGN §4). */
 export const INBOUND_BATCH_BUDGET_MS = 20;
+/**
+ * …and the work plus its commit aim at this much time on the event loop: a commit (the WAL write
+ * of every page the batch changed, SQLCipher-encrypted, and its fsync) grows with the batch, so the
+ * next batch's work budget is this minus the last commit's duration (at least the floor below).
+ */
+export const INBOUND_BATCH_TARGET_MS = 25;
+export const INBOUND_BATCH_MIN_BUDGET_MS = 5;
+/**
+ * Inbound flow control: at this many queued envelopes the live channel stops reading from its
+ * socket (the relay waits), and reads again once the queue is down to the low mark. Bounds the
+ * queue's memory and the frames one socket burst parses in a single event-loop turn.
+ */
+export const INBOUND_QUEUE_HIGH_WATER = 256;
+export const INBOUND_QUEUE_LOW_WATER = 64;
 /** Envelopes whose senders are resolved (device lists fetched) ahead of one batch. */
 export const INBOUND_RESOLVE_AHEAD = 256;
 

@@ -341,7 +341,8 @@ export class Messaging {
     try {
       core.checkApi();
       const db = core.db.writer;
-      db.transaction(() => {
+      // One transaction for the group; each session record read and written once (sessions.ts).
+      core.sessions.batch(() => {
         for (const p of batch) {
           try {
             const one = db.transaction(() => this.#queueText(db, p.req));

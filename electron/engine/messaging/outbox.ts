@@ -167,7 +167,7 @@ export class OutboxSender {
     if (this.core.stopped) return;
     let due: number | null;
     try {
-      due = nextDueAt(this.core.db.reader);
+      due = nextDueAt(this.core.db.writer); // the writer: its pages are current (core.ts emitConversation)
     } catch {
       return;
     }

@@ -6,7 +6,11 @@
  * briefly holds) SQLite's write lock.
  *
  * One loop, one bounded unit of work per turn (each its own transaction), in this order:
- *  1. catch-up: messages committed since the last turn (search_pending, then above indexed_to);
+ *  0. a PASSIVE WAL checkpoint once the engine's writer has committed and gone quiet (or every
+ *     CHECKPOINT_BUSY_INTERVAL_MS while it stays busy): while this worker runs, the writer's
+ *     automatic checkpoint is off;
+ *  1. catch-up: messages committed since the last turn (search_pending, then above indexed_to) —
+ *     deferred while the engine's writer is busy (CATCH_UP_DEFER_MAX_MS);
  *  2. a PASSIVE WAL checkpoint every few writes;
  *  3. purge: a few pages of a retired index (search turned off);
  *  4. rebuild: the next batch below indexed_from (search turned on over existing messages);
@@ -37,6 +41,14 @@ export const BATCH_TARGET_MS = 5;
 export const POLL_MS = 50;
 /** The engine's writer counts as active this long after its last commit. */
 export const ACTIVE_WINDOW_MS = 500;
+/**
+ * While the engine's writer stays active (a backlog being drained, a burst of sends), catch-up
+ * waits for it to go quiet — the two would otherwise take turns at the write lock, and every turn
+ * the writer waits for is time its event loop stands still — but never longer than this: under
+ * sustained activity, new messages reach the index at most this late (plus the catch-up itself).
+ * A search that asks for fresh results (whenCaughtUp) is never kept waiting by it.
+ */
+export const CATCH_UP_DEFER_MAX_MS = 5_000;
 /** Merges outside a rebuild wait until the engine's writer has been quiet this long. */
 export const QUIET_MS = 300;
 /** After each write while the engine's writer is active, pause this many times the write's duration. */
@@ -51,6 +63,15 @@ const MIN_YIELD_MS = 2;
 const MERGE_STEP_PAGES = 8;
 /** A PASSIVE checkpoint after this many writes. */
 const CHECKPOINT_EVERY_WRITES = 4;
+/**
+ * While this worker runs it is the one that copies the WAL back (the writer's automatic checkpoint
+ * is off, service.ts), so none of that copying lands inside one of the writer's commits: a PASSIVE
+ * checkpoint once the writer has committed and gone quiet (ACTIVE_WINDOW_MS), and while it stays
+ * busy at most every CHECKPOINT_BUSY_INTERVAL_MS (a checkpoint's writes and fsync slow the writer's
+ * concurrent commits down, so a burst is better checkpointed after it; the WAL grows meanwhile by
+ * at most that interval's writes).
+ */
+const CHECKPOINT_BUSY_INTERVAL_MS = 2_000;
 /** At most one rebuilding progress event per interval. */
 export const PROGRESS_INTERVAL_MS = 250;
 const FIRST_BATCH = 64;
@@ -142,8 +163,11 @@ export class IndexMaintenance {
   #deferred = false;
   #lastForeignWrite = -Infinity;
   #writesSinceCheckpoint = 0;
+  #lastCheckpointAt = -Infinity;
   #mergeDue = false;
   #catchUpSize = FIRST_BATCH;
+  /** Since when catch-up has been deferring to an active writer (null: it is not). */
+  #deferringSince: number | null = null;
   #rebuildSize = FIRST_BATCH;
   #purgeSize = FIRST_BATCH;
   #purgeTable: string | null = null;
@@ -256,6 +280,17 @@ export class IndexMaintenance {
     return this.#now() - this.#lastForeignWrite < ACTIVE_WINDOW_MS;
   }
 
+  /** Whether catch-up waits for the writer to go quiet (CATCH_UP_DEFER_MAX_MS). */
+  #deferCatchUp(): boolean {
+    if (!this.#writerActive() || this.#waiters.length > 0) {
+      this.#deferringSince = null;
+      return false;
+    }
+    const now = this.#now();
+    this.#deferringSince ??= now;
+    return now - this.#deferringSince < CATCH_UP_DEFER_MAX_MS;
+  }
+
   /**
    * Runs `work` in one write transaction (or, for `repeat`, in consecutive ones while it returns
    * true and the batch target allows) and measures the time the lock was held — the work and its
@@ -291,8 +326,17 @@ export class IndexMaintenance {
     this.#observeWriter();
     this.#deferred = false;
 
+    // 0. The WAL: the engine's writer does not checkpoint while this worker runs (service.ts).
+    if (this.#lastForeignWrite > this.#lastCheckpointAt && (!this.#writerActive() || this.#now() - this.#lastCheckpointAt >= CHECKPOINT_BUSY_INTERVAL_MS)) {
+      return { kind: 'checkpoint', ms: this.#checkpointNow() };
+    }
+
     // 1. Catch-up (looked for with a read first: no write lock taken for nothing).
     if ((catchUpBacklog(db, 1) ?? 0) > 0) {
+      if (this.#deferCatchUp()) {
+        this.#deferred = true;
+        return null;
+      }
       const catchUp = this.#timed('catch-up', () => catchUpBatch(db, this.#catchUpSize));
       this.#catchUpSize = adapt(this.#catchUpSize, catchUp.ms, this.#target);
       this.#stats.catchUpBatches += 1;
@@ -306,12 +350,7 @@ export class IndexMaintenance {
 
     // 2. A PASSIVE checkpoint every few writes (so SQLite's own 1000-page one rarely lands in a commit of the engine's writer).
     if (this.#writesSinceCheckpoint >= CHECKPOINT_EVERY_WRITES) {
-      this.#writesSinceCheckpoint = 0;
-      const t0 = this.#now();
-      passiveCheckpoint(db);
-      const ms = this.#now() - t0;
-      this.#stats.maxStepMs.checkpoint = Math.max(this.#stats.maxStepMs.checkpoint, ms);
-      return { kind: 'checkpoint', ms };
+      return { kind: 'checkpoint', ms: this.#checkpointNow() };
     }
 
     // 3. Purge a retired index.
@@ -388,6 +427,17 @@ export class IndexMaintenance {
     this.#mergeDue = merge.value;
     this.#wrote('merge');
     return { kind: 'merge', ms: merge.ms };
+  }
+
+  /** A PASSIVE checkpoint (takes no write lock); returns its duration. */
+  #checkpointNow(): number {
+    this.#writesSinceCheckpoint = 0;
+    const t0 = this.#now();
+    passiveCheckpoint(this.#db);
+    const ms = this.#now() - t0;
+    this.#lastCheckpointAt = this.#now();
+    this.#stats.maxStepMs.checkpoint = Math.max(this.#stats.maxStepMs.checkpoint, ms);
+    return ms;
   }
 
   #wrote(kind: StepKind): void {

@@ -15,7 +15,7 @@ import { writeSettings } from '../db/settings.js';
 import { sql } from '../db/sql.js';
 import { EngineError } from '../errors.js';
 import { catchUpBatch, createIndex, indexAllNow, purgeStep, readIndexRecord, rebuildBatch, retireIndex, trashTables } from './indexer.js';
-import { IndexMaintenance, QUIET_MS } from './maintenance.js';
+import { CATCH_UP_DEFER_MAX_MS, IndexMaintenance, QUIET_MS } from './maintenance.js';
 import { parseQuery } from './query.js';
 import { indexComplete, matchQuery, MAX_VOCABULARY_EXPANSION, searchMessages, withVocabulary, type DisplayKey, type SearchRequest } from './search.js';
 import { SEARCH_INDEX_LAYOUT, SPAN_BITS } from './schema.js';
@@ -576,6 +576,26 @@ describe('the maintenance worker', () => {
     expect(service.workerFailure).toBeNull();
   });
 
+  it('checkpoints the WAL in place of the engine’s writer while it runs (writer’s automatic checkpoint off), and hands it back when it stops', async () => {
+    const f = fixture();
+    const autocheckpoint = () => f.db.writer.get<{ wal_autocheckpoint: number }>(sql`PRAGMA wal_autocheckpoint`)!.wal_autocheckpoint;
+    await f.service!.idle();
+    expect(autocheckpoint()).toBe(0);
+    // The writer's commits grow the WAL only; the worker copies it into the database file once the writer is quiet.
+    const before = statSync(f.path).size;
+    f.db.writer.transaction(() => {
+      for (let i = 0; i < 500; i++) f.add(`kiwi ${i} ${'padding '.repeat(40)}`);
+    });
+    const deadline = Date.now() + 10_000;
+    while (statSync(f.path).size < before + 100_000) {
+      if (Date.now() > deadline) throw new Error('the worker did not checkpoint the WAL');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    f.service!.detach();
+    await f.service!.stopped();
+    expect(autocheckpoint()).toBe(1000);
+  });
+
   it('stops with detach: the worker closes its connection and exits; a new attach resumes', async () => {
     const f = fixture({ batchTargetMs: 0.5 });
     f.db.writer.transaction(() => {
@@ -769,27 +789,63 @@ describe('the searchEnabled setting', () => {
 });
 
 describe('maintenance loop', () => {
-  it('catches up after each commit of the engine’s writer, and merges only once that writer has been quiet for QUIET_MS', () => {
+  it('while the engine’s writer is busy: checkpoints the WAL itself, defers catch-up (at most CATCH_UP_DEFER_MAX_MS), and merges only once that writer has been quiet for QUIET_MS', () => {
     const f = direct();
     const side = openSideConnection({ path: f.path, key: KEY });
     try {
       let now = 0;
       const loop = new IndexMaintenance({ db: side, shadowWritable: (fn) => side.withShadowTablesWritable(fn), emit: () => {}, now: () => now });
       while (loop.step() !== null); // the migration's index, retired by the fixture, is purged first
+      const drain = (): string[] => {
+        const kinds: string[] = [];
+        for (let step = loop.step(); step; step = loop.step()) kinds.push(step.kind);
+        return kinds;
+      };
+      // A burst: a commit every 10 ms for 400 ms. The first commit is checkpointed; nothing is indexed.
+      const burst: string[] = [];
       for (let i = 0; i < 40; i++) {
         f.add(`grape ${i}`);
-        expect(loop.step()?.kind).toBe('catch-up');
+        burst.push(...drain());
         now += 10;
       }
+      expect(burst).toEqual(['checkpoint']);
+      expect(indexComplete(f.db.reader)).toBe(false);
+      // The writer is still busy past the deferral limit: catch-up runs anyway, after a checkpoint.
+      now += CATCH_UP_DEFER_MAX_MS;
+      f.add('grape 40');
+      const late = drain();
+      expect(late[0]).toBe('checkpoint');
+      expect(late).toContain('catch-up');
+      expect(late).not.toContain('merge'); // 41 segments to merge, but the writer was active just now
       expect(indexComplete(f.db.reader)).toBe(true);
-      const kinds: string[] = [];
-      for (let step = loop.step(); step; step = loop.step()) kinds.push(step.kind);
-      expect(kinds).not.toContain('merge'); // 40 segments to merge, but the writer was active just now
       now += QUIET_MS;
       expect(loop.step()?.kind).toBe('merge');
       while (loop.step() !== null);
-      expect(loop.stats.catchUpScanned).toBe(40);
-      expect(f.allIds('grape')).toHaveLength(40);
+      expect(loop.stats.catchUpScanned).toBe(41);
+      expect(f.allIds('grape')).toHaveLength(41);
+    } finally {
+      side.close();
+    }
+  });
+
+  it('a writer that goes quiet is caught up at once, and its WAL checkpointed', () => {
+    const f = direct();
+    const side = openSideConnection({ path: f.path, key: KEY });
+    try {
+      let now = 0;
+      const loop = new IndexMaintenance({ db: side, shadowWritable: (fn) => side.withShadowTablesWritable(fn), emit: () => {}, now: () => now });
+      while (loop.step() !== null);
+      f.add('grape 0');
+      expect(loop.step()?.kind).toBe('checkpoint');
+      now += 10;
+      f.add('grape 1');
+      expect(loop.step()).toBeNull(); // busy: deferred, and its commit is too recent to checkpoint again
+      now += 1_000; // quiet for longer than the active window
+      const kinds: string[] = [];
+      for (let step = loop.step(); step; step = loop.step()) kinds.push(step.kind);
+      expect(kinds.slice(0, 2)).toEqual(['checkpoint', 'catch-up']);
+      expect(indexComplete(f.db.reader)).toBe(true);
+      expect(f.allIds('grape')).toHaveLength(2);
     } finally {
       side.close();
     }

@@ -68,16 +68,24 @@ class MaintenanceWorker {
   failure: string | null = null;
   readonly exited: Promise<void>;
 
-  constructor(script: URL, init: WorkerInit, onProgress: (p: SearchIndexProgress) => void) {
+  constructor(
+    script: URL,
+    init: WorkerInit,
+    onProgress: (p: SearchIndexProgress) => void,
+    /** The worker's connection is open (true), or it failed or exited (false): it checkpoints the WAL only while open. */
+    onCheckpointing: (running: boolean) => void,
+  ) {
     this.#worker = new Worker(script, { workerData: init, transferList: [init.key.buffer as ArrayBuffer] });
     // The worker must not keep the process alive (a CLI or a test that forgets to detach still exits).
     this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => {
       switch (m.type) {
         case 'opened':
+          onCheckpointing(true);
           return;
         case 'failed':
           this.failure = m.message;
+          onCheckpointing(false);
           return;
         case 'progress':
           onProgress(m.progress);
@@ -94,6 +102,7 @@ class MaintenanceWorker {
     this.exited = new Promise((resolve) =>
       this.#worker.once('exit', () => {
         this.#alive = false;
+        onCheckpointing(false);
         for (const reply of this.#pending.values()) reply(null);
         this.#pending.clear();
         resolve();
@@ -124,6 +133,22 @@ class MaintenanceWorker {
     const timer = setTimeout(() => void this.#worker.terminate(), CLOSE_TIMEOUT_MS);
     timer.unref();
     return this.exited.finally(() => clearTimeout(timer));
+  }
+}
+
+/**
+ * While the maintenance worker runs, it checkpoints the WAL (PASSIVE, off this thread: see
+ * maintenance.ts) and the engine's writer does not: SQLite's automatic checkpoint would otherwise
+ * copy 1000 pages inside one of the writer's commits now and then, a stall of tens of milliseconds on
+ * the event loop. Without the worker (it failed, it exited, it is being replaced) the writer
+ * checkpoints again (SQLite's default, every 1000 pages), so the WAL never grows without bound.
+ */
+function setWriterCheckpoints(db: EngineDatabase, on: boolean): void {
+  try {
+    // (PRAGMA takes no bound parameters: two fixed statements.)
+    db.writer.get(on ? sql`PRAGMA wal_autocheckpoint = 1000` : sql`PRAGMA wal_autocheckpoint = 0`);
+  } catch {
+    // The database closed first: nothing to checkpoint.
   }
 }
 
@@ -162,6 +187,7 @@ export class SearchService {
         (p) => {
           if (this.#db === db) this.#o.emit(p);
         },
+        (running) => setWriterCheckpoints(db, !running),
       );
     } catch (e) {
       own.fill(0);

@@ -8,6 +8,8 @@ import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { countOutbox } from '../../../electron/engine/db/outbox.js';
+import { INBOUND_QUEUE_HIGH_WATER } from '../../../electron/engine/messaging/limits.js';
+import { RelayClient } from '../../../electron/engine/relay-client.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 import { TestEngine, waitFor } from './helpers/engines.js';
 
@@ -142,6 +144,45 @@ describe('engines through the relay', () => {
     const bobThird = await bobAgain.restart();
     engines.push(bobThird);
     for (const m of [...queued, four]) await aliceAgain.waitStatus(m.id, 'read');
+  });
+
+  it('a backlog longer than the inbound queue may hold is read in steps (the live channel pauses) and arrives whole, in order, once', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    const aToB = await alice.add(bob);
+    await bob.add(alice);
+    await alice.send(aToB, 'hello');
+    await bob.receive(alice, 'hello');
+    await bob.close();
+    const count = INBOUND_QUEUE_HIGH_WATER + 150;
+    const sent = await Promise.all(Array.from({ length: count }, (_, i) => alice.send(aToB, `backlog ${i}`)));
+    for (const m of sent) await alice.waitStatus(m.id, 'sent', 30_000);
+    // Count the pauses of every relay client from here on (Bob's restarted engine makes a new one).
+    const pauses = { pause: 0, resume: 0 };
+    const { pauseDelivery, resumeDelivery } = RelayClient.prototype;
+    RelayClient.prototype.pauseDelivery = function (this: RelayClient) {
+      pauses.pause++;
+      pauseDelivery.call(this);
+    };
+    RelayClient.prototype.resumeDelivery = function (this: RelayClient) {
+      pauses.resume++;
+      resumeDelivery.call(this);
+    };
+    try {
+      const bobAgain = await bob.restart();
+      engines.push(bobAgain);
+      await bobAgain.receive(alice, `backlog ${count - 1}`, 30_000);
+      const bodies = bobAgain.engine.current!.db.reader
+        .all<{ body: string }>(sql`SELECT body FROM messages WHERE direction = 'incoming' ORDER BY display_at, id`)
+        .map((r) => r.body);
+      expect(bodies).toEqual(['hello', ...Array.from({ length: count }, (_, i) => `backlog ${i}`)]);
+      expect(pauses.pause).toBeGreaterThan(0);
+      expect(pauses.resume).toBe(pauses.pause);
+      for (const m of sent) await alice.waitStatus(m.id, 'delivered', 30_000);
+    } finally {
+      RelayClient.prototype.pauseDelivery = pauseDelivery;
+      RelayClient.prototype.resumeDelivery = resumeDelivery;
+    }
   });
 
   it('a relay redelivery of processed envelopes is recognised before decryption and shows nothing twice', async () => {
