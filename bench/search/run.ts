@@ -28,7 +28,7 @@
  *     before it), the "sort every match" plan, FTS5 alone counting the rare bands' matches (the
  *     floor), and a LIKE scan (what 1-2 character CJK would cost without single-character tokens);
  *  4. search off and on again, with live inbound writes on the main thread throughout (a
- *     transaction of 100 messages every 100 ms = 1,000 msg/s, a heavy steady stream the catch-up can
+ *     transaction of 25 messages every 100 ms = 250 msg/s, a heavy steady stream the catch-up can
  *     follow; bursts are phase 1's): the retire on the main thread, the worker's purge, then its
  *     rebuild of N messages; the main thread's event-loop delay (monitorEventLoopDelay) and the time
  *     of each inbound transaction (including any wait for the write lock the worker holds), against
@@ -311,9 +311,14 @@ function likeScan(db: EngineDatabase, queries: readonly Chosen[]): Timing {
 
 // ── Main ────────────────────────────────────────────────────────────────────
 
-/** Live inbound writes in phase 4: INBOUND_BATCH messages every INBOUND_PERIOD_MS (1,000 msg/s). */
+/**
+ * Live inbound writes in phase 4: INBOUND_BATCH messages every INBOUND_PERIOD_MS (250 msg/s, far
+ * above what a person receives). At 1,000 msg/s the worker's catch-up — a third of the lock while
+ * the writer is active, an fsync per batch — could not keep up on this machine, and the rebuild
+ * behind it never ran (found 2026-11-26; ADR 0005).
+ */
 const INBOUND_PERIOD_MS = 100;
-const INBOUND_BATCH = 100;
+const INBOUND_BATCH = 25;
 
 type InboundLoad = { stop(): Promise<{ transactions: number; messages: number; ms: Timing }> };
 

@@ -294,10 +294,14 @@ export class IndexMaintenance {
   /**
    * Runs `work` in one write transaction (or, for `repeat`, in consecutive ones while it returns
    * true and the batch target allows) and measures the time the lock was held — the work and its
-   * commit — apart from the time spent waiting for it.
+   * commit — apart from the time spent waiting for it. Batch sizes adapt to `workMs`, the work
+   * without its commit: a commit costs the same few milliseconds (its fsync) however small the
+   * batch, so adapting to it shrank catch-up to the smallest batches, which then could not keep up
+   * with a steady inbound stream and starved the rebuild behind it.
    */
-  #timed<T>(kind: StepKind, work: () => T, repeat?: (value: T) => boolean): { value: T; ms: number } {
+  #timed<T>(kind: StepKind, work: () => T, repeat?: (value: T) => boolean): { value: T; ms: number; workMs: number } {
     let held = 0;
+    let worked = 0;
     let value: T;
     const t0 = this.#now();
     for (;;) {
@@ -305,7 +309,9 @@ export class IndexMaintenance {
       let entered = asked;
       value = this.#db.transaction(() => {
         entered = this.#now();
-        return work();
+        const v = work();
+        worked += this.#now() - entered;
+        return v;
       });
       this.#stats.waitedMs += entered - asked;
       this.#contention += CONTENTION_ALPHA * ((entered - asked > CONTENDED_WAIT_MS ? 1 : 0) - this.#contention);
@@ -314,7 +320,7 @@ export class IndexMaintenance {
     }
     this.#stats.busyMs += held;
     this.#stats.maxStepMs[kind] = Math.max(this.#stats.maxStepMs[kind], held);
-    return { value, ms: held };
+    return { value, ms: held, workMs: worked };
   }
 
   /**
@@ -338,7 +344,7 @@ export class IndexMaintenance {
         return null;
       }
       const catchUp = this.#timed('catch-up', () => catchUpBatch(db, this.#catchUpSize));
-      this.#catchUpSize = adapt(this.#catchUpSize, catchUp.ms, this.#target);
+      this.#catchUpSize = adapt(this.#catchUpSize, catchUp.workMs, this.#target);
       this.#stats.catchUpBatches += 1;
       this.#stats.catchUpScanned += catchUp.value.scanned;
       if (catchUp.value.indexed > 0) this.#mergeDue = true;
@@ -357,7 +363,7 @@ export class IndexMaintenance {
     if (trashTables(db).length > 0) {
       const purge = this.#timed('purge', () => purgeStep(db, this.#shadowWritable, this.#purgeSize));
       // Rows of another table cost differently (4 KiB leaf pages, term index rows, vocabulary rows): start small again.
-      this.#purgeSize = purge.value.table === this.#purgeTable ? adapt(this.#purgeSize, purge.ms, this.#target) : FIRST_BATCH;
+      this.#purgeSize = purge.value.table === this.#purgeTable ? adapt(this.#purgeSize, purge.workMs, this.#target) : FIRST_BATCH;
       this.#purgeTable = purge.value.table;
       this.#stats.purgeSteps += 1;
       this.#stats.purgeRows += purge.value.deleted;
@@ -387,7 +393,7 @@ export class IndexMaintenance {
       if (this.#mergeDue && this.#last === 'rebuild' && !writerBusy) return this.#merge();
       this.#rebuild ??= { from: record.indexedFrom, lowest: lowestMessageId(db) ?? 0, startedAt: this.#now(), lastEmit: -Infinity };
       const batch = this.#timed('rebuild', () => rebuildBatch(db, this.#rebuildSize));
-      this.#rebuildSize = adapt(this.#rebuildSize, batch.ms, this.#target);
+      this.#rebuildSize = adapt(this.#rebuildSize, batch.workMs, this.#target);
       this.#stats.rebuildBatches += 1;
       this.#stats.rebuildScanned += batch.value.scanned;
       this.#mergeDue = true;
