@@ -10,6 +10,7 @@ import { sql } from '../../../electron/engine/db/sql.js';
 import { countOutbox } from '../../../electron/engine/db/outbox.js';
 import { INBOUND_QUEUE_HIGH_WATER } from '../../../electron/engine/messaging/limits.js';
 import { RelayClient } from '../../../electron/engine/relay-client.js';
+import { Sessions } from '../../../electron/engine/sessions.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 import { TestEngine, waitFor } from './helpers/engines.js';
 
@@ -157,9 +158,17 @@ describe('engines through the relay', () => {
     const count = INBOUND_QUEUE_HIGH_WATER + 150;
     const sent = await Promise.all(Array.from({ length: count }, (_, i) => alice.send(aToB, `backlog ${i}`)));
     for (const m of sent) await alice.waitStatus(m.id, 'sent', 30_000);
-    // Count the pauses of every relay client from here on (Bob's restarted engine makes a new one).
+    // Count the pauses of every relay client from here on (Bob's restarted engine makes a new one),
+    // and make every batch slow (30 ms more) so that the backlog piles up in the queue whatever the
+    // machine's speed: the socket delivers faster than Bob processes.
     const pauses = { pause: 0, resume: 0 };
     const { pauseDelivery, resumeDelivery } = RelayClient.prototype;
+    const { batch } = Sessions.prototype;
+    Sessions.prototype.batch = function <T>(this: Sessions, fn: () => T): T {
+      const until = performance.now() + 30;
+      while (performance.now() < until); // a slow machine, deterministically
+      return batch.call(this, fn) as T;
+    };
     RelayClient.prototype.pauseDelivery = function (this: RelayClient) {
       pauses.pause++;
       pauseDelivery.call(this);
@@ -182,6 +191,7 @@ describe('engines through the relay', () => {
     } finally {
       RelayClient.prototype.pauseDelivery = pauseDelivery;
       RelayClient.prototype.resumeDelivery = resumeDelivery;
+      Sessions.prototype.batch = batch;
     }
   });
 
