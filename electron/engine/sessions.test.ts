@@ -176,6 +176,18 @@ function runScenario(seed: string, steps: readonly Step[], backend: 'memory' | '
   return { trace, state };
 }
 
+/** Alice (in-memory fixture) has started a session with Bob (SQLite, as the engine runs him). */
+function initiatedPair(seed: string) {
+  const rng = deterministicRng(seed);
+  const clock = new ManualClock(T0);
+  const aliceDev = makeDevice(rng, T0);
+  const bobDev = makeDevice(rng, T0);
+  const alice = new Party(aliceDev, rng, clock.now);
+  const bob = new SqliteParty(freshDb(), bobDev, rng, clock.now);
+  alice.initiate(bobDev);
+  return { rng, clock, aliceDev, bobDev, alice, bob };
+}
+
 describe('sessions over the SQLite stores', () => {
   it.each([
     ['one transaction per step', 'sqlite'],
@@ -193,13 +205,7 @@ describe('sessions over the SQLite stores', () => {
   });
 
   it('a batch that throws commits nothing, and the next batch starts from the stored records', () => {
-    const rng = deterministicRng('batch-abort');
-    const clock = new ManualClock(T0);
-    const aliceDev = makeDevice(rng, T0);
-    const bobDev = makeDevice(rng, T0);
-    const alice = new Party(aliceDev, rng, clock.now);
-    const bob = new SqliteParty(freshDb(), bobDev, rng, clock.now);
-    alice.initiate(bobDev);
+    const { aliceDev, bobDev, alice, bob } = initiatedPair('batch-abort');
     expect(fromUtf8(bob.decrypt(aliceDev, alice.encrypt(bobDev, utf8('first'))).plaintext)).toBe('first');
     const [m1, m2] = ['one', 'two'].map((t) => alice.encrypt(bobDev, utf8(t)));
     const before = dumpAll(bob.db);
@@ -273,13 +279,7 @@ describe('sessions over the SQLite stores', () => {
   });
 
   it('a replayed prekey message under a consumed one-time prekey changes nothing', () => {
-    const rng = deterministicRng('replay');
-    const clock = new ManualClock(T0);
-    const aliceDev = makeDevice(rng, T0);
-    const bobDev = makeDevice(rng, T0);
-    const alice = new Party(aliceDev, rng, clock.now);
-    const bob = new SqliteParty(freshDb(), bobDev, rng, clock.now);
-    alice.initiate(bobDev);
+    const { aliceDev, bobDev, alice, bob } = initiatedPair('replay');
     const first = alice.encrypt(bobDev, utf8('hello'));
     bob.decrypt(aliceDev, first);
     // Bob's session moves on; a replay of the first prekey message afterwards must not restart it.
@@ -295,13 +295,7 @@ describe('sessions over the SQLite stores', () => {
   });
 
   it('commits the message row, the de-duplication record and the session step in one transaction', () => {
-    const rng = deterministicRng('atomic');
-    const clock = new ManualClock(T0);
-    const aliceDev = makeDevice(rng, T0);
-    const bobDev = makeDevice(rng, T0);
-    const alice = new Party(aliceDev, rng, clock.now);
-    const bob = new SqliteParty(freshDb(), bobDev, rng, clock.now);
-    alice.initiate(bobDev);
+    const { aliceDev, bobDev, alice, bob, clock } = initiatedPair('atomic');
     const m = alice.encrypt(bobDev, utf8('once'));
     const messageId = randomBytes(16);
     const key = { senderAccountId: aliceDev.account.accountId, senderDeviceId: aliceDev.deviceId, messageId };
@@ -324,13 +318,7 @@ describe('sessions over the SQLite stores', () => {
   });
 
   it('commits advanced sending states only together with their outbox envelopes', () => {
-    const rng = deterministicRng('outbox');
-    const clock = new ManualClock(T0);
-    const aliceDev = makeDevice(rng, T0);
-    const bobDev = makeDevice(rng, T0);
-    const alice = new Party(aliceDev, rng, clock.now);
-    const bob = new SqliteParty(freshDb(), bobDev, rng, clock.now);
-    alice.initiate(bobDev);
+    const { aliceDev, bobDev, alice, bob, clock } = initiatedPair('outbox');
     bob.decrypt(aliceDev, alice.encrypt(bobDev, utf8('hi')));
     const before = dumpAll(bob.db);
     expect(() =>
