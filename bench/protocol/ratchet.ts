@@ -22,14 +22,13 @@ import { EMPTY_SKIPPED } from '../../shared/protocol/double-ratchet.js';
 import { RATCHET_HEADER_LENGTH } from '../../shared/protocol/messages.js';
 import {
   decryptMessage,
-  deserializeSessionRecord,
   encryptMessage,
   FailureBudgets,
   initiateSession,
-  serializeSessionRecord,
   sessionAd,
   type SessionDecryptContext,
 } from '../../shared/protocol/session.js';
+import { deserializeSessionRecord, serializeSessionRecord } from '../../shared/protocol/session-record.js';
 import { localDevice, makeDevice, peerDevice, type TestDevice } from '../../shared/testing/protocol-fixtures.js';
 import type { Case } from './harness.js';
 

@@ -20,22 +20,21 @@
 import type { Clock, Rng } from '../../shared/crypto/random.js';
 import { ProtocolError } from '../../shared/protocol/errors.js';
 import type { PrekeyBundle } from '../../shared/protocol/prekeys.js';
+import { handleDecryptionError } from '../../shared/protocol/decryption-error.js';
 import {
   decryptMessage,
   encryptMessage,
-  handleDecryptionError,
   initiateSession,
   type EncryptedMessage,
   type FailureBudgets,
   type LocalDevice,
   type PeerDevice,
   type SessionDecryptResult,
-  type SessionState,
 } from '../../shared/protocol/session.js';
 import type { WriteDb } from './db/database.js';
 import { applyPrekeyChanges, SqlitePrekeyStore } from './db/prekeys.js';
 import { toHex } from '../../shared/crypto/bytes.js';
-import type { SessionRecord } from '../../shared/protocol/session.js';
+import type { SessionRecord, SessionState } from '../../shared/protocol/session-record.js';
 import { loadSessionRecord, peerKeyOf, saveSessionRecord, type PeerKey } from './db/sessions.js';
 import { applySkippedKeyChanges, dropSkippedKeys, skippedKeyReader, skippedKeyTtl } from './db/skipped-keys.js';
 

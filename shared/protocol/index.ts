@@ -5,6 +5,7 @@
  */
 export * from './codec.js';
 export * from './constants.js';
+export * from './decryption-error.js';
 export * from './device-list.js';
 export * from './double-ratchet.js';
 export * from './errors.js';
@@ -14,3 +15,4 @@ export * from './pqxdh.js';
 export * from './prekeys.js';
 export * from './safety-number.js';
 export * from './session.js';
+export * from './session-record.js';

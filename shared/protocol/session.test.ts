@@ -6,12 +6,8 @@ import { localDevice, makeDevice, Party, peerDevice } from '../testing/protocol-
 import { MAX_ARCHIVED_SESSIONS, MAX_PREKEY_AGE_MS } from './constants.js';
 import { isProtocolError, type ProtocolErrorCode } from './errors.js';
 import { parsePrekeyMessage } from './messages.js';
-import {
-  deserializeSessionRecord,
-  initiateSession,
-  isQuantumResistant,
-  serializeSessionRecord,
-} from './session.js';
+import { initiateSession } from './session.js';
+import { deserializeSessionRecord, isQuantumResistant, serializeSessionRecord } from './session-record.js';
 
 const T0 = Date.UTC(2026, 10, 1);
 

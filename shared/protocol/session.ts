@@ -1,25 +1,25 @@
 /**
- * Sessions (DESIGN §3.3-3.4, docs/protocol.md "Sessions"): per peer device — keyed by (account id,
- * device id, device identity key) — a record of the current session and up to MAX_ARCHIVED_SESSIONS
- * archived ones. Owns session setup on both sides (PQXDH + ratchet init), the prekey message framing
- * repeated until the first reply, trial decryption with promotion, the base-key replay rule,
- * padding, the decryption-error control message, and binary record serialization.
+ * Sessions (DESIGN §3.3-3.4, docs/protocol.md §10): per peer device — keyed by (account id, device
+ * id, device identity key) — what a session does. Owns session setup on both sides (PQXDH + ratchet
+ * init), the prekey message framing repeated until the first reply, trial decryption with
+ * promotion, the base-key replay rule, padding and the session AD and id.
  *
  * Sans-I/O: stores are read through the `PrekeyReader` / `SkippedKeyReader` views and every change
  * comes back as data (`prekeyChanges`, `skippedChanges`, `droppedSessionIds`) for the caller to
  * commit in one transaction with the new record — after the AEAD check, so a forged message consumes
  * nothing. A failed decrypt throws and returns nothing: every store stays byte-identical.
- * Does not own: device-list trust decisions (the caller passes the verified entry), persistence,
- * resending (the engine's outbox), rate limiting of decryption errors (the engine).
+ * Does not own: the record, its archive rule and serialization (session-record.ts), the
+ * decryption-error control message (decryption-error.ts), device-list trust decisions (the caller
+ * passes the verified entry), persistence, resending (the engine's outbox), rate limiting of
+ * decryption errors (the engine).
  */
 import { bytesEqual, concatBytes, toHex } from '../crypto/bytes.js';
-import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { encodeX25519, KeyType } from '../crypto/encoding.js';
 import type { Clock, Rng } from '../crypto/random.js';
 import { sha256 } from '../crypto/sha256.js';
 import type { X25519KeyPair } from '../crypto/x25519.js';
-import { Reader, Writer } from './codec.js';
-import { ACCOUNT_ID_LENGTH, MAX_ARCHIVED_SESSIONS, PROTOCOL_VERSION, label } from './constants.js';
+import { Writer } from './codec.js';
+import { label } from './constants.js';
 import type { DeviceEntry } from './device-list.js';
 import {
   FailureBudget,
@@ -27,36 +27,24 @@ import {
   initAsResponder,
   ratchetDecryptParsed,
   ratchetEncrypt,
-  readRatchetState,
-  writeRatchetState,
   EMPTY_SKIPPED,
-  type RatchetState,
   type SkippedKeyChanges,
   type SkippedKeyReader,
 } from './double-ratchet.js';
 import { isProtocolError, ProtocolError, type ProtocolErrorCode } from './errors.js';
 import {
-  encodeDecryptionError,
-  encodeDecryptionErrorBody,
   encodePrekeyHeader,
   messageTypeOf,
   MessageType,
-  parseDecryptionError,
   parsePrekeyMessage,
   parseRatchetMessage,
-  type DecryptionErrorMessage,
   type ParsedRatchetMessage,
   type PrekeyHeader,
 } from './messages.js';
 import { pad, unpad } from './padding.js';
 import { pqxdhInitiate, pqxdhRespond, type KeyAgreementMode } from './pqxdh.js';
 import { verifyBundle, type PrekeyBundle } from './prekeys.js';
-
-export const SESSION_ID_LENGTH = 16;
-const RECORD_VERSION = 1;
-const SESSION_VERSION = 1;
-/** The wire version of pending prekey headers inside v1 session records. */
-const STORED_PREKEY_HEADER_VERSION = 1;
+import { EMPTY_RECORD, SESSION_ID_LENGTH, withCurrentSession, type SessionRecord, type SessionState } from './session-record.js';
 
 /** This device, as protocol code needs it. */
 export type LocalDevice = {
@@ -69,32 +57,6 @@ export type LocalDevice = {
 
 /** A peer device: its account id and its entry from the verified, current device list. */
 export type PeerDevice = { readonly accountId: Uint8Array; readonly entry: DeviceEntry };
-
-export type SessionState = {
-  readonly sessionId: Uint8Array;
-  readonly mode: KeyAgreementMode;
-  readonly role: 'initiator' | 'responder';
-  readonly localAccountId: Uint8Array;
-  readonly localDeviceId: number;
-  readonly localIdentityKey: Uint8Array;
-  readonly remoteAccountId: Uint8Array;
-  readonly remoteDeviceId: number;
-  readonly remoteIdentityKey: Uint8Array;
-  /** The initiator's ephemeral key EK_A: identifies the session for repeated prekey messages. */
-  readonly baseKey: Uint8Array;
-  /** Initiator only, until the first reply: the prekey header every message repeats. */
-  readonly pendingPrekey: PrekeyHeader | null;
-  readonly createdAt: number;
-  readonly ratchet: RatchetState;
-};
-
-export type SessionRecord = {
-  readonly current: SessionState | null;
-  /** Most recent first; at most MAX_ARCHIVED_SESSIONS. */
-  readonly archived: readonly SessionState[];
-};
-
-export const EMPTY_RECORD: SessionRecord = { current: null, archived: [] };
 
 /** Read-only view of this device's prekey stores. */
 export type PrekeyReader = {
@@ -151,19 +113,6 @@ export function baseKeyHash(baseKey: Uint8Array): Uint8Array {
   return sha256(label('BaseKeySeen'), encodeX25519(baseKey));
 }
 
-function withCurrent(record: SessionRecord, session: SessionState, replaced: SessionState | null): {
-  record: SessionRecord;
-  droppedSessionIds: Uint8Array[];
-} {
-  const others = record.archived.filter((s) => !bytesEqual(s.sessionId, session.sessionId));
-  const archived = replaced && !bytesEqual(replaced.sessionId, session.sessionId) ? [replaced, ...others] : others;
-  const kept = archived.slice(0, MAX_ARCHIVED_SESSIONS);
-  return {
-    record: { current: session, archived: kept },
-    droppedSessionIds: archived.slice(MAX_ARCHIVED_SESSIONS).map((s) => s.sessionId),
-  };
-}
-
 /** True when the peer device's entry still names the identity key this record belongs to. */
 export function recordMatchesPeer(session: SessionState, peer: PeerDevice): boolean {
   return (
@@ -216,7 +165,7 @@ export function initiateSession(
   };
   const session: SessionState = { ...partial, sessionId: computeSessionId(partial) };
   const base = record ?? EMPTY_RECORD;
-  const next = withCurrent(base, session, base.current);
+  const next = withCurrentSession(base, session, base.current);
   return { ...next, session };
 }
 
@@ -308,7 +257,7 @@ function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: Se
     try {
       const r = decryptWith(candidate, parsed, ctx, ctx.skipped(candidate.sessionId));
       for (const t of tried) t.budget.restore(t.saved);
-      const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
+      const { record: next, droppedSessionIds } = withCurrentSession(record, r.session, record.current);
       return {
         record: next,
         plaintext: r.plaintext,
@@ -348,7 +297,7 @@ function decryptPrekeyMessage(record: SessionRecord, bytes: Uint8Array, ctx: Ses
   const existing = candidates.find((s) => s.role === 'responder' && bytesEqual(s.baseKey, msg.baseKey) && recordMatchesPeer(s, ctx.peer));
   if (existing) {
     const r = decryptWith(existing, inner, ctx, ctx.skipped(existing.sessionId));
-    const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
+    const { record: next, droppedSessionIds } = withCurrentSession(record, r.session, record.current);
     return {
       record: next,
       plaintext: r.plaintext,
@@ -398,7 +347,7 @@ function decryptPrekeyMessage(record: SessionRecord, bytes: Uint8Array, ctx: Ses
   const fresh: SessionState = { ...partial, sessionId: computeSessionId(partial) };
   // The AEAD decides: only after it passes is anything consumed or committed.
   const r = decryptWith(fresh, inner, ctx, EMPTY_SKIPPED);
-  const { record: next, droppedSessionIds } = withCurrent(record, r.session, record.current);
+  const { record: next, droppedSessionIds } = withCurrentSession(record, r.session, record.current);
   return {
     record: next,
     plaintext: r.plaintext,
@@ -431,187 +380,3 @@ export function decryptMessage(
   if (type === MessageType.Ratchet) return decryptRatchetMessage(base, bytes, ctx);
   throw new ProtocolError('MALFORMED', 'a decryption-error message is not decrypted');
 }
-
-// ── Desync recovery ─────────────────────────────────────────────────────────
-
-/** Who reports a decryption error to whom; both sides of the signature input. */
-export type DecryptionErrorParties = {
-  readonly reporter: { readonly accountId: Uint8Array; readonly deviceId: number };
-  readonly recipient: { readonly accountId: Uint8Array; readonly deviceId: number };
-};
-
-function decryptionErrorSignatureInput(parties: DecryptionErrorParties, body: Uint8Array): Uint8Array {
-  return new Writer()
-    .bytes(label('DecryptionError'))
-    .bytes(parties.reporter.accountId)
-    .u32(parties.reporter.deviceId)
-    .bytes(parties.recipient.accountId)
-    .u32(parties.recipient.deviceId)
-    .bytes(body)
-    .finish();
-}
-
-/**
- * The control message a receiver sends back after a message from this peer failed (not for
- * DUPLICATED_MESSAGE). It cannot travel on the session — that session is what broke — so it is
- * plaintext, padded to the 160-byte bucket, and signed with the reporter's Ed25519 identity key so
- * the relay cannot forge one to force session rebuilds (threat-model.md lists it as not deniable).
- * It names the failed message's ratchet key when it has one.
- */
-export function createDecryptionError(
-  failedMessage: Uint8Array,
-  timestamp: number,
-  parties: DecryptionErrorParties,
-  reporterSigningKey: Uint8Array,
-): Uint8Array {
-  let ratchetKey: Uint8Array | undefined;
-  let counter: number | undefined;
-  try {
-    const type = messageTypeOf(failedMessage);
-    const inner = type === MessageType.Prekey ? parsePrekeyMessage(failedMessage).message : failedMessage;
-    if (type !== MessageType.DecryptionError) {
-      const { header } = parseRatchetMessage(inner);
-      ratchetKey = header.ratchetKey;
-      counter = header.counter;
-    }
-  } catch {
-    // garbage: the error carries only the timestamp
-  }
-  const body = encodeDecryptionErrorBody({ ratchetKey, counter, timestamp });
-  return encodeDecryptionError(body, ed25519Sign(reporterSigningKey, decryptionErrorSignatureInput(parties, body)));
-}
-
-/**
- * Acts on a decryption error from `peer` (whose signature must verify under its listed Ed25519
- * identity key, else BAD_SIGNATURE). If it names the current session's sending ratchet key, that
- * session is broken on the other side: it is archived (`rebuild: true`) and the caller starts a
- * fresh session from a new bundle and resends its outbox after `resendAfter`. Idempotent: a replay
- * (or an error about an older chain) finds the key no longer current and changes nothing.
- */
-export function handleDecryptionError(
-  record: SessionRecord | undefined,
-  bytes: Uint8Array,
-  ctx: { readonly local: { readonly accountId: Uint8Array; readonly deviceId: number }; readonly peer: PeerDevice },
-): {
-  record: SessionRecord;
-  rebuild: boolean;
-  resendAfter: number;
-  error: DecryptionErrorMessage;
-  droppedSessionIds: readonly Uint8Array[];
-} {
-  const { message: error, body, signature } = parseDecryptionError(bytes);
-  const parties: DecryptionErrorParties = {
-    reporter: { accountId: ctx.peer.accountId, deviceId: ctx.peer.entry.deviceId },
-    recipient: ctx.local,
-  };
-  if (!ed25519Verify(ctx.peer.entry.identitySigningKey, decryptionErrorSignatureInput(parties, body), signature)) {
-    throw new ProtocolError('BAD_SIGNATURE', 'decryption error not signed by the listed device');
-  }
-  const base = record ?? EMPTY_RECORD;
-  const current = base.current;
-  if (!current || !error.ratchetKey || !bytesEqual(error.ratchetKey, current.ratchet.sendingRatchetKey.publicKey)) {
-    return { record: base, rebuild: false, resendAfter: error.timestamp, error, droppedSessionIds: [] };
-  }
-  const archived = [current, ...base.archived];
-  return {
-    record: { current: null, archived: archived.slice(0, MAX_ARCHIVED_SESSIONS) },
-    rebuild: true,
-    resendAfter: error.timestamp,
-    error,
-    droppedSessionIds: archived.slice(MAX_ARCHIVED_SESSIONS).map((s) => s.sessionId),
-  };
-}
-
-// ── Serialization (docs/protocol.md "Session record") ───────────────────────
-
-const SESSION_FLAG_PQ = 0x01;
-const SESSION_FLAG_INITIATOR = 0x02;
-const SESSION_FLAG_PENDING = 0x04;
-
-function writeSession(w: Writer, s: SessionState): void {
-  w.u8(SESSION_VERSION)
-    .bytes(s.sessionId)
-    .u8((s.mode === 'pqxdh' ? SESSION_FLAG_PQ : 0) | (s.role === 'initiator' ? SESSION_FLAG_INITIATOR : 0) | (s.pendingPrekey ? SESSION_FLAG_PENDING : 0))
-    .bytes(s.localAccountId)
-    .u32(s.localDeviceId)
-    .key(KeyType.X25519, s.localIdentityKey)
-    .bytes(s.remoteAccountId)
-    .u32(s.remoteDeviceId)
-    .key(KeyType.X25519, s.remoteIdentityKey)
-    .key(KeyType.X25519, s.baseKey)
-    .u64(s.createdAt);
-  if (s.pendingPrekey) w.var16(encodePrekeyHeader(s.pendingPrekey, STORED_PREKEY_HEADER_VERSION));
-  writeRatchetState(w, s.ratchet);
-}
-
-function readSession(r: Reader): SessionState {
-  const version = r.u8();
-  if (version !== SESSION_VERSION) throw new ProtocolError('UNSUPPORTED_VERSION', `session version ${version}`);
-  const sessionId = r.bytes(SESSION_ID_LENGTH);
-  const flags = r.u8();
-  if ((flags & ~(SESSION_FLAG_PQ | SESSION_FLAG_INITIATOR | SESSION_FLAG_PENDING)) !== 0) {
-    throw new ProtocolError('MALFORMED', 'session: unknown flags');
-  }
-  const localAccountId = r.bytes(ACCOUNT_ID_LENGTH);
-  const localDeviceId = r.u32();
-  const localIdentityKey = r.key(KeyType.X25519);
-  const remoteAccountId = r.bytes(ACCOUNT_ID_LENGTH);
-  const remoteDeviceId = r.u32();
-  const remoteIdentityKey = r.key(KeyType.X25519);
-  const baseKey = r.key(KeyType.X25519);
-  const createdAt = r.u64();
-  let pendingPrekey: PrekeyHeader | null = null;
-  if (flags & SESSION_FLAG_PENDING) {
-    // Stored headers are parsed with the version they were written in (v1), whatever the wire version is now.
-    const { message: rest, ...header } = parsePrekeyMessage(r.var16(), STORED_PREKEY_HEADER_VERSION);
-    if (rest.length !== 0) throw new ProtocolError('MALFORMED', 'session: bad pending prekey header');
-    pendingPrekey = header;
-  }
-  const ratchet = readRatchetState(r);
-  return {
-    sessionId,
-    mode: flags & SESSION_FLAG_PQ ? 'pqxdh' : 'x3dh',
-    role: flags & SESSION_FLAG_INITIATOR ? 'initiator' : 'responder',
-    localAccountId,
-    localDeviceId,
-    localIdentityKey,
-    remoteAccountId,
-    remoteDeviceId,
-    remoteIdentityKey,
-    baseKey,
-    pendingPrekey,
-    createdAt,
-    ratchet,
-  };
-}
-
-/** u8 record version ‖ u8 has-current ‖ [session] ‖ u8 archived count ‖ sessions */
-export function serializeSessionRecord(record: SessionRecord): Uint8Array {
-  const w = new Writer().u8(RECORD_VERSION).u8(record.current ? 1 : 0);
-  if (record.current) writeSession(w, record.current);
-  w.u8(record.archived.length);
-  for (const s of record.archived) writeSession(w, s);
-  return w.finish();
-}
-
-export function deserializeSessionRecord(bytes: Uint8Array): SessionRecord {
-  const r = new Reader(bytes, 'session record');
-  const version = r.u8();
-  if (version !== RECORD_VERSION) throw new ProtocolError('UNSUPPORTED_VERSION', `session record version ${version}`);
-  const hasCurrent = r.u8();
-  if (hasCurrent > 1) throw new ProtocolError('MALFORMED', 'session record: bad flag');
-  const current = hasCurrent ? readSession(r) : null;
-  const count = r.u8();
-  if (count > MAX_ARCHIVED_SESSIONS) throw new ProtocolError('MALFORMED', 'session record: too many archived sessions');
-  const archived: SessionState[] = [];
-  for (let i = 0; i < count; i++) archived.push(readSession(r));
-  r.end();
-  return { current, archived };
-}
-
-/** Whether the current session is classical (shown as "not quantum-resistant"). */
-export function isQuantumResistant(record: SessionRecord): boolean {
-  return record.current?.mode === 'pqxdh';
-}
-
-export { PROTOCOL_VERSION };

@@ -20,23 +20,24 @@ import {
   type PrekeyBundle,
   type SignedPrekeyPrivate,
 } from '../protocol/prekeys.js';
+import { createDecryptionError, handleDecryptionError } from '../protocol/decryption-error.js';
 import {
-  createDecryptionError,
   decryptMessage,
-  handleDecryptionError,
-  deserializeSessionRecord,
   encryptMessage,
   FailureBudgets,
   initiateSession,
-  serializeSessionRecord,
   type LocalDevice,
   type PeerDevice,
   type PrekeyChanges,
   type PrekeyReader,
   type SessionDecryptResult,
+} from '../protocol/session.js';
+import {
+  deserializeSessionRecord,
+  serializeSessionRecord,
   type SessionRecord,
   EMPTY_RECORD,
-} from '../protocol/session.js';
+} from '../protocol/session-record.js';
 
 export type TestAccount = {
   readonly accountId: Uint8Array;

@@ -10,14 +10,8 @@ import { mlKem768Encapsulate } from '../../shared/crypto/ml-kem-768.js';
 import { x25519, x25519GenerateKeyPair, x25519PublicKey } from '../../shared/crypto/x25519.js';
 import { initAsInitiator, kdfRootKey, nextChainKey } from '../../shared/protocol/double-ratchet.js';
 import { deriveSharedSecret, type AgreementTranscript } from '../../shared/protocol/pqxdh.js';
-import {
-  decryptMessage,
-  encryptMessage,
-  FailureBudgets,
-  initiateSession,
-  type SessionRecord,
-  type SessionState,
-} from '../../shared/protocol/session.js';
+import { decryptMessage, encryptMessage, FailureBudgets, initiateSession } from '../../shared/protocol/session.js';
+import type { SessionRecord, SessionState } from '../../shared/protocol/session-record.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
 import { InMemorySkippedKeyStore, localDevice, makeDevice, Party, peerDevice, type TestDevice } from '../../shared/testing/protocol-fixtures.js';
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../shared/crypto/bytes.js';
 import { isProtocolError, type ProtocolErrorCode } from '../../shared/protocol/errors.js';
 import { parsePrekeyMessage } from '../../shared/protocol/messages.js';
-import { serializeSessionRecord } from '../../shared/protocol/session.js';
+import { serializeSessionRecord } from '../../shared/protocol/session-record.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
 import { makeDevice, Party } from '../../shared/testing/protocol-fixtures.js';
 

@@ -4,8 +4,9 @@
  * id is a new device, never a continuation (DESIGN §3.4). Does not own the protocol (shared/protocol)
  * or the commit rule (../sessions.ts applies record, skipped keys and prekeys in one transaction).
  */
-import type { PeerDevice, SessionRecord } from '../../../shared/protocol/session.js';
-import { deserializeSessionRecord, serializeSessionRecord } from '../../../shared/protocol/session.js';
+import type { PeerDevice } from '../../../shared/protocol/session.js';
+import type { SessionRecord } from '../../../shared/protocol/session-record.js';
+import { deserializeSessionRecord, serializeSessionRecord } from '../../../shared/protocol/session-record.js';
 import type { ReadDb, WriteDb } from './database.js';
 import { blob } from './rows.js';
 import { sql } from './sql.js';

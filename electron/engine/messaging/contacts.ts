@@ -19,7 +19,7 @@
 import { bytesEqual, compareBytes } from '../../../shared/crypto/bytes.js';
 import { acceptDeviceList, parseDeviceList, verifyDeviceList, type DeviceList } from '../../../shared/protocol/device-list.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
-import { deserializeSessionRecord } from '../../../shared/protocol/session.js';
+import { deserializeSessionRecord } from '../../../shared/protocol/session-record.js';
 import type { AccountResponse } from '../../../shared/wire/rest.js';
 import { normalizeUsername } from '../../../shared/wire/username.js';
 import { updateOwnDeviceList, type StoredDeviceList } from '../db/account.js';

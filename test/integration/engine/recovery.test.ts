@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, fromHex } from '../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { MessageType } from '../../../shared/protocol/messages.js';
-import { deserializeSessionRecord } from '../../../shared/protocol/session.js';
+import { deserializeSessionRecord } from '../../../shared/protocol/session-record.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { requestResend } from '../../../electron/engine/db/resends.js';
 import { sql } from '../../../electron/engine/db/sql.js';

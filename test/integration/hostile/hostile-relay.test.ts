@@ -17,7 +17,7 @@ import { Capability } from '../../../shared/protocol/constants.js';
 import { parseDeviceList, signDeviceList } from '../../../shared/protocol/device-list.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { MessageType } from '../../../shared/protocol/messages.js';
-import { deserializeSessionRecord } from '../../../shared/protocol/session.js';
+import { deserializeSessionRecord } from '../../../shared/protocol/session-record.js';
 import { resignedList } from '../../../shared/testing/device-list-fixtures.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { Sessions } from '../../../electron/engine/sessions.js';

@@ -13,12 +13,11 @@ import { messageTypeOf, MessageType } from '../../../../shared/protocol/messages
 import {
   decryptMessage,
   encryptMessage,
-  EMPTY_RECORD,
   FailureBudgets,
   initiateSession,
   type PeerDevice,
-  type SessionRecord,
 } from '../../../../shared/protocol/session.js';
+import { EMPTY_RECORD, type SessionRecord } from '../../../../shared/protocol/session-record.js';
 import { linkTestDevice, unlinkTestDevice } from '../../../../shared/testing/device-list-fixtures.js';
 import { InMemorySkippedKeyStore, localDevice, type TestDevice } from '../../../../shared/testing/protocol-fixtures.js';
 import type { Envelope } from '../../../../shared/wire/frames.js';
