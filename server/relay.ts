@@ -25,7 +25,7 @@ import { createLogger, type Logger } from './logger.js';
 import { RelayMetrics } from './metrics.js';
 import { openSqliteStore, type SqliteSynchronous } from './store/sqlite.js';
 import type { RelayStore, SweepResult } from './store/store.js';
-import { WorkerRelayStore } from './store/worker-store.js';
+import { openWorkerStore } from './store/worker-store.js';
 import { WsGateway } from './ws/gateway.js';
 
 export const DATABASE_FILE = 'relay.sqlite';
@@ -80,7 +80,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const file = path.join(dataDir, DATABASE_FILE);
   const synchronous = options.synchronous ?? 'NORMAL';
   const store: RelayStore =
-    options.storeThread === 'worker' ? await WorkerRelayStore.open(file, { synchronous }) : await openSqliteStore(file, { synchronous });
+    options.storeThread === 'worker' ? await openWorkerStore(file, { synchronous }) : await openSqliteStore(file, { synchronous });
   try {
     await store.migrate();
   } catch (e) {

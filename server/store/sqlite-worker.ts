@@ -1,12 +1,13 @@
 /**
  * Worker-thread entry of the SQLite store (see worker-store.ts): opens the database with
- * openSqliteStore and serves RelayStore calls posted by the main thread, one message per call.
- * commitBatch is answered once its batch is durable (the WAL barrier runs here, off both event
- * loops). Only the methods of RelayStore can be called. Not imported by anything: started by path.
+ * openSqliteStore, announces the store's methods, and serves the calls posted by the main thread,
+ * one message per call. commitBatch is answered once its batch is durable (the WAL barrier runs
+ * here, off both event loops). Only the store's own methods can be called. Not imported by
+ * anything: started by path.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteStore, type SqliteSynchronous } from './sqlite.js';
-import { STORE_METHODS, type StoreMethod, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
+import { storeMethods, type WorkerHello, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort!;
 const { file, synchronous } = workerData as { file: string; synchronous: SqliteSynchronous };
@@ -17,13 +18,14 @@ function describe(e: unknown): { name: string; message: string } {
 
 try {
   const store = await openSqliteStore(file, { synchronous });
-  const methods = new Set<string>(STORE_METHODS);
+  const methods = storeMethods(store);
+  const known = new Set<string>(methods);
   port.on('message', (request: WorkerRequest) => {
     void (async (): Promise<void> => {
       let reply: WorkerReply;
       try {
-        if (!methods.has(request.method)) throw new Error(`not a store method: ${request.method}`);
-        const method = store[request.method as StoreMethod] as (...args: unknown[]) => Promise<unknown>;
+        if (!known.has(request.method)) throw new Error(`not a store method: ${request.method}`);
+        const method = (store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[request.method]!;
         let result = await method.apply(store, [...request.args]);
         if (request.method === 'commitBatch') {
           const { sends, acked, durable } = result as Awaited<ReturnType<typeof store.commitBatch>>;
@@ -37,7 +39,7 @@ try {
       port.postMessage(reply);
     })();
   });
-  port.postMessage({ ready: true });
+  port.postMessage({ ready: true, methods } satisfies WorkerHello);
 } catch (e) {
-  port.postMessage({ ready: false, error: describe(e) });
+  port.postMessage({ ready: false, error: describe(e) } satisfies WorkerHello);
 }

@@ -2,7 +2,7 @@
  * The SQLite backend: opens the relay database with better-sqlite3-multiple-ciphers (no key: the
  * relay stores only public keys and ciphertext), sets the durability pragmas, caches prepared
  * statements under Kysely, runs migrations. Owns connection setup only; queries live in
- * kysely-store.ts.
+ * aggregates/ (composed by kysely-store.ts).
  *
  * Durability (docs/adr/0002-relay-storage-and-delivery.md): WAL with `synchronous = NORMAL` plus
  * an explicit barrier — an fdatasync of the WAL file on the libuv threadpool — that the store awaits
@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { KyselyRelayStore } from './kysely-store.js';
+import { kyselyRelayStore } from './kysely-store.js';
 import { RelayMigrationProvider, SQLITE_TYPES } from './migrations/index.js';
 import type { Database as Schema } from './schema.js';
 import type { RelayStore } from './store.js';
@@ -170,5 +170,5 @@ export async function openSqliteStore(
       await db.destroy();
     }
   };
-  return new KyselyRelayStore(db, 'sqlite', migrate, close, durable);
+  return kyselyRelayStore({ db, backend: 'sqlite', migrate, close, durable });
 }

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openSqliteStore, StoreLockedError } from './sqlite.js';
 import type { DeviceKeys, RelayStore, SendItem } from './store.js';
-import { WorkerRelayStore } from './worker-store.js';
+import { openWorkerStore } from './worker-store.js';
 
 /** Worker threads run compiled JavaScript: the worker backend uses the build (`npm run build`). */
 const WORKER_SCRIPT = new URL('../../dist/server/store/sqlite-worker.js', import.meta.url);
@@ -44,7 +44,7 @@ const BACKENDS: readonly Backend[] = [
   sqliteBackend('sqlite', (file) => openSqliteStore(file)),
   sqliteBackend('sqlite on a worker thread', (file) => {
     if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error(`${fileURLToPath(WORKER_SCRIPT)} is missing: run \`npm run build\` first`);
-    return WorkerRelayStore.open(file, { workerScript: WORKER_SCRIPT });
+    return openWorkerStore(file, { workerScript: WORKER_SCRIPT });
   }),
 ];
 
@@ -278,4 +278,22 @@ describe.each(BACKENDS)('RelayStore on $name', (backend) => {
       await expect(reopen()).rejects.toBeInstanceOf(StoreLockedError);
     });
   }
+});
+
+describe('the worker store', () => {
+  it('serves every member of the inline store, so a method added to an aggregate reaches the worker too', async () => {
+    if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error(`${fileURLToPath(WORKER_SCRIPT)} is missing: run \`npm run build\` first`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'parley-store-'));
+    const inline = await openSqliteStore(path.join(dir, 'inline.sqlite'));
+    const worker = await openWorkerStore(path.join(dir, 'worker.sqlite'), { workerScript: WORKER_SCRIPT });
+    try {
+      expect(Object.keys(worker).sort()).toEqual(Object.keys(inline).sort());
+      expect(Object.keys(inline)).toContain('commitBatch');
+      expect(worker.backend).toBe(inline.backend);
+    } finally {
+      await worker.close();
+      await inline.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

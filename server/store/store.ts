@@ -2,9 +2,10 @@
  * RelayStore: the one storage interface of the relay (DESIGN §5). Every durable fact — accounts,
  * signed device lists, devices, prekeys, mailboxes, challenges, session-token hashes, contacts —
  * goes through it, and one test suite (store.test.ts) runs against every backend. The
- * implementation (kysely-store.ts) is a single Kysely query layer; SQLite today, PostgreSQL with the
- * scale-out issue. Owns persistence and atomicity (one-time prekeys claimed exactly once, a batch of
- * sends and acks committed in one transaction, a device list replaced together with its devices).
+ * implementation (kysely-store.ts) is a single Kysely query layer, one file per aggregate in
+ * aggregates/, each implementing one slice of this type. Owns persistence and atomicity (one-time
+ * prekeys claimed exactly once, a batch of sends and acks committed in one transaction, a device list
+ * replaced together with its devices).
  * Does not own policy: signatures, limits and rate limits are checked by server/core before a call.
  *
  * Durability: every mutating method resolves only once its effect survives a power loss — except
@@ -104,13 +105,16 @@ export type SweepResult = {
   readonly usernames: number;
 };
 
-export type RelayStore = {
+/** Opening and closing; the rest of RelayStore is one slice per aggregate (store/aggregates/). */
+export type StoreLifecycle = {
   readonly backend: 'sqlite' | 'postgres';
   /** Runs the numbered migrations that have not run yet. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+};
 
-  // ── Accounts and devices ──
+/** Accounts and their devices (aggregates/accounts.ts). */
+export type AccountStore = {
   createAccount(input: CreateAccountInput): Promise<
     { readonly status: 'created'; readonly deviceKey: number } | { readonly status: 'username-taken' | 'account-exists' }
   >;
@@ -139,8 +143,10 @@ export type RelayStore = {
   setPresenceVisible(accountId: Uint8Array, visible: boolean): Promise<void>;
   getDevice(accountId: Uint8Array, deviceId: number): Promise<DeviceRecord | undefined>;
   listDevices(accountId: Uint8Array): Promise<DeviceRecord[]>;
+};
 
-  // ── Auth ──
+/** Challenges and session tokens (aggregates/auth.ts). */
+export type AuthStore = {
   putChallenge(challenge: { readonly nonce: Uint8Array; readonly accountId: Uint8Array; readonly deviceId: number; readonly expiresAt: number }): Promise<void>;
   /** Deletes and returns the challenge: a nonce can be taken once. */
   takeChallenge(nonce: Uint8Array): Promise<{ readonly accountId: Uint8Array; readonly deviceId: number; readonly expiresAt: number } | undefined>;
@@ -149,8 +155,10 @@ export type RelayStore = {
     | { readonly secretHash: Uint8Array; readonly expiresAt: number; readonly device: DeviceRecord }
     | undefined
   >;
+};
 
-  // ── Prekeys ──
+/** Signed, last-resort and one-time prekeys (aggregates/prekeys.ts). */
+export type PrekeyStore = {
   storePrekeys(deviceKey: number, prekeys: PrekeySet): Promise<void>;
   prekeyCounts(deviceKey: number): Promise<PrekeyCountsRecord>;
   /**
@@ -158,8 +166,10 @@ export type RelayStore = {
    * one-time X25519 and one one-time ML-KEM key atomically (falling back to the last-resort key).
    */
   claimBundles(accountId: Uint8Array, deviceId?: number): Promise<ClaimedBundle[]>;
+};
 
-  // ── Mailboxes ──
+/** Per-device mailboxes (aggregates/mailbox.ts). */
+export type MailboxStore = {
   /**
    * One transaction for a batch of sends and acks (group commit). A send commits only if it names
    * exactly the recipient's current devices (minus the sender's own device).
@@ -176,8 +186,10 @@ export type RelayStore = {
     readonly envelopes: readonly StoredEnvelope[];
   }>;
   countEnvelopes(): Promise<number>;
+};
 
-  // ── Contacts ──
+/** Each account's contact list, for typing and presence (aggregates/contacts.ts). */
+export type ContactStore = {
   replaceContacts(owner: Uint8Array, contacts: readonly Uint8Array[]): Promise<void>;
   getContacts(owner: Uint8Array): Promise<Uint8Array[]>;
   /**
@@ -185,7 +197,11 @@ export type RelayStore = {
    * presence is visible; with `among`, only those in that set.
    */
   mutualContacts(owner: Uint8Array, options: { readonly among?: readonly Uint8Array[]; readonly visibleOnly: boolean }): Promise<Uint8Array[]>;
+};
 
-  // ── Expiry ──
+/** Expiry of everything with a lifetime (aggregates/sweep.ts). */
+export type SweepStore = {
   sweep(input: { readonly now: number; readonly mailboxCutoff: number; readonly batchSize: number }): Promise<SweepResult>;
 };
+
+export type RelayStore = StoreLifecycle & AccountStore & AuthStore & PrekeyStore & MailboxStore & ContactStore & SweepStore;

@@ -1,40 +1,23 @@
-/** Messages between the main thread's WorkerRelayStore and the store worker (sqlite-worker.ts). */
+/**
+ * Messages between the main thread's worker store (worker-store.ts) and the store worker
+ * (sqlite-worker.ts). The worker announces the store's methods in its hello, so the list of
+ * methods is written once: in RelayStore (store.ts) and the aggregates that implement it.
+ */
 import type { RelayStore } from './store.js';
 
-export type StoreMethod = Exclude<keyof RelayStore, 'backend'>;
-
-/** Every RelayStore method, the only names the worker answers. */
-export const STORE_METHODS: readonly StoreMethod[] = [
-  'migrate',
-  'close',
-  'createAccount',
-  'getAccount',
-  'getAccountByUsername',
-  'replaceDeviceList',
-  'unregisterDevice',
-  'deleteAccount',
-  'setPresenceVisible',
-  'getDevice',
-  'listDevices',
-  'putChallenge',
-  'takeChallenge',
-  'putSession',
-  'getSession',
-  'storePrekeys',
-  'prekeyCounts',
-  'claimBundles',
-  'commitBatch',
-  'readMailbox',
-  'countEnvelopes',
-  'replaceContacts',
-  'getContacts',
-  'mutualContacts',
-  'sweep',
-];
+/** The names of RelayStore's methods (everything but `backend`). */
+export type StoreMethod = { [K in keyof RelayStore]: RelayStore[K] extends (...args: never[]) => unknown ? K : never }[keyof RelayStore];
 
 export type WorkerRequest = { readonly id: number; readonly method: string; readonly args: readonly unknown[] };
 export type WorkerError = { readonly name: string; readonly message: string };
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly id: number; readonly ok: false; readonly error: WorkerError };
-export type WorkerHello = { readonly ready: true } | { readonly ready: false; readonly error: WorkerError };
+export type WorkerHello =
+  | { readonly ready: true; readonly methods: readonly StoreMethod[] }
+  | { readonly ready: false; readonly error: WorkerError };
+
+/** The store's own methods, the only names the worker answers. */
+export function storeMethods(store: RelayStore): StoreMethod[] {
+  return Object.keys(store).filter((name) => typeof (store as Record<string, unknown>)[name] === 'function') as StoreMethod[];
+}

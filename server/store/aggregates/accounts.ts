@@ -1,0 +1,186 @@
+/**
+ * The account aggregate: an account, its signed device list, its devices (with the retirements of
+ * devices that unregistered themselves), and what deleting it leaves behind (a tombstone on the
+ * account id, a hold on the username). Owns the tables `accounts`, `devices`, `retired_devices`,
+ * `account_tombstones`, `held_usernames`. Does not check signatures or limits (server/core does).
+ *
+ * Sharp edges: a device list is replaced by compare-and-swap on its version, and the devices it
+ * drops or re-keys are purged in the same transaction (device-rows.ts), so a list and its devices
+ * never disagree.
+ */
+import { bytesEqual } from '../../../shared/crypto/bytes.js';
+import type { AccountRecord, AccountStore, RemovedDevice } from '../store.js';
+import { bytes, num, type StoreContext } from './context.js';
+import { DEVICE_COLUMNS, insertDevice, purgeDevice, toDevice } from './device-rows.js';
+import { insertPrekeys } from './prekeys.js';
+
+function toAccount(row: {
+  account_id: Uint8Array;
+  account_key: Uint8Array;
+  username: string;
+  device_list: Uint8Array;
+  device_list_version: number;
+  presence_visible: number;
+}): AccountRecord {
+  return {
+    accountId: bytes(row.account_id),
+    accountKey: bytes(row.account_key),
+    username: row.username,
+    deviceList: bytes(row.device_list),
+    deviceListVersion: num(row.device_list_version),
+    presenceVisible: num(row.presence_visible) === 1,
+  };
+}
+
+export function accountStore({ db, durable }: StoreContext): AccountStore {
+  return {
+    async createAccount(input) {
+      const result = await db.transaction().execute(async (trx) => {
+        const tomb = await trx.selectFrom('account_tombstones').select('account_id').where('account_id', '=', input.accountId).executeTakeFirst();
+        const existing = await trx.selectFrom('accounts').select('account_id').where('account_id', '=', input.accountId).executeTakeFirst();
+        if (tomb || existing) return { status: 'account-exists' as const };
+        const taken = await trx.selectFrom('accounts').select('account_id').where('username', '=', input.username).executeTakeFirst();
+        if (taken) return { status: 'username-taken' as const };
+        const held = await trx.selectFrom('held_usernames').select('available_at').where('username', '=', input.username).executeTakeFirst();
+        if (held && num(held.available_at) > input.now) return { status: 'username-taken' as const };
+        if (held) await trx.deleteFrom('held_usernames').where('username', '=', input.username).execute();
+
+        await trx
+          .insertInto('accounts')
+          .values({
+            account_id: input.accountId,
+            account_key: input.accountKey,
+            username: input.username,
+            device_list: input.deviceList,
+            device_list_version: input.deviceListVersion,
+            presence_visible: 1,
+            created_at: input.now,
+          })
+          .execute();
+        const deviceKey = await insertDevice(trx, input.accountId, input.device, input.now);
+        await insertPrekeys(trx, deviceKey, input.prekeys);
+        return { status: 'created' as const, deviceKey };
+      });
+      if (result.status === 'created') await durable();
+      return result;
+    },
+
+    async getAccount(accountId) {
+      const row = await db.selectFrom('accounts').selectAll().where('account_id', '=', accountId).executeTakeFirst();
+      return row && toAccount(row);
+    },
+
+    async getAccountByUsername(username) {
+      const row = await db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
+      return row && toAccount(row);
+    },
+
+    async replaceDeviceList(input) {
+      const result = await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('accounts')
+          .set({ device_list: input.deviceList, device_list_version: input.version })
+          .where('account_id', '=', input.accountId)
+          .where('device_list_version', '=', input.expectedVersion)
+          .executeTakeFirst();
+        if (num(updated.numUpdatedRows) !== 1) return { status: 'conflict' as const };
+
+        const current = (await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', input.accountId).execute()).map(toDevice);
+        const retired = await trx
+          .selectFrom('retired_devices')
+          .select(['device_id', 'identity_signing_key'])
+          .where('account_id', '=', input.accountId)
+          .execute();
+        const wanted = new Map(input.devices.map((d) => [d.deviceId, d]));
+        const removed: RemovedDevice[] = [];
+
+        for (const device of current) {
+          const entry = wanted.get(device.deviceId);
+          const sameKeys =
+            entry !== undefined &&
+            bytesEqual(entry.identitySigningKey, device.identitySigningKey) &&
+            bytesEqual(entry.identityDhKey, device.identityDhKey);
+          if (!sameKeys) removed.push(await purgeDevice(trx, device));
+        }
+        const kept = new Set(current.filter((d) => !removed.some((r) => r.deviceKey === d.deviceKey)).map((d) => d.deviceId));
+
+        for (const entry of input.devices) {
+          if (kept.has(entry.deviceId)) continue;
+          const stillRetired = retired.some(
+            (r) => num(r.device_id) === entry.deviceId && bytesEqual(bytes(r.identity_signing_key), entry.identitySigningKey),
+          );
+          if (!stillRetired) await insertDevice(trx, input.accountId, entry, input.now);
+        }
+        // A retirement ends once the list stops naming that key (a re-keyed device id is a new device).
+        for (const r of retired) {
+          const entry = wanted.get(num(r.device_id));
+          if (!entry || !bytesEqual(entry.identitySigningKey, bytes(r.identity_signing_key))) {
+            await trx.deleteFrom('retired_devices').where('account_id', '=', input.accountId).where('device_id', '=', num(r.device_id)).execute();
+          }
+        }
+        return { status: 'replaced' as const, removed };
+      });
+      if (result.status === 'replaced') await durable();
+      return result;
+    },
+
+    async unregisterDevice(deviceKey) {
+      const removed = await db.transaction().execute(async (trx) => {
+        const row = await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('device_key', '=', deviceKey).executeTakeFirst();
+        if (!row) return undefined;
+        const device = toDevice(row);
+        await trx
+          .insertInto('retired_devices')
+          .values({ account_id: device.accountId, device_id: device.deviceId, identity_signing_key: device.identitySigningKey })
+          .onConflict((oc) => oc.columns(['account_id', 'device_id']).doUpdateSet({ identity_signing_key: device.identitySigningKey }))
+          .execute();
+        return purgeDevice(trx, device);
+      });
+      await durable();
+      return removed;
+    },
+
+    async deleteAccount(input) {
+      const result = await db.transaction().execute(async (trx) => {
+        const account = await trx.selectFrom('accounts').select('username').where('account_id', '=', input.accountId).executeTakeFirst();
+        if (!account) return undefined;
+        const devices = (await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', input.accountId).execute()).map(toDevice);
+        const removed: RemovedDevice[] = [];
+        for (const device of devices) removed.push(await purgeDevice(trx, device));
+        await trx.deleteFrom('retired_devices').where('account_id', '=', input.accountId).execute();
+        await trx.deleteFrom('contacts').where('owner', '=', input.accountId).execute();
+        await trx.deleteFrom('contacts').where('contact', '=', input.accountId).execute();
+        await trx.deleteFrom('accounts').where('account_id', '=', input.accountId).execute();
+        await trx.insertInto('account_tombstones').values({ account_id: input.accountId, deleted_at: input.now }).execute();
+        await trx
+          .insertInto('held_usernames')
+          .values({ username: account.username, available_at: input.usernameAvailableAt })
+          .onConflict((oc) => oc.column('username').doUpdateSet({ available_at: input.usernameAvailableAt }))
+          .execute();
+        return { removed };
+      });
+      await durable();
+      return result;
+    },
+
+    async setPresenceVisible(accountId, visible) {
+      await db.updateTable('accounts').set({ presence_visible: visible ? 1 : 0 }).where('account_id', '=', accountId).execute();
+      await durable();
+    },
+
+    async getDevice(accountId, deviceId) {
+      const row = await db
+        .selectFrom('devices')
+        .select(DEVICE_COLUMNS)
+        .where('account_id', '=', accountId)
+        .where('device_id', '=', deviceId)
+        .executeTakeFirst();
+      return row && toDevice(row);
+    },
+
+    async listDevices(accountId) {
+      const rows = await db.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', accountId).orderBy('device_id').execute();
+      return rows.map(toDevice);
+    },
+  };
+}
