@@ -20,7 +20,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { kyselyRelayStore } from './kysely-store.js';
-import { RelayMigrationProvider, SQLITE_TYPES } from './migrations/index.js';
+import { SQLITE_TYPES } from './migrations/dialect-types.js';
+import { RelayMigrationProvider } from './migrations/index.js';
 import type { Database as Schema } from './schema.js';
 import type { RelayStore } from './store.js';
 

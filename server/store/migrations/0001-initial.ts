@@ -3,7 +3,7 @@
  * per-dialect type map, so the same migration creates the PostgreSQL schema (scale-out issue).
  */
 import type { Kysely } from 'kysely';
-import type { DialectTypes } from './index.js';
+import type { DialectTypes } from './dialect-types.js';
 
 // Migrations see the database as it was when they were written, so they take an untyped handle.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
