@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { BrowserContextOptions, Page } from '@playwright/test';
+import type { BrowserContextOptions, Locator, Page } from '@playwright/test';
 import { seedPair, type SeedMessage, type SeedProfile } from '../../bench/ui/seed.js';
 import { expect, test as shellTest } from './fixtures.js';
 import { launchBrowserHost, type BrowserHostProcess } from './helpers/browser-host.js';
@@ -174,8 +174,11 @@ export async function createAccount(page: Page, username: string, options: { pas
   await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
   await page.getByLabel('Username').fill(username);
   if (options.passphrase !== undefined) {
-    const choose = page.getByLabel(/Protect this device’s data with a passphrase/);
-    if (await choose.isVisible()) await choose.check();
+    // With a keychain, the passphrase is the technical choice under "Advanced".
+    if (!(await page.getByLabel('Passphrase', { exact: true }).isVisible())) {
+      await page.getByText('Advanced', { exact: true }).click();
+      await page.getByLabel('Use a passphrase instead of the system keychain').check();
+    }
     await page.getByLabel('Passphrase', { exact: true }).fill(options.passphrase);
     await page.getByLabel('Repeat passphrase').fill(options.passphrase);
   }
@@ -205,12 +208,49 @@ export function composer(page: Page, title: string) {
   return page.getByRole('textbox', { name: `Message to ${title}` });
 }
 
+/** The status ticks of an outgoing message's row: an image named by the status. */
+export function messageStatus(row: Locator) {
+  return row.getByRole('img', { name: /^(Sending|Sent|Delivered|Read|Not sent)$/ });
+}
+
+/**
+ * A message row's time as a person meets it: the clock time on screen, the full date and time in
+ * its tooltip and in what a screen reader reads for the row.
+ */
+export async function expectMessageTime(row: Locator, clock: string | RegExp, full: string | RegExp): Promise<void> {
+  const time = row.locator('time');
+  await expect(time.getByText(clock, { exact: true })).toBeVisible();
+  await expect(time).toHaveAttribute('title', full);
+  // A screen reader reads the same full date in the row (where the eye reads the clock time).
+  expect(await row.ariaSnapshot()).toContain(await time.getAttribute('title'));
+}
+
 /** Starts a conversation by username (contacts:add). */
 export async function startConversation(page: Page, username: string): Promise<void> {
   await page.getByRole('button', { name: 'New conversation' }).click();
   await page.getByLabel('Username').fill(username);
   await page.getByRole('button', { name: 'Start conversation' }).click();
   await expect(page.getByRole('heading', { name: username, level: 2 })).toBeVisible({ timeout: 20_000 });
+}
+
+/**
+ * Alice and Bob with accounts on the test's relay, who have added each other by username (mutual
+ * contacts: presence and typing flow); Alice ends up in her conversation with Bob. `a` and `b` are
+ * their usernames (the test's profile names with "_" for "-").
+ */
+export async function connectedPair(
+  parley: Parley,
+  options: { alice?: OpenOptions; bob?: OpenOptions } = {},
+): Promise<{ alice: ProfileApp; bob: ProfileApp; a: string; b: string }> {
+  const alice = await parley.open(parley.name('alice'), options.alice);
+  const bob = await parley.open(parley.name('bob'), options.bob);
+  const a = parley.name('alice').replace(/-/g, '_');
+  const b = parley.name('bob').replace(/-/g, '_');
+  await createAccount(alice.page, a);
+  await createAccount(bob.page, b);
+  await startConversation(bob.page, a);
+  await startConversation(alice.page, b);
+  return { alice, bob, a, b };
 }
 
 export async function send(page: Page, title: string, text: string): Promise<void> {

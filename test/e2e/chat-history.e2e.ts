@@ -17,7 +17,9 @@ import {
   conversationButton,
   expect,
   expectAccessible,
+  expectMessageTime,
   messageLog,
+  messageStatus,
   openConversation,
   ready,
   screen,
@@ -80,24 +82,29 @@ test('timestamps and day separators follow the clock, in display order whatever 
     'from a fast clock',
     'just now',
   ]);
-  const timeOf = (body: string) => log.getByRole('listitem').filter({ hasText: body }).locator('time');
-  await expect(timeOf('last year')).toHaveText('Jan 15, 2024 at 2:34 PM');
-  await expect(timeOf('earlier this year')).toHaveText('Jan 15 at 2:34 PM');
-  await expect(timeOf('yesterday afternoon')).toHaveText('Yesterday at 2:34 PM');
-  await expect(timeOf('two hours ago')).toHaveText('12:34 PM');
-  await expect(timeOf('twelve minutes ago')).toHaveText('12 min. ago');
-  await expect(timeOf('from a fast clock')).toHaveText('5 min. ago');
-  await expect(timeOf('just now')).toHaveText('now');
+  // Clock times (the separators above say which day), the full date on hover and for screen readers.
+  const rowOf = (body: string) => log.getByRole('listitem').filter({ hasText: body });
+  await expectMessageTime(rowOf('last year'), '2:34 PM', 'Monday, January 15, 2024 at 2:34 PM');
+  await expectMessageTime(rowOf('earlier this year'), '2:34 PM', 'Wednesday, January 15, 2025 at 2:34 PM');
+  await expectMessageTime(rowOf('yesterday afternoon'), '2:34 PM', 'Thursday, June 19, 2025 at 2:34 PM');
+  await expectMessageTime(rowOf('two hours ago'), '12:34 PM', 'Friday, June 20, 2025 at 12:34 PM');
+  await expectMessageTime(rowOf('twelve minutes ago'), '2:21 PM', 'Friday, June 20, 2025 at 2:21 PM');
+  await expectMessageTime(rowOf('from a fast clock'), '2:29 PM', 'Friday, June 20, 2025 at 2:29 PM');
+  await expectMessageTime(rowOf('just now'), '2:33 PM', 'Friday, June 20, 2025 at 2:33 PM');
+  await expect(log.getByText(/^now$|min\. ago/)).toHaveCount(0);
   // The list shows the newest message's preview and time.
   await expect(conversationButton(page, 'bob')).toContainText('just now');
+  await expect(conversationButton(page, 'bob').locator('time')).toHaveText('2:33 PM');
+  await expect(conversationButton(page, 'bob').locator('time')).toHaveAttribute('title', 'Friday, June 20, 2025 at 2:33 PM');
   await expectAccessible(page);
   await screen(page, 'chat');
 
   // A day later the same messages read differently.
   await fixClock(page, T + 24 * 60 * MIN);
   await openConversation(page, 'bob');
-  await expect(timeOf('two hours ago')).toHaveText('Yesterday at 12:34 PM');
+  await expectMessageTime(rowOf('two hours ago'), '12:34 PM', 'Friday, June 20, 2025 at 12:34 PM');
   await expect(log.getByRole('separator', { name: 'Yesterday' })).toBeVisible();
+  await expect(conversationButton(page, 'bob').locator('time')).toHaveText('Yesterday');
   await expect(log.getByRole('separator', { name: 'Thursday, June 19' })).toBeAttached();
 });
 
@@ -116,11 +123,22 @@ test('statuses under outgoing bubbles, with Retry on a failed one', async ({ par
   await ready(page);
   await openConversation(page, 'bob');
   const row = (body: string) => messageLog(page, 'bob').getByRole('listitem').filter({ hasText: body });
-  await expect(row('was read')).toContainText('Read');
-  await expect(row('was delivered')).toContainText('Delivered');
-  await expect(row('was sent')).toContainText('Sent');
-  await expect(row('is sending')).toContainText('Sending…');
-  await expect(row('did fail')).toContainText('Not sent');
+  // Ticks, named for screen readers and in their tooltip: ✓ sent, ✓✓ delivered, ✓✓ read (coloured).
+  for (const [body, name] of [
+    ['was read', 'Read'],
+    ['was delivered', 'Delivered'],
+    ['was sent', 'Sent'],
+    ['is sending', 'Sending'],
+    ['did fail', 'Not sent'],
+  ] as const) {
+    await expect(messageStatus(row(body))).toHaveAccessibleName(name);
+    await expect(messageStatus(row(body))).toHaveAttribute('title', name);
+  }
+  await expect(row('did fail')).toContainText('Not sent'); // in words, not only an icon
+  const tickColour = (body: string) => messageStatus(row(body)).evaluate((el) => getComputedStyle(el).color);
+  expect(await tickColour('was read')).not.toBe(await tickColour('was delivered'));
+  // The list shows the last message's ticks too.
+  await expect(messageStatus(conversationButton(page, 'bob'))).toHaveAccessibleName('Not sent');
   await expect(row('did fail').getByRole('button', { name: /^Retry sending/ })).toBeVisible();
   await expect(row('was sent').getByRole('button', { name: /^Retry/ })).toHaveCount(0);
 });

@@ -12,8 +12,8 @@
 import type { Page } from '@playwright/test';
 import type { SeedMessage } from '../../bench/ui/seed.js';
 import {
+  connectedPair,
   conversationButton,
-  createAccount,
   expect,
   expectAccessible,
   messageLog,
@@ -21,7 +21,6 @@ import {
   requireMessaging,
   screen,
   send,
-  startConversation,
   test,
 } from './app.js';
 
@@ -169,14 +168,7 @@ test('search off in Settings: the panel says so and offers Settings; on again, i
 
 test('a message that has just arrived through the relay is found at once', async ({ parley }) => {
   await requireMessaging();
-  const alice = await parley.open(parley.name('alice'));
-  const bob = await parley.open(parley.name('bob'));
-  const a = parley.name('alice').replace(/-/g, '_');
-  const b = parley.name('bob').replace(/-/g, '_');
-  await createAccount(alice.page, a);
-  await createAccount(bob.page, b);
-  await startConversation(bob.page, a);
-  await startConversation(alice.page, b);
+  const { alice, bob, a, b } = await connectedPair(parley);
   await send(alice.page, b, 'Meet me at Zürich Hauptbahnhof at nine');
   await expect(conversationButton(bob.page, a)).toContainText('Hauptbahnhof', { timeout: 20_000 });
   await bob.page.keyboard.press('Control+f');

@@ -10,10 +10,11 @@ describe('labels', () => {
   });
 
   it('names each status and presence', () => {
-    expect(['sending', 'sent', 'delivered', 'read', 'failed'].map((s) => statusLabel(s as never))).toEqual(['Sending…', 'Sent', 'Delivered', 'Read', 'Not sent']);
+    expect(['sending', 'sent', 'delivered', 'read', 'failed'].map((s) => statusLabel(s as never))).toEqual(['Sending', 'Sent', 'Delivered', 'Read', 'Not sent']);
     const now = Date.UTC(2025, 5, 20, 18, 34);
     expect(presenceLabel({ state: 'online', lastSeenAt: null }, now, 'en-US', 'UTC')).toBe('Online');
-    expect(presenceLabel({ state: 'offline', lastSeenAt: now - 12 * 60_000 }, now, 'en-US', 'UTC')).toBe('Last seen 12 min. ago');
+    expect(presenceLabel({ state: 'offline', lastSeenAt: now - 12 * 60_000 }, now, 'en-US', 'UTC')).toBe('Last seen today at 6:22 PM');
+    expect(presenceLabel({ state: 'offline', lastSeenAt: null }, now, 'en-US', 'UTC')).toBe('Offline');
     expect(presenceLabel({ state: 'unknown', lastSeenAt: null }, now, 'en-US', 'UTC')).toBeNull();
   });
 });

@@ -4,7 +4,7 @@
  * error type per layer").
  */
 import type { ApiError, ApiErrorCode, MessageStatus, Presence } from '../../../../shared/api/types.js';
-import { formatMessageTime } from './time.js';
+import { formatWhen } from './time.js';
 
 /** What the person reads for a failed request. */
 export function describeError(error: ApiError): string {
@@ -55,10 +55,11 @@ export function describeError(error: ApiError): string {
   }
 }
 
+/** The accessible name (and tooltip) of a status's ticks. */
 export function statusLabel(status: MessageStatus): string {
   switch (status) {
     case 'sending':
-      return 'Sending…';
+      return 'Sending';
     case 'sent':
       return 'Sent';
     case 'delivered':
@@ -70,13 +71,17 @@ export function statusLabel(status: MessageStatus): string {
   }
 }
 
-/** "Online", "Last seen 12 min. ago", or null when nothing is known. */
+/**
+ * "Online", "Last seen today at 2:34 PM", "Offline" (a shared presence this device has not seen
+ * online), or null when nothing is shared: strangers, contacts who have not added us back, hidden
+ * presence, and while this device is offline (issue 12 "Presence").
+ */
 export function presenceLabel(presence: Presence, now: number, locale: string, timeZone: string): string | null {
   switch (presence.state) {
     case 'online':
       return 'Online';
     case 'offline':
-      return presence.lastSeenAt === null ? 'Offline' : `Last seen ${lowerFirst(formatMessageTime(presence.lastSeenAt, now, locale, timeZone), locale)}`;
+      return presence.lastSeenAt === null ? 'Offline' : `Last seen ${lowerFirst(formatWhen(presence.lastSeenAt, now, locale, timeZone), locale)}`;
     case 'unknown':
       return null;
   }

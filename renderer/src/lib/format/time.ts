@@ -1,18 +1,18 @@
 /**
- * Message timestamps and day separators (issue 5 "Chat"). Pure functions of (ts, now, locale,
- * timeZone), so the engine's injectable clock drives them in tests and nothing reads the system
- * clock or zone here. For en-US:
+ * Message timestamps and day separators (issue 5 "Chat", issue 12 "Rough edges"). Pure functions of
+ * (ts, now, locale, timeZone), so the engine's injectable clock drives them in tests and nothing
+ * reads the system clock or zone here. Never relative ("now", "12 min. ago"): people read the clock
+ * time, as in every messenger. For en-US:
  *
- *   < 1 min            "now"
- *   < 60 min           "12 min. ago"
- *   same calendar day  "2:34 PM"
- *   previous day       "Yesterday at 2:34 PM"
- *   same year          "Jan 15 at 2:34 PM"
- *   other year         "Jan 15, 2025 at 2:34 PM"
+ *   a message bubble   "2:34 PM" (the day separator above it says which day), locale's 12/24 h
+ *   its hover / AT     "Friday, June 20, 2025 at 2:34 PM"
+ *   list and results   "2:34 PM" today, "Yesterday", "Jun 18", "Jan 15, 2024"
+ *   last seen          "Today at 2:34 PM", "Yesterday at 2:34 PM", "Jun 18 at 2:34 PM", "Jan 15, 2024 at 2:34 PM"
+ *   day separators     "Today", "Yesterday", "Wednesday, January 15", "Monday, January 15, 2024"
  *
  * Days are calendar days in `timeZone` (a 23- or 25-hour DST day is still one day), compared by
  * their civil date, never by subtracting 24 h. Every word comes from Intl (RelativeTimeFormat for
- * "now", "min. ago", "yesterday", "today"; DateTimeFormat for dates), and the word joining a date to
+ * "today", "yesterday"; DateTimeFormat for dates and clock times), and the word joining a date to
  * a time ("at", "um", "à") is taken from the locale's own long date-time pattern. Narrow and thin
  * no-break spaces some ICU versions put in times ("2:34 PM") are normalised to plain spaces so
  * Node and every Chromium print the same string; the UI keeps times on one line with CSS.
@@ -21,9 +21,7 @@
  * `Intl.DateTimeFormat().resolvedOptions().timeZone`).
  */
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
+const DAY_MS = 24 * 60 * 60_000;
 
 const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
 const relativeFormats = new Map<string, Intl.RelativeTimeFormat>();
@@ -39,12 +37,11 @@ function dateTimeFormat(locale: string, timeZone: string, options: Intl.DateTime
   return format;
 }
 
-function relativeFormat(locale: string, style: 'long' | 'short', numeric: 'auto' | 'always'): Intl.RelativeTimeFormat {
-  const key = `${locale}\u0000${style}\u0000${numeric}`;
-  let format = relativeFormats.get(key);
+function relativeFormat(locale: string): Intl.RelativeTimeFormat {
+  let format = relativeFormats.get(locale);
   if (format === undefined) {
-    format = new Intl.RelativeTimeFormat(locale, { style, numeric });
-    relativeFormats.set(key, format);
+    format = new Intl.RelativeTimeFormat(locale, { style: 'long', numeric: 'auto' });
+    relativeFormats.set(locale, format);
   }
   return format;
 }
@@ -107,33 +104,51 @@ function joinDateAndTime(date: string, time: string, locale: string): string {
   return normaliseSpaces(dateFirst ? date + text + time : time + text + date);
 }
 
-function formatClock(ts: number, locale: string, timeZone: string): string {
+/** The clock time in the locale's own 12- or 24-hour style: "2:34 PM", "14:34". */
+export function formatClockTime(ts: number, locale: string, timeZone: string): string {
   return normaliseSpaces(dateTimeFormat(locale, timeZone, { timeStyle: 'short' }).format(ts));
 }
 
-/** The timestamp shown with a message. `now` is the engine clock's reading, not Date.now(). */
-export function formatMessageTime(ts: number, now: number, locale: string, timeZone: string): string {
-  const age = now - ts;
-  // A little clock skew between devices reads as "now" rather than "in 20 sec.".
-  if (age > -MINUTE_MS && age < MINUTE_MS) return relativeFormat(locale, 'short', 'auto').format(0, 'second');
-  if (age >= MINUTE_MS && age < HOUR_MS) {
-    return normaliseSpaces(relativeFormat(locale, 'short', 'always').format(-Math.floor(age / MINUTE_MS), 'minute'));
-  }
+/** The full date and time, for hover and screen readers: "Friday, June 20, 2025 at 2:34 PM". */
+export function formatFullDateTime(ts: number, locale: string, timeZone: string): string {
+  return normaliseSpaces(dateTimeFormat(locale, timeZone, { dateStyle: 'full', timeStyle: 'short' }).format(ts));
+}
+
+/** "Today"/"Yesterday" in the locale's words, capitalised where it has capitals. */
+function relativeDay(daysAgo: 0 | 1, locale: string): string {
+  return capitalise(relativeFormat(locale).format(-daysAgo, 'day'), locale);
+}
+
+function shortDate(ts: number, withYear: boolean, locale: string, timeZone: string): string {
+  const options: Intl.DateTimeFormatOptions = withYear ? { month: 'short', day: 'numeric', year: 'numeric' } : { month: 'short', day: 'numeric' };
+  return normaliseSpaces(dateTimeFormat(locale, timeZone, options).format(ts));
+}
+
+/**
+ * The compact time of the conversation list and search results: the clock time today, then
+ * "Yesterday", then the date ("Jun 18"; "Jan 15, 2024" in another year). `now` is the clock's reading.
+ */
+export function formatListTime(ts: number, now: number, locale: string, timeZone: string): string {
   const day = calendarDay(ts, timeZone);
   const today = calendarDay(now, timeZone);
-  const time = formatClock(ts, locale, timeZone);
   const daysAgo = today.index - day.index;
-  if (daysAgo === 0) return time;
-  if (daysAgo === 1) {
-    const yesterday = capitalise(relativeFormat(locale, 'long', 'auto').format(-1, 'day'), locale);
-    return joinDateAndTime(yesterday, time, locale);
-  }
-  const date = dateTimeFormat(
-    locale,
-    timeZone,
-    day.year === today.year ? { month: 'short', day: 'numeric' } : { month: 'short', day: 'numeric', year: 'numeric' },
-  ).format(ts);
-  return joinDateAndTime(date, time, locale);
+  // A sender clock a little ahead still reads as today.
+  if (daysAgo <= 0) return formatClockTime(ts, locale, timeZone);
+  if (daysAgo === 1) return relativeDay(1, locale);
+  return shortDate(ts, day.year !== today.year, locale, timeZone);
+}
+
+/**
+ * A moment with its day, for sentences ("Last seen …"): "Today at 2:34 PM", "Yesterday at 2:34 PM",
+ * "Jun 18 at 2:34 PM", "Jan 15, 2024 at 2:34 PM".
+ */
+export function formatWhen(ts: number, now: number, locale: string, timeZone: string): string {
+  const day = calendarDay(ts, timeZone);
+  const today = calendarDay(now, timeZone);
+  const daysAgo = today.index - day.index;
+  const time = formatClockTime(ts, locale, timeZone);
+  if (daysAgo <= 1) return joinDateAndTime(relativeDay(daysAgo <= 0 ? 0 : 1, locale), time, locale);
+  return joinDateAndTime(shortDate(ts, day.year !== today.year, locale, timeZone), time, locale);
 }
 
 /**
@@ -144,9 +159,7 @@ export function formatDaySeparator(ts: number, now: number, locale: string, time
   const day = calendarDay(ts, timeZone);
   const today = calendarDay(now, timeZone);
   const daysAgo = today.index - day.index;
-  if (daysAgo === 0 || daysAgo === 1) {
-    return capitalise(relativeFormat(locale, 'long', 'auto').format(-daysAgo, 'day'), locale);
-  }
+  if (daysAgo === 0 || daysAgo === 1) return relativeDay(daysAgo, locale);
   const options: Intl.DateTimeFormatOptions =
     day.year === today.year
       ? { weekday: 'long', month: 'long', day: 'numeric' }

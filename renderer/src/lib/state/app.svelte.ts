@@ -289,6 +289,22 @@ export class AppState {
     }
   }
 
+  /** Copies text to the clipboard (a message's context menu) and says so. */
+  async copy(text: string): Promise<void> {
+    try {
+      await this.#win.navigator.clipboard.writeText(text);
+      this.say('Copied.');
+    } catch {
+      this.say('Parley could not copy to the clipboard.');
+    }
+  }
+
+  /** Marks a conversation read up to `upToMessageId` (its context menu), whether or not it is open. */
+  async markConversationRead(conversationId: string, upToMessageId: string): Promise<void> {
+    const error = await this.#conversations?.markRead(conversationId, upToMessageId);
+    if (error) this.say(error);
+  }
+
   /** Puts a short confirmation in the live region. */
   say(text: string): void {
     this.#notice = text;

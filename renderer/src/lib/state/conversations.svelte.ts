@@ -86,6 +86,15 @@ export class ConversationListState {
   }
 
   /**
+   * Marks a conversation read up to a message (its context menu); the engine's
+   * `conversation:updated` event brings the new unread count. Returns the reason it failed, or null.
+   */
+  async markRead(conversationId: string, upToMessageId: string): Promise<string | null> {
+    const result = await settle(this.#bridge.markRead({ conversationId, upToMessageId }));
+    return result.ok ? null : describeError(result.error);
+  }
+
+  /**
    * Adds a contact by username and returns the conversation with them (created by the engine), or
    * the reason it failed.
    */

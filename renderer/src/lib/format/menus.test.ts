@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import type { ConversationView, MessageView } from '../../../../shared/api/types.js';
+import { conversationMenu, messageMenu } from './menus.js';
+
+const message = (over: Partial<MessageView> = {}): MessageView =>
+  ({
+    id: '7',
+    conversationId: '1',
+    kind: 'text',
+    direction: 'incoming',
+    senderId: 'aa'.repeat(16),
+    body: 'The code is 4711',
+    displayAt: 0,
+    sentAt: 0,
+    status: null,
+    read: true,
+    ...over,
+  }) as MessageView;
+
+const conversation = (over: Partial<ConversationView> = {}): ConversationView =>
+  ({
+    id: '1',
+    kind: 'direct',
+    contactId: 'bb'.repeat(16),
+    title: 'bob',
+    unreadCount: 0,
+    lastMessage: { id: '9', kind: 'text', direction: 'incoming', preview: 'hi', displayAt: 0, status: null },
+    presence: { state: 'unknown', lastSeenAt: null },
+    verified: false,
+    quantumResistant: true,
+    keyChangePending: false,
+    lastActivityAt: 0,
+    ...over,
+  }) as ConversationView;
+
+const labels = (menu: ReturnType<typeof messageMenu>) => menu.map((group) => group.map((item) => item.label));
+
+describe('context menus', () => {
+  it('a message copies its whole text, and the selected part when part of it is selected', () => {
+    const copied: string[] = [];
+    const actions = { copy: (t: string) => copied.push(t), retry: () => undefined };
+    expect(labels(messageMenu(message(), '', actions))).toEqual([['Copy text']]);
+    const menu = messageMenu(message(), ' 4711 ', actions);
+    expect(labels(menu)).toEqual([['Copy selected text', 'Copy text']]);
+    for (const item of menu[0]!) item.run();
+    expect(copied).toEqual(['4711', 'The code is 4711']);
+    // A selection reaching outside the message is not offered as "selected text".
+    expect(labels(messageMenu(message(), 'The code is 4711 and more', actions))).toEqual([['Copy text']]);
+  });
+
+  it('a failed outgoing message can be sent again; notices have nothing to copy', () => {
+    const retried: string[] = [];
+    const actions = { copy: () => undefined, retry: (id: string) => retried.push(id) };
+    const failed = messageMenu(message({ direction: 'outgoing', status: 'failed' }), '', actions);
+    expect(labels(failed)).toEqual([['Copy text'], ['Send again']]);
+    failed[1]![0]!.run();
+    expect(retried).toEqual(['7']);
+    expect(messageMenu(message({ kind: 'key-changed', body: null }), '', actions)).toEqual([]);
+  });
+
+  it('a conversation offers Mark as read only with something unread, up to its newest message', () => {
+    const calls: string[] = [];
+    const actions = {
+      open: (id: string) => calls.push(`open ${id}`),
+      markRead: (id: string, upTo: string) => calls.push(`read ${id} ${upTo}`),
+      verify: (contact: string, id: string) => calls.push(`verify ${contact.slice(0, 2)} ${id}`),
+    };
+    expect(labels(conversationMenu(conversation(), actions))).toEqual([['Open'], ['Verify safety number']]);
+    const unread = conversationMenu(conversation({ unreadCount: 2, verified: true }), actions);
+    expect(labels(unread)).toEqual([['Open', 'Mark as read'], ['Safety number']]);
+    for (const group of unread) for (const item of group) item.run();
+    expect(calls).toEqual(['open 1', 'read 1 9', 'verify bb 1']);
+  });
+});

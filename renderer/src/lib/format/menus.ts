@@ -1,0 +1,73 @@
+/**
+ * What the context menus of a message and of a conversation offer (issue 12 "Rough edges"), as data:
+ * groups of items, separated in the menu, each with its label and what it does. Only what exists
+ * today is offered; later actions join as new items or groups here, the menu component
+ * (ContextMenu.svelte) does not change.
+ *
+ * TODO(issue 12): "Reply", "React", "Message info" (the exact times and statuses per device) and
+ * "Delete for me" need engine channels that do not exist yet (`messages:deleteForMe`,
+ * `messages:info`); they become groups of `messageMenu` once the contract has them.
+ */
+import type { ConversationView, MessageView } from '../../../../shared/api/types.js';
+
+export type MenuItem = {
+  /** Stable key (also what tests and later code refer to). */
+  readonly id: string;
+  readonly label: string;
+  /** Shown in the danger colour (delete, block). */
+  readonly danger?: boolean;
+  readonly run: () => void;
+};
+
+/** Groups of items; the menu draws a separator between groups. Empty groups are dropped. */
+export type Menu = readonly (readonly MenuItem[])[];
+
+export type MessageMenuActions = {
+  /** Puts text on the clipboard. */
+  readonly copy: (text: string) => void;
+  readonly retry: (messageId: string) => void;
+};
+
+/**
+ * A message's menu: copy (the selected part when the person selected some of it, and the whole
+ * text), retry for a message that failed.
+ */
+export function messageMenu(message: MessageView, selection: string, actions: MessageMenuActions): Menu {
+  const copy: MenuItem[] = [];
+  if (message.kind === 'text' && message.body !== null) {
+    const body = message.body;
+    const part = selection.trim();
+    if (part !== '' && part !== body.trim() && body.includes(part)) {
+      copy.push({ id: 'copy-selection', label: 'Copy selected text', run: () => actions.copy(part) });
+    }
+    copy.push({ id: 'copy', label: 'Copy text', run: () => actions.copy(body) });
+  }
+  const send: MenuItem[] = [];
+  if (message.direction === 'outgoing' && message.status === 'failed') {
+    send.push({ id: 'retry', label: 'Send again', run: () => actions.retry(message.id) });
+  }
+  return [copy, send].filter((group) => group.length > 0);
+}
+
+export type ConversationMenuActions = {
+  readonly open: (conversationId: string) => void;
+  readonly markRead: (conversationId: string, upToMessageId: string) => void;
+  readonly verify: (contactId: string, conversationId: string) => void;
+};
+
+/** A conversation's menu: open it, mark it read (when something is unread), its safety number. */
+export function conversationMenu(conversation: ConversationView, actions: ConversationMenuActions): Menu {
+  const open: MenuItem[] = [{ id: 'open', label: 'Open', run: () => actions.open(conversation.id) }];
+  const last = conversation.lastMessage;
+  if (conversation.unreadCount > 0 && last !== null) {
+    open.push({ id: 'mark-read', label: 'Mark as read', run: () => actions.markRead(conversation.id, last.id) });
+  }
+  const safety: MenuItem[] = [
+    {
+      id: 'verify',
+      label: conversation.verified ? 'Safety number' : 'Verify safety number',
+      run: () => actions.verify(conversation.contactId, conversation.id),
+    },
+  ];
+  return [open, safety];
+}
