@@ -37,6 +37,13 @@ import {
 } from '../shared/crypto/index.js';
 import {
   agreementInfo,
+  ATTACHMENT_SEGMENT_SIZE,
+  ATTACHMENT_TAG_LENGTH,
+  fileKeyCommitment,
+  parseAttachmentHeader,
+  sealAttachment,
+  sealedSegmentOffset,
+  segmentNonce,
   baseKeyHash,
   Capability,
   compareQrPayload,
@@ -101,6 +108,7 @@ export const VECTOR_FILES = [
   'session.json',
   'safety-number.json',
   'session-record-v1.json',
+  'attachment.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1084,6 +1092,71 @@ function sessionRecordVector(): Json {
   };
 }
 
+// ── attachment.json ─────────────────────────────────────────────────────────
+
+/** The vectors' plaintext rule (docs/protocol.md §17.8): byte i is i mod 251, so no two segments are equal. */
+export function attachmentVectorPlaintext(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = i % 251;
+  return out;
+}
+
+/** Ciphertexts up to this size are written out whole; larger ones by their SHA-256 and segment heads. */
+const ATTACHMENT_FULL_HEX_LIMIT = 4096;
+
+function attachmentCase(name: string, length: number): Json {
+  const log = new DrawLog(seedFor('attachment', name));
+  const plaintext = attachmentVectorPlaintext(length);
+  const { descriptor, ciphertext } = sealAttachment(plaintext, { rng: log.rng });
+  log.name('key', 'fileId');
+  const header = parseAttachmentHeader(ciphertext.subarray(0, 53), descriptor.key);
+  const segments: Json[] = [];
+  for (let i = 0, offset = sealedSegmentOffset(0); offset < ciphertext.length; i++) {
+    const size = Math.min(ATTACHMENT_SEGMENT_SIZE + ATTACHMENT_TAG_LENGTH, ciphertext.length - offset);
+    const last = offset + size === ciphertext.length;
+    const sealed = ciphertext.subarray(offset, offset + size);
+    segments.push({
+      index: i,
+      last,
+      nonce: hex(segmentNonce(i, last)),
+      plaintextLength: size - ATTACHMENT_TAG_LENGTH,
+      sealedHead: hex(sealed.subarray(0, Math.min(32, size - ATTACHMENT_TAG_LENGTH))),
+      tag: hex(sealed.subarray(size - ATTACHMENT_TAG_LENGTH)),
+    });
+    offset += size;
+  }
+  return {
+    name,
+    rng: log.json(),
+    plaintext: { length, sha256: hex(descriptor.plaintextSha256) },
+    paddedLength: descriptor.paddedLength,
+    keyCommitment: hex(fileKeyCommitment(descriptor.key)),
+    header: hex(header.bytes),
+    ad: hex(header.ad),
+    segments,
+    ciphertextLength: ciphertext.length,
+    ciphertextSha256: hex(sha256(ciphertext)),
+    ciphertextDigest: hex(descriptor.ciphertextDigest),
+    ciphertext: ciphertext.length <= ATTACHMENT_FULL_HEX_LIMIT ? hex(ciphertext) : undefined,
+  };
+}
+
+function attachmentVector(): Json {
+  const S = ATTACHMENT_SEGMENT_SIZE;
+  return {
+    description:
+      'Attachment cipher (docs/protocol.md §17): Padmé, header and key commitment, STREAM segments of AES-256-GCM, ciphertext digest. ' +
+      'Plaintext byte i is i mod 251. Ciphertexts above 4096 bytes are given by their SHA-256 (ciphertextSha256, a check value, not the protocol digest), ' +
+      'the first 32 sealed bytes and the tag of every segment.',
+    cases: [
+      attachmentCase('empty', 0),
+      attachmentCase('one byte', 1),
+      attachmentCase('one segment', S),
+      attachmentCase('one segment plus one byte', S + 1),
+      attachmentCase('several segments', 3 * S + 12_345),
+    ],
+  };
+}
 
 /** Every vector file, keyed by name. */
 export function generateParleyVectors(): Record<VectorFile, Json> {
@@ -1096,5 +1169,6 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'session.json': sessionVector(),
     'safety-number.json': safetyNumberVector(),
     'session-record-v1.json': sessionRecordVector(),
+    'attachment.json': attachmentVector(),
   };
 }

@@ -55,6 +55,24 @@ export const FAILURE_BUDGET_REFILL_MS = 60_000;
 // ── Sealed sender / relay (later issues use these) ───────────────────────────
 export const MAX_ENVELOPE_CONTENT = 96 * 1024;
 
+// ── Attachments (§3.7, docs/protocol.md §17) ─────────────────────────────────
+/** Version byte of the attachment ciphertext header. */
+export const ATTACHMENT_VERSION = 1;
+/** Plaintext bytes per segment: every segment but the last holds exactly this many. */
+export const ATTACHMENT_SEGMENT_SIZE = 1 << 20;
+/** A fresh random AES-256-GCM key per attachment; it encrypts exactly one plaintext. */
+export const ATTACHMENT_KEY_LENGTH = 32;
+/** Random file id in the header (binds every segment to this one ciphertext through the AD). */
+export const ATTACHMENT_FILE_ID_LENGTH = 16;
+/** u8 version ‖ u32 segment size ‖ file id (16) ‖ key commitment (32). */
+export const ATTACHMENT_HEADER_LENGTH = 1 + 4 + ATTACHMENT_FILE_ID_LENGTH + 32;
+/** The GCM tag that ends every sealed segment. */
+export const ATTACHMENT_TAG_LENGTH = 16;
+/** The segment index is a u32 in the nonce: at most 2³² segments. */
+export const ATTACHMENT_MAX_SEGMENTS = 2 ** 32;
+/** The largest padded plaintext the format can carry (2⁵² bytes); relays announce far lower limits. */
+export const ATTACHMENT_MAX_PADDED_LENGTH = ATTACHMENT_MAX_SEGMENTS * ATTACHMENT_SEGMENT_SIZE;
+
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
   DeviceList: 'Parley_v1_DeviceList',
@@ -72,6 +90,8 @@ export const Label = {
   BaseKeySeen: 'Parley_v1_BaseKeySeen',
   RelayAuth: 'Parley_v1_RelayAuth',
   RelayAccountDeletion: 'Parley_v1_RelayAccountDeletion',
+  FileKeyCommit: 'Parley_v1_FileKeyCommit',
+  FileCiphertextDigest: 'Parley_v1_FileCiphertextDigest',
 } as const;
 export type LabelName = keyof typeof Label;
 

@@ -37,7 +37,17 @@ export type ProtocolErrorCode =
   /** A low-order or otherwise invalid public key from the peer. */
   | 'INVALID_KEY'
   /** A stored state written by an unknown (newer) version. */
-  | 'UNSUPPORTED_VERSION';
+  | 'UNSUPPORTED_VERSION'
+  /** An attachment key that does not match the header's key commitment (a wrong key, or a header of another file). */
+  | 'KEY_COMMITMENT_MISMATCH'
+  /** An attachment segment that does not authenticate at its position: tampered, reordered, or swapped in from another file. */
+  | 'SEGMENT_AUTH_FAILED'
+  /** An attachment ciphertext that ends before its final segment. */
+  | 'TRUNCATED'
+  /** Bytes after an attachment's final segment. */
+  | 'TRAILING_DATA'
+  /** An attachment whose ciphertext digest or plaintext SHA-256 differs from the one its message announced. */
+  | 'DIGEST_MISMATCH';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

@@ -3,6 +3,7 @@
  * (state, input, deps) that return new state and changes, or throw a typed ProtocolError. They never
  * log, await, read the clock or RNG implicitly, or touch storage.
  */
+export * from './attachment-cipher.js';
 export * from './codec.js';
 export * from './constants.js';
 export * from './decryption-error.js';

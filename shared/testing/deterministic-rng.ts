@@ -3,7 +3,7 @@
  * RNG"): the byte stream is SHA-256(seed ‖ u64be(0)) ‖ SHA-256(seed ‖ u64be(1)) ‖ …, consumed in
  * order. Never imported by product code (lint enforces it).
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import type { Clock, Rng } from '../crypto/random.js';
 
 export function deterministicRng(seed: Uint8Array | string): Rng {
@@ -40,4 +40,21 @@ export class ManualClock {
   set(ms: number): void {
     this.current = ms;
   }
+}
+
+/**
+ * `length` reproducible pseudo-random bytes for bulk test data (files of several MiB), fast where
+ * deterministicRng is not: the AES-256-CTR keystream under SHA-256(seed) with a zero IV. Not the
+ * test-vector RNG of docs/protocol.md §13; never use it for keys in vectors.
+ */
+export function pseudoRandomBytes(seed: string, length: number): Uint8Array {
+  const key = createHash('sha256').update(seed).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const out = new Uint8Array(length);
+  const zeros = new Uint8Array(Math.min(length, 1 << 20));
+  for (let o = 0; o < length; o += zeros.length) {
+    const n = Math.min(zeros.length, length - o);
+    out.set(cipher.update(zeros.subarray(0, n)), o);
+  }
+  return out;
 }

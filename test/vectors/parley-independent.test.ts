@@ -129,7 +129,22 @@ const LABEL = {
   DecryptionError: utf8('Parley_v1_DecryptionError'),
   DeviceFingerprint: utf8('Parley_v1_DeviceFingerprint'),
   BaseKeySeen: utf8('Parley_v1_BaseKeySeen'),
+  FileKeyCommit: utf8('Parley_v1_FileKeyCommit'),
+  FileCiphertextDigest: utf8('Parley_v1_FileCiphertextDigest'),
 };
+
+// ── §17 Attachments ─────────────────────────────────────────────────────────
+
+const ATTACHMENT_SEGMENT = 2 ** 20;
+
+/** §17.1 Padmé: L < 2 is its own bucket; else E = ⌊log₂ L⌋, S = ⌊log₂ E⌋ + 1, round L up to a multiple of 2^(E−S). */
+function padme(L: number): number {
+  if (L < 2) return L;
+  const E = BigInt(L).toString(2).length - 1;
+  const S = E.toString(2).length; // ⌊log₂ E⌋ + 1 for E ≥ 1
+  const unit = 2 ** (E - S);
+  return Math.ceil(L / unit) * unit;
+}
 const DAY = 24 * 3600_000;
 
 // ── §13 Test-vector RNG ─────────────────────────────────────────────────────
@@ -1446,5 +1461,83 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     });
     expect(new TextDecoder().decode(late.plaintext)).toBe(v.outputs.skippedMessage.plaintext);
     expect(skipped.size).toBe(0);
+  });
+
+  it('§17 attachments: 5 files (empty, 1 byte, one segment, one segment plus a byte, several segments) sealed, digested and opened again', () => {
+    type Segment = { index: number; last: boolean; nonce: string; plaintextLength: number; sealedHead: string; tag: string };
+    type Case = {
+      name: string;
+      rng: DrawList;
+      plaintext: { length: number; sha256: string };
+      paddedLength: number;
+      keyCommitment: string;
+      header: string;
+      ad: string;
+      segments: Segment[];
+      ciphertextLength: number;
+      ciphertextSha256: string;
+      ciphertextDigest: string;
+      ciphertext?: string;
+    };
+    const v = load<{ cases: Case[] }>('attachment.json');
+    let segmentsChecked = 0;
+    for (const c of v.cases) {
+      const draws = new Draws(c.rng);
+      const key = draws.take('key', 32);
+      const fileId = draws.take('fileId', 16);
+      draws.allTaken();
+      // §17.8: plaintext byte i = i mod 251.
+      const plaintext = Uint8Array.from({ length: c.plaintext.length }, (_, i) => i % 251);
+      expect(hex(sha256(plaintext)), c.name).toBe(c.plaintext.sha256);
+      // §17.1 Padmé.
+      const padded = new Uint8Array(padme(plaintext.length));
+      padded.set(plaintext);
+      expect(padded.length, c.name).toBe(c.paddedLength);
+      // §17.2 header, §17.3 AD.
+      const commitment = sha256(cat(LABEL.FileKeyCommit, key));
+      expect(hex(commitment)).toBe(c.keyCommitment);
+      const header = cat(u8(0x01), u32(ATTACHMENT_SEGMENT), fileId, commitment);
+      expect(hex(header)).toBe(c.header);
+      const ad = sha256(header);
+      expect(hex(ad)).toBe(c.ad);
+      // §17.4 segments.
+      const n = Math.max(1, Math.ceil(padded.length / ATTACHMENT_SEGMENT));
+      expect(c.segments.length, c.name).toBe(n);
+      const sealed: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const last = i === n - 1;
+        const nonce = cat(new Uint8Array(7), u32(i), u8(last ? 1 : 0));
+        const chunk = padded.subarray(i * ATTACHMENT_SEGMENT, Math.min((i + 1) * ATTACHMENT_SEGMENT, padded.length));
+        const s = seal(key, nonce, chunk, ad);
+        const want = c.segments[i]!;
+        expect({ index: i, last, nonce: hex(nonce), plaintextLength: chunk.length }).toEqual({
+          index: want.index,
+          last: want.last,
+          nonce: want.nonce,
+          plaintextLength: want.plaintextLength,
+        });
+        expect(hex(s.subarray(0, Math.min(32, chunk.length)))).toBe(want.sealedHead);
+        expect(hex(s.subarray(s.length - 16))).toBe(want.tag);
+        sealed.push(s);
+        segmentsChecked++;
+      }
+      const ciphertext = cat(header, ...sealed);
+      expect(ciphertext.length).toBe(c.ciphertextLength);
+      expect(ciphertext.length).toBe(53 + padded.length + 16 * n);
+      expect(hex(sha256(ciphertext))).toBe(c.ciphertextSha256);
+      if (c.ciphertext !== undefined) expect(hex(ciphertext)).toBe(c.ciphertext);
+      // §17.5 ciphertext digest over the header and the tags.
+      expect(hex(sha256(cat(LABEL.FileCiphertextDigest, header, ...sealed.map((s) => s.subarray(s.length - 16)))))).toBe(c.ciphertextDigest);
+      // §17.6 the receiver: every segment opens at its position, the padding is zero, the plaintext hashes as announced.
+      const opened = cat(
+        ...sealed.map((s, i) => open(key, cat(new Uint8Array(7), u32(i), u8(i === n - 1 ? 1 : 0)), s, ad)),
+      );
+      expect(opened.subarray(plaintext.length).every((b) => b === 0)).toBe(true);
+      expect(hex(sha256(opened.subarray(0, plaintext.length)))).toBe(c.plaintext.sha256);
+      // The last flag matters: the final segment does not open as a non-final one.
+      expect(() => open(key, cat(new Uint8Array(7), u32(n - 1), u8(0)), sealed[n - 1]!, ad)).toThrow();
+    }
+    expect(v.cases.map((c) => c.plaintext.length)).toEqual([0, 1, ATTACHMENT_SEGMENT, ATTACHMENT_SEGMENT + 1, 3 * ATTACHMENT_SEGMENT + 12_345]);
+    expect(segmentsChecked).toBe(1 + 1 + 1 + 2 + 4);
   });
 });
