@@ -8,7 +8,8 @@
  *     --quick       fewer and smaller reps (a smoke run; figures are not for the record)
  *     --json        only the JSON lines
  *     --only=GROUP  run one group only (one-direction | ping-pong | setup | primitives), e.g. under
- *                   `node --cpu-prof` to profile it; prints the raw stats of that group
+ *                   `node --cpu-prof` to profile it; prints the raw stats of that group and, for
+ *                   one-direction and ping-pong, its result line (figure, floor, ratio) as in a full run
  *
  * Figures: throughput benchmarks report the median over reps of ops / wall time of the rep, and
  * the per-op median and p95 latency; latency benchmarks the per-op median and p95. `ratio` is
@@ -127,6 +128,24 @@ function latency(
   };
 }
 
+const oneDirectionResult = (stats: Map<string, Stats>): Result =>
+  throughput('ratchet-one-direction', 'msg/s', stats, { min: 8000, ratioMin: 0.75 }, '>= 8000 msg/s and >= 75% of floor rate');
+const pingPongResult = (stats: Map<string, Stats>): Result =>
+  throughput('ratchet-ping-pong', 'round trips/s', stats, { min: 1500 }, '>= 1500 round trips/s');
+
+function runHeader(): Record<string, unknown> {
+  const cores = cpus();
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cores.length,
+    cpuModel: cores[0]?.model ?? 'unknown',
+    // 1-minute load average at the start: on a shared machine, the context for every figure.
+    loadAverage: round(loadavg()[0] ?? 0, 2),
+    quick,
+  };
+}
+
 /** The groups `--only` can pick, each measured on its own (same plans as the full run). */
 const GROUPS: Record<string, () => Map<string, Stats>> = {
   'one-direction': () => {
@@ -155,22 +174,22 @@ function main(): void {
   if (only !== undefined) {
     const group = GROUPS[only];
     if (!group) throw new Error(`bench: unknown group ${only}; one of ${Object.keys(GROUPS).join(', ')}`);
-    for (const [name, s] of group()) console.log(JSON.stringify({ name, ...s }));
+    const run = runHeader();
+    const stats = group();
+    for (const [name, s] of stats) console.log(JSON.stringify({ name, ...s }));
+    const result = only === 'one-direction' ? oneDirectionResult(stats) : only === 'ping-pong' ? pingPongResult(stats) : undefined;
+    if (result) {
+      console.log(JSON.stringify({ run, ...result, loadAverageAtEnd: round(loadavg()[0] ?? 0, 2) }));
+      if (!jsonOnly) {
+        console.log(
+          `${result.benchmark}: ${result.figure} ${result.unit} = ${(result.ratio * 100).toFixed(1)} % of its floor (${result.floor} ${result.unit}); ` +
+            `by CPU time ${((result.cpuRatio as number) * 100).toFixed(1)} %; goal ${result.goalText}: ${result.pass ? 'met' : 'MISSED'}`,
+        );
+      }
+    }
     return;
   }
-  const started = new Date();
-  const cores = cpus();
-  const header = {
-    run: {
-      date: started.toISOString(),
-      node: process.version,
-      cpus: cores.length,
-      cpuModel: cores[0]?.model ?? 'unknown',
-      // 1-minute load average at the start: on a shared machine, the context for every figure.
-      loadAverage: round(loadavg()[0] ?? 0, 2),
-      quick,
-    },
-  };
+  const header = { run: runHeader() };
 
   const oneStats = GROUPS['one-direction']!();
   const ppStats = GROUPS['ping-pong']!();
@@ -184,8 +203,8 @@ function main(): void {
   const responderStats = get(setupStats, 'pqxdh-responder');
 
   const results: Result[] = [
-    throughput('ratchet-one-direction', 'msg/s', oneStats, { min: 8000, ratioMin: 0.7 }, '>= 8000 msg/s and >= 70% of floor rate'),
-    throughput('ratchet-ping-pong', 'round trips/s', ppStats, { min: 1500 }, '>= 1500 round trips/s'),
+    oneDirectionResult(oneStats),
+    pingPongResult(ppStats),
     latency('pqxdh-initiator', setupStats, { max: 3, ratioMax: 1.3 }, 'median <= 3 ms and <= 1.3x floor', {
       kemMedianMs: round(encaps.medianUs / 1000, 3),
       kemShare: round(encaps.medianUs / initiator.medianUs, 3),

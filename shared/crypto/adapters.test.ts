@@ -3,6 +3,7 @@ import { deterministicRng } from '../testing/deterministic-rng.js';
 import {
   aesGcmOpen,
   aesGcmSeal,
+  aesGcmSealInto,
   CryptoError,
   decodeEd25519,
   decodeX25519,
@@ -94,6 +95,17 @@ describe('aes-256-gcm', () => {
     const ct = aesGcmSeal(key, nonce, Uint8Array.of(9, 9, 9), Uint8Array.of(1));
     expect(aesGcmOpen(key, nonce, ct, Uint8Array.of(1))).toEqual(Uint8Array.of(9, 9, 9));
     expect(() => aesGcmOpen(key, nonce, ct, Uint8Array.of(2))).toThrow(/authentication/);
+  });
+  it('sealing into a larger array writes the same ciphertext and tag there and nothing around it; too small is refused', () => {
+    const key = rng(32);
+    const nonce = rng(12);
+    const plaintext = rng(100);
+    const out = new Uint8Array(5 + 116 + 3).fill(0xee);
+    aesGcmSealInto(key, nonce, plaintext, Uint8Array.of(1), out, 5);
+    expect(out.subarray(5, 121)).toEqual(aesGcmSeal(key, nonce, plaintext, Uint8Array.of(1)));
+    expect([...out.subarray(0, 5), ...out.subarray(121)].every((b) => b === 0xee)).toBe(true);
+    expect(() => aesGcmSealInto(key, nonce, plaintext, Uint8Array.of(1), new Uint8Array(116), 1)).toThrow(CryptoError);
+    expect(() => aesGcmSealInto(key, nonce, plaintext, Uint8Array.of(1), new Uint8Array(200), -1)).toThrow(CryptoError);
   });
 });
 

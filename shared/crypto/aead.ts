@@ -17,17 +17,35 @@ export function aesGcmSeal(
   plaintext: Uint8Array,
   ad: Uint8Array,
 ): Uint8Array {
+  const out = new Uint8Array(plaintext.length + GCM_TAG_LENGTH);
+  aesGcmSealInto(key, nonce, plaintext, ad, out, 0);
+  return out;
+}
+
+/**
+ * aesGcmSeal writing `ciphertext ‖ tag` into `out` at `offset` (plaintext.length + 16 bytes), so a
+ * caller that frames the ciphertext (a message header before it) allocates the whole once.
+ */
+export function aesGcmSealInto(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  ad: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
   assertLength(key, AES_KEY_LENGTH, 'AES-256-GCM key');
   assertLength(nonce, GCM_NONCE_LENGTH, 'GCM nonce');
+  if (!Number.isInteger(offset) || offset < 0 || out.length - offset < plaintext.length + GCM_TAG_LENGTH) {
+    throw new CryptoError('INVALID_LENGTH', 'AES-256-GCM output does not fit');
+  }
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
   cipher.setAAD(ad);
-  const out = new Uint8Array(plaintext.length + GCM_TAG_LENGTH);
   const body = cipher.update(plaintext);
-  out.set(body, 0);
+  out.set(body, offset);
   const tail = cipher.final();
-  out.set(tail, body.length);
-  out.set(cipher.getAuthTag(), body.length + tail.length);
-  return out;
+  out.set(tail, offset + body.length);
+  out.set(cipher.getAuthTag(), offset + body.length + tail.length);
 }
 
 export function aesGcmOpen(

@@ -1,7 +1,10 @@
 /**
- * Binary reader and writer for every Parley structure: big-endian fixed-width integers,
+ * Binary reader and writers for every Parley structure: big-endian fixed-width integers,
  * length-prefixed byte strings, type-byte keys. A Reader over untrusted bytes raises
- * ProtocolError('MALFORMED') on any shortfall, and `end()` refuses trailing bytes.
+ * ProtocolError('MALFORMED') on any shortfall, and `end()` refuses trailing bytes. `Writer` sizes
+ * its output itself; `SizedWriter` writes straight into an array of a length the caller computed
+ * (the per-message session record: no list of fields, one allocation). Both refuse an integer
+ * outside its field's range (RangeError) and a key of the wrong length (INVALID_LENGTH).
  */
 import { u64be } from '../crypto/bytes.js';
 import { CryptoError } from '../crypto/errors.js';
@@ -21,16 +24,13 @@ export class Writer {
     return this;
   }
   u8(v: number): this {
-    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError('u8 out of range');
-    return this.int(v, 1);
+    return this.int(checkU8(v), 1);
   }
   u16(v: number): this {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError('u16 out of range');
-    return this.int(v, 2);
+    return this.int(checkU16(v), 2);
   }
   u32(v: number): this {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError('u32 out of range');
-    return this.int(v, 4);
+    return this.int(checkU32(v), 4);
   }
   u64(v: number): this {
     if (Number.isSafeInteger(v) && v >= 0) return this.int(v, 8);
@@ -87,6 +87,86 @@ function writeU32(out: Uint8Array, o: number, v: number): void {
   out[o + 3] = v & 0xff;
 }
 
+function checkU8(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError('u8 out of range');
+  return v;
+}
+function checkU16(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError('u16 out of range');
+  return v;
+}
+function checkU32(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError('u32 out of range');
+  return v;
+}
+
+/**
+ * Writes into an array of exactly `length` bytes, allocated once: for structures written per
+ * message whose length the caller computes (session records). Same methods and range checks as
+ * Writer; writing past the end, or finishing short of it, is a bug in that length (an Error).
+ */
+export class SizedWriter {
+  private readonly out: Uint8Array;
+  private readonly start: number;
+  private readonly end: number;
+  private offset: number;
+  /** A fresh array of `length` bytes, or `length` bytes of `into` from `at` (a larger structure around it). */
+  constructor(length: number, into?: Uint8Array, at = 0) {
+    this.out = into ?? new Uint8Array(length);
+    this.start = this.offset = at;
+    this.end = at + length;
+    if (this.end > this.out.length) throw new Error('SizedWriter: no room for the structure');
+  }
+  private at(n: number): number {
+    const o = this.offset;
+    if (o + n > this.end) throw new Error('SizedWriter: structure longer than its computed length');
+    this.offset = o + n;
+    return o;
+  }
+  u8(v: number): this {
+    this.out[this.at(1)] = checkU8(v);
+    return this;
+  }
+  u16(v: number): this {
+    checkU16(v);
+    const o = this.at(2);
+    this.out[o] = v >>> 8;
+    this.out[o + 1] = v & 0xff;
+    return this;
+  }
+  u32(v: number): this {
+    writeU32(this.out, this.at(4), checkU32(v));
+    return this;
+  }
+  u64(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) return this.bytes(u64be(v)); // its RangeError
+    const o = this.at(8);
+    writeU32(this.out, o, Math.floor(v / 0x1_0000_0000));
+    writeU32(this.out, o + 4, v % 0x1_0000_0000);
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.out.set(b, this.at(b.length));
+    return this;
+  }
+  /** u16 length ‖ bytes */
+  var16(b: Uint8Array): this {
+    return this.u16(b.length).bytes(b);
+  }
+  key(type: KeyType, raw: Uint8Array): this {
+    if (raw.length !== encodedKeyLength(type) - 1) return this.bytes(encodePublicKey(type, raw)); // its INVALID_LENGTH
+    this.out[this.at(1)] = type;
+    return this.bytes(raw);
+  }
+  finish(): Uint8Array {
+    if (this.offset !== this.end) throw new Error('SizedWriter: structure shorter than its computed length');
+    return this.start === 0 && this.end === this.out.length ? this.out : this.out.subarray(this.start, this.end);
+  }
+}
+
+/** The binary writers: encoders that write the same fields to either take this. */
+export type ByteWriter = Writer | SizedWriter;
+
 export class Reader {
   private offset = 0;
   constructor(
@@ -138,6 +218,16 @@ export class Reader {
   bytes(n: number): Uint8Array {
     this.need(n);
     const out = this.data.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+  /**
+   * The next n bytes as a view into the input, without a copy: only for bytes the caller reads at
+   * once and does not keep (a ciphertext, a header authenticated as AD).
+   */
+  view(n: number): Uint8Array {
+    this.need(n);
+    const out = this.data.subarray(this.offset, this.offset + n);
     this.offset += n;
     return out;
   }

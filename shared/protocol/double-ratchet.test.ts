@@ -187,6 +187,44 @@ describe('double ratchet', () => {
     );
   });
 
+  it('a prefix goes before the ratchet message unchanged, and the message and state are those without it', () => {
+    const { rng } = pair('prefix');
+    const sk = rng(32);
+    const spk = x25519GenerateKeyPair(rng);
+    const alice = initAsInitiator(sk, spk.publicKey, rng);
+    const ad = utf8('ad');
+    const plain = ratchetEncrypt(alice, pad(utf8('x')), ad);
+    const prefix = rng(77);
+    const framed = ratchetEncrypt(alice, pad(utf8('x')), ad, prefix);
+    expect(framed.message.subarray(0, 77)).toEqual(prefix);
+    expect(framed.message.subarray(77)).toEqual(plain.message);
+    expect(serializeRatchetState(framed.state)).toEqual(serializeRatchetState(plain.state));
+  });
+
+  it('messages do not share memory: a later encrypt or decrypt leaves earlier messages, plaintexts and states as they were', () => {
+    const rng = deterministicRng('no-sharing');
+    const sk = rng(32);
+    const spk = x25519GenerateKeyPair(rng);
+    let alice = initAsInitiator(sk, spk.publicKey, rng);
+    let bob = initAsResponder(sk, spk);
+    const ad = utf8('ad');
+    const ctx = { skipped: EMPTY_SKIPPED, budget: new FailureBudget(), rng, now: () => T0 };
+    const kept: { message: Uint8Array; copy: Uint8Array; plaintext: Uint8Array; text: Uint8Array; state: RatchetState; bytes: Uint8Array }[] = [];
+    for (let i = 0; i < 20; i++) {
+      const text = pad(utf8(`message ${i}`));
+      const enc = ratchetEncrypt(alice, text, ad);
+      alice = enc.state;
+      const dec = ratchetDecrypt(bob, enc.message, ad, ctx);
+      bob = dec.state;
+      kept.push({ message: enc.message, copy: enc.message.slice(), plaintext: dec.plaintext, text, state: dec.state, bytes: serializeRatchetState(dec.state) });
+    }
+    for (const k of kept) {
+      expect(k.message).toEqual(k.copy);
+      expect(k.plaintext).toEqual(k.text);
+      expect(serializeRatchetState(k.state)).toEqual(k.bytes);
+    }
+  });
+
   it('a jump of more than MAX_FORWARD_JUMP fails before any derivation and changes nothing', () => {
     const { a, b, aDev, bDev } = pair('jump');
     const bytes = a.encrypt(bDev, utf8('x'));

@@ -13,14 +13,14 @@
  * decrypt returns nothing, so the caller's stores stay byte-identical.
  * Does not own: sessions, prekey messages, padding (session.ts), persistence (the engine).
  */
-import { aesGcmOpen, aesGcmSeal } from '../crypto/aead.js';
-import { bytesEqual, concatBytes } from '../crypto/bytes.js';
+import { aesGcmOpen, aesGcmSealInto, GCM_TAG_LENGTH } from '../crypto/aead.js';
+import { bytesEqual } from '../crypto/bytes.js';
 import { CryptoError } from '../crypto/errors.js';
 import { hkdfSha256 } from '../crypto/hkdf.js';
 import { hmacSha256 } from '../crypto/hmac.js';
 import type { Clock, Rng } from '../crypto/random.js';
 import { x25519, x25519PrivateHandle, type X25519KeyPair } from '../crypto/x25519.js';
-import { Reader, Writer } from './codec.js';
+import { Reader, SizedWriter, type ByteWriter } from './codec.js';
 import {
   DH_STEP_COST,
   FAILURE_BUDGET_REFILL_MS,
@@ -30,7 +30,13 @@ import {
   label,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { encodeRatchetHeader, parseRatchetMessage, type ParsedRatchetMessage, type RatchetHeader } from './messages.js';
+import {
+  parseRatchetMessage,
+  RATCHET_HEADER_LENGTH,
+  writeRatchetHeader,
+  type ParsedRatchetMessage,
+  type RatchetHeader,
+} from './messages.js';
 
 export type Chain = { readonly key: Uint8Array; readonly index: number };
 
@@ -114,9 +120,23 @@ export function nextChainKey(chainKey: Uint8Array): Uint8Array {
   return hmacSha256(chainKey, TWO);
 }
 
+/** AES key = out[0..32), nonce = out[32..44): views of one derived array (zero `key` and `nonce` after use). */
 export function messageKeys(seed: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   const out = hkdfSha256(seed, ZERO_SALT, label('MessageKeys'), 44);
-  return { key: out.slice(0, 32), nonce: out.slice(32, 44) };
+  return { key: out.subarray(0, 32), nonce: out.subarray(32, 44) };
+}
+
+// The AEAD's AD = session AD ‖ header (docs/protocol.md §8.3), assembled per message in one reused
+// array: public data that AES-GCM's setAAD copies at once, so no message allocates its own.
+let adBuffer = new Uint8Array(0);
+let adView = adBuffer;
+function messageAd(sessionAd: Uint8Array, header: Uint8Array): Uint8Array {
+  const n = sessionAd.length + header.length;
+  if (adBuffer.length < n) adBuffer = new Uint8Array(n);
+  if (adView.length !== n) adView = adBuffer.subarray(0, n);
+  adBuffer.set(sessionAd, 0);
+  adBuffer.set(header, sessionAd.length);
+  return adView;
 }
 
 /** Alice after PQXDH: her first ratchet key pair against Bob's signed prekey (spec §7.1). */
@@ -153,11 +173,15 @@ export function canSend(state: RatchetState): boolean {
   return state.sendingChain !== null;
 }
 
-/** Encrypts one (already padded) plaintext; returns the new state and the ratchet message bytes. */
+/**
+ * Encrypts one (already padded) plaintext; returns the new state and the ratchet message bytes —
+ * after `prefix` when one is given (a prekey header), so the whole message is allocated once.
+ */
 export function ratchetEncrypt(
   state: RatchetState,
   plaintext: Uint8Array,
   sessionAd: Uint8Array,
+  prefix?: Uint8Array,
 ): { state: RatchetState; message: Uint8Array; header: RatchetHeader } {
   const chain = state.sendingChain;
   if (!chain) throw new ProtocolError('NO_SESSION', 'session cannot send before it has received');
@@ -166,15 +190,20 @@ export function ratchetEncrypt(
     previousCounter: state.previousCounter,
     counter: chain.index,
   };
-  const headerBytes = encodeRatchetHeader(header);
+  const start = prefix ? prefix.length : 0;
+  const message = new Uint8Array(start + RATCHET_HEADER_LENGTH + plaintext.length + GCM_TAG_LENGTH);
+  if (prefix) message.set(prefix, 0);
+  writeRatchetHeader(message, start, header);
   const seed = messageSeed(chain.key);
   const { key, nonce } = messageKeys(seed);
-  const ciphertext = aesGcmSeal(key, nonce, plaintext, concatBytes(sessionAd, headerBytes));
+  const ad = messageAd(sessionAd, message.subarray(start, start + RATCHET_HEADER_LENGTH));
+  aesGcmSealInto(key, nonce, plaintext, ad, message, start + RATCHET_HEADER_LENGTH);
   key.fill(0);
+  nonce.fill(0);
   seed.fill(0);
   return {
     state: { ...state, sendingChain: { key: nextChainKey(chain.key), index: chain.index + 1 } },
-    message: concatBytes(headerBytes, ciphertext),
+    message,
     header,
   };
 }
@@ -216,6 +245,7 @@ function open(seed: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Ar
     throw e;
   } finally {
     key.fill(0);
+    nonce.fill(0);
   }
 }
 
@@ -237,7 +267,7 @@ export function ratchetDecryptParsed(
   ctx: DecryptContext,
 ): DecryptResult {
   const { header, headerBytes, ciphertext } = parsed;
-  const ad = concatBytes(sessionAd, headerBytes);
+  const ad = messageAd(sessionAd, headerBytes);
   const now = ctx.now();
 
   // 1. A key skipped earlier: one AEAD, no derivation.
@@ -344,7 +374,21 @@ const FLAG_REMOTE = 0x01;
 const FLAG_SENDING = 0x02;
 const FLAG_RECEIVING = 0x04;
 
-export function writeRatchetState(w: Writer, s: RatchetState): void {
+/** The length writeRatchetState writes (docs/protocol.md §11.1). */
+export function ratchetStateLength(s: RatchetState): number {
+  return (
+    3 * 32 +
+    1 +
+    (s.remoteRatchetKey ? 32 : 0) +
+    (s.sendingChain ? 36 : 0) +
+    (s.receivingChain ? 36 : 0) +
+    4 +
+    1 +
+    36 * s.previousChains.length
+  );
+}
+
+export function writeRatchetState(w: ByteWriter, s: RatchetState): void {
   w.bytes(s.rootKey)
     .bytes(s.sendingRatchetKey.privateKey)
     .bytes(s.sendingRatchetKey.publicKey)
@@ -373,7 +417,7 @@ export function readRatchetState(r: Reader): RatchetState {
 }
 
 export function serializeRatchetState(s: RatchetState): Uint8Array {
-  const w = new Writer();
+  const w = new SizedWriter(ratchetStateLength(s));
   writeRatchetState(w, s);
   return w.finish();
 }

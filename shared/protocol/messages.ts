@@ -12,7 +12,7 @@ import { KeyType } from '../crypto/encoding.js';
 import { MLKEM768_CIPHERTEXT_LENGTH } from '../crypto/ml-kem-768.js';
 import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { concatBytes } from '../crypto/bytes.js';
-import { Reader, Writer } from './codec.js';
+import { Reader, SizedWriter, Writer } from './codec.js';
 import { PROTOCOL_VERSION } from './constants.js';
 import { ProtocolError } from './errors.js';
 import { pad, unpad } from './padding.js';
@@ -29,6 +29,7 @@ export type RatchetHeader = {
   readonly counter: number;
 };
 
+/** `headerBytes` and `ciphertext` are views into the parsed bytes (read once, never kept); `header.ratchetKey` is a copy. */
 export type ParsedRatchetMessage = {
   readonly header: RatchetHeader;
   /** The exact header bytes (authenticated as AD together with the session AD). */
@@ -37,7 +38,14 @@ export type ParsedRatchetMessage = {
 };
 
 export function encodeRatchetHeader(h: RatchetHeader): Uint8Array {
-  return new Writer()
+  const out = new Uint8Array(RATCHET_HEADER_LENGTH);
+  writeRatchetHeader(out, 0, h);
+  return out;
+}
+
+/** Writes the RATCHET_HEADER_LENGTH header bytes into `out` at `offset` (a message is allocated once, whole). */
+export function writeRatchetHeader(out: Uint8Array, offset: number, h: RatchetHeader): void {
+  new SizedWriter(RATCHET_HEADER_LENGTH, out, offset)
     .u8(PROTOCOL_VERSION)
     .u8(MessageType.Ratchet)
     .key(KeyType.X25519, h.ratchetKey)
@@ -59,11 +67,11 @@ export function parseRatchetMessage(bytes: Uint8Array): ParsedRatchetMessage {
   const ratchetKey = r.key(KeyType.X25519);
   const previousCounter = r.u32();
   const counter = r.u32();
-  const ciphertext = r.rest();
+  const ciphertext = r.view(r.remaining);
   if (ciphertext.length < GCM_TAG_LENGTH) throw new ProtocolError('MALFORMED', 'ratchet message: ciphertext too short');
   return {
     header: { ratchetKey, previousCounter, counter },
-    headerBytes: bytes.slice(0, RATCHET_HEADER_LENGTH),
+    headerBytes: bytes.subarray(0, RATCHET_HEADER_LENGTH),
     ciphertext,
   };
 }

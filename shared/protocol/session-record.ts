@@ -10,9 +10,9 @@
  */
 import { bytesEqual } from '../crypto/bytes.js';
 import { KeyType } from '../crypto/encoding.js';
-import { Reader, Writer } from './codec.js';
+import { Reader, SizedWriter } from './codec.js';
 import { ACCOUNT_ID_LENGTH, MAX_ARCHIVED_SESSIONS } from './constants.js';
-import { readRatchetState, writeRatchetState, type RatchetState } from './double-ratchet.js';
+import { ratchetStateLength, readRatchetState, writeRatchetState, type RatchetState } from './double-ratchet.js';
 import { ProtocolError } from './errors.js';
 import { encodePrekeyHeader, parsePrekeyMessage, type PrekeyHeader } from './messages.js';
 import type { KeyAgreementMode } from './pqxdh.js';
@@ -59,6 +59,14 @@ export function withCurrentSession(
   session: SessionState,
   replaced: SessionState | null,
 ): { record: SessionRecord; droppedSessionIds: Uint8Array[] } {
+  // The common case — a message on the current session — changes nothing in the archive: keep it.
+  if (
+    (replaced === null || bytesEqual(replaced.sessionId, session.sessionId)) &&
+    record.archived.length <= MAX_ARCHIVED_SESSIONS &&
+    !record.archived.some((s) => bytesEqual(s.sessionId, session.sessionId))
+  ) {
+    return { record: { current: session, archived: record.archived }, droppedSessionIds: [] };
+  }
   const others = record.archived.filter((s) => !bytesEqual(s.sessionId, session.sessionId));
   const archived = replaced && !bytesEqual(replaced.sessionId, session.sessionId) ? [replaced, ...others] : others;
   return {
@@ -87,10 +95,22 @@ const SESSION_FLAG_PQ = 0x01;
 const SESSION_FLAG_INITIATOR = 0x02;
 const SESSION_FLAG_PENDING = 0x04;
 
-function writeSession(w: Writer, s: SessionState): void {
+/** §11.2: version, id, flags, two (account id, device id, Enc(IK)), Enc(EK_A), createdAt. */
+const SESSION_FIXED_LENGTH = 1 + SESSION_ID_LENGTH + 1 + 2 * (ACCOUNT_ID_LENGTH + 4 + 33) + 33 + 8;
+
+/** The stored pending prekey header of `s` (v1 bytes), or null. */
+function storedPrekeyHeader(s: SessionState): Uint8Array | null {
+  return s.pendingPrekey ? encodePrekeyHeader(s.pendingPrekey, STORED_PREKEY_HEADER_VERSION) : null;
+}
+
+function sessionLength(s: SessionState, header: Uint8Array | null): number {
+  return SESSION_FIXED_LENGTH + (header ? 2 + header.length : 0) + ratchetStateLength(s.ratchet);
+}
+
+function writeSession(w: SizedWriter, s: SessionState, header: Uint8Array | null): void {
   w.u8(SESSION_VERSION)
     .bytes(s.sessionId)
-    .u8((s.mode === 'pqxdh' ? SESSION_FLAG_PQ : 0) | (s.role === 'initiator' ? SESSION_FLAG_INITIATOR : 0) | (s.pendingPrekey ? SESSION_FLAG_PENDING : 0))
+    .u8((s.mode === 'pqxdh' ? SESSION_FLAG_PQ : 0) | (s.role === 'initiator' ? SESSION_FLAG_INITIATOR : 0) | (header ? SESSION_FLAG_PENDING : 0))
     .bytes(s.localAccountId)
     .u32(s.localDeviceId)
     .key(KeyType.X25519, s.localIdentityKey)
@@ -99,7 +119,7 @@ function writeSession(w: Writer, s: SessionState): void {
     .key(KeyType.X25519, s.remoteIdentityKey)
     .key(KeyType.X25519, s.baseKey)
     .u64(s.createdAt);
-  if (s.pendingPrekey) w.var16(encodePrekeyHeader(s.pendingPrekey, STORED_PREKEY_HEADER_VERSION));
+  if (header) w.var16(header);
   writeRatchetState(w, s.ratchet);
 }
 
@@ -144,12 +164,25 @@ function readSession(r: Reader): SessionState {
   };
 }
 
-/** u8 record version ‖ u8 has-current ‖ [session] ‖ u8 archived count ‖ sessions */
+/**
+ * u8 record version ‖ u8 has-current ‖ [session] ‖ u8 archived count ‖ sessions. Written once into
+ * an array of the computed length (this runs for every message sent or received).
+ */
 export function serializeSessionRecord(record: SessionRecord): Uint8Array {
-  const w = new Writer().u8(RECORD_VERSION).u8(record.current ? 1 : 0);
-  if (record.current) writeSession(w, record.current);
-  w.u8(record.archived.length);
-  for (const s of record.archived) writeSession(w, s);
+  const { current, archived } = record;
+  const currentHeader = current ? storedPrekeyHeader(current) : null;
+  let length = 3 + (current ? sessionLength(current, currentHeader) : 0);
+  // Archived sessions' pending headers are encoded once, for the length and the write.
+  let headers: (Uint8Array | null)[] | null = null;
+  for (let i = 0; i < archived.length; i++) {
+    const header = storedPrekeyHeader(archived[i]!);
+    if (header) (headers ??= new Array<Uint8Array | null>(archived.length).fill(null))[i] = header;
+    length += sessionLength(archived[i]!, header);
+  }
+  const w = new SizedWriter(length).u8(RECORD_VERSION).u8(current ? 1 : 0);
+  if (current) writeSession(w, current, currentHeader);
+  w.u8(archived.length);
+  for (let i = 0; i < archived.length; i++) writeSession(w, archived[i]!, headers?.[i] ?? null);
   return w.finish();
 }
 

@@ -55,6 +55,27 @@ describe('session', () => {
     expect(isQuantumResistant(alice.record(bobDev)!)).toBe(true);
   });
 
+  it('results share no memory with later calls or with the caller: plaintexts, messages and records stay as returned', () => {
+    const { aliceDev, bobDev, alice, bob } = setup('no-sharing');
+    alice.initiate(bobDev);
+    bob.decrypt(aliceDev, alice.encrypt(bobDev, utf8('hello')));
+    alice.decrypt(bobDev, bob.encrypt(aliceDev, utf8('hi')));
+    const got: { sent: Uint8Array; copy: Uint8Array; plaintext: Uint8Array; text: string }[] = [];
+    for (const text of ['a', 'a much longer text '.repeat(30), '', 'b'.repeat(159), 'c'.repeat(160), 'after a long one']) {
+      const sent = alice.encrypt(bobDev, utf8(text));
+      got.push({ sent, copy: sent.slice(), plaintext: bob.decrypt(aliceDev, sent).plaintext, text });
+    }
+    for (const g of got) {
+      expect(g.sent).toEqual(g.copy);
+      expect(fromUtf8(g.plaintext)).toBe(g.text);
+    }
+    // A record read from bytes does not depend on them afterwards.
+    const bytes = serializeSessionRecord(bob.record(aliceDev)!);
+    const record = deserializeSessionRecord(bytes);
+    bytes.fill(0);
+    expect(serializeSessionRecord(record)).toEqual(serializeSessionRecord(bob.record(aliceDev)!));
+  });
+
   it('every message is padded to a multiple of 160 bytes, so a receipt and a short text have the same length', () => {
     const { aliceDev, bobDev, alice, bob } = setup('padding');
     alice.initiate(bobDev);

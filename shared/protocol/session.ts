@@ -13,13 +13,13 @@
  * passes the verified entry), persistence, resending (the engine's outbox), rate limiting of
  * decryption errors (the engine).
  */
-import { bytesEqual, concatBytes, toHex } from '../crypto/bytes.js';
+import { bytesEqual, toHex } from '../crypto/bytes.js';
 import { encodeX25519, KeyType } from '../crypto/encoding.js';
 import type { Clock, Rng } from '../crypto/random.js';
 import { sha256 } from '../crypto/sha256.js';
 import type { X25519KeyPair } from '../crypto/x25519.js';
-import { Writer } from './codec.js';
-import { label } from './constants.js';
+import { SizedWriter } from './codec.js';
+import { ACCOUNT_ID_LENGTH, label, PADDING_BLOCK } from './constants.js';
 import type { DeviceEntry } from './device-list.js';
 import {
   FailureBudget,
@@ -41,7 +41,7 @@ import {
   type ParsedRatchetMessage,
   type PrekeyHeader,
 } from './messages.js';
-import { pad, unpad } from './padding.js';
+import { pad, padInto, paddedLength, unpaddedLength } from './padding.js';
 import { pqxdhInitiate, pqxdhRespond, type KeyAgreementMode } from './pqxdh.js';
 import { verifyBundle, type PrekeyBundle } from './prekeys.js';
 import { EMPTY_RECORD, SESSION_ID_LENGTH, withCurrentSession, type SessionRecord, type SessionState } from './session-record.js';
@@ -78,7 +78,7 @@ export class FailureBudgets {
   readonly #budgets = new Map<string, FailureBudget>();
   constructor(private readonly limit = 10_000) {}
   get(sessionId: Uint8Array): FailureBudget {
-    const key = toHex(sessionId);
+    const key = budgetKey(sessionId);
     let b = this.#budgets.get(key);
     if (!b) {
       if (this.#budgets.size >= this.limit) this.#budgets.delete(this.#budgets.keys().next().value!);
@@ -89,17 +89,42 @@ export class FailureBudgets {
   }
 }
 
+/**
+ * A session id as a map key: its 16 bytes as one flat one-byte string (one small string per
+ * lookup, where hex would build 16 pieces); any other length (never a real session id) as hex.
+ */
+function budgetKey(id: Uint8Array): string {
+  if (id.length !== SESSION_ID_LENGTH) return toHex(id);
+  return String.fromCharCode(id[0]!, id[1]!, id[2]!, id[3]!, id[4]!, id[5]!, id[6]!, id[7]!, id[8]!, id[9]!, id[10]!, id[11]!, id[12]!, id[13]!, id[14]!, id[15]!);
+}
+
 // ── Helpers ─────────────────────────────────────────────────────────────────
+
+/** §7.1: 12-byte label, two encoded X25519 keys, two (account id, u32 device id). */
+const SESSION_AD_LENGTH = 12 + 2 * 33 + 2 * (ACCOUNT_ID_LENGTH + 4);
+
+function writeSessionAd(w: SizedWriter, s: SessionState): Uint8Array {
+  w.bytes(label('SessionAd'));
+  if (s.role === 'initiator') {
+    w.key(KeyType.X25519, s.localIdentityKey).key(KeyType.X25519, s.remoteIdentityKey);
+    w.bytes(s.localAccountId).u32(s.localDeviceId).bytes(s.remoteAccountId).u32(s.remoteDeviceId);
+  } else {
+    w.key(KeyType.X25519, s.remoteIdentityKey).key(KeyType.X25519, s.localIdentityKey);
+    w.bytes(s.remoteAccountId).u32(s.remoteDeviceId).bytes(s.localAccountId).u32(s.localDeviceId);
+  }
+  return w.finish();
+}
 
 /** label ‖ Enc(IK_init) ‖ Enc(IK_resp) ‖ account id_init ‖ u32 device id_init ‖ account id_resp ‖ u32 device id_resp */
 export function sessionAd(s: SessionState): Uint8Array {
-  const initiator = s.role === 'initiator';
-  const w = new Writer().bytes(label('SessionAd'));
-  const [ikI, ikR] = initiator ? [s.localIdentityKey, s.remoteIdentityKey] : [s.remoteIdentityKey, s.localIdentityKey];
-  w.key(KeyType.X25519, ikI).key(KeyType.X25519, ikR);
-  if (initiator) w.bytes(s.localAccountId).u32(s.localDeviceId).bytes(s.remoteAccountId).u32(s.remoteDeviceId);
-  else w.bytes(s.remoteAccountId).u32(s.remoteDeviceId).bytes(s.localAccountId).u32(s.localDeviceId);
-  return w.finish();
+  return writeSessionAd(new SizedWriter(SESSION_AD_LENGTH), s);
+}
+
+// Per message, the session AD is written into this reused array (public data, copied into the
+// message AD at once; protocol steps are synchronous, so no two uses overlap).
+const adScratch = new Uint8Array(SESSION_AD_LENGTH);
+function sessionAdOf(s: SessionState): Uint8Array {
+  return writeSessionAd(new SizedWriter(SESSION_AD_LENGTH, adScratch, 0), s);
 }
 
 /** The first 16 bytes of SHA-256("Parley_v1_SessionId" ‖ session AD ‖ Enc(EK_A)): equal on both sides. */
@@ -177,18 +202,26 @@ export type EncryptedMessage = {
   readonly sessionId: Uint8Array;
 };
 
+// The padded plaintext of one encryption lives in this reused array, zeroed right after the AEAD
+// (a fresh array only for plaintexts longer than it): no allocation per message.
+const padScratch = new Uint8Array(4 * PADDING_BLOCK);
+
 /** Pads and encrypts with the current session; repeats the prekey header until the first reply. */
 export function encryptMessage(record: SessionRecord, plaintext: Uint8Array): { record: SessionRecord; message: EncryptedMessage } {
   const session = record.current;
   if (!session) throw new ProtocolError('NO_SESSION', 'no session with this device');
-  const padded = pad(plaintext);
-  const { state, message } = ratchetEncrypt(session.ratchet, padded, sessionAd(session));
-  padded.fill(0);
-  const updated: SessionState = { ...session, ratchet: state };
-  const bytes = session.pendingPrekey ? concatBytes(encodePrekeyHeader(session.pendingPrekey), message) : message;
+  const padded = paddedLength(plaintext.length) <= padScratch.length ? padInto(plaintext, padScratch) : pad(plaintext);
+  const prefix = session.pendingPrekey ? encodePrekeyHeader(session.pendingPrekey) : undefined;
+  let encrypted: ReturnType<typeof ratchetEncrypt>;
+  try {
+    encrypted = ratchetEncrypt(session.ratchet, padded, sessionAdOf(session), prefix);
+  } finally {
+    padded.fill(0);
+  }
+  const updated: SessionState = { ...session, ratchet: encrypted.state };
   return {
-    record: { ...record, current: updated },
-    message: { type: session.pendingPrekey ? 'prekey' : 'ratchet', bytes, sessionId: session.sessionId },
+    record: { current: updated, archived: record.archived },
+    message: { type: prefix ? 'prekey' : 'ratchet', bytes: encrypted.message, sessionId: session.sessionId },
   };
 }
 
@@ -225,19 +258,23 @@ function decryptWith(
   ratchetMessage: ParsedRatchetMessage,
   ctx: SessionDecryptContext,
   skipped: SkippedKeyReader,
+  budget: FailureBudget = ctx.budgets.get(session.sessionId),
 ): { session: SessionState; plaintext: Uint8Array; skippedChanges: SkippedKeyChanges } {
-  const result = ratchetDecryptParsed(session.ratchet, ratchetMessage, sessionAd(session), {
+  const result = ratchetDecryptParsed(session.ratchet, ratchetMessage, sessionAdOf(session), {
     skipped,
-    budget: ctx.budgets.get(session.sessionId),
+    budget,
     rng: ctx.rng,
     now: ctx.now,
   });
-  let plaintext: Uint8Array;
+  let length: number;
   try {
-    plaintext = unpad(result.plaintext);
-  } finally {
+    length = unpaddedLength(result.plaintext);
+  } catch (e) {
     result.plaintext.fill(0);
+    throw e;
   }
+  // The plaintext is returned in place (the rest of the array is the padding: 0x80 and zeros).
+  const plaintext = result.plaintext.subarray(0, length);
   // A message from the peer on this session proves it has the session: stop repeating the prekey header.
   return { session: { ...session, ratchet: result.state, pendingPrekey: null }, plaintext, skippedChanges: result.skippedChanges };
 }
@@ -245,19 +282,21 @@ function decryptWith(
 /** Tries the current session, then archived ones (most recent first); promotes the one that works. */
 function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: SessionDecryptContext): SessionDecryptResult {
   const parsed = parseRatchetMessage(bytes); // MALFORMED before any trial; parsed once for all
-  const candidates = [...(record.current ? [record.current] : []), ...record.archived];
-  if (candidates.length === 0) throw new ProtocolError('NO_SESSION', 'no session with this device');
-  const failures: ProtocolError[] = [];
+  const { current, archived } = record;
+  if (!current && archived.length === 0) throw new ProtocolError('NO_SESSION', 'no session with this device');
+  let failures: ProtocolError[] | undefined;
   // Budgets of sessions that were only tried are refunded when another session decrypts the message.
-  const tried: { budget: FailureBudget; saved: ReturnType<FailureBudget['save']> }[] = [];
-  for (const candidate of candidates) {
+  let tried: { budget: FailureBudget; saved: ReturnType<FailureBudget['save']> }[] | undefined;
+  // Candidates: the current session (i = -1), then the archive in order.
+  for (let i = current ? -1 : 0; i < archived.length; i++) {
+    const candidate = i < 0 ? current! : archived[i]!;
     if (!recordMatchesPeer(candidate, ctx.peer)) continue;
     const budget = ctx.budgets.get(candidate.sessionId);
     const saved = budget.save();
     try {
-      const r = decryptWith(candidate, parsed, ctx, ctx.skipped(candidate.sessionId));
-      for (const t of tried) t.budget.restore(t.saved);
-      const { record: next, droppedSessionIds } = withCurrentSession(record, r.session, record.current);
+      const r = decryptWith(candidate, parsed, ctx, ctx.skipped(candidate.sessionId), budget);
+      if (tried) for (const t of tried) t.budget.restore(t.saved);
+      const { record: next, droppedSessionIds } = withCurrentSession(record, r.session, current);
       return {
         record: next,
         plaintext: r.plaintext,
@@ -270,11 +309,11 @@ function decryptRatchetMessage(record: SessionRecord, bytes: Uint8Array, ctx: Se
       };
     } catch (e) {
       if (!isProtocolError(e)) throw e;
-      failures.push(e);
-      tried.push({ budget, saved });
+      (failures ??= []).push(e);
+      (tried ??= []).push({ budget, saved });
     }
   }
-  throw bestFailure(failures);
+  throw bestFailure(failures ?? []);
 }
 
 function bestFailure(failures: ProtocolError[]): ProtocolError {
