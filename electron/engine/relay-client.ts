@@ -103,7 +103,8 @@ export type RelayClientEvents = {
   /** The backlog of this connection has been delivered; live envelopes follow. */
   backlogEnd: () => void;
   typing: (event: { from: { accountId: Uint8Array; deviceId: number }; state: 'started' | 'stopped' }) => void;
-  presence: (event: { accountId: Uint8Array; online: boolean }) => void;
+  /** `shared: false`: the account does not share presence with us (hidden, or not a mutual contact). */
+  presence: (event: { accountId: Uint8Array; online: boolean; shared: boolean }) => void;
   state: (state: ConnectionState) => void;
   /** The relay closed the channel for good (device removed, unregistered, account deleted). */
   gone: () => void;
@@ -449,16 +450,17 @@ export class RelayClient {
     this.ws?.send(JSON.stringify({ type: 'typing', to: toBase64Url(to), state }));
   }
 
-  async presence(accounts: readonly Uint8Array[]): Promise<{ accountId: Uint8Array; online: boolean }[]> {
-    const out: { accountId: Uint8Array; online: boolean }[] = [];
+  /** `shared` is true when an older relay leaves it out (it could not tell hidden from offline). */
+  async presence(accounts: readonly Uint8Array[]): Promise<{ accountId: Uint8Array; online: boolean; shared: boolean }[]> {
+    const out: { accountId: Uint8Array; online: boolean; shared: boolean }[] = [];
     for (let i = 0; i < accounts.length; i += MAX_PRESENCE_QUERY) {
       const part = accounts.slice(i, i + MAX_PRESENCE_QUERY).map(toBase64Url);
       if (this.connectionState === 'open') {
         const frame = await this.request({ type: 'presence-query', accounts: part });
         if (frame.type !== 'presence-snapshot') throw new RelayClientError('BAD_RESPONSE', 'unexpected reply to presence-query');
-        out.push(...frame.entries);
+        out.push(...frame.entries.map(withShared));
       } else {
-        out.push(...(await this.authed('presenceQuery', { body: { accounts: part }, schema: PresenceSnapshotSchema })).entries);
+        out.push(...(await this.authed('presenceQuery', { body: { accounts: part }, schema: PresenceSnapshotSchema })).entries.map(withShared));
       }
     }
     return out;
@@ -554,7 +556,7 @@ export class RelayClient {
         this.emit('typing', { from: frame.from, state: frame.state });
         return;
       case 'presence':
-        this.emit('presence', { accountId: frame.accountId, online: frame.online });
+        this.emit('presence', withShared(frame));
         return;
       case 'error': {
         const { type: _type, code, message, ref, ...details } = frame;
@@ -644,4 +646,9 @@ export class RelayClient {
       this.pending.delete(id);
     }
   }
+}
+
+/** A presence entry or event with `shared` spelled out (absent: an older relay, which meant shared). */
+function withShared(e: { readonly accountId: Uint8Array; readonly online: boolean; readonly shared?: boolean | undefined }) {
+  return { accountId: e.accountId, online: e.online, shared: e.shared ?? true };
 }

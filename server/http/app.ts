@@ -54,7 +54,7 @@ import type { AuthService } from '../core/auth.js';
 import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
 import { rateLimited, RelayError, toErrorObject } from '../core/errors.js';
 import type { Mailboxes } from '../core/mailboxes.js';
-import type { PresenceService } from '../core/presence.js';
+import { presenceEntryWire, type PresenceService } from '../core/presence.js';
 import type { PrekeyService } from '../core/prekeys.js';
 import { parseOrThrow } from '../core/validation.js';
 import { accountJson, bundleJson } from './serialize.js';
@@ -284,7 +284,7 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
     const wait = ctx.limits.lookups.take(requester.accountHex);
     if (wait) throw rateLimited(wait, 'presence queries');
     const entries = await services.presence.snapshot(requester, body(PresenceQuerySchema, req).accounts);
-    res.json({ entries: entries.map((e) => ({ accountId: toBase64Url(e.accountId), online: e.online })) });
+    res.json({ entries: entries.map(presenceEntryWire) });
   });
 
   app.use(() => {

@@ -29,7 +29,7 @@ import type { AuthService } from '../core/auth.js';
 import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
 import { RelayError, toErrorObject } from '../core/errors.js';
 import type { Mailboxes } from '../core/mailboxes.js';
-import type { PresenceService } from '../core/presence.js';
+import { presenceEntryWire, type PresenceService } from '../core/presence.js';
 import { TokenBucket } from '../limits/rate-limiter.js';
 import type { BusEvent } from '../bus/bus.js';
 import type { StoredEnvelope } from '../store/store.js';
@@ -229,7 +229,7 @@ export class Connection {
               JSON.stringify({
                 type: 'presence-snapshot',
                 ref: frame.id,
-                entries: entries.map((e) => ({ accountId: toBase64Url(e.accountId), online: e.online })),
+                entries: entries.map(presenceEntryWire),
               }),
               'presence-snapshot',
             ),

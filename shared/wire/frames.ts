@@ -94,7 +94,17 @@ export const TypingEventFrameSchema = z.object({
   from: EnvelopeSourceSchema,
   state: TypingStateSchema,
 });
-export const PresenceEventFrameSchema = z.object({ type: z.literal('presence'), accountId: AccountIdSchema, online: z.boolean() });
+/**
+ * A contact's presence changed. `shared: false` (issue 12): the account no longer shares presence
+ * with the receiver (it hid its presence, or the two are no longer mutual contacts) — shown as
+ * nothing, never as "offline". Absent means shared (relays before issue 12).
+ */
+export const PresenceEventFrameSchema = z.object({
+  type: z.literal('presence'),
+  accountId: AccountIdSchema,
+  online: z.boolean(),
+  shared: z.boolean().optional(),
+});
 export const PresenceSnapshotFrameSchema = z.object({
   type: z.literal('presence-snapshot'),
   ref: RequestIdSchema,

@@ -226,8 +226,13 @@ export const ContactsResponseSchema = z.object({
 export const SettingsRequestSchema = z.strictObject({ presenceVisible: z.boolean() });
 
 export const PresenceQuerySchema = z.strictObject({ accounts: z.array(AccountIdSchema).min(1).max(MAX_PRESENCE_QUERY) });
-export const PresenceEntrySchema = z.object({ accountId: AccountIdSchema, online: z.boolean() });
-/** Strangers, non-mutual contacts, hidden and offline accounts all read `online: false`. */
+/**
+ * `shared` (issue 12): whether the account shares its presence with the requester — a mutual contact
+ * whose presence is visible. Strangers, one-sided contacts and hidden accounts all read exactly
+ * `{ online: false, shared: false }`, whether they are connected or not; a visible mutual contact
+ * that is not connected reads `{ online: false, shared: true }`. Absent means shared (older relays).
+ */
+export const PresenceEntrySchema = z.object({ accountId: AccountIdSchema, online: z.boolean(), shared: z.boolean().optional() });
 export const PresenceSnapshotSchema = z.object({ entries: z.array(PresenceEntrySchema) });
 
 // ── Route table ──────────────────────────────────────────────────────────────

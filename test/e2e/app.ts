@@ -234,11 +234,10 @@ export async function startConversation(page: Page, username: string): Promise<v
 }
 
 /**
- * Alice and Bob with accounts on the test's relay, who have added each other by username (mutual
- * contacts: presence and typing flow); Alice ends up in her conversation with Bob. `a` and `b` are
- * their usernames (the test's profile names with "_" for "-").
+ * Alice and Bob with accounts on the test's relay (not contacts yet). `a` and `b` are their
+ * usernames (the test's profile names with "_" for "-").
  */
-export async function connectedPair(
+export async function accountPair(
   parley: Parley,
   options: { alice?: OpenOptions; bob?: OpenOptions } = {},
 ): Promise<{ alice: ProfileApp; bob: ProfileApp; a: string; b: string }> {
@@ -248,9 +247,21 @@ export async function connectedPair(
   const b = parley.name('bob').replace(/-/g, '_');
   await createAccount(alice.page, a);
   await createAccount(bob.page, b);
-  await startConversation(bob.page, a);
-  await startConversation(alice.page, b);
   return { alice, bob, a, b };
+}
+
+/**
+ * accountPair, then both add each other by username (mutual contacts: presence and typing flow);
+ * Alice ends up in her conversation with Bob.
+ */
+export async function connectedPair(
+  parley: Parley,
+  options: { alice?: OpenOptions; bob?: OpenOptions } = {},
+): Promise<{ alice: ProfileApp; bob: ProfileApp; a: string; b: string }> {
+  const pair = await accountPair(parley, options);
+  await startConversation(pair.bob.page, pair.a);
+  await startConversation(pair.alice.page, pair.b);
+  return pair;
 }
 
 export async function send(page: Page, title: string, text: string): Promise<void> {

@@ -144,7 +144,7 @@ export class Messaging {
       relay.on('backlogEnd', () => {
         this.#live = true;
       }),
-      relay.on('presence', (p) => this.presence.live(p.accountId, p.online)),
+      relay.on('presence', (p) => this.presence.live(p.accountId, p.online, p.shared)),
       relay.on('gone', () => this.#emitConnection()),
     );
     this.#sweep();

@@ -1,11 +1,14 @@
 /**
  * Contacts' presence (issue 4): a snapshot from the relay at every connection, live `presence`
  * frames afterwards, `unknown` for everyone while this device is offline. The relay answers only
- * between mutual contacts whose presence is visible; everyone else reads "offline", so the engine
- * asks and listens only for accepted contacts and never learns more. Our own visibility follows the
- * presenceVisible setting (sent at every connection and on change).
+ * between mutual contacts whose presence is visible; everyone else — a contact who has not added us
+ * back, one who hides presence — reads "not shared", which is `unknown` with no last-seen time
+ * (issue 12: shown as nothing, never as "Offline" or "Last seen now"). The engine asks and listens
+ * only for accepted contacts and never learns more. Our own visibility follows the presenceVisible
+ * setting (sent at every connection and on change).
  *
- * lastSeenAt is the local time this device saw the contact go offline (the relay keeps no history).
+ * lastSeenAt is the local time this device saw a sharing contact go offline (the relay keeps no
+ * history); it is forgotten when the contact stops sharing, so it never dates a hide.
  */
 import type { Presence } from '../../../shared/api/view-models.js';
 import { fromHex, toHex } from '../../../shared/crypto/bytes.js';
@@ -34,16 +37,16 @@ export class PresenceTracker {
     if (accounts.length === 0) return;
     const entries = await core.relay.presence(accounts);
     core.check();
-    for (const e of entries) this.#set(e.accountId, e.online);
+    for (const e of entries) this.#set(e.accountId, e.online, e.shared);
   }
 
   /** A live presence frame. */
-  live(accountId: Uint8Array, online: boolean): void {
+  live(accountId: Uint8Array, online: boolean, shared: boolean): void {
     const core = this.#core;
     if (!core) return;
     const hex = toHex(accountId);
     if (!acceptedContactIds(core.db.reader).some((a) => toHex(a) === hex)) return;
-    this.#set(accountId, online);
+    this.#set(accountId, online, shared);
   }
 
   /** This device lost the relay: nothing is known any more. */
@@ -63,13 +66,15 @@ export class PresenceTracker {
     await core.relay.setPresenceVisible(visible);
   }
 
-  #set(accountId: Uint8Array, online: boolean): void {
+  #set(accountId: Uint8Array, online: boolean, shared: boolean): void {
     const hex = toHex(accountId);
     const previous = this.#presence.get(hex) ?? UNKNOWN_PRESENCE;
     const now = this.#core?.clock() ?? 0;
-    const next: Presence = online
-      ? { state: 'online', lastSeenAt: previous.lastSeenAt }
-      : { state: 'offline', lastSeenAt: previous.state === 'online' ? now : previous.lastSeenAt };
+    const next: Presence = !shared
+      ? UNKNOWN_PRESENCE
+      : online
+        ? { state: 'online', lastSeenAt: previous.lastSeenAt }
+        : { state: 'offline', lastSeenAt: previous.state === 'online' ? now : previous.lastSeenAt };
     if (next.state === previous.state && next.lastSeenAt === previous.lastSeenAt) return;
     this.#presence.set(hex, next);
     this.#announce(hex, next);

@@ -139,19 +139,39 @@ describe('presence', () => {
     engines.push(carolAgain);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(carolAgain.payloads('presence').some((p) => p.presence.state === 'online')).toBe(false);
-    expect((await carolAgain.call('conversations:list', {}))[0]!.presence.state).not.toBe('online');
+    // Nothing at all: Alice has not added Carol back, so her presence is not shared ("Offline" would be a guess).
+    expect((await carolAgain.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
     // Alice never hears about Carol.
     expect([...alice.payloads('presence'), ...aliceAgain.payloads('presence')].some((p) => p.contactId === carol.accountId)).toBe(false);
   });
 
-  it('presenceVisible off looks like offline to contacts; on again, online', async () => {
+  it('presenceVisible off shows contacts nothing (no "last seen" dating the hide); on again, online', async () => {
     const alice = await engine('alice');
     const bob = await engine('bob');
     await alice.add(bob);
     await bob.add(alice);
+    await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'online');
     await alice.call('settings:set', { presenceVisible: false });
-    await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'offline');
+    const hidden = await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state !== 'online');
+    expect(hidden.presence).toEqual({ state: 'unknown', lastSeenAt: null });
+    expect((await bob.call('conversations:list', {})).find((c) => c.contactId === alice.accountId)!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
+    expect(bob.payloads('presence').some((p) => p.contactId === alice.accountId && p.presence.state === 'offline')).toBe(false);
     await alice.call('settings:set', { presenceVisible: true });
+    await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'online' && bob.payloads('presence').indexOf(p) > bob.payloads('presence').indexOf(hidden));
+  });
+
+  it('when Bob adds Alice back while both are online, each sees the other online at once (no reconnect)', async () => {
+    const alice = await engine('alice');
+    const bob = await engine('bob');
+    await alice.add(bob); // one-sided for now
+    await alice.online();
+    await bob.online();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const aliceView = async () => (await alice.call('conversations:list', {})).find((c) => c.contactId === bob.accountId)!.presence;
+    expect(await aliceView()).toEqual({ state: 'unknown', lastSeenAt: null });
+    await bob.add(alice);
+    await alice.waitEvent('presence', (p) => p.contactId === bob.accountId && p.presence.state === 'online');
+    expect((await aliceView()).state).toBe('online');
     await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'online');
   });
 });

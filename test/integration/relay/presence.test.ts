@@ -1,13 +1,17 @@
 /**
  * Typing and presence scoping (issue 3): events flow from A to B only when A and B list each other
  * as contacts, and presence only while A's presenceVisible is on. Strangers and one-sided contacts
- * learn nothing — a presence probe of them reads exactly like an offline contact, typing to them is
- * dropped without any reply, and no presence event ever reaches them.
+ * learn nothing — a presence probe of them reads exactly like a hidden contact (`shared: false`,
+ * whether connected or not), typing to them is dropped without any reply, and no presence event
+ * ever reaches them. Issue 12: hiding reads as "not shared", never as going offline; becoming
+ * mutual contacts while both are online tells each the other's state at once; ceasing to be mutual
+ * tells the other side that presence is no longer shared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../../../shared/crypto/bytes.js';
+import { toBase64Url, toHex } from '../../../shared/crypto/bytes.js';
 import type { RelayClient } from '../../../electron/engine/relay-client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
+import { http } from './helpers/http.js';
 import { startTestRelay, type TestRelay } from './helpers/relay.js';
 import { TestSocket } from './helpers/socket.js';
 
@@ -29,7 +33,7 @@ async function person(): Promise<Person> {
   open.push(client);
   const p: Person = { account, client, typing: [], presence: [] };
   client.on('typing', (e) => p.typing.push(`${toHex(e.from.accountId)}:${e.state}`));
-  client.on('presence', (e) => p.presence.push(`${toHex(e.accountId)}:${e.online ? 'online' : 'offline'}`));
+  client.on('presence', (e) => p.presence.push(`${toHex(e.accountId)}:${!e.shared ? 'not shared' : e.online ? 'online' : 'offline'}`));
   return p;
 }
 
@@ -91,21 +95,43 @@ describe('typing', () => {
 });
 
 describe('presence', () => {
-  it('a snapshot shows online only for visible mutual contacts; a probed stranger reads like an offline contact', async () => {
+  it('a snapshot shares only visible mutual contacts; a probed stranger reads like a hidden contact, connected or not', async () => {
     const { alice, bob, carol, dave } = await world();
-    const erin = await person(); // mutual with Bob, offline
+    const erin = await person(); // mutual with Bob, visible, offline
+    const frank = await person(); // mutual with Bob, hidden, online
     await erin.client.setContacts([bob.account.accountId]);
-    await bob.client.setContacts([alice.account.accountId, carol.account.accountId, erin.account.accountId]);
-    await Promise.all([alice, carol, dave, bob].map((p) => p.client.connect()));
-    const entries = await bob.client.presence([alice, carol, dave, erin].map((p) => p.account.accountId));
-    expect(entries.map((e) => e.online)).toEqual([true, false, false, false]);
-    // Carol and Dave are online, yet their entries are byte-for-byte those of offline Erin (modulo id).
-    const [, c, d, e] = entries;
-    expect({ ...c, accountId: null }).toEqual({ ...e, accountId: null });
-    expect({ ...d, accountId: null }).toEqual({ ...e, accountId: null });
+    await frank.client.setContacts([bob.account.accountId]);
+    await frank.client.setPresenceVisible(false);
+    await bob.client.setContacts([alice.account.accountId, carol.account.accountId, erin.account.accountId, frank.account.accountId]);
+    await Promise.all([alice, carol, dave, frank, bob].map((p) => p.client.connect()));
+    const entries = await bob.client.presence([alice, carol, dave, erin, frank].map((p) => p.account.accountId));
+    expect(entries.map((e) => ({ online: e.online, shared: e.shared }))).toEqual([
+      { online: true, shared: true },
+      { online: false, shared: false },
+      { online: false, shared: false },
+      { online: false, shared: true },
+      { online: false, shared: false },
+    ]);
+    // Carol and Dave are online, yet their entries are byte-for-byte those of hidden Frank (modulo id).
+    const [, c, d, , f] = entries;
+    expect({ ...c, accountId: null }).toEqual({ ...f, accountId: null });
+    expect({ ...d, accountId: null }).toEqual({ ...f, accountId: null });
+    // On the wire too (REST): exactly online false, shared false.
+    const rest = await http(relay.url, 'POST', '/v1/presence/query', {
+      token: await bob.client.sessionToken(),
+      body: { accounts: [carol, erin].map((p) => toBase64Url(p.account.accountId)) },
+    });
+    const body = rest.body as { entries: { online: boolean; shared: boolean }[] };
+    expect(body.entries.map(({ online, shared }) => ({ online, shared }))).toEqual([
+      { online: false, shared: false },
+      { online: false, shared: true },
+    ]);
     // Dave, a stranger, probing Bob and Alice learns nothing either (REST path, channel closed).
     dave.client.close();
-    expect((await dave.client.presence([alice.account.accountId, bob.account.accountId])).map((x) => x.online)).toEqual([false, false]);
+    expect((await dave.client.presence([alice.account.accountId, bob.account.accountId])).map((x) => [x.online, x.shared])).toEqual([
+      [false, false],
+      [false, false],
+    ]);
   });
 
   it('online and offline events reach mutual contacts only', async () => {
@@ -123,15 +149,15 @@ describe('presence', () => {
     expect(bob.presence.some((p) => p.startsWith(id(carol)))).toBe(false);
   });
 
-  it('hiding presence looks like going offline, and keeps the account offline to contacts', async () => {
+  it('hiding presence reads as not shared (never as going offline), and stays so across reconnects', async () => {
     const { alice, bob } = await world();
     await bob.client.connect();
     await alice.client.connect();
     await until(() => bob.presence.length === 1, 'online event');
     await alice.client.setPresenceVisible(false);
     await until(() => bob.presence.length === 2, 'hidden event');
-    expect(bob.presence).toEqual([`${id(alice)}:online`, `${id(alice)}:offline`]);
-    expect((await bob.client.presence([alice.account.accountId]))[0]!.online).toBe(false);
+    expect(bob.presence).toEqual([`${id(alice)}:online`, `${id(alice)}:not shared`]);
+    expect((await bob.client.presence([alice.account.accountId]))[0]).toMatchObject({ online: false, shared: false });
     expect((await alice.client.getContacts()).presenceVisible).toBe(false);
     alice.client.close();
     await alice.client.connect();
@@ -140,6 +166,56 @@ describe('presence', () => {
     await alice.client.setPresenceVisible(true);
     await until(() => bob.presence.length === 3, 'visible again');
     expect(bob.presence.at(-1)).toBe(`${id(alice)}:online`);
-    expect((await bob.client.presence([alice.account.accountId]))[0]!.online).toBe(true);
+    expect((await bob.client.presence([alice.account.accountId]))[0]).toMatchObject({ online: true, shared: true });
+  });
+
+  it('becoming mutual while both are online: each hears the other at once, nobody else hears anything', async () => {
+    const [alice, bob, carol] = await Promise.all([person(), person(), person()]);
+    await alice.client.setContacts([bob.account.accountId, carol.account.accountId]);
+    await carol.client.setContacts([alice.account.accountId]);
+    for (const p of [alice, bob, carol]) await p.client.connect();
+    await until(() => alice.presence.length === 1, "Carol's online event at Alice");
+    expect(alice.presence).toEqual([`${id(carol)}:online`]);
+    // Bob adds Alice back: no reconnect needed for either to see the other online.
+    await bob.client.setContacts([alice.account.accountId]);
+    await until(() => alice.presence.length === 2 && bob.presence.length === 1, 'presence on becoming mutual');
+    expect(alice.presence.at(-1)).toBe(`${id(bob)}:online`);
+    expect(bob.presence).toEqual([`${id(alice)}:online`]);
+    await settle();
+    expect(carol.presence).toEqual([]);
+    // Saving the same list again changes nothing.
+    await bob.client.setContacts([alice.account.accountId]);
+    await settle();
+    expect(alice.presence).toHaveLength(2);
+    expect(bob.presence).toHaveLength(1);
+  });
+
+  it('becoming mutual with a hidden or offline account tells exactly what a snapshot would', async () => {
+    const [alice, bob, erin] = await Promise.all([person(), person(), person()]);
+    await alice.client.setPresenceVisible(false);
+    await alice.client.setContacts([bob.account.accountId]);
+    await erin.client.setContacts([bob.account.accountId]); // visible, never connected
+    await bob.client.connect();
+    await alice.client.connect();
+    await bob.client.setContacts([alice.account.accountId, erin.account.accountId]);
+    await until(() => bob.presence.length === 1, 'presence of Erin at Bob');
+    await settle();
+    // Hidden Alice sends nothing; offline Erin is shared and offline.
+    expect(bob.presence).toEqual([`${id(erin)}:offline`]);
+    expect(alice.presence).toEqual([`${id(bob)}:online`]);
+  });
+
+  it('no longer mutual: the other side hears that presence is not shared any more', async () => {
+    const { alice, bob } = await world();
+    await alice.client.connect();
+    await bob.client.connect();
+    await until(() => alice.presence.length === 1, 'Bob online at Alice');
+    await bob.client.setContacts([]);
+    await until(() => alice.presence.length === 2, 'not shared at Alice');
+    expect(alice.presence.at(-1)).toBe(`${id(bob)}:not shared`);
+    // Bob going offline now tells Alice nothing.
+    bob.client.close();
+    await settle();
+    expect(alice.presence).toHaveLength(2);
   });
 });
