@@ -48,6 +48,27 @@ export function aesGcmSealInto(
   out.set(cipher.getAuthTag(), offset + body.length + tail.length);
 }
 
+/**
+ * The same AES-256-GCM seal with the ciphertext and the tag returned apart, without copying them
+ * into one array: for bulk data written straight to a file (attachment segments of 1 MiB).
+ */
+export function aesGcmSealDetached(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  ad: Uint8Array,
+): { readonly ciphertext: Uint8Array; readonly tag: Uint8Array } {
+  assertLength(key, AES_KEY_LENGTH, 'AES-256-GCM key');
+  assertLength(nonce, GCM_NONCE_LENGTH, 'GCM nonce');
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
+  cipher.setAAD(ad);
+  const body = cipher.update(plaintext);
+  // GCM's final() never yields bytes (a stream mode); should it ever, the two are joined.
+  const tail = cipher.final();
+  const ciphertext = tail.length === 0 ? ownedBytes(body) : new Uint8Array(Buffer.concat([body, tail]));
+  return { ciphertext, tag: ownedBytes(cipher.getAuthTag()) };
+}
+
 export function aesGcmOpen(
   key: Uint8Array,
   nonce: Uint8Array,

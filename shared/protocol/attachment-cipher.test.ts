@@ -16,6 +16,7 @@ import {
   sealAttachment,
   sealedSegmentOffset,
   sealSegment,
+  sealSegmentDetached,
   segmentNonce,
   type AttachmentDescriptor,
   type SealedAttachment,
@@ -190,6 +191,19 @@ describe('segments', () => {
     expect(codeOf(() => openSegment(key, ad, 0, true, new Uint8Array(15)))).toBe('TRUNCATED');
     const emptyLast = aesGcmSeal(key, segmentNonce(2, true), new Uint8Array(0), ad);
     expect(codeOf(() => openSegment(key, ad, 2, true, emptyLast))).toBe('MALFORMED');
+  });
+
+  it('the detached seal is the same ciphertext and tag, and the digest takes tags either way', () => {
+    const whole = sealSegment(key, ad, 5, true, full.subarray(0, 1234));
+    const { ciphertext, tag } = sealSegmentDetached(key, ad, 5, true, full.subarray(0, 1234));
+    expect(same(whole, new Uint8Array([...ciphertext, ...tag]))).toBe(true);
+    const header = encodeAttachmentHeader(key, fileId).bytes;
+    const a = new CiphertextDigest(header);
+    a.addSealedSegment(whole);
+    const b = new CiphertextDigest(header);
+    b.addTag(tag);
+    expect(a.digest()).toEqual(b.digest());
+    expect(() => sealSegmentDetached(key, ad, 0, false, new Uint8Array(5))).toThrow(RangeError);
   });
 
   it('sealing refuses wrong segment sizes as bugs', () => {

@@ -24,7 +24,7 @@
  * releases a segment's plaintext after its tag verified, but the file as a whole is authentic only
  * after the final segment and the digests check out: callers must hold output back until then.
  */
-import { aesGcmOpen, aesGcmSeal, GCM_NONCE_LENGTH } from '../crypto/aead.js';
+import { aesGcmOpen, aesGcmSeal, aesGcmSealDetached, GCM_NONCE_LENGTH } from '../crypto/aead.js';
 import { constantTimeEqual, wipe } from '../crypto/bytes.js';
 import { assertLength, CryptoError } from '../crypto/errors.js';
 import type { Rng } from '../crypto/random.js';
@@ -197,10 +197,29 @@ export function segmentNonce(index: number, last: boolean): Uint8Array {
  * after others.
  */
 export function sealSegment(key: Uint8Array, ad: Uint8Array, index: number, last: boolean, plaintext: Uint8Array): Uint8Array {
+  checkSegmentPlaintext(index, last, plaintext);
+  return aesGcmSeal(key, segmentNonce(index, last), plaintext, ad);
+}
+
+/**
+ * `sealSegment` with the ciphertext and the tag apart (sealed = ciphertext ‖ tag), saving a copy of
+ * the segment: what the engine writes to its spool.
+ */
+export function sealSegmentDetached(
+  key: Uint8Array,
+  ad: Uint8Array,
+  index: number,
+  last: boolean,
+  plaintext: Uint8Array,
+): { readonly ciphertext: Uint8Array; readonly tag: Uint8Array } {
+  checkSegmentPlaintext(index, last, plaintext);
+  return aesGcmSealDetached(key, segmentNonce(index, last), plaintext, ad);
+}
+
+function checkSegmentPlaintext(index: number, last: boolean, plaintext: Uint8Array): void {
   checkIndex(index);
   if (last ? plaintext.length > SEGMENT : plaintext.length !== SEGMENT) throw new RangeError('segment has the wrong length');
   if (last && index > 0 && plaintext.length === 0) throw new RangeError('only an empty file has an empty segment');
-  return aesGcmSeal(key, segmentNonce(index, last), plaintext, ad);
 }
 
 function tryOpen(key: Uint8Array, ad: Uint8Array, index: number, last: boolean, sealed: Uint8Array): Uint8Array | null {
@@ -267,7 +286,12 @@ export class CiphertextDigest {
   /** Adds the next sealed segment (only its tag is hashed). */
   addSealedSegment(sealed: Uint8Array): void {
     if (sealed.length < ATTACHMENT_TAG_LENGTH) throw new RangeError('sealed segment shorter than a tag');
-    this.#hash.update(sealed.subarray(sealed.length - ATTACHMENT_TAG_LENGTH));
+    this.addTag(sealed.subarray(sealed.length - ATTACHMENT_TAG_LENGTH));
+  }
+  /** Adds the next segment's tag. */
+  addTag(tag: Uint8Array): void {
+    if (tag.length !== ATTACHMENT_TAG_LENGTH) throw new RangeError('a tag is 16 bytes');
+    this.#hash.update(tag);
     this.#segments++;
   }
   get segments(): number {

@@ -20,10 +20,7 @@
  * connection — dropping SQLCipher's copy of the key — and exits), call reconcile() after the setting
  * changes, and caughtUp() then search() for the channel.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { threadId, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { RequestOf } from '../../../shared/api/types.js';
 import type { SearchHit, SearchIndexProgress, SearchPage } from '../../../shared/api/view-models.js';
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
@@ -31,6 +28,7 @@ import type { EngineDatabase } from '../db/database.js';
 import { readSettings } from '../db/settings.js';
 import { sql } from '../db/sql.js';
 import { EngineError } from '../errors.js';
+import { workerEntry } from '../worker-entry.js';
 import { contactIdOf, rowIdOf } from '../views.js';
 import { catchUpBacklog, createIndex, isCurrent, readIndexRecord, retireIndex } from './indexer.js';
 import type { FromWorker, MaintenanceStats, ToWorker, WorkerInit } from './maintenance.js';
@@ -316,36 +314,7 @@ export function searchHitView(h: SearchHitRecord, self: Uint8Array): SearchHit {
 
 // ── The worker's entry ──────────────────────────────────────────────────────────────────────────
 
-let bundledEntry: URL | null = null;
-
-/**
- * The compiled maintenance-worker.js next to this module. Under the test runner this module is
- * TypeScript source and a worker thread cannot load TypeScript (Node 20 has no type stripping), so
- * the entry is bundled from source once per process with esbuild (a dev dependency; this branch is
- * never reached by compiled code) into node_modules/.cache, where its package imports resolve.
- */
+/** The maintenance worker's entry: compiled JS next to this module, or bundled from source under the test runner. */
 export function maintenanceWorkerScript(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./maintenance-worker.js', import.meta.url);
-  if (bundledEntry) return bundledEntry;
-  const require = createRequire(import.meta.url);
-  const esbuild = require('esbuild') as {
-    buildSync(options: Record<string, unknown>): { outputFiles: { text: string }[] };
-  };
-  const { outputFiles } = esbuild.buildSync({
-    entryPoints: [fileURLToPath(new URL('./maintenance-worker.ts', import.meta.url))],
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    write: false,
-  });
-  const dir = fileURLToPath(new URL('../../../node_modules/.cache/parley/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const file = `${dir}search-worker-${process.pid}-${threadId}.mjs`;
-  writeFileSync(`${file}.tmp`, outputFiles[0]!.text);
-  renameSync(`${file}.tmp`, file);
-  process.once('exit', () => rmSync(file, { force: true }));
-  bundledEntry = pathToFileURL(file);
-  return bundledEntry;
+  return workerEntry(import.meta.url, './maintenance-worker');
 }

@@ -1,0 +1,258 @@
+/**
+ * bench/files entry point (`npm run bench:files`): the engine's file encryption and decryption of
+ * issue 13 (electron/engine/files), against raw AES-256-GCM over the same segments in the same run.
+ *
+ *   node dist/bench/files/run.js [--size=MiB] [--rounds=N] [--quick] [--json] [--dir=PATH] [--keep]
+ *     --size=MiB   file size (default 1024 = 1 GiB, the recorded figure)
+ *     --rounds=N   repetitions of every measurement, interleaved (default 3); medians are reported
+ *     --quick      64 MiB, 2 rounds (a smoke run; not for the record)
+ *     --json       only the JSON lines
+ *     --dir=PATH   where the files go (default: a new directory under the OS temp dir)
+ *     --keep       keep the files afterwards
+ *
+ * One source file of pseudo-random bytes; per round, in this order (every file the previous step
+ * wrote is fsynced first, outside the timing, so no step pays for another's writeback):
+ *  - raw encrypt: AES-256-GCM (node:crypto, what the engine uses) of the same number of segments of
+ *    the same sizes (the Padmé-padded file cut at 2²⁰ bytes), from memory, on this thread: no I/O, no
+ *    hashing, no worker — the floor;
+ *  - engine encrypt: `encryptToSpool` of the file (read, pad, seal, ciphertext digest, plaintext
+ *    SHA-256 on the helper thread, write, rename), with this thread's event-loop delay
+ *    (monitorEventLoopDelay, 1 ms resolution) and the process RSS sampled every 20 ms;
+ *  - raw decrypt: AES-256-GCM open of the same segments from memory;
+ *  - engine decrypt: `decryptToFile` of the spool into a new file (every check, rename).
+ * Goals (issue 13): engine ≥ 75 % of raw in each direction; RSS growth ≤ 64 MiB; loop p99 ≤ 50 ms.
+ * A measurement, not a test: it exits 0 whether or not goals are met. docs/benchmarks.md records it.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { decryptToFile, encryptToSpool } from '../../electron/engine/files/file-cipher.js';
+import { attachmentLayout, segmentNonce } from '../../shared/protocol/attachment-cipher.js';
+import { ATTACHMENT_SEGMENT_SIZE } from '../../shared/protocol/constants.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(`--${name}`);
+const option = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = flag('quick');
+const jsonOnly = flag('json');
+const MiB = 1024 * 1024;
+const SIZE = Number(option('size') ?? (quick ? 64 : 1024)) * MiB;
+const ROUNDS = Number(option('rounds') ?? (quick ? 2 : 3));
+const GOAL_RATIO = 0.75;
+const GOAL_RSS_MIB = 64;
+const GOAL_LOOP_P99_MS = 50;
+/** Raw GCM cycles through this much of the file held in memory (more than any cache). */
+const RAW_WORKING_SET = 64 * MiB;
+
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+function out(record: Record<string, unknown>): void {
+  console.log(JSON.stringify(record));
+}
+function say(text: string): void {
+  if (!jsonOnly) console.error(text);
+}
+
+function makeSource(path: string, size: number): void {
+  const fd = openSync(path, 'w');
+  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), Buffer.alloc(16));
+  const zeros = Buffer.alloc(8 * MiB);
+  for (let done = 0; done < size; ) {
+    const n = Math.min(zeros.length, size - done);
+    writeSync(fd, cipher.update(zeros.subarray(0, n)));
+    done += n;
+  }
+  fsyncSync(fd);
+  closeSync(fd);
+}
+
+/**
+ * Writes a file's dirty pages to disk (outside any timing), so that each measurement starts from a
+ * clean page cache rather than the writeback backlog of the bench's own previous step.
+ */
+function settle(path: string): void {
+  const fd = openSync(path, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+}
+
+function readHead(path: string, size: number): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  const fd = openSync(path, 'r');
+  let done = 0;
+  while (done < size) {
+    const n = readSync(fd, buffer, done, size - done, done);
+    if (n === 0) break;
+    done += n;
+  }
+  closeSync(fd);
+  buffer.fill(0, done);
+  return buffer;
+}
+
+/** The segment plaintext lengths of a file of `size` bytes (Padmé-padded, cut at 2²⁰). */
+function segmentLengths(size: number): number[] {
+  const layout = attachmentLayout(size);
+  return Array.from({ length: layout.segments }, (_, i) => (i === layout.segments - 1 ? layout.lastSegmentLength : ATTACHMENT_SEGMENT_SIZE));
+}
+
+type Sealed = { readonly body: Buffer; readonly tag: Buffer };
+
+/** Raw AES-256-GCM seal of every segment, from memory: the floor. Keeps a working set of sealed segments for rawOpen. */
+function rawSeal(key: Buffer, ad: Buffer, lengths: readonly number[], memory: Buffer, keep: Sealed[]): number {
+  const slots = Math.floor(memory.length / ATTACHMENT_SEGMENT_SIZE);
+  const start = performance.now();
+  for (let i = 0; i < lengths.length; i++) {
+    const offset = (i % slots) * ATTACHMENT_SEGMENT_SIZE;
+    const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(i, i === lengths.length - 1), { authTagLength: 16 });
+    cipher.setAAD(ad);
+    const body = cipher.update(memory.subarray(offset, offset + lengths[i]!));
+    cipher.final();
+    const tag = cipher.getAuthTag();
+    if (i < slots) keep.push({ body, tag });
+  }
+  return performance.now() - start;
+}
+
+/** Raw AES-256-GCM open of every segment (cycling through the sealed working set under its own nonces). */
+function rawOpen(key: Buffer, ad: Buffer, lengths: readonly number[], sealed: readonly Sealed[]): number {
+  const start = performance.now();
+  for (let i = 0; i < lengths.length; i++) {
+    const k = i % sealed.length;
+    const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(k, k === lengths.length - 1), { authTagLength: 16 });
+    decipher.setAAD(ad);
+    decipher.setAuthTag(sealed[k]!.tag);
+    decipher.update(sealed[k]!.body);
+    decipher.final();
+  }
+  return performance.now() - start;
+}
+
+type Observed = { readonly ms: number; readonly loopP99Ms: number; readonly loopMaxMs: number; readonly rssGrowthMiB: number };
+
+/** Runs `work` with the event-loop monitor on and the RSS sampled; growth = peak − RSS just before. */
+async function observe(work: () => Promise<unknown>): Promise<Observed> {
+  global.gc?.();
+  const before = process.memoryUsage.rss();
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 20);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const start = performance.now();
+  await work();
+  const ms = performance.now() - start;
+  loop.disable();
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  return {
+    ms,
+    loopP99Ms: loop.percentile(99) / 1e6,
+    loopMaxMs: loop.max / 1e6,
+    rssGrowthMiB: (peak - before) / MiB,
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = option('dir') ?? mkdtempSync(join(tmpdir(), 'parley-bench-files-'));
+  const source = join(dir, 'source.bin');
+  const spoolDir = join(dir, 'spool');
+  const lengths = segmentLengths(SIZE);
+  const paddedMiB = lengths.reduce((a, b) => a + b, 0) / MiB;
+  say(`bench/files: ${SIZE / MiB} MiB (${lengths.length} segments, ${round(paddedMiB)} MiB padded), ${ROUNDS} rounds, in ${dir}`);
+  out({
+    bench: 'files',
+    phase: 'setup',
+    sizeBytes: SIZE,
+    segments: lengths.length,
+    rounds: ROUNDS,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    load1: round(loadavg()[0]!),
+    date: new Date().toISOString(),
+  });
+  makeSource(source, SIZE);
+  const memory = readHead(source, Math.min(RAW_WORKING_SET, Math.max(ATTACHMENT_SEGMENT_SIZE, SIZE)));
+  const key = randomBytes(32);
+  const ad = createHash('sha256').update(randomBytes(53)).digest();
+
+  const rows: { rawSealMs: number; rawOpenMs: number; enc: Observed; dec: Observed }[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const sealed: Sealed[] = [];
+      const rawSealMs = rawSeal(key, ad, lengths, memory, sealed);
+      let spooled: Awaited<ReturnType<typeof encryptToSpool>> | undefined;
+      const enc = await observe(async () => {
+        spooled = await encryptToSpool(source, { spoolDir });
+      });
+      settle(spooled!.spoolPath);
+      const rawOpenMs = rawOpen(key, ad, lengths, sealed);
+      sealed.length = 0;
+      const output = join(dir, 'output.bin');
+      const dec = await observe(() => decryptToFile(spooled!.spoolPath, output, spooled!.descriptor));
+      settle(output);
+      rmSync(spooled!.spoolPath, { force: true });
+      rmSync(output, { force: true });
+      rows.push({ rawSealMs, rawOpenMs, enc, dec });
+      const mibps = (ms: number): number => round(paddedMiB / (ms / 1000), 0);
+      out({
+        bench: 'files',
+        phase: 'round',
+        round: r + 1,
+        rawSealMiBps: mibps(rawSealMs),
+        engineEncryptMiBps: mibps(enc.ms),
+        encryptRatio: round(rawSealMs / enc.ms),
+        rawOpenMiBps: mibps(rawOpenMs),
+        engineDecryptMiBps: mibps(dec.ms),
+        decryptRatio: round(rawOpenMs / dec.ms),
+        encryptLoopP99Ms: round(enc.loopP99Ms),
+        encryptLoopMaxMs: round(enc.loopMaxMs),
+        decryptLoopP99Ms: round(dec.loopP99Ms),
+        decryptLoopMaxMs: round(dec.loopMaxMs),
+        encryptRssGrowthMiB: round(enc.rssGrowthMiB, 1),
+        decryptRssGrowthMiB: round(dec.rssGrowthMiB, 1),
+        load1: round(loadavg()[0]!),
+      });
+    }
+  } finally {
+    if (!flag('keep')) rmSync(dir, { recursive: true, force: true });
+  }
+
+  const encRatio = median(rows.map((r) => r.rawSealMs / r.enc.ms));
+  const decRatio = median(rows.map((r) => r.rawOpenMs / r.dec.ms));
+  const rss = Math.max(...rows.flatMap((r) => [r.enc.rssGrowthMiB, r.dec.rssGrowthMiB]));
+  const p99 = Math.max(...rows.flatMap((r) => [r.enc.loopP99Ms, r.dec.loopP99Ms]));
+  const loopMax = Math.max(...rows.flatMap((r) => [r.enc.loopMaxMs, r.dec.loopMaxMs]));
+  const summary = {
+    bench: 'files',
+    phase: 'summary',
+    sizeBytes: SIZE,
+    medianRawSealMiBps: round(paddedMiB / (median(rows.map((r) => r.rawSealMs)) / 1000), 0),
+    medianEngineEncryptMiBps: round(paddedMiB / (median(rows.map((r) => r.enc.ms)) / 1000), 0),
+    medianEncryptRatio: round(encRatio),
+    medianRawOpenMiBps: round(paddedMiB / (median(rows.map((r) => r.rawOpenMs)) / 1000), 0),
+    medianEngineDecryptMiBps: round(paddedMiB / (median(rows.map((r) => r.dec.ms)) / 1000), 0),
+    medianDecryptRatio: round(decRatio),
+    worstRssGrowthMiB: round(rss, 1),
+    worstLoopP99Ms: round(p99),
+    worstLoopMaxMs: round(loopMax),
+    goals: {
+      encryptRatio: encRatio >= GOAL_RATIO ? 'met' : 'missed',
+      decryptRatio: decRatio >= GOAL_RATIO ? 'met' : 'missed',
+      rssGrowth: rss <= GOAL_RSS_MIB ? 'met' : 'missed',
+      loopP99: p99 <= GOAL_LOOP_P99_MS ? 'met' : 'missed',
+    },
+  };
+  out(summary);
+  say(
+    `encrypt ${summary.medianEngineEncryptMiBps} MiB/s = ${summary.medianEncryptRatio} × raw ${summary.medianRawSealMiBps} MiB/s; ` +
+      `decrypt ${summary.medianEngineDecryptMiBps} MiB/s = ${summary.medianDecryptRatio} × raw ${summary.medianRawOpenMiBps} MiB/s; ` +
+      `RSS +${summary.worstRssGrowthMiB} MiB; loop p99 ${summary.worstLoopP99Ms} ms (max ${summary.worstLoopMaxMs} ms)`,
+  );
+}
+
+await main();
