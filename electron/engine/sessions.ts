@@ -31,6 +31,7 @@ import {
   type PeerDevice,
   type SessionDecryptResult,
 } from '../../shared/protocol/session.js';
+import { crashPoint } from './crash-points.js';
 import type { WriteDb } from './db/database.js';
 import { applyPrekeyChanges, SqlitePrekeyStore } from './db/prekeys.js';
 import { toHex } from '../../shared/crypto/bytes.js';
@@ -155,7 +156,11 @@ export class Sessions {
         advanced.push({ key, record: encrypted.record });
         return { peer, message: encrypted.message };
       });
-      return commit(this.db, out);
+      const committed = commit(this.db, out);
+      // Ciphertexts exist, their chain steps are not committed: nothing may leave before the commit
+      // (docs/protocol.md §10.7).
+      crashPoint('after-encrypt-before-commit');
+      return committed;
     });
     for (const a of advanced) this.#stored(a.key, a.record);
     return value;

@@ -6,10 +6,15 @@
  * the contract — nothing is lost, nothing is shown twice, every text ends up delivered, and the
  * sessions still decrypt both ways.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnRelay, tempDir, type RelayProcess } from '../relay/helpers/relay.js';
-import { addContact, expectConversation, Profile, waitForPage } from './helpers.js';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../../shared/crypto/bytes.js';
+import { messageTypeOf, MessageType, parsePrekeyMessage, parseRatchetMessage } from '../../../shared/protocol/messages.js';
+import { DATABASE_FILE } from '../../../server/relay.js';
+import { spawnRelay, tempDir, type RelayProcess } from '../relay/helpers/relay.js';
+import { addContact, expectConversation, page, Profile, waitForPage } from './helpers.js';
 
 let relay: RelayProcess;
 let relayDir: string;
@@ -72,7 +77,63 @@ async function goOn(c: { alice: Profile; bob: Profile; aToB: string; bToA: strin
   await expectConversation(c.bob.p, c.bToA, all, 'Bob after recovery');
 }
 
+/**
+ * The ratchet position of every envelope from `sender` waiting in the relay's mailboxes — what
+ * left the sender's device and was not fetched yet. The relay holds its database exclusively, so it
+ * is stopped (a drain: everything answered is committed), read, and started again on its port.
+ */
+async function queuedFrom(sender: Profile): Promise<{ ratchetKey: string; counter: number }[]> {
+  await relay.stop();
+  const db = new Database(path.join(relayDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
+  let rows: { content: Uint8Array }[];
+  try {
+    rows = db.prepare('SELECT content FROM mailbox WHERE source_account = ? ORDER BY seq').all(Buffer.from(fromHex(sender.accountId))) as typeof rows;
+  } finally {
+    db.close();
+  }
+  relay = await spawnRelay({ dataDir: relayDir, port: relay.port });
+  return rows.map(({ content }) => {
+    const bytes = new Uint8Array(content);
+    const inner = messageTypeOf(bytes) === MessageType.Prekey ? parsePrekeyMessage(bytes).message : bytes;
+    const { header } = parseRatchetMessage(inner);
+    return { ratchetKey: toHex(header.ratchetKey), counter: header.counter };
+  });
+}
+
 describe('engine killed at a crash point', () => {
+  it('after-encrypt-before-commit: the ciphertext never leaves; after the restart the next text takes that chain step and no message key serves two ciphertexts', async () => {
+    const c = await talking();
+    // Alice's delivery receipt for b1 has reached Bob: her outbox is empty, nothing else encrypts.
+    await waitForPage(c.bob.p, c.bToA, (ms) => ms.some((m) => m.body === 'b1' && (m.status === 'delivered' || m.status === 'read')), 'b1 delivered');
+    await c.bob.p.stop();
+    await send(c.alice, c.aToB, 'a2');
+    await waitForPage(c.alice.p, c.aToB, (ms) => ms.some((m) => m.body === 'a2' && m.status === 'sent'), 'a2 at the relay');
+
+    await restartArmed(c.alice, 'after-encrypt-before-commit');
+    // Encrypted inside the send transaction (the chain stepped in memory, the envelope row written), killed before the commit.
+    await expect(send(c.alice, c.aToB, 'a3 (encrypted, killed before the commit)')).rejects.toThrow(/exited/);
+    await c.alice.crashed();
+
+    await c.alice.start();
+    // Nothing of a3 was committed, so there is no row for it, and nothing to send.
+    expect((await page(c.alice.p, c.aToB)).map((m) => m.body)).toEqual(['a1', 'b1', 'a2']);
+
+    await send(c.alice, c.aToB, 'a4: another plaintext');
+    await waitForPage(c.alice.p, c.aToB, (ms) => ms.some((m) => m.body === 'a4: another plaintext' && m.status === 'sent'), 'a4 at the relay');
+    // What left Alice's device while Bob was away: a2 and a4 only, a4 on the chain step after a2 —
+    // the step a3 had taken in memory, taken again for another plaintext, which is safe because a3's
+    // ciphertext never left. Every ciphertext that left has a message key of its own.
+    const [a2, ...rest] = await queuedFrom(c.alice);
+    expect(rest).toEqual([{ ratchetKey: a2!.ratchetKey, counter: a2!.counter + 1 }]);
+
+    await c.bob.start();
+    const expected = ['a1', 'b1', 'a2', 'a4: another plaintext'];
+    await expectConversation(c.bob.p, c.bToA, expected, 'Bob');
+    await expectConversation(c.alice.p, c.aToB, expected, 'Alice after the restart');
+    await goOn(c, expected);
+  });
+
+
   it('after-outbox-commit: the send committed before the kill goes out once after the restart; nothing lost or doubled; sessions go on', async () => {
     const c = await talking();
     await send(c.alice, c.aToB, 'a2');
