@@ -16,8 +16,18 @@ export type BusEvent =
       readonly envelopes?: readonly StoredEnvelope[];
     }
   | { readonly kind: 'device-gone'; readonly deviceKeys: readonly number[] }
-  /** A frame (already JSON) for every socket of these accounts. */
-  | { readonly kind: 'account-frame'; readonly accountIds: readonly string[]; readonly frame: string };
+  /** An event for every socket of these accounts (hex ids). */
+  | { readonly kind: 'account-event'; readonly accountIds: readonly string[]; readonly event: AccountEvent };
+
+/** What an account's sockets hear about their mutual contacts (ADR 0007); ws/encode.ts writes the frame. */
+export type AccountEvent =
+  | {
+      readonly type: 'typing';
+      readonly from: { readonly accountId: Uint8Array; readonly deviceId: number };
+      readonly state: 'started' | 'stopped';
+    }
+  /** `shared: false`: the account no longer shares its presence with the receiver (shown as nothing). */
+  | { readonly type: 'presence'; readonly accountId: Uint8Array; readonly online: boolean; readonly shared: boolean };
 
 export type Bus = {
   publish(event: BusEvent): void;

@@ -14,6 +14,7 @@
  * Does not own who is connected (server/ws registry, behind OnlineDirectory) or transport.
  */
 import { fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
+import type { AccountEvent } from '../bus/bus.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
 
 export type OnlineDirectory = {
@@ -21,7 +22,7 @@ export type OnlineDirectory = {
   isOnline(accountHex: string): boolean;
 };
 
-export type TypingState = 'started' | 'stopped';
+export type TypingState = Extract<AccountEvent, { type: 'typing' }>['state'];
 
 export type PresenceEntry = { readonly accountId: Uint8Array; readonly online: boolean; readonly shared: boolean };
 
@@ -93,8 +94,8 @@ export class PresenceService {
   async typing(from: AuthenticatedDevice, to: Uint8Array, state: TypingState): Promise<void> {
     const mutual = await this.ctx.store.mutualContacts(from.accountId, { among: [to], visibleOnly: false });
     if (mutual.length === 0) return;
-    const frame = JSON.stringify({ type: 'typing', from: { accountId: toBase64Url(from.accountId), deviceId: from.deviceId }, state });
-    this.ctx.bus.publish({ kind: 'account-frame', accountIds: [toHex(to)], frame });
+    const event = { type: 'typing', from: { accountId: from.accountId, deviceId: from.deviceId }, state } as const;
+    this.ctx.bus.publish({ kind: 'account-event', accountIds: [toHex(to)], event });
   }
 
   /** Called on an account's first connection (online) and after its last one closes (offline). */
@@ -107,7 +108,7 @@ export class PresenceService {
 
   private publish(accountId: Uint8Array, state: { readonly online: boolean; readonly shared: boolean }, audience: readonly Uint8Array[]): void {
     if (audience.length === 0) return;
-    const frame = JSON.stringify({ type: 'presence', accountId: toBase64Url(accountId), online: state.online, shared: state.shared });
-    this.ctx.bus.publish({ kind: 'account-frame', accountIds: audience.map(toHex), frame });
+    const event = { type: 'presence', accountId, online: state.online, shared: state.shared } as const;
+    this.ctx.bus.publish({ kind: 'account-event', accountIds: audience.map(toHex), event });
   }
 }

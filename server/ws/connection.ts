@@ -21,19 +21,27 @@ import {
   SendFrameSchema,
   TypingFrameSchema,
 } from '../../shared/wire/frames.js';
-import { toBase64Url } from '../../shared/crypto/bytes.js';
-import { WIRE_VERSION } from '../../shared/wire/version.js';
 import { RequestIdSchema } from '../../shared/wire/primitives.js';
 import type { z } from 'zod';
 import type { AuthService } from '../core/auth.js';
 import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
 import { RelayError, toErrorObject } from '../core/errors.js';
 import type { Mailboxes } from '../core/mailboxes.js';
-import { presenceEntryWire, type PresenceService } from '../core/presence.js';
+import type { PresenceService } from '../core/presence.js';
 import { TokenBucket } from '../limits/rate-limiter.js';
 import type { BusEvent } from '../bus/bus.js';
 import type { StoredEnvelope } from '../store/store.js';
-import { ackedFrame, envelopeFrame, errorFrame, rememberContentText, sentFrame } from './encode.js';
+import {
+  ackedFrame,
+  BACKLOG_END_FRAME,
+  envelopeFrame,
+  errorFrame,
+  pongFrame,
+  presenceSnapshotFrame,
+  readyFrame,
+  rememberContentText,
+  sentFrame,
+} from './encode.js';
 import type { ConnectionRegistry } from './registry.js';
 import { describeIssues } from '../core/validation.js';
 
@@ -225,14 +233,7 @@ export class Connection {
         }
         this.deps.presence.snapshot(device, frame.accounts).then(
           (entries) =>
-            this.sendRaw(
-              JSON.stringify({
-                type: 'presence-snapshot',
-                ref: frame.id,
-                entries: entries.map(presenceEntryWire),
-              }),
-              'presence-snapshot',
-            ),
+            this.sendRaw(presenceSnapshotFrame(frame.id, entries), 'presence-snapshot'),
           (e: unknown) => this.sendError(e, frame.id),
         );
         return;
@@ -240,7 +241,7 @@ export class Connection {
       case 'ping': {
         const frame = this.parse(PingFrameSchema, value, ref);
         if (!frame) return;
-        this.sendRaw(JSON.stringify({ type: 'pong', ref: frame.id, serverTime: this.deps.ctx.clock() }), 'pong');
+        this.sendRaw(pongFrame(frame.id, this.deps.ctx.clock()), 'pong');
         return;
       }
     }
@@ -286,16 +287,7 @@ export class Connection {
     }
     clearTimeout(this.authTimer);
     this.state = 'ready';
-    this.sendRaw(
-      JSON.stringify({
-        type: 'ready',
-        wireVersion: WIRE_VERSION,
-        accountId: toBase64Url(device.accountId),
-        deviceId: device.deviceId,
-        serverTime: this.deps.ctx.clock(),
-      }),
-      'ready',
-    );
+    this.sendRaw(readyFrame(device, this.deps.ctx.clock()), 'ready');
     void this.pump();
     const waiting = this.waiting.splice(0);
     for (const w of waiting) this.onMessage(w.data, w.isBinary);
@@ -366,7 +358,7 @@ export class Connection {
         }
         if (!this.backlogDone) {
           this.backlogDone = true;
-          this.sendRaw('{"type":"backlog-end"}', 'backlog-end');
+          this.sendRaw(BACKLOG_END_FRAME, 'backlog-end');
         }
       } while (this.dirty);
     } catch (e) {

@@ -1,9 +1,14 @@
 /**
- * Serialisation of relay→client frames (shapes in shared/wire/frames.ts). Envelope frames are built
- * once per envelope and shared by every connection of the device.
+ * Serialisation of every relay→client frame (shapes in shared/wire/frames.ts; encode.test.ts parses
+ * each one with ServerFrameSchema). Nothing else in the relay writes a frame's JSON. Envelope frames
+ * are built once per envelope and shared by every connection of the device; hot-path frames are
+ * built by hand from values that need no JSON escaping, the rest with JSON.stringify.
  */
 import { toBase64Url } from '../../shared/crypto/bytes.js';
 import type { ErrorObject } from '../../shared/wire/errors.js';
+import { WIRE_VERSION } from '../../shared/wire/version.js';
+import type { AccountEvent } from '../bus/bus.js';
+import { presenceEntryWire, type PresenceEntry } from '../core/presence.js';
 import type { StoredEnvelope } from '../store/store.js';
 
 const envelopeFrames = new WeakMap<StoredEnvelope, string>();
@@ -43,4 +48,25 @@ export function ackedFrame(ref: string): string {
 
 export function errorFrame(error: ErrorObject, ref: string | undefined): string {
   return JSON.stringify(ref === undefined ? { type: 'error', ...error } : { type: 'error', ...error, ref });
+}
+
+export function readyFrame(device: { readonly accountId: Uint8Array; readonly deviceId: number }, serverTime: number): string {
+  return JSON.stringify({ type: 'ready', wireVersion: WIRE_VERSION, accountId: toBase64Url(device.accountId), deviceId: device.deviceId, serverTime });
+}
+
+export const BACKLOG_END_FRAME = '{"type":"backlog-end"}';
+
+export function pongFrame(ref: string, serverTime: number): string {
+  return JSON.stringify({ type: 'pong', ref, serverTime });
+}
+
+export function presenceSnapshotFrame(ref: string, entries: readonly PresenceEntry[]): string {
+  return JSON.stringify({ type: 'presence-snapshot', ref, entries: entries.map(presenceEntryWire) });
+}
+
+/** A typing or presence event for the sockets of the accounts it is published to. */
+export function accountEventFrame(event: AccountEvent): string {
+  return event.type === 'typing'
+    ? JSON.stringify({ type: 'typing', from: { accountId: toBase64Url(event.from.accountId), deviceId: event.from.deviceId }, state: event.state })
+    : JSON.stringify({ type: 'presence', accountId: toBase64Url(event.accountId), online: event.online, shared: event.shared });
 }

@@ -19,6 +19,7 @@ import type { RelayContext } from '../core/context.js';
 import type { Mailboxes } from '../core/mailboxes.js';
 import type { PresenceService } from '../core/presence.js';
 import { Connection } from './connection.js';
+import { accountEventFrame } from './encode.js';
 import { ConnectionRegistry } from './registry.js';
 
 export const HEARTBEAT_INTERVAL_MS = 30_000;
@@ -100,10 +101,10 @@ export class WsGateway {
         if (connections) for (const c of [...connections]) c.onBusEvent(event);
       }
     } else {
-      const type = event.frame.startsWith('{"type":"typing"') ? 'typing' : 'presence';
+      const frame = accountEventFrame(event.event);
       for (const accountHex of event.accountIds) {
         const connections = this.registry.ofAccount(accountHex);
-        if (connections) for (const c of connections) c.sendAccountFrame(event.frame, type);
+        if (connections) for (const c of connections) c.sendAccountFrame(frame, event.event.type);
       }
     }
   }
