@@ -26,4 +26,36 @@ describe('parseConfig', () => {
     }
     expect(parseConfig(['--help'], {})).toBe('help');
   });
+
+  it('keeps the database in the data dir by default, in PostgreSQL with --store postgres and a URL (flags win over env)', () => {
+    expect(parseConfig([], {})).toMatchObject({ store: { backend: 'sqlite' } });
+    const url = 'postgres://relay:pw@db.internal:5432/relay';
+    expect(parseConfig(['--store', 'postgres', '--database-url', url], {})).toMatchObject({ store: { backend: 'postgres', url } });
+    const env = { PARLEY_RELAY_STORE: 'postgres', PARLEY_RELAY_DATABASE_URL: 'postgresql://env/relay' };
+    expect(parseConfig([], env)).toMatchObject({ store: { backend: 'postgres', url: 'postgresql://env/relay' } });
+    expect(parseConfig(['--database-url', url], env)).toMatchObject({ store: { backend: 'postgres', url } });
+    expect(parseConfig(['--store', 'sqlite'], { PARLEY_RELAY_STORE: 'postgres' })).toMatchObject({ store: { backend: 'sqlite' } });
+  });
+
+  it('refuses a store without its URL, a URL without its store, other stores and other schemes, never echoing the URL', () => {
+    const secret = 'postgres://relay:s3cret-pw@db/relay';
+    for (const [argv, env] of [
+      [['--store', 'postgres'], {}],
+      [['--store', 'postgres', '--database-url', ''], {}],
+      [['--database-url', secret], {}],
+      [['--store', 'sqlite'], { PARLEY_RELAY_DATABASE_URL: secret }],
+      [['--store', 'mysql', '--database-url', secret], {}],
+      [['--store', 'postgres', '--database-url', 'mysql://relay:s3cret-pw@db/relay'], {}],
+      [['--store', 'postgres', '--database-url', 's3cret-pw not a url'], {}],
+    ] as const) {
+      let error: unknown;
+      try {
+        parseConfig(argv, env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+  });
 });

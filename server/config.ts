@@ -1,9 +1,13 @@
 /**
- * Command line and environment of the `parley-relay` bin: `--host --port --data --log-level` or
- * PARLEY_RELAY_HOST / PARLEY_RELAY_PORT / PARLEY_RELAY_DATA / PARLEY_RELAY_LOG_LEVEL (flags win),
+ * Command line and environment of the `parley-relay` bin: `--host --port --data --log-level
+ * --store --database-url` or PARLEY_RELAY_HOST / PARLEY_RELAY_PORT / PARLEY_RELAY_DATA /
+ * PARLEY_RELAY_LOG_LEVEL / PARLEY_RELAY_STORE / PARLEY_RELAY_DATABASE_URL (flags win),
  * PARLEY_RELAY_LIMITS (JSON overrides of server/limits/relay-limits.ts) and
  * PARLEY_RELAY_TRUST_PROXY (Express `trust proxy`: a hop count, or an address list).
- * Defaults: 127.0.0.1, port 8787, ./.parley-relay. Port 0 asks the OS for a free port.
+ * Defaults: 127.0.0.1, port 8787, ./.parley-relay, the SQLite store in the data dir. Port 0 asks the
+ * OS for a free port. `--store postgres` keeps the relay's database in PostgreSQL at the database
+ * URL (the data dir still holds the relay's identity). Error messages never repeat a database URL:
+ * it may hold a password.
  */
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
@@ -21,6 +25,8 @@ export type RelayConfig = {
   readonly logLevel: LevelWithSilent;
   readonly limits: LimitsOverride;
   readonly trustProxy: boolean | string | number | undefined;
+  /** Where the relay's database lives: the SQLite file in the data dir, or PostgreSQL at `url`. */
+  readonly store: { readonly backend: 'sqlite' } | { readonly backend: 'postgres'; readonly url: string };
 };
 
 export class ConfigError extends Error {
@@ -28,11 +34,20 @@ export class ConfigError extends Error {
 }
 
 export const USAGE = `usage: parley-relay [--host HOST] [--port PORT] [--data DIR] [--log-level LEVEL]
+                    [--store sqlite|postgres] [--database-url postgres://…]
   env: PARLEY_RELAY_HOST, PARLEY_RELAY_PORT, PARLEY_RELAY_DATA, PARLEY_RELAY_LOG_LEVEL,
-       PARLEY_RELAY_LIMITS (JSON), PARLEY_RELAY_TRUST_PROXY`;
+       PARLEY_RELAY_STORE, PARLEY_RELAY_DATABASE_URL, PARLEY_RELAY_LIMITS (JSON), PARLEY_RELAY_TRUST_PROXY`;
 
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): RelayConfig | 'help' {
-  let values: { host?: string; port?: string; data?: string; 'log-level'?: string; help?: boolean };
+  let values: {
+    host?: string;
+    port?: string;
+    data?: string;
+    'log-level'?: string;
+    store?: string;
+    'database-url'?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -41,6 +56,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
         port: { type: 'string' },
         data: { type: 'string' },
         'log-level': { type: 'string' },
+        store: { type: 'string' },
+        'database-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -70,5 +87,24 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
   }
   const proxy = env.PARLEY_RELAY_TRUST_PROXY;
   const trustProxy = proxy === undefined || proxy === '' ? undefined : /^[0-9]+$/.test(proxy) ? Number(proxy) : proxy;
-  return { host, port: Number(portText), dataDir, logLevel: logLevel as LevelWithSilent, limits, trustProxy };
+  return { host, port: Number(portText), dataDir, logLevel: logLevel as LevelWithSilent, limits, trustProxy, store: parseStore(values, env) };
+}
+
+function parseStore(values: { store?: string; 'database-url'?: string }, env: NodeJS.ProcessEnv): RelayConfig['store'] {
+  const backend = values.store ?? env.PARLEY_RELAY_STORE ?? 'sqlite';
+  const url = values['database-url'] ?? env.PARLEY_RELAY_DATABASE_URL;
+  if (backend === 'sqlite') {
+    if (url !== undefined) throw new ConfigError('a database URL is for --store postgres; the SQLite store lives in the data dir');
+    return { backend };
+  }
+  if (backend !== 'postgres') throw new ConfigError(`invalid store: ${backend} (sqlite or postgres)`);
+  if (url === undefined || url === '') throw new ConfigError('--store postgres needs --database-url or PARLEY_RELAY_DATABASE_URL');
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError('the database URL is not a URL');
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') throw new ConfigError('the database URL must start with postgres:// or postgresql://');
+  return { backend, url };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `parley-relay`: the relay's command-line entry (DESIGN §5; `npm run relay -- --host H --port P
- * --data DIR`). Starts the relay, prints one machine-readable line
+ * --data DIR [--store postgres --database-url URL]`). Starts the relay, prints one machine-readable line
  *   {"event":"parley-relay.listening","url":…,"host":…,"port":…}
  * on stdout once it accepts connections (tests and scripts read the bound port from it; port 0
  * works), and on SIGTERM or SIGINT drains and exits 0. A bug that escapes every handler is logged
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     limits: config.limits,
     trustProxy: config.trustProxy,
     storeThread: 'worker',
+    ...(config.store.backend === 'postgres' && { postgresUrl: config.store.url }),
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'parley-relay.listening', url: relay.url, host: relay.host, port: relay.port })}\n`,

@@ -1,8 +1,9 @@
 /**
- * Assembles one relay instance (DESIGN §5): data dir and identity, SQLite store (migrated), bus,
- * services, the Express app and the WebSocket gateway on one HTTP server, the expiry sweeper, and an
- * orderly drain. `startRelay` is what the `parley-relay` bin (main.ts) runs and what in-process tests
- * use; everything it needs from outside (clock, randomness, limits, log level) is injectable.
+ * Assembles one relay instance (DESIGN §5): data dir and identity, store (SQLite in the data dir, or
+ * PostgreSQL; migrated), bus, services, the Express app and the WebSocket gateway on one HTTP
+ * server, the expiry sweeper, and an orderly drain. `startRelay` is what the `parley-relay` bin
+ * (main.ts) runs and what in-process tests use; everything it needs from outside (clock, randomness,
+ * limits, log level) is injectable.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -23,6 +24,7 @@ import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { RelayMetrics } from './metrics.js';
+import { openPostgresStore } from './store/postgres.js';
 import { openSqliteStore, type SqliteSynchronous } from './store/sqlite.js';
 import type { RelayStore, SweepResult } from './store/store.js';
 import { openWorkerStore } from './store/worker-store.js';
@@ -55,6 +57,11 @@ export type RelayOptions = {
    * use, e.g. tests that run TypeScript sources, where no compiled worker script exists).
    */
   readonly storeThread?: 'worker' | 'inline';
+  /**
+   * Keep the database in PostgreSQL at this URL instead of the SQLite file in the data dir (which
+   * then holds only the identity). One relay per database until the scale-out issue.
+   */
+  readonly postgresUrl?: string;
 };
 
 export type Relay = {
@@ -80,7 +87,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const file = path.join(dataDir, DATABASE_FILE);
   const synchronous = options.synchronous ?? 'NORMAL';
   const store: RelayStore =
-    options.storeThread === 'worker' ? await openWorkerStore(file, { synchronous }) : await openSqliteStore(file, { synchronous });
+    options.postgresUrl !== undefined
+      ? await openPostgresStore(options.postgresUrl)
+      : options.storeThread === 'worker'
+        ? await openWorkerStore(file, { synchronous })
+        : await openSqliteStore(file, { synchronous });
   try {
     await store.migrate();
   } catch (e) {

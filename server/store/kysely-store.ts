@@ -46,7 +46,13 @@ function compose<const S extends readonly object[]>(...slices: S): Intersection<
 }
 
 export function kyselyRelayStore(options: KyselyStoreOptions): RelayStore {
-  const ctx: StoreContext = { db: options.db, backend: options.backend, durable: options.durable, shapes: new QueryShapes() };
+  const ctx: StoreContext = {
+    db: options.db,
+    backend: options.backend,
+    durable: options.durable,
+    rowLocks: options.backend === 'postgres',
+    shapes: new QueryShapes(),
+  };
   const lifecycle: StoreLifecycle = { backend: options.backend, migrate: options.migrate, close: options.close };
   return compose(
     lifecycle,

@@ -18,10 +18,10 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import { kyselyRelayStore } from './kysely-store.js';
 import { SQLITE_TYPES } from './migrations/dialect-types.js';
-import { RelayMigrationProvider } from './migrations/index.js';
+import { migrateToLatest } from './migrations/index.js';
 import type { Database as Schema } from './schema.js';
 import type { RelayStore } from './store.js';
 
@@ -150,14 +150,7 @@ export async function openSqliteStore(
   }
 
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingDatabase(raw) }) });
-  const migrate = async (): Promise<void> => {
-    const migrator = new Migrator({ db, provider: new RelayMigrationProvider(SQLITE_TYPES) });
-    const { error, results } = await migrator.migrateToLatest();
-    const failed = results?.find((r) => r.status === 'Error');
-    if (error || failed) {
-      throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  };
+  const migrate = (): Promise<void> => migrateToLatest(db, SQLITE_TYPES);
   const barrier = new WalBarrier(`${file}-wal`);
   const durable = (options.synchronous ?? 'NORMAL') === 'NORMAL' ? () => barrier.sync() : () => Promise.resolve();
   let closed = false;

@@ -1,27 +1,28 @@
 /**
- * The RelayStore suite (DESIGN §5): one set of invariants, run against every backend. SQLite runs
- * here; the scale-out issue adds PostgreSQL to BACKENDS (and runs it in the `services` project).
+ * The RelayStore suite (test/support/relay-store-suite.ts) on SQLite, inline and on its worker
+ * thread; PostgreSQL runs the same suite in store.services.test.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { toHex } from '../../shared/crypto/bytes.js';
-import { deterministicRng } from '../../shared/testing/deterministic-rng.js';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openSqliteStore, StoreLockedError } from './sqlite.js';
-import type { DeviceKeys, RelayStore, SendItem } from './store.js';
+import { describe, expect, it } from 'vitest';
+import { relayStoreSuite, type StoreBackend } from '../../test/support/relay-store-suite.js';
+import { openSqliteStore } from './sqlite.js';
+import type { RelayStore } from './store.js';
 import { openWorkerStore } from './worker-store.js';
 
 /** Worker threads run compiled JavaScript: the worker backend uses the build (`npm run build`). */
 const WORKER_SCRIPT = new URL('../../dist/server/store/sqlite-worker.js', import.meta.url);
 
-type Backend = { readonly name: string; open(): Promise<{ store: RelayStore; reopen(): Promise<RelayStore>; cleanup(): void }> };
+function requireWorkerScript(): void {
+  if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error(`${fileURLToPath(WORKER_SCRIPT)} is missing: run \`npm run build\` first`);
+}
 
-function sqliteBackend(name: string, open: (file: string) => Promise<RelayStore>): Backend {
+function sqliteBackend(name: string, open: (file: string) => Promise<RelayStore>): StoreBackend {
   return {
     name,
+    exclusive: true,
     async open() {
       const dir = mkdtempSync(path.join(tmpdir(), 'parley-store-'));
       const file = path.join(dir, 'relay.sqlite');
@@ -34,255 +35,23 @@ function sqliteBackend(name: string, open: (file: string) => Promise<RelayStore>
           await s.migrate();
           return s;
         },
-        cleanup: () => rmSync(dir, { recursive: true, force: true }),
+        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
       };
     },
   };
 }
 
-const BACKENDS: readonly Backend[] = [
-  sqliteBackend('sqlite', (file) => openSqliteStore(file)),
+relayStoreSuite(sqliteBackend('sqlite', (file) => openSqliteStore(file)));
+relayStoreSuite(
   sqliteBackend('sqlite on a worker thread', (file) => {
-    if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error(`${fileURLToPath(WORKER_SCRIPT)} is missing: run \`npm run build\` first`);
+    requireWorkerScript();
     return openWorkerStore(file, { workerScript: WORKER_SCRIPT });
   }),
-];
-
-const rng = deterministicRng('store suite');
-const NOW = 1_800_000_000_000;
-
-function device(deviceId: number): DeviceKeys {
-  return { deviceId, identitySigningKey: rng(32), identityDhKey: rng(32) };
-}
-
-const spk = (keyId: number) => ({ keyId, publicKey: rng(32), createdAt: NOW, signature: rng(64) });
-
-describe.each(BACKENDS)('RelayStore on $name', (backend) => {
-  let store: RelayStore;
-  let reopen: () => Promise<RelayStore>;
-  let cleanup: () => void;
-  let closed = false;
-
-  beforeEach(async () => {
-    ({ store, reopen, cleanup } = await backend.open());
-    closed = false;
-  });
-  afterEach(async () => {
-    if (!closed) await store.close();
-    cleanup();
-  });
-
-  async function account(deviceIds = [1], username = `u${toHex(rng(6))}`) {
-    const accountId = rng(16);
-    const [first, ...rest] = deviceIds.map(device);
-    const created = await store.createAccount({
-      accountId,
-      accountKey: rng(32),
-      username,
-      deviceList: rng(100),
-      deviceListVersion: 1,
-      device: first!,
-      prekeys: { signedPrekey: spk(1), lastResortKemPrekey: spk(2) },
-      now: NOW,
-    });
-    if (created.status !== 'created') throw new Error(created.status);
-    if (rest.length > 0) {
-      const r = await store.replaceDeviceList({ accountId, expectedVersion: 1, deviceList: rng(100), version: 2, devices: [first!, ...rest], now: NOW });
-      expect(r.status).toBe('replaced');
-    }
-    const devices = await store.listDevices(accountId);
-    return { accountId, username, devices, keys: [first!, ...rest] };
-  }
-
-  function send(from: { accountId: Uint8Array }, to: Uint8Array, deviceIds: number[], content = 'x'): SendItem {
-    return { from: { accountId: from.accountId, deviceId: 1 }, to, messages: deviceIds.map((deviceId) => ({ deviceId, content: new TextEncoder().encode(content) })) };
-  }
-
-  it('a username and an account id are registered once; a deleted account keeps both out (the name for a while)', async () => {
-    const a = await account([1], 'alice');
-    const base = { accountKey: rng(32), deviceList: rng(10), deviceListVersion: 1, device: device(1), prekeys: {}, now: NOW };
-    expect((await store.createAccount({ ...base, accountId: rng(16), username: 'alice' })).status).toBe('username-taken');
-    expect((await store.createAccount({ ...base, accountId: a.accountId, username: 'other' })).status).toBe('account-exists');
-    await store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW + 1000 });
-    expect((await store.createAccount({ ...base, accountId: rng(16), username: 'alice', now: NOW + 999 })).status).toBe('username-taken');
-    expect((await store.createAccount({ ...base, accountId: a.accountId, username: 'fresh', now: NOW + 1000 })).status).toBe('account-exists');
-    expect((await store.createAccount({ ...base, accountId: rng(16), username: 'alice', now: NOW + 1000 })).status).toBe('created');
-  });
-
-  it('a device list is replaced by compare-and-swap on its version', async () => {
-    const a = await account([1]);
-    const args = { accountId: a.accountId, deviceList: rng(100), devices: a.keys, now: NOW };
-    expect((await store.replaceDeviceList({ ...args, expectedVersion: 7, version: 8 })).status).toBe('conflict');
-    expect((await store.replaceDeviceList({ ...args, expectedVersion: 1, version: 2 })).status).toBe('replaced');
-    expect((await store.replaceDeviceList({ ...args, expectedVersion: 1, version: 3 })).status).toBe('conflict');
-    expect((await store.getAccount(a.accountId))!.deviceListVersion).toBe(2);
-  });
-
-  it('reconciling a list removes dropped and re-keyed devices with their mailboxes, keeps the rest', async () => {
-    const a = await account([1, 2, 3]);
-    const sender = await account([1]);
-    await store.commitBatch({ sends: [send(sender, a.accountId, [1, 2, 3])], acks: [], now: NOW });
-    const rekeyed = device(3);
-    const r = await store.replaceDeviceList({
-      accountId: a.accountId,
-      expectedVersion: 2,
-      deviceList: rng(100),
-      version: 3,
-      devices: [a.keys[0]!, rekeyed],
-      now: NOW,
-    });
-    if (r.status !== 'replaced') throw new Error('conflict');
-    expect(r.removed.map((x) => [x.deviceId, x.envelopesDeleted])).toEqual([
-      [2, 1],
-      [3, 1],
-    ]);
-    const after = await store.listDevices(a.accountId);
-    expect(after.map((d) => d.deviceId)).toEqual([1, 3]);
-    expect(after[0]!.deviceKey).toBe(a.devices[0]!.deviceKey);
-    expect(after[1]!.deviceKey).not.toBe(a.devices[2]!.deviceKey);
-    expect((await store.readMailbox(after[1]!.deviceKey, 0, 10)).envelopes).toEqual([]);
-    expect((await store.readMailbox(after[0]!.deviceKey, 0, 10)).envelopes).toHaveLength(1);
-  });
-
-  it('an unregistered device stays out while the list names its key, and returns under a new key', async () => {
-    const a = await account([1, 2]);
-    const removed = await store.unregisterDevice(a.devices[1]!.deviceKey);
-    expect(removed?.deviceId).toBe(2);
-    const replace = (version: number, devices: DeviceKeys[]) =>
-      store.replaceDeviceList({ accountId: a.accountId, expectedVersion: version - 1, deviceList: rng(100), version, devices, now: NOW });
-    await replace(3, a.keys);
-    expect((await store.listDevices(a.accountId)).map((d) => d.deviceId)).toEqual([1]);
-    await replace(4, [a.keys[0]!, device(2)]);
-    expect((await store.listDevices(a.accountId)).map((d) => d.deviceId)).toEqual([1, 2]);
-  });
-
-  it('a batch commits sends with contiguous per-device seqs in order; a mismatched send stores nothing', async () => {
-    const bob = await account([1, 2]);
-    const alice = await account([1]);
-    const result = await store.commitBatch({
-      sends: [send(alice, bob.accountId, [1, 2], 'a'), send(alice, bob.accountId, [1], 'bad'), send(alice, bob.accountId, [2, 1], 'b'), send(alice, rng(16), [1])],
-      acks: [],
-      now: NOW,
-    });
-    expect(result.sends.map((s) => s.status)).toEqual(['committed', 'mismatched', 'committed', 'unknown-recipient']);
-    expect(result.sends[1]).toEqual({ status: 'mismatched', missing: [2], stale: [] });
-    for (const d of bob.devices) {
-      const page = await store.readMailbox(d.deviceKey, 0, 10);
-      expect(page.envelopes.map((e) => [e.seq, new TextDecoder().decode(e.content)])).toEqual([
-        [1, 'a'],
-        [2, 'b'],
-      ]);
-      expect(page.nextSeq).toBe(3);
-    }
-  });
-
-  it('sending to your own account excludes the sending device', async () => {
-    const me = await account([1, 2]);
-    const r = await store.commitBatch({ sends: [send(me, me.accountId, [1, 2]), send(me, me.accountId, [2])], acks: [], now: NOW });
-    expect(r.sends[0]).toEqual({ status: 'mismatched', missing: [], stale: [1] });
-    expect(r.sends[1]!.status).toBe('committed');
-  });
-
-  it('acks delete only the named seqs of the acking device; seqs are never reused', async () => {
-    const bob = await account([1, 2]);
-    const alice = await account([1]);
-    await store.commitBatch({ sends: [1, 2, 3].map((i) => send(alice, bob.accountId, [1, 2], String(i))), acks: [], now: NOW });
-    const [d1, d2] = bob.devices;
-    const r = await store.commitBatch({ sends: [], acks: [{ deviceKey: d1!.deviceKey, seqs: [1, 3, 99] }], now: NOW });
-    expect(r.acked).toBe(2);
-    expect((await store.readMailbox(d1!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([2]);
-    expect((await store.readMailbox(d2!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([1, 2, 3]);
-    await store.commitBatch({ sends: [], acks: [{ deviceKey: d1!.deviceKey, seqs: [2] }], now: NOW });
-    await store.commitBatch({ sends: [send(alice, bob.accountId, [1, 2], 'later')], acks: [], now: NOW });
-    expect((await store.readMailbox(d1!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([4]);
-  });
-
-  it('mailbox reads page by seq and report the counter read before the page', async () => {
-    const bob = await account([1]);
-    const alice = await account([1]);
-    await store.commitBatch({ sends: Array.from({ length: 10 }, (_, i) => send(alice, bob.accountId, [1], String(i))), acks: [], now: NOW });
-    const k = bob.devices[0]!.deviceKey;
-    const first = await store.readMailbox(k, 0, 4);
-    expect(first.envelopes.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
-    const rest = await store.readMailbox(k, 4, 100);
-    expect(rest.envelopes.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10]);
-    expect(rest.nextSeq).toBe(11);
-    expect((await store.readMailbox(123456, 0, 10)).nextSeq).toBeUndefined();
-    expect(await store.countEnvelopes()).toBe(10);
-  });
-
-  it('one-time prekeys are claimed once each, even by concurrent claims; the last-resort key is the fallback', async () => {
-    const a = await account([1]);
-    const k = a.devices[0]!.deviceKey;
-    await store.storePrekeys(k, {
-      oneTimePrekeys: Array.from({ length: 20 }, (_, i) => ({ keyId: 100 + i, publicKey: rng(32) })),
-      kemOneTimePrekeys: Array.from({ length: 10 }, (_, i) => spk(200 + i)),
-    });
-    expect(await store.prekeyCounts(k)).toMatchObject({ oneTimePrekeys: 20, kemOneTimePrekeys: 10 });
-    const claims = (await Promise.all(Array.from({ length: 30 }, () => store.claimBundles(a.accountId)))).map((b) => b[0]!);
-    const oneTime = claims.filter((c) => c.oneTimePrekey).map((c) => c.oneTimePrekey!.keyId);
-    expect(oneTime).toHaveLength(20);
-    expect(new Set(oneTime).size).toBe(20);
-    const kem = claims.map((c) => c.kemPrekey!);
-    expect(new Set(kem.filter((x) => !x.lastResort).map((x) => x.keyId)).size).toBe(10);
-    expect(kem.filter((x) => x.lastResort).map((x) => x.keyId)).toEqual(Array(20).fill(2));
-    expect(await store.prekeyCounts(k)).toMatchObject({ oneTimePrekeys: 0, kemOneTimePrekeys: 0, signedPrekey: { keyId: 1 } });
-  });
-
-  it('a challenge can be taken once', async () => {
-    const nonce = rng(32);
-    await store.putChallenge({ nonce, accountId: rng(16), deviceId: 1, expiresAt: NOW });
-    expect(await store.takeChallenge(nonce)).toMatchObject({ deviceId: 1, expiresAt: NOW });
-    expect(await store.takeChallenge(nonce)).toBeUndefined();
-  });
-
-  it('mutual contacts need both directions, and visibility when asked for', async () => {
-    const [a, b, c, d] = await Promise.all([account(), account(), account(), account()]);
-    await store.replaceContacts(a.accountId, [b.accountId, c.accountId, d.accountId, a.accountId]);
-    await store.replaceContacts(b.accountId, [a.accountId]);
-    await store.replaceContacts(d.accountId, [a.accountId]);
-    await store.setPresenceVisible(d.accountId, false);
-    const hexes = (xs: Uint8Array[]) => xs.map(toHex).sort();
-    expect(hexes(await store.getContacts(a.accountId))).toEqual(hexes([b.accountId, c.accountId, d.accountId]));
-    expect(hexes(await store.mutualContacts(a.accountId, { visibleOnly: false }))).toEqual(hexes([b.accountId, d.accountId]));
-    expect(hexes(await store.mutualContacts(a.accountId, { visibleOnly: true }))).toEqual(hexes([b.accountId]));
-    expect(await store.mutualContacts(a.accountId, { among: [c.accountId], visibleOnly: false })).toEqual([]);
-    expect(hexes(await store.mutualContacts(b.accountId, { visibleOnly: false }))).toEqual(hexes([a.accountId]));
-  });
-
-  it('the sweep deletes expired envelopes, challenges, sessions and username holds', async () => {
-    const bob = await account([1]);
-    const alice = await account([1]);
-    await store.commitBatch({ sends: [send(alice, bob.accountId, [1], 'old')], acks: [], now: NOW - 10 });
-    await store.commitBatch({ sends: [send(alice, bob.accountId, [1], 'new')], acks: [], now: NOW + 10 });
-    await store.putChallenge({ nonce: rng(32), accountId: rng(16), deviceId: 1, expiresAt: NOW - 1 });
-    await store.putSession({ tokenId: rng(16), secretHash: rng(32), deviceKey: bob.devices[0]!.deviceKey, expiresAt: NOW - 1 });
-    const result = await store.sweep({ now: NOW, mailboxCutoff: NOW, batchSize: 1 });
-    expect(result).toEqual({ envelopes: 1, challenges: 1, sessions: 1, usernames: 0 });
-    expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 10)).envelopes.map((e) => new TextDecoder().decode(e.content))).toEqual(['new']);
-  });
-
-  it('committed state survives closing and reopening', async () => {
-    const bob = await account([1]);
-    const alice = await account([1]);
-    await store.commitBatch({ sends: [send(alice, bob.accountId, [1], 'kept')], acks: [], now: NOW });
-    await store.close();
-    store = await reopen();
-    expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 10)).envelopes).toHaveLength(1);
-    expect((await store.getAccount(bob.accountId))?.username).toBe(bob.username);
-  });
-
-  if (backend.name.startsWith('sqlite')) {
-    it('a second process-level open of the same database fails while the relay holds it', async () => {
-      await account([1]);
-      await expect(reopen()).rejects.toBeInstanceOf(StoreLockedError);
-    });
-  }
-});
+);
 
 describe('the worker store', () => {
   it('serves every member of the inline store, so a method added to an aggregate reaches the worker too', async () => {
-    if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error(`${fileURLToPath(WORKER_SCRIPT)} is missing: run \`npm run build\` first`);
+    requireWorkerScript();
     const dir = mkdtempSync(path.join(tmpdir(), 'parley-store-'));
     const inline = await openSqliteStore(path.join(dir, 'inline.sqlite'));
     const worker = await openWorkerStore(path.join(dir, 'worker.sqlite'), { workerScript: WORKER_SCRIPT });

@@ -9,8 +9,8 @@
  * never disagree.
  */
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
-import type { AccountRecord, AccountStore, RemovedDevice } from '../store.js';
-import { bytes, num, type StoreContext } from './context.js';
+import type { AccountRecord, AccountStore, CreateAccountInput, RemovedDevice } from '../store.js';
+import { bytes, isUniqueViolation, num, type Db, type StoreContext } from './context.js';
 import { DEVICE_COLUMNS, insertDevice, purgeDevice, toDevice } from './device-rows.js';
 import { insertPrekeys } from './prekeys.js';
 
@@ -32,37 +32,62 @@ function toAccount(row: {
   };
 }
 
-export function accountStore({ db, durable }: StoreContext): AccountStore {
+/** A registration that loses a race (PostgreSQL) is run again, once the winner is visible. */
+const CREATE_ATTEMPTS = 3;
+
+export function accountStore({ db, durable, rowLocks }: StoreContext): AccountStore {
+  /** The account's devices; on PostgreSQL locked in the order of device-rows.ts, after the account row. */
+  const lockedDevices = async (trx: Db, accountId: Uint8Array) =>
+    (
+      await trx
+        .selectFrom('devices')
+        .select(DEVICE_COLUMNS)
+        .where('account_id', '=', accountId)
+        .$if(rowLocks, (qb) => qb.orderBy('account_id').orderBy('device_key').forUpdate())
+        .execute()
+    ).map(toDevice);
+
+  const create = (input: CreateAccountInput) =>
+    db.transaction().execute(async (trx) => {
+      const tomb = await trx.selectFrom('account_tombstones').select('account_id').where('account_id', '=', input.accountId).executeTakeFirst();
+      const existing = await trx.selectFrom('accounts').select('account_id').where('account_id', '=', input.accountId).executeTakeFirst();
+      if (tomb || existing) return { status: 'account-exists' as const };
+      const taken = await trx.selectFrom('accounts').select('account_id').where('username', '=', input.username).executeTakeFirst();
+      if (taken) return { status: 'username-taken' as const };
+      const held = await trx.selectFrom('held_usernames').select('available_at').where('username', '=', input.username).executeTakeFirst();
+      if (held && num(held.available_at) > input.now) return { status: 'username-taken' as const };
+      if (held) await trx.deleteFrom('held_usernames').where('username', '=', input.username).execute();
+
+      await trx
+        .insertInto('accounts')
+        .values({
+          account_id: input.accountId,
+          account_key: input.accountKey,
+          username: input.username,
+          device_list: input.deviceList,
+          device_list_version: input.deviceListVersion,
+          presence_visible: 1,
+          created_at: input.now,
+        })
+        .execute();
+      const deviceKey = await insertDevice(trx, input.accountId, input.device, input.now);
+      await insertPrekeys(trx, deviceKey, input.prekeys);
+      return { status: 'created' as const, deviceKey };
+    });
+
   return {
     async createAccount(input) {
-      const result = await db.transaction().execute(async (trx) => {
-        const tomb = await trx.selectFrom('account_tombstones').select('account_id').where('account_id', '=', input.accountId).executeTakeFirst();
-        const existing = await trx.selectFrom('accounts').select('account_id').where('account_id', '=', input.accountId).executeTakeFirst();
-        if (tomb || existing) return { status: 'account-exists' as const };
-        const taken = await trx.selectFrom('accounts').select('account_id').where('username', '=', input.username).executeTakeFirst();
-        if (taken) return { status: 'username-taken' as const };
-        const held = await trx.selectFrom('held_usernames').select('available_at').where('username', '=', input.username).executeTakeFirst();
-        if (held && num(held.available_at) > input.now) return { status: 'username-taken' as const };
-        if (held) await trx.deleteFrom('held_usernames').where('username', '=', input.username).execute();
-
-        await trx
-          .insertInto('accounts')
-          .values({
-            account_id: input.accountId,
-            account_key: input.accountKey,
-            username: input.username,
-            device_list: input.deviceList,
-            device_list_version: input.deviceListVersion,
-            presence_visible: 1,
-            created_at: input.now,
-          })
-          .execute();
-        const deviceKey = await insertDevice(trx, input.accountId, input.device, input.now);
-        await insertPrekeys(trx, deviceKey, input.prekeys);
-        return { status: 'created' as const, deviceKey };
-      });
-      if (result.status === 'created') await durable();
-      return result;
+      // Under concurrent transactions two registrations can both pass the checks; the loser's insert
+      // then fails on the unique key, and its next attempt sees the winner and answers as SQLite would.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await create(input);
+          if (result.status === 'created') await durable();
+          return result;
+        } catch (e) {
+          if (attempt >= CREATE_ATTEMPTS || !isUniqueViolation(e)) throw e;
+        }
+      }
     },
 
     async getAccount(accountId) {
@@ -85,7 +110,8 @@ export function accountStore({ db, durable }: StoreContext): AccountStore {
           .executeTakeFirst();
         if (num(updated.numUpdatedRows) !== 1) return { status: 'conflict' as const };
 
-        const current = (await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', input.accountId).execute()).map(toDevice);
+        // The UPDATE above holds the account row; the devices are locked after it.
+        const current = await lockedDevices(trx, input.accountId);
         const retired = await trx
           .selectFrom('retired_devices')
           .select(['device_id', 'identity_signing_key'])
@@ -126,7 +152,13 @@ export function accountStore({ db, durable }: StoreContext): AccountStore {
 
     async unregisterDevice(deviceKey) {
       const removed = await db.transaction().execute(async (trx) => {
-        const row = await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('device_key', '=', deviceKey).executeTakeFirst();
+        let row = await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('device_key', '=', deviceKey).executeTakeFirst();
+        if (row && rowLocks) {
+          // The account row first, then the device's (the lock order of device-rows.ts); the device
+          // may have gone meanwhile, which the locking read sees.
+          await trx.selectFrom('accounts').select('account_id').where('account_id', '=', row.account_id).forUpdate().execute();
+          row = await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('device_key', '=', deviceKey).forUpdate().executeTakeFirst();
+        }
         if (!row) return undefined;
         const device = toDevice(row);
         await trx
@@ -142,9 +174,14 @@ export function accountStore({ db, durable }: StoreContext): AccountStore {
 
     async deleteAccount(input) {
       const result = await db.transaction().execute(async (trx) => {
-        const account = await trx.selectFrom('accounts').select('username').where('account_id', '=', input.accountId).executeTakeFirst();
+        const account = await trx
+          .selectFrom('accounts')
+          .select('username')
+          .where('account_id', '=', input.accountId)
+          .$if(rowLocks, (qb) => qb.forUpdate())
+          .executeTakeFirst();
         if (!account) return undefined;
-        const devices = (await trx.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', input.accountId).execute()).map(toDevice);
+        const devices = await lockedDevices(trx, input.accountId);
         const removed: RemovedDevice[] = [];
         for (const device of devices) removed.push(await purgeDevice(trx, device));
         await trx.deleteFrom('retired_devices').where('account_id', '=', input.accountId).execute();

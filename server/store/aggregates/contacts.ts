@@ -7,11 +7,14 @@ import { bytesEqual, toHex } from '../../../shared/crypto/bytes.js';
 import type { ContactStore } from '../store.js';
 import { bytes, chunks, INSERT_CHUNK_ROWS, type StoreContext } from './context.js';
 
-export function contactStore({ db, durable }: StoreContext): ContactStore {
+export function contactStore({ db, durable, rowLocks }: StoreContext): ContactStore {
   return {
     async replaceContacts(owner, contacts) {
       const unique = new Map(contacts.filter((c) => !bytesEqual(c, owner)).map((c) => [toHex(c), c]));
       await db.transaction().execute(async (trx) => {
+        // Replacements of one list take turns on PostgreSQL (the owner's account row), so the last
+        // one wins whole instead of two interleaving into a union.
+        if (rowLocks) await trx.selectFrom('accounts').select('account_id').where('account_id', '=', owner).forUpdate().execute();
         await trx.deleteFrom('contacts').where('owner', '=', owner).execute();
         for (const part of chunks([...unique.values()], INSERT_CHUNK_ROWS)) {
           await trx.insertInto('contacts').values(part.map((contact) => ({ owner, contact }))).execute();

@@ -30,6 +30,12 @@ export type StoreContext = {
    * (SQLite: an fdatasync of the WAL; a backend whose commits are durable: resolved).
    */
   readonly durable: () => Promise<void>;
+  /**
+   * Whether transactions run concurrently and must lock the rows they read before writing
+   * (PostgreSQL under READ COMMITTED, with `SELECT … FOR UPDATE`). SQLite has one writer at a time,
+   * which makes every transaction serial, and rejects the lock clauses.
+   */
+  readonly rowLocks: boolean;
   readonly shapes: QueryShapes;
 };
 
@@ -59,6 +65,20 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * Whether `e` is a unique or primary-key violation: under concurrent transactions (PostgreSQL) a
+ * check-then-insert can lose the race to another transaction's insert.
+ */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** Bytewise order of byte strings (PostgreSQL's order of BYTEA, SQLite's of BLOB). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
 }
 
 /** `(CAST(? AS BIGINT), CAST(? AS BIGINT)), …` for a VALUES list of integer pairs. */

@@ -3,6 +3,10 @@
  * its account (accounts.ts) but read by auth (a session names its device) and prekeys (bundles are
  * per device); removing one cascades to everything it owns, so that cascade lives here, next to the
  * row it starts from. Owns no RelayStore method.
+ *
+ * Lock order on PostgreSQL, kept by every transaction that locks more than one row so that two of
+ * them never wait on each other: an account row before its devices, devices by (account_id,
+ * device_key). Batches (mailbox.ts) lock devices only; account changes lock the account first.
  */
 import type { DeviceKeys, DeviceRecord, RemovedDevice } from '../store.js';
 import { bytes, num, type Db } from './context.js';
@@ -42,7 +46,10 @@ export async function insertDevice(trx: Db, accountId: Uint8Array, device: Devic
   return num(row.device_key);
 }
 
-/** Deletes a device with its mailbox, prekeys and sessions. */
+/**
+ * Deletes a device with its mailbox, prekeys and sessions. On PostgreSQL the caller has locked the
+ * device row already (FOR UPDATE), so no batch can be adding envelopes to it meanwhile.
+ */
 export async function purgeDevice(trx: Db, device: DeviceRecord): Promise<RemovedDevice> {
   const k = device.deviceKey;
   const mailbox = await trx.deleteFrom('mailbox').where('device_key', '=', k).executeTakeFirst();

@@ -9,15 +9,17 @@
  *    one `UPDATE … FROM (VALUES …)` and deletes all its acked envelopes with one
  *    `DELETE … WHERE (device_key, seq) IN (VALUES …)`; VALUES columns are `column1, column2` and their
  *    parameters are cast to BIGINT, which SQLite and PostgreSQL read the same way.
+ *  - The counters are read and bumped in one transaction; on PostgreSQL the read locks the device rows
+ *    (`FOR UPDATE`), so a concurrent batch for the same device waits and then reads the new counter.
  *  - Every per-envelope query is compiled once per shape (context.ts, `QueryShapes`).
  */
 import { sql } from 'kysely';
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { Database } from '../schema.js';
 import type { MailboxStore, SendOutcome, StoredEnvelope } from '../store.js';
-import { bytes, chunks, compilable, INSERT_CHUNK_ROWS, mapKey, num, pairValues, type StoreContext } from './context.js';
+import { bytes, chunks, compareBytes, compilable, INSERT_CHUNK_ROWS, mapKey, num, pairValues, type StoreContext } from './context.js';
 
-export function mailboxStore({ db, durable, shapes }: StoreContext): MailboxStore {
+export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): MailboxStore {
   return {
     async commitBatch(batch) {
       const result = await db.transaction().execute(async (trx) => {
@@ -25,7 +27,10 @@ export function mailboxStore({ db, durable, shapes }: StoreContext): MailboxStor
         if (batch.sends.length > 0) {
           const recipients = new Map<string, Uint8Array>();
           for (const s of batch.sends) recipients.set(mapKey(s.to), s.to);
+          // On PostgreSQL the recipients' device rows are locked (FOR UPDATE, in the order of
+          // device-rows.ts, across chunks too), so that concurrent batches take turns on a seq counter.
           const ids = [...recipients.values()];
+          if (rowLocks) ids.sort(compareBytes);
           const known = new Set<string>();
           const devicesByAccount = new Map<string, Map<number, { deviceKey: number; nextSeq: number }>>();
           for (const part of chunks(ids, INSERT_CHUNK_ROWS)) {
@@ -39,7 +44,12 @@ export function mailboxStore({ db, durable, shapes }: StoreContext): MailboxStor
             const { rows } = await shapes.run(
               trx,
               `devices-in:${part.length}`,
-              () => trx.selectFrom('devices').select(['device_key', 'account_id', 'device_id', 'next_seq']).where('account_id', 'in', part),
+              () =>
+                trx
+                  .selectFrom('devices')
+                  .select(['device_key', 'account_id', 'device_id', 'next_seq'])
+                  .where('account_id', 'in', part)
+                  .$if(rowLocks, (qb) => qb.orderBy('account_id').orderBy('device_key').forUpdate()),
               part,
             );
             for (const row of rows) {

@@ -17,8 +17,7 @@ function toSignedPrekey(row: { key_id: number; public_key: Uint8Array; created_a
   return { keyId: num(row.key_id), publicKey: bytes(row.public_key), createdAt: num(row.created_at), signature: bytes(row.signature) };
 }
 
-export function prekeyStore({ db, backend, durable }: StoreContext): PrekeyStore {
-  const lockClaims = backend === 'postgres';
+export function prekeyStore({ db, rowLocks, durable }: StoreContext): PrekeyStore {
   return {
     async storePrekeys(deviceKey, prekeys) {
       await db.transaction().execute((trx) => insertPrekeys(trx, deviceKey, prekeys));
@@ -65,7 +64,7 @@ export function prekeyStore({ db, backend, durable }: StoreContext): PrekeyStore
                 .where('device_key', '=', device.deviceKey)
                 .orderBy('key_id')
                 .limit(1)
-                .$if(lockClaims, (qb) => qb.forUpdate().skipLocked()),
+                .$if(rowLocks, (qb) => qb.forUpdate().skipLocked()),
             )
             .returning(['key_id', 'public_key'])
             .executeTakeFirst();
@@ -79,7 +78,7 @@ export function prekeyStore({ db, backend, durable }: StoreContext): PrekeyStore
                 .where('device_key', '=', device.deviceKey)
                 .orderBy('key_id')
                 .limit(1)
-                .$if(lockClaims, (qb) => qb.forUpdate().skipLocked()),
+                .$if(rowLocks, (qb) => qb.forUpdate().skipLocked()),
             )
             .returning(['key_id', 'public_key', 'created_at', 'signature'])
             .executeTakeFirst();

@@ -3,7 +3,7 @@
  * gets the dialect's type map (dialect-types.ts) so one file serves SQLite and PostgreSQL. Add
  * `0002-….ts` for the next schema change; never edit a migration that has shipped.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './0001-initial.js';
 import type { DialectTypes } from './dialect-types.js';
 
@@ -21,5 +21,15 @@ export class RelayMigrationProvider implements MigrationProvider {
       out[name] = { up: (db) => module.up(db, this.types) };
     }
     return out;
+  }
+}
+
+/** Runs the migrations that have not run yet on `db` (any backend, given its type map). */
+export async function migrateToLatest<DB>(db: Kysely<DB>, types: DialectTypes): Promise<void> {
+  const migrator = new Migrator({ db, provider: new RelayMigrationProvider(types) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -1,0 +1,369 @@
+/**
+ * The RelayStore conformance suite (DESIGN §5): one set of invariants, run against every backend —
+ * SQLite inline and on its worker thread (server/store/store.test.ts), PostgreSQL
+ * (server/store/store.services.test.ts). Each test opens its own empty, migrated store. Cases marked
+ * "concurrent" run transactions at once: trivially serial on SQLite, real row-lock races on
+ * PostgreSQL.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toHex } from '../../shared/crypto/bytes.js';
+import { deterministicRng } from '../../shared/testing/deterministic-rng.js';
+import { StoreLockedError } from '../../server/store/sqlite.js';
+import type { DeviceKeys, RelayStore, SendItem } from '../../server/store/store.js';
+
+export type StoreBackend = {
+  readonly name: string;
+  /** Whether a second open of the same database must fail while the first holds it (SQLite). */
+  readonly exclusive: boolean;
+  /** A new, empty, migrated store; `reopen` opens the same database again (and migrates). */
+  open(): Promise<{ store: RelayStore; reopen(): Promise<RelayStore>; cleanup(): Promise<void> }>;
+};
+
+const rng = deterministicRng('store suite');
+const NOW = 1_800_000_000_000;
+
+function device(deviceId: number): DeviceKeys {
+  return { deviceId, identitySigningKey: rng(32), identityDhKey: rng(32) };
+}
+
+const spk = (keyId: number) => ({ keyId, publicKey: rng(32), createdAt: NOW, signature: rng(64) });
+
+export function relayStoreSuite(backend: StoreBackend): void {
+  describe(`RelayStore on ${backend.name}`, () => {
+    let store: RelayStore;
+    let reopen: () => Promise<RelayStore>;
+    let cleanup: () => Promise<void>;
+    let closed = false;
+
+    beforeEach(async () => {
+      ({ store, reopen, cleanup } = await backend.open());
+      closed = false;
+    });
+    afterEach(async () => {
+      if (!closed) await store.close();
+      await cleanup();
+    });
+
+    async function account(deviceIds = [1], username = `u${toHex(rng(6))}`) {
+      const accountId = rng(16);
+      const [first, ...rest] = deviceIds.map(device);
+      const created = await store.createAccount({
+        accountId,
+        accountKey: rng(32),
+        username,
+        deviceList: rng(100),
+        deviceListVersion: 1,
+        device: first!,
+        prekeys: { signedPrekey: spk(1), lastResortKemPrekey: spk(2) },
+        now: NOW,
+      });
+      if (created.status !== 'created') throw new Error(created.status);
+      if (rest.length > 0) {
+        const r = await store.replaceDeviceList({ accountId, expectedVersion: 1, deviceList: rng(100), version: 2, devices: [first!, ...rest], now: NOW });
+        expect(r.status).toBe('replaced');
+      }
+      const devices = await store.listDevices(accountId);
+      return { accountId, username, devices, keys: [first!, ...rest] };
+    }
+
+    function send(from: { accountId: Uint8Array }, to: Uint8Array, deviceIds: number[], content = 'x'): SendItem {
+      return { from: { accountId: from.accountId, deviceId: 1 }, to, messages: deviceIds.map((deviceId) => ({ deviceId, content: new TextEncoder().encode(content) })) };
+    }
+
+    it('a username and an account id are registered once; a deleted account keeps both out (the name for a while)', async () => {
+      const a = await account([1], 'alice');
+      const base = { accountKey: rng(32), deviceList: rng(10), deviceListVersion: 1, device: device(1), prekeys: {}, now: NOW };
+      expect((await store.createAccount({ ...base, accountId: rng(16), username: 'alice' })).status).toBe('username-taken');
+      expect((await store.createAccount({ ...base, accountId: a.accountId, username: 'other' })).status).toBe('account-exists');
+      await store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW + 1000 });
+      expect((await store.createAccount({ ...base, accountId: rng(16), username: 'alice', now: NOW + 999 })).status).toBe('username-taken');
+      expect((await store.createAccount({ ...base, accountId: a.accountId, username: 'fresh', now: NOW + 1000 })).status).toBe('account-exists');
+      expect((await store.createAccount({ ...base, accountId: rng(16), username: 'alice', now: NOW + 1000 })).status).toBe('created');
+    });
+
+    it('a device list is replaced by compare-and-swap on its version', async () => {
+      const a = await account([1]);
+      const args = { accountId: a.accountId, deviceList: rng(100), devices: a.keys, now: NOW };
+      expect((await store.replaceDeviceList({ ...args, expectedVersion: 7, version: 8 })).status).toBe('conflict');
+      expect((await store.replaceDeviceList({ ...args, expectedVersion: 1, version: 2 })).status).toBe('replaced');
+      expect((await store.replaceDeviceList({ ...args, expectedVersion: 1, version: 3 })).status).toBe('conflict');
+      expect((await store.getAccount(a.accountId))!.deviceListVersion).toBe(2);
+    });
+
+    it('reconciling a list removes dropped and re-keyed devices with their mailboxes, keeps the rest', async () => {
+      const a = await account([1, 2, 3]);
+      const sender = await account([1]);
+      await store.commitBatch({ sends: [send(sender, a.accountId, [1, 2, 3])], acks: [], now: NOW });
+      const rekeyed = device(3);
+      const r = await store.replaceDeviceList({
+        accountId: a.accountId,
+        expectedVersion: 2,
+        deviceList: rng(100),
+        version: 3,
+        devices: [a.keys[0]!, rekeyed],
+        now: NOW,
+      });
+      if (r.status !== 'replaced') throw new Error('conflict');
+      expect(r.removed.map((x) => [x.deviceId, x.envelopesDeleted])).toEqual([
+        [2, 1],
+        [3, 1],
+      ]);
+      const after = await store.listDevices(a.accountId);
+      expect(after.map((d) => d.deviceId)).toEqual([1, 3]);
+      expect(after[0]!.deviceKey).toBe(a.devices[0]!.deviceKey);
+      expect(after[1]!.deviceKey).not.toBe(a.devices[2]!.deviceKey);
+      expect((await store.readMailbox(after[1]!.deviceKey, 0, 10)).envelopes).toEqual([]);
+      expect((await store.readMailbox(after[0]!.deviceKey, 0, 10)).envelopes).toHaveLength(1);
+    });
+
+    it('an unregistered device stays out while the list names its key, and returns under a new key', async () => {
+      const a = await account([1, 2]);
+      const removed = await store.unregisterDevice(a.devices[1]!.deviceKey);
+      expect(removed?.deviceId).toBe(2);
+      const replace = (version: number, devices: DeviceKeys[]) =>
+        store.replaceDeviceList({ accountId: a.accountId, expectedVersion: version - 1, deviceList: rng(100), version, devices, now: NOW });
+      await replace(3, a.keys);
+      expect((await store.listDevices(a.accountId)).map((d) => d.deviceId)).toEqual([1]);
+      await replace(4, [a.keys[0]!, device(2)]);
+      expect((await store.listDevices(a.accountId)).map((d) => d.deviceId)).toEqual([1, 2]);
+    });
+
+    it('a batch commits sends with contiguous per-device seqs in order; a mismatched send stores nothing', async () => {
+      const bob = await account([1, 2]);
+      const alice = await account([1]);
+      const result = await store.commitBatch({
+        sends: [send(alice, bob.accountId, [1, 2], 'a'), send(alice, bob.accountId, [1], 'bad'), send(alice, bob.accountId, [2, 1], 'b'), send(alice, rng(16), [1])],
+        acks: [],
+        now: NOW,
+      });
+      expect(result.sends.map((s) => s.status)).toEqual(['committed', 'mismatched', 'committed', 'unknown-recipient']);
+      expect(result.sends[1]).toEqual({ status: 'mismatched', missing: [2], stale: [] });
+      for (const d of bob.devices) {
+        const page = await store.readMailbox(d.deviceKey, 0, 10);
+        expect(page.envelopes.map((e) => [e.seq, new TextDecoder().decode(e.content)])).toEqual([
+          [1, 'a'],
+          [2, 'b'],
+        ]);
+        expect(page.nextSeq).toBe(3);
+      }
+    });
+
+    it('sending to your own account excludes the sending device', async () => {
+      const me = await account([1, 2]);
+      const r = await store.commitBatch({ sends: [send(me, me.accountId, [1, 2]), send(me, me.accountId, [2])], acks: [], now: NOW });
+      expect(r.sends[0]).toEqual({ status: 'mismatched', missing: [], stale: [1] });
+      expect(r.sends[1]!.status).toBe('committed');
+    });
+
+    it('acks delete only the named seqs of the acking device; seqs are never reused', async () => {
+      const bob = await account([1, 2]);
+      const alice = await account([1]);
+      await store.commitBatch({ sends: [1, 2, 3].map((i) => send(alice, bob.accountId, [1, 2], String(i))), acks: [], now: NOW });
+      const [d1, d2] = bob.devices;
+      const r = await store.commitBatch({ sends: [], acks: [{ deviceKey: d1!.deviceKey, seqs: [1, 3, 99] }], now: NOW });
+      expect(r.acked).toBe(2);
+      expect((await store.readMailbox(d1!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([2]);
+      expect((await store.readMailbox(d2!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([1, 2, 3]);
+      await store.commitBatch({ sends: [], acks: [{ deviceKey: d1!.deviceKey, seqs: [2] }], now: NOW });
+      await store.commitBatch({ sends: [send(alice, bob.accountId, [1, 2], 'later')], acks: [], now: NOW });
+      expect((await store.readMailbox(d1!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([4]);
+    });
+
+    it('mailbox reads page by seq and report the counter read before the page', async () => {
+      const bob = await account([1]);
+      const alice = await account([1]);
+      await store.commitBatch({ sends: Array.from({ length: 10 }, (_, i) => send(alice, bob.accountId, [1], String(i))), acks: [], now: NOW });
+      const k = bob.devices[0]!.deviceKey;
+      const first = await store.readMailbox(k, 0, 4);
+      expect(first.envelopes.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      const rest = await store.readMailbox(k, 4, 100);
+      expect(rest.envelopes.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+      expect(rest.nextSeq).toBe(11);
+      expect((await store.readMailbox(123456, 0, 10)).nextSeq).toBeUndefined();
+      expect(await store.countEnvelopes()).toBe(10);
+    });
+
+    it('one-time prekeys are claimed once each, even by concurrent claims; the last-resort key is the fallback', async () => {
+      const a = await account([1]);
+      const k = a.devices[0]!.deviceKey;
+      await store.storePrekeys(k, {
+        oneTimePrekeys: Array.from({ length: 20 }, (_, i) => ({ keyId: 100 + i, publicKey: rng(32) })),
+        kemOneTimePrekeys: Array.from({ length: 10 }, (_, i) => spk(200 + i)),
+      });
+      expect(await store.prekeyCounts(k)).toMatchObject({ oneTimePrekeys: 20, kemOneTimePrekeys: 10 });
+      const claims = (await Promise.all(Array.from({ length: 30 }, () => store.claimBundles(a.accountId)))).map((b) => b[0]!);
+      const oneTime = claims.filter((c) => c.oneTimePrekey).map((c) => c.oneTimePrekey!.keyId);
+      expect(oneTime).toHaveLength(20);
+      expect(new Set(oneTime).size).toBe(20);
+      const kem = claims.map((c) => c.kemPrekey!);
+      expect(new Set(kem.filter((x) => !x.lastResort).map((x) => x.keyId)).size).toBe(10);
+      expect(kem.filter((x) => x.lastResort).map((x) => x.keyId)).toEqual(Array(20).fill(2));
+      expect(await store.prekeyCounts(k)).toMatchObject({ oneTimePrekeys: 0, kemOneTimePrekeys: 0, signedPrekey: { keyId: 1 } });
+    });
+
+    it('a challenge can be taken once', async () => {
+      const nonce = rng(32);
+      await store.putChallenge({ nonce, accountId: rng(16), deviceId: 1, expiresAt: NOW });
+      expect(await store.takeChallenge(nonce)).toMatchObject({ deviceId: 1, expiresAt: NOW });
+      expect(await store.takeChallenge(nonce)).toBeUndefined();
+    });
+
+    it('mutual contacts need both directions, and visibility when asked for', async () => {
+      const [a, b, c, d] = await Promise.all([account(), account(), account(), account()]);
+      await store.replaceContacts(a.accountId, [b.accountId, c.accountId, d.accountId, a.accountId]);
+      await store.replaceContacts(b.accountId, [a.accountId]);
+      await store.replaceContacts(d.accountId, [a.accountId]);
+      await store.setPresenceVisible(d.accountId, false);
+      const hexes = (xs: Uint8Array[]) => xs.map(toHex).sort();
+      expect(hexes(await store.getContacts(a.accountId))).toEqual(hexes([b.accountId, c.accountId, d.accountId]));
+      expect(hexes(await store.mutualContacts(a.accountId, { visibleOnly: false }))).toEqual(hexes([b.accountId, d.accountId]));
+      expect(hexes(await store.mutualContacts(a.accountId, { visibleOnly: true }))).toEqual(hexes([b.accountId]));
+      expect(await store.mutualContacts(a.accountId, { among: [c.accountId], visibleOnly: false })).toEqual([]);
+      expect(hexes(await store.mutualContacts(b.accountId, { visibleOnly: false }))).toEqual(hexes([a.accountId]));
+    });
+
+    it('the sweep deletes expired envelopes, challenges, sessions and username holds', async () => {
+      const bob = await account([1]);
+      const alice = await account([1]);
+      await store.commitBatch({ sends: [send(alice, bob.accountId, [1], 'old')], acks: [], now: NOW - 10 });
+      await store.commitBatch({ sends: [send(alice, bob.accountId, [1], 'new')], acks: [], now: NOW + 10 });
+      await store.putChallenge({ nonce: rng(32), accountId: rng(16), deviceId: 1, expiresAt: NOW - 1 });
+      await store.putSession({ tokenId: rng(16), secretHash: rng(32), deviceKey: bob.devices[0]!.deviceKey, expiresAt: NOW - 1 });
+      const result = await store.sweep({ now: NOW, mailboxCutoff: NOW, batchSize: 1 });
+      expect(result).toEqual({ envelopes: 1, challenges: 1, sessions: 1, usernames: 0 });
+      expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 10)).envelopes.map((e) => new TextDecoder().decode(e.content))).toEqual(['new']);
+    });
+
+    it('ids, seqs, versions, times and counts come back as numbers', async () => {
+      const bob = await account([1]);
+      const alice = await account([1]);
+      await store.commitBatch({ sends: [send(alice, bob.accountId, [1])], acks: [], now: NOW });
+      const k = bob.devices[0]!.deviceKey;
+      const page = await store.readMailbox(k, 0, 10);
+      const account_ = (await store.getAccount(bob.accountId))!;
+      const counts = await store.prekeyCounts(k);
+      const values = [
+        k,
+        bob.devices[0]!.deviceId,
+        page.nextSeq,
+        page.envelopes[0]!.seq,
+        page.envelopes[0]!.serverTimestamp,
+        page.envelopes[0]!.sourceDevice,
+        account_.deviceListVersion,
+        counts.oneTimePrekeys,
+        counts.signedPrekey!.keyId,
+        counts.signedPrekey!.createdAt,
+        await store.countEnvelopes(),
+      ];
+      for (const value of values) expect(typeof value).toBe('number');
+      expect(page.envelopes[0]!.serverTimestamp).toBe(NOW);
+      expect(page.envelopes[0]!.content).toBeInstanceOf(Uint8Array);
+    });
+
+    it('concurrent registrations of one username, or of one account id, create exactly one account', async () => {
+      const base = { accountKey: rng(32), deviceList: rng(10), deviceListVersion: 1, prekeys: {}, now: NOW };
+      const byName = await Promise.all(
+        Array.from({ length: 8 }, () => store.createAccount({ ...base, accountId: rng(16), username: 'contested', device: device(1) })),
+      );
+      expect(byName.filter((r) => r.status === 'created')).toHaveLength(1);
+      expect(byName.filter((r) => r.status === 'username-taken')).toHaveLength(7);
+      const id = rng(16);
+      const byId = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.createAccount({ ...base, accountId: id, username: `claimant${i}`, device: device(1) })),
+      );
+      expect(byId.filter((r) => r.status === 'created')).toHaveLength(1);
+      expect(byId.filter((r) => r.status === 'account-exists')).toHaveLength(7);
+      expect(await store.listDevices(id)).toHaveLength(1);
+    });
+
+    it('concurrent batches to the same devices give each device distinct, contiguous seqs', async () => {
+      const bob = await account([1, 2]);
+      const carol = await account([1, 2]);
+      const alice = await account([1]);
+      // Half the batches name bob first, half carol first: the locks must not deadlock on the order.
+      const batches = Array.from({ length: 12 }, (_, i) => {
+        const order = i % 2 === 0 ? [bob, carol] : [carol, bob];
+        const sends = order.flatMap((to) => [send(alice, to.accountId, [1, 2], `${i}a`), send(alice, to.accountId, [2, 1], `${i}b`)]);
+        return store.commitBatch({ sends, acks: [], now: NOW });
+      });
+      const results = await Promise.all(batches);
+      expect(results.flatMap((r) => r.sends.map((s) => s.status)).every((s) => s === 'committed')).toBe(true);
+      for (const d of [...bob.devices, ...carol.devices]) {
+        const page = await store.readMailbox(d.deviceKey, 0, 100);
+        expect(page.envelopes.map((e) => e.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+        expect(page.nextSeq).toBe(25);
+      }
+    });
+
+    it('a device dropped from its list while batches are sent to it leaves no envelope behind', async () => {
+      const bob = await account([1, 2]);
+      const alice = await account([1]);
+      const batches = Array.from({ length: 10 }, (_, i) => store.commitBatch({ sends: [send(alice, bob.accountId, [1, 2], String(i))], acks: [], now: NOW }));
+      const replaced = store.replaceDeviceList({ accountId: bob.accountId, expectedVersion: 2, deviceList: rng(100), version: 3, devices: [bob.keys[0]!], now: NOW });
+      const [outcomes, replacement] = await Promise.all([Promise.all(batches), replaced]);
+      expect(replacement.status).toBe('replaced');
+      const committed = outcomes.filter((o) => o.sends[0]!.status === 'committed').length;
+      for (const o of outcomes) if (o.sends[0]!.status !== 'committed') expect(o.sends[0]).toEqual({ status: 'mismatched', missing: [], stale: [2] });
+      // Device 1 holds one envelope per committed send; device 2's are gone with it, none orphaned.
+      expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 100)).envelopes).toHaveLength(committed);
+      expect(await store.countEnvelopes()).toBe(committed);
+    });
+
+    it('concurrent deletions of one account: one removes it, the others find nothing', async () => {
+      const a = await account([1, 2]);
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW + 1 })),
+      );
+      const removed = results.filter((r) => r !== undefined);
+      expect(removed).toHaveLength(1);
+      expect(removed[0]!.removed.map((d) => d.deviceId).sort()).toEqual([1, 2]);
+      expect(await store.getAccount(a.accountId)).toBeUndefined();
+    });
+
+    it('concurrent unregistrations of one device: one removes it, the others find nothing', async () => {
+      const a = await account([1, 2]);
+      const results = await Promise.all(Array.from({ length: 4 }, () => store.unregisterDevice(a.devices[1]!.deviceKey)));
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+      expect((await store.listDevices(a.accountId)).map((d) => d.deviceId)).toEqual([1]);
+    });
+
+    it('a device that unregisters while its list is replaced: both finish, and the device stays out', async () => {
+      const a = await account([1, 2, 3]);
+      const [unregistered, replaced] = await Promise.all([
+        store.unregisterDevice(a.devices[1]!.deviceKey),
+        store.replaceDeviceList({ accountId: a.accountId, expectedVersion: 2, deviceList: rng(100), version: 3, devices: a.keys.slice(0, 2), now: NOW }),
+      ]);
+      expect(replaced.status).toBe('replaced');
+      if (replaced.status !== 'replaced') return;
+      // Device 2 is removed by exactly one of the two, device 3 by the replacement.
+      const removedIds = [...(unregistered ? [unregistered.deviceId] : []), ...replaced.removed.map((d) => d.deviceId)].sort();
+      expect(removedIds).toEqual([2, 3]);
+      expect((await store.listDevices(a.accountId)).map((d) => d.deviceId)).toEqual([1]);
+    });
+
+    it('concurrent replacements of a contact list leave exactly one of them, whole', async () => {
+      const owner = await account();
+      const lists = Array.from({ length: 6 }, () => [rng(16), rng(16), rng(16)]);
+      await Promise.all(lists.map((list) => store.replaceContacts(owner.accountId, list)));
+      const stored = (await store.getContacts(owner.accountId)).map(toHex).sort();
+      expect(lists.map((list) => list.map(toHex).sort())).toContainEqual(stored);
+    });
+
+    it('committed state survives closing and reopening', async () => {
+      const bob = await account([1]);
+      const alice = await account([1]);
+      await store.commitBatch({ sends: [send(alice, bob.accountId, [1], 'kept')], acks: [], now: NOW });
+      await store.close();
+      store = await reopen();
+      expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 10)).envelopes).toHaveLength(1);
+      expect((await store.getAccount(bob.accountId))?.username).toBe(bob.username);
+    });
+
+    if (backend.exclusive) {
+      it('a second process-level open of the same database fails while the relay holds it', async () => {
+        await account([1]);
+        await expect(reopen()).rejects.toBeInstanceOf(StoreLockedError);
+      });
+    }
+  });
+}
