@@ -1,5 +1,5 @@
 // Vite build of the renderer (DESIGN §2): renderer/ → renderer/dist/, served by both hosts (app:// in
-// Electron, the browser host over HTTP) with the CSP of electron/security.ts. Nothing is inlined as a
+// Electron, the browser host over HTTP) with the CSP of electron/host/security.ts. Nothing is inlined as a
 // data: URL and no inline script is emitted, so `script-src 'self'` holds for the built app.
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vite';

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm run build:preload`: bundles electron/preload.ts into ONE CommonJS file, dist/preload/preload.cjs
+// `npm run build:preload`: bundles electron/shell/preload.ts into ONE CommonJS file, dist/preload/preload.cjs
 // (DESIGN §2: a sandboxed preload cannot load ESM or local modules; its `require` knows only
 // `electron` and a few polyfills). Everything but `electron` is inlined; the bundle is checked so
-// that no other require survives. electron/preload.test.ts runs the same build in memory.
+// that no other require survives. electron/shell/ipc-preload.test.ts runs the same build in memory.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -18,7 +18,7 @@ const { runBrowserHost } = await import(pathToFileURL(entry).href);
 const env = { ...process.env };
 let relay = null;
 if (!env.PARLEY_RELAY_URL) {
-  const { dataRoot } = await import(pathToFileURL(path.join(root, 'dist', 'electron', 'profile.js')).href);
+  const { dataRoot } = await import(pathToFileURL(path.join(root, 'dist', 'electron', 'host', 'launch-args.js')).href);
   const { ensureLocalRelay } = await import('./lib/local-relay.mjs');
   try {
     relay = await ensureLocalRelay({ root, dataRoot: dataRoot(env), log: (line) => console.log(line) });

@@ -69,8 +69,8 @@ if (!native.ok) {
 const env = { ...process.env, PARLEY_NATIVE_BINDING: native.path };
 let relay = null;
 if (!env.PARLEY_RELAY_URL) {
-  // The same base directory the app computes (electron/profile.ts), so every profile finds this relay.
-  const { appDataDir, dataRoot } = await import(pathToFileURL(path.join(root, 'dist', 'electron', 'profile.js')).href);
+  // The same base directory the app computes (electron/host/launch-args.ts), so every profile finds this relay.
+  const { appDataDir, dataRoot } = await import(pathToFileURL(path.join(root, 'dist', 'electron', 'host', 'launch-args.js')).href);
   try {
     relay = await ensureLocalRelay({ root, dataRoot: dataRoot(env, appDataDir()), log: (line) => console.log(line) });
     env.PARLEY_RELAY_URL = relay.url;

@@ -6,7 +6,7 @@
  * Besides the sentence for people it prints one machine-readable line, which the e2e helpers read:
  *   PARLEY_BROWSER_HOST {"url":"http://127.0.0.1:PORT/#k=…","origin":…,"port":…,"profile":…,"dataDir":…}
  * The URL holds the per-launch secret: it is printed to this terminal only, never logged elsewhere.
- * The engine for the profile (engine-host.ts) serves the contract; $PARLEY_RELAY_URL, when set, is
+ * The engine for the profile (host/engine-host.ts) serves the contract; $PARLEY_RELAY_URL, when set, is
  * handed to onboarding as the suggested relay address (`?relay=` in the URL).
  */
 import { spawn } from 'node:child_process';
@@ -14,9 +14,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EngineEvent } from '../../shared/api/types.js';
-import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../engine-host.js';
-import { HOST_EVENTS } from '../host-contract.js';
-import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir } from '../profile.js';
+import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
+import { HOST_EVENTS } from '../host/host-contract.js';
+import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir } from '../host/launch-args.js';
 import { startBrowserHost } from './server.js';
 
 export const READY_PREFIX = 'PARLEY_BROWSER_HOST ';

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { createInvoker } from '../ipc-contract.js';
-import { CONTENT_SECURITY_POLICY } from '../security.js';
+import { createInvoker } from '../host/ipc-contract.js';
+import { CONTENT_SECURITY_POLICY } from '../host/security.js';
 import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_UNAUTHORIZED, MAX_SOCKETS } from './protocol.js';
 import { startBrowserHost, type BrowserHost } from './server.js';
 

@@ -20,10 +20,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { z } from 'zod';
-import { HOST_ERROR_CODES, describeEvents, type ChannelDescriptor, type EventName, type EventTable } from '../ipc-channels.js';
-import { createEventEmitter, type Invoke } from '../ipc-contract.js';
-import { readStaticAsset } from '../static-assets.js';
-import { SECURITY_HEADERS } from '../security.js';
+import { HOST_ERROR_CODES, describeEvents, type ChannelDescriptor, type EventName, type EventTable } from '../host/channels.js';
+import { createEventEmitter, type Invoke } from '../host/ipc-contract.js';
+import { readStaticAsset } from '../host/static-assets.js';
+import { SECURITY_HEADERS } from '../host/security.js';
 import {
   AUTH_TIMEOUT_MS,
   CLOSE_AUTH_TIMEOUT,

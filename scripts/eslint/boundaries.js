@@ -3,21 +3,37 @@
  *   shared/    imports none of server/, electron/, renderer/ (and product code never imports shared/testing)
  *   server/    imports shared/ only (not electron/, renderer/)
  *   electron/  imports shared/ only (not server/, renderer/); engine/ and browser-host/ never import `electron`
+ *     engine/        is hosted: imports none of host/, shell/, browser-host/
+ *     host/          the kit both hosts stand on: imports engine/, never shell/ or browser-host/
+ *     browser-host/  imports host/ and engine/, never shell/
+ *     shell/         the Electron side: may import host/ and engine/
  *   renderer/  imports only types, and only from shared/api and shared/wire
- *   `electron` values are imported only by electron/main.ts and electron/preload.ts (loading the module
- *   outside Electron starts a binary download).
+ *   `electron` values are imported only by electron/shell/main.ts and electron/shell/preload.ts (loading
+ *   the module outside Electron starts a binary download).
  * Zones are decided from the resolved path of relative imports, so `../../server/x.js` is caught.
  */
 import path from 'node:path';
 
-const ELECTRON_VALUE_ALLOWED = new Set(['electron/main.ts', 'electron/preload.ts']);
+const ELECTRON_VALUE_ALLOWED = new Set(['electron/shell/main.ts', 'electron/shell/preload.ts']);
+
+/** Inside electron/: the folders each folder must not import. */
+const ELECTRON_FORBIDDEN = {
+  'electron/engine': ['electron/host', 'electron/shell', 'electron/browser-host'],
+  'electron/host': ['electron/shell', 'electron/browser-host'],
+  'electron/browser-host': ['electron/shell'],
+};
+const ELECTRON_WHY = {
+  'electron/engine': 'the engine is hosted: it imports none of host/, shell/, browser-host/',
+  'electron/host': 'host/ is what both hosts stand on: it never imports shell/ or browser-host/',
+  'electron/browser-host': 'the browser host stands on host/, never on the Electron shell',
+};
 
 function zoneOf(rel) {
   const parts = rel.split('/');
   const [top, sub] = parts;
   if (top === 'shared') return sub === 'testing' ? 'shared/testing' : `shared/${sub ?? ''}`;
   if (top === 'electron') {
-    if (sub === 'engine' || sub === 'browser-host') return `electron/${sub}`;
+    if (sub === 'engine' || sub === 'browser-host' || sub === 'host' || sub === 'shell') return `electron/${sub}`;
     return 'electron';
   }
   if (top === 'server' || top === 'renderer') return top;
@@ -88,6 +104,9 @@ export const boundaries = {
       }
       if (fromTop === 'electron' && (toTop === 'server' || toTop === 'renderer')) {
         return report(target, 'electron/ imports only shared/');
+      }
+      if (ELECTRON_FORBIDDEN[fromZone]?.includes(toZone)) {
+        return report(target, ELECTRON_WHY[fromZone]);
       }
     }
 

@@ -5,10 +5,10 @@ import { build } from 'esbuild';
 /** Module names a sandboxed preload may require (Electron's sandbox polyfill knows these). */
 export const SANDBOX_REQUIRABLE = new Set(['electron']);
 
-/** Bundles electron/preload.ts and returns the CommonJS source; throws if it requires anything else. */
+/** Bundles electron/shell/preload.ts and returns the CommonJS source; throws if it requires anything else. */
 export async function bundlePreload(root) {
   const result = await build({
-    entryPoints: [path.join(root, 'electron', 'preload.ts')],
+    entryPoints: [path.join(root, 'electron', 'shell', 'preload.ts')],
     bundle: true,
     write: false,
     // 'browser' keeps Node built-ins out: a bundled `require('node:fs')` would fail in the sandbox.

@@ -1,12 +1,12 @@
 /**
  * The app shell under both hosts (browser host in Chromium; Electron where a binary exists): the built
  * renderer mounts, reaches the engine through the contract transport, is served with the CSP of
- * electron/security.ts, and the CSP blocks script a message could smuggle in.
+ * electron/host/security.ts, and the CSP blocks script a message could smuggle in.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import { CONTENT_SECURITY_POLICY } from '../../electron/security.js';
+import { CONTENT_SECURITY_POLICY } from '../../electron/host/security.js';
 import { expect, test } from './fixtures.js';
 import { SCREENS_DIR } from './helpers/paths.js';
 

@@ -4,7 +4,7 @@
  * context (project `chromium`), or the Electron app (project `electron`, skipped with a printed
  * reason where no binary exists). `seed` writes history through the engine's own DB layer
  * (bench/ui/seed.ts) before a profile's host starts. Each profile gets a clock file: its engine
- * clock is the system clock plus the offset written there (engine-host.ts, PARLEY_TEST_CLOCK_FILE).
+ * clock is the system clock plus the offset written there (electron/host/engine-host.ts, PARLEY_TEST_CLOCK_FILE).
  *
  * Also the person-level steps every spec shares (create an account, open a conversation), written
  * with roles and labels only.

@@ -7,7 +7,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** What must be built before any spec runs (`npm run build`). */
 export const BUILD_OUTPUTS: readonly string[] = [
   path.join(ROOT, 'dist', 'electron', 'browser-host', 'main.js'),
-  path.join(ROOT, 'dist', 'electron', 'main.js'),
+  path.join(ROOT, 'dist', 'electron', 'shell', 'main.js'),
   path.join(ROOT, 'dist', 'preload', 'preload.cjs'),
   path.join(ROOT, 'renderer', 'dist', 'index.html'),
 ];

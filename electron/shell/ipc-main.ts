@@ -8,9 +8,9 @@
  * Imports no `electron` value: ipcMain and the webContents are passed in.
  */
 import type { IpcMain, WebContents } from 'electron';
-import { EVENT_CHANNEL, HOST_ERROR_CODES, type ChannelDescriptor, type EventTable } from './ipc-channels.js';
-import { createEventEmitter, type EventEmitter, type Invoke, type InvokerOptions } from './ipc-contract.js';
-import { isTrustedSenderFrame, type RefusedAction, type SenderFrameLike } from './security.js';
+import { EVENT_CHANNEL, HOST_ERROR_CODES, type ChannelDescriptor, type EventTable } from '../host/channels.js';
+import { createEventEmitter, type EventEmitter, type Invoke, type InvokerOptions } from '../host/ipc-contract.js';
+import { isTrustedSenderFrame, type RefusedAction, type SenderFrameLike } from '../host/security.js';
 
 export type InvokeEventLike = { readonly senderFrame: SenderFrameLike | null };
 

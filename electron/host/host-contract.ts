@@ -3,8 +3,8 @@
  * browser host): shared/api's renderer↔engine contract, re-exported under the names the shell's
  * generic layer uses. host-contract.test.ts keeps the tables and the engine's dispatcher fitting.
  */
-import type { ChannelTable, EventTable } from './ipc-channels.js';
-import { CONTRACT, EVENTS } from '../shared/api/index.js';
+import type { ChannelTable, EventTable } from './channels.js';
+import { CONTRACT, EVENTS } from '../../shared/api/index.js';
 
 export const HOST_CONTRACT = CONTRACT satisfies ChannelTable;
 export const HOST_EVENTS = EVENTS satisfies EventTable;

@@ -1,8 +1,8 @@
 /**
  * Electron main process (DESIGN §2, §6; issue 5). Owns the window and wires the pieces that are
- * tested elsewhere: the `app://` protocol (app-protocol.ts), every hardening rule (security.ts), the
- * IPC transport of the contract (ipc-main.ts over ipc-contract.ts) and the profile directory
- * (profile.ts). It holds no logic of its own worth a unit test; Playwright's `_electron` project
+ * tested elsewhere: the `app://` protocol (app-protocol.ts), every hardening rule (host/security.ts), the
+ * IPC transport of the contract (ipc-main.ts over host/ipc-contract.ts) and the profile directory
+ * (host/launch-args.ts). It holds no logic of its own worth a unit test; Playwright's `_electron` project
  * drives it wherever an Electron binary exists.
  *
  * Started by scripts/start.mjs (`npm start`), which checks the binary, builds, and rebuilds the
@@ -11,12 +11,12 @@
 import path from 'node:path';
 import { BrowserWindow, app, dialog, ipcMain, protocol, session, shell } from 'electron';
 import { createAppProtocolHandler } from './app-protocol.js';
-import type { EngineEvent } from '../shared/api/types.js';
-import { relayUrlFromEnv, startEngineHost, withRelayHint } from './engine-host.js';
-import { HOST_EVENTS } from './host-contract.js';
-import type { InvokeFault } from './ipc-contract.js';
+import type { EngineEvent } from '../../shared/api/types.js';
+import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
+import { HOST_EVENTS } from '../host/host-contract.js';
+import type { InvokeFault } from '../host/ipc-contract.js';
 import { createWebContentsEmitter, registerIpcHandlers } from './ipc-main.js';
-import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir, type LaunchArgs } from './profile.js';
+import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir, type LaunchArgs } from '../host/launch-args.js';
 import {
   APP_ENTRY_URL,
   APP_SCHEME,
@@ -27,7 +27,7 @@ import {
   hardenWebContents,
   secureWebPreferences,
   type RefusedAction,
-} from './security.js';
+} from '../host/security.js';
 
 function log(line: string): void {
   console.log(`[parley] ${line}`);

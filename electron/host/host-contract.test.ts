@@ -5,9 +5,9 @@
  * (channel and method names, unique methods, event names) are checked at run time.
  */
 import { describe, expect, it } from 'vitest';
-import { ApiErrorSchema, CONTRACT, EVENTS } from '../shared/api/index.js';
-import { createDispatcher } from './engine/dispatch.js';
-import { describeChannels, describeEvents, type ChannelTable, type EventTable } from './ipc-channels.js';
+import { ApiErrorSchema, CONTRACT, EVENTS } from '../../shared/api/index.js';
+import { createDispatcher } from '../engine/dispatch.js';
+import { describeChannels, describeEvents, type ChannelTable, type EventTable } from './channels.js';
 import { createInvoker, handlersFromDispatch, type Invoke, type InvokerOptions } from './ipc-contract.js';
 
 describe('the shell layer accepts the contract of shared/api', () => {

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppProtocolHandler } from './app-protocol.js';
-import { CONTENT_SECURITY_POLICY } from './security.js';
-import { readStaticAsset, safeSegments } from './static-assets.js';
+import { CONTENT_SECURITY_POLICY } from '../host/security.js';
+import { readStaticAsset, safeSegments } from '../host/static-assets.js';
 
 let root: string;
 let outside: string;

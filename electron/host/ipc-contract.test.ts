@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { describeChannels } from './ipc-channels.js';
+import { describeChannels } from './channels.js';
 import { createEventEmitter, createInvoker, handlersFromDispatch, type Handlers, type InvokeFault } from './ipc-contract.js';
 
 /** A table shaped like shared/api's CONTRACT, small enough to reason about. */

@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_PROFILE, ProfileError, checkProfileName, resolveProfile } from './engine/profile.js';
+import { DEFAULT_PROFILE, ProfileError, checkProfileName, resolveProfile } from '../engine/profile.js';
 
 export { DEFAULT_PROFILE, ProfileError };
 

@@ -27,7 +27,7 @@ import {
   type HostResult,
   type RequestOf,
   type ResponseOf,
-} from './ipc-channels.js';
+} from './channels.js';
 
 /** Which host a call came through (the engine may, e.g., word notifications differently). */
 export type CallContext = { readonly host: 'electron' | 'browser' };

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROFILE, LaunchArgsError, ProfileError, appDataDir, dataRoot, parseLaunchArgs, profileDir } from './profile.js';
+import { DEFAULT_PROFILE, LaunchArgsError, ProfileError, appDataDir, dataRoot, parseLaunchArgs, profileDir } from './launch-args.js';
 
 describe('parseLaunchArgs', () => {
   it('defaults to the default profile, a free port, and opening a browser', () => {

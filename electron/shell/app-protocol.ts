@@ -5,8 +5,8 @@
  *
  * Only GET/HEAD on host `parley` are answered; every answer carries the CSP (security.ts).
  */
-import { readStaticAsset } from './static-assets.js';
-import { APP_HOST, APP_SCHEME, SECURITY_HEADERS } from './security.js';
+import { readStaticAsset } from '../host/static-assets.js';
+import { APP_HOST, APP_SCHEME, SECURITY_HEADERS } from '../host/security.js';
 
 export type AppProtocolHandler = (request: Request) => Promise<Response>;
 

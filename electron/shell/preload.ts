@@ -5,9 +5,9 @@
  * modules); `electron` is the only module it requires at run time.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { EVENT_CHANNEL, describeChannels, describeEvents } from './ipc-channels.js';
+import { EVENT_CHANNEL, describeChannels, describeEvents } from '../host/channels.js';
 import { buildPreloadBridge } from './ipc-preload.js';
-import { HOST_CONTRACT, HOST_EVENTS } from './host-contract.js';
+import { HOST_CONTRACT, HOST_EVENTS } from '../host/host-contract.js';
 
 contextBridge.exposeInMainWorld(
   'parley',

@@ -9,7 +9,7 @@
  * zod-free ipc-channels.ts.
  */
 import type { IpcRenderer } from 'electron';
-import type { ChannelDescriptor } from './ipc-channels.js';
+import type { ChannelDescriptor } from '../host/channels.js';
 
 export type IpcRendererLike = {
   invoke(channel: string, ...args: unknown[]): Promise<unknown>;

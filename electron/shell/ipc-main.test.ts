@@ -4,10 +4,10 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { EVENT_CHANNEL } from './ipc-channels.js';
-import { createInvoker } from './ipc-contract.js';
+import { EVENT_CHANNEL } from '../host/channels.js';
+import { createInvoker } from '../host/ipc-contract.js';
 import { REFUSED_SENDER_MESSAGE, createWebContentsEmitter, registerIpcHandlers, type IpcMainLike, type InvokeEventLike } from './ipc-main.js';
-import { APP_ENTRY_URL, type RefusedAction } from './security.js';
+import { APP_ENTRY_URL, type RefusedAction } from '../host/security.js';
 
 const TABLE = {
   'contacts:add': {

@@ -14,15 +14,15 @@
  * Imports no `electron` value.
  */
 import { readFileSync } from 'node:fs';
-import { CONTRACT } from '../shared/api/contract.js';
-import type { EngineEvent } from '../shared/api/types.js';
-import { systemRng, type Clock } from '../shared/crypto/random.js';
-import { createDispatcher, type Dispatch } from './engine/dispatch.js';
-import { Engine } from './engine/engine.js';
-import { KeychainKeyStore, osKeychainBackend } from './engine/keys/keychain.js';
-import { PassphraseKeyFile } from './engine/keys/passphrase-key-file.js';
-import { resolveProfile } from './engine/profile.js';
-import { describeChannels, type ChannelDescriptor } from './ipc-channels.js';
+import { CONTRACT } from '../../shared/api/contract.js';
+import type { EngineEvent } from '../../shared/api/types.js';
+import { systemRng, type Clock } from '../../shared/crypto/random.js';
+import { createDispatcher, type Dispatch } from '../engine/dispatch.js';
+import { Engine } from '../engine/engine.js';
+import { KeychainKeyStore, osKeychainBackend } from '../engine/keys/keychain.js';
+import { PassphraseKeyFile } from '../engine/keys/passphrase-key-file.js';
+import { resolveProfile } from '../engine/profile.js';
+import { describeChannels, type ChannelDescriptor } from './channels.js';
 
 export const TEST_CLOCK_ENV = 'PARLEY_TEST_CLOCK_FILE';
 export const RELAY_URL_ENV = 'PARLEY_RELAY_URL';

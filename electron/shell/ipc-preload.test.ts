@@ -7,11 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
-import { bundlePreload } from '../scripts/lib/preload-bundle.mjs';
-import { EVENT_CHANNEL } from './ipc-channels.js';
+import { bundlePreload } from '../../scripts/lib/preload-bundle.mjs';
+import { EVENT_CHANNEL } from '../host/channels.js';
 import { buildPreloadBridge, type IpcRendererLike } from './ipc-preload.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function fakeIpcRenderer() {
   let eventListener: ((event: unknown, ...args: unknown[]) => void) | undefined;
