@@ -15,7 +15,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
-import { HOST_EVENTS } from '../host/host-contract.js';
 import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir } from '../host/launch-args.js';
 import { startBrowserHost } from './server.js';
 
@@ -63,16 +62,21 @@ export async function runBrowserHost(argv: readonly string[], env: NodeJS.Proces
   const log = (line: string) => console.error(`[browser-host] ${line}`);
   // Events pushed before the socket server listens have no one to reach; the renderer re-reads state.
   let forward: (event: EngineEvent) => void = () => undefined;
-  const engineHost = await startEngineHost({ dataRoot: base, profile: args.profile, env, emit: (event) => forward(event) });
+  const engineHost = await startEngineHost({
+    dataRoot: base,
+    profile: args.profile,
+    env,
+    emit: (event) => forward(event),
+    onFault: (fault) => log(`contract fault ${JSON.stringify(fault)}`),
+  });
   const host = await startBrowserHost({
     rendererDir,
     port: args.port,
     channels: engineHost.channels,
     invoke: engineHost.invoke,
-    events: HOST_EVENTS,
     log,
   });
-  forward = (event) => void host.emit(event.event, event.payload);
+  forward = (event) => void host.emit(event);
   const url = withRelayHint(host.url, relayUrlFromEnv(env));
 
   console.log(`Parley (profile ${args.profile}) is running at ${url}`);

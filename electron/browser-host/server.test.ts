@@ -9,25 +9,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { z } from 'zod';
-import { createInvoker } from '../host/ipc-contract.js';
+import { CHANNELS, CONTRACT } from '../../shared/api/contract.js';
+import { EVENT_NAMES } from '../../shared/api/events.js';
+import { createDispatcher, type Handlers } from '../engine/dispatch.js';
+import { describeChannels } from '../host/channels.js';
 import { CONTENT_SECURITY_POLICY } from '../host/security.js';
 import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_UNAUTHORIZED, MAX_SOCKETS } from './protocol.js';
 import { startBrowserHost, type BrowserHost } from './server.js';
 
-const TABLE = {
-  'messages:send': {
-    method: 'send',
-    request: z.strictObject({ body: z.string().min(1).max(100) }),
-    response: z.strictObject({ echoed: z.string() }),
-  },
-} as const;
-const EVENTS = { typing: z.strictObject({ typing: z.boolean() }) } as const;
+const TYPING = { conversationId: '1', contactId: 'b0'.repeat(16), typing: true };
 const SECRET = new Uint8Array(32).fill(7);
 const SECRET_TEXT = Buffer.from(SECRET).toString('base64url');
 
 let rendererDir: string;
-const hosts: BrowserHost<typeof EVENTS>[] = [];
+const hosts: BrowserHost[] = [];
 
 beforeAll(() => {
   rendererDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bh-'));
@@ -41,12 +36,17 @@ afterEach(async () => {
 
 async function start(options: { authTimeoutMs?: number } = {}) {
   const log: string[] = [];
-  const invoker = createInvoker(TABLE, { 'messages:send': async ({ body }) => ({ ok: true, value: { echoed: body } }) });
+  const unexpected = () => {
+    throw new Error('not under test');
+  };
+  const invoke = createDispatcher({
+    ...(Object.fromEntries(CHANNELS.map((c) => [c, unexpected])) as unknown as Handlers),
+    'conversations:setTyping': () => null,
+  });
   const host = await startBrowserHost({
     rendererDir,
-    channels: invoker.channels,
-    invoke: invoker.invoke,
-    events: EVENTS,
+    channels: describeChannels(CONTRACT),
+    invoke,
     secret: SECRET,
     log: (line) => log.push(line),
     ...options,
@@ -69,7 +69,7 @@ function get(port: number, pathName: string, headers: Record<string, string> = {
 }
 
 /** Opens a socket; resolves with it once open, or with the HTTP status that refused the upgrade. */
-function open(host: BrowserHost<typeof EVENTS>, headers: Record<string, string> = { Origin: host.origin }) {
+function open(host: BrowserHost, headers: Record<string, string> = { Origin: host.origin }) {
   return new Promise<{ ws: WebSocket } | { refused: number }>((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${host.port}/ws`, { headers });
     ws.once('open', () => resolve({ ws }));
@@ -85,7 +85,7 @@ function closeCode(ws: WebSocket) {
   return new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
 }
 
-async function authed(host: BrowserHost<typeof EVENTS>) {
+async function authed(host: BrowserHost) {
   const opened = await open(host);
   if (!('ws' in opened)) throw new Error(`refused ${opened.refused}`);
   const ready = nextFrame(opened.ws);
@@ -163,7 +163,7 @@ describe('the secret as first frame', () => {
   it('answers a good hello with the channel list and event names', async () => {
     const { host } = await start();
     const { ready } = await authed(host);
-    expect(ready).toEqual({ type: 'ready', channels: [{ channel: 'messages:send', method: 'send' }], events: ['typing'] });
+    expect(ready).toEqual({ type: 'ready', channels: describeChannels(CONTRACT), events: EVENT_NAMES });
     expect(host.connections()).toBe(1);
   });
 
@@ -171,7 +171,7 @@ describe('the secret as first frame', () => {
     ['a wrong secret', { type: 'hello', secret: Buffer.alloc(32, 8).toString('base64url') }],
     ['an empty secret', { type: 'hello', secret: '' }],
     ['the secret with extra keys', { type: 'hello', secret: SECRET_TEXT, admin: true }],
-    ['a request instead of a hello (missing secret)', { type: 'request', id: 1, channel: 'messages:send', request: { body: 'hi' } }],
+    ['a request instead of a hello (missing secret)', { type: 'request', id: 1, channel: 'conversations:setTyping', request: TYPING }],
   ])('closes with 4401 on %s, without answering', async (_name, frame) => {
     const { host } = await start();
     const opened = await open(host);
@@ -208,35 +208,34 @@ describe('the contract over the socket', () => {
   it('answers INTERNAL if the injected invoke breaks its promise not to throw', async () => {
     const host = await startBrowserHost({
       rendererDir,
-      channels: [{ channel: 'messages:send', method: 'send' }],
+      channels: [{ channel: 'conversations:setTyping', method: 'setTyping' }],
       invoke: () => {
         throw new Error('bug');
       },
-      events: EVENTS,
       secret: SECRET,
     });
     hosts.push(host);
     const { ws } = await authed(host);
     const reply = nextFrame(ws);
-    ws.send(JSON.stringify({ type: 'request', id: 9, channel: 'messages:send', request: { body: 'hi' } }));
+    ws.send(JSON.stringify({ type: 'request', id: 9, channel: 'conversations:setTyping', request: { conversationId: '1', typing: true } }));
     expect(await reply).toEqual({ type: 'response', id: 9, result: { ok: false, error: { code: 'INTERNAL', message: 'internal error' } } });
   });
 
-  it('round-trips a request through the shared invoker', async () => {
+  it("round-trips a request through the engine's dispatcher", async () => {
     const { host } = await start();
     const { ws } = await authed(host);
     const reply = nextFrame(ws);
-    ws.send(JSON.stringify({ type: 'request', id: 5, channel: 'messages:send', request: { body: 'hi' } }));
-    expect(await reply).toEqual({ type: 'response', id: 5, result: { ok: true, value: { echoed: 'hi' } } });
+    ws.send(JSON.stringify({ type: 'request', id: 5, channel: 'conversations:setTyping', request: { conversationId: '1', typing: true } }));
+    expect(await reply).toEqual({ type: 'response', id: 5, result: { ok: true, value: null } });
   });
 
   it('answers an invalid request or unknown channel with INVALID_REQUEST', async () => {
     const { host } = await start();
     const { ws } = await authed(host);
     for (const [channel, request] of [
-      ['messages:send', { body: '' }],
-      ['messages:send', { body: 'hi', extra: 1 }],
-      ['account:logout', {}],
+      ['conversations:setTyping', { conversationId: '', typing: true }],
+      ['conversations:setTyping', { conversationId: '1', typing: true, extra: 1 }],
+      ['account:delete', {}],
     ] as const) {
       const reply = nextFrame(ws);
       ws.send(JSON.stringify({ type: 'request', id: 1, channel, request }));
@@ -248,7 +247,7 @@ describe('the contract over the socket', () => {
 
   it.each([
     ['not JSON', 'nope'],
-    ['a frame without an id', JSON.stringify({ type: 'request', channel: 'messages:send', request: {} })],
+    ['a frame without an id', JSON.stringify({ type: 'request', channel: 'conversations:setTyping', request: {} })],
     ['a second hello', JSON.stringify({ type: 'hello', secret: SECRET_TEXT })],
   ])('closes with 1008 on %s', async (_name, text) => {
     const { host } = await start();
@@ -267,9 +266,9 @@ describe('the contract over the socket', () => {
     stranger.ws.on('message', (d) => strangerFrames.push(String(d)));
 
     const pushed = nextFrame(ws);
-    expect(host.emit('typing', { typing: true })).toBe(true);
-    expect(await pushed).toEqual({ type: 'event', event: 'typing', payload: { typing: true } });
-    expect(host.emit('typing', { typing: 'yes' } as never)).toBe(false);
+    expect(host.emit({ event: 'typing', payload: TYPING })).toBe(true);
+    expect(await pushed).toEqual({ type: 'event', event: 'typing', payload: TYPING });
+    expect(host.emit({ event: 'typing', payload: { ...TYPING, typing: 'yes' } } as never)).toBe(false);
     await new Promise((r) => setTimeout(r, 50));
     expect(strangerFrames).toEqual([]);
     stranger.ws.close();

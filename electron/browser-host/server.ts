@@ -10,8 +10,8 @@
  *   - the upgrade's Origin must be exactly `http://127.0.0.1:<port>` (other local pages, other ports);
  *   - the first frame must carry the per-launch secret, which only the URL fragment holds (never
  *     sent to the server in a request line, never in a Referer); anything else closes with 4401.
- * Requests then go to `invoke`, the same validation layer Electron's IPC handlers call
- * (ipc-contract.ts's createInvoker, or the engine's dispatcher); events are validated here.
+ * Requests then go to `invoke`, the engine's dispatcher that Electron's IPC handlers call too (the
+ * one contract layer, electron/engine/dispatch.ts); events are validated by host/events.ts.
  *
  * Imports no `electron` (it runs in plain Node); the engine is passed in.
  */
@@ -19,9 +19,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { z } from 'zod';
-import { HOST_ERROR_CODES, describeEvents, type ChannelDescriptor, type EventName, type EventTable } from '../host/channels.js';
-import { createEventEmitter, type Invoke } from '../host/ipc-contract.js';
+import { EVENTS } from '../../shared/api/events.js';
+import type { EngineEvent } from '../../shared/api/types.js';
+import type { Dispatch } from '../engine/dispatch.js';
+import { describeEvents, type ChannelDescriptor } from '../host/channels.js';
+import { createEventEmitter } from '../host/events.js';
 import { readStaticAsset } from '../host/static-assets.js';
 import { SECURITY_HEADERS } from '../host/security.js';
 import {
@@ -45,15 +47,14 @@ import {
 
 export const LOOPBACK = '127.0.0.1';
 
-export type BrowserHostOptions<E extends EventTable> = {
+export type BrowserHostOptions = {
   readonly rendererDir: string;
   /** 0 (default) picks a free port. */
   readonly port?: number;
-  /** What the renderer's bridge offers (`describeChannels(table)`, or an invoker's `channels`). */
+  /** What the renderer's bridge offers (`describeChannels(CONTRACT)`). */
   readonly channels: readonly ChannelDescriptor[];
-  /** Validates and serves one request; never rejects (an `Invoker`'s `invoke`, or the engine's dispatcher). */
-  readonly invoke: Invoke;
-  readonly events: E;
+  /** Validates and serves one request; never rejects (the engine's dispatcher). */
+  readonly invoke: Dispatch;
   /** Tests only: a fixed secret; otherwise 32 fresh random bytes per launch. */
   readonly secret?: Uint8Array;
   readonly authTimeoutMs?: number;
@@ -61,13 +62,13 @@ export type BrowserHostOptions<E extends EventTable> = {
   readonly log?: (line: string) => void;
 };
 
-export type BrowserHost<E extends EventTable> = {
+export type BrowserHost = {
   /** Where to open the app: `http://127.0.0.1:PORT/#k=SECRET`. Treat as a password. */
   readonly url: string;
   readonly origin: string;
   readonly port: number;
   /** Sends a validated event to every authenticated socket; false if the payload was invalid. */
-  emit<N extends EventName<E>>(event: N, payload: z.input<E[N]>): boolean;
+  emit(event: EngineEvent): boolean;
   /** Authenticated sockets right now. */
   connections(): number;
   close(): Promise<void>;
@@ -88,14 +89,14 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.destroy();
 }
 
-export async function startBrowserHost<E extends EventTable>(options: BrowserHostOptions<E>): Promise<BrowserHost<E>> {
+export async function startBrowserHost(options: BrowserHostOptions): Promise<BrowserHost> {
   const log = options.log ?? (() => undefined);
   const secretBytes = options.secret ?? randomBytes(SECRET_BYTES);
   const secret = Buffer.from(secretBytes).toString('base64url');
   const secretDigest = digest(Buffer.from(secret, 'utf8'));
   const authTimeoutMs = options.authTimeoutMs ?? AUTH_TIMEOUT_MS;
   const channels = options.channels.map(({ channel, method }) => ({ channel, method }));
-  const eventNames = describeEvents(options.events);
+  const eventNames = describeEvents(EVENTS);
   const authenticated = new Set<WebSocket>();
   const all = new Set<WebSocket>();
 
@@ -193,8 +194,8 @@ export async function startBrowserHost<E extends EventTable>(options: BrowserHos
       inFlight++;
       const { id, channel, request } = frame.data;
       Promise.resolve()
-        .then(() => options.invoke(channel, request, { host: 'browser' }))
-        .catch(() => ({ ok: false, error: { code: HOST_ERROR_CODES.internal, message: 'internal error' } }))
+        .then(() => options.invoke(channel, request))
+        .catch(() => ({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } }))
         .then((result) => {
           inFlight--;
           send(ws, { type: 'response', id, result });
@@ -208,8 +209,7 @@ export async function startBrowserHost<E extends EventTable>(options: BrowserHos
     return hello.success && secretMatches(hello.data.secret, secretDigest);
   }
 
-  const emitter = createEventEmitter(
-    options.events,
+  const emit = createEventEmitter(
     (message) => {
       for (const ws of authenticated) send(ws, { type: 'event', event: message.event, payload: message.payload });
     },
@@ -233,7 +233,7 @@ export async function startBrowserHost<E extends EventTable>(options: BrowserHos
     url: `${expectedOrigin}/#${SECRET_FRAGMENT_KEY}=${secret}`,
     origin: expectedOrigin,
     port,
-    emit: (event, payload) => emitter.emit(event, payload),
+    emit,
     connections: () => authenticated.size,
     close: async () => {
       for (const ws of all) ws.close(CLOSE_GOING_AWAY, 'host shutting down');

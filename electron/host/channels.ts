@@ -1,38 +1,11 @@
 /**
- * The shape of a renderer↔engine channel table, shared by every host (STYLE "IPC"): channel name →
- * { method, request schema, response schema }, plus an event table (event name → payload schema).
- * shared/api's CONTRACT and EVENTS have exactly this shape; host-contract.ts says which tables the
- * hosts carry.
+ * How a transport sees the contract (STYLE "IPC"): channel and method names, event names, and the
+ * one IPC channel events travel on. Both hosts list shared/api's CONTRACT and EVENTS through here,
+ * checked once at start-up; validation itself is electron/engine/dispatch.ts (requests) and
+ * events.ts (pushed events).
  *
- * This file is type-only apart from `describeChannels`, and imports no zod value, so the sandboxed
- * preload bundle can use it without pulling in a validator of its own.
+ * Imports no value at all, so the sandboxed preload bundle carries nothing of it but these helpers.
  */
-import type { z } from 'zod';
-
-export type ChannelSpec = {
-  /** The bridge function that carries the channel (`window.parley.<method>`). */
-  readonly method: string;
-  readonly request: z.ZodType;
-  readonly response: z.ZodType;
-};
-
-export type ChannelTable = { readonly [channel: string]: ChannelSpec };
-export type EventTable = { readonly [event: string]: z.ZodType };
-
-export type ChannelName<T extends ChannelTable> = Extract<keyof T, string>;
-export type EventName<E extends EventTable> = Extract<keyof E, string>;
-
-/** What a handler receives: the request after validation (schema output). */
-export type RequestOf<T extends ChannelTable, C extends ChannelName<T>> = z.output<T[C]['request']>;
-/** What a handler returns inside `ok`: anything the response schema accepts (schema input). */
-export type ResponseOf<T extends ChannelTable, C extends ChannelName<T>> = z.input<T[C]['response']>;
-
-/** Errors cross the bridge as values (STYLE "IPC"). shared/api narrows `code` to its closed set. */
-export type HostError = { readonly code: string; readonly message: string };
-export type HostResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: HostError };
-
-/** The codes the host layer itself produces (both are in shared/api's API_ERROR_CODES). */
-export const HOST_ERROR_CODES = { invalidRequest: 'INVALID_REQUEST', internal: 'INTERNAL' } as const;
 
 /** Electron: main → renderer events travel on this one IPC channel, framed { event, payload }. */
 export const EVENT_CHANNEL = 'parley:event';

@@ -1,8 +1,9 @@
 /**
  * One engine per host process (issue 5 "Start"): both hosts — Electron's main process and the
  * browser host — create the engine for `--profile NAME` here and serve the contract through the
- * engine's own dispatcher (electron/engine/dispatch.ts, the one validation layer), so neither host
- * wraps it in a second one. Events the engine pushes go to the host's `emit`.
+ * engine's own dispatcher (electron/engine/dispatch.ts, the one contract layer), so neither host
+ * wraps it in a second one. Events the engine pushes go to the host's `emit` (which validates them,
+ * events.ts); contract faults are reported to `onFault` by name only.
  *
  * Also owns the two environment knobs hosts read:
  *   PARLEY_RELAY_URL         the relay address onboarding suggests (the start scripts set it to the
@@ -17,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { CONTRACT } from '../../shared/api/contract.js';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { systemRng, type Clock } from '../../shared/crypto/random.js';
-import { createDispatcher, type Dispatch } from '../engine/dispatch.js';
+import { createDispatcher, type ContractFault, type Dispatch } from '../engine/dispatch.js';
 import { Engine } from '../engine/engine.js';
 import { KeychainKeyStore, osKeychainBackend } from '../engine/keys/keychain.js';
 import { PassphraseKeyFile } from '../engine/keys/passphrase-key-file.js';
@@ -64,7 +65,7 @@ export function withRelayHint(entryUrl: string, relayUrl: string | null): string
 
 export type EngineHost = {
   readonly engine: Engine;
-  /** The transports' `invoke`: the engine's dispatcher (validation, handler, response check). */
+  /** The transports' `invoke`: the engine's dispatcher (validation, handler, response and error check). */
   readonly invoke: Dispatch;
   readonly channels: readonly ChannelDescriptor[];
   close(): Promise<void>;
@@ -75,6 +76,7 @@ export async function startEngineHost(options: {
   readonly profile: string;
   readonly env: NodeJS.ProcessEnv;
   readonly emit: (event: EngineEvent) => void;
+  readonly onFault?: (fault: ContractFault) => void;
   readonly nativeBinding?: string;
 }): Promise<EngineHost> {
   const profile = resolveProfile(options.dataRoot, options.profile);
@@ -87,6 +89,6 @@ export async function startEngineHost(options: {
     ...(clock ? { clock } : {}),
     ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
   });
-  const invoke = createDispatcher(engine.handlers(), { onRequest: () => engine.touch() });
+  const invoke = createDispatcher(engine.handlers(), { onRequest: () => engine.touch(), ...(options.onFault && { onFault: options.onFault }) });
   return { engine, invoke, channels: describeChannels(CONTRACT), close: () => engine.close() };
 }

@@ -6,12 +6,12 @@
  * sender-frame check and DevTools in production.
  *
  * This module imports no `electron` value: every Electron object is passed in, typed by the narrow
- * structural types below (main.ts passes the real ones, and the assignability checks at the end of
+ * structural types below (shell/main.ts passes the real ones, and the assignability checks at the end of
  * this file keep those types honest against electron.d.ts). Unit tests feed hostile input to fakes;
  * the browser host imports the CSP and headers from here so both hosts send the same policy.
  *
- * Not here: serving files (static-assets.ts, app-protocol.ts), request validation (ipc-contract.ts),
- * the fuses (electron-builder.yml).
+ * Not here: serving files (static-assets.ts, shell/app-protocol.ts), request validation
+ * (electron/engine/dispatch.ts), the fuses (electron-builder.yml).
  */
 import type { CustomScheme, IpcMainInvokeEvent, Session, WebContents, WebPreferences } from 'electron';
 

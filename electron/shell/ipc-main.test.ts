@@ -3,20 +3,12 @@
  * each checking the sender frame before anything else, and validated events to one window.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
-import { EVENT_CHANNEL } from '../host/channels.js';
-import { createInvoker } from '../host/ipc-contract.js';
+import { CHANNELS, CONTRACT } from '../../shared/api/contract.js';
+import type { ContactView } from '../../shared/api/view-models.js';
+import { createDispatcher, type Handlers } from '../engine/dispatch.js';
+import { EVENT_CHANNEL, describeChannels } from '../host/channels.js';
 import { REFUSED_SENDER_MESSAGE, createWebContentsEmitter, registerIpcHandlers, type IpcMainLike, type InvokeEventLike } from './ipc-main.js';
 import { APP_ENTRY_URL, type RefusedAction } from '../host/security.js';
-
-const TABLE = {
-  'contacts:add': {
-    method: 'addContact',
-    request: z.strictObject({ username: z.string().min(1).max(32) }),
-    response: z.strictObject({ contactId: z.string() }),
-  },
-  'settings:get': { method: 'getSettings', request: z.strictObject({}), response: z.strictObject({ receipts: z.boolean() }) },
-} as const;
 
 type IpcListener = (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>;
 
@@ -34,13 +26,33 @@ function fakeIpcMain() {
 
 const appFrame = { senderFrame: { url: APP_ENTRY_URL, parent: null } };
 
+const BOB: ContactView = {
+  id: 'b0'.repeat(16),
+  username: 'bob',
+  verified: false,
+  keyChangePending: false,
+  quantumResistant: true,
+  deviceListStale: false,
+  deviceCount: 1,
+  addedAt: 1_700_000_000_000,
+};
+
 function setup() {
-  const addContact = vi.fn(async ({ username }: { username: string }) => ({ ok: true as const, value: { contactId: `id-${username}` } }));
-  const getSettings = vi.fn(async () => ({ ok: true as const, value: { receipts: true } }));
-  const invoker = createInvoker(TABLE, { 'contacts:add': addContact, 'settings:get': getSettings });
+  const addContact = vi.fn<Handlers['contacts:add']>(async ({ username }) => ({ ...BOB, username }));
+  const getSettings = vi.fn<Handlers['settings:get']>(() => {
+    throw new Error('not under test');
+  });
+  const unexpected = () => {
+    throw new Error('not under test');
+  };
+  const invoke = createDispatcher({
+    ...(Object.fromEntries(CHANNELS.map((c) => [c, unexpected])) as unknown as Handlers),
+    'contacts:add': addContact,
+    'settings:get': getSettings,
+  });
   const { ipcMain, handlers } = fakeIpcMain();
   const refused: RefusedAction[] = [];
-  const unregister = registerIpcHandlers({ ipcMain, channels: invoker.channels, invoke: invoker.invoke, onRefused: (r) => refused.push(r) });
+  const unregister = registerIpcHandlers({ ipcMain, channels: describeChannels(CONTRACT), invoke, onRefused: (r) => refused.push(r) });
   const call = (channel: string, event: InvokeEventLike, ...args: unknown[]) => handlers.get(channel)!(event, ...args);
   return { ipcMain, handlers, addContact, getSettings, refused, unregister, call };
 }
@@ -48,16 +60,16 @@ function setup() {
 describe('registerIpcHandlers', () => {
   it('registers exactly one handler per channel and removes them all again', () => {
     const { ipcMain, handlers, unregister } = setup();
-    expect([...handlers.keys()]).toEqual(['contacts:add', 'settings:get']);
-    expect(ipcMain.handle).toHaveBeenCalledTimes(2);
+    expect([...handlers.keys()]).toEqual(CHANNELS);
+    expect(ipcMain.handle).toHaveBeenCalledTimes(CHANNELS.length);
     unregister();
     expect(handlers.size).toBe(0);
   });
 
   it('serves the app frame: request validated, handler answered', async () => {
     const { call, addContact } = setup();
-    expect(await call('contacts:add', appFrame, { username: 'bob' })).toEqual({ ok: true, value: { contactId: 'id-bob' } });
-    expect(addContact).toHaveBeenCalledWith({ username: 'bob' }, { host: 'electron' });
+    expect(await call('contacts:add', appFrame, { username: 'bob' })).toEqual({ ok: true, value: BOB });
+    expect(addContact).toHaveBeenCalledWith({ username: 'bob' });
   });
 
   it.each([
@@ -91,7 +103,7 @@ describe('registerIpcHandlers', () => {
 });
 
 describe('createWebContentsEmitter', () => {
-  const EVENTS = { typing: z.strictObject({ conversationId: z.string(), typing: z.boolean() }) } as const;
+  const TYPING = { event: 'typing', payload: { conversationId: '1', contactId: BOB.id, typing: true } } as const;
 
   function fakeContents(destroyed = false) {
     return { isDestroyed: vi.fn(() => destroyed), send: vi.fn() };
@@ -99,23 +111,22 @@ describe('createWebContentsEmitter', () => {
 
   it('sends validated events on the one event channel', () => {
     const contents = fakeContents();
-    const emitter = createWebContentsEmitter(EVENTS, contents);
-    emitter.emit('typing', { conversationId: '1', typing: true });
-    expect(contents.send).toHaveBeenCalledWith(EVENT_CHANNEL, { event: 'typing', payload: { conversationId: '1', typing: true } });
+    expect(createWebContentsEmitter(contents)(TYPING)).toBe(true);
+    expect(contents.send).toHaveBeenCalledWith(EVENT_CHANNEL, TYPING);
   });
 
   it('does not send an invalid payload', () => {
     const contents = fakeContents();
     const faults: unknown[] = [];
-    const emitter = createWebContentsEmitter(EVENTS, contents, { onFault: (f) => faults.push(f) });
-    expect(emitter.emit('typing', { conversationId: '1', typing: 'maybe' } as never)).toBe(false);
+    const emit = createWebContentsEmitter(contents, { onFault: (f) => faults.push(f) });
+    expect(emit({ event: 'typing', payload: { ...TYPING.payload, typing: 'maybe' } } as never)).toBe(false);
     expect(contents.send).not.toHaveBeenCalled();
     expect(faults).toHaveLength(1);
   });
 
   it('drops events for a window that is gone', () => {
     const contents = fakeContents(true);
-    createWebContentsEmitter(EVENTS, contents).emit('typing', { conversationId: '1', typing: false });
+    createWebContentsEmitter(contents)(TYPING);
     expect(contents.send).not.toHaveBeenCalled();
   });
 });

@@ -1,15 +1,17 @@
 /**
  * Electron transport of the contract, main-process side: one `ipcMain.handle` registration per
- * channel of the table. Each handler first checks the sender frame (security.ts: a live top-level
- * frame on app://parley), then hands the single argument to the shared invoker (ipc-contract.ts),
- * which validates request and response. Events go to a window's webContents on one channel,
- * EVENT_CHANNEL, framed as { event, payload } after validation.
+ * channel. Each handler first checks the sender frame (host/security.ts: a live top-level frame on
+ * app://parley), then hands the single argument to the engine's dispatcher
+ * (electron/engine/dispatch.ts, the one contract layer), which validates request, response and
+ * error. Events go to a window's webContents on one channel, EVENT_CHANNEL, framed as
+ * { event, payload } after validation (host/events.ts).
  *
  * Imports no `electron` value: ipcMain and the webContents are passed in.
  */
 import type { IpcMain, WebContents } from 'electron';
-import { EVENT_CHANNEL, HOST_ERROR_CODES, type ChannelDescriptor, type EventTable } from '../host/channels.js';
-import { createEventEmitter, type EventEmitter, type Invoke, type InvokerOptions } from '../host/ipc-contract.js';
+import type { ContractFault, Dispatch } from '../engine/dispatch.js';
+import { EVENT_CHANNEL, type ChannelDescriptor } from '../host/channels.js';
+import { createEventEmitter, type EmitEvent } from '../host/events.js';
 import { isTrustedSenderFrame, type RefusedAction, type SenderFrameLike } from '../host/security.js';
 
 export type InvokeEventLike = { readonly senderFrame: SenderFrameLike | null };
@@ -22,8 +24,8 @@ export type IpcMainLike = {
 export type RegisterOptions = {
   readonly ipcMain: IpcMainLike;
   readonly channels: readonly ChannelDescriptor[];
-  readonly invoke: Invoke;
-  /** Defaults to security.ts's check; injectable for tests only. */
+  readonly invoke: Dispatch;
+  /** Defaults to host/security.ts's check; injectable for tests only. */
   readonly isTrustedSender?: (frame: SenderFrameLike | null) => boolean;
   readonly onRefused?: (what: RefusedAction) => void;
 };
@@ -43,9 +45,9 @@ export function registerIpcHandlers(options: RegisterOptions): () => void {
       }
       // The preload forwards exactly one argument; anything else did not come from it.
       if (args.length !== 1) {
-        return { ok: false, error: { code: HOST_ERROR_CODES.invalidRequest, message: 'expected exactly one argument' } };
+        return { ok: false, error: { code: 'INVALID_REQUEST', message: 'expected exactly one argument' } };
       }
-      return options.invoke(channel, args[0], { host: 'electron' });
+      return options.invoke(channel, args[0]);
     });
   }
   return () => {
@@ -56,18 +58,10 @@ export function registerIpcHandlers(options: RegisterOptions): () => void {
 export type WebContentsSink = { isDestroyed(): boolean; send(channel: string, ...args: unknown[]): void };
 
 /** An emitter that validates each event and sends it to one window (dropped once it is gone). */
-export function createWebContentsEmitter<E extends EventTable>(
-  events: E,
-  contents: WebContentsSink,
-  options: Pick<InvokerOptions, 'onFault'> = {},
-): EventEmitter<E> {
-  return createEventEmitter(
-    events,
-    (message) => {
-      if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, message);
-    },
-    options,
-  );
+export function createWebContentsEmitter(contents: WebContentsSink, options: { readonly onFault?: (fault: ContractFault) => void } = {}): EmitEvent {
+  return createEventEmitter((message) => {
+    if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, message);
+  }, options);
 }
 
 // Compile-time checks that the structural types fit Electron's.

@@ -5,8 +5,7 @@
  * pushed events, which returns its unsubscribe function. Never a generic `send(channel, ...args)`
  * (STYLE "IPC"). The object is frozen and null-prototyped; contextBridge copies it into the page.
  *
- * Runs in the sandboxed preload (bundled into one CommonJS file): imports no value but the
- * zod-free ipc-channels.ts.
+ * Runs in the sandboxed preload (bundled into one CommonJS file): imports types only.
  */
 import type { IpcRenderer } from 'electron';
 import type { ChannelDescriptor } from '../host/channels.js';

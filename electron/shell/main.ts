@@ -1,7 +1,7 @@
 /**
  * Electron main process (DESIGN §2, §6; issue 5). Owns the window and wires the pieces that are
  * tested elsewhere: the `app://` protocol (app-protocol.ts), every hardening rule (host/security.ts), the
- * IPC transport of the contract (ipc-main.ts over host/ipc-contract.ts) and the profile directory
+ * IPC transport of the contract (ipc-main.ts over the engine's dispatcher) and the profile directory
  * (host/launch-args.ts). It holds no logic of its own worth a unit test; Playwright's `_electron` project
  * drives it wherever an Electron binary exists.
  *
@@ -13,8 +13,7 @@ import { BrowserWindow, app, dialog, ipcMain, protocol, session, shell } from 'e
 import { createAppProtocolHandler } from './app-protocol.js';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
-import { HOST_EVENTS } from '../host/host-contract.js';
-import type { InvokeFault } from '../host/ipc-contract.js';
+import type { ContractFault } from '../engine/dispatch.js';
 import { createWebContentsEmitter, registerIpcHandlers } from './ipc-main.js';
 import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir, type LaunchArgs } from '../host/launch-args.js';
 import {
@@ -33,7 +32,7 @@ function log(line: string): void {
   console.log(`[parley] ${line}`);
 }
 const onRefused = (what: RefusedAction) => log(`refused ${JSON.stringify(what)}`);
-const onFault = (fault: InvokeFault) => log(`contract fault ${JSON.stringify(fault)}`);
+const onFault = (fault: ContractFault) => log(`contract fault ${JSON.stringify(fault)}`);
 
 function launchArgs(): LaunchArgs {
   try {
@@ -96,6 +95,7 @@ function run(profile: string, userData: string, base: string): void {
     profile,
     env: process.env,
     emit: (event) => forward(event),
+    onFault,
     ...(process.env.PARLEY_NATIVE_BINDING ? { nativeBinding: process.env.PARLEY_NATIVE_BINDING } : {}),
   });
   const entryUrl = withRelayHint(APP_ENTRY_URL, relayUrlFromEnv(process.env));
@@ -111,8 +111,8 @@ function run(profile: string, userData: string, base: string): void {
       webPreferences: secureWebPreferences({ preload: preloadPath, devTools }),
     });
     window.once('ready-to-show', () => window.show());
-    const events = createWebContentsEmitter(HOST_EVENTS, window.webContents, { onFault });
-    forward = (event) => void events.emit(event.event, event.payload);
+    const emit = createWebContentsEmitter(window.webContents, { onFault });
+    forward = (event) => void emit(event);
     window.on('closed', () => {
       if (mainWindow === window) mainWindow = null;
     });

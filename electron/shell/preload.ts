@@ -5,15 +5,16 @@
  * modules); `electron` is the only module it requires at run time.
  */
 import { contextBridge, ipcRenderer } from 'electron';
+import { CONTRACT } from '../../shared/api/contract.js';
+import { EVENTS } from '../../shared/api/events.js';
 import { EVENT_CHANNEL, describeChannels, describeEvents } from '../host/channels.js';
 import { buildPreloadBridge } from './ipc-preload.js';
-import { HOST_CONTRACT, HOST_EVENTS } from '../host/host-contract.js';
 
 contextBridge.exposeInMainWorld(
   'parley',
   buildPreloadBridge({
-    channels: describeChannels(HOST_CONTRACT),
-    eventNames: describeEvents(HOST_EVENTS),
+    channels: describeChannels(CONTRACT),
+    eventNames: describeEvents(EVENTS),
     eventChannel: EVENT_CHANNEL,
     ipcRenderer,
   }),
