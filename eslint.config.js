@@ -1,10 +1,11 @@
-// ESLint flat config. The `parley/boundaries` rule enforces DESIGN.md §2's dependency direction;
-// test/lint/boundaries.test.ts proves it fires on each forbidden edge.
+// ESLint flat config. `parley/boundaries` enforces DESIGN.md §2's dependency direction and
+// `parley/no-cycle` forbids import loops (type-only imports included); test/lint/boundaries.test.ts
+// proves that each fires on fixtures, and that type-aware `no-floating-promises` is on.
 import js from '@eslint/js';
 import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
-import parley from './scripts/eslint/boundaries.js';
+import parley from './scripts/eslint/plugin.js';
 import svelteConfig from './renderer/svelte.config.js';
 
 const nodeOnlyGlobalsOff = Object.fromEntries(
@@ -42,6 +43,7 @@ export default tseslint.config(
     plugins: { parley },
     rules: {
       'parley/boundaries': 'error',
+      'parley/no-cycle': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-explicit-any': 'error',
@@ -51,6 +53,18 @@ export default tseslint.config(
         { selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']", message: 'Use the injected Rng.' },
       ],
     },
+  },
+  {
+    // A promise nobody awaits loses its rejection: every floating promise is awaited, returned or
+    // marked `void` on purpose. Type-aware (each TypeScript program's own tsconfig).
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        project: ['./tsconfig.json', './tsconfig.e2e.json', './renderer/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: { '@typescript-eslint/no-floating-promises': 'error' },
   },
   {
     // The renderer runs in the page: browser globals, and Node-only ones (process, Buffer, require…) off.

@@ -193,7 +193,8 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
       if (inFlight >= MAX_IN_FLIGHT) return ws.close(CLOSE_POLICY, 'too many requests in flight');
       inFlight++;
       const { id, channel, request } = frame.data;
-      Promise.resolve()
+      // Never rejects: a broken invoke is answered INTERNAL, and send() cannot throw.
+      void Promise.resolve()
         .then(() => options.invoke(channel, request))
         .catch(() => ({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } }))
         .then((result) => {

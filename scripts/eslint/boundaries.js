@@ -1,6 +1,9 @@
 /**
  * ESLint rule `parley/boundaries`: the dependency direction of DESIGN.md §2.
- *   shared/    imports none of server/, electron/, renderer/ (and product code never imports shared/testing)
+ *   shared/    imports none of server/, electron/, renderer/ (and product code never imports shared/testing);
+ *              inside it, layers: crypto/ imports nothing of shared/, protocol/ only crypto/, wire/ only
+ *              crypto/ and protocol/constants.ts, api/ nothing of shared/ (tests beside the code may
+ *              use shared/testing, which may use every layer)
  *   server/    imports shared/ only (not electron/, renderer/)
  *   electron/  imports shared/ only (not server/, renderer/); engine/ and browser-host/ never import `electron`
  *     engine/        is hosted: imports none of host/, shell/, browser-host/
@@ -15,6 +18,20 @@
 import path from 'node:path';
 
 const ELECTRON_VALUE_ALLOWED = new Set(['electron/shell/main.ts', 'electron/shell/preload.ts']);
+
+/** Inside shared/: what each layer's product code may import of the other layers (zones or files). */
+const SHARED_ALLOWED = {
+  'shared/crypto': [],
+  'shared/protocol': ['shared/crypto'],
+  'shared/wire': ['shared/crypto', 'shared/protocol/constants.ts'],
+  'shared/api': [],
+};
+const SHARED_WHY = {
+  'shared/crypto': 'shared/crypto imports nothing of shared/',
+  'shared/protocol': 'shared/protocol imports only shared/crypto',
+  'shared/wire': 'shared/wire imports only shared/crypto and shared/protocol/constants.ts',
+  'shared/api': 'shared/api imports nothing of shared/',
+};
 
 /** Inside electron/: the folders each folder must not import. */
 const ELECTRON_FORBIDDEN = {
@@ -99,6 +116,10 @@ export const boundaries = {
       if (fromTop === 'shared' && (toTop === 'server' || toTop === 'electron' || toTop === 'renderer')) {
         return report(target, 'shared/ imports none of server/, electron/, renderer/');
       }
+      const sharedAllowed = SHARED_ALLOWED[fromZone];
+      if (sharedAllowed && toTop === 'shared' && toZone !== fromZone && toZone !== 'shared/testing' && !isTestFile(file)) {
+        if (!sharedAllowed.includes(toZone) && !sharedAllowed.includes(target.replace(/\.js$/, '.ts'))) return report(target, SHARED_WHY[fromZone]);
+      }
       if (fromTop === 'server' && (toTop === 'electron' || toTop === 'renderer')) {
         return report(target, 'server/ imports only shared/');
       }
@@ -140,4 +161,3 @@ export const boundaries = {
   },
 };
 
-export default { rules: { boundaries } };

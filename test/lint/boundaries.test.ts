@@ -5,6 +5,11 @@
  * and passed to ESLint's `lintText`, so they never exist at the paths they pretend to have; eslint
  * and tsconfig both ignore test/fixtures. Svelte components are linted too (eslint-plugin-svelte's
  * parser, TypeScript inside <script lang="ts">): the *.svelte fixtures run as a component path.
+ * Virtual paths belong to no TypeScript program, so those cases lint without type information.
+ *
+ * Two more rules: `parley/no-cycle` (scripts/eslint/no-cycle.js) reports a loop of two fixture files
+ * linted where they lie, type-only imports included; type-aware `no-floating-promises` reports an
+ * unawaited promise in a fixture linted in place of a real file of the Node program.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +18,16 @@ import { ESLint, type Linter } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const eslint = new ESLint({ cwd: root });
+/** The repository's config without type information (fixtures are in no TypeScript program). */
+const untyped = {
+  languageOptions: { parserOptions: { project: null, projectService: false } },
+  rules: { '@typescript-eslint/no-floating-promises': 'off' },
+} as const;
+const eslint = new ESLint({ cwd: root, overrideConfig: untyped });
+/** The same, for fixtures linted where they lie (eslint.config.js ignores test/fixtures). */
+const inPlace = new ESLint({ cwd: root, overrideConfig: untyped, ignore: false });
+/** The repository's config as `npm run lint` runs it. */
+const typed = new ESLint({ cwd: root });
 
 type Case = { readonly boundary: string; readonly fixture: string; readonly filePath: string };
 
@@ -42,6 +56,14 @@ const FORBIDDEN: readonly Case[] = [
   { boundary: 'electron/engine importing electron/host', fixture: 'engine-imports-host.ts', filePath: 'electron/engine/fixture.ts' },
   { boundary: 'a Svelte component importing electron/engine', fixture: 'renderer-component-imports-engine.svelte', filePath: RENDERER_COMPONENT },
   { boundary: 'a Svelte component value import of shared/api', fixture: 'renderer-component-value-imports-shared-api.svelte', filePath: RENDERER_COMPONENT },
+  { boundary: 'shared/crypto importing shared/protocol', fixture: 'crypto-imports-protocol.ts', filePath: 'shared/crypto/fixture.ts' },
+  { boundary: 'shared/crypto importing shared/api (even import type)', fixture: 'crypto-imports-api.ts', filePath: 'shared/crypto/fixture.ts' },
+  { boundary: 'shared/protocol importing shared/wire', fixture: 'protocol-imports-wire.ts', filePath: 'shared/protocol/fixture.ts' },
+  { boundary: 'shared/protocol importing shared/api', fixture: 'protocol-imports-api.ts', filePath: 'shared/protocol/fixture.ts' },
+  { boundary: 'shared/wire importing a protocol state machine', fixture: 'wire-imports-protocol-session.ts', filePath: 'shared/wire/fixture.ts' },
+  { boundary: 'shared/wire importing shared/api', fixture: 'wire-imports-api.ts', filePath: 'shared/wire/fixture.ts' },
+  { boundary: 'shared/api importing shared/crypto', fixture: 'api-imports-crypto.ts', filePath: 'shared/api/fixture.ts' },
+  { boundary: 'shared/api importing shared/wire', fixture: 'api-imports-wire.ts', filePath: 'shared/api/fixture.ts' },
 ];
 
 const ALLOWED: readonly Case[] = [
@@ -55,7 +77,15 @@ const ALLOWED: readonly Case[] = [
   { boundary: 'an integration test importing shared/testing', fixture: 'integration-test-imports-shared-testing.ts', filePath: 'test/integration/fixture.test.ts' },
   { boundary: 'server/ importing shared/crypto', fixture: 'server-imports-shared-crypto.ts', filePath: 'server/fixture.ts' },
   { boundary: 'a Svelte component `import type` from shared/api', fixture: 'renderer-component-type-imports-shared-api.svelte', filePath: RENDERER_COMPONENT },
+  { boundary: 'shared/protocol importing shared/crypto', fixture: 'protocol-imports-crypto.ts', filePath: 'shared/protocol/fixture.ts' },
+  { boundary: 'shared/wire importing shared/crypto', fixture: 'wire-imports-crypto.ts', filePath: 'shared/wire/fixture.ts' },
+  { boundary: 'shared/wire importing shared/protocol/constants.ts', fixture: 'wire-imports-protocol-constants.ts', filePath: 'shared/wire/fixture.ts' },
 ];
+
+/** Fixtures of the other rules, linted by their own cases below. */
+const OTHER_FIXTURES = ['cycle-a.ts', 'cycle-b.ts', 'floating-promise.ts', 'voided-promise.ts'];
+/** A file of the Node program (tsconfig.json) whose text the type-aware cases replace. */
+const PROGRAM_FILE = 'electron/engine/views.ts';
 
 /** Lints a fixture as if it lived at `filePath` and returns every message ESLint produced. */
 async function lintFixture({ fixture, filePath }: Case): Promise<Linter.LintMessage[]> {
@@ -88,7 +118,34 @@ describe('parley/boundaries (DESIGN.md §2)', () => {
 
   it('every fixture in test/fixtures/lint is used by exactly one case', () => {
     const onDisk = readdirSync(path.join(root, 'test/fixtures/lint')).sort();
-    const used = [...FORBIDDEN, ...ALLOWED].map((c) => c.fixture).sort();
+    const used = [...FORBIDDEN, ...ALLOWED].map((c) => c.fixture).concat(OTHER_FIXTURES).sort();
     expect(used).toEqual(onDisk);
+  });
+});
+
+describe('parley/no-cycle', () => {
+  it('reports both imports of a loop, type-only imports included, with the loop they close', async () => {
+    const results = await inPlace.lintFiles(['test/fixtures/lint/cycle-a.ts', 'test/fixtures/lint/cycle-b.ts']);
+    expect(results.map((r) => r.messages.map((m) => [m.ruleId, m.message]))).toEqual([
+      [['parley/no-cycle', 'import cycle: test/fixtures/lint/cycle-a.ts → test/fixtures/lint/cycle-b.ts → test/fixtures/lint/cycle-a.ts']],
+      [['parley/no-cycle', 'import cycle: test/fixtures/lint/cycle-b.ts → test/fixtures/lint/cycle-a.ts → test/fixtures/lint/cycle-b.ts']],
+    ]);
+  });
+});
+
+describe('@typescript-eslint/no-floating-promises (type-aware)', () => {
+  async function lintInProgram(fixture: string): Promise<Linter.LintMessage[]> {
+    const code = readFileSync(path.join(root, 'test/fixtures/lint', fixture), 'utf8');
+    const [result] = await typed.lintText(code, { filePath: path.join(root, PROGRAM_FILE) });
+    expect(result!.messages.filter((m) => m.fatal === true)).toEqual([]);
+    return result!.messages;
+  }
+
+  it('reports a promise nobody awaits', async () => {
+    expect((await lintInProgram('floating-promise.ts')).map((m) => m.ruleId)).toEqual(['@typescript-eslint/no-floating-promises']);
+  });
+
+  it('allows a promise marked `void`', async () => {
+    expect(await lintInProgram('voided-promise.ts')).toEqual([]);
   });
 });
