@@ -43,6 +43,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { insertContact } from '../../electron/engine/db/contacts.js';
 import { getOrCreateDirectConversation } from '../../electron/engine/db/conversations.js';
 import { openDatabase, type EngineDatabase } from '../../electron/engine/db/database.js';
+import { SEARCH_SQL_FUNCTIONS } from '../../electron/engine/search/text.js';
 import { insertMessage } from '../../electron/engine/db/messages.js';
 import { writeSettings } from '../../electron/engine/db/settings.js';
 import { sql, type SqlQuery } from '../../electron/engine/db/sql.js';
@@ -85,7 +86,7 @@ function median(xs: readonly number[]): number {
 const KEY = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
 
 function open(path: string): EngineDatabase {
-  return openDatabase({ path, key: KEY.slice() });
+  return openDatabase({ path, key: KEY.slice(), functions: SEARCH_SQL_FUNCTIONS });
 }
 
 function pragmas(db: EngineDatabase): Record<string, unknown> {

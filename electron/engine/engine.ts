@@ -48,6 +48,7 @@ import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
 import { Messaging, registerNewAccount, type MessagingTuning } from './messaging/messaging.js';
 import type { Profile } from './profile.js';
 import { SearchService } from './search/service.js';
+import { SEARCH_SQL_FUNCTIONS } from './search/text.js';
 import {
   accountIdOf,
   contactIdOf,
@@ -220,7 +221,7 @@ export class Engine {
     let db: EngineDatabase;
     let searchKey: Uint8Array;
     try {
-      db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+      db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
       searchKey = key.slice();
     } finally {
       key.fill(0);
@@ -336,7 +337,7 @@ export class Engine {
         try {
           if (req.passphrase !== undefined) await this.#passphrase.create(req.passphrase, key);
           else await this.#keychain.store(key);
-          const db = openDatabase({ path: this.profile.databasePath, key, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+          const db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
           searchKey = key.slice();
           this.#open = { db, account: (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account };
           // Registration at the relay is part of creating the account: a taken username fails here.

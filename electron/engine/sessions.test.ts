@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, toHex, utf8 } from '../../shared/crypto/bytes.js';
@@ -11,26 +8,24 @@ import { encodeRatchetHeader, parsePrekeyMessage, parseRatchetMessage, encodePre
 import { FailureBudgets } from '../../shared/protocol/session.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
 import { localDevice, makeDevice, Party, peerDevice, type TestDevice } from '../../shared/testing/protocol-fixtures.js';
-import { openDatabase, type EngineDatabase } from './db/database.js';
+import type { EngineDatabase } from './db/database.js';
 import { recordReceived } from './db/inbound.js';
 import { countOutbox, enqueueSend } from './db/outbox.js';
 import { insertKemPrekey, insertOneTimePrekeys, insertSignedPrekey } from './db/prekeys.js';
 import { sql } from './db/sql.js';
 import { Sessions } from './sessions.js';
+import { temporaryDatabase, type TemporaryDatabase } from '../../test/support/database.js';
 
 const T0 = Date.UTC(2026, 10, 1);
-const dirs: string[] = [];
-const dbs: EngineDatabase[] = [];
+const temps: TemporaryDatabase[] = [];
 afterEach(() => {
-  for (const db of dbs.splice(0)) db.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const temp of temps.splice(0)) temp.dispose();
 });
 
 function freshDb(): EngineDatabase {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-sessions-'));
-  dirs.push(dir);
-  const db = openDatabase({ path: join(dir, 'p.db'), key: randomBytes(32) });
-  dbs.push(db);
+  const temp = temporaryDatabase('parley-sessions-');
+  temps.push(temp);
+  const db = temp.db;
   return db;
 }
 

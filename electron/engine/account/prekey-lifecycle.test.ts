@@ -1,7 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../../shared/crypto/bytes.js';
 import { Capability, OLD_PREKEY_RETENTION_MS, SIGNED_PREKEY_ROTATION_MS } from '../../../shared/protocol/constants.js';
@@ -11,7 +7,7 @@ import { FailureBudgets } from '../../../shared/protocol/session.js';
 import { deterministicRng, ManualClock } from '../../../shared/testing/deterministic-rng.js';
 import { makeDevice, Party, type TestDevice } from '../../../shared/testing/protocol-fixtures.js';
 import { getAccount, localDeviceOf, type LocalAccount } from '../db/account.js';
-import { openDatabase, type EngineDatabase } from '../db/database.js';
+import type { EngineDatabase } from '../db/database.js';
 import {
   applyPrekeyChanges,
   currentLastResortKemPrekey,
@@ -25,22 +21,20 @@ import { Sessions } from '../sessions.js';
 import { bootstrapAccount, PRIMARY_DEVICE_ID } from './bootstrap.js';
 import { resignDeviceListIfDue } from './device-list.js';
 import { KEM_ONE_TIME_PREKEY_BATCH, maintainPrekeys, ONE_TIME_PREKEY_BATCH, planPrekeyMaintenance } from './prekey-lifecycle.js';
+import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
 const DAY = 24 * 3600_000;
 const T0 = Date.UTC(2026, 10, 1);
 
-const dirs: string[] = [];
-const dbs: EngineDatabase[] = [];
+const temps: TemporaryDatabase[] = [];
 afterEach(() => {
-  for (const db of dbs.splice(0)) db.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const temp of temps.splice(0)) temp.dispose();
 });
 
 async function newAccount(seed: string): Promise<{ db: EngineDatabase; account: LocalAccount; clock: ManualClock; rng: ReturnType<typeof deterministicRng> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-lifecycle-'));
-  dirs.push(dir);
-  const db = openDatabase({ path: join(dir, 'p.db'), key: randomBytes(32) });
-  dbs.push(db);
+  const temp = temporaryDatabase('parley-lifecycle-');
+  temps.push(temp);
+  const db = temp.db;
   const rng = deterministicRng(seed);
   const clock = new ManualClock(T0);
   const { account } = await bootstrapAccount(db.writer, { username: 'alice', relayUrl: 'https://relay.example' }, { rng, now: clock.now });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3-multiple-ciphers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from './errors.js';
-import { databaseFiles, openDatabase, type EngineDatabase } from './database.js';
+import { openTestDatabase } from '../../../test/support/database.js';
+import { databaseFiles, type EngineDatabase } from './database.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { getOrCreateDirectConversation } from './conversations.js';
@@ -21,7 +22,7 @@ function tempPath(): string {
   return join(dir, 'parley.db');
 }
 function openDb(path: string, key: Uint8Array, migrations?: readonly Migration[]): EngineDatabase {
-  const db = openDatabase({ path, key, ...(migrations ? { migrations } : {}) });
+  const db = openTestDatabase({ path, key, ...(migrations ? { migrations } : {}) });
   open.push(db);
   return db;
 }
@@ -90,7 +91,7 @@ describe('encrypted database', () => {
     const path = tempPath();
     openDb(path, randomBytes(32)).close();
     try {
-      openDatabase({ path, key: randomBytes(32) });
+      openTestDatabase({ path, key: randomBytes(32) });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(StorageError);
@@ -208,7 +209,7 @@ describe('migrations', () => {
     const v1: Migration = { version: 1, name: 'one', up: (db) => db.exec('CREATE TABLE t (x INTEGER) STRICT') };
     const broken: Migration = { version: 2, name: 'two', up: (db) => (db.exec('CREATE TABLE u (y INTEGER)'), db.exec('BROKEN SQL')) };
     openDb(path, key, [v1]).close();
-    expect(() => openDatabase({ path, key, migrations: [v1, broken] })).toThrow();
+    expect(() => openTestDatabase({ path, key, migrations: [v1, broken] })).toThrow();
     const fixed: Migration = { version: 2, name: 'two', up: (db) => db.exec('CREATE TABLE u (y INTEGER)') };
     expect(openDb(path, key, [v1, fixed]).schemaVersion).toBe(2);
   });
@@ -223,7 +224,7 @@ describe('migrations', () => {
     raw.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`);
     raw.pragma('user_version = 999');
     raw.close();
-    expect(() => openDatabase({ path, key })).toThrow(expect.objectContaining({ code: 'TOO_NEW' }));
+    expect(() => openTestDatabase({ path, key })).toThrow(expect.objectContaining({ code: 'TOO_NEW' }));
   });
 
   it('rejects a migration list with gaps', () => {

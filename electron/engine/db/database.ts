@@ -8,16 +8,25 @@
  * Two connections: a writer (every transaction, and every read that must see the transaction's own
  * writes) and a read-only reader for view queries. Both are typed: `ReadDb` cannot write. All SQL
  * comes from the `sql` tag (values always bound). Does not own where the key comes from
- * (keys/), what the tables mean (queries/), or the schema (migrations/).
+ * (keys/), what the tables mean (queries/), the schema (migrations/), or the SQL functions its
+ * triggers call (the caller passes them: the search index's, electron/engine/search/text.ts).
  */
 import Sqlite from 'better-sqlite3-multiple-ciphers';
-import { registerSearchFunctions } from '../search/text.js';
 import { StorageError, toStorageError } from './errors.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { bindable, type SqlQuery } from './sql.js';
 
 export const DATABASE_KEY_LENGTH = 32;
+
+/**
+ * A deterministic scalar SQL function every connection registers before any statement runs (the
+ * search index's triggers call theirs on every write of `messages`).
+ */
+export type SqlFunction = {
+  readonly name: string;
+  readonly call: (value: unknown) => string | null;
+};
 
 export type RunResult = { readonly changes: number; readonly lastInsertRowid: number };
 
@@ -71,6 +80,8 @@ export type OpenOptions = {
   readonly path: string;
   /** The raw 32-byte database key. The caller owns (and wipes) it. */
   readonly key: Uint8Array;
+  /** The SQL functions the schema's triggers call, registered on both connections. */
+  readonly functions: readonly SqlFunction[];
   /** Only for tests of the migration runner; production always runs MIGRATIONS. */
   readonly migrations?: readonly Migration[];
   /** Electron's build of the native module (DESIGN §4); Node uses the default. */
@@ -108,7 +119,14 @@ function rawKeyText(key: Uint8Array): Buffer {
   return text;
 }
 
-function openConnection(path: string, key: Uint8Array, opts: { readonly: boolean; mustExist?: boolean; nativeBinding?: string | undefined }): Connection {
+type ConnectionOptions = {
+  readonly readonly: boolean;
+  readonly mustExist?: boolean;
+  readonly nativeBinding?: string | undefined;
+  readonly functions: readonly SqlFunction[];
+};
+
+function openConnection(path: string, key: Uint8Array, opts: ConnectionOptions): Connection {
   let connection: Connection;
   try {
     connection = new Sqlite(path, {
@@ -134,8 +152,7 @@ function openConnection(path: string, key: Uint8Array, opts: { readonly: boolean
     connection.pragma('secure_delete = ON');
     connection.pragma('temp_store = MEMORY');
     connection.pragma('busy_timeout = 5000');
-    // The search index's triggers call these (electron/engine/search/text.ts).
-    registerSearchFunctions(connection);
+    for (const f of opts.functions) connection.function(f.name, { deterministic: true, varargs: false }, f.call);
     if (opts.readonly) {
       connection.pragma('query_only = ON');
     } else {
@@ -151,7 +168,7 @@ function openConnection(path: string, key: Uint8Array, opts: { readonly: boolean
 
 /** Opens (creating if absent) the encrypted database and brings its schema up to date. */
 export function openDatabase(opts: OpenOptions): EngineDatabase {
-  const writerConnection = openConnection(opts.path, opts.key, { readonly: false, nativeBinding: opts.nativeBinding });
+  const writerConnection = openConnection(opts.path, opts.key, { readonly: false, nativeBinding: opts.nativeBinding, functions: opts.functions });
   let schemaVersion: number;
   try {
     schemaVersion = runMigrations(writerConnection, opts.migrations ?? MIGRATIONS);
@@ -161,7 +178,7 @@ export function openDatabase(opts: OpenOptions): EngineDatabase {
   }
   let readerConnection: Connection;
   try {
-    readerConnection = openConnection(opts.path, opts.key, { readonly: true, nativeBinding: opts.nativeBinding });
+    readerConnection = openConnection(opts.path, opts.key, { readonly: true, nativeBinding: opts.nativeBinding, functions: opts.functions });
   } catch (e) {
     writerConnection.close();
     throw e;
@@ -201,8 +218,13 @@ export type SideConnection = WriteDb & {
   withShadowTablesWritable<T>(fn: () => T): T;
 };
 
-export function openSideConnection(opts: { readonly path: string; readonly key: Uint8Array; readonly nativeBinding?: string | undefined }): SideConnection {
-  const connection = openConnection(opts.path, opts.key, { readonly: false, mustExist: true, nativeBinding: opts.nativeBinding });
+export function openSideConnection(opts: {
+  readonly path: string;
+  readonly key: Uint8Array;
+  readonly functions: readonly SqlFunction[];
+  readonly nativeBinding?: string | undefined;
+}): SideConnection {
+  const connection = openConnection(opts.path, opts.key, { readonly: false, mustExist: true, nativeBinding: opts.nativeBinding, functions: opts.functions });
   const typed = new TypedConnection(connection);
   return {
     get: (q) => typed.get(q),

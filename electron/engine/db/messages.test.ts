@@ -1,26 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertContact } from './contacts.js';
 import { getOrCreateDirectConversation, listConversations } from './conversations.js';
-import { openDatabase, type EngineDatabase } from './database.js';
+import type { EngineDatabase } from './database.js';
 import { displayTime, insertMessage, markReadUpTo, readPage, unreadCount, type MessageRecord } from './messages.js';
 import { pendingReceipts, queueReceipt } from './receipts.js';
 import { sql } from './sql.js';
+import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
-let dir: string;
+let temp: TemporaryDatabase;
 let db: EngineDatabase;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-messages-'));
-  db = openDatabase({ path: join(dir, 'm.db'), key: randomBytes(32) });
+  temp = temporaryDatabase('parley-messages-');
+  db = temp.db;
 });
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => temp.dispose());
 
 /** Runs `fn` in a transaction that is always rolled back (one database for every property run). */
 function scratch<T>(fn: () => T): T {

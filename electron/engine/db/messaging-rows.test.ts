@@ -4,20 +4,18 @@
  * resend requests, delivery statuses that only move forward, prekey upload tracking.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKIPPED_KEY_TTL_MS } from '../../../shared/protocol/constants.js';
 import { insertContact } from './contacts.js';
 import { getOrCreateDirectConversation } from './conversations.js';
-import { openDatabase, type EngineDatabase } from './database.js';
+import type { EngineDatabase } from './database.js';
 import { pruneEnvelopes, recordEnvelope, wasEnvelopeProcessed } from './inbound.js';
 import { insertMessage, markFailed, markSending, markSent, outgoingSince, upgradeStatusUpTo } from './messages.js';
 import { completeSend, deferSend, dueAfterClockChange, dueSends, enqueueSend } from './outbox.js';
 import { completeResend, requestResend, resendRequests } from './resends.js';
 import { applySkippedKeyChanges, countSkippedKeys, skippedKeyReader, skippedKeyTtl, sweepExpiredSkippedKeys } from './skipped-keys.js';
 import { sql } from './sql.js';
+import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
 const DAY = 24 * 3600_000;
 const PEER = new Uint8Array(16).fill(7);
@@ -25,19 +23,16 @@ const OTHER = new Uint8Array(16).fill(8);
 const SELF = new Uint8Array(16).fill(9);
 const LIST = { signed: new Uint8Array(200), version: 1, issuedAt: 0 };
 
-let dir: string;
+let temp: TemporaryDatabase;
 let db: EngineDatabase;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-rows-'));
-  db = openDatabase({ path: join(dir, 'r.db'), key: randomBytes(32) });
+  temp = temporaryDatabase('parley-rows-');
+  db = temp.db;
   db.writer.transaction(() => {
     for (const id of [PEER, OTHER]) insertContact(db.writer, { accountId: id, username: 'x', accountKey: new Uint8Array(32), deviceList: LIST, now: 0 });
   });
 });
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => temp.dispose());
 
 describe('skipped-key TTL (protocol.md §8.6)', () => {
   const key = (i: number) => ({ ratchetKey: new Uint8Array(32).fill(i), counter: i, seed: new Uint8Array(32).fill(100 + i) });

@@ -1,27 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertContact } from './contacts.js';
 import { getOrCreateDirectConversation } from './conversations.js';
-import { openDatabase, type EngineDatabase } from './database.js';
+import type { EngineDatabase } from './database.js';
 import { pruneReceived, recordReceived, wasReceived } from './inbound.js';
 import { getMessage, insertMessage, updateMessageStatus } from './messages.js';
 import { completeSend, countOutbox, deferSend, dueSends, enqueueSend } from './outbox.js';
 import { pendingReceipts, queueReceipt, removeReceipt } from './receipts.js';
 import { bindable, sql } from './sql.js';
+import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
-let dir: string;
+let temp: TemporaryDatabase;
 let db: EngineDatabase;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-queues-'));
-  db = openDatabase({ path: join(dir, 'q.db'), key: randomBytes(32) });
+  temp = temporaryDatabase('parley-queues-');
+  db = temp.db;
 });
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => temp.dispose());
 
 const PEER = new Uint8Array(16).fill(3);
 const SELF = new Uint8Array(16).fill(4);

@@ -1,7 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../shared/crypto/bytes.js';
@@ -10,7 +7,7 @@ import type { SkippedKey } from '../../../shared/protocol/double-ratchet.js';
 import type { KemPrekeyPrivate, OneTimePrekeyPrivate, SignedPrekeyPrivate } from '../../../shared/protocol/prekeys.js';
 import type { PrekeyChanges } from '../../../shared/protocol/session.js';
 import { InMemoryPrekeyStore, InMemorySkippedKeyStore } from '../../../shared/testing/protocol-fixtures.js';
-import { openDatabase, type EngineDatabase } from './database.js';
+import type { EngineDatabase } from './database.js';
 import {
   applyPrekeyChanges,
   dropSignedPrekey,
@@ -21,17 +18,15 @@ import {
 } from './prekeys.js';
 import { applySkippedKeyChanges, countSkippedKeys, dropSkippedKeys, expireSkippedKeys, skippedKeyReader } from './skipped-keys.js';
 import { sql } from './sql.js';
+import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
-let dir: string;
+let temp: TemporaryDatabase;
 let db: EngineDatabase;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-stores-'));
-  db = openDatabase({ path: join(dir, 'stores.db'), key: randomBytes(32) });
+  temp = temporaryDatabase('parley-stores-');
+  db = temp.db;
 });
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => temp.dispose());
 
 /** Runs `fn` against an empty store, then throws the changes away (one database for every run). */
 function withCleanStores<T>(fn: () => T): T {

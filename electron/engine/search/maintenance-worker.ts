@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSideConnection, type SideConnection } from '../db/database.js';
+import { SEARCH_SQL_FUNCTIONS } from './text.js';
 import { IndexMaintenance, type FromWorker, type ToWorker, type WorkerInit } from './maintenance.js';
 
 const port = parentPort!;
@@ -16,7 +17,7 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 let db: SideConnection | null = null;
 try {
-  db = openSideConnection({ path: init.path, key: init.key, nativeBinding: init.nativeBinding });
+  db = openSideConnection({ path: init.path, key: init.key, functions: SEARCH_SQL_FUNCTIONS, nativeBinding: init.nativeBinding });
 } catch (e) {
   post({ type: 'failed', message: e instanceof Error ? `${e.name}: ${e.message}` : 'could not open the database' });
 } finally {

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SearchIndexProgress } from '../../../shared/api/view-models.js';
 import { insertContact } from '../db/contacts.js';
 import { getOrCreateDirectConversation } from '../db/conversations.js';
-import { openDatabase, openSideConnection, type EngineDatabase } from '../db/database.js';
+import { openTestDatabase } from '../../../test/support/database.js';
+import { openSideConnection, type EngineDatabase } from '../db/database.js';
 import { insertMessage } from '../db/messages.js';
 import { MIGRATIONS } from '../db/migrations/index.js';
 import { writeSettings } from '../db/settings.js';
@@ -20,7 +21,7 @@ import { parseQuery } from './query.js';
 import { indexComplete, matchQuery, MAX_VOCABULARY_EXPANSION, searchMessages, withVocabulary, type DisplayKey, type SearchRequest } from './search.js';
 import { SEARCH_INDEX_LAYOUT, SPAN_BITS } from './schema.js';
 import { SearchService } from './service.js';
-import { fold, INDEX_TEXT_FORMAT } from './text.js';
+import { fold, INDEX_TEXT_FORMAT, SEARCH_SQL_FUNCTIONS } from './text.js';
 
 const dirs: string[] = [];
 const opened: EngineDatabase[] = [];
@@ -68,7 +69,7 @@ type FixtureOptions = {
 };
 
 function openFixture(path: string, o: FixtureOptions = {}): Fixture {
-  const db = openDatabase({ path, key: KEY, ...(o.migrations ? { migrations: o.migrations } : {}) });
+  const db = openTestDatabase({ path, key: KEY, ...(o.migrations ? { migrations: o.migrations } : {}) });
   opened.push(db);
   const conversations = db.writer.transaction(() => {
     const ids: number[] = [];
@@ -738,7 +739,7 @@ describe('the searchEnabled setting', () => {
     dirs.push(dir);
     const path = join(dir, 'parley.db');
     // A database as the first release left it: schema 1, written with version-1 SQL only.
-    const v1 = openDatabase({ path, key: KEY, migrations: MIGRATIONS.slice(0, 1) });
+    const v1 = openTestDatabase({ path, key: KEY, migrations: MIGRATIONS.slice(0, 1) });
     expect(v1.schemaVersion).toBe(1);
     v1.writer.transaction(() => {
       v1.writer.run(sql`
@@ -775,7 +776,7 @@ describe('the searchEnabled setting', () => {
     for (let i = 0; i < 300; i++) f.add(`plum ${i} ${'x'.repeat(i % 50)}`);
     f.index();
     f.db.writer.transaction(() => retireIndex(f.db.writer));
-    const side = openSideConnection({ path: f.path, key: KEY });
+    const side = openSideConnection({ path: f.path, key: KEY, functions: SEARCH_SQL_FUNCTIONS });
     try {
       expect(() => side.run(sql`DELETE FROM search_trash_2_words_data`)).toThrow(/may not be modified/);
       let steps = 0;
@@ -791,7 +792,7 @@ describe('the searchEnabled setting', () => {
 describe('maintenance loop', () => {
   it('while the engine’s writer is busy: checkpoints the WAL itself, defers catch-up (at most CATCH_UP_DEFER_MAX_MS), and merges only once that writer has been quiet for QUIET_MS', () => {
     const f = direct();
-    const side = openSideConnection({ path: f.path, key: KEY });
+    const side = openSideConnection({ path: f.path, key: KEY, functions: SEARCH_SQL_FUNCTIONS });
     try {
       let now = 0;
       const loop = new IndexMaintenance({ db: side, shadowWritable: (fn) => side.withShadowTablesWritable(fn), emit: () => {}, now: () => now });
@@ -830,7 +831,7 @@ describe('maintenance loop', () => {
 
   it('a writer that goes quiet is caught up at once, and its WAL checkpointed', () => {
     const f = direct();
-    const side = openSideConnection({ path: f.path, key: KEY });
+    const side = openSideConnection({ path: f.path, key: KEY, functions: SEARCH_SQL_FUNCTIONS });
     try {
       let now = 0;
       const loop = new IndexMaintenance({ db: side, shadowWritable: (fn) => side.withShadowTablesWritable(fn), emit: () => {}, now: () => now });

@@ -22,7 +22,7 @@
  * contentless FTS5 delete must present exactly the text that was inserted).
  * Does not own the schema (schema.ts), query syntax (query.ts) or snippets (snippet.ts).
  */
-import type Sqlite from 'better-sqlite3-multiple-ciphers';
+import type { SqlFunction } from '../db/database.js';
 
 /** Bump when fold() or segmentCjk() changes: the index is rebuilt (see INDEX_TEXT_FORMAT). */
 const INDEX_TEXT_VERSION = 2;
@@ -126,16 +126,13 @@ export function trigramIndexText(body: string): string {
   return foldCached(body);
 }
 
-type Connection = InstanceType<typeof Sqlite>;
-
 /**
- * Registers the SQL functions the search triggers call (`parley_search_words`,
- * `parley_search_trigrams`, `parley_search_vocab` — a JSON array of vocabTokens). Every connection
- * that may write `messages` needs them, so the database layer registers them on each connection it opens.
+ * The SQL functions the search triggers call (`parley_search_words`, `parley_search_trigrams`,
+ * `parley_search_vocab` — a JSON array of vocabTokens). Every connection that may write `messages`
+ * needs them: the engine passes them to openDatabase and openSideConnection.
  */
-export function registerSearchFunctions(connection: Connection): void {
-  const options = { deterministic: true, varargs: false } as const;
-  connection.function('parley_search_words', options, (body: unknown) => (typeof body === 'string' ? wordIndexText(body) : null));
-  connection.function('parley_search_trigrams', options, (body: unknown) => (typeof body === 'string' ? trigramIndexText(body) : null));
-  connection.function('parley_search_vocab', options, (body: unknown) => (typeof body === 'string' ? vocabJson(body) : null));
-}
+export const SEARCH_SQL_FUNCTIONS: readonly SqlFunction[] = [
+  { name: 'parley_search_words', call: (body) => (typeof body === 'string' ? wordIndexText(body) : null) },
+  { name: 'parley_search_trigrams', call: (body) => (typeof body === 'string' ? trigramIndexText(body) : null) },
+  { name: 'parley_search_vocab', call: (body) => (typeof body === 'string' ? vocabJson(body) : null) },
+];
