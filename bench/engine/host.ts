@@ -24,7 +24,7 @@ import { DEFAULT_ARGON2_PARAMS } from '../../electron/engine/keys/argon2.js';
 import { KeychainKeyStore, type KeychainBackend } from '../../electron/engine/keys/keychain.js';
 import { PassphraseKeyFile } from '../../electron/engine/keys/passphrase-key-file.js';
 import { resolveProfile } from '../../electron/engine/profile.js';
-import { RelayClient } from '../../electron/engine/relay-client.js';
+import { RelayClient } from '../../electron/engine/relay/client.js';
 import { makeAccount, type BenchAccount } from '../relay-load/accounts.js';
 import type { Command, CpuStats, LoopStats, Reply, ReplyValue, Request } from './protocol.js';
 

@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
-import { RelayClient } from '../../electron/engine/relay-client.js';
+import { RelayClient } from '../../electron/engine/relay/client.js';
 import { MAX_SERVER_FRAME_BYTES } from '../../shared/wire/wire-size.js';
 import { makeAccount, type BenchAccount } from './accounts.js';
 import type { Command, LoadStats, Reply, Target } from './protocol.js';

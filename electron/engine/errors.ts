@@ -7,7 +7,7 @@
 import { MAX_API_ERROR_MESSAGE_LENGTH, type ApiError, type ApiErrorCode } from '../../shared/api/errors.js';
 import { StorageError } from './db/errors.js';
 import { KeyError } from './keys/errors.js';
-import { RelayClientError } from './relay-client.js';
+import { RelayClientError } from './relay/errors.js';
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';

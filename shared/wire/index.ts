@@ -1,7 +1,7 @@
 /**
  * shared/wire: the relay's wire format (DESIGN §2, §5) — JSON REST bodies and WebSocket frames as zod
  * schemas, the wire version, limits, error codes and authentication signature inputs. Used by the
- * relay (server/) and its client (electron/engine/relay-client.ts); the renderer may import types
+ * relay (server/) and its client (electron/engine/relay/); the renderer may import types
  * only. Owns no I/O and no policy.
  */
 export * from './auth.js';

@@ -39,7 +39,7 @@ import type { WriteDb } from '../db/database.js';
 import { deleteSessionRecord, loadSessionRecordBytes } from '../db/sessions.js';
 import { dropSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
-import { RelayClientError } from '../relay-client.js';
+import { RelayClientError } from '../relay/errors.js';
 import { contactIdOf } from '../views.js';
 import type { MessagingCore } from './core.js';
 

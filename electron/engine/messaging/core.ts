@@ -21,7 +21,7 @@ import { getMessage, insertMessage } from '../db/messages.js';
 import { addEnvelopes, enqueueSend, type OutboxKind } from '../db/outbox.js';
 import { readSettings } from '../db/settings.js';
 import { EngineError } from '../errors.js';
-import type { RelayClient } from '../relay-client.js';
+import type { RelayClient } from '../relay/client.js';
 import { Sessions } from '../sessions.js';
 import { conversationView, MAX_PREVIEW_LENGTH, messageView } from '../views.js';
 

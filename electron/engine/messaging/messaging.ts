@@ -31,7 +31,8 @@ import { getMessage, insertedRecord, insertMessage, markSending, type MessageRec
 import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
 import { crashPoint } from '../crash-points.js';
-import { RelayClient, type BackoffOptions, type ConnectionState as RelayState } from '../relay-client.js';
+import { RelayClient } from '../relay/client.js';
+import type { BackoffOptions, ConnectionState as RelayState } from '../relay/socket.js';
 import { contactView, messageView, rowIdOf } from '../views.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import { Contacts } from './contacts.js';

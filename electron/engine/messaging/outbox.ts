@@ -34,7 +34,7 @@ import { pendingReceipts, removeReceipt } from '../db/receipts.js';
 import { completeResend, resendRequests } from '../db/resends.js';
 import { sql } from '../db/sql.js';
 import { EngineError } from '../errors.js';
-import { RelayClientError } from '../relay-client.js';
+import { RelayClientError } from '../relay/errors.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import type { Contacts } from './contacts.js';
 import { MessagingStopped, type MessagingCore } from './core.js';

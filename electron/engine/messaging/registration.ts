@@ -27,7 +27,8 @@ import {
   type PrekeysToUpload,
 } from '../db/prekeys.js';
 import { sql } from '../db/sql.js';
-import { RelayClient, RelayClientError } from '../relay-client.js';
+import { RelayClient } from '../relay/client.js';
+import { RelayClientError } from '../relay/errors.js';
 import type { MessagingCore } from './core.js';
 import { STALE_ONE_TIME_PREKEY_MS } from './limits.js';
 

@@ -9,7 +9,7 @@ import { fromHex } from '../../../shared/crypto/bytes.js';
 import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 import { currentLastResortKemPrekey, currentSignedPrekey } from '../../../electron/engine/db/prekeys.js';
 import { sql } from '../../../electron/engine/db/sql.js';
-import { RelayClient } from '../../../electron/engine/relay-client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 import { TestEngine } from './helpers/engines.js';
 

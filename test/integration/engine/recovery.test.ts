@@ -13,7 +13,7 @@ import { deserializeSessionRecord } from '../../../shared/protocol/session-recor
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { requestResend } from '../../../electron/engine/db/resends.js';
 import { sql } from '../../../electron/engine/db/sql.js';
-import { RelayClient } from '../../../electron/engine/relay-client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 import { TestEngine, waitFor } from './helpers/engines.js';
 

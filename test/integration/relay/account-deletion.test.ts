@@ -9,7 +9,7 @@ import { ed25519Sign } from '../../../shared/crypto/ed25519.js';
 import { ManualClock } from '../../../shared/testing/deterministic-rng.js';
 import { accountDeletionSignatureInput } from '../../../shared/wire/auth.js';
 import { USERNAME_HOLD_MS } from '../../../shared/wire/limits.js';
-import { RelayClient } from '../../../electron/engine/relay-client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
 import { text } from './helpers/inbox.js';

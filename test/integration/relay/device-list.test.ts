@@ -12,7 +12,7 @@ import { Writer } from '../../../shared/protocol/codec.js';
 import { label } from '../../../shared/protocol/constants.js';
 import { KeyType } from '../../../shared/crypto/encoding.js';
 import { MAX_DEVICES_PER_ACCOUNT } from '../../../shared/wire/limits.js';
-import { RelayClient } from '../../../electron/engine/relay-client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount, type TestDevice } from './helpers/accounts.js';
 import { Inbox, text } from './helpers/inbox.js';
 import { startTestRelay, type TestRelay } from './helpers/relay.js';

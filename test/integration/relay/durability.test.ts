@@ -8,7 +8,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { Inbox, text } from './helpers/inbox.js';

@@ -32,7 +32,7 @@ import {
   type RouteName,
 } from '../../../shared/wire/rest.js';
 import { MAX_CLIENT_FRAME_BYTES, MAX_SEND_BODY_BYTES, worstCaseMessages, worstCaseSendFrame } from '../../../shared/wire/wire-size.js';
-import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { hostileFrames, hostileRequests, type HostileFrame, type HostileRequest } from './helpers/hostile.js';
 import { http } from './helpers/http.js';

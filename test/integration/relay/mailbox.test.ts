@@ -9,7 +9,7 @@ import { toBase64Url } from '../../../shared/crypto/bytes.js';
 import { ManualClock } from '../../../shared/testing/deterministic-rng.js';
 import { ErrorBodySchema, ErrorFrameSchema } from '../../../shared/wire/errors.js';
 import { MAILBOX_RETENTION_MS, MAX_ENVELOPE_CONTENT } from '../../../shared/wire/limits.js';
-import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
 import { failure, Inbox, text } from './helpers/inbox.js';

@@ -7,7 +7,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '../../support/postgres.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { Inbox, text } from './helpers/inbox.js';

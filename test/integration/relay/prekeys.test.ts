@@ -11,7 +11,7 @@ import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 import { verifyBundle } from '../../../shared/protocol/prekeys.js';
 import { ErrorBodySchema } from '../../../shared/wire/errors.js';
 import type { Bundle } from '../../../shared/wire/rest.js';
-import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
 import { failure } from './helpers/inbox.js';

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url, toHex } from '../../../shared/crypto/bytes.js';
-import type { RelayClient } from '../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
 import { startTestRelay, type TestRelay } from './helpers/relay.js';

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes.js';
-import { RelayClient, RelayClientError } from '../../../electron/engine/relay-client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
+import { RelayClientError } from '../../../electron/engine/relay/errors.js';
 import { normalizeUsername } from '../../../shared/wire/username.js';
 import { registerAccount, TestAccount, uniqueUsername } from './helpers/accounts.js';
 import { startTestRelay, type TestRelay } from './helpers/relay.js';

@@ -22,7 +22,7 @@ import { linkTestDevice, unlinkTestDevice } from '../../../../shared/testing/dev
 import { InMemorySkippedKeyStore, localDevice, type TestDevice } from '../../../../shared/testing/protocol-fixtures.js';
 import type { Envelope } from '../../../../shared/wire/frames.js';
 import { decodeContent, encodeContent, type Content } from '../../../../electron/engine/messaging/content.js';
-import { RelayClient } from '../../../../electron/engine/relay-client.js';
+import { RelayClient } from '../../../../electron/engine/relay/client.js';
 import type { TestEngine } from './engines.js';
 
 type Received = { readonly from: { accountId: Uint8Array; deviceId: number }; readonly content: Content };

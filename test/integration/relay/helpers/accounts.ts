@@ -14,7 +14,7 @@ import { signDeviceList, type DeviceEntry } from '../../../../shared/protocol/de
 import { kemPrekeySignatureInput, signedPrekeySignatureInput } from '../../../../shared/protocol/prekeys.js';
 import { accountDeletionSignatureInput } from '../../../../shared/wire/auth.js';
 import type { PrekeyUploadInput, RegisterRequestInput } from '../../../../shared/wire/rest.js';
-import { RelayClient, type RelayClientOptions } from '../../../../electron/engine/relay-client.js';
+import { RelayClient, type RelayClientOptions } from '../../../../electron/engine/relay/client.js';
 
 const KEM_POOL_SIZE = 4;
 let kemPool: Uint8Array[] | undefined;

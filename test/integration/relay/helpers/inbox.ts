@@ -1,5 +1,6 @@
 /** Collects what a RelayClient receives, with waits for counts and for the end of the backlog. */
-import { RelayClientError, type RelayClient } from '../../../../electron/engine/relay-client.js';
+import type { RelayClient } from '../../../../electron/engine/relay/client.js';
+import { RelayClientError } from '../../../../electron/engine/relay/errors.js';
 import type { Envelope } from '../../../../shared/wire/frames.js';
 
 export class Inbox {

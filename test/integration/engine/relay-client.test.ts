@@ -1,5 +1,5 @@
 /**
- * RelayClient (the engine's relay client): jittered backoff bounds, and against the real relay as a
+ * RelayClient (the engine's relay client, electron/engine/relay/) against the real relay as a
  * child process (dist/server/main.js; the engine may not import server/): challenge signing, one
  * shared authentication for concurrent calls, renewal after a rejected token, and reconnection after
  * the relay dies — pending requests fail with DISCONNECTED, the client comes back by itself and
@@ -9,26 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deterministicRng } from '../../shared/testing/deterministic-rng.js';
-import { registerAccount, TestAccount } from '../../test/integration/relay/helpers/accounts.js';
-import { failure, Inbox, text } from '../../test/integration/relay/helpers/inbox.js';
-import { spawnRelay, type RelayProcess } from '../../test/integration/relay/helpers/relay-process.js';
-import { backoffDelay, DEFAULT_BACKOFF, RelayClient, type ConnectionState } from './relay-client.js';
-
-describe('backoffDelay', () => {
-  it('stays within [ceiling/2, ceiling] of a doubling ceiling capped at maxDelayMs, and spreads clients out', () => {
-    const rng = deterministicRng('backoff');
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const ceiling = Math.min(DEFAULT_BACKOFF.maxDelayMs, DEFAULT_BACKOFF.initialDelayMs * 2 ** attempt);
-      const delays = Array.from({ length: 50 }, () => backoffDelay(attempt, DEFAULT_BACKOFF, rng));
-      for (const d of delays) {
-        expect(d).toBeGreaterThanOrEqual(ceiling / 2);
-        expect(d).toBeLessThanOrEqual(ceiling);
-      }
-      expect(new Set(delays).size).toBeGreaterThan(10);
-    }
-  });
-});
+import { deterministicRng } from '../../../shared/testing/deterministic-rng.js';
+import { registerAccount, TestAccount } from '../relay/helpers/accounts.js';
+import { failure, Inbox, text } from '../relay/helpers/inbox.js';
+import { spawnRelay, type RelayProcess } from '../relay/helpers/relay-process.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
+import type { ConnectionState } from '../../../electron/engine/relay/socket.js';
 
 describe('against the relay process', () => {
   const relays: RelayProcess[] = [];
@@ -50,7 +36,7 @@ describe('against the relay process', () => {
     const tokens = await Promise.all([client.sessionToken(), client.sessionToken(), client.sessionToken()]);
     expect(new Set(tokens).size).toBe(1);
     // Replace the cached token with one the relay never issued: the next call renews it once.
-    (client as unknown as { token: { value: string; expiresAt: number } }).token = { value: 'A'.repeat(64), expiresAt: Date.now() + 3600_000 };
+    (client as unknown as { auth: { token: { value: string; expiresAt: number } } }).auth.token = { value: 'A'.repeat(64), expiresAt: Date.now() + 3600_000 };
     expect((await client.prekeyCounts()).signedPrekey).not.toBeNull();
     expect(await client.sessionToken()).not.toBe('A'.repeat(64));
     const wellKnown = await RelayClient.wellKnown(relay.url);
@@ -77,9 +63,16 @@ describe('against the relay process', () => {
     await inbox.backlogEnd();
     expect(b.state).toBe('open');
 
+    const reconnecting = new Promise<void>((resolve) => {
+      const off = b.on('state', (s) => {
+        if (s !== 'reconnecting') return;
+        off();
+        resolve();
+      });
+    });
     await relay.kill();
     await expect(failure(b.ping())).resolves.toMatchObject({ code: 'DISCONNECTED' });
-    await new Promise((r) => setTimeout(r, 300));
+    await reconnecting;
     expect(b.state).toBe('reconnecting');
 
     relay = await spawnRelay({ dataDir: dir, port });

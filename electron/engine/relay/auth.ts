@@ -1,0 +1,100 @@
+/**
+ * Relay authentication for one device (DESIGN §5 "Auth"): the relay's challenge (nonce, relay id) is
+ * signed with the device's Ed25519 identity key and exchanged for a short-lived session token, which
+ * is cached and renewed TOKEN_REFRESH_MARGIN_MS before it expires; concurrent callers share one
+ * authentication. `call` is a REST call with the token, renewed once when the relay answers
+ * UNAUTHORIZED (it may have restarted its sessions or expired the token early).
+ *
+ * Does not own the transport (rest.ts) or the live channel, which asks here for its token
+ * (socket.ts).
+ */
+import type { z } from 'zod';
+import { toBase64Url } from '../../../shared/crypto/bytes.js';
+import { ed25519Sign } from '../../../shared/crypto/ed25519.js';
+import type { Clock } from '../../../shared/crypto/random.js';
+import { relayAuthSignatureInput } from '../../../shared/wire/auth.js';
+import { ChallengeResponseSchema, SessionResponseSchema, type RouteName } from '../../../shared/wire/rest.js';
+import { RelayClientError } from './errors.js';
+import { restCall } from './rest.js';
+
+/** A token is renewed when it has less than this left. */
+export const TOKEN_REFRESH_MARGIN_MS = 60_000;
+
+export type DeviceCredentials = {
+  readonly accountId: Uint8Array;
+  readonly deviceId: number;
+  /** This device's Ed25519 identity private key (32-byte seed); used only to sign relay challenges. */
+  readonly identitySigningKey: Uint8Array;
+};
+
+export class RelayAuth {
+  private token: { readonly value: string; readonly expiresAt: number } | undefined;
+  private authenticating: Promise<string> | undefined;
+  private relay: Uint8Array | undefined;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly device: DeviceCredentials,
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** A valid session token, fetching a new one (challenge → signature → session) when needed. */
+  sessionToken(): Promise<string> {
+    if (this.token && this.token.expiresAt - this.clock() > TOKEN_REFRESH_MARGIN_MS) return Promise.resolve(this.token.value);
+    this.authenticating ??= this.authenticate().finally(() => {
+      this.authenticating = undefined;
+    });
+    return this.authenticating;
+  }
+
+  /** The relay's id, learnt from its challenge (authenticating first if needed). */
+  async relayId(): Promise<Uint8Array> {
+    if (!this.relay) await this.sessionToken();
+    return this.relay!;
+  }
+
+  /** Drops the cached token (the relay refused it); the next call authenticates again. */
+  forgetToken(): void {
+    this.token = undefined;
+  }
+
+  /** A REST call with the session token, renewed once if the relay no longer accepts it. */
+  async call<S extends z.ZodType>(
+    route: RouteName,
+    options: { readonly params?: Readonly<Record<string, string>>; readonly body?: unknown; readonly schema?: S } = {},
+  ): Promise<z.output<S>> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.sessionToken();
+      try {
+        return await restCall(this.baseUrl, route, { ...options, token, timeoutMs: this.timeoutMs });
+      } catch (e) {
+        if (attempt === 0 && e instanceof RelayClientError && e.code === 'UNAUTHORIZED') {
+          this.forgetToken();
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private async authenticate(): Promise<string> {
+    const { accountId, deviceId, identitySigningKey } = this.device;
+    const accountIdText = toBase64Url(accountId);
+    const challenge = await restCall(this.baseUrl, 'challenge', {
+      body: { accountId: accountIdText, deviceId },
+      schema: ChallengeResponseSchema,
+      timeoutMs: this.timeoutMs,
+    });
+    this.relay = challenge.relayId;
+    const time = this.clock();
+    const signature = ed25519Sign(identitySigningKey, relayAuthSignatureInput(challenge.relayId, challenge.nonce, time, accountId, deviceId));
+    const session = await restCall(this.baseUrl, 'session', {
+      body: { accountId: accountIdText, deviceId, nonce: toBase64Url(challenge.nonce), time, signature: toBase64Url(signature) },
+      schema: SessionResponseSchema,
+      timeoutMs: this.timeoutMs,
+    });
+    this.token = { value: session.token, expiresAt: session.expiresAt };
+    return session.token;
+  }
+}

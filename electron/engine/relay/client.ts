@@ -1,0 +1,243 @@
+/**
+ * RelayClient: the engine's typed client for the Parley relay, a thin façade over three parts —
+ * rest.ts (one REST call, responses validated with the wire schemas), auth.ts (challenge signed with
+ * the device's identity key, session token cached and renewed, one retry on UNAUTHORIZED) and
+ * socket.ts (the live channel: backlog then `backlog-end`, live envelopes, typing, presence,
+ * request correlation, flow control, reconnection with jittered backoff). Sends and presence queries
+ * take the live channel when it is open and REST otherwise. Errors are RelayClientError (errors.ts).
+ *
+ * Does not own: what envelopes mean (sessions, decryption, dedupe by message id), when to ack (the
+ * engine acks after its own commit: delivery is at least once), key storage, or the outbox. Runs in
+ * plain Node (global fetch, the `ws` package); it never imports electron.
+ *
+ * Usage:
+ *   const relay = new RelayClient({ url, accountId, deviceId, identitySigningKey });
+ *   relay.on('envelope', async (e) => { await engine.receive(e); await relay.ack([e.seq]); });
+ *   await relay.connect();                       // resolves at the first `ready`
+ *   await relay.send(to, [{ deviceId, content }]); // after commit; MISMATCHED_DEVICES lists missing/stale
+ */
+import type { z } from 'zod';
+import { toBase64Url } from '../../../shared/crypto/bytes.js';
+import { systemClock, systemRng, type Clock, type Rng } from '../../../shared/crypto/random.js';
+import { accountDeletionSignatureInput } from '../../../shared/wire/auth.js';
+import { MAX_ACK_BATCH, MAX_PRESENCE_QUERY } from '../../../shared/wire/limits.js';
+import {
+  AccountResponseSchema,
+  BundlesResponseSchema,
+  ContactsResponseSchema,
+  PresenceSnapshotSchema,
+  PrekeyCountsSchema,
+  PutDeviceListResponseSchema,
+  SendResponseSchema,
+  type AccountResponse,
+  type Bundle,
+  type OutgoingMessage,
+  type PrekeyCounts,
+  type PrekeyUploadInput,
+  type RegisterRequestInput,
+  type RegisterResponseSchema,
+  type WellKnown,
+} from '../../../shared/wire/rest.js';
+import { RelayAuth, type DeviceCredentials } from './auth.js';
+import { RelayClientError } from './errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, fetchWellKnown, registerAccount } from './rest.js';
+import { DEFAULT_BACKOFF, RelaySocket, withShared, type BackoffOptions, type ConnectionState, type RelayClientEvents } from './socket.js';
+
+export type RelayClientOptions = DeviceCredentials & {
+  /** Base URL of the relay, e.g. http://127.0.0.1:8787. */
+  readonly url: string;
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+  readonly backoff?: Partial<BackoffOptions>;
+  /** Per REST request and per WebSocket request (send, ack, presence, ping). */
+  readonly requestTimeoutMs?: number;
+};
+
+export class RelayClient {
+  private readonly auth: RelayAuth;
+  private readonly socket: RelaySocket;
+  private readonly clock: Clock;
+
+  constructor(private readonly options: RelayClientOptions) {
+    const baseUrl = options.url.endsWith('/') ? options.url : `${options.url}/`;
+    const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.clock = options.clock ?? systemClock;
+    this.auth = new RelayAuth(baseUrl, options, this.clock, timeoutMs);
+    this.socket = new RelaySocket({
+      baseUrl,
+      auth: this.auth,
+      rng: options.rng ?? systemRng,
+      clock: this.clock,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      timeoutMs,
+    });
+  }
+
+  // ── Unauthenticated calls ──
+
+  static wellKnown(url: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<WellKnown> {
+    return fetchWellKnown(url, timeoutMs);
+  }
+
+  /** Registers an account with its first device (the device list names exactly that device). */
+  static register(url: string, request: RegisterRequestInput, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<z.output<typeof RegisterResponseSchema>> {
+    return registerAccount(url, request, timeoutMs);
+  }
+
+  // ── Events and the live channel ──
+
+  on<K extends keyof RelayClientEvents>(event: K, listener: RelayClientEvents[K]): () => void {
+    return this.socket.on(event, listener);
+  }
+
+  get state(): ConnectionState {
+    return this.socket.state;
+  }
+
+  /** While `reconnecting`: when the next attempt is due (this client's clock); otherwise null. */
+  get nextAttemptAt(): number | null {
+    return this.socket.nextAttemptAt;
+  }
+
+  /** Opens the live channel (and keeps it open, reconnecting) until close(); resolves at `ready`. */
+  connect(): Promise<void> {
+    return this.socket.connect();
+  }
+
+  /** Closes the live channel for good; pending requests fail with CLOSED. */
+  close(): void {
+    this.socket.close();
+  }
+
+  /** Flow control of the live channel (socket.ts): stop reading the socket until resumeDelivery. */
+  pauseDelivery(): void {
+    this.socket.pause();
+  }
+
+  resumeDelivery(): void {
+    this.socket.resume();
+  }
+
+  /** A valid session token (auth.ts). */
+  sessionToken(): Promise<string> {
+    return this.auth.sessionToken();
+  }
+
+  // ── REST ──
+
+  lookupAccount(accountId: Uint8Array): Promise<AccountResponse> {
+    return this.auth.call('lookupAccount', { params: { accountId: toBase64Url(accountId) }, schema: AccountResponseSchema });
+  }
+
+  lookupUsername(username: string): Promise<AccountResponse> {
+    return this.auth.call('lookupUsername', { params: { username }, schema: AccountResponseSchema });
+  }
+
+  /** Publishes a new signed device list (higher version, signed by the account key). */
+  putDeviceList(signedDeviceList: Uint8Array): Promise<{ version: number; removedDeviceIds: number[] }> {
+    return this.auth.call('putDeviceList', { body: { deviceList: toBase64Url(signedDeviceList) }, schema: PutDeviceListResponseSchema });
+  }
+
+  async setPresenceVisible(presenceVisible: boolean): Promise<void> {
+    await this.auth.call('putSettings', { body: { presenceVisible } });
+  }
+
+  /** Unregisters this device: its mailbox, prekeys and sessions are deleted on the relay. */
+  async unregisterDevice(): Promise<void> {
+    await this.auth.call('unregisterDevice');
+    this.close();
+  }
+
+  /**
+   * Deletes the account. `signWithAccountKey` signs the deletion statement with the account private
+   * key (held by the primary device only); the relay checks it against the registered account key.
+   */
+  async deleteAccount(signWithAccountKey: (input: Uint8Array) => Uint8Array): Promise<void> {
+    const relayId = await this.auth.relayId();
+    const time = this.clock();
+    const signature = signWithAccountKey(accountDeletionSignatureInput(relayId, this.options.accountId, time));
+    await this.auth.call('deleteAccount', { body: { time, signature: toBase64Url(signature) } });
+    this.close();
+  }
+
+  uploadPrekeys(upload: PrekeyUploadInput): Promise<PrekeyCounts> {
+    return this.auth.call('uploadPrekeys', { body: upload, schema: PrekeyCountsSchema });
+  }
+
+  prekeyCounts(): Promise<PrekeyCounts> {
+    return this.auth.call('prekeyCounts', { schema: PrekeyCountsSchema });
+  }
+
+  /** Claims bundles for every current device of the account (or one device). */
+  async fetchBundles(accountId: Uint8Array, deviceId?: number): Promise<Bundle[]> {
+    const params: Record<string, string> = { accountId: toBase64Url(accountId) };
+    const response =
+      deviceId === undefined
+        ? await this.auth.call('bundles', { params, schema: BundlesResponseSchema })
+        : await this.auth.call('deviceBundle', { params: { ...params, deviceId: String(deviceId) }, schema: BundlesResponseSchema });
+    return response.bundles;
+  }
+
+  async setContacts(contacts: readonly Uint8Array[]): Promise<void> {
+    await this.auth.call('putContacts', { body: { contacts: contacts.map(toBase64Url) } });
+  }
+
+  getContacts(): Promise<{ contacts: Uint8Array[]; presenceVisible: boolean }> {
+    return this.auth.call('getContacts', { schema: ContactsResponseSchema });
+  }
+
+  async deleteContacts(): Promise<void> {
+    await this.auth.call('deleteContacts');
+  }
+
+  // ── Messages and presence (live channel when open, REST otherwise) ──
+
+  /**
+   * Sends one ciphertext per current device of `to` (your own account: your other devices).
+   * Resolves with the relay timestamp once committed; MISMATCHED_DEVICES carries `missing`/`stale`.
+   */
+  async send(to: Uint8Array, messages: readonly OutgoingMessage[]): Promise<{ serverTimestamp: number }> {
+    const wire = { to: toBase64Url(to), messages: messages.map((m) => ({ deviceId: m.deviceId, content: toBase64Url(m.content) })) };
+    if (this.socket.state === 'open') {
+      const frame = await this.socket.request({ type: 'send', ...wire });
+      if (frame.type !== 'sent') throw new RelayClientError('BAD_RESPONSE', 'unexpected reply to send');
+      return { serverTimestamp: frame.serverTimestamp };
+    }
+    return this.auth.call('send', { body: wire, schema: SendResponseSchema });
+  }
+
+  /** Deletes envelopes from this device's mailbox; resolves when the relay has committed it. */
+  async ack(seqs: readonly number[]): Promise<void> {
+    for (let i = 0; i < seqs.length; i += MAX_ACK_BATCH) {
+      await this.socket.request({ type: 'ack', seqs: seqs.slice(i, i + MAX_ACK_BATCH) });
+    }
+  }
+
+  /** Best effort: dropped when the channel is not open; the relay forwards it to mutual contacts only. */
+  typing(to: Uint8Array, state: 'started' | 'stopped'): void {
+    this.socket.sendUnanswered({ type: 'typing', to: toBase64Url(to), state });
+  }
+
+  /** `shared` is true when an older relay leaves it out (it could not tell hidden from offline). */
+  async presence(accounts: readonly Uint8Array[]): Promise<{ accountId: Uint8Array; online: boolean; shared: boolean }[]> {
+    const out: { accountId: Uint8Array; online: boolean; shared: boolean }[] = [];
+    for (let i = 0; i < accounts.length; i += MAX_PRESENCE_QUERY) {
+      const part = accounts.slice(i, i + MAX_PRESENCE_QUERY).map(toBase64Url);
+      if (this.socket.state === 'open') {
+        const frame = await this.socket.request({ type: 'presence-query', accounts: part });
+        if (frame.type !== 'presence-snapshot') throw new RelayClientError('BAD_RESPONSE', 'unexpected reply to presence-query');
+        out.push(...frame.entries.map(withShared));
+      } else {
+        out.push(...(await this.auth.call('presenceQuery', { body: { accounts: part }, schema: PresenceSnapshotSchema })).entries.map(withShared));
+      }
+    }
+    return out;
+  }
+
+  /** Round trip over the live channel; resolves with the relay's clock. */
+  async ping(): Promise<number> {
+    const frame = await this.socket.request({ type: 'ping' });
+    if (frame.type !== 'pong') throw new RelayClientError('BAD_RESPONSE', 'unexpected reply to ping');
+    return frame.serverTime;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The relay client's one error class (electron/engine/relay): a closed code set made of the relay's
+ * codes (shared/wire/errors.ts) plus the client's own — NETWORK (unreachable), TIMEOUT, BAD_RESPONSE
+ * (a body or frame that breaks the wire schema), DISCONNECTED (the live channel closed under a
+ * request), CLOSED (the client was closed, or the relay removed this device). The engine maps these
+ * onto API errors at its boundary (electron/engine/errors.ts).
+ */
+import type { ErrorCode } from '../../../shared/wire/errors.js';
+
+export type RelayClientErrorCode = ErrorCode | 'NETWORK' | 'TIMEOUT' | 'BAD_RESPONSE' | 'DISCONNECTED' | 'CLOSED';
+
+export class RelayClientError extends Error {
+  override readonly name = 'RelayClientError';
+  constructor(
+    readonly code: RelayClientErrorCode,
+    message: string,
+    readonly details: {
+      readonly status?: number;
+      readonly retryAfterMs?: number;
+      readonly missing?: readonly number[];
+      readonly stale?: readonly number[];
+    } = {},
+  ) {
+    super(message);
+  }
+}

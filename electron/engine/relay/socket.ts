@@ -1,0 +1,343 @@
+/**
+ * The relay's live channel for one device (DESIGN §5; frames in shared/wire/frames.ts): connect, the
+ * auth frame with the session token, the mailbox backlog then `backlog-end`, live envelopes, typing
+ * and presence; requests (send, ack, presence-query, ping) correlated with their replies by id and
+ * failed with TIMEOUT or DISCONNECTED; flow control (pause/resume reading the socket); and
+ * reconnection after a jittered exponential backoff until close() — or until the relay says the
+ * device is gone, which ends it for good.
+ *
+ * Does not own authentication (it asks auth.ts for a token and drops one the relay refused), REST
+ * (rest.ts), or what envelopes mean and when to ack them (the engine's messaging layer).
+ */
+import { WebSocket } from 'ws';
+import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random.js';
+import { CloseCode, ServerFrameSchema, type Envelope, type ServerFrame } from '../../../shared/wire/frames.js';
+import { WS_PATH } from '../../../shared/wire/version.js';
+import { MAX_SERVER_FRAME_BYTES } from '../../../shared/wire/wire-size.js';
+import { RelayClientError } from './errors.js';
+
+// ── Backoff ────────────────────────────────────────────────────────────────────
+
+export type BackoffOptions = {
+  /** Delay ceiling of the first retry. */
+  readonly initialDelayMs: number;
+  /** Ceiling of any delay. */
+  readonly maxDelayMs: number;
+  readonly factor: number;
+};
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2 };
+
+/**
+ * "Equal jitter": half the exponential ceiling plus a uniform random half, so clients that lost the
+ * relay together spread out, and none retries immediately.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions, rng: Rng): number {
+  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * options.factor ** Math.max(0, attempt));
+  const random = new DataView(rng(4).buffer).getUint32(0) / 2 ** 32;
+  return Math.round(ceiling / 2 + (random * ceiling) / 2);
+}
+
+// ── Events ─────────────────────────────────────────────────────────────────────
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'gone' | 'closed';
+
+export type RelayClientEvents = {
+  /** A mailbox envelope (backlog or live). Ack it after it is durably processed. */
+  envelope: (envelope: Envelope) => void;
+  /** The backlog of this connection has been delivered; live envelopes follow. */
+  backlogEnd: () => void;
+  typing: (event: { from: { accountId: Uint8Array; deviceId: number }; state: 'started' | 'stopped' }) => void;
+  /** `shared: false`: the account does not share presence with us (hidden, or not a mutual contact). */
+  presence: (event: { accountId: Uint8Array; online: boolean; shared: boolean }) => void;
+  state: (state: ConnectionState) => void;
+  /** The relay closed the channel for good (device removed, unregistered, account deleted). */
+  gone: () => void;
+  /** A problem the client recovers from by itself (reconnects, unsolicited error frames). */
+  error: (error: RelayClientError) => void;
+};
+
+/** A presence entry or event with `shared` spelled out (absent: an older relay, which meant shared). */
+export function withShared(e: { readonly accountId: Uint8Array; readonly online: boolean; readonly shared?: boolean | undefined }) {
+  return { accountId: e.accountId, online: e.online, shared: e.shared ?? true };
+}
+
+type Listeners = { [K in keyof RelayClientEvents]: Set<RelayClientEvents[K]> };
+
+/** What the channel needs from authentication. */
+export type SocketAuth = {
+  sessionToken(): Promise<string>;
+  forgetToken(): void;
+};
+
+export type RelaySocketOptions = {
+  /** Base URL of the relay (ends with `/`). */
+  readonly baseUrl: string;
+  readonly auth: SocketAuth;
+  readonly rng: Rng;
+  readonly clock?: Clock;
+  readonly backoff: BackoffOptions;
+  /** Per request, and for the WebSocket handshake. */
+  readonly timeoutMs: number;
+};
+
+type Pending = {
+  readonly resolve: (frame: ServerFrame) => void;
+  readonly reject: (e: RelayClientError) => void;
+  readonly timer: NodeJS.Timeout;
+};
+
+export class RelaySocket {
+  private readonly clock: Clock;
+  private readonly listeners: Listeners = {
+    envelope: new Set(),
+    backlogEnd: new Set(),
+    typing: new Set(),
+    presence: new Set(),
+    state: new Set(),
+    gone: new Set(),
+    error: new Set(),
+  };
+
+  private ws: WebSocket | undefined;
+  private wanted = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectAt: number | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 1;
+  private connectionState: ConnectionState = 'idle';
+  private readyWaiters: { resolve: () => void; reject: (e: RelayClientError) => void }[] = [];
+
+  constructor(private readonly options: RelaySocketOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  // ── Events ──
+
+  on<K extends keyof RelayClientEvents>(event: K, listener: RelayClientEvents[K]): () => void {
+    (this.listeners[event] as Set<RelayClientEvents[K]>).add(listener);
+    return () => (this.listeners[event] as Set<RelayClientEvents[K]>).delete(listener);
+  }
+
+  private emit<K extends keyof RelayClientEvents>(event: K, ...args: Parameters<RelayClientEvents[K]>): void {
+    for (const listener of this.listeners[event]) {
+      try {
+        (listener as (...a: Parameters<RelayClientEvents[K]>) => void)(...args);
+      } catch {
+        // A listener's bug must not break the channel; listeners own their error handling.
+      }
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.connectionState;
+  }
+
+  /** While `reconnecting`: when the next attempt is due (this client's clock); otherwise null. */
+  get nextAttemptAt(): number | null {
+    return this.connectionState === 'reconnecting' ? this.reconnectAt : null;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.connectionState === state) return;
+    this.connectionState = state;
+    this.emit('state', state);
+  }
+
+  // ── Connection ──
+
+  /** Opens the live channel (and keeps it open, reconnecting) until close(); resolves at `ready`. */
+  connect(): Promise<void> {
+    if (this.connectionState === 'gone') return Promise.reject(new RelayClientError('CLOSED', 'the relay removed this device'));
+    const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+    if (this.connectionState === 'open') {
+      this.settleReady();
+    } else if (!this.wanted) {
+      this.wanted = true;
+      this.setState('connecting');
+      void this.openSocket();
+    }
+    return ready;
+  }
+
+  /** Closes the live channel for good; pending requests fail with CLOSED. */
+  close(): void {
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    const ws = this.ws;
+    this.ws = undefined;
+    ws?.removeAllListeners();
+    ws?.on('error', () => undefined);
+    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) ws.close(1000, 'client closing');
+    this.failPending(new RelayClientError('CLOSED', 'client closed'));
+    this.failReady(new RelayClientError('CLOSED', 'client closed'));
+    if (this.connectionState !== 'gone') this.setState('closed');
+  }
+
+  /**
+   * Flow control of the live channel: while paused, nothing more is read from the socket, so the
+   * relay's socket buffer fills and its mailbox pump waits (server/ws/connection.ts). The inbound
+   * processor pauses when its queue is long and resumes when it has drained, which bounds both its
+   * memory and how many frames one burst from the socket parses in a single event-loop turn. A new
+   * connection starts unpaused.
+   */
+  pause(): void {
+    this.ws?.pause();
+  }
+
+  resume(): void {
+    this.ws?.resume();
+  }
+
+  /** Best effort: a frame that needs no reply, dropped when the channel is not open. */
+  sendUnanswered(frame: Record<string, unknown>): void {
+    if (this.connectionState !== 'open') return;
+    this.ws?.send(JSON.stringify(frame));
+  }
+
+  /** A request over the open channel, resolved with its reply (matched by id) or failed. */
+  request(frame: Record<string, unknown>): Promise<ServerFrame> {
+    const ws = this.ws;
+    if (this.connectionState !== 'open' || !ws) return Promise.reject(new RelayClientError('DISCONNECTED', 'the live channel is not open'));
+    const id = `r${this.nextId++}`;
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RelayClientError('TIMEOUT', `no reply to ${String(frame.type)}`));
+      }, this.options.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      ws.send(JSON.stringify({ ...frame, id }));
+    });
+  }
+
+  private async openSocket(): Promise<void> {
+    let token: string;
+    try {
+      token = await this.options.auth.sessionToken();
+    } catch (e) {
+      this.emit('error', e instanceof RelayClientError ? e : new RelayClientError('NETWORK', 'authentication failed'));
+      this.scheduleReconnect();
+      return;
+    }
+    if (!this.wanted) return;
+    const url = new URL(WS_PATH, this.options.baseUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url, { maxPayload: MAX_SERVER_FRAME_BYTES, perMessageDeflate: false, handshakeTimeout: this.options.timeoutMs });
+    this.ws = ws;
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token })));
+    ws.on('message', (data, isBinary) => {
+      if (this.ws === ws) this.onFrame(data as Buffer, isBinary);
+    });
+    ws.on('error', () => undefined); // 'close' follows and decides what to do
+    ws.on('close', (code) => {
+      if (this.ws === ws) this.onSocketClosed(code);
+    });
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    let frame: ServerFrame;
+    try {
+      if (isBinary) throw new Error('binary');
+      const parsed = ServerFrameSchema.safeParse(JSON.parse(data.toString('utf8')));
+      if (!parsed.success) throw new Error('schema');
+      frame = parsed.data;
+    } catch {
+      this.emit('error', new RelayClientError('BAD_RESPONSE', 'unreadable frame from the relay'));
+      return;
+    }
+    switch (frame.type) {
+      case 'ready':
+        this.attempt = 0;
+        this.setState('open');
+        this.settleReady();
+        return;
+      case 'envelope': {
+        const { type: _type, ...envelope } = frame;
+        this.emit('envelope', envelope);
+        return;
+      }
+      case 'backlog-end':
+        this.emit('backlogEnd');
+        return;
+      case 'typing':
+        this.emit('typing', { from: frame.from, state: frame.state });
+        return;
+      case 'presence':
+        this.emit('presence', withShared(frame));
+        return;
+      case 'error': {
+        const { type: _type, code, message, ref, ...details } = frame;
+        const error = new RelayClientError(code, message, details);
+        const pending = ref === undefined ? undefined : this.pending.get(ref);
+        if (pending && ref !== undefined) {
+          this.pending.delete(ref);
+          clearTimeout(pending.timer);
+          pending.reject(error);
+        } else {
+          this.emit('error', error);
+        }
+        return;
+      }
+      case 'sent':
+      case 'acked':
+      case 'presence-snapshot':
+      case 'pong': {
+        const pending = this.pending.get(frame.ref);
+        if (!pending) return;
+        this.pending.delete(frame.ref);
+        clearTimeout(pending.timer);
+        pending.resolve(frame);
+        return;
+      }
+    }
+  }
+
+  private onSocketClosed(code: number): void {
+    this.ws = undefined;
+    this.failPending(new RelayClientError('DISCONNECTED', `connection closed (${code})`));
+    if (code === CloseCode.DeviceGone) {
+      this.wanted = false;
+      this.setState('gone');
+      this.failReady(new RelayClientError('CLOSED', 'the relay removed this device'));
+      this.emit('gone');
+      return;
+    }
+    if (code === CloseCode.Unauthorized) this.options.auth.forgetToken();
+    if (!this.wanted) return;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.wanted) return;
+    const delay = backoffDelay(this.attempt++, this.options.backoff, this.options.rng);
+    this.reconnectAt = this.clock() + delay;
+    // A failed retry stays `reconnecting`; listeners still learn the new due time.
+    if (this.connectionState === 'reconnecting') this.emit('state', 'reconnecting');
+    else this.setState('reconnecting');
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      if (this.wanted) void this.openSocket();
+    }, delay);
+  }
+
+  private settleReady(): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  private failReady(error: RelayClientError): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+
+  private failPending(error: RelayClientError): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(error);
+      this.pending.delete(id);
+    }
+  }
+}
