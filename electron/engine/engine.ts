@@ -1,9 +1,10 @@
 /**
- * The client engine's lifecycle and local methods (DESIGN §4, issue 4 phase 1): one profile, its
- * encrypted database and the key provider protecting it; states needs-account → ready ⇄ locked;
- * account creation (local part), unlock, passphrase changes, lock (manual and after N idle
- * minutes: database closed, key dropped), logout (database files, key file and keychain entry
- * deleted), settings, and the contact / conversation / message views over the database.
+ * The client engine's lifecycle (DESIGN §4, issue 4 phase 1): one profile, its encrypted database
+ * and the key provider protecting it; states needs-account → ready ⇄ locked; account creation
+ * (local part), unlock, passphrase changes, lock (manual and after N idle minutes: database closed,
+ * key dropped), logout (database files, key file and keychain entry deleted) and settings. It is the
+ * composition root of the engine: `handlers()` serves every channel of the contract, the views over
+ * the open database through local-queries.ts.
  *
  * The database key is held only for the moment it takes to open the database (SQLCipher keeps its
  * own derived copy inside the connection); a passphrase change re-wraps the same key, so the
@@ -17,17 +18,7 @@
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type {
-  AccountView,
-  ContactView,
-  ConversationView,
-  EngineState,
-  KeyProtection,
-  LifecycleState,
-  MessagePage,
-  SafetyNumberView,
-  Settings,
-} from '../../shared/api/view-models.js';
+import type { AccountView, EngineState, KeyProtection, LifecycleState, Settings } from '../../shared/api/view-models.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
 import { normalizeUsername } from '../../shared/wire/username.js';
 import { bootstrapAccount } from './account/bootstrap.js';
@@ -35,31 +26,18 @@ import { resignDeviceListIfDue } from './account/device-list.js';
 import { maintainPrekeys } from './account/prekey-lifecycle.js';
 import { IdleLock, systemTimers, type Timers } from './app-lock.js';
 import { getAccount, type LocalAccount } from './db/account.js';
-import { acceptAccountKeyChange, getContact, listContacts, setContactVerified } from './db/contacts.js';
-import { conversationListRow, findDirectConversation, getConversation, listConversations } from './db/conversations.js';
 import { databaseFiles, openDatabase, type EngineDatabase } from './db/database.js';
-import { getMessage, markReadUpTo, readPage, unreadCount, type MessageRecord } from './db/messages.js';
-import { queueReceipt } from './db/receipts.js';
 import { readSettings, writeSettings } from './db/settings.js';
 import type { Handlers } from './dispatch.js';
 import { EngineError } from './errors.js';
 import type { KeychainKeyStore } from './keys/keychain.js';
 import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
+import { LocalQueries, type OpenProfile } from './local-queries.js';
 import { Messaging, registerNewAccount, type MessagingTuning } from './messaging/messaging.js';
 import type { Profile } from './profile.js';
 import { SearchService } from './search/service.js';
 import { SEARCH_SQL_FUNCTIONS } from './search/text.js';
-import {
-  accountIdOf,
-  contactIdOf,
-  contactView,
-  conversationView,
-  MAX_PREVIEW_LENGTH,
-  messageView,
-  rowIdOf,
-  safetyNumberView,
-  UNKNOWN_PRESENCE,
-} from './views.js';
+import { contactIdOf } from './views.js';
 
 export type EngineOptions = {
   readonly profile: Profile;
@@ -75,8 +53,6 @@ export type EngineOptions = {
   /** Messaging details tests inject (relay client clock and backoff, typing timers). */
   readonly messaging?: MessagingTuning;
 };
-
-type Open = { readonly db: EngineDatabase; readonly account: LocalAccount };
 
 async function fileExists(path: string): Promise<boolean> {
   try {
@@ -103,7 +79,7 @@ export class Engine {
   readonly #idle: IdleLock;
   /** Search index upkeep and queries (electron/engine/search). */
   readonly #search: SearchService;
-  #open: Open | null = null;
+  #open: OpenProfile | null = null;
   #state: LifecycleState = 'needs-account';
   #protection: KeyProtection | null = null;
   #keychainAvailable = false;
@@ -111,6 +87,8 @@ export class Engine {
   /** The relay side (electron/engine/messaging) while the database is open. */
   #messaging: Messaging | null = null;
   readonly #messagingTuning: MessagingTuning | undefined;
+  /** The contact, conversation and message views over the open database. */
+  readonly #queries: LocalQueries;
 
   private constructor(o: EngineOptions) {
     this.profile = o.profile;
@@ -123,6 +101,12 @@ export class Engine {
     this.#messagingTuning = o.messaging;
     this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), o.timers ?? systemTimers);
     this.#search = new SearchService({ emit: (p) => this.#emitEvent('search:indexProgress', p), nativeBinding: o.nativeBinding });
+    this.#queries = new LocalQueries({
+      open: () => this.#require(),
+      clock: this.#clock,
+      emit: (event, payload) => this.#emitEvent(event, payload),
+      messaging: () => this.#messaging,
+    });
   }
 
   /** Finds the profile's state; a keychain-protected database opens right away. */
@@ -133,7 +117,7 @@ export class Engine {
   }
 
   /** The open database and account (for the messaging layer and tests); null unless ready. */
-  get current(): Open | null {
+  get current(): OpenProfile | null {
     return this.#open;
   }
 
@@ -282,7 +266,7 @@ export class Engine {
     this.#setState('locked');
   }
 
-  #require(): Open {
+  #require(): OpenProfile {
     if (this.#state === 'needs-account') throw new EngineError('NEEDS_ACCOUNT', 'create an account first');
     if (!this.#open) throw new EngineError('LOCKED', 'unlock first');
     return this.#open;
@@ -469,123 +453,6 @@ export class Engine {
     return settings;
   }
 
-  // ── Contacts ───────────────────────────────────────────────────────────────
-
-  #contact(contactId: string) {
-    const { db } = this.#require();
-    const contact = getContact(db.reader, accountIdOf(contactId));
-    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
-    return contact;
-  }
-
-  listContacts(): ContactView[] {
-    const now = this.#clock();
-    return listContacts(this.#require().db.reader).map((c) => contactView(c, now));
-  }
-
-  getSafetyNumber(req: RequestOf<'contacts:getSafetyNumber'>): SafetyNumberView {
-    return safetyNumberView(this.#require().account, this.#contact(req.contactId));
-  }
-
-  /** Verifying compares the current safety number, so it also settles a pending key change. */
-  markVerified(req: RequestOf<'contacts:markVerified'>): ContactView {
-    const { db } = this.#require();
-    const contact = this.#contact(req.contactId);
-    const now = this.#clock();
-    db.writer.transaction(() => {
-      setContactVerified(db.writer, contact.accountId, req.verified, now);
-      if (req.verified) acceptAccountKeyChange(db.writer, contact.accountId, now);
-    });
-    this.#conversationChanged(contact.accountId);
-    return contactView(getContact(db.reader, contact.accountId)!, now);
-  }
-
-  acceptKeyChange(req: RequestOf<'contacts:acceptKeyChange'>): ContactView {
-    const { db } = this.#require();
-    const contact = this.#contact(req.contactId);
-    const now = this.#clock();
-    db.writer.transaction(() => acceptAccountKeyChange(db.writer, contact.accountId, now));
-    this.#messaging?.receiptsQueued();
-    this.#conversationChanged(contact.accountId);
-    return contactView(getContact(db.reader, contact.accountId)!, now);
-  }
-
-  // ── Conversations and messages ─────────────────────────────────────────────
-
-  listConversations(): ConversationView[] {
-    const now = this.#clock();
-    return listConversations(this.#require().db.reader, MAX_PREVIEW_LENGTH).map((r) => conversationView(r, this.#presenceOf(r.conversation.peerAccountId), now));
-  }
-
-  #conversationChanged(peerAccountId: Uint8Array): void {
-    const { db } = this.#require();
-    const conversation = findDirectConversation(db.reader, peerAccountId);
-    const row = conversation && conversationListRow(db.reader, conversation.id, MAX_PREVIEW_LENGTH);
-    if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, this.#presenceOf(peerAccountId), this.#clock()) });
-  }
-
-  #presenceOf(accountId: Uint8Array) {
-    return this.#messaging?.presenceOf(accountId) ?? UNKNOWN_PRESENCE;
-  }
-
-  #anchorMessage(conversationId: number, messageId: string): MessageRecord {
-    const m = getMessage(this.#require().db.reader, rowIdOf(messageId));
-    if (!m || m.conversationId !== conversationId) throw new EngineError('NOT_FOUND', 'no such message in this conversation');
-    return m;
-  }
-
-  openPage(req: RequestOf<'messages:openPage'>): MessagePage {
-    const { db, account } = this.#require();
-    const conversationId = rowIdOf(req.conversationId);
-    if (!getConversation(db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
-    const anchor =
-      req.anchor.kind === 'latest'
-        ? ({ kind: 'latest' } as const)
-        : { kind: req.anchor.kind, message: this.#anchorMessage(conversationId, req.anchor.messageId) };
-    const page = readPage(db.reader, conversationId, anchor, req.limit);
-    return {
-      messages: page.messages.map((m) => messageView(m, account.accountId)),
-      hasOlder: page.hasOlder,
-      hasNewer: page.hasNewer,
-    };
-  }
-
-  /**
-   * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues one
-   * read receipt per sender covering them all (sent by the receipts loop).
-   */
-  markRead(req: RequestOf<'messages:markRead'>): { unreadCount: number } {
-    const { db, account } = this.#require();
-    const conversationId = rowIdOf(req.conversationId);
-    const conversation = getConversation(db.reader, conversationId);
-    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
-    const upTo = this.#anchorMessage(conversationId, req.upToMessageId);
-    const now = this.#clock();
-    const changed = db.writer.transaction(() => {
-      const rows = markReadUpTo(db.writer, conversationId, upTo, now);
-      if (readSettings(db.writer).readReceipts) {
-        const newest = new Map<string, MessageRecord>();
-        for (const m of rows) {
-          if (m.kind !== 'text' || !m.messageId) continue;
-          const k = contactIdOf(m.senderAccountId);
-          const prev = newest.get(k);
-          if (!prev || m.sentAt >= prev.sentAt) newest.set(k, m);
-        }
-        for (const m of newest.values()) {
-          queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', upToMessageId: m.messageId!, upToSentAt: m.sentAt }, now);
-        }
-      }
-      return rows;
-    });
-    for (const m of changed) this.#emitEvent('message:updated', { message: messageView(m, account.accountId) });
-    if (changed.length > 0) {
-      this.#messaging?.receiptsQueued();
-      const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);
-      if (row) this.#emitEvent('conversation:updated', { conversation: conversationView(row, this.#presenceOf(conversation.peerAccountId), now) });
-    }
-    return { unreadCount: unreadCount(db.reader, conversationId) };
-  }
-
   /** One handler per channel of the contract (a channel without one does not compile). */
   handlers(): Handlers {
     return {
@@ -595,13 +462,13 @@ export class Engine {
       'account:setPassphrase': (r) => this.setPassphrase(r),
       'account:lock': () => this.lock(),
       'account:logout': () => this.logout(),
-      'contacts:list': () => this.listContacts(),
-      'contacts:getSafetyNumber': (r) => this.getSafetyNumber(r),
-      'contacts:markVerified': (r) => this.markVerified(r),
-      'contacts:acceptKeyChange': (r) => this.acceptKeyChange(r),
-      'conversations:list': () => this.listConversations(),
-      'messages:openPage': (r) => this.openPage(r),
-      'messages:markRead': (r) => this.markRead(r),
+      'contacts:list': () => this.#queries.listContacts(),
+      'contacts:getSafetyNumber': (r) => this.#queries.getSafetyNumber(r),
+      'contacts:markVerified': (r) => this.#queries.markVerified(r),
+      'contacts:acceptKeyChange': (r) => this.#queries.acceptKeyChange(r),
+      'conversations:list': () => this.#queries.listConversations(),
+      'messages:openPage': (r) => this.#queries.openPage(r),
+      'messages:markRead': (r) => this.#queries.markRead(r),
       'settings:get': () => this.getSettings(),
       'settings:set': (r) => this.setSettings(r),
       'search:query': async (r) => {

@@ -1,0 +1,157 @@
+/**
+ * The engine's local queries (DESIGN §4, issue 4): the contact, conversation and message views over
+ * the open database, and the small edits made from them — marking a contact verified, accepting its
+ * key change, marking messages read (with one queued read receipt per sender when read receipts
+ * are on). Each change is pushed as an event. Everything here runs on the open database only; the
+ * lifecycle (engine.ts) decides whether one is open, and the messaging layer owns the relay.
+ */
+import type { EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
+import type { ContactView, ConversationView, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
+import type { Clock } from '../../shared/crypto/random.js';
+import type { LocalAccount } from './db/account.js';
+import { acceptAccountKeyChange, getContact, listContacts, setContactVerified } from './db/contacts.js';
+import { conversationListRow, findDirectConversation, getConversation, listConversations } from './db/conversations.js';
+import type { EngineDatabase } from './db/database.js';
+import { getMessage, markReadUpTo, readPage, unreadCount, type MessageRecord } from './db/messages.js';
+import { queueReceipt } from './db/receipts.js';
+import { readSettings } from './db/settings.js';
+import { EngineError } from './errors.js';
+import type { Messaging } from './messaging/messaging.js';
+import { accountIdOf, contactIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf, safetyNumberView, UNKNOWN_PRESENCE } from './views.js';
+
+/** The open database and the account it holds. */
+export type OpenProfile = { readonly db: EngineDatabase; readonly account: LocalAccount };
+
+export type QueryContext = {
+  /** The open profile; throws NEEDS_ACCOUNT or LOCKED when there is none. */
+  readonly open: () => OpenProfile;
+  readonly clock: Clock;
+  readonly emit: <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+  /** The messaging layer while it runs (presence, queued receipts), else null. */
+  readonly messaging: () => Messaging | null;
+};
+
+export class LocalQueries {
+  readonly #ctx: QueryContext;
+
+  constructor(ctx: QueryContext) {
+    this.#ctx = ctx;
+  }
+
+  // ── Contacts ───────────────────────────────────────────────────────────────
+
+  #contact(contactId: string) {
+    const { db } = this.#ctx.open();
+    const contact = getContact(db.reader, accountIdOf(contactId));
+    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    return contact;
+  }
+
+  listContacts(): ContactView[] {
+    const now = this.#ctx.clock();
+    return listContacts(this.#ctx.open().db.reader).map((c) => contactView(c, now));
+  }
+
+  getSafetyNumber(req: RequestOf<'contacts:getSafetyNumber'>): SafetyNumberView {
+    return safetyNumberView(this.#ctx.open().account, this.#contact(req.contactId));
+  }
+
+  /** Verifying compares the current safety number, so it also settles a pending key change. */
+  markVerified(req: RequestOf<'contacts:markVerified'>): ContactView {
+    const { db } = this.#ctx.open();
+    const contact = this.#contact(req.contactId);
+    const now = this.#ctx.clock();
+    db.writer.transaction(() => {
+      setContactVerified(db.writer, contact.accountId, req.verified, now);
+      if (req.verified) acceptAccountKeyChange(db.writer, contact.accountId, now);
+    });
+    this.#conversationChanged(contact.accountId);
+    return contactView(getContact(db.reader, contact.accountId)!, now);
+  }
+
+  acceptKeyChange(req: RequestOf<'contacts:acceptKeyChange'>): ContactView {
+    const { db } = this.#ctx.open();
+    const contact = this.#contact(req.contactId);
+    const now = this.#ctx.clock();
+    db.writer.transaction(() => acceptAccountKeyChange(db.writer, contact.accountId, now));
+    this.#ctx.messaging()?.receiptsQueued();
+    this.#conversationChanged(contact.accountId);
+    return contactView(getContact(db.reader, contact.accountId)!, now);
+  }
+
+  // ── Conversations and messages ─────────────────────────────────────────────
+
+  listConversations(): ConversationView[] {
+    const now = this.#ctx.clock();
+    return listConversations(this.#ctx.open().db.reader, MAX_PREVIEW_LENGTH).map((r) => conversationView(r, this.#presenceOf(r.conversation.peerAccountId), now));
+  }
+
+  #conversationChanged(peerAccountId: Uint8Array): void {
+    const { db } = this.#ctx.open();
+    const conversation = findDirectConversation(db.reader, peerAccountId);
+    const row = conversation && conversationListRow(db.reader, conversation.id, MAX_PREVIEW_LENGTH);
+    if (row) this.#ctx.emit('conversation:updated', { conversation: conversationView(row, this.#presenceOf(peerAccountId), this.#ctx.clock()) });
+  }
+
+  #presenceOf(accountId: Uint8Array) {
+    return this.#ctx.messaging()?.presenceOf(accountId) ?? UNKNOWN_PRESENCE;
+  }
+
+  #anchorMessage(conversationId: number, messageId: string): MessageRecord {
+    const m = getMessage(this.#ctx.open().db.reader, rowIdOf(messageId));
+    if (!m || m.conversationId !== conversationId) throw new EngineError('NOT_FOUND', 'no such message in this conversation');
+    return m;
+  }
+
+  openPage(req: RequestOf<'messages:openPage'>): MessagePage {
+    const { db, account } = this.#ctx.open();
+    const conversationId = rowIdOf(req.conversationId);
+    if (!getConversation(db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const anchor =
+      req.anchor.kind === 'latest'
+        ? ({ kind: 'latest' } as const)
+        : { kind: req.anchor.kind, message: this.#anchorMessage(conversationId, req.anchor.messageId) };
+    const page = readPage(db.reader, conversationId, anchor, req.limit);
+    return {
+      messages: page.messages.map((m) => messageView(m, account.accountId)),
+      hasOlder: page.hasOlder,
+      hasNewer: page.hasNewer,
+    };
+  }
+
+  /**
+   * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues one
+   * read receipt per sender covering them all (sent by the receipts loop).
+   */
+  markRead(req: RequestOf<'messages:markRead'>): { unreadCount: number } {
+    const { db, account } = this.#ctx.open();
+    const conversationId = rowIdOf(req.conversationId);
+    const conversation = getConversation(db.reader, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const upTo = this.#anchorMessage(conversationId, req.upToMessageId);
+    const now = this.#ctx.clock();
+    const changed = db.writer.transaction(() => {
+      const rows = markReadUpTo(db.writer, conversationId, upTo, now);
+      if (readSettings(db.writer).readReceipts) {
+        const newest = new Map<string, MessageRecord>();
+        for (const m of rows) {
+          if (m.kind !== 'text' || !m.messageId) continue;
+          const k = contactIdOf(m.senderAccountId);
+          const prev = newest.get(k);
+          if (!prev || m.sentAt >= prev.sentAt) newest.set(k, m);
+        }
+        for (const m of newest.values()) {
+          queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', upToMessageId: m.messageId!, upToSentAt: m.sentAt }, now);
+        }
+      }
+      return rows;
+    });
+    for (const m of changed) this.#ctx.emit('message:updated', { message: messageView(m, account.accountId) });
+    if (changed.length > 0) {
+      this.#ctx.messaging()?.receiptsQueued();
+      const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);
+      if (row) this.#ctx.emit('conversation:updated', { conversation: conversationView(row, this.#presenceOf(conversation.peerAccountId), now) });
+    }
+    return { unreadCount: unreadCount(db.reader, conversationId) };
+  }
+}
