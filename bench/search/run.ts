@@ -48,7 +48,7 @@ import { insertMessage } from '../../electron/engine/db/messages.js';
 import { writeSettings } from '../../electron/engine/db/settings.js';
 import { sql, type SqlQuery } from '../../electron/engine/db/sql.js';
 import { parseQuery } from '../../electron/engine/search/query.js';
-import { searchMessages, type SearchResult } from '../../electron/engine/search/search.js';
+import { searchMessages, type SearchResult } from '../../electron/engine/search/query-plan.js';
 import { SearchService } from '../../electron/engine/search/service.js';
 import { CONVERSATIONS, corpus, prng, type CorpusMessage } from './corpus.js';
 

@@ -15,7 +15,7 @@ import { bytesEqual, fromHex, toBase64Url, toHex } from '../../shared/crypto/byt
 import { deviceListFreshness, hasPq, type DeviceList } from '../../shared/protocol/device-list.js';
 import { deviceFingerprint, formatSafetyNumber, safetyNumber } from '../../shared/protocol/safety-number.js';
 import type { LocalAccount } from './db/account.js';
-import { parsedDeviceList } from './device-lists.js';
+import { parsedDeviceList } from './account/device-list-cache.js';
 import type { ContactRecord } from './db/contacts.js';
 import type { ConversationListRow } from './db/conversations.js';
 import type { MessageRecord } from './db/messages.js';

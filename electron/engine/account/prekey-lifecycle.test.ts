@@ -17,7 +17,7 @@ import {
   type PrekeyInventory,
 } from '../db/prekeys.js';
 import { sql } from '../db/sql.js';
-import { Sessions } from '../sessions.js';
+import { Sessions } from '../messaging/sessions.js';
 import { bootstrapAccount, PRIMARY_DEVICE_ID } from './bootstrap.js';
 import { resignDeviceListIfDue } from './device-list.js';
 import { KEM_ONE_TIME_PREKEY_BATCH, maintainPrekeys, ONE_TIME_PREKEY_BATCH, planPrekeyMaintenance } from './prekey-lifecycle.js';

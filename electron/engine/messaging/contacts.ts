@@ -41,7 +41,8 @@ import { dropSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
 import { RelayClientError } from '../relay/errors.js';
 import { contactIdOf } from '../views.js';
-import type { MessagingCore } from './core.js';
+import type { MessagingCore } from './fan-out.js';
+import { insertNotice } from './notices.js';
 
 export type UntrustedReason = 'rollback' | 'equivocation' | 'bad-signature' | 'wrong-account';
 
@@ -140,7 +141,7 @@ export class Contacts {
       if (!bytesEqual(existing.accountKey, accountKey)) {
         keyChanged = true;
         recordAccountKeyChange(db, accountId, { accountKey, deviceList: stored(list, signed), now });
-        const notice = core.insertNotice(db, accountId, 'key-changed', now);
+        const notice = insertNotice(db, core.account.accountId, accountId, 'key-changed', now);
         noticeRowId = notice.rowId;
         conversationId = notice.conversationId;
         this.#dropRemovedDevices(db, accountId, parseDeviceList(existing.deviceList.signed).list, list);

@@ -41,7 +41,8 @@ import { crashPoint } from '../crash-points.js';
 import { messageView } from '../views.js';
 import { ContentError, decodeContent, type Content } from './content.js';
 import { Contacts } from './contacts.js';
-import { MessagingStopped, type MessagingCore } from './core.js';
+import { MessagingStopped, type MessagingCore } from './fan-out.js';
+import { insertNotice } from './notices.js';
 import {
   DECRYPTION_ERROR_INTERVAL_MS,
   INBOUND_BATCH_BUDGET_MS,
@@ -412,7 +413,7 @@ export class InboundProcessor {
     core.queueSend(db, { kind: 'decryption-error', recipient: peer.accountId, content: report, messageRowId: null });
     effects.sendSoon = true;
     if (core.isSelf(peer.accountId) || !getContact(db, peer.accountId)) return;
-    const notice = core.insertNotice(db, peer.accountId, 'decryption-failed', now);
+    const notice = insertNotice(db, core.account.accountId, peer.accountId, 'decryption-failed', now);
     const view = messageView(getMessage(db, notice.rowId)!, account.accountId);
     effects.events.push(() => {
       core.emit('message:added', { message: view });

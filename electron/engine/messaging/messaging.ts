@@ -36,7 +36,7 @@ import type { BackoffOptions, ConnectionState as RelayState } from '../relay/soc
 import { contactView, messageView, rowIdOf } from '../views.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import { Contacts } from './contacts.js';
-import { MessagingCore, MessagingStopped } from './core.js';
+import { MessagingCore, MessagingStopped } from './fan-out.js';
 import { InboundProcessor } from './inbound.js';
 import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
 import { OutboxSender, textContentOf } from './outbox.js';

@@ -37,7 +37,7 @@ import { EngineError } from '../errors.js';
 import { RelayClientError } from '../relay/errors.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import type { Contacts } from './contacts.js';
-import { MessagingStopped, type MessagingCore } from './core.js';
+import { MessagingStopped, type MessagingCore } from './fan-out.js';
 import {
   CONTACT_LIST_MAX_AGE_MS,
   MAX_BUNDLE_ATTEMPTS,
@@ -167,7 +167,7 @@ export class OutboxSender {
     if (this.core.stopped) return;
     let due: number | null;
     try {
-      due = nextDueAt(this.core.db.writer); // the writer: its pages are current (core.ts emitConversation)
+      due = nextDueAt(this.core.db.writer); // the writer: its pages are current (fan-out.ts emitConversation)
     } catch {
       return;
     }

@@ -15,7 +15,7 @@ import { fromHex, toHex } from '../../../shared/crypto/bytes.js';
 import { acceptedContactIds } from '../db/contacts.js';
 import { findDirectConversation } from '../db/conversations.js';
 import { UNKNOWN_PRESENCE } from '../views.js';
-import type { MessagingCore } from './core.js';
+import type { MessagingCore } from './fan-out.js';
 
 export class PresenceTracker {
   readonly #presence = new Map<string, Presence>();

@@ -29,7 +29,7 @@ import {
 import { sql } from '../db/sql.js';
 import { RelayClient } from '../relay/client.js';
 import { RelayClientError } from '../relay/errors.js';
-import type { MessagingCore } from './core.js';
+import type { MessagingCore } from './fan-out.js';
 import { STALE_ONE_TIME_PREKEY_MS } from './limits.js';
 
 const wireSigned = (p: SignedPrekeyPublic) => ({

@@ -17,7 +17,7 @@ import type { Timers } from '../app-lock.js';
 import { getContact } from '../db/contacts.js';
 import { getConversation } from '../db/conversations.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
-import type { MessagingCore } from './core.js';
+import type { MessagingCore } from './fan-out.js';
 import { TYPING_DISPLAY_MS, TYPING_IDLE_MS, TYPING_SEND_INTERVAL_MS } from './limits.js';
 
 type Outgoing = { peer: Uint8Array; lastStartedAt: number; idle: unknown };

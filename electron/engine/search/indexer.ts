@@ -17,7 +17,7 @@
  * interleaving of writers and batches never indexes a message twice or misses one, and work
  * interrupted by a lock, a crash or a quit resumes where it stopped.
  *
- * Does not own when any of this happens (maintenance.ts, service.ts) or the query side (search.ts).
+ * Does not own when any of this happens (maintenance.ts, service.ts) or the query side (query-plan.ts).
  */
 import type { ReadDb, WriteDb } from '../db/database.js';
 import { identifier, sql } from '../db/sql.js';

@@ -64,7 +64,7 @@ export function parseQuery(input: string): ParsedQuery {
 
 /**
  * The MATCH expressions for `terms`. A substring term with an entry in `alternatives` (the
- * vocabulary's tokens containing it, search.ts) becomes `("t1" OR "t2" …)` in the word index
+ * vocabulary's tokens containing it, query-plan.ts) becomes `("t1" OR "t2" …)` in the word index
  * instead of a phrase in the trigram index. Every operand is a string literal.
  */
 export function buildMatch(terms: readonly SearchTerm[], alternatives: ReadonlyMap<string, readonly string[]>): ParsedQuery {

@@ -15,7 +15,7 @@
  *    maintenance worker merges: maintenance.ts).
  *  - `search_vocab` + `search_vocab_trigrams`: every distinct word-index token with three ASCII
  *    letters/digits in a row, with the number of indexed messages holding it, and a trigram index
- *    over those tokens. A rare whole word is answered through it (search.ts "vocabulary"): the
+ *    over those tokens. A rare whole word is answered through it (query-plan.ts "vocabulary"): the
  *    tokens containing the term, then the word index. Reference-counted, so a token leaves the
  *    moment its last message does (secure delete, like the index itself).
  *  - `search_state`: one row. Messages with `indexed_from <= id < indexed_to` are covered; a covered
@@ -26,7 +26,7 @@
  *    below indexed_to): the worker indexes them.
  *  - `search_spans`: for each block of 2^SPAN_BITS message ids, bounds of the display times of its
  *    indexed messages (a superset after deletes). The query walks the index newest-first by id
- *    block and stops once no lower block can hold a newer message (search.ts).
+ *    block and stops once no lower block can hold a newer message (query-plan.ts).
  *
  * The triggers keep the index exact under every edit and delete of `messages`, whichever code path
  * (or cascade) makes it: the entries of an indexed message are removed in the same transaction

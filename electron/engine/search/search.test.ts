@@ -18,7 +18,7 @@ import { EngineError } from '../errors.js';
 import { catchUpBatch, createIndex, indexAllNow, purgeStep, readIndexRecord, rebuildBatch, retireIndex, trashTables } from './indexer.js';
 import { CATCH_UP_DEFER_MAX_MS, IndexMaintenance, QUIET_MS } from './maintenance.js';
 import { parseQuery } from './query.js';
-import { indexComplete, matchQuery, MAX_VOCABULARY_EXPANSION, searchMessages, withVocabulary, type DisplayKey, type SearchRequest } from './search.js';
+import { indexComplete, matchQuery, MAX_VOCABULARY_EXPANSION, searchMessages, withVocabulary, type DisplayKey, type SearchRequest } from './query-plan.js';
 import { SEARCH_INDEX_LAYOUT, SPAN_BITS } from './schema.js';
 import { SearchService } from './service.js';
 import { fold, INDEX_TEXT_FORMAT, SEARCH_SQL_FUNCTIONS } from './text.js';

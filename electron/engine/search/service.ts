@@ -4,7 +4,7 @@
  *  - the index: FTS5 word and trigram indexes and the vocabulary inside the encrypted database,
  *    kept exact under edits and deletes by SQL triggers, filled by a worker thread (schema.ts,
  *    text.ts, indexer.ts);
- *  - safe query parsing (query.ts), the newest-first keyset-paginated query plan (search.ts) and
+ *  - safe query parsing (query.ts), the newest-first keyset-paginated query plan (query-plan.ts) and
  *    snippets with match ranges (snippet.ts);
  *  - the index's upkeep off the UI-serving thread: a worker thread with its own connection indexes
  *    new messages shortly after they commit, rebuilds, merges and purges (maintenance.ts,
@@ -32,7 +32,7 @@ import { workerEntry } from '../worker-entry.js';
 import { contactIdOf, rowIdOf } from '../views.js';
 import { catchUpBacklog, createIndex, isCurrent, readIndexRecord, retireIndex } from './indexer.js';
 import type { FromWorker, MaintenanceStats, ToWorker, WorkerInit } from './maintenance.js';
-import { SearchIndexMissing, searchMessages, type SearchHitRecord } from './search.js';
+import { SearchIndexMissing, searchMessages, type SearchHitRecord } from './query-plan.js';
 import { INDEX_TEXT_TABLES } from './schema.js';
 
 /**

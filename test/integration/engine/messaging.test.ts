@@ -10,7 +10,7 @@ import { sql } from '../../../electron/engine/db/sql.js';
 import { countOutbox } from '../../../electron/engine/db/outbox.js';
 import { INBOUND_QUEUE_HIGH_WATER } from '../../../electron/engine/messaging/limits.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
-import { Sessions } from '../../../electron/engine/sessions.js';
+import { Sessions } from '../../../electron/engine/messaging/sessions.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 import { TestEngine, waitFor } from './helpers/engines.js';
 

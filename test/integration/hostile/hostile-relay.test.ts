@@ -20,7 +20,7 @@ import { MessageType } from '../../../shared/protocol/messages.js';
 import { deserializeSessionRecord } from '../../../shared/protocol/session-record.js';
 import { resignedList } from '../../../shared/testing/device-list-fixtures.js';
 import { sql } from '../../../electron/engine/db/sql.js';
-import { Sessions } from '../../../electron/engine/sessions.js';
+import { Sessions } from '../../../electron/engine/messaging/sessions.js';
 import { HostileProxy } from '../../hostile-proxy/hostile-proxy.js';
 import { TestEngine, waitFor } from '../engine/helpers/engines.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';

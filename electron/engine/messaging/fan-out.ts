@@ -1,11 +1,15 @@
 /**
- * What every part of the messaging layer shares for one open profile: the database, this device
- * and its account, the relay client, the sessions over the SQLite stores, the clock and rng, and
- * event emission (view models only, built by views.ts). Also the common steps several parts need:
- * the devices a send goes to, queueing a send (content encrypted for every device that has a
- * session, in the caller's transaction), notices, and the "stopped" guard every await must pass.
+ * Fan-out (DESIGN §3.3, §4): a send goes to every device on the recipient's verified list (or to
+ * this account's other devices), each with its own envelope — `targetDevices` names them,
+ * `queueSend` commits the outbox row and an envelope for every device that has a session in the
+ * caller's transaction, `encryptMissing` adds the rest once their sessions exist. MessagingCore
+ * carries what every part of the messaging layer shares for one open profile to do that: the
+ * database, this device and its account, the relay client, the sessions over the SQLite stores, the
+ * clock and rng, event emission (view models only, built by views.ts) and the "stopped" guard every
+ * await must pass.
  *
- * Does not own any policy (contacts.ts, outbox.ts, inbound.ts, …) or the engine's lifecycle.
+ * Does not own any policy (contacts.ts, outbox.ts, inbound.ts, …), local notices (notices.ts) or
+ * the engine's lifecycle.
  */
 import type { EngineEvent, EventName, EventPayload } from '../../../shared/api/types.js';
 import type { Presence, Settings } from '../../../shared/api/view-models.js';
@@ -13,16 +17,16 @@ import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { Clock, Rng } from '../../../shared/crypto/random.js';
 import { FailureBudgets, type PeerDevice } from '../../../shared/protocol/session.js';
 import { localDeviceOf, type LocalAccount } from '../db/account.js';
-import { parsedDeviceList } from '../device-lists.js';
+import { parsedDeviceList } from '../account/device-list-cache.js';
 import { getContact } from '../db/contacts.js';
-import { conversationListRow, getOrCreateDirectConversation } from '../db/conversations.js';
+import { conversationListRow } from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
-import { getMessage, insertMessage } from '../db/messages.js';
+import { getMessage } from '../db/messages.js';
 import { addEnvelopes, enqueueSend, type OutboxKind } from '../db/outbox.js';
 import { readSettings } from '../db/settings.js';
 import { EngineError } from '../errors.js';
 import type { RelayClient } from '../relay/client.js';
-import { Sessions } from '../sessions.js';
+import { Sessions } from './sessions.js';
 import { conversationView, MAX_PREVIEW_LENGTH, messageView } from '../views.js';
 
 /** Thrown after an await when the engine locked or closed meanwhile: the work is abandoned. */
@@ -189,27 +193,5 @@ export class MessagingCore {
       );
     }
     return missing.filter((t) => !ready.includes(t));
-  }
-
-  /**
-   * A local notice in the conversation with `peer` ("the safety number changed", "a message could
-   * not be decrypted"): no body, no sender (shown as the app's own), already read.
-   */
-  insertNotice(db: WriteDb, peer: Uint8Array, kind: 'key-changed' | 'decryption-failed', now: number): { conversationId: number; rowId: number } {
-    const conversation = getOrCreateDirectConversation(db, peer, now);
-    const rowId = insertMessage(db, {
-      conversationId: conversation.id,
-      kind,
-      direction: 'incoming',
-      senderAccountId: this.#account.accountId,
-      senderDeviceId: null,
-      messageId: null,
-      sentAt: now,
-      receivedAt: now,
-      body: null,
-      status: null,
-      readAt: now,
-    });
-    return { conversationId: conversation.id, rowId };
   }
 }

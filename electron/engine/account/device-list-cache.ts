@@ -9,8 +9,8 @@
  * returns exactly what a fresh parse would; callers must not mutate the result. Parse failures are
  * not cached. Does not verify signatures (contacts.ts does, before a list is stored).
  */
-import { toHex } from '../../shared/crypto/bytes.js';
-import { parseDeviceList } from '../../shared/protocol/device-list.js';
+import { toHex } from '../../../shared/crypto/bytes.js';
+import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 
 /** Distinct lists kept (least recently used out): far more than the lists one batch touches. */
 export const DEVICE_LIST_CACHE_SIZE = 256;

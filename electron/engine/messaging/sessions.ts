@@ -17,10 +17,10 @@
  * Does not own: bundle fetching and device-list trust (the caller passes a verified PeerDevice),
  * what the plaintext means (messaging), rate limiting of decryption-error replies.
  */
-import type { Clock, Rng } from '../../shared/crypto/random.js';
-import { ProtocolError } from '../../shared/protocol/errors.js';
-import type { PrekeyBundle } from '../../shared/protocol/prekeys.js';
-import { handleDecryptionError } from '../../shared/protocol/decryption-error.js';
+import type { Clock, Rng } from '../../../shared/crypto/random.js';
+import { ProtocolError } from '../../../shared/protocol/errors.js';
+import type { PrekeyBundle } from '../../../shared/protocol/prekeys.js';
+import { handleDecryptionError } from '../../../shared/protocol/decryption-error.js';
 import {
   decryptMessage,
   encryptMessage,
@@ -30,14 +30,14 @@ import {
   type LocalDevice,
   type PeerDevice,
   type SessionDecryptResult,
-} from '../../shared/protocol/session.js';
-import { crashPoint } from './crash-points.js';
-import type { WriteDb } from './db/database.js';
-import { applyPrekeyChanges, SqlitePrekeyStore } from './db/prekeys.js';
-import { toHex } from '../../shared/crypto/bytes.js';
-import type { SessionRecord, SessionState } from '../../shared/protocol/session-record.js';
-import { loadSessionRecord, peerKeyOf, saveSessionRecord, type PeerKey } from './db/sessions.js';
-import { applySkippedKeyChanges, dropSkippedKeys, skippedKeyReader, skippedKeyTtl } from './db/skipped-keys.js';
+} from '../../../shared/protocol/session.js';
+import { crashPoint } from '../crash-points.js';
+import type { WriteDb } from '../db/database.js';
+import { applyPrekeyChanges, SqlitePrekeyStore } from '../db/prekeys.js';
+import { toHex } from '../../../shared/crypto/bytes.js';
+import type { SessionRecord, SessionState } from '../../../shared/protocol/session-record.js';
+import { loadSessionRecord, peerKeyOf, saveSessionRecord, type PeerKey } from '../db/sessions.js';
+import { applySkippedKeyChanges, dropSkippedKeys, skippedKeyReader, skippedKeyTtl } from '../db/skipped-keys.js';
 
 export type SessionDeps = { readonly rng: Rng; readonly now: Clock; readonly budgets: FailureBudgets };
 
