@@ -1,6 +1,7 @@
 /**
  * The browser host (DESIGN §2, §4): a loopback HTTP server that serves the built renderer with the
- * Electron CSP and carries the same contract over a WebSocket (framing in protocol.ts), for tests,
+ * Electron CSP and carries the same contract over a WebSocket (frames in shared/api/host-frames.ts,
+ * path, secret, close codes and limits in protocol.ts), for tests,
  * headless machines and `npm run start:browser`.
  *
  * Defences, each with an e2e test (test/e2e/browser-host-security.e2e.ts):
@@ -19,7 +20,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { ApiResult } from '../../shared/api/errors.js';
 import { EVENTS } from '../../shared/api/events.js';
+import { HelloFrameSchema, MAX_HELLO_BYTES, RequestFrameSchema, type HostFrame } from '../../shared/api/host-frames.js';
 import type { EngineEvent } from '../../shared/api/types.js';
 import type { Dispatch } from '../engine/dispatch.js';
 import { describeEvents, type ChannelDescriptor } from '../host/channels.js';
@@ -33,16 +36,12 @@ import {
   CLOSE_POLICY,
   CLOSE_UNAUTHORIZED,
   CLOSE_UNSUPPORTED,
-  HelloSchema,
   MAX_FRAME_BYTES,
-  MAX_HELLO_BYTES,
   MAX_IN_FLIGHT,
   MAX_SOCKETS,
-  RequestFrameSchema,
   SECRET_BYTES,
   SECRET_FRAGMENT_KEY,
   WS_PATH,
-  type HostFrame,
 } from './protocol.js';
 
 export const LOOPBACK = '127.0.0.1';
@@ -196,7 +195,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
       // Never rejects: a broken invoke is answered INTERNAL, and send() cannot throw.
       void Promise.resolve()
         .then(() => options.invoke(channel, request))
-        .catch(() => ({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } }))
+        .catch((): ApiResult<never> => ({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } }))
         .then((result) => {
           inFlight--;
           send(ws, { type: 'response', id, result });
@@ -206,7 +205,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
 
   function isGoodHello(text: string): boolean {
     if (text.length > MAX_HELLO_BYTES) return false;
-    const hello = HelloSchema.safeParse(parseJson(text));
+    const hello = HelloFrameSchema.safeParse(parseJson(text));
     return hello.success && secretMatches(hello.data.secret, secretDigest);
   }
 

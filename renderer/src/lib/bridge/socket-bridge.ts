@@ -1,6 +1,7 @@
 /**
- * The renderer's side of the browser host's WebSocket (electron/browser-host/protocol.ts, mirrored
- * here because the renderer may not import from electron/): reads the per-launch access key from
+ * The renderer's side of the browser host's WebSocket (frames: shared/api/host-frames.ts; the path,
+ * the fragment key and the close codes are mirrored from electron/browser-host/protocol.ts, since
+ * the renderer imports only types): reads the per-launch access key from
  * the URL fragment, sends it as the first frame, and on `ready` builds the same object the Electron
  * preload exposes as `window.parley` — one function per channel method plus `on(event, listener)`.
  * State classes (lib/state/*.svelte.ts) are its only users.
@@ -8,6 +9,7 @@
  * Close codes: 4401 the key was refused, 4408 the hello came too late; anything else before
  * `ready` means the host is unreachable.
  */
+import type { ClientFrame, EventFrame, ReadyFrame, ResponseFrame } from '../../../../shared/api/host-frames.js';
 
 export type BridgeError = { readonly code: string; readonly message: string };
 export type BridgeResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: BridgeError };
@@ -28,10 +30,6 @@ const STORAGE_KEY = 'parley.accessKey';
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_AUTH_TIMEOUT = 4408;
-
-type ReadyFrame = { type: 'ready'; channels: { channel: string; method: string }[]; events: string[] };
-type ResponseFrame = { type: 'response'; id: number; result: BridgeResult };
-type EventFrame = { type: 'event'; event: string; payload: unknown };
 
 /**
  * The access key of this launch: taken from `#k=…` (then removed from the address bar, history and
@@ -75,9 +73,10 @@ export function connectSocketBridge(options: {
   let ready = false;
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  const sendFrame = (frame: ClientFrame) => socket.send(JSON.stringify(frame));
 
   return new Promise((resolve) => {
-    socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'hello', secret: options.secret })));
+    socket.addEventListener('open', () => sendFrame({ type: 'hello', secret: options.secret }));
 
     socket.addEventListener('close', (event) => {
       for (const { reject } of pending.values()) reject(new Error('connection to the Parley host lost'));
@@ -114,7 +113,7 @@ export function connectSocketBridge(options: {
         new Promise<BridgeResult>((resolve, reject) => {
           const id = nextId++;
           pending.set(id, { resolve, reject });
-          socket.send(JSON.stringify({ type: 'request', id, channel, request }));
+          sendFrame({ type: 'request', id, channel, request });
         });
     }
     const known = new Set(frame.events);
