@@ -25,6 +25,7 @@ import {
   screen,
   test,
 } from './app.js';
+import { scanQr } from './helpers/qr.js';
 
 const NY = { locale: 'en-US', timezoneId: 'America/New_York' } as const;
 /** Fri 2025-06-20 14:34 in New York. */
@@ -273,17 +274,27 @@ test('verification: both people see the same safety number and a QR code, and ca
   const b = await parley.open(bob);
   await ready(a.page);
   await ready(b.page);
-  const digitsOf = async (page: Page, peer: string) => {
+  const verificationOf = async (page: Page, peer: string) => {
     await openConversation(page, peer);
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect(page.getByRole('heading', { name: `Verify safety number with ${peer}` })).toBeVisible();
-    await expect(page.getByRole('img', { name: `QR code of the safety number with ${peer}` })).toBeVisible();
-    return (await page.getByRole('group', { name: 'Safety number' }).innerText()).replace(/\s+/g, ' ').trim();
+    const qr = page.getByRole('img', { name: `QR code of the safety number with ${peer}` });
+    await expect(qr).toBeVisible();
+    const digits = (await page.getByRole('group', { name: 'Safety number' }).innerText()).replace(/\s+/g, ' ').trim();
+    return { digits, scanned: Buffer.from(await scanQr(qr), 'base64url') };
   };
-  const seenByAlice = await digitsOf(a.page, 'bob');
-  const seenByBob = await digitsOf(b.page, 'alice');
-  expect(seenByAlice).toMatch(/^(\d{5} ){11}\d{5}$/);
-  expect(seenByBob).toBe(seenByAlice);
+  const seenByAlice = await verificationOf(a.page, 'bob');
+  const seenByBob = await verificationOf(b.page, 'alice');
+  expect(seenByAlice.digits).toMatch(/^(\d{5} ){11}\d{5}$/);
+  expect(seenByBob.digits).toBe(seenByAlice.digits);
+  // Each code scans as version ‖ own fingerprint ‖ peer's fingerprint: Bob's camera on Alice's
+  // screen finds his own fingerprint where hers names the peer, and the other way round.
+  const half = (seenByAlice.scanned.length - 2) / 2;
+  expect(seenByAlice.scanned.length).toBe(seenByBob.scanned.length);
+  expect(seenByAlice.scanned.subarray(0, 2)).toEqual(seenByBob.scanned.subarray(0, 2));
+  expect(seenByAlice.scanned.subarray(2, 2 + half)).toEqual(seenByBob.scanned.subarray(2 + half));
+  expect(seenByAlice.scanned.subarray(2 + half)).toEqual(seenByBob.scanned.subarray(2, 2 + half));
+  expect(seenByAlice.scanned.subarray(2, 2 + half)).not.toEqual(seenByAlice.scanned.subarray(2 + half));
   await expectAccessible(a.page);
   await screen(a.page, 'verification');
 
