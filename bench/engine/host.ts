@@ -21,27 +21,15 @@ import { sql } from '../../electron/engine/db/sql.js';
 import { createDispatcher, type Dispatch } from '../../electron/engine/dispatch.js';
 import { Engine } from '../../electron/engine/engine.js';
 import { DEFAULT_ARGON2_PARAMS } from '../../electron/engine/keys/argon2.js';
-import { KeychainKeyStore, type KeychainBackend } from '../../electron/engine/keys/keychain.js';
+import { KeychainKeyStore } from '../../electron/engine/keys/keychain.js';
 import { PassphraseKeyFile } from '../../electron/engine/keys/passphrase-key-file.js';
 import { resolveProfile } from '../../electron/engine/profile.js';
 import { RelayClient } from '../../electron/engine/relay/client.js';
 import { makeAccount, type BenchAccount } from '../relay-load/accounts.js';
 import type { Command, CpuStats, LoopStats, Reply, ReplyValue, Request } from './protocol.js';
+import { MemoryKeychain } from '../../test/support/keychain.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
-
-class MemoryKeychain implements KeychainBackend {
-  readonly #secrets = new Map<string, Uint8Array>();
-  async getSecret(service: string, account: string) {
-    return this.#secrets.get(`${service}|${account}`)?.slice() ?? null;
-  }
-  async setSecret(service: string, account: string, secret: Uint8Array) {
-    this.#secrets.set(`${service}|${account}`, secret.slice());
-  }
-  async deleteSecret(service: string, account: string) {
-    return this.#secrets.delete(`${service}|${account}`);
-  }
-}
 
 // ── Counters fed by engine events ─────────────────────────────────────────────
 

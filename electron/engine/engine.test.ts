@@ -11,7 +11,6 @@ import { systemRng } from '../../shared/crypto/random.js';
 import { safetyNumber } from '../../shared/protocol/safety-number.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
 import { makeAccount, makeDevice, signedListFor } from '../../shared/testing/protocol-fixtures.js';
-import type { Timers } from './app-lock.js';
 import { insertContact, recordAccountKeyChange } from './db/contacts.js';
 import { getOrCreateDirectConversation } from './db/conversations.js';
 import { insertMessage } from './db/messages.js';
@@ -19,52 +18,16 @@ import { pendingReceipts } from './db/receipts.js';
 import { createDispatcher } from './dispatch.js';
 import { Engine } from './engine.js';
 import { ARGON2_BOUNDS } from './keys/argon2.js';
-import { KeychainKeyStore, type KeychainBackend } from './keys/keychain.js';
+import { KeychainKeyStore } from './keys/keychain.js';
 import { PassphraseKeyFile } from './keys/passphrase-key-file.js';
 import { resolveProfile } from './profile.js';
+import { MemoryKeychain } from '../../test/support/keychain.js';
+import { ManualTimers } from '../../test/support/timers.js';
 
 const FAST = { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: 3, parallelism: 1 };
 const T0 = Date.UTC(2026, 10, 1);
 const PASS = 'correct horse battery staple';
 const RELAY = 'https://relay.example';
-
-/** A secret store in memory (the OS one is exercised under a real Secret Service in *.keychain.test.ts). */
-class MemoryKeychain implements KeychainBackend {
-  readonly secrets = new Map<string, Uint8Array>();
-  available = true;
-  #check() {
-    if (!this.available) throw new Error('org.freedesktop.DBus.Error.ServiceUnknown');
-  }
-  async getSecret(service: string, account: string) {
-    this.#check();
-    const s = this.secrets.get(`${service}|${account}`);
-    return s ? s.slice() : null;
-  }
-  async setSecret(service: string, account: string, secret: Uint8Array) {
-    this.#check();
-    this.secrets.set(`${service}|${account}`, secret.slice());
-  }
-  async deleteSecret(service: string, account: string) {
-    this.#check();
-    return this.secrets.delete(`${service}|${account}`);
-  }
-}
-
-class ManualTimers implements Timers {
-  pending: { fn: () => void; ms: number } | null = null;
-  setTimeout(fn: () => void, ms: number) {
-    this.pending = { fn, ms };
-    return this.pending;
-  }
-  clearTimeout(h: unknown) {
-    if (h === this.pending) this.pending = null;
-  }
-  fire() {
-    const p = this.pending;
-    this.pending = null;
-    p?.fn();
-  }
-}
 
 const bases: string[] = [];
 const engines: Engine[] = [];
@@ -200,17 +163,19 @@ describe('engine lifecycle (passphrase protection)', () => {
   it('locks itself after the configured idle minutes and tells the renderer', async () => {
     const h = await harness();
     ok(await h.dispatch('account:create', { username: 'alice', relayUrl: RELAY, passphrase: PASS }));
-    expect(h.timers.pending).toBeNull();
+    expect(h.timers.remaining()).toEqual([]);
     ok(await h.dispatch('settings:set', { appLockIdleMinutes: 5 }));
-    expect(h.timers.pending?.ms).toBe(5 * 60_000);
-    h.timers.fire();
+    expect(h.timers.remaining()).toEqual([5 * 60_000]);
+    h.timers.advance(5 * 60_000 - 1);
+    expect(h.engine.getState().state).toBe('ready');
+    h.timers.advance(1);
     await h.engine.refreshState();
     expect(h.engine.getState().state).toBe('locked');
     expect(h.engine.current).toBeNull();
     expect(h.events.at(-1)).toMatchObject({ event: 'engine:state', payload: { state: 'locked' } });
     // After unlocking, the idle lock is armed again from the stored setting.
     ok(await h.dispatch('account:unlock', { passphrase: PASS }));
-    expect(h.timers.pending?.ms).toBe(5 * 60_000);
+    expect(h.timers.remaining()).toEqual([5 * 60_000]);
   });
 
   it('changes the passphrase by re-wrapping the same key (the old one stops working)', async () => {
@@ -294,7 +259,7 @@ describe('engine lifecycle (keychain protection)', () => {
     expect(existsSync(h.engine.profile.keyFilePath)).toBe(false);
     expect(h.keychain.secrets.get('parley|default/db')).toEqual(key);
     expect(ok(await h.dispatch('settings:get', {})).appLockIdleMinutes).toBeNull();
-    expect(h.timers.pending).toBeNull();
+    expect(h.timers.remaining()).toEqual([]);
     expectKeyNowhere(h.base, key);
   });
 });

@@ -18,7 +18,6 @@ import { seedPair, type SeedMessage, type SeedProfile } from '../../bench/ui/see
 import { expect, test as shellTest } from './fixtures.js';
 import { launchBrowserHost, type BrowserHostProcess } from './helpers/browser-host.js';
 import { electronBinary, launchElectronApp, type ElectronAppHandle } from './helpers/electron-app.js';
-import { missingMessagingChannels } from './helpers/engine-probe.js';
 import { SCREENS_DIR } from './helpers/paths.js';
 import { launchRelay, type RelayProcess } from './helpers/relay.js';
 
@@ -160,12 +159,6 @@ export const test = shellTest.extend<{ parley: Parley; relay: RelayProcess }>({
 });
 
 export { expect };
-
-/** Marks a messaging spec fixme while the engine does not serve the channels it needs. */
-export async function requireMessaging(): Promise<void> {
-  const missing = await missingMessagingChannels();
-  test.fixme(missing.length > 0, `the engine does not serve ${missing.join(', ')} yet (issue 4 phase 2)`);
-}
 
 // ── Person-level steps ───────────────────────────────────────────────────────
 

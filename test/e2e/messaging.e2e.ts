@@ -3,9 +3,7 @@
  * username, send both ways, statuses (sent → delivered → read when the other side opens the
  * conversation), typing, presence across a host restart, arrival order vs display order (a
  * hostile proxy reorders deliveries; the engine clock skews a sender), timestamps and separators from the engine clock, receipts off, HTML payloads,
- * and the keyboard-only path. Needs the messaging half of the engine (issue 4 phase 2): until it
- * serves contacts:add / messages:send / messages:retry / conversations:setTyping, these specs are
- * marked fixme with that reason (requireMessaging), never run against a stand-in.
+ * and the keyboard-only path.
  */
 import type { Page } from '@playwright/test';
 import { HostileProxy } from '../hostile-proxy/hostile-proxy.js';
@@ -18,7 +16,6 @@ import {
   messageLog,
   messageStatus,
   openConversation,
-  requireMessaging,
   send,
   startConversation,
   test,
@@ -27,10 +24,6 @@ import {
 } from './app.js';
 
 const DAY = 24 * 60 * 60_000;
-
-test.beforeEach(async () => {
-  await requireMessaging();
-});
 
 /** Alice and Bob with accounts; Alice has started the conversation with Bob. */
 async function pair(parley: Parley): Promise<{ alice: ProfileApp; bob: ProfileApp }> {

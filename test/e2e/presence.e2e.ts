@@ -6,11 +6,7 @@
  * presence, for screen readers.
  */
 import type { Page } from '@playwright/test';
-import { accountPair, connectedPair, conversationButton, expect, expectAccessible, requireMessaging, screen, startConversation, test } from './app.js';
-
-test.beforeEach(async () => {
-  await requireMessaging();
-});
+import { accountPair, connectedPair, conversationButton, expect, expectAccessible, screen, startConversation, test } from './app.js';
 
 function presence(page: Page, peer: string) {
   return page.getByRole('status', { name: `Presence of ${peer}` });

@@ -19,7 +19,6 @@ import {
   messageLog,
   openConversation,
   ready,
-  requireMessaging,
   screen,
   test,
   type Parley,
@@ -99,7 +98,6 @@ test('right-to-left text: Hebrew and Arabic bubbles, the preview and the compose
 });
 
 test('every Enter sends what is in the box, in order, while the previous message is still on its way', async ({ parley }) => {
-  await requireMessaging();
   const { alice, bob, a, b } = await connectedPair(parley);
 
   // A stalling link between Alice's window and her host: her first send request is held until the

@@ -18,7 +18,6 @@ import {
   expectAccessible,
   messageLog,
   ready,
-  requireMessaging,
   screen,
   send,
   test,
@@ -167,7 +166,6 @@ test('search off in Settings: the panel says so and offers Settings; on again, i
 });
 
 test('a message that has just arrived through the relay is found at once', async ({ parley }) => {
-  await requireMessaging();
   const { alice, bob, a, b } = await connectedPair(parley);
   await send(alice.page, b, 'Meet me at Zürich Hauptbahnhof at nine');
   await expect(conversationButton(bob.page, a)).toContainText('Hauptbahnhof', { timeout: 20_000 });

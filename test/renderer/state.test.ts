@@ -19,16 +19,17 @@ import { insertContact } from '../../electron/engine/db/contacts.js';
 import { insertMessage } from '../../electron/engine/db/messages.js';
 import { createDispatcher } from '../../electron/engine/dispatch.js';
 import { Engine } from '../../electron/engine/engine.js';
-import { KeychainKeyStore, type KeychainBackend } from '../../electron/engine/keys/keychain.js';
+import { KeychainKeyStore } from '../../electron/engine/keys/keychain.js';
 import { PassphraseKeyFile } from '../../electron/engine/keys/passphrase-key-file.js';
 import { resolveProfile } from '../../electron/engine/profile.js';
-import type { Timers } from '../../renderer/src/lib/state/call.js';
 import { ChatState, TYPING_IDLE_MS, TYPING_REFRESH_MS } from '../../renderer/src/lib/state/chat.svelte.js';
 import { ConversationListState, TYPING_EXPIRY_MS } from '../../renderer/src/lib/state/conversations.svelte.js';
 import { Notifier, notificationText, type NotificationApi } from '../../renderer/src/lib/state/notifier.js';
 import { SearchState } from '../../renderer/src/lib/state/search.svelte.js';
 import { SessionState } from '../../renderer/src/lib/state/session.svelte.js';
 import { startTestRelay, type TestRelay } from '../integration/relay/helpers/relay.js';
+import { MemoryKeychain } from '../support/keychain.js';
+import { ManualTimers } from '../support/timers.js';
 
 // Accounts register at a relay when they are created: a real one, in process.
 let relay: TestRelay;
@@ -43,48 +44,6 @@ afterAll(async () => {
 });
 /** A username not yet taken on this file's relay. */
 const fresh = (name: string) => `${name}${++accounts}`;
-
-class MemoryKeychain implements KeychainBackend {
-  readonly secrets = new Map<string, Uint8Array>();
-  available = true;
-  async getSecret(s: string, a: string) {
-    if (!this.available) throw new Error('no bus');
-    return this.secrets.get(`${s}|${a}`)?.slice() ?? null;
-  }
-  async setSecret(s: string, a: string, v: Uint8Array) {
-    if (!this.available) throw new Error('no bus');
-    this.secrets.set(`${s}|${a}`, v.slice());
-  }
-  async deleteSecret(s: string, a: string) {
-    return this.secrets.delete(`${s}|${a}`);
-  }
-}
-
-class ManualTimers implements Timers {
-  t = 1_000_000;
-  #next = 1;
-  readonly pending = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.#next++;
-    this.pending.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown) {
-    this.pending.delete(handle as number);
-  }
-  now() {
-    return this.t;
-  }
-  advance(ms: number) {
-    this.t += ms;
-    for (const [id, p] of [...this.pending]) {
-      if (p.at <= this.t) {
-        this.pending.delete(id);
-        p.fn();
-      }
-    }
-  }
-}
 
 type Calls = { setTyping: boolean[]; markRead: string[] };
 
@@ -256,7 +215,7 @@ describe('ChatState read marking', () => {
 describe('ChatState typing', () => {
   it('sends "typing" at most every refresh interval and "stopped" after idle or on send', async () => {
     const { bridge, conversationId, calls } = await withHistory(1);
-    const timers = new ManualTimers();
+    const timers = new ManualTimers(1_000_000);
     const chat = new ChatState(bridge, conversationId, { timers });
     chat.composing('h');
     chat.composing('he');
@@ -275,7 +234,7 @@ describe('ChatState typing', () => {
 
   it('sends nothing with typing indicators off', async () => {
     const { bridge, conversationId, calls } = await withHistory(1);
-    const chat = new ChatState(bridge, conversationId, { timers: new ManualTimers(), typingEnabled: () => false });
+    const chat = new ChatState(bridge, conversationId, { timers: new ManualTimers(1_000_000), typingEnabled: () => false });
     chat.composing('hello');
     chat.stopTyping();
     expect(calls.setTyping).toEqual([]);
@@ -285,7 +244,7 @@ describe('ChatState typing', () => {
 describe('ConversationListState', () => {
   it('keeps newest activity first as updates arrive, and tracks presence and typing (which expires)', async () => {
     const { bridge } = await withHistory(3);
-    const timers = new ManualTimers();
+    const timers = new ManualTimers(1_000_000);
     const list = new ConversationListState(bridge, timers);
     await list.load();
     const c = list.items[0]!;
@@ -365,7 +324,7 @@ describe('ChatState first page', () => {
 describe('SearchState and ChatState.openAround (issue 6)', () => {
   it('finds a message far back in history, and the chat opens the window around it with pages on both sides', async () => {
     const { bridge, conversationId, engine } = await withHistory(1_000);
-    const search = new SearchState(bridge, { timers: new ManualTimers() });
+    const search = new SearchState(bridge, { timers: new ManualTimers(1_000_000) });
     search.setQuery('M123');
     await search.run();
     expect(search.status).toBe('done');

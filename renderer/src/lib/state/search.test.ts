@@ -5,34 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ApiResult, Bridge, SearchHit, SearchPage } from '../../../../shared/api/types.js';
-import type { Timers } from './call.js';
 import { DEBOUNCE_MS, MAX_QUERY_LENGTH, SearchState } from './search.svelte.js';
-
-class ManualTimers implements Timers {
-  t = 0;
-  #next = 1;
-  readonly pending = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.#next++;
-    this.pending.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown) {
-    this.pending.delete(handle as number);
-  }
-  now() {
-    return this.t;
-  }
-  advance(ms: number) {
-    this.t += ms;
-    for (const [id, p] of [...this.pending]) {
-      if (p.at <= this.t) {
-        this.pending.delete(id);
-        p.fn();
-      }
-    }
-  }
-}
+import { ManualTimers } from '../../../../test/support/timers.js';
 
 type Request = { query: string; cursor?: { displayAt: number; messageId: string }; limit: number };
 

@@ -12,29 +12,16 @@ import { EVENTS } from '../../../../shared/api/events.js';
 import type { Channel } from '../../../../shared/api/contract.js';
 import type { ApiResult, EngineEvent, EventName, EventPayload, RequestOf, ResponseOf } from '../../../../shared/api/types.js';
 import { systemRng } from '../../../../shared/crypto/random.js';
-import type { Timers } from '../../../../electron/engine/app-lock.js';
 import { createDispatcher, type Dispatch } from '../../../../electron/engine/dispatch.js';
 import { Engine } from '../../../../electron/engine/engine.js';
 import { ARGON2_BOUNDS } from '../../../../electron/engine/keys/argon2.js';
-import { KeychainKeyStore, type KeychainBackend } from '../../../../electron/engine/keys/keychain.js';
+import { KeychainKeyStore } from '../../../../electron/engine/keys/keychain.js';
 import { PassphraseKeyFile } from '../../../../electron/engine/keys/passphrase-key-file.js';
 import { resolveProfile } from '../../../../electron/engine/profile.js';
+import { MemoryKeychain } from '../../../support/keychain.js';
+import { ManualTimers } from '../../../support/timers.js';
 
 const FAST_ARGON2 = { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: 3, parallelism: 1 };
-
-export class MemoryKeychain implements KeychainBackend {
-  readonly secrets = new Map<string, Uint8Array>();
-  async getSecret(service: string, account: string) {
-    const s = this.secrets.get(`${service}|${account}`);
-    return s ? s.slice() : null;
-  }
-  async setSecret(service: string, account: string, secret: Uint8Array) {
-    this.secrets.set(`${service}|${account}`, secret.slice());
-  }
-  async deleteSecret(service: string, account: string) {
-    return this.secrets.delete(`${service}|${account}`);
-  }
-}
 
 /** System time plus an adjustable offset (a device whose clock is wrong, or time passing). */
 export class OffsetClock {
@@ -42,37 +29,6 @@ export class OffsetClock {
   readonly now = (): number => Date.now() + this.offset;
   advance(ms: number): void {
     this.offset += ms;
-  }
-}
-
-/** Timers that fire only when the test advances them (typing: 3 s idle, 5 s display). */
-export class ManualTimers implements Timers {
-  #now = 0;
-  #next = 1;
-  readonly #pending = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#pending.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#pending.delete(handle as number);
-  }
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const target = this.#now + ms;
-    for (;;) {
-      let due: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#pending) if (entry[1].at <= target && (!due || entry[1].at < due[1].at)) due = entry;
-      if (!due) break;
-      this.#pending.delete(due[0]);
-      this.#now = due[1].at;
-      due[1].fn();
-    }
-    this.#now = target;
-  }
-  get size(): number {
-    return this.#pending.size;
   }
 }
 
