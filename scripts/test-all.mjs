@@ -65,9 +65,14 @@ function countVitest(label, file, ok) {
   }
 }
 
+// Every suite runs in a random order (files and the tests inside them), so a test that leans on
+// another's leftovers fails; the seed is printed, and PARLEY_TEST_SEED=N replays an order.
+const seed = Number(process.env.PARLEY_TEST_SEED) || Math.floor(Math.random() * 2 ** 31);
+console.log(`vitest order: --sequence.shuffle --sequence.seed=${seed} (replay: PARLEY_TEST_SEED=${seed} npm test)`);
+
 function vitest(label, project, wrapper) {
   const out = path.join(results, `vitest-${project}.json`);
-  const args = ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, '--passWithNoTests'];
+  const args = ['vitest', 'run', '--project', project, '--sequence.shuffle', `--sequence.seed=${seed}`, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, '--passWithNoTests'];
   const ok = wrapper ? run(label, 'bash', [wrapper, 'npx', ...args]) : run(label, 'npx', args);
   countVitest(label, out, ok);
 }

@@ -269,9 +269,16 @@ describe('the contract over the socket', () => {
     expect(host.emit({ event: 'typing', payload: TYPING })).toBe(true);
     expect(await pushed).toEqual({ type: 'event', event: 'typing', payload: TYPING });
     expect(host.emit({ event: 'typing', payload: { ...TYPING, typing: 'yes' } } as never)).toBe(false);
-    await new Promise((r) => setTimeout(r, 50));
+    // Barriers: a valid event after the invalid one (the authenticated socket sees only it), and a
+    // bad hello from the stranger, whose close comes after anything the host had sent it.
+    const sentinel = { ...TYPING, typing: false };
+    const next = nextFrame(ws);
+    host.emit({ event: 'typing', payload: sentinel });
+    expect(await next).toEqual({ type: 'event', event: 'typing', payload: sentinel });
+    const closed = closeCode(stranger.ws);
+    stranger.ws.send(JSON.stringify({ type: 'hello', secret: 'wrong' }));
+    expect(await closed).toBe(CLOSE_UNAUTHORIZED);
     expect(strangerFrames).toEqual([]);
-    stranger.ws.close();
   });
 
   it('closes sockets with 1001 on shutdown', async () => {

@@ -54,7 +54,9 @@ test('an injected inline script is blocked by the CSP', async ({ shell }) => {
     document.body.append(link);
     link.click();
 
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Each attempt ends in a violation report instead of running: wait for all three (or 10 s).
+    const deadline = Date.now() + 10_000;
+    while (violations.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     return {
       ran: ['__pwnedByInlineScript', '__pwnedByHandler', '__pwnedByUrl'].filter((k) => w[k] !== undefined),
       violations,

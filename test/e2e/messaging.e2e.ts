@@ -182,7 +182,9 @@ test('receipts off: the sender never sees Read', async ({ parley }) => {
   await expect(messageStatus(bubble(alice.page, b, 'no receipts please'))).toHaveAccessibleName('Delivered', { timeout: 30_000 });
   await openConversation(bob.page, a);
   await expect(messageLog(bob.page, a).getByText('no receipts please')).toBeVisible();
-  await alice.page.waitForTimeout(2_000);
+  // Barrier: Bob's receipt for a later message leaves his outbox after any receipt for this one.
+  await send(alice.page, b, 'sentinel');
+  await expect(messageStatus(bubble(alice.page, b, 'sentinel'))).toHaveAccessibleName(/Delivered|Read/, { timeout: 30_000 });
   await expect(messageStatus(bubble(alice.page, b, 'no receipts please'))).toHaveAccessibleName('Delivered');
 });
 

@@ -7,10 +7,10 @@
  *   …
  *   temp.dispose();                     // closes the database and removes its directory
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { systemRng } from '../../shared/crypto/random.js';
 import { openDatabase, type EngineDatabase, type OpenOptions } from '../../electron/engine/db/database.js';
 import { SEARCH_SQL_FUNCTIONS } from '../../electron/engine/search/text.js';
 
@@ -31,7 +31,7 @@ export type TemporaryDatabase = {
 export function temporaryDatabase(prefix = 'parley-db-'): TemporaryDatabase {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const file = path.join(dir, 'parley.db');
-  const key = randomBytes(32);
+  const key = systemRng(32);
   let db: EngineDatabase;
   try {
     db = openTestDatabase({ path: file, key });

@@ -35,7 +35,9 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const KEY = randomBytes(32);
+// A Uint8Array, not a (pooled) Buffer: its .slice() is a copy, so a service that wipes the key it
+// was handed never wipes this one.
+const KEY = new Uint8Array(randomBytes(32));
 const PEER_A = new Uint8Array(16).fill(7);
 const PEER_B = new Uint8Array(16).fill(8);
 const SELF = new Uint8Array(16).fill(9);

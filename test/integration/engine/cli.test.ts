@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRelay, tempDir, type TestRelay } from '../relay/helpers/relay.js';
 import { EngineProcess } from './helpers/engine-process.js';
-import { TestEngine, uniqueName } from './helpers/engines.js';
+import { TestEngine, uniqueName } from '../../support/engines.js';
 
 const PASS = 'correct horse battery staple';
 let relay: TestRelay;

@@ -10,33 +10,24 @@ import { ed25519GenerateKeyPair } from '../../../shared/crypto/ed25519.js';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { parseDeviceList, signDeviceList } from '../../../shared/protocol/device-list.js';
 import { resignedList } from '../../../shared/testing/device-list-fixtures.js';
-import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 import { sql } from '../../../electron/engine/db/sql.js';
-import { TestEngine } from './helpers/engines.js';
+import { relayAndEngines } from '../../support/engines.js';
 import { RewritingProxy } from './helpers/rewriting-proxy.js';
 
-let relay: TestRelay;
+const fixture = relayAndEngines();
 let proxy: RewritingProxy;
-const engines: TestEngine[] = [];
 
 beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
-  proxy = await RewritingProxy.start(relay.url);
+  proxy = await RewritingProxy.start(fixture.relay.url);
 });
-afterEach(async () => {
+afterEach(() => {
   proxy.rewrite = null;
-  for (const e of engines.splice(0)) await e.dispose();
 });
 afterAll(async () => {
   await proxy.close();
-  await relay.stop();
 });
 
-async function engine(name: string, relayUrl = relay.url): Promise<TestEngine> {
-  const e = await TestEngine.create({ relayUrl, name });
-  engines.push(e);
-  return e;
-}
+const engine = (name: string, relayUrl?: string) => fixture.engine(name, relayUrl);
 
 describe('contacts', () => {
   it('adds by username (normalised), refuses unknown and invalid names, and shows matching safety numbers', async () => {

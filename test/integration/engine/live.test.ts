@@ -6,31 +6,16 @@
  * or duplicated), and logout (unregistered at the relay, then deleted locally).
  */
 import { existsSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../../shared/crypto/bytes.js';
 import { startRelay } from '../../../server/relay.js';
 import type { OutboxKind } from '../../../electron/engine/db/outbox.js';
-import { startTestRelay, tempDir, TEST_LIMITS, type TestRelay } from '../relay/helpers/relay.js';
-import { TestEngine, waitFor } from './helpers/engines.js';
+import { tempDir, TEST_LIMITS } from '../relay/helpers/relay.js';
+import { type TestEngine, waitFor, relayAndEngines } from '../../support/engines.js';
 
-let relay: TestRelay;
-const engines: TestEngine[] = [];
+const fixture = relayAndEngines();
 
-beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
-});
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.dispose();
-});
-afterAll(async () => {
-  await relay.stop();
-});
-
-async function engine(name: string, relayUrl = relay.url): Promise<TestEngine> {
-  const e = await TestEngine.create({ relayUrl, name });
-  engines.push(e);
-  return e;
-}
+const engine = (name: string, relayUrl?: string) => fixture.engine(name, relayUrl);
 
 /** Records the kind of every send an engine queues. */
 function queuedKinds(t: TestEngine): OutboxKind[] {
@@ -118,17 +103,17 @@ describe('presence', () => {
     await bob.add(alice);
     await carol.add(alice); // Alice never adds Carol
     // The relay's contact lists are exactly the accepted contacts.
-    const listed = async (t: TestEngine) => (await relay.store.getContacts(fromHex(t.accountId))).map((c) => Buffer.from(c).toString('hex'));
+    const listed = async (t: TestEngine) => (await fixture.relay.store.getContacts(fromHex(t.accountId))).map((c) => Buffer.from(c).toString('hex'));
     expect(await listed(alice)).toEqual([bob.accountId]);
     expect(await listed(carol)).toEqual([alice.accountId]);
     // A fresh connection takes a snapshot: Bob is online for Alice.
     const aliceAgain = await alice.restart();
-    engines.push(aliceAgain);
+    fixture.track(aliceAgain);
     await aliceAgain.waitEvent('presence', (p) => p.contactId === bob.accountId && p.presence.state === 'online');
     expect((await aliceAgain.call('conversations:list', {}))[0]!.presence.state).toBe('online');
     // Bob reconnects: Alice sees him go and come back (live updates).
     const bobAgain = await bob.restart();
-    engines.push(bobAgain);
+    fixture.track(bobAgain);
     await aliceAgain.waitEvent('presence', (p) => p.contactId === bob.accountId && p.presence.state === 'offline');
     const offline = aliceAgain.payloads('presence').find((p) => p.presence.state === 'offline')!;
     expect(offline.presence.lastSeenAt).not.toBeNull();
@@ -136,8 +121,10 @@ describe('presence', () => {
     await waitFor(() => bobAgain.payloads('presence').some((p) => p.contactId === alice.accountId && p.presence.state === 'online'), 'snapshot at Bob');
     // Carol (one-sided) sees Alice as offline at best, never online.
     const carolAgain = await carol.restart();
-    engines.push(carolAgain);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    fixture.track(carolAgain);
+    // Barrier: restart() waited for the snapshot; a ping's answer comes after every frame the relay
+    // wrote to Carol's socket before it.
+    await carolAgain.engine.messaging!.relay.ping();
     expect(carolAgain.payloads('presence').some((p) => p.presence.state === 'online')).toBe(false);
     // Nothing at all: Alice has not added Carol back, so her presence is not shared ("Offline" would be a guess).
     expect((await carolAgain.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
@@ -213,13 +200,13 @@ describe('logout', () => {
   it('unregisters the device at the relay, then deletes the database, key file and keychain entry', async () => {
     const alice = await engine('alice');
     const accountId = fromHex(alice.accountId);
-    expect(await relay.store.getDevice(accountId, 1)).toBeDefined();
+    expect(await fixture.relay.store.getDevice(accountId, 1)).toBeDefined();
     const { profile } = alice.engine;
     expect(existsSync(profile.databasePath)).toBe(true);
     expect(alice.options.keychain.secrets.size).toBe(1);
     const state = await alice.call('account:logout', {});
     expect(state.state).toBe('needs-account');
-    expect(await relay.store.getDevice(accountId, 1)).toBeUndefined();
+    expect(await fixture.relay.store.getDevice(accountId, 1)).toBeUndefined();
     expect(existsSync(profile.databasePath)).toBe(false);
     expect(existsSync(profile.dataDir)).toBe(false);
     expect(alice.options.keychain.secrets.size).toBe(0);

@@ -3,35 +3,20 @@
  * registration, contacts by username, messages both ways, delivery statuses through read, receipts
  * off, the size limit, the offline queue, duplicates, display order with clamped timestamps.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { countOutbox } from '../../../electron/engine/db/outbox.js';
+import { pendingReceipts } from '../../../electron/engine/db/receipts.js';
 import { INBOUND_QUEUE_HIGH_WATER } from '../../../electron/engine/messaging/limits.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { Sessions } from '../../../electron/engine/messaging/sessions.js';
-import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
-import { TestEngine, waitFor } from './helpers/engines.js';
+import { TestEngine, waitFor, relayAndEngines } from '../../support/engines.js';
 
-let relay: TestRelay;
-const engines: TestEngine[] = [];
+const fixture = relayAndEngines();
 
-beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
-});
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.dispose();
-});
-afterAll(async () => {
-  await relay.stop();
-});
-
-async function engine(name: string): Promise<TestEngine> {
-  const e = await TestEngine.create({ relayUrl: relay.url, name });
-  engines.push(e);
-  return e;
-}
+const engine = (name: string) => fixture.engine(name);
 
 describe('engines through the relay', () => {
   it('registers at account creation: the relay knows the username, prekeys are uploaded in chunks of at most 100', async () => {
@@ -45,9 +30,9 @@ describe('engines through the relay', () => {
       SELECT (SELECT count(*) FROM one_time_prekeys WHERE uploaded_at IS NULL) + (SELECT count(*) FROM kem_prekeys WHERE uploaded_at IS NULL) AS n`)!.n;
     expect(notUploaded).toBe(0);
     // A taken username is refused at creation, and nothing is left behind.
-    const second = await TestEngine.start({ relayUrl: relay.url });
-    engines.push(second);
-    expect(await second.errorOf('account:create', { username: alice.username, relayUrl: relay.url })).toBe('USERNAME_TAKEN');
+    const second = await TestEngine.start({ relayUrl: fixture.relay.url });
+    fixture.track(second);
+    expect(await second.errorOf('account:create', { username: alice.username, relayUrl: fixture.relay.url })).toBe('USERNAME_TAKEN');
     expect(second.engine.getState().state).toBe('needs-account');
   });
 
@@ -89,10 +74,12 @@ describe('engines through the relay', () => {
     const sent = await alice.send(aToB, 'read me');
     const got = await bob.receive(alice, 'read me');
     await alice.waitStatus(sent.id, 'delivered');
-    await bob.call('messages:markRead', { conversationId: (await bob.conversationWith(alice))!, upToMessageId: got.id });
-    // Bob's outbox drains (nothing is queued for the read), and Alice stays at delivered.
-    await waitFor(() => countOutbox(bob.engine.current!.db.reader) === 0, 'bob outbox empty');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const bToA = (await bob.conversationWith(alice))!;
+    await bob.call('messages:markRead', { conversationId: bToA, upToMessageId: got.id });
+    // Bob hands everything queued to the relay (nothing for the read); a sentinel sent after it
+    // reaches Alice after anything Bob sent before, and she stays at delivered.
+    await bob.drained();
+    await bob.barrier(alice, bToA);
     expect(await alice.statusOf(sent.id)).toBe('delivered');
   });
 
@@ -124,13 +111,13 @@ describe('engines through the relay', () => {
     // Alice loses the relay too and writes one more: it waits in her outbox as `sending`.
     alice.engine.messaging!.relay.close();
     const four = await alice.send(aToB, 'four');
-    await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await alice.statusOf(four.id)).toBe('sending');
+    expect(countOutbox(alice.engine.current!.db.reader)).toBe(1);
     const aliceAgain = await alice.restart();
-    engines.push(aliceAgain);
+    fixture.track(aliceAgain);
     await aliceAgain.waitStatus(four.id, 'sent');
     const bobAgain = await bob.restart();
-    engines.push(bobAgain);
+    fixture.track(bobAgain);
     await bobAgain.receive(aliceAgain, 'four');
     const bToA = (await bobAgain.conversationWith(aliceAgain))!;
     expect((await bobAgain.messages(bToA)).map((m) => m.body)).toEqual(['before', 'one', 'two', 'three', 'four']);
@@ -140,10 +127,10 @@ describe('engines through the relay', () => {
     bobAgain.engine.messaging!.relay.close();
     const last = (await bobAgain.messages(bToA)).at(-1)!;
     await bobAgain.call('messages:markRead', { conversationId: bToA, upToMessageId: last.id });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(pendingReceipts(bobAgain.engine.current!.db.reader).map((r) => r.kind)).toEqual(['read']);
     expect(await aliceAgain.statusOf(four.id)).toBe('delivered');
     const bobThird = await bobAgain.restart();
-    engines.push(bobThird);
+    fixture.track(bobThird);
     for (const m of [...queued, four]) await aliceAgain.waitStatus(m.id, 'read');
   });
 
@@ -179,7 +166,7 @@ describe('engines through the relay', () => {
     };
     try {
       const bobAgain = await bob.restart();
-      engines.push(bobAgain);
+      fixture.track(bobAgain);
       await bobAgain.receive(alice, `backlog ${count - 1}`, 30_000);
       const bodies = bobAgain.engine.current!.db.reader
         .all<{ body: string }>(sql`SELECT body FROM messages WHERE direction = 'incoming' ORDER BY display_at, id`)
@@ -214,13 +201,14 @@ describe('engines through the relay', () => {
     // The same envelopes again, as the relay sends them after a lost ack.
     for (const envelope of captured) inbound.enqueue({ envelope, live: true });
     await waitFor(() => inbound.pending === 0, 'replay processed');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const bToA = (await bob.conversationWith(alice))!;
-    expect((await bob.messages(bToA)).map((m) => m.body)).toEqual(['a', 'b', 'c']);
-    expect(bob.payloads('message:added').length).toBe(added);
-    expect(bob.payloads('message:decryptFailed')).toEqual([]);
     // Recognised by hash: the sessions were not even touched.
     expect(bob.engine.current!.db.reader.all<{ record: Uint8Array }>(sql`SELECT record FROM sessions`)).toEqual(sessions);
+    // A sentinel queued after the replay: once Bob shows it, the replay is done showing (nothing).
+    const sentinel = await alice.barrier(bob, aToB);
+    const bToA = (await bob.conversationWith(alice))!;
+    expect((await bob.messages(bToA)).map((m) => m.body)).toEqual(['a', 'b', 'c', sentinel]);
+    expect(bob.payloads('message:added').length).toBe(added + 1);
+    expect(bob.payloads('message:decryptFailed')).toEqual([]);
   });
 
   it('orders by the sender clock clamped to the receive time; late arrivals slot in', async () => {

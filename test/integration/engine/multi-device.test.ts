@@ -5,32 +5,19 @@
  * MISMATCHED_DEVICES (missing), or from a message of the unknown device; of a removal from
  * MISMATCHED_DEVICES (stale) — and verifies the list each time.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { systemRng } from '../../../shared/crypto/random.js';
-import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
-import { TestEngine, waitFor } from './helpers/engines.js';
+import { waitFor, relayAndEngines } from '../../support/engines.js';
 import { LinkedTestDevice } from './helpers/linked-device.js';
 
-let relay: TestRelay;
-const engines: TestEngine[] = [];
+const fixture = relayAndEngines();
 const devices: LinkedTestDevice[] = [];
-
-beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
-});
-afterEach(async () => {
+// Registered after the fixture's hooks, so it runs first: devices go before their engines.
+afterEach(() => {
   for (const d of devices.splice(0)) d.close();
-  for (const e of engines.splice(0)) await e.dispose();
-});
-afterAll(async () => {
-  await relay.stop();
 });
 
-async function engine(name: string): Promise<TestEngine> {
-  const e = await TestEngine.create({ relayUrl: relay.url, name });
-  engines.push(e);
-  return e;
-}
+const engine = (name: string) => fixture.engine(name);
 
 describe('multi-device fan-out', () => {
   it("reaches Bob's second device after MISMATCHED_DEVICES (missing), drops it after (stale); the first device to read wins", async () => {
@@ -41,7 +28,7 @@ describe('multi-device fan-out', () => {
     await alice.send(aToB, 'first');
     await bob.receive(alice, 'first');
 
-    const second = await LinkedTestDevice.link(bob, relay.url);
+    const second = await LinkedTestDevice.link(bob, fixture.relay.url);
     devices.push(second);
     const both = await alice.send(aToB, 'to both devices');
     await bob.receive(alice, 'to both devices');
@@ -77,7 +64,7 @@ describe('multi-device fan-out', () => {
     const bob = await engine('bob');
     await alice.add(bob);
     await bob.add(alice);
-    const third = await LinkedTestDevice.link(bob, relay.url);
+    const third = await LinkedTestDevice.link(bob, fixture.relay.url);
     devices.push(third);
     await third.sendTo(alice, { type: 'text', messageId: systemRng(16), sentAt: Date.now(), text: 'hello from a new device', expireTimerSeconds: null });
     const got = await alice.receive(bob, 'hello from a new device');

@@ -4,38 +4,26 @@
  * after 7 days and uploaded, the own device list re-signed every 7 days while online, and one-time
  * keys uploaded long before the newest batch erased.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../../shared/crypto/bytes.js';
 import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 import { currentLastResortKemPrekey, currentSignedPrekey } from '../../../electron/engine/db/prekeys.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
-import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
-import { TestEngine } from './helpers/engines.js';
+import { TestEngine, relayAndEngines } from '../../support/engines.js';
 
-let relay: TestRelay;
-const engines: TestEngine[] = [];
+const fixture = relayAndEngines({ limits: { bundlesPerPair: { capacity: 10_000, refillPerSecond: 10_000 } } });
 const DAY = 24 * 3600_000;
-
-beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 10_000, refillPerSecond: 10_000 } } });
-});
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.dispose();
-});
-afterAll(async () => {
-  await relay.stop();
-});
 
 describe('prekeys at the relay', () => {
   it('refills one-time keys below 10, rotates the signed and last-resort keys after 7 days, re-signs the list', async () => {
-    const alice = await TestEngine.create({ relayUrl: relay.url, name: 'alice' });
-    const bob = await TestEngine.create({ relayUrl: relay.url, name: 'bob' });
-    engines.push(alice, bob);
+    const alice = await TestEngine.create({ relayUrl: fixture.relay.url, name: 'alice' });
+    const bob = await TestEngine.create({ relayUrl: fixture.relay.url, name: 'bob' });
+    fixture.track(alice, bob);
     const messaging = alice.engine.messaging!;
     // Bob's device claims 91 bundles of Alice's: 9 of each kind are left.
     const bobAccount = bob.engine.current!.account;
-    const claimer = new RelayClient({ url: relay.url, accountId: bobAccount.accountId, deviceId: 1, identitySigningKey: bobAccount.identitySigning.privateKey });
+    const claimer = new RelayClient({ url: fixture.relay.url, accountId: bobAccount.accountId, deviceId: 1, identitySigningKey: bobAccount.identitySigning.privateKey });
     try {
       for (let i = 0; i < 91; i++) await claimer.fetchBundles(fromHex(alice.accountId), 1);
     } finally {

@@ -5,7 +5,7 @@
  * makes the sender rebuild it from a fresh bundle and resend what the relay accepted after the
  * failure; resends of messages the receiver has are dropped by message id.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { concatBytes, fromHex } from '../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { MessageType } from '../../../shared/protocol/messages.js';
@@ -14,28 +14,18 @@ import type { Envelope } from '../../../shared/wire/frames.js';
 import { requestResend } from '../../../electron/engine/db/resends.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
-import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
-import { TestEngine, waitFor } from './helpers/engines.js';
+import { type TestEngine, waitFor, relayAndEngines } from '../../support/engines.js';
 
-let relay: TestRelay;
-const engines: TestEngine[] = [];
+const fixture = relayAndEngines();
 const clients: RelayClient[] = [];
-
-beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
-});
-afterEach(async () => {
+// Registered after the fixture's hooks, so it runs first: clients go before the engines.
+afterEach(() => {
   for (const c of clients.splice(0)) c.close();
-  for (const e of engines.splice(0)) await e.dispose();
-});
-afterAll(async () => {
-  await relay.stop();
 });
 
 async function pair(): Promise<{ alice: TestEngine; bob: TestEngine; aToB: string; bToA: string }> {
-  const alice = await TestEngine.create({ relayUrl: relay.url, name: 'alice' });
-  const bob = await TestEngine.create({ relayUrl: relay.url, name: 'bob' });
-  engines.push(alice, bob);
+  const alice = await fixture.engine('alice');
+  const bob = await fixture.engine('bob');
   const aToB = await alice.add(bob);
   const bToA = await bob.add(alice);
   return { alice, bob, aToB, bToA };
@@ -44,7 +34,7 @@ async function pair(): Promise<{ alice: TestEngine; bob: TestEngine; aToB: strin
 /** A relay client speaking as `t`'s own device (its identity key from its database). */
 function impersonate(t: TestEngine): RelayClient {
   const account = t.engine.current!.account;
-  const c = new RelayClient({ url: relay.url, accountId: account.accountId, deviceId: account.deviceId, identitySigningKey: account.identitySigning.privateKey });
+  const c = new RelayClient({ url: fixture.relay.url, accountId: account.accountId, deviceId: account.deviceId, identitySigningKey: account.identitySigning.privateKey });
   clients.push(c);
   return c;
 }
@@ -88,15 +78,16 @@ describe('undecryptable envelopes', () => {
     const added = bob.payloads('message:added').length;
     alice.engine.messaging!.outbox.kick();
     await waitFor(() => db.get<{ n: number }>(sql`SELECT count(*) AS n FROM outbox`)!.n === 0, 'resends sent');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect((await bob.messages(bToA)).map((m) => m.body ?? m.kind)).toEqual(['one', 'decryption-failed', 'two']);
-    expect(bob.payloads('message:added').length).toBe(added);
+    // A sentinel sent after the resends: once Bob shows it, he has processed them.
+    const sentinel = await alice.barrier(bob, aToB);
+    expect((await bob.messages(bToA)).map((m) => m.body ?? m.kind)).toEqual(['one', 'decryption-failed', 'two', sentinel]);
+    expect(bob.payloads('message:added').length).toBe(added + 1);
 
-    // Everything was acknowledged: a new connection brings nothing back.
+    // Everything was acknowledged: a new connection brings nothing back but a new sentinel.
     const again = await bob.restart();
-    engines.push(again);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(again.payloads('message:added')).toEqual([]);
+    fixture.track(again);
+    const second = await alice.barrier(again, aToB);
+    expect(again.payloads('message:added').map((p) => p.message.body)).toEqual([second]);
     expect(again.payloads('message:decryptFailed')).toEqual([]);
   });
 
@@ -131,7 +122,7 @@ describe('undecryptable envelopes', () => {
   });
 
   it('decryption errors are rate-limited per peer device', async () => {
-    const { alice, bob, bToA } = await pair();
+    const { alice, bob, aToB, bToA } = await pair();
     const errors = decryptionErrorsTo(alice);
     const fake = impersonate(alice);
     for (let i = 0; i < 3; i++) {
@@ -139,7 +130,12 @@ describe('undecryptable envelopes', () => {
     }
     await bob.waitEvent('message:decryptFailed');
     await waitFor(() => errors.length >= 1, 'one decryption error');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Barriers: a real message from the same device after the three (Bob has processed them once
+    // he shows it); then, once Bob has handed everything queued to the relay, a sentinel back (queued after every
+    // decryption error he sent, so Alice has seen them all once she shows it).
+    await alice.barrier(bob, aToB);
+    await bob.drained();
+    await bob.barrier(alice, bToA);
     expect(errors).toHaveLength(1);
     expect((await bob.messages(bToA)).filter((m) => m.kind === 'decryption-failed')).toHaveLength(1);
     // After the interval, the next failure is reported again.

@@ -7,24 +7,12 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countOutbox } from '../../../electron/engine/db/outbox.js';
 import { sql } from '../../../electron/engine/db/sql.js';
-import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
-import { TestEngine, uniqueName, waitFor } from './helpers/engines.js';
+import { type TestEngine, uniqueName, waitFor, relayAndEngines } from '../../support/engines.js';
 
-let relay: TestRelay;
-const engines: TestEngine[] = [];
-
-beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
-});
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.dispose();
-});
-afterAll(async () => {
-  await relay.stop();
-});
+const fixture = relayAndEngines();
 
 /**
  * Waits until both sides have sent everything (receipts included) — closing an engine while its
@@ -37,11 +25,7 @@ async function quiesce(...es: TestEngine[]): Promise<void> {
   }
 }
 
-async function engine(name: string): Promise<TestEngine> {
-  const e = await TestEngine.create({ relayUrl: relay.url, name });
-  engines.push(e);
-  return e;
-}
+const engine = (name: string) => fixture.engine(name);
 
 function searchTables(e: TestEngine): string[] {
   return e.engine.current!.db.reader
@@ -105,7 +89,7 @@ describe('search through the engine', () => {
     await bob.receive(alice, 'second lighthouse note');
     await quiesce(alice, bob);
     bob = await bob.restart();
-    engines[1] = bob;
+    fixture.track(bob);
     expect((await bob.call('settings:get', {})).searchEnabled).toBe(false);
     expect(searchTables(bob)).toEqual([]);
 
@@ -133,7 +117,7 @@ describe('search through the engine', () => {
     expect(existsSync(join(dataDir, 'parley.db'))).toBe(false);
     expect(await bob.errorOf('search:query', { query: 'pelican', limit: 5 })).toBe('NEEDS_ACCOUNT');
 
-    await bob.call('account:create', { username: uniqueName('bob2'), relayUrl: relay.url });
+    await bob.call('account:create', { username: uniqueName('bob2'), relayUrl: fixture.relay.url });
     await waitFor(() => bob.engine.current !== null, 'new account open');
     expect((await bob.call('search:query', { query: 'pelican', limit: 5 })).results).toEqual([]);
     const rows = bob.engine.current!.db.reader.get<{ n: number }>(sql`SELECT count(*) AS n FROM search_words_data`)!.n;

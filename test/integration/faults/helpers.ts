@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import type { MessageView } from '../../../shared/api/view-models.js';
 import { tempDir } from '../relay/helpers/relay.js';
 import { EngineProcess } from '../engine/helpers/engine-process.js';
-import { uniqueName } from '../engine/helpers/engines.js';
+import { uniqueName } from '../../support/engines.js';
 
 export const PASSPHRASE = 'correct horse battery staple';
 

@@ -22,7 +22,7 @@ import { resignedList } from '../../../shared/testing/device-list-fixtures.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { Sessions } from '../../../electron/engine/messaging/sessions.js';
 import { HostileProxy } from '../../hostile-proxy/hostile-proxy.js';
-import { TestEngine, waitFor } from '../engine/helpers/engines.js';
+import { TestEngine, waitFor } from '../../support/engines.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 
 let relay: TestRelay;
@@ -67,15 +67,12 @@ async function conversation(): Promise<Pair> {
   return { alice, bob, aToB, bToA };
 }
 
-/** Both engines idle: outboxes empty, nothing queued inbound (receipts flushed). */
+/** Both engines idle: nothing queued inbound, everything queued outbound (receipts too) sent. */
 async function settle(...ts: TestEngine[]): Promise<void> {
   for (const t of ts) {
-    await waitFor(() => {
-      const m = t.engine.messaging!;
-      return m.inbound.pending === 0 && t.engine.current!.db.reader.get<{ n: number }>(sql`SELECT count(*) AS n FROM outbox`)!.n === 0;
-    }, `${t.username} idle`);
+    await waitFor(() => t.engine.messaging!.inbound.pending === 0, `${t.username} inbound idle`);
+    await t.drained();
   }
-  await new Promise((resolve) => setTimeout(resolve, 250)); // receipts wait 200 ms before they go
   for (const t of ts) await waitFor(() => t.engine.messaging!.inbound.pending === 0, `${t.username} idle`);
 }
 

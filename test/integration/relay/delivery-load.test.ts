@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toBase64Url } from '../../../shared/crypto/bytes.js';
+import { deterministicRng } from '../../../shared/testing/deterministic-rng.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { startTestRelay, type TestRelay } from './helpers/relay.js';
 import { TestSocket } from './helpers/socket.js';
@@ -49,16 +50,19 @@ it('every committed envelope reaches its recipient exactly once, and acked mailb
     });
   });
   const expected = sockets.map(() => new Set<string>());
+  // The same recipients and pauses on every run: a failure can be replayed.
+  const rng = deterministicRng('delivery-load');
+  const random = (): number => new DataView(rng(4).buffer).getUint32(0) / 2 ** 32;
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < DEVICES; i++) {
       for (let j = 0; j < PER_ROUND; j++) {
-        const to = (i + 1 + Math.floor(Math.random() * (DEVICES - 1))) % DEVICES; // anyone but itself
+        const to = (i + 1 + Math.floor(random() * (DEVICES - 1))) % DEVICES; // anyone but itself
         const label = `${i}:${sent++}`;
         expected[to]!.add(label);
         sockets[i]!.send({ type: 'send', id: `s${sent}`, to: toBase64Url(accounts[to]!.accountId), messages: [{ deviceId: 1, content: toBase64Url(Buffer.from(label)) }] });
       }
     }
-    await new Promise((r) => setTimeout(r, Math.random() * 5));
+    await new Promise((r) => setTimeout(r, random() * 5));
   }
   const deadline = Date.now() + 20_000;
   while (acked < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

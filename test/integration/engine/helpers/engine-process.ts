@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import type { Channel } from '../../../../shared/api/contract.js';
 import type { ApiResult, EngineEvent, EngineState, RequestOf, ResponseOf } from '../../../../shared/api/types.js';
 import { REPO_ROOT } from '../../relay/helpers/relay-process.js';
-import { ApiFailure } from './engines.js';
+import { ApiFailure } from '../../../support/engines.js';
 
 export const ENGINE_BIN = path.join(REPO_ROOT, 'dist/electron/engine/cli.js');
 

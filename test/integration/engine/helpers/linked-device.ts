@@ -23,7 +23,7 @@ import { InMemorySkippedKeyStore, localDevice, type TestDevice } from '../../../
 import type { Envelope } from '../../../../shared/wire/frames.js';
 import { decodeContent, encodeContent, type Content } from '../../../../electron/engine/messaging/content.js';
 import { RelayClient } from '../../../../electron/engine/relay/client.js';
-import type { TestEngine } from './engines.js';
+import type { TestEngine } from '../../../support/engines.js';
 
 type Received = { readonly from: { accountId: Uint8Array; deviceId: number }; readonly content: Content };
 

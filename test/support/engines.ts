@@ -1,25 +1,34 @@
 /**
- * Engines for integration tests: each a real Engine over a real (SQLCipher) profile in a temporary
- * directory, talking to a real relay. The database key lives in an in-memory keychain (kept across
- * restarts of the same profile); the clock is the system clock plus an offset a test can move;
- * typing timers are manual (fired by advancing them). Calls go through the engine's dispatcher —
- * the one validation layer every host uses — and every pushed event is checked against its schema.
+ * The relay-and-engines fixture of the engine integration suites (test/integration/engine):
+ * `relayAndEngines()` starts one in-process relay for the file, hands out engines that are disposed
+ * after each test, and stops the relay at the end.
+ *
+ * Each engine is a real Engine over a real (SQLCipher) profile in a temporary directory, talking to
+ * the real relay. The database key lives in an in-memory keychain (kept across restarts of the same
+ * profile); the clock is the system clock plus an offset a test can move; typing timers are manual
+ * (fired by advancing them). Calls go through the engine's dispatcher — the one contract layer
+ * every host uses — and every pushed event is checked against its schema.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENTS } from '../../../../shared/api/events.js';
-import type { Channel } from '../../../../shared/api/contract.js';
-import type { ApiResult, EngineEvent, EventName, EventPayload, RequestOf, ResponseOf } from '../../../../shared/api/types.js';
-import { systemRng } from '../../../../shared/crypto/random.js';
-import { createDispatcher, type Dispatch } from '../../../../electron/engine/dispatch.js';
-import { Engine } from '../../../../electron/engine/engine.js';
-import { ARGON2_BOUNDS } from '../../../../electron/engine/keys/argon2.js';
-import { KeychainKeyStore } from '../../../../electron/engine/keys/keychain.js';
-import { PassphraseKeyFile } from '../../../../electron/engine/keys/passphrase-key-file.js';
-import { resolveProfile } from '../../../../electron/engine/profile.js';
-import { MemoryKeychain } from '../../../support/keychain.js';
-import { ManualTimers } from '../../../support/timers.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { EVENTS } from '../../shared/api/events.js';
+import type { Channel } from '../../shared/api/contract.js';
+import type { ApiResult, EngineEvent, EventName, EventPayload, RequestOf, ResponseOf } from '../../shared/api/types.js';
+import { systemRng } from '../../shared/crypto/random.js';
+import { countOutbox } from '../../electron/engine/db/outbox.js';
+import { pendingReceipts } from '../../electron/engine/db/receipts.js';
+import { createDispatcher, type Dispatch } from '../../electron/engine/dispatch.js';
+import { Engine } from '../../electron/engine/engine.js';
+import { ARGON2_BOUNDS } from '../../electron/engine/keys/argon2.js';
+import { KeychainKeyStore } from '../../electron/engine/keys/keychain.js';
+import { PassphraseKeyFile } from '../../electron/engine/keys/passphrase-key-file.js';
+import { resolveProfile } from '../../electron/engine/profile.js';
+import { startTestRelay, type TestRelay } from '../integration/relay/helpers/relay.js';
+import type { LimitsOverride } from '../../server/limits/relay-limits.js';
+import { MemoryKeychain } from './keychain.js';
+import { ManualTimers } from './timers.js';
 
 const FAST_ARGON2 = { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: 3, parallelism: 1 };
 
@@ -42,6 +51,7 @@ export class ApiFailure extends Error {
 }
 
 let counter = 0;
+let barriers = 0;
 /** A valid username unique within this test process. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid % 100_000}_${++counter}`.slice(0, 32);
@@ -177,6 +187,29 @@ export class TestEngine {
     return this.call('messages:send', { conversationId, body });
   }
 
+  /**
+   * Waits until this engine has handed everything it queued to the relay: no outbox row and no
+   * pending receipt (receipts wait a moment in their own table before they become sends).
+   */
+  async drained(timeoutMs = 10_000): Promise<void> {
+    const db = () => this.engine.current!.db.reader;
+    await waitFor(() => countOutbox(db()) === 0 && pendingReceipts(db()).length === 0, `${this.username} drained`, timeoutMs);
+  }
+
+  /**
+   * An ordering barrier: sends a fresh sentinel text to `to` in `conversationId` and waits until
+   * `to` shows it. Everything this device handed to the relay for `to` before (call drained() first
+   * to include what is still queued) is processed there by then: a device's mailbox and its inbound
+   * processing keep the order. Use it instead of "sleep, then check nothing happened". Returns the
+   * sentinel's text.
+   */
+  async barrier(to: TestEngine, conversationId: string): Promise<string> {
+    const body = `barrier ${++barriers}`;
+    await this.send(conversationId, body);
+    await to.receive(this, body);
+    return body;
+  }
+
   /** Waits until a text with `body` is in the conversation with `from`; returns it. */
   async receive(from: { readonly accountId: string }, body: string, timeoutMs = 10_000) {
     const deadline = Date.now() + timeoutMs;
@@ -231,4 +264,46 @@ export class TestEngine {
     await this.close().catch(() => undefined);
     rmSync(this.options.base, { recursive: true, force: true });
   }
+}
+
+/** Bundle fetches are rate-limited per pair; engine suites fetch far more than a person would. */
+const ENGINE_SUITE_LIMITS: LimitsOverride = { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } };
+
+export type RelayAndEngines = {
+  /** The file's relay (from beforeAll on). */
+  readonly relay: TestRelay;
+  /** A fresh engine with a registered account, online, disposed after the test. */
+  engine(name: string, relayUrl?: string): Promise<TestEngine>;
+  /** Disposes these engines after the test too (restarts, engines made by hand). */
+  track(...engines: TestEngine[]): void;
+};
+
+/** Registers the hooks: a relay for the file, engines disposed after each test. */
+export function relayAndEngines(options: { readonly limits?: LimitsOverride } = {}): RelayAndEngines {
+  let relay: TestRelay | undefined;
+  const engines: TestEngine[] = [];
+  beforeAll(async () => {
+    relay = await startTestRelay({ limits: { ...ENGINE_SUITE_LIMITS, ...options.limits } });
+  });
+  afterEach(async () => {
+    for (const e of engines.splice(0)) await e.dispose();
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+  const fixture: RelayAndEngines = {
+    get relay(): TestRelay {
+      if (!relay) throw new Error('the relay starts in beforeAll');
+      return relay;
+    },
+    async engine(name, relayUrl) {
+      const e = await TestEngine.create({ relayUrl: relayUrl ?? fixture.relay.url, name });
+      engines.push(e);
+      return e;
+    },
+    track(...more) {
+      engines.push(...more);
+    },
+  };
+  return fixture;
 }

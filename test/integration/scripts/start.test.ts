@@ -10,10 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { findElectronBinary } from './lib/electron-binary.mjs';
-import { electronNativeDir, ensureElectronNative, NATIVE_FILE, nodeGypArgs } from './lib/electron-native.mjs';
+import { findElectronBinary } from '../../../scripts/lib/electron-binary.mjs';
+import { electronNativeDir, ensureElectronNative, NATIVE_FILE, nodeGypArgs } from '../../../scripts/lib/electron-native.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const temps: string[] = [];
 afterEach(() => {
   for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
