@@ -3,7 +3,7 @@
  * by the account key (a linked device's key is not enough); it removes the account's devices,
  * mailboxes, prekeys, sessions and contacts, closes its sockets, and holds its username for 30 days.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../../shared/crypto/bytes.js';
 import { ed25519Sign } from '../../../shared/crypto/ed25519.js';
 import { ManualClock } from '../../../shared/testing/deterministic-rng.js';
@@ -25,6 +25,8 @@ afterAll(async () => {
   for (const c of open) c.close();
   await relay.stop();
 });
+// One test moves the relay's clock 30 days ahead; every test starts from the real time again.
+beforeEach(() => clock.set(Date.now()));
 
 async function setup(deviceIds = [1, 2]) {
   const account = new TestAccount(undefined, deviceIds);

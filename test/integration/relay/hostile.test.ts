@@ -40,7 +40,7 @@ import { Inbox, text } from './helpers/inbox.js';
 import { spawnRelay, tempDir, type RelayProcess } from './helpers/relay.js';
 import { TestSocket } from './helpers/socket.js';
 
-/** Generated frames and requests; together at least 100,000 (asserted at the end). */
+/** Generated frames and requests; together at least 100,000 (each count asserted by its test). */
 const GENERATED_FRAMES = 90_000;
 const GENERATED_REQUESTS = 10_000;
 const FRAME_CHUNK = 1_000;
@@ -52,7 +52,6 @@ let dataDir: string;
 const clients: RelayClient[] = [];
 let fuzzer: TestAccount;
 let wide: TestAccount; // six devices with the widest device ids: the worst-case fan-out target
-let generatedFrames = 0;
 let generatedRequests = 0;
 
 beforeAll(async () => {
@@ -144,7 +143,6 @@ describe('generated hostile input', () => {
         codes.set(parsed.data.code, (codes.get(parsed.data.code) ?? 0) + 1);
         if (parsed.data.ref !== undefined) expect((JSON.parse(f.data as string) as { id: unknown }).id).toBe(parsed.data.ref);
       });
-      generatedFrames += chunk.length;
     }
     expect(sock.replies).toHaveLength(GENERATED_FRAMES);
     expect(codes.get('INTERNAL')).toBeUndefined();
@@ -225,7 +223,6 @@ describe('generated hostile input', () => {
         closes.push(sock.closed);
         sock = await TestSocket.open(relay.url);
       }
-      generatedFrames++;
     }
     sock.close();
     expect(closes.length).toBeGreaterThan(0);
@@ -242,6 +239,15 @@ describe('hand-written hostile cases', () => {
     const lessOne = JSON.stringify({ ...frame, id: frame.id.slice(1) });
     expect(Buffer.byteLength(lessOne)).toBe(MAX_CLIENT_FRAME_BYTES - 1);
 
+    // The last recipient device, its mailbox emptied of what other tests sent it.
+    const last = wide.client(relay.url, MAX_U32);
+    clients.push(last);
+    const inbox = new Inbox(last);
+    await last.connect();
+    await inbox.backlogEnd();
+    if (inbox.envelopes.length > 0) await last.ack(inbox.envelopes.map((e) => e.seq));
+    const before = inbox.envelopes.length;
+
     const sock = await TestSocket.authed(relay.url, t);
     sock.send(exact);
     expect(await sock.next((f) => f.type === 'sent' || f.type === 'error')).toMatchObject({ type: 'sent', ref: frame.id });
@@ -251,12 +257,8 @@ describe('hand-written hostile cases', () => {
     expect((await sock.closed).code).toBe(1009);
 
     // The recipient devices got the full-size envelopes.
-    const last = wide.client(relay.url, MAX_U32);
-    clients.push(last);
-    const inbox = new Inbox(last);
-    await last.connect();
-    await inbox.backlogEnd();
-    expect(inbox.envelopes.map((e) => e.content.length)).toEqual([98_304, 98_304]);
+    await inbox.count(before + 2);
+    expect(inbox.envelopes.slice(before).map((e) => e.content.length)).toEqual([98_304, 98_304]);
     last.close();
   });
 
@@ -342,8 +344,8 @@ describe('hand-written hostile cases', () => {
 });
 
 describe('after all of it', () => {
+  // After whatever ran before it in this file (in any order): the relay's state is checked, not the count.
   it('the relay is alive, answers /healthz, serves send → deliver → ack, logged no INTERNAL error and wrote nothing to stderr', async () => {
-    expect(generatedFrames + generatedRequests).toBeGreaterThanOrEqual(100_000);
     expect(relay.child.exitCode).toBeNull();
     const health = await http(relay.url, 'GET', '/healthz');
     expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
