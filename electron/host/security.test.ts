@@ -1,7 +1,7 @@
 /**
  * Every hostile input of issue 5 "Security" is fed to fakes of the Electron objects and refused:
- * a foreign frame, file:// and javascript: navigation, window.open, a camera request, a non-http(s)
- * link. No test loads the `electron` module.
+ * a foreign frame, file:// and javascript: navigation, window.open, a microphone, framed or foreign
+ * camera request, a non-http(s) link. No test loads the `electron` module.
  */
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -282,8 +282,10 @@ describe('webviews and DevTools', () => {
 
 describe('permissions', () => {
   function hardenedSession() {
-    let request: ((wc: unknown, permission: string, callback: (granted: boolean) => void, details: { requestingUrl: string }) => void) | undefined;
-    let check: ((wc: unknown, permission: string, origin: string) => boolean) | undefined;
+    let request:
+      | ((wc: unknown, permission: string, callback: (granted: boolean) => void, details: { requestingUrl: string; isMainFrame?: boolean; mediaTypes?: readonly string[] }) => void)
+      | undefined;
+    let check: ((wc: unknown, permission: string, origin: string, details?: { isMainFrame?: boolean; mediaType?: string }) => boolean) | undefined;
     let device: (() => boolean) | undefined;
     const downloads: Listener[] = [];
     const session: HardenableSession = {
@@ -294,19 +296,38 @@ describe('permissions', () => {
     };
     const refused: RefusedAction[] = [];
     hardenSession(session, (what) => refused.push(what));
-    const ask = (permission: string, requestingUrl: string) => {
+    const ask = (permission: string, requestingUrl: string, more: { isMainFrame?: boolean; mediaTypes?: readonly string[] } = {}) => {
       const callback = vi.fn();
-      request!(null, permission, callback, { requestingUrl });
+      request!(null, permission, callback, { requestingUrl, isMainFrame: true, ...more });
       expect(callback).toHaveBeenCalledOnce();
       return callback.mock.calls[0]![0] as boolean;
     };
     return { ask, check: check!, device: device!, downloads, refused };
   }
 
-  it('refuses a camera (media) request from the app itself', () => {
-    const { ask, refused } = hardenedSession();
+  it('grants the camera alone to the app’s main frame (QR scanning); refuses the microphone, unknown media, frames and other origins', () => {
+    const { ask, check, refused } = hardenedSession();
+    expect(ask('media', APP_ENTRY_URL, { mediaTypes: ['video'] })).toBe(true);
+    expect(refused).toEqual([]);
+    expect(ask('media', APP_ENTRY_URL, { mediaTypes: ['audio'] })).toBe(false);
+    expect(ask('media', APP_ENTRY_URL, { mediaTypes: ['video', 'audio'] })).toBe(false);
+    expect(ask('media', APP_ENTRY_URL, { mediaTypes: [] })).toBe(false);
     expect(ask('media', APP_ENTRY_URL)).toBe(false);
-    expect(refused).toEqual([{ kind: 'permission', permission: 'media' }]);
+    expect(ask('media', APP_ENTRY_URL, { mediaTypes: ['video'], isMainFrame: false })).toBe(false);
+    expect(ask('media', 'https://evil.example/', { mediaTypes: ['video'] })).toBe(false);
+    expect(ask('display-capture', APP_ENTRY_URL, { mediaTypes: ['video'] })).toBe(false);
+    expect(refused).toHaveLength(7);
+    expect(refused.every((r) => r.kind === 'permission')).toBe(true);
+    expect(check(null, 'media', APP_ORIGIN, { isMainFrame: true, mediaType: 'video' })).toBe(true);
+    expect(check(null, 'media', APP_ORIGIN, { isMainFrame: true, mediaType: 'audio' })).toBe(false);
+    expect(check(null, 'media', 'https://evil.example', { isMainFrame: true, mediaType: 'video' })).toBe(false);
+  });
+
+  it('lets the app write text to the clipboard, never read it', () => {
+    const { ask } = hardenedSession();
+    expect(ask('clipboard-sanitized-write', APP_ENTRY_URL)).toBe(true);
+    expect(ask('clipboard-sanitized-write', 'https://evil.example/')).toBe(false);
+    expect(ask('clipboard-read', APP_ENTRY_URL)).toBe(false);
   });
 
   it.each(['geolocation', 'clipboard-read', 'display-capture', 'midiSysex', 'openExternal', 'fullscreen', 'hid', 'serial', 'usb', 'unknown'])(

@@ -2,7 +2,8 @@
  * Every hardening rule of the desktop shell in one place (DESIGN §6, issue 5 "Security"): the
  * `app://` origin the renderer is served from, the Content-Security-Policy and response headers
  * both hosts send, the BrowserWindow web preferences, navigation and window.open refusal, external
- * links (http(s) only, after confirmation), permission refusal (notifications excepted), the IPC
+ * links (http(s) only, after confirmation), permission refusal (notifications, clipboard writes and the
+ * camera — video only, for scanning QR codes — excepted, on the app's own main frame), the IPC
  * sender-frame check and DevTools in production.
  *
  * This module imports no `electron` value: every Electron object is passed in, typed by the narrow
@@ -68,7 +69,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'no-referrer',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
-  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), usb=(), serial=(), hid=(), bluetooth=(), payment=(), display-capture=()',
+  // The camera for the app's own origin only (QR scanning, issue 12); everything else off for everyone.
+  'Permissions-Policy': 'camera=(self), microphone=(), geolocation=(), usb=(), serial=(), hid=(), bluetooth=(), payment=(), display-capture=()',
   'Cache-Control': 'no-cache',
 };
 
@@ -228,30 +230,65 @@ export function hardenWebContents(contents: HardenableWebContents, policy: WebCo
 
 // ── Session: permissions and downloads ────────────────────────────────────────────────────────
 
-/** The only permission the renderer may hold, and only on its own origin. */
-export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['notifications']);
+/**
+ * What the renderer may hold, and only on its own origin's main frame: notifications, writing text to
+ * the clipboard (a message's "Copy text"; reading it stays refused), and `media` for the camera alone
+ * (below). Every request is decided anew: nothing is remembered between requests.
+ */
+export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['notifications', 'clipboard-sanitized-write']);
 
-export function isPermissionAllowed(permission: string, requestingUrl: string): boolean {
-  return ALLOWED_PERMISSIONS.has(permission) && isAppUrl(requestingUrl);
+/** What Electron says about a request or check beyond its URL (media types for `media`). */
+export type PermissionDetails = { readonly isMainFrame?: boolean; readonly mediaTypes?: readonly string[] };
+
+/**
+ * The camera, for scanning a QR code (issue 12): `media` with video and nothing else — never the
+ * microphone, never a request whose media types are unknown. The renderer asks only when the person
+ * presses "Scan" (QrScanner.svelte) and releases the camera as soon as a code is read.
+ */
+function isCameraOnly(mediaTypes: readonly string[] | undefined): boolean {
+  return mediaTypes !== undefined && mediaTypes.length > 0 && mediaTypes.every((t) => t === 'video');
+}
+
+export function isPermissionAllowed(permission: string, requestingUrl: string, details: PermissionDetails = {}): boolean {
+  if (!isAppUrl(requestingUrl) || details.isMainFrame === false) return false;
+  if (permission === 'media') return isCameraOnly(details.mediaTypes);
+  return ALLOWED_PERMISSIONS.has(permission);
 }
 
 /** The part of `Session` that hardening touches. */
 export type HardenableSession = {
   setPermissionRequestHandler(
-    handler: (webContents: unknown, permission: string, callback: (granted: boolean) => void, details: { readonly requestingUrl: string }) => void,
+    handler: (
+      webContents: unknown,
+      permission: string,
+      callback: (granted: boolean) => void,
+      details: { readonly requestingUrl: string; readonly isMainFrame?: boolean; readonly mediaTypes?: readonly string[] },
+    ) => void,
   ): void;
-  setPermissionCheckHandler(handler: (webContents: unknown, permission: string, requestingOrigin: string) => boolean): void;
+  setPermissionCheckHandler(
+    handler: (
+      webContents: unknown,
+      permission: string,
+      requestingOrigin: string,
+      details?: { readonly isMainFrame?: boolean; readonly mediaType?: string },
+    ) => boolean,
+  ): void;
   setDevicePermissionHandler(handler: () => boolean): void;
   on(event: 'will-download', listener: (event: { preventDefault(): void }) => void): unknown;
 };
 
 export function hardenSession(session: HardenableSession, onRefused?: (what: RefusedAction) => void): void {
   session.setPermissionRequestHandler((_webContents, permission, callback, details) => {
-    const granted = isPermissionAllowed(permission, details.requestingUrl);
+    const granted = isPermissionAllowed(permission, details.requestingUrl, details);
     if (!granted) onRefused?.({ kind: 'permission', permission });
     callback(granted);
   });
-  session.setPermissionCheckHandler((_webContents, permission, requestingOrigin) => isPermissionAllowed(permission, requestingOrigin));
+  session.setPermissionCheckHandler((_webContents, permission, requestingOrigin, details) =>
+    isPermissionAllowed(permission, requestingOrigin, {
+      ...(details?.isMainFrame === undefined ? {} : { isMainFrame: details.isMainFrame }),
+      ...(details?.mediaType === undefined ? {} : { mediaTypes: [details.mediaType] }),
+    }),
+  );
   // WebHID / WebUSB / Web Serial device grants: none.
   session.setDevicePermissionHandler(() => false);
   // Attachments are saved by the engine after decryption, never by Chromium's download manager.

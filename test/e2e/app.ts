@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { BrowserContextOptions, Locator, Page } from '@playwright/test';
+import type { Browser, BrowserContextOptions, Locator, Page } from '@playwright/test';
 import { seedPair, type SeedMessage, type SeedProfile } from '../../bench/ui/seed.js';
 import { expect, test as shellTest } from './fixtures.js';
 import { launchBrowserHost, type BrowserHostProcess } from './helpers/browser-host.js';
@@ -28,6 +28,8 @@ export type OpenOptions = {
   readonly clockOffsetMs?: number;
   /** The relay address onboarding suggests (default: the test's relay); e.g. a hostile proxy in front of it. */
   readonly relayUrl?: string;
+  /** A browser of the spec's own (e.g. with a fake camera) instead of the worker's Chromium. */
+  readonly browser?: Browser;
 };
 
 export type ProfileApp = {
@@ -128,7 +130,7 @@ export const test = shellTest.extend<{ parley: Parley; relay: RelayProcess }>({
           return app;
         }
         let host: BrowserHostProcess | null = await launchBrowserHost({ profile, dataRoot, env });
-        const context = await (await chromiumOnDemand()).newContext({ locale: 'en-US', ...options.context });
+        const context = await (options.browser ?? (await chromiumOnDemand())).newContext({ locale: 'en-US', ...options.context });
         const page = await context.newPage();
         await page.goto(host.url);
         const app: ProfileApp = {
