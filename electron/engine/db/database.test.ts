@@ -33,13 +33,15 @@ afterEach(() => {
 
 const PEER = new Uint8Array(16).fill(7);
 const SELF = new Uint8Array(16).fill(9);
+/** Long enough that random ciphertext cannot contain it by chance (a 3-byte name did, about 1 run in 200). */
+const PEER_USERNAME = 'bob_username_marker';
 
 /** A conversation with a contact whose device list bytes are opaque here (views parse them elsewhere). */
 function seedConversation(db: EngineDatabase): number {
   return db.writer.transaction(() => {
     insertContact(db.writer, {
       accountId: PEER,
-      username: 'bob',
+      username: PEER_USERNAME,
       accountKey: new Uint8Array(32).fill(1),
       deviceList: { signed: Uint8Array.of(1, 2, 3), version: 1, issuedAt: 0 },
       now: 0,
@@ -126,7 +128,7 @@ describe('encrypted database', () => {
         if (!existsSync(f)) continue;
         const bytes = readFileSync(f);
         expect(bytes.includes(Buffer.from(marker)), f).toBe(false);
-        expect(bytes.includes(Buffer.from('bob')), f).toBe(false);
+        expect(bytes.includes(Buffer.from(PEER_USERNAME)), f).toBe(false);
       }
     };
     expect(existsSync(`${path}-wal`)).toBe(true);
