@@ -46,6 +46,13 @@ import {
   segmentNonce,
   baseKeyHash,
   Capability,
+  decryptProfile,
+  deriveFromProfileKey,
+  encodeProfilePlaintext,
+  encryptProfile,
+  newProfileKey,
+  profileKeyId,
+  type Profile,
   compareQrPayload,
   createDecryptionError,
   deriveSharedSecret,
@@ -109,6 +116,7 @@ export const VECTOR_FILES = [
   'safety-number.json',
   'session-record-v1.json',
   'attachment.json',
+  'profile.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1158,6 +1166,89 @@ function attachmentVector(): Json {
   };
 }
 
+// ── profile.json ────────────────────────────────────────────────────────────
+
+/** The vectors' avatar (docs/protocol.md §18.6): "RIFF" ‖ u32le(length − 8) ‖ "WEBP", then byte i = i mod 251. */
+export function profileVectorAvatar(length: number): Uint8Array {
+  const out = Uint8Array.from({ length }, (_, i) => i % 251);
+  out.set(utf8('RIFF'), 0);
+  out.set([(length - 8) & 0xff, ((length - 8) >>> 8) & 0xff, ((length - 8) >>> 16) & 0xff, (length - 8) >>> 24], 4);
+  out.set(utf8('WEBP'), 8);
+  return out;
+}
+
+function profileJson(p: Profile): Json {
+  return {
+    revision: p.revision,
+    displayName: p.displayName,
+    about: p.about,
+    avatar: p.avatar && { format: p.avatar.format, bytes: hex(p.avatar.bytes) },
+  };
+}
+
+function profileVector(): Json {
+  const log = new DrawLog(seedFor('profile', 'owner'));
+  const accountId = log.rng(16);
+  const profileKey = newProfileKey({ rng: log.rng });
+  log.name('accountId', 'profileKey');
+  const keyId = profileKeyId(profileKey);
+  const profiles: { name: string; profile: Profile }[] = [
+    { name: 'name-only', profile: { revision: 1, displayName: 'Alice', about: '', avatar: null } },
+    { name: 'name-and-about', profile: { revision: 2, displayName: 'Alíce Liddell 🐇', about: 'Curiouser and curiouser!', avatar: null } },
+    { name: 'with-avatar', profile: { revision: 3, displayName: 'Alice', about: 'Down the rabbit hole', avatar: { format: 'webp', bytes: profileVectorAvatar(300) } } },
+  ];
+  const cases = profiles.map(({ name, profile }) => {
+    const encrypted = encryptProfile(profile, profileKey, accountId, { rng: log.rng });
+    log.name(`${name}.nonce`);
+    const nonce = encrypted.subarray(1 + 16, 1 + 16 + 12);
+    return {
+      name,
+      profile: profileJson(profile),
+      plaintext: hex(encodeProfilePlaintext(profile)),
+      nonce: hex(nonce),
+      ad: hex(concatBytes(label('ProfileAd'), Uint8Array.of(1), accountId, keyId)),
+      encrypted: hex(encrypted),
+    };
+  });
+  // Checks on the last case, as a reader sees them.
+  const last = fromHex(cases[cases.length - 1]!.encrypted);
+  const rotatedKey = newProfileKey({ rng: log.rng });
+  log.name('rotatedProfileKey');
+  const outcome = (run: () => unknown): string => {
+    try {
+      run();
+      return 'ok';
+    } catch (e) {
+      if (isProtocolError(e)) return e.code;
+      throw e;
+    }
+  };
+  const tampered = last.slice();
+  tampered[tampered.length - 1]! ^= 0x01;
+  const otherAccount = accountId.slice();
+  otherAccount[0]! ^= 0x01;
+  return {
+    description:
+      'Profiles (docs/protocol.md §18): key derivation from the profile key, the padded plaintext, AES-256-GCM under the cipher key with the account-bound AD. ' +
+      'checks[] open the "with-avatar" profile after a mutation: ok, or the error code.',
+    rng: log.json(),
+    outputs: {
+      accountId: hex(accountId),
+      profileKey: hex(profileKey),
+      cipherKey: hex(deriveFromProfileKey(profileKey, 'cipherKey')),
+      keyId: hex(keyId),
+      rotatedKeyId: hex(profileKeyId(rotatedKey)),
+      cases,
+      checks: [
+        { name: 'valid', expect: outcome(() => decryptProfile(last, profileKey, accountId)) },
+        { name: 'last-byte-flipped', expect: outcome(() => decryptProfile(tampered, profileKey, accountId)) },
+        { name: 'other-account-id', expect: outcome(() => decryptProfile(last, profileKey, otherAccount)) },
+        { name: 'rotated-key', expect: outcome(() => decryptProfile(last, rotatedKey, accountId)) },
+      ],
+    },
+  };
+}
+
 /** Every vector file, keyed by name. */
 export function generateParleyVectors(): Record<VectorFile, Json> {
   return {
@@ -1170,5 +1261,6 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'safety-number.json': safetyNumberVector(),
     'session-record-v1.json': sessionRecordVector(),
     'attachment.json': attachmentVector(),
+    'profile.json': profileVector(),
   };
 }

@@ -73,6 +73,28 @@ export const ATTACHMENT_MAX_SEGMENTS = 2 ** 32;
 /** The largest padded plaintext the format can carry (2⁵² bytes); relays announce far lower limits. */
 export const ATTACHMENT_MAX_PADDED_LENGTH = ATTACHMENT_MAX_SEGMENTS * ATTACHMENT_SEGMENT_SIZE;
 
+// ── Profiles (§3.6, docs/protocol.md §18) ─────────────────────────────────────
+/** Version byte of an encrypted profile. */
+export const PROFILE_VERSION = 1;
+/** A random key per account; rotated on block. Every profile secret is derived from it. */
+export const PROFILE_KEY_LENGTH = 32;
+/** The public id of a profile key (HKDF output): which key a profile was encrypted under. */
+export const PROFILE_KEY_ID_LENGTH = 16;
+/** Display names: 1 … this many UTF-8 bytes, always padded to this size (hides the length). */
+export const MAX_PROFILE_NAME_BYTES = 128;
+/** The "about" line: 0 … this many UTF-8 bytes, always padded to this size. */
+export const MAX_PROFILE_ABOUT_BYTES = 512;
+/** A re-encoded avatar: at most this many bytes, padded with Padmé. */
+export const MAX_PROFILE_AVATAR_BYTES = 64 * 1024;
+/** u64 revision ‖ name field (2 + 128) ‖ about field (2 + 512) ‖ u8 format ‖ u32 avatar length. */
+export const PROFILE_PLAINTEXT_FIXED_LENGTH = 8 + 2 + MAX_PROFILE_NAME_BYTES + 2 + MAX_PROFILE_ABOUT_BYTES + 1 + 4;
+/** u8 version ‖ key id (16) ‖ nonce (12). */
+export const ENCRYPTED_PROFILE_HEADER_LENGTH = 1 + PROFILE_KEY_ID_LENGTH + 12;
+/** An encrypted profile without an avatar (every one of them has exactly this length). */
+export const MIN_ENCRYPTED_PROFILE_BYTES = ENCRYPTED_PROFILE_HEADER_LENGTH + PROFILE_PLAINTEXT_FIXED_LENGTH + 16;
+/** An encrypted profile with the largest avatar (Padmé(65,536) = 65,536). */
+export const MAX_ENCRYPTED_PROFILE_BYTES = MIN_ENCRYPTED_PROFILE_BYTES + MAX_PROFILE_AVATAR_BYTES;
+
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
   DeviceList: 'Parley_v1_DeviceList',
@@ -92,6 +114,9 @@ export const Label = {
   RelayAccountDeletion: 'Parley_v1_RelayAccountDeletion',
   FileKeyCommit: 'Parley_v1_FileKeyCommit',
   FileCiphertextDigest: 'Parley_v1_FileCiphertextDigest',
+  ProfileCipherKey: 'Parley_v1_ProfileCipherKey',
+  ProfileKeyId: 'Parley_v1_ProfileKeyId',
+  ProfileAd: 'Parley_v1_ProfileAD',
 } as const;
 export type LabelName = keyof typeof Label;
 

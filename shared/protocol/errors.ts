@@ -47,7 +47,11 @@ export type ProtocolErrorCode =
   /** Bytes after an attachment's final segment. */
   | 'TRAILING_DATA'
   /** An attachment whose ciphertext digest or plaintext SHA-256 differs from the one its message announced. */
-  | 'DIGEST_MISMATCH';
+  | 'DIGEST_MISMATCH'
+  /** An encrypted profile made under another profile key than the one held (rotated, or not yet shared). */
+  | 'PROFILE_KEY_MISMATCH'
+  /** An encrypted profile that does not authenticate under the held key and account id (tampered, or swapped in). */
+  | 'PROFILE_AUTH_FAILED';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

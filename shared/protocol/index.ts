@@ -13,6 +13,7 @@ export * from './errors.js';
 export * from './messages.js';
 export * from './padding.js';
 export * from './pqxdh.js';
+export * from './profile.js';
 export * from './prekeys.js';
 export * from './safety-number.js';
 export * from './session.js';

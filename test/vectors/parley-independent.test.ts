@@ -4,8 +4,8 @@
  * @noble/* and node:crypto (never shared/, scripts/ or the generator): the test-vector RNG,
  * encodings, device lists (signature, account id, freshness, re-sign), prekey signatures and bundle
  * checks, PQXDH/X3DH, session ids, the Double Ratchet, padding, message and state layouts, the
- * signed and padded decryption error (its signature checked under the reporter's device key) and
- * safety numbers are all re-implemented here from the document's sections (cited as §n). Each test
+ * signed and padded decryption error (its signature checked under the reporter's device key),
+ * safety numbers, attachments and encrypted profiles are all re-implemented here from the document's sections (cited as §n). Each test
  * asserts how many vectors and cases it checked.
  *
  * Happy paths only, plus the checks the vectors exercise (bundle checks, device-list verification,
@@ -131,6 +131,9 @@ const LABEL = {
   BaseKeySeen: utf8('Parley_v1_BaseKeySeen'),
   FileKeyCommit: utf8('Parley_v1_FileKeyCommit'),
   FileCiphertextDigest: utf8('Parley_v1_FileCiphertextDigest'),
+  ProfileCipherKey: utf8('Parley_v1_ProfileCipherKey'),
+  ProfileKeyId: utf8('Parley_v1_ProfileKeyId'),
+  ProfileAd: utf8('Parley_v1_ProfileAD'),
 };
 
 // ── §17 Attachments ─────────────────────────────────────────────────────────
@@ -1539,5 +1542,87 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     }
     expect(v.cases.map((c) => c.plaintext.length)).toEqual([0, 1, ATTACHMENT_SEGMENT, ATTACHMENT_SEGMENT + 1, 3 * ATTACHMENT_SEGMENT + 12_345]);
     expect(segmentsChecked).toBe(1 + 1 + 1 + 2 + 4);
+  });
+  it('§18 profiles: 3 profiles (name only, name and about, with an avatar) encrypted, and 4 checks on opening one', () => {
+    type ProfileJson = { revision: number; displayName: string; about: string; avatar: { format: string; bytes: string } | null };
+    type Case = { name: string; profile: ProfileJson; plaintext: string; nonce: string; ad: string; encrypted: string };
+    const v = load<{
+      rng: DrawList;
+      outputs: { accountId: string; profileKey: string; cipherKey: string; keyId: string; rotatedKeyId: string; cases: Case[]; checks: { name: string; expect: string }[] };
+    }>('profile.json');
+    const draws = new Draws(v.rng);
+    const accountId = draws.take('accountId', 16);
+    const profileKey = draws.take('profileKey', 32);
+    // §18.1 derivations: HKDF(salt = 0³², ikm = profile key, info = label, L).
+    const cipherKey = HKDF(new Uint8Array(32), profileKey, LABEL.ProfileCipherKey, 32);
+    const keyId = HKDF(new Uint8Array(32), profileKey, LABEL.ProfileKeyId, 16);
+    expect(hex(accountId)).toBe(v.outputs.accountId);
+    expect(hex(profileKey)).toBe(v.outputs.profileKey);
+    expect(hex(cipherKey)).toBe(v.outputs.cipherKey);
+    expect(hex(keyId)).toBe(v.outputs.keyId);
+    // §18.2 plaintext: u64 revision ‖ u16 n ‖ name ‖ 0x00^(128 − n) ‖ u16 m ‖ about ‖ 0x00^(512 − m) ‖ u8 format ‖ u32 a ‖ avatar ‖ 0x00^(Padmé(a) − a).
+    const field = (text: Uint8Array, size: number) => cat(u16(text.length), text, new Uint8Array(size - text.length));
+    const ad = cat(LABEL.ProfileAd, u8(0x01), accountId, keyId);
+    for (const c of v.outputs.cases) {
+      const p = c.profile;
+      const avatar = p.avatar ? unhex(p.avatar.bytes) : new Uint8Array(0);
+      if (p.avatar) {
+        // §18.6: the vectors' avatar is "RIFF" ‖ u32le(length − 8) ‖ "WEBP", then byte i = i mod 251.
+        const want = Uint8Array.from({ length: avatar.length }, (_, i) => i % 251);
+        want.set(utf8('RIFF'), 0);
+        new DataView(want.buffer).setUint32(4, avatar.length - 8, true);
+        want.set(utf8('WEBP'), 8);
+        expect(hex(avatar)).toBe(hex(want));
+        expect(p.avatar.format).toBe('webp');
+      }
+      const plaintext = cat(
+        u64(p.revision),
+        field(utf8(p.displayName), 128),
+        field(utf8(p.about), 512),
+        u8(p.avatar ? 0x01 : 0x00),
+        u32(avatar.length),
+        avatar,
+        new Uint8Array(padme(avatar.length) - avatar.length),
+      );
+      expect(hex(plaintext), c.name).toBe(c.plaintext);
+      expect(hex(ad), c.name).toBe(c.ad);
+      // §18.3: u8 version ‖ key id ‖ nonce ‖ AES-256-GCM(cipher key, nonce, plaintext, AD).
+      const nonce = draws.take(`${c.name}.nonce`, 12);
+      expect(hex(nonce)).toBe(c.nonce);
+      const encrypted = cat(u8(0x01), keyId, nonce, seal(cipherKey, nonce, plaintext, ad));
+      expect(hex(encrypted), c.name).toBe(c.encrypted);
+      // §18.4 the reader: same plaintext back; every profile without an avatar has the same length.
+      expect(hex(open(cipherKey, nonce, encrypted.subarray(29), ad))).toBe(c.plaintext);
+      if (!p.avatar) expect(encrypted.length).toBe(1 + 16 + 12 + 8 + 130 + 514 + 5 + 16);
+    }
+    const rotatedKey = draws.take('rotatedProfileKey', 32);
+    draws.allTaken();
+    expect(hex(HKDF(new Uint8Array(32), rotatedKey, LABEL.ProfileKeyId, 16))).toBe(v.outputs.rotatedKeyId);
+    // §18.4 in order: the key id (PROFILE_KEY_MISMATCH), then the AEAD under the account's AD (PROFILE_AUTH_FAILED).
+    const readProfile = (bytes: Uint8Array, key: Uint8Array, account: Uint8Array): string => {
+      if (bytes[0] !== 0x01) return 'MALFORMED';
+      const id = HKDF(new Uint8Array(32), key, LABEL.ProfileKeyId, 16);
+      if (!eqBytes(bytes.subarray(1, 17), id)) return 'PROFILE_KEY_MISMATCH';
+      try {
+        open(HKDF(new Uint8Array(32), key, LABEL.ProfileCipherKey, 32), bytes.subarray(17, 29), bytes.subarray(29), cat(LABEL.ProfileAd, u8(0x01), account, id));
+        return 'ok';
+      } catch {
+        return 'PROFILE_AUTH_FAILED';
+      }
+    };
+    const last = unhex(v.outputs.cases[v.outputs.cases.length - 1]!.encrypted);
+    const flipped = last.slice();
+    flipped[flipped.length - 1]! ^= 0x01;
+    const otherAccount = accountId.slice();
+    otherAccount[0]! ^= 0x01;
+    const got = {
+      valid: readProfile(last, profileKey, accountId),
+      'last-byte-flipped': readProfile(flipped, profileKey, accountId),
+      'other-account-id': readProfile(last, profileKey, otherAccount),
+      'rotated-key': readProfile(last, rotatedKey, accountId),
+    };
+    expect(v.outputs.checks.map((c) => [c.name, c.expect])).toEqual(Object.entries(got));
+    expect(v.outputs.cases).toHaveLength(3);
+    expect(v.outputs.checks).toHaveLength(4);
   });
 });
