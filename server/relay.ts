@@ -19,6 +19,7 @@ import type { RelayContext } from './core/context.js';
 import { Mailboxes } from './core/mailboxes.js';
 import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
+import { ProfileService } from './core/profiles.js';
 import { createHttpApp, type HttpState } from './http/app.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
@@ -115,10 +116,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const presence = new PresenceService(ctx);
   const accounts = new AccountService(ctx, mailboxes);
   const prekeys = new PrekeyService(ctx);
+  const profiles = new ProfileService(ctx);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }));
 
   const state: HttpState = { draining: false };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence }, state);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles }, state);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const server: Server = createServer(app);
   server.headersTimeout = 20_000;

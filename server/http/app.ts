@@ -19,6 +19,7 @@ import {
   MAX_CONTACTS,
   MAX_DEVICES_PER_ACCOUNT,
   MAX_ENVELOPE_CONTENT,
+  MAX_ENCRYPTED_PROFILE_BYTES,
   MAX_PRESENCE_QUERY,
   MAX_PREKEYS_PER_UPLOAD,
   MAILBOX_RETENTION_MS,
@@ -32,6 +33,7 @@ import {
   DeleteAccountRequestSchema,
   PresenceQuerySchema,
   PrekeyUploadSchema,
+  PutProfileRequestSchema,
   PutDeviceListRequestSchema,
   RegisterRequestSchema,
   ROUTES,
@@ -45,6 +47,7 @@ import {
   MAX_CLIENT_FRAME_BYTES,
   MAX_CONTACTS_BODY_BYTES,
   MAX_PREKEY_BODY_BYTES,
+  MAX_PROFILE_BODY_BYTES,
   MAX_REGISTER_BODY_BYTES,
   MAX_SEND_BODY_BYTES,
   MAX_SMALL_BODY_BYTES,
@@ -56,6 +59,7 @@ import { rateLimited, RelayError, toErrorObject } from '../core/errors.js';
 import type { Mailboxes } from '../core/mailboxes.js';
 import { presenceEntryWire, type PresenceService } from '../core/presence.js';
 import type { PrekeyService } from '../core/prekeys.js';
+import type { ProfileService } from '../core/profiles.js';
 import { parseOrThrow } from '../core/validation.js';
 import { accountJson, bundleJson } from './serialize.js';
 
@@ -65,6 +69,7 @@ export type HttpServices = {
   readonly prekeys: PrekeyService;
   readonly mailboxes: Mailboxes;
   readonly presence: PresenceService;
+  readonly profiles: ProfileService;
 };
 
 export type HttpState = { draining: boolean };
@@ -189,6 +194,7 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
         maxContacts: MAX_CONTACTS,
         maxAckBatch: MAX_ACK_BATCH,
         maxPresenceQuery: MAX_PRESENCE_QUERY,
+        maxProfileBytes: MAX_ENCRYPTED_PROFILE_BYTES,
         mailboxRetentionMs: MAILBOX_RETENTION_MS,
         sessionTokenTtlMs: SESSION_TOKEN_TTL_MS,
         challengeTtlMs: CHALLENGE_TTL_MS,
@@ -285,6 +291,17 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
     if (wait) throw rateLimited(wait, 'presence queries');
     const entries = await services.presence.snapshot(requester, body(PresenceQuerySchema, req).accounts);
     res.json({ entries: entries.map(presenceEntryWire) });
+  });
+
+  // ── Profiles (encrypted; the relay never sees a name) ──
+  route('putProfile', requireAuth, json(MAX_PROFILE_BODY_BYTES), async (req, res) => {
+    await services.profiles.put(device(res), body(PutProfileRequestSchema, req).profile);
+    res.status(204).end();
+  });
+  route('getProfile', requireAuth, async (req, res) => {
+    const accountId = param(AccountIdSchema, req.params.accountId);
+    const stored = await services.profiles.get(device(res), accountId);
+    res.json({ accountId: toBase64Url(accountId), profile: toBase64Url(stored.profile), updatedAt: stored.updatedAt });
   });
 
   app.use(() => {

@@ -1,6 +1,6 @@
 /**
  * The relay's rate limits and resource caps (DESIGN §5): registration, challenges and sessions per
- * IP; lookups per requester; bundle fetches per (requester, target); sends per device; frames and
+ * IP; lookups per requester; profile uploads per account; bundle fetches per (requester, target); sends per device; frames and
  * bytes per WebSocket connection; plus caps that protect the process (connections, in-flight sends
  * per connection, flood strikes before a disconnect). Defaults suit a small organisation's relay;
  * operators (and tests, and the benchmark) override any of them with PARLEY_RELAY_LIMITS (JSON).
@@ -25,6 +25,8 @@ export const DEFAULT_LIMITS = {
   requestsPerIp: perSecond(300, 600),
   /** Account and username lookups per authenticated account. */
   lookupsPerAccount: perMinute(600, 100),
+  /** Profile replacements per account (an upload is up to 66 KiB): 20 at once, then 30 per hour. */
+  profileUploadsPerAccount: { capacity: 20, refillPerSecond: 30 / 3600 } as BucketSpec,
   /** Bundle fetches per (requester account, target account). */
   bundlesPerPair: perMinute(12, 10),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
@@ -65,6 +67,7 @@ export const LimitsOverrideSchema = z
     authPerDevice: bucketSchema,
     requestsPerIp: bucketSchema,
     lookupsPerAccount: bucketSchema,
+    profileUploadsPerAccount: bucketSchema,
     bundlesPerPair: bucketSchema,
     envelopesPerDevice: bucketSchema,
     framesPerConnection: bucketSchema,
@@ -91,6 +94,7 @@ export class RateLimits {
   readonly authDevice: KeyedRateLimiter;
   readonly requests: KeyedRateLimiter;
   readonly lookups: KeyedRateLimiter;
+  readonly profileUploads: KeyedRateLimiter;
   readonly bundles: KeyedRateLimiter;
   readonly envelopes: KeyedRateLimiter;
 
@@ -103,6 +107,7 @@ export class RateLimits {
     this.authDevice = new KeyedRateLimiter(config.authPerDevice, now);
     this.requests = new KeyedRateLimiter(config.requestsPerIp, now);
     this.lookups = new KeyedRateLimiter(config.lookupsPerAccount, now);
+    this.profileUploads = new KeyedRateLimiter(config.profileUploadsPerAccount, now);
     this.bundles = new KeyedRateLimiter(config.bundlesPerPair, now);
     this.envelopes = new KeyedRateLimiter(config.envelopesPerDevice, now);
   }

@@ -1,6 +1,6 @@
 /**
  * The RelayStore over Kysely, composed from one query module per aggregate (aggregates/): accounts
- * and devices, auth, prekeys, mailbox, contacts, and the expiry sweep. Every query is written once
+ * and devices, auth, prekeys, mailbox, contacts, profiles, and the expiry sweep. Every query is written once
  * for SQLite and PostgreSQL (standard SQL, `DELETE … RETURNING`, `ON CONFLICT`, row locks only where
  * PostgreSQL needs them). Owns the composition only; the SQL and transactions live in the
  * aggregates, connection setup in sqlite.ts, policy in server/core.
@@ -15,6 +15,7 @@ import { contactStore } from './aggregates/contacts.js';
 import { QueryShapes, type StoreContext } from './aggregates/context.js';
 import { mailboxStore } from './aggregates/mailbox.js';
 import { prekeyStore } from './aggregates/prekeys.js';
+import { profileStore } from './aggregates/profiles.js';
 import { sweepStore } from './aggregates/sweep.js';
 import type { Database } from './schema.js';
 import type { RelayStore, StoreLifecycle } from './store.js';
@@ -61,6 +62,7 @@ export function kyselyRelayStore(options: KyselyStoreOptions): RelayStore {
     prekeyStore(ctx),
     mailboxStore(ctx),
     contactStore(ctx),
+    profileStore(ctx),
     sweepStore(ctx),
   );
 }

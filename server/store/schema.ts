@@ -68,6 +68,9 @@ export type SessionsTable = {
 
 export type ContactsTable = { owner: Bytes; contact: Bytes };
 
+/** An account's encrypted profile, stored verbatim (docs/protocol.md §18); the relay cannot open it. */
+export type ProfilesTable = { account_id: Bytes; profile: Bytes; updated_at: number };
+
 export type Database = {
   accounts: AccountsTable;
   held_usernames: HeldUsernamesTable;
@@ -82,4 +85,5 @@ export type Database = {
   challenges: ChallengesTable;
   sessions: SessionsTable;
   contacts: ContactsTable;
+  profiles: ProfilesTable;
 };

@@ -134,7 +134,7 @@ export type AccountStore = {
   }): Promise<{ readonly status: 'replaced'; readonly removed: readonly RemovedDevice[] } | { readonly status: 'conflict' }>;
   /** Removes the device and everything it owns, and keeps it out until its key leaves the list. */
   unregisterDevice(deviceKey: number): Promise<RemovedDevice | undefined>;
-  /** Removes the account, its devices, mailboxes, prekeys, sessions and contacts; holds the username. */
+  /** Removes the account, its devices, mailboxes, prekeys, sessions, contacts and profile; holds the username. */
   deleteAccount(input: {
     readonly accountId: Uint8Array;
     readonly now: number;
@@ -199,9 +199,16 @@ export type ContactStore = {
   mutualContacts(owner: Uint8Array, options: { readonly among?: readonly Uint8Array[]; readonly visibleOnly: boolean }): Promise<Uint8Array[]>;
 };
 
+/** Encrypted profiles (aggregates/profiles.ts): opaque bytes, one per account. */
+export type ProfileStore = {
+  /** Replaces the account's profile; `no-account` when the account does not exist (or was deleted meanwhile). */
+  putProfile(input: { readonly accountId: Uint8Array; readonly profile: Uint8Array; readonly now: number }): Promise<'stored' | 'no-account'>;
+  getProfile(accountId: Uint8Array): Promise<{ readonly profile: Uint8Array; readonly updatedAt: number } | undefined>;
+};
+
 /** Expiry of everything with a lifetime (aggregates/sweep.ts). */
 export type SweepStore = {
   sweep(input: { readonly now: number; readonly mailboxCutoff: number; readonly batchSize: number }): Promise<SweepResult>;
 };
 
-export type RelayStore = StoreLifecycle & AccountStore & AuthStore & PrekeyStore & MailboxStore & ContactStore & SweepStore;
+export type RelayStore = StoreLifecycle & AccountStore & AuthStore & PrekeyStore & MailboxStore & ContactStore & ProfileStore & SweepStore;

@@ -10,10 +10,13 @@ import {
   ACCOUNT_ID_LENGTH,
   Label,
   MAX_DEVICES_PER_ACCOUNT,
+  MAX_ENCRYPTED_PROFILE_BYTES,
   MAX_ENVELOPE_CONTENT,
+  MIN_ENCRYPTED_PROFILE_BYTES,
 } from '../protocol/constants.js';
 
-export { MAX_DEVICES_PER_ACCOUNT, MAX_ENVELOPE_CONTENT };
+/** An encrypted profile (docs/protocol.md §18) is between these lengths; the relay refuses others. */
+export { MAX_DEVICES_PER_ACCOUNT, MAX_ENCRYPTED_PROFILE_BYTES, MAX_ENVELOPE_CONTENT, MIN_ENCRYPTED_PROFILE_BYTES };
 
 /** Live WebSocket connections one device may hold at once. */
 export const MAX_CONNECTIONS_PER_DEVICE = 5;

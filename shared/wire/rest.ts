@@ -11,11 +11,13 @@ import {
   MAX_CONTACTS,
   MAX_DEVICE_LIST_WIRE_BYTES,
   MAX_DEVICES_PER_ACCOUNT,
+  MAX_ENCRYPTED_PROFILE_BYTES,
   MAX_ENVELOPE_CONTENT,
   MAX_PRESENCE_QUERY,
   MAX_PREKEYS_PER_UPLOAD,
   MAX_USERNAME_INPUT_LENGTH,
   MIN_DEVICE_LIST_BYTES,
+  MIN_ENCRYPTED_PROFILE_BYTES,
   RELAY_ID_LENGTH,
   SESSION_TOKEN_LENGTH,
 } from './limits.js';
@@ -101,6 +103,8 @@ export const WellKnownSchema = z.object({
     maxContacts: z.number().int(),
     maxAckBatch: z.number().int(),
     maxPresenceQuery: z.number().int(),
+    /** The largest encrypted profile (absent from relays before profiles). */
+    maxProfileBytes: z.number().int().optional(),
     mailboxRetentionMs: z.number().int(),
     sessionTokenTtlMs: z.number().int(),
     challengeTtlMs: z.number().int(),
@@ -235,6 +239,21 @@ export const PresenceQuerySchema = z.strictObject({ accounts: z.array(AccountIdS
 export const PresenceEntrySchema = z.object({ accountId: AccountIdSchema, online: z.boolean(), shared: z.boolean().optional() });
 export const PresenceSnapshotSchema = z.object({ entries: z.array(PresenceEntrySchema) });
 
+// ── Profiles (docs/protocol.md §18) ──────────────────────────────────────────
+
+/** An encrypted profile: opaque to the relay, which checks only its length and version byte. */
+export const EncryptedProfileSchema = bytesField({ min: MIN_ENCRYPTED_PROFILE_BYTES, max: MAX_ENCRYPTED_PROFILE_BYTES });
+/** Replaces the authenticated account's profile. */
+export const PutProfileRequestSchema = z.strictObject({ profile: EncryptedProfileSchema });
+export type PutProfileRequestInput = z.input<typeof PutProfileRequestSchema>;
+export const ProfileResponseSchema = z.object({
+  accountId: AccountIdSchema,
+  profile: EncryptedProfileSchema,
+  /** When the relay stored it (the relay's clock). */
+  updatedAt: TimestampSchema,
+});
+export type ProfileResponse = z.output<typeof ProfileResponseSchema>;
+
 // ── Route table ──────────────────────────────────────────────────────────────
 
 /** Every REST endpoint, `:name` marking path parameters (account ids in base64url). */
@@ -257,6 +276,8 @@ export const ROUTES = {
   getContacts: { method: 'GET', path: '/v1/contacts' },
   deleteContacts: { method: 'DELETE', path: '/v1/contacts' },
   presenceQuery: { method: 'POST', path: '/v1/presence/query' },
+  putProfile: { method: 'PUT', path: '/v1/profiles/me' },
+  getProfile: { method: 'GET', path: '/v1/profiles/:accountId' },
   wellKnown: { method: 'GET', path: '/.well-known/parley' },
   health: { method: 'GET', path: '/healthz' },
   metrics: { method: 'GET', path: '/metrics' },

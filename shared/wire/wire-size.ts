@@ -16,6 +16,7 @@ import {
   MAX_CONTACTS,
   MAX_DEVICE_LIST_WIRE_BYTES,
   MAX_DEVICES_PER_ACCOUNT,
+  MAX_ENCRYPTED_PROFILE_BYTES,
   MAX_ENVELOPE_CONTENT,
   MAX_PRESENCE_QUERY,
   MAX_PREKEYS_PER_UPLOAD,
@@ -82,6 +83,7 @@ const sizes = {
   registerBody: jsonByteLength(worstCaseRegisterBody()),
   prekeyBody: jsonByteLength({ ...worstCasePrekeys(), oneTimePrekeys: [] }),
   contactsBody: jsonByteLength({ contacts: Array(MAX_CONTACTS).fill(b64(ACCOUNT_ID_LENGTH)) }),
+  profileBody: jsonByteLength({ profile: b64(MAX_ENCRYPTED_PROFILE_BYTES) }),
   /** Every other request body (challenge, session, device list, settings, deletion, presence). */
   smallBody: Math.max(
     jsonByteLength({ deviceList: b64(MAX_DEVICE_LIST_WIRE_BYTES) }),
@@ -98,4 +100,6 @@ export const MAX_SEND_BODY_BYTES = sizes.sendBody;
 export const MAX_REGISTER_BODY_BYTES = sizes.registerBody;
 export const MAX_PREKEY_BODY_BYTES = sizes.prekeyBody;
 export const MAX_CONTACTS_BODY_BYTES = sizes.contactsBody;
+/** A profile upload: the largest encrypted profile; one byte more is PAYLOAD_TOO_LARGE. */
+export const MAX_PROFILE_BODY_BYTES = sizes.profileBody;
 export const MAX_SMALL_BODY_BYTES = sizes.smallBody;

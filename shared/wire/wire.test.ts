@@ -10,14 +10,15 @@ import { label } from '../protocol/constants.js';
 import { accountDeletionSignatureInput, relayAuthSignatureInput } from './auth.js';
 import { ErrorBodySchema, ErrorFrameSchema, ERROR_CODES, HTTP_STATUS } from './errors.js';
 import { ClientFrameSchema } from './frames.js';
-import { MAX_DEVICES_PER_ACCOUNT, MAX_ENVELOPE_CONTENT } from './limits.js';
+import { MAX_DEVICES_PER_ACCOUNT, MAX_ENCRYPTED_PROFILE_BYTES, MAX_ENVELOPE_CONTENT, MIN_ENCRYPTED_PROFILE_BYTES } from './limits.js';
 import { bytesField, RequestIdSchema } from './primitives.js';
-import { PrekeyUploadSchema, RegisterRequestSchema, SendRequestSchema } from './rest.js';
+import { PrekeyUploadSchema, PutProfileRequestSchema, RegisterRequestSchema, SendRequestSchema } from './rest.js';
 import { normalizeUsername } from './username.js';
 import {
   jsonByteLength,
   MAX_CLIENT_FRAME_BYTES,
   MAX_PREKEY_BODY_BYTES,
+  MAX_PROFILE_BODY_BYTES,
   MAX_REGISTER_BODY_BYTES,
   MAX_SEND_BODY_BYTES,
   worstCaseMessages,
@@ -55,6 +56,16 @@ describe('wire sizes', () => {
     // which the relay checks after parsing).
     expect(RegisterRequestSchema.safeParse(worstCaseRegisterBody()).success).toBe(true);
     expect(jsonByteLength(worstCaseRegisterBody())).toBe(MAX_REGISTER_BODY_BYTES);
+    const profile = { profile: toBase64Url(new Uint8Array(MAX_ENCRYPTED_PROFILE_BYTES)) };
+    expect(PutProfileRequestSchema.safeParse(profile).success).toBe(true);
+    expect(jsonByteLength(profile)).toBe(MAX_PROFILE_BODY_BYTES);
+  });
+
+  it('an encrypted profile one byte outside its lengths is refused by the schema', () => {
+    for (const n of [MIN_ENCRYPTED_PROFILE_BYTES - 1, MAX_ENCRYPTED_PROFILE_BYTES + 1]) {
+      expect(PutProfileRequestSchema.safeParse({ profile: toBase64Url(new Uint8Array(n)) }).success, String(n)).toBe(false);
+    }
+    expect(PutProfileRequestSchema.safeParse({ profile: toBase64Url(new Uint8Array(MIN_ENCRYPTED_PROFILE_BYTES)) }).success).toBe(true);
   });
 
   it('every valid send frame fits in maxPayload (property)', () => {

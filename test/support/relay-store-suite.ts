@@ -349,6 +349,40 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect(lists.map((list) => list.map(toHex).sort())).toContainEqual(stored);
     });
 
+    it('an encrypted profile is stored verbatim, replaced whole, and only for an account that exists', async () => {
+      const a = await account();
+      expect(await store.getProfile(a.accountId)).toBeUndefined();
+      const first = rng(702);
+      expect(await store.putProfile({ accountId: a.accountId, profile: first, now: NOW })).toBe('stored');
+      expect(await store.getProfile(a.accountId)).toEqual({ profile: first, updatedAt: NOW });
+      const second = rng(1006);
+      expect(await store.putProfile({ accountId: a.accountId, profile: second, now: NOW + 5 })).toBe('stored');
+      expect(await store.getProfile(a.accountId)).toEqual({ profile: second, updatedAt: NOW + 5 });
+      const stranger = rng(16);
+      expect(await store.putProfile({ accountId: stranger, profile: first, now: NOW })).toBe('no-account');
+      expect(await store.getProfile(stranger)).toBeUndefined();
+    });
+
+    it('deleting an account deletes its profile; other profiles stay', async () => {
+      const a = await account();
+      const b = await account();
+      await store.putProfile({ accountId: a.accountId, profile: rng(702), now: NOW });
+      const kept = rng(702);
+      await store.putProfile({ accountId: b.accountId, profile: kept, now: NOW });
+      await store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW + 1 });
+      expect(await store.getProfile(a.accountId)).toBeUndefined();
+      expect(await store.putProfile({ accountId: a.accountId, profile: rng(702), now: NOW })).toBe('no-account');
+      expect((await store.getProfile(b.accountId))?.profile).toEqual(kept);
+    });
+
+    it('concurrent: profile uploads racing an account deletion leave no profile behind', async () => {
+      const a = await account();
+      const uploads = Array.from({ length: 5 }, (_, i) => store.putProfile({ accountId: a.accountId, profile: rng(702), now: NOW + i }));
+      const deletion = store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW + 1 });
+      await Promise.all([...uploads, deletion]);
+      expect(await store.getProfile(a.accountId)).toBeUndefined();
+    });
+
     it('committed state survives closing and reopening', async () => {
       const bob = await account([1]);
       const alice = await account([1]);

@@ -2,7 +2,8 @@
  * The account aggregate: an account, its signed device list, its devices (with the retirements of
  * devices that unregistered themselves), and what deleting it leaves behind (a tombstone on the
  * account id, a hold on the username). Owns the tables `accounts`, `devices`, `retired_devices`,
- * `account_tombstones`, `held_usernames`. Does not check signatures or limits (server/core does).
+ * `account_tombstones`, `held_usernames`; deleting an account also clears its rows in `contacts` and
+ * `profiles`. Does not check signatures or limits (server/core does).
  *
  * Sharp edges: a device list is replaced by compare-and-swap on its version, and the devices it
  * drops or re-keys are purged in the same transaction (device-rows.ts), so a list and its devices
@@ -187,6 +188,7 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
         await trx.deleteFrom('retired_devices').where('account_id', '=', input.accountId).execute();
         await trx.deleteFrom('contacts').where('owner', '=', input.accountId).execute();
         await trx.deleteFrom('contacts').where('contact', '=', input.accountId).execute();
+        await trx.deleteFrom('profiles').where('account_id', '=', input.accountId).execute();
         await trx.deleteFrom('accounts').where('account_id', '=', input.accountId).execute();
         await trx.insertInto('account_tombstones').values({ account_id: input.accountId, deleted_at: input.now }).execute();
         await trx

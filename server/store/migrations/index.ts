@@ -5,12 +5,14 @@
  */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-profiles.js';
 import type { DialectTypes } from './dialect-types.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, t: DialectTypes): Promise<void> };
 
 const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0001-initial': m0001 as unknown as MigrationModule,
+  '0002-profiles': m0002 as unknown as MigrationModule,
 };
 
 export class RelayMigrationProvider implements MigrationProvider {
