@@ -26,8 +26,15 @@ const untyped = {
 const eslint = new ESLint({ cwd: root, overrideConfig: untyped });
 /** The same, for fixtures linted where they lie (eslint.config.js ignores test/fixtures). */
 const inPlace = new ESLint({ cwd: root, overrideConfig: untyped, ignore: false });
-/** The repository's config as `npm run lint` runs it. */
-const typed = new ESLint({ cwd: root });
+/**
+ * The repository's config as `npm run lint` runs it — except that typescript-eslint must not infer a
+ * single run (it does when CI=true): then it builds each program once and keeps the first text it saw
+ * for a file, and the second fixture linted in place of PROGRAM_FILE would be checked against the first.
+ */
+const typed = new ESLint({
+  cwd: root,
+  overrideConfig: { languageOptions: { parserOptions: { disallowAutomaticSingleRunInference: true } } },
+});
 
 type Case = { readonly boundary: string; readonly fixture: string; readonly filePath: string };
 
