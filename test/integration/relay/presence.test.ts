@@ -6,6 +6,11 @@
  * ever reaches them. Issue 12: hiding reads as "not shared", never as going offline; becoming
  * mutual contacts while both are online tells each the other's state at once; ceasing to be mutual
  * tells the other side that presence is no longer shared.
+ *
+ * "Nothing arrived" is checked with an ordering barrier, not a sleep: a witness, mutual with the
+ * observer, sends a sentinel typing frame after the thing that must not reach the observer was
+ * triggered; once the sentinel has arrived, the relay has handled everything triggered before it
+ * (its store answers in order, and the bus and each socket deliver in order).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url, toHex } from '../../../shared/crypto/bytes.js';
@@ -38,14 +43,37 @@ async function person(): Promise<Person> {
 }
 
 const id = (p: Person): string => toHex(p.account.accountId);
-/** Time for a frame that is *not* expected to show up (negative checks). */
-const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+let barriers = 0;
+/**
+ * Waits until everything triggered so far has reached each observer: a fresh witness account,
+ * mutual with every observer, sends each a typing frame that must arrive; the sentinel is then
+ * removed from the observer's typing log so assertions see only the test's own events.
+ */
+async function barrier(...observers: Person[]): Promise<void> {
+  const witness = await person();
+  const tag = `${id(witness)}:started`;
+  await witness.client.setContacts(observers.map((o) => o.account.accountId));
+  const saved = await Promise.all(observers.map((o) => o.client.getContacts()));
+  await Promise.all(observers.map((o, i) => o.client.setContacts([...saved[i]!.contacts, witness.account.accountId])));
+  await witness.client.connect();
+  for (const o of observers) witness.client.typing(o.account.accountId, 'started');
+  await until(() => observers.every((o) => o.typing.includes(tag)), `barrier ${++barriers}`);
+  for (const o of observers) {
+    o.typing.splice(o.typing.indexOf(tag), 1);
+    // The witness's own presence events (it became mutual and came online) are not the test's.
+    for (let i = o.presence.length - 1; i >= 0; i--) if (o.presence[i]!.startsWith(id(witness))) o.presence.splice(i, 1);
+  }
+  // No longer mutual with anyone, the witness leaves without telling the observers anything.
+  await Promise.all(observers.map((o, i) => o.client.setContacts(saved[i]!.contacts)));
+  witness.client.close();
 }
 
 /** Alice ⇄ Bob mutual; Carol lists Alice (one-sided); Dave is a stranger to everyone. */
@@ -66,7 +94,7 @@ describe('typing', () => {
     dave.client.typing(bob.account.accountId, 'started'); // stranger
     alice.client.typing(carol.account.accountId, 'started'); // Carol lists Alice, Alice not Carol
     await until(() => bob.typing.length > 0, 'typing at Bob');
-    await settle();
+    await barrier(bob, alice, carol);
     expect(bob.typing).toEqual([`${id(alice)}:started`]);
     expect(alice.typing).toEqual([]);
     expect(carol.typing).toEqual([]);
@@ -89,7 +117,7 @@ describe('typing', () => {
     await alice.client.deleteContacts();
     expect((await alice.client.getContacts()).contacts).toEqual([]);
     alice.client.typing(bob.account.accountId, 'started');
-    await settle();
+    await barrier(bob);
     expect(bob.typing).toEqual([]);
   });
 });
@@ -141,7 +169,7 @@ describe('presence', () => {
     await until(() => bob.presence.length === 1, 'online event');
     alice.client.close();
     await until(() => bob.presence.length === 2, 'offline event');
-    await settle();
+    await barrier(bob, carol, dave);
     expect(bob.presence).toEqual([`${id(alice)}:online`, `${id(alice)}:offline`]);
     expect(carol.presence).toEqual([]);
     expect(dave.presence).toEqual([]);
@@ -161,7 +189,7 @@ describe('presence', () => {
     expect((await alice.client.getContacts()).presenceVisible).toBe(false);
     alice.client.close();
     await alice.client.connect();
-    await settle();
+    await barrier(bob);
     expect(bob.presence).toHaveLength(2);
     await alice.client.setPresenceVisible(true);
     await until(() => bob.presence.length === 3, 'visible again');
@@ -181,11 +209,11 @@ describe('presence', () => {
     await until(() => alice.presence.length === 2 && bob.presence.length === 1, 'presence on becoming mutual');
     expect(alice.presence.at(-1)).toBe(`${id(bob)}:online`);
     expect(bob.presence).toEqual([`${id(alice)}:online`]);
-    await settle();
+    await barrier(carol);
     expect(carol.presence).toEqual([]);
     // Saving the same list again changes nothing.
     await bob.client.setContacts([alice.account.accountId]);
-    await settle();
+    await barrier(alice, bob);
     expect(alice.presence).toHaveLength(2);
     expect(bob.presence).toHaveLength(1);
   });
@@ -199,7 +227,7 @@ describe('presence', () => {
     await alice.client.connect();
     await bob.client.setContacts([alice.account.accountId, erin.account.accountId]);
     await until(() => bob.presence.length === 1, 'presence of Erin at Bob');
-    await settle();
+    await barrier(bob, alice);
     // Hidden Alice sends nothing; offline Erin is shared and offline.
     expect(bob.presence).toEqual([`${id(erin)}:offline`]);
     expect(alice.presence).toEqual([`${id(bob)}:online`]);
@@ -215,7 +243,7 @@ describe('presence', () => {
     expect(alice.presence.at(-1)).toBe(`${id(bob)}:not shared`);
     // Bob going offline now tells Alice nothing.
     bob.client.close();
-    await settle();
+    await barrier(alice);
     expect(alice.presence).toHaveLength(2);
   });
 });
