@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the relay (/metrics, prom-client): connections, frames in and out by type,
  * errors by code, mailbox queue depth, group-commit batch sizes and latencies, HTTP latency by
- * route template. Labels are closed sets (frame types, error codes, route templates): never an
+ * route template, attachment storage (bytes stored, uploads in progress, sweeps). Labels are closed sets (frame types, error codes, route templates): never an
  * account id, device id, IP or token. Each relay owns its own registry, so several relays can run
  * in one process (tests).
  */
@@ -29,11 +29,21 @@ export class RelayMetrics {
   readonly envelopesAcked: Counter;
   readonly queueDepth: Gauge;
   readonly commitQueueDepth: Gauge;
+  readonly attachmentBytesStored: Gauge;
+  readonly attachmentUploadsInProgress: Gauge;
+  readonly attachmentUploadsCreated: Counter;
+  readonly attachmentUploadsCompleted: Counter;
+  readonly attachmentUploadsTerminated: Counter;
+  readonly attachmentBytesServed: Counter;
+  readonly attachmentSweeps: Counter;
+  readonly attachmentsSwept: Counter<'kind'>;
 
   constructor(sources: {
     readonly connections: () => { unauthenticated: number; authenticated: number };
     readonly queueDepth: () => number;
     readonly commitQueueDepth: () => number;
+    /** Finished attachment bytes held and unfinished uploads (from the store, at scrape time). */
+    readonly attachments?: () => Promise<{ readonly storedBytes: number; readonly uploadsInProgress: number }>;
   }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_relay_' });
@@ -126,6 +136,46 @@ export class RelayMetrics {
         this.set(sources.commitQueueDepth());
       },
     });
+    // Both attachment gauges read the same store query; one scrape asks once.
+    let totals: Promise<{ readonly storedBytes: number; readonly uploadsInProgress: number }> | undefined;
+    const attachmentTotals = () => {
+      totals ??= (sources.attachments?.() ?? Promise.resolve({ storedBytes: 0, uploadsInProgress: 0 })).finally(() => {
+        setImmediate(() => (totals = undefined));
+      });
+      return totals;
+    };
+    this.attachmentBytesStored = new Gauge({
+      name: 'parley_relay_attachment_bytes_stored',
+      help: 'Ciphertext bytes of finished attachments held',
+      registers,
+      async collect() {
+        this.set((await attachmentTotals()).storedBytes);
+      },
+    });
+    this.attachmentUploadsInProgress = new Gauge({
+      name: 'parley_relay_attachment_uploads_in_progress',
+      help: 'Attachment uploads created and not finished',
+      registers,
+      async collect() {
+        this.set((await attachmentTotals()).uploadsInProgress);
+      },
+    });
+    this.attachmentUploadsCreated = new Counter({ name: 'parley_relay_attachment_uploads_created_total', help: 'Attachment uploads created', registers });
+    this.attachmentUploadsCompleted = new Counter({ name: 'parley_relay_attachment_uploads_completed_total', help: 'Attachment uploads finished', registers });
+    this.attachmentUploadsTerminated = new Counter({
+      name: 'parley_relay_attachment_uploads_terminated_total',
+      help: 'Attachment uploads cancelled or deleted by their uploader',
+      registers,
+    });
+    this.attachmentBytesServed = new Counter({ name: 'parley_relay_attachment_bytes_served_total', help: 'Attachment bytes sent to downloaders', registers });
+    this.attachmentSweeps = new Counter({ name: 'parley_relay_attachment_sweeps_total', help: 'Attachment expiry sweeps run', registers });
+    this.attachmentsSwept = new Counter({
+      name: 'parley_relay_attachments_swept_total',
+      help: 'Attachments removed by the sweep: partial (unfinished past 24 h), expired (past retention), orphan (files without a record)',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of ['partial', 'expired', 'orphan']) this.attachmentsSwept.inc({ kind }, 0);
   }
 
   frameIn(type: string): void {

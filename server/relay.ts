@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { systemClock, systemRng, type Clock, type Rng } from '../shared/crypto/random.js';
 import { MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
+import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
 import { LocalBus } from './bus/local-bus.js';
 import { AccountService } from './core/accounts.js';
 import { AuthService } from './core/auth.js';
@@ -20,7 +21,7 @@ import { Mailboxes } from './core/mailboxes.js';
 import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
-import { createHttpApp, type HttpState } from './http/app.js';
+import { clientIp, createHttpApp, device, type HttpState } from './http/app.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
@@ -72,8 +73,8 @@ export type Relay = {
   readonly identity: RelayIdentity;
   readonly store: RelayStore;
   readonly metrics: RelayMetrics;
-  /** Runs the expiry sweep now. */
-  sweep(): Promise<SweepResult>;
+  /** Runs the expiry sweep now (mailboxes, tokens, attachments). */
+  sweep(): Promise<SweepResult & { readonly attachments: AttachmentSweepResult }>;
   /** Drains (no new connections, sockets closed with 1001, queued commits finished) and closes. */
   close(): Promise<void>;
 };
@@ -108,6 +109,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     connections: () => parts.gateway?.connections ?? { unauthenticated: 0, authenticated: 0 },
     queueDepth: () => parts.mailboxes?.storedEnvelopes ?? 0,
     commitQueueDepth: () => parts.mailboxes?.pending ?? 0,
+    attachments: () => store.attachmentTotals(),
   });
   const ctx: RelayContext = { store, bus, clock, rng, identity, limits, metrics, log };
   const mailboxes = (parts.mailboxes = new Mailboxes(ctx));
@@ -118,13 +120,30 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const prekeys = new PrekeyService(ctx);
   const profiles = new ProfileService(ctx);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }));
+  const l = limits.config;
+  const attachments = new AttachmentService(ctx, {
+    dataDir,
+    limits: {
+      maxBytes: l.attachmentMaxBytes,
+      quotaBytes: l.attachmentQuotaBytes,
+      maxConcurrentUploads: l.attachmentMaxConcurrentUploads,
+      retentionMs: l.attachmentRetentionMs,
+      partialUploadMaxAgeMs: l.attachmentPartialMaxAgeMs,
+      tombstoneMs: l.attachmentTombstoneMs,
+    },
+    addressOf: clientIp,
+    takeDownload: (address) => limits.attachmentDownloads.take(address),
+    deviceOf: device,
+  });
+  await attachments.init();
 
   const state: HttpState = { draining: false };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles }, state);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments }, state);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const server: Server = createServer(app);
   server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+  // A request body may take this long: an attachment PATCH of a client's chunk on a slow link.
+  server.requestTimeout = 300_000;
   server.keepAliveTimeout = 30_000;
   server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
 
@@ -139,12 +158,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
-  const sweep = async (): Promise<SweepResult> => {
+  const sweep = async (): Promise<SweepResult & { readonly attachments: AttachmentSweepResult }> => {
     const now = clock();
     const result = await store.sweep({ now, mailboxCutoff: now - MAILBOX_RETENTION_MS, batchSize: SWEEP_BATCH_SIZE });
     mailboxes.forgotten(result.envelopes);
     if (result.envelopes > 0) log.info({ event: 'mailbox.expired', envelopes: result.envelopes }, 'expired envelopes deleted');
-    return result;
+    const swept = await attachments.sweep();
+    if (swept.partial + swept.expired + swept.orphans > 0) log.info({ event: 'attachments.swept', ...swept }, 'attachments removed');
+    return { ...result, attachments: swept };
   };
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {

@@ -26,6 +26,7 @@ import {
   SESSION_TOKEN_LENGTH,
   SESSION_TOKEN_TTL_MS,
 } from '../../shared/wire/limits.js';
+import { ATTACHMENTS_PATH } from '../../shared/wire/attachments.js';
 import { AccountIdSchema, DeviceIdSchema } from '../../shared/wire/primitives.js';
 import {
   ChallengeRequestSchema,
@@ -52,6 +53,7 @@ import {
   MAX_SEND_BODY_BYTES,
   MAX_SMALL_BODY_BYTES,
 } from '../../shared/wire/wire-size.js';
+import type { AttachmentService } from '../blobs/attachments.js';
 import type { AccountService } from '../core/accounts.js';
 import type { AuthService } from '../core/auth.js';
 import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
@@ -65,6 +67,7 @@ import { accountJson, bundleJson } from './serialize.js';
 
 export type HttpServices = {
   readonly auth: AuthService;
+  readonly attachments: AttachmentService;
   readonly accounts: AccountService;
   readonly prekeys: PrekeyService;
   readonly mailboxes: Mailboxes;
@@ -74,7 +77,7 @@ export type HttpServices = {
 
 export type HttpState = { draining: boolean };
 
-const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH']);
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
 
 type Locals = { device?: AuthenticatedDevice; started: number; route?: string };
@@ -83,7 +86,7 @@ function locals(res: Response): Locals {
   return res.locals as Locals;
 }
 
-function clientIp(req: Request): string {
+export function clientIp(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 
@@ -107,7 +110,7 @@ function param<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   return result.data;
 }
 
-function device(res: Response): AuthenticatedDevice {
+export function device(res: Response): AuthenticatedDevice {
   return locals(res).device!;
 }
 
@@ -200,6 +203,7 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
         challengeTtlMs: CHALLENGE_TTL_MS,
         maxAuthClockSkewMs: MAX_AUTH_CLOCK_SKEW_MS,
       },
+      attachments: services.attachments.announce(),
     });
   });
 
@@ -303,6 +307,12 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
     const stored = await services.profiles.get(device(res), accountId);
     res.json({ accountId: toBase64Url(accountId), profile: toBase64Url(stored.profile), updatedAt: stored.updatedAt });
   });
+  // ── Attachments (tus uploads, range downloads; server/blobs) ──
+  app.use((req, res, next) => {
+    if (req.path === ATTACHMENTS_PATH || req.path.startsWith(`${ATTACHMENTS_PATH}/`)) locals(res).route = `${ATTACHMENTS_PATH}/:id`;
+    next();
+  });
+  app.use(services.attachments.router(requireAuth));
 
   app.use(() => {
     throw new RelayError('NOT_FOUND', 'no such route');

@@ -49,6 +49,22 @@ export const DEFAULT_LIMITS = {
   maxCommitQueue: 20_000,
   /** A WebSocket must send its auth frame within this long (ms). */
   authTimeoutMs: WS_AUTH_TIMEOUT_MS,
+
+  // ── Attachments (server/blobs, ADR 0015) ──
+  /** Attachment downloads (GET, each range request counts) per client address. */
+  attachmentDownloadsPerIp: perMinute(600, 120),
+  /** The largest attachment ciphertext an upload may declare: 2 GiB. */
+  attachmentMaxBytes: 2 * 1024 ** 3,
+  /** Finished plus unfinished attachment bytes one account may keep: 10 GiB. */
+  attachmentQuotaBytes: 10 * 1024 ** 3,
+  /** Unfinished uploads one account may have at once. */
+  attachmentMaxConcurrentUploads: 4,
+  /** A finished attachment is deleted this long after its upload completed (ms): 30 days. */
+  attachmentRetentionMs: 30 * 24 * 3600_000,
+  /** An unfinished upload is discarded this long after it was created (ms): 24 h. */
+  attachmentPartialMaxAgeMs: 24 * 3600_000,
+  /** An expired attachment answers ATTACHMENT_EXPIRED this long before it is forgotten (ms): 30 days. */
+  attachmentTombstoneMs: 30 * 24 * 3600_000,
 };
 
 export type RelayLimitsConfig = typeof DEFAULT_LIMITS;
@@ -79,6 +95,13 @@ export const LimitsOverrideSchema = z
     maxConnections: countSchema,
     maxCommitQueue: countSchema,
     authTimeoutMs: countSchema,
+    attachmentDownloadsPerIp: bucketSchema,
+    attachmentMaxBytes: z.number().int().positive().max(2 ** 52),
+    attachmentQuotaBytes: z.number().int().positive().max(2 ** 52),
+    attachmentMaxConcurrentUploads: countSchema,
+    attachmentRetentionMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
+    attachmentPartialMaxAgeMs: z.number().int().positive().max(365 * 24 * 3600_000),
+    attachmentTombstoneMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
   })
   .partial();
 export type LimitsOverride = z.infer<typeof LimitsOverrideSchema>;
@@ -97,6 +120,7 @@ export class RateLimits {
   readonly profileUploads: KeyedRateLimiter;
   readonly bundles: KeyedRateLimiter;
   readonly envelopes: KeyedRateLimiter;
+  readonly attachmentDownloads: KeyedRateLimiter;
 
   constructor(
     readonly config: RelayLimitsConfig,
@@ -110,6 +134,7 @@ export class RateLimits {
     this.profileUploads = new KeyedRateLimiter(config.profileUploadsPerAccount, now);
     this.bundles = new KeyedRateLimiter(config.bundlesPerPair, now);
     this.envelopes = new KeyedRateLimiter(config.envelopesPerDevice, now);
+    this.attachmentDownloads = new KeyedRateLimiter(config.attachmentDownloadsPerIp, now);
   }
 
   /** Fresh per-connection buckets. */

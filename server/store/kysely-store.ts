@@ -10,6 +10,7 @@
  */
 import type { Kysely } from 'kysely';
 import { accountStore } from './aggregates/accounts.js';
+import { attachmentStore } from './aggregates/attachments.js';
 import { authStore } from './aggregates/auth.js';
 import { contactStore } from './aggregates/contacts.js';
 import { QueryShapes, type StoreContext } from './aggregates/context.js';
@@ -64,5 +65,6 @@ export function kyselyRelayStore(options: KyselyStoreOptions): RelayStore {
     contactStore(ctx),
     profileStore(ctx),
     sweepStore(ctx),
+    attachmentStore(ctx),
   );
 }

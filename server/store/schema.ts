@@ -70,6 +70,18 @@ export type ContactsTable = { owner: Bytes; contact: Bytes };
 
 /** An account's encrypted profile, stored verbatim (docs/protocol.md §18); the relay cannot open it. */
 export type ProfilesTable = { account_id: Bytes; profile: Bytes; updated_at: number };
+/** One row per attachment upload (issue 13); state 0 uploading, 1 complete, 2 expired (a tombstone). */
+export type AttachmentsTable = {
+  attachment_id: Bytes;
+  /** The uploading account (its session token named it). */
+  account_id: Bytes;
+  /** Declared ciphertext length (tus Upload-Length). */
+  length: number;
+  state: number;
+  created_at: number;
+  /** Uploading: when the partial upload is discarded; complete: end of retention; expired: tombstone start. */
+  expires_at: number;
+};
 
 export type Database = {
   accounts: AccountsTable;
@@ -86,4 +98,5 @@ export type Database = {
   sessions: SessionsTable;
   contacts: ContactsTable;
   profiles: ProfilesTable;
+  attachments: AttachmentsTable;
 };

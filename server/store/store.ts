@@ -211,4 +211,60 @@ export type SweepStore = {
   sweep(input: { readonly now: number; readonly mailboxCutoff: number; readonly batchSize: number }): Promise<SweepResult>;
 };
 
-export type RelayStore = StoreLifecycle & AccountStore & AuthStore & PrekeyStore & MailboxStore & ContactStore & ProfileStore & SweepStore;
+export type AttachmentState = 'uploading' | 'complete' | 'expired';
+
+export type AttachmentRecord = {
+  readonly attachmentId: Uint8Array;
+  readonly accountId: Uint8Array;
+  readonly length: number;
+  readonly state: AttachmentState;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+};
+
+/** Attachment ownership, quota and expiry (aggregates/attachments.ts); the bytes are files (server/blobs). */
+export type AttachmentStore = {
+  /**
+   * Records a new upload, unless the account already has `maxUploading` unfinished uploads or the
+   * new length would take its stored plus unfinished bytes past `quotaBytes` (checked and inserted
+   * atomically).
+   */
+  createAttachment(input: {
+    readonly attachmentId: Uint8Array;
+    readonly accountId: Uint8Array;
+    readonly length: number;
+    readonly now: number;
+    readonly expiresAt: number;
+    readonly maxUploading: number;
+    readonly quotaBytes: number;
+  }): Promise<{ readonly status: 'created' | 'too-many-uploads' | 'quota-exceeded' }>;
+  getAttachment(attachmentId: Uint8Array): Promise<AttachmentRecord | undefined>;
+  /** uploading → complete, expiring at `expiresAt`; false if it was not uploading. */
+  completeAttachment(attachmentId: Uint8Array, expiresAt: number): Promise<boolean>;
+  /** Forgets an upload (termination); false if there was none. */
+  deleteAttachment(attachmentId: Uint8Array): Promise<boolean>;
+  /**
+   * Deletes unfinished uploads past their expiry, turns finished ones past retention into tombstones
+   * (state expired), drops tombstones that expired before `tombstoneCutoff`, and returns the ids
+   * whose files are now obsolete.
+   */
+  expireAttachments(input: { readonly now: number; readonly tombstoneCutoff: number; readonly batchSize: number }): Promise<{
+    readonly files: readonly Uint8Array[];
+    readonly partial: number;
+    readonly expired: number;
+    readonly tombstones: number;
+  }>;
+  /** Those of `attachmentIds` that are uploading or complete (the rest are files to delete). */
+  liveAttachments(attachmentIds: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  attachmentTotals(): Promise<{ readonly storedBytes: number; readonly uploadsInProgress: number }>;
+};
+
+export type RelayStore = StoreLifecycle &
+  AccountStore &
+  AuthStore &
+  PrekeyStore &
+  MailboxStore &
+  ContactStore &
+  ProfileStore &
+  SweepStore &
+  AttachmentStore;

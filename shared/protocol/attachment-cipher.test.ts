@@ -8,6 +8,7 @@ import {
   CiphertextDigest,
   encodeAttachmentHeader,
   expectedLayout,
+  layoutFromCiphertextLength,
   newAttachmentKey,
   openAttachment,
   openSegment,
@@ -118,6 +119,24 @@ describe('attachment layout', () => {
     expect(attachmentLayout(SEG)).toMatchObject({ segments: 1, lastSegmentLength: SEG, ciphertextLength: 53 + SEG + 16 });
     expect(attachmentLayout(SEG + 1)).toMatchObject({ segments: 2, lastSegmentLength: 32_768, paddedLength: SEG + 32_768 });
     expect(attachmentLayout(2 * 2 ** 30)).toMatchObject({ segments: 2048, lastSegmentLength: SEG });
+  });
+
+  it('a ciphertext length maps back to its layout exactly when some plaintext has it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 34 }), (length) => {
+        const layout = attachmentLayout(length);
+        const back = layoutFromCiphertextLength(layout.ciphertextLength);
+        expect(back?.paddedLength).toBe(layout.paddedLength);
+        expect(back?.segments).toBe(layout.segments);
+      }),
+      { numRuns: 500 },
+    );
+    for (const bad of [0, 52, 53, 68, 53 + 16 + SEG + 1, 53 + SEG + 16 + 5, 53 + 1000 + 16, -1, 1.5]) {
+      expect(layoutFromCiphertextLength(bad), String(bad)).toBeUndefined();
+    }
+    expect(layoutFromCiphertextLength(53 + 16)?.segments).toBe(1);
+    expect(layoutFromCiphertextLength(53 + SEG + 16)?.segments).toBe(1);
+    expect(layoutFromCiphertextLength(53 + 2 * (SEG + 16))?.paddedLength).toBe(2 * SEG);
   });
 
   it('a padded length that is not the Padmé bucket of the length is MALFORMED', () => {

@@ -112,6 +112,24 @@ export function expectedLayout(length: number, paddedLength: number): Attachment
   return attachmentLayout(length);
 }
 
+/**
+ * The layout of a ciphertext of `ciphertextLength` bytes, or undefined if no plaintext has a
+ * ciphertext of that length (a relay refuses such an upload before storing a byte). The true length
+ * is not recoverable from it (Padmé): `length` is reported as the padded length.
+ */
+export function layoutFromCiphertextLength(ciphertextLength: number): AttachmentLayout | undefined {
+  if (!Number.isSafeInteger(ciphertextLength)) return undefined;
+  const body = ciphertextLength - ATTACHMENT_HEADER_LENGTH;
+  if (body < ATTACHMENT_TAG_LENGTH) return undefined;
+  const segments = Math.ceil(body / SEALED_SEGMENT);
+  const paddedLength = body - ATTACHMENT_TAG_LENGTH * segments;
+  if (paddedLength < 0 || paddedLength > ATTACHMENT_MAX_PADDED_LENGTH) return undefined;
+  if ((paddedLength === 0 ? 1 : Math.ceil(paddedLength / SEGMENT)) !== segments) return undefined;
+  // Padmé is idempotent: a length is a bucket exactly when it pads to itself.
+  if (padmeLength(paddedLength) !== paddedLength) return undefined;
+  return attachmentLayout(paddedLength);
+}
+
 /** Byte offset of sealed segment `index` in the ciphertext. */
 export function sealedSegmentOffset(index: number): number {
   return ATTACHMENT_HEADER_LENGTH + index * SEALED_SEGMENT;

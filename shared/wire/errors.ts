@@ -40,6 +40,14 @@ export const ERROR_CODES = [
   'UNSUPPORTED_FRAME',
   /** The relay is draining or overloaded (details: retryAfterMs). */
   'UNAVAILABLE',
+  /** An attachment upload declaring more bytes than the relay's maximum (announced in /.well-known/parley). */
+  'ATTACHMENT_TOO_LARGE',
+  /** An attachment upload that would take the account past its storage quota. */
+  'QUOTA_EXCEEDED',
+  /** An account with as many unfinished uploads as the relay allows at once. */
+  'TOO_MANY_UPLOADS',
+  /** An attachment past its retention (30 days after upload by default): deleted. */
+  'ATTACHMENT_EXPIRED',
   /** A bug on the relay; the request may be retried. */
   'INTERNAL',
 ] as const;
@@ -65,6 +73,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   TOO_MANY_CONNECTIONS: 429,
   UNSUPPORTED_FRAME: 400,
   UNAVAILABLE: 503,
+  ATTACHMENT_TOO_LARGE: 413,
+  QUOTA_EXCEEDED: 507,
+  TOO_MANY_UPLOADS: 429,
+  ATTACHMENT_EXPIRED: 410,
   INTERNAL: 500,
 };
 

@@ -4,6 +4,7 @@
  * relay (server/) and its client (electron/engine/relay/); the renderer may import types
  * only. Owns no I/O and no policy.
  */
+export * from './attachments.js';
 export * from './auth.js';
 export * from './errors.js';
 export * from './frames.js';

@@ -6,6 +6,7 @@
  * Does not own frames (frames.ts) or errors (errors.ts).
  */
 import { z } from 'zod';
+import { AttachmentLimitsSchema } from './attachments.js';
 import {
   CHALLENGE_NONCE_LENGTH,
   MAX_CONTACTS,
@@ -110,6 +111,8 @@ export const WellKnownSchema = z.object({
     challengeTtlMs: z.number().int(),
     maxAuthClockSkewMs: z.number().int(),
   }),
+  /** Attachment uploads and downloads (attachments.ts); absent on a relay without them. */
+  attachments: AttachmentLimitsSchema.optional(),
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 

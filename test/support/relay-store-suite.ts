@@ -383,6 +383,82 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect(await store.getProfile(a.accountId)).toBeUndefined();
     });
 
+    // ── Attachments (aggregates/attachments.ts) ──
+
+    const upload = (accountId: Uint8Array, length: number, extra: Partial<Parameters<RelayStore['createAttachment']>[0]> = {}) => ({
+      attachmentId: rng(16),
+      accountId,
+      length,
+      now: NOW,
+      expiresAt: NOW + 1000,
+      maxUploading: 3,
+      quotaBytes: 10_000,
+      ...extra,
+    });
+
+    it('an attachment is recorded with its uploader, completes once, and is forgotten when deleted', async () => {
+      const a = await account();
+      const input = upload(a.accountId, 1234);
+      expect(await store.createAttachment(input)).toEqual({ status: 'created' });
+      expect(await store.getAttachment(input.attachmentId)).toEqual({
+        attachmentId: input.attachmentId,
+        accountId: a.accountId,
+        length: 1234,
+        state: 'uploading',
+        createdAt: NOW,
+        expiresAt: NOW + 1000,
+      });
+      expect(await store.attachmentTotals()).toEqual({ storedBytes: 0, uploadsInProgress: 1 });
+      expect(await store.completeAttachment(input.attachmentId, NOW + 5000)).toBe(true);
+      expect(await store.completeAttachment(input.attachmentId, NOW + 9000)).toBe(false);
+      expect(await store.getAttachment(input.attachmentId)).toMatchObject({ state: 'complete', expiresAt: NOW + 5000 });
+      expect(await store.attachmentTotals()).toEqual({ storedBytes: 1234, uploadsInProgress: 0 });
+      expect(await store.deleteAttachment(input.attachmentId)).toBe(true);
+      expect(await store.deleteAttachment(input.attachmentId)).toBe(false);
+      expect(await store.getAttachment(input.attachmentId)).toBeUndefined();
+    });
+
+    it('an account past its unfinished-upload count or its quota records nothing; other accounts are unaffected', async () => {
+      const a = await account();
+      const b = await account();
+      const first = upload(a.accountId, 6000);
+      await store.createAttachment(first);
+      await store.completeAttachment(first.attachmentId, NOW + 5000);
+      expect(await store.createAttachment(upload(a.accountId, 4001))).toEqual({ status: 'quota-exceeded' });
+      expect(await store.createAttachment(upload(a.accountId, 1000))).toEqual({ status: 'created' });
+      expect(await store.createAttachment(upload(a.accountId, 1000, { maxUploading: 1 }))).toEqual({ status: 'too-many-uploads' });
+      expect(await store.createAttachment(upload(b.accountId, 9000))).toEqual({ status: 'created' });
+      expect(await store.attachmentTotals()).toEqual({ storedBytes: 6000, uploadsInProgress: 2 });
+    });
+
+    it('concurrent uploads of one account never pass its quota together', async () => {
+      const a = await account();
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => store.createAttachment(upload(a.accountId, 3000, { maxUploading: 100 }))));
+      expect(outcomes.filter((o) => o.status === 'created')).toHaveLength(3);
+      expect(outcomes.filter((o) => o.status === 'quota-exceeded')).toHaveLength(5);
+    });
+
+    it('expiry deletes unfinished uploads, makes finished ones tombstones, then drops the tombstones; live ids are told apart', async () => {
+      const a = await account();
+      const partial = upload(a.accountId, 10, { expiresAt: NOW + 10 });
+      const finished = upload(a.accountId, 20, { expiresAt: NOW + 10 });
+      const young = upload(a.accountId, 30, { expiresAt: NOW + 10 });
+      for (const u of [partial, finished, young]) await store.createAttachment(u);
+      await store.completeAttachment(finished.attachmentId, NOW + 100);
+      await store.completeAttachment(young.attachmentId, NOW + 10_000);
+      const first = await store.expireAttachments({ now: NOW + 100, tombstoneCutoff: 0, batchSize: 1 });
+      expect({ partial: first.partial, expired: first.expired, tombstones: first.tombstones }).toEqual({ partial: 1, expired: 1, tombstones: 0 });
+      expect(first.files.map(toHex).sort()).toEqual([partial.attachmentId, finished.attachmentId].map(toHex).sort());
+      expect(await store.getAttachment(partial.attachmentId)).toBeUndefined();
+      expect(await store.getAttachment(finished.attachmentId)).toMatchObject({ state: 'expired' });
+      const live = await store.liveAttachments([partial.attachmentId, finished.attachmentId, young.attachmentId, rng(16)]);
+      expect(live.map(toHex)).toEqual([toHex(young.attachmentId)]);
+      const second = await store.expireAttachments({ now: NOW + 200, tombstoneCutoff: NOW + 100, batchSize: 10 });
+      expect({ files: second.files.length, tombstones: second.tombstones }).toEqual({ files: 0, tombstones: 1 });
+      expect(await store.getAttachment(finished.attachmentId)).toBeUndefined();
+      expect(await store.attachmentTotals()).toEqual({ storedBytes: 30, uploadsInProgress: 0 });
+    });
+
     it('committed state survives closing and reopening', async () => {
       const bob = await account([1]);
       const alice = await account([1]);

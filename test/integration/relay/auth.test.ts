@@ -158,7 +158,10 @@ describe('challenge and session', () => {
     const raw = fromBase64Url(token);
     const secret = Buffer.from(raw.subarray(16));
     const tokenId = Buffer.from(raw.subarray(0, 16));
-    const files = readdirSync(dataDir).map((f) => readFileSync(path.join(dataDir, f)));
+    // Every file the relay wrote (the attachments folder of server/blobs is empty here).
+    const files = readdirSync(dataDir, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(path.join(dataDir, entry.name)));
     expect(files.some((bytes) => bytes.includes(tokenId))).toBe(true); // the lookup id is stored…
     expect(files.some((bytes) => bytes.includes(secret))).toBe(false); // …the secret is not
   });
