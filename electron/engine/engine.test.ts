@@ -13,7 +13,7 @@ import { deterministicRng, ManualClock } from '../../shared/testing/deterministi
 import { makeAccount, makeDevice, signedListFor } from '../../shared/testing/protocol-fixtures.js';
 import { insertContact, recordAccountKeyChange } from './db/contacts.js';
 import { getOrCreateDirectConversation } from './db/conversations.js';
-import { insertMessage } from './db/messages.js';
+import { getMessage, insertMessage } from './db/messages.js';
 import { pendingReceipts } from './db/receipts.js';
 import { createDispatcher } from './dispatch.js';
 import { Engine } from './engine.js';
@@ -405,7 +405,7 @@ describe('contacts, conversations and messages views', () => {
     expect(errorCode(await h.dispatch('messages:openPage', { conversationId: String(ids.c), anchor: { kind: 'around', messageId: '999' }, limit: 5 }))).toBe('NOT_FOUND');
   });
 
-  it('markRead marks up to a message, emits updates and queues one read receipt covering them', async () => {
+  it('markRead marks up to a message, emits updates and queues a read receipt naming each message read', async () => {
     const { h, ids } = await seeded();
     const { unreadCount } = ok(await h.dispatch('messages:markRead', { conversationId: String(ids.c), upToMessageId: String(ids.m[2]) }));
     expect(unreadCount).toBe(1);
@@ -414,7 +414,9 @@ describe('contacts, conversations and messages views', () => {
     expect(h.events.some((e) => e.event === 'conversation:updated')).toBe(true);
     const receipts = pendingReceipts(h.engine.current!.db.reader);
     expect(receipts).toHaveLength(1);
-    expect(receipts[0]).toMatchObject({ kind: 'read', upToSentAt: T0 + 2000 });
+    expect(receipts[0]!.kind).toBe('read');
+    const read = [ids.m[0]!, ids.m[1]!].map((id) => toHex(getMessage(h.engine.current!.db.reader, id)!.messageId!));
+    expect(receipts[0]!.messageIds.map(toHex).sort()).toEqual(read.sort());
   });
 
   it('with read receipts off, reading queues no receipt', async () => {

@@ -17,7 +17,7 @@ import { queueReceipt } from './db/receipts.js';
 import { readSettings } from './db/settings.js';
 import { EngineError } from './errors.js';
 import type { Messaging } from './messaging/messaging.js';
-import { accountIdOf, contactIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf, safetyNumberView, UNKNOWN_PRESENCE } from './views.js';
+import { accountIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf, safetyNumberView, UNKNOWN_PRESENCE } from './views.js';
 
 /** The open database and the account it holds. */
 export type OpenProfile = { readonly db: EngineDatabase; readonly account: LocalAccount };
@@ -120,8 +120,8 @@ export class LocalQueries {
   }
 
   /**
-   * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues one
-   * read receipt per sender covering them all (sent by the receipts loop).
+   * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues a
+   * read receipt naming each of them (sent by the receipts loop, one receipt per sender).
    */
   markRead(req: RequestOf<'messages:markRead'>): { unreadCount: number } {
     const { db, account } = this.#ctx.open();
@@ -133,15 +133,8 @@ export class LocalQueries {
     const changed = db.writer.transaction(() => {
       const rows = markReadUpTo(db.writer, conversationId, upTo, now);
       if (readSettings(db.writer).readReceipts) {
-        const newest = new Map<string, MessageRecord>();
         for (const m of rows) {
-          if (m.kind !== 'text' || !m.messageId) continue;
-          const k = contactIdOf(m.senderAccountId);
-          const prev = newest.get(k);
-          if (!prev || m.sentAt >= prev.sentAt) newest.set(k, m);
-        }
-        for (const m of newest.values()) {
-          queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', upToMessageId: m.messageId!, upToSentAt: m.sentAt }, now);
+          if (m.kind === 'text' && m.messageId) queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', messageId: m.messageId }, now);
         }
       }
       return rows;

@@ -229,6 +229,45 @@ describe('migrations', () => {
     expect(() => openTestDatabase({ path, key })).toThrow(expect.objectContaining({ code: 'TOO_NEW' }));
   });
 
+  it("0004 turns a first-release 'up to' receipt into the ids of the messages it covered, all held here", () => {
+    const path = tempPath();
+    const key = randomBytes(32);
+    const v3 = openDb(path, key, MIGRATIONS.slice(0, 3));
+    const conversationId = seedConversation(v3);
+    const incoming = (sentAt: number, readAt: number | null) => {
+      const messageId = randomBytes(16);
+      v3.writer.transaction(() =>
+        insertMessage(v3.writer, {
+          conversationId,
+          kind: 'text',
+          direction: 'incoming',
+          senderAccountId: PEER,
+          senderDeviceId: 1,
+          messageId,
+          sentAt,
+          receivedAt: sentAt,
+          body: 'x',
+          status: null,
+          readAt,
+        }),
+      );
+      return messageId.toString('hex');
+    };
+    const [a, b] = [incoming(10, 50), incoming(20, null)];
+    incoming(30, null); // sent after the receipt's message: not covered
+    v3.writer.transaction(() => {
+      v3.writer.run(sql`INSERT INTO pending_receipts VALUES (${PEER}, 'delivered', ${Buffer.from(b, 'hex')}, 20, 100)`);
+      v3.writer.run(sql`INSERT INTO pending_receipts VALUES (${PEER}, 'read', ${Buffer.from(a, 'hex')}, 10, 100)`);
+    });
+    v3.close();
+    const v4 = openDb(path, key);
+    const queued = v4.reader.all<{ kind: string; message_id: Uint8Array }>(sql`SELECT kind, message_id FROM receipt_queue ORDER BY kind, message_id`);
+    const byKind = (k: string) => queued.filter((r) => r.kind === k).map((r) => Buffer.from(r.message_id).toString('hex')).sort();
+    expect(byKind('delivered')).toEqual([a, b].sort());
+    expect(byKind('read')).toEqual([a]);
+    expect(v4.reader.get(sql`SELECT name FROM sqlite_schema WHERE name = 'pending_receipts'`)).toBeUndefined();
+  });
+
   it('rejects a migration list with gaps', () => {
     const raw = new Sqlite(':memory:');
     expect(() => runMigrations(raw, [{ version: 2, name: 'x', up: () => {} }])).toThrow();

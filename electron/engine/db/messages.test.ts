@@ -197,16 +197,18 @@ describe('display order and read state', () => {
     });
   });
 
-  it('a queued receipt is replaced by a newer one, never by an older one', () => {
+  it('queued receipts name each message once, grouped per peer and kind', () => {
     scratch(() => {
-      const peer = peers[0]!;
-      const newer = randomBytes(16);
-      queueReceipt(db.writer, { peerAccountId: peer, kind: 'read', upToMessageId: newer, upToSentAt: 20 }, 1);
-      queueReceipt(db.writer, { peerAccountId: peer, kind: 'read', upToMessageId: randomBytes(16), upToSentAt: 10 }, 2);
-      queueReceipt(db.writer, { peerAccountId: peer, kind: 'delivered', upToMessageId: randomBytes(16), upToSentAt: 5 }, 3);
+      const [peer, other] = [peers[0]!, peers[1]!];
+      const [a, b, c] = [randomBytes(16), randomBytes(16), randomBytes(16)];
+      queueReceipt(db.writer, { peerAccountId: peer, kind: 'read', messageId: a }, 1);
+      queueReceipt(db.writer, { peerAccountId: peer, kind: 'read', messageId: b }, 2);
+      queueReceipt(db.writer, { peerAccountId: peer, kind: 'read', messageId: a }, 3);
+      queueReceipt(db.writer, { peerAccountId: peer, kind: 'delivered', messageId: c }, 4);
+      queueReceipt(db.writer, { peerAccountId: other, kind: 'delivered', messageId: c }, 5);
       const queued = pendingReceipts(db.writer);
-      expect(queued).toHaveLength(2);
-      expect(queued.find((r) => r.kind === 'read')!.upToMessageId).toEqual(new Uint8Array(newer));
+      expect(queued.map((r) => [r.kind, r.messageIds.length])).toEqual([['read', 2], ['delivered', 1], ['delivered', 1]]);
+      expect(queued[0]!.messageIds).toEqual([new Uint8Array(a), new Uint8Array(b)]);
     });
   });
 });

@@ -252,30 +252,26 @@ export function markSending(db: WriteDb, id: number): MessageRecord | undefined 
 }
 
 /**
- * A receipt from the peer: every outgoing message of the conversation sent up to `upToSentAt`
- * (the sender's clock — ours) moves forward to `status`. Returns the rows that changed.
+ * A receipt from the peer: the outgoing messages of the conversation it names by their
+ * sender-chosen ids (ids it does not know are ignored) move forward to `status`. Returns the rows
+ * that changed, in display order.
  */
-export function upgradeStatusUpTo(
+export function upgradeStatusOf(
   db: WriteDb,
   conversationId: number,
-  upToSentAt: number,
+  messageIds: readonly Uint8Array[],
   status: 'delivered' | 'read',
 ): MessageRecord[] {
-  return db
-    .all<MessageRow>(sql`
+  const changed: MessageRecord[] = [];
+  for (const messageId of messageIds) {
+    const r = db.get<MessageRow>(sql`
       UPDATE messages SET status = ${status}
-      WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND sent_at <= ${upToSentAt}
+      WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND message_id = ${messageId}
         AND ${UPGRADABLE[status]}
-      RETURNING *`)
-    .map(toRecord)
-    .sort((x, y) => x.displayAt - y.displayAt || x.id - y.id);
-}
-
-/** The outgoing text message with this sender-chosen id in a conversation. */
-export function findOutgoingByMessageId(db: ReadDb, conversationId: number, messageId: Uint8Array): MessageRecord | undefined {
-  const r = db.get<MessageRow>(sql`
-    SELECT * FROM messages WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND message_id = ${messageId}`);
-  return r && toRecord(r);
+      RETURNING *`);
+    if (r) changed.push(toRecord(r));
+  }
+  return changed.sort((x, y) => x.displayAt - y.displayAt || x.id - y.id);
 }
 
 /**

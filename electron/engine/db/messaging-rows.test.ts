@@ -10,7 +10,7 @@ import { insertContact } from './contacts.js';
 import { getOrCreateDirectConversation } from './conversations.js';
 import type { EngineDatabase } from './database.js';
 import { pruneEnvelopes, recordEnvelope, wasEnvelopeProcessed } from './inbound.js';
-import { insertMessage, markFailed, markSending, markSent, outgoingSince, upgradeStatusUpTo } from './messages.js';
+import { insertMessage, markFailed, markSending, markSent, outgoingSince, upgradeStatusOf } from './messages.js';
 import { completeSend, deferSend, dueAfterClockChange, dueSends, enqueueSend } from './outbox.js';
 import { completeResend, requestResend, resendRequests } from './resends.js';
 import { applySkippedKeyChanges, countSkippedKeys, skippedKeyReader, skippedKeyTtl, sweepExpiredSkippedKeys } from './skipped-keys.js';
@@ -96,17 +96,19 @@ describe('resend requests', () => {
 });
 
 describe('delivery status', () => {
-  it('moves forward only: sent by the relay, delivered/read by receipts (which also settle failed)', () => {
+  it('moves forward only: sent by the relay, delivered/read by receipts naming the message (which also settle failed)', () => {
     const conversation = db.writer.transaction(() => getOrCreateDirectConversation(db.writer, OTHER, 0));
-    const out = (sentAt: number) =>
-      db.writer.transaction(() =>
+    const ids = new Map<number, Uint8Array>();
+    const out = (sentAt: number) => {
+      const messageId = randomBytes(16);
+      const id = db.writer.transaction(() =>
         insertMessage(db.writer, {
           conversationId: conversation.id,
           kind: 'text',
           direction: 'outgoing',
           senderAccountId: SELF,
           senderDeviceId: 1,
-          messageId: randomBytes(16),
+          messageId,
           sentAt,
           receivedAt: sentAt,
           body: 'b',
@@ -114,14 +116,20 @@ describe('delivery status', () => {
           readAt: null,
         }),
       );
+      ids.set(id, new Uint8Array(messageId));
+      return id;
+    };
     const [a, b, c] = [out(10), out(20), out(30)];
     expect(db.writer.transaction(() => markSent(db.writer, a, 1_000))?.status).toBe('sent');
     expect(db.writer.transaction(() => markSent(db.writer, a, 2_000))).toBeUndefined();
     expect(db.writer.transaction(() => markFailed(db.writer, b))?.status).toBe('failed');
     expect(outgoingSince(db.reader, conversation.id, 1_000).map((m) => m.id)).toEqual([a, c]); // c: not accepted yet; b: failed
-    const read = db.writer.transaction(() => upgradeStatusUpTo(db.writer, conversation.id, 20, 'read'));
+    const unknown = randomBytes(16);
+    const read = db.writer.transaction(() => upgradeStatusOf(db.writer, conversation.id, [ids.get(b)!, unknown, ids.get(a)!], 'read'));
     expect(read.map((m) => [m.id, m.status])).toEqual([[a, 'read'], [b, 'read']]);
-    expect(db.writer.transaction(() => upgradeStatusUpTo(db.writer, conversation.id, 30, 'delivered')).map((m) => m.id)).toEqual([c]);
+    // Only what a receipt names: c (sent after a and b) stays as it was until one names it.
+    expect(db.writer.transaction(() => upgradeStatusOf(db.writer, conversation.id, [ids.get(a)!, ids.get(b)!], 'delivered'))).toEqual([]);
+    expect(db.writer.transaction(() => upgradeStatusOf(db.writer, conversation.id, [ids.get(c)!], 'delivered')).map((m) => m.id)).toEqual([c]);
     expect(db.writer.transaction(() => markSending(db.writer, c))).toBeUndefined(); // only failed messages are retried
   });
 });

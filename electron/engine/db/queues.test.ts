@@ -6,7 +6,7 @@ import type { EngineDatabase } from './database.js';
 import { pruneReceived, recordReceived, wasReceived } from './inbound.js';
 import { getMessage, insertMessage, updateMessageStatus } from './messages.js';
 import { completeSend, countOutbox, deferSend, dueSends, enqueueSend } from './outbox.js';
-import { pendingReceipts, queueReceipt, removeReceipt } from './receipts.js';
+import { pendingReceipts, queueReceipt, removeReceipts } from './receipts.js';
 import { bindable, sql } from './sql.js';
 import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
@@ -91,11 +91,13 @@ describe('statuses and receipts', () => {
     expect(getMessage(db.reader, ids[1]!)!.status).toBeNull();
   });
 
-  it('removing a sent receipt keeps a newer one queued meanwhile', () => {
+  it('removing sent receipts keeps the ids queued meanwhile', () => {
     const first = randomBytes(16);
-    db.writer.transaction(() => queueReceipt(db.writer, { peerAccountId: PEER, kind: 'delivered', upToMessageId: first, upToSentAt: 10 }, 1));
-    db.writer.transaction(() => queueReceipt(db.writer, { peerAccountId: PEER, kind: 'delivered', upToMessageId: randomBytes(16), upToSentAt: 20 }, 2));
-    db.writer.transaction(() => removeReceipt(db.writer, { peerAccountId: PEER, kind: 'delivered', upToMessageId: first }));
-    expect(pendingReceipts(db.reader).map((r) => r.upToSentAt)).toEqual([20]);
+    const later = randomBytes(16);
+    db.writer.transaction(() => queueReceipt(db.writer, { peerAccountId: PEER, kind: 'delivered', messageId: first }, 1));
+    const sent = pendingReceipts(db.reader);
+    db.writer.transaction(() => queueReceipt(db.writer, { peerAccountId: PEER, kind: 'delivered', messageId: later }, 2));
+    db.writer.transaction(() => removeReceipts(db.writer, sent[0]!));
+    expect(pendingReceipts(db.reader).map((r) => r.messageIds)).toEqual([[new Uint8Array(later)]]);
   });
 });

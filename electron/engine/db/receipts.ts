@@ -1,49 +1,51 @@
 /**
- * The receipts queue (DESIGN §4): delivery and read receipts waiting to be sent, one per (peer,
- * kind). A receipt covers every message from that peer up to the one it names, so queueing a newer
- * one replaces the older (never the reverse). Kept while offline; the sender loop turns each into
- * an encrypted, padded control message in the outbox and deletes it in the same transaction.
+ * The receipts queue (DESIGN §4): delivery and read receipts waiting to be sent, one row per
+ * (peer, kind, message id) — a receipt names exactly the messages it confirms, never "everything
+ * up to" one (docs/protocol.md §16). Kept while offline; the sender loop turns a peer's queued ids
+ * into one encrypted, padded control message per kind (split past MAX_RECEIPT_MESSAGE_IDS) and
+ * deletes them in the same transaction.
  */
+import { toHex } from '../../../shared/crypto/bytes.js';
 import type { ReadDb, WriteDb } from './database.js';
 import { blob } from './rows.js';
 import { sql } from './sql.js';
 
 export type ReceiptKind = 'delivered' | 'read';
 
+/** The queued ids of one peer and kind, oldest first. */
 export type PendingReceipt = {
   readonly peerAccountId: Uint8Array;
   readonly kind: ReceiptKind;
-  readonly upToMessageId: Uint8Array;
-  readonly upToSentAt: number;
-  readonly createdAt: number;
+  readonly messageIds: readonly Uint8Array[];
 };
 
-export function queueReceipt(db: WriteDb, r: Omit<PendingReceipt, 'createdAt'>, now: number): void {
+/** Queues a receipt for one message of `peerAccountId` (again: no-op). */
+export function queueReceipt(db: WriteDb, r: { readonly peerAccountId: Uint8Array; readonly kind: ReceiptKind; readonly messageId: Uint8Array }, now: number): void {
   db.run(sql`
-    INSERT INTO pending_receipts (peer_account_id, kind, up_to_message_id, up_to_sent_at, created_at)
-    VALUES (${r.peerAccountId}, ${r.kind}, ${r.upToMessageId}, ${r.upToSentAt}, ${now})
-    ON CONFLICT (peer_account_id, kind) DO UPDATE SET
-      up_to_message_id = excluded.up_to_message_id, up_to_sent_at = excluded.up_to_sent_at, created_at = excluded.created_at
-    WHERE excluded.up_to_sent_at >= pending_receipts.up_to_sent_at`);
+    INSERT INTO receipt_queue (peer_account_id, kind, message_id, created_at)
+    VALUES (${r.peerAccountId}, ${r.kind}, ${r.messageId}, ${now})
+    ON CONFLICT DO NOTHING`);
 }
 
+/** Every queued receipt, grouped by (peer, kind), groups in the order their first id was queued. */
 export function pendingReceipts(db: ReadDb): PendingReceipt[] {
-  return db
-    .all<{ peer_account_id: Uint8Array; kind: ReceiptKind; up_to_message_id: Uint8Array; up_to_sent_at: number; created_at: number }>(
-      sql`SELECT * FROM pending_receipts ORDER BY created_at`,
-    )
-    .map((r) => ({
-      peerAccountId: blob(r.peer_account_id),
-      kind: r.kind,
-      upToMessageId: blob(r.up_to_message_id),
-      upToSentAt: r.up_to_sent_at,
-      createdAt: r.created_at,
-    }));
+  const rows = db.all<{ peer_account_id: Uint8Array; kind: ReceiptKind; message_id: Uint8Array }>(
+    sql`SELECT peer_account_id, kind, message_id FROM receipt_queue ORDER BY created_at, peer_account_id, kind, message_id`,
+  );
+  const groups = new Map<string, { peerAccountId: Uint8Array; kind: ReceiptKind; messageIds: Uint8Array[] }>();
+  for (const r of rows) {
+    const peer = blob(r.peer_account_id);
+    const key = `${toHex(peer)}:${r.kind}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { peerAccountId: peer, kind: r.kind, messageIds: [] }));
+    group.messageIds.push(blob(r.message_id));
+  }
+  return [...groups.values()];
 }
 
-/** Removes a receipt once it is in the outbox — unless a newer one replaced it meanwhile. */
-export function removeReceipt(db: WriteDb, sent: Pick<PendingReceipt, 'peerAccountId' | 'kind' | 'upToMessageId'>): void {
-  db.run(sql`
-    DELETE FROM pending_receipts
-    WHERE peer_account_id = ${sent.peerAccountId} AND kind = ${sent.kind} AND up_to_message_id = ${sent.upToMessageId}`);
+/** Removes receipts once they are in the outbox. */
+export function removeReceipts(db: WriteDb, sent: { readonly peerAccountId: Uint8Array; readonly kind: ReceiptKind; readonly messageIds: readonly Uint8Array[] }): void {
+  for (const id of sent.messageIds) {
+    db.run(sql`DELETE FROM receipt_queue WHERE peer_account_id = ${sent.peerAccountId} AND kind = ${sent.kind} AND message_id = ${id}`);
+  }
 }

@@ -13,7 +13,7 @@
  * Does not own what the content does (inbound.ts, receipts.ts, typing.ts).
  */
 import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
-import { fromUtf8, utf8 } from '../../../shared/crypto/bytes.js';
+import { fromUtf8, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
 import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
@@ -21,9 +21,20 @@ import { isProtocolError } from '../../../shared/protocol/errors.js';
 export const CONTENT_VERSION = 1;
 export const MESSAGE_ID_LENGTH = 16;
 
-export const ContentType = { Text: 0x01, Receipt: 0x02, Typing: 0x03, SentTranscript: 0x04 } as const;
+/**
+ * Content types. 0x02 is the receipt of the first release ("everything up to a message"): never
+ * sent any more, and read as confirming only the one message it names (docs/protocol.md §16).
+ */
+export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05 } as const;
+/** The highest content type this build understands; above it, UNSUPPORTED. */
+const LAST_CONTENT_TYPE = ContentType.Receipt;
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
+/**
+ * At most this many message ids in one receipt (16 KiB of ids; with the header it pads to a few
+ * hundred bytes per hundred ids, far below the relay's envelope limit). Longer lists are split.
+ */
+export const MAX_RECEIPT_MESSAGE_IDS = 1024;
 
 /** Text flag: a disappearing-message timer follows (reserved; no client sets it yet). */
 const TEXT_FLAG_TIMER = 0x01;
@@ -43,7 +54,8 @@ export type TextBody = {
 
 export type Content =
   | (ContentHeader & { readonly type: 'text' } & TextBody)
-  | (ContentHeader & { readonly type: 'receipt'; readonly receipt: 'delivered' | 'read'; readonly upToMessageId: Uint8Array })
+  /** Confirms exactly the messages named (distinct ids, 1 … MAX_RECEIPT_MESSAGE_IDS of them). */
+  | (ContentHeader & { readonly type: 'receipt'; readonly receipt: 'delivered' | 'read'; readonly messageIds: readonly Uint8Array[] })
   | (ContentHeader & { readonly type: 'typing'; readonly state: 'started' | 'stopped' })
   /** A message this account sent from another device, for its other devices' history. */
   | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody);
@@ -102,8 +114,13 @@ export function encodeContent(c: Content): Uint8Array {
       writeText(w, c);
       break;
     case 'receipt':
-      if (c.upToMessageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('a message id is 16 bytes');
-      w.u8(ContentType.Receipt).bytes(c.messageId).u64(c.sentAt).u8(ReceiptType[c.receipt]).bytes(c.upToMessageId);
+      if (c.messageIds.length === 0 || c.messageIds.length > MAX_RECEIPT_MESSAGE_IDS) throw new RangeError('a receipt names 1 … MAX_RECEIPT_MESSAGE_IDS messages');
+      w.u8(ContentType.Receipt).bytes(c.messageId).u64(c.sentAt).u8(ReceiptType[c.receipt]).u16(c.messageIds.length);
+      for (const id of c.messageIds) {
+        if (id.length !== MESSAGE_ID_LENGTH) throw new RangeError('a message id is 16 bytes');
+        w.bytes(id);
+      }
+      if (new Set(c.messageIds.map(toHex)).size !== c.messageIds.length) throw new RangeError('a receipt names each message once');
       break;
     case 'typing':
       w.u8(ContentType.Typing).bytes(c.messageId).u64(c.sentAt).u8(TypingState[c.state]);
@@ -117,12 +134,18 @@ export function encodeContent(c: Content): Uint8Array {
   return w.finish();
 }
 
+function readReceiptKind(r: Reader): 'delivered' | 'read' {
+  const kind = r.u8();
+  if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
+  return kind === ReceiptType.read ? 'read' : 'delivered';
+}
+
 function decodeInner(bytes: Uint8Array): Content {
   const r = new Reader(bytes, 'content');
   const version = r.u8();
   if (version !== CONTENT_VERSION) throw new ContentError('UNSUPPORTED', `content version ${version}`);
   const type = r.u8();
-  if (type < ContentType.Text || type > ContentType.SentTranscript) throw new ContentError('UNSUPPORTED', `content type ${type}`);
+  if (type < ContentType.Text || type > LAST_CONTENT_TYPE) throw new ContentError('UNSUPPORTED', `content type ${type}`);
   const messageId = r.bytes(MESSAGE_ID_LENGTH);
   const sentAt = r.u64();
   let content: Content;
@@ -130,10 +153,24 @@ function decodeInner(bytes: Uint8Array): Content {
     case ContentType.Text:
       content = { type: 'text', messageId, sentAt, ...readText(r) };
       break;
+    case ContentType.UpToReceipt:
+      // The first release's "up to and including": only the named message is known to be held.
+      content = { type: 'receipt', messageId, sentAt, receipt: readReceiptKind(r), messageIds: [r.bytes(MESSAGE_ID_LENGTH)] };
+      break;
     case ContentType.Receipt: {
-      const kind = r.u8();
-      if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
-      content = { type: 'receipt', messageId, sentAt, receipt: kind === ReceiptType.read ? 'read' : 'delivered', upToMessageId: r.bytes(MESSAGE_ID_LENGTH) };
+      const receipt = readReceiptKind(r);
+      const count = r.u16();
+      if (count === 0 || count > MAX_RECEIPT_MESSAGE_IDS) throw new ContentError('MALFORMED', 'receipt: message count out of range');
+      const messageIds: Uint8Array[] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const id = r.bytes(MESSAGE_ID_LENGTH);
+        const key = toHex(id);
+        if (seen.has(key)) throw new ContentError('MALFORMED', 'receipt: a message named twice');
+        seen.add(key);
+        messageIds.push(id);
+      }
+      content = { type: 'receipt', messageId, sentAt, receipt, messageIds };
       break;
     }
     case ContentType.Typing: {
@@ -142,10 +179,13 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'typing', messageId, sentAt, state: state === TypingState.started ? 'started' : 'stopped' };
       break;
     }
-    default: {
+    case ContentType.SentTranscript: {
       const destination = r.bytes(ACCOUNT_ID_LENGTH);
       content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };
+      break;
     }
+    default:
+      throw new ContentError('UNSUPPORTED', `content type ${type}`);
   }
   r.end();
   return content;

@@ -33,7 +33,7 @@ import { getContact } from '../db/contacts.js';
 import { findDirectConversation, getOrCreateDirectConversation } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
 import { recordEnvelope, recordReceived } from '../db/inbound.js';
-import { findOutgoingByMessageId, getMessage, insertedRecord, insertMessage, upgradeStatusUpTo } from '../db/messages.js';
+import { getMessage, insertedRecord, insertMessage, upgradeStatusOf } from '../db/messages.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
 import { requestResend } from '../db/resends.js';
@@ -330,7 +330,7 @@ export class InboundProcessor {
           readAt: null,
         } as const;
         const rowId = insertMessage(db, row);
-        queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', upToMessageId: content.messageId, upToSentAt: content.sentAt }, now);
+        queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
         effects.receiptsQueued = true;
         const view = messageView(insertedRecord(rowId, row), core.account.accountId);
         effects.events.push(() => {
@@ -344,9 +344,7 @@ export class InboundProcessor {
         if (own) return;
         const conversation = findDirectConversation(db, peer.accountId);
         if (!conversation) return;
-        const target = findOutgoingByMessageId(db, conversation.id, content.upToMessageId);
-        if (!target) return;
-        const changed = upgradeStatusUpTo(db, conversation.id, target.sentAt, content.receipt);
+        const changed = upgradeStatusOf(db, conversation.id, content.messageIds, content.receipt);
         if (changed.length === 0) return;
         effects.events.push(() => {
           for (const m of changed) core.emit('message:status', { conversationId: String(m.conversationId), messageId: String(m.id), status: m.status! });

@@ -30,12 +30,12 @@ import { getContact } from '../db/contacts.js';
 import { findDirectConversation } from '../db/conversations.js';
 import { markFailed, markSent, outgoingSince, type MessageRecord } from '../db/messages.js';
 import { completeSend, deferSend, dueAfterClockChange, dueSends, getSend, nextDueAt, removeEnvelopes, type OutboxSend } from '../db/outbox.js';
-import { pendingReceipts, removeReceipt } from '../db/receipts.js';
+import { pendingReceipts, removeReceipts } from '../db/receipts.js';
 import { completeResend, resendRequests } from '../db/resends.js';
 import { sql } from '../db/sql.js';
 import { EngineError } from '../errors.js';
 import { RelayClientError } from '../relay/errors.js';
-import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
+import { encodeContent, MAX_RECEIPT_MESSAGE_IDS, MESSAGE_ID_LENGTH } from './content.js';
 import type { Contacts } from './contacts.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
 import {
@@ -453,8 +453,8 @@ export class OutboxSender {
   }
 
   /**
-   * Pending receipts (one per peer and kind, each covering everything up to a message) become
-   * padded, encrypted receipt content in the outbox. Read receipts are dropped while the setting
+   * Pending receipts (the ids queued per peer and kind) become padded, encrypted receipt content
+   * in the outbox, one per MAX_RECEIPT_MESSAGE_IDS ids. Read receipts are dropped while the setting
    * is off; receipts to a contact with a pending key change wait.
    */
   #flushReceipts(): void {
@@ -467,13 +467,16 @@ export class OutboxSender {
       for (const r of pending) {
         const contact = getContact(core.db.writer, r.peerAccountId);
         if (!contact || (r.kind === 'read' && !readReceipts)) {
-          removeReceipt(core.db.writer, r);
+          removeReceipts(core.db.writer, r);
           continue;
         }
         if (contact.keyChangePending) continue;
-        const content = encodeContent({ type: 'receipt', messageId: core.rng(MESSAGE_ID_LENGTH), sentAt: now, receipt: r.kind, upToMessageId: r.upToMessageId });
-        core.queueSend(core.db.writer, { kind: 'receipt', recipient: r.peerAccountId, content, messageRowId: null });
-        removeReceipt(core.db.writer, r);
+        for (let i = 0; i < r.messageIds.length; i += MAX_RECEIPT_MESSAGE_IDS) {
+          const messageIds = r.messageIds.slice(i, i + MAX_RECEIPT_MESSAGE_IDS);
+          const content = encodeContent({ type: 'receipt', messageId: core.rng(MESSAGE_ID_LENGTH), sentAt: now, receipt: r.kind, messageIds });
+          core.queueSend(core.db.writer, { kind: 'receipt', recipient: r.peerAccountId, content, messageRowId: null });
+        }
+        removeReceipts(core.db.writer, r);
       }
     });
   }

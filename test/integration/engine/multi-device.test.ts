@@ -40,7 +40,7 @@ describe('multi-device fan-out', () => {
 
     // The second device reads first: its read receipt alone makes the message read.
     const read = second.received.find((r) => r.content.type === 'text' && r.content.text === 'to both devices')!;
-    await second.sendTo(alice, { type: 'receipt', messageId: systemRng(16), sentAt: Date.now(), receipt: 'read', upToMessageId: read.content.messageId });
+    await second.sendTo(alice, { type: 'receipt', messageId: systemRng(16), sentAt: Date.now(), receipt: 'read', messageIds: [read.content.messageId] });
     await alice.waitStatus(both.id, 'read');
 
     // Bob's first device learns its own list and copies what it sends to the second one.

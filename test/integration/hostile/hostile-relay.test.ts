@@ -337,3 +337,57 @@ describe('hostile relay: device lists and bundles', () => {
     expect(first.content[1]).toBe(MessageType.Prekey);
   });
 });
+
+describe('hostile relay: receipts name exactly what they confirm', () => {
+  /**
+   * Every outgoing message Alice shows as delivered or read is in Bob's database. Alice's statuses
+   * are read first: Bob only ever gains messages, so a status that ran ahead of his database
+   * cannot hide behind a later delivery.
+   */
+  async function noStatusAheadOfRecipient(alice: TestEngine, bob: TestEngine, aToB: string, bToA: string): Promise<void> {
+    const confirmed = (await page(alice, aToB)).filter((m) => m.direction === 'outgoing' && (m.status === 'delivered' || m.status === 'read'));
+    const held = new Set(await texts(bob, bToA));
+    for (const m of confirmed) expect(held.has(m.body!), `"${m.body}" is ${m.status} on Alice's side but not on Bob's`).toBe(true);
+  }
+
+  it('a send the relay rejected and a delivery it dropped stay unconfirmed while newer messages are delivered; each is confirmed once Bob holds it', async () => {
+    const { alice, bob, aToB, bToA } = await conversation();
+    // "one": the relay refuses the send (retried a minute later); "two": accepted, but its delivery
+    // to Bob is dropped (it comes again at his next connection); "three": delivered at once.
+    proxy.answerSends({ from: alice.accountId, to: bob.accountId }, { code: 'RATE_LIMITED', retryAfterMs: 60_000 });
+    const [one] = await sendAll(alice, aToB, ['one']);
+    await waitFor(() => proxy.armed === 0, 'the refused send');
+    proxy.envelopes({ from: alice.accountId, to: bob.accountId }).drop();
+    const [two, three] = await sendAll(alice, aToB, ['two', 'three']);
+    await bob.receive(alice, 'three');
+    await alice.waitStatus(three!.id, 'delivered');
+    await bob.drained();
+    await bob.barrier(alice, bToA); // Bob's receipt for "three" is processed on Alice's side by now
+    await noStatusAheadOfRecipient(alice, bob, aToB, bToA);
+    expect(await alice.statusOf(one!.id)).toBe('sending');
+    expect(await alice.statusOf(two!.id)).toBe('sent');
+
+    // Bob reconnects: the relay delivers "two" again, and only then is it confirmed.
+    proxy.disconnect(bob.accountId);
+    await bob.receive(alice, 'two');
+    await alice.waitStatus(two!.id, 'delivered');
+    await bob.drained();
+    await bob.barrier(alice, bToA);
+    await noStatusAheadOfRecipient(alice, bob, aToB, bToA);
+    expect(await alice.statusOf(one!.id)).toBe('sending');
+
+    // Alice reconnects: her deferred send goes out, Bob holds "one", and it is confirmed last.
+    proxy.disconnect(alice.accountId);
+    await bob.receive(alice, 'one');
+    await alice.waitStatus(one!.id, 'delivered');
+    await noStatusAheadOfRecipient(alice, bob, aToB, bToA);
+
+    // Read receipts name the messages read as well: Bob reads up to "two", "three" stays delivered.
+    const bobTwo = (await page(bob, bToA)).find((m) => m.body === 'two')!;
+    await bob.call('messages:markRead', { conversationId: bToA, upToMessageId: bobTwo.id });
+    await alice.waitStatus(two!.id, 'read');
+    await bob.drained();
+    await bob.barrier(alice, bToA);
+    expect(await alice.statusOf(three!.id)).toBe('delivered');
+  });
+});
