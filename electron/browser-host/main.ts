@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EngineEvent } from '../../shared/api/types.js';
-import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
+import { RELAY_URL_ENV, relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
 import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir } from '../host/launch-args.js';
 import { startBrowserHost } from './server.js';
 
@@ -78,6 +78,7 @@ export async function runBrowserHost(argv: readonly string[], env: NodeJS.Proces
   });
   forward = (event) => void host.emit(event);
   const url = withRelayHint(host.url, relayUrlFromEnv(env));
+  if (env[RELAY_URL_ENV] && relayUrlFromEnv(env) === null) console.log(`${RELAY_URL_ENV} is not suggested: a relay address is https, or plain http on 127.0.0.1 or [::1].`);
 
   console.log(`Parley (profile ${args.profile}) is running at ${url}`);
   console.log('That address contains this launch\'s access key: open it only in your own browser. Ctrl+C stops Parley.');

@@ -70,6 +70,10 @@ function relayApiError(e: RelayClientError): ApiError {
     case 'INTERNAL':
     case 'TOO_MANY_CONNECTIONS':
       return { code: 'RELAY_UNAVAILABLE', message: 'the relay could not be reached' };
+    case 'RELAY_ID_MISMATCH':
+      return { code: 'RELAY_UNAVAILABLE', message: 'the relay answered as another relay than the one this account is registered at' };
+    case 'INSECURE_TRANSPORT':
+      return { code: 'RELAY_UNAVAILABLE', message: 'a relay is reached over https, or plain http only on 127.0.0.1 or [::1]' };
     default:
       return { code: 'INTERNAL', message: 'internal error' };
   }

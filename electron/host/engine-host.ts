@@ -16,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CONTRACT } from '../../shared/api/contract.js';
+import { isRelayUrl } from '../../shared/api/primitives.js';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { systemRng, type Clock } from '../../shared/crypto/random.js';
 import { createDispatcher, type ContractFault, type Dispatch } from '../engine/dispatch.js';
@@ -44,15 +45,13 @@ export function clockFromEnv(env: NodeJS.ProcessEnv): Clock | undefined {
   };
 }
 
-/** The suggested relay address, if the environment names a well-formed one. */
+/**
+ * The suggested relay address, if the environment names one the engine accepts (https, or http on
+ * 127.0.0.1 or [::1]: shared/api's isRelayUrl, the rule onboarding enforces too); else null.
+ */
 export function relayUrlFromEnv(env: NodeJS.ProcessEnv): string | null {
-  const url = env[RELAY_URL_ENV];
-  if (!url) return null;
-  try {
-    return new URL(url).origin === 'null' ? null : url.replace(/\/+$/, '');
-  } catch {
-    return null;
-  }
+  const url = env[RELAY_URL_ENV]?.replace(/\/+$/, '');
+  return url && isRelayUrl(url) ? url : null;
 }
 
 /** An entry URL with the suggested relay as a query parameter (the fragment, if any, stays last). */

@@ -136,12 +136,18 @@ describe('renderer↔engine contract', () => {
     expect(DEFAULT_SETTINGS.searchEnabled).toBe(true);
   });
 
-  it('relay addresses are https, or http on loopback only, without credentials', () => {
+  it('relay addresses are https, or http on the literal loopback addresses only (not localhost), without credentials', () => {
     expect(isRelayUrl('https://relay.example')).toBe(true);
     expect(isRelayUrl('https://relay.example:8443/parley')).toBe(true);
     expect(isRelayUrl('http://127.0.0.1:4000')).toBe(true);
     expect(isRelayUrl('http://[::1]:4000')).toBe(true);
     expect(isRelayUrl('http://relay.example')).toBe(false);
+    expect(isRelayUrl('http://localhost:4000')).toBe(false);
+    expect(isRelayUrl('http://LOCALHOST:4000')).toBe(false);
+    expect(isRelayUrl('http://localhost.:4000')).toBe(false);
+    expect(isRelayUrl('http://127.0.0.1.nip.io:4000')).toBe(false);
+    expect(isRelayUrl('http://[::ffff:127.0.0.1]:4000')).toBe(false);
+    expect(isRelayUrl('https://localhost:4000')).toBe(true); // TLS checks the name
     expect(isRelayUrl('https://user:pw@relay.example')).toBe(false);
     expect(isRelayUrl('https://relay.example/?q=1')).toBe(false);
     expect(isRelayUrl('ftp://relay.example')).toBe(false);

@@ -42,11 +42,17 @@ export const CountSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const UsernameInputSchema = z.string().min(1).max(MAX_USERNAME_INPUT);
 export const PassphraseInputSchema = z.string().min(1).max(MAX_PASSPHRASE_INPUT);
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/**
+ * The literal loopback addresses plain http may go to (DESIGN §4). Not `localhost`: a name is
+ * resolved through the hosts file and the resolver, which another program (or a tampered hosts
+ * file) can point anywhere. (The URL parser writes other spellings of these addresses, such as
+ * `127.1` or `[0:0:0:0:0:0:0:1]`, in this form before the check; none of them is resolved.)
+ */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 
 /**
- * A relay address: an https URL, or http to a loopback host (development and tests). Only origin
- * and an optional path prefix; no credentials, query or fragment.
+ * A relay address: an https URL, or http to a literal loopback address (development and tests).
+ * Only origin and an optional path prefix; no credentials, query or fragment.
  */
 export function isRelayUrl(text: string): boolean {
   let url: URL;
@@ -60,4 +66,4 @@ export function isRelayUrl(text: string): boolean {
   return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
 }
 
-export const RelayUrlSchema = z.string().max(MAX_RELAY_URL_LENGTH).refine(isRelayUrl, 'not a relay address (https, or http on loopback)');
+export const RelayUrlSchema = z.string().max(MAX_RELAY_URL_LENGTH).refine(isRelayUrl, 'not a relay address (https, or http on 127.0.0.1 or [::1])');

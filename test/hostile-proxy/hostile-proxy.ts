@@ -11,7 +11,11 @@
  *    - cut connections (the client reconnects; what it never acknowledged comes again);
  *  REST
  *    - rewrite account lookups (another account key, a rolled-back or badly signed device list)
- *      and prekey bundles (strip the ML-KEM prekey).
+ *      and prekey bundles (strip the ML-KEM prekey);
+ *    - forward authentication to another relay (its challenge, naming its relay id, handed to the
+ *      client; a signed session request carried there, the token it answers kept by the proxy),
+ *      and carry account deletions there too: a relay turning a client's signatures into
+ *      credentials at another relay.
  *
  * Acks of envelopes the proxy made up are answered by the proxy and never reach the relay, so the
  * relay's mailbox stays exactly what the relay itself delivered.
@@ -30,6 +34,10 @@
  *   proxy.answerSends({ from: alice.accountId }, { code: 'MISMATCHED_DEVICES', missing: [2] });
  *   proxy.rewriteAccount = (answer) => ({ ...answer, deviceList: rolledBack });
  *   proxy.stripKemPrekeys(bob.accountId);
+ *   proxy.authRelay = otherRelay.url;                        // challenges and sessions from there
+ *   proxy.challenges                                         // challenge requests so far
+ *   proxy.stolenTokens                                       // session tokens the other relay issued
+ *   proxy.signedRequests                                     // session/deletion requests that reached the proxy
  *   proxy.disconnect(bob.accountId);                         // every live channel of that account
  *   proxy.reset();                                           // rules off (between tests)
  *   await proxy.close();
@@ -138,12 +146,27 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer> |
 
 const ACCOUNT_LOOKUP = /^\/v1\/(usernames\/[^/]+|accounts\/(?!me$)[^/]+)$/;
 const BUNDLES = /^\/v1\/prekeys\/(?!me\/)([^/]+)(?:\/\d+)?$/;
+const CHALLENGE = '/v1/auth/challenge';
+const SESSION = '/v1/auth/session';
+/** Requests that carry a client's signature for a relay: a session request, an account deletion. */
+const SIGNED = /^\/v1\/(auth\/session|accounts\/me)$/;
 
 export class HostileProxy {
   /** Applied to every successful account lookup while set. */
   rewriteAccount: ((answer: AccountAnswer) => AccountAnswer) | null = null;
   /** Applied to every successful bundles answer while set. */
   rewriteBundles: ((answer: BundlesAnswer) => BundlesAnswer) | null = null;
+  /**
+   * While set: challenge, session and account-deletion requests go to this relay instead, so a
+   * client is handed another relay's challenge and its signatures are carried there.
+   */
+  authRelay: string | null = null;
+  /** Challenge requests clients made through the proxy. */
+  challenges = 0;
+  /** Session tokens `authRelay` issued for requests the proxy carried there. */
+  readonly stolenTokens: string[] = [];
+  /** Every signed request (session, account deletion) a client sent through the proxy: path and body. */
+  readonly signedRequests: { readonly path: string; readonly body: string }[] = [];
 
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -217,6 +240,7 @@ export class HostileProxy {
     this.#sendRules = [];
     this.rewriteAccount = null;
     this.rewriteBundles = null;
+    this.authRelay = null;
   }
 
   /** Rules still armed (a test can wait for its rule to have fired). */
@@ -304,9 +328,15 @@ export class HostileProxy {
     try {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
-      const target = new URL(req.url ?? '/', this.#upstream);
-      const up = await fetch(target, { method: req.method ?? 'GET', headers, body: await readBody(req) });
+      const path = new URL(req.url ?? '/', this.#upstream).pathname;
+      const signed = SIGNED.test(path) && req.method !== 'GET';
+      const target = new URL(req.url ?? '/', this.authRelay !== null && (signed || path === CHALLENGE) ? this.authRelay : this.#upstream);
+      const body = await readBody(req);
+      if (path === CHALLENGE) this.challenges++;
+      if (signed) this.signedRequests.push({ path, body: body ? Buffer.from(body).toString('utf8') : '' });
+      const up = await fetch(target, { method: req.method ?? 'GET', headers, body });
       let text = await up.text();
+      if (up.ok && this.authRelay !== null && path === SESSION) this.stolenTokens.push((JSON.parse(text) as { token: string }).token);
       if (up.ok && req.method === 'GET') {
         if (this.rewriteAccount && ACCOUNT_LOOKUP.test(target.pathname)) text = JSON.stringify(this.rewriteAccount(JSON.parse(text) as AccountAnswer));
         else if (this.rewriteBundles && BUNDLES.test(target.pathname)) text = JSON.stringify(this.rewriteBundles(JSON.parse(text) as BundlesAnswer));

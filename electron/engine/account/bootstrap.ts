@@ -48,6 +48,7 @@ export function createAccountMaterial(input: { username: string; relayUrl: strin
     accountId,
     username: input.username,
     relayUrl: input.relayUrl,
+    relayId: null,
     accountPublicKey: accountKey.publicKey,
     accountPrivateKey: accountKey.privateKey,
     deviceId: PRIMARY_DEVICE_ID,

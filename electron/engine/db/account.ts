@@ -20,6 +20,12 @@ export type LocalAccount = {
   readonly accountId: Uint8Array;
   readonly username: string;
   readonly relayUrl: string;
+  /**
+   * The id of the relay this device registered at (its /.well-known/parley, fetched before the
+   * registration): challenges and deletion statements naming another relay are refused. Null only
+   * before registration, or for an account from before the pin (pinned at its first challenge).
+   */
+  readonly relayId: Uint8Array | null;
   readonly accountPublicKey: Uint8Array;
   /** Present only on the primary device. */
   readonly accountPrivateKey: Uint8Array | null;
@@ -36,6 +42,7 @@ type AccountRow = {
   account_id: Uint8Array;
   username: string;
   relay_url: string;
+  relay_id: Uint8Array | null;
   account_public_key: Uint8Array;
   account_private_key: Uint8Array | null;
   device_id: number;
@@ -53,10 +60,10 @@ type AccountRow = {
 
 export function insertAccount(db: WriteDb, a: LocalAccount): void {
   db.run(sql`
-    INSERT INTO account (singleton, account_id, username, relay_url, account_public_key, account_private_key,
+    INSERT INTO account (singleton, account_id, username, relay_url, relay_id, account_public_key, account_private_key,
       device_id, identity_dh_public, identity_dh_private, identity_signing_public, identity_signing_private, pq,
       device_list, device_list_version, device_list_issued_at, registered_at, created_at)
-    VALUES (1, ${a.accountId}, ${a.username}, ${a.relayUrl}, ${a.accountPublicKey}, ${a.accountPrivateKey},
+    VALUES (1, ${a.accountId}, ${a.username}, ${a.relayUrl}, ${a.relayId}, ${a.accountPublicKey}, ${a.accountPrivateKey},
       ${a.deviceId}, ${a.identityDh.publicKey}, ${a.identityDh.privateKey}, ${a.identitySigning.publicKey},
       ${a.identitySigning.privateKey}, ${a.pq}, ${a.deviceList.signed}, ${a.deviceList.version},
       ${a.deviceList.issuedAt}, ${a.registeredAt}, ${a.createdAt})`);
@@ -69,6 +76,7 @@ export function getAccount(db: ReadDb): LocalAccount | undefined {
     accountId: blob(r.account_id),
     username: r.username,
     relayUrl: r.relay_url,
+    relayId: blobOrNull(r.relay_id),
     accountPublicKey: blob(r.account_public_key),
     accountPrivateKey: blobOrNull(r.account_private_key),
     deviceId: r.device_id,
@@ -86,6 +94,11 @@ export function updateOwnDeviceList(db: WriteDb, list: StoredDeviceList): void {
     UPDATE account SET device_list = ${list.signed}, device_list_version = ${list.version},
       device_list_issued_at = ${list.issuedAt}
     WHERE singleton = 1`);
+}
+
+/** Pins the relay id (registration, or the first challenge of an account from before the pin). */
+export function setRelayId(db: WriteDb, relayId: Uint8Array): void {
+  db.run(sql`UPDATE account SET relay_id = ${relayId} WHERE singleton = 1`);
 }
 
 export function markRegistered(db: WriteDb, at: number): void {

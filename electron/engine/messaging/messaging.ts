@@ -22,7 +22,7 @@ import type { EngineEvent } from '../../../shared/api/types.js';
 import { utf8 } from '../../../shared/crypto/bytes.js';
 import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random.js';
 import { systemTimers, type Timers } from '../app-lock.js';
-import type { LocalAccount } from '../db/account.js';
+import { setRelayId, type LocalAccount } from '../db/account.js';
 import { acceptContact, getContact } from '../db/contacts.js';
 import { getConversation } from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
@@ -70,12 +70,14 @@ export type MessagingTuning = {
   readonly typingTimers?: Timers;
 };
 
-export function relayClientFor(account: LocalAccount, rng: Rng, tuning: MessagingTuning = {}): RelayClient {
+export function relayClientFor(account: LocalAccount, rng: Rng, tuning: MessagingTuning = {}, onRelayId?: (relayId: Uint8Array) => void): RelayClient {
   return new RelayClient({
     url: account.relayUrl,
     accountId: account.accountId,
     deviceId: account.deviceId,
     identitySigningKey: account.identitySigning.privateKey,
+    relayId: account.relayId,
+    ...(onRelayId && { onRelayId }),
     clock: tuning.relayClock ?? systemClock,
     rng,
     ...(tuning.backoff && { backoff: tuning.backoff }),
@@ -110,7 +112,12 @@ export class Messaging {
   #pendingSends: { readonly req: RequestOf<'messages:send'>; readonly resolve: (v: MessageView) => void; readonly reject: (e: unknown) => void }[] = [];
 
   constructor(o: MessagingOptions) {
-    const relay = relayClientFor(o.account, o.rng, o.tuning);
+    // An account from before the relay id was pinned pins the id of its first challenge.
+    const relay = relayClientFor(o.account, o.rng, o.tuning, (relayId) => {
+      if (this.core.stopped) return;
+      this.core.db.writer.transaction(() => setRelayId(this.core.db.writer, relayId));
+      this.core.account = { ...this.core.account, relayId };
+    });
     this.core = new MessagingCore({
       db: o.db,
       account: o.account,
@@ -169,9 +176,9 @@ export class Messaging {
     if (core.account.registeredAt !== null) return;
     for (let attempt = 0; ; attempt++) {
       try {
-        await registerAccount(core.db.writer, core.account, { clock: core.clock, rng: core.rng, client: core.relay });
+        const relayId = await registerAccount(core.db.writer, core.account, { clock: core.clock, rng: core.rng, client: core.relay });
         core.check();
-        core.account = { ...core.account, registeredAt: core.clock() };
+        core.account = { ...core.account, registeredAt: core.clock(), relayId };
         return;
       } catch (e) {
         if (core.stopped) throw new MessagingStopped();

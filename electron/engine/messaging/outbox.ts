@@ -77,7 +77,7 @@ function toPrekeyBundle(accountId: Uint8Array, b: Bundle): PrekeyBundle {
 
 function isTransient(e: unknown): boolean {
   if (e instanceof RelayClientError) {
-    return ['NETWORK', 'TIMEOUT', 'DISCONNECTED', 'CLOSED', 'UNAVAILABLE', 'INTERNAL', 'BAD_RESPONSE', 'RATE_LIMITED', 'UNAUTHORIZED', 'TOO_MANY_CONNECTIONS'].includes(e.code);
+    return ['NETWORK', 'TIMEOUT', 'DISCONNECTED', 'CLOSED', 'UNAVAILABLE', 'INTERNAL', 'BAD_RESPONSE', 'RATE_LIMITED', 'UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'RELAY_ID_MISMATCH'].includes(e.code);
   }
   return false;
 }

@@ -16,7 +16,7 @@ import { MAX_PREKEYS_PER_UPLOAD } from '../../../shared/wire/limits.js';
 import type { PrekeyCounts, PrekeyUploadInput } from '../../../shared/wire/rest.js';
 import { resignDeviceListIfDue } from '../account/device-list.js';
 import { maintainPrekeys } from '../account/prekey-lifecycle.js';
-import { markRegistered, type LocalAccount } from '../db/account.js';
+import { markRegistered, setRelayId, type LocalAccount } from '../db/account.js';
 import type { WriteDb } from '../db/database.js';
 import {
   currentLastResortKemPrekey,
@@ -84,14 +84,19 @@ export function uploadChunks(pending: PrekeysToUpload): Chunk[] {
 /**
  * Registers a freshly created account (its first device) with the relay: the signed list, the
  * rotating prekeys and the first chunk of one-time keys in the registration, the rest in uploads.
- * Throws RelayClientError (USERNAME_TAKEN, …); an account the relay already knows under this
- * device's keys (a registration whose answer was lost) counts as registered.
+ * First the relay's id is read from its well-known description, pinned in `client` and stored
+ * with the account (auth.ts refuses challenges naming another). Throws RelayClientError
+ * (USERNAME_TAKEN, RELAY_ID_MISMATCH, …); an account the relay already knows under this device's
+ * keys (a registration whose answer was lost) counts as registered. Returns the pinned relay id.
  */
 export async function registerAccount(
   db: WriteDb,
   account: LocalAccount,
   deps: { readonly clock: Clock; readonly rng: Rng; readonly client: RelayClient; readonly timeoutMs?: number },
-): Promise<void> {
+): Promise<Uint8Array> {
+  const { relayId } = await RelayClient.wellKnown(account.relayUrl, deps.timeoutMs);
+  deps.client.pinRelayId(relayId);
+  db.transaction(() => setRelayId(db, relayId));
   const [first, ...rest] = uploadChunks(prekeysToUpload(db));
   const signed = first?.upload.signedPrekey ?? (currentSignedPrekey(db) && wireSigned(currentSignedPrekey(db)!));
   const lastResort = first?.upload.lastResortKemPrekey ?? (currentLastResortKemPrekey(db) && wireKem(currentLastResortKemPrekey(db)!));
@@ -119,7 +124,7 @@ export async function registerAccount(
     await deps.client.sessionToken();
     db.transaction(() => markRegistered(db, deps.clock()));
     await uploadPending(db, deps.client, deps.clock);
-    return;
+    return relayId;
   }
   const now = deps.clock();
   db.transaction(() => {
@@ -130,10 +135,11 @@ export async function registerAccount(
     try {
       await deps.client.uploadPrekeys(chunk.upload);
     } catch {
-      return; // the rest goes up at the next connection (uploadPending)
+      return relayId; // the rest goes up at the next connection (uploadPending)
     }
     db.transaction(() => markPrekeysUploaded(db, chunk.ids, deps.clock()));
   }
+  return relayId;
 }
 
 /** Uploads every key the relay lacks; returns the relay's counts after the last request (or null). */

@@ -5,11 +5,18 @@
  * authentication. `call` is a REST call with the token, renewed once when the relay answers
  * UNAUTHORIZED (it may have restarted its sessions or expired the token early).
  *
+ * The relay id is pinned (issue 10 item 7): the id this device registered under, stored with the
+ * account. A challenge naming another relay id is refused before anything is signed, so a relay
+ * that forwards another relay's challenge cannot turn this device's signature into a session token
+ * there; an account deletion statement always names the pinned id. A client with no pinned id
+ * (an account from before the pin existed) pins the id of the first challenge and reports it
+ * (`onRelayId`) so the engine stores it.
+ *
  * Does not own the transport (rest.ts) or the live channel, which asks here for its token
  * (socket.ts).
  */
 import type { z } from 'zod';
-import { toBase64Url } from '../../../shared/crypto/bytes.js';
+import { bytesEqual, toBase64Url } from '../../../shared/crypto/bytes.js';
 import { ed25519Sign } from '../../../shared/crypto/ed25519.js';
 import type { Clock } from '../../../shared/crypto/random.js';
 import { relayAuthSignatureInput } from '../../../shared/wire/auth.js';
@@ -25,6 +32,10 @@ export type DeviceCredentials = {
   readonly deviceId: number;
   /** This device's Ed25519 identity private key (32-byte seed); used only to sign relay challenges. */
   readonly identitySigningKey: Uint8Array;
+  /** The relay id this device registered under; challenges naming another are refused. */
+  readonly relayId?: Uint8Array | null;
+  /** Called once when a client without a pinned relay id pins the one of its first challenge. */
+  readonly onRelayId?: (relayId: Uint8Array) => void;
 };
 
 export class RelayAuth {
@@ -37,7 +48,9 @@ export class RelayAuth {
     private readonly device: DeviceCredentials,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    if (device.relayId) this.relay = device.relayId.slice();
+  }
 
   /** A valid session token, fetching a new one (challenge → signature → session) when needed. */
   sessionToken(): Promise<string> {
@@ -48,10 +61,19 @@ export class RelayAuth {
     return this.authenticating;
   }
 
-  /** The relay's id, learnt from its challenge (authenticating first if needed). */
+  /** The pinned relay id (learnt from the first challenge, authenticating first, when none was pinned). */
   async relayId(): Promise<Uint8Array> {
     if (!this.relay) await this.sessionToken();
     return this.relay!;
+  }
+
+  /**
+   * Pins `relayId` (registration: the id the relay's well-known description names). Throws
+   * RELAY_ID_MISMATCH if another id is pinned already.
+   */
+  pin(relayId: Uint8Array): void {
+    if (this.relay === undefined) this.relay = relayId.slice();
+    else if (!bytesEqual(this.relay, relayId)) throw new RelayClientError('RELAY_ID_MISMATCH', 'the relay describes itself with another relay id than the one pinned');
   }
 
   /** Drops the cached token (the relay refused it); the next call authenticates again. */
@@ -86,7 +108,12 @@ export class RelayAuth {
       schema: ChallengeResponseSchema,
       timeoutMs: this.timeoutMs,
     });
-    this.relay = challenge.relayId;
+    if (this.relay === undefined) {
+      this.relay = challenge.relayId;
+      this.device.onRelayId?.(challenge.relayId.slice());
+    } else if (!bytesEqual(challenge.relayId, this.relay)) {
+      throw new RelayClientError('RELAY_ID_MISMATCH', 'the relay answered with another relay id than the one this device registered under');
+    }
     const time = this.clock();
     const signature = ed25519Sign(identitySigningKey, relayAuthSignatureInput(challenge.relayId, challenge.nonce, time, accountId, deviceId));
     const session = await restCall(this.baseUrl, 'session', {

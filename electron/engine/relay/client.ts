@@ -118,6 +118,11 @@ export class RelayClient {
     this.socket.resume();
   }
 
+  /** Pins the relay id (auth.ts): challenges and deletion statements naming another are refused. */
+  pinRelayId(relayId: Uint8Array): void {
+    this.auth.pin(relayId);
+  }
+
   /** A valid session token (auth.ts). */
   sessionToken(): Promise<string> {
     return this.auth.sessionToken();
@@ -151,6 +156,7 @@ export class RelayClient {
   /**
    * Deletes the account. `signWithAccountKey` signs the deletion statement with the account private
    * key (held by the primary device only); the relay checks it against the registered account key.
+   * The statement names the pinned relay id, never one a challenge offered.
    */
   async deleteAccount(signWithAccountKey: (input: Uint8Array) => Uint8Array): Promise<void> {
     const relayId = await this.auth.relayId();

@@ -2,12 +2,15 @@
  * The relay client's one error class (electron/engine/relay): a closed code set made of the relay's
  * codes (shared/wire/errors.ts) plus the client's own — NETWORK (unreachable), TIMEOUT, BAD_RESPONSE
  * (a body or frame that breaks the wire schema), DISCONNECTED (the live channel closed under a
- * request), CLOSED (the client was closed, or the relay removed this device). The engine maps these
+ * request), CLOSED (the client was closed, or the relay removed this device), RELAY_ID_MISMATCH (a
+ * challenge named another relay than the one this device registered under: nothing was signed),
+ * INSECURE_TRANSPORT (a plain http/ws address that is not a literal loopback address: nothing
+ * was sent). The engine maps these
  * onto API errors at its boundary (electron/engine/errors.ts).
  */
 import type { ErrorCode } from '../../../shared/wire/errors.js';
 
-export type RelayClientErrorCode = ErrorCode | 'NETWORK' | 'TIMEOUT' | 'BAD_RESPONSE' | 'DISCONNECTED' | 'CLOSED';
+export type RelayClientErrorCode = ErrorCode | 'NETWORK' | 'TIMEOUT' | 'BAD_RESPONSE' | 'DISCONNECTED' | 'CLOSED' | 'RELAY_ID_MISMATCH' | 'INSECURE_TRANSPORT';
 
 export class RelayClientError extends Error {
   override readonly name = 'RelayClientError';

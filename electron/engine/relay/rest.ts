@@ -5,9 +5,14 @@
  * reached, BAD_RESPONSE when what came back breaks the wire format. Also the two calls that need no
  * session: the relay's well-known description and registration.
  *
+ * Transport (DESIGN §4): nothing is sent to a relay address other than https, or plain http on the
+ * literal loopback addresses 127.0.0.1 and [::1] (shared/api's isRelayUrl, the rule onboarding
+ * applies) — INSECURE_TRANSPORT, also for an account stored by an older build with `localhost`.
+ *
  * Does not own tokens (auth.ts) or the live channel (socket.ts).
  */
 import type { z } from 'zod';
+import { isRelayUrl } from '../../../shared/api/primitives.js';
 import { ErrorBodySchema } from '../../../shared/wire/errors.js';
 import { RegisterResponseSchema, ROUTES, WellKnownSchema, type RegisterRequestInput, type RouteName, type WellKnown } from '../../../shared/wire/rest.js';
 import { RelayClientError } from './errors.js';
@@ -44,7 +49,15 @@ function errorFromBody(status: number, body: unknown): RelayClientError {
   return new RelayClientError(code, message, { status, ...details });
 }
 
+/** Throws INSECURE_TRANSPORT unless `baseUrl` is https, or http on 127.0.0.1 or [::1]. */
+export function checkRelayTransport(baseUrl: string): void {
+  if (!isRelayUrl(baseUrl.replace(/\/+$/, ''))) {
+    throw new RelayClientError('INSECURE_TRANSPORT', 'a relay is reached over https, or plain http only on 127.0.0.1 or [::1]');
+  }
+}
+
 export async function restCall<S extends z.ZodType>(baseUrl: string, route: RouteName, options: RestCallOptions<S>): Promise<z.output<S>> {
+  checkRelayTransport(baseUrl);
   const { method, path } = ROUTES[route];
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers['content-type'] = 'application/json';

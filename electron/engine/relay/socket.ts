@@ -15,6 +15,7 @@ import { CloseCode, ServerFrameSchema, type Envelope, type ServerFrame } from '.
 import { WS_PATH } from '../../../shared/wire/version.js';
 import { MAX_SERVER_FRAME_BYTES } from '../../../shared/wire/wire-size.js';
 import { RelayClientError } from './errors.js';
+import { checkRelayTransport } from './rest.js';
 
 // ── Backoff ────────────────────────────────────────────────────────────────────
 
@@ -214,6 +215,7 @@ export class RelaySocket {
   private async openSocket(): Promise<void> {
     let token: string;
     try {
+      checkRelayTransport(this.options.baseUrl);
       token = await this.options.auth.sessionToken();
     } catch (e) {
       this.emit('error', e instanceof RelayClientError ? e : new RelayClientError('NETWORK', 'authentication failed'));

@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageView } from '../../../shared/api/view-models.js';
 import { concatBytes, fromHex, toBase64Url } from '../../../shared/crypto/bytes.js';
-import { ed25519GenerateKeyPair } from '../../../shared/crypto/ed25519.js';
+import { ed25519GenerateKeyPair, ed25519Sign } from '../../../shared/crypto/ed25519.js';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { x25519GenerateKeyPair } from '../../../shared/crypto/x25519.js';
 import { Capability } from '../../../shared/protocol/constants.js';
@@ -21,8 +21,11 @@ import { deserializeSessionRecord } from '../../../shared/protocol/session-recor
 import { resignedList } from '../../../shared/testing/device-list-fixtures.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { Sessions } from '../../../electron/engine/messaging/sessions.js';
+import { currentLastResortKemPrekey, currentSignedPrekey } from '../../../electron/engine/db/prekeys.js';
+import { relayClientFor } from '../../../electron/engine/messaging/messaging.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { HostileProxy } from '../../hostile-proxy/hostile-proxy.js';
-import { TestEngine, waitFor } from '../../support/engines.js';
+import { TestEngine, uniqueName, waitFor } from '../../support/engines.js';
 import { startTestRelay, type TestRelay } from '../relay/helpers/relay.js';
 
 let relay: TestRelay;
@@ -389,5 +392,61 @@ describe('hostile relay: receipts name exactly what they confirm', () => {
     await bob.drained();
     await bob.barrier(alice, bToA);
     expect(await alice.statusOf(three!.id)).toBe('delivered');
+  });
+});
+
+describe('hostile relay: the relay id is pinned', () => {
+  it("a relay handing out another relay's challenge gets no signature (no session there, no deletion statement); with honest challenges again the device reconnects", async () => {
+    const other = await startTestRelay();
+    try {
+      const alice = await engine('alice');
+      const ownId = (await RelayClient.wellKnown(relay.url)).relayId;
+      expect(alice.engine.current!.account.relayId).toEqual(ownId);
+      expect((await RelayClient.wellKnown(other.url)).relayId).not.toEqual(ownId);
+
+      // The same account and device keys registered at the other relay too: it would honour a
+      // session request signed by Alice's device (the attack needs nothing else).
+      const db = alice.engine.current!.db.reader;
+      const account = alice.engine.current!.account;
+      const signed = currentSignedPrekey(db)!;
+      const kem = currentLastResortKemPrekey(db)!;
+      await RelayClient.register(other.url, {
+        username: uniqueName('alice'),
+        accountId: toBase64Url(account.accountId),
+        accountKey: toBase64Url(account.accountPublicKey),
+        deviceList: toBase64Url(account.deviceList.signed),
+        prekeys: {
+          signedPrekey: { keyId: signed.keyId, publicKey: toBase64Url(signed.publicKey), createdAt: signed.createdAt, signature: toBase64Url(signed.signature) },
+          lastResortKemPrekey: { keyId: kem.keyId, publicKey: toBase64Url(kem.publicKey), createdAt: kem.createdAt, lastResort: true, signature: toBase64Url(kem.signature) },
+          oneTimePrekeys: [],
+          kemOneTimePrekeys: [],
+        },
+      });
+
+      // The proxy now answers challenges with the other relay's and carries session requests there.
+      proxy.authRelay = other.url;
+      const signedBefore = proxy.signedRequests.length;
+      await alice.close();
+      const again = await TestEngine.start({ relayUrl: proxy.url, base: alice.options.base, keychain: alice.options.keychain, clock: alice.clock, timers: alice.timers });
+      engines.push(again);
+      const before = proxy.challenges;
+      await waitFor(() => proxy.challenges >= before + 2, 'two challenges (one refused, one retry)');
+      expect(again.engine.messaging!.relay.state).not.toBe('open');
+
+      // An account deletion goes nowhere either: it needs a session, and its statement would name
+      // the pinned relay, never the other one.
+      const client = relayClientFor(again.engine.current!.account, systemRng);
+      await expect(client.deleteAccount((input) => ed25519Sign(account.accountPrivateKey!, input))).rejects.toMatchObject({ code: 'RELAY_ID_MISMATCH' });
+      client.close();
+      expect(proxy.signedRequests.slice(signedBefore)).toEqual([]);
+      expect(proxy.stolenTokens).toEqual([]);
+
+      proxy.authRelay = null;
+      again.username = alice.username;
+      await again.online();
+      expect(again.engine.current!.account.relayId).toEqual(ownId);
+    } finally {
+      await other.stop();
+    }
   });
 });

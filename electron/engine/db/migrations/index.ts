@@ -7,5 +7,6 @@ import { migration0001 } from './0001-initial.js';
 import { migration0002 } from './0002-search.js';
 import { migration0003 } from './0003-messaging.js';
 import { migration0004 } from './0004-receipt-ids.js';
+import { migration0005 } from './0005-relay-id.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];
