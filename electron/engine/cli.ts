@@ -26,6 +26,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { systemRng } from '../../shared/crypto/random.js';
+import { armCrashPoints, CRASH_AT_ENV } from './crash-points.js';
 import { createDispatcher } from './dispatch.js';
 import { Engine } from './engine.js';
 import { ARGON2_BOUNDS, DEFAULT_ARGON2_PARAMS } from './keys/argon2.js';
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return;
   }
   const profile = resolveProfile(args.data, args.profile);
+  armCrashPoints(env[CRASH_AT_ENV]);
   const argon2 =
     env.PARLEY_TEST_ARGON2 === 'minimum'
       ? { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: ARGON2_BOUNDS.iterations.min, parallelism: ARGON2_BOUNDS.parallelism.min }

@@ -9,12 +9,30 @@
  *   after-inbound-commit-before-ack  an inbound batch is committed, its envelopes are not acked;
  *   mid-batch                        an inbound batch has processed an envelope, not committed.
  * Unset (production), a point costs one comparison. The relay has its own (server/crash-points.ts).
+ *
+ * This module reads no environment itself: an entry point arms it (`armCrashPoints`) from the
+ * environment it trusts — the engine's child-process entry (cli.ts) and the hosts
+ * (host/engine-host.ts), whose Electron side drops the variable in a packaged build
+ * (host/security.ts hostEnvironment). Unarmed, no point fires.
  */
-const spec = process.env.PARLEY_TEST_CRASH_AT ?? '';
-const [point, countText] = spec.split(':');
-let remaining = countText ? Number.parseInt(countText, 10) : 1;
+export const CRASH_AT_ENV = 'PARLEY_TEST_CRASH_AT';
 
 export type EngineCrashPoint = 'after-encrypt-before-commit' | 'after-outbox-commit' | 'after-inbound-commit-before-ack' | 'mid-batch';
+
+let point: string | null = null;
+let remaining = 0;
+
+/** Arms the point `spec` names (`<point>[:<n>]`); undefined or empty disarms. */
+export function armCrashPoints(spec: string | undefined): void {
+  const [name, countText] = (spec ?? '').split(':');
+  point = name ? name : null;
+  remaining = countText ? Number.parseInt(countText, 10) : 1;
+}
+
+/** The armed point, or null (tests of the arming rule). */
+export function armedCrashPoint(): string | null {
+  return point;
+}
 
 export function crashPoint(name: EngineCrashPoint): void {
   if (point !== name) return;

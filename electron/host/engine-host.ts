@@ -5,13 +5,15 @@
  * wraps it in a second one. Events the engine pushes go to the host's `emit` (which validates them,
  * events.ts); contract faults are reported to `onFault` by name only.
  *
- * Also owns the two environment knobs hosts read:
+ * Also owns the environment knobs hosts read (Electron's main process passes an environment without
+ * the test-only ones when packaged: host/security.ts hostEnvironment):
  *   PARLEY_RELAY_URL         the relay address onboarding suggests (the start scripts set it to the
  *                            local relay they started or found); passed to the renderer in the URL;
  *   PARLEY_TEST_CLOCK_FILE   tests only: the engine's clock is the system clock plus the integer
  *                            number of milliseconds this file holds (re-read on every reading, so a
  *                            spec moves one profile's clock while its host runs). Unset in
- *                            production; a missing or unreadable file means offset 0.
+ *                            production; a missing or unreadable file means offset 0;
+ *   PARLEY_TEST_CRASH_AT     tests only: arms an engine crash point (engine/crash-points.ts).
  * Imports no `electron` value.
  */
 import { readFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { CONTRACT } from '../../shared/api/contract.js';
 import { isRelayUrl } from '../../shared/api/primitives.js';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { systemRng, type Clock } from '../../shared/crypto/random.js';
+import { armCrashPoints, CRASH_AT_ENV } from '../engine/crash-points.js';
 import { createDispatcher, type ContractFault, type Dispatch } from '../engine/dispatch.js';
 import { Engine } from '../engine/engine.js';
 import { KeychainKeyStore, osKeychainBackend } from '../engine/keys/keychain.js';
@@ -80,6 +83,7 @@ export async function startEngineHost(options: {
 }): Promise<EngineHost> {
   const profile = resolveProfile(options.dataRoot, options.profile);
   const clock = clockFromEnv(options.env);
+  armCrashPoints(options.env[CRASH_AT_ENV]);
   const engine = await Engine.start({
     profile,
     keychain: new KeychainKeyStore(osKeychainBackend, profile.keychainAccount, systemRng),

@@ -16,6 +16,7 @@ import {
   externalLinkTarget,
   hardenSession,
   hardenWebContents,
+  hostEnvironment,
   isAppUrl,
   isTrustedSenderFrame,
   secureWebPreferences,
@@ -112,6 +113,25 @@ describe('web preferences', () => {
     expect(devToolsAllowed(true)).toBe(false);
     expect(devToolsAllowed(false)).toBe(true);
     expect(secureWebPreferences({ preload: 'p', devTools: devToolsAllowed(true) }).devTools).toBe(false);
+  });
+});
+
+describe('test-only environment knobs', () => {
+  const env = {
+    PARLEY_NATIVE_BINDING: '/tmp/anything.node',
+    PARLEY_TEST_CLOCK_FILE: '/tmp/clock',
+    PARLEY_TEST_CRASH_AT: 'after-outbox-commit',
+    PARLEY_RELAY_URL: 'https://relay.example',
+    HOME: '/home/someone',
+  };
+
+  it('a packaged build ignores PARLEY_NATIVE_BINDING, PARLEY_TEST_CLOCK_FILE and PARLEY_TEST_CRASH_AT (the injected app says isPackaged)', () => {
+    expect(hostEnvironment({ isPackaged: true }, env)).toEqual({ PARLEY_RELAY_URL: 'https://relay.example', HOME: '/home/someone' });
+    expect(env.PARLEY_TEST_CRASH_AT).toBe('after-outbox-commit'); // the caller's object is left alone
+  });
+
+  it('development (npm start, the e2e specs) keeps them', () => {
+    expect(hostEnvironment({ isPackaged: false }, env)).toEqual(env);
   });
 });
 

@@ -4,7 +4,8 @@
  * both hosts send, the BrowserWindow web preferences, navigation and window.open refusal, external
  * links (http(s) only, after confirmation), permission refusal (notifications, clipboard writes and the
  * camera — video only, for scanning QR codes — excepted, on the app's own main frame), the IPC
- * sender-frame check and DevTools in production.
+ * sender-frame check, DevTools in production, and the test-only environment knobs a packaged build
+ * ignores.
  *
  * This module imports no `electron` value: every Electron object is passed in, typed by the narrow
  * structural types below (shell/main.ts passes the real ones, and the assignability checks at the end of
@@ -83,6 +84,25 @@ export function isAppUrl(url: string): boolean {
 /** Whether DevTools may open: never in a packaged (production) build. */
 export function devToolsAllowed(isPackaged: boolean): boolean {
   return !isPackaged;
+}
+
+/**
+ * Environment variables only development and tests may set: a native module loaded into the main
+ * process (PARLEY_NATIVE_BINDING, the Electron build `npm start` makes), the engine's clock moved
+ * by a file (PARLEY_TEST_CLOCK_FILE) and a self-kill at a named point (PARLEY_TEST_CRASH_AT).
+ */
+export const TEST_ONLY_ENV = ['PARLEY_NATIVE_BINDING', 'PARLEY_TEST_CLOCK_FILE', 'PARLEY_TEST_CRASH_AT'] as const;
+
+/**
+ * The environment the host reads its knobs from: as given in development, without TEST_ONLY_ENV in
+ * a packaged build (anyone who can set a variable for the app must not load a module into it, move
+ * its clock or kill it mid-write). `app` is Electron's (only `isPackaged` is read).
+ */
+export function hostEnvironment(app: { readonly isPackaged: boolean }, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (!app.isPackaged) return { ...env };
+  const copy = { ...env };
+  for (const name of TEST_ONLY_ENV) delete copy[name];
+  return copy;
 }
 
 /** The web preferences of every Parley window. */

@@ -23,6 +23,7 @@ import {
   createExternalLinkOpener,
   devToolsAllowed,
   hardenSession,
+  hostEnvironment,
   hardenWebContents,
   secureWebPreferences,
   type RefusedAction,
@@ -88,17 +89,19 @@ function run(profile: string, userData: string, base: string): void {
 
   // The engine keeps its database in `userData` (= the profile directory) and loads the Electron
   // build of better-sqlite3-multiple-ciphers that scripts/start.mjs made (PARLEY_NATIVE_BINDING).
-  // Its dispatcher is the one validation layer; its events go to the window that exists.
+  // Its dispatcher is the one validation layer; its events go to the window that exists. A packaged
+  // build ignores the test-only knobs (native binding, clock file, crash points).
+  const env = hostEnvironment(app, process.env);
   let forward: (event: EngineEvent) => void = () => undefined;
   const engineHost = startEngineHost({
     dataRoot: base,
     profile,
-    env: process.env,
+    env,
     emit: (event) => forward(event),
     onFault,
-    ...(process.env.PARLEY_NATIVE_BINDING ? { nativeBinding: process.env.PARLEY_NATIVE_BINDING } : {}),
+    ...(env.PARLEY_NATIVE_BINDING ? { nativeBinding: env.PARLEY_NATIVE_BINDING } : {}),
   });
-  const entryUrl = withRelayHint(APP_ENTRY_URL, relayUrlFromEnv(process.env));
+  const entryUrl = withRelayHint(APP_ENTRY_URL, relayUrlFromEnv(env));
 
   const createWindow = (): BrowserWindow => {
     const window = new BrowserWindow({

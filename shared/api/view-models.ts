@@ -68,7 +68,8 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   readReceipts: true,
   typingIndicators: true,
   presenceVisible: true,
-  notifications: 'name-and-message',
+  /** The sender's name only: a message's text is shown on a locked or shared screen only when asked for. */
+  notifications: 'name-only',
   appLockIdleMinutes: null,
   searchEnabled: true,
 });

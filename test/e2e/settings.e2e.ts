@@ -16,14 +16,15 @@ test('settings are saved by the engine and survive a reload', async ({ parley })
   await page.getByRole('switch', { name: 'Send read receipts' }).uncheck();
   await expect(page.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeAttached();
   await page.getByRole('switch', { name: 'Send typing indicators' }).uncheck();
-  await page.getByRole('radio', { name: 'Name only' }).check();
+  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked(); // the default
+  await page.getByRole('radio', { name: 'No name or message' }).check();
 
   await page.reload();
   await page.getByRole('button', { name: 'Settings' }).click();
   await expect(page.getByRole('switch', { name: 'Send read receipts' })).not.toBeChecked();
   await expect(page.getByRole('switch', { name: 'Send typing indicators' })).not.toBeChecked();
   await expect(page.getByRole('switch', { name: 'Show when I am online' })).toBeChecked();
-  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked();
+  await expect(page.getByRole('radio', { name: 'No name or message' })).toBeChecked();
 });
 
 test('keyboard only: reach Settings and change a setting', async ({ parley }) => {
@@ -41,15 +42,16 @@ test('keyboard only: reach Settings and change a setting', async ({ parley }) =>
   await expect(receipts).toBeFocused();
   await page.keyboard.press('Space');
   await expect(receipts).not.toBeChecked();
-  // Arrow keys move through the notification choices.
-  const nameAndMessage = page.getByRole('radio', { name: 'Name and message' });
-  for (let i = 0; i < 10 && !(await nameAndMessage.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
-  await page.keyboard.press('ArrowDown');
-  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked();
+  // Arrow keys move through the notification choices (the default is the sender's name only).
+  const nameOnly = page.getByRole('radio', { name: 'Name only' });
+  await expect(nameOnly).toBeChecked();
+  for (let i = 0; i < 10 && !(await nameOnly.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await page.keyboard.press('ArrowUp');
+  await expect(page.getByRole('radio', { name: 'Name and message' })).toBeChecked();
   await page.reload();
   await page.getByRole('button', { name: 'Settings' }).click();
   await expect(receipts).not.toBeChecked();
-  await expect(page.getByRole('radio', { name: 'Name only' })).toBeChecked();
+  await expect(page.getByRole('radio', { name: 'Name and message' })).toBeChecked();
 });
 
 test('app lock: set a passphrase, lock now, unlock', async ({ parley }) => {

@@ -289,6 +289,18 @@ describe('Notifier', () => {
     expect(notificationText(notice, 'nothing')).toEqual({ title: 'Parley', body: 'New message' });
   });
 
+  it("a new account's notifications show the sender's name only, not the message", async () => {
+    const env = await engineBridge();
+    await env.engine.createAccount({ username: fresh('alice'), relayUrl });
+    const settings = await env.bridge.getSettings({});
+    if (!settings.ok) throw new Error('settings:get failed');
+    expect(settings.value.notifications).toBe('name-only');
+    const shown: string[] = [];
+    const api: NotificationApi = { permission: 'granted', requestPermission: async () => 'granted', show: (title, body) => shown.push(`${title}: ${body}`) };
+    await new Notifier(api).notify({ sender: 'bob', body: 'secret plans' }, settings.value.notifications, () => {});
+    expect(shown).toEqual(['bob: New message']);
+  });
+
   it('asks for permission once and shows nothing when refused', async () => {
     const shown: string[] = [];
     let asked = 0;

@@ -171,7 +171,8 @@ export class AppState {
     if (message.direction === 'incoming' && message.kind === 'text') {
       this.#conversations?.setTyping(message.conversationId, false);
       if (!this.activity.active) {
-        const setting = this.#settings?.value?.notifications ?? 'name-and-message';
+        // Until the settings are loaded: the engine's default, the sender's name only.
+        const setting = this.#settings?.value?.notifications ?? 'name-only';
         const sender = this.#conversations?.byId(message.conversationId)?.title ?? 'Someone';
         void this.#notifier.notify({ sender, body: message.body }, setting, () => this.openConversation(message.conversationId));
       }
