@@ -196,7 +196,7 @@ async function create(c: Extract<Command, { cmd: 'create' }>): Promise<ReplyValu
     messaging: { backoff: { initialDelayMs: 100, maxDelayMs: 1_000 } },
   });
   const e = engine;
-  dispatch = createDispatcher(e.handlers(), { onRequest: () => e.touch() });
+  dispatch = createDispatcher(e.handlers());
   const account = await call<{ accountId: string }>('account:create', { username: c.username, relayUrl: c.relayUrl });
   await call('settings:set', { searchEnabled: c.searchEnabled });
   await until(() => e.messaging?.relay.state === 'open', 30_000, 'the first connection', 10);

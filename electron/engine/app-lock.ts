@@ -1,7 +1,8 @@
 /**
  * The idle part of the app lock (DESIGN §4): after N minutes without user activity the engine
- * locks (closes the database, drops the key). Activity is reported by the host (every request the
- * renderer makes counts); the timer is injectable for tests. Does not own what locking does
+ * locks (closes the database, drops the key). Activity is what the person does in the window,
+ * reported by the renderer through `app:activity` (keyboard, pointer, focus) — never a request the
+ * renderer or the engine makes on its own; the timer is injectable for tests. Does not own what locking does
  * (engine.ts) or the passphrase (keys/).
  */
 

@@ -81,7 +81,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     passphrase: new PassphraseKeyFile(profile.keyFilePath, systemRng, argon2),
     emit: (e: EngineEvent) => write({ event: e.event, payload: e.payload }),
   });
-  const dispatch = createDispatcher(engine.handlers(), { onRequest: () => engine.touch() });
+  const dispatch = createDispatcher(engine.handlers());
   write({ ready: { pid: process.pid, state: engine.getState() } });
 
   let closing: Promise<void> | undefined;

@@ -43,8 +43,6 @@ export type ContractFault =
 export type Dispatch = (channel: unknown, request: unknown) => Promise<ApiResult<unknown>>;
 
 export type DispatchHooks = {
-  /** Runs for every well-formed request before its handler (user activity: the idle lock). */
-  readonly onRequest?: (channel: Channel) => void;
   readonly onFault?: (fault: ContractFault) => void;
 };
 
@@ -67,7 +65,6 @@ export function createDispatcher(handlers: Handlers, hooks: DispatchHooks = {}):
     const spec = CONTRACT[channel];
     const parsed = spec.request.safeParse(request);
     if (!parsed.success) return fail('INVALID_REQUEST', `invalid request for ${channel}: ${describeIssues(parsed.error)}`);
-    hooks.onRequest?.(channel);
     const handler = handlers[channel] as (request: unknown) => unknown;
     let value: unknown;
     try {

@@ -76,7 +76,7 @@ async function harness(opts: { base?: string; profile?: string; keychain?: Memor
     },
   });
   engines.push(engine);
-  const dispatch = createDispatcher(engine.handlers(), { onRequest: () => engine.touch() }) as Call;
+  const dispatch = createDispatcher(engine.handlers()) as Call;
   const h: Harness = {
     engine,
     dispatch,
@@ -403,6 +403,29 @@ describe('contacts, conversations and messages views', () => {
     expect(older.hasOlder).toBe(false);
     expect(errorCode(await h.dispatch('messages:openPage', { conversationId: '999', anchor: { kind: 'latest' }, limit: 5 }))).toBe('NOT_FOUND');
     expect(errorCode(await h.dispatch('messages:openPage', { conversationId: String(ids.c), anchor: { kind: 'around', messageId: '999' }, limit: 5 }))).toBe('NOT_FOUND');
+  });
+
+  it("only app:activity restarts the app lock's countdown: requests the renderer makes on its own (a page, mark read, lists, state) do not", async () => {
+    const { h, ids } = await seeded();
+    ok(await h.dispatch('settings:set', { appLockIdleMinutes: 1 }));
+    h.timers.advance(59_000);
+    // What an unattended window does when a contact writes: it loads the message and marks it read.
+    ok(await h.dispatch('messages:openPage', { conversationId: String(ids.c), anchor: { kind: 'latest' }, limit: 50 }));
+    ok(await h.dispatch('messages:markRead', { conversationId: String(ids.c), upToMessageId: String(ids.m[3]) }));
+    ok(await h.dispatch('conversations:list', {}));
+    ok(await h.dispatch('app:getState', {}));
+    expect(h.timers.remaining()).toEqual([1_000]);
+    h.timers.advance(1_000);
+    await h.engine.refreshState();
+    expect(h.engine.getState().state).toBe('locked');
+
+    // Input from the person (keyboard, pointer, focus) does restart it; reported while locked, nothing.
+    expect(ok(await h.dispatch('app:activity', {}))).toBeNull();
+    expect(h.timers.remaining()).toEqual([]);
+    ok(await h.dispatch('account:unlock', { passphrase: PASS }));
+    h.timers.advance(59_000);
+    ok(await h.dispatch('app:activity', {}));
+    expect(h.timers.remaining()).toEqual([60_000]);
   });
 
   it('markRead marks up to a message, emits updates and queues a read receipt naming each message read', async () => {

@@ -131,7 +131,7 @@ export class Engine {
     return this.#messaging;
   }
 
-  /** User activity (every renderer request): restarts the idle countdown. */
+  /** The person used the window (`app:activity`, nothing else): restarts the idle countdown. */
   touch(): void {
     if (this.#state === 'ready') this.#idle.touch();
   }
@@ -457,6 +457,10 @@ export class Engine {
   handlers(): Handlers {
     return {
       'app:getState': () => this.refreshState(),
+      'app:activity': () => {
+        this.touch();
+        return null;
+      },
       'account:create': (r) => this.createAccount(r),
       'account:unlock': (r) => this.unlock(r),
       'account:setPassphrase': (r) => this.setPassphrase(r),

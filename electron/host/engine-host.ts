@@ -92,6 +92,6 @@ export async function startEngineHost(options: {
     ...(clock ? { clock } : {}),
     ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
   });
-  const invoke = createDispatcher(engine.handlers(), { onRequest: () => engine.touch(), ...(options.onFault && { onFault: options.onFault }) });
+  const invoke = createDispatcher(engine.handlers(), { ...(options.onFault && { onFault: options.onFault }) });
   return { engine, invoke, channels: describeChannels(CONTRACT), close: () => engine.close() };
 }

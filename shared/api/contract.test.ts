@@ -13,6 +13,7 @@ const CONTACT = '00112233445566778899aabbccddeeff';
 /** A valid request for every channel (the table is checked against RequestOf at compile time). */
 const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'app:getState': {},
+  'app:activity': {},
   'account:create': { username: 'alice', relayUrl: 'https://relay.example' },
   'account:unlock': { passphrase: 'correct horse' },
   'account:setPassphrase': { passphrase: 'correct horse battery', currentPassphrase: 'correct horse' },

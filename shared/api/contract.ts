@@ -50,6 +50,13 @@ export type PageAnchor = z.infer<typeof PageAnchorSchema>;
 
 export const CONTRACT = {
   'app:getState': { method: 'getState', request: Empty, response: EngineStateSchema },
+  /**
+   * The person used this window (keyboard, pointer, focus): the one thing that restarts the app
+   * lock's idle countdown. No other request counts — the renderer makes some on its own (a message
+   * arriving in the open chat is marked read), and those a contact can cause must not keep an
+   * unattended window unlocked.
+   */
+  'app:activity': { method: 'reportActivity', request: Empty, response: z.null() },
 
   // ── Account and database protection ──
   'account:create': {

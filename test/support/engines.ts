@@ -84,7 +84,7 @@ export class TestEngine {
     readonly engine: Engine,
     readonly options: Required<Omit<TestEngineOptions, 'name'>> & { readonly profileName: string },
   ) {
-    this.dispatch = createDispatcher(engine.handlers(), { onRequest: () => engine.touch() });
+    this.dispatch = createDispatcher(engine.handlers());
   }
 
   static async start(o: TestEngineOptions): Promise<TestEngine> {

@@ -10,7 +10,7 @@
  * `now` ticks so relative times ("12 min. ago") stay current.
  */
 import type { Bridge, ConnectionState, EngineState, MessageView, SearchHit, Settings } from '../../../../shared/api/types.js';
-import { browserTimers, type Timers } from './call.js';
+import { browserTimers, settle, type Timers } from './call.js';
 import { ChatState } from './chat.svelte.js';
 import { ConversationListState } from './conversations.svelte.js';
 import { HostConnection } from './host.svelte.js';
@@ -19,6 +19,7 @@ import { SearchState } from './search.svelte.js';
 import { SessionState } from './session.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 import { acceptKeyChange, VerificationState } from './verification.svelte.js';
+import { UserInputReporter } from './user-input.js';
 import { WindowActivity } from './window-activity.svelte.js';
 
 export type Route =
@@ -121,6 +122,8 @@ export class AppState {
     const bridge = this.host.bridge;
     if (bridge === null) return;
     this.#win.setInterval(() => (this.#now = Date.now()), NOW_TICK_MS);
+    // The app lock counts only the person's input, never the requests made here on their own.
+    new UserInputReporter(this.#win, () => void settle(bridge.reportActivity({})), this.#timers);
     const session = new SessionState(bridge);
     this.#conversations = new ConversationListState(bridge, this.#timers);
     this.#settings = new SettingsState(bridge);
