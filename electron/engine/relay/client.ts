@@ -38,6 +38,7 @@ import {
   type RegisterResponseSchema,
   type WellKnown,
 } from '../../../shared/wire/rest.js';
+import type { Timers } from '../app-lock.js';
 import { RelayAuth, type DeviceCredentials } from './auth.js';
 import { RelayClientError } from './errors.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, fetchWellKnown, registerAccount } from './rest.js';
@@ -48,6 +49,8 @@ export type RelayClientOptions = DeviceCredentials & {
   readonly url: string;
   readonly clock?: Clock;
   readonly rng?: Rng;
+  /** Timers of the live channel's reconnection and health probes (tests pass ManualTimers). */
+  readonly timers?: Timers;
   readonly backoff?: Partial<BackoffOptions>;
   /** Per REST request and per WebSocket request (send, ack, presence, ping). */
   readonly requestTimeoutMs?: number;
@@ -68,6 +71,7 @@ export class RelayClient {
       auth: this.auth,
       rng: options.rng ?? systemRng,
       clock: this.clock,
+      ...(options.timers && { timers: options.timers }),
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
       timeoutMs,
     });

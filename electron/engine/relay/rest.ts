@@ -9,12 +9,15 @@
  * literal loopback addresses 127.0.0.1 and [::1] (shared/api's isRelayUrl, the rule onboarding
  * applies) — INSECURE_TRANSPORT, also for an account stored by an older build with `localhost`.
  *
+ * `relayHealthy` asks `/healthz` whether the relay is up and not draining (the live channel's probe
+ * while the relay cannot be reached, socket.ts).
+ *
  * Does not own tokens (auth.ts) or the live channel (socket.ts).
  */
 import type { z } from 'zod';
 import { isRelayUrl } from '../../../shared/api/primitives.js';
 import { ErrorBodySchema } from '../../../shared/wire/errors.js';
-import { RegisterResponseSchema, ROUTES, WellKnownSchema, type RegisterRequestInput, type RouteName, type WellKnown } from '../../../shared/wire/rest.js';
+import { HealthSchema, RegisterResponseSchema, ROUTES, WellKnownSchema, type RegisterRequestInput, type RouteName, type WellKnown } from '../../../shared/wire/rest.js';
 import { RelayClientError } from './errors.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -90,4 +93,13 @@ export function fetchWellKnown(url: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_
 /** Registers an account with its first device (the device list names exactly that device). */
 export function registerAccount(url: string, request: RegisterRequestInput, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<z.output<typeof RegisterResponseSchema>> {
   return restCall(url, 'register', { body: request, schema: RegisterResponseSchema, timeoutMs });
+}
+
+/** Whether the relay answers `/healthz` with 200 {status: "ok"} within `timeoutMs` (never throws). */
+export async function relayHealthy(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    return (await restCall(url, 'health', { schema: HealthSchema, timeoutMs })).status === 'ok';
+  } catch {
+    return false;
+  }
 }

@@ -6,6 +6,14 @@
  * reconnection after a jittered exponential backoff until close() — or until the relay says the
  * device is gone, which ends it for good.
  *
+ * Coming back quickly (issue 10 item 17): when the relay could not be reached (connection refused
+ * or dropped, or it said it was going away) and the next attempt is further off than a probe
+ * interval, the relay's `/healthz` is probed every 1–3 s (HEALTH_PROBE_INTERVAL_MS, jittered); the
+ * first healthy answer moves the attempt to a random moment within RECONNECT_JITTER_MS, so clients
+ * that lost a restarting relay together come back within a few seconds of it, spread over a second,
+ * instead of waiting out up to 30 s of backoff. A relay that answered and refused (too many connections, a policy close, an auth error)
+ * is not probed: its backoff runs as it is.
+ *
  * Does not own authentication (it asks auth.ts for a token and drops one the relay refused), REST
  * (rest.ts), or what envelopes mean and when to ack them (the engine's messaging layer).
  */
@@ -14,8 +22,9 @@ import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random
 import { CloseCode, ServerFrameSchema, type Envelope, type ServerFrame } from '../../../shared/wire/frames.js';
 import { WS_PATH } from '../../../shared/wire/version.js';
 import { MAX_SERVER_FRAME_BYTES } from '../../../shared/wire/wire-size.js';
+import type { Timers } from '../app-lock.js';
 import { RelayClientError } from './errors.js';
-import { checkRelayTransport } from './rest.js';
+import { checkRelayTransport, relayHealthy } from './rest.js';
 
 // ── Backoff ────────────────────────────────────────────────────────────────────
 
@@ -29,14 +38,23 @@ export type BackoffOptions = {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2 };
 
+/** While the relay is unreachable: how often its health is probed (each interval jittered ±50 %). */
+export const HEALTH_PROBE_INTERVAL_MS = 2_000;
+/** After a healthy probe the attempt is made within this much (uniformly random). */
+export const RECONNECT_JITTER_MS = 1_000;
+
+/** A uniform random number in [0, 1) from the injected randomness. */
+function uniform(rng: Rng): number {
+  return new DataView(rng(4).buffer).getUint32(0) / 2 ** 32;
+}
+
 /**
  * "Equal jitter": half the exponential ceiling plus a uniform random half, so clients that lost the
  * relay together spread out, and none retries immediately.
  */
 export function backoffDelay(attempt: number, options: BackoffOptions, rng: Rng): number {
   const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * options.factor ** Math.max(0, attempt));
-  const random = new DataView(rng(4).buffer).getUint32(0) / 2 ** 32;
-  return Math.round(ceiling / 2 + (random * ceiling) / 2);
+  return Math.round(ceiling / 2 + (uniform(rng) * ceiling) / 2);
 }
 
 // ── Events ─────────────────────────────────────────────────────────────────────
@@ -56,6 +74,8 @@ export type RelayClientEvents = {
   gone: () => void;
   /** A problem the client recovers from by itself (reconnects, unsolicited error frames). */
   error: (error: RelayClientError) => void;
+  /** While reconnecting to a relay that could not be reached: the answer of one health probe. */
+  probe: (healthy: boolean) => void;
 };
 
 /** A presence entry or event with `shared` spelled out (absent: an older relay, which meant shared). */
@@ -71,12 +91,20 @@ export type SocketAuth = {
   forgetToken(): void;
 };
 
+/** Real timers for the reconnection and the health probes (tests pass ManualTimers). */
+const socketTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export type RelaySocketOptions = {
   /** Base URL of the relay (ends with `/`). */
   readonly baseUrl: string;
   readonly auth: SocketAuth;
   readonly rng: Rng;
   readonly clock?: Clock;
+  /** Timers of the reconnection and the health probes (not of requests). */
+  readonly timers?: Timers;
   readonly backoff: BackoffOptions;
   /** Per request, and for the WebSocket handshake. */
   readonly timeoutMs: number;
@@ -98,13 +126,20 @@ export class RelaySocket {
     state: new Set(),
     gone: new Set(),
     error: new Set(),
+    probe: new Set(),
   };
 
+  private readonly timers: Timers;
   private ws: WebSocket | undefined;
   private wanted = false;
   private attempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: unknown = undefined;
   private reconnectAt: number | null = null;
+  private probeTimer: unknown = undefined;
+  /** The last attempt found nothing answering (or a relay going away): probe its health meanwhile. */
+  private unreachable = false;
+  /** Bumped by every (re)scheduling and by close(): a probe answer for an older round is ignored. */
+  private round = 0;
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
   private connectionState: ConnectionState = 'idle';
@@ -112,6 +147,7 @@ export class RelaySocket {
 
   constructor(private readonly options: RelaySocketOptions) {
     this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? socketTimers;
   }
 
   // ── Events ──
@@ -165,7 +201,9 @@ export class RelaySocket {
   /** Closes the live channel for good; pending requests fail with CLOSED. */
   close(): void {
     this.wanted = false;
-    clearTimeout(this.reconnectTimer);
+    this.round++;
+    this.timers.clearTimeout(this.reconnectTimer);
+    this.timers.clearTimeout(this.probeTimer);
     const ws = this.ws;
     this.ws = undefined;
     ws?.removeAllListeners();
@@ -218,7 +256,9 @@ export class RelaySocket {
       checkRelayTransport(this.options.baseUrl);
       token = await this.options.auth.sessionToken();
     } catch (e) {
-      this.emit('error', e instanceof RelayClientError ? e : new RelayClientError('NETWORK', 'authentication failed'));
+      const error = e instanceof RelayClientError ? e : new RelayClientError('NETWORK', 'authentication failed');
+      this.emit('error', error);
+      this.unreachable = error.code === 'NETWORK' || error.code === 'TIMEOUT';
       this.scheduleReconnect();
       return;
     }
@@ -306,21 +346,53 @@ export class RelaySocket {
       return;
     }
     if (code === CloseCode.Unauthorized) this.options.auth.forgetToken();
+    // 1006: no close frame (refused, or the relay died); 1001: the relay is going away (a restart).
+    this.unreachable = code === 1006 || code === CloseCode.GoingAway;
     if (!this.wanted) return;
     this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
     if (!this.wanted) return;
-    const delay = backoffDelay(this.attempt++, this.options.backoff, this.options.rng);
+    this.reschedule(backoffDelay(this.attempt++, this.options.backoff, this.options.rng));
+    if (this.unreachable && this.reconnectAt !== null && this.reconnectAt - this.clock() > HEALTH_PROBE_INTERVAL_MS) this.scheduleProbe(this.round);
+  }
+
+  /** The next attempt in `delay` ms (replacing any scheduled one). */
+  private reschedule(delay: number): void {
+    this.round++;
     this.reconnectAt = this.clock() + delay;
     // A failed retry stays `reconnecting`; listeners still learn the new due time.
     if (this.connectionState === 'reconnecting') this.emit('state', 'reconnecting');
     else this.setState('reconnecting');
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
+    this.timers.clearTimeout(this.reconnectTimer);
+    this.timers.clearTimeout(this.probeTimer);
+    this.reconnectTimer = this.timers.setTimeout(() => {
+      this.timers.clearTimeout(this.probeTimer);
       if (this.wanted) void this.openSocket();
     }, delay);
+  }
+
+  /** Probes the relay's health after a jittered interval, while this round's attempt is pending. */
+  private scheduleProbe(round: number): void {
+    const interval = HEALTH_PROBE_INTERVAL_MS;
+    this.probeTimer = this.timers.setTimeout(
+      () => {
+        void relayHealthy(this.options.baseUrl, Math.min(this.options.timeoutMs, interval)).then((healthy) => {
+          if (!this.wanted) return;
+          this.emit('probe', healthy);
+          if (round !== this.round) return;
+          const left = (this.reconnectAt ?? 0) - this.clock();
+          if (healthy) {
+            // Back now: try within a jittered moment rather than waiting out the backoff.
+            if (left > RECONNECT_JITTER_MS) this.reschedule(Math.floor(uniform(this.options.rng) * RECONNECT_JITTER_MS));
+          } else if (left > interval) {
+            this.scheduleProbe(round);
+          }
+        });
+      },
+      Math.round(interval / 2 + uniform(this.options.rng) * interval),
+    );
   }
 
   private settleReady(): void {

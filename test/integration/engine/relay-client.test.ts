@@ -3,7 +3,9 @@
  * child process (dist/server/main.js; the engine may not import server/): challenge signing, one
  * shared authentication for concurrent calls, renewal after a rejected token, and reconnection after
  * the relay dies — pending requests fail with DISCONNECTED, the client comes back by itself and
- * receives what was queued meanwhile.
+ * receives what was queued meanwhile; and, on the client's own timers (ManualTimers: time moves only
+ * when the test moves it, and each step waits for what the client did), how soon it is back after
+ * the relay restarts (issue 10 item 17).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,18 @@ import { registerAccount, TestAccount } from '../relay/helpers/accounts.js';
 import { failure, Inbox, text } from '../relay/helpers/inbox.js';
 import { spawnRelay, type RelayProcess } from '../relay/helpers/relay-process.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
-import type { ConnectionState } from '../../../electron/engine/relay/socket.js';
+import { DEFAULT_BACKOFF, HEALTH_PROBE_INTERVAL_MS, RECONNECT_JITTER_MS, type ConnectionState, type RelayClientEvents } from '../../../electron/engine/relay/socket.js';
+import { ManualTimers } from '../../support/timers.js';
+
+/** The next emission of `event` by `client`. */
+function next<K extends 'state' | 'probe'>(client: RelayClient, event: K): Promise<Parameters<RelayClientEvents[K]>[0]> {
+  return new Promise((resolve) => {
+    const off = client.on(event, ((value: Parameters<RelayClientEvents[K]>[0]) => {
+      off();
+      resolve(value);
+    }) as RelayClientEvents[K]);
+  });
+}
 
 describe('against the relay process', () => {
   const relays: RelayProcess[] = [];
@@ -90,6 +103,58 @@ describe('against the relay process', () => {
     b.close();
     expect(b.state).toBe('closed');
     await expect(failure(b.ping())).resolves.toMatchObject({ code: 'DISCONNECTED' });
+    await relay.stop();
+  });
+
+  it('is back within a health probe and the jitter window after the relay restarts, not after its backoff', async () => {
+    const dir = path.join(dataDir, 'c');
+    let relay = await spawnRelay({ dataDir: dir });
+    relays.push(relay);
+    const bob = new TestAccount();
+    await registerAccount(relay.url, bob);
+    const port = relay.port;
+    const timers = new ManualTimers(Date.now());
+    const b = bob.client(relay.url, 1, { rng: deterministicRng('bob-probes'), clock: () => timers.now(), timers, backoff: DEFAULT_BACKOFF });
+    clients.push(b);
+    await b.connect();
+
+    /** Moves time to the client's soonest timer and waits for what it did: an attempt's outcome, or a probe's answer. */
+    const step = async (): Promise<{ attempt: ConnectionState } | { probe: boolean }> => {
+      const soonest = timers.remaining()[0]!;
+      if (soonest === b.nextAttemptAt! - timers.now()) {
+        const outcome = next(b, 'state');
+        timers.advance(soonest);
+        return { attempt: await outcome };
+      }
+      const answer = next(b, 'probe');
+      timers.advance(soonest);
+      return { probe: await answer };
+    };
+
+    const down = next(b, 'state');
+    await relay.stop(); // SIGTERM: the relay closes the channel as going away, then exits
+    expect(await down).toBe('reconnecting');
+    // While it is down every attempt fails (and every probe), until the backoff is long.
+    const whileDown: Array<{ attempt: ConnectionState } | { probe: boolean }> = [];
+    while (b.nextAttemptAt! - timers.now() < 15_000 && whileDown.length < 100) whileDown.push(await step());
+
+    relay = await spawnRelay({ dataDir: dir, port });
+    relays.push(relay);
+    const restartedAt = timers.now();
+    const backoffDueIn = b.nextAttemptAt! - restartedAt;
+    const afterRestart: Array<{ attempt: ConnectionState } | { probe: boolean }> = [];
+    while (b.state !== 'open' && timers.now() - restartedAt < backoffDueIn) afterRestart.push(await step());
+
+    // Before: the first attempt after the restart was the backoff's, 15–30 s later.
+    expect(backoffDueIn).toBeGreaterThanOrEqual(15_000);
+    expect(timers.now() - restartedAt).toBeLessThanOrEqual(1.5 * HEALTH_PROBE_INTERVAL_MS + RECONNECT_JITTER_MS);
+    expect(b.state).toBe('open');
+    // How: probes failed while it was down, the first one after the restart succeeded.
+    expect(whileDown).toContainEqual({ probe: false });
+    expect(whileDown.every((s) => ('probe' in s ? !s.probe : s.attempt === 'reconnecting'))).toBe(true);
+    expect(afterRestart).toContainEqual({ probe: true });
+    await expect(b.ping()).resolves.toBeDefined();
+    b.close();
     await relay.stop();
   });
 });
