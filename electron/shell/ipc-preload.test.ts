@@ -1,14 +1,18 @@
 /**
  * The preload's bridge: one function per channel method and `on`, nothing generic; and the real
- * bundle (scripts/lib/preload-bundle.mjs) is one CommonJS file that requires only `electron` and
- * exposes exactly that bridge when run against a fake `electron` module.
+ * bundle (scripts/lib/preload-bundle.mjs) is one CommonJS file that requires only `electron`,
+ * holds the bridge and the contract's names but no schema (issue 10 item 14: it was 777 KB, all
+ * but 26 KB of it zod), stays under its byte budget, and exposes exactly one function per contract
+ * channel when run against a fake `electron` module.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
-import { bundlePreload } from '../../scripts/lib/preload-bundle.mjs';
-import { EVENT_CHANNEL } from '../host/channels.js';
+import { bundlePreload, bundlePreloadWithInputs, PRELOAD_BUDGET_BYTES, PRELOAD_SOURCES } from '../../scripts/lib/preload-bundle.mjs';
+import { CONTRACT } from '../../shared/api/contract.js';
+import { EVENTS } from '../../shared/api/events.js';
+import { describeChannels, EVENT_CHANNEL } from '../host/channels.js';
 import { buildPreloadBridge, type IpcRendererLike } from './ipc-preload.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -98,6 +102,12 @@ describe('the preload bundle', () => {
     expect(code).not.toMatch(/^\s*(import|export)\s/m);
   });
 
+  it('holds the bridge and the contract names only (no zod, no shared/api module) and stays under its budget', async () => {
+    const { code, inputs } = await bundlePreloadWithInputs(root);
+    expect(inputs.filter((input) => !PRELOAD_SOURCES.has(input))).toEqual([]);
+    expect(code.length).toBeLessThanOrEqual(PRELOAD_BUDGET_BYTES);
+  });
+
   it('exposes window.parley through contextBridge, and only that, when run as a sandboxed preload', async () => {
     const code = await bundlePreload(root);
     const exposed: [string, unknown][] = [];
@@ -111,8 +121,17 @@ describe('the preload bundle', () => {
     vm.runInNewContext(code, { require: sandboxRequire, module, exports: module.exports }, { filename: 'preload.cjs' });
     expect(exposed).toHaveLength(1);
     expect(exposed[0]![0]).toBe('parley');
-    const api = exposed[0]![1] as Record<string, unknown>;
+    const api = exposed[0]![1] as Record<string, (...args: unknown[]) => unknown>;
     expect(typeof api.on).toBe('function');
     expect(ipcRenderer.on).toHaveBeenCalledWith(EVENT_CHANNEL, expect.any(Function));
+    // One function per contract channel, each carrying its own channel; events by the contract's names.
+    const channels = describeChannels(CONTRACT);
+    expect(Object.keys(api).sort()).toEqual([...channels.map((c) => c.method), 'on'].sort());
+    for (const { channel, method } of channels) {
+      await api[method]!({ probe: channel });
+      expect(ipcRenderer.invoke).toHaveBeenLastCalledWith(channel, { probe: channel });
+    }
+    for (const event of Object.keys(EVENTS)) expect(typeof api.on!(event, () => undefined)).toBe('function');
+    expect(() => api.on!('not:anEvent', () => undefined)).toThrow(/unknown event/);
   });
 });
