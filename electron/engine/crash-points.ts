@@ -7,7 +7,11 @@
  *   after-outbox-commit              a send (message row, ratchet state, envelopes) is committed,
  *                                    nothing has reached the relay;
  *   after-inbound-commit-before-ack  an inbound batch is committed, its envelopes are not acked;
- *   mid-batch                        an inbound batch has processed an envelope, not committed.
+ *   mid-batch                        an inbound batch has processed an envelope, not committed;
+ *   mid-rekey                        a passphrase change is rewriting the database under the new
+ *                                    key (part of the pages journaled; engine.ts, db/rekey.ts);
+ *   after-rekey-before-key-file      the database has the new key, the key file still wraps the
+ *                                    old one (the new one waits beside it, engine.ts).
  * Unset (production), a point costs one comparison. The relay has its own (server/crash-points.ts).
  *
  * This module reads no environment itself: an entry point arms it (`armCrashPoints`) from the
@@ -17,7 +21,13 @@
  */
 export const CRASH_AT_ENV = 'PARLEY_TEST_CRASH_AT';
 
-export type EngineCrashPoint = 'after-encrypt-before-commit' | 'after-outbox-commit' | 'after-inbound-commit-before-ack' | 'mid-batch';
+export type EngineCrashPoint =
+  | 'after-encrypt-before-commit'
+  | 'after-outbox-commit'
+  | 'after-inbound-commit-before-ack'
+  | 'mid-batch'
+  | 'mid-rekey'
+  | 'after-rekey-before-key-file';
 
 let point: string | null = null;
 let remaining = 0;

@@ -21,6 +21,7 @@ import { ARGON2_BOUNDS } from './keys/argon2.js';
 import { KeychainKeyStore } from './keys/keychain.js';
 import { PassphraseKeyFile } from './keys/passphrase-key-file.js';
 import { resolveProfile } from './profile.js';
+import { openTestDatabase } from '../../test/support/database.js';
 import { MemoryKeychain } from '../../test/support/keychain.js';
 import { ManualTimers } from '../../test/support/timers.js';
 
@@ -178,16 +179,36 @@ describe('engine lifecycle (passphrase protection)', () => {
     expect(h.timers.remaining()).toEqual([5 * 60_000]);
   });
 
-  it('changes the passphrase by re-wrapping the same key (the old one stops working)', async () => {
+  it('changes the passphrase by re-keying the database: the old key stops opening it, progress is reported, nothing is lost', async () => {
     const h = await harness();
     ok(await h.dispatch('account:create', { username: 'alice', relayUrl: RELAY, passphrase: PASS }));
+    ok(await h.dispatch('settings:set', { appLockIdleMinutes: 7 }));
     expect(errorCode(await h.dispatch('account:setPassphrase', { passphrase: 'another long one' }))).toBe('WRONG_PASSPHRASE');
     expect(errorCode(await h.dispatch('account:setPassphrase', { passphrase: 'short', currentPassphrase: PASS }))).toBe('WEAK_PASSPHRASE');
     expect(errorCode(await h.dispatch('account:setPassphrase', { passphrase: 'another long one', currentPassphrase: 'nope nope' }))).toBe('WRONG_PASSPHRASE');
-    ok(await h.dispatch('account:setPassphrase', { passphrase: 'another long one', currentPassphrase: PASS }));
+    const profile = resolveProfile(h.base, 'default');
+    const files = new PassphraseKeyFile(profile.keyFilePath, systemRng, FAST);
+    const oldKey = await files.unlock(PASS);
+
+    expect(ok(await h.dispatch('account:setPassphrase', { passphrase: 'another long one', currentPassphrase: PASS }))).toMatchObject({ state: 'ready' });
+    const progress = h.events.filter((e) => e.event === 'account:rekeyProgress').map((e) => e.payload as { done: number; total: number });
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.done).toBe(progress.at(-1)!.total);
+    expect(progress.at(-1)!.total).toBeGreaterThan(0);
+    // Still usable right away, with what it held.
+    expect(ok(await h.dispatch('settings:get', {}))).toMatchObject({ appLockIdleMinutes: 7 });
+
     ok(await h.dispatch('account:lock', {}));
+    const newKey = await files.unlock('another long one');
+    expect(Buffer.from(newKey).equals(Buffer.from(oldKey))).toBe(false);
+    expect(() => openTestDatabase({ path: profile.databasePath, key: oldKey })).toThrow(expect.objectContaining({ code: 'WRONG_KEY' }));
+    openTestDatabase({ path: profile.databasePath, key: newKey }).close();
+    expect(await files.hasPending()).toBe(false);
+    expectKeyNowhere(h.base, oldKey);
+    expectKeyNowhere(h.base, newKey);
     expect(errorCode(await h.dispatch('account:unlock', { passphrase: PASS }))).toBe('WRONG_PASSPHRASE');
     ok(await h.dispatch('account:unlock', { passphrase: 'another long one' }));
+    expect(ok(await h.dispatch('settings:get', {}))).toMatchObject({ appLockIdleMinutes: 7 });
   });
 
   it('refuses a weak passphrase, an invalid username and a second account', async () => {

@@ -7,8 +7,11 @@
  * the open database through local-queries.ts.
  *
  * The database key is held only for the moment it takes to open the database (SQLCipher keeps its
- * own derived copy inside the connection); a passphrase change re-wraps the same key, so the
- * database is never re-encrypted. Lifecycle operations run one at a time.
+ * own derived copy inside the connection). Changing the passphrase of a passphrase profile re-keys
+ * the database under a new random key (db/rekey.ts, `account:rekeyProgress` events while it runs),
+ * crash-safe through a pending key file (keys/passphrase-key-file.ts): unlock takes whichever key
+ * the database has (#unlockWithPassphrase). Setting a first passphrase (from the keychain) or
+ * removing it re-wraps the same key. Lifecycle operations run one at a time.
  *
  * Starts and stops the messaging layer (electron/engine/messaging, issue 4 phase 2) with the open
  * database; it owns registration at the relay, prekey uploads, contacts:add, send/retry, receipts
@@ -25,11 +28,15 @@ import { bootstrapAccount } from './account/bootstrap.js';
 import { resignDeviceListIfDue } from './account/device-list.js';
 import { maintainPrekeys } from './account/prekey-lifecycle.js';
 import { IdleLock, systemTimers, type Timers } from './app-lock.js';
+import { crashPoint } from './crash-points.js';
 import { getAccount, type LocalAccount } from './db/account.js';
 import { databaseFiles, openDatabase, type EngineDatabase } from './db/database.js';
+import { StorageError } from './db/errors.js';
+import { rekeyDatabase } from './db/rekey.js';
 import { readSettings, writeSettings } from './db/settings.js';
 import type { Handlers } from './dispatch.js';
 import { EngineError } from './errors.js';
+import { KeyError } from './keys/errors.js';
 import type { KeychainKeyStore } from './keys/keychain.js';
 import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
 import { LocalQueries, type OpenProfile } from './local-queries.js';
@@ -53,6 +60,10 @@ export type EngineOptions = {
   /** Messaging details tests inject (relay client clock and backoff, typing timers). */
   readonly messaging?: MessagingTuning;
 };
+
+function isWrongKey(e: unknown): boolean {
+  return e instanceof StorageError && e.code === 'WRONG_KEY';
+}
 
 async function fileExists(path: string): Promise<boolean> {
   try {
@@ -361,9 +372,93 @@ export class Engine {
         await this.#openWith(key);
         return this.getState();
       }
-      await this.#openWith(await this.#passphrase.unlock(req.passphrase));
+      await this.#unlockWithPassphrase(req.passphrase);
       return this.getState();
     });
+  }
+
+  /**
+   * Unlocks a passphrase profile. A passphrase change a crash interrupted leaves the new key in the
+   * pending key file beside the key file: the database has exactly one of the two keys
+   * (db/rekey.ts), and the passphrase whose file holds that key unlocks; the other file goes.
+   */
+  async #unlockWithPassphrase(passphrase: string): Promise<void> {
+    let pending: Uint8Array | null = null;
+    try {
+      pending = await this.#passphrase.unlockPending(passphrase);
+    } catch (e) {
+      if (!(e instanceof KeyError && e.code === 'WRONG_PASSPHRASE')) throw e;
+    }
+    const changing = pending !== null || (await this.#passphrase.hasPending());
+    if (pending) {
+      try {
+        await this.#openWith(pending);
+        // The re-key had finished: the new key file replaces the old one.
+        await this.#passphrase.promotePending();
+        return;
+      } catch (e) {
+        if (!isWrongKey(e)) throw e;
+      }
+    }
+    let key: Uint8Array;
+    try {
+      key = await this.#passphrase.unlock(passphrase);
+    } catch (e) {
+      if (pending && e instanceof KeyError && e.code === 'WRONG_PASSPHRASE') {
+        throw new EngineError('WRONG_PASSPHRASE', 'the passphrase change did not finish: unlock with the previous passphrase');
+      }
+      throw e;
+    }
+    try {
+      await this.#openWith(key);
+    } catch (e) {
+      if (changing && isWrongKey(e)) throw new EngineError('WRONG_PASSPHRASE', 'the passphrase was changed: unlock with the new one');
+      throw e;
+    }
+    // The re-key had not finished (or not started): the database kept the key file's key.
+    if (changing) await this.#passphrase.discardPending();
+  }
+
+  /**
+   * A new passphrase for a passphrase profile re-keys the database (issue 10 item 13): a new random
+   * key waits in the pending key file, the database is closed and re-keyed from `oldKey` (progress
+   * as `account:rekeyProgress`), the pending file replaces the key file, and the database reopens
+   * under the new key. A failed re-key leaves the old key: the pending file goes and the database
+   * reopens as it was. A crash anywhere leaves files #unlockWithPassphrase sorts out.
+   */
+  async #changePassphrase(passphrase: string, oldKey: Uint8Array): Promise<void> {
+    const newKey = this.#rng(32);
+    try {
+      await this.#passphrase.createPending(passphrase, newKey);
+      this.#idle.stop();
+      this.#closeDatabase();
+      await this.#search.stopped();
+      try {
+        await rekeyDatabase({
+          path: this.profile.databasePath,
+          oldKey,
+          newKey,
+          nativeBinding: this.#nativeBinding,
+          onProgress: (progress) => {
+            this.#emitEvent('account:rekeyProgress', progress);
+            // Fault tests: the process dies here, while the worker is rewriting pages.
+            if (progress.done > 0 && progress.done < progress.total) crashPoint('mid-rekey');
+          },
+        });
+      } catch (e) {
+        await this.#passphrase.discardPending();
+        await this.#openWith(oldKey.slice());
+        throw e;
+      }
+      crashPoint('after-rekey-before-key-file');
+      try {
+        await this.#passphrase.promotePending();
+      } finally {
+        await this.#openWith(newKey.slice());
+      }
+    } finally {
+      newKey.fill(0);
+    }
   }
 
   setPassphrase(req: RequestOf<'account:setPassphrase'>): Promise<EngineState> {
@@ -376,7 +471,9 @@ export class Engine {
       if (this.#protection === 'keychain' && req.passphrase === null) return this.getState();
       const key = this.#protection === 'passphrase' ? await this.#passphrase.unlock(req.currentPassphrase!) : await this.#keychain.load();
       try {
-        if (req.passphrase !== null) {
+        if (req.passphrase !== null && this.#protection === 'passphrase') {
+          await this.#changePassphrase(req.passphrase, key);
+        } else if (req.passphrase !== null) {
           // Key file first, then the keychain entry goes: a crash in between leaves both, never neither.
           await this.#passphrase.create(req.passphrase, key);
           if (this.#protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);

@@ -5,7 +5,7 @@
  * a method call (a renderer that missed events reloads with listConversations / openPage).
  */
 import { z } from 'zod';
-import { ContactIdSchema, ConversationIdSchema, DeviceIdSchema, MessageIdSchema, TimestampSchema } from './primitives.js';
+import { ContactIdSchema, ConversationIdSchema, CountSchema, DeviceIdSchema, MessageIdSchema, TimestampSchema } from './primitives.js';
 import {
   ConnectionStateSchema,
   ConversationViewSchema,
@@ -54,6 +54,11 @@ export const EVENTS = {
   }),
   /** The search index was dropped (setting off), is being rebuilt (progress, throttled) or is complete. */
   'search:indexProgress': SearchIndexProgressSchema,
+  /**
+   * A passphrase change is re-encrypting the database under its new key: pages done of the total
+   * (a few reports a second; the last has done = total). account:setPassphrase answers after it.
+   */
+  'account:rekeyProgress': z.strictObject({ done: CountSchema, total: CountSchema }),
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof EVENTS;

@@ -104,7 +104,7 @@ const HEX_DIGITS = '0123456789abcdef';
  * bytes and handed to sqlite3_key, so the key never becomes a JS string; wiped by the caller.
  * (Raw key: no PBKDF2, the key is already uniformly random.)
  */
-function rawKeyText(key: Uint8Array): Buffer {
+export function rawKeyText(key: Uint8Array): Buffer {
   if (!(key instanceof Uint8Array) || key.length !== DATABASE_KEY_LENGTH) {
     throw new StorageError('WRONG_KEY', 'a database key is 32 bytes');
   }

@@ -154,4 +154,33 @@ describe('passphrase key file', () => {
     await file.destroy();
     expect(await file.exists()).toBe(false);
   });
+
+  it('a pending key file waits beside the key file until promoted (replacing it) or discarded; destroy removes both', async () => {
+    const path = keyFilePath();
+    const file = new PassphraseKeyFile(path, systemRng, FAST);
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    await file.create('old passphrase', oldKey);
+    expect(await file.unlockPending('new passphrase')).toBeNull();
+    await file.createPending('new passphrase', newKey);
+    expect(statSync(file.pendingPath).mode & 0o777).toBe(0o600);
+    expect(await file.unlock('old passphrase')).toEqual(new Uint8Array(oldKey));
+    await expectKeyError(file.unlockPending('old passphrase'), 'WRONG_PASSPHRASE');
+    expect(await file.unlockPending('new passphrase')).toEqual(new Uint8Array(newKey));
+
+    await file.discardPending();
+    expect(await file.hasPending()).toBe(false);
+    expect(await file.unlock('old passphrase')).toEqual(new Uint8Array(oldKey));
+
+    await file.createPending('new passphrase', newKey);
+    await file.promotePending();
+    expect(await file.hasPending()).toBe(false);
+    await expectKeyError(file.unlock('old passphrase'), 'WRONG_PASSPHRASE');
+    expect(await file.unlock('new passphrase')).toEqual(new Uint8Array(newKey));
+
+    await file.createPending('third passphrase', oldKey);
+    await file.destroy();
+    expect(await file.exists()).toBe(false);
+    expect(await file.hasPending()).toBe(false);
+  });
 });

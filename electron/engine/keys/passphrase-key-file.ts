@@ -11,6 +11,11 @@
  *
  * Writes are atomic (temp file, fsync, rename) with mode 0600. Does not own the passphrase policy
  * (the engine checks MIN_PASSPHRASE_LENGTH) or the idle lock (app-lock.ts).
+ *
+ * A passphrase change re-keys the database (issue 10 item 13): the new key, wrapped under the new
+ * passphrase, waits in a pending file (`<key file>.next`) while the database is re-keyed, and is
+ * then renamed over the key file. Until then both files exist, so whichever key the database has
+ * after a crash, one of the two passphrases unwraps it (engine.ts decides which file to keep).
  */
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -92,6 +97,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await handle.close();
   }
   await rename(tmp, path);
+  await syncDirectory(path);
+}
+
+/** Makes a rename in the directory of `path` durable (fsync of the directory, where possible). */
+async function syncDirectory(path: string): Promise<void> {
   try {
     const dir = await open(dirname(path), fsConstants.O_RDONLY);
     try {
@@ -125,8 +135,48 @@ export class PassphraseKeyFile {
     }
   }
 
+  /** Where a passphrase change keeps the new key until the database has it. */
+  get pendingPath(): string {
+    return `${this.path}.next`;
+  }
+
   /** Wraps `databaseKey` under `passphrase` and (re)writes the key file with a fresh salt. */
-  async create(passphrase: string, databaseKey: Uint8Array): Promise<void> {
+  create(passphrase: string, databaseKey: Uint8Array): Promise<void> {
+    return this.#write(this.path, passphrase, databaseKey);
+  }
+
+  /** Writes the pending key file: `databaseKey` (the database's next key) under `passphrase`. */
+  createPending(passphrase: string, databaseKey: Uint8Array): Promise<void> {
+    return this.#write(this.pendingPath, passphrase, databaseKey);
+  }
+
+  async hasPending(): Promise<boolean> {
+    try {
+      return (await stat(this.pendingPath)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /** The pending key, null when there is none; WRONG_PASSPHRASE when `passphrase` does not open it. */
+  async unlockPending(passphrase: string): Promise<Uint8Array | null> {
+    if (!(await this.hasPending())) return null;
+    return this.#unwrap(this.pendingPath, passphrase);
+  }
+
+  /** The database has the pending key now: the pending file replaces the key file (atomic rename). */
+  async promotePending(): Promise<void> {
+    await rename(this.pendingPath, this.path);
+    await syncDirectory(this.path);
+  }
+
+  /** A passphrase change that did not finish: the database kept the key of the key file. */
+  async discardPending(): Promise<void> {
+    await rm(this.pendingPath, { force: true });
+    await rm(`${this.pendingPath}.tmp`, { force: true });
+  }
+
+  async #write(path: string, passphrase: string, databaseKey: Uint8Array): Promise<void> {
     if (databaseKey.length !== DATABASE_KEY_LENGTH) throw new RangeError('a database key is 32 bytes');
     const salt = this.rng(ARGON2_SALT_LENGTH);
     const p = this.#params;
@@ -139,14 +189,18 @@ export class PassphraseKeyFile {
     } finally {
       kek.fill(0);
     }
-    await writeFileAtomic(this.path, concatBytes(header, nonce, wrapped));
+    await writeFileAtomic(path, concatBytes(header, nonce, wrapped));
   }
 
   /** The database key, or WRONG_PASSPHRASE / KEY_MISSING / INVALID_KEY_FILE / ARGON2_PARAMS_OUT_OF_RANGE. */
-  async unlock(passphrase: string): Promise<Uint8Array> {
+  unlock(passphrase: string): Promise<Uint8Array> {
+    return this.#unwrap(this.path, passphrase);
+  }
+
+  async #unwrap(path: string, passphrase: string): Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(this.path));
+      bytes = new Uint8Array(await readFile(path));
     } catch {
       throw new KeyError('KEY_MISSING', 'no key file for this profile');
     }
@@ -164,5 +218,6 @@ export class PassphraseKeyFile {
   async destroy(): Promise<void> {
     await rm(this.path, { force: true });
     await rm(`${this.path}.tmp`, { force: true });
+    await this.discardPending();
   }
 }

@@ -163,6 +163,7 @@ export class AppState {
     bridge.on('connection', (state) => (this.#connection = state));
     bridge.on('contact:keyChanged', () => void this.#conversations?.load());
     bridge.on('search:indexProgress', (p) => this.#search?.onProgress(p));
+    bridge.on('account:rekeyProgress', (p) => session.onRekeyProgress(p));
   }
 
   #messageAdded(message: MessageView): void {

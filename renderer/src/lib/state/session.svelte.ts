@@ -1,7 +1,9 @@
 /**
  * The engine's lifecycle as the renderer sees it (ADR 0003): needs-account → ready ⇄ locked, and
  * the requests that move it — create an account, unlock, lock, set or remove the passphrase, log
- * out. `engine:state` events (the idle app lock, logout) arrive through `apply`.
+ * out. `engine:state` events (the idle app lock, logout) arrive through `apply`; while a
+ * passphrase change re-encrypts the database, `account:rekeyProgress` events through
+ * `onRekeyProgress` (shown by Settings until the change answers).
  */
 import type { ApiResult, Bridge, EngineState } from '../../../../shared/api/types.js';
 import { describeError } from '../format/labels.js';
@@ -14,6 +16,7 @@ export class SessionState {
   #engine = $state.raw<EngineState | null>(null);
   #busy = $state(false);
   #error = $state<string | null>(null);
+  #rekey = $state.raw<{ readonly done: number; readonly total: number } | null>(null);
   // Subscribers, not rendered state.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   readonly #listeners = new Set<(state: EngineState) => void>();
@@ -32,6 +35,16 @@ export class SessionState {
 
   get busy(): boolean {
     return this.#busy;
+  }
+
+  /** While a passphrase change re-encrypts the database: pages done of the total; otherwise null. */
+  get rekeyProgress(): { readonly done: number; readonly total: number } | null {
+    return this.#rekey;
+  }
+
+  /** An `account:rekeyProgress` event (only while a passphrase change is in flight). */
+  onRekeyProgress(progress: { readonly done: number; readonly total: number }): void {
+    if (this.#busy) this.#rekey = progress;
   }
 
   /** The last failure, worded for the person; cleared by the next request. */
@@ -104,11 +117,16 @@ export class SessionState {
   }
 
   async setPassphrase(passphrase: string | null, currentPassphrase?: string): Promise<boolean> {
-    const state = await this.#run(() =>
-      this.#bridge.setPassphrase({ passphrase, ...(currentPassphrase ? { currentPassphrase } : {}) }),
-    );
-    if (state) this.apply(state);
-    return state !== null;
+    this.#rekey = null;
+    try {
+      const state = await this.#run(() =>
+        this.#bridge.setPassphrase({ passphrase, ...(currentPassphrase ? { currentPassphrase } : {}) }),
+      );
+      if (state) this.apply(state);
+      return state !== null;
+    } finally {
+      this.#rekey = null;
+    }
   }
 
   async logout(): Promise<boolean> {
