@@ -70,6 +70,22 @@ test('app lock: set a passphrase, lock now, unlock', async ({ parley }) => {
   await page.getByLabel('Passphrase').fill('a long passphrase');
   await page.getByRole('button', { name: 'Unlock' }).click();
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible({ timeout: 20_000 });
+
+  // Changing it re-encrypts the database under a new key (issue 10 item 13): the old one stops working.
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByLabel('Current passphrase').fill('a long passphrase');
+  await page.getByLabel('New passphrase', { exact: true }).fill('another long passphrase');
+  await page.getByLabel('Repeat new passphrase').fill('another long passphrase');
+  await page.getByRole('button', { name: 'Save passphrase' }).click();
+  await expect(page.getByText('Passphrase saved.')).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByLabel('Lock Parley after inactivity')).toHaveValue('5');
+  await page.getByRole('button', { name: 'Lock now' }).click();
+  await page.getByLabel('Passphrase').fill('a long passphrase');
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await expect(page.getByRole('alert')).toBeVisible();
+  await page.getByLabel('Passphrase').fill('another long passphrase');
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible({ timeout: 20_000 });
 });
 
 test('log out asks first, then deletes the account on this device', async ({ parley }) => {
