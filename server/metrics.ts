@@ -17,6 +17,7 @@ export class RelayMetrics {
   private readonly framesInCounts = new Map<string, number>();
   private readonly framesOutCounts = new Map<string, number>();
   readonly connections: Gauge<'state'>;
+  readonly upgradesRefused: Counter<'reason'>;
   readonly framesIn: Counter<'type'>;
   readonly framesOut: Counter<'type'>;
   readonly errors: Counter<'code' | 'transport'>;
@@ -58,6 +59,13 @@ export class RelayMetrics {
         this.set({ state: 'authenticated' }, c.authenticated);
       },
     });
+    this.upgradesRefused = new Counter({
+      name: 'parley_relay_ws_upgrades_refused_total',
+      help: 'WebSocket upgrades refused before the handshake, by reason (rate: upgrades per address; address: pre-auth sockets per address; pre-auth: pre-auth sockets in all; full: authenticated connections; draining)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['rate', 'address', 'pre-auth', 'full', 'draining']) this.upgradesRefused.inc({ reason }, 0);
     // Frame counters are hot (several per envelope): they count in plain maps and are written into
     // the prom-client counters only when scraped.
     const framesIn = this.framesInCounts;

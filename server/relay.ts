@@ -21,7 +21,7 @@ import { Mailboxes } from './core/mailboxes.js';
 import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
-import { clientIp, createHttpApp, device, type HttpState } from './http/app.js';
+import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
@@ -101,7 +101,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     throw e;
   }
   const bus = new LocalBus((e) => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed'));
-  const limits = new RateLimits(resolveLimits(options.limits), clock);
+  const limits = new RateLimits(resolveLimits(options.limits));
 
   // The metrics read from parts created after them (which themselves need the metrics).
   const parts: { gateway?: WsGateway; mailboxes?: Mailboxes } = {};
@@ -119,7 +119,6 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const accounts = new AccountService(ctx, mailboxes);
   const prekeys = new PrekeyService(ctx);
   const profiles = new ProfileService(ctx);
-  const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }));
   const l = limits.config;
   const attachments = new AttachmentService(ctx, {
     dataDir,
@@ -131,8 +130,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       partialUploadMaxAgeMs: l.attachmentPartialMaxAgeMs,
       tombstoneMs: l.attachmentTombstoneMs,
     },
-    addressOf: clientIp,
-    takeDownload: (address) => limits.attachmentDownloads.take(address),
+    addressOf: clientAddress,
+    takeDownload: (address) => limits.attachmentDownloads.consume(address),
     deviceOf: device,
   });
   await attachments.init();
@@ -140,6 +139,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const state: HttpState = { draining: false };
   const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments }, state);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
+  const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
   const server: Server = createServer(app);
   server.headersTimeout = 20_000;
   // A request body may take this long: an attachment PATCH of a client's chunk on a slow link.

@@ -40,15 +40,18 @@ const RELAY_MAIN = path.join(DIST, 'server/main.js');
 const HOST = path.join(DIST, 'bench/engine/host.js');
 /** Loopback is one IP and one conversation is one device pair: per-IP and per-device policy limits off. */
 const BENCH_LIMITS = {
-  registrationPerIp: { capacity: 1e6, refillPerSecond: 1e6 },
-  authPerIp: { capacity: 1e6, refillPerSecond: 1e6 },
-  authPerDevice: { capacity: 1e6, refillPerSecond: 1e6 },
-  requestsPerIp: { capacity: 1e6, refillPerSecond: 1e6 },
-  lookupsPerAccount: { capacity: 1e6, refillPerSecond: 1e6 },
-  bundlesPerPair: { capacity: 1e6, refillPerSecond: 1e6 },
-  envelopesPerDevice: { capacity: 1e9, refillPerSecond: 1e9 },
-  framesPerConnection: { capacity: 1e9, refillPerSecond: 1e9 },
-  bytesPerConnection: { capacity: 1e12, refillPerSecond: 1e12 },
+  registrationPerIp: { points: 1e6, duration: 1 },
+  authPerIp: { points: 1e6, duration: 1 },
+  challengesPerAddressAndDevice: { points: 1e6, duration: 1 },
+  requestsPerIp: { points: 1e6, duration: 1 },
+  lookupsPerAccount: { points: 1e6, duration: 1 },
+  bundlesPerPair: { points: 1e6, duration: 1 },
+  envelopesPerDevice: { points: 1e9, duration: 1 },
+  framesPerConnection: { points: 1e9, duration: 1 },
+  bytesPerConnection: { points: 1e12, duration: 1 },
+  upgradesPerIp: { points: 1e6, duration: 1 },
+  wsAuthPerIp: { points: 1e6, duration: 1 },
+  maxPreAuthPerIp: 1e6,
 };
 /** Bytes of one device envelope of a 100-byte text: header (version, type, ratchet key, counters), one padded block, GCM tag. */
 const ENVELOPE_BYTES = RATCHET_HEADER_LENGTH + PADDING_BLOCK + 16;

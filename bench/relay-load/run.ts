@@ -35,9 +35,12 @@ const FORWARDER = path.join(DIST, 'bench/relay-load/forwarder.js');
 const WANTED_NOFILE = 65_535;
 /** Loopback is one IP: the per-IP limits of a public relay would throttle the setup, not the relay. */
 const BENCH_LIMITS = {
-  registrationPerIp: { capacity: 1e6, refillPerSecond: 1e6 },
-  authPerIp: { capacity: 1e6, refillPerSecond: 1e6 },
-  requestsPerIp: { capacity: 1e6, refillPerSecond: 1e6 },
+  registrationPerIp: { points: 1e6, duration: 1 },
+  authPerIp: { points: 1e6, duration: 1 },
+  requestsPerIp: { points: 1e6, duration: 1 },
+  upgradesPerIp: { points: 1e6, duration: 1 },
+  wsAuthPerIp: { points: 1e6, duration: 1 },
+  maxPreAuthPerIp: 1e6,
 };
 
 const { values: args } = parseArgs({

@@ -19,7 +19,7 @@ import {
 import { normalizeUsername } from '../../shared/wire/username.js';
 import type { AccountRecord, PrekeySet, RemovedDevice } from '../store/store.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
-import { rateLimited, RelayError } from './errors.js';
+import { RelayError, spend } from './errors.js';
 import type { Mailboxes } from './mailboxes.js';
 import { verifyPrekeySet, type PrekeySetInput } from './prekeys.js';
 
@@ -58,9 +58,9 @@ export class AccountService {
     private readonly mailboxes: Mailboxes,
   ) {}
 
-  async register(ip: string, input: RegisterInput): Promise<{ accountId: Uint8Array; username: string; deviceId: number }> {
-    const wait = this.ctx.limits.registration.take(ip);
-    if (wait) throw rateLimited(wait, 'registrations from this address');
+  /** `address` is the client's address key (server/limits/address.ts). */
+  async register(address: string, input: RegisterInput): Promise<{ accountId: Uint8Array; username: string; deviceId: number }> {
+    await spend(this.ctx.limits.registration, address, 'registrations from this address');
     const username = normalizeUsername(input.username);
     if (!username) throw new RelayError('INVALID_USERNAME', 'a username is 3-32 of [a-z0-9_.] after NFKC and lowercasing');
     try {
@@ -94,20 +94,19 @@ export class AccountService {
     return { accountId: input.accountId, username, deviceId: device.deviceId };
   }
 
-  private takeLookup(requester: AuthenticatedDevice): void {
-    const wait = this.ctx.limits.lookups.take(requester.accountHex);
-    if (wait) throw rateLimited(wait, 'lookups');
+  private takeLookup(requester: AuthenticatedDevice): Promise<void> {
+    return spend(this.ctx.limits.lookups, requester.accountHex, 'lookups');
   }
 
   async lookup(requester: AuthenticatedDevice, accountId: Uint8Array): Promise<AccountRecord> {
-    this.takeLookup(requester);
+    await this.takeLookup(requester);
     const account = await this.ctx.store.getAccount(accountId);
     if (!account) throw new RelayError('NOT_FOUND', 'no such account');
     return account;
   }
 
   async lookupUsername(requester: AuthenticatedDevice, raw: string): Promise<AccountRecord> {
-    this.takeLookup(requester);
+    await this.takeLookup(requester);
     const username = normalizeUsername(raw);
     if (!username) throw new RelayError('INVALID_USERNAME', 'not a valid username');
     const account = await this.ctx.store.getAccountByUsername(username);

@@ -24,17 +24,22 @@ import {
   SESSION_TOKEN_TTL_MS,
 } from '../../shared/wire/limits.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
-import { rateLimited, RelayError } from './errors.js';
+import { RelayError, spend } from './errors.js';
 
 const unauthorized = (): RelayError => new RelayError('UNAUTHORIZED', 'authentication failed');
 
 export class AuthService {
   constructor(private readonly ctx: RelayContext) {}
 
-  async challenge(ip: string, accountId: Uint8Array, deviceId: number): Promise<{ nonce: Uint8Array; relayId: Uint8Array; serverTime: number }> {
+  /**
+   * `address` is the client's address key (server/limits/address.ts). The per-device limit counts
+   * per (address, device): keyed on the device alone, anyone who knows an account id could spend
+   * the device's challenges and keep it from ever getting a token.
+   */
+  async challenge(address: string, accountId: Uint8Array, deviceId: number): Promise<{ nonce: Uint8Array; relayId: Uint8Array; serverTime: number }> {
     const { limits } = this.ctx;
-    const wait = limits.authIp.take(ip) || limits.authDevice.take(`${toHex(accountId)}:${deviceId}`);
-    if (wait) throw rateLimited(wait, 'challenges');
+    await spend(limits.authIp, address, 'challenges');
+    await spend(limits.challenges, `${address} ${toHex(accountId)}:${deviceId}`, 'challenges for this device');
     const now = this.ctx.clock();
     const nonce = this.ctx.rng(CHALLENGE_NONCE_LENGTH);
     await this.ctx.store.putChallenge({ nonce, accountId, deviceId, expiresAt: now + CHALLENGE_TTL_MS });
@@ -42,11 +47,10 @@ export class AuthService {
   }
 
   async session(
-    ip: string,
+    address: string,
     request: { accountId: Uint8Array; deviceId: number; nonce: Uint8Array; time: number; signature: Uint8Array },
   ): Promise<{ token: string; expiresAt: number }> {
-    const wait = this.ctx.limits.authIp.take(ip);
-    if (wait) throw rateLimited(wait, 'session requests');
+    await spend(this.ctx.limits.authIp, address, 'session requests');
     // Taken before anything else is checked: a nonce gets exactly one attempt.
     const challenge = await this.ctx.store.takeChallenge(request.nonce);
     const now = this.ctx.clock();

@@ -4,6 +4,7 @@
  * other thrown value is a bug and becomes INTERNAL without its message reaching the client.
  */
 import type { ErrorCode, ErrorObject } from '../../shared/wire/errors.js';
+import type { Limiter } from '../limits/limiter.js';
 
 export type RelayErrorDetails = {
   readonly retryAfterMs?: number;
@@ -32,6 +33,12 @@ export class RelayError extends Error {
 
 export function rateLimited(retryAfterMs: number, what: string): RelayError {
   return new RelayError('RATE_LIMITED', `too many ${what}; retry later`, { retryAfterMs });
+}
+
+/** Spends `cost` points of `key` under `limiter`, or throws RATE_LIMITED naming `what`. */
+export async function spend(limiter: Limiter, key: string, what: string, cost = 1): Promise<void> {
+  const wait = await limiter.consume(key, cost);
+  if (wait) throw rateLimited(wait, what);
 }
 
 /** The wire form of any thrown value: RelayErrors as they are, everything else as INTERNAL. */

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { crashPoint } from '../crash-points.js';
 import type { AckItem, SendItem, SendOutcome, StoredEnvelope } from '../store/store.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
-import { rateLimited, RelayError } from './errors.js';
+import { RelayError, spend } from './errors.js';
 
 /**
  * Items (sends plus acks) and content bytes in one transaction; beyond either they wait for the next.
@@ -63,15 +63,19 @@ export class Mailboxes {
     this.depth = Math.max(0, this.depth - count);
   }
 
-  send(
+  /**
+   * Queues a send for the next commit. The envelope budget is asked first; its answers come back in
+   * the order asked (the memory backend answers in microtask order, a Redis connection in command
+   * order), so a sender's sends still join the queue in the order they were made.
+   */
+  async send(
     sender: AuthenticatedDevice,
     to: Uint8Array,
     messages: readonly { readonly deviceId: number; readonly content: Uint8Array }[],
   ): Promise<{ serverTimestamp: number }> {
-    const wait = this.ctx.limits.envelopes.take(String(sender.deviceKey), messages.length);
-    if (wait) return Promise.reject(rateLimited(wait, 'envelopes from this device'));
+    await spend(this.ctx.limits.envelopes, String(sender.deviceKey), 'envelopes from this device', messages.length);
     const full = this.checkCapacity();
-    if (full) return Promise.reject(full);
+    if (full) throw full;
     return new Promise((resolve, reject) => {
       this.queue.push({
         kind: 'send',

@@ -10,7 +10,7 @@ import { toHex } from '../../shared/crypto/bytes.js';
 import { verifyKemPrekey, verifySignedPrekey } from '../../shared/protocol/prekeys.js';
 import type { ClaimedBundle, PrekeyCountsRecord, PrekeySet, SignedPrekeyRecord } from '../store/store.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
-import { rateLimited, RelayError } from './errors.js';
+import { RelayError, spend } from './errors.js';
 
 type KemInput = SignedPrekeyRecord & { readonly lastResort: boolean };
 
@@ -58,8 +58,7 @@ export class PrekeyService {
   }
 
   async bundles(requester: AuthenticatedDevice, target: Uint8Array, deviceId?: number): Promise<ClaimedBundle[]> {
-    const wait = this.ctx.limits.bundles.take(`${requester.accountHex}:${toHex(target)}`);
-    if (wait) throw rateLimited(wait, 'bundle fetches for this account');
+    await spend(this.ctx.limits.bundles, `${requester.accountHex}:${toHex(target)}`, 'bundle fetches for this account');
     const account = await this.ctx.store.getAccount(target);
     if (!account) throw new RelayError('NOT_FOUND', 'no such account');
     const bundles = await this.ctx.store.claimBundles(target, deviceId);

@@ -8,7 +8,7 @@
  */
 import { parseEncryptedProfile } from '../../shared/protocol/profile.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
-import { rateLimited, RelayError } from './errors.js';
+import { RelayError, spend } from './errors.js';
 
 export class ProfileService {
   constructor(private readonly ctx: RelayContext) {}
@@ -19,15 +19,13 @@ export class ProfileService {
     } catch {
       throw new RelayError('MALFORMED', 'not an encrypted profile of a known version');
     }
-    const wait = this.ctx.limits.profileUploads.take(requester.accountHex);
-    if (wait) throw rateLimited(wait, 'profile uploads');
+    await spend(this.ctx.limits.profileUploads, requester.accountHex, 'profile uploads');
     const status = await this.ctx.store.putProfile({ accountId: requester.accountId, profile, now: this.ctx.clock() });
     if (status === 'no-account') throw new RelayError('NOT_FOUND', 'no such account');
   }
 
   async get(requester: AuthenticatedDevice, accountId: Uint8Array): Promise<{ profile: Uint8Array; updatedAt: number }> {
-    const wait = this.ctx.limits.lookups.take(requester.accountHex);
-    if (wait) throw rateLimited(wait, 'lookups');
+    await spend(this.ctx.limits.lookups, requester.accountHex, 'lookups');
     const stored = await this.ctx.store.getProfile(accountId);
     if (!stored) throw new RelayError('NOT_FOUND', 'no profile for that account');
     return stored;

@@ -7,6 +7,7 @@
  * never per path (paths carry account ids). Does not own any business rule (server/core).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { z } from 'zod';
 import { fromBase64Url, toBase64Url } from '../../shared/crypto/bytes.js';
@@ -57,12 +58,13 @@ import type { AttachmentService } from '../blobs/attachments.js';
 import type { AccountService } from '../core/accounts.js';
 import type { AuthService } from '../core/auth.js';
 import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
-import { rateLimited, RelayError, toErrorObject } from '../core/errors.js';
+import { RelayError, spend, toErrorObject } from '../core/errors.js';
 import type { Mailboxes } from '../core/mailboxes.js';
 import { presenceEntryWire, type PresenceService } from '../core/presence.js';
 import type { PrekeyService } from '../core/prekeys.js';
 import type { ProfileService } from '../core/profiles.js';
 import { parseOrThrow } from '../core/validation.js';
+import { addressKey } from '../limits/address.js';
 import { accountJson, bundleJson } from './serialize.js';
 
 export type HttpServices = {
@@ -86,8 +88,18 @@ function locals(res: Response): Locals {
   return res.locals as Locals;
 }
 
-export function clientIp(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/** The key per-address limits count this client under (its IPv4 address or IPv6 /64). */
+export function clientAddress(req: Request): string {
+  return addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+}
+
+/**
+ * The address key of a request Express does not route (a WebSocket upgrade), under the app's
+ * `trust proxy` rule: read through the app's request prototype, as Express reads `req.ip`.
+ */
+export function upgradeAddress(app: express.Express, request: IncomingMessage): string {
+  const view = Object.create(app.request, { socket: { value: request.socket }, headers: { value: request.headers } }) as Request;
+  return clientAddress(view);
 }
 
 /** An empty body is not JSON (body-parser would call it `{}`). */
@@ -157,7 +169,7 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
     app[verb](path, tag, ...handlers);
   };
 
-  app.use((req, res, next) => {
+  app.use(async (req, res, next) => {
     locals(res).started = performance.now();
     res.on('finish', () => {
       const l = locals(res);
@@ -170,8 +182,7 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
     if (state.draining && req.path !== ROUTES.health.path) {
       throw new RelayError('UNAVAILABLE', 'the relay is shutting down', { retryAfterMs: 1_000 });
     }
-    const wait = ctx.limits.requests.take(clientIp(req));
-    if (wait) throw rateLimited(wait, 'requests from this address');
+    await spend(ctx.limits.requests, clientAddress(req), 'requests from this address');
     next();
   });
 
@@ -210,17 +221,17 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
   // ── Auth ──
   route('challenge', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     const { accountId, deviceId } = body(ChallengeRequestSchema, req);
-    const c = await services.auth.challenge(clientIp(req), accountId, deviceId);
+    const c = await services.auth.challenge(clientAddress(req), accountId, deviceId);
     res.json({ nonce: toBase64Url(c.nonce), relayId: toBase64Url(c.relayId), serverTime: c.serverTime });
   });
   route('session', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     const request = body(SessionRequestSchema, req);
-    res.json(await services.auth.session(clientIp(req), request));
+    res.json(await services.auth.session(clientAddress(req), request));
   });
 
   // ── Accounts ──
   route('register', json(MAX_REGISTER_BODY_BYTES), async (req, res) => {
-    const r = await services.accounts.register(clientIp(req), body(RegisterRequestSchema, req));
+    const r = await services.accounts.register(clientAddress(req), body(RegisterRequestSchema, req));
     res.status(201).json({ accountId: toBase64Url(r.accountId), username: r.username, deviceId: r.deviceId });
   });
   route('putDeviceList', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
@@ -291,8 +302,7 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
   });
   route('presenceQuery', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     const requester = device(res);
-    const wait = ctx.limits.lookups.take(requester.accountHex);
-    if (wait) throw rateLimited(wait, 'presence queries');
+    await spend(ctx.limits.lookups, requester.accountHex, 'presence queries');
     const entries = await services.presence.snapshot(requester, body(PresenceQuerySchema, req).accounts);
     res.json({ entries: entries.map(presenceEntryWire) });
   });

@@ -1,58 +1,84 @@
 /**
- * The relay's rate limits and resource caps (DESIGN §5): registration, challenges and sessions per
- * IP; lookups per requester; profile uploads per account; bundle fetches per (requester, target); sends per device; frames and
- * bytes per WebSocket connection; plus caps that protect the process (connections, in-flight sends
- * per connection, flood strikes before a disconnect). Defaults suit a small organisation's relay;
- * operators (and tests, and the benchmark) override any of them with PARLEY_RELAY_LIMITS (JSON).
+ * The relay's limits (DESIGN §5, docs/adr/0007-relay-wire-auth-and-limits.md), every one in this
+ * file with its default and reason:
+ *  - rate limits (`points` per `duration` seconds, limiter.ts) per client address (an IPv4 address
+ *    or an IPv6 /64, address.ts), per account or device, per (requester, target) pair, and per
+ *    WebSocket connection;
+ *  - caps that protect the process: connections authenticated and not, in-flight sends, the commit
+ *    queue, flood strikes before a disconnect.
+ * Defaults suit a small organisation's relay; operators (and tests, and the benchmarks) override
+ * any of them with PARLEY_RELAY_LIMITS (JSON, `LimitsOverrideSchema`). Adding a limit: a field in
+ * DEFAULT_LIMITS (with its reason), its schema entry, and a limiter in `RateLimits`.
  * Wire limits every client must know are in shared/wire/limits.ts, not here.
  */
 import { z } from 'zod';
-import type { Clock } from '../../shared/crypto/random.js';
 import { WS_AUTH_TIMEOUT_MS } from '../../shared/wire/limits.js';
-import { type BucketSpec, KeyedRateLimiter, TokenBucket } from './rate-limiter.js';
+import { memoryBackend, type Limiter, type LimiterBackend, type LimitSpec } from './limiter.js';
 
-const perMinute = (n: number, burst = n): BucketSpec => ({ capacity: burst, refillPerSecond: n / 60 });
-const perSecond = (n: number, burst = n): BucketSpec => ({ capacity: burst, refillPerSecond: n });
+const per = (points: number, duration: number): LimitSpec => ({ points, duration });
+const MINUTE = 60;
+const HOUR = 3600;
 
 export const DEFAULT_LIMITS = {
-  /** Account registrations per client IP: 10 at once, then 10 per hour. */
-  registrationPerIp: { capacity: 10, refillPerSecond: 10 / 3600 } as BucketSpec,
-  /** Challenges and session requests per client IP. */
-  authPerIp: perMinute(120, 60),
-  /** Challenges per (account, device), whichever IP asks. */
-  authPerDevice: perMinute(30, 20),
-  /** Every other REST request per client IP. */
-  requestsPerIp: perSecond(300, 600),
-  /** Account and username lookups per authenticated account. */
-  lookupsPerAccount: perMinute(600, 100),
-  /** Profile replacements per account (an upload is up to 66 KiB): 20 at once, then 30 per hour. */
-  profileUploadsPerAccount: { capacity: 20, refillPerSecond: 30 / 3600 } as BucketSpec,
+  // ── Per client address (IPv4 address or IPv6 /64) ──
+  /** Account registrations: cheap to ask for, costly to keep (prekeys, a username). */
+  registrationPerIp: per(10, HOUR),
+  /** Challenge and session requests (REST auth). */
+  authPerIp: per(120, MINUTE),
+  /**
+   * Challenges per (address, account, device): a requester cannot make one device's challenges
+   * pile up, and an attacker elsewhere cannot lock the device out (issue 10, item 2).
+   */
+  challengesPerAddressAndDevice: per(30, MINUTE),
+  /** Every REST request. */
+  requestsPerIp: per(600, 2),
+  /** WebSocket upgrades, counted before the handshake (a refused one costs one HTTP answer). */
+  upgradesPerIp: per(120, 10),
+  /** WebSocket auth frames (each costs a token lookup). */
+  wsAuthPerIp: per(120, 10),
+
+  // ── Per account, device or pair ──
+  /** Account and username lookups, profile fetches and presence queries per authenticated account. */
+  lookupsPerAccount: per(100, 10),
+  /** Profile replacements per account (an upload is up to 66 KiB): 20 per 40 minutes, 30 an hour. */
+  profileUploadsPerAccount: per(20, 40 * MINUTE),
   /** Bundle fetches per (requester account, target account). */
-  bundlesPerPair: perMinute(12, 10),
+  bundlesPerPair: per(12, MINUTE),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
-  envelopesPerDevice: perSecond(200, 400),
-  /** Frames per WebSocket connection. */
-  framesPerConnection: perSecond(400, 800),
-  /** Frame bytes per WebSocket connection: about two full fan-outs per second. */
-  bytesPerConnection: { capacity: 4 * 1024 * 1024, refillPerSecond: 2 * 1024 * 1024 } as BucketSpec,
+  envelopesPerDevice: per(400, 2),
+
+  // ── Per WebSocket connection (always counted where the connection lives) ──
+  /** Frames per connection. */
+  framesPerConnection: per(800, 2),
+  /** Frame bytes per connection: about two full fan-outs per second. */
+  bytesPerConnection: per(4 * 1024 * 1024, 2),
   /** Typing frames per connection (a subset of frames). */
-  typingPerConnection: perSecond(5, 20),
+  typingPerConnection: per(20, 4),
   /** Presence queries per connection (REST queries count per account under lookups). */
-  presenceQueriesPerConnection: perMinute(60, 10),
-  /** RATE_LIMITED or MALFORMED replies a connection may provoke before it is closed (1008). */
+  presenceQueriesPerConnection: per(10, 10),
+  /** RATE_LIMITED or MALFORMED replies a connection may provoke per minute before it is closed (1008). */
   strikesBeforeDisconnect: 200,
+
+  // ── Caps that protect the process ──
   /** Sends awaiting commit per connection before the relay stops reading from it. */
   maxInflightPerConnection: 256,
-  /** Open WebSocket connections (authenticated or not) on this instance. */
+  /** Authenticated WebSocket connections on this instance. */
   maxConnections: 50_000,
+  /**
+   * WebSocket connections that have not authenticated yet, on this instance. Their own cap, so that
+   * sockets nobody authenticates cannot take the places of those who do (issue 10, item 1).
+   */
+  maxPreAuthConnections: 5_000,
+  /** Sockets not yet authenticated per client address. */
+  maxPreAuthPerIp: 32,
   /** Pending sends and acks in the group-commit queue before new ones are refused (UNAVAILABLE). */
   maxCommitQueue: 20_000,
   /** A WebSocket must send its auth frame within this long (ms). */
   authTimeoutMs: WS_AUTH_TIMEOUT_MS,
 
   // ── Attachments (server/blobs, ADR 0015) ──
-  /** Attachment downloads (GET, each range request counts) per client address. */
-  attachmentDownloadsPerIp: perMinute(600, 120),
+  /** Attachment downloads (GET, each range request counts) per client address: 600 a minute. */
+  attachmentDownloadsPerIp: per(120, 12),
   /** The largest attachment ciphertext an upload may declare: 2 GiB. */
   attachmentMaxBytes: 2 * 1024 ** 3,
   /** Finished plus unfinished attachment bytes one account may keep: 10 GiB. */
@@ -68,82 +94,135 @@ export const DEFAULT_LIMITS = {
 };
 
 export type RelayLimitsConfig = typeof DEFAULT_LIMITS;
+type RateLimitName = { [K in keyof RelayLimitsConfig]: RelayLimitsConfig[K] extends LimitSpec ? K : never }[keyof RelayLimitsConfig];
+type CapName = Exclude<keyof RelayLimitsConfig, RateLimitName>;
 
-const bucketSchema = z.strictObject({
-  capacity: z.number().positive().max(1e12),
-  refillPerSecond: z.number().min(0).max(1e12),
+const MAX_DURATION_SECONDS = 366 * 24 * HOUR;
+const limitSchema = z.strictObject({
+  points: z.number().int().positive().max(1e12),
+  duration: z.number().positive().max(MAX_DURATION_SECONDS),
 });
+/**
+ * The token-bucket shape of earlier releases, `{capacity, refillPerSecond}`, still accepted: it
+ * becomes `capacity` points per the time a full refill took.
+ */
+const legacyBucketSchema = z
+  .strictObject({ capacity: z.number().positive().max(1e12), refillPerSecond: z.number().min(0).max(1e12) })
+  .transform(({ capacity, refillPerSecond }): LimitSpec => ({
+    points: Math.max(1, Math.round(capacity)),
+    duration: refillPerSecond > 0 ? Math.min(MAX_DURATION_SECONDS, capacity / refillPerSecond) : MAX_DURATION_SECONDS,
+  }));
+const rateSchema = z.union([limitSchema, legacyBucketSchema]);
 const countSchema = z.number().int().positive().max(1e9);
+/** Caps whose range is not a count's. */
+const CAP_SCHEMAS: Partial<Record<CapName, z.ZodNumber>> = {
+  attachmentMaxBytes: z.number().int().positive().max(2 ** 52),
+  attachmentQuotaBytes: z.number().int().positive().max(2 ** 52),
+  attachmentRetentionMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
+  attachmentPartialMaxAgeMs: z.number().int().positive().max(365 * 24 * 3600_000),
+  attachmentTombstoneMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
+};
 
-/** Partial overrides, as accepted from PARLEY_RELAY_LIMITS. */
+const rateNames = (Object.keys(DEFAULT_LIMITS) as (keyof RelayLimitsConfig)[]).filter(
+  (k): k is RateLimitName => typeof DEFAULT_LIMITS[k] === 'object',
+);
+const capNames = (Object.keys(DEFAULT_LIMITS) as (keyof RelayLimitsConfig)[]).filter((k): k is CapName => typeof DEFAULT_LIMITS[k] === 'number');
+
+/** Names of earlier releases, still accepted. */
+const RENAMED: Readonly<Record<string, RateLimitName>> = { authPerDevice: 'challengesPerAddressAndDevice' };
+
+/** Partial overrides, as accepted from PARLEY_RELAY_LIMITS; unknown names are refused. */
 export const LimitsOverrideSchema = z
-  .strictObject({
-    registrationPerIp: bucketSchema,
-    authPerIp: bucketSchema,
-    authPerDevice: bucketSchema,
-    requestsPerIp: bucketSchema,
-    lookupsPerAccount: bucketSchema,
-    profileUploadsPerAccount: bucketSchema,
-    bundlesPerPair: bucketSchema,
-    envelopesPerDevice: bucketSchema,
-    framesPerConnection: bucketSchema,
-    bytesPerConnection: bucketSchema,
-    typingPerConnection: bucketSchema,
-    presenceQueriesPerConnection: bucketSchema,
-    strikesBeforeDisconnect: countSchema,
-    maxInflightPerConnection: countSchema,
-    maxConnections: countSchema,
-    maxCommitQueue: countSchema,
-    authTimeoutMs: countSchema,
-    attachmentDownloadsPerIp: bucketSchema,
-    attachmentMaxBytes: z.number().int().positive().max(2 ** 52),
-    attachmentQuotaBytes: z.number().int().positive().max(2 ** 52),
-    attachmentMaxConcurrentUploads: countSchema,
-    attachmentRetentionMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
-    attachmentPartialMaxAgeMs: z.number().int().positive().max(365 * 24 * 3600_000),
-    attachmentTombstoneMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
-  })
-  .partial();
-export type LimitsOverride = z.infer<typeof LimitsOverrideSchema>;
+  .preprocess(
+    (raw) => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(raw)) out[RENAMED[key] ?? key] = value;
+      return out;
+    },
+    z.strictObject({
+      ...(Object.fromEntries(rateNames.map((k) => [k, rateSchema])) as Record<RateLimitName, typeof rateSchema>),
+      ...(Object.fromEntries(capNames.map((k) => [k, CAP_SCHEMAS[k] ?? countSchema])) as Record<CapName, typeof countSchema>),
+    }).partial(),
+  )
+  .transform((o) => o as Partial<RelayLimitsConfig>);
+
+/** What PARLEY_RELAY_LIMITS and `startRelay({ limits })` accept (before the legacy shapes are converted). */
+export type LimitsOverride = {
+  readonly [K in RateLimitName]?: LimitSpec | LegacyBucket;
+} & { readonly [K in CapName]?: number } & { readonly authPerDevice?: LimitSpec | LegacyBucket };
+type LegacyBucket = { readonly capacity: number; readonly refillPerSecond: number };
 
 export function resolveLimits(override: LimitsOverride = {}): RelayLimitsConfig {
-  return { ...DEFAULT_LIMITS, ...override };
+  return { ...DEFAULT_LIMITS, ...LimitsOverrideSchema.parse(override) };
 }
 
-/** The keyed limiters of one relay instance. */
+/** Spends points of one budget: 0 if allowed, else the retry hint in ms. */
+export type Budget = (cost?: number) => Promise<number>;
+
+export type ConnectionBudgets = {
+  readonly frames: Budget;
+  readonly bytes: Budget;
+  readonly typing: Budget;
+  readonly presence: Budget;
+  readonly strikes: Budget;
+};
+
+/**
+ * The limiters of one relay instance. Limits that several instances must share come from the given
+ * backend; per-connection budgets always count in memory, where the connection is.
+ */
 export class RateLimits {
-  readonly registration: KeyedRateLimiter;
-  readonly authIp: KeyedRateLimiter;
-  readonly authDevice: KeyedRateLimiter;
-  readonly requests: KeyedRateLimiter;
-  readonly lookups: KeyedRateLimiter;
-  readonly profileUploads: KeyedRateLimiter;
-  readonly bundles: KeyedRateLimiter;
-  readonly envelopes: KeyedRateLimiter;
-  readonly attachmentDownloads: KeyedRateLimiter;
+  readonly registration: Limiter;
+  readonly authIp: Limiter;
+  readonly challenges: Limiter;
+  readonly requests: Limiter;
+  readonly upgrades: Limiter;
+  readonly wsAuth: Limiter;
+  readonly lookups: Limiter;
+  readonly profileUploads: Limiter;
+  readonly bundles: Limiter;
+  readonly envelopes: Limiter;
+  readonly attachmentDownloads: Limiter;
+  private readonly perConnection: Readonly<Record<keyof ConnectionBudgets, Limiter>>;
+  private nextConnection = 0;
 
   constructor(
     readonly config: RelayLimitsConfig,
-    private readonly now: Clock,
+    backend: LimiterBackend = memoryBackend,
   ) {
-    this.registration = new KeyedRateLimiter(config.registrationPerIp, now);
-    this.authIp = new KeyedRateLimiter(config.authPerIp, now);
-    this.authDevice = new KeyedRateLimiter(config.authPerDevice, now);
-    this.requests = new KeyedRateLimiter(config.requestsPerIp, now);
-    this.lookups = new KeyedRateLimiter(config.lookupsPerAccount, now);
-    this.profileUploads = new KeyedRateLimiter(config.profileUploadsPerAccount, now);
-    this.bundles = new KeyedRateLimiter(config.bundlesPerPair, now);
-    this.envelopes = new KeyedRateLimiter(config.envelopesPerDevice, now);
-    this.attachmentDownloads = new KeyedRateLimiter(config.attachmentDownloadsPerIp, now);
+    const shared = (name: RateLimitName): Limiter => backend.create(name, config[name]);
+    this.registration = shared('registrationPerIp');
+    this.authIp = shared('authPerIp');
+    this.challenges = shared('challengesPerAddressAndDevice');
+    this.requests = shared('requestsPerIp');
+    this.upgrades = shared('upgradesPerIp');
+    this.wsAuth = shared('wsAuthPerIp');
+    this.lookups = shared('lookupsPerAccount');
+    this.profileUploads = shared('profileUploadsPerAccount');
+    this.bundles = shared('bundlesPerPair');
+    this.envelopes = shared('envelopesPerDevice');
+    this.attachmentDownloads = shared('attachmentDownloadsPerIp');
+    const local = (name: RateLimitName): Limiter => memoryBackend.create(name, config[name]);
+    this.perConnection = {
+      frames: local('framesPerConnection'),
+      bytes: local('bytesPerConnection'),
+      typing: local('typingPerConnection'),
+      presence: local('presenceQueriesPerConnection'),
+      strikes: memoryBackend.create('strikes', per(config.strikesBeforeDisconnect, MINUTE)),
+    };
   }
 
-  /** Fresh per-connection buckets. */
-  connectionBuckets(): { frames: TokenBucket; bytes: TokenBucket; typing: TokenBucket; presence: TokenBucket } {
+  /** Budgets of a new connection (its own keys in the per-connection limiters). */
+  connectionBudgets(): ConnectionBudgets {
+    const key = String(++this.nextConnection);
+    const budget = (limiter: Limiter): Budget => (cost) => limiter.consume(key, cost);
     return {
-      frames: new TokenBucket(this.config.framesPerConnection, this.now),
-      bytes: new TokenBucket(this.config.bytesPerConnection, this.now),
-      typing: new TokenBucket(this.config.typingPerConnection, this.now),
-      presence: new TokenBucket(this.config.presenceQueriesPerConnection, this.now),
+      frames: budget(this.perConnection.frames),
+      bytes: budget(this.perConnection.bytes),
+      typing: budget(this.perConnection.typing),
+      presence: budget(this.perConnection.presence),
+      strikes: budget(this.perConnection.strikes),
     };
   }
 }

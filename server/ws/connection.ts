@@ -1,8 +1,13 @@
 /**
  * One WebSocket connection of the live channel (frames in shared/wire/frames.ts). Owns the
- * connection's life: authentication by the first frame (within WS_AUTH_TIMEOUT_MS), per-connection
- * budgets (frames, bytes, typing, presence; repeated violations close it with 1008), validation of
- * every frame (typed error frames, never an exception), and delivery of the device's mailbox.
+ * connection's life: authentication by the first frame (within WS_AUTH_TIMEOUT_MS, auth attempts
+ * limited per client address), per-connection budgets (frames, bytes, typing, presence; repeated
+ * violations close it with 1008), validation of every frame (typed error frames, never an
+ * exception), and delivery of the device's mailbox.
+ *
+ * Inbound frames are handled one at a time, in arrival order, on a promise chain: the budgets
+ * answer asynchronously (server/limits/limiter.ts), and authentication holds the frames that follow
+ * it until it is decided (at most MAX_FRAMES_BEFORE_READY of them).
  *
  * Delivery keeps a cursor (highest seq written to this socket). On authentication a pump reads the
  * mailbox after the cursor page by page, then sends `backlog-end`; afterwards committed envelopes
@@ -28,7 +33,7 @@ import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
 import { RelayError, toErrorObject } from '../core/errors.js';
 import type { Mailboxes } from '../core/mailboxes.js';
 import type { PresenceService } from '../core/presence.js';
-import { TokenBucket } from '../limits/rate-limiter.js';
+import type { ConnectionBudgets } from '../limits/relay-limits.js';
 import type { BusEvent } from '../bus/bus.js';
 import type { StoredEnvelope } from '../store/store.js';
 import {
@@ -50,7 +55,9 @@ export const MAILBOX_PAGE_SIZE = 64;
 /** Above this many buffered bytes, delivery waits for the socket to drain. */
 export const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 /** Frames a client may pipeline behind its auth frame while the token is checked. */
-const MAX_FRAMES_WHILE_AUTHENTICATING = 32;
+const MAX_FRAMES_BEFORE_READY = 32;
+/** Frames waiting for their turn once ready (they wait only for budget answers, so few ever do). */
+const MAX_FRAMES_QUEUED = 1_024;
 
 export type ConnectionDeps = {
   readonly ctx: RelayContext;
@@ -60,7 +67,7 @@ export type ConnectionDeps = {
   readonly registry: ConnectionRegistry<Connection>;
 };
 
-type State = 'auth' | 'authenticating' | 'ready' | 'closed';
+type State = 'auth' | 'ready' | 'closed';
 const FRAME_TYPES: ReadonlySet<string> = new Set(CLIENT_FRAME_TYPES);
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -75,10 +82,11 @@ export class Connection {
 
   private state: State = 'auth';
   private device: AuthenticatedDevice | undefined;
-  private readonly waiting: { data: RawData; isBinary: boolean }[] = [];
   private readonly authTimer: NodeJS.Timeout;
-  private readonly budgets: ReturnType<ConnectionDeps['ctx']['limits']['connectionBuckets']>;
-  private readonly strikes: TokenBucket;
+  private readonly budgets: ConnectionBudgets;
+  /** The inbound chain: each frame is handled after the previous one. */
+  private inbound: Promise<void> = Promise.resolve();
+  private queued = 0;
   private cursor = 0;
   private pumping = false;
   private dirty = false;
@@ -88,14 +96,14 @@ export class Connection {
 
   constructor(
     private readonly ws: WebSocket,
+    /** The client's address key (server/limits/address.ts). */
+    readonly address: string,
     private readonly deps: ConnectionDeps,
   ) {
-    const { limits, clock } = deps.ctx;
-    this.budgets = limits.connectionBuckets();
-    const strikes = limits.config.strikesBeforeDisconnect;
-    this.strikes = new TokenBucket({ capacity: strikes, refillPerSecond: strikes / 60 }, clock);
+    const { limits } = deps.ctx;
+    this.budgets = limits.connectionBudgets();
     this.authTimer = setTimeout(() => {
-      if (this.state === 'auth' || this.state === 'authenticating') {
+      if (this.state === 'auth') {
         this.sendError(new RelayError('UNAUTHORIZED', 'no auth frame in time'), undefined);
         this.close(CloseCode.AuthTimeout, 'auth timeout');
       }
@@ -110,18 +118,29 @@ export class Connection {
 
   onMessage(data: RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
-    if (this.state === 'authenticating') {
-      if (this.waiting.length >= MAX_FRAMES_WHILE_AUTHENTICATING) {
-        this.close(CloseCode.PolicyViolation, 'too many frames before ready');
-        return;
-      }
-      this.waiting.push({ data, isBinary });
+    const ready = this.state === 'ready';
+    if (++this.queued > (ready ? MAX_FRAMES_QUEUED : MAX_FRAMES_BEFORE_READY)) {
+      this.close(CloseCode.PolicyViolation, ready ? 'too many frames queued' : 'too many frames before ready');
       return;
     }
+    this.inbound = this.inbound.then(async () => {
+      this.queued--;
+      if (this.state === 'closed') return;
+      try {
+        await this.receive(data, isBinary);
+      } catch (e) {
+        // Only a failing limiter backend gets here; the frame cannot be judged, so it is refused.
+        this.sendError(e, undefined);
+      }
+    });
+  }
+
+  private async receive(data: RawData, isBinary: boolean): Promise<void> {
     // binaryType is the default 'nodebuffer': a message (even a fragmented one) is one Buffer.
     const buffer = data as Buffer;
     const size = buffer.byteLength;
-    const wait = this.budgets.frames.take(1) || this.budgets.bytes.take(size);
+    const wait = (await this.budgets.frames(1)) || (await this.budgets.bytes(size));
+    if (this.state === 'closed') return;
     if (wait) {
       this.deps.ctx.metrics.frameIn('invalid');
       this.strike(new RelayError('RATE_LIMITED', 'too many frames; slow down', { retryAfterMs: wait }), undefined);
@@ -165,10 +184,10 @@ export class Connection {
         this.close(CloseCode.Unauthorized, 'unauthorized');
         return;
       }
-      void this.authenticate(frame.data.token);
+      await this.authenticate(frame.data.token);
       return;
     }
-    this.dispatch(type, value, ref);
+    await this.dispatch(type, value, ref);
   }
 
   private parse<S extends z.ZodType>(schema: S, value: unknown, ref: string | undefined): z.output<S> | undefined {
@@ -178,7 +197,7 @@ export class Connection {
     return undefined;
   }
 
-  private dispatch(type: ClientFrameType, value: Record<string, unknown>, ref: string | undefined): void {
+  private async dispatch(type: ClientFrameType, value: Record<string, unknown>, ref: string | undefined): Promise<void> {
     const device = this.device!;
     switch (type) {
       case 'auth':
@@ -214,7 +233,7 @@ export class Connection {
       case 'typing': {
         const frame = this.parse(TypingFrameSchema, value, ref);
         if (!frame) return;
-        const wait = this.budgets.typing.take(1);
+        const wait = await this.budgets.typing(1);
         if (wait) {
           this.strike(new RelayError('RATE_LIMITED', 'too many typing frames', { retryAfterMs: wait }), ref);
           return;
@@ -226,7 +245,7 @@ export class Connection {
       case 'presence-query': {
         const frame = this.parse(PresenceQueryFrameSchema, value, ref);
         if (!frame) return;
-        const wait = this.budgets.presence.take(1);
+        const wait = await this.budgets.presence(1);
         if (wait) {
           this.strike(new RelayError('RATE_LIMITED', 'too many presence queries', { retryAfterMs: wait }), frame.id);
           return;
@@ -264,9 +283,16 @@ export class Connection {
   }
 
   private async authenticate(token: Uint8Array): Promise<void> {
-    this.state = 'authenticating';
+    const { ctx } = this.deps;
     let device: AuthenticatedDevice;
     try {
+      const wait = await ctx.limits.wsAuth.consume(this.address);
+      if (wait) {
+        if ((this.state as State) === 'closed') return;
+        this.sendError(new RelayError('RATE_LIMITED', 'too many authentication attempts from this address', { retryAfterMs: wait }), undefined);
+        this.close(CloseCode.TooManyConnections, 'too many authentication attempts');
+        return;
+      }
       device = await this.deps.auth.authenticate(token);
     } catch (e) {
       if ((this.state as State) === 'closed') return;
@@ -276,21 +302,25 @@ export class Connection {
     } finally {
       token.fill(0);
     }
-    if ((this.state as State) !== 'authenticating') return;
+    if ((this.state as State) !== 'auth') return;
     this.device = device;
     this.deviceKey = device.deviceKey;
     this.accountHex = device.accountHex;
-    if (!this.deps.registry.add(this)) {
+    const added = this.deps.registry.add(this, ctx.limits.config.maxConnections);
+    if (added === 'device-full') {
       this.sendError(new RelayError('TOO_MANY_CONNECTIONS', 'this device holds the maximum number of connections', { retryAfterMs: 5_000 }), undefined);
       this.close(CloseCode.TooManyConnections, 'too many connections');
+      return;
+    }
+    if (added === 'relay-full') {
+      this.sendError(new RelayError('UNAVAILABLE', 'the relay holds its maximum of connections', { retryAfterMs: 5_000 }), undefined);
+      this.close(CloseCode.TooManyConnections, 'relay full');
       return;
     }
     clearTimeout(this.authTimer);
     this.state = 'ready';
     this.sendRaw(readyFrame(device, this.deps.ctx.clock()), 'ready');
     void this.pump();
-    const waiting = this.waiting.splice(0);
-    for (const w of waiting) this.onMessage(w.data, w.isBinary);
   }
 
   // ── Outbound ─────────────────────────────────────────────────────────────────
@@ -388,7 +418,12 @@ export class Connection {
   /** An error the client caused; too many in a short time close the connection. */
   private strike(e: RelayError, ref: string | undefined): void {
     this.sendError(e, ref);
-    if (this.strikes.take(1) !== 0) this.close(CloseCode.PolicyViolation, 'too many invalid or excess frames');
+    this.budgets.strikes(1).then(
+      (wait) => {
+        if (wait) this.close(CloseCode.PolicyViolation, 'too many invalid or excess frames');
+      },
+      (err: unknown) => this.logInternal(err, 'strikes'),
+    );
   }
 
   private logInternal(e: unknown, where: string): void {

@@ -5,6 +5,11 @@
  * frames) to them, pings every HEARTBEAT_INTERVAL_MS and drops sockets that did not answer the
  * previous ping, and closes everything with 1001 when the relay drains. Does not own per-connection
  * behaviour (connection.ts).
+ *
+ * Admission happens before the handshake, per client address (an IPv4 address or IPv6 /64): an
+ * upgrade rate, a cap on the address's sockets that have not authenticated yet, and a cap on such
+ * sockets in all, separate from the cap on authenticated connections — so that one address with no
+ * account cannot fill the relay with sockets that never authenticate (issue 10, item 1).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -26,9 +31,13 @@ export const HEARTBEAT_INTERVAL_MS = 30_000;
 /** How long a drain waits for clients to complete the closing handshake before terminating. */
 const CLOSE_GRACE_MS = 2_000;
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function reject(socket: Duplex, status: number, text: string, retryAfterMs?: number): void {
+  const retry = retryAfterMs === undefined ? '' : `Retry-After: ${Math.max(1, Math.ceil(retryAfterMs / 1000))}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\n${retry}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
+
+/** Retry hint for an address holding its maximum of sockets that have not authenticated. */
+const PRE_AUTH_RETRY_MS = 5_000;
 
 export class WsGateway {
   readonly registry: ConnectionRegistry<Connection>;
@@ -41,6 +50,8 @@ export class WsGateway {
   constructor(
     private readonly ctx: RelayContext,
     private readonly services: { readonly auth: AuthService; readonly mailboxes: Mailboxes; readonly presence: PresenceService },
+    /** The client's address key, under the same `trust proxy` rule as REST (http/app.ts). */
+    private readonly addressOf: (request: IncomingMessage) => string,
   ) {
     this.registry = new ConnectionRegistry<Connection>((accountHex, online) => {
       services.presence
@@ -70,14 +81,39 @@ export class WsGateway {
     }
     if (pathname !== WS_PATH) return reject(socket, 404, 'Not Found');
     if (this.draining) return reject(socket, 503, 'Service Unavailable');
-    if (this.registry.openConnections >= this.ctx.limits.config.maxConnections) return reject(socket, 503, 'Service Unavailable');
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    const address = this.addressOf(request);
+    this.ctx.limits.upgrades.consume(address).then(
+      (wait) => this.admit(address, wait, request, socket, head),
+      (e: unknown) => {
+        this.ctx.log.error({ err: e, event: 'ws.limiter-failed' }, 'upgrade limiter failed');
+        reject(socket, 503, 'Service Unavailable');
+      },
+    );
   }
 
-  private accept(ws: WebSocket): void {
-    const connection = new Connection(ws, { ctx: this.ctx, ...this.services, registry: this.registry });
+  private admit(address: string, wait: number, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (socket.destroyed) return;
+    const { config } = this.ctx.limits;
+    const refuse = (why: 'rate' | 'address' | 'pre-auth' | 'full' | 'draining'): void => {
+      this.ctx.metrics.upgradesRefused.inc({ reason: why });
+      if (why === 'rate') reject(socket, 429, 'Too Many Requests', wait);
+      else if (why === 'address') reject(socket, 429, 'Too Many Requests', PRE_AUTH_RETRY_MS);
+      else reject(socket, 503, 'Service Unavailable');
+    };
+    if (this.draining) return refuse('draining');
+    if (wait) return refuse('rate');
+    if (this.registry.preAuthFrom(address) >= config.maxPreAuthPerIp) return refuse('address');
+    if (this.registry.preAuthConnections >= config.maxPreAuthConnections) return refuse('pre-auth');
+    if (this.registry.authenticatedConnections >= config.maxConnections) return refuse('full');
+    // ws completes the handshake synchronously (no verifyClient), so the socket is counted before
+    // the next upgrade is admitted; on a bad handshake it answers 400 and never calls back.
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, address));
+  }
+
+  private accept(ws: WebSocket, address: string): void {
+    const connection = new Connection(ws, address, { ctx: this.ctx, ...this.services, registry: this.registry });
     this.sockets.set(ws, connection);
-    this.registry.opened();
+    this.registry.opened(connection);
     ws.on('message', (data, isBinary) => connection.onMessage(data, isBinary));
     ws.on('pong', () => {
       connection.alive = true;
@@ -87,7 +123,7 @@ export class WsGateway {
     ws.on('close', () => {
       connection.onClosed();
       this.sockets.delete(ws);
-      this.registry.closed();
+      this.registry.closed(connection);
     });
   }
 
@@ -121,8 +157,7 @@ export class WsGateway {
   }
 
   get connections(): { unauthenticated: number; authenticated: number } {
-    const authenticated = this.registry.authenticatedConnections;
-    return { authenticated, unauthenticated: Math.max(0, this.registry.openConnections - authenticated) };
+    return { authenticated: this.registry.authenticatedConnections, unauthenticated: this.registry.preAuthConnections };
   }
 
   /** Refuses new upgrades and closes every connection with 1001 (clients reconnect elsewhere or later). */

@@ -1,12 +1,16 @@
 /**
- * Which connections this relay instance holds: by device (delivery, the per-device connection cap,
- * closing a removed device) and by account (typing and presence fan-out, online state). Reports an
- * account's first connection and the close of its last one, for presence announcements.
+ * Which connections this relay instance holds: those not authenticated yet, by client address (the
+ * pre-auth caps, per address and in all); authenticated ones by device (delivery, the per-device
+ * connection cap, closing a removed device) and by account (typing and presence fan-out, online
+ * state). Reports an account's first connection and the close of its last one, for presence
+ * announcements.
  * Does not own connection behaviour (connection.ts) or cross-instance presence (scale-out issue).
  */
 import { MAX_CONNECTIONS_PER_DEVICE } from '../../shared/wire/limits.js';
 
 export type RegisteredConnection = {
+  /** The client's address key (server/limits/address.ts). */
+  readonly address: string;
   readonly deviceKey: number;
   readonly accountHex: string;
 };
@@ -14,32 +18,51 @@ export type RegisteredConnection = {
 export class ConnectionRegistry<C extends RegisteredConnection> {
   private readonly byDevice = new Map<number, Set<C>>();
   private readonly byAccount = new Map<string, Set<C>>();
-  private open = 0;
+  private readonly preAuth = new Set<C>();
+  private readonly preAuthByAddress = new Map<string, number>();
   private authenticated = 0;
 
   constructor(private readonly onAccountOnline: (accountHex: string, online: boolean) => void) {}
 
-  /** Counts a socket from upgrade to close, authenticated or not. */
-  opened(): void {
-    this.open++;
+  /** Counts a new socket as not authenticated, under its address. */
+  opened(connection: C): void {
+    this.preAuth.add(connection);
+    this.preAuthByAddress.set(connection.address, (this.preAuthByAddress.get(connection.address) ?? 0) + 1);
   }
 
-  closed(): void {
-    this.open--;
+  /** The socket is gone: forgets it if it never authenticated (authenticated ones leave by remove()). */
+  closed(connection: C): void {
+    this.leavePreAuth(connection);
   }
 
-  get openConnections(): number {
-    return this.open;
+  private leavePreAuth(connection: C): void {
+    if (!this.preAuth.delete(connection)) return;
+    const n = (this.preAuthByAddress.get(connection.address) ?? 1) - 1;
+    if (n > 0) this.preAuthByAddress.set(connection.address, n);
+    else this.preAuthByAddress.delete(connection.address);
+  }
+
+  get preAuthConnections(): number {
+    return this.preAuth.size;
+  }
+
+  preAuthFrom(address: string): number {
+    return this.preAuthByAddress.get(address) ?? 0;
   }
 
   get authenticatedConnections(): number {
     return this.authenticated;
   }
 
-  /** Adds an authenticated connection unless its device already holds the maximum. */
-  add(connection: C): boolean {
+  /**
+   * Moves a connection from pre-auth to authenticated, unless its device already holds the maximum
+   * (`device-full`) or this instance holds `maxAuthenticated` (`relay-full`).
+   */
+  add(connection: C, maxAuthenticated: number): 'added' | 'device-full' | 'relay-full' {
     let device = this.byDevice.get(connection.deviceKey);
-    if (device && device.size >= MAX_CONNECTIONS_PER_DEVICE) return false;
+    if (device && device.size >= MAX_CONNECTIONS_PER_DEVICE) return 'device-full';
+    if (this.authenticated >= maxAuthenticated) return 'relay-full';
+    this.leavePreAuth(connection);
     if (!device) this.byDevice.set(connection.deviceKey, (device = new Set()));
     device.add(connection);
     this.authenticated++;
@@ -47,7 +70,7 @@ export class ConnectionRegistry<C extends RegisteredConnection> {
     if (!account) this.byAccount.set(connection.accountHex, (account = new Set()));
     account.add(connection);
     if (account.size === 1) this.onAccountOnline(connection.accountHex, true);
-    return true;
+    return 'added';
   }
 
   remove(connection: C): void {

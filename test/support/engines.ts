@@ -267,7 +267,7 @@ export class TestEngine {
 }
 
 /** Bundle fetches are rate-limited per pair; engine suites fetch far more than a person would. */
-const ENGINE_SUITE_LIMITS: LimitsOverride = { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } };
+const ENGINE_SUITE_LIMITS: LimitsOverride = { bundlesPerPair: { points: 1000, duration: 1 } };
 
 export type RelayAndEngines = {
   /** The file's relay (from beforeAll on). */

@@ -12,7 +12,7 @@ import { sql } from '../../../electron/engine/db/sql.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { TestEngine, relayAndEngines } from '../../support/engines.js';
 
-const fixture = relayAndEngines({ limits: { bundlesPerPair: { capacity: 10_000, refillPerSecond: 10_000 } } });
+const fixture = relayAndEngines({ limits: { bundlesPerPair: { points: 10_000, duration: 1 } } });
 const DAY = 24 * 3600_000;
 
 describe('prekeys at the relay', () => {

@@ -33,7 +33,7 @@ let proxy: HostileProxy;
 const engines: TestEngine[] = [];
 
 beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1000, refillPerSecond: 1000 } } });
+  relay = await startTestRelay({ limits: { bundlesPerPair: { points: 1000, duration: 1 } } });
   proxy = await HostileProxy.start(relay.url);
 });
 afterEach(async () => {

@@ -14,7 +14,7 @@ import { TestSocket } from './helpers/socket.js';
 const DEVICES = 40;
 const ROUNDS = 25;
 const PER_ROUND = 5;
-const unlimited = { capacity: 1e9, refillPerSecond: 1e9 };
+const unlimited = { points: 1e9, duration: 1 };
 
 let relay: TestRelay;
 beforeAll(async () => {

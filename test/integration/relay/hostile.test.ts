@@ -56,7 +56,7 @@ let generatedRequests = 0;
 
 beforeAll(async () => {
   dataDir = tempDir();
-  const huge = { capacity: 1e9, refillPerSecond: 1e9 };
+  const huge = { points: 1e9, duration: 1 };
   relay = await spawnRelay({
     dataDir,
     limits: {

@@ -242,7 +242,7 @@ describe('sends', () => {
   });
 
   it('sends are rate-limited per device, counting each envelope of a fan-out', async () => {
-    const strict = await startTestRelay({ limits: { envelopesPerDevice: { capacity: 3, refillPerSecond: 0.01 } } });
+    const strict = await startTestRelay({ limits: { envelopesPerDevice: { points: 3, duration: 300 } } });
     try {
       const alice = new TestAccount();
       const bob = new TestAccount(undefined, [1, 2]);

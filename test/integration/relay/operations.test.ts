@@ -120,7 +120,7 @@ describe('health, metrics, well-known', () => {
         expect(metrics).not.toContain(toHex(account.accountId));
       }
       // Every label is from a closed set: nothing per account, device, IP or token.
-      const allowed = new Set(['state', 'type', 'code', 'transport', 'le', 'method', 'route', 'status', 'kind', 'space', 'version', 'major', 'minor', 'patch', 'quantile']);
+      const allowed = new Set(['state', 'type', 'code', 'transport', 'le', 'method', 'route', 'status', 'kind', 'space', 'version', 'major', 'minor', 'patch', 'quantile', 'reason']);
       const labels = [...metrics.matchAll(/\{([^}]*)\}/g)].flatMap((m) => m[1]!.split(',').map((kv) => kv.split('=')[0]!));
       expect(labels.filter((l) => !allowed.has(l))).toEqual([]);
       const routes = new Set([...metrics.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
@@ -136,7 +136,7 @@ describe('health, metrics, well-known', () => {
 describe('floods', () => {
   it('a flooding connection gets RATE_LIMITED with a retry hint and is then closed (1008), while others are served', async () => {
     const relay = await startTestRelay({
-      limits: { framesPerConnection: { capacity: 50, refillPerSecond: 10 }, strikesBeforeDisconnect: 100 },
+      limits: { framesPerConnection: { points: 50, duration: 5 }, strikesBeforeDisconnect: 100 },
     });
     try {
       const flooder = new TestAccount();
@@ -168,14 +168,15 @@ describe('floods', () => {
   });
 
   it('REST requests beyond the per-IP budget get 429 RATE_LIMITED with Retry-After', async () => {
-    const relay = await startTestRelay({ limits: { requestsPerIp: { capacity: 5, refillPerSecond: 0.5 } } });
+    const relay = await startTestRelay({ limits: { requestsPerIp: { points: 5, duration: 10 } } });
     try {
       const replies = [];
       for (let i = 0; i < 8; i++) replies.push(await http(relay.url, 'GET', '/.well-known/parley'));
       expect(replies.slice(0, 5).every((r) => r.status === 200)).toBe(true);
       const last = replies.at(-1)!;
       expect(last.status).toBe(429);
-      expect(last.headers.get('retry-after')).toBe('2');
+      // Fixed windows: the wait is what remains of the 10 s window, rounded up to whole seconds.
+      expect(last.headers.get('retry-after')).toBe('10');
       expect(last.body).toMatchObject({ error: { code: 'RATE_LIMITED' } });
     } finally {
       await relay.stop();

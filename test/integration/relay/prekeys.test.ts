@@ -20,7 +20,7 @@ import { startTestRelay, type TestRelay } from './helpers/relay.js';
 let relay: TestRelay;
 const open: RelayClient[] = [];
 beforeAll(async () => {
-  relay = await startTestRelay({ limits: { bundlesPerPair: { capacity: 1_000, refillPerSecond: 1_000 } } });
+  relay = await startTestRelay({ limits: { bundlesPerPair: { points: 1_000, duration: 1 } } });
 });
 afterAll(async () => {
   for (const c of open) c.close();
@@ -129,7 +129,7 @@ describe('bundles', () => {
   });
 
   it('fetches are rate-limited per (requester, target), not across them', async () => {
-    const strict = await startTestRelay({ limits: { bundlesPerPair: { capacity: 3, refillPerSecond: 0.01 } } });
+    const strict = await startTestRelay({ limits: { bundlesPerPair: { points: 3, duration: 300 } } });
     try {
       const { account: t1 } = await account([1], {}, strict.url);
       const { account: t2 } = await account([1], {}, strict.url);

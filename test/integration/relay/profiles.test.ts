@@ -19,7 +19,7 @@ import { startTestRelay, type TestRelay } from './helpers/relay.js';
 let relay: TestRelay;
 const open: RelayClient[] = [];
 beforeAll(async () => {
-  relay = await startTestRelay({ limits: { profileUploadsPerAccount: { capacity: 4, refillPerSecond: 1 / 3600 } } });
+  relay = await startTestRelay({ limits: { profileUploadsPerAccount: { points: 4, duration: 3600 } } });
 });
 afterAll(async () => {
   for (const c of open) c.close();

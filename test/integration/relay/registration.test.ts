@@ -132,7 +132,7 @@ describe('registration', () => {
   });
 
   it('is rate-limited per IP with a retry hint', async () => {
-    const strict = await startTestRelay({ limits: { registrationPerIp: { capacity: 2, refillPerSecond: 1 / 3600 } } });
+    const strict = await startTestRelay({ limits: { registrationPerIp: { points: 2, duration: 7200 } } });
     try {
       await RelayClient.register(strict.url, new TestAccount().registerRequest());
       await RelayClient.register(strict.url, new TestAccount().registerRequest());

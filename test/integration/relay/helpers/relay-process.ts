@@ -14,11 +14,14 @@ export const RELAY_BIN = path.join(REPO_ROOT, 'dist/server/main.js');
 
 /** Rate-limit overrides (JSON for PARLEY_RELAY_LIMITS), loose enough for tests from 127.0.0.1. */
 export const TEST_LIMITS = {
-  registrationPerIp: { capacity: 100_000, refillPerSecond: 100_000 },
-  authPerIp: { capacity: 100_000, refillPerSecond: 100_000 },
-  authPerDevice: { capacity: 1_000, refillPerSecond: 1_000 },
-  requestsPerIp: { capacity: 100_000, refillPerSecond: 100_000 },
-  lookupsPerAccount: { capacity: 10_000, refillPerSecond: 10_000 },
+  registrationPerIp: { points: 100_000, duration: 1 },
+  authPerIp: { points: 100_000, duration: 1 },
+  challengesPerAddressAndDevice: { points: 1_000, duration: 1 },
+  requestsPerIp: { points: 100_000, duration: 1 },
+  lookupsPerAccount: { points: 10_000, duration: 1 },
+  upgradesPerIp: { points: 100_000, duration: 1 },
+  wsAuthPerIp: { points: 100_000, duration: 1 },
+  maxPreAuthPerIp: 100_000,
 };
 
 export type RelayProcess = {

@@ -19,7 +19,9 @@ export function tempDir(prefix = 'parley-relay-test-'): string {
 
 export type TestRelay = Relay & { readonly dataDir: string; stop(): Promise<void> };
 
-export async function startTestRelay(options: { limits?: LimitsOverride; clock?: Clock; dataDir?: string } = {}): Promise<TestRelay> {
+export async function startTestRelay(
+  options: { limits?: LimitsOverride; clock?: Clock; dataDir?: string; trustProxy?: boolean | string | number } = {},
+): Promise<TestRelay> {
   const dataDir = options.dataDir ?? tempDir();
   const relay = await startRelay({
     dataDir,
@@ -28,6 +30,7 @@ export async function startTestRelay(options: { limits?: LimitsOverride; clock?:
     logLevel: 'silent',
     limits: { ...TEST_LIMITS, ...options.limits },
     ...(options.clock && { clock: options.clock }),
+    ...(options.trustProxy !== undefined && { trustProxy: options.trustProxy }),
   });
   return {
     ...relay,

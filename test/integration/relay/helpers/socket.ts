@@ -16,12 +16,13 @@ export class TestSocket {
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
 
-  constructor(url: string) {
+  /** `localAddress` binds the client side (127.0.0.2, 127.0.0.3… act as distinct client addresses). */
+  constructor(url: string, options: { localAddress?: string; headers?: Record<string, string> } = {}) {
     // A bare relay URL means the live channel; a URL with a path (and query) is used as given.
     const wsUrl = new URL(url);
     if (wsUrl.pathname === '/') wsUrl.pathname = '/v1/ws';
     wsUrl.protocol = 'ws:';
-    this.ws = new WebSocket(wsUrl, { maxPayload: 4 * MAX_SERVER_FRAME_BYTES });
+    this.ws = new WebSocket(wsUrl, { maxPayload: 4 * MAX_SERVER_FRAME_BYTES, ...options });
     this.ws.on('error', () => undefined);
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
@@ -47,15 +48,15 @@ export class TestSocket {
     });
   }
 
-  static async open(url: string): Promise<TestSocket> {
-    const s = new TestSocket(url);
+  static async open(url: string, options: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<TestSocket> {
+    const s = new TestSocket(url, options);
     await s.opened;
     return s;
   }
 
   /** Opens a socket and authenticates it; resolves after `ready`. */
-  static async authed(url: string, token: string): Promise<TestSocket> {
-    const s = await TestSocket.open(url);
+  static async authed(url: string, token: string, options: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<TestSocket> {
+    const s = await TestSocket.open(url, options);
     s.send({ type: 'auth', token });
     const ready = await s.next((f) => f.type === 'ready' || f.type === 'error');
     if (ready.type !== 'ready') throw new Error(`auth failed: ${JSON.stringify(ready)}`);

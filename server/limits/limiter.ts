@@ -1,0 +1,66 @@
+/**
+ * The one limiter interface of the relay and its backends. A limit is `points` per window of
+ * `duration` seconds, counted per key (an address, a device, a (requester, target) pair…): the
+ * fixed-window model of rate-limiter-flexible, which does the counting. A key's window starts with
+ * its first point and ends `duration` seconds later, so a key can spend at most 2 × points within
+ * any `duration` (the end of one window and the start of the next) and points per duration on
+ * average.
+ *
+ * The interface is asynchronous so that a shared backend (rate-limiter-flexible's Redis limiter,
+ * with the scale-out issue) fits behind it unchanged; `memoryBackend` is the one-instance backend
+ * (RateLimiterMemory: a Map plus one unref'd timer per live window, so memory follows the keys
+ * active within a window and shrinks when their windows end). Owns the mapping onto the library and
+ * the retry hint; does not own which limits exist or their values (relay-limits.ts).
+ */
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+export type LimitSpec = {
+  /** Points a key may spend within one window. */
+  readonly points: number;
+  /** Window length in seconds (fractions allowed). */
+  readonly duration: number;
+};
+
+export type Limiter = {
+  readonly spec: LimitSpec;
+  /**
+   * Spends `cost` points of `key`'s window: resolves 0 if allowed, else the milliseconds until the
+   * window ends (≥ 1). A refused attempt still counts within its window, so hammering a limit does
+   * not shorten the wait. Rejects only when the backend fails.
+   */
+  consume(key: string, cost?: number): Promise<number>;
+  /** Gives back points spent for something that did not happen. */
+  refund(key: string, cost?: number): Promise<void>;
+};
+
+export type LimiterBackend = {
+  /** A limiter whose keys are kept apart from every other limiter's (`name` is the key prefix). */
+  create(name: string, spec: LimitSpec): Limiter;
+};
+
+/** Wraps any rate-limiter-flexible limiter (memory now, Redis with scale-out). */
+export function flexibleLimiter(spec: LimitSpec, limiter: RateLimiterAbstract): Limiter {
+  return {
+    spec,
+    async consume(key, cost = 1) {
+      try {
+        await limiter.consume(key, cost);
+        return 0;
+      } catch (e) {
+        // The library rejects with its result object when the key is over its points.
+        if (e instanceof RateLimiterRes) return Math.max(1, Math.ceil(e.msBeforeNext));
+        throw e;
+      }
+    },
+    async refund(key, cost = 1) {
+      await limiter.reward(key, cost);
+    },
+  };
+}
+
+/** Counts in this process only: right for one relay instance and for per-connection budgets. */
+export const memoryBackend: LimiterBackend = {
+  create(name, spec) {
+    return flexibleLimiter(spec, new RateLimiterMemory({ keyPrefix: name, points: spec.points, duration: spec.duration }));
+  },
+};
