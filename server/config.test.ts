@@ -1,6 +1,6 @@
 /** The bin's configuration: flags win over env, defaults, and refusals with a ConfigError. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, parseConfig } from './config.js';
+import { ConfigError, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, MIN_METRICS_TOKEN_LENGTH, parseConfig, type RelayConfig } from './config.js';
 
 describe('parseConfig', () => {
   it('defaults to 127.0.0.1, the default port and ./.parley-relay', () => {
@@ -11,6 +11,24 @@ describe('parseConfig', () => {
     const env = { PARLEY_RELAY_HOST: '0.0.0.0', PARLEY_RELAY_PORT: '9000', PARLEY_RELAY_DATA: '/env', PARLEY_RELAY_LIMITS: '{"maxConnections":7}', PARLEY_RELAY_TRUST_PROXY: '1' };
     expect(parseConfig([], env)).toMatchObject({ host: '0.0.0.0', port: 9000, dataDir: '/env', limits: { maxConnections: 7 }, trustProxy: 1 });
     expect(parseConfig(['--port', '0', '--data', '/flag', '--host', '::1'], env)).toMatchObject({ host: '::1', port: 0, dataDir: '/flag' });
+  });
+
+  it('serves /metrics nowhere by default; a token from the environment only; a listener of its own on 127.0.0.1 unless told', () => {
+    expect((parseConfig([], {}) as RelayConfig).metrics).toEqual({});
+    const token = 'x'.repeat(MIN_METRICS_TOKEN_LENGTH);
+    expect((parseConfig([], { PARLEY_RELAY_METRICS_TOKEN: token }) as RelayConfig).metrics).toEqual({ token });
+    expect((parseConfig(['--metrics-port', '9100'], {}) as RelayConfig).metrics).toEqual({ listener: { host: DEFAULT_HOST, port: 9100 } });
+    expect((parseConfig([], { PARLEY_RELAY_METRICS_HOST: '10.0.0.1', PARLEY_RELAY_METRICS_PORT: '0' }) as RelayConfig).metrics).toEqual({
+      listener: { host: '10.0.0.1', port: 0 },
+    });
+    expect(() => parseConfig([], { PARLEY_RELAY_METRICS_TOKEN: 'short' })).toThrow(ConfigError);
+    expect(() => parseConfig(['--metrics-host', '::1'], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--metrics-port', '70000'], {})).toThrow(ConfigError);
+  });
+
+  it('accepts PARLEY_RELAY_LIMITS in the points-per-duration shape and the token-bucket shape of earlier releases', () => {
+    const config = parseConfig([], { PARLEY_RELAY_LIMITS: '{"authPerIp":{"points":5,"duration":30},"bundlesPerPair":{"capacity":10,"refillPerSecond":0.5}}' });
+    expect((config as RelayConfig).limits).toMatchObject({ authPerIp: { points: 5, duration: 30 }, bundlesPerPair: { points: 10, duration: 20 } });
   });
 
   it('refuses bad ports, unknown flags, bad log levels and bad limit overrides', () => {

@@ -3,7 +3,10 @@
  * --store --database-url` or PARLEY_RELAY_HOST / PARLEY_RELAY_PORT / PARLEY_RELAY_DATA /
  * PARLEY_RELAY_LOG_LEVEL / PARLEY_RELAY_STORE / PARLEY_RELAY_DATABASE_URL (flags win),
  * PARLEY_RELAY_LIMITS (JSON overrides of server/limits/relay-limits.ts) and
- * PARLEY_RELAY_TRUST_PROXY (Express `trust proxy`: a hop count, or an address list).
+ * PARLEY_RELAY_TRUST_PROXY (Express `trust proxy`: a hop count, or an address list), and where
+ * /metrics is served: `--metrics-host --metrics-port` (PARLEY_RELAY_METRICS_HOST / _PORT) for a
+ * separate listener, PARLEY_RELAY_METRICS_TOKEN (environment only: a flag would show in `ps`) for a
+ * bearer token. Without either, /metrics is not served at all.
  * Defaults: 127.0.0.1, port 8787, ./.parley-relay, the SQLite store in the data dir. Port 0 asks the
  * OS for a free port. `--store postgres` keeps the relay's database in PostgreSQL at the database
  * URL (the data dir still holds the relay's identity). Error messages never repeat a database URL:
@@ -12,11 +15,14 @@
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { LimitsOverrideSchema, type LimitsOverride } from './limits/relay-limits.js';
+import type { MetricsOptions } from './http/metrics-endpoint.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_DATA_DIR = '.parley-relay';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** A metrics token shorter than this is refused: it is the only thing between /metrics and anyone. */
+export const MIN_METRICS_TOKEN_LENGTH = 24;
 
 export type RelayConfig = {
   readonly host: string;
@@ -27,6 +33,7 @@ export type RelayConfig = {
   readonly trustProxy: boolean | string | number | undefined;
   /** Where the relay's database lives: the SQLite file in the data dir, or PostgreSQL at `url`. */
   readonly store: { readonly backend: 'sqlite' } | { readonly backend: 'postgres'; readonly url: string };
+  readonly metrics: MetricsOptions;
 };
 
 export class ConfigError extends Error {
@@ -34,9 +41,15 @@ export class ConfigError extends Error {
 }
 
 export const USAGE = `usage: parley-relay [--host HOST] [--port PORT] [--data DIR] [--log-level LEVEL]
-                    [--store sqlite|postgres] [--database-url postgres://…]
+                    [--store sqlite|postgres] [--database-url postgres://…] [--metrics-host HOST] [--metrics-port PORT]
   env: PARLEY_RELAY_HOST, PARLEY_RELAY_PORT, PARLEY_RELAY_DATA, PARLEY_RELAY_LOG_LEVEL,
-       PARLEY_RELAY_STORE, PARLEY_RELAY_DATABASE_URL, PARLEY_RELAY_LIMITS (JSON), PARLEY_RELAY_TRUST_PROXY`;
+       PARLEY_RELAY_STORE, PARLEY_RELAY_DATABASE_URL, PARLEY_RELAY_LIMITS (JSON), PARLEY_RELAY_TRUST_PROXY,
+       PARLEY_RELAY_METRICS_HOST, PARLEY_RELAY_METRICS_PORT, PARLEY_RELAY_METRICS_TOKEN`;
+
+function parsePort(text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) throw new ConfigError(`invalid port: ${text}`);
+  return Number(text);
+}
 
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): RelayConfig | 'help' {
   let values: {
@@ -46,6 +59,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
     'log-level'?: string;
     store?: string;
     'database-url'?: string;
+    'metrics-host'?: string;
+    'metrics-port'?: string;
     help?: boolean;
   };
   try {
@@ -58,6 +73,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
         'log-level': { type: 'string' },
         store: { type: 'string' },
         'database-url': { type: 'string' },
+        'metrics-host': { type: 'string' },
+        'metrics-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -68,8 +85,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
   }
   if (values.help) return 'help';
   const host = values.host ?? env.PARLEY_RELAY_HOST ?? DEFAULT_HOST;
-  const portText = values.port ?? env.PARLEY_RELAY_PORT ?? String(DEFAULT_PORT);
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) throw new ConfigError(`invalid port: ${portText}`);
+  const port = parsePort(values.port ?? env.PARLEY_RELAY_PORT ?? String(DEFAULT_PORT));
   const dataDir = values.data ?? env.PARLEY_RELAY_DATA ?? DEFAULT_DATA_DIR;
   const logLevel = values['log-level'] ?? env.PARLEY_RELAY_LOG_LEVEL ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`invalid log level: ${logLevel}`);
@@ -87,7 +103,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
   }
   const proxy = env.PARLEY_RELAY_TRUST_PROXY;
   const trustProxy = proxy === undefined || proxy === '' ? undefined : /^[0-9]+$/.test(proxy) ? Number(proxy) : proxy;
-  return { host, port: Number(portText), dataDir, logLevel: logLevel as LevelWithSilent, limits, trustProxy, store: parseStore(values, env) };
+  const metricsPort = values['metrics-port'] ?? env.PARLEY_RELAY_METRICS_PORT;
+  const metricsHost = values['metrics-host'] ?? env.PARLEY_RELAY_METRICS_HOST;
+  if (metricsHost !== undefined && metricsPort === undefined) throw new ConfigError('a metrics host needs a metrics port');
+  const token = env.PARLEY_RELAY_METRICS_TOKEN;
+  if (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH) {
+    throw new ConfigError(`PARLEY_RELAY_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
+  const metrics: MetricsOptions = {
+    ...(token !== undefined && { token }),
+    ...(metricsPort !== undefined && { listener: { host: metricsHost ?? DEFAULT_HOST, port: parsePort(metricsPort) } }),
+  };
+  return { host, port, dataDir, logLevel: logLevel as LevelWithSilent, limits, trustProxy, metrics, store: parseStore(values, env) };
 }
 
 function parseStore(values: { store?: string; 'database-url'?: string }, env: NodeJS.ProcessEnv): RelayConfig['store'] {

@@ -2,7 +2,7 @@
 /**
  * `parley-relay`: the relay's command-line entry (DESIGN §5; `npm run relay -- --host H --port P
  * --data DIR [--store postgres --database-url URL]`). Starts the relay, prints one machine-readable line
- *   {"event":"parley-relay.listening","url":…,"host":…,"port":…}
+ *   {"event":"parley-relay.listening","url":…,"host":…,"port":…[,"metricsUrl":…]}
  * on stdout once it accepts connections (tests and scripts read the bound port from it; port 0
  * works), and on SIGTERM or SIGINT drains and exits 0. A bug that escapes every handler is logged
  * and exits 1. Owns process concerns only; the relay itself is server/relay.ts.
@@ -45,11 +45,12 @@ async function main(): Promise<void> {
     logger: log,
     limits: config.limits,
     trustProxy: config.trustProxy,
+    metrics: config.metrics,
     storeThread: 'worker',
     ...(config.store.backend === 'postgres' && { postgresUrl: config.store.url }),
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'parley-relay.listening', url: relay.url, host: relay.host, port: relay.port })}\n`,
+    `${JSON.stringify({ event: 'parley-relay.listening', url: relay.url, host: relay.host, port: relay.port, metricsUrl: relay.metricsUrl })}\n`,
   );
 
   let stopping = false;

@@ -22,6 +22,7 @@ import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
+import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
@@ -49,6 +50,8 @@ export type RelayOptions = {
   readonly logLevel?: LevelWithSilent;
   readonly logger?: Logger;
   readonly sweepIntervalMs?: number;
+  /** Where /metrics is served (http/metrics-endpoint.ts); by default nowhere. */
+  readonly metrics?: MetricsOptions;
   /** Express `trust proxy` (for per-IP limits behind a reverse proxy); off by default. */
   readonly trustProxy?: boolean | string | number;
   /** SQLite's synchronous mode; production is NORMAL plus the WAL barrier (store/sqlite.ts). */
@@ -73,6 +76,8 @@ export type Relay = {
   readonly identity: RelayIdentity;
   readonly store: RelayStore;
   readonly metrics: RelayMetrics;
+  /** The separate metrics listener's /metrics URL, when one was asked for. */
+  readonly metricsUrl: string | undefined;
   /** Runs the expiry sweep now (mailboxes, tokens, attachments). */
   sweep(): Promise<SweepResult & { readonly attachments: AttachmentSweepResult }>;
   /** Drains (no new connections, sockets closed with 1001, queued commits finished) and closes. */
@@ -137,7 +142,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   await attachments.init();
 
   const state: HttpState = { draining: false };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments }, state);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
   const server: Server = createServer(app);
@@ -156,6 +161,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     });
   });
   const address = server.address() as AddressInfo;
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  if (options.metrics?.listener) {
+    try {
+      metricsListener = await startMetricsListener(metrics, { ...options.metrics, listener: options.metrics.listener });
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await gateway.drain();
+      await bus.close();
+      await store.close();
+      throw e;
+    }
+  }
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   const sweep = async (): Promise<SweepResult & { readonly attachments: AttachmentSweepResult }> => {
@@ -179,6 +196,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       log.info({ event: 'relay.draining' }, 'draining');
       state.draining = true;
       clearInterval(sweeper);
+      await metricsListener?.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await gateway.drain();
@@ -203,6 +221,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     identity,
     store,
     metrics,
+    metricsUrl: metricsListener?.url,
     sweep,
     close,
   };

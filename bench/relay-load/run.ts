@@ -33,6 +33,8 @@ const RELAY_MAIN = path.join(DIST, 'server/main.js');
 const LOADGEN = path.join(DIST, 'bench/relay-load/loadgen.js');
 const FORWARDER = path.join(DIST, 'bench/relay-load/forwarder.js');
 const WANTED_NOFILE = 65_535;
+/** The relay serves /metrics only with a token (or on a listener of its own). */
+const METRICS_TOKEN = 'bench-relay-load-metrics-token';
 /** Loopback is one IP: the per-IP limits of a public relay would throttle the setup, not the relay. */
 const BENCH_LIMITS = {
   registrationPerIp: { points: 1e6, duration: 1 },
@@ -128,7 +130,7 @@ function rssKb(pid: number): number {
 }
 
 async function relayHeapBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
   return Number(/^parley_relay_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
 }
 
@@ -229,7 +231,7 @@ async function main(): Promise<void> {
     const perGen = Math.ceil(maxConnections / config.loadgens);
     const dataDir = path.join(work, 'relay');
     const startRelay = async (nodeArgs: readonly string[] = []) => {
-      const child = spawnNode(RELAY_MAIN, nodeArgs, ['--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--log-level', 'warn'], { PARLEY_RELAY_LIMITS: JSON.stringify(BENCH_LIMITS) }, false);
+      const child = spawnNode(RELAY_MAIN, nodeArgs, ['--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--log-level', 'warn'], { PARLEY_RELAY_LIMITS: JSON.stringify(BENCH_LIMITS), PARLEY_RELAY_METRICS_TOKEN: METRICS_TOKEN }, false);
       children.push(child);
       const port = await waitForLine(child, 'parley-relay.listening');
       return { child, url: `http://127.0.0.1:${port}` };

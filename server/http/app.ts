@@ -65,6 +65,7 @@ import type { PrekeyService } from '../core/prekeys.js';
 import type { ProfileService } from '../core/profiles.js';
 import { parseOrThrow } from '../core/validation.js';
 import { addressKey } from '../limits/address.js';
+import { metricsAuthorizer, type MetricsOptions } from './metrics-endpoint.js';
 import { accountJson, bundleJson } from './serialize.js';
 
 export type HttpServices = {
@@ -135,7 +136,12 @@ export function sendError(res: Response, error: ErrorObject): void {
   res.status(HTTP_STATUS[error.code]).json({ error });
 }
 
-export function createHttpApp(ctx: RelayContext, services: HttpServices, state: HttpState): express.Express {
+export function createHttpApp(
+  ctx: RelayContext,
+  services: HttpServices,
+  state: HttpState,
+  metricsOptions: MetricsOptions = {},
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -190,7 +196,11 @@ export function createHttpApp(ctx: RelayContext, services: HttpServices, state: 
   route('health', (_req, res) => {
     res.status(state.draining ? 503 : 200).json({ status: state.draining ? 'draining' : 'ok' });
   });
-  route('metrics', async (_req, res) => {
+  // Served here only with a token (metrics-endpoint.ts); without one it is an unknown route.
+  const metricsAuthorized = metricsOptions.token === undefined ? undefined : metricsAuthorizer(metricsOptions.token);
+  route('metrics', async (req, res) => {
+    if (!metricsAuthorized) throw new RelayError('NOT_FOUND', 'no such route');
+    if (!metricsAuthorized(req.get('authorization'))) throw new RelayError('UNAUTHORIZED', 'a bearer metrics token is required');
     res.set('Content-Type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
   route('wellKnown', (_req, res) => {

@@ -15,7 +15,7 @@ import { ATTACHMENT_SEGMENT_SIZE } from '../../../shared/protocol/constants.js';
 import { ManualClock, pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
 import { ErrorBodySchema } from '../../../shared/wire/errors.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
-import { spawnRelay, startTestRelay, tempDir, type RelayProcess, type TestRelay } from './helpers/relay.js';
+import { scrapeMetrics, spawnRelay, startTestRelay, tempDir, type RelayProcess, type TestRelay } from './helpers/relay.js';
 
 const MiB = 1024 * 1024;
 const TUS = { 'tus-resumable': '1.0.0' };
@@ -81,7 +81,7 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Bu
 const files = (relay: { dataDir: string }): string[] => readdirSync(path.join(relay.dataDir, 'attachments')).sort();
 
 async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await scrapeMetrics(base);
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1]);
 }

@@ -37,7 +37,7 @@ import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { hostileFrames, hostileRequests, type HostileFrame, type HostileRequest } from './helpers/hostile.js';
 import { http } from './helpers/http.js';
 import { Inbox, text } from './helpers/inbox.js';
-import { spawnRelay, tempDir, type RelayProcess } from './helpers/relay.js';
+import { scrapeMetrics, spawnRelay, tempDir, type RelayProcess } from './helpers/relay.js';
 import { TestSocket } from './helpers/socket.js';
 
 /** Generated frames and requests; together at least 100,000 (each count asserted by its test). */
@@ -369,7 +369,7 @@ describe('after all of it', () => {
     await again.backlogEnd();
     expect(again.envelopes).toEqual([]);
 
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(relay.url);
     expect(metrics).toMatch(/parley_relay_errors_total\{code="INTERNAL",transport="ws"\} 0/);
     expect(metrics).toMatch(/parley_relay_errors_total\{code="INTERNAL",transport="http"\} 0/);
     expect(relay.stdoutLines().filter((l) => /"level":(50|60)/.test(l))).toEqual([]);

@@ -2,7 +2,7 @@
  * Operating the relay (DESIGN §5, issue 3): the `parley-relay` bin (flags, env, port 0 and its
  * parseable listening line, SIGTERM drain with exit 0), the identity created on first start (relay
  * id, two distinct Ed25519 keys, file mode 0600, stable across restarts), /healthz, /metrics without
- * per-account or per-device labels, /.well-known/parley, and per-connection flood limits that close
+ * per-account or per-device labels and only for the operator (issue 10, item 5), /.well-known/parley, and per-connection flood limits that close
  * the flooder while everyone else keeps being served.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { MAX_CLIENT_FRAME_BYTES } from '../../../shared/wire/wire-size.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
 import { Inbox, text } from './helpers/inbox.js';
-import { RELAY_BIN, spawnRelay, startTestRelay, tempDir } from './helpers/relay.js';
+import { RELAY_BIN, scrapeMetrics, spawnRelay, startTestRelay, tempDir } from './helpers/relay.js';
 import { TestSocket } from './helpers/socket.js';
 
 const dirs: string[] = [];
@@ -90,6 +90,45 @@ describe('the parley-relay bin', () => {
 });
 
 describe('health, metrics, well-known', () => {
+  it('/metrics is for the operator only: off on the public listener by default, else behind a bearer token or on a listener of its own', async () => {
+    const plain = await startTestRelay({ metrics: {} });
+    try {
+      const r = await http(plain.url, 'GET', '/metrics');
+      expect(r.status).toBe(404);
+      expect(r.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+      expect(r.text).not.toContain('parley_relay_');
+      expect(plain.metricsUrl).toBeUndefined();
+    } finally {
+      await plain.stop();
+    }
+
+    const token = 'an-operator-token-of-enough-length';
+    const guarded = await startTestRelay({ metrics: { token, listener: { host: '127.0.0.1', port: 0 } } });
+    try {
+      for (const bad of [undefined, 'Bearer wrong-token-wrong-token-wrong', `Basic ${token}`, `Bearer ${token}x`]) {
+        const r = await fetch(`${guarded.url}/metrics`, { headers: bad === undefined ? {} : { authorization: bad } });
+        expect(r.status).toBe(401);
+        expect(await r.text()).not.toContain('parley_relay_');
+      }
+      const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('parley_relay_ws_connections');
+
+      // The listener of its own: /metrics (with the token, since one is set) and nothing else.
+      const url = guarded.metricsUrl!;
+      expect(new URL(url).port).not.toBe(new URL(guarded.url).port);
+      expect((await fetch(url)).status).toBe(401);
+      const own = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      expect(own.status).toBe(200);
+      expect(await own.text()).toContain('parley_relay_mailbox_queue_depth');
+      expect((await fetch(new URL('/healthz', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    } finally {
+      await guarded.stop();
+    }
+    // Closing the relay closes its metrics listener.
+    await expect(fetch(guarded.metricsUrl!)).rejects.toThrow();
+  });
+
   it('/metrics reports connections, frames, errors by code, queue depth and latencies, with no account or device in any label', async () => {
     const relay = await startTestRelay();
     try {
@@ -102,7 +141,7 @@ describe('health, metrics, well-known', () => {
       await a.connect();
       await a.send(bob.accountId, [{ deviceId: 1, content: text('m') }]);
       await expect(a.send(bob.accountId, [{ deviceId: 2, content: text('m') }])).rejects.toMatchObject({ code: 'MISMATCHED_DEVICES' });
-      const metrics = (await http(relay.url, 'GET', '/metrics')).text;
+      const metrics = await scrapeMetrics(relay.url);
       for (const name of [
         'parley_relay_ws_connections{state="authenticated"} 2',
         'parley_relay_ws_frames_in_total{type="send"} 2',

@@ -24,6 +24,16 @@ export const TEST_LIMITS = {
   maxPreAuthPerIp: 100_000,
 };
 
+/** The bearer token test relays serve /metrics to (PARLEY_RELAY_METRICS_TOKEN). */
+export const TEST_METRICS_TOKEN = 'parley-test-metrics-token-not-secret';
+
+/** The Prometheus text of a relay's /metrics (on its public listener, with the token). */
+export async function scrapeMetrics(url: string, token = TEST_METRICS_TOKEN): Promise<string> {
+  const res = await fetch(`${url.replace(/\/$/, '')}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
 export type RelayProcess = {
   readonly url: string;
   readonly port: number;
@@ -50,7 +60,12 @@ export async function spawnRelay(options: {
     [RELAY_BIN, ...(options.args ?? ['--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data', options.dataDir, '--log-level', 'warn'])],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, PARLEY_RELAY_LIMITS: JSON.stringify({ ...TEST_LIMITS, ...options.limits }), ...options.env },
+      env: {
+        ...process.env,
+        PARLEY_RELAY_LIMITS: JSON.stringify({ ...TEST_LIMITS, ...options.limits }),
+        PARLEY_RELAY_METRICS_TOKEN: TEST_METRICS_TOKEN,
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
