@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CLIENT_FRAME_TYPES } from '../shared/wire/frames.js';
 import { ERROR_CODES } from '../shared/wire/errors.js';
+import { STORAGE_FAILURE_CAUSES } from './core/storage-health.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const FRAME_IN_LABELS = new Set<string>([...CLIENT_FRAME_TYPES, 'invalid', 'binary']);
@@ -38,6 +39,8 @@ export class RelayMetrics {
   readonly attachmentBytesServed: Counter;
   readonly attachmentSweeps: Counter;
   readonly attachmentsSwept: Counter<'kind'>;
+  readonly storeWriteFailures: Counter<'cause'>;
+  readonly storeWritable: Gauge;
 
   constructor(sources: {
     readonly connections: () => { unauthenticated: number; authenticated: number };
@@ -136,6 +139,19 @@ export class RelayMetrics {
         this.set(sources.queueDepth());
       },
     });
+    this.storeWriteFailures = new Counter({
+      name: 'parley_relay_store_write_failures_total',
+      help: 'Store writes that failed for lack of space or an I/O error, by cause (SQLITE_FULL, SQLITE_IOERR, ENOSPC, EDQUOT, EIO)',
+      labelNames: ['cause'],
+      registers,
+    });
+    for (const cause of STORAGE_FAILURE_CAUSES) this.storeWriteFailures.inc({ cause }, 0);
+    this.storeWritable = new Gauge({
+      name: 'parley_relay_store_writable',
+      help: '1 while store writes succeed, 0 from a failed write until one succeeds again (/healthz answers 503 meanwhile)',
+      registers,
+    });
+    this.storeWritable.set(1);
     this.commitQueueDepth = new Gauge({
       name: 'parley_relay_commit_queue_depth',
       help: 'Sends and acks waiting for the group commit',

@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { systemClock, systemRng, type Clock, type Rng } from '../shared/crypto/random.js';
-import { MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
+import { ACCOUNT_ID_LENGTH } from '../shared/protocol/constants.js';
+import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
 import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
 import { LocalBus } from './bus/local-bus.js';
 import { AccountService } from './core/accounts.js';
@@ -21,6 +22,7 @@ import { Mailboxes } from './core/mailboxes.js';
 import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
+import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
@@ -93,16 +95,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const identity = loadOrCreateIdentity(dataDir, rng, (message) => log.warn({ event: 'identity.permissions' }, message));
   const file = path.join(dataDir, DATABASE_FILE);
   const synchronous = options.synchronous ?? 'NORMAL';
-  const store: RelayStore =
+  const rawStore: RelayStore =
     options.postgresUrl !== undefined
       ? await openPostgresStore(options.postgresUrl)
       : options.storeThread === 'worker'
         ? await openWorkerStore(file, { synchronous })
         : await openSqliteStore(file, { synchronous });
   try {
-    await store.migrate();
+    await rawStore.migrate();
   } catch (e) {
-    await store.close();
+    await rawStore.close();
     throw e;
   }
   const bus = new LocalBus((e) => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed'));
@@ -116,6 +118,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     commitQueueDepth: () => parts.mailboxes?.pending ?? 0,
     attachments: () => store.attachmentTotals(),
   });
+  // Every write reports to the storage health (disk full: logged once, /healthz 503, UNAVAILABLE).
+  const health: StorageHealth = new StorageHealth({
+    log,
+    metrics,
+    now: clock,
+    probe: async () => {
+      const nonce = rng(CHALLENGE_NONCE_LENGTH);
+      await store.putChallenge({ nonce, accountId: new Uint8Array(ACCOUNT_ID_LENGTH), deviceId: 1, expiresAt: 0 });
+      await store.takeChallenge(nonce);
+    },
+  });
+  const store = watchWrites(rawStore, health);
   const ctx: RelayContext = { store, bus, clock, rng, identity, limits, metrics, log };
   const mailboxes = (parts.mailboxes = new Mailboxes(ctx));
   await mailboxes.init();
@@ -141,7 +155,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   });
   await attachments.init();
 
-  const state: HttpState = { draining: false };
+  const state: HttpState = { draining: false, writable: () => health.writable };
   const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
@@ -196,6 +210,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       log.info({ event: 'relay.draining' }, 'draining');
       state.draining = true;
       clearInterval(sweeper);
+      health.stop();
       await metricsListener?.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

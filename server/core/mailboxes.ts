@@ -163,8 +163,10 @@ export class Mailboxes {
       result = await this.ctx.store.commitBatch({ sends: sends.map((s) => s.item), acks: acks.map((a) => a.item), now });
       await result.durable;
     } catch (e) {
-      this.ctx.log.error({ err: e, event: 'mailbox.commit-failed', items: batch.length }, 'group commit failed');
-      const error = new RelayError('UNAVAILABLE', 'storage failure; retry later', { retryAfterMs: RETRY_AFTER_OVERLOAD_MS });
+      // Storage failures (disk full…) arrive as UNAVAILABLE and are logged once per episode by
+      // core/storage-health.ts; anything else is logged here.
+      if (!(e instanceof RelayError)) this.ctx.log.error({ err: e, event: 'mailbox.commit-failed', items: batch.length }, 'group commit failed');
+      const error = e instanceof RelayError ? e : new RelayError('UNAVAILABLE', 'storage failure; retry later', { retryAfterMs: RETRY_AFTER_OVERLOAD_MS });
       for (const p of batch) p.reject(error);
       return;
     }

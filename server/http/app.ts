@@ -78,7 +78,11 @@ export type HttpServices = {
   readonly profiles: ProfileService;
 };
 
-export type HttpState = { draining: boolean };
+export type HttpState = {
+  draining: boolean;
+  /** Whether store writes succeed (core/storage-health.ts). */
+  readonly writable: () => boolean;
+};
 
 const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH']);
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
@@ -194,7 +198,8 @@ export function createHttpApp(
 
   // ── Relay description and operations ──
   route('health', (_req, res) => {
-    res.status(state.draining ? 503 : 200).json({ status: state.draining ? 'draining' : 'ok' });
+    const status = state.draining ? 'draining' : state.writable() ? 'ok' : 'storage-failing';
+    res.status(status === 'ok' ? 200 : 503).json({ status });
   });
   // Served here only with a token (metrics-endpoint.ts); without one it is an unknown route.
   const metricsAuthorized = metricsOptions.token === undefined ? undefined : metricsAuthorizer(metricsOptions.token);

@@ -7,13 +7,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteStore, type SqliteSynchronous } from './sqlite.js';
-import { storeMethods, type WorkerHello, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
+import { storeMethods, type WorkerError, type WorkerHello, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort!;
 const { file, synchronous } = workerData as { file: string; synchronous: SqliteSynchronous };
 
-function describe(e: unknown): { name: string; message: string } {
-  return e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
+function describe(e: unknown): WorkerError {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
+  const code = (e as { code?: unknown }).code;
+  return { name: e.name, message: e.message, ...(typeof code === 'string' && { code }) };
 }
 
 try {

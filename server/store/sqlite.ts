@@ -99,11 +99,19 @@ export class WalBarrier {
   }
 }
 
+/**
+ * SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM,
+ * SQLITE_BUSY). Kysely then issues its own ROLLBACK, which fails with "cannot rollback - no
+ * transaction is active" and replaces the real error; with no transaction open, ROLLBACK does nothing.
+ */
+const NO_TRANSACTION_ROLLBACK = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as Statement;
+
 /** Kysely's SQLite driver prepares each query anew; this keeps recently used statements. */
 function cachingDatabase(raw: Database.Database) {
   const cache = new Map<string, Statement>();
   return {
     prepare(sql: string): Statement {
+      if (!raw.inTransaction && /^rollback$/i.test(sql)) return NO_TRANSACTION_ROLLBACK;
       let statement = cache.get(sql);
       if (statement) {
         cache.delete(sql);

@@ -9,7 +9,8 @@ import type { RelayStore } from './store.js';
 export type StoreMethod = { [K in keyof RelayStore]: RelayStore[K] extends (...args: never[]) => unknown ? K : never }[keyof RelayStore];
 
 export type WorkerRequest = { readonly id: number; readonly method: string; readonly args: readonly unknown[] };
-export type WorkerError = { readonly name: string; readonly message: string };
+/** `code` is the SQLite or system error code (SQLITE_FULL, ENOSPC…), which callers switch on. */
+export type WorkerError = { readonly name: string; readonly message: string; readonly code?: string };
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly id: number; readonly ok: false; readonly error: WorkerError };

@@ -36,8 +36,9 @@ export function remote<T>(methods: readonly string[], call: (method: string, arg
 
 function revive(error: WorkerError): Error {
   if (error.name === 'StoreLockedError') return new StoreLockedError(error.message);
-  const e = new Error(error.message);
+  const e = new Error(error.message) as Error & { code?: string };
   e.name = error.name;
+  if (error.code !== undefined) e.code = error.code;
   return e;
 }
 

@@ -116,7 +116,8 @@ export const WellKnownSchema = z.object({
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 
-export const HealthSchema = z.object({ status: z.enum(['ok', 'draining']) });
+/** `storage-failing`: the relay cannot write (disk full, I/O errors); answered with 503, like `draining`. */
+export const HealthSchema = z.object({ status: z.enum(['ok', 'draining', 'storage-failing']) });
 
 // ── Auth ─────────────────────────────────────────────────────────────────────
 

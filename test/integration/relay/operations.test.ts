@@ -159,7 +159,7 @@ describe('health, metrics, well-known', () => {
         expect(metrics).not.toContain(toHex(account.accountId));
       }
       // Every label is from a closed set: nothing per account, device, IP or token.
-      const allowed = new Set(['state', 'type', 'code', 'transport', 'le', 'method', 'route', 'status', 'kind', 'space', 'version', 'major', 'minor', 'patch', 'quantile', 'reason']);
+      const allowed = new Set(['state', 'type', 'code', 'transport', 'le', 'method', 'route', 'status', 'kind', 'space', 'version', 'major', 'minor', 'patch', 'quantile', 'reason', 'cause']);
       const labels = [...metrics.matchAll(/\{([^}]*)\}/g)].flatMap((m) => m[1]!.split(',').map((kv) => kv.split('=')[0]!));
       expect(labels.filter((l) => !allowed.has(l))).toEqual([]);
       const routes = new Set([...metrics.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
