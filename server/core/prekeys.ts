@@ -3,7 +3,8 @@
  * identity key from its signed list entry, so the relay never serves a prekey the device did not
  * sign), remaining counts, and bundle fetches that consume one one-time X25519 and one one-time
  * ML-KEM key per device atomically, falling back to the last-resort ML-KEM key. Fetches are
- * rate-limited per (requester, target). Does not own the initiator's checks of a bundle
+ * rate-limited per requester address and per (requester, target), and one-time keys per target
+ * device (a claim budget: past it, bundles without one-time keys). Does not own the initiator's checks of a bundle
  * (shared/protocol/prekeys.ts verifyBundle) or key generation (the engine).
  */
 import { toHex } from '../../shared/crypto/bytes.js';
@@ -57,11 +58,21 @@ export class PrekeyService {
     return this.ctx.store.prekeyCounts(device.deviceKey);
   }
 
-  async bundles(requester: AuthenticatedDevice, target: Uint8Array, deviceId?: number): Promise<ClaimedBundle[]> {
-    await spend(this.ctx.limits.bundles, `${requester.accountHex}:${toHex(target)}`, 'bundle fetches for this account');
-    const account = await this.ctx.store.getAccount(target);
+  /**
+   * `address` is the requester's address key (server/limits/address.ts). Each target device gives out
+   * at most `oneTimeClaimsPerDevice` one-time keys per window, to whoever asks; past that its bundle
+   * carries the last-resort ML-KEM key and no one-time X25519 key (still a complete PQXDH bundle).
+   */
+  async bundles(address: string, requester: AuthenticatedDevice, target: Uint8Array, deviceId?: number): Promise<ClaimedBundle[]> {
+    const { limits, store } = this.ctx;
+    await spend(limits.bundlesIp, address, 'bundle fetches from this address');
+    await spend(limits.bundles, `${requester.accountHex}:${toHex(target)}`, 'bundle fetches for this account');
+    const account = await store.getAccount(target);
     if (!account) throw new RelayError('NOT_FOUND', 'no such account');
-    const bundles = await this.ctx.store.claimBundles(target, deviceId);
+    const devices = (await store.listDevices(target)).filter((d) => deviceId === undefined || d.deviceId === deviceId);
+    const oneTimeFor: number[] = [];
+    for (const d of devices) if ((await limits.oneTimeClaims.consume(String(d.deviceKey))) === 0) oneTimeFor.push(d.deviceKey);
+    const bundles = await store.claimBundles(target, deviceId, { oneTimeFor });
     if (deviceId !== undefined && bundles.length === 0) throw new RelayError('NOT_FOUND', 'no bundle for that device');
     return bundles;
   }

@@ -284,7 +284,7 @@ export function createHttpApp(
   });
   route('bundles', requireAuth, async (req, res) => {
     const target = param(AccountIdSchema, req.params.accountId);
-    const bundles = await services.prekeys.bundles(device(res), target);
+    const bundles = await services.prekeys.bundles(clientAddress(req), device(res), target);
     res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson) });
   });
   route('deviceBundle', requireAuth, async (req, res) => {
@@ -292,7 +292,7 @@ export function createHttpApp(
     const deviceIdText = req.params.deviceId;
     if (typeof deviceIdText !== 'string' || !/^[1-9][0-9]{0,9}$/.test(deviceIdText)) throw new RelayError('MALFORMED', 'invalid device id');
     const deviceId = param(DeviceIdSchema, Number(deviceIdText));
-    const bundles = await services.prekeys.bundles(device(res), target, deviceId);
+    const bundles = await services.prekeys.bundles(clientAddress(req), device(res), target, deviceId);
     res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson) });
   });
 

@@ -36,6 +36,8 @@ export const DEFAULT_LIMITS = {
   upgradesPerIp: per(120, 10),
   /** WebSocket auth frames (each costs a token lookup). */
   wsAuthPerIp: per(120, 10),
+  /** Bundle fetches, whoever is asking and for whom: throwaway accounts on one address share it. */
+  bundlesPerIp: per(120, MINUTE),
 
   // ── Per account, device or pair ──
   /** Account and username lookups, profile fetches and presence queries per authenticated account. */
@@ -44,6 +46,12 @@ export const DEFAULT_LIMITS = {
   profileUploadsPerAccount: per(20, 40 * MINUTE),
   /** Bundle fetches per (requester account, target account). */
   bundlesPerPair: per(12, MINUTE),
+  /**
+   * One-time prekeys handed out per target device, whoever asks: past it bundles carry no one-time
+   * key and the last-resort ML-KEM key, so nobody can drain a device's one-time keys faster than
+   * this (issue 10, item 3). A device refills well above it (electron/engine prekey lifecycle).
+   */
+  oneTimeClaimsPerDevice: per(50, HOUR),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
   envelopesPerDevice: per(400, 2),
 
@@ -182,6 +190,8 @@ export class RateLimits {
   readonly lookups: Limiter;
   readonly profileUploads: Limiter;
   readonly bundles: Limiter;
+  readonly bundlesIp: Limiter;
+  readonly oneTimeClaims: Limiter;
   readonly envelopes: Limiter;
   readonly attachmentDownloads: Limiter;
   private readonly perConnection: Readonly<Record<keyof ConnectionBudgets, Limiter>>;
@@ -201,6 +211,8 @@ export class RateLimits {
     this.lookups = shared('lookupsPerAccount');
     this.profileUploads = shared('profileUploadsPerAccount');
     this.bundles = shared('bundlesPerPair');
+    this.bundlesIp = shared('bundlesPerIp');
+    this.oneTimeClaims = shared('oneTimeClaimsPerDevice');
     this.envelopes = shared('envelopesPerDevice');
     this.attachmentDownloads = shared('attachmentDownloadsPerIp');
     const local = (name: RateLimitName): Limiter => memoryBackend.create(name, config[name]);

@@ -164,8 +164,10 @@ export type PrekeyStore = {
   /**
    * Bundles of the account's devices (or of one) that have a signed prekey, each consuming one
    * one-time X25519 and one one-time ML-KEM key atomically (falling back to the last-resort key).
+   * With `oneTimeFor`, only the devices with those device keys consume one-time keys; the others'
+   * bundles carry no one-time X25519 key and the last-resort ML-KEM key (a claim budget, core).
    */
-  claimBundles(accountId: Uint8Array, deviceId?: number): Promise<ClaimedBundle[]>;
+  claimBundles(accountId: Uint8Array, deviceId?: number, options?: { readonly oneTimeFor?: readonly number[] }): Promise<ClaimedBundle[]>;
 };
 
 /** Per-device mailboxes (aggregates/mailbox.ts). */

@@ -201,6 +201,25 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect(await store.prekeyCounts(k)).toMatchObject({ oneTimePrekeys: 0, kemOneTimePrekeys: 0, signedPrekey: { keyId: 1 } });
     });
 
+    it('a claim outside `oneTimeFor` consumes no one-time key and hands out the last-resort key', async () => {
+      const a = await account([1, 2]);
+      const [k1, k2] = a.devices.map((d) => d.deviceKey) as [number, number];
+      for (const k of [k1, k2]) {
+        await store.storePrekeys(k, {
+          signedPrekey: spk(1),
+          lastResortKemPrekey: spk(2),
+          oneTimePrekeys: [{ keyId: 100, publicKey: rng(32) }],
+          kemOneTimePrekeys: [spk(200)],
+        });
+      }
+      const [b1, b2] = await store.claimBundles(a.accountId, undefined, { oneTimeFor: [k2] });
+      expect(b1!.oneTimePrekey).toBeUndefined();
+      expect(b1).toMatchObject({ deviceId: 1, kemPrekey: { keyId: 2, lastResort: true } });
+      expect(b2).toMatchObject({ deviceId: 2, oneTimePrekey: { keyId: 100 }, kemPrekey: { keyId: 200, lastResort: false } });
+      expect(await store.prekeyCounts(k1)).toMatchObject({ oneTimePrekeys: 1, kemOneTimePrekeys: 1 });
+      expect(await store.prekeyCounts(k2)).toMatchObject({ oneTimePrekeys: 0, kemOneTimePrekeys: 0 });
+    });
+
     it('a challenge can be taken once', async () => {
       const nonce = rng(32);
       await store.putChallenge({ nonce, accountId: rng(16), deviceId: 1, expiresAt: NOW });

@@ -45,7 +45,8 @@ export function prekeyStore({ db, rowLocks, durable }: StoreContext): PrekeyStor
       };
     },
 
-    async claimBundles(accountId, deviceId) {
+    async claimBundles(accountId, deviceId, options) {
+      const oneTimeFor = options?.oneTimeFor && new Set(options.oneTimeFor);
       const bundles = await db.transaction().execute(async (trx) => {
         let query = trx.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', accountId);
         if (deviceId !== undefined) query = query.where('device_id', '=', deviceId);
@@ -54,34 +55,39 @@ export function prekeyStore({ db, rowLocks, durable }: StoreContext): PrekeyStor
         for (const device of devices) {
           const spk = await trx.selectFrom('signed_prekeys').selectAll().where('device_key', '=', device.deviceKey).executeTakeFirst();
           if (!spk) continue;
-          const oneTime = await trx
-            .deleteFrom('one_time_prekeys')
-            .where('device_key', '=', device.deviceKey)
-            .where('key_id', '=', (eb) =>
-              eb
-                .selectFrom('one_time_prekeys')
-                .select('key_id')
+          const consume = !oneTimeFor || oneTimeFor.has(device.deviceKey);
+          const oneTime = !consume
+            ? undefined
+            : await trx
+                .deleteFrom('one_time_prekeys')
                 .where('device_key', '=', device.deviceKey)
-                .orderBy('key_id')
-                .limit(1)
-                .$if(rowLocks, (qb) => qb.forUpdate().skipLocked()),
-            )
-            .returning(['key_id', 'public_key'])
-            .executeTakeFirst();
-          const kemOneTime = await trx
-            .deleteFrom('kem_one_time_prekeys')
-            .where('device_key', '=', device.deviceKey)
-            .where('key_id', '=', (eb) =>
-              eb
-                .selectFrom('kem_one_time_prekeys')
-                .select('key_id')
+                .where('key_id', '=', (eb) =>
+                  eb
+                    .selectFrom('one_time_prekeys')
+                    .select('key_id')
+                    .where('device_key', '=', device.deviceKey)
+                    .orderBy('key_id')
+                    .limit(1)
+                    .$if(rowLocks, (qb) => qb.forUpdate().skipLocked()),
+                )
+                .returning(['key_id', 'public_key'])
+                .executeTakeFirst();
+          const kemOneTime = !consume
+            ? undefined
+            : await trx
+                .deleteFrom('kem_one_time_prekeys')
                 .where('device_key', '=', device.deviceKey)
-                .orderBy('key_id')
-                .limit(1)
-                .$if(rowLocks, (qb) => qb.forUpdate().skipLocked()),
-            )
-            .returning(['key_id', 'public_key', 'created_at', 'signature'])
-            .executeTakeFirst();
+                .where('key_id', '=', (eb) =>
+                  eb
+                    .selectFrom('kem_one_time_prekeys')
+                    .select('key_id')
+                    .where('device_key', '=', device.deviceKey)
+                    .orderBy('key_id')
+                    .limit(1)
+                    .$if(rowLocks, (qb) => qb.forUpdate().skipLocked()),
+                )
+                .returning(['key_id', 'public_key', 'created_at', 'signature'])
+                .executeTakeFirst();
           let kemPrekey: ClaimedBundle['kemPrekey'];
           if (kemOneTime) kemPrekey = { ...toSignedPrekey(kemOneTime), lastResort: false };
           else {

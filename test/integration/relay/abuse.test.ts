@@ -210,3 +210,46 @@ describe('challenge lock-out (issue 10, item 2)', () => {
     sockets.push(await TestSocket.authed(relay.url, token));
   });
 });
+
+describe('one-time prekey draining (issue 10, item 3)', () => {
+  it('nine throwaway accounts from one address take no more one-time keys than the claim budget; later bundles carry the last-resort key', async () => {
+    const relay = await relayWith({
+      limits: {
+        registrationPerIp: DEFAULT_LIMITS.registrationPerIp,
+        bundlesPerPair: DEFAULT_LIMITS.bundlesPerPair,
+        bundlesPerIp: DEFAULT_LIMITS.bundlesPerIp,
+        oneTimeClaimsPerDevice: DEFAULT_LIMITS.oneTimeClaimsPerDevice,
+      },
+    });
+    const victim = new TestAccount();
+    await RelayClient.register(relay.url, victim.registerRequest({ oneTime: 100 }));
+    const victimClient = victim.client(relay.url);
+    await victimClient.uploadPrekeys({ kemOneTimePrekeys: Array.from({ length: 100 }, () => victim.devices[0]!.kemPrekey(false)) });
+    expect(await victimClient.prekeyCounts()).toMatchObject({ oneTimePrekeys: 100, kemOneTimePrekeys: 100 });
+
+    const path = `/v1/prekeys/${toBase64Url(victim.accountId)}`;
+    const bundles: { oneTimePrekey?: unknown; kemPrekey?: { lastResort: boolean } }[] = [];
+    for (let i = 0; i < 9; i++) {
+      const attacker = new TestAccount();
+      const registered = await http(relay.url, 'POST', '/v1/accounts', { body: attacker.registerRequest(), localAddress: '127.0.0.2' });
+      expect(registered.status).toBe(201);
+      const token = await attacker.client(relay.url).sessionToken();
+      for (;;) {
+        const r = await http(relay.url, 'GET', path, { token, localAddress: '127.0.0.2' });
+        if (r.status !== 200) {
+          expect(r.status).toBe(429);
+          break;
+        }
+        bundles.push(...(r.body as { bundles: typeof bundles }).bundles);
+      }
+    }
+    const budget = DEFAULT_LIMITS.oneTimeClaimsPerDevice.points;
+    expect(bundles.length).toBeGreaterThan(budget);
+    expect(bundles.filter((b) => b.oneTimePrekey).length).toBe(budget);
+    for (const b of bundles.slice(budget)) {
+      expect(b.oneTimePrekey).toBeUndefined();
+      expect(b.kemPrekey?.lastResort).toBe(true);
+    }
+    expect(await victimClient.prekeyCounts()).toMatchObject({ oneTimePrekeys: 100 - budget, kemOneTimePrekeys: 100 - budget });
+  });
+});

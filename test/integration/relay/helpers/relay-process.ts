@@ -22,6 +22,8 @@ export const TEST_LIMITS = {
   upgradesPerIp: { points: 100_000, duration: 1 },
   wsAuthPerIp: { points: 100_000, duration: 1 },
   maxPreAuthPerIp: 100_000,
+  bundlesPerIp: { points: 100_000, duration: 1 },
+  oneTimeClaimsPerDevice: { points: 100_000, duration: 1 },
 };
 
 /** The bearer token test relays serve /metrics to (PARLEY_RELAY_METRICS_TOKEN). */
