@@ -40,6 +40,7 @@ export class RelayMetrics {
   readonly attachmentSweeps: Counter;
   readonly attachmentsSwept: Counter<'kind'>;
   readonly storeWriteFailures: Counter<'cause'>;
+  readonly mailboxFull: Counter;
   readonly storeWritable: Gauge;
 
   constructor(sources: {
@@ -138,6 +139,11 @@ export class RelayMetrics {
       collect() {
         this.set(sources.queueDepth());
       },
+    });
+    this.mailboxFull = new Counter({
+      name: 'parley_relay_mailbox_full_total',
+      help: 'Sends refused with MAILBOX_FULL because a recipient device mailbox held maxMailboxEnvelopes',
+      registers,
     });
     this.storeWriteFailures = new Counter({
       name: 'parley_relay_store_write_failures_total',

@@ -52,6 +52,7 @@ const BENCH_LIMITS = {
   upgradesPerIp: { points: 1e6, duration: 1 },
   wsAuthPerIp: { points: 1e6, duration: 1 },
   maxPreAuthPerIp: 1e6,
+  maxMailboxEnvelopes: 1e9,
 };
 /** Bytes of one device envelope of a 100-byte text: header (version, type, ratchet key, counters), one padded block, GCM tag. */
 const ENVELOPE_BYTES = RATCHET_HEADER_LENGTH + PADDING_BLOCK + 16;

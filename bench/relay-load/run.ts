@@ -43,6 +43,7 @@ const BENCH_LIMITS = {
   upgradesPerIp: { points: 1e6, duration: 1 },
   wsAuthPerIp: { points: 1e6, duration: 1 },
   maxPreAuthPerIp: 1e6,
+  maxMailboxEnvelopes: 1e9,
 };
 
 const { values: args } = parseArgs({

@@ -23,6 +23,8 @@ import { RelayError, spend } from './errors.js';
  */
 export const MAX_COMMIT_BATCH_ITEMS = 4_096;
 export const MAX_COMMIT_BATCH_BYTES = 32 * 1024 * 1024;
+/** Retry hint for a send to a full mailbox: the recipient has to come online and collect first. */
+const MAILBOX_FULL_RETRY_MS = 60_000;
 /** Retry hint when the commit queue is full or the store fails. */
 const RETRY_AFTER_OVERLOAD_MS = 1_000;
 
@@ -160,7 +162,12 @@ export class Mailboxes {
     const started = performance.now();
     let result: { readonly sends: readonly SendOutcome[]; readonly acked: number; readonly durable: Promise<void> };
     try {
-      result = await this.ctx.store.commitBatch({ sends: sends.map((s) => s.item), acks: acks.map((a) => a.item), now });
+      result = await this.ctx.store.commitBatch({
+        sends: sends.map((s) => s.item),
+        acks: acks.map((a) => a.item),
+        now,
+        maxMailboxEnvelopes: this.ctx.limits.config.maxMailboxEnvelopes,
+      });
       await result.durable;
     } catch (e) {
       // Storage failures (disk full…) arrive as UNAVAILABLE and are logged once per episode by
@@ -198,6 +205,9 @@ export class Mailboxes {
             stale: outcome.stale,
           }),
         );
+      } else if (outcome.status === 'mailbox-full') {
+        metrics.mailboxFull.inc();
+        pending.reject(new RelayError('MAILBOX_FULL', "a recipient device's mailbox is full; retry later", { retryAfterMs: MAILBOX_FULL_RETRY_MS }));
       } else {
         pending.reject(new RelayError('NOT_FOUND', 'no such account'));
       }

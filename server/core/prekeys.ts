@@ -50,7 +50,14 @@ export class PrekeyService {
 
   async upload(device: AuthenticatedDevice, input: PrekeySetInput): Promise<PrekeyCountsRecord> {
     const prekeys = verifyPrekeySet(device.identitySigningKey, input);
-    await this.ctx.store.storePrekeys(device.deviceKey, prekeys);
+    const cap = this.ctx.limits.config.maxOneTimePrekeysPerKind;
+    const stored = await this.ctx.store.storePrekeys(device.deviceKey, prekeys, { maxOneTimePerKind: cap });
+    if (stored.status === 'too-many') {
+      throw new RelayError(
+        'TOO_MANY_PREKEYS',
+        `at most ${cap} one-time prekeys of each kind are kept per device; ${stored.oneTimePrekeys} X25519 and ${stored.kemOneTimePrekeys} ML-KEM are stored`,
+      );
+    }
     return this.ctx.store.prekeyCounts(device.deviceKey);
   }
 

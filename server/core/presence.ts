@@ -16,6 +16,7 @@
 import { fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
 import type { AccountEvent } from '../bus/bus.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
+import { spend } from './errors.js';
 
 export type OnlineDirectory = {
   /** Whether the account (hex id) has an authenticated connection on this instance. */
@@ -46,9 +47,11 @@ export class PresenceService {
   /**
    * Saves the owner's contact list. Accounts that become mutual contacts through it hear the owner's
    * state and the owner theirs, at once; accounts that stop being mutual hear that the owner's
-   * presence is no longer shared with them.
+   * presence is no longer shared with them. Each replacement (or deletion) spends the account's
+   * `contactReplacementsPerAccount` budget.
    */
   async replaceContacts(owner: AuthenticatedDevice, contacts: readonly Uint8Array[]): Promise<void> {
+    await spend(this.ctx.limits.contactReplacements, owner.accountHex, 'contact list replacements');
     const before = new Set((await this.ctx.store.mutualContacts(owner.accountId, { visibleOnly: false })).map(toHex));
     await this.ctx.store.replaceContacts(owner.accountId, contacts);
     const after = await this.ctx.store.mutualContacts(owner.accountId, { visibleOnly: false });

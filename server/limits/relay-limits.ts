@@ -54,6 +54,8 @@ export const DEFAULT_LIMITS = {
   oneTimeClaimsPerDevice: per(50, HOUR),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
   envelopesPerDevice: per(400, 2),
+  /** Contact-list replacements (PUT or DELETE /v1/contacts: up to 5,000 rows rewritten, one fsync) per account. */
+  contactReplacementsPerAccount: per(60, HOUR),
 
   // ── Per WebSocket connection (always counted where the connection lives) ──
   /** Frames per connection. */
@@ -66,6 +68,16 @@ export const DEFAULT_LIMITS = {
   presenceQueriesPerConnection: per(10, 10),
   /** RATE_LIMITED or MALFORMED replies a connection may provoke per minute before it is closed (1008). */
   strikesBeforeDisconnect: 200,
+
+  // ── Caps on what one device can make the relay store ──
+  /** One-time prekeys stored per kind (X25519, ML-KEM) per device: 5 full uploads. */
+  maxOneTimePrekeysPerKind: 500,
+  /**
+   * Undelivered envelopes per device mailbox; a send that would exceed it fails with MAILBOX_FULL
+   * (nothing stored) and is counted in parley_relay_mailbox_full_total. At 96 KiB per envelope at
+   * most about 940 MiB per device; a month of a busy user's traffic fits.
+   */
+  maxMailboxEnvelopes: 10_000,
 
   // ── Caps that protect the process ──
   /** Sends awaiting commit per connection before the relay stops reading from it. */
@@ -194,6 +206,7 @@ export class RateLimits {
   readonly oneTimeClaims: Limiter;
   readonly envelopes: Limiter;
   readonly attachmentDownloads: Limiter;
+  readonly contactReplacements: Limiter;
   private readonly perConnection: Readonly<Record<keyof ConnectionBudgets, Limiter>>;
   private nextConnection = 0;
 
@@ -215,6 +228,7 @@ export class RateLimits {
     this.oneTimeClaims = shared('oneTimeClaimsPerDevice');
     this.envelopes = shared('envelopesPerDevice');
     this.attachmentDownloads = shared('attachmentDownloadsPerIp');
+    this.contactReplacements = shared('contactReplacementsPerAccount');
     const local = (name: RateLimitName): Limiter => memoryBackend.create(name, config[name]);
     this.perConnection = {
       frames: local('framesPerConnection'),

@@ -81,7 +81,9 @@ export type SendItem = {
 export type SendOutcome =
   | { readonly status: 'committed'; readonly deliveries: readonly { readonly deviceKey: number; readonly envelope: StoredEnvelope }[] }
   | { readonly status: 'mismatched'; readonly missing: readonly number[]; readonly stale: readonly number[] }
-  | { readonly status: 'unknown-recipient' };
+  | { readonly status: 'unknown-recipient' }
+  /** A recipient device's mailbox holds `maxMailboxEnvelopes` already: nothing of the send is stored. */
+  | { readonly status: 'mailbox-full' };
 
 export type AckItem = { readonly deviceKey: number; readonly seqs: readonly number[] };
 
@@ -159,7 +161,16 @@ export type AuthStore = {
 
 /** Signed, last-resort and one-time prekeys (aggregates/prekeys.ts). */
 export type PrekeyStore = {
-  storePrekeys(deviceKey: number, prekeys: PrekeySet): Promise<void>;
+  /**
+   * Stores an upload in one transaction. With `maxOneTimePerKind`, an upload that would leave more
+   * one-time keys of either kind stored for the device is not stored at all (`too-many`, with the
+   * counts stored before it).
+   */
+  storePrekeys(
+    deviceKey: number,
+    prekeys: PrekeySet,
+    options?: { readonly maxOneTimePerKind?: number },
+  ): Promise<{ readonly status: 'stored' } | { readonly status: 'too-many'; readonly oneTimePrekeys: number; readonly kemOneTimePrekeys: number }>;
   prekeyCounts(deviceKey: number): Promise<PrekeyCountsRecord>;
   /**
    * Bundles of the account's devices (or of one) that have a signed prekey, each consuming one
@@ -174,9 +185,16 @@ export type PrekeyStore = {
 export type MailboxStore = {
   /**
    * One transaction for a batch of sends and acks (group commit). A send commits only if it names
-   * exactly the recipient's current devices (minus the sender's own device).
+   * exactly the recipient's current devices (minus the sender's own device), and, with
+   * `maxMailboxEnvelopes`, only if none of their mailboxes would then hold more envelopes than that
+   * (counting this batch's earlier sends; its acks are applied after its sends).
    */
-  commitBatch(batch: { readonly sends: readonly SendItem[]; readonly acks: readonly AckItem[]; readonly now: number }): Promise<{
+  commitBatch(batch: {
+    readonly sends: readonly SendItem[];
+    readonly acks: readonly AckItem[];
+    readonly now: number;
+    readonly maxMailboxEnvelopes?: number;
+  }): Promise<{
     readonly sends: readonly SendOutcome[];
     readonly acked: number;
     /** Resolves once the batch is durable; batches become durable in commit order. */

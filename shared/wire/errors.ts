@@ -38,6 +38,10 @@ export const ERROR_CODES = [
   'TOO_MANY_CONNECTIONS',
   /** A frame type the relay does not know, or a binary frame. */
   'UNSUPPORTED_FRAME',
+  /** An upload would store more one-time prekeys of a kind for the device than the relay keeps. */
+  'TOO_MANY_PREKEYS',
+  /** A recipient device's mailbox holds the relay's maximum of undelivered envelopes (details: retryAfterMs). */
+  'MAILBOX_FULL',
   /** The relay is draining or overloaded (details: retryAfterMs). */
   'UNAVAILABLE',
   /** An attachment upload declaring more bytes than the relay's maximum (announced in /.well-known/parley). */
@@ -71,6 +75,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   TOO_MANY_CONNECTIONS: 429,
+  TOO_MANY_PREKEYS: 409,
+  MAILBOX_FULL: 507,
   UNSUPPORTED_FRAME: 400,
   UNAVAILABLE: 503,
   ATTACHMENT_TOO_LARGE: 413,

@@ -220,6 +220,41 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect(await store.prekeyCounts(k2)).toMatchObject({ oneTimePrekeys: 0, kemOneTimePrekeys: 0 });
     });
 
+    it('an upload past the one-time prekey cap is not stored at all, and says what was stored before it', async () => {
+      const a = await account([1]);
+      const k = a.devices[0]!.deviceKey;
+      const keys = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ keyId: from + i, publicKey: rng(32) }));
+      expect(await store.storePrekeys(k, { oneTimePrekeys: keys(1, 8), kemOneTimePrekeys: [spk(500)] }, { maxOneTimePerKind: 10 })).toEqual({ status: 'stored' });
+      // Replacing stored ids adds nothing; new ones past the cap refuse the whole upload.
+      expect(await store.storePrekeys(k, { oneTimePrekeys: keys(1, 10) }, { maxOneTimePerKind: 10 })).toEqual({ status: 'stored' });
+      expect(await store.storePrekeys(k, { oneTimePrekeys: keys(11, 1), kemOneTimePrekeys: [spk(501)] }, { maxOneTimePerKind: 10 })).toEqual({
+        status: 'too-many',
+        oneTimePrekeys: 10,
+        kemOneTimePrekeys: 1,
+      });
+      expect(await store.prekeyCounts(k)).toMatchObject({ oneTimePrekeys: 10, kemOneTimePrekeys: 1 });
+    });
+
+    it('a send to a full mailbox stores nothing (mailbox-full), counting the earlier sends of its batch', async () => {
+      const bob = await account([1, 2]);
+      const alice = await account([1]);
+      const first = await store.commitBatch({ sends: [send(alice, bob.accountId, [1, 2])], acks: [], now: NOW, maxMailboxEnvelopes: 2 });
+      expect(first.sends.map((s) => s.status)).toEqual(['committed']);
+      const second = await store.commitBatch({
+        sends: [send(alice, bob.accountId, [1, 2]), send(alice, bob.accountId, [1, 2])],
+        acks: [],
+        now: NOW,
+        maxMailboxEnvelopes: 2,
+      });
+      expect(second.sends.map((s) => s.status)).toEqual(['committed', 'mailbox-full']);
+      const [k1] = bob.devices.map((d) => d.deviceKey) as [number];
+      expect((await store.readMailbox(k1, 0, 10)).envelopes.map((e) => e.seq)).toEqual([1, 2]);
+      // An ack makes room.
+      await store.commitBatch({ sends: [], acks: [{ deviceKey: k1, seqs: [1] }, { deviceKey: bob.devices[1]!.deviceKey, seqs: [1] }], now: NOW });
+      const third = await store.commitBatch({ sends: [send(alice, bob.accountId, [1, 2])], acks: [], now: NOW, maxMailboxEnvelopes: 2 });
+      expect(third.sends.map((s) => s.status)).toEqual(['committed']);
+    });
+
     it('a challenge can be taken once', async () => {
       const nonce = rng(32);
       await store.putChallenge({ nonce, accountId: rng(16), deviceId: 1, expiresAt: NOW });

@@ -12,6 +12,8 @@
  *  - The counters are read and bumped in one transaction; on PostgreSQL the read locks the device rows
  *    (`FOR UPDATE`), so a concurrent batch for the same device waits and then reads the new counter.
  *  - Every per-envelope query is compiled once per shape (context.ts, `QueryShapes`).
+ *  - The mailbox cap counts each recipient device's stored envelopes once per batch (an index range
+ *    count on the primary key), plus what the batch's earlier sends add.
  */
 import { sql } from 'kysely';
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
@@ -60,6 +62,26 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
             }
           }
 
+          const cap = batch.maxMailboxEnvelopes;
+          const stored = new Map<number, number>();
+          if (cap !== undefined) {
+            const deviceKeys = [...devicesByAccount.values()].flatMap((m) => [...m.values()].map((d) => d.deviceKey));
+            for (const part of chunks(deviceKeys, INSERT_CHUNK_ROWS)) {
+              const { rows } = await shapes.run(
+                trx,
+                `mailbox-counts:${part.length}`,
+                () =>
+                  trx
+                    .selectFrom('mailbox')
+                    .select((eb) => ['device_key', eb.fn.countAll().as('n')])
+                    .where('device_key', 'in', part)
+                    .groupBy('device_key'),
+                part,
+              );
+              for (const row of rows) stored.set(num(row.device_key), num(row.n));
+            }
+          }
+
           const nextSeq = new Map<number, number>();
           const rows: Database['mailbox'][] = [];
           for (const send of batch.sends) {
@@ -77,6 +99,14 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
             if (missing.length > 0 || stale.length > 0) {
               outcomes.push({ status: 'mismatched', missing, stale });
               continue;
+            }
+            if (cap !== undefined) {
+              const keys = send.messages.map((m) => current.get(m.deviceId)!.deviceKey);
+              if (keys.some((k) => (stored.get(k) ?? 0) >= cap)) {
+                outcomes.push({ status: 'mailbox-full' });
+                continue;
+              }
+              for (const k of keys) stored.set(k, (stored.get(k) ?? 0) + 1);
             }
             const deliveries: { deviceKey: number; envelope: StoredEnvelope }[] = [];
             for (const message of send.messages) {

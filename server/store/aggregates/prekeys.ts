@@ -1,8 +1,9 @@
 /**
  * The prekey aggregate: each device's signed prekey, last-resort ML-KEM prekey, and one-time X25519
  * and ML-KEM prekeys, and the claim that hands them out in bundles. Owns the tables
- * `signed_prekeys`, `last_resort_kem_prekeys`, `one_time_prekeys`, `kem_one_time_prekeys`. Does not
- * verify signatures or cap uploads (core/prekeys.ts).
+ * `signed_prekeys`, `last_resort_kem_prekeys`, `one_time_prekeys`, `kem_one_time_prekeys`, and the
+ * cap on one-time keys stored per kind (checked in the upload's transaction, so concurrent uploads
+ * cannot pass it together). Does not verify signatures or choose the cap (core/prekeys.ts).
  *
  * Sharp edges: a one-time prekey is claimed with one `DELETE … WHERE key_id = (SELECT … LIMIT 1)
  * RETURNING`; on PostgreSQL the subquery adds `FOR UPDATE SKIP LOCKED` so that concurrent claims
@@ -19,27 +20,35 @@ function toSignedPrekey(row: { key_id: number; public_key: Uint8Array; created_a
 
 export function prekeyStore({ db, rowLocks, durable }: StoreContext): PrekeyStore {
   return {
-    async storePrekeys(deviceKey, prekeys) {
-      await db.transaction().execute((trx) => insertPrekeys(trx, deviceKey, prekeys));
+    async storePrekeys(deviceKey, prekeys, options) {
+      const cap = options?.maxOneTimePerKind;
+      const over = await db.transaction().execute(async (trx) => {
+        const before = cap === undefined ? undefined : await oneTimeCounts(trx, deviceKey);
+        await insertPrekeys(trx, deviceKey, prekeys);
+        if (cap === undefined || !before) return undefined;
+        const after = await oneTimeCounts(trx, deviceKey);
+        if (after.oneTimePrekeys <= cap && after.kemOneTimePrekeys <= cap) return undefined;
+        // Rolls the upload back; the counts before it are the answer.
+        throw new OverCap(before);
+      }).then(
+        () => undefined,
+        (e: unknown) => {
+          if (e instanceof OverCap) return e.counts;
+          throw e;
+        },
+      );
+      if (over) return { status: 'too-many', ...over };
       await durable();
+      return { status: 'stored' };
     },
 
     async prekeyCounts(deviceKey) {
-      const one = await db
-        .selectFrom('one_time_prekeys')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('device_key', '=', deviceKey)
-        .executeTakeFirstOrThrow();
-      const kem = await db
-        .selectFrom('kem_one_time_prekeys')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('device_key', '=', deviceKey)
-        .executeTakeFirstOrThrow();
+      const { oneTimePrekeys, kemOneTimePrekeys } = await oneTimeCounts(db, deviceKey);
       const spk = await db.selectFrom('signed_prekeys').select(['key_id', 'created_at']).where('device_key', '=', deviceKey).executeTakeFirst();
       const lr = await db.selectFrom('last_resort_kem_prekeys').select(['key_id', 'created_at']).where('device_key', '=', deviceKey).executeTakeFirst();
       return {
-        oneTimePrekeys: num(one.n),
-        kemOneTimePrekeys: num(kem.n),
+        oneTimePrekeys,
+        kemOneTimePrekeys,
         signedPrekey: spk ? { keyId: num(spk.key_id), createdAt: num(spk.created_at) } : null,
         lastResortKemPrekey: lr ? { keyId: num(lr.key_id), createdAt: num(lr.created_at) } : null,
       };
@@ -109,6 +118,26 @@ export function prekeyStore({ db, rowLocks, durable }: StoreContext): PrekeyStor
       return bundles;
     },
   };
+}
+
+class OverCap extends Error {
+  constructor(readonly counts: { readonly oneTimePrekeys: number; readonly kemOneTimePrekeys: number }) {
+    super('one-time prekey cap');
+  }
+}
+
+async function oneTimeCounts(trx: Db, deviceKey: number): Promise<{ oneTimePrekeys: number; kemOneTimePrekeys: number }> {
+  const one = await trx
+    .selectFrom('one_time_prekeys')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('device_key', '=', deviceKey)
+    .executeTakeFirstOrThrow();
+  const kem = await trx
+    .selectFrom('kem_one_time_prekeys')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('device_key', '=', deviceKey)
+    .executeTakeFirstOrThrow();
+  return { oneTimePrekeys: num(one.n), kemOneTimePrekeys: num(kem.n) };
 }
 
 /** Upserts a device's prekeys inside the caller's transaction (an upload, or a registration). */

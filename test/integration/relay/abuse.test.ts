@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS } from '../../../server/limits/relay-limits.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
-import { startTestRelay, type TestRelay } from './helpers/relay.js';
+import { scrapeMetrics, startTestRelay, type TestRelay } from './helpers/relay.js';
 import { TestSocket } from './helpers/socket.js';
 
 const started: TestRelay[] = [];
@@ -251,5 +251,64 @@ describe('one-time prekey draining (issue 10, item 3)', () => {
       expect(b.kemPrekey?.lastResort).toBe(true);
     }
     expect(await victimClient.prekeyCounts()).toMatchObject({ oneTimePrekeys: 100 - budget, kemOneTimePrekeys: 100 - budget });
+  });
+});
+
+describe('storage exhaustion (issue 10, item 4)', () => {
+  it('stored one-time prekeys are capped per kind per device: each upload answers the counts, one past the cap is refused whole', async () => {
+    const relay = await relayWith({});
+    const owner = new TestAccount();
+    await RelayClient.register(relay.url, owner.registerRequest());
+    const client = owner.client(relay.url);
+    const device = owner.devices[0]!;
+    const cap = DEFAULT_LIMITS.maxOneTimePrekeysPerKind;
+    for (let stored = 100; stored <= cap; stored += 100) {
+      expect(await client.uploadPrekeys({ oneTimePrekeys: device.oneTimePrekeys(100) })).toMatchObject({ oneTimePrekeys: stored });
+    }
+    await expect(client.uploadPrekeys({ oneTimePrekeys: device.oneTimePrekeys(1) })).rejects.toMatchObject({ code: 'TOO_MANY_PREKEYS' });
+    // The other kind has its own cap, and the refused upload stored nothing.
+    expect(await client.uploadPrekeys({ kemOneTimePrekeys: [device.kemPrekey(false)] })).toMatchObject({ oneTimePrekeys: cap, kemOneTimePrekeys: 1 });
+  });
+
+  it('contact-list replacements are budgeted per account', async () => {
+    const relay = await relayWith({ limits: { contactReplacementsPerAccount: DEFAULT_LIMITS.contactReplacementsPerAccount } });
+    const owner = new TestAccount();
+    await RelayClient.register(relay.url, owner.registerRequest());
+    const token = await owner.client(relay.url).sessionToken();
+    const contacts = Array.from({ length: 100 }, () => toBase64Url(new TestAccount().accountId));
+    const budget = DEFAULT_LIMITS.contactReplacementsPerAccount.points;
+    for (let i = 0; i < budget; i++) expect((await http(relay.url, 'PUT', '/v1/contacts', { token, body: { contacts } })).status).toBe(204);
+    const refused = await http(relay.url, 'PUT', '/v1/contacts', { token, body: { contacts } });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('a full mailbox refuses sends with MAILBOX_FULL (nothing stored) and counts them; once the recipient collects, sends go through', async () => {
+    const cap = 5;
+    const relay = await relayWith({ limits: { maxMailboxEnvelopes: cap } });
+    const alice = new TestAccount();
+    const bob = new TestAccount();
+    await RelayClient.register(relay.url, alice.registerRequest());
+    await RelayClient.register(relay.url, bob.registerRequest());
+    const a = alice.client(relay.url);
+    const content = (i: number) => new Uint8Array([i]);
+    for (let i = 0; i < cap; i++) await a.send(bob.accountId, [{ deviceId: 1, content: content(i) }]);
+    const refused = await a.send(bob.accountId, [{ deviceId: 1, content: content(99) }]).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'MAILBOX_FULL', details: { status: 507 } });
+    expect((refused as { details: { retryAfterMs?: number } }).details.retryAfterMs).toBeGreaterThan(0);
+    const metrics = await scrapeMetrics(relay.url);
+    expect(metrics).toMatch(/^parley_relay_mailbox_full_total 1$/m);
+
+    const token = await bob.client(relay.url).sessionToken();
+    const socket = await TestSocket.authed(relay.url, token);
+    sockets.push(socket);
+    const seqs: number[] = [];
+    for (let i = 0; i < cap; i++) seqs.push((await socket.next((f) => f.type === 'envelope')).seq as number);
+    await socket.next((f) => f.type === 'backlog-end');
+    socket.send({ type: 'ack', id: 'a1', seqs });
+    await socket.next((f) => f.type === 'acked');
+    await a.send(bob.accountId, [{ deviceId: 1, content: content(100) }]);
+    expect(await socket.next((f) => f.type === 'envelope')).toMatchObject({ content: toBase64Url(content(100)) });
   });
 });

@@ -24,6 +24,7 @@ export const TEST_LIMITS = {
   maxPreAuthPerIp: 100_000,
   bundlesPerIp: { points: 100_000, duration: 1 },
   oneTimeClaimsPerDevice: { points: 100_000, duration: 1 },
+  contactReplacementsPerAccount: { points: 100_000, duration: 1 },
 };
 
 /** The bearer token test relays serve /metrics to (PARLEY_RELAY_METRICS_TOKEN). */
