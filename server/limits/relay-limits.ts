@@ -49,7 +49,7 @@ export const DEFAULT_LIMITS = {
   /**
    * One-time prekeys handed out per target device, whoever asks: past it bundles carry no one-time
    * key and the last-resort ML-KEM key, so nobody can drain a device's one-time keys faster than
-   * this (issue 10, item 3). A device refills well above it (electron/engine prekey lifecycle).
+   * this (issue 10, item 3). The engine keeps 100 of each kind and refills below 10.
    */
   oneTimeClaimsPerDevice: per(50, HOUR),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
