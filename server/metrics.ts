@@ -147,7 +147,7 @@ export class RelayMetrics {
     });
     this.storeWriteFailures = new Counter({
       name: 'parley_relay_store_write_failures_total',
-      help: 'Store writes that failed for lack of space or an I/O error, by cause (SQLITE_FULL, SQLITE_IOERR, ENOSPC, EDQUOT, EIO)',
+      help: 'Store writes that failed for lack of space or an I/O error, by cause (SQLITE_FULL, SQLITE_IOERR, ENOSPC, EDQUOT, EIO, PG_DISK_FULL, PG_IO_ERROR)',
       labelNames: ['cause'],
       registers,
     });

@@ -1,7 +1,7 @@
 /**
  * Whether the relay can write (issue 10, item 16). Every store write goes through `watchWrites`;
  * a write that fails for lack of space or an I/O error (SQLITE_FULL, SQLITE_IOERR…, ENOSPC, EDQUOT,
- * EIO) starts a *failure episode*: the cause is logged once (not once per failed batch), counted in
+ * EIO; PostgreSQL's disk_full 53100 and io_error 58030) starts a *failure episode*: the cause is logged once (not once per failed batch), counted in
  * `parley_relay_store_write_failures_total{cause}`, `parley_relay_store_writable` drops to 0 and
  * /healthz answers 503 until a write succeeds again — a client's retry, or the probe this module runs
  * every PROBE_INTERVAL_MS while the episode lasts (a challenge written and taken back), so that the
@@ -38,7 +38,9 @@ const READS: ReadonlySet<string> = new Set([
   'close',
 ]);
 
-export const STORAGE_FAILURE_CAUSES = ['SQLITE_FULL', 'SQLITE_IOERR', 'ENOSPC', 'EDQUOT', 'EIO'] as const;
+export const STORAGE_FAILURE_CAUSES = ['SQLITE_FULL', 'SQLITE_IOERR', 'ENOSPC', 'EDQUOT', 'EIO', 'PG_DISK_FULL', 'PG_IO_ERROR'] as const;
+/** PostgreSQL SQLSTATEs (node-postgres puts them in `code`) and the cause each is counted as. */
+const POSTGRES_CODES: Readonly<Record<string, StorageFailureCause>> = { '53100': 'PG_DISK_FULL', '58030': 'PG_IO_ERROR' };
 export type StorageFailureCause = (typeof STORAGE_FAILURE_CAUSES)[number];
 
 /** The storage cause of an error, or undefined if it is not a storage failure (a bug, a constraint). */
@@ -46,6 +48,7 @@ export function storageFailureCause(e: unknown): StorageFailureCause | undefined
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
   if (code.startsWith('SQLITE_IOERR')) return 'SQLITE_IOERR';
+  if (POSTGRES_CODES[code]) return POSTGRES_CODES[code];
   return (STORAGE_FAILURE_CAUSES as readonly string[]).includes(code) ? (code as StorageFailureCause) : undefined;
 }
 
