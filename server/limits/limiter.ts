@@ -11,6 +11,11 @@
  * (RateLimiterMemory: a Map plus one unref'd timer per live window, so memory follows the keys
  * active within a window and shrinks when their windows end). Owns the mapping onto the library and
  * the retry hint; does not own which limits exist or their values (relay-limits.ts).
+ *
+ * `LocalWindow` is the same fixed-window rule, synchronous, for one key that is never shared
+ * between instances: a WebSocket connection's own budgets, checked for every inbound frame. There
+ * a promise, a result object and a timer per window per connection cost event-loop time and
+ * garbage (docs/benchmarks.md, "Limits on the WebSocket hot path"); a counter and an end time do not.
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
@@ -64,3 +69,29 @@ export const memoryBackend: LimiterBackend = {
     return flexibleLimiter(spec, new RateLimiterMemory({ keyPrefix: name, points: spec.points, duration: spec.duration }));
   },
 };
+
+/**
+ * One key's fixed window, counted synchronously: `points` per `duration` seconds from the window's
+ * first point, a refused attempt still counting (as `Limiter.consume`). For budgets that live and
+ * die with one object in one process (a connection's frames, bytes, typing, presence, strikes).
+ */
+export class LocalWindow {
+  private used = 0;
+  private endsAt = 0;
+
+  constructor(
+    readonly spec: LimitSpec,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Spends `cost` points: 0 if allowed, else the milliseconds until the window ends (≥ 1). */
+  consume(cost = 1): number {
+    const t = this.now();
+    if (t >= this.endsAt) {
+      this.used = 0;
+      this.endsAt = t + this.spec.duration * 1000;
+    }
+    this.used += cost;
+    return this.used <= this.spec.points ? 0 : Math.max(1, Math.ceil(this.endsAt - t));
+  }
+}

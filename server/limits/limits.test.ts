@@ -1,7 +1,7 @@
 /** The limiter interface over rate-limiter-flexible, address keys, and PARLEY_RELAY_LIMITS overrides. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { addressKey } from './address.js';
-import { memoryBackend } from './limiter.js';
+import { LocalWindow, memoryBackend } from './limiter.js';
 import { DEFAULT_LIMITS, LimitsOverrideSchema, RateLimits, resolveLimits } from './relay-limits.js';
 
 describe('memory limiter', () => {
@@ -22,6 +22,24 @@ describe('memory limiter', () => {
     expect(await limiter.consume('a')).toBeGreaterThan(0);
     vi.advanceTimersByTime(1);
     expect(await limiter.consume('a')).toBe(0);
+  });
+
+  it("a connection's synchronous window decides as the library does, step for step", async () => {
+    const spec = { points: 20, duration: 2 };
+    const library = memoryBackend.create('same', spec);
+    const window = new LocalWindow(spec);
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 2_000; step++) {
+      vi.advanceTimersByTime(next(40));
+      const cost = 1 + next(4);
+      const [a, b] = [await library.consume('k', cost), window.consume(cost)];
+      expect([step, a > 0]).toEqual([step, b > 0]);
+      if (a > 0) expect(Math.abs(a - b)).toBeLessThanOrEqual(1);
+    }
   });
 
   it('keeps keys and limiters apart, and a refund gives points back', async () => {
@@ -47,10 +65,11 @@ describe('memory limiter', () => {
     const limits = new RateLimits(resolveLimits({ typingPerConnection: { points: 1, duration: 60 } }));
     const a = limits.connectionBudgets();
     const b = limits.connectionBudgets();
-    expect(await a.typing()).toBe(0);
-    expect(await a.typing()).toBeGreaterThan(0);
-    expect(await b.typing()).toBe(0);
+    expect(a.typing()).toBe(0);
+    expect(a.typing()).toBeGreaterThan(0);
+    expect(b.typing()).toBe(0);
   });
+
 });
 
 describe('address keys', () => {

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { WS_AUTH_TIMEOUT_MS } from '../../shared/wire/limits.js';
-import { memoryBackend, type Limiter, type LimiterBackend, type LimitSpec } from './limiter.js';
+import { LocalWindow, memoryBackend, type Limiter, type LimiterBackend, type LimitSpec } from './limiter.js';
 
 const per = (points: number, duration: number): LimitSpec => ({ points, duration });
 const MINUTE = 60;
@@ -177,8 +177,8 @@ export function resolveLimits(override: LimitsOverride = {}): RelayLimitsConfig 
   return { ...DEFAULT_LIMITS, ...LimitsOverrideSchema.parse(override) };
 }
 
-/** Spends points of one budget: 0 if allowed, else the retry hint in ms. */
-export type Budget = (cost?: number) => Promise<number>;
+/** Spends points of one of a connection's budgets, synchronously: 0 if allowed, else the retry hint in ms. */
+export type Budget = (cost?: number) => number;
 
 export type ConnectionBudgets = {
   readonly frames: Budget;
@@ -207,8 +207,6 @@ export class RateLimits {
   readonly envelopes: Limiter;
   readonly attachmentDownloads: Limiter;
   readonly contactReplacements: Limiter;
-  private readonly perConnection: Readonly<Record<keyof ConnectionBudgets, Limiter>>;
-  private nextConnection = 0;
 
   constructor(
     readonly config: RelayLimitsConfig,
@@ -229,26 +227,24 @@ export class RateLimits {
     this.envelopes = shared('envelopesPerDevice');
     this.attachmentDownloads = shared('attachmentDownloadsPerIp');
     this.contactReplacements = shared('contactReplacementsPerAccount');
-    const local = (name: RateLimitName): Limiter => memoryBackend.create(name, config[name]);
-    this.perConnection = {
-      frames: local('framesPerConnection'),
-      bytes: local('bytesPerConnection'),
-      typing: local('typingPerConnection'),
-      presence: local('presenceQueriesPerConnection'),
-      strikes: memoryBackend.create('strikes', per(config.strikesBeforeDisconnect, MINUTE)),
-    };
   }
 
-  /** Budgets of a new connection (its own keys in the per-connection limiters). */
+  /**
+   * Budgets of a new connection, counted where the connection lives (LocalWindow: synchronous, for
+   * every inbound frame) whatever the shared backend.
+   */
   connectionBudgets(): ConnectionBudgets {
-    const key = String(++this.nextConnection);
-    const budget = (limiter: Limiter): Budget => (cost) => limiter.consume(key, cost);
+    const { config } = this;
+    const budget = (spec: LimitSpec): Budget => {
+      const window = new LocalWindow(spec);
+      return (cost) => window.consume(cost);
+    };
     return {
-      frames: budget(this.perConnection.frames),
-      bytes: budget(this.perConnection.bytes),
-      typing: budget(this.perConnection.typing),
-      presence: budget(this.perConnection.presence),
-      strikes: budget(this.perConnection.strikes),
+      frames: budget(config.framesPerConnection),
+      bytes: budget(config.bytesPerConnection),
+      typing: budget(config.typingPerConnection),
+      presence: budget(config.presenceQueriesPerConnection),
+      strikes: budget(per(config.strikesBeforeDisconnect, MINUTE)),
     };
   }
 }

@@ -5,9 +5,10 @@
  * violations close it with 1008), validation of every frame (typed error frames, never an
  * exception), and delivery of the device's mailbox.
  *
- * Inbound frames are handled one at a time, in arrival order, on a promise chain: the budgets
- * answer asynchronously (server/limits/limiter.ts), and authentication holds the frames that follow
- * it until it is decided (at most MAX_FRAMES_BEFORE_READY of them).
+ * Inbound frames are handled one at a time, in arrival order, on a promise chain: the shared limits
+ * (auth attempts, envelopes) answer asynchronously (server/limits/limiter.ts; the connection's own
+ * budgets synchronously), and authentication holds the frames that follow it until it is decided
+ * (at most MAX_FRAMES_BEFORE_READY of them).
  *
  * Delivery keeps a cursor (highest seq written to this socket). On authentication a pump reads the
  * mailbox after the cursor page by page, then sends `backlog-end`; afterwards committed envelopes
@@ -139,7 +140,7 @@ export class Connection {
     // binaryType is the default 'nodebuffer': a message (even a fragmented one) is one Buffer.
     const buffer = data as Buffer;
     const size = buffer.byteLength;
-    const wait = (await this.budgets.frames(1)) || (await this.budgets.bytes(size));
+    const wait = this.budgets.frames(1) || this.budgets.bytes(size);
     if (this.state === 'closed') return;
     if (wait) {
       this.deps.ctx.metrics.frameIn('invalid');
@@ -233,7 +234,7 @@ export class Connection {
       case 'typing': {
         const frame = this.parse(TypingFrameSchema, value, ref);
         if (!frame) return;
-        const wait = await this.budgets.typing(1);
+        const wait = this.budgets.typing(1);
         if (wait) {
           this.strike(new RelayError('RATE_LIMITED', 'too many typing frames', { retryAfterMs: wait }), ref);
           return;
@@ -245,7 +246,7 @@ export class Connection {
       case 'presence-query': {
         const frame = this.parse(PresenceQueryFrameSchema, value, ref);
         if (!frame) return;
-        const wait = await this.budgets.presence(1);
+        const wait = this.budgets.presence(1);
         if (wait) {
           this.strike(new RelayError('RATE_LIMITED', 'too many presence queries', { retryAfterMs: wait }), frame.id);
           return;
@@ -418,12 +419,7 @@ export class Connection {
   /** An error the client caused; too many in a short time close the connection. */
   private strike(e: RelayError, ref: string | undefined): void {
     this.sendError(e, ref);
-    this.budgets.strikes(1).then(
-      (wait) => {
-        if (wait) this.close(CloseCode.PolicyViolation, 'too many invalid or excess frames');
-      },
-      (err: unknown) => this.logInternal(err, 'strikes'),
-    );
+    if (this.budgets.strikes(1)) this.close(CloseCode.PolicyViolation, 'too many invalid or excess frames');
   }
 
   private logInternal(e: unknown, where: string): void {
