@@ -2,14 +2,18 @@
  * bench/files entry point (`npm run bench:files`): the engine's file encryption and decryption of
  * issue 13 (electron/engine/files), against raw AES-256-GCM over the same segments in the same run.
  *
- *   node dist/bench/files/run.js [--size=MiB] [--rounds=N] [--quick] [--json] [--dir=PATH] [--keep]
- *     --size=MiB   file size (default 1024 = 1 GiB, the recorded figure)
- *     --rounds=N   repetitions of every measurement, interleaved (default 3); medians are reported
- *     --quick      64 MiB, 2 rounds (a smoke run; not for the record)
- *     --json       only the JSON lines
- *     --dir=PATH   where the files go (default: a new directory under the OS temp dir)
- *     --keep       keep the files afterwards
+ *   node dist/bench/files/run.js [--size=MiB] [--transfer-size=MiB] [--rounds=N] [--only=cipher|transfer]
+ *                                [--quick] [--json] [--dir=PATH] [--keep]
+ *     --size=MiB           file size of the cipher part (default 1024 = 1 GiB, the recorded figure)
+ *     --transfer-size=MiB  file size of the transfer part (default 256, the recorded figure)
+ *     --rounds=N           repetitions of every measurement, interleaved (default 3); medians are reported
+ *     --only=…             run one of the two parts
+ *     --quick              64 and 32 MiB, 2 rounds (a smoke run; not for the record)
+ *     --json               only the JSON lines
+ *     --dir=PATH           where the files go (default: a new directory under the OS temp dir)
+ *     --keep               keep the files afterwards
  *
+ * Part 1, the cipher:
  * One source file of pseudo-random bytes; per round, in this order (every file the previous step
  * wrote is fsynced first, outside the timing, so no step pays for another's writeback):
  *  - raw encrypt: AES-256-GCM (node:crypto, what the engine uses) of the same number of segments of
@@ -21,14 +25,30 @@
  *  - raw decrypt: AES-256-GCM open of the same segments from memory;
  *  - engine decrypt: `decryptToFile` of the spool into a new file (every check, rename).
  * Goals (issue 13): engine ≥ 75 % of raw in each direction; RSS growth ≤ 64 MiB; loop p99 ≤ 50 ms.
+ *
+ * Part 2, the transfer: the engine's upload (tus, from the spool, 8 MiB chunks) and download (range
+ * GET into a file) of a 256 MiB file's ciphertext through the relay as shipped (dist/server/main.js,
+ * a child process on 127.0.0.1, files in its data dir), against a bare HTTP server in another child
+ * process on the same machine that takes a PUT of the same bytes into a file and serves them back
+ * with a GET (node:http on both ends, as the engine's client). Per round: bare PUT + GET and engine
+ * upload + download, which pair first alternating by round, each step after a sync(1) so that no
+ * step pays for another's writeback. Goal (issue 13): engine ≥ 50 % of the bare pair.
  * A measurement, not a test: it exits 0 whether or not goals are met. docs/benchmarks.md records it.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { request as httpRequest } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { decryptToFile, encryptToSpool } from '../../electron/engine/files/file-cipher.js';
+import { downloadAttachment, uploadSpool, type UploadState } from '../../electron/engine/files/transfer.js';
+import { RelayClient } from '../../electron/engine/relay/client.js';
+import { makeAccount } from '../relay-load/accounts.js';
 import { attachmentLayout, segmentNonce } from '../../shared/protocol/attachment-cipher.js';
 import { ATTACHMENT_SEGMENT_SIZE } from '../../shared/protocol/constants.js';
 
@@ -39,12 +59,17 @@ const quick = flag('quick');
 const jsonOnly = flag('json');
 const MiB = 1024 * 1024;
 const SIZE = Number(option('size') ?? (quick ? 64 : 1024)) * MiB;
+const TRANSFER_SIZE = Number(option('transfer-size') ?? (quick ? 32 : 256)) * MiB;
+const ONLY = option('only');
 const ROUNDS = Number(option('rounds') ?? (quick ? 2 : 3));
 const GOAL_RATIO = 0.75;
 const GOAL_RSS_MIB = 64;
 const GOAL_LOOP_P99_MS = 50;
+const GOAL_TRANSFER_RATIO = 0.5;
 /** Raw GCM cycles through this much of the file held in memory (more than any cache). */
 const RAW_WORKING_SET = 64 * MiB;
+/** The compiled tree (this file runs as dist/bench/files/run.js). */
+const DIST = fileURLToPath(new URL('../../', import.meta.url));
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -156,8 +181,7 @@ async function observe(work: () => Promise<unknown>): Promise<Observed> {
   };
 }
 
-async function main(): Promise<void> {
-  const dir = option('dir') ?? mkdtempSync(join(tmpdir(), 'parley-bench-files-'));
+async function cipherPart(dir: string): Promise<void> {
   const source = join(dir, 'source.bin');
   const spoolDir = join(dir, 'spool');
   const lengths = segmentLengths(SIZE);
@@ -219,7 +243,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    if (!flag('keep')) rmSync(dir, { recursive: true, force: true });
+    rmSync(source, { force: true });
   }
 
   const encRatio = median(rows.map((r) => r.rawSealMs / r.enc.ms));
@@ -253,6 +277,182 @@ async function main(): Promise<void> {
       `decrypt ${summary.medianEngineDecryptMiBps} MiB/s = ${summary.medianDecryptRatio} × raw ${summary.medianRawOpenMiBps} MiB/s; ` +
       `RSS +${summary.worstRssGrowthMiB} MiB; loop p99 ${summary.worstLoopP99Ms} ms (max ${summary.worstLoopMaxMs} ms)`,
   );
+}
+
+// ── Part 2: transfers through the relay ─────────────────────────────────────
+
+/** What the relay may take from one address in a benchmark (the limits are policy, not cost). */
+const RELAY_LIMITS = { requestsPerIp: { capacity: 1e6, refillPerSecond: 1e6 }, authPerIp: { capacity: 1e6, refillPerSecond: 1e6 }, registrationPerIp: { capacity: 1e6, refillPerSecond: 1e6 } };
+
+/** The same-machine baseline: PUT writes the body into a file, GET streams it back. */
+const BARE_SERVER = `
+const { createServer } = require('node:http');
+const { createReadStream, createWriteStream, statSync } = require('node:fs');
+const { pipeline } = require('node:stream');
+const file = process.argv[1];
+const server = createServer((req, res) => {
+  if (req.method === 'PUT') {
+    pipeline(req, createWriteStream(file), (e) => { res.statusCode = e ? 500 : 204; res.end(); });
+  } else if (req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(file).size });
+    pipeline(createReadStream(file), res, () => undefined);
+  } else { res.statusCode = 405; res.end(); }
+});
+server.requestTimeout = 0;
+server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+`;
+
+async function startChild(args: readonly string[], env: NodeJS.ProcessEnv, ready: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const port = ready(line);
+      if (port !== undefined) resolve(port);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+/** Writes every dirty page to disk first (sync(1)), so no phase pays for the previous one's writeback. */
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  spawnSync('sync');
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
+
+async function transferPart(dir: string): Promise<void> {
+  const relayDir = join(dir, 'relay');
+  const relay = await startChild(
+    [join(DIST, 'server/main.js'), '--host', '127.0.0.1', '--port', '0', '--data', relayDir, '--log-level', 'warn'],
+    { ...process.env, PARLEY_RELAY_LIMITS: JSON.stringify(RELAY_LIMITS) },
+    (line) => {
+      if (!line.includes('parley-relay.listening')) return undefined;
+      try {
+        return (JSON.parse(line) as { port: number }).port;
+      } catch {
+        return undefined;
+      }
+    },
+  );
+  const bare = await startChild(['-e', BARE_SERVER, join(dir, 'bare.bin')], process.env, (line) =>
+    line.startsWith('listening ') ? Number(line.slice(10)) : undefined,
+  );
+  const relayUrl = `http://127.0.0.1:${relay.port}`;
+  const bareUrl = `http://127.0.0.1:${bare.port}/blob`;
+  try {
+    const account = makeAccount(`bench_files_${process.pid}`);
+    await RelayClient.register(relayUrl, account.request);
+    const client = new RelayClient({ url: relayUrl, accountId: account.accountId, deviceId: 1, identitySigningKey: account.signingKey });
+    const source = join(dir, 'transfer-source.bin');
+    makeSource(source, TRANSFER_SIZE);
+    const spooled = await encryptToSpool(source, { spoolDir: join(dir, 'transfer-spool') });
+    settle(spooled.spoolPath);
+    const length = spooled.ciphertextLength;
+    say(`transfer: ${TRANSFER_SIZE / MiB} MiB file, ${round(length / MiB)} MiB ciphertext, relay ${relayUrl}`);
+    const rows: { barePutMs: number; bareGetMs: number; uploadMs: number; downloadMs: number }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const bareCopy = join(dir, 'bare-copy.bin');
+      const received = join(dir, 'received.spool');
+      // The baseline uses node:http directly, as the engine's transfer client does.
+      const bare = async (): Promise<{ barePutMs: number; bareGetMs: number }> => ({
+        barePutMs: await timed(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const req = httpRequest(bareUrl, { method: 'PUT', headers: { 'content-length': String(length) } }, (res) => {
+                res.resume();
+                res.on('end', () => (res.statusCode === 204 ? resolve() : reject(new Error(`bare PUT answered ${res.statusCode}`))));
+              });
+              req.on('error', reject);
+              createReadStream(spooled.spoolPath, { highWaterMark: MiB }).pipe(req);
+            }),
+        ),
+        bareGetMs: await timed(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              httpRequest(bareUrl, (res) => void pipeline(res, createWriteStream(bareCopy)).then(resolve, reject))
+                .on('error', reject)
+                .end();
+            }),
+        ),
+      });
+      const engine = async (): Promise<{ uploadMs: number; downloadMs: number }> => {
+        let state: UploadState | undefined;
+        let attachmentId: Uint8Array | undefined;
+        const uploadMs = await timed(async () => {
+          ({ attachmentId } = await uploadSpool({
+            relayUrl,
+            spoolPath: spooled.spoolPath,
+            length,
+            sessionToken: () => client.sessionToken(),
+            state: { load: async () => state, save: async (s) => void (state = s), clear: async () => void (state = undefined) },
+          }));
+        });
+        const downloadMs = await timed(() => downloadAttachment({ relayUrl, attachmentId: attachmentId!, length, destination: received }));
+        return { uploadMs, downloadMs };
+      };
+      // Alternate which pair goes first, so neither always runs on the warmer machine.
+      let b: { barePutMs: number; bareGetMs: number };
+      let e: { uploadMs: number; downloadMs: number };
+      if (r % 2 === 0) {
+        b = await bare();
+        e = await engine();
+      } else {
+        e = await engine();
+        b = await bare();
+      }
+      const { barePutMs, bareGetMs } = b;
+      const { uploadMs, downloadMs } = e;
+      for (const f of [bareCopy, received, join(dir, 'bare.bin')]) rmSync(f, { force: true });
+      rows.push({ barePutMs, bareGetMs, uploadMs, downloadMs });
+      const mibps = (ms: number): number => round(length / MiB / (ms / 1000), 0);
+      out({
+        bench: 'files',
+        phase: 'transfer-round',
+        round: r + 1,
+        barePutMiBps: mibps(barePutMs),
+        bareGetMiBps: mibps(bareGetMs),
+        uploadMiBps: mibps(uploadMs),
+        downloadMiBps: mibps(downloadMs),
+        uploadRatio: round(barePutMs / uploadMs),
+        downloadRatio: round(bareGetMs / downloadMs),
+        ratio: round((barePutMs + bareGetMs) / (uploadMs + downloadMs)),
+        load1: round(loadavg()[0]!),
+      });
+    }
+    client.close();
+    const ratio = median(rows.map((r) => (r.barePutMs + r.bareGetMs) / (r.uploadMs + r.downloadMs)));
+    const summary = {
+      bench: 'files',
+      phase: 'transfer-summary',
+      fileBytes: TRANSFER_SIZE,
+      ciphertextBytes: length,
+      medianBarePutMiBps: round(length / MiB / (median(rows.map((r) => r.barePutMs)) / 1000), 0),
+      medianBareGetMiBps: round(length / MiB / (median(rows.map((r) => r.bareGetMs)) / 1000), 0),
+      medianUploadMiBps: round(length / MiB / (median(rows.map((r) => r.uploadMs)) / 1000), 0),
+      medianDownloadMiBps: round(length / MiB / (median(rows.map((r) => r.downloadMs)) / 1000), 0),
+      medianRatio: round(ratio),
+      goals: { transferRatio: ratio >= GOAL_TRANSFER_RATIO ? 'met' : 'missed' },
+    };
+    out(summary);
+    say(
+      `transfer: upload ${summary.medianUploadMiBps} + download ${summary.medianDownloadMiBps} MiB/s against bare PUT ${summary.medianBarePutMiBps} + GET ${summary.medianBareGetMiBps} MiB/s: ${summary.medianRatio} of bare`,
+    );
+  } finally {
+    relay.child.kill('SIGTERM');
+    bare.child.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = option('dir') ?? mkdtempSync(join(tmpdir(), 'parley-bench-files-'));
+  try {
+    if (ONLY !== 'transfer') await cipherPart(dir);
+    if (ONLY !== 'cipher') await transferPart(dir);
+  } finally {
+    if (!flag('keep')) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 await main();

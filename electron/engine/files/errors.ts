@@ -4,6 +4,7 @@
  * rest are about files and the worker. Messages name the check, never a path, a key or plaintext.
  */
 import type { ProtocolErrorCode } from '../../../shared/protocol/errors.js';
+import type { ErrorCode } from '../../../shared/wire/errors.js';
 
 /** The cipher's codes, as docs/protocol.md §17.6 names them. */
 export type AttachmentCheckCode = Extract<
@@ -49,8 +50,52 @@ export function isFileCipherError(e: unknown, code?: FileCipherErrorCode): e is 
   return e instanceof FileCipherError && (code === undefined || e.code === code);
 }
 
+function systemCode(e: unknown): string {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'unknown error';
+}
+
 /** An fs error as IO, with what was being done and the system code (ENOENT, EACCES…), never the path. */
 export function ioError(doing: string, e: unknown): FileCipherError {
-  const code = typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'unknown error';
-  return new FileCipherError('IO', `could not ${doing} (${code})`);
+  return new FileCipherError('IO', `could not ${doing} (${systemCode(e)})`);
+}
+
+/** The same for transfers. */
+export function transferIoError(doing: string, e: unknown): TransferError {
+  return new TransferError('IO', `could not ${doing} (${systemCode(e)})`);
+}
+
+/**
+ * TransferError: the closed set of failures of uploads and downloads (transfer.ts): the relay's wire
+ * codes as it answered them (ATTACHMENT_TOO_LARGE, QUOTA_EXCEEDED, TOO_MANY_UPLOADS,
+ * ATTACHMENT_EXPIRED, NOT_FOUND, UNAUTHORIZED, RATE_LIMITED, UNAVAILABLE…), plus the client's own.
+ */
+export type TransferErrorCode =
+  | ErrorCode
+  /** The relay could not be reached, or stopped answering mid-transfer. */
+  | 'NETWORK'
+  /** An answer that is not what the protocol allows. */
+  | 'BAD_RESPONSE'
+  /** The relay holds another offset than the one sent from (tus 409), or dropped the upload: ask again. */
+  | 'OFFSET_CONFLICT'
+  /** The relay holds an attachment of another size than the message announced. */
+  | 'SIZE_MISMATCH'
+  /** A relay URL that is neither https nor plain http on a loopback address. */
+  | 'INSECURE_URL'
+  | 'CANCELLED'
+  /** A local file could not be read or written (the system code only). */
+  | 'IO';
+
+export class TransferError extends Error {
+  override readonly name = 'TransferError';
+  constructor(
+    readonly code: TransferErrorCode,
+    message: string,
+    readonly details: { readonly status?: number | undefined; readonly retryAfterMs?: number | undefined } = {},
+  ) {
+    super(message);
+  }
+}
+
+export function isTransferError(e: unknown, code?: TransferErrorCode): e is TransferError {
+  return e instanceof TransferError && (code === undefined || e.code === code);
 }
