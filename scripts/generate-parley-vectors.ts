@@ -38,6 +38,10 @@ import {
 import {
   agreementInfo,
   ATTACHMENT_SEGMENT_SIZE,
+  padmeLength,
+  Writer,
+  writeAttachmentPointer,
+  type AttachmentPointer,
   ATTACHMENT_TAG_LENGTH,
   fileKeyCommitment,
   parseAttachmentHeader,
@@ -117,6 +121,7 @@ export const VECTOR_FILES = [
   'session-record-v1.json',
   'attachment.json',
   'profile.json',
+  'attachment-pointer.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1166,6 +1171,70 @@ function attachmentVector(): Json {
   };
 }
 
+// ── attachment-pointer.json ─────────────────────────────────────────────────
+
+/** The content type of an attachment message (docs/protocol.md §16). */
+const ATTACHMENT_CONTENT_TYPE = 0x06;
+
+function attachmentPointerVector(): Json {
+  const log = new DrawLog(seedFor('attachment-pointer', 'sender'));
+  const thumbnail = Uint8Array.from({ length: 200 }, (_, i) => i % 251);
+  thumbnail.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  const specs = [
+    { name: 'document', length: 12_345, mediaType: 'application/pdf', fileName: 'Quarterly report.pdf', dimensions: null, thumbnail: null, original: false, caption: '' },
+    { name: 'photo', length: 2_345_678, mediaType: 'image/jpeg', fileName: 'IMG_0001.jpg', dimensions: { width: 4032, height: 3024 }, thumbnail, original: false, caption: 'Zürich, from the lake 🌅' },
+    { name: 'empty-original', length: 0, mediaType: '', fileName: '', dimensions: null, thumbnail: null, original: true, caption: '' },
+  ];
+  const cases = specs.map((spec) => {
+    const messageId = log.rng(16);
+    const attachmentId = log.rng(16);
+    const key = log.rng(32);
+    const ciphertextDigest = log.rng(32);
+    const plaintextSha256 = log.rng(32);
+    log.name(`${spec.name}.messageId`, `${spec.name}.attachmentId`, `${spec.name}.key`, `${spec.name}.ciphertextDigest`, `${spec.name}.plaintextSha256`);
+    const pointer: AttachmentPointer = {
+      attachmentId,
+      descriptor: { key, length: spec.length, paddedLength: padmeLength(spec.length), ciphertextDigest, plaintextSha256 },
+      mediaType: spec.mediaType,
+      fileName: spec.fileName,
+      dimensions: spec.dimensions,
+      thumbnail: spec.thumbnail,
+      original: spec.original,
+    };
+    const pointerWriter = new Writer();
+    writeAttachmentPointer(pointerWriter, pointer);
+    const pointerBytes = pointerWriter.finish();
+    const sentAt = VECTOR_TIME;
+    const content = new Writer().u8(1).u8(ATTACHMENT_CONTENT_TYPE).bytes(messageId).u64(sentAt).bytes(pointerBytes).var32(utf8(spec.caption)).finish();
+    return {
+      name: spec.name,
+      messageId: hex(messageId),
+      sentAt,
+      attachmentId: hex(attachmentId),
+      key: hex(key),
+      length: spec.length,
+      paddedLength: padmeLength(spec.length),
+      ciphertextDigest: hex(ciphertextDigest),
+      plaintextSha256: hex(plaintextSha256),
+      mediaType: spec.mediaType,
+      fileName: spec.fileName,
+      dimensions: spec.dimensions,
+      thumbnail: spec.thumbnail && hex(spec.thumbnail),
+      original: spec.original,
+      caption: spec.caption,
+      pointer: hex(pointerBytes),
+      content: hex(content),
+    };
+  });
+  return {
+    description:
+      'Attachment pointers (docs/protocol.md §17.9) and the attachment content that carries them (§16, type 0x06): ' +
+      'pointer = the pointer bytes alone; content = ContentHeader ‖ pointer ‖ u32 length ‖ UTF-8 caption (unpadded: the session pads it).',
+    rng: log.json(),
+    cases,
+  };
+}
+
 // ── profile.json ────────────────────────────────────────────────────────────
 
 /** The vectors' avatar (docs/protocol.md §18.6): "RIFF" ‖ u32le(length − 8) ‖ "WEBP", then byte i = i mod 251. */
@@ -1262,5 +1331,6 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'session-record-v1.json': sessionRecordVector(),
     'attachment.json': attachmentVector(),
     'profile.json': profileVector(),
+    'attachment-pointer.json': attachmentPointerVector(),
   };
 }

@@ -19,6 +19,7 @@
  * unregisters through it before deleting.
  */
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
 import type { AccountView, EngineState, KeyProtection, LifecycleState, Settings } from '../../shared/api/view-models.js';
@@ -254,6 +255,7 @@ export class Engine {
       rng: this.#rng,
       clock: this.#clock,
       emit: this.#emit,
+      attachmentsDir: attachmentsDirOf(this.profile),
       onAccountChanged: (account) => {
         if (this.#open?.db === open.db) this.#open = { ...this.#open, account };
       },
@@ -285,6 +287,8 @@ export class Engine {
 
   async #removeProfileFiles(): Promise<void> {
     for (const f of databaseFiles(this.profile.databasePath)) await rm(f, { force: true });
+    // Attachment ciphertext (useless without the database's keys) and any decrypted copy.
+    await rm(attachmentsDirOf(this.profile), { recursive: true, force: true });
     await this.#passphrase.destroy();
     try {
       if ((await readdir(this.profile.dataDir)).length === 0) await rmdir(this.profile.dataDir);
@@ -583,6 +587,13 @@ export class Engine {
       'messages:send': (r) => this.#requireMessaging().send(r),
       'messages:retry': (r) => this.#requireMessaging().retry(r),
       'conversations:setTyping': (r) => this.#requireMessaging().setTyping(r),
+      'attachments:stage': (r) => this.#requireMessaging().attachments.stage(r),
+      'attachments:write': (r) => this.#requireMessaging().attachments.write(r),
+      'attachments:send': (r) => this.#requireMessaging().attachments.send(r),
+      'attachments:cancel': (r) => this.#requireMessaging().attachments.cancel(r),
+      'attachments:retry': (r) => this.#requireMessaging().attachments.retry(r),
+      'attachments:open': (r) => this.#requireMessaging().attachments.open(r),
+      'attachments:read': (r) => this.#requireMessaging().attachments.read(r),
     };
   }
 
@@ -591,6 +602,11 @@ export class Engine {
     if (!this.#messaging) throw new EngineError('LOCKED', 'unlock first');
     return this.#messaging;
   }
+}
+
+/** Where a profile's attachment files live (electron/engine/files/attachments.ts). */
+function attachmentsDirOf(profile: Profile): string {
+  return join(profile.dataDir, 'attachments');
 }
 
 function accountView(a: LocalAccount): AccountView {

@@ -5,6 +5,8 @@
  * are on). Each change is pushed as an event. Everything here runs on the open database only; the
  * lifecycle (engine.ts) decides whether one is open, and the messaging layer owns the relay.
  */
+import { attachmentsOf } from './db/attachments.js';
+import { withAttachment } from './files/attachments.js';
 import type { EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
 import type { ContactView, ConversationView, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
 import type { Clock } from '../../shared/crypto/random.js';
@@ -112,8 +114,9 @@ export class LocalQueries {
         ? ({ kind: 'latest' } as const)
         : { kind: req.anchor.kind, message: this.#anchorMessage(conversationId, req.anchor.messageId) };
     const page = readPage(db.reader, conversationId, anchor, req.limit);
+    const attachments = attachmentsOf(db.reader, page.messages.filter((m) => m.kind === 'attachment').map((m) => m.id));
     return {
-      messages: page.messages.map((m) => messageView(m, account.accountId)),
+      messages: page.messages.map((m) => withAttachment(messageView(m, account.accountId), attachments.get(m.id))),
       hasOlder: page.hasOlder,
       hasNewer: page.hasNewer,
     };
@@ -134,12 +137,13 @@ export class LocalQueries {
       const rows = markReadUpTo(db.writer, conversationId, upTo, now);
       if (readSettings(db.writer).readReceipts) {
         for (const m of rows) {
-          if (m.kind === 'text' && m.messageId) queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', messageId: m.messageId }, now);
+          if ((m.kind === 'text' || m.kind === 'attachment') && m.messageId) queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', messageId: m.messageId }, now);
         }
       }
       return rows;
     });
-    for (const m of changed) this.#ctx.emit('message:updated', { message: messageView(m, account.accountId) });
+    const attachments = attachmentsOf(db.reader, changed.filter((m) => m.kind === 'attachment').map((m) => m.id));
+    for (const m of changed) this.#ctx.emit('message:updated', { message: withAttachment(messageView(m, account.accountId), attachments.get(m.id)) });
     if (changed.length > 0) {
       this.#ctx.messaging()?.receiptsQueued();
       const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);

@@ -33,6 +33,13 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'settings:get': {},
   'settings:set': { notifications: 'name-only' },
   'search:query': { query: 'zürich', conversationId: '1', cursor: { displayAt: 1_700_000_000_000, messageId: '42' }, limit: 50 },
+  'attachments:stage': { name: 'photo.jpg', size: 1234 },
+  'attachments:write': { stageId: '00112233445566778899aabbccddeeff', offset: 0, data: 'aGVsbG8=' },
+  'attachments:send': { conversationId: '1', stageId: '00112233445566778899aabbccddeeff', caption: 'look', asFile: false },
+  'attachments:cancel': { messageId: '7' },
+  'attachments:retry': { messageId: '7' },
+  'attachments:open': { messageId: '7' },
+  'attachments:read': { messageId: '7', offset: 0, length: 65_536 },
 };
 
 /** Names that must never appear in anything crossing the bridge. */

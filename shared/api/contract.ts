@@ -17,7 +17,11 @@ import {
   MAX_MESSAGE_BODY_INPUT,
   MAX_PAGE_SIZE,
   MAX_SEARCH_PAGE_SIZE,
+  MAX_ATTACHMENT_CHUNK_BYTES,
+  MAX_CAPTION_BYTES,
+  MAX_FILE_NAME_INPUT,
   MAX_SEARCH_QUERY_LENGTH,
+  base64Schema,
   MessageIdSchema,
   PassphraseInputSchema,
   RelayUrlSchema,
@@ -143,6 +147,56 @@ export const CONTRACT = {
     method: 'setTyping',
     request: z.strictObject({ conversationId: ConversationIdSchema, typing: z.boolean() }),
     response: z.null(),
+  },
+
+  // ── Attachments (issue 13) ──
+  /**
+   * Starts handing a file to the engine: its name and size. A file larger than the relay accepts is
+   * refused here (ATTACHMENT_TOO_LARGE), before any byte moves.
+   */
+  'attachments:stage': {
+    method: 'stageAttachment',
+    request: z.strictObject({ name: z.string().max(MAX_FILE_NAME_INPUT), size: CountSchema }),
+    response: z.strictObject({ stageId: z.string().regex(/^[0-9a-f]{32}$/) }),
+  },
+  /** The next piece of a staged file, at `offset` (= the bytes received so far). */
+  'attachments:write': {
+    method: 'writeAttachment',
+    request: z.strictObject({ stageId: z.string().regex(/^[0-9a-f]{32}$/), offset: CountSchema, data: base64Schema(MAX_ATTACHMENT_CHUNK_BYTES) }),
+    response: z.strictObject({ received: CountSchema }),
+  },
+  /**
+   * Sends a fully staged file: images are re-encoded without their metadata (unless `asFile`, which
+   * sends the original bytes, metadata kept), then encrypted once and uploaded in the background.
+   */
+  'attachments:send': {
+    method: 'sendAttachment',
+    request: z.strictObject({
+      conversationId: ConversationIdSchema,
+      stageId: z.string().regex(/^[0-9a-f]{32}$/),
+      caption: z.string().max(MAX_CAPTION_BYTES),
+      asFile: z.boolean(),
+    }),
+    response: MessageViewSchema,
+  },
+  /** Stops an upload (the relay deletes the partial upload at once) or a download. */
+  'attachments:cancel': { method: 'cancelAttachment', request: z.strictObject({ messageId: MessageIdSchema }), response: MessageViewSchema },
+  /** Resumes a failed or cancelled upload or download from where it stopped. */
+  'attachments:retry': { method: 'retryAttachment', request: z.strictObject({ messageId: MessageIdSchema }), response: MessageViewSchema },
+  /**
+   * Makes an attachment readable: downloads it if needed (progress events), decrypts and verifies
+   * it; only then are its bytes released to attachments:read. Answers the sniffed media type.
+   */
+  'attachments:open': {
+    method: 'openAttachment',
+    request: z.strictObject({ messageId: MessageIdSchema }),
+    response: z.strictObject({ size: CountSchema, mediaType: z.string(), fileName: z.string(), risky: z.boolean() }),
+  },
+  /** Bytes of an opened attachment; the decrypted copy is deleted once its last byte is read. */
+  'attachments:read': {
+    method: 'readAttachment',
+    request: z.strictObject({ messageId: MessageIdSchema, offset: CountSchema, length: z.number().int().min(1).max(MAX_ATTACHMENT_CHUNK_BYTES) }),
+    response: z.strictObject({ data: base64Schema(MAX_ATTACHMENT_CHUNK_BYTES), eof: z.boolean() }),
   },
 
   // ── Search (issue 6) ──

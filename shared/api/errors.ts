@@ -47,6 +47,16 @@ export const API_ERROR_CODES = [
   'RATE_LIMITED',
   /** search while the searchEnabled setting is off (there is no index to search). */
   'SEARCH_DISABLED',
+  /** A file larger than the relay accepts (refused before any byte is uploaded). */
+  'ATTACHMENT_TOO_LARGE',
+  /** The relay's storage quota for this account is used up. */
+  'QUOTA_EXCEEDED',
+  /** The attachment is no longer at the relay (expired after its retention, or never completed). */
+  'ATTACHMENT_EXPIRED',
+  /** The attachment did not verify (tampered, truncated, a digest that differs): nothing was released. */
+  'ATTACHMENT_DAMAGED',
+  /** The attachment is not ready for that (still uploading, a staged file incomplete, not downloaded). */
+  'ATTACHMENT_NOT_READY',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

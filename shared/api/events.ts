@@ -52,6 +52,15 @@ export const EVENTS = {
     contactId: ContactIdSchema,
     reason: z.enum(['rollback', 'equivocation', 'bad-signature', 'wrong-account']),
   }),
+  /** Bytes of an attachment transfer moved (throttled to a few per second); state changes come as message:updated. */
+  'attachment:progress': z.strictObject({
+    conversationId: ConversationIdSchema,
+    messageId: MessageIdSchema,
+    transferred: CountSchema,
+    total: CountSchema,
+    /** Over the last seconds of this transfer. */
+    bytesPerSecond: CountSchema,
+  }),
   /** The search index was dropped (setting off), is being rebuilt (progress, throttled) or is complete. */
   'search:indexProgress': SearchIndexProgressSchema,
   /**

@@ -28,6 +28,16 @@ export const MAX_RELAY_URL_LENGTH = 2048;
 /** App lock idle timeout range, in minutes. */
 export const MIN_APP_LOCK_MINUTES = 1;
 export const MAX_APP_LOCK_MINUTES = 24 * 60;
+/** One piece of a file the renderer hands to the engine (attachments:write), before base64. */
+export const MAX_ATTACHMENT_CHUNK_BYTES = 1024 * 1024;
+/** A file name as the renderer passes it (the engine sanitises it to at most 255 UTF-8 bytes). */
+export const MAX_FILE_NAME_INPUT = 4096;
+/** An attachment's caption (UTF-8 bytes; the E2E content's limit, docs/protocol.md §16). */
+export const MAX_CAPTION_BYTES = 4096;
+/** base64 of up to `bytes` bytes. */
+export function base64Schema(bytes: number) {
+  return z.string().max(4 * Math.ceil(bytes / 3)).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
+}
 
 /** Engine-local row ids (conversations, messages): decimal strings (≤ 15 digits: safe integers), opaque to the renderer. */
 const localId = z.string().regex(/^[1-9][0-9]{0,14}$/, 'not an id');

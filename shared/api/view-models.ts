@@ -130,9 +130,47 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * text: a message with a body. decryption-failed: "a message could not be decrypted" (no body).
  * key-changed: "the safety number with this contact changed" (no body).
  */
-export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed'] as const;
+export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment'] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
+
+/**
+ * Where an attachment is. Outgoing: preparing (metadata stripped, encrypted into the spool) →
+ * uploading → sent, or failed / cancelled (retry resumes). Incoming: available (at the relay, not
+ * fetched) → downloading → downloaded (ciphertext kept here, decrypted only to show or save), or
+ * failed (with the reason).
+ */
+export const ATTACHMENT_STATES = ['preparing', 'uploading', 'sent', 'failed', 'cancelled', 'available', 'downloading', 'downloaded'] as const;
+export const AttachmentStateSchema = z.enum(ATTACHMENT_STATES);
+export type AttachmentState = z.infer<typeof AttachmentStateSchema>;
+
+/** Why a transfer or an opening failed, for the message in place. */
+export const ATTACHMENT_ERRORS = ['too-large', 'quota', 'expired', 'damaged', 'not-found', 'network', 'storage'] as const;
+export const AttachmentErrorSchema = z.enum(ATTACHMENT_ERRORS);
+export type AttachmentError = z.infer<typeof AttachmentErrorSchema>;
+
+export const AttachmentViewSchema = z.strictObject({
+  /** Sanitised for display and saving (never the peer's raw name). */
+  fileName: z.string(),
+  /** The sender's media type for incoming files (a hint: opening sniffs the bytes), the sniffed one for outgoing. */
+  mediaType: z.string(),
+  /** Plaintext bytes. */
+  size: CountSchema,
+  width: z.number().int().min(1).nullable(),
+  height: z.number().int().min(1).nullable(),
+  /** base64 of a small JPEG or WebP, decoded only by the renderer. */
+  thumbnail: z.string().nullable(),
+  /** Sent as a file: the original bytes, metadata kept. */
+  original: z.boolean(),
+  state: AttachmentStateSchema,
+  /** Ciphertext bytes moved so far and in total (progress of the current transfer). */
+  transferred: CountSchema,
+  total: CountSchema,
+  error: AttachmentErrorSchema.nullable(),
+  /** An executable or a script: opening it asks first. */
+  risky: z.boolean(),
+});
+export type AttachmentView = z.infer<typeof AttachmentViewSchema>;
 
 export const MessageViewSchema = z.strictObject({
   id: MessageIdSchema,
@@ -151,6 +189,8 @@ export const MessageViewSchema = z.strictObject({
   status: MessageStatusSchema.nullable(),
   /** Incoming only: the user has seen it. Outgoing and notices: true. */
   read: z.boolean(),
+  /** kind 'attachment' only (its caption is the body). */
+  attachment: AttachmentViewSchema.optional(),
 });
 export type MessageView = z.infer<typeof MessageViewSchema>;
 

@@ -4,6 +4,7 @@
  * log, await, read the clock or RNG implicitly, or touch storage.
  */
 export * from './attachment-cipher.js';
+export * from './attachment-pointer.js';
 export * from './codec.js';
 export * from './constants.js';
 export * from './decryption-error.js';

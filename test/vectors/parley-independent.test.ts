@@ -1625,4 +1625,52 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     expect(v.outputs.cases).toHaveLength(3);
     expect(v.outputs.checks).toHaveLength(4);
   });
+
+  it('§16/§17.9 attachment pointers: 3 pointers (a document, a photo with dimensions and a thumbnail, an empty original) and their attachment content', () => {
+    type Case = {
+      name: string; messageId: string; sentAt: number; attachmentId: string; key: string; length: number; paddedLength: number;
+      ciphertextDigest: string; plaintextSha256: string; mediaType: string; fileName: string; dimensions: { width: number; height: number } | null;
+      thumbnail: string | null; original: boolean; caption: string; pointer: string; content: string;
+    };
+    const v = load<{ rng: DrawList; cases: Case[] }>('attachment-pointer.json');
+    const draws = new Draws(v.rng);
+    for (const c of v.cases) {
+      const messageId = draws.take(`${c.name}.messageId`, 16);
+      const attachmentId = draws.take(`${c.name}.attachmentId`, 16);
+      const key = draws.take(`${c.name}.key`, 32);
+      const ciphertextDigest = draws.take(`${c.name}.ciphertextDigest`, 32);
+      const plaintextSha256 = draws.take(`${c.name}.plaintextSha256`, 32);
+      // §17.9, written from the document.
+      const flags = (c.dimensions ? 0x01 : 0) | (c.thumbnail !== null ? 0x02 : 0) | (c.original ? 0x04 : 0);
+      const mediaType = utf8(c.mediaType);
+      const fileName = utf8(c.fileName);
+      const pointer = cat(
+        u8(flags), attachmentId, key, u64(c.length), u64(padme(c.length)), ciphertextDigest, plaintextSha256,
+        u8(mediaType.length), mediaType, u16(fileName.length), fileName,
+        ...(c.dimensions ? [u16(c.dimensions.width), u16(c.dimensions.height)] : []),
+        ...(c.thumbnail !== null ? [u32(unhex(c.thumbnail).length), unhex(c.thumbnail)] : []),
+      );
+      expect(hex(pointer), c.name).toBe(c.pointer);
+      expect(c.paddedLength).toBe(padme(c.length));
+      // §16: ContentHeader (version 0x01, type 0x06, message id, u64 sentAt) ‖ pointer ‖ u32 length ‖ caption.
+      const caption = utf8(c.caption);
+      const content = cat(u8(0x01), u8(0x06), messageId, u64(c.sentAt), pointer, u32(caption.length), caption);
+      expect(hex(content), c.name).toBe(c.content);
+      // And read back field by field, as a receiver would.
+      const r = new Cursor(unhex(c.content));
+      expect([r.u8(), r.u8(), hex(r.take(16)), r.u64()]).toEqual([0x01, 0x06, hex(messageId), c.sentAt]);
+      const f = r.u8();
+      expect(f & ~0x07).toBe(0);
+      expect([hex(r.take(16)), hex(r.take(32)), r.u64(), r.u64()]).toEqual([c.attachmentId, c.key, c.length, c.paddedLength]);
+      expect([hex(r.take(32)), hex(r.take(32))]).toEqual([c.ciphertextDigest, c.plaintextSha256]);
+      expect(new TextDecoder().decode(r.take(r.u8()))).toBe(c.mediaType);
+      expect(new TextDecoder().decode(r.take(r.u16()))).toBe(c.fileName);
+      if (f & 0x01) expect({ width: r.u16(), height: r.u16() }).toEqual(c.dimensions);
+      if (f & 0x02) expect(hex(r.take(r.u32()))).toBe(c.thumbnail);
+      expect(new TextDecoder().decode(r.take(r.u32()))).toBe(c.caption);
+      expect(r.off).toBe(unhex(c.content).length);
+    }
+    draws.allTaken();
+    expect(v.cases).toHaveLength(3);
+  });
 });

@@ -6,14 +6,29 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import { readFileSync } from 'node:fs';
 import { concatBytes, fromHex, toHex } from '../../../shared/crypto/bytes.js';
+import { padmeLength } from '../../../shared/protocol/attachment-cipher.js';
+import { MAX_POINTER_THUMBNAIL_BYTES, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { Writer } from '../../../shared/protocol/codec.js';
-import { ContentError, decodeContent, encodeContent, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
+import { ContentError, decodeContent, encodeContent, MAX_CAPTION_BYTES, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
 
 const id = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const time = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 });
 const timer = fc.option(fc.integer({ min: 1, max: 0xffffffff }), { nil: null });
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const pointer: fc.Arbitrary<AttachmentPointer> = fc.record({
+  attachmentId: id,
+  descriptor: fc
+    .record({ key: bytes32, length: fc.integer({ min: 0, max: 2 ** 40 }), ciphertextDigest: bytes32, plaintextSha256: bytes32 })
+    .map((d) => ({ ...d, paddedLength: padmeLength(d.length) })),
+  mediaType: fc.constantFrom('', 'image/jpeg', 'application/pdf', 'text/plain'),
+  fileName: fc.string({ unit: 'grapheme', maxLength: 60 }),
+  dimensions: fc.option(fc.record({ width: fc.integer({ min: 1, max: 65_535 }), height: fc.integer({ min: 1, max: 65_535 }) }), { nil: null }),
+  thumbnail: fc.option(fc.uint8Array({ minLength: 1, maxLength: 300 }), { nil: null }),
+  original: fc.boolean(),
+});
 const content: fc.Arbitrary<Content> = fc.oneof(
   fc.record({ type: fc.constant('text' as const), messageId: id, sentAt: time, text, expireTimerSeconds: timer }),
   fc.record({
@@ -25,6 +40,7 @@ const content: fc.Arbitrary<Content> = fc.oneof(
   }),
   fc.record({ type: fc.constant('typing' as const), messageId: id, sentAt: time, state: fc.constantFrom('started' as const, 'stopped' as const) }),
   fc.record({ type: fc.constant('sent' as const), messageId: id, sentAt: time, destination: id, text, expireTimerSeconds: timer }),
+  fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
 );
 
 function code(bytes: Uint8Array): string {
@@ -108,8 +124,60 @@ describe('E2E content', () => {
     expect(code(head(1).u8(1).u32(0).var32(Uint8Array.of(0x61)).finish())).toBe('MALFORMED');
     expect(code(head(2).u8(3).bytes(new Uint8Array(16)).finish())).toBe('MALFORMED');
     expect(code(head(3).u8(0).finish())).toBe('MALFORMED');
-    expect(code(head(6).finish())).toBe('UNSUPPORTED');
+    expect(code(head(7).finish())).toBe('UNSUPPORTED');
     expect(code(new Writer().u8(2).u8(1).finish())).toBe('UNSUPPORTED');
     expect(() => encodeContent({ type: 'text', messageId: new Uint8Array(16), sentAt: 0, text: '', expireTimerSeconds: null })).toThrow(RangeError);
+  });
+
+  it('an attachment carries its pointer, then a caption of 0 … 4,096 bytes; the caption is strict UTF-8', () => {
+    const p: AttachmentPointer = {
+      attachmentId: new Uint8Array(16).fill(1),
+      descriptor: { key: new Uint8Array(32).fill(2), length: 9, paddedLength: 10, ciphertextDigest: new Uint8Array(32).fill(3), plaintextSha256: new Uint8Array(32).fill(4) },
+      mediaType: 'text/plain',
+      fileName: 'a.txt',
+      dimensions: null,
+      thumbnail: null,
+      original: false,
+    };
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const bytes = encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: 'hi' });
+    expect(toHex(bytes.subarray(0, 26))).toBe(`0106${'aa'.repeat(16)}0000000000000001`);
+    expect(toHex(bytes.subarray(bytes.length - 6))).toBe('000000026869');
+    const head = new Writer().u8(1).u8(6).bytes(messageId).u64(1).finish();
+    const body = bytes.subarray(26, bytes.length - 6);
+    const withCaption = (caption: Uint8Array) => concatBytes(head, body, new Writer().var32(caption).finish());
+    expect(code(withCaption(new Uint8Array(0)))).toBe('ok');
+    expect(code(withCaption(new Uint8Array(MAX_CAPTION_BYTES).fill(0x61)))).toBe('ok');
+    expect(code(withCaption(new Uint8Array(MAX_CAPTION_BYTES + 1).fill(0x61)))).toBe('MALFORMED');
+    expect(code(withCaption(Uint8Array.of(0xc3)))).toBe('MALFORMED');
+    expect(() => encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: 'x'.repeat(MAX_CAPTION_BYTES + 1) })).toThrow(RangeError);
+  });
+
+  it('the largest attachment content (thumbnail, caption, name and type at their maximum) leaves room in the 96 KiB envelope', () => {
+    const p: AttachmentPointer = {
+      attachmentId: new Uint8Array(16),
+      descriptor: { key: new Uint8Array(32), length: 2 ** 40, paddedLength: padmeLength(2 ** 40), ciphertextDigest: new Uint8Array(32), plaintextSha256: new Uint8Array(32) },
+      mediaType: `${'a'.repeat(63)}/${'b'.repeat(63)}`,
+      fileName: 'n'.repeat(255),
+      dimensions: { width: 65_535, height: 65_535 },
+      thumbnail: new Uint8Array(MAX_POINTER_THUMBNAIL_BYTES),
+      original: true,
+    };
+    const bytes = encodeContent({ type: 'attachment', messageId: new Uint8Array(16), sentAt: 1, pointer: p, caption: 'c'.repeat(MAX_CAPTION_BYTES) });
+    expect(decodeContent(bytes)).toMatchObject({ type: 'attachment', caption: 'c'.repeat(MAX_CAPTION_BYTES) });
+    // The largest text (65,536 bytes, 65,567 bytes of content) is what the 96 KiB envelope is sized for (protocol.md §16).
+    expect(bytes.length).toBe(53_800); // docs/protocol.md §16
+    expect(bytes.length).toBeLessThan(26 + 5 + MAX_MESSAGE_BODY_BYTES);
+  });
+
+  it('an attachment content is the committed vector byte for byte (test/vectors/parley/attachment-pointer.json)', () => {
+    type Case = { name: string; messageId: string; sentAt: number; pointer: string; caption: string; content: string };
+    const v = JSON.parse(readFileSync(new URL('../../../test/vectors/parley/attachment-pointer.json', import.meta.url), 'utf8')) as { cases: Case[] };
+    for (const c of v.cases) {
+      const decoded = decodeContent(fromHex(c.content));
+      expect(decoded).toMatchObject({ type: 'attachment', messageId: fromHex(c.messageId), sentAt: c.sentAt, caption: c.caption });
+      expect(toHex(encodeContent(decoded)), c.name).toBe(c.content);
+    }
+    expect(v.cases).toHaveLength(3);
   });
 });

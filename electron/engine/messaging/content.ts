@@ -10,11 +10,14 @@
  * or oversized text: MALFORMED), and runs only on plaintext a session authenticated. A version other
  * than 1 or an unknown type is UNSUPPORTED: a newer client's content, dropped without a notice.
  * Decryption errors are not content: they travel outside any session (protocol.md §9.3).
+ * An attachment carries its pointer (shared/protocol/attachment-pointer.ts, protocol.md §17.9) and a
+ * caption of 0 … MAX_CAPTION_BYTES.
  * Does not own what the content does (inbound.ts, receipts.ts, typing.ts).
  */
-import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import { MAX_CAPTION_BYTES, MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import { fromUtf8, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
+import { readAttachmentPointer, writeAttachmentPointer, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 
@@ -25,9 +28,10 @@ export const MESSAGE_ID_LENGTH = 16;
  * Content types. 0x02 is the receipt of the first release ("everything up to a message"): never
  * sent any more, and read as confirming only the one message it names (docs/protocol.md §16).
  */
-export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05 } as const;
+export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06 } as const;
 /** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.Receipt;
+const LAST_CONTENT_TYPE = ContentType.Attachment;
+export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
 /**
@@ -58,7 +62,9 @@ export type Content =
   | (ContentHeader & { readonly type: 'receipt'; readonly receipt: 'delivered' | 'read'; readonly messageIds: readonly Uint8Array[] })
   | (ContentHeader & { readonly type: 'typing'; readonly state: 'started' | 'stopped' })
   /** A message this account sent from another device, for its other devices' history. */
-  | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody);
+  | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody)
+  /** One file: where it is, how to open it, what to show before it is fetched; and a caption ('' for none). */
+  | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string });
 
 export type ContentErrorCode = 'MALFORMED' | 'UNSUPPORTED';
 
@@ -130,6 +136,14 @@ export function encodeContent(c: Content): Uint8Array {
       w.u8(ContentType.SentTranscript).bytes(c.messageId).u64(c.sentAt).bytes(c.destination);
       writeText(w, c);
       break;
+    case 'attachment': {
+      const caption = utf8(c.caption);
+      if (caption.length > MAX_CAPTION_BYTES) throw new RangeError('caption too long');
+      w.u8(ContentType.Attachment).bytes(c.messageId).u64(c.sentAt);
+      writeAttachmentPointer(w, c.pointer);
+      w.var32(caption);
+      break;
+    }
   }
   return w.finish();
 }
@@ -177,6 +191,18 @@ function decodeInner(bytes: Uint8Array): Content {
       const state = r.u8();
       if (state !== TypingState.started && state !== TypingState.stopped) throw new ContentError('MALFORMED', 'typing: unknown state');
       content = { type: 'typing', messageId, sentAt, state: state === TypingState.started ? 'started' : 'stopped' };
+      break;
+    }
+    case ContentType.Attachment: {
+      const pointer = readAttachmentPointer(r);
+      let caption: string;
+      try {
+        caption = fromUtf8(r.var32(MAX_CAPTION_BYTES));
+      } catch (e) {
+        if (isProtocolError(e)) throw e;
+        throw new ContentError('MALFORMED', 'attachment: caption is not UTF-8');
+      }
+      content = { type: 'attachment', messageId, sentAt, pointer, caption };
       break;
     }
     case ContentType.SentTranscript: {

@@ -21,6 +21,7 @@
  *
  * Events go out after the batch committed. Does not own sending (outbox.ts) or typing timers.
  */
+import { Attachments, withAttachment } from '../files/attachments.js';
 import { performance } from 'node:perf_hooks';
 import { toHex, u32be } from '../../../shared/crypto/bytes.js';
 import { sha256 } from '../../../shared/crypto/sha256.js';
@@ -333,6 +334,33 @@ export class InboundProcessor {
         queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
         effects.receiptsQueued = true;
         const view = messageView(insertedRecord(rowId, row), core.account.accountId);
+        effects.events.push(() => {
+          this.typing.textFrom(peer.accountId);
+          core.emit('message:added', { message: view });
+        });
+        effects.conversations.add(row.conversationId);
+        return;
+      }
+      case 'attachment': {
+        if (own) return;
+        const row = {
+          conversationId: this.#directConversationId(db, peer.accountId, now),
+          kind: 'attachment',
+          direction: 'incoming',
+          senderAccountId: peer.accountId,
+          senderDeviceId: peer.entry.deviceId,
+          messageId: content.messageId,
+          sentAt: content.sentAt,
+          receivedAt: now,
+          body: content.caption === '' ? null : content.caption,
+          status: null,
+          readAt: null,
+        } as const;
+        const rowId = insertMessage(db, row);
+        const attachment = Attachments.receive(db, rowId, content.pointer);
+        queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
+        effects.receiptsQueued = true;
+        const view = withAttachment(messageView(insertedRecord(rowId, row), core.account.accountId), attachment);
         effects.events.push(() => {
           this.typing.textFrom(peer.accountId);
           core.emit('message:added', { message: view });

@@ -43,6 +43,7 @@ import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
 import { maintainAtRelay, registerAccount } from './registration.js';
 import { Typing } from './typing.js';
+import { Attachments } from '../files/attachments.js';
 
 export type MessagingOptions = {
   readonly db: EngineDatabase;
@@ -52,6 +53,8 @@ export type MessagingOptions = {
   readonly emit: (event: EngineEvent) => void;
   /** The account row changed (own device list re-signed or adopted). */
   readonly onAccountChanged: (account: LocalAccount) => void;
+  /** The profile's attachments folder (electron/engine/files/attachments.ts). */
+  readonly attachmentsDir: string;
   readonly tuning?: MessagingTuning;
 };
 
@@ -101,6 +104,7 @@ export class Messaging {
   readonly outbox: OutboxSender;
   readonly inbound: InboundProcessor;
   readonly typing: Typing;
+  readonly attachments: Attachments;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
   #maintenance: NodeJS.Timeout | undefined;
@@ -132,6 +136,7 @@ export class Messaging {
     this.contacts = new Contacts(this.core);
     this.outbox = new OutboxSender(this.core, this.contacts);
     this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
+    this.attachments = new Attachments({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick() });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
@@ -162,6 +167,7 @@ export class Messaging {
     }, MAINTENANCE_INTERVAL_MS);
     this.#maintenance.unref?.();
     this.#emitConnection();
+    void this.attachments.start().catch(() => undefined);
     void this.#ensureRegistered()
       .then(() => relay.connect())
       .catch(() => undefined);
@@ -191,6 +197,7 @@ export class Messaging {
   /** Stops everything at once (the database closes right after); in-flight work is abandoned. */
   stop(): void {
     this.core.stop();
+    this.attachments.stop();
     clearInterval(this.#maintenance);
     for (const u of this.#unsubscribe.splice(0)) u();
     this.typing.stop();

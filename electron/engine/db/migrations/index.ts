@@ -8,5 +8,6 @@ import { migration0002 } from './0002-search.js';
 import { migration0003 } from './0003-messaging.js';
 import { migration0004 } from './0004-receipt-ids.js';
 import { migration0005 } from './0005-relay-id.js';
+import { migration0006 } from './0006-attachments.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006];

@@ -48,6 +48,16 @@ export function describeError(error: ApiError): string {
       return 'Too many requests. Try again in a moment.';
     case 'SEARCH_DISABLED':
       return 'Search is turned off in Settings.';
+    case 'ATTACHMENT_TOO_LARGE':
+      return 'That file is larger than the relay accepts.';
+    case 'QUOTA_EXCEEDED':
+      return 'Your storage at the relay is full. Older attachments expire after 30 days.';
+    case 'ATTACHMENT_EXPIRED':
+      return 'That attachment is no longer available.';
+    case 'ATTACHMENT_DAMAGED':
+      return 'That attachment was damaged or tampered with; nothing was saved.';
+    case 'ATTACHMENT_NOT_READY':
+      return 'That attachment is not ready yet.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':

@@ -9,6 +9,7 @@
  * results stay in view while a result's conversation opens in the content pane at that message. The engine clock and the renderer's clock are the same system clock in production;
  * `now` ticks so relative times ("12 min. ago") stay current.
  */
+import { AttachmentsState } from './attachments.svelte.js';
 import type { Bridge, ConnectionState, EngineState, MessageView, SearchHit, Settings } from '../../../../shared/api/types.js';
 import { browserTimers, settle, type Timers } from './call.js';
 import { ChatState } from './chat.svelte.js';
@@ -52,6 +53,7 @@ export class AppState {
   #chat = $state.raw<ChatState | null>(null);
   #verification = $state.raw<VerificationState | null>(null);
   #search = $state.raw<SearchState | null>(null);
+  #attachments = $state.raw<AttachmentsState | null>(null);
   #searchOpen = $state(false);
   /** Bumped whenever the search box should take focus. */
   #searchFocus = $state(0);
@@ -93,6 +95,9 @@ export class AppState {
   get search(): SearchState | null {
     return this.#search;
   }
+  get attachments(): AttachmentsState | null {
+    return this.#attachments;
+  }
   /** The search panel is showing (in the sidebar). */
   get searchOpen(): boolean {
     return this.#searchOpen;
@@ -128,6 +133,7 @@ export class AppState {
     this.#conversations = new ConversationListState(bridge, this.#timers);
     this.#settings = new SettingsState(bridge);
     this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
+    this.#attachments = new AttachmentsState(bridge);
     session.onChange((state) => void this.#lifecycle(state));
     this.#subscribe(bridge, session);
     this.#session = session;
@@ -164,6 +170,7 @@ export class AppState {
     bridge.on('contact:keyChanged', () => void this.#conversations?.load());
     bridge.on('search:indexProgress', (p) => this.#search?.onProgress(p));
     bridge.on('account:rekeyProgress', (p) => session.onRekeyProgress(p));
+    bridge.on('attachment:progress', (p) => this.#attachments?.onProgress(p.messageId, p));
   }
 
   #messageAdded(message: MessageView): void {

@@ -242,6 +242,18 @@ export class ChatState {
     return true;
   }
 
+  /** A message this window sent by another path (an attachment): shown at once. */
+  sent(message: MessageView): void {
+    if (message.conversationId !== this.conversationId) return;
+    this.#error = null;
+    this.#messages = upsertMessage(this.#messages, message);
+    this.#trimOldest();
+  }
+
+  showError(error: string): void {
+    this.#error = error;
+  }
+
   async retry(messageId: string): Promise<void> {
     const result = await settle(this.#bridge.retry({ messageId }));
     if (!result.ok) {

@@ -1,0 +1,630 @@
+/**
+ * Attachments in the engine (issue 13): the attachments:* channels and the transfers behind them,
+ * for one open profile (started and stopped with the messaging layer).
+ *
+ * Sending: the renderer hands a file over in pieces (stage, write) into the engine's staging
+ * folder; `send` sanitises its name, sniffs its type from the bytes, re-encodes an image without
+ * its metadata in the image process (unless sent as a file), encrypts it once into the spool
+ * `<attachments>/<message row id>.spool` and commits the message with its attachment row. The
+ * upload (transfer.ts, tus) runs in the background from the spool; its progress at the relay is
+ * committed after every chunk, so a relay restart, a lost connection or an app restart resumes from
+ * the last committed offset. Once the relay holds every byte, the E2E message with the pointer
+ * (docs/protocol.md §17.9) is queued like a text.
+ *
+ * Receiving: inbound.ts stores the pointer (`receive`); `open` downloads the ciphertext into the
+ * same folder (it stays encrypted at rest: the key is only in the encrypted database), decrypts it
+ * into a private temporary file released only after the final segment and both digests verified,
+ * sniffs its type, and `read` hands the bytes to the renderer (which alone decodes images); the
+ * decrypted copy is deleted after its last byte is read and at every start.
+ *
+ * Owns the attachments folder. Not the cipher (file-cipher.ts), the wire (transfer.ts), names and
+ * types (file-names.ts), the image process (image-strip.ts) or the E2E content (content.ts).
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { RequestOf } from '../../../shared/api/types.js';
+import type { AttachmentError, AttachmentView, MessageView } from '../../../shared/api/view-models.js';
+import { fromBase64Url, toBase64Url, toHex, utf8 } from '../../../shared/crypto/bytes.js';
+import { attachmentLayout, type AttachmentDescriptor } from '../../../shared/protocol/attachment-cipher.js';
+import { MAX_POINTER_FILE_NAME_BYTES, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
+import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { ATTACHMENTS_PATH } from '../../../shared/wire/attachments.js';
+import {
+  attachmentRowIds,
+  attachmentsInTransfer,
+  getAttachment,
+  insertIncomingAttachment,
+  insertOutgoingAttachment,
+  setAttachmentState,
+  setAttachmentTransferred,
+  setUploaded,
+  setUploadState,
+  type AttachmentRecord,
+} from '../db/attachments.js';
+import { acceptContact, getContact } from '../db/contacts.js';
+import { getConversation } from '../db/conversations.js';
+import type { WriteDb } from '../db/database.js';
+import { getMessage, insertedRecord, insertMessage, markFailed, markSending, type MessageRecord } from '../db/messages.js';
+import { EngineError } from '../errors.js';
+import type { MessagingCore } from '../messaging/fan-out.js';
+import { encodeContent, MESSAGE_ID_LENGTH } from '../messaging/content.js';
+import { RelayClient } from '../relay/client.js';
+import { messageView, rowIdOf } from '../views.js';
+import { isFileCipherError, isTransferError, type TransferErrorCode } from './errors.js';
+import { decryptToFile, encryptToSpool } from './file-cipher.js';
+import { isRisky, sanitizeFileName, sniffMediaType, STRIPPABLE_IMAGE_TYPES } from './file-names.js';
+import { stripImage, type StrippedImage } from './image-strip.js';
+import { cancelUpload, downloadAttachment, uploadSpool, type UploadState, type UploadStateStore } from './transfer.js';
+
+/** Progress events at most this often per transfer. */
+const PROGRESS_INTERVAL_MS = 250;
+
+type Stage = { readonly file: string; readonly name: string; readonly size: number; received: number };
+
+export type AttachmentsOptions = {
+  readonly core: MessagingCore;
+  /** `<profile data dir>/attachments`. */
+  readonly dir: string;
+  /** The outbox loop: a queued attachment message goes out. */
+  readonly kick: () => void;
+};
+
+/** The relay's refusal or a local failure, as the UI names it. */
+function attachmentErrorOf(e: unknown): AttachmentError {
+  if (isTransferError(e)) {
+    const map: Partial<Record<TransferErrorCode, AttachmentError>> = {
+      ATTACHMENT_TOO_LARGE: 'too-large',
+      QUOTA_EXCEEDED: 'quota',
+      ATTACHMENT_EXPIRED: 'expired',
+      NOT_FOUND: 'not-found',
+      SIZE_MISMATCH: 'damaged',
+      IO: 'storage',
+    };
+    return map[e.code] ?? 'network';
+  }
+  if (isFileCipherError(e)) return e.code === 'IO' || e.code === 'NOT_A_FILE' ? 'storage' : e.code === 'TOO_LARGE' ? 'too-large' : 'damaged';
+  if (isProtocolError(e)) return 'damaged';
+  return 'storage';
+}
+
+const API_ERROR_OF: Record<AttachmentError, { code: ConstructorParameters<typeof EngineError>[0]; message: string }> = {
+  'too-large': { code: 'ATTACHMENT_TOO_LARGE', message: 'the file is larger than the relay accepts' },
+  quota: { code: 'QUOTA_EXCEEDED', message: 'the storage quota at the relay is used up' },
+  expired: { code: 'ATTACHMENT_EXPIRED', message: 'the attachment is no longer at the relay' },
+  'not-found': { code: 'ATTACHMENT_EXPIRED', message: 'the relay does not hold this attachment' },
+  damaged: { code: 'ATTACHMENT_DAMAGED', message: 'the attachment did not verify; nothing was released' },
+  network: { code: 'RELAY_UNAVAILABLE', message: 'the relay could not be reached' },
+  storage: { code: 'STORAGE_FAILURE', message: 'the attachment could not be read or written' },
+};
+
+function apiError(error: AttachmentError): EngineError {
+  const e = API_ERROR_OF[error];
+  return new EngineError(e.code, e.message);
+}
+
+/** The view of an attachment row (the thumbnail as base64, the name as stored: sanitised on arrival). */
+export function attachmentView(a: AttachmentRecord): AttachmentView {
+  const total = a.key === null ? 0 : attachmentLayout(a.length).ciphertextLength;
+  return {
+    fileName: a.fileName,
+    mediaType: a.mediaType,
+    size: a.length,
+    width: a.width,
+    height: a.height,
+    thumbnail: a.thumbnail === null ? null : Buffer.from(a.thumbnail).toString('base64'),
+    original: a.original,
+    state: a.state,
+    transferred: Math.min(a.transferred, total),
+    total,
+    error: a.error,
+    risky: isRisky(a.fileName, a.mediaType),
+  };
+}
+
+function descriptorOf(a: AttachmentRecord): AttachmentDescriptor {
+  if (!a.key || !a.ciphertextDigest || !a.plaintextSha256) throw new EngineError('ATTACHMENT_NOT_READY', 'the attachment is not ready');
+  return { key: a.key, length: a.length, paddedLength: a.paddedLength, ciphertextDigest: a.ciphertextDigest, plaintextSha256: a.plaintextSha256 };
+}
+
+/** The pointer of a row, for the E2E content. */
+export function pointerOf(a: AttachmentRecord): AttachmentPointer {
+  if (!a.attachmentId) throw new EngineError('ATTACHMENT_NOT_READY', 'the attachment is not uploaded yet');
+  return {
+    attachmentId: a.attachmentId,
+    descriptor: descriptorOf(a),
+    mediaType: a.mediaType,
+    fileName: a.fileName,
+    dimensions: a.width !== null && a.height !== null ? { width: a.width, height: a.height } : null,
+    thumbnail: a.thumbnail,
+    original: a.original,
+  };
+}
+
+/** Cuts a sanitised name to the pointer's 255 bytes (sanitizeFileName already keeps within them). */
+function pointerName(name: string): string {
+  return utf8(name).length <= MAX_POINTER_FILE_NAME_BYTES ? name : 'file';
+}
+
+export class Attachments {
+  readonly #core: MessagingCore;
+  readonly #dir: string;
+  readonly #kick: () => void;
+  readonly #stages = new Map<string, Stage>();
+  readonly #transfers = new Map<number, { readonly controller: AbortController; readonly done: Promise<void> }>();
+  /** Decrypted copies being read, by message row id. */
+  readonly #opened = new Map<number, { readonly file: string; readonly size: number }>();
+  #maxCiphertextBytes: number | undefined;
+  #stopped = false;
+
+  constructor(o: AttachmentsOptions) {
+    this.#core = o.core;
+    this.#dir = o.dir;
+    this.#kick = o.kick;
+  }
+
+  get #staging(): string {
+    return path.join(this.#dir, 'staging');
+  }
+
+  get #plain(): string {
+    return path.join(this.#dir, 'open');
+  }
+
+  #spool(rowId: number): string {
+    return path.join(this.#dir, `${rowId}.spool`);
+  }
+
+  /**
+   * Cleans the folder (staged files, decrypted copies and files of deleted messages go) and takes
+   * up the uploads and downloads that were running when the engine stopped.
+   */
+  async start(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await rm(this.#staging, { recursive: true, force: true });
+    await rm(this.#plain, { recursive: true, force: true });
+    const keep = attachmentRowIds(this.#core.db.reader);
+    for (const name of await readdir(this.#dir)) {
+      const m = /^([0-9]+)\.spool(\.partial)?$/.exec(name);
+      if (m && !keep.has(Number(m[1]))) await rm(path.join(this.#dir, name), { force: true });
+      else if (!m && name.endsWith('.partial')) await rm(path.join(this.#dir, name), { force: true });
+    }
+    if (this.#stopped) return;
+    for (const a of attachmentsInTransfer(this.#core.db.reader)) {
+      if (a.state === 'uploading') this.#startUpload(a.messageRowId);
+      else void this.#startDownload(a.messageRowId);
+    }
+  }
+
+  /** Abandons every transfer (the database closes next); their state stays for the next start. */
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#transfers.values()) t.controller.abort();
+    this.#transfers.clear();
+  }
+
+  /** Resolves when no transfer runs (tests). */
+  async idle(): Promise<void> {
+    while (this.#transfers.size > 0) await Promise.all([...this.#transfers.values()].map((t) => t.done));
+  }
+
+  // ── Limits ────────────────────────────────────────────────────────────────
+
+  async #maxBytes(): Promise<number> {
+    if (this.#maxCiphertextBytes === undefined) {
+      let known;
+      try {
+        known = await RelayClient.wellKnown(this.#core.account.relayUrl);
+      } catch {
+        throw new EngineError('RELAY_UNAVAILABLE', 'the relay could not be reached');
+      }
+      if (!known.attachments) throw new EngineError('ATTACHMENT_TOO_LARGE', 'this relay does not accept attachments');
+      this.#maxCiphertextBytes = known.attachments.maxBytes;
+    }
+    return this.#maxCiphertextBytes;
+  }
+
+  // ── Handing a file over (attachments:stage, attachments:write) ─────────────
+
+  async stage(req: RequestOf<'attachments:stage'>): Promise<{ stageId: string }> {
+    this.#core.checkApi();
+    let ciphertextLength: number;
+    try {
+      ciphertextLength = attachmentLayout(req.size).ciphertextLength;
+    } catch {
+      throw apiError('too-large');
+    }
+    if (ciphertextLength > (await this.#maxBytes())) throw apiError('too-large');
+    const stageId = toHex(this.#core.rng(16));
+    await mkdir(this.#staging, { recursive: true, mode: 0o700 });
+    const file = path.join(this.#staging, stageId);
+    await (await open(file, 'wx', 0o600)).close();
+    this.#stages.set(stageId, { file, name: req.name, size: req.size, received: 0 });
+    return { stageId };
+  }
+
+  async write(req: RequestOf<'attachments:write'>): Promise<{ received: number }> {
+    this.#core.checkApi();
+    const stage = this.#stages.get(req.stageId);
+    if (!stage) throw new EngineError('NOT_FOUND', 'no such staged file');
+    if (req.offset !== stage.received) throw new EngineError('INVALID_REQUEST', `expected the bytes from offset ${stage.received}`);
+    const data = Buffer.from(req.data, 'base64');
+    if (stage.received + data.length > stage.size) throw new EngineError('INVALID_REQUEST', 'more bytes than the staged size');
+    const handle = await open(stage.file, 'r+');
+    try {
+      await handle.write(data, 0, data.length, stage.received);
+    } finally {
+      await handle.close();
+    }
+    stage.received += data.length;
+    return { received: stage.received };
+  }
+
+  // ── Sending (attachments:send) ─────────────────────────────────────────────
+
+  async send(req: RequestOf<'attachments:send'>): Promise<MessageView> {
+    const core = this.#core;
+    core.checkApi();
+    const stage = this.#stages.get(req.stageId);
+    if (!stage) throw new EngineError('NOT_FOUND', 'no such staged file');
+    if (stage.received !== stage.size) throw new EngineError('ATTACHMENT_NOT_READY', 'the file was not handed over completely');
+    if (utf8(req.caption).length > 4096) throw new EngineError('MESSAGE_TOO_LARGE', 'a caption is at most 4,096 bytes');
+    const conversationId = rowIdOf(req.conversationId);
+    this.#checkConversation(conversationId);
+    this.#stages.delete(req.stageId);
+    const fileName = pointerName(sanitizeFileName(stage.name));
+    let source = stage.file;
+    let image: StrippedImage | null = null;
+    try {
+      let mediaType = await sniffMediaType(stage.file);
+      if (!req.asFile && STRIPPABLE_IMAGE_TYPES.has(mediaType)) {
+        const stripped = `${stage.file}.stripped`;
+        try {
+          image = await stripImage({ input: stage.file, output: stripped, mediaType });
+          source = stripped;
+          mediaType = await sniffMediaType(stripped);
+        } catch {
+          // Not a decodable image after all: it goes as a file, untouched (the type says so).
+          image = null;
+        }
+      }
+      core.checkApi();
+      const spooled = await encryptToSpool(source, { spoolDir: this.#dir, maxCiphertextBytes: await this.#maxBytes() }).catch((e: unknown) => {
+        throw apiError(attachmentErrorOf(e));
+      });
+      core.checkApi();
+      const thumbnail = image?.thumbnail ?? null;
+      const now = core.clock();
+      const messageId = core.rng(MESSAGE_ID_LENGTH);
+      const db = core.db.writer;
+      const row = {
+        conversationId,
+        kind: 'attachment',
+        direction: 'outgoing',
+        senderAccountId: core.account.accountId,
+        senderDeviceId: core.account.deviceId,
+        messageId,
+        sentAt: now,
+        receivedAt: now,
+        body: req.caption === '' ? null : req.caption,
+        status: 'sending',
+        readAt: null,
+      } as const;
+      const rowId = db.transaction(() => {
+        this.#checkConversation(conversationId);
+        const id = insertMessage(db, row);
+        insertOutgoingAttachment(db, id, {
+          descriptor: spooled.descriptor,
+          mediaType,
+          fileName,
+          dimensions: image ? { width: Math.min(image.width, 65_535), height: Math.min(image.height, 65_535) } : null,
+          thumbnail,
+          original: req.asFile,
+        });
+        return id;
+      });
+      try {
+        await rename(spooled.spoolPath, this.#spool(rowId));
+      } catch {
+        this.#fail(rowId, 'storage');
+      }
+      const view = this.#view(insertedRecord(rowId, row));
+      core.emit('message:added', { message: view });
+      core.emitConversation(conversationId);
+      if (getAttachment(db, rowId)?.state === 'uploading') this.#startUpload(rowId);
+      return view;
+    } finally {
+      await rm(stage.file, { force: true });
+      await rm(`${stage.file}.stripped`, { force: true });
+    }
+  }
+
+  #checkConversation(conversationId: number): void {
+    const db = this.#core.db.writer;
+    const conversation = getConversation(db, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const contact = getContact(db, conversation.peerAccountId);
+    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
+  }
+
+  /** The upload's state in the attachment row: it survives an app restart. */
+  #uploadState(rowId: number): UploadStateStore {
+    const db = this.#core.db.writer;
+    const relayUrl = this.#core.account.relayUrl;
+    return {
+      load: async () => {
+        const a = getAttachment(db, rowId);
+        if (!a?.uploadId) return undefined;
+        const attachmentId = toBase64Url(a.uploadId);
+        return { uploadUrl: new URL(`${ATTACHMENTS_PATH}/${attachmentId}`, relayUrl).href, attachmentId, offset: a.uploadOffset ?? 0 };
+      },
+      save: async (s: UploadState) => {
+        this.#core.check();
+        db.transaction(() => {
+          setUploadState(db, rowId, { id: fromBase64Url(s.attachmentId), offset: s.offset });
+          setAttachmentTransferred(db, rowId, s.offset);
+        });
+      },
+      clear: async () => {
+        this.#core.check();
+        db.transaction(() => setUploadState(db, rowId, null));
+      },
+    };
+  }
+
+  #track(rowId: number, run: (signal: AbortSignal) => Promise<void>): void {
+    if (this.#stopped || this.#transfers.has(rowId)) return;
+    const controller = new AbortController();
+    const done = run(controller.signal)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#transfers.get(rowId)?.controller === controller) this.#transfers.delete(rowId);
+      });
+    this.#transfers.set(rowId, { controller, done });
+  }
+
+  #progress(rowId: number): (bytes: number, total: number) => void {
+    let last = 0;
+    let since = { at: Date.now(), bytes: -1 };
+    return (bytes, total) => {
+      const now = Date.now();
+      if (since.bytes < 0) since = { at: now, bytes };
+      if (now - last < PROGRESS_INTERVAL_MS && bytes < total) return;
+      last = now;
+      const seconds = Math.max(0.001, (now - since.at) / 1000);
+      const m = getMessage(this.#core.db.reader, rowId);
+      if (!m) return;
+      this.#core.emit('attachment:progress', {
+        conversationId: String(m.conversationId),
+        messageId: String(rowId),
+        transferred: bytes,
+        total,
+        bytesPerSecond: Math.max(0, Math.round((bytes - since.bytes) / seconds)),
+      });
+    };
+  }
+
+  #startUpload(rowId: number): void {
+    this.#track(rowId, async (signal) => {
+      const core = this.#core;
+      const a = getAttachment(core.db.reader, rowId);
+      if (!a || a.state !== 'uploading') return;
+      const length = attachmentLayout(a.length).ciphertextLength;
+      let attachmentId: Uint8Array;
+      try {
+        ({ attachmentId } = await uploadSpool({
+          relayUrl: core.account.relayUrl,
+          spoolPath: this.#spool(rowId),
+          length,
+          sessionToken: () => core.relay.sessionToken(),
+          state: this.#uploadState(rowId),
+          signal,
+          onProgress: this.#progress(rowId),
+        }));
+      } catch (e) {
+        if (signal.aborted || core.stopped) return;
+        this.#fail(rowId, attachmentErrorOf(e));
+        return;
+      }
+      if (core.stopped) return;
+      const db = core.db.writer;
+      db.transaction(() => {
+        setUploaded(db, rowId, attachmentId);
+        setAttachmentTransferred(db, rowId, length);
+        const m = getMessage(db, rowId)!;
+        const conversation = getConversation(db, m.conversationId)!;
+        const pointer = pointerOf(getAttachment(db, rowId)!);
+        const content = encodeContent({ type: 'attachment', messageId: m.messageId!, sentAt: m.sentAt, pointer, caption: m.body ?? '' });
+        acceptContact(db, conversation.peerAccountId, core.clock());
+        core.queueSend(db, { kind: 'message', recipient: conversation.peerAccountId, content, messageRowId: rowId });
+      });
+      this.#emitUpdated(rowId);
+      this.#kick();
+    });
+  }
+
+  /** A failed transfer: the row says why; an outgoing message becomes `failed`. */
+  #fail(rowId: number, error: AttachmentError): void {
+    const db = this.#core.db.writer;
+    const m = db.transaction(() => {
+      setAttachmentState(db, rowId, 'failed', error);
+      const m = getMessage(db, rowId);
+      if (m?.direction === 'outgoing') markFailed(db, rowId);
+      return m;
+    });
+    if (m) this.#emitUpdated(rowId);
+  }
+
+  #emitUpdated(rowId: number): void {
+    const m = getMessage(this.#core.db.writer, rowId);
+    if (!m) return;
+    const view = this.#view(m);
+    this.#core.emit('message:updated', { message: view });
+    if (m.direction === 'outgoing' && m.status) this.#core.emit('message:status', { conversationId: view.conversationId, messageId: view.id, status: m.status });
+    this.#core.emitConversation(m.conversationId);
+  }
+
+  /** The message view with its attachment. */
+  #view(m: MessageRecord): MessageView {
+    return withAttachment(messageView(m, this.#core.account.accountId), getAttachment(this.#core.db.writer, m.id));
+  }
+
+  // ── Receiving (inbound.ts) ─────────────────────────────────────────────────
+
+  /** Stores an incoming pointer with its message (in inbound's transaction); the name is sanitised here. */
+  static receive(db: WriteDb, messageRowId: number, pointer: AttachmentPointer): AttachmentRecord {
+    insertIncomingAttachment(db, messageRowId, pointer, pointerName(sanitizeFileName(pointer.fileName)));
+    return getAttachment(db, messageRowId)!;
+  }
+
+  #startDownload(rowId: number): Promise<void> {
+    this.#track(rowId, async (signal) => {
+      const core = this.#core;
+      const a = getAttachment(core.db.reader, rowId);
+      if (!a?.attachmentId) return;
+      const db = core.db.writer;
+      db.transaction(() => setAttachmentState(db, rowId, 'downloading'));
+      this.#emitUpdated(rowId);
+      const length = attachmentLayout(a.length).ciphertextLength;
+      const report = this.#progress(rowId);
+      try {
+        await downloadAttachment({
+          relayUrl: core.account.relayUrl,
+          attachmentId: a.attachmentId,
+          length,
+          destination: this.#spool(rowId),
+          signal,
+          onProgress: (bytes, total) => {
+            report(bytes, total);
+            if (!core.stopped) db.transaction(() => setAttachmentTransferred(db, rowId, bytes));
+          },
+        });
+      } catch (e) {
+        if (signal.aborted || core.stopped) return;
+        this.#fail(rowId, attachmentErrorOf(e));
+        return;
+      }
+      if (core.stopped) return;
+      db.transaction(() => {
+        setAttachmentState(db, rowId, 'downloaded');
+        setAttachmentTransferred(db, rowId, length);
+      });
+      this.#emitUpdated(rowId);
+    });
+    return this.#transfers.get(rowId)?.done ?? Promise.resolve();
+  }
+
+  // ── Opening (attachments:open, attachments:read) ───────────────────────────
+
+  async open(req: RequestOf<'attachments:open'>): Promise<{ size: number; mediaType: string; fileName: string; risky: boolean }> {
+    const core = this.#core;
+    core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    let a = this.#attachment(rowId);
+    if (a.state === 'available' || a.state === 'downloading' || (a.state === 'failed' && getMessage(core.db.reader, rowId)?.direction === 'incoming')) {
+      if (a.state !== 'downloading') core.db.writer.transaction(() => setAttachmentState(core.db.writer, rowId, 'available'));
+      await (this.#transfers.get(rowId)?.done ?? this.#startDownload(rowId));
+      core.checkApi();
+      a = this.#attachment(rowId);
+    }
+    if (a.state === 'failed') throw apiError(a.error ?? 'storage');
+    if (a.state !== 'downloaded' && a.state !== 'sent' && a.state !== 'uploading') throw new EngineError('ATTACHMENT_NOT_READY', 'the attachment is not here yet');
+    await mkdir(this.#plain, { recursive: true, mode: 0o700 });
+    const file = path.join(this.#plain, String(rowId));
+    try {
+      await decryptToFile(this.#spool(rowId), file, descriptorOf(a));
+    } catch (e) {
+      core.checkApi();
+      const error = attachmentErrorOf(e);
+      if (error === 'damaged') {
+        // A ciphertext that does not verify is of no use: it goes, and the message says why.
+        await rm(this.#spool(rowId), { force: true });
+        this.#fail(rowId, 'damaged');
+      }
+      throw apiError(error);
+    }
+    const mediaType = await sniffMediaType(file);
+    const size = (await stat(file)).size;
+    this.#opened.set(rowId, { file, size });
+    return { size, mediaType, fileName: a.fileName, risky: isRisky(a.fileName, mediaType) };
+  }
+
+  async read(req: RequestOf<'attachments:read'>): Promise<{ data: string; eof: boolean }> {
+    this.#core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    const opened = this.#opened.get(rowId);
+    if (!opened) throw new EngineError('ATTACHMENT_NOT_READY', 'open the attachment first');
+    const end = Math.min(opened.size, req.offset + req.length);
+    const chunks: Buffer[] = [];
+    if (end > req.offset) {
+      for await (const chunk of createReadStream(opened.file, { start: req.offset, end: end - 1 })) chunks.push(chunk as Buffer);
+    }
+    const eof = end >= opened.size;
+    if (eof) {
+      this.#opened.delete(rowId);
+      await rm(opened.file, { force: true });
+    }
+    return { data: Buffer.concat(chunks).toString('base64'), eof };
+  }
+
+  #attachment(rowId: number): AttachmentRecord {
+    const a = getAttachment(this.#core.db.reader, rowId);
+    if (!a) throw new EngineError('NOT_FOUND', 'no such attachment');
+    return a;
+  }
+
+  // ── Cancel and retry ───────────────────────────────────────────────────────
+
+  async cancel(req: RequestOf<'attachments:cancel'>): Promise<MessageView> {
+    const core = this.#core;
+    core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    const a = this.#attachment(rowId);
+    const running = this.#transfers.get(rowId);
+    running?.controller.abort();
+    await running?.done;
+    core.checkApi();
+    const db = core.db.writer;
+    if (a.state === 'uploading' || a.state === 'preparing') {
+      // tus termination: the relay deletes the partial upload at once.
+      await cancelUpload({ relayUrl: core.account.relayUrl, state: this.#uploadState(rowId), sessionToken: () => core.relay.sessionToken() }).catch(() => undefined);
+      db.transaction(() => {
+        setAttachmentState(db, rowId, 'cancelled');
+        setAttachmentTransferred(db, rowId, 0);
+        markFailed(db, rowId);
+      });
+    } else if (a.state === 'downloading') {
+      db.transaction(() => setAttachmentState(db, rowId, 'available'));
+    }
+    this.#emitUpdated(rowId);
+    return this.#view(getMessage(db, rowId)!);
+  }
+
+  retry(req: RequestOf<'attachments:retry'>): MessageView {
+    const core = this.#core;
+    core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    const a = this.#attachment(rowId);
+    const m = getMessage(core.db.reader, rowId)!;
+    const db = core.db.writer;
+    if (m.direction === 'outgoing' && (a.state === 'failed' || a.state === 'cancelled')) {
+      if (a.attachmentId) throw new EngineError('NOT_RETRYABLE', 'the attachment is uploaded; retry the message');
+      db.transaction(() => {
+        setAttachmentState(db, rowId, 'uploading');
+        markSending(db, rowId);
+      });
+      this.#emitUpdated(rowId);
+      this.#startUpload(rowId);
+    } else if (m.direction === 'incoming' && a.state === 'failed') {
+      db.transaction(() => setAttachmentState(db, rowId, 'available'));
+      void this.#startDownload(rowId);
+    } else throw new EngineError('NOT_RETRYABLE', 'only a failed or cancelled transfer can be retried');
+    return this.#view(getMessage(db, rowId)!);
+  }
+}
+
+/** Adds the attachment (if any) to a message view. */
+export function withAttachment(view: MessageView, a: AttachmentRecord | undefined): MessageView {
+  return a ? { ...view, attachment: attachmentView(a) } : view;
+}

@@ -1,0 +1,117 @@
+/**
+ * Files through the UI (issue 13), two browser hosts and one real relay: Alice attaches a photo
+ * with a GPS tag (attach button, preview with a caption), a 0-byte file and a file of exactly one
+ * segment; Bob sees the photo's thumbnail inline, opens it in the lightbox, saves it — without its
+ * GPS tag, its orientation applied — and saves the other files with identical bytes. A hostile file
+ * name arrives sanitised and asks before it is saved. A 3 GiB file is refused before any upload.
+ */
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import sharp from 'sharp';
+import { composer, connectedPair, expect, messageLog, openConversation, test } from './app.js';
+
+const SEGMENT = 1024 * 1024;
+
+function pseudoRandom(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Picks a file with the attach button, adds a caption and sends it. */
+async function attach(page: Page, peer: string, file: { name: string; mimeType: string; buffer: Buffer } | string, caption = ''): Promise<void> {
+  await page.getByTestId('attach-input').setInputFiles(file);
+  const preview = page.getByRole('form', { name: 'Send a file' });
+  await expect(preview).toBeVisible();
+  if (caption) await preview.getByLabel('Caption').fill(caption);
+  await preview.getByRole('button', { name: 'Send' }).click();
+  await expect(preview).toBeHidden({ timeout: 20_000 });
+  await expect(composer(page, peer)).toBeVisible();
+}
+
+/** "Save as…" on a row and the saved bytes. */
+async function saveFrom(page: Page, button: ReturnType<Page['getByRole']>): Promise<{ name: string; bytes: Buffer }> {
+  const download = page.waitForEvent('download', { timeout: 30_000 });
+  await button.click();
+  const d = await download;
+  return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
+}
+
+test('a photo arrives inline without its GPS tag, 0-byte and one-segment files arrive identical', async ({ parley }) => {
+  test.setTimeout(120_000);
+  const { alice, bob, a, b } = await connectedPair(parley);
+  const photo = await sharp({ create: { width: 96, height: 48, channels: 3, background: { r: 20, g: 120, b: 200 } } })
+    .jpeg()
+    .withExifMerge({ IFD0: { Make: 'ParleyCam' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2400/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 300/100' } })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
+  expect(photo.includes(Buffer.from([0x25, 0x88]))).toBe(true); // the GPSInfo tag is in the original
+  const oneSegment = pseudoRandom(SEGMENT, 7);
+
+  await attach(alice.page, b, { name: 'IMG_0001.jpg', mimeType: 'image/jpeg', buffer: photo }, 'the lake');
+  await attach(alice.page, b, { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
+  await attach(alice.page, b, { name: 'segment.bin', mimeType: 'application/octet-stream', buffer: oneSegment });
+
+  await openConversation(bob.page, a);
+  const log = messageLog(bob.page, a);
+  // The thumbnail is shown at once, then the full image in the lightbox.
+  const open = log.getByRole('button', { name: 'Open image IMG_0001.jpg' });
+  await expect(open).toBeVisible({ timeout: 30_000 });
+  await expect(log.getByText('the lake')).toBeVisible();
+  await open.click();
+  const lightbox = bob.page.getByRole('dialog', { name: 'IMG_0001.jpg' });
+  await expect(lightbox.getByRole('img')).toBeVisible({ timeout: 30_000 });
+  const savedPhoto = await saveFrom(bob.page, lightbox.getByRole('button', { name: 'Save as…' }));
+  await bob.page.keyboard.press('Escape');
+  await expect(lightbox).toBeHidden();
+  await expect(open).toBeFocused();
+  expect(savedPhoto.name).toBe('IMG_0001.jpg');
+  const meta = await sharp(savedPhoto.bytes).metadata();
+  expect(meta.exif).toBeUndefined();
+  expect({ width: meta.width, height: meta.height }).toEqual({ width: 48, height: 96 });
+  expect(savedPhoto.bytes.includes(Buffer.from('ParleyCam'))).toBe(false);
+
+  const emptyRow = log.getByRole('listitem').filter({ hasText: 'empty.txt' });
+  const empty = await saveFrom(bob.page, emptyRow.getByRole('button', { name: 'Save as…' }));
+  expect(empty).toEqual({ name: 'empty.txt', bytes: Buffer.alloc(0) });
+  const segmentRow = log.getByRole('listitem').filter({ hasText: 'segment.bin' });
+  await expect(segmentRow.getByText(/1\.0 MB/)).toBeVisible();
+  const segment = await saveFrom(bob.page, segmentRow.getByRole('button', { name: 'Save as…' }));
+  expect(segment.name).toBe('segment.bin');
+  expect(segment.bytes.equals(oneSegment)).toBe(true);
+});
+
+test('a hostile file name arrives sanitised and asks before saving; 3 GiB is refused before any upload', async ({ parley }) => {
+  test.setTimeout(90_000);
+  const { alice, bob, a, b } = await connectedPair(parley);
+  const hostile = `..\\..\\Startup\\invoice\u202Etxt.exe`;
+  await attach(alice.page, b, { name: hostile, mimeType: 'application/octet-stream', buffer: Buffer.from('MZ\x90\x00not really a program', 'latin1') });
+  await openConversation(bob.page, a);
+  const row = messageLog(bob.page, a).getByRole('listitem').filter({ hasText: 'invoicetxt.exe' });
+  await expect(row).toBeVisible({ timeout: 30_000 });
+  await expect(row).not.toContainText('\u202E');
+  await expect(row).not.toContainText('Startup');
+  await row.getByRole('button', { name: 'Save as…' }).click();
+  const warning = row.getByRole('alertdialog', { name: 'This file can run code' });
+  await expect(warning).toBeVisible();
+  const saved = await saveFrom(bob.page, warning.getByRole('button', { name: 'Save anyway' }));
+  expect(saved.name).toBe('invoicetxt.exe');
+  expect(saved.bytes.toString('latin1')).toBe('MZ\x90\x00not really a program');
+
+  // A sparse 3 GiB file: its size is all the engine needs to refuse it.
+  const big = path.join(parley.dataRoot, 'huge.iso');
+  writeFileSync(big, '');
+  truncateSync(big, 3 * 1024 ** 3);
+  await alice.page.getByTestId('attach-input').setInputFiles(big);
+  const preview = alice.page.getByRole('form', { name: 'Send a file' });
+  await preview.getByRole('button', { name: 'Send' }).click();
+  await expect(alice.page.getByRole('alert').filter({ hasText: 'That file is larger than the relay accepts.' })).toBeVisible();
+  await expect(messageLog(alice.page, b).getByText('huge.iso')).toHaveCount(0);
+});

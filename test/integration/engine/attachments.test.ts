@@ -1,0 +1,207 @@
+/**
+ * Attachments between engines through the real relay (issue 13): files handed over through the
+ * attachments:* channels (the contract every host uses), re-encoded when they are photos, encrypted
+ * once, uploaded with tus, announced in the E2E message, downloaded, verified and read back — the
+ * receiver gets identical bytes (0 bytes, exactly one segment, several segments), a photo arrives
+ * without its GPS tag and with its orientation applied, "send as file" keeps the original bytes, a
+ * hostile name is sanitised, a file above the relay's limit is refused before any byte is uploaded,
+ * a quota overflow is a typed error in place, and what the receiver keeps at rest is ciphertext.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { MAX_ATTACHMENT_CHUNK_BYTES } from '../../../shared/api/primitives.js';
+import type { MessageView } from '../../../shared/api/view-models.js';
+import { toBase64Url } from '../../../shared/crypto/bytes.js';
+import { ATTACHMENT_SEGMENT_SIZE } from '../../../shared/protocol/constants.js';
+import { MAX_POINTER_THUMBNAIL_BYTES } from '../../../shared/protocol/attachment-pointer.js';
+import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
+import { getAttachment } from '../../../electron/engine/db/attachments.js';
+import { relayAndEngines, TestEngine, waitFor } from '../../support/engines.js';
+import { startTestRelay } from '../relay/helpers/relay.js';
+
+const fixture = relayAndEngines();
+const MiB = 1024 * 1024;
+
+async function sendFile(from: TestEngine, conversationId: string, name: string, bytes: Uint8Array, options: { caption?: string; asFile?: boolean } = {}): Promise<MessageView> {
+  const { stageId } = await from.call('attachments:stage', { name, size: bytes.length });
+  for (let offset = 0; offset < bytes.length; offset += MAX_ATTACHMENT_CHUNK_BYTES) {
+    const data = Buffer.from(bytes.subarray(offset, offset + MAX_ATTACHMENT_CHUNK_BYTES)).toString('base64');
+    await from.call('attachments:write', { stageId, offset, data });
+  }
+  return from.call('attachments:send', { conversationId, stageId, caption: options.caption ?? '', asFile: options.asFile ?? false });
+}
+
+/** Waits for the incoming attachment message `nth` (0-based) from `from`. */
+async function incoming(to: TestEngine, from: TestEngine, nth = 0): Promise<MessageView> {
+  let found: MessageView | undefined;
+  await waitFor(() => (found = to.payloads('message:added').map((p) => p.message).filter((m) => m.kind === 'attachment' && m.senderId === from.accountId)[nth]) !== undefined, 'an attachment', 30_000);
+  return found!;
+}
+
+/** Opens (downloads, verifies, decrypts) and reads an attachment whole. */
+async function readAll(engine: TestEngine, messageId: string): Promise<{ bytes: Buffer; mediaType: string; fileName: string; risky: boolean }> {
+  const opened = await engine.call('attachments:open', { messageId });
+  const parts: Buffer[] = [];
+  for (let offset = 0; ; ) {
+    const { data, eof } = await engine.call('attachments:read', { messageId, offset, length: MAX_ATTACHMENT_CHUNK_BYTES });
+    const part = Buffer.from(data, 'base64');
+    parts.push(part);
+    offset += part.length;
+    if (eof) break;
+  }
+  return { bytes: Buffer.concat(parts), mediaType: opened.mediaType, fileName: opened.fileName, risky: opened.risky };
+}
+
+async function pair(): Promise<{ alice: TestEngine; bob: TestEngine; aToB: string }> {
+  const alice = await fixture.engine('alice');
+  const bob = await fixture.engine('bob');
+  return { alice, bob, aToB: await alice.add(bob) };
+}
+
+describe('attachments between engines', () => {
+  it('0 bytes, exactly one segment and several segments arrive byte for byte; the receiver keeps only ciphertext at rest', async () => {
+    const { alice, bob, aToB } = await pair();
+    const files = [
+      { name: 'empty.txt', bytes: new Uint8Array(0) },
+      { name: 'one-segment.bin', bytes: pseudoRandomBytes('one segment', ATTACHMENT_SEGMENT_SIZE) },
+      { name: 'several.bin', bytes: pseudoRandomBytes('several', 3 * MiB + 12_345) },
+    ];
+    const sent: MessageView[] = [];
+    for (const f of files) sent.push(await sendFile(alice, aToB, f.name, f.bytes, { caption: `caption of ${f.name}` }));
+    expect(sent.map((m) => m.attachment?.state)).toEqual(['uploading', 'uploading', 'uploading']);
+    for (const [i, f] of files.entries()) {
+      const m = await incoming(bob, alice, i);
+      expect(m.body).toBe(`caption of ${f.name}`);
+      expect(m.attachment).toMatchObject({ fileName: f.name, size: f.bytes.length, state: 'available', thumbnail: null, risky: false });
+      const got = await readAll(bob, m.id);
+      expect(got.bytes.equals(Buffer.from(f.bytes)), f.name).toBe(true);
+      await alice.waitStatus(sent[i]!.id, 'delivered');
+    }
+    // The sender's view says sent; the receiver's says downloaded.
+    const aliceViews = await alice.messages(aToB);
+    expect(aliceViews.filter((m) => m.kind === 'attachment').map((m) => m.attachment?.state)).toEqual(['sent', 'sent', 'sent']);
+    const bToA = (await bob.conversationWith(alice))!;
+    expect((await bob.messages(bToA)).filter((m) => m.kind === 'attachment').map((m) => m.attachment?.state)).toEqual(['downloaded', 'downloaded', 'downloaded']);
+    // Marking them read updates the views whole: each update still carries its attachment.
+    const views = (await bob.messages(bToA)).filter((m) => m.kind === 'attachment');
+    await bob.call('messages:markRead', { conversationId: bToA, upToMessageId: views.at(-1)!.id });
+    const updated = bob.payloads('message:updated').filter((p) => p.message.read && p.message.kind === 'attachment');
+    expect(updated.map((p) => p.message.attachment?.fileName).sort()).toEqual(files.map((f) => f.name).sort());
+    // At rest: the downloaded ciphertext files, and no plaintext (the decrypted copies are gone once read).
+    const dir = join(bob.engine.profile.dataDir, 'attachments');
+    const kept = readdirSync(dir).filter((n) => n.endsWith('.spool'));
+    expect(kept).toHaveLength(3);
+    const several = Buffer.from(files[2]!.bytes);
+    for (const name of kept) expect(readFileSync(join(dir, name)).includes(several.subarray(1000, 1032))).toBe(false);
+    expect(readdirSync(join(dir, 'open'))).toEqual([]);
+  });
+
+  it('a photo arrives re-encoded: no GPS or other EXIF, orientation applied, with dimensions and a thumbnail; "send as file" keeps the original bytes', async () => {
+    const { alice, bob, aToB } = await pair();
+    // 64 × 32 pixels, stored rotated (EXIF orientation 6: shown 32 × 64), with a GPS position.
+    const photo = await sharp({ create: { width: 64, height: 32, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+      .jpeg()
+      .withExifMerge({ IFD0: { Make: 'ParleyCam' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2400/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 300/100' } })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const before = await sharp(photo).metadata();
+    expect(before.exif?.includes(Buffer.from('ParleyCam'))).toBe(true);
+    expect(before.orientation).toBe(6);
+    // Little-endian TIFF: the GPSInfo tag (0x8825) in IFD0 points at the GPS IFD.
+    const GPS_TAG = Buffer.from([0x25, 0x88]);
+    expect(before.exif?.subarray(6, 8).toString()).toBe('II');
+    expect(before.exif?.includes(GPS_TAG)).toBe(true);
+    expect(photo.includes(Buffer.from('Exif\0\0'))).toBe(true);
+
+    await sendFile(alice, aToB, 'IMG_0001.jpg', photo, { caption: 'the view' });
+    const m = await incoming(bob, alice);
+    expect(m.attachment).toMatchObject({ mediaType: 'image/jpeg', width: 32, height: 64, original: false });
+    const thumbnail = Buffer.from(m.attachment!.thumbnail!, 'base64');
+    expect(thumbnail.length).toBeGreaterThan(0);
+    expect(thumbnail.length).toBeLessThanOrEqual(MAX_POINTER_THUMBNAIL_BYTES);
+    expect((await sharp(thumbnail).metadata()).format).toBe('jpeg');
+    const got = await readAll(bob, m.id);
+    expect(got.mediaType).toBe('image/jpeg');
+    const after = await sharp(got.bytes).metadata();
+    expect(after.exif).toBeUndefined();
+    expect(after.orientation).toBeUndefined();
+    expect({ width: after.width, height: after.height }).toEqual({ width: 32, height: 64 });
+    expect(got.bytes.includes(Buffer.from('ParleyCam'))).toBe(false);
+    expect(got.bytes.includes(Buffer.from('Exif\0\0'))).toBe(false);
+
+    // Sent as a file: the bytes are the original ones, metadata and all.
+    await sendFile(alice, aToB, 'IMG_0001.jpg', photo, { asFile: true });
+    const original = await incoming(bob, alice, 1);
+    expect(original.attachment).toMatchObject({ original: true, thumbnail: null, width: null });
+    expect((await readAll(bob, original.id)).bytes.equals(photo)).toBe(true);
+  });
+
+  it('a hostile file name is sanitised before it is sent and again when it arrives; an executable is flagged', async () => {
+    const { alice, bob, aToB } = await pair();
+    const hostile = `../../.config/autostart/\u202Egpj.exe\u0000${'A'.repeat(1000)}.desktop`;
+    const sent = await sendFile(alice, aToB, hostile, new TextEncoder().encode('[Desktop Entry]\nExec=evil\n'));
+    const name = sent.attachment!.fileName;
+    // eslint-disable-next-line no-control-regex -- no NUL may survive
+    expect(name).not.toMatch(/[/\\\u0000\u202E]/u);
+    expect(name.startsWith('.')).toBe(false);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    expect(name.endsWith('.desktop')).toBe(true);
+    const m = await incoming(bob, alice);
+    expect(m.attachment!.fileName).toBe(name);
+    expect(m.attachment!.risky).toBe(true);
+    expect((await readAll(bob, m.id)).risky).toBe(true);
+  });
+
+  it('a file larger than the relay accepts (3 GiB) is refused before any byte is uploaded', async () => {
+    const { alice } = await pair();
+    const created = async (): Promise<number> => {
+      const text = await (await fetch(`${fixture.relay.url}/metrics`)).text();
+      return Number(/^parley_relay_attachment_uploads_created_total (\d+)/m.exec(text)?.[1] ?? 'NaN');
+    };
+    const before = await created();
+    expect(await alice.errorOf('attachments:stage', { name: 'big.iso', size: 3 * 1024 ** 3 })).toBe('ATTACHMENT_TOO_LARGE');
+    // Just below the relay's 2 GiB (ciphertext), it is accepted for staging.
+    expect(await alice.errorOf('attachments:stage', { name: 'big.iso', size: 2 * 1024 ** 3 })).toBe('ATTACHMENT_TOO_LARGE');
+    await alice.call('attachments:stage', { name: 'fits.iso', size: 1024 ** 3 });
+    expect(await created()).toBe(before);
+    expect(Number.isInteger(before)).toBe(true);
+  });
+
+  it('a quota overflow is a typed error in place: the upload stops with "quota" and the message is failed', async () => {
+    const relay = await startTestRelay({ limits: { attachmentQuotaBytes: 2 * MiB } });
+    try {
+      const alice = await TestEngine.create({ relayUrl: relay.url, name: 'alice' });
+      const bob = await TestEngine.create({ relayUrl: relay.url, name: 'bob' });
+      fixture.track(alice, bob);
+      const aToB = await alice.add(bob);
+      const first = await sendFile(alice, aToB, 'a.bin', pseudoRandomBytes('a', 1536 * 1024));
+      await alice.waitStatus(first.id, 'delivered', 20_000);
+      const second = await sendFile(alice, aToB, 'b.bin', pseudoRandomBytes('b', 1024 * 1024));
+      await alice.waitEvent('message:updated', (p) => p.message.id === second.id && p.message.attachment?.state === 'failed', 20_000);
+      const view = (await alice.messages(aToB)).find((m) => m.id === second.id)!;
+      expect(view.status).toBe('failed');
+      expect(view.attachment).toMatchObject({ state: 'failed', error: 'quota' });
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('a tampered ciphertext at the relay is refused as ATTACHMENT_DAMAGED and nothing is released', async () => {
+    const { alice, bob, aToB } = await pair();
+    const sent = await sendFile(alice, aToB, 'doc.bin', pseudoRandomBytes('doc', 2 * MiB));
+    const m = await incoming(bob, alice);
+    // Flip one byte of the stored ciphertext (the relay's file store, named by the attachment id) after the upload.
+    const attachmentId = getAttachment(alice.engine.current!.db.reader, Number(sent.id))!.attachmentId!;
+    const file = join(fixture.relay.dataDir, 'attachments', toBase64Url(attachmentId));
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 100]! ^= 0x01;
+    writeFileSync(file, bytes);
+    expect(await bob.errorOf('attachments:open', { messageId: m.id })).toBe('ATTACHMENT_DAMAGED');
+    expect(await bob.errorOf('attachments:read', { messageId: m.id, offset: 0, length: 1024 })).toBe('ATTACHMENT_NOT_READY');
+    const view = (await bob.messages((await bob.conversationWith(alice))!)).find((x) => x.id === m.id)!;
+    expect(view.attachment).toMatchObject({ state: 'failed', error: 'damaged' });
+    expect(readdirSync(join(bob.engine.profile.dataDir, 'attachments', 'open'))).toEqual([]);
+  });
+});
