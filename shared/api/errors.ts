@@ -55,6 +55,8 @@ export const API_ERROR_CODES = [
   'ATTACHMENT_EXPIRED',
   /** The attachment did not verify (tampered, truncated, a digest that differs): nothing was released. */
   'ATTACHMENT_DAMAGED',
+  /** A photo's metadata could not be removed (the image process failed): nothing was sent; "send as file" sends it unchanged. */
+  'METADATA_NOT_REMOVED',
   /** The attachment is not ready for that (still uploading, a staged file incomplete, not downloaded). */
   'ATTACHMENT_NOT_READY',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */

@@ -281,12 +281,12 @@ export class Attachments {
         const stripped = `${stage.file}.stripped`;
         try {
           image = await stripImage({ input: stage.file, output: stripped, mediaType });
-          source = stripped;
-          mediaType = await sniffMediaType(stripped);
         } catch {
-          // Not a decodable image after all: it goes as a file, untouched (the type says so).
-          image = null;
+          // Never the original instead: its metadata (a GPS position) would go with it unasked.
+          throw new EngineError('METADATA_NOT_REMOVED', "the photo's metadata could not be removed; nothing was sent");
         }
+        source = stripped;
+        mediaType = await sniffMediaType(stripped);
       }
       core.checkApi();
       const spooled = await encryptToSpool(source, { spoolDir: this.#dir, maxCiphertextBytes: await this.#maxBytes() }).catch((e: unknown) => {

@@ -17,7 +17,7 @@ import { toBase64Url } from '../../../shared/crypto/bytes.js';
 import { ATTACHMENT_SEGMENT_SIZE } from '../../../shared/protocol/constants.js';
 import { MAX_POINTER_THUMBNAIL_BYTES } from '../../../shared/protocol/attachment-pointer.js';
 import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
-import { getAttachment } from '../../../electron/engine/db/attachments.js';
+import { getAttachment, setAttachmentState } from '../../../electron/engine/db/attachments.js';
 import { relayAndEngines, TestEngine, waitFor } from '../../support/engines.js';
 import { startTestRelay } from '../relay/helpers/relay.js';
 
@@ -203,5 +203,55 @@ describe('attachments between engines', () => {
     const view = (await bob.messages((await bob.conversationWith(alice))!)).find((x) => x.id === m.id)!;
     expect(view.attachment).toMatchObject({ state: 'failed', error: 'damaged' });
     expect(readdirSync(join(bob.engine.profile.dataDir, 'attachments', 'open'))).toEqual([]);
+  });
+
+  it('a 50 MiB file arrives byte for byte', async () => {
+    const { alice, bob, aToB } = await pair();
+    const bytes = pseudoRandomBytes('fifty', 50 * MiB);
+    const sent = await sendFile(alice, aToB, 'video.mp4', bytes);
+    const m = await incoming(bob, alice);
+    expect(m.attachment?.size).toBe(50 * MiB);
+    expect((await readAll(bob, m.id)).bytes.equals(Buffer.from(bytes))).toBe(true);
+    await alice.waitStatus(sent.id, 'delivered', 20_000);
+  });
+
+  it('an app restart mid-download resumes from the bytes on disk: the relay serves only the rest', async () => {
+    const { alice, bob: first, aToB } = await pair();
+    const bytes = pseudoRandomBytes('resume', 6 * MiB + 99);
+    const sent = await sendFile(alice, aToB, 'resume.bin', bytes);
+    const m = await incoming(first, alice);
+    // The state a crash mid-download leaves: the row says downloading, the partial file holds a prefix.
+    const attachmentId = getAttachment(alice.engine.current!.db.reader, Number(sent.id))!.attachmentId!;
+    const ciphertext = readFileSync(join(fixture.relay.dataDir, 'attachments', toBase64Url(attachmentId)));
+    const kept = 4 * MiB + 7;
+    const dir = join(first.engine.profile.dataDir, 'attachments');
+    first.engine.current!.db.writer.transaction(() => setAttachmentState(first.engine.current!.db.writer, Number(m.id), 'downloading'));
+    await first.close();
+    writeFileSync(join(dir, `${m.id}.spool.partial`), ciphertext.subarray(0, kept));
+    const served = async (): Promise<number> => {
+      const text = await (await fetch(`${fixture.relay.url}/metrics`)).text();
+      return Number(/^parley_relay_attachment_bytes_served_total (\d+)/m.exec(text)?.[1] ?? 'NaN');
+    };
+    const before = await served();
+    const bob = await TestEngine.start({ relayUrl: fixture.relay.url, base: first.options.base, keychain: first.options.keychain });
+    fixture.track(bob);
+    await bob.online();
+    // The download is taken up at start (or when opened) from the partial file.
+    const got = await readAll(bob, m.id);
+    expect(got.bytes.equals(Buffer.from(bytes))).toBe(true);
+    expect((await served()) - before).toBe(ciphertext.length - kept);
+  });
+
+  it('a photo whose metadata cannot be removed is not sent at all (never the original instead); sent as a file it goes unchanged', async () => {
+    const { alice, bob, aToB } = await pair();
+    // JPEG magic bytes, then nothing a decoder accepts.
+    const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(pseudoRandomBytes('broken', 4000))]);
+    const { stageId } = await alice.call('attachments:stage', { name: 'broken.jpg', size: broken.length });
+    await alice.call('attachments:write', { stageId, offset: 0, data: broken.toString('base64') });
+    expect(await alice.errorOf('attachments:send', { conversationId: aToB, stageId, caption: '', asFile: false })).toBe('METADATA_NOT_REMOVED');
+    expect((await alice.messages(aToB)).filter((m) => m.kind === 'attachment')).toHaveLength(0);
+    await sendFile(alice, aToB, 'broken.jpg', broken, { asFile: true });
+    const m = await incoming(bob, alice);
+    expect((await readAll(bob, m.id)).bytes.equals(broken)).toBe(true);
   });
 });

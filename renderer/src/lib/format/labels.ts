@@ -56,6 +56,8 @@ export function describeError(error: ApiError): string {
       return 'That attachment is no longer available.';
     case 'ATTACHMENT_DAMAGED':
       return 'That attachment was damaged or tampered with; nothing was saved.';
+    case 'METADATA_NOT_REMOVED':
+      return 'The photo’s metadata could not be removed, so it was not sent. Choose “Send as file” to send it unchanged.';
     case 'ATTACHMENT_NOT_READY':
       return 'That attachment is not ready yet.';
     case 'STORAGE_FAILURE':
