@@ -1,6 +1,8 @@
 // Vitest projects. `main` runs everywhere; `renderer` compiles Svelte rune modules (*.svelte.ts) and
 // runs in jsdom with the browser build of Svelte; `keychain` suites need a Secret Service (run under
-// scripts/with-keyring.sh); `services` suites need PostgreSQL and Redis (scripts/with-services.sh).
+// scripts/with-keyring.sh); `services` suites need PostgreSQL and Redis (scripts/with-services.sh);
+// `formal` runs the ProVerif models of formal/ (minutes of CPU, one model at a time, so it stays out
+// of `main`, which every landing runs).
 // scripts/test-all.mjs runs each project in its wrapper. Playwright specs (*.e2e.ts) are not collected.
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
@@ -25,7 +27,7 @@ export default defineConfig({
             'test/**/*.test.ts',
             'scripts/**/*.test.ts',
           ],
-          exclude: [...common.exclude, '**/*.keychain.test.ts', '**/*.services.test.ts', 'test/renderer/**'],
+          exclude: [...common.exclude, '**/*.keychain.test.ts', '**/*.services.test.ts', 'test/renderer/**', 'test/formal/**'],
         },
       },
       {
@@ -35,6 +37,7 @@ export default defineConfig({
       },
       { test: { ...common, name: 'keychain', include: ['**/*.keychain.test.ts'] } },
       { test: { ...common, name: 'services', include: ['**/*.services.test.ts'] } },
+      { test: { ...common, name: 'formal', include: ['test/formal/**/*.test.ts'] } },
     ],
   },
 });

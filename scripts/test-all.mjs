@@ -119,6 +119,7 @@ if (built) {
   vitest('vitest renderer', 'renderer');
   vitest('vitest keychain', 'keychain', 'scripts/with-keyring.sh');
   vitest('vitest services', 'services', 'scripts/with-services.sh');
+  vitest('vitest formal', 'formal');
   if (existsSync(path.join(root, 'playwright.config.ts'))) {
     const out = path.join(results, 'playwright.json');
     // Under a private Secret Service: browser hosts keep their database keys in the OS keychain (one
