@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deterministicRng } from '../testing/deterministic-rng.js';
 import { makeDevice } from '../testing/protocol-fixtures.js';
-import { pqxdhInitiate, pqxdhRespond } from './pqxdh.js';
+import { deriveSharedSecret, pqxdhInitiate, pqxdhRespond, type AgreementTranscript } from './pqxdh.js';
 import { verifyBundle } from './prekeys.js';
 
 const T0 = Date.UTC(2026, 10, 1);
@@ -31,6 +31,42 @@ describe('PQXDH', () => {
         expect(b.sharedSecret.length).toBe(32);
       }),
       { numRuns: 40 },
+    );
+  });
+
+  it('property: the hybrid SK changes when only one DH output or only the KEM secret changes (either input unknown keeps SK unknown)', () => {
+    const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    fc.assert(
+      fc.property(
+        fc.array(key, { minLength: 3, maxLength: 4 }),
+        key,
+        fc.nat(3),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 1, max: 255 }),
+        (dh, kemSecret, which, at, flip) => {
+          const transcript: AgreementTranscript = {
+            mode: 'pqxdh',
+            initiatorIdentity: new Uint8Array(32).fill(1),
+            responderIdentity: new Uint8Array(32).fill(2),
+            signedPrekey: new Uint8Array(32).fill(3),
+            kemPrekey: new Uint8Array(1184).fill(4),
+            baseKey: new Uint8Array(32).fill(5),
+            kemCiphertext: new Uint8Array(1088).fill(6),
+          };
+          const sk = deriveSharedSecret(transcript, dh, kemSecret);
+          const otherDh = dh.map((d) => d.slice());
+          otherDh[which % dh.length]![at % 32]! ^= flip;
+          const otherKem = kemSecret.slice();
+          otherKem[at % 32]! ^= flip;
+          // The classical part alone changed: the KEM secret (unknown to a DH-breaking attacker) is the same.
+          expect(deriveSharedSecret(transcript, otherDh, kemSecret)).not.toEqual(sk);
+          // The KEM secret alone changed: the DH outputs (unknown to a KEM-breaking attacker) are the same.
+          expect(deriveSharedSecret(transcript, dh, otherKem)).not.toEqual(sk);
+          // And the inputs are what they were (the derivation wipes only its own copy).
+          expect(deriveSharedSecret(transcript, dh, kemSecret)).toEqual(sk);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
