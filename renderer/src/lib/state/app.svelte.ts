@@ -5,9 +5,11 @@
  * through callbacks that end up here; nothing else touches the bridge (DESIGN §6).
  *
  * Routes are a closed union so later screens (group info, files) are new members, not flags. The
- * search panel (issue 6) is not a route: it takes the sidebar's place while open (Ctrl/Cmd+F), so its
- * results stay in view while a result's conversation opens in the content pane at that message. The engine clock and the renderer's clock are the same system clock in production;
- * `now` ticks so relative times ("12 min. ago") stay current.
+ * search panel (issue 6) is not a route: it opens at the top of the sidebar, above the conversation
+ * list (Ctrl/Cmd+F), so its results stay in view while a result's conversation opens in the content
+ * pane at that message. The engine clock and the renderer's clock are the same system clock in
+ * production; `now` ticks so day words ("Today", "Yesterday") and the list's compact times move on
+ * at midnight.
  */
 import { AttachmentsState } from './attachments.svelte.js';
 import type { Bridge, ConnectionState, EngineState, MessageView, SearchHit, Settings } from '../../../../shared/api/types.js';
