@@ -235,7 +235,7 @@ describe('the contract over the socket', () => {
     for (const [channel, request] of [
       ['conversations:setTyping', { conversationId: '', typing: true }],
       ['conversations:setTyping', { conversationId: '1', typing: true, extra: 1 }],
-      ['account:delete', {}],
+      ['account:selfDestruct', {}],
     ] as const) {
       const reply = nextFrame(ws);
       ws.send(JSON.stringify({ type: 'request', id: 1, channel, request }));

@@ -391,6 +391,10 @@ describe('contacts, conversations and messages views', () => {
     expect(contact).toEqual({
       id: contactId,
       username: 'bob',
+      displayName: null,
+      about: null,
+      accepted: true,
+      blocked: false,
       verified: false,
       keyChangePending: false,
       quantumResistant: false, // device 2 lacks `pq`
@@ -404,6 +408,8 @@ describe('contacts, conversations and messages views', () => {
       kind: 'direct',
       contactId,
       title: 'bob',
+      username: 'bob',
+      request: false,
       unreadCount: 3,
       verified: false,
       quantumResistant: false,

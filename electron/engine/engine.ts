@@ -22,7 +22,8 @@ import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type { AccountView, EngineState, KeyProtection, LifecycleState, Settings } from '../../shared/api/view-models.js';
+import type { AccountView, EngineState, KeyProtection, LifecycleState, OwnProfileView, Settings } from '../../shared/api/view-models.js';
+import { ed25519Sign } from '../../shared/crypto/ed25519.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
 import { normalizeUsername } from '../../shared/wire/username.js';
 import { bootstrapAccount } from './account/bootstrap.js';
@@ -42,6 +43,8 @@ import type { KeychainKeyStore } from './keys/keychain.js';
 import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
 import { LocalQueries, type OpenProfile } from './local-queries.js';
 import { Messaging, registerNewAccount, type MessagingTuning } from './messaging/messaging.js';
+import { checkProfileInput, createOwnProfile } from './messaging/profiles.js';
+import { getOwnProfile } from './db/profiles.js';
 import type { Profile } from './profile.js';
 import { SearchService } from './search/service.js';
 import { SEARCH_SQL_FUNCTIONS } from './search/text.js';
@@ -233,6 +236,8 @@ export class Engine {
     }
     try {
       const current = resignedAccount(db, account, this.#clock());
+      // An account from before profiles gets one now (its name: the username).
+      db.writer.transaction(() => createOwnProfile(db.writer, { displayName: current.username, rng: this.#rng, now: this.#clock() }));
       await maintainPrekeys(db.writer, current, { rng: this.#rng, now: this.#clock });
       this.#open = { db, account: current };
       this.#search.attach(db, searchKey);
@@ -321,6 +326,7 @@ export class Engine {
       if (this.#state !== 'needs-account') throw new EngineError('ACCOUNT_EXISTS', 'this profile already has an account');
       const username = normalizeUsername(req.username);
       if (username === null) throw new EngineError('INVALID_USERNAME', 'a username is 3-32 of a-z, 0-9, "_" and "."');
+      const profile = checkProfileInput(req.displayName ?? username, '');
       if (req.passphrase !== undefined) checkPassphraseStrength(req.passphrase);
       else if (!(await this.#keychain.isAvailable())) {
         this.#keychainAvailable = false;
@@ -339,6 +345,7 @@ export class Engine {
           const db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
           searchKey = key.slice();
           this.#open = { db, account: (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account };
+          db.writer.transaction(() => createOwnProfile(db.writer, { displayName: profile.displayName, rng: this.#rng, now: this.#clock() }));
           // Registration at the relay is part of creating the account: a taken username fails here.
           if (!this.#messagingTuning?.localOnly) {
             await registerNewAccount(db, this.#open.account, { rng: this.#rng, clock: this.#clock, ...(this.#messagingTuning && { tuning: this.#messagingTuning }) });
@@ -511,28 +518,51 @@ export class Engine {
    * Unregisters this device at the relay (when the database is open and the relay answers within
    * a few seconds; otherwise the relay's copy expires with its mailbox retention), then deletes
    * this profile's account locally: the database files (with -wal and -shm), the key file and the
-   * keychain entry.
+   * keychain entry. The account lives on (its other devices, its username).
    */
   logout(): Promise<EngineState> {
     return this.#serial(async () => {
       await this.#messaging?.unregister().catch(() => undefined);
-      this.#idle.stop();
-      this.#closeDatabase();
-      // The search worker closes its connection before the files go.
-      await this.#search.stopped();
-      await this.#removeProfileFiles();
-      const hadKeychain = this.#protection !== 'passphrase';
-      this.#protection = null;
-      this.#setState('needs-account');
-      try {
-        await this.#keychain.destroy();
-      } catch (e) {
-        // A passphrase profile never stored anything there; a keychain profile's entry is orphaned
-        // (useless without the database, replaced by the next account) and the user is told.
-        if (hadKeychain) throw e;
-      }
-      return this.getState();
+      return this.#wipe();
     });
+  }
+
+  /**
+   * Deletes the account at the relay — a statement signed with the account key, which only the
+   * primary device holds — and then this device as at logout. The relay must confirm first: a
+   * deletion that did not reach it leaves everything as it was (RELAY_UNAVAILABLE), never a wiped
+   * device with a live account.
+   */
+  deleteAccount(): Promise<EngineState> {
+    return this.#serial(async () => {
+      const { account } = this.#require();
+      const key = account.accountPrivateKey;
+      if (key === null) throw new EngineError('NOT_PRIMARY_DEVICE', 'only the device that created the account can delete it');
+      const messaging = this.#messaging;
+      if (!messaging) throw new EngineError('LOCKED', 'unlock first');
+      await messaging.deleteAccount((input) => ed25519Sign(key, input));
+      return this.#wipe();
+    });
+  }
+
+  /** Closes and deletes this device's account: database files, key file, keychain entry. */
+  async #wipe(): Promise<EngineState> {
+    this.#idle.stop();
+    this.#closeDatabase();
+    // The search worker closes its connection before the files go.
+    await this.#search.stopped();
+    await this.#removeProfileFiles();
+    const hadKeychain = this.#protection !== 'passphrase';
+    this.#protection = null;
+    this.#setState('needs-account');
+    try {
+      await this.#keychain.destroy();
+    } catch (e) {
+      // A passphrase profile never stored anything there; a keychain profile's entry is orphaned
+      // (useless without the database, replaced by the next account) and the user is told.
+      if (hadKeychain) throw e;
+    }
+    return this.getState();
   }
 
   // ── Settings ───────────────────────────────────────────────────────────────
@@ -554,6 +584,19 @@ export class Engine {
     return settings;
   }
 
+  // ── Own profile ────────────────────────────────────────────────────────────
+
+  getProfile(): OwnProfileView {
+    const own = getOwnProfile(this.#require().db.reader);
+    if (!own) throw new EngineError('INTERNAL', 'no profile');
+    return { displayName: own.displayName, about: own.about };
+  }
+
+  async setProfile(req: RequestOf<'profile:set'>): Promise<OwnProfileView> {
+    const own = await this.#requireMessaging().profiles.set(req.displayName, req.about);
+    return { displayName: own.displayName, about: own.about };
+  }
+
   /** One handler per channel of the contract (a channel without one does not compile). */
   handlers(): Handlers {
     return {
@@ -567,6 +610,9 @@ export class Engine {
       'account:setPassphrase': (r) => this.setPassphrase(r),
       'account:lock': () => this.lock(),
       'account:logout': () => this.logout(),
+      'account:delete': () => this.deleteAccount(),
+      'profile:get': () => this.getProfile(),
+      'profile:set': (r) => this.setProfile(r),
       'contacts:list': () => this.#queries.listContacts(),
       'contacts:getSafetyNumber': (r) => this.#queries.getSafetyNumber(r),
       'contacts:markVerified': (r) => this.#queries.markVerified(r),
@@ -594,6 +640,11 @@ export class Engine {
       'attachments:retry': (r) => this.#requireMessaging().attachments.retry(r),
       'attachments:open': (r) => this.#requireMessaging().attachments.open(r),
       'attachments:read': (r) => this.#requireMessaging().attachments.read(r),
+      'conversations:start': (r) => this.#requireMessaging().startConversation(r),
+      'contacts:accept': (r) => this.#requireMessaging().acceptRequest(r),
+      'contacts:deleteRequest': (r) => this.#requireMessaging().deleteRequest(r),
+      'contacts:setBlocked': (r) => this.#requireMessaging().setBlocked(r),
+      'contacts:listBlocked': () => this.#requireMessaging().listBlocked(),
     };
   }
 
@@ -610,7 +661,7 @@ function attachmentsDirOf(profile: Profile): string {
 }
 
 function accountView(a: LocalAccount): AccountView {
-  return { username: a.username, accountId: contactIdOf(a.accountId), deviceId: a.deviceId, relayUrl: a.relayUrl };
+  return { username: a.username, accountId: contactIdOf(a.accountId), deviceId: a.deviceId, relayUrl: a.relayUrl, primaryDevice: a.accountPrivateKey !== null };
 }
 
 function resignedAccount(db: EngineDatabase, account: LocalAccount, now: number): LocalAccount {

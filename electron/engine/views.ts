@@ -22,6 +22,9 @@ import type { MessageRecord } from './db/messages.js';
 
 export { MAX_PREVIEW_LENGTH };
 
+/** What this account's own notes are called (Signal's name for it, which its users expect). */
+export const NOTE_TO_SELF_TITLE = 'Note to self';
+
 export const UNKNOWN_PRESENCE: Presence = Object.freeze({ state: 'unknown', lastSeenAt: null });
 
 export function contactIdOf(accountId: Uint8Array): string {
@@ -46,6 +49,10 @@ export function contactView(c: ContactRecord, now: number): ContactView {
   return {
     id: contactIdOf(c.accountId),
     username: c.username,
+    displayName: c.displayName,
+    about: c.about,
+    accepted: c.accepted,
+    blocked: c.blocked,
     verified: c.verified,
     keyChangePending: c.keyChangePending,
     quantumResistant: s.quantumResistant,
@@ -74,12 +81,16 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
 
 export function conversationView(r: ConversationListRow, presence: Presence, now: number): ConversationView {
   const s = listSummary(r.deviceList, now);
+  const note = r.conversation.kind === 'note-to-self';
   return {
     id: String(r.conversation.id),
-    kind: 'direct',
+    kind: r.conversation.kind,
     contactId: contactIdOf(r.conversation.peerAccountId),
-    // A contact that wrote first is known by account id only until the user adds it by username.
-    title: r.username || `Unknown ${contactIdOf(r.conversation.peerAccountId).slice(0, 8)}`,
+    // A contact that wrote first is known by account id only until its profile key (and the
+    // username it claims, confirmed at the relay) arrives, or the user adds it by username.
+    title: note ? NOTE_TO_SELF_TITLE : (r.displayName ?? (r.username || `Unknown ${contactIdOf(r.conversation.peerAccountId).slice(0, 8)}`)),
+    username: note ? null : r.username || null,
+    request: !r.accepted,
     unreadCount: r.unreadCount,
     lastMessage: r.lastMessage && {
       id: String(r.lastMessage.id),

@@ -29,6 +29,10 @@ const appFrame = { senderFrame: { url: APP_ENTRY_URL, parent: null } };
 const BOB: ContactView = {
   id: 'b0'.repeat(16),
   username: 'bob',
+  displayName: 'Bob',
+  about: null,
+  accepted: true,
+  blocked: false,
   verified: false,
   keyChangePending: false,
   quantumResistant: true,

@@ -11,9 +11,11 @@
  */
 import { z } from 'zod';
 import {
+  AboutInputSchema,
   ContactIdSchema,
   ConversationIdSchema,
   CountSchema,
+  DisplayNameInputSchema,
   MAX_MESSAGE_BODY_INPUT,
   MAX_PAGE_SIZE,
   MAX_SEARCH_PAGE_SIZE,
@@ -34,6 +36,7 @@ import {
   EngineStateSchema,
   MessagePageSchema,
   MessageViewSchema,
+  OwnProfileViewSchema,
   SafetyNumberViewSchema,
   SearchCursorSchema,
   SearchPageSchema,
@@ -70,6 +73,8 @@ export const CONTRACT = {
       relayUrl: RelayUrlSchema,
       /** Protect the database with a passphrase instead of the OS keychain (required without one). */
       passphrase: PassphraseInputSchema.optional(),
+      /** The name contacts see (encrypted: the relay never does); the username when absent. */
+      displayName: DisplayNameInputSchema.optional(),
     }),
     response: AccountViewSchema,
   },
@@ -89,7 +94,26 @@ export const CONTRACT = {
     response: EngineStateSchema,
   },
   'account:lock': { method: 'lock', request: Empty, response: EngineStateSchema },
+  /**
+   * Log out this device: unregisters it at the relay and deletes everything on it. The account, its
+   * username and its other devices stay.
+   */
   'account:logout': { method: 'logout', request: Empty, response: EngineStateSchema },
+  /**
+   * Delete the account (the primary device only: it signs with the account key): the relay removes
+   * the account, every device and every undelivered message and holds the username for 30 days;
+   * then this device is wiped as at logout. NOT_PRIMARY_DEVICE on a linked device.
+   */
+  'account:delete': { method: 'deleteAccount', request: Empty, response: EngineStateSchema },
+
+  // ── Own profile (docs/protocol.md §18) ──
+  'profile:get': { method: 'getProfile', request: Empty, response: OwnProfileViewSchema },
+  /** Changes the profile: uploaded encrypted, and the contacts that hold the profile key are told. */
+  'profile:set': {
+    method: 'setProfile',
+    request: z.strictObject({ displayName: DisplayNameInputSchema, about: AboutInputSchema }),
+    response: OwnProfileViewSchema,
+  },
 
   // ── Contacts ──
   'contacts:add': {
@@ -114,8 +138,45 @@ export const CONTRACT = {
     response: ContactViewSchema,
   },
 
+  // ── Message requests and blocking (ADR 0018) ──
+  /**
+   * Accepts a message request: from now on this person gets receipts (the held ones too), typing,
+   * presence (once mutual) and this account's profile key.
+   */
+  'contacts:accept': {
+    method: 'acceptRequest',
+    request: z.strictObject({ contactId: ContactIdSchema }),
+    response: ConversationViewSchema,
+  },
+  /** Deletes a message request and its messages; if they write again, a new request appears. */
+  'contacts:deleteRequest': {
+    method: 'deleteRequest',
+    request: z.strictObject({ contactId: ContactIdSchema }),
+    response: z.null(),
+  },
+  /**
+   * Blocks (or unblocks) a person: their messages are dropped on arrival, nothing is sent to them,
+   * their conversation leaves the list, and blocking gives this account a new profile key (shared
+   * with every other contact that held the old one).
+   */
+  'contacts:setBlocked': {
+    method: 'setBlocked',
+    request: z.strictObject({ contactId: ContactIdSchema, blocked: z.boolean() }),
+    response: ContactViewSchema,
+  },
+  'contacts:listBlocked': { method: 'listBlocked', request: Empty, response: z.array(ContactViewSchema) },
+
   // ── Conversations and messages ──
   'conversations:list': { method: 'listConversations', request: Empty, response: z.array(ConversationViewSchema) },
+  /**
+   * The conversation with a username: a contact (added, as contacts:add, if new), or "Note to self"
+   * for this account's own username.
+   */
+  'conversations:start': {
+    method: 'startConversation',
+    request: z.strictObject({ username: UsernameInputSchema }),
+    response: ConversationViewSchema,
+  },
   'messages:openPage': {
     method: 'openPage',
     request: z.strictObject({

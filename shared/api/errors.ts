@@ -45,6 +45,12 @@ export const API_ERROR_CODES = [
   'RELAY_UNAVAILABLE',
   /** The relay refused for rate; try again later. */
   'RATE_LIMITED',
+  /** A display name or about line that breaks the rule (empty, too long, control characters). */
+  'INVALID_PROFILE',
+  /** Sending to (or accepting) a blocked person: unblock first. */
+  'CONTACT_BLOCKED',
+  /** Only the primary device (the one that holds the account key) can delete the account. */
+  'NOT_PRIMARY_DEVICE',
   /** search while the searchEnabled setting is off (there is no index to search). */
   'SEARCH_DISABLED',
   /** A file larger than the relay accepts (refused before any byte is uploaded). */

@@ -38,6 +38,8 @@ export const EVENTS = {
   }),
   /** Unread count, last message, flags or presence of a conversation changed. */
   'conversation:updated': z.strictObject({ conversation: ConversationViewSchema }),
+  /** A conversation left the list (a deleted message request, a blocked person). */
+  'conversation:removed': z.strictObject({ conversationId: ConversationIdSchema }),
   'typing': z.strictObject({ conversationId: ConversationIdSchema, contactId: ContactIdSchema, typing: z.boolean() }),
   'presence': z.strictObject({ contactId: ContactIdSchema, presence: PresenceSchema }),
   'connection': ConnectionStateSchema,

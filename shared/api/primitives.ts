@@ -25,6 +25,12 @@ export const MAX_PASSPHRASE_INPUT = 1024;
 /** Raw username input bound (the username rule itself lives in shared/wire/username.ts). */
 export const MAX_USERNAME_INPUT = 128;
 export const MAX_RELAY_URL_LENGTH = 2048;
+/**
+ * Display name and about line input bounds, in UTF-16 code units: generous, so a too-long value
+ * reaches the engine and gets INVALID_PROFILE (the rule is in UTF-8 bytes: shared/protocol/profile.ts).
+ */
+export const MAX_DISPLAY_NAME_INPUT = 512;
+export const MAX_ABOUT_INPUT = 2048;
 /** App lock idle timeout range, in minutes. */
 export const MIN_APP_LOCK_MINUTES = 1;
 export const MAX_APP_LOCK_MINUTES = 24 * 60;
@@ -50,6 +56,8 @@ export const TimestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEG
 export const CountSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const UsernameInputSchema = z.string().min(1).max(MAX_USERNAME_INPUT);
+export const DisplayNameInputSchema = z.string().min(1).max(MAX_DISPLAY_NAME_INPUT);
+export const AboutInputSchema = z.string().max(MAX_ABOUT_INPUT);
 export const PassphraseInputSchema = z.string().min(1).max(MAX_PASSPHRASE_INPUT);
 
 /**

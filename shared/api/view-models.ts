@@ -32,6 +32,8 @@ export const AccountViewSchema = z.strictObject({
   accountId: ContactIdSchema,
   deviceId: DeviceIdSchema,
   relayUrl: z.string(),
+  /** This device holds the account key (it created the account): only it can delete the account. */
+  primaryDevice: z.boolean(),
 });
 export type AccountView = z.infer<typeof AccountViewSchema>;
 
@@ -74,6 +76,15 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   searchEnabled: true,
 });
 
+// ── Profiles ────────────────────────────────────────────────────────────────
+
+/** This account's own profile (what its contacts see once they have its profile key). */
+export const OwnProfileViewSchema = z.strictObject({
+  displayName: z.string(),
+  about: z.string(),
+});
+export type OwnProfileView = z.infer<typeof OwnProfileViewSchema>;
+
 // ── Contacts ────────────────────────────────────────────────────────────────
 
 export const PresenceSchema = z.strictObject({
@@ -85,7 +96,15 @@ export type Presence = z.infer<typeof PresenceSchema>;
 
 export const ContactViewSchema = z.strictObject({
   id: ContactIdSchema,
+  /** '' until known: a person who wrote first is known by the username they claim once the relay confirms it. */
   username: z.string(),
+  /** From their encrypted profile, once they shared its key; null before. */
+  displayName: z.string().nullable(),
+  about: z.string().nullable(),
+  /** The user added or accepted this person, or wrote to them; false for a message request. */
+  accepted: z.boolean(),
+  /** Nothing is received from or sent to a blocked person. */
+  blocked: z.boolean(),
   /** The user compared safety numbers and marked them verified; resets when the account key changes. */
   verified: z.boolean(),
   /** The account key changed and the user has not accepted it: sending is blocked. */
@@ -128,9 +147,10 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
 
 /**
  * text: a message with a body. decryption-failed: "a message could not be decrypted" (no body).
- * key-changed: "the safety number with this contact changed" (no body).
+ * key-changed: "the safety number with this contact changed" (no body). unsupported: a message of
+ * a kind this version cannot show ("This message needs a newer version of Parley", no body).
  */
-export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment'] as const;
+export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment', 'unsupported'] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
 
@@ -217,11 +237,23 @@ export const LastMessageSchema = z.strictObject({
 
 export const MAX_PREVIEW_LENGTH = 120;
 
+/** direct: with one other person. note-to-self: this account's own notes ("Note to self"). */
+export const CONVERSATION_KINDS = ['direct', 'note-to-self'] as const;
+
 export const ConversationViewSchema = z.strictObject({
   id: ConversationIdSchema,
-  kind: z.literal('direct'),
+  kind: z.enum(CONVERSATION_KINDS),
+  /** The other person; this account's own id for the note to self. */
   contactId: ContactIdSchema,
+  /** What to call the conversation: the display name, else the username, else "Unknown …"; "Note to self". */
   title: z.string(),
+  /** The person's confirmed username, null while unknown. */
+  username: z.string().nullable(),
+  /**
+   * A message request: someone who wrote first and whom the user has not accepted (nor written to).
+   * Until accepted they get no receipts, typing or presence, and notifications show no text.
+   */
+  request: z.boolean(),
   unreadCount: CountSchema,
   lastMessage: LastMessageSchema.nullable(),
   /** The contact's presence (unknown while offline or when the contact hides it). */

@@ -165,9 +165,12 @@ export { expect };
 // ── Person-level steps ───────────────────────────────────────────────────────
 
 /** Creates an account through onboarding (OS keychain, or `passphrase` when given or required). */
-export async function createAccount(page: Page, username: string, options: { passphrase?: string } = {}): Promise<void> {
+export async function createAccount(page: Page, username: string, options: { passphrase?: string; displayName?: string } = {}): Promise<void> {
   await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
   await page.getByLabel('Username').fill(username);
+  // The display name follows the username unless the person types another.
+  await expect(page.getByLabel('Display name')).toHaveValue(username);
+  if (options.displayName !== undefined) await page.getByLabel('Display name').fill(options.displayName);
   if (options.passphrase !== undefined) {
     // With a keychain, the passphrase is the technical choice under "Advanced".
     if (!(await page.getByLabel('Passphrase', { exact: true }).isVisible())) {

@@ -88,12 +88,31 @@ test('app lock: set a passphrase, lock now, unlock', async ({ parley }) => {
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible({ timeout: 20_000 });
 });
 
-test('log out asks first, then deletes the account on this device', async ({ parley }) => {
+test('"Log out this device" says the account lives on, asks first, then deletes this device’s data', async ({ parley }) => {
   const { page } = await parley.open(parley.name('bye'));
   await createAccount(page, 'leaver');
   await page.getByRole('button', { name: 'Settings' }).click();
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page.getByRole('alert')).toContainText('deletes your messages and keys on this device');
+  const logout = page.getByRole('button', { name: 'Log out this device' });
+  await expect(logout).toHaveAccessibleDescription(/Your account, your username and your other devices stay/);
+  await logout.click();
+  await expect(page.getByRole('alert')).toContainText('delete everything of Parley on this device');
   await page.getByRole('button', { name: 'Log out and delete data' }).click();
   await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
+});
+
+test('"Delete account" says what happens to the account, username and messages, then the username is held', async ({ parley }) => {
+  const { page } = await parley.open(parley.name('gone'));
+  await createAccount(page, 'deleter');
+  await page.getByRole('button', { name: 'Settings' }).click();
+  const remove = page.getByRole('button', { name: 'Delete account', exact: true });
+  await expect(remove).toHaveAccessibleDescription(/Your username stays reserved for 30 days/);
+  await expectAccessible(page);
+  await remove.click();
+  await expect(page.getByRole('alert')).toContainText('Delete the account deleter for good?');
+  await page.getByRole('button', { name: 'Delete account for good' }).click();
+  await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
+  // The relay holds the name: a new account cannot take it yet.
+  await page.getByLabel('Username').fill('deleter');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That username is taken. Choose another one.');
 });

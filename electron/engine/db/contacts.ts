@@ -6,6 +6,7 @@
  */
 import type { ReadDb, WriteDb } from './database.js';
 import type { StoredDeviceList } from './account.js';
+import { dropReceiptsFor } from './receipts.js';
 import { blob, blobOrNull, flag } from './rows.js';
 import { sql } from './sql.js';
 
@@ -19,8 +20,13 @@ export type ContactRecord = {
   readonly deviceList: StoredDeviceList;
   /** The user added this contact or answered it; false for a message request (it wrote first). */
   readonly accepted: boolean;
+  /** Nothing from them is kept, nothing is sent to them (ADR 0018). */
+  readonly blocked: boolean;
   /** When the relay's copy of the device list was last fetched and verified; null: never. */
   readonly listCheckedAt: number | null;
+  /** From the newest profile opened with the key they shared (contact_profiles); null before. */
+  readonly displayName: string | null;
+  readonly about: string | null;
   readonly addedAt: number;
   readonly updatedAt: number;
 };
@@ -36,9 +42,12 @@ type ContactRow = {
   device_list_version: number;
   device_list_issued_at: number;
   accepted: number;
+  blocked: number;
   list_checked_at: number | null;
   added_at: number;
   updated_at: number;
+  profile_display_name: string | null;
+  profile_about: string | null;
 };
 
 function toRecord(r: ContactRow): ContactRecord {
@@ -51,7 +60,10 @@ function toRecord(r: ContactRow): ContactRecord {
     previousAccountKey: blobOrNull(r.previous_account_key),
     deviceList: { signed: blob(r.device_list), version: r.device_list_version, issuedAt: r.device_list_issued_at },
     accepted: flag(r.accepted),
+    blocked: flag(r.blocked),
     listCheckedAt: r.list_checked_at,
+    displayName: r.profile_display_name,
+    about: r.profile_about,
     addedAt: r.added_at,
     updatedAt: r.updated_at,
   };
@@ -78,13 +90,17 @@ export function insertContact(
       ${c.deviceList.issuedAt}, ${c.accepted ?? true}, ${c.listCheckedAt ?? null}, ${c.now}, ${c.now})`);
 }
 
+/** A contact's row with what its profile says (the columns of toRecord). */
+const CONTACT_COLUMNS = sql`ct.*, cp.display_name AS profile_display_name, cp.about AS profile_about
+  FROM contacts ct LEFT JOIN contact_profiles cp ON cp.account_id = ct.account_id`;
+
 export function getContact(db: ReadDb, accountId: Uint8Array): ContactRecord | undefined {
-  const r = db.get<ContactRow>(sql`SELECT * FROM contacts WHERE account_id = ${accountId}`);
+  const r = db.get<ContactRow>(sql`SELECT ${CONTACT_COLUMNS} WHERE ct.account_id = ${accountId}`);
   return r && toRecord(r);
 }
 
 export function listContacts(db: ReadDb): ContactRecord[] {
-  return db.all<ContactRow>(sql`SELECT * FROM contacts ORDER BY username, account_id`).map(toRecord);
+  return db.all<ContactRow>(sql`SELECT ${CONTACT_COLUMNS} ORDER BY ct.username, ct.account_id`).map(toRecord);
 }
 
 export function setContactVerified(db: WriteDb, accountId: Uint8Array, verified: boolean, now: number): boolean {
@@ -112,9 +128,41 @@ export function setContactUsername(db: WriteDb, accountId: Uint8Array, username:
   db.run(sql`UPDATE contacts SET username = ${username}, updated_at = ${now} WHERE account_id = ${accountId} AND username <> ${username}`);
 }
 
-/** Account ids of the accepted contacts (the relay's contact list), in a stable order. */
+/** Account ids of the accepted contacts not blocked (the relay's contact list), in a stable order. */
 export function acceptedContactIds(db: ReadDb): Uint8Array[] {
-  return db.all<{ account_id: Uint8Array }>(sql`SELECT account_id FROM contacts WHERE accepted = 1 ORDER BY account_id`).map((r) => blob(r.account_id));
+  return db
+    .all<{ account_id: Uint8Array }>(sql`SELECT account_id FROM contacts WHERE accepted = 1 AND blocked = 0 ORDER BY account_id`)
+    .map((r) => blob(r.account_id));
+}
+
+/** Blocks or unblocks; returns whether anything changed. */
+export function setContactBlocked(db: WriteDb, accountId: Uint8Array, blocked: boolean, now: number): boolean {
+  return (
+    db.run(sql`
+      UPDATE contacts SET blocked = ${blocked}, blocked_at = ${blocked ? now : null}, updated_at = ${now}
+      WHERE account_id = ${accountId} AND blocked <> ${blocked}`).changes === 1
+  );
+}
+
+export function listBlockedContacts(db: ReadDb): ContactRecord[] {
+  return db.all<ContactRow>(sql`SELECT ${CONTACT_COLUMNS} WHERE ct.blocked = 1 ORDER BY ct.username, ct.account_id`).map(toRecord);
+}
+
+/**
+ * Deletes a contact with its conversation, messages, profile and what was queued for them (a
+ * deleted message request). Sessions stay: if they write again, their message still decrypts and
+ * becomes a new request.
+ */
+export function deleteContact(db: WriteDb, accountId: Uint8Array): boolean {
+  db.run(sql`DELETE FROM outbox WHERE recipient_account_id = ${accountId} AND kind <> 'decryption-error'`);
+  dropReceiptsFor(db, accountId);
+  return db.run(sql`DELETE FROM contacts WHERE account_id = ${accountId}`).changes === 1;
+}
+
+/** Everything queued for a person who is now blocked goes (decryption errors included). */
+export function dropQueuedFor(db: WriteDb, accountId: Uint8Array): void {
+  db.run(sql`DELETE FROM outbox WHERE recipient_account_id = ${accountId}`);
+  dropReceiptsFor(db, accountId);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Conversations (direct ones in this version; groups arrive with their own migration) and the
+ * Conversations — direct ones, and this account's "Note to self" (at most one, no contact: its
+ * peer reads as this account's own id; groups arrive with their own migration) — and the
  * conversation-list query: per conversation its contact, unread count and last message, newest
  * activity first. Each subquery is an index seek (messages_unread, messages_by_order).
  */
@@ -9,9 +10,12 @@ import type { Direction } from './messages.js';
 import { blob, flag } from './rows.js';
 import { sql, type SqlQuery } from './sql.js';
 
+export type ConversationKind = 'direct' | 'note-to-self';
+
 export type ConversationRecord = {
   readonly id: number;
-  readonly kind: 'direct';
+  readonly kind: ConversationKind;
+  /** The contact; this account's own id for the note to self. */
   readonly peerAccountId: Uint8Array;
   readonly createdAt: number;
   readonly lastActivityAt: number;
@@ -20,8 +24,25 @@ export type ConversationRecord = {
 type ConversationRow = { id: number; kind: string; peer_account_id: Uint8Array; created_at: number; last_activity_at: number };
 
 function toRecord(r: ConversationRow): ConversationRecord {
-  if (r.kind !== 'direct') throw new Error('unknown conversation kind');
-  return { id: r.id, kind: 'direct', peerAccountId: blob(r.peer_account_id), createdAt: r.created_at, lastActivityAt: r.last_activity_at };
+  if (r.kind !== 'direct' && r.kind !== 'note-to-self') throw new Error('unknown conversation kind');
+  return { id: r.id, kind: r.kind, peerAccountId: blob(r.peer_account_id), createdAt: r.created_at, lastActivityAt: r.last_activity_at };
+}
+
+/** A conversation's columns, the note to self's peer read as this account's own id. */
+const COLUMNS = sql`c.id, c.kind, coalesce(c.peer_account_id, (SELECT account_id FROM account WHERE singleton = 1)) AS peer_account_id,
+  c.created_at, c.last_activity_at`;
+
+/** This account's "Note to self", created on first use (no contact row: it is this account). */
+export function getOrCreateNoteToSelf(db: WriteDb, now: number): ConversationRecord {
+  const existing = findNoteToSelf(db);
+  if (existing) return existing;
+  db.run(sql`INSERT INTO conversations (kind, peer_account_id, created_at, last_activity_at) VALUES ('note-to-self', NULL, ${now}, ${now})`);
+  return findNoteToSelf(db)!;
+}
+
+export function findNoteToSelf(db: ReadDb): ConversationRecord | undefined {
+  const r = db.get<ConversationRow>(sql`SELECT ${COLUMNS} FROM conversations c WHERE c.kind = 'note-to-self' ORDER BY c.id LIMIT 1`);
+  return r && toRecord(r);
 }
 
 /** The direct conversation with a contact, created on first use. */
@@ -42,13 +63,18 @@ export function findDirectConversation(db: ReadDb, peerAccountId: Uint8Array): C
 }
 
 export function getConversation(db: ReadDb, id: number): ConversationRecord | undefined {
-  const r = db.get<ConversationRow>(sql`SELECT * FROM conversations WHERE id = ${id}`);
+  const r = db.get<ConversationRow>(sql`SELECT ${COLUMNS} FROM conversations c WHERE c.id = ${id}`);
   return r && toRecord(r);
 }
 
 export type ConversationListRow = {
   readonly conversation: ConversationRecord;
+  /** '' while unknown (and for the note to self). */
   readonly username: string;
+  /** From the contact's profile, once opened; null before. */
+  readonly displayName: string | null;
+  /** The user added, accepted or wrote to them; false for a message request. */
+  readonly accepted: boolean;
   readonly verified: boolean;
   readonly keyChangePending: boolean;
   readonly deviceList: Uint8Array;
@@ -64,7 +90,9 @@ export type ConversationListRow = {
 };
 
 type ListRow = ConversationRow & {
-  username: string;
+  username: string | null;
+  display_name: string | null;
+  accepted: number;
   verified: number;
   key_change_pending: number;
   device_list: Uint8Array;
@@ -80,7 +108,9 @@ type ListRow = ConversationRow & {
 function toListRow(r: ListRow): ConversationListRow {
   return {
     conversation: toRecord(r),
-    username: r.username,
+    username: r.username ?? '',
+    displayName: r.display_name,
+    accepted: flag(r.accepted),
     verified: flag(r.verified),
     keyChangePending: flag(r.key_change_pending),
     deviceList: blob(r.device_list),
@@ -101,25 +131,29 @@ function toListRow(r: ListRow): ConversationListRow {
 
 function listQuery(previewLength: number, where: SqlQuery) {
   return sql`
-    SELECT c.*, ct.username, ct.verified, ct.key_change_pending, ct.device_list,
+    SELECT ${COLUMNS}, ct.username, cp.display_name, coalesce(ct.accepted, 1) AS accepted, coalesce(ct.verified, 1) AS verified,
+      coalesce(ct.key_change_pending, 0) AS key_change_pending,
+      coalesce(ct.device_list, (SELECT device_list FROM account WHERE singleton = 1)) AS device_list,
       (SELECT count(*) FROM messages u
         WHERE u.conversation_id = c.id AND u.direction = 'incoming' AND u.read_at IS NULL) AS unread,
       lm.id AS lm_id, lm.kind AS lm_kind, lm.direction AS lm_direction,
       substr(lm.body, 1, ${previewLength}) AS lm_preview, lm.display_at AS lm_display_at, lm.status AS lm_status
     FROM conversations c
-    JOIN contacts ct ON ct.account_id = c.peer_account_id
+    LEFT JOIN contacts ct ON ct.account_id = c.peer_account_id
+    LEFT JOIN contact_profiles cp ON cp.account_id = c.peer_account_id
     LEFT JOIN messages lm ON lm.id = (
       SELECT m.id FROM messages m WHERE m.conversation_id = c.id ORDER BY m.display_at DESC, m.id DESC LIMIT 1)
     ${where}
     ORDER BY c.last_activity_at DESC, c.id DESC`;
 }
 
-/** Every conversation with its list data, newest activity first. */
+/** Every conversation with its list data, newest activity first; blocked people's are not listed. */
 export function listConversations(db: ReadDb, previewLength: number): ConversationListRow[] {
-  return db.all<ListRow>(listQuery(previewLength, sql``)).map(toListRow);
+  return db.all<ListRow>(listQuery(previewLength, sql`WHERE coalesce(ct.blocked, 0) = 0 AND (ct.account_id IS NOT NULL OR c.kind = 'note-to-self')`)).map(toListRow);
 }
 
+/** One conversation's list data (none for a blocked person's). */
 export function conversationListRow(db: ReadDb, id: number, previewLength: number): ConversationListRow | undefined {
-  const r = db.get<ListRow>(listQuery(previewLength, sql`WHERE c.id = ${id}`));
+  const r = db.get<ListRow>(listQuery(previewLength, sql`WHERE c.id = ${id} AND coalesce(ct.blocked, 0) = 0 AND (ct.account_id IS NOT NULL OR c.kind = 'note-to-self')`));
   return r && toListRow(r);
 }

@@ -16,7 +16,7 @@ import { sql } from './sql.js';
  * message for this account's other devices; receipt, typing: control content; decryption-error:
  * the signed, unencrypted report (the same bytes for every device).
  */
-export type OutboxKind = 'message' | 'sync' | 'receipt' | 'typing' | 'decryption-error';
+export type OutboxKind = 'message' | 'sync' | 'receipt' | 'typing' | 'decryption-error' | 'profile-key';
 
 export type OutboxEnvelope = { readonly deviceId: number; readonly envelope: Uint8Array };
 

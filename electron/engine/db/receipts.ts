@@ -49,3 +49,8 @@ export function removeReceipts(db: WriteDb, sent: { readonly peerAccountId: Uint
     db.run(sql`DELETE FROM receipt_queue WHERE peer_account_id = ${sent.peerAccountId} AND kind = ${sent.kind} AND message_id = ${id}`);
   }
 }
+
+/** Every receipt waiting for one peer goes (a deleted request, a blocked person). */
+export function dropReceiptsFor(db: WriteDb, peerAccountId: Uint8Array): void {
+  db.run(sql`DELETE FROM receipt_queue WHERE peer_account_id = ${peerAccountId}`);
+}

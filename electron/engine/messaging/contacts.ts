@@ -68,13 +68,19 @@ function stored(list: DeviceList, signed: Uint8Array): StoredDeviceList {
   return { signed, version: list.version, issuedAt: list.issuedAt };
 }
 
-export type RefreshOutcome = { readonly contact: ContactRecord; readonly keyChanged: boolean; readonly created: boolean };
+export type RefreshOutcome = {
+  readonly contact: ContactRecord;
+  readonly keyChanged: boolean;
+  readonly created: boolean;
+  /** A message request that this call accepted (adding someone who wrote first). */
+  readonly acceptedRequest: boolean;
+};
 
 export class Contacts {
   constructor(private readonly core: MessagingCore) {}
 
   /** contacts:add — look the username up, verify, store (or refresh) and accept the contact. */
-  async add(usernameInput: string): Promise<ContactRecord> {
+  async add(usernameInput: string): Promise<RefreshOutcome> {
     const { core } = this;
     const username = normalizeUsername(usernameInput);
     if (username === null) throw new EngineError('INVALID_USERNAME', 'a username is 3-32 of a-z, 0-9, "_" and "."');
@@ -85,7 +91,7 @@ export class Contacts {
     const outcome = this.apply(response, { username, accept: true });
     // The relay's contact list follows at once (a failure is repaired at the next connection).
     await this.syncRelayContacts().catch(() => undefined);
-    return outcome.contact;
+    return outcome;
   }
 
   /**
@@ -128,6 +134,7 @@ export class Contacts {
     }
     let noticeRowId: number | null = null;
     let conversationId: number | null = null;
+    let acceptedRequest = false;
     core.db.writer.transaction(() => {
       const db = core.db.writer;
       if (!existing) {
@@ -137,7 +144,10 @@ export class Contacts {
         return;
       }
       if (o.username !== null) setContactUsername(db, accountId, o.username, now);
-      if (o.accept && acceptContact(db, accountId, now)) conversationId = getOrCreateDirectConversation(db, accountId, now).id;
+      if (o.accept && acceptContact(db, accountId, now)) {
+        acceptedRequest = true;
+        conversationId = getOrCreateDirectConversation(db, accountId, now).id;
+      }
       if (!bytesEqual(existing.accountKey, accountKey)) {
         keyChanged = true;
         recordAccountKeyChange(db, accountId, { accountKey, deviceList: stored(list, signed), now });
@@ -157,7 +167,7 @@ export class Contacts {
     if (noticeRowId !== null) core.emitMessageAdded(noticeRowId);
     if (keyChanged) core.emit('contact:keyChanged', { contactId: contactIdOf(accountId), conversationId: conversationId === null ? null : String(conversationId) });
     if (conversationId !== null) core.emitConversation(conversationId);
-    return { contact, keyChanged, created: !existing };
+    return { contact, keyChanged, created: !existing, acceptedRequest };
   }
 
   #untrusted(accountId: Uint8Array, reason: UntrustedReason): never {

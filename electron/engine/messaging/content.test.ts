@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import { readFileSync } from 'node:fs';
-import { concatBytes, fromHex, toHex } from '../../../shared/crypto/bytes.js';
+import { concatBytes, fromHex, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { padmeLength } from '../../../shared/protocol/attachment-cipher.js';
 import { MAX_POINTER_THUMBNAIL_BYTES, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { Writer } from '../../../shared/protocol/codec.js';
@@ -41,6 +41,14 @@ const content: fc.Arbitrary<Content> = fc.oneof(
   fc.record({ type: fc.constant('typing' as const), messageId: id, sentAt: time, state: fc.constantFrom('started' as const, 'stopped' as const) }),
   fc.record({ type: fc.constant('sent' as const), messageId: id, sentAt: time, destination: id, text, expireTimerSeconds: timer }),
   fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
+  fc.record({
+    type: fc.constant('profile-key' as const),
+    messageId: id,
+    sentAt: time,
+    profileKey: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    revision: time,
+    username: fc.stringMatching(/^[a-z0-9_.]{3,32}$/),
+  }),
 );
 
 function code(bytes: Uint8Array): string {
@@ -112,6 +120,21 @@ describe('E2E content', () => {
     expect(toHex(receipt)).toBe(`0105${'aa'.repeat(16)}0000000000000001` + '02' + '0002' + 'bb'.repeat(16) + 'cc'.repeat(16));
     const typing = encodeContent({ type: 'typing', messageId, sentAt: 1, state: 'stopped' });
     expect(toHex(typing)).toBe(`0103${'aa'.repeat(16)}0000000000000001` + '02');
+    // The example of docs/protocol.md §16 (ProfileKey).
+    const profileKey = encodeContent({ type: 'profile-key', messageId, sentAt: 1, profileKey: new Uint8Array(32).fill(0xcc), revision: 3, username: 'alice' });
+    expect(toHex(profileKey)).toBe(`0107${'aa'.repeat(16)}0000000000000001` + 'cc'.repeat(32) + '0000000000000003' + '05' + '616c696365');
+  });
+
+  it('a profile key carries a canonical username: anything else is MALFORMED, and the sender refuses to write one', () => {
+    const head = () => new Writer().u8(1).u8(7).bytes(new Uint8Array(16)).u64(1).bytes(new Uint8Array(32)).u64(1);
+    expect(code(head().u8(5).bytes(utf8('alice')).finish())).toBe('ok');
+    expect(code(head().u8(5).bytes(utf8('Alice')).finish())).toBe('MALFORMED');
+    expect(code(head().u8(2).bytes(utf8('al')).finish())).toBe('MALFORMED');
+    expect(code(head().u8(0).finish())).toBe('MALFORMED');
+    expect(code(head().u8(3).bytes(Uint8Array.of(0x61, 0xff, 0x62)).finish())).toBe('MALFORMED');
+    const c = { type: 'profile-key', messageId: new Uint8Array(16), sentAt: 1, revision: 1 } as const;
+    expect(() => encodeContent({ ...c, profileKey: new Uint8Array(32), username: 'Alice' })).toThrow(RangeError);
+    expect(() => encodeContent({ ...c, profileKey: new Uint8Array(31), username: 'alice' })).toThrow(RangeError);
   });
 
   it('refuses bad text (UTF-8, empty, oversized, flags, zero timer) and bad kinds; newer content is UNSUPPORTED', () => {
@@ -124,7 +147,7 @@ describe('E2E content', () => {
     expect(code(head(1).u8(1).u32(0).var32(Uint8Array.of(0x61)).finish())).toBe('MALFORMED');
     expect(code(head(2).u8(3).bytes(new Uint8Array(16)).finish())).toBe('MALFORMED');
     expect(code(head(3).u8(0).finish())).toBe('MALFORMED');
-    expect(code(head(7).finish())).toBe('UNSUPPORTED');
+    expect(code(head(8).finish())).toBe('UNSUPPORTED');
     expect(code(new Writer().u8(2).u8(1).finish())).toBe('UNSUPPORTED');
     expect(() => encodeContent({ type: 'text', messageId: new Uint8Array(16), sentAt: 0, text: '', expireTimerSeconds: null })).toThrow(RangeError);
   });

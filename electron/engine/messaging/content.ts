@@ -19,6 +19,8 @@ import { fromUtf8, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
 import { readAttachmentPointer, writeAttachmentPointer, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
+import { PROFILE_KEY_LENGTH } from '../../../shared/protocol/constants.js';
+import { normalizeUsername } from '../../../shared/wire/username.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 
 export const CONTENT_VERSION = 1;
@@ -27,10 +29,11 @@ export const MESSAGE_ID_LENGTH = 16;
 /**
  * Content types. 0x02 is the receipt of the first release ("everything up to a message"): never
  * sent any more, and read as confirming only the one message it names (docs/protocol.md §16).
+ * 0x07 carries the sender's profile key (§16, §18).
  */
-export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06 } as const;
+export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06, ProfileKey: 0x07 } as const;
 /** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.Attachment;
+const LAST_CONTENT_TYPE = ContentType.ProfileKey;
 export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
@@ -64,7 +67,12 @@ export type Content =
   /** A message this account sent from another device, for its other devices' history. */
   | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody)
   /** One file: where it is, how to open it, what to show before it is fetched; and a caption ('' for none). */
-  | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string });
+  | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string })
+  /**
+   * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
+   * and the username it claims (the receiver confirms it at the relay before showing it).
+   */
+  | (ContentHeader & { readonly type: 'profile-key'; readonly profileKey: Uint8Array; readonly revision: number; readonly username: string });
 
 export type ContentErrorCode = 'MALFORMED' | 'UNSUPPORTED';
 
@@ -144,6 +152,13 @@ export function encodeContent(c: Content): Uint8Array {
       w.var32(caption);
       break;
     }
+    case 'profile-key': {
+      if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
+      if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
+      const name = utf8(c.username);
+      w.u8(ContentType.ProfileKey).bytes(c.messageId).u64(c.sentAt).bytes(c.profileKey).u64(c.revision).u8(name.length).bytes(name);
+      break;
+    }
   }
   return w.finish();
 }
@@ -210,11 +225,40 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };
       break;
     }
+    case ContentType.ProfileKey: {
+      const profileKey = r.bytes(PROFILE_KEY_LENGTH);
+      const revision = r.u64();
+      let username: string;
+      try {
+        username = fromUtf8(r.bytes(r.u8()));
+      } catch (e) {
+        if (isProtocolError(e)) throw e;
+        throw new ContentError('MALFORMED', 'profile key: username is not UTF-8');
+      }
+      if (normalizeUsername(username) !== username) throw new ContentError('MALFORMED', 'profile key: not a canonical username');
+      content = { type: 'profile-key', messageId, sentAt, profileKey, revision, username };
+      break;
+    }
     default:
       throw new ContentError('UNSUPPORTED', `content type ${type}`);
   }
   r.end();
   return content;
+}
+
+/**
+ * The header of content this build could not parse as a known kind (UNSUPPORTED): its message id
+ * and time when the version is 1 and the header is complete (for de-duplication). An unknown type
+ * is shown as "This message needs a newer version of Parley" (docs/protocol.md §16), so a later
+ * control kind must not reach a device that does not know it.
+ */
+export function unsupportedContentOf(bytes: Uint8Array): { readonly messageId: Uint8Array | null; readonly sentAt: number | null } {
+  if (bytes.length < 2 + MESSAGE_ID_LENGTH + 8 || bytes[0] !== CONTENT_VERSION) return { messageId: null, sentAt: null };
+  const r = new Reader(bytes, 'content');
+  r.u8();
+  r.u8();
+  const messageId = r.bytes(MESSAGE_ID_LENGTH);
+  return { messageId, sentAt: r.u64() };
 }
 
 /** Parses authenticated plaintext (already unpadded by the session). Throws ContentError. */

@@ -31,16 +31,17 @@ import { createDecryptionError } from '../../../shared/protocol/decryption-error
 import type { PeerDevice } from '../../../shared/protocol/session.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { getContact } from '../db/contacts.js';
-import { findDirectConversation, getOrCreateDirectConversation } from '../db/conversations.js';
+import { findDirectConversation, getOrCreateDirectConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
 import { recordEnvelope, recordReceived } from '../db/inbound.js';
 import { getMessage, insertedRecord, insertMessage, upgradeStatusOf } from '../db/messages.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
+import { receiveContactProfileKey } from '../db/profiles.js';
 import { requestResend } from '../db/resends.js';
 import { crashPoint } from '../crash-points.js';
 import { messageView } from '../views.js';
-import { ContentError, decodeContent, type Content } from './content.js';
+import { ContentError, decodeContent, unsupportedContentOf, type Content } from './content.js';
 import { Contacts } from './contacts.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
 import { insertNotice } from './notices.js';
@@ -65,6 +66,8 @@ type Effects = {
   sendSoon: boolean;
   receiptsQueued: boolean;
   newSession: boolean;
+  /** A contact shared a (new) profile key or revision: a fetch is due. */
+  profilesDue: boolean;
 };
 
 export type InboundHooks = {
@@ -74,6 +77,8 @@ export type InboundHooks = {
   readonly receiptsQueued: () => void;
   /** A prekey message consumed one-time keys: the relay's stock may need a refill. */
   readonly prekeysConsumed: () => void;
+  /** Contact profiles are due for a fetch (profiles.ts). */
+  readonly profilesDue: () => void;
 };
 
 /** Everything that makes an envelope the same envelope: its sender and its bytes. */
@@ -94,6 +99,8 @@ export class InboundProcessor {
    */
   #batchPeers = new Map<string, PeerDevice | null>();
   #batchConversations = new Map<string, number>();
+  /** Per sender account of the batch: accepted (not a message request) and blocked. */
+  #batchStanding = new Map<string, { readonly accepted: boolean; readonly blocked: boolean }>();
   /** The last batch's commit (ms): the next batch leaves room for one as long (INBOUND_BATCH_TARGET_MS). */
   #lastCommitMs = 0;
   /** The live channel is paused because the queue reached INBOUND_QUEUE_HIGH_WATER. */
@@ -212,11 +219,12 @@ export class InboundProcessor {
     const { core } = this;
     const started = performance.now();
     const seqs: number[] = [];
-    const effects: Effects = { events: [], conversations: new Set(), sendSoon: false, receiptsQueued: false, newSession: false };
+    const effects: Effects = { events: [], conversations: new Set(), sendSoon: false, receiptsQueued: false, newSession: false, profilesDue: false };
     const db = core.db.writer;
     // One transaction; session records read once and written once per batch (sessions.ts).
     this.#batchPeers.clear();
     this.#batchConversations.clear();
+    this.#batchStanding.clear();
     const budget = Math.max(INBOUND_BATCH_MIN_BUDGET_MS, Math.min(INBOUND_BATCH_BUDGET_MS, INBOUND_BATCH_TARGET_MS - this.#lastCommitMs));
     let worked = started;
     core.sessions.batch(() => {
@@ -241,6 +249,7 @@ export class InboundProcessor {
     if (effects.sendSoon) this.hooks.kick();
     if (effects.receiptsQueued) this.hooks.receiptsQueued();
     if (effects.newSession) this.hooks.prekeysConsumed();
+    if (effects.profilesDue) this.hooks.profilesDue();
   }
 
   /**
@@ -259,6 +268,19 @@ export class InboundProcessor {
     return getOrCreateDirectConversation(db, peerAccountId, now).id;
   }
 
+  /** Whether the user accepted the sender (own devices: yes) and whether it is blocked. */
+  #standing(db: WriteDb, accountId: Uint8Array): { readonly accepted: boolean; readonly blocked: boolean } {
+    if (this.core.isSelf(accountId)) return { accepted: true, blocked: false };
+    const key = toHex(accountId);
+    let standing = this.#batchStanding.get(key);
+    if (standing === undefined) {
+      const contact = getContact(db, accountId);
+      standing = { accepted: contact?.accepted ?? false, blocked: contact?.blocked ?? false };
+      this.#batchStanding.set(key, standing);
+    }
+    return standing;
+  }
+
   #processOne(db: WriteDb, item: InboundItem, effects: Effects): void {
     const { core } = this;
     const { envelope } = item;
@@ -274,6 +296,9 @@ export class InboundProcessor {
       this.#batchPeers.set(peerKey, peer);
     }
     if (!peer) return; // not on the account's verified list: rejected
+    // A blocked person's envelopes are dropped unread (acknowledged with the batch): nothing is
+    // decrypted, stored, shown or answered.
+    if (this.#standing(db, source.accountId).blocked) return;
     let type: number;
     try {
       type = messageTypeOf(envelope.content);
@@ -292,8 +317,11 @@ export class InboundProcessor {
         try {
           content = decodeContent(result.plaintext);
         } catch (e) {
-          if (e instanceof ContentError) return; // a newer client's content, or a peer's bug: nothing to show
-          throw e;
+          if (!(e instanceof ContentError)) throw e;
+          // A newer client's content: the person is told (once per message id); a peer's bug
+          // (MALFORMED) shows nothing.
+          if (e.code === 'UNSUPPORTED') this.#unsupported(tx, peer, unsupportedContentOf(result.plaintext), effects);
+          return;
         } finally {
           result.plaintext.fill(0);
         }
@@ -331,8 +359,11 @@ export class InboundProcessor {
           readAt: null,
         } as const;
         const rowId = insertMessage(db, row);
-        queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
-        effects.receiptsQueued = true;
+        // A message request gets no delivery receipt until accepted (acceptRequest sends them then).
+        if (this.#standing(db, peer.accountId).accepted) {
+          queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
+          effects.receiptsQueued = true;
+        }
         const view = messageView(insertedRecord(rowId, row), core.account.accountId);
         effects.events.push(() => {
           this.typing.textFrom(peer.accountId);
@@ -389,9 +420,12 @@ export class InboundProcessor {
         return;
       }
       case 'sent': {
-        // A message this account sent from another device: its copy in the history here.
-        if (!own || !getContact(db, content.destination)) return;
-        const conversation = getOrCreateDirectConversation(db, content.destination, now);
+        // A message this account sent from another device: its copy in the history here (a note to
+        // self when addressed to the account itself).
+        if (!own) return;
+        const toSelf = core.isSelf(content.destination);
+        if (!toSelf && !getContact(db, content.destination)) return;
+        const conversation = toSelf ? getOrCreateNoteToSelf(db, now) : getOrCreateDirectConversation(db, content.destination, now);
         const row = {
           conversationId: conversation.id,
           kind: 'text',
@@ -410,7 +444,30 @@ export class InboundProcessor {
         effects.conversations.add(conversation.id);
         return;
       }
+      case 'profile-key': {
+        // A contact's profile key (this account's own devices share one key: not built yet).
+        if (own) return;
+        receiveContactProfileKey(db, { accountId: peer.accountId, profileKey: content.profileKey, revision: content.revision, usernameClaim: content.username, now });
+        effects.profilesDue = true;
+        return;
+      }
     }
+  }
+
+  /**
+   * Content of a kind this version does not know, from a contact: a notice "This message needs a
+   * newer version of Parley" in their conversation (none for this account's own devices, whose
+   * new kinds are for their own history, nor for control content that is silent when unknown).
+   */
+  #unsupported(db: WriteDb, peer: PeerDevice, header: ReturnType<typeof unsupportedContentOf>, effects: Effects): void {
+    const { core } = this;
+    if (header === null || core.isSelf(peer.accountId)) return;
+    const now = core.clock();
+    if (header.messageId && !recordReceived(db, { senderAccountId: peer.accountId, senderDeviceId: peer.entry.deviceId, messageId: header.messageId }, now)) return;
+    const notice = insertNotice(db, core.account.accountId, peer.accountId, 'unsupported', now);
+    const view = messageView(getMessage(db, notice.rowId)!, core.account.accountId);
+    effects.events.push(() => core.emit('message:added', { message: view }));
+    effects.conversations.add(notice.conversationId);
   }
 
   /**
@@ -426,6 +483,9 @@ export class InboundProcessor {
     const last = this.#lastFailure.get(key);
     if (last !== undefined && now - last < DECRYPTION_ERROR_INTERVAL_MS && now >= last) return;
     this.#lastFailure.set(key, now);
+    // A message request gets no decryption error either: answering would tell a stranger this
+    // device is online and reading (issue 12). The notice is still shown.
+    const accepted = this.#standing(db, peer.accountId).accepted;
     const account = core.account;
     const report = createDecryptionError(
       envelope.content,
@@ -436,8 +496,10 @@ export class InboundProcessor {
       },
       account.identitySigning.privateKey,
     );
-    core.queueSend(db, { kind: 'decryption-error', recipient: peer.accountId, content: report, messageRowId: null });
-    effects.sendSoon = true;
+    if (accepted) {
+      core.queueSend(db, { kind: 'decryption-error', recipient: peer.accountId, content: report, messageRowId: null });
+      effects.sendSoon = true;
+    }
     if (core.isSelf(peer.accountId) || !getContact(db, peer.accountId)) return;
     const notice = insertNotice(db, core.account.accountId, peer.accountId, 'decryption-failed', now);
     const view = messageView(getMessage(db, notice.rowId)!, account.accountId);

@@ -16,24 +16,27 @@
  * unregister at logout). Every await is followed by a check that the layer was not stopped.
  */
 import type { RequestOf } from '../../../shared/api/types.js';
-import type { ContactView, MessageView, Presence, Settings } from '../../../shared/api/view-models.js';
+import type { ContactView, ConversationView, MessageView, Presence, Settings } from '../../../shared/api/view-models.js';
 import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import type { EngineEvent } from '../../../shared/api/types.js';
 import { utf8 } from '../../../shared/crypto/bytes.js';
+import { normalizeUsername } from '../../../shared/wire/username.js';
 import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random.js';
 import { systemTimers, type Timers } from '../app-lock.js';
 import { setRelayId, type LocalAccount } from '../db/account.js';
-import { acceptContact, getContact } from '../db/contacts.js';
-import { getConversation } from '../db/conversations.js';
+import { acceptContact, deleteContact, dropQueuedFor, getContact, listBlockedContacts, setContactBlocked } from '../db/contacts.js';
+import { conversationListRow, findDirectConversation, getConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
 import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
-import { getMessage, insertedRecord, insertMessage, markSending, type MessageRecord } from '../db/messages.js';
+import { getMessage, insertedRecord, insertMessage, markSending, incomingTextIds, type MessageRecord } from '../db/messages.js';
+import { forgetProfileShared } from '../db/profiles.js';
+import { queueReceipt } from '../db/receipts.js';
 import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
 import { crashPoint } from '../crash-points.js';
 import { RelayClient } from '../relay/client.js';
 import type { BackoffOptions, ConnectionState as RelayState } from '../relay/socket.js';
-import { contactView, messageView, rowIdOf } from '../views.js';
+import { accountIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf } from '../views.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import { Contacts } from './contacts.js';
 import { MessagingCore, MessagingStopped } from './fan-out.js';
@@ -41,6 +44,7 @@ import { InboundProcessor } from './inbound.js';
 import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
 import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
+import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
 import { maintainAtRelay, registerAccount } from './registration.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
@@ -88,11 +92,15 @@ export function relayClientFor(account: LocalAccount, rng: Rng, tuning: Messagin
   });
 }
 
-/** Registers a freshly created account at its relay (engine createAccount). */
+/**
+ * Registers a freshly created account at its relay (engine createAccount) and uploads its first
+ * profile (a failed upload is repeated at the next connection).
+ */
 export async function registerNewAccount(db: EngineDatabase, account: LocalAccount, deps: { rng: Rng; clock: Clock; tuning?: MessagingTuning }): Promise<void> {
   const client = relayClientFor(account, deps.rng, deps.tuning);
   try {
     await registerAccount(db.writer, account, { clock: deps.clock, rng: deps.rng, client, ...(deps.tuning?.requestTimeoutMs !== undefined && { timeoutMs: deps.tuning.requestTimeoutMs }) });
+    await uploadOwnProfileIfOwed(db.writer, account, client, deps.rng).catch(() => undefined);
   } finally {
     client.close();
   }
@@ -105,6 +113,7 @@ export class Messaging {
   readonly inbound: InboundProcessor;
   readonly typing: Typing;
   readonly attachments: Attachments;
+  readonly profiles: Profiles;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
   #maintenance: NodeJS.Timeout | undefined;
@@ -137,10 +146,12 @@ export class Messaging {
     this.outbox = new OutboxSender(this.core, this.contacts);
     this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
     this.attachments = new Attachments({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick() });
+    this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),
+      profilesDue: () => void this.profiles.fetchDue().catch(() => undefined),
     });
   }
 
@@ -164,6 +175,7 @@ export class Messaging {
     this.#maintenance = setInterval(() => {
       this.#sweep();
       void this.#maintain();
+      if (this.core.relay.state === 'open') void this.profiles.fetchDue().catch(() => undefined);
     }, MAINTENANCE_INTERVAL_MS);
     this.#maintenance.unref?.();
     this.#emitConnection();
@@ -211,6 +223,18 @@ export class Messaging {
     const { relay } = this.core;
     await Promise.race([
       relay.unregisterDevice(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new EngineError('RELAY_UNAVAILABLE', 'the relay did not answer')), UNREGISTER_TIMEOUT_MS).unref()),
+    ]);
+  }
+
+  /**
+   * Deletes the account at the relay (the caller signs with the account key); RELAY_UNAVAILABLE
+   * when the relay does not confirm in time.
+   */
+  async deleteAccount(signWithAccountKey: (input: Uint8Array) => Uint8Array): Promise<void> {
+    const { relay } = this.core;
+    await Promise.race([
+      relay.deleteAccount(signWithAccountKey),
       new Promise<never>((_, reject) => setTimeout(() => reject(new EngineError('RELAY_UNAVAILABLE', 'the relay did not answer')), UNREGISTER_TIMEOUT_MS).unref()),
     ]);
   }
@@ -265,6 +289,8 @@ export class Messaging {
       () => this.contacts.syncRelayContacts(),
       () => this.presence.publishVisibility(core.settings().presenceVisible),
       () => this.presence.snapshot(),
+      () => this.profiles.uploadAndShare(),
+      () => this.profiles.fetchDue(),
     ];
     for (const step of steps) {
       if (core.stopped || core.relay.state !== 'open') return;
@@ -316,11 +342,37 @@ export class Messaging {
   // ── API ────────────────────────────────────────────────────────────────────
 
   async addContact(req: RequestOf<'contacts:add'>): Promise<ContactView> {
-    const contact = await this.contacts.add(req.username);
+    const { contact, acceptedRequest } = await this.contacts.add(req.username);
     this.core.checkApi();
+    // Adding someone whose message request was waiting accepts it (receipts, profile key).
+    if (acceptedRequest) this.#afterAccept(contact.accountId);
     await this.presence.snapshot().catch(() => undefined);
     this.core.checkApi();
     return contactView(getContact(this.core.db.reader, contact.accountId) ?? contact, this.core.clock());
+  }
+
+  /**
+   * conversations:start — the conversation with a username: this account's own gives "Note to
+   * self" (kept here, copied to this account's other devices); anyone else is added as a contact
+   * (contacts:add) and their conversation returned.
+   */
+  async startConversation(req: RequestOf<'conversations:start'>): Promise<ConversationView> {
+    const { core } = this;
+    core.checkApi();
+    const db = core.db.writer;
+    let conversationId: number;
+    if (normalizeUsername(req.username) === core.account.username) {
+      conversationId = db.transaction(() => getOrCreateNoteToSelf(db, core.clock())).id;
+    } else {
+      const contact = await this.addContact({ username: req.username });
+      core.checkApi();
+      const conversation = findDirectConversation(db, accountIdOf(contact.id));
+      if (!conversation) throw new EngineError('NOT_FOUND', 'no conversation with this person');
+      conversationId = conversation.id;
+    }
+    const row = conversationListRow(db, conversationId, MAX_PREVIEW_LENGTH);
+    if (!row) throw new EngineError('CONTACT_BLOCKED', 'this person is blocked: unblock them first');
+    return conversationView(row, this.presenceOf(row.conversation.peerAccountId), core.clock());
   }
 
   /**
@@ -391,14 +443,20 @@ export class Messaging {
     const conversationId = rowIdOf(req.conversationId);
     const conversation = getConversation(db, conversationId);
     if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
+    if (conversation.kind === 'note-to-self') return { record: this.#queueNote(db, conversationId, req.body), accepted: false };
     const peer = conversation.peerAccountId;
     const contact = getContact(db, peer);
     if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    if (contact.blocked) throw new EngineError('CONTACT_BLOCKED', 'this person is blocked: unblock them first');
     if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
     const now = core.clock();
     const messageId = core.rng(MESSAGE_ID_LENGTH);
     const content = encodeContent({ type: 'text', messageId, sentAt: now, text: req.body, expireTimerSeconds: null });
     const accepted = acceptContact(db, peer, now);
+    // A reply accepts a request: the receipts held back go now.
+    if (accepted) this.#queueHeldReceipts(db, peer, conversationId, now);
+    // The profile key goes first (before the first text, and after every change or rotation).
+    this.profiles.shareIfOwed(db, peer);
     const row = {
       conversationId,
       kind: 'text',
@@ -421,6 +479,36 @@ export class Messaging {
     return { record: insertedRecord(rowId, row), accepted };
   }
 
+  /**
+   * A note to self: stored as sent (nothing to deliver) and copied to this account's other devices
+   * as a sent transcript addressed to the account itself.
+   */
+  #queueNote(db: WriteDb, conversationId: number, body: string): MessageRecord {
+    const { core } = this;
+    const now = core.clock();
+    const messageId = core.rng(MESSAGE_ID_LENGTH);
+    const self = core.account.accountId;
+    const row = {
+      conversationId,
+      kind: 'text',
+      direction: 'outgoing',
+      senderAccountId: self,
+      senderDeviceId: core.account.deviceId,
+      messageId,
+      sentAt: now,
+      receivedAt: now,
+      body,
+      status: 'sent',
+      readAt: null,
+    } as const;
+    const rowId = insertMessage(db, row);
+    if (core.targetDevices(db, self).length > 0) {
+      const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: self, text: body, expireTimerSeconds: null });
+      core.queueSend(db, { kind: 'sync', recipient: self, content: transcript, messageRowId: rowId });
+    }
+    return insertedRecord(rowId, row);
+  }
+
   /** messages:retry — a failed message is queued again (same id and time: receivers de-duplicate). */
   retry(req: RequestOf<'messages:retry'>): MessageView {
     const { core } = this;
@@ -431,6 +519,7 @@ export class Messaging {
     const conversation = getConversation(core.db.reader, m.conversationId)!;
     const contact = getContact(core.db.reader, conversation.peerAccountId);
     if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    if (contact.blocked) throw new EngineError('CONTACT_BLOCKED', 'this person is blocked: unblock them first');
     if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
     const db = core.db.writer;
     const changed = db.transaction(() => {
@@ -455,6 +544,113 @@ export class Messaging {
     if (!getConversation(this.core.db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
     this.typing.set(conversationId, req.typing);
     return null;
+  }
+
+  // ── Message requests and blocking (ADR 0018) ─────────────────────────────────
+
+  #requestContact(contactId: string) {
+    const contact = getContact(this.core.db.reader, accountIdOf(contactId));
+    if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+    return contact;
+  }
+
+  /**
+   * contacts:accept — the person joins the relay's contact list (presence and typing once mutual),
+   * gets this account's profile key, and a delivery receipt (and a read receipt, when read and
+   * read receipts are on) for what they sent while it was a request.
+   */
+  acceptRequest(req: RequestOf<'contacts:accept'>): ConversationView {
+    const { core } = this;
+    core.checkApi();
+    const contact = this.#requestContact(req.contactId);
+    if (contact.blocked) throw new EngineError('CONTACT_BLOCKED', 'this person is blocked: unblock them first');
+    const db = core.db.writer;
+    const now = core.clock();
+    const conversation = findDirectConversation(db, contact.accountId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no conversation with this person');
+    const changed = db.transaction(() => acceptContact(db, contact.accountId, now));
+    if (changed) this.#afterAccept(contact.accountId);
+    const conversationId = conversation.id;
+    core.emitConversation(conversationId);
+    const row = conversationListRow(core.db.reader, conversationId, MAX_PREVIEW_LENGTH)!;
+    return conversationView(row, this.presenceOf(contact.accountId), core.clock());
+  }
+
+  /** A request was just accepted (contacts:accept or contacts:add): held receipts and the profile key go. */
+  #afterAccept(accountId: Uint8Array): void {
+    const { core } = this;
+    const db = core.db.writer;
+    const conversation = findDirectConversation(db, accountId);
+    db.transaction(() => {
+      if (conversation) this.#queueHeldReceipts(db, accountId, conversation.id, core.clock());
+      this.profiles.shareIfOwed(db, accountId);
+    });
+    this.#contactsChanged();
+    this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS);
+    this.outbox.kick();
+  }
+
+  /**
+   * A request just accepted (contacts:accept, contacts:add or a reply): delivery receipts for every
+   * text it sent meanwhile, and read receipts for those read when read receipts are on.
+   */
+  #queueHeldReceipts(db: WriteDb, peer: Uint8Array, conversationId: number, now: number): void {
+    const ids = incomingTextIds(db, conversationId);
+    for (const messageId of ids.all) queueReceipt(db, { peerAccountId: peer, kind: 'delivered', messageId }, now);
+    if (this.core.settings().readReceipts) for (const messageId of ids.read) queueReceipt(db, { peerAccountId: peer, kind: 'read', messageId }, now);
+  }
+
+  /** contacts:deleteRequest — only a request (not an accepted contact) is deleted this way. */
+  deleteRequest(req: RequestOf<'contacts:deleteRequest'>): null {
+    const { core } = this;
+    core.checkApi();
+    const contact = this.#requestContact(req.contactId);
+    if (contact.accepted) throw new EngineError('INVALID_REQUEST', 'not a message request');
+    const db = core.db.writer;
+    const conversation = findDirectConversation(db, contact.accountId);
+    db.transaction(() => deleteContact(db, contact.accountId));
+    if (conversation) core.emit('conversation:removed', { conversationId: String(conversation.id) });
+    return null;
+  }
+
+  /**
+   * contacts:setBlocked — blocking drops what was queued for them, takes them off the relay's
+   * contact list and gives this account a new profile key (uploaded, then shared with everyone
+   * else who held the old one); their conversation leaves the list. Unblocking lists it again; the
+   * new key reaches them only when the user writes to them or accepts them again.
+   */
+  async setBlocked(req: RequestOf<'contacts:setBlocked'>): Promise<ContactView> {
+    const { core } = this;
+    core.checkApi();
+    const contact = this.#requestContact(req.contactId);
+    const db = core.db.writer;
+    const now = core.clock();
+    const changed = db.transaction(() => {
+      const did = setContactBlocked(db, contact.accountId, req.blocked, now);
+      if (did && req.blocked) {
+        dropQueuedFor(db, contact.accountId);
+        forgetProfileShared(db, contact.accountId);
+        this.profiles.rotateKey(db);
+      }
+      return did;
+    });
+    const conversation = findDirectConversation(db, contact.accountId);
+    if (changed && conversation) {
+      if (req.blocked) core.emit('conversation:removed', { conversationId: String(conversation.id) });
+      else core.emitConversation(conversation.id);
+    }
+    if (changed) {
+      this.#contactsChanged();
+      if (req.blocked) await this.profiles.uploadAndShare().catch(() => undefined);
+      core.checkApi();
+    }
+    return contactView(getContact(core.db.reader, contact.accountId)!, core.clock());
+  }
+
+  listBlocked(): ContactView[] {
+    this.core.checkApi();
+    const now = this.core.clock();
+    return listBlockedContacts(this.core.db.reader).map((c) => contactView(c, now));
   }
 
   // ── Hooks from the engine ──────────────────────────────────────────────────

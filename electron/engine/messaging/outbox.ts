@@ -455,7 +455,8 @@ export class OutboxSender {
   /**
    * Pending receipts (the ids queued per peer and kind) become padded, encrypted receipt content
    * in the outbox, one per MAX_RECEIPT_MESSAGE_IDS ids. Read receipts are dropped while the setting
-   * is off; receipts to a contact with a pending key change wait.
+   * is off, and receipts to a message request or a blocked person (none is queued for them; this is
+   * the last line); receipts to a contact with a pending key change wait.
    */
   #flushReceipts(): void {
     const { core } = this;
@@ -466,7 +467,8 @@ export class OutboxSender {
     core.db.writer.transaction(() => {
       for (const r of pending) {
         const contact = getContact(core.db.writer, r.peerAccountId);
-        if (!contact || (r.kind === 'read' && !readReceipts)) {
+        // A message request or a blocked person gets no receipt (accepting queues fresh ones).
+        if (!contact || !contact.accepted || contact.blocked || (r.kind === 'read' && !readReceipts)) {
           removeReceipts(core.db.writer, r);
           continue;
         }

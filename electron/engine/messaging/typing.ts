@@ -99,7 +99,7 @@ export class Typing {
     const { core } = this;
     if (core.stopped || core.relay.state !== 'open' || !core.settings().typingIndicators) return false;
     const contact = getContact(core.db.reader, peer);
-    return contact !== undefined && contact.accepted && !contact.keyChangePending;
+    return contact !== undefined && contact.accepted && !contact.blocked && !contact.keyChangePending;
   }
 
   #send(peer: Uint8Array, state: 'started' | 'stopped'): void {

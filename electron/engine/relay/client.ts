@@ -27,6 +27,7 @@ import {
   ContactsResponseSchema,
   PresenceSnapshotSchema,
   PrekeyCountsSchema,
+  ProfileResponseSchema,
   PutDeviceListResponseSchema,
   SendResponseSchema,
   type AccountResponse,
@@ -34,6 +35,7 @@ import {
   type OutgoingMessage,
   type PrekeyCounts,
   type PrekeyUploadInput,
+  type ProfileResponse,
   type RegisterRequestInput,
   type RegisterResponseSchema,
   type WellKnown,
@@ -186,6 +188,16 @@ export class RelayClient {
         ? await this.auth.call('bundles', { params, schema: BundlesResponseSchema })
         : await this.auth.call('deviceBundle', { params: { ...params, deviceId: String(deviceId) }, schema: BundlesResponseSchema });
     return response.bundles;
+  }
+
+  /** Replaces this account's encrypted profile (docs/protocol.md §18; the relay cannot open it). */
+  async putProfile(encryptedProfile: Uint8Array): Promise<void> {
+    await this.auth.call('putProfile', { body: { profile: toBase64Url(encryptedProfile) } });
+  }
+
+  /** An account's encrypted profile; NOT_FOUND when it has none. */
+  getProfile(accountId: Uint8Array): Promise<ProfileResponse> {
+    return this.auth.call('getProfile', { params: { accountId: toBase64Url(accountId) }, schema: ProfileResponseSchema });
   }
 
   async setContacts(contacts: readonly Uint8Array[]): Promise<void> {

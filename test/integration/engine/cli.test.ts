@@ -40,6 +40,8 @@ describe('engine child process', () => {
     const account = await first.call('account:create', { username, relayUrl: relay.url, passphrase: PASS });
     expect(account.username).toBe(username);
     await first.waitEvent((e) => e.event === 'connection' && e.payload.state === 'online');
+    // Bob has Alice as a contact (a message request would get no delivery receipt).
+    await bob.call('contacts:add', { username });
     const contact = await first.call('contacts:add', { username: bob.username });
     expect(contact.id).toBe(bob.accountId);
     const [conversation] = await first.call('conversations:list', {});
@@ -65,11 +67,21 @@ describe('engine child process', () => {
     dirs.push(data);
     const alice = await TestEngine.create({ relayUrl: relay.url, name: 'alice' });
     engines.push(alice);
+    // A first message (it carries Alice's profile key in an envelope of its own) before the crash
+    // point is armed, so the crash hits the batch with the text.
+    const setup = await EngineProcess.start({ data });
+    processes.push(setup);
+    const bob = await setup.call('account:create', { username: uniqueName('bob'), relayUrl: relay.url, passphrase: PASS });
+    await setup.waitEvent((e) => e.event === 'connection' && e.payload.state === 'online');
+    const aToB = await alice.add(bob);
+    await alice.send(aToB, 'hello');
+    await setup.waitEvent((e) => e.event === 'message:added' && e.payload.message.body === 'hello');
+    expect(await setup.stop()).toEqual({ code: 0, signal: null });
+
     const first = await EngineProcess.start({ data, env: { PARLEY_TEST_CRASH_AT: 'after-inbound-commit-before-ack' } });
     processes.push(first);
-    const bob = await first.call('account:create', { username: uniqueName('bob'), relayUrl: relay.url, passphrase: PASS });
+    await first.call('account:unlock', { passphrase: PASS });
     await first.waitEvent((e) => e.event === 'connection' && e.payload.state === 'online');
-    const aToB = await alice.add(bob);
     await alice.send(aToB, 'committed, not acked');
     expect((await first.exited).signal).toBe('SIGKILL');
 
@@ -81,7 +93,7 @@ describe('engine child process', () => {
     await second.waitEvent((e) => e.event === 'message:added' && e.payload.message.body === 'and the next one');
     const [conversation] = await second.call('conversations:list', {});
     const page = await second.call('messages:openPage', { conversationId: conversation!.id, anchor: { kind: 'latest' }, limit: 10 });
-    expect(page.messages.map((m) => m.body)).toEqual(['committed, not acked', 'and the next one']);
+    expect(page.messages.map((m) => m.body)).toEqual(['hello', 'committed, not acked', 'and the next one']);
     expect(second.events.filter((e) => e.event === 'message:added')).toHaveLength(1);
   });
 });

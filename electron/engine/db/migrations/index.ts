@@ -9,5 +9,16 @@ import { migration0003 } from './0003-messaging.js';
 import { migration0004 } from './0004-receipt-ids.js';
 import { migration0005 } from './0005-relay-id.js';
 import { migration0006 } from './0006-attachments.js';
+import { migration0007 } from './0007-profiles.js';
+import { migration0008 } from './0008-blocking.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+  migration0006,
+  migration0007,
+  migration0008,
+];

@@ -46,6 +46,12 @@ export function describeError(error: ApiError): string {
       return 'The relay cannot be reached. Parley keeps trying.';
     case 'RATE_LIMITED':
       return 'Too many requests. Try again in a moment.';
+    case 'INVALID_PROFILE':
+      return 'A display name is one line of at most 128 bytes, an about line one line of at most 512.';
+    case 'CONTACT_BLOCKED':
+      return 'You blocked this person. Unblock them in Settings first.';
+    case 'NOT_PRIMARY_DEVICE':
+      return 'Only the device that created the account can delete it. Log out this device instead.';
     case 'SEARCH_DISABLED':
       return 'Search is turned off in Settings.';
     case 'ATTACHMENT_TOO_LARGE':

@@ -58,17 +58,19 @@ describe('context menus', () => {
     expect(messageMenu(message({ kind: 'key-changed', body: null }), '', actions)).toEqual([]);
   });
 
-  it('a conversation offers Mark as read only with something unread, up to its newest message', () => {
+  it('a conversation offers Mark as read only with something unread, up to its newest message, and Block', () => {
     const calls: string[] = [];
     const actions = {
       open: (id: string) => calls.push(`open ${id}`),
       markRead: (id: string, upTo: string) => calls.push(`read ${id} ${upTo}`),
       verify: (contact: string, id: string) => calls.push(`verify ${contact.slice(0, 2)} ${id}`),
+      block: (contact: string) => calls.push(`block ${contact.slice(0, 2)}`),
     };
-    expect(labels(conversationMenu(conversation(), actions))).toEqual([['Open'], ['Verify safety number']]);
+    expect(labels(conversationMenu(conversation(), actions))).toEqual([['Open'], ['Verify safety number'], ['Block']]);
     const unread = conversationMenu(conversation({ unreadCount: 2, verified: true }), actions);
-    expect(labels(unread)).toEqual([['Open', 'Mark as read'], ['Safety number']]);
+    expect(labels(unread)).toEqual([['Open', 'Mark as read'], ['Safety number'], ['Block']]);
+    expect(unread[2]![0]!.danger).toBe(true);
     for (const group of unread) for (const item of group) item.run();
-    expect(calls).toEqual(['open 1', 'read 1 9', 'verify bb 1']);
+    expect(calls).toEqual(['open 1', 'read 1 9', 'verify bb 1', 'block bb']);
   });
 });

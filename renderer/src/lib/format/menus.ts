@@ -53,15 +53,18 @@ export type ConversationMenuActions = {
   readonly open: (conversationId: string) => void;
   readonly markRead: (conversationId: string, upToMessageId: string) => void;
   readonly verify: (contactId: string, conversationId: string) => void;
+  readonly block: (contactId: string, title: string) => void;
 };
 
-/** A conversation's menu: open it, mark it read (when something is unread), its safety number. */
+/** A conversation's menu: open it, mark it read (when something is unread), its safety number, block. */
 export function conversationMenu(conversation: ConversationView, actions: ConversationMenuActions): Menu {
   const open: MenuItem[] = [{ id: 'open', label: 'Open', run: () => actions.open(conversation.id) }];
   const last = conversation.lastMessage;
   if (conversation.unreadCount > 0 && last !== null) {
     open.push({ id: 'mark-read', label: 'Mark as read', run: () => actions.markRead(conversation.id, last.id) });
   }
+  // A note to self has no one to verify or block.
+  if (conversation.kind === 'note-to-self') return [open];
   const safety: MenuItem[] = [
     {
       id: 'verify',
@@ -69,5 +72,6 @@ export function conversationMenu(conversation: ConversationView, actions: Conver
       run: () => actions.verify(conversation.contactId, conversation.id),
     },
   ];
-  return [open, safety];
+  const block: MenuItem[] = [{ id: 'block', label: 'Block', danger: true, run: () => actions.block(conversation.contactId, conversation.title) }];
+  return [open, safety, block];
 }

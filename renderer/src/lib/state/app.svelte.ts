@@ -13,6 +13,7 @@
  */
 import { AttachmentsState } from './attachments.svelte.js';
 import type { Bridge, ConnectionState, EngineState, MessageView, SearchHit, Settings } from '../../../../shared/api/types.js';
+import { describeError } from '../format/labels.js';
 import { browserTimers, settle, type Timers } from './call.js';
 import { ChatState } from './chat.svelte.js';
 import { ConversationListState } from './conversations.svelte.js';
@@ -52,6 +53,8 @@ export class AppState {
   #session = $state.raw<SessionState | null>(null);
   #conversations = $state.raw<ConversationListState | null>(null);
   #settings = $state.raw<SettingsState | null>(null);
+  /** The safety number of the message request on screen (its banner shows it). */
+  #requestSafety = $state.raw<{ readonly contactId: string; readonly groups: readonly string[] } | null>(null);
   #chat = $state.raw<ChatState | null>(null);
   #verification = $state.raw<VerificationState | null>(null);
   #search = $state.raw<SearchState | null>(null);
@@ -166,6 +169,10 @@ export class AppState {
       if (this.#chat?.conversationId === p.conversationId) this.#chat.onStatus(p.messageId, p.status);
     });
     bridge.on('conversation:updated', (p) => this.#conversations?.upsert(p.conversation));
+    bridge.on('conversation:removed', (p) => {
+      this.#conversations?.remove(p.conversationId);
+      if (this.#chat?.conversationId === p.conversationId) this.goHome();
+    });
     bridge.on('typing', (p) => this.#conversations?.setTyping(p.conversationId, p.typing));
     bridge.on('presence', (p) => this.#conversations?.setPresence(p.contactId, p.presence));
     bridge.on('connection', (state) => (this.#connection = state));
@@ -186,8 +193,11 @@ export class AppState {
       if (!this.activity.active) {
         // Until the settings are loaded: the engine's default, the sender's name only.
         const setting = this.#settings?.value?.notifications ?? 'name-only';
-        const sender = this.#conversations?.byId(message.conversationId)?.title ?? 'Someone';
-        void this.#notifier.notify({ sender, body: message.body }, setting, () => this.openConversation(message.conversationId));
+        const conversation = this.#conversations?.byId(message.conversationId);
+        const sender = conversation?.title ?? 'Someone';
+        // A message request's text is never shown in a notification (issue 12).
+        const request = conversation === undefined || conversation.request;
+        void this.#notifier.notify({ sender, body: message.body, request }, setting, () => this.openConversation(message.conversationId));
       }
     }
   }
@@ -225,6 +235,8 @@ export class AppState {
         typingEnabled: () => this.#settings?.value?.typingIndicators ?? true,
       });
       this.#chat = chat;
+      const conversation = this.#conversations?.byId(conversationId);
+      if (conversation?.request) void this.#loadRequestSafety(bridge, conversation.contactId);
       const opened = aroundMessageId === null ? chat.open() : chat.openAround(aroundMessageId);
       void opened.then(() => chat.markReadIfActive(this.activity.active));
     } else if (aroundMessageId !== null) {
@@ -249,6 +261,13 @@ export class AppState {
     if (!ok) return;
     if (patch.searchEnabled !== undefined) this.#search?.onEnabledChanged(patch.searchEnabled);
     this.say('Settings saved.');
+  }
+
+  /** Saves the own profile (display name, about line). */
+  async saveProfile(displayName: string, about: string): Promise<boolean> {
+    const ok = (await this.#settings?.setProfile(displayName, about)) ?? false;
+    if (ok) this.say('Profile saved.');
+    return ok;
   }
 
   openNewConversation(): void {
@@ -301,6 +320,50 @@ export class AppState {
       await this.#conversations?.load();
       this.say(verified ? `${contact.username} is marked as verified.` : `${contact.username} is no longer marked as verified.`);
     }
+  }
+
+  // ── Message requests and blocking ─────────────────────────────────────────
+
+  /** The safety number of a message request's person, once loaded (null before). */
+  requestSafetyNumber(contactId: string): readonly string[] | null {
+    return this.#requestSafety?.contactId === contactId ? this.#requestSafety.groups : null;
+  }
+
+  async #loadRequestSafety(bridge: Bridge, contactId: string): Promise<void> {
+    const result = await settle(bridge.getSafetyNumber({ contactId }));
+    if (result.ok) this.#requestSafety = { contactId, groups: result.value.groups };
+  }
+
+  /** Accepts a message request: the person can see receipts, typing and presence, and gets the profile. */
+  async acceptRequest(contactId: string): Promise<void> {
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    const result = await settle(bridge.acceptRequest({ contactId }));
+    if (!result.ok) return this.say(describeError(result.error));
+    this.#conversations?.upsert(result.value);
+    this.say(`You accepted ${result.value.title}’s message request.`);
+  }
+
+  /** Deletes a message request and its messages. */
+  async deleteRequest(contactId: string, title: string): Promise<void> {
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    const result = await settle(bridge.deleteRequest({ contactId }));
+    if (!result.ok) return this.say(describeError(result.error));
+    await this.#conversations?.load();
+    this.goHome();
+    this.say(`The message request from ${title} was deleted.`);
+  }
+
+  /** Blocks or unblocks a person; the blocked list in Settings follows. */
+  async setBlocked(contactId: string, blocked: boolean, name: string): Promise<void> {
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    const result = await settle(bridge.setBlocked({ contactId, blocked }));
+    if (!result.ok) return this.say(describeError(result.error));
+    await Promise.all([this.#conversations?.load(), this.#settings?.loadBlocked()]);
+    if (blocked && this.#route.screen === 'chat' && this.#conversations?.byId(this.#route.conversationId) === undefined) this.goHome();
+    this.say(blocked ? `${name} is blocked.` : `${name} is no longer blocked.`);
   }
 
   /** Copies text to the clipboard (a message's context menu) and says so. */

@@ -62,6 +62,12 @@ export class ConversationListState {
     this.#typing.clear();
   }
 
+  /** A conversation left the list (a deleted request, a blocked person). */
+  remove(conversationId: string): void {
+    this.#items = this.#items.filter((c) => c.id !== conversationId);
+    this.setTyping(conversationId, false);
+  }
+
   upsert(conversation: ConversationView): void {
     const others = this.#items.filter((c) => c.id !== conversation.id);
     this.#items = [...others, conversation];
@@ -95,18 +101,14 @@ export class ConversationListState {
   }
 
   /**
-   * Adds a contact by username and returns the conversation with them (created by the engine), or
-   * the reason it failed.
+   * The conversation with a username — a contact, added if new, or "Note to self" for this
+   * account's own — and its id, or the reason it failed.
    */
   async startConversation(username: string): Promise<{ ok: true; conversationId: string } | { ok: false; message: string }> {
-    const added = await settle(this.#bridge.addContact({ username }));
-    if (!added.ok) return { ok: false, message: describeError(added.error) };
-    const listed = await settle(this.#bridge.listConversations({}));
-    if (!listed.ok) return { ok: false, message: describeError(listed.error) };
-    this.#items = listed.value;
+    const started = await settle(this.#bridge.startConversation({ username }));
+    if (!started.ok) return { ok: false, message: describeError(started.error) };
+    this.upsert(started.value);
     this.#loaded = true;
-    const conversation = listed.value.find((c) => c.contactId === added.value.id);
-    if (conversation === undefined) return { ok: false, message: 'The contact was added, but Parley found no conversation with them.' };
-    return { ok: true, conversationId: conversation.id };
+    return { ok: true, conversationId: started.value.id };
   }
 }

@@ -30,10 +30,12 @@ export function browserNotificationApi(win: Window): NotificationApi | null {
   };
 }
 
-export type IncomingNotice = { readonly sender: string; readonly body: string | null };
+/** `request`: from someone whose message request is not accepted — its text is never shown. */
+export type IncomingNotice = { readonly sender: string; readonly body: string | null; readonly request?: boolean };
 
 /** The title and body a notice is shown with under a setting. */
 export function notificationText(notice: IncomingNotice, setting: Settings['notifications']): { title: string; body: string } {
+  if (notice.request && setting !== 'nothing') return { title: notice.sender, body: 'Message request' };
   switch (setting) {
     case 'name-and-message':
       return { title: notice.sender, body: notice.body ?? 'New message' };

@@ -89,9 +89,14 @@ export class SessionState {
     if (state) this.apply(state);
   }
 
-  async createAccount(input: { username: string; relayUrl: string; passphrase?: string }): Promise<boolean> {
+  async createAccount(input: { username: string; displayName?: string; relayUrl: string; passphrase?: string }): Promise<boolean> {
     const account = await this.#run(() =>
-      this.#bridge.createAccount({ username: input.username, relayUrl: input.relayUrl, ...(input.passphrase ? { passphrase: input.passphrase } : {}) }),
+      this.#bridge.createAccount({
+        username: input.username,
+        relayUrl: input.relayUrl,
+        ...(input.displayName ? { displayName: input.displayName } : {}),
+        ...(input.passphrase ? { passphrase: input.passphrase } : {}),
+      }),
     );
     if (account === null) {
       // Without a keychain the engine says so; the form then asks for a passphrase.
@@ -127,6 +132,13 @@ export class SessionState {
     } finally {
       this.#rekey = null;
     }
+  }
+
+  /** Deletes the account at the relay (primary device), then this device's data. */
+  async deleteAccount(): Promise<boolean> {
+    const state = await this.#run(() => this.#bridge.deleteAccount({}));
+    if (state) this.apply(state);
+    return state !== null;
   }
 
   async logout(): Promise<boolean> {

@@ -111,13 +111,18 @@ export class LinkedTestDevice {
 
   /** Sends content to every device of `to` (an engine's single device), starting a session if needed. */
   async sendTo(to: TestEngine, content: Content): Promise<void> {
+    await this.sendRawTo(to, encodeContent(content));
+  }
+
+  /** Sends any plaintext as content (a kind from a newer version, a malformed one). */
+  async sendRawTo(to: TestEngine, plaintext: Uint8Array): Promise<void> {
     const peer = LinkedTestDevice.entryOf(to);
     let record = this.records.get(this.#key(peer));
     if (!record?.current) {
       const [bundle] = await this.client.fetchBundles(peer.accountId, peer.entry.deviceId);
       record = initiateSession(record, { local: localDevice(this.device), peer, bundle: { ...bundle!, accountId: peer.accountId } }, { rng: systemRng, now: Date.now }).record;
     }
-    const { record: next, message } = encryptMessage(record ?? EMPTY_RECORD, encodeContent(content));
+    const { record: next, message } = encryptMessage(record ?? EMPTY_RECORD, plaintext);
     this.records.set(this.#key(peer), next);
     await this.client.send(peer.accountId, [{ deviceId: peer.entry.deviceId, content: message.bytes }]);
   }

@@ -1,0 +1,141 @@
+/**
+ * Message requests and blocking between engines on the real relay (issue 12, ADR 0018): a
+ * stranger's message is a request that answers nothing — no delivery or read receipt, no typing —
+ * until accepted; deleting it removes it (a new message is a new request); blocking drops a
+ * person's messages on arrival, sends them nothing, takes their conversation off the list and
+ * rotates the profile key, which the other contacts receive. "Nothing arrived" is checked with an
+ * ordering barrier: a third account writes after everything the first one sent was committed.
+ */
+import { describe, expect, it } from 'vitest';
+import { fromHex } from '../../../shared/crypto/bytes.js';
+import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { decryptProfile } from '../../../shared/protocol/profile.js';
+import { getContactProfile } from '../../../electron/engine/db/profiles.js';
+import { relayAndEngines, type TestEngine } from '../../support/engines.js';
+
+const fixture = relayAndEngines();
+
+async function titleAt(engine: TestEngine, other: TestEngine): Promise<string | undefined> {
+  return (await engine.call('conversations:list', {})).find((c) => c.contactId === other.accountId)?.title;
+}
+
+async function waitTitle(engine: TestEngine, other: TestEngine, title: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await titleAt(engine, other)) !== title) {
+    if (Date.now() > deadline) throw new Error(`${engine.username} never showed "${title}" (shows "${await titleAt(engine, other)}")`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** `witness` writes to `to` after `from` handed everything to the relay: `to` has processed it all then. */
+async function settledBetween(from: TestEngine, to: TestEngine, witness: TestEngine): Promise<void> {
+  await from.drained();
+  const c = (await witness.conversationWith(to)) ?? (await witness.add(to));
+  await witness.barrier(to, c);
+}
+
+describe('message requests', () => {
+  it('a request gets no receipt or typing until accepted; accepting sends the receipts and the profile key', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    await bob.call('profile:set', { displayName: 'Bob Builder', about: '' });
+    const aToB = await alice.add(bob);
+    const sent = await alice.send(aToB, 'hello stranger');
+    await bob.receive(alice, 'hello stranger');
+    const [request] = await bob.call('conversations:list', {});
+    expect(request).toMatchObject({ contactId: alice.accountId, request: true });
+
+    // Bob reads it and starts typing: nothing of that reaches Alice.
+    const [incoming] = (await bob.messages(request!.id)).filter((m) => m.direction === 'incoming');
+    await bob.call('messages:markRead', { conversationId: request!.id, upToMessageId: incoming!.id });
+    await bob.call('conversations:setTyping', { conversationId: request!.id, typing: true });
+    await settledBetween(bob, alice, carol);
+    expect(await alice.statusOf(sent.id)).toBe('sent');
+    expect(alice.payloads('typing')).toHaveLength(0);
+    expect(await titleAt(alice, bob)).toBe(bob.username);
+
+    // Accepting: the receipts Bob held back go, and his profile key with them.
+    const accepted = await bob.call('contacts:accept', { contactId: alice.accountId });
+    expect(accepted).toMatchObject({ id: request!.id, request: false });
+    await alice.waitStatus(sent.id, 'read');
+    await waitTitle(alice, bob, 'Bob Builder');
+  });
+
+  it('deleting a request removes it and its messages; a new message from them is a new request', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const aToB = await alice.add(bob);
+    await alice.send(aToB, 'first try');
+    await bob.receive(alice, 'first try');
+    const [request] = await bob.call('conversations:list', {});
+    expect(await bob.call('contacts:deleteRequest', { contactId: alice.accountId })).toBeNull();
+    expect(await bob.call('conversations:list', {})).toEqual([]);
+    expect(await bob.call('contacts:list', {})).toEqual([]);
+    expect(bob.payloads('conversation:removed')).toContainEqual({ conversationId: request!.id });
+
+    await alice.send(aToB, 'second try');
+    await bob.receive(alice, 'second try');
+    const [again] = await bob.call('conversations:list', {});
+    expect(again).toMatchObject({ request: true });
+    expect((await bob.messages(again!.id)).map((m) => m.body)).toEqual(['second try']);
+  });
+
+  it('an accepted contact cannot be deleted as a request', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    await alice.add(bob);
+    expect(await alice.errorOf('contacts:deleteRequest', { contactId: bob.accountId })).toBe('INVALID_REQUEST');
+    expect(await alice.errorOf('contacts:accept', { contactId: '00'.repeat(16) })).toBe('NOT_FOUND');
+  });
+});
+
+describe('blocking', () => {
+  it('drops their messages on arrival, sends them nothing, lists them under blocked and rotates the profile key', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    await bob.call('profile:set', { displayName: 'Bob', about: '' });
+    // Bob writes to both: both hold his profile key.
+    const bToA = await bob.add(alice);
+    const bToC = await bob.add(carol);
+    await bob.send(bToA, 'hi alice');
+    await bob.send(bToC, 'hi carol');
+    await waitTitle(alice, bob, 'Bob');
+    await waitTitle(carol, bob, 'Bob');
+    const aToB = (await alice.conversationWith(bob))!;
+    await alice.send(aToB, 'before the block');
+    await bob.receive(alice, 'before the block');
+
+    const blocked = await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: true });
+    expect(blocked).toMatchObject({ id: alice.accountId, blocked: true });
+    expect((await bob.call('contacts:listBlocked', {})).map((c) => c.id)).toEqual([alice.accountId]);
+    expect((await bob.call('conversations:list', {})).map((c) => c.contactId)).toEqual([carol.accountId]);
+    expect(await bob.errorOf('messages:send', { conversationId: bToA, body: 'no' })).toBe('CONTACT_BLOCKED');
+
+    // Alice's messages are dropped on arrival and answered with nothing.
+    const after = await alice.send(aToB, 'after the block');
+    await settledBetween(alice, bob, carol);
+    await settledBetween(bob, alice, carol);
+    expect(await alice.statusOf(after.id)).toBe('sent');
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: false });
+    expect((await bob.messages(bToA)).map((m) => m.body)).not.toContain('after the block');
+    expect(await bob.call('contacts:listBlocked', {})).toEqual([]);
+    expect((await bob.call('conversations:list', {})).map((c) => c.contactId).sort()).toEqual([alice.accountId, carol.accountId].sort());
+
+    // The profile key was rotated: Carol got the new one (a later change reaches her), Alice's
+    // old key no longer opens Bob's profile.
+    await bob.call('profile:set', { displayName: 'Bob, renamed', about: '' });
+    await waitTitle(carol, bob, 'Bob, renamed');
+    const held = getContactProfile(alice.engine.current!.db.reader, fromHex(bob.accountId))!;
+    const served = await alice.engine.messaging!.relay.getProfile(fromHex(bob.accountId));
+    let code = 'opened';
+    try {
+      decryptProfile(served.profile, held.profileKey!, fromHex(bob.accountId));
+    } catch (e) {
+      if (isProtocolError(e)) code = e.code;
+    }
+    expect(code).toBe('PROFILE_KEY_MISMATCH');
+    expect(await titleAt(alice, bob)).toBe('Bob');
+  });
+});
