@@ -19,7 +19,7 @@ import { MAX_POINTER_THUMBNAIL_BYTES } from '../../../shared/protocol/attachment
 import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
 import { getAttachment, setAttachmentState } from '../../../electron/engine/db/attachments.js';
 import { relayAndEngines, TestEngine, waitFor } from '../../support/engines.js';
-import { startTestRelay } from '../relay/helpers/relay.js';
+import { startTestRelay, TEST_METRICS_TOKEN } from '../relay/helpers/relay.js';
 
 const fixture = relayAndEngines();
 const MiB = 1024 * 1024;
@@ -159,7 +159,7 @@ describe('attachments between engines', () => {
   it('a file larger than the relay accepts (3 GiB) is refused before any byte is uploaded', async () => {
     const { alice } = await pair();
     const created = async (): Promise<number> => {
-      const text = await (await fetch(`${fixture.relay.url}/metrics`)).text();
+      const text = await (await fetch(`${fixture.relay.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } })).text();
       return Number(/^parley_relay_attachment_uploads_created_total (\d+)/m.exec(text)?.[1] ?? 'NaN');
     };
     const before = await created();
@@ -232,7 +232,7 @@ describe('attachments between engines', () => {
     await first.close();
     writeFileSync(join(dir, `${m.id}.spool.partial`), ciphertext.subarray(0, kept));
     const served = async (): Promise<number> => {
-      const text = await (await fetch(`${fixture.relay.url}/metrics`)).text();
+      const text = await (await fetch(`${fixture.relay.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } })).text();
       return Number(/^parley_relay_attachment_bytes_served_total (\d+)/m.exec(text)?.[1] ?? 'NaN');
     };
     const before = await served();
