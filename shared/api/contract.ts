@@ -138,7 +138,7 @@ export const CONTRACT = {
     response: ContactViewSchema,
   },
 
-  // ── Message requests and blocking (ADR 0018) ──
+  // ── Message requests and blocking (ADR 0019) ──
   /**
    * Accepts a message request: from now on this person gets receipts (the held ones too), typing,
    * presence (once mutual) and this account's profile key.

@@ -20,7 +20,7 @@ export type ContactRecord = {
   readonly deviceList: StoredDeviceList;
   /** The user added this contact or answered it; false for a message request (it wrote first). */
   readonly accepted: boolean;
-  /** Nothing from them is kept, nothing is sent to them (ADR 0018). */
+  /** Nothing from them is kept, nothing is sent to them (ADR 0019). */
   readonly blocked: boolean;
   /** When the relay's copy of the device list was last fetched and verified; null: never. */
   readonly listCheckedAt: number | null;

@@ -546,7 +546,7 @@ export class Messaging {
     return null;
   }
 
-  // ── Message requests and blocking (ADR 0018) ─────────────────────────────────
+  // ── Message requests and blocking (ADR 0019) ─────────────────────────────────
 
   #requestContact(contactId: string) {
     const contact = getContact(this.core.db.reader, accountIdOf(contactId));

@@ -1,5 +1,5 @@
 /**
- * "Log out this device" versus "Delete account" (issue 12, ADR 0018) against the real relay: logout
+ * "Log out this device" versus "Delete account" (issue 12, ADR 0019) against the real relay: logout
  * wipes the device and the account lives on (its username still finds it); deleting — signed with
  * the account key, primary device only — removes the account at the relay, whose username hold
  * then refuses the name to a new account, and wipes the device; a device without the account key

@@ -58,7 +58,7 @@ async function pair(): Promise<{ alice: TestEngine; bob: TestEngine; aToB: strin
   const alice = await fixture.engine('alice');
   const bob = await fixture.engine('bob');
   const aToB = await alice.add(bob);
-  await bob.add(alice); // contacts: a message request would get no delivery receipt (ADR 0018)
+  await bob.add(alice); // contacts: a message request would get no delivery receipt (ADR 0019)
   return { alice, bob, aToB };
 }
 

@@ -66,7 +66,7 @@ describe('typing indicators', () => {
     await alice.call('conversations:setTyping', { conversationId: aToB, typing: true });
     kinds.length = 0;
     await alice.send(aToB, 'done typing');
-    // The first text to Bob carries Alice's profile key first (ADR 0018).
+    // The first text to Bob carries Alice's profile key first (ADR 0019).
     expect(kinds).toEqual(['typing', 'profile-key', 'message']);
     await bob.receive(alice, 'done typing');
   });

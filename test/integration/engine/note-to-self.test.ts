@@ -1,5 +1,5 @@
 /**
- * "Note to self" (issue 12, ADR 0018): starting a conversation with one's own username gives this
+ * "Note to self" (issue 12, ADR 0019): starting a conversation with one's own username gives this
  * account's notes instead of an error; a note is kept as sent, reaches nobody else, and is copied to
  * (and from) this account's other devices as a sent transcript addressed to the account itself.
  */

@@ -1,5 +1,5 @@
 /**
- * Message requests and blocking between engines on the real relay (issue 12, ADR 0018): a
+ * Message requests and blocking between engines on the real relay (issue 12, ADR 0019): a
  * stranger's message is a request that answers nothing — no delivery or read receipt, no typing —
  * until accepted; deleting it removes it (a new message is a new request); blocking drops a
  * person's messages on arrival, sends them nothing, takes their conversation off the list and

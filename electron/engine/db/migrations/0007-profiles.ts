@@ -1,5 +1,5 @@
 /**
- * Schema version 7: profiles and message requests (issue 12, docs/adr/0018-profiles-requests-blocking.md).
+ * Schema version 7: profiles and message requests (issue 12, docs/adr/0019-profiles-requests-blocking.md).
  *
  *  - own_profile: this account's profile (display name, about line) and its random profile key
  *    (docs/protocol.md §18), with the revision and key id the relay last accepted (NULL: never) —

@@ -1,5 +1,5 @@
 /**
- * Schema version 8: blocking (issue 12, docs/adr/0018-profiles-requests-blocking.md).
+ * Schema version 8: blocking (issue 12, docs/adr/0019-profiles-requests-blocking.md).
  *
  *  - contacts.blocked (+ blocked_at): nothing from them is kept (their envelopes are dropped on
  *    arrival, unread), nothing is sent to them, they leave the relay's contact list (no typing or
