@@ -271,9 +271,16 @@ export class RelaySocket {
     ws.on('message', (data, isBinary) => {
       if (this.ws === ws) this.onFrame(data as Buffer, isBinary);
     });
+    // The relay answered the upgrade with an HTTP status (over capacity: 503): it is up and said no.
+    let answered = false;
+    ws.once('unexpected-response', (_request, response) => {
+      answered = true;
+      response.resume();
+      ws.terminate();
+    });
     ws.on('error', () => undefined); // 'close' follows and decides what to do
     ws.on('close', (code) => {
-      if (this.ws === ws) this.onSocketClosed(code);
+      if (this.ws === ws) this.onSocketClosed(code, answered);
     });
   }
 
@@ -335,7 +342,8 @@ export class RelaySocket {
     }
   }
 
-  private onSocketClosed(code: number): void {
+  /** `refused`: the relay answered the upgrade with an HTTP error instead of a WebSocket. */
+  private onSocketClosed(code: number, refused = false): void {
     this.ws = undefined;
     this.failPending(new RelayClientError('DISCONNECTED', `connection closed (${code})`));
     if (code === CloseCode.DeviceGone) {
@@ -346,8 +354,9 @@ export class RelaySocket {
       return;
     }
     if (code === CloseCode.Unauthorized) this.options.auth.forgetToken();
-    // 1006: no close frame (refused, or the relay died); 1001: the relay is going away (a restart).
-    this.unreachable = code === 1006 || code === CloseCode.GoingAway;
+    // 1006 without an HTTP answer: nothing answered (connection refused, or the relay died);
+    // 1001: the relay is going away (a restart). An upgrade turned away (503) is a relay that is up.
+    this.unreachable = (code === 1006 && !refused) || code === CloseCode.GoingAway;
     if (!this.wanted) return;
     this.scheduleReconnect();
   }

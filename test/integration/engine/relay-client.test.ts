@@ -19,6 +19,21 @@ import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { DEFAULT_BACKOFF, HEALTH_PROBE_INTERVAL_MS, RECONNECT_JITTER_MS, type ConnectionState, type RelayClientEvents } from '../../../electron/engine/relay/socket.js';
 import { ManualTimers } from '../../support/timers.js';
 
+type Step = { attempt: ConnectionState } | { probe: boolean };
+
+/** Moves time to the client's soonest timer and waits for what it did: an attempt's outcome, or a probe's answer. */
+async function stepTimers(client: RelayClient, timers: ManualTimers): Promise<Step> {
+  const soonest = timers.remaining()[0]!;
+  if (soonest === client.nextAttemptAt! - timers.now()) {
+    const outcome = next(client, 'state');
+    timers.advance(soonest);
+    return { attempt: await outcome };
+  }
+  const answer = next(client, 'probe');
+  timers.advance(soonest);
+  return { probe: await answer };
+}
+
 /** The next emission of `event` by `client`. */
 function next<K extends 'state' | 'probe'>(client: RelayClient, event: K): Promise<Parameters<RelayClientEvents[K]>[0]> {
   return new Promise((resolve) => {
@@ -118,31 +133,20 @@ describe('against the relay process', () => {
     clients.push(b);
     await b.connect();
 
-    /** Moves time to the client's soonest timer and waits for what it did: an attempt's outcome, or a probe's answer. */
-    const step = async (): Promise<{ attempt: ConnectionState } | { probe: boolean }> => {
-      const soonest = timers.remaining()[0]!;
-      if (soonest === b.nextAttemptAt! - timers.now()) {
-        const outcome = next(b, 'state');
-        timers.advance(soonest);
-        return { attempt: await outcome };
-      }
-      const answer = next(b, 'probe');
-      timers.advance(soonest);
-      return { probe: await answer };
-    };
+    const step = () => stepTimers(b, timers);
 
     const down = next(b, 'state');
     await relay.stop(); // SIGTERM: the relay closes the channel as going away, then exits
     expect(await down).toBe('reconnecting');
     // While it is down every attempt fails (and every probe), until the backoff is long.
-    const whileDown: Array<{ attempt: ConnectionState } | { probe: boolean }> = [];
+    const whileDown: Step[] = [];
     while (b.nextAttemptAt! - timers.now() < 15_000 && whileDown.length < 100) whileDown.push(await step());
 
     relay = await spawnRelay({ dataDir: dir, port });
     relays.push(relay);
     const restartedAt = timers.now();
     const backoffDueIn = b.nextAttemptAt! - restartedAt;
-    const afterRestart: Array<{ attempt: ConnectionState } | { probe: boolean }> = [];
+    const afterRestart: Step[] = [];
     while (b.state !== 'open' && timers.now() - restartedAt < backoffDueIn) afterRestart.push(await step());
 
     // Before: the first attempt after the restart was the backoff's, 15–30 s later.
@@ -155,6 +159,41 @@ describe('against the relay process', () => {
     expect(afterRestart).toContainEqual({ probe: true });
     await expect(b.ping()).resolves.toBeDefined();
     b.close();
+    await relay.stop();
+  });
+
+  it('a relay that turns the client away (over capacity) is not probed: the backoff runs as it is', async () => {
+    const relay = await spawnRelay({ dataDir: path.join(dataDir, 'd'), limits: { maxConnections: 1 } });
+    relays.push(relay);
+    const alice = new TestAccount();
+    const bob = new TestAccount();
+    await registerAccount(relay.url, alice);
+    await registerAccount(relay.url, bob);
+    const a = alice.client(relay.url);
+    clients.push(a);
+    await a.connect(); // the one connection the relay takes
+
+    const timers = new ManualTimers(Date.now());
+    const b = bob.client(relay.url, 1, { rng: deterministicRng('bob-turned-away'), clock: () => timers.now(), timers, backoff: DEFAULT_BACKOFF });
+    clients.push(b);
+    const turnedAway = new Promise<void>((resolve) => {
+      const off = b.on('state', (s) => {
+        if (s !== 'reconnecting') return;
+        off();
+        resolve();
+      });
+    });
+    b.connect().catch(() => undefined); // settles only at close(): the relay never lets it in
+    await turnedAway; // the upgrade was answered 503
+
+    const steps: Step[] = [];
+    while (b.nextAttemptAt! - timers.now() < 15_000 && steps.length < 100) steps.push(await stepTimers(b, timers));
+    // Each attempt was turned away again and waited out its backoff; the relay's health was never asked.
+    expect(steps.length).toBeGreaterThan(3);
+    expect(steps.every((s) => 'attempt' in s && s.attempt === 'reconnecting')).toBe(true);
+    expect(b.nextAttemptAt! - timers.now()).toBeGreaterThanOrEqual(15_000);
+    b.close();
+    a.close();
     await relay.stop();
   });
 });
