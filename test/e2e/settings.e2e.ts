@@ -80,6 +80,7 @@ test('app lock: set a passphrase, lock now, unlock', async ({ parley }) => {
   await expect(page.getByText('Passphrase saved.')).toBeVisible({ timeout: 20_000 });
   await expect(page.getByLabel('Lock Parley after inactivity')).toHaveValue('5');
   await page.getByRole('button', { name: 'Lock now' }).click();
+  await expect(page.getByRole('heading', { name: 'Unlock Parley' })).toBeVisible();
   await page.getByLabel('Passphrase').fill('a long passphrase');
   await page.getByRole('button', { name: 'Unlock' }).click();
   await expect(page.getByRole('alert')).toBeVisible();
