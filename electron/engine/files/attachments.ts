@@ -156,6 +156,8 @@ export class Attachments {
   readonly #opened = new Map<number, { readonly file: string; readonly size: number }>();
   #maxCiphertextBytes: number | undefined;
   #stopped = false;
+  /** The folder's clean-up at start: staging and sending wait for it (it deletes unknown files). */
+  #ready: Promise<void> = Promise.resolve();
 
   constructor(o: AttachmentsOptions) {
     this.#core = o.core;
@@ -179,7 +181,12 @@ export class Attachments {
    * Cleans the folder (staged files, decrypted copies and files of deleted messages go) and takes
    * up the uploads and downloads that were running when the engine stopped.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.#ready = this.#clean();
+    return this.#ready.then(() => this.#resume());
+  }
+
+  async #clean(): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     await rm(this.#staging, { recursive: true, force: true });
     await rm(this.#plain, { recursive: true, force: true });
@@ -189,6 +196,9 @@ export class Attachments {
       if (m && !keep.has(Number(m[1]))) await rm(path.join(this.#dir, name), { force: true });
       else if (!m && name.endsWith('.partial')) await rm(path.join(this.#dir, name), { force: true });
     }
+  }
+
+  #resume(): void {
     if (this.#stopped) return;
     for (const a of attachmentsInTransfer(this.#core.db.reader)) {
       if (a.state === 'uploading') this.#startUpload(a.messageRowId);
@@ -228,6 +238,7 @@ export class Attachments {
 
   async stage(req: RequestOf<'attachments:stage'>): Promise<{ stageId: string }> {
     this.#core.checkApi();
+    await this.#ready.catch(() => undefined);
     let ciphertextLength: number;
     try {
       ciphertextLength = attachmentLayout(req.size).ciphertextLength;
