@@ -164,7 +164,7 @@ async function main(): Promise<void> {
 
     const browser = await chromium.launch({ executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
     const env = { PARLEY_DATA_DIR: dataRoot, PARLEY_RELAY_URL: relayUrl };
-    const hostArgs = [path.join(ROOT, 'scripts', 'start-browser.mjs'), '--profile', alice, '--port', '0', '--no-open'];
+    const hostArgs = [path.join(ROOT, 'scripts', 'start-browser.mjs'), '--profile', alice, '--port', '0', '--no-open', '--print-url'];
     const readUrl = (line: string) => (line.startsWith('PARLEY_BROWSER_HOST ') ? (JSON.parse(line.slice(20)) as { url: string }).url : null);
     const opens: number[] = [];
     for (let i = 0; i < OPENS; i++) {

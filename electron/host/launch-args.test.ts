@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROFILE, LaunchArgsError, ProfileError, appDataDir, dataRoot, parseLaunchArgs, profileDir } from './launch-args.js';
 
 describe('parseLaunchArgs', () => {
-  it('defaults to the default profile, a free port, and opening a browser', () => {
-    expect(parseLaunchArgs([])).toEqual({ profile: DEFAULT_PROFILE, port: 0, open: true });
+  it('defaults to the default profile, no port asked for, opening a browser, and no printed key', () => {
+    expect(parseLaunchArgs([])).toEqual({ profile: DEFAULT_PROFILE, port: null, open: true, printUrl: false });
   });
 
-  it('reads --profile, --port and --no-open, in both spellings', () => {
-    expect(parseLaunchArgs(['--profile', 'bob', '--port', '0', '--no-open'])).toEqual({ profile: 'bob', port: 0, open: false });
-    expect(parseLaunchArgs(['--profile=alice', '--port=8123'])).toEqual({ profile: 'alice', port: 8123, open: true });
+  it('reads --profile, --port, --no-open and --print-url, in both spellings', () => {
+    expect(parseLaunchArgs(['--profile', 'bob', '--port', '0', '--no-open', '--print-url'])).toEqual({ profile: 'bob', port: 0, open: false, printUrl: true });
+    expect(parseLaunchArgs(['--profile=alice', '--port=8123'])).toEqual({ profile: 'alice', port: 8123, open: true, printUrl: false });
   });
 
   it('ignores what Electron and Chromium put in argv', () => {

@@ -36,18 +36,22 @@ export function profileDir(root: string, profile: string): string {
 
 export type LaunchArgs = {
   readonly profile: string;
-  readonly port: number;
+  /** `--port N` (0: any free port); null when not given (the browser host reuses the profile's last port). */
+  readonly port: number | null;
   readonly open: boolean;
+  /** `--print-url`: print the address with its access key (browser host; off by default). */
+  readonly printUrl: boolean;
 };
 
 /**
- * Reads `--profile NAME`, `--port N` and `--no-open` (also `--flag=value`). Other arguments are
- * ignored: Electron's argv also carries the app path and Chromium switches.
+ * Reads `--profile NAME`, `--port N`, `--no-open` and `--print-url` (also `--flag=value`). Other
+ * arguments are ignored: Electron's argv also carries the app path and Chromium switches.
  */
 export function parseLaunchArgs(argv: readonly string[]): LaunchArgs {
   let profile = DEFAULT_PROFILE;
-  let port = 0;
+  let port: number | null = null;
   let open = true;
+  let printUrl = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -73,6 +77,7 @@ export function parseLaunchArgs(argv: readonly string[]): LaunchArgs {
       if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new LaunchArgsError(`invalid port ${JSON.stringify(text)}`);
       port = Number(text);
     } else if (flag === '--no-open') open = false;
+    else if (flag === '--print-url') printUrl = true;
   }
-  return { profile, port, open };
+  return { profile, port, open, printUrl };
 }

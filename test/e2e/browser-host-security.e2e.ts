@@ -1,10 +1,12 @@
 /**
  * The browser host's defences, driven from Chromium the way an attacker's page would try them
  * (issue 5 "Security": one test each): a wrong Host header (DNS rebinding), a foreign Origin, a
- * missing secret, a wrong secret — and the right secret, which connects and leaves the address bar.
+ * missing secret, a wrong secret — and the right secret, which connects and leaves the address bar,
+ * whether opened directly or through the launch page the host opens (issue 10, item 8).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures.js';
 import { launchBrowserHost, type BrowserHostProcess } from './helpers/browser-host.js';
@@ -100,6 +102,14 @@ test('the right secret connects, leaves the address bar and survives a reload', 
   expect(page.url()).not.toContain(host.secret);
   await page.reload();
   await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
+});
+
+test('the launch page the host opens leads to the app, and the key leaves the address bar', async ({ blankPage: page }) => {
+  // What `npm run start:browser` hands the OS opener: a file path; the key is inside the 0600 page.
+  await page.goto(pathToFileURL(host.launchFile).href);
+  await expect(page.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
+  expect(page.url()).toBe(host.url.split('#')[0]);
+  expect(page.url()).not.toContain(host.secret);
 });
 
 test('a stopped host shows as not running', async ({ shell }) => {

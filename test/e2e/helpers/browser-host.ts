@@ -1,10 +1,12 @@
 /**
  * Starts a real browser host (`node scripts/start-browser.mjs --profile NAME --port 0 --no-open`) as a
  * child process, one per profile, with its data under a temporary PARLEY_DATA_DIR, and reads the
- * machine-readable ready line. The e2e specs open `url` in Chromium like a person would.
+ * machine-readable ready line. The access key comes the way it reaches a person's browser: from the
+ * profile's owner-only launch page (electron/browser-host/launch-state.ts), never from the host's
+ * output. The e2e specs open `url` (or `launchFile`) in Chromium like a person would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,8 +18,10 @@ const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 export type BrowserHostProcess = {
-  /** `http://127.0.0.1:PORT/#k=SECRET` */
+  /** `http://127.0.0.1:PORT/#k=SECRET` (read from the launch page) */
   readonly url: string;
+  /** The launch page the host opens in a browser (mode 0600, in the profile directory). */
+  readonly launchFile: string;
   readonly origin: string;
   readonly port: number;
   /** The access key of this launch (the fragment's value). */
@@ -40,12 +44,12 @@ export async function launchBrowserHost(options: { profile: string; dataRoot?: s
   const log: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => log.push(line));
 
-  const ready = await new Promise<{ url: string; origin: string; port: number; dataDir: string }>((resolve, reject) => {
+  const ready = await new Promise<{ origin: string; port: number; dataDir: string; launchFile: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`browser host did not start in ${START_TIMEOUT_MS} ms:\n${log.join('\n')}`)), START_TIMEOUT_MS);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (!line.startsWith(READY_PREFIX)) return;
       clearTimeout(timer);
-      resolve(JSON.parse(line.slice(READY_PREFIX.length)) as { url: string; origin: string; port: number; dataDir: string });
+      resolve(JSON.parse(line.slice(READY_PREFIX.length)) as { origin: string; port: number; dataDir: string; launchFile: string });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -53,13 +57,22 @@ export async function launchBrowserHost(options: { profile: string; dataRoot?: s
     });
   });
 
+  const url = urlInLaunchPage(readFileSync(ready.launchFile, 'utf8'));
   return {
     ...ready,
-    secret: new URL(ready.url).hash.replace(/^#k=/, ''),
+    url,
+    secret: new URL(url).hash.replace(/^#k=/, ''),
     profile: options.profile,
     log,
     stop: () => stopChild(child).finally(() => ownRoot && rmSync(dataRoot, { recursive: true, force: true })),
   };
+}
+
+/** The address with the key that the launch page's link points at. */
+export function urlInLaunchPage(html: string): string {
+  const href = /<a href="([^"]+)"/.exec(html)?.[1];
+  if (href === undefined) throw new Error('the launch page has no link');
+  return href.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
