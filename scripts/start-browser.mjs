@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run start:browser [-- --profile NAME --port N --no-open --print-url]`: the same UI as `npm start`,
 // served by the browser host (electron/browser-host) on 127.0.0.1 and opened in your browser through
-// the profile's owner-only launch page (docs/adr/0017-browser-host-launch.md). Runs the compiled host
+// the profile's owner-only launch page (docs/adr/0020-browser-host-launch.md). Runs the compiled host
 // from dist/ (`npm run start:browser` runs scripts/build-if-changed.mjs first, which builds only when
 // sources changed); the e2e helpers start it directly.
 // Unless PARLEY_RELAY_URL names a relay already, it reuses the local relay or starts one

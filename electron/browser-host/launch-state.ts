@@ -1,5 +1,5 @@
 /**
- * What the browser host keeps in the profile directory (docs/adr/0017-browser-host-launch.md):
+ * What the browser host keeps in the profile directory (docs/adr/0020-browser-host-launch.md):
  *  - the **launch page** `browser-launch.html`, mode 0600 in the profile's 0700 directory: the one
  *    place the launch's access key is written. The host opens this file in the browser (its path is
  *    all that goes on the opener's command line, which every local user can read), and the page

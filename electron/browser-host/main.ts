@@ -1,7 +1,7 @@
 /**
  * `npm run start:browser [-- --profile NAME --port N --no-open --print-url]` (scripts/start-browser.mjs
  * calls `runBrowserHost`): starts the browser host for one profile and opens it in the default
- * browser unless `--no-open` (docs/adr/0017-browser-host-launch.md). Stops on SIGINT/SIGTERM.
+ * browser unless `--no-open` (docs/adr/0020-browser-host-launch.md). Stops on SIGINT/SIGTERM.
  *
  * The launch's access key travels only through the profile's owner-only launch page
  * (launch-state.ts): the browser is opened on that file, so the opener's command line (readable by
