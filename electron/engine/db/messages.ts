@@ -288,11 +288,11 @@ export function outgoingSince(db: ReadDb, conversationId: number, after: number)
     .map(toRecord);
 }
 
-/** The ids of a conversation's incoming texts, and of those already read (receipts at accept). */
-export function incomingTextIds(db: ReadDb, conversationId: number): { all: Uint8Array[]; read: Uint8Array[] } {
+/** The ids of a conversation's incoming texts and files, and of those already read (receipts at accept). */
+export function incomingMessageIds(db: ReadDb, conversationId: number): { all: Uint8Array[]; read: Uint8Array[] } {
   const rows = db.all<{ message_id: Uint8Array; read_at: number | null }>(sql`
     SELECT message_id, read_at FROM messages
-    WHERE conversation_id = ${conversationId} AND direction = 'incoming' AND kind = 'text' AND message_id IS NOT NULL
+    WHERE conversation_id = ${conversationId} AND direction = 'incoming' AND kind IN ('text', 'attachment') AND message_id IS NOT NULL
     ORDER BY display_at, id`);
   return { all: rows.map((r) => blob(r.message_id)), read: rows.filter((r) => r.read_at !== null).map((r) => blob(r.message_id)) };
 }

@@ -343,55 +343,31 @@ export class InboundProcessor {
     const now = core.clock();
     const own = core.isSelf(peer.accountId);
     switch (content.type) {
-      case 'text': {
+      case 'text':
+      case 'attachment': {
         if (own) return;
         const row = {
           conversationId: this.#directConversationId(db, peer.accountId, now),
-          kind: 'text',
+          kind: content.type,
           direction: 'incoming',
           senderAccountId: peer.accountId,
           senderDeviceId: peer.entry.deviceId,
           messageId: content.messageId,
           sentAt: content.sentAt,
           receivedAt: now,
-          body: content.text,
+          body: content.type === 'text' ? content.text : content.caption === '' ? null : content.caption,
           status: null,
           readAt: null,
         } as const;
         const rowId = insertMessage(db, row);
+        const attachment = content.type === 'attachment' ? Attachments.receive(db, rowId, content.pointer) : null;
         // A message request gets no delivery receipt until accepted (acceptRequest sends them then).
         if (this.#standing(db, peer.accountId).accepted) {
           queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
           effects.receiptsQueued = true;
         }
-        const view = messageView(insertedRecord(rowId, row), core.account.accountId);
-        effects.events.push(() => {
-          this.typing.textFrom(peer.accountId);
-          core.emit('message:added', { message: view });
-        });
-        effects.conversations.add(row.conversationId);
-        return;
-      }
-      case 'attachment': {
-        if (own) return;
-        const row = {
-          conversationId: this.#directConversationId(db, peer.accountId, now),
-          kind: 'attachment',
-          direction: 'incoming',
-          senderAccountId: peer.accountId,
-          senderDeviceId: peer.entry.deviceId,
-          messageId: content.messageId,
-          sentAt: content.sentAt,
-          receivedAt: now,
-          body: content.caption === '' ? null : content.caption,
-          status: null,
-          readAt: null,
-        } as const;
-        const rowId = insertMessage(db, row);
-        const attachment = Attachments.receive(db, rowId, content.pointer);
-        queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
-        effects.receiptsQueued = true;
-        const view = withAttachment(messageView(insertedRecord(rowId, row), core.account.accountId), attachment);
+        const inserted = messageView(insertedRecord(rowId, row), core.account.accountId);
+        const view = attachment === null ? inserted : withAttachment(inserted, attachment);
         effects.events.push(() => {
           this.typing.textFrom(peer.accountId);
           core.emit('message:added', { message: view });

@@ -28,7 +28,7 @@ import { acceptContact, deleteContact, dropQueuedFor, getContact, listBlockedCon
 import { conversationListRow, findDirectConversation, getConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
 import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
-import { getMessage, insertedRecord, insertMessage, markSending, incomingTextIds, type MessageRecord } from '../db/messages.js';
+import { getMessage, insertedRecord, insertMessage, markSending, incomingMessageIds, type MessageRecord } from '../db/messages.js';
 import { forgetProfileShared } from '../db/profiles.js';
 import { queueReceipt } from '../db/receipts.js';
 import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
@@ -592,10 +592,10 @@ export class Messaging {
 
   /**
    * A request just accepted (contacts:accept, contacts:add or a reply): delivery receipts for every
-   * text it sent meanwhile, and read receipts for those read when read receipts are on.
+   * text and file it sent meanwhile, and read receipts for those read when read receipts are on.
    */
   #queueHeldReceipts(db: WriteDb, peer: Uint8Array, conversationId: number, now: number): void {
-    const ids = incomingTextIds(db, conversationId);
+    const ids = incomingMessageIds(db, conversationId);
     for (const messageId of ids.all) queueReceipt(db, { peerAccountId: peer, kind: 'delivered', messageId }, now);
     if (this.core.settings().readReceipts) for (const messageId of ids.read) queueReceipt(db, { peerAccountId: peer, kind: 'read', messageId }, now);
   }

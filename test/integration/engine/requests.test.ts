@@ -11,7 +11,7 @@ import { fromHex } from '../../../shared/crypto/bytes.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { decryptProfile } from '../../../shared/protocol/profile.js';
 import { getContactProfile } from '../../../electron/engine/db/profiles.js';
-import { relayAndEngines, type TestEngine } from '../../support/engines.js';
+import { relayAndEngines, waitFor, type TestEngine } from '../../support/engines.js';
 
 const fixture = relayAndEngines();
 
@@ -60,6 +60,23 @@ describe('message requests', () => {
     expect(accepted).toMatchObject({ id: request!.id, request: false });
     await alice.waitStatus(sent.id, 'read');
     await waitTitle(alice, bob, 'Bob Builder');
+  });
+
+  it('a file from a stranger is a request too: no delivery receipt until accepted', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    const aToB = await alice.add(bob);
+    const bytes = new TextEncoder().encode('a small file from a stranger');
+    const { stageId } = await alice.call('attachments:stage', { name: 'note.txt', size: bytes.length });
+    await alice.call('attachments:write', { stageId, offset: 0, data: Buffer.from(bytes).toString('base64') });
+    const sent = await alice.call('attachments:send', { conversationId: aToB, stageId, caption: '', asFile: true });
+    await waitFor(() => bob.payloads('message:added').some((p) => p.message.kind === 'attachment' && p.message.senderId === alice.accountId), 'the file at Bob', 30_000);
+    await settledBetween(bob, alice, carol);
+    expect(await alice.statusOf(sent.id)).toBe('sent');
+
+    await bob.call('contacts:accept', { contactId: alice.accountId });
+    await alice.waitStatus(sent.id, 'delivered');
   });
 
   it('deleting a request removes it and its messages; a new message from them is a new request', async () => {
