@@ -26,6 +26,8 @@ export { MAX_PREVIEW_LENGTH };
 export const NOTE_TO_SELF_TITLE = 'Note to self';
 
 export const UNKNOWN_PRESENCE: Presence = Object.freeze({ state: 'unknown', lastSeenAt: null });
+/** The relay answered: this person does not share presence with us. */
+export const NOT_SHARED_PRESENCE: Presence = Object.freeze({ state: 'not-shared', lastSeenAt: null });
 
 export function contactIdOf(accountId: Uint8Array): string {
   return toHex(accountId);

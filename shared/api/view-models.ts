@@ -88,7 +88,12 @@ export type OwnProfileView = z.infer<typeof OwnProfileViewSchema>;
 // ── Contacts ────────────────────────────────────────────────────────────────
 
 export const PresenceSchema = z.strictObject({
-  state: z.enum(['online', 'offline', 'unknown']),
+  /**
+   * `not-shared`: the relay answered that this person does not share presence with us (not a mutual
+   * contact, or hiding it); `unknown`: nothing known (this device is offline or has not asked yet).
+   * Both are shown as nothing.
+   */
+  state: z.enum(['online', 'offline', 'not-shared', 'unknown']),
   /** Last time seen online, when the contact shares it. */
   lastSeenAt: TimestampSchema.nullable(),
 });

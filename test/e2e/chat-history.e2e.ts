@@ -223,7 +223,12 @@ test('messages are read only while the window is visible, and the unread count f
   await setVisibility('hidden');
   await openConversation(page, 'bob');
   await expect(messageLog(page, 'bob').getByText('unread 3')).toBeVisible();
-  await page.waitForTimeout(500);
+  // Ordering barrier: the renderer asks to mark read as soon as the messages are shown, or not at
+  // all; a search sent after that is answered after it, and its results come after the unread
+  // count's update on the same channel.
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByRole('searchbox', { name: 'Search messages' }).fill('unread');
+  await expect(page.getByRole('region', { name: 'Search messages' }).getByText(/unread 2/)).toBeVisible();
   await expect(conversationButton(page, 'bob')).toContainText('3 unread');
   await setVisibility('visible');
   await expect(conversationButton(page, 'bob')).not.toContainText(/\d+ unread/);

@@ -2,8 +2,9 @@
  * Contacts' presence (issue 4): a snapshot from the relay at every connection, live `presence`
  * frames afterwards, `unknown` for everyone while this device is offline. The relay answers only
  * between mutual contacts whose presence is visible; everyone else — a contact who has not added us
- * back, one who hides presence — reads "not shared", which is `unknown` with no last-seen time
- * (issue 12: shown as nothing, never as "Offline" or "Last seen now"). The engine asks and listens
+ * back, one who hides presence — reads `not-shared`, with no last-seen time (issue 12: shown as
+ * nothing, never as "Offline" or "Last seen now"; told apart from `unknown` so that a view can say
+ * the relay has answered). The engine asks and listens
  * only for accepted contacts and never learns more. Our own visibility follows the presenceVisible
  * setting (sent at every connection and on change).
  *
@@ -14,7 +15,7 @@ import type { Presence } from '../../../shared/api/view-models.js';
 import { fromHex, toHex } from '../../../shared/crypto/bytes.js';
 import { acceptedContactIds } from '../db/contacts.js';
 import { findDirectConversation } from '../db/conversations.js';
-import { UNKNOWN_PRESENCE } from '../views.js';
+import { NOT_SHARED_PRESENCE, UNKNOWN_PRESENCE } from '../views.js';
 import type { MessagingCore } from './fan-out.js';
 
 export class PresenceTracker {
@@ -53,7 +54,7 @@ export class PresenceTracker {
   disconnected(): void {
     for (const [hex, p] of this.#presence) {
       if (p.state === 'unknown') continue;
-      const next: Presence = { state: 'unknown', lastSeenAt: p.state === 'online' ? this.#core?.clock() ?? p.lastSeenAt : p.lastSeenAt };
+      const next: Presence = p.state === 'not-shared' ? UNKNOWN_PRESENCE : { state: 'unknown', lastSeenAt: p.state === 'online' ? this.#core?.clock() ?? p.lastSeenAt : p.lastSeenAt };
       this.#presence.set(hex, next);
       this.#announce(hex, next);
     }
@@ -71,7 +72,7 @@ export class PresenceTracker {
     const previous = this.#presence.get(hex) ?? UNKNOWN_PRESENCE;
     const now = this.#core?.clock() ?? 0;
     const next: Presence = !shared
-      ? UNKNOWN_PRESENCE
+      ? NOT_SHARED_PRESENCE
       : online
         ? { state: 'online', lastSeenAt: previous.lastSeenAt }
         : { state: 'offline', lastSeenAt: previous.state === 'online' ? now : previous.lastSeenAt };

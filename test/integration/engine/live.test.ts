@@ -128,7 +128,7 @@ describe('presence', () => {
     await carolAgain.engine.messaging!.relay.ping();
     expect(carolAgain.payloads('presence').some((p) => p.presence.state === 'online')).toBe(false);
     // Nothing at all: Alice has not added Carol back, so her presence is not shared ("Offline" would be a guess).
-    expect((await carolAgain.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
+    expect((await carolAgain.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'not-shared', lastSeenAt: null });
     // Alice never hears about Carol.
     expect([...alice.payloads('presence'), ...aliceAgain.payloads('presence')].some((p) => p.contactId === carol.accountId)).toBe(false);
   });
@@ -141,8 +141,8 @@ describe('presence', () => {
     await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'online');
     await alice.call('settings:set', { presenceVisible: false });
     const hidden = await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state !== 'online');
-    expect(hidden.presence).toEqual({ state: 'unknown', lastSeenAt: null });
-    expect((await bob.call('conversations:list', {})).find((c) => c.contactId === alice.accountId)!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
+    expect(hidden.presence).toEqual({ state: 'not-shared', lastSeenAt: null });
+    expect((await bob.call('conversations:list', {})).find((c) => c.contactId === alice.accountId)!.presence).toEqual({ state: 'not-shared', lastSeenAt: null });
     expect(bob.payloads('presence').some((p) => p.contactId === alice.accountId && p.presence.state === 'offline')).toBe(false);
     await alice.call('settings:set', { presenceVisible: true });
     await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'online' && bob.payloads('presence').indexOf(p) > bob.payloads('presence').indexOf(hidden));
@@ -154,9 +154,10 @@ describe('presence', () => {
     await alice.add(bob); // one-sided for now
     await alice.online();
     await bob.online();
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const aliceView = async () => (await alice.call('conversations:list', {})).find((c) => c.contactId === bob.accountId)!.presence;
-    expect(await aliceView()).toEqual({ state: 'unknown', lastSeenAt: null });
+    // The relay has answered Alice's snapshot: Bob does not share presence with her (yet).
+    await alice.waitEvent('presence', (p) => p.contactId === bob.accountId && p.presence.state === 'not-shared');
+    expect(await aliceView()).toEqual({ state: 'not-shared', lastSeenAt: null });
     await bob.add(alice);
     await alice.waitEvent('presence', (p) => p.contactId === bob.accountId && p.presence.state === 'online');
     expect((await aliceView()).state).toBe('online');

@@ -16,5 +16,6 @@ describe('labels', () => {
     expect(presenceLabel({ state: 'offline', lastSeenAt: now - 12 * 60_000 }, now, 'en-US', 'UTC')).toBe('Last seen today at 6:22 PM');
     expect(presenceLabel({ state: 'offline', lastSeenAt: null }, now, 'en-US', 'UTC')).toBe('Offline');
     expect(presenceLabel({ state: 'unknown', lastSeenAt: null }, now, 'en-US', 'UTC')).toBeNull();
+    expect(presenceLabel({ state: 'not-shared', lastSeenAt: null }, now, 'en-US', 'UTC')).toBeNull();
   });
 });

@@ -100,6 +100,7 @@ export function presenceLabel(presence: Presence, now: number, locale: string, t
       return 'Online';
     case 'offline':
       return presence.lastSeenAt === null ? 'Offline' : `Last seen ${lowerFirst(formatWhen(presence.lastSeenAt, now, locale, timeZone), locale)}`;
+    case 'not-shared':
     case 'unknown':
       return null;
   }
