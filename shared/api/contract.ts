@@ -157,7 +157,8 @@ export const CONTRACT = {
   /**
    * Blocks (or unblocks) a person: their messages are dropped on arrival, nothing is sent to them,
    * their conversation leaves the list, and blocking gives this account a new profile key (shared
-   * with every other contact that held the old one).
+   * with every other contact that held the old one). Unblocking an accepted contact sends them the
+   * current key at once (ADR 0022).
    */
   'contacts:setBlocked': {
     method: 'setBlocked',

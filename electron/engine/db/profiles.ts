@@ -166,12 +166,10 @@ export function markProfileShared(db: WriteDb, accountId: Uint8Array, keyId: Uin
   db.run(sql`UPDATE contacts SET shared_profile_key_id = ${keyId}, shared_profile_revision = ${revision} WHERE account_id = ${accountId}`);
 }
 
-/** Forgets what a contact was sent (blocking): only writing to them again shares the new key. */
-export function forgetProfileShared(db: WriteDb, accountId: Uint8Array): void {
-  db.run(sql`UPDATE contacts SET shared_profile_key_id = NULL, shared_profile_revision = NULL WHERE account_id = ${accountId}`);
-}
-
-/** Accepted contacts that were sent a profile key before (a change or a new key is owed to them). */
+/**
+ * Accepted contacts that were sent a profile key before (a change or a new key is owed to them),
+ * blocked ones left out: what a blocked person was sent is kept, so unblocking owes them the key.
+ */
 export function contactsSharedWith(db: ReadDb): Uint8Array[] {
   return db
     .all<{ account_id: Uint8Array }>(sql`SELECT account_id FROM contacts WHERE accepted = 1 AND blocked = 0 AND shared_profile_key_id IS NOT NULL ORDER BY account_id`)

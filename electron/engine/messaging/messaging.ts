@@ -29,7 +29,6 @@ import { conversationListRow, findDirectConversation, getConversation, getOrCrea
 import type { EngineDatabase, WriteDb } from '../db/database.js';
 import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
 import { getMessage, insertedRecord, insertMessage, markSending, incomingMessageIds, type MessageRecord } from '../db/messages.js';
-import { forgetProfileShared } from '../db/profiles.js';
 import { queueReceipt } from '../db/receipts.js';
 import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
@@ -616,8 +615,9 @@ export class Messaging {
   /**
    * contacts:setBlocked — blocking drops what was queued for them, takes them off the relay's
    * contact list and gives this account a new profile key (uploaded, then shared with everyone
-   * else who held the old one); their conversation leaves the list. Unblocking lists it again; the
-   * new key reaches them only when the user writes to them or accepts them again.
+   * else who held the old one); their conversation leaves the list. Unblocking lists it again and,
+   * when the conversation was accepted and they held a key before, sends them the current key at
+   * once (ADR 0022); a message request still gets it only when accepted.
    */
   async setBlocked(req: RequestOf<'contacts:setBlocked'>): Promise<ContactView> {
     const { core } = this;
@@ -629,7 +629,6 @@ export class Messaging {
       const did = setContactBlocked(db, contact.accountId, req.blocked, now);
       if (did && req.blocked) {
         dropQueuedFor(db, contact.accountId);
-        forgetProfileShared(db, contact.accountId);
         this.profiles.rotateKey(db);
       }
       return did;
@@ -641,7 +640,9 @@ export class Messaging {
     }
     if (changed) {
       this.#contactsChanged();
-      if (req.blocked) await this.profiles.uploadAndShare().catch(() => undefined);
+      // Blocking: the new key goes to everyone else. Unblocking: the record of what they were sent
+      // was kept (blocked contacts are skipped), so an accepted one is owed the new key now.
+      await this.profiles.uploadAndShare().catch(() => undefined);
       core.checkApi();
     }
     return contactView(getContact(core.db.reader, contact.accountId)!, core.clock());

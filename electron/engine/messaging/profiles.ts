@@ -85,6 +85,7 @@ export async function uploadOwnProfileIfOwed(db: WriteDb, account: LocalAccount,
 export class Profiles {
   #fetching: Promise<void> | null = null;
   #uploading: Promise<void> | null = null;
+  #again = false;
 
   constructor(
     private readonly core: MessagingCore,
@@ -125,8 +126,18 @@ export class Profiles {
 
   /** Uploads if owed, then shares the new key or revision with every contact that held an older one. */
   uploadAndShare(): Promise<void> {
-    if (this.#uploading) return this.#uploading;
-    this.#uploading = this.#uploadAndShare().finally(() => {
+    // A call during a run may follow a change that run did not see (an unblock): one more run then.
+    if (this.#uploading) {
+      this.#again = true;
+      return this.#uploading;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.#again = false;
+        await this.#uploadAndShare();
+      } while (this.#again);
+    };
+    this.#uploading = run().finally(() => {
       this.#uploading = null;
     });
     return this.#uploading;

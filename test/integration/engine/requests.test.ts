@@ -3,14 +3,18 @@
  * stranger's message is a request that answers nothing — no delivery or read receipt, no typing —
  * until accepted; deleting it removes it (a new message is a new request); blocking drops a
  * person's messages on arrival, sends them nothing, takes their conversation off the list and
- * rotates the profile key, which the other contacts receive. "Nothing arrived" is checked with an
- * ordering barrier: a third account writes after everything the first one sent was committed.
+ * rotates the profile key, which the other contacts receive; unblocking an accepted contact sends
+ * them the rotated key at once. A request also gets no decryption-error reply and no presence.
+ * "Nothing arrived" is checked with an ordering barrier: a third account writes after everything
+ * the first one sent was committed.
  */
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../../../shared/crypto/bytes.js';
+import { bytesEqual, concatBytes, fromHex } from '../../../shared/crypto/bytes.js';
+import { systemRng } from '../../../shared/crypto/random.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { MessageType } from '../../../shared/protocol/messages.js';
 import { decryptProfile } from '../../../shared/protocol/profile.js';
-import { getContactProfile } from '../../../electron/engine/db/profiles.js';
+import { getContactProfile, getOwnProfile } from '../../../electron/engine/db/profiles.js';
 import { relayAndEngines, waitFor, type TestEngine } from '../../support/engines.js';
 
 const fixture = relayAndEngines();
@@ -98,6 +102,50 @@ describe('message requests', () => {
     expect((await bob.messages(again!.id)).map((m) => m.body)).toEqual(['second try']);
   });
 
+  it('a request whose message does not decrypt gets no decryption-error reply (the notice is still shown)', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    const aToB = await alice.add(bob);
+    await alice.send(aToB, 'hello stranger');
+    await bob.receive(alice, 'hello stranger');
+    const errorsAtAlice: unknown[] = [];
+    alice.engine.messaging!.relay.on('envelope', (e) => {
+      if (e.content[1] === MessageType.DecryptionError) errorsAtAlice.push(e);
+    });
+    // An envelope from Alice's device that no session decrypts: answering it would tell her Bob is online.
+    const garbage = concatBytes(new Uint8Array([1, MessageType.Ratchet]), systemRng(300));
+    await alice.engine.messaging!.relay.send(fromHex(bob.accountId), [{ deviceId: 1, content: garbage }]);
+    const failed = await bob.waitEvent('message:decryptFailed');
+    expect(failed).toMatchObject({ contactId: alice.accountId });
+    // Whatever Bob queued has reached the relay before Carol's sentinel, which Alice shows after it.
+    await settledBetween(bob, alice, carol);
+    expect(errorsAtAlice).toEqual([]);
+    expect((await bob.call('conversations:list', {})).find((c) => c.contactId === alice.accountId)).toMatchObject({ request: true });
+  });
+
+  it('a request sees no presence: the stranger reads "not shared" while both are online, until accepted', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const aToB = await alice.add(bob);
+    await alice.send(aToB, 'are you there?');
+    await bob.receive(alice, 'are you there?');
+    // Bob's engine makes the relay's contact list equal to his accepted contacts (as at every
+    // connection): Alice, a request, is not on it, so the relay shares nothing with her.
+    await bob.engine.messaging!.contacts.syncRelayContacts();
+    expect((await bob.engine.messaging!.relay.getContacts()).contacts).toEqual([]);
+    expect(await alice.engine.messaging!.relay.presence([fromHex(bob.accountId)])).toEqual([{ accountId: fromHex(bob.accountId), online: false, shared: false }]);
+    await alice.engine.messaging!.presence.snapshot();
+    expect((await alice.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
+    expect(alice.payloads('presence').some((p) => p.contactId === bob.accountId && p.presence.state === 'online')).toBe(false);
+    expect(bob.payloads('presence').some((p) => p.contactId === alice.accountId)).toBe(false);
+
+    // Accepting makes them mutual: each hears the other is online at once.
+    await bob.call('contacts:accept', { contactId: alice.accountId });
+    await alice.waitEvent('presence', (p) => p.contactId === bob.accountId && p.presence.state === 'online');
+    await bob.waitEvent('presence', (p) => p.contactId === alice.accountId && p.presence.state === 'online');
+  });
+
   it('an accepted contact cannot be deleted as a request', async () => {
     const alice = await fixture.engine('alice');
     const bob = await fixture.engine('bob');
@@ -135,15 +183,8 @@ describe('blocking', () => {
     await settledBetween(alice, bob, carol);
     await settledBetween(bob, alice, carol);
     expect(await alice.statusOf(after.id)).toBe('sent');
-    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: false });
-    expect((await bob.messages(bToA)).map((m) => m.body)).not.toContain('after the block');
-    expect(await bob.call('contacts:listBlocked', {})).toEqual([]);
-    expect((await bob.call('conversations:list', {})).map((c) => c.contactId).sort()).toEqual([alice.accountId, carol.accountId].sort());
 
-    // The profile key was rotated: Carol got the new one (a later change reaches her), Alice's
-    // old key no longer opens Bob's profile.
-    await bob.call('profile:set', { displayName: 'Bob, renamed', about: '' });
-    await waitTitle(carol, bob, 'Bob, renamed');
+    // The profile key was rotated: Alice's old key no longer opens Bob's profile.
     const held = getContactProfile(alice.engine.current!.db.reader, fromHex(bob.accountId))!;
     const served = await alice.engine.messaging!.relay.getProfile(fromHex(bob.accountId));
     let code = 'opened';
@@ -153,6 +194,50 @@ describe('blocking', () => {
       if (isProtocolError(e)) code = e.code;
     }
     expect(code).toBe('PROFILE_KEY_MISMATCH');
-    expect(await titleAt(alice, bob)).toBe('Bob');
+
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: false });
+    expect((await bob.messages(bToA)).map((m) => m.body)).not.toContain('after the block');
+    expect(await bob.call('contacts:listBlocked', {})).toEqual([]);
+    expect((await bob.call('conversations:list', {})).map((c) => c.contactId).sort()).toEqual([alice.accountId, carol.accountId].sort());
+
+    // Carol got the new key (a later change reaches her); so did Alice, once unblocked.
+    await bob.call('profile:set', { displayName: 'Bob, renamed', about: '' });
+    await waitTitle(carol, bob, 'Bob, renamed');
+    await waitTitle(alice, bob, 'Bob, renamed');
+  });
+
+  it('unblocking an accepted contact sends them the rotated profile key at once', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    await bob.call('profile:set', { displayName: 'Bob', about: '' });
+    const bToA = await bob.add(alice);
+    await bob.send(bToA, 'hi alice');
+    await waitTitle(alice, bob, 'Bob');
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: true });
+    const rotated = getOwnProfile(bob.engine.current!.db.reader)!.profileKey;
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: false });
+    // Without Bob writing again, Alice holds his new key and it opens his profile.
+    const heldByAlice = () => getContactProfile(alice.engine.current!.db.reader, fromHex(bob.accountId))?.profileKey;
+    await waitFor(() => heldByAlice() !== null && heldByAlice() !== undefined && bytesEqual(heldByAlice()!, rotated), 'the rotated key at Alice');
+    const served = await alice.engine.messaging!.relay.getProfile(fromHex(bob.accountId));
+    expect(decryptProfile(served.profile, heldByAlice()!, fromHex(bob.accountId)).displayName).toBe('Bob');
+    // And the next change reaches her as before the block.
+    await bob.call('profile:set', { displayName: 'Bob, back', about: '' });
+    await waitTitle(alice, bob, 'Bob, back');
+  });
+
+  it('unblocking a message request sends nothing: the key still waits for Accept', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    await bob.call('profile:set', { displayName: 'Bob', about: '' });
+    const aToB = await alice.add(bob);
+    await alice.send(aToB, 'hello stranger');
+    await bob.receive(alice, 'hello stranger');
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: true });
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: false });
+    await settledBetween(bob, alice, carol);
+    expect(getContactProfile(alice.engine.current!.db.reader, fromHex(bob.accountId))?.profileKey ?? null).toBeNull();
+    expect(await titleAt(alice, bob)).toBe(bob.username);
   });
 });
