@@ -620,6 +620,7 @@ export class Engine {
       'conversations:list': () => this.#queries.listConversations(),
       'messages:openPage': (r) => this.#queries.openPage(r),
       'messages:markRead': (r) => this.#queries.markRead(r),
+      'messages:info': (r) => this.#queries.messageInfo(r),
       'settings:get': () => this.getSettings(),
       'settings:set': (r) => this.setSettings(r),
       'search:query': async (r) => {
@@ -632,6 +633,7 @@ export class Engine {
       'contacts:add': (r) => this.#requireMessaging().addContact(r),
       'messages:send': (r) => this.#requireMessaging().send(r),
       'messages:retry': (r) => this.#requireMessaging().retry(r),
+      'messages:deleteForMe': (r) => this.#requireMessaging().deleteForMe(r),
       'conversations:setTyping': (r) => this.#requireMessaging().setTyping(r),
       'attachments:stage': (r) => this.#requireMessaging().attachments.stage(r),
       'attachments:write': (r) => this.#requireMessaging().attachments.write(r),

@@ -8,18 +8,21 @@
 import { attachmentsOf } from './db/attachments.js';
 import { withAttachment } from './files/attachments.js';
 import type { EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type { ContactView, ConversationView, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
+import type { ContactView, ConversationView, DeviceDelivery, MessageInfo, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
+import { bytesEqual } from '../../shared/crypto/bytes.js';
+import { parsedDeviceList } from './account/device-list-cache.js';
+import { deviceStatusesOf } from './db/device-statuses.js';
 import type { Clock } from '../../shared/crypto/random.js';
 import type { LocalAccount } from './db/account.js';
 import { acceptAccountKeyChange, getContact, listContacts, setContactVerified } from './db/contacts.js';
 import { conversationListRow, findDirectConversation, getConversation, listConversations } from './db/conversations.js';
 import type { EngineDatabase } from './db/database.js';
-import { getMessage, markReadUpTo, readPage, unreadCount, type MessageRecord } from './db/messages.js';
+import { getMessage, markReadUpTo, readPage, relayTimeOf, unreadCount, type MessageRecord } from './db/messages.js';
 import { queueReceipt } from './db/receipts.js';
 import { readSettings } from './db/settings.js';
 import { EngineError } from './errors.js';
 import type { Messaging } from './messaging/messaging.js';
-import { accountIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf, safetyNumberView, UNKNOWN_PRESENCE } from './views.js';
+import { accountIdOf, contactIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf, safetyNumberView, UNKNOWN_PRESENCE } from './views.js';
 
 /** The open database and the account it holds. */
 export type OpenProfile = { readonly db: EngineDatabase; readonly account: LocalAccount };
@@ -119,6 +122,52 @@ export class LocalQueries {
       messages: page.messages.map((m) => withAttachment(messageView(m, account.accountId), attachments.get(m.id))),
       hasOlder: page.hasOlder,
       hasNewer: page.hasNewer,
+    };
+  }
+
+  /**
+   * Message info: the exact times, and per recipient device of an outgoing message its status —
+   * every device on the recipient's current list (still `sending` until the relay accepted its
+   * copy) and every device that has a row (also one that has left the list since).
+   */
+  messageInfo(req: RequestOf<'messages:info'>): MessageInfo {
+    const { db, account } = this.#ctx.open();
+    const m = getMessage(db.reader, rowIdOf(req.messageId));
+    if (!m || (m.kind !== 'text' && m.kind !== 'attachment')) throw new EngineError('NOT_FOUND', 'no such message');
+    const base = { messageId: String(m.id), conversationId: String(m.conversationId), direction: m.direction, sentAt: m.sentAt };
+    if (m.direction === 'incoming') {
+      return { ...base, receivedAt: m.receivedAt, acceptedAt: null, senderDeviceId: m.senderDeviceId, status: null, devices: [] };
+    }
+    const rows = deviceStatusesOf(db.reader, m.id);
+    const conversation = getConversation(db.reader, m.conversationId);
+    const peer = conversation?.peerAccountId ?? null;
+    const contact = peer ? getContact(db.reader, peer) : undefined;
+    const listed = contact ? parsedDeviceList(contact.deviceList.signed).list.devices.map((d) => d.deviceId) : [];
+    const devices: DeviceDelivery[] = rows.map((r) => ({
+      contactId: contactIdOf(r.accountId),
+      deviceId: r.deviceId,
+      status: r.readAt !== null ? 'read' : r.deliveredAt !== null ? 'delivered' : r.sentAt !== null ? 'sent' : 'sending',
+      sentAt: r.sentAt,
+      deliveredAt: r.deliveredAt,
+      readAt: r.readAt,
+    }));
+    // Messages from before per-device statuses have no rows: only their one status is known.
+    const tracked = rows.length > 0 || m.status === 'sending' || m.status === 'failed';
+    if (peer && tracked) {
+      for (const deviceId of listed) {
+        if (!rows.some((r) => r.deviceId === deviceId && bytesEqual(r.accountId, peer))) {
+          devices.push({ contactId: contactIdOf(peer), deviceId, status: 'sending', sentAt: null, deliveredAt: null, readAt: null });
+        }
+      }
+    }
+    devices.sort((a, b) => a.contactId.localeCompare(b.contactId) || a.deviceId - b.deviceId);
+    return {
+      ...base,
+      receivedAt: null,
+      acceptedAt: relayTimeOf(db.reader, m.id),
+      senderDeviceId: m.senderDeviceId ?? account.deviceId,
+      status: m.status,
+      devices,
     };
   }
 

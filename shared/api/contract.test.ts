@@ -37,6 +37,8 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'messages:send': { conversationId: '1', body: 'hello' },
   'messages:retry': { messageId: '7' },
   'messages:markRead': { conversationId: '1', upToMessageId: '7' },
+  'messages:info': { messageId: '7' },
+  'messages:deleteForMe': { messageId: '7' },
   'conversations:setTyping': { conversationId: '1', typing: true },
   'settings:get': {},
   'settings:set': { notifications: 'name-only' },

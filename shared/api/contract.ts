@@ -34,6 +34,7 @@ import {
   ContactViewSchema,
   ConversationViewSchema,
   EngineStateSchema,
+  MessageInfoSchema,
   MessagePageSchema,
   MessageViewSchema,
   OwnProfileViewSchema,
@@ -199,6 +200,21 @@ export const CONTRACT = {
     method: 'retry',
     request: z.strictObject({ messageId: MessageIdSchema }),
     response: MessageViewSchema,
+  },
+  /** Message info: exact times and, for an outgoing message, the status on each recipient device. */
+  'messages:info': {
+    method: 'messageInfo',
+    request: z.strictObject({ messageId: MessageIdSchema }),
+    response: MessageInfoSchema,
+  },
+  /**
+   * Delete for me: the message leaves this device only (its row, its search index entries, its
+   * attachment's files). The peer is not told and keeps their copy. A send still queued stops.
+   */
+  'messages:deleteForMe': {
+    method: 'deleteForMe',
+    request: z.strictObject({ messageId: MessageIdSchema }),
+    response: z.null(),
   },
   'messages:markRead': {
     method: 'markRead',

@@ -22,6 +22,8 @@ export const EVENTS = {
   'message:added': z.strictObject({ message: MessageViewSchema }),
   /** Any change of a shown message (read state, body of a notice) — the whole new view. */
   'message:updated': z.strictObject({ message: MessageViewSchema }),
+  /** A message left this device ("Delete for me"). */
+  'message:removed': z.strictObject({ conversationId: ConversationIdSchema, messageId: MessageIdSchema }),
   /** Delivery status of an outgoing message: sending → sent → delivered → read, or failed. */
   'message:status': z.strictObject({
     conversationId: ConversationIdSchema,

@@ -219,6 +219,44 @@ export const MessageViewSchema = z.strictObject({
 });
 export type MessageView = z.infer<typeof MessageViewSchema>;
 
+/** One recipient device of an outgoing message (Message info). */
+export const DeviceDeliverySchema = z.strictObject({
+  /** The recipient account (the contact, or this account for its other devices). */
+  contactId: ContactIdSchema,
+  deviceId: DeviceIdSchema,
+  /** sending: not yet accepted by the relay for this device; then sent, delivered, read. */
+  status: z.enum(['sending', 'sent', 'delivered', 'read']),
+  /** The relay's clock when it accepted this device's copy. */
+  sentAt: TimestampSchema.nullable(),
+  /** When this device's delivery receipt arrived (a read receipt implies delivery). */
+  deliveredAt: TimestampSchema.nullable(),
+  readAt: TimestampSchema.nullable(),
+});
+export type DeviceDelivery = z.infer<typeof DeviceDeliverySchema>;
+
+/**
+ * Message info (issue 12): the exact times of one message and, for an outgoing one, its status on
+ * every recipient device. Messages sent before per-device statuses existed list no devices.
+ */
+export const MessageInfoSchema = z.strictObject({
+  messageId: MessageIdSchema,
+  conversationId: ConversationIdSchema,
+  direction: z.enum(['incoming', 'outgoing']),
+  /** The sender's clock. */
+  sentAt: TimestampSchema,
+  /** Incoming: when this device received it. Outgoing: null. */
+  receivedAt: TimestampSchema.nullable(),
+  /** Outgoing: when the relay first accepted it (the relay's clock); null while sending. */
+  acceptedAt: TimestampSchema.nullable(),
+  /** Incoming: the sending device. Outgoing: the device of this account that wrote it (null: unknown). */
+  senderDeviceId: DeviceIdSchema.nullable(),
+  /** Outgoing: the conversation-level status (as the ticks show it). */
+  status: MessageStatusSchema.nullable(),
+  /** Outgoing: every recipient device, by contact then device id. Incoming: empty. */
+  devices: z.array(DeviceDeliverySchema),
+});
+export type MessageInfo = z.infer<typeof MessageInfoSchema>;
+
 export const MessagePageSchema = z.strictObject({
   /** Oldest first. */
   messages: z.array(MessageViewSchema),

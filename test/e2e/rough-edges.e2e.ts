@@ -283,7 +283,7 @@ test('context menus: a message’s Copy text, a conversation’s Mark as read, b
   await gate.getByText('The code for the gate is 4711').click({ button: 'right' });
   const menu = page.getByRole('menu', { name: 'Message' });
   await expect(menu).toBeVisible();
-  await expect(menu.getByRole('menuitem')).toHaveText(['Copy text']);
+  await expect(menu.getByRole('menuitem')).toHaveText(['Copy text', 'Info', 'Delete for me']);
   await expect(menu.getByRole('menuitem', { name: 'Copy text' })).toBeFocused();
   await expectAccessible(page);
   await screen(page, 'message-menu');

@@ -103,6 +103,20 @@ export function getMessage(db: ReadDb, id: number): MessageRecord | undefined {
   return r && toRecord(r);
 }
 
+/** When the relay first accepted an outgoing message (its clock), or null (not yet, or incoming). */
+export function relayTimeOf(db: ReadDb, id: number): number | null {
+  return db.get<{ relay_at: number | null }>(sql`SELECT relay_at FROM messages WHERE id = ${id}`)?.relay_at ?? null;
+}
+
+/**
+ * Deletes one message row (Delete for me). Everything keyed on the row goes with it: the search
+ * index entries (the index's triggers, FTS5 secure-delete), its attachment row, its per-device
+ * statuses and any send still queued for it (ON DELETE CASCADE). Returns whether it existed.
+ */
+export function deleteMessage(db: WriteDb, id: number): boolean {
+  return db.run(sql`DELETE FROM messages WHERE id = ${id}`).changes === 1;
+}
+
 export function findMessageBySenderId(
   db: ReadDb,
   senderAccountId: Uint8Array,

@@ -585,6 +585,28 @@ export class Attachments {
     return a;
   }
 
+  // ── Deletion ───────────────────────────────────────────────────────────────
+
+  /**
+   * The files of one message, for a deletion of its row (`remove` deletes the row, in the
+   * writer's transaction): a running transfer is stopped first (it would write to a row that is
+   * gone), then the row goes, then its ciphertext spool, partial download and decrypted copy. A
+   * crash between the row and the files leaves files of no message, which the clean-up at start
+   * deletes. Not an upload cancellation at the relay: an unfinished upload expires there.
+   */
+  async discard(rowId: number, remove: () => void): Promise<void> {
+    const running = this.#transfers.get(rowId);
+    running?.controller.abort();
+    await running?.done;
+    this.#core.checkApi();
+    remove();
+    const opened = this.#opened.get(rowId);
+    this.#opened.delete(rowId);
+    if (opened) await rm(opened.file, { force: true });
+    await rm(this.#spool(rowId), { force: true });
+    await rm(`${this.#spool(rowId)}.partial`, { force: true });
+  }
+
   // ── Cancel and retry ───────────────────────────────────────────────────────
 
   async cancel(req: RequestOf<'attachments:cancel'>): Promise<MessageView> {

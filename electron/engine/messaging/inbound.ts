@@ -34,6 +34,7 @@ import { getContact } from '../db/contacts.js';
 import { findDirectConversation, getOrCreateDirectConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
 import { recordEnvelope, recordReceived } from '../db/inbound.js';
+import { recordDeviceReceipt } from '../db/device-statuses.js';
 import { getMessage, insertedRecord, insertMessage, upgradeStatusOf } from '../db/messages.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
@@ -379,6 +380,8 @@ export class InboundProcessor {
         if (own) return;
         const conversation = findDirectConversation(db, peer.accountId);
         if (!conversation) return;
+        // Per device for Message info (the receipt's device is the one whose session decrypted it).
+        recordDeviceReceipt(db, { conversationId: conversation.id, accountId: peer.accountId, deviceId: peer.entry.deviceId, kind: content.receipt, messageIds: content.messageIds, at: now });
         const changed = upgradeStatusOf(db, conversation.id, content.messageIds, content.receipt);
         if (changed.length === 0) return;
         effects.events.push(() => {

@@ -28,7 +28,7 @@ import { acceptContact, deleteContact, dropQueuedFor, getContact, listBlockedCon
 import { conversationListRow, findDirectConversation, getConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
 import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
-import { getMessage, insertedRecord, insertMessage, markSending, incomingMessageIds, type MessageRecord } from '../db/messages.js';
+import { deleteMessage, getMessage, insertedRecord, insertMessage, markSending, incomingMessageIds, type MessageRecord } from '../db/messages.js';
 import { queueReceipt } from '../db/receipts.js';
 import { sweepExpiredSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
@@ -597,6 +597,26 @@ export class Messaging {
     const ids = incomingMessageIds(db, conversationId);
     for (const messageId of ids.all) queueReceipt(db, { peerAccountId: peer, kind: 'delivered', messageId }, now);
     if (this.core.settings().readReceipts) for (const messageId of ids.read) queueReceipt(db, { peerAccountId: peer, kind: 'read', messageId }, now);
+  }
+
+  /**
+   * messages:deleteForMe — the message leaves this device only: its row with everything keyed on
+   * it (search entries, attachment row, per-device statuses, a send still queued: deleteMessage),
+   * then its attachment files. Nothing is sent: the peer keeps their copy.
+   */
+  async deleteForMe(req: RequestOf<'messages:deleteForMe'>): Promise<null> {
+    const { core } = this;
+    core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    const m = getMessage(core.db.reader, rowId);
+    if (!m) throw new EngineError('NOT_FOUND', 'no such message');
+    const db = core.db.writer;
+    const remove = (): void => void db.transaction(() => deleteMessage(db, rowId));
+    if (m.kind === 'attachment') await this.attachments.discard(rowId, remove);
+    else remove();
+    core.emit('message:removed', { conversationId: String(m.conversationId), messageId: String(rowId) });
+    core.emitConversation(m.conversationId);
+    return null;
   }
 
   /** contacts:deleteRequest — only a request (not an accepted contact) is deleted this way. */

@@ -32,7 +32,9 @@ import { markFailed, markSent, outgoingSince, type MessageRecord } from '../db/m
 import { completeSend, deferSend, dueAfterClockChange, dueSends, getSend, nextDueAt, removeEnvelopes, type OutboxSend } from '../db/outbox.js';
 import { pendingReceipts, removeReceipts } from '../db/receipts.js';
 import { completeResend, resendRequests } from '../db/resends.js';
+import { recordDeviceSent } from '../db/device-statuses.js';
 import { sql } from '../db/sql.js';
+import type { WriteDb } from '../db/database.js';
 import { EngineError } from '../errors.js';
 import { RelayClientError } from '../relay/errors.js';
 import { encodeContent, MAX_RECEIPT_MESSAGE_IDS, MESSAGE_ID_LENGTH } from './content.js';
@@ -73,6 +75,11 @@ function toPrekeyBundle(accountId: Uint8Array, b: Bundle): PrekeyBundle {
     oneTimePrekey: b.oneTimePrekey,
     kemPrekey: b.kemPrekey,
   };
+}
+
+/** Per-device detail of an accepted message send (Message info): the devices its envelopes went to. */
+function recordSentTo(db: WriteDb, send: OutboxSend, serverTimestamp: number): void {
+  recordDeviceSent(db, send.messageRowId!, send.recipientAccountId, send.envelopes.map((e) => e.deviceId), serverTimestamp);
 }
 
 function isTransient(e: unknown): boolean {
@@ -370,6 +377,7 @@ export class OutboxSender {
         if (send.kind === 'message' && send.messageRowId !== null) {
           const m = markSent(core.db.writer, send.messageRowId, serverTimestamp);
           if (m) changed.push(m);
+          recordSentTo(core.db.writer, send, serverTimestamp);
         }
       }
     });
@@ -384,6 +392,7 @@ export class OutboxSender {
       completeSend(core.db.writer, send.id);
       if (send.kind === 'message' && send.messageRowId !== null && serverTimestamp !== null) {
         changed = markSent(core.db.writer, send.messageRowId, serverTimestamp);
+        recordSentTo(core.db.writer, send, serverTimestamp);
       }
     });
     if (changed) this.#statusChanged(changed);

@@ -38,24 +38,32 @@ const labels = (menu: ReturnType<typeof messageMenu>) => menu.map((group) => gro
 describe('context menus', () => {
   it('a message copies its whole text, and the selected part when part of it is selected', () => {
     const copied: string[] = [];
-    const actions = { copy: (t: string) => copied.push(t), retry: () => undefined };
-    expect(labels(messageMenu(message(), '', actions))).toEqual([['Copy text']]);
+    const actions = { copy: (t: string) => copied.push(t), retry: () => undefined, info: () => undefined, deleteForMe: () => undefined };
+    expect(labels(messageMenu(message(), '', actions))).toEqual([['Copy text'], ['Info'], ['Delete for me']]);
     const menu = messageMenu(message(), ' 4711 ', actions);
-    expect(labels(menu)).toEqual([['Copy selected text', 'Copy text']]);
+    expect(labels(menu)).toEqual([['Copy selected text', 'Copy text'], ['Info'], ['Delete for me']]);
     for (const item of menu[0]!) item.run();
     expect(copied).toEqual(['4711', 'The code is 4711']);
     // A selection reaching outside the message is not offered as "selected text".
-    expect(labels(messageMenu(message(), 'The code is 4711 and more', actions))).toEqual([['Copy text']]);
+    expect(labels(messageMenu(message(), 'The code is 4711 and more', actions))[0]).toEqual(['Copy text']);
   });
 
-  it('a failed outgoing message can be sent again; notices have nothing to copy', () => {
-    const retried: string[] = [];
-    const actions = { copy: () => undefined, retry: (id: string) => retried.push(id) };
+  it('a failed outgoing message can be sent again; notices have nothing to copy and no info, but can be deleted', () => {
+    const calls: string[] = [];
+    const actions = {
+      copy: () => undefined,
+      retry: (id: string) => calls.push(`retry ${id}`),
+      info: (id: string) => calls.push(`info ${id}`),
+      deleteForMe: (id: string) => calls.push(`delete ${id}`),
+    };
     const failed = messageMenu(message({ direction: 'outgoing', status: 'failed' }), '', actions);
-    expect(labels(failed)).toEqual([['Copy text'], ['Send again']]);
-    failed[1]![0]!.run();
-    expect(retried).toEqual(['7']);
-    expect(messageMenu(message({ kind: 'key-changed', body: null }), '', actions)).toEqual([]);
+    expect(labels(failed)).toEqual([['Copy text'], ['Send again'], ['Info'], ['Delete for me']]);
+    for (const group of failed.slice(1)) group[0]!.run();
+    expect(calls).toEqual(['retry 7', 'info 7', 'delete 7']);
+    expect(failed[3]![0]!.danger).toBe(true);
+    expect(labels(messageMenu(message({ kind: 'key-changed', body: null }), '', actions))).toEqual([['Delete for me']]);
+    // A file has Info and Delete for me, nothing to copy.
+    expect(labels(messageMenu(message({ kind: 'attachment', body: null }), '', actions))).toEqual([['Info'], ['Delete for me']]);
   });
 
   it('a conversation offers Mark as read only with something unread, up to its newest message, and Block', () => {

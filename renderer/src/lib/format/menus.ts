@@ -4,9 +4,7 @@
  * today is offered; later actions join as new items or groups here, the menu component
  * (ContextMenu.svelte) does not change.
  *
- * TODO(issue 12): "Reply", "React", "Message info" (the exact times and statuses per device) and
- * "Delete for me" need engine channels that do not exist yet (`messages:deleteForMe`,
- * `messages:info`); they become groups of `messageMenu` once the contract has them.
+ * TODO(issue 12): "Reply" and "React" need engine channels that do not exist yet.
  */
 import type { ConversationView, MessageView } from '../../../../shared/api/types.js';
 
@@ -26,11 +24,16 @@ export type MessageMenuActions = {
   /** Puts text on the clipboard. */
   readonly copy: (text: string) => void;
   readonly retry: (messageId: string) => void;
+  /** Opens Message info (exact times, status per device). */
+  readonly info: (messageId: string) => void;
+  /** Asks, then deletes the message from this device only. */
+  readonly deleteForMe: (messageId: string) => void;
 };
 
 /**
  * A message's menu: copy (the selected part when the person selected some of it, and the whole
- * text), retry for a message that failed.
+ * text), retry for a message that failed, Info for a text or a file, and Delete for me (notices
+ * too: they are only on this device anyway).
  */
 export function messageMenu(message: MessageView, selection: string, actions: MessageMenuActions): Menu {
   const copy: MenuItem[] = [];
@@ -46,7 +49,10 @@ export function messageMenu(message: MessageView, selection: string, actions: Me
   if (message.direction === 'outgoing' && message.status === 'failed') {
     send.push({ id: 'retry', label: 'Send again', run: () => actions.retry(message.id) });
   }
-  return [copy, send].filter((group) => group.length > 0);
+  const info: MenuItem[] = [];
+  if (message.kind === 'text' || message.kind === 'attachment') info.push({ id: 'info', label: 'Info', run: () => actions.info(message.id) });
+  const remove: MenuItem[] = [{ id: 'delete-for-me', label: 'Delete for me', danger: true, run: () => actions.deleteForMe(message.id) }];
+  return [copy, send, info, remove].filter((group) => group.length > 0);
 }
 
 export type ConversationMenuActions = {

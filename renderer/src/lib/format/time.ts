@@ -114,6 +114,11 @@ export function formatFullDateTime(ts: number, locale: string, timeZone: string)
   return normaliseSpaces(dateTimeFormat(locale, timeZone, { dateStyle: 'full', timeStyle: 'short' }).format(ts));
 }
 
+/** The exact date and time, to the second, for Message info: "Friday, June 20, 2025 at 2:34:07 PM". */
+export function formatExactDateTime(ts: number, locale: string, timeZone: string): string {
+  return normaliseSpaces(dateTimeFormat(locale, timeZone, { dateStyle: 'full', timeStyle: 'medium' }).format(ts));
+}
+
 /** "Today"/"Yesterday" in the locale's words, capitalised where it has capitals. */
 function relativeDay(daysAgo: 0 | 1, locale: string): string {
   return capitalise(relativeFormat(locale).format(-daysAgo, 'day'), locale);

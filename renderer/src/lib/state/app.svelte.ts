@@ -165,6 +165,9 @@ export class AppState {
     bridge.on('engine:state', (state) => session.apply(state));
     bridge.on('message:added', (p) => this.#messageAdded(p.message));
     bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
+    bridge.on('message:removed', (p) => {
+      if (this.#chat?.conversationId === p.conversationId) this.#chat.onRemoved(p.messageId);
+    });
     bridge.on('message:status', (p) => {
       if (this.#chat?.conversationId === p.conversationId) this.#chat.onStatus(p.messageId, p.status);
     });

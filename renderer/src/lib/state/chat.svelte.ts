@@ -10,7 +10,7 @@
  * "typing" at most every TYPING_REFRESH_MS, "stopped" after TYPING_IDLE_MS without input or on send),
  * and read marking, which the app calls only while the window is focused and visible.
  */
-import type { Bridge, MessageStatus, MessageView } from '../../../../shared/api/types.js';
+import type { Bridge, MessageInfo, MessageStatus, MessageView } from '../../../../shared/api/types.js';
 import { describeError } from '../format/labels.js';
 import { fallsInWindow, upsertMessage } from '../format/ordering.js';
 import { browserTimers, settle, type Timers } from './call.js';
@@ -261,6 +261,34 @@ export class ChatState {
       return;
     }
     this.onUpdated(result.value);
+  }
+
+  /** Message info (exact times, status per device), or null with the error shown. */
+  async info(messageId: string): Promise<MessageInfo | null> {
+    const result = await settle(this.#bridge.messageInfo({ messageId }));
+    if (!result.ok) {
+      this.#error = describeError(result.error);
+      return null;
+    }
+    return result.value;
+  }
+
+  /** Delete for me: the message leaves this device (the person confirmed first). */
+  async deleteForMe(messageId: string): Promise<boolean> {
+    const result = await settle(this.#bridge.deleteForMe({ messageId }));
+    if (!result.ok) {
+      this.#error = describeError(result.error);
+      return false;
+    }
+    this.onRemoved(messageId);
+    return true;
+  }
+
+  /** A message left this device (here or by an event). */
+  onRemoved(messageId: string): void {
+    this.#apply(() => {
+      if (this.#messages.some((m) => m.id === messageId)) this.#messages = this.#messages.filter((m) => m.id !== messageId);
+    });
   }
 
   /**
