@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SearchIndexProgress } from '../../../shared/api/view-models.js';
@@ -613,26 +612,25 @@ describe('the maintenance worker', () => {
     expect(stats!.errors).toBe(0);
   });
 
-  it('keeps the engine’s event loop free while it purges and rebuilds an index (the retire on the main thread is a schema change)', async () => {
+  it('purges and rebuilds an index off the engine’s thread: turning search off only renames the index (a schema change); the worker purges it and builds the new one', async () => {
     const f = fixture();
     const bodies = Array.from({ length: 20_000 }, (_, i) => `word${i % 997} common text with several more words number ${i} and ${i * 7}`);
     f.db.writer.transaction(() => {
       for (const body of bodies) f.add(body);
     });
     await f.service!.idle();
-    const loop = monitorEventLoopDelay({ resolution: 2 });
-    loop.enable();
-    const t0 = performance.now();
     setSearch(f, false);
-    const retireMs = performance.now() - t0;
+    // What the engine's thread did synchronously: the index's text tables renamed into the trash,
+    // every row still there (the old synchronous drop deleted — and zeroed — every page here).
+    const trash = trashTables(f.db.reader);
+    expect(trash.length).toBeGreaterThan(0);
+    expect(readIndexRecord(f.db.reader)).toBeNull();
     await f.service!.idle();
+    expect(trashTables(f.db.reader)).toEqual([]); // the worker purged it
     setSearch(f, true);
     await f.service!.idle();
-    loop.disable();
-    expect(retireMs).toBeLessThan(250); // the old synchronous drop zeroed every page here
-    // The main thread only waited for messages: generous bounds for a shared machine.
-    expect(loop.max / 1e6).toBeLessThan(250);
     expect(f.allIds('word5')).toHaveLength(bodies.filter((b) => b.includes('word5')).length);
+    // The engine's event-loop delay while this runs is a benchmark figure (bench/search), not a test.
   });
 });
 

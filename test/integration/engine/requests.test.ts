@@ -136,7 +136,7 @@ describe('message requests', () => {
     expect((await bob.engine.messaging!.relay.getContacts()).contacts).toEqual([]);
     expect(await alice.engine.messaging!.relay.presence([fromHex(bob.accountId)])).toEqual([{ accountId: fromHex(bob.accountId), online: false, shared: false }]);
     await alice.engine.messaging!.presence.snapshot();
-    expect((await alice.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'unknown', lastSeenAt: null });
+    expect((await alice.call('conversations:list', {}))[0]!.presence).toEqual({ state: 'not-shared', lastSeenAt: null });
     expect(alice.payloads('presence').some((p) => p.contactId === bob.accountId && p.presence.state === 'online')).toBe(false);
     expect(bob.payloads('presence').some((p) => p.contactId === alice.accountId)).toBe(false);
 
