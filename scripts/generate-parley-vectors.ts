@@ -103,6 +103,25 @@ import {
   type SessionState,
   type SignedPrekeyPrivate,
   type VerifiedBundle,
+  calculateGenerator,
+  cpaceIsk,
+  createLinkOffer,
+  encodeLinkOffer,
+  linkChannelIdentifier,
+  linkPassword,
+  openProvisioning,
+  parseLinkCode,
+  parseLinkOfferText,
+  receiveAccount,
+  receiveConfirm,
+  receiveHello,
+  receiveReply,
+  scalarMultVfy,
+  sealProvisioning,
+  startPrimaryLink,
+  transcriptIr,
+  type LinkDeviceKeys,
+  type LinkTarget,
 } from '../shared/protocol/index.js';
 import { deterministicRng, ManualClock } from '../shared/testing/deterministic-rng.js';
 import { InMemoryPrekeyStore, Party, peerDevice, type TestDevice } from '../shared/testing/protocol-fixtures.js';
@@ -122,6 +141,7 @@ export const VECTOR_FILES = [
   'attachment.json',
   'profile.json',
   'attachment-pointer.json',
+  'linking.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1332,5 +1352,108 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'attachment.json': attachmentVector(),
     'profile.json': profileVector(),
     'attachment-pointer.json': attachmentPointerVector(),
+    'linking.json': linkingVector(),
+  };
+}
+
+// ── linking.json ────────────────────────────────────────────────────────────
+
+/** The account and both devices' identity keys of linking.json (one stream, drawn first). */
+function linkingCase(method: 'offer' | 'code', account: { accountId: Uint8Array; key: Ed25519KeyPair; primary: DeviceEntry; device: LinkDeviceKeys }, relayId: Uint8Array, channelId: Uint8Array): Json {
+  const newLog = new DrawLog(seedFor(`linking/${method}`, 'new'));
+  const primaryLog = new DrawLog(seedFor(`linking/${method}`, 'primary'));
+  const n = createLinkOffer({ relayId, channelId, rendezvous: '482913' }, { rng: newLog.rng });
+  newLog.name('ephemeral', 'secret', ...Array.from({ length: newLog.pendingCount - 2 }, (_, i) => `codeDigits.${i}`));
+  const linkAccount = { accountId: account.accountId, accountPublicKey: account.key.publicKey };
+  const target: LinkTarget = method === 'offer' ? { method, offer: parseLinkOfferText(n.offerText) } : { method, code: parseLinkCode(n.code), channelId };
+  const p = startPrimaryLink({ relayId, target, account: linkAccount }, { rng: primaryLog.rng });
+  primaryLog.name('sid', 'ephemeral', 'cpaceScalar');
+  const h = receiveHello(n.state, p.hello, account.device, { rng: newLog.rng });
+  newLog.name('cpaceScalar');
+  const r = receiveReply(p.state, h.reply);
+  const a = receiveAccount(h.state, r.account);
+  const c = receiveConfirm(r.state, a.confirm);
+  // Copies: sealing the provisioning wipes the link keys.
+  const keys = { toNew: c.state.keys.toNew.slice(), toPrimary: c.state.keys.toPrimary.slice(), macPrimary: c.state.keys.macPrimary.slice(), macNew: c.state.keys.macNew.slice() };
+  const list: DeviceList = {
+    accountId: account.accountId,
+    version: 2,
+    issuedAt: VECTOR_TIME,
+    devices: [account.primary, { deviceId: 2, ...account.device, addedAt: VECTOR_TIME }],
+  };
+  const signedDeviceList = signDeviceList(list, account.key.privateKey);
+  const accountState = utf8('Parley_v1 test vector account state');
+  const provision = sealProvisioning(c.state, { deviceId: 2, signedDeviceList, accountState });
+  openProvisioning(a.state, provision);
+
+  const prs = method === 'offer' ? linkPassword('offer', n.offer.secret) : linkPassword('code', parseLinkCode(n.code).digits);
+  const ci = linkChannelIdentifier(relayId, channelId);
+  const sid = p.hello.slice(3, 19);
+  const ya = p.hello.slice(19, 51);
+  const yb = h.reply.slice(2, 34);
+  const ekP = p.hello.slice(52, 84);
+  const ekN = n.offer.ephemeralKey;
+  const k = scalarMultVfy(sampleScalarFrom(fromHex(newLog.draws.find((d) => d.name === 'cpaceScalar')!.hex)), ya);
+  const transcriptIrBytes = transcriptIr(ya, encodeX25519(ekP), yb, encodeX25519(ekN));
+  const isk = cpaceIsk(sid, k, transcriptIrBytes);
+  const primaryEphemeralPrivate = fromHex(primaryLog.draws.find((d) => d.name === 'ephemeral')!.hex);
+  return {
+    method,
+    rng: { new: newLog.json(), primary: primaryLog.json() },
+    offer: hex(encodeLinkOffer(n.offer)),
+    offerText: n.offerText,
+    code: n.code,
+    prs: hex(prs),
+    ci: hex(ci),
+    generator: hex(calculateGenerator(prs, ci, sid)),
+    hello: hex(p.hello),
+    cpace: { sid: hex(sid), ya: hex(ya), yb: hex(yb), k: hex(k), transcriptIr: hex(transcriptIrBytes), isk: hex(isk) },
+    dh: hex(x25519(primaryEphemeralPrivate, ekN)),
+    transcriptHash: hex(r.state.transcript),
+    keys: { toNew: hex(keys.toNew), toPrimary: hex(keys.toPrimary), macPrimary: hex(keys.macPrimary), macNew: hex(keys.macNew) },
+    reply: hex(h.reply),
+    account: hex(r.account),
+    confirm: hex(a.confirm),
+    signedDeviceList: hex(signedDeviceList),
+    accountState: hex(accountState),
+    provision: hex(provision),
+  };
+}
+
+/** A CPace scalar as sampleScalar makes it from a 32-byte draw (the bits above 252 cleared). */
+function sampleScalarFrom(draw: Uint8Array): Uint8Array {
+  const y = draw.slice();
+  y[31]! &= 0x0f;
+  return y;
+}
+
+function linkingVector(): Json {
+  const log = new DrawLog(seedFor('linking', 'account'));
+  const relayId = log.rng(16);
+  const channelId = log.rng(16);
+  const accountId = log.rng(16);
+  const key = ed25519GenerateKeyPair(log.rng);
+  const primaryDh = x25519GenerateKeyPair(log.rng);
+  const primarySigning = ed25519GenerateKeyPair(log.rng);
+  const newDh = x25519GenerateKeyPair(log.rng);
+  const newSigning = ed25519GenerateKeyPair(log.rng);
+  log.name('relayId', 'channelId', 'accountId', 'accountKey', 'primary.identityDh', 'primary.identitySigning', 'new.identityDh', 'new.identitySigning');
+  const primary: DeviceEntry = { deviceId: 1, identityDhKey: primaryDh.publicKey, identitySigningKey: primarySigning.publicKey, capabilities: Capability.pq, addedAt: VECTOR_TIME };
+  const device: LinkDeviceKeys = { identityDhKey: newDh.publicKey, identitySigningKey: newSigning.publicKey, capabilities: Capability.pq };
+  const account = { accountId, key, primary, device };
+  return {
+    description:
+      'Device linking (docs/protocol.md §20): the offer and short code, CPace on ristretto255/SHA-512 (generator, shares, K, ISK), the key derivation, ' +
+      'and every frame of a complete link by offer and by code. The new device is device 2 on a list of version 2.',
+    rng: log.json(),
+    outputs: {
+      relayId: hex(relayId),
+      channelId: hex(channelId),
+      accountId: hex(accountId),
+      accountPublicKey: hex(key.publicKey),
+      primary: { deviceId: 1, identityDhPublic: hex(primaryDh.publicKey), identitySigningPublic: hex(primarySigning.publicKey), capabilities: Capability.pq },
+      newDevice: { identityDhPublic: hex(newDh.publicKey), identitySigningPublic: hex(newSigning.publicKey), capabilities: Capability.pq },
+      cases: [linkingCase('offer', account, relayId, channelId), linkingCase('code', account, relayId, channelId)],
+    },
   };
 }

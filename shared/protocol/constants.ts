@@ -95,6 +95,25 @@ export const MIN_ENCRYPTED_PROFILE_BYTES = ENCRYPTED_PROFILE_HEADER_LENGTH + PRO
 /** An encrypted profile with the largest avatar (Padmé(65,536) = 65,536). */
 export const MAX_ENCRYPTED_PROFILE_BYTES = MIN_ENCRYPTED_PROFILE_BYTES + MAX_PROFILE_AVATAR_BYTES;
 
+// ── Device linking (§3.11, docs/protocol.md §20) ──────────────────────────────
+/** Version byte of a link offer and of every link frame. */
+export const LINK_VERSION = 1;
+/** A relay's id (from /.well-known/parley), as the relay-auth challenge carries it. */
+export const RELAY_ID_LENGTH = 16;
+/** The relay's provisioning channel id (random, assigned by the relay). */
+export const LINK_CHANNEL_ID_LENGTH = 16;
+/** The high-entropy secret of a link offer (QR code or pasted text): 128 bits. */
+export const LINK_SECRET_LENGTH = 16;
+/** The CPace sid, drawn by the primary. */
+export const LINK_SID_LENGTH = 16;
+/** u8 version ‖ relay id ‖ channel id ‖ X25519 ephemeral key (32) ‖ secret. */
+export const LINK_OFFER_LENGTH = 1 + RELAY_ID_LENGTH + LINK_CHANNEL_ID_LENGTH + 32 + LINK_SECRET_LENGTH;
+/** The short code: the relay's rendezvous digits, then the new device's secret digits. */
+export const LINK_RENDEZVOUS_DIGITS = 6;
+export const LINK_CODE_DIGITS = 8;
+/** The account state a provisioning frame may carry (opaque to the protocol; the engine's blob). */
+export const MAX_LINK_ACCOUNT_STATE_BYTES = 512 * 1024;
+
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
   DeviceList: 'Parley_v1_DeviceList',
@@ -117,6 +136,11 @@ export const Label = {
   ProfileCipherKey: 'Parley_v1_ProfileCipherKey',
   ProfileKeyId: 'Parley_v1_ProfileKeyId',
   ProfileAd: 'Parley_v1_ProfileAD',
+  LinkCPace: 'Parley_v1_LinkCPace',
+  LinkTranscript: 'Parley_v1_LinkTranscript',
+  LinkKeys: 'Parley_v1_LinkKeys',
+  LinkConfirmPrimary: 'Parley_v1_LinkConfirmPrimary',
+  LinkConfirmNewDevice: 'Parley_v1_LinkConfirmNewDevice',
 } as const;
 export type LabelName = keyof typeof Label;
 

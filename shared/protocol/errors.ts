@@ -51,7 +51,17 @@ export type ProtocolErrorCode =
   /** An encrypted profile made under another profile key than the one held (rotated, or not yet shared). */
   | 'PROFILE_KEY_MISMATCH'
   /** An encrypted profile that does not authenticate under the held key and account id (tampered, or swapped in). */
-  | 'PROFILE_AUTH_FAILED';
+  | 'PROFILE_AUTH_FAILED'
+  /** A link offer or link frame of another version than LINK_VERSION. */
+  | 'LINK_UNSUPPORTED_VERSION'
+  /** A link frame that does not authenticate: the short code or offer secret differed (the PAKE failed), or the relay changed the frame. */
+  | 'LINK_AUTH_FAILED'
+  /** A key-confirmation tag that does not match: the other side saw other keys than this one. */
+  | 'LINK_CONFIRMATION_FAILED'
+  /** Keys that differ from the ones the link authenticated: another ephemeral key than the offer's, a device list without the confirmed device keys. */
+  | 'LINK_KEY_MISMATCH'
+  /** A link frame this side already processed, or a link state used a second time (one guess per channel). */
+  | 'LINK_REPLAYED';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

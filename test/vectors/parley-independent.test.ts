@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gcm } from '@noble/ciphers/aes.js';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { ed25519, ristretto255, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
@@ -134,6 +134,11 @@ const LABEL = {
   ProfileCipherKey: utf8('Parley_v1_ProfileCipherKey'),
   ProfileKeyId: utf8('Parley_v1_ProfileKeyId'),
   ProfileAd: utf8('Parley_v1_ProfileAD'),
+  LinkCPace: utf8('Parley_v1_LinkCPace'),
+  LinkTranscript: utf8('Parley_v1_LinkTranscript'),
+  LinkKeys: utf8('Parley_v1_LinkKeys'),
+  LinkConfirmPrimary: utf8('Parley_v1_LinkConfirmPrimary'),
+  LinkConfirmNewDevice: utf8('Parley_v1_LinkConfirmNewDevice'),
 };
 
 // ── §17 Attachments ─────────────────────────────────────────────────────────
@@ -1674,3 +1679,194 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     expect(v.cases).toHaveLength(3);
   });
 });
+
+// ── §20.3 CPace (draft-irtf-cfrg-cpace-21, CPACE-RISTR255-SHA512) ──────────
+
+/** LEB128 length ‖ data. */
+function prependLen(d: Uint8Array): Uint8Array {
+  const len: number[] = [];
+  let n = d.length;
+  do {
+    len.push(n < 128 ? n : (n & 0x7f) | 0x80);
+    n >>= 7;
+  } while (n > 0);
+  return cat(Uint8Array.from(len), d);
+}
+const lvCat = (...parts: Uint8Array[]): Uint8Array => cat(...parts.map(prependLen));
+const CPACE_DSI = utf8('CPaceRistretto255');
+function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): InstanceType<typeof ristretto255.Point> {
+  const zpad = Math.max(0, 128 - 1 - prependLen(prs).length - prependLen(CPACE_DSI).length);
+  return ristretto255_hasher.deriveToCurve!(sha512(lvCat(CPACE_DSI, prs, new Uint8Array(zpad), ci, sid)));
+}
+const leScalar = (y: Uint8Array): bigint => y.reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+/** scalar_mult_vfy: the identity's encoding (32 zero bytes) when X does not decode. */
+function cpaceVfy(y: Uint8Array, X: Uint8Array): Uint8Array {
+  try {
+    const k = ristretto255.Point.fromBytes(X).multiply(leScalar(y));
+    return k.toBytes();
+  } catch {
+    return new Uint8Array(32);
+  }
+}
+const cpaceIsk = (sid: Uint8Array, K: Uint8Array, ya: Uint8Array, adA: Uint8Array, yb: Uint8Array, adB: Uint8Array): Uint8Array =>
+  sha512(cat(lvCat(cat(CPACE_DSI, utf8('_ISK')), sid, K), lvCat(ya, adA), lvCat(yb, adB)));
+
+describe('CPace and device linking, recomputed from docs/protocol.md §20 and the draft', () => {
+  it('§20.3 the draft\'s own ristretto255/SHA-512 vectors (appendix B.3) and string functions (A.1–A.3)', () => {
+    type DraftV = {
+      prependLen: ({ input: string; output: string } | { inputRange: number; outputPrefix: string; outputLength: number })[];
+      lvCat: { inputs: string[]; output: string };
+      transcriptIr: { ya: string; adA: string; yb: string; adB: string; output: string }[];
+      ristretto255: { [k: string]: string } & { scalarMultValid: { s: string; X: string; result: string }; scalarMultVfyInvalid: { s: string; points: string[] } };
+    };
+    const d = JSON.parse(readFileSync(new URL('./cpace/draft-irtf-cfrg-cpace-21-ristretto255.json', import.meta.url), 'utf8')) as DraftV;
+    let n = 0;
+    for (const c of d.prependLen) {
+      if ('input' in c) expect(hex(prependLen(unhex(c.input)))).toBe(c.output);
+      else {
+        const out = prependLen(Uint8Array.from({ length: c.inputRange }, (_, i) => i));
+        expect([out.length, hex(out).startsWith(c.outputPrefix)]).toEqual([c.outputLength, true]);
+      }
+      n++;
+    }
+    expect(hex(lvCat(...d.lvCat.inputs.map(unhex)))).toBe(d.lvCat.output);
+    for (const c of d.transcriptIr) expect(hex(cat(lvCat(unhex(c.ya), unhex(c.adA)), lvCat(unhex(c.yb), unhex(c.adB))))).toBe(c.output);
+    const v = d.ristretto255 as unknown as Record<string, string>;
+    const r = d.ristretto255;
+    const g = cpaceGenerator(unhex(v.prs!), unhex(v.ci!), unhex(v.sid!));
+    expect(hex(g.toBytes())).toBe(v.g);
+    expect(hex(g.multiply(leScalar(unhex(v.ya!))).toBytes())).toBe(v.Ya);
+    expect(hex(g.multiply(leScalar(unhex(v.yb!))).toBytes())).toBe(v.Yb);
+    expect(hex(cpaceVfy(unhex(v.ya!), unhex(v.Yb!)))).toBe(v.K);
+    expect(hex(cpaceIsk(unhex(v.sid!), unhex(v.K!), unhex(v.Ya!), unhex(v.adA!), unhex(v.Yb!), unhex(v.adB!)))).toBe(v.iskIr);
+    expect(hex(cpaceVfy(unhex(r.scalarMultValid.s), unhex(r.scalarMultValid.X)))).toBe(r.scalarMultValid.result);
+    for (const p of r.scalarMultVfyInvalid.points) expect(hex(cpaceVfy(unhex(r.scalarMultVfyInvalid.s), unhex(p)))).toBe('00'.repeat(32));
+    expect(n + d.transcriptIr.length + r.scalarMultVfyInvalid.points.length).toBe(8);
+  });
+
+  it('§20 linking.json: a complete link by offer and by short code, every value recomputed', () => {
+    type Case = {
+      method: 'offer' | 'code'; rng: { new: DrawList; primary: DrawList }; offer: string; offerText: string; code: string; prs: string; ci: string;
+      generator: string; hello: string; cpace: { sid: string; ya: string; yb: string; k: string; transcriptIr: string; isk: string }; dh: string;
+      transcriptHash: string; keys: { toNew: string; toPrimary: string; macPrimary: string; macNew: string }; reply: string; account: string;
+      confirm: string; signedDeviceList: string; accountState: string; provision: string;
+    };
+    type V = {
+      rng: DrawList;
+      outputs: {
+        relayId: string; channelId: string; accountId: string; accountPublicKey: string;
+        primary: { deviceId: number; identityDhPublic: string; identitySigningPublic: string; capabilities: number };
+        newDevice: { identityDhPublic: string; identitySigningPublic: string; capabilities: number };
+        cases: Case[];
+      };
+    };
+    const v = load<V>('linking.json');
+    const d = new Draws(v.rng);
+    const relayId = d.take('relayId', 16);
+    const channelId = d.take('channelId', 16);
+    const accountId = d.take('accountId', 16);
+    const accountSeed = d.take('accountKey', 32);
+    const primaryIk = xPub(d.take('primary.identityDh', 32));
+    const primaryIkSig = edPub(d.take('primary.identitySigning', 32));
+    const newIk = xPub(d.take('new.identityDh', 32));
+    const newIkSig = edPub(d.take('new.identitySigning', 32));
+    d.allTaken();
+    const accountKey = edPub(accountSeed);
+    expect([hex(relayId), hex(channelId), hex(accountId), hex(accountKey)]).toEqual([v.outputs.relayId, v.outputs.channelId, v.outputs.accountId, v.outputs.accountPublicKey]);
+    expect([hex(primaryIk), hex(primaryIkSig), hex(newIk), hex(newIkSig)]).toEqual([
+      v.outputs.primary.identityDhPublic, v.outputs.primary.identitySigningPublic, v.outputs.newDevice.identityDhPublic, v.outputs.newDevice.identitySigningPublic,
+    ]);
+
+    for (const c of v.outputs.cases) {
+      const N = new Draws(c.rng.new);
+      const P = new Draws(c.rng.primary);
+      // §20.1 the offer; §20.2 the short code.
+      const ekNPriv = N.take('ephemeral', 32);
+      const ekN = xPub(ekNPriv);
+      const secret = N.take('secret', 16);
+      let digits = '';
+      for (let i = 0; !digits; i++) {
+        const b = N.take(`codeDigits.${i}`, 4);
+        const x = new DataView(b.buffer, b.byteOffset).getUint32(0);
+        if (x < 4_200_000_000) digits = String(x % 100_000_000).padStart(8, '0');
+      }
+      const offer = cat(u8(0x01), relayId, channelId, ekN, secret);
+      expect(hex(offer)).toBe(c.offer);
+      expect(c.offerText).toBe(`parley-link:${Buffer.from(offer).toString('base64url')}`);
+      expect(c.code).toBe(`482913-${digits.slice(0, 4)}-${digits.slice(4)}`);
+      // §20.3 CPace inputs.
+      const method = c.method === 'offer' ? 0x01 : 0x02;
+      const prs = c.method === 'offer' ? cat(u8(0x01), secret) : cat(u8(0x02), utf8(digits));
+      const ci = cat(LABEL.LinkCPace, relayId, channelId);
+      expect([hex(prs), hex(ci)]).toEqual([c.prs, c.ci]);
+      // P: sid, EK_P, scalar; the Hello.
+      const sid = P.take('sid', 16);
+      const ekPPriv = P.take('ephemeral', 32);
+      const ekP = xPub(ekPPriv);
+      const ya = P.take('cpaceScalar', 32).slice();
+      ya[31]! &= 0x0f;
+      P.allTaken();
+      const g = cpaceGenerator(prs, ci, sid);
+      expect(hex(g.toBytes())).toBe(c.generator);
+      const Ya = g.multiply(leScalar(ya)).toBytes();
+      const hello = cat(u8(0x01), u8(0x01), u8(method), sid, Ya, encX(ekP));
+      expect(hex(hello)).toBe(c.hello);
+      // N: its scalar; K; ISK.
+      const yb = N.take('cpaceScalar', 32).slice();
+      yb[31]! &= 0x0f;
+      N.allTaken();
+      const Yb = g.multiply(leScalar(yb)).toBytes();
+      const K = cpaceVfy(yb, Ya);
+      expect(hex(K)).toBe(hex(cpaceVfy(ya, Yb)));
+      const isk = cpaceIsk(sid, K, Ya, encX(ekP), Yb, encX(ekN));
+      expect({ sid: hex(sid), ya: hex(Ya), yb: hex(Yb), k: hex(K), transcriptIr: hex(cat(lvCat(Ya, encX(ekP)), lvCat(Yb, encX(ekN)))), isk: hex(isk) }).toEqual(c.cpace);
+      // §20.4 DH, T, keys.
+      const DH = dh(ekPPriv, ekN);
+      expect(hex(DH)).toBe(hex(dh(ekNPriv, ekP)));
+      expect(hex(DH)).toBe(c.dh);
+      const T = sha256(cat(LABEL.LinkTranscript, relayId, channelId, u8(method), sid, Ya, encX(ekP), Yb, encX(ekN)));
+      expect(hex(T)).toBe(c.transcriptHash);
+      const okm = HKDF(T, cat(isk, DH), LABEL.LinkKeys, 128);
+      const [kN, kP, mP, mN] = [okm.slice(0, 32), okm.slice(32, 64), okm.slice(64, 96), okm.slice(96, 128)];
+      expect({ toNew: hex(kN), toPrimary: hex(kP), macPrimary: hex(mP), macNew: hex(mN) }).toEqual(c.keys);
+      // §20.5 frames.
+      const nonce = (t: number): Uint8Array => cat(new Uint8Array(11), u8(t));
+      const sealed = (k: Uint8Array, t: number, clear: Uint8Array, payload: Uint8Array): Uint8Array => {
+        const ad = cat(u8(0x01), u8(t), clear);
+        return cat(ad, seal(k, nonce(t), pad(payload), ad));
+      };
+      const deviceKeys = cat(encX(newIk), encEd(newIkSig), u32(v.outputs.newDevice.capabilities));
+      expect(deviceKeys.length).toBe(70);
+      expect(hex(sealed(kP, 0x02, cat(Yb, encX(ekN)), deviceKeys))).toBe(c.reply);
+      const bound = cat(deviceKeys, accountId, encEd(accountKey));
+      const tagP = HMAC(mP, cat(LABEL.LinkConfirmPrimary, T, bound));
+      const tagN = HMAC(mN, cat(LABEL.LinkConfirmNewDevice, T, bound));
+      expect(hex(sealed(kN, 0x03, new Uint8Array(0), cat(accountId, encEd(accountKey), tagP)))).toBe(c.account);
+      expect(hex(sealed(kP, 0x04, new Uint8Array(0), tagN))).toBe(c.confirm);
+      // The list of §4.1: devices 1 and 2, version 2, issued at and added at the vectors' clock.
+      const T0 = Date.UTC(2026, 0, 15, 12);
+      const body = deviceListBody(accountId, 2, T0, [
+        { deviceId: 1, ik: primaryIk, ikSig: primaryIkSig, capabilities: v.outputs.primary.capabilities, addedAt: T0 },
+        { deviceId: 2, ik: newIk, ikSig: newIkSig, capabilities: v.outputs.newDevice.capabilities, addedAt: T0 },
+      ]);
+      const signedList = cat(body, sign(accountSeed, body));
+      expect(hex(signedList)).toBe(c.signedDeviceList);
+      expect(verifyList(signedList, accountKey, accountId)).toBe('ok');
+      const accountState = utf8('Parley_v1 test vector account state');
+      expect(hex(accountState)).toBe(c.accountState);
+      expect(hex(sealed(kN, 0x05, new Uint8Array(0), cat(u32(2), u32(signedList.length), signedList, u32(accountState.length), accountState)))).toBe(c.provision);
+      // §20.6 read back as N: open the Account frame and check P's tag.
+      const acc = unpad(open(kN, nonce(0x03), unhex(c.account).subarray(2), u8s(0x01, 0x03)));
+      expect(hex(acc.subarray(0, 16))).toBe(hex(accountId));
+      expect(hex(acc.subarray(49))).toBe(hex(tagP));
+      // And a wrong code makes a different generator: the primary's share under it differs.
+      const wrong = c.method === 'code' ? cat(u8(0x02), utf8(String((Number(digits) + 1) % 1e8).padStart(8, '0'))) : cat(u8(0x01), secret.map((b, i) => (i === 0 ? b ^ 1 : b)));
+      expect(hex(cpaceGenerator(wrong, ci, sid).toBytes())).not.toBe(c.generator);
+    }
+    expect(v.outputs.cases.map((c) => c.method)).toEqual(['offer', 'code']);
+  });
+});
+
+function u8s(...b: number[]): Uint8Array {
+  return Uint8Array.from(b);
+}
