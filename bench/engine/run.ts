@@ -3,7 +3,7 @@
  * machine in separate processes: the relay (dist/server/main.js: SQLite WAL, synchronous = FULL,
  * group commit), and one host process per engine (host.ts: a real Engine with production database
  * settings, calls through the contract's dispatcher). Bob reaches the relay through a TCP forwarder
- * (forwarder.ts) that can be unplugged.
+ * (test/support/forwarder.ts) that can be unplugged.
  *
  * Measured, each next to its baselines from the same run:
  *  - end-to-end: Alice sends N texts through `messages:send` (one request per macrotask); the
@@ -32,7 +32,7 @@ import { PADDING_BLOCK } from '../../shared/protocol/constants.js';
 import { RATCHET_HEADER_LENGTH } from '../../shared/protocol/messages.js';
 import { measure } from '../protocol/harness.js';
 import { oneDirectionCases } from '../protocol/ratchet.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder } from '../../test/support/forwarder.js';
 import type { Command, Reply, ReplyFor } from './protocol.js';
 
 const DIST = fileURLToPath(new URL('../../', import.meta.url));

@@ -13,17 +13,24 @@
  *     --dir=PATH           where the files go (default: a new directory under the OS temp dir)
  *     --keep               keep the files afterwards
  *
- * Part 1, the cipher:
- * One source file of pseudo-random bytes; per round, in this order (every file the previous step
- * wrote is fsynced first, outside the timing, so no step pays for another's writeback):
- *  - raw encrypt: AES-256-GCM (node:crypto, what the engine uses) of the same number of segments of
- *    the same sizes (the Padmé-padded file cut at 2²⁰ bytes), from memory, on this thread: no I/O, no
- *    hashing, no worker — the floor;
+ * Part 1, the cipher (docs/adr/0021):
+ * One source file of pseudo-random bytes; per round (every file a step wrote is fsynced first,
+ * outside the timing, so no step pays for another's writeback):
+ *  - raw seal, file to file — the baseline of the goal: AES-256-GCM (node:crypto, what the engine
+ *    uses; one cipher object per segment, the engine's nonces and AD) of the same segments (the
+ *    Padmé-padded file cut at 2²⁰ bytes), read from the source file into one reused buffer and
+ *    written (body, then tag) into a new file, one plain synchronous loop on this thread: the same
+ *    reads and writes as the engine, nothing else (no hashing, no padding checks, no worker);
  *  - engine encrypt: `encryptToSpool` of the file (read, pad, seal, ciphertext digest, plaintext
  *    SHA-256 on the helper thread, write, rename), with this thread's event-loop delay
  *    (monitorEventLoopDelay, 1 ms resolution) and the process RSS sampled every 20 ms;
- *  - raw decrypt: AES-256-GCM open of the same segments from memory;
+ *  - raw open, file to file: the raw sealed file read back segment by segment, opened, the
+ *    plaintext (cut to the true length) written into a new file;
  *  - engine decrypt: `decryptToFile` of the spool into a new file (every check, rename).
+ * Raw and engine alternate which goes first by round. Also per round, for reference, the cipher
+ * alone from memory (the floor: the same segments sealed and opened with no I/O at all), and the CPU
+ * time (all threads) of each raw and engine step: the engine hides the plaintext SHA-256 on a second
+ * core, so where no core is idle its wall-clock ratio falls towards the CPU ratio.
  * Goals (issue 13): engine ≥ 75 % of raw in each direction; RSS growth ≤ 64 MiB; loop p99 ≤ 50 ms.
  *
  * Part 2, the transfer: the engine's upload (tus, from the spool, 8 MiB chunks) and download (range
@@ -50,7 +57,7 @@ import { downloadAttachment, uploadSpool, type UploadState } from '../../electro
 import { RelayClient } from '../../electron/engine/relay/client.js';
 import { makeAccount } from '../relay-load/accounts.js';
 import { attachmentLayout, segmentNonce } from '../../shared/protocol/attachment-cipher.js';
-import { ATTACHMENT_SEGMENT_SIZE } from '../../shared/protocol/constants.js';
+import { ATTACHMENT_SEGMENT_SIZE, ATTACHMENT_TAG_LENGTH } from '../../shared/protocol/constants.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(`--${name}`);
@@ -125,7 +132,7 @@ function segmentLengths(size: number): number[] {
 
 type Sealed = { readonly body: Buffer; readonly tag: Buffer };
 
-/** Raw AES-256-GCM seal of every segment, from memory: the floor. Keeps a working set of sealed segments for rawOpen. */
+/** Raw AES-256-GCM seal of every segment, from memory (the floor, for reference). Keeps a working set of sealed segments for rawOpen. */
 function rawSeal(key: Buffer, ad: Buffer, lengths: readonly number[], memory: Buffer, keep: Sealed[]): number {
   const slots = Math.floor(memory.length / ATTACHMENT_SEGMENT_SIZE);
   const start = performance.now();
@@ -155,7 +162,76 @@ function rawOpen(key: Buffer, ad: Buffer, lengths: readonly number[], sealed: re
   return performance.now() - start;
 }
 
-type Observed = { readonly ms: number; readonly loopP99Ms: number; readonly loopMaxMs: number; readonly rssGrowthMiB: number };
+/** Wall-clock and CPU time of a step. */
+type Timed = { readonly ms: number; readonly cpuMs: number };
+
+/** Reads exactly `length` bytes at the file's current position (fewer only at its end). */
+function readFully(fd: number, into: Buffer, length: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, into, done, length - done, null);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/**
+ * Raw seal, file to file (the goal's baseline): each segment read from `source` into one reused
+ * buffer (zero-padded past the end), sealed, body and tag appended to `destination`.
+ */
+function rawSealFile(source: string, destination: string, key: Buffer, ad: Buffer, lengths: readonly number[]): Timed {
+  const input = Buffer.allocUnsafeSlow(ATTACHMENT_SEGMENT_SIZE);
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const from = openSync(source, 'r');
+  const to = openSync(destination, 'w');
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    input.fill(0, readFully(from, input, length), length);
+    const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(i, i === lengths.length - 1), { authTagLength: 16 });
+    cipher.setAAD(ad);
+    writeSync(to, cipher.update(input.subarray(0, length)));
+    cipher.final();
+    writeSync(to, cipher.getAuthTag());
+  }
+  closeSync(from);
+  closeSync(to);
+  return { ms: performance.now() - start, cpuMs: cpuMsSince(cpu) };
+}
+
+/** Raw open, file to file: each sealed segment of `sealed` read, opened, its plaintext (up to `size`) appended to `destination`. */
+function rawOpenFile(sealed: string, destination: string, key: Buffer, ad: Buffer, lengths: readonly number[], size: number): Timed {
+  const input = Buffer.allocUnsafeSlow(ATTACHMENT_SEGMENT_SIZE + ATTACHMENT_TAG_LENGTH);
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const from = openSync(sealed, 'r');
+  const to = openSync(destination, 'w');
+  let written = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    if (readFully(from, input, length + ATTACHMENT_TAG_LENGTH) !== length + ATTACHMENT_TAG_LENGTH) throw new Error('raw sealed file too short');
+    const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(i, i === lengths.length - 1), { authTagLength: 16 });
+    decipher.setAAD(ad);
+    decipher.setAuthTag(input.subarray(length, length + ATTACHMENT_TAG_LENGTH));
+    const plain = decipher.update(input.subarray(0, length));
+    decipher.final();
+    const keep = Math.min(length, size - written);
+    writeSync(to, plain, 0, keep);
+    written += keep;
+  }
+  closeSync(from);
+  closeSync(to);
+  return { ms: performance.now() - start, cpuMs: cpuMsSince(cpu) };
+}
+
+type Observed = { readonly ms: number; readonly cpuMs: number; readonly loopP99Ms: number; readonly loopMaxMs: number; readonly rssGrowthMiB: number };
+
+/** CPU time (user + system, every thread of this process) since `since`, in ms. */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
 
 /** Runs `work` with the event-loop monitor on and the RSS sampled; growth = peak − RSS just before. */
 async function observe(work: () => Promise<unknown>): Promise<Observed> {
@@ -167,14 +243,17 @@ async function observe(work: () => Promise<unknown>): Promise<Observed> {
   }, 20);
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await work();
   const ms = performance.now() - start;
+  const cpuMs = cpuMsSince(cpu);
   loop.disable();
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   return {
     ms,
+    cpuMs,
     loopP99Ms: loop.percentile(99) / 1e6,
     loopMaxMs: loop.max / 1e6,
     rssGrowthMiB: (peak - before) / MiB,
@@ -204,35 +283,76 @@ async function cipherPart(dir: string): Promise<void> {
   const key = randomBytes(32);
   const ad = createHash('sha256').update(randomBytes(53)).digest();
 
-  const rows: { rawSealMs: number; rawOpenMs: number; enc: Observed; dec: Observed }[] = [];
+  type Row = { fileSeal: Timed; fileOpen: Timed; floorSealMs: number; floorOpenMs: number; enc: Observed; dec: Observed };
+  const rows: Row[] = [];
+  const rawSealed = join(dir, 'raw.sealed');
+  const rawOutput = join(dir, 'raw-output.bin');
+  const output = join(dir, 'output.bin');
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const sealed: Sealed[] = [];
-      const rawSealMs = rawSeal(key, ad, lengths, memory, sealed);
-      let spooled: Awaited<ReturnType<typeof encryptToSpool>> | undefined;
-      const enc = await observe(async () => {
-        spooled = await encryptToSpool(source, { spoolDir });
-      });
-      settle(spooled!.spoolPath);
-      const rawOpenMs = rawOpen(key, ad, lengths, sealed);
+      const floorSealMs = rawSeal(key, ad, lengths, memory, sealed);
+      const floorOpenMs = rawOpen(key, ad, lengths, sealed);
       sealed.length = 0;
-      const output = join(dir, 'output.bin');
-      const dec = await observe(() => decryptToFile(spooled!.spoolPath, output, spooled!.descriptor));
-      settle(output);
-      rmSync(spooled!.spoolPath, { force: true });
-      rmSync(output, { force: true });
-      rows.push({ rawSealMs, rawOpenMs, enc, dec });
+      const rawFirst = r % 2 === 0;
+      let spooled: Awaited<ReturnType<typeof encryptToSpool>> | undefined;
+      /** Runs a raw step and an engine step in this round's order; each file written is fsynced after its step. */
+      const pair = async (raw: () => Timed, engine: () => Promise<Observed>): Promise<[Timed, Observed]> => {
+        if (rawFirst) {
+          const r = raw();
+          return [r, await engine()];
+        }
+        const e = await engine();
+        return [raw(), e];
+      };
+      const [fileSeal, enc] = await pair(
+        () => {
+          const timed = rawSealFile(source, rawSealed, key, ad, lengths);
+          settle(rawSealed);
+          return timed;
+        },
+        async () => {
+          const observed = await observe(async () => {
+            spooled = await encryptToSpool(source, { spoolDir });
+          });
+          settle(spooled!.spoolPath);
+          return observed;
+        },
+      );
+      const [fileOpen, dec] = await pair(
+        () => {
+          const timed = rawOpenFile(rawSealed, rawOutput, key, ad, lengths, SIZE);
+          settle(rawOutput);
+          return timed;
+        },
+        async () => {
+          const observed = await observe(() => decryptToFile(spooled!.spoolPath, output, spooled!.descriptor));
+          settle(output);
+          return observed;
+        },
+      );
+      for (const f of [spooled!.spoolPath, output, rawSealed, rawOutput]) rmSync(f, { force: true });
+      rows.push({ fileSeal, fileOpen, floorSealMs, floorOpenMs, enc, dec });
       const mibps = (ms: number): number => round(paddedMiB / (ms / 1000), 0);
       out({
         bench: 'files',
         phase: 'round',
         round: r + 1,
-        rawSealMiBps: mibps(rawSealMs),
+        first: rawFirst ? 'raw' : 'engine',
+        rawSealFileMiBps: mibps(fileSeal.ms),
         engineEncryptMiBps: mibps(enc.ms),
-        encryptRatio: round(rawSealMs / enc.ms),
-        rawOpenMiBps: mibps(rawOpenMs),
+        encryptRatio: round(fileSeal.ms / enc.ms),
+        rawOpenFileMiBps: mibps(fileOpen.ms),
         engineDecryptMiBps: mibps(dec.ms),
-        decryptRatio: round(rawOpenMs / dec.ms),
+        decryptRatio: round(fileOpen.ms / dec.ms),
+        rawSealCpuMsPerGiB: round(fileSeal.cpuMs / (paddedMiB / 1024), 0),
+        engineEncryptCpuMsPerGiB: round(enc.cpuMs / (paddedMiB / 1024), 0),
+        rawOpenCpuMsPerGiB: round(fileOpen.cpuMs / (paddedMiB / 1024), 0),
+        engineDecryptCpuMsPerGiB: round(dec.cpuMs / (paddedMiB / 1024), 0),
+        floorSealMiBps: mibps(floorSealMs),
+        floorOpenMiBps: mibps(floorOpenMs),
+        encryptRatioToFloor: round(floorSealMs / enc.ms),
+        decryptRatioToFloor: round(floorOpenMs / dec.ms),
         encryptLoopP99Ms: round(enc.loopP99Ms),
         encryptLoopMaxMs: round(enc.loopMaxMs),
         decryptLoopP99Ms: round(dec.loopP99Ms),
@@ -243,24 +363,37 @@ async function cipherPart(dir: string): Promise<void> {
       });
     }
   } finally {
-    rmSync(source, { force: true });
+    for (const f of [source, rawSealed, rawOutput, output]) rmSync(f, { force: true });
   }
 
-  const encRatio = median(rows.map((r) => r.rawSealMs / r.enc.ms));
-  const decRatio = median(rows.map((r) => r.rawOpenMs / r.dec.ms));
+  const encRatio = median(rows.map((r) => r.fileSeal.ms / r.enc.ms));
+  const decRatio = median(rows.map((r) => r.fileOpen.ms / r.dec.ms));
+  const perGiB = (ms: number): number => round(ms / (paddedMiB / 1024), 0);
   const rss = Math.max(...rows.flatMap((r) => [r.enc.rssGrowthMiB, r.dec.rssGrowthMiB]));
   const p99 = Math.max(...rows.flatMap((r) => [r.enc.loopP99Ms, r.dec.loopP99Ms]));
   const loopMax = Math.max(...rows.flatMap((r) => [r.enc.loopMaxMs, r.dec.loopMaxMs]));
+  const medianMiBps = (pick: (r: Row) => number): number => round(paddedMiB / (median(rows.map(pick)) / 1000), 0);
   const summary = {
     bench: 'files',
     phase: 'summary',
     sizeBytes: SIZE,
-    medianRawSealMiBps: round(paddedMiB / (median(rows.map((r) => r.rawSealMs)) / 1000), 0),
-    medianEngineEncryptMiBps: round(paddedMiB / (median(rows.map((r) => r.enc.ms)) / 1000), 0),
+    medianRawSealFileMiBps: medianMiBps((r) => r.fileSeal.ms),
+    medianEngineEncryptMiBps: medianMiBps((r) => r.enc.ms),
     medianEncryptRatio: round(encRatio),
-    medianRawOpenMiBps: round(paddedMiB / (median(rows.map((r) => r.rawOpenMs)) / 1000), 0),
-    medianEngineDecryptMiBps: round(paddedMiB / (median(rows.map((r) => r.dec.ms)) / 1000), 0),
+    medianRawOpenFileMiBps: medianMiBps((r) => r.fileOpen.ms),
+    medianEngineDecryptMiBps: medianMiBps((r) => r.dec.ms),
     medianDecryptRatio: round(decRatio),
+    medianFloorSealMiBps: medianMiBps((r) => r.floorSealMs),
+    medianFloorOpenMiBps: medianMiBps((r) => r.floorOpenMs),
+    medianEncryptRatioToFloor: round(median(rows.map((r) => r.floorSealMs / r.enc.ms))),
+    medianDecryptRatioToFloor: round(median(rows.map((r) => r.floorOpenMs / r.dec.ms))),
+    /** CPU time per GiB (all threads): what a machine with no idle core pays; the ratio of these is the floor of the wall-clock ratio. */
+    medianCpuMsPerGiB: {
+      rawSeal: perGiB(median(rows.map((r) => r.fileSeal.cpuMs))),
+      engineEncrypt: perGiB(median(rows.map((r) => r.enc.cpuMs))),
+      rawOpen: perGiB(median(rows.map((r) => r.fileOpen.cpuMs))),
+      engineDecrypt: perGiB(median(rows.map((r) => r.dec.cpuMs))),
+    },
     worstRssGrowthMiB: round(rss, 1),
     worstLoopP99Ms: round(p99),
     worstLoopMaxMs: round(loopMax),
@@ -273,8 +406,12 @@ async function cipherPart(dir: string): Promise<void> {
   };
   out(summary);
   say(
-    `encrypt ${summary.medianEngineEncryptMiBps} MiB/s = ${summary.medianEncryptRatio} × raw ${summary.medianRawSealMiBps} MiB/s; ` +
-      `decrypt ${summary.medianEngineDecryptMiBps} MiB/s = ${summary.medianDecryptRatio} × raw ${summary.medianRawOpenMiBps} MiB/s; ` +
+    `encrypt ${summary.medianEngineEncryptMiBps} MiB/s = ${summary.medianEncryptRatio} × raw file to file ${summary.medianRawSealFileMiBps} MiB/s ` +
+      `(${summary.medianEncryptRatioToFloor} × the in-memory floor ${summary.medianFloorSealMiBps}); ` +
+      `decrypt ${summary.medianEngineDecryptMiBps} MiB/s = ${summary.medianDecryptRatio} × raw ${summary.medianRawOpenFileMiBps} MiB/s ` +
+      `(${summary.medianDecryptRatioToFloor} × floor ${summary.medianFloorOpenMiBps}); ` +
+      `CPU per GiB: raw seal ${summary.medianCpuMsPerGiB.rawSeal} ms, engine encrypt ${summary.medianCpuMsPerGiB.engineEncrypt} ms, ` +
+      `raw open ${summary.medianCpuMsPerGiB.rawOpen} ms, engine decrypt ${summary.medianCpuMsPerGiB.engineDecrypt} ms; ` +
       `RSS +${summary.worstRssGrowthMiB} MiB; loop p99 ${summary.worstLoopP99Ms} ms (max ${summary.worstLoopMaxMs} ms)`,
   );
 }

@@ -192,6 +192,12 @@ export const AttachmentViewSchema = z.strictObject({
   transferred: CountSchema,
   total: CountSchema,
   error: AttachmentErrorSchema.nullable(),
+  /**
+   * The transfer waits for the relay (the connection is down, or the relay stopped answering): not
+   * an error. The state stays uploading or downloading, and the engine resumes the transfer from
+   * its last committed offset by itself once the relay connection is back.
+   */
+  paused: z.boolean(),
   /** An executable or a script: opening it asks first. */
   risky: z.boolean(),
 });

@@ -4,11 +4,14 @@
  * segment; Bob sees the photo's thumbnail inline, opens it in the lightbox, saves it — without its
  * GPS tag, its orientation applied — and saves the other files with identical bytes. A hostile file
  * name arrives sanitised and asks before it is saved. A 3 GiB file is refused before any upload.
+ * A file sent while the relay is away shows as paused — not an error, no Retry — and goes out by
+ * itself once the relay is back (Alice reaches the relay through a forwarder the spec unplugs).
  */
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import sharp from 'sharp';
+import { Forwarder } from '../support/forwarder.js';
 import { composer, connectedPair, expect, messageLog, openConversation, test } from './app.js';
 
 const SEGMENT = 1024 * 1024;
@@ -114,4 +117,38 @@ test('a hostile file name arrives sanitised and asks before saving; 3 GiB is ref
   await preview.getByRole('button', { name: 'Send' }).click();
   await expect(alice.page.getByRole('alert').filter({ hasText: 'That file is larger than the relay accepts.' })).toBeVisible();
   await expect(messageLog(alice.page, b).getByText('huge.iso')).toHaveCount(0);
+});
+
+test('a file sent while the relay is away waits as paused, not failed, and goes out by itself once the relay is back', async ({ parley }) => {
+  test.setTimeout(150_000);
+  const proxy = await Forwarder.start(parley.relayUrl);
+  try {
+    const { alice, bob, a, b } = await connectedPair(parley, { alice: { relayUrl: proxy.url } });
+    await attach(alice.page, b, { name: 'first.txt', mimeType: 'text/plain', buffer: Buffer.from('before the outage') });
+    const log = messageLog(alice.page, b);
+    await expect(log.getByRole('listitem').filter({ hasText: 'first.txt' }).getByRole('img', { name: /^(Sent|Delivered|Read)$/ })).toBeVisible({ timeout: 30_000 });
+
+    proxy.unplug();
+    await expect(alice.page.getByText(/^Offline/)).toBeVisible({ timeout: 30_000 });
+    const bytes = pseudoRandom(3 * SEGMENT + 5, 11);
+    await attach(alice.page, b, { name: 'report.bin', mimeType: 'application/octet-stream', buffer: bytes });
+    const row = log.getByRole('listitem').filter({ hasText: 'report.bin' });
+    await expect(row.getByRole('status').filter({ hasText: 'resumes by itself when the connection is back' })).toBeVisible({ timeout: 20_000 });
+    await expect(row.getByText(/^Paused ·/)).toBeVisible();
+    await expect(row.getByRole('alert')).toHaveCount(0);
+    await expect(row.getByRole('button', { name: 'Retry' })).toHaveCount(0);
+    await expect(row.getByRole('img', { name: 'Sending' })).toBeVisible();
+
+    proxy.plug();
+    // Nobody clicks anything: the upload resumes, the message goes out, Bob saves identical bytes.
+    await expect(row.getByRole('img', { name: /^(Sent|Delivered|Read)$/ })).toBeVisible({ timeout: 90_000 });
+    await expect(row.getByText(/^Paused ·/)).toHaveCount(0);
+    await openConversation(bob.page, a);
+    const received = messageLog(bob.page, a).getByRole('listitem').filter({ hasText: 'report.bin' });
+    await expect(received).toBeVisible({ timeout: 30_000 });
+    const saved = await saveFrom(bob.page, received.getByRole('button', { name: 'Save as…' }));
+    expect(saved.bytes.equals(bytes)).toBe(true);
+  } finally {
+    await proxy.close();
+  }
 });

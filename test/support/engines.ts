@@ -29,6 +29,7 @@ import { startTestRelay, type TestRelay } from '../integration/relay/helpers/rel
 import type { LimitsOverride } from '../../server/limits/relay-limits.js';
 import { MemoryKeychain } from './keychain.js';
 import { ManualTimers } from './timers.js';
+import type { RetryOptions } from '../../electron/engine/files/transfer.js';
 
 const FAST_ARGON2 = { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: 3, parallelism: 1 };
 
@@ -72,6 +73,8 @@ export type TestEngineOptions = {
   readonly keychain?: MemoryKeychain;
   readonly clock?: OffsetClock;
   readonly timers?: ManualTimers;
+  /** Retries inside one attachment transfer before it pauses (the engine's default waits about a minute). */
+  readonly transferRetry?: Partial<RetryOptions>;
 };
 
 export class TestEngine {
@@ -82,7 +85,7 @@ export class TestEngine {
 
   private constructor(
     readonly engine: Engine,
-    readonly options: Required<Omit<TestEngineOptions, 'name'>> & { readonly profileName: string },
+    readonly options: Required<Omit<TestEngineOptions, 'name' | 'transferRetry'>> & { readonly profileName: string },
   ) {
     this.dispatch = createDispatcher(engine.handlers());
   }
@@ -104,7 +107,12 @@ export class TestEngine {
         if (!parsed.success) throw new Error(`event ${e.event} breaks its schema`);
         holder.t?.events.push(e);
       },
-      messaging: { typingTimers: timers, backoff: { initialDelayMs: 50, maxDelayMs: 300 }, requestTimeoutMs: 5_000 },
+      messaging: {
+        typingTimers: timers,
+        backoff: { initialDelayMs: 50, maxDelayMs: 300 },
+        requestTimeoutMs: 5_000,
+        ...(o.transferRetry && { transferRetry: o.transferRetry }),
+      },
     });
     const t = new TestEngine(engine, { relayUrl: o.relayUrl, base, keychain, clock, timers, profileName: 'p' });
     holder.t = t;

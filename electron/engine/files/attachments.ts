@@ -55,7 +55,7 @@ import { isFileCipherError, isTransferError, type TransferErrorCode } from './er
 import { decryptToFile, encryptToSpool } from './file-cipher.js';
 import { isRisky, sanitizeFileName, sniffMediaType, STRIPPABLE_IMAGE_TYPES } from './file-names.js';
 import { stripImage, type StrippedImage } from './image-strip.js';
-import { cancelUpload, downloadAttachment, uploadSpool, type UploadState, type UploadStateStore } from './transfer.js';
+import { cancelUpload, downloadAttachment, uploadSpool, type RetryOptions, type UploadState, type UploadStateStore } from './transfer.js';
 
 /** Progress events at most this often per transfer. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -68,7 +68,12 @@ export type AttachmentsOptions = {
   readonly dir: string;
   /** The outbox loop: a queued attachment message goes out. */
   readonly kick: () => void;
+  /** Retries inside one transfer before it pauses (tests shorten them; transfer.ts has the defaults). */
+  readonly retry?: Partial<RetryOptions> | undefined;
 };
+
+/** A transfer that paused while the relay connection stayed up (the HTTP path failed alone) is tried again after this long. */
+export const PAUSED_RETRY_MS = 30_000;
 
 /** The relay's refusal or a local failure, as the UI names it. */
 function attachmentErrorOf(e: unknown): AttachmentError {
@@ -103,9 +108,15 @@ function apiError(error: AttachmentError): EngineError {
   return new EngineError(e.code, e.message);
 }
 
+/** A transfer that lost the relay: its row stays uploading or downloading, with the error `network` (docs/adr/0021). */
+function isPaused(a: AttachmentRecord): boolean {
+  return (a.state === 'uploading' || a.state === 'downloading') && a.error === 'network';
+}
+
 /** The view of an attachment row (the thumbnail as base64, the name as stored: sanitised on arrival). */
 export function attachmentView(a: AttachmentRecord): AttachmentView {
   const total = a.key === null ? 0 : attachmentLayout(a.length).ciphertextLength;
+  const paused = isPaused(a);
   return {
     fileName: a.fileName,
     mediaType: a.mediaType,
@@ -117,7 +128,8 @@ export function attachmentView(a: AttachmentRecord): AttachmentView {
     state: a.state,
     transferred: Math.min(a.transferred, total),
     total,
-    error: a.error,
+    error: paused ? null : a.error,
+    paused,
     risky: isRisky(a.fileName, a.mediaType),
   };
 }
@@ -150,12 +162,16 @@ export class Attachments {
   readonly #core: MessagingCore;
   readonly #dir: string;
   readonly #kick: () => void;
+  readonly #retry: Partial<RetryOptions> | undefined;
   readonly #stages = new Map<string, Stage>();
   readonly #transfers = new Map<number, { readonly controller: AbortController; readonly done: Promise<void> }>();
   /** Decrypted copies being read, by message row id. */
   readonly #opened = new Map<number, { readonly file: string; readonly size: number }>();
   #maxCiphertextBytes: number | undefined;
   #stopped = false;
+  /** The relay's live connection was lost and is not back (Messaging tells); paused transfers wait for it. */
+  #relayAway = false;
+  #pausedRetry: NodeJS.Timeout | undefined;
   /** The folder's clean-up at start: staging and sending wait for it (it deletes unknown files). */
   #ready: Promise<void> = Promise.resolve();
 
@@ -163,6 +179,7 @@ export class Attachments {
     this.#core = o.core;
     this.#dir = o.dir;
     this.#kick = o.kick;
+    this.#retry = o.retry;
   }
 
   get #staging(): string {
@@ -209,6 +226,7 @@ export class Attachments {
   /** Abandons every transfer (the database closes next); their state stays for the next start. */
   stop(): void {
     this.#stopped = true;
+    clearTimeout(this.#pausedRetry);
     for (const t of this.#transfers.values()) t.controller.abort();
     this.#transfers.clear();
   }
@@ -216,6 +234,82 @@ export class Attachments {
   /** Resolves when no transfer runs (tests). */
   async idle(): Promise<void> {
     while (this.#transfers.size > 0) await Promise.all([...this.#transfers.values()].map((t) => t.done));
+  }
+
+  // ── Paused transfers (the relay is away) ───────────────────────────────────
+
+  /**
+   * The relay's live connection went down or came back (Messaging). Down: every running transfer
+   * shows as paused (it keeps retrying on its own). Back: every paused transfer is resumed from its
+   * last committed offset — restarted if it had given up, left running otherwise.
+   */
+  connection(online: boolean): void {
+    this.#relayAway = !online;
+    if (this.#stopped) return;
+    if (!online) {
+      for (const rowId of this.#transfers.keys()) this.#pause(rowId);
+      return;
+    }
+    // After the folder's clean-up at start (which takes up every transfer itself).
+    void this.#ready.then(() => {
+      if (!this.#stopped && !this.#relayAway) this.#resumePaused();
+    });
+  }
+
+  /**
+   * Every paused transfer goes on: restarted from its persisted state at once (one still retrying
+   * on its own is stopped first, rather than left to its growing backoff).
+   */
+  #resumePaused(): void {
+    clearTimeout(this.#pausedRetry);
+    this.#pausedRetry = undefined;
+    for (const a of attachmentsInTransfer(this.#core.db.reader)) {
+      const rowId = a.messageRowId;
+      const running = this.#transfers.get(rowId);
+      if (running && !isPaused(a)) continue;
+      this.#unpause(rowId);
+      const restart = (): void => {
+        if (this.#stopped) return;
+        if (a.state === 'uploading') this.#startUpload(rowId);
+        else void this.#startDownload(rowId);
+      };
+      if (!running) restart();
+      else {
+        running.controller.abort();
+        void running.done.then(restart);
+      }
+    }
+  }
+
+  /** Marks a transfer paused (not failed: an outgoing message stays `sending`). */
+  #pause(rowId: number): void {
+    if (this.#core.stopped) return;
+    const db = this.#core.db.writer;
+    const a = getAttachment(db, rowId);
+    if (!a || isPaused(a) || (a.state !== 'uploading' && a.state !== 'downloading')) return;
+    db.transaction(() => setAttachmentState(db, rowId, a.state, 'network'));
+    this.#emitUpdated(rowId);
+  }
+
+  #unpause(rowId: number): void {
+    if (this.#core.stopped) return;
+    const db = this.#core.db.writer;
+    const a = getAttachment(db, rowId);
+    if (!a || !isPaused(a)) return;
+    db.transaction(() => setAttachmentState(db, rowId, a.state, null));
+    this.#emitUpdated(rowId);
+  }
+
+  /** A transfer gave up on the relay: it pauses, and resumes when the connection is back (or, if it never left, a little later). */
+  #pauseAfterFailure(rowId: number): void {
+    this.#pause(rowId);
+    if (!this.#relayAway && this.#pausedRetry === undefined) {
+      this.#pausedRetry = setTimeout(() => {
+        this.#pausedRetry = undefined;
+        if (!this.#stopped && !this.#relayAway) this.#resumePaused();
+      }, PAUSED_RETRY_MS);
+      this.#pausedRetry.unref();
+    }
   }
 
   // ── Limits ────────────────────────────────────────────────────────────────
@@ -339,10 +433,11 @@ export class Attachments {
       } catch {
         this.#fail(rowId, 'storage');
       }
+      // Started first, so that the view (event and answer alike) shows it paused if the relay is away.
+      if (getAttachment(db, rowId)?.state === 'uploading') this.#startUpload(rowId);
       const view = this.#view(insertedRecord(rowId, row));
       core.emit('message:added', { message: view });
       core.emitConversation(conversationId);
-      if (getAttachment(db, rowId)?.state === 'uploading') this.#startUpload(rowId);
       return view;
     } finally {
       await rm(stage.file, { force: true });
@@ -393,6 +488,8 @@ export class Attachments {
         if (this.#transfers.get(rowId)?.controller === controller) this.#transfers.delete(rowId);
       });
     this.#transfers.set(rowId, { controller, done });
+    // Started while the relay is away: it tries on its own, and shows as waiting meanwhile.
+    if (this.#relayAway) this.#pause(rowId);
   }
 
   #progress(rowId: number): (bytes: number, total: number) => void {
@@ -406,6 +503,8 @@ export class Attachments {
       const seconds = Math.max(0.001, (now - since.at) / 1000);
       const m = getMessage(this.#core.db.reader, rowId);
       if (!m) return;
+      // Bytes move again: whatever the live connection says, the transfer is not waiting.
+      if (bytes > since.bytes) this.#unpause(rowId);
       this.#core.emit('attachment:progress', {
         conversationId: String(m.conversationId),
         messageId: String(rowId),
@@ -432,10 +531,13 @@ export class Attachments {
           state: this.#uploadState(rowId),
           signal,
           onProgress: this.#progress(rowId),
+          retry: this.#retry,
         }));
       } catch (e) {
         if (signal.aborted || core.stopped) return;
-        this.#fail(rowId, attachmentErrorOf(e));
+        const error = attachmentErrorOf(e);
+        if (error === 'network') this.#pauseAfterFailure(rowId);
+        else this.#fail(rowId, error);
         return;
       }
       if (core.stopped) return;
@@ -495,8 +597,10 @@ export class Attachments {
       const a = getAttachment(core.db.reader, rowId);
       if (!a?.attachmentId) return;
       const db = core.db.writer;
-      db.transaction(() => setAttachmentState(db, rowId, 'downloading'));
-      this.#emitUpdated(rowId);
+      if (a.state !== 'downloading') {
+        db.transaction(() => setAttachmentState(db, rowId, 'downloading'));
+        this.#emitUpdated(rowId);
+      }
       const length = attachmentLayout(a.length).ciphertextLength;
       const report = this.#progress(rowId);
       try {
@@ -510,10 +614,13 @@ export class Attachments {
             report(bytes, total);
             if (!core.stopped) db.transaction(() => setAttachmentTransferred(db, rowId, bytes));
           },
+          retry: this.#retry,
         });
       } catch (e) {
         if (signal.aborted || core.stopped) return;
-        this.#fail(rowId, attachmentErrorOf(e));
+        const error = attachmentErrorOf(e);
+        if (error === 'network') this.#pauseAfterFailure(rowId);
+        else this.#fail(rowId, error);
         return;
       }
       if (core.stopped) return;
@@ -540,6 +647,7 @@ export class Attachments {
       a = this.#attachment(rowId);
     }
     if (a.state === 'failed') throw apiError(a.error ?? 'storage');
+    if (a.state === 'downloading' && isPaused(a)) throw apiError('network');
     if (a.state !== 'downloaded' && a.state !== 'sent' && a.state !== 'uploading') throw new EngineError('ATTACHMENT_NOT_READY', 'the attachment is not here yet');
     await mkdir(this.#plain, { recursive: true, mode: 0o700 });
     const file = path.join(this.#plain, String(rowId));

@@ -97,6 +97,32 @@ describe('encryptToSpool and decryptToFile on real files', () => {
     expect(a.descriptor.plaintextSha256).toEqual(b.descriptor.plaintextSha256);
   });
 
+  it('jobs after a failed and a cancelled one (on the kept worker threads) still hash each file alone', async () => {
+    const spoolDir = join(dir, 'spool-reuse');
+    const first = pseudoRandomBytes('reuse-a', 3 * MiB + 5);
+    const a = await encryptToSpool(sourceFile(first), { spoolDir });
+    expect(await codeOf(encryptToSpool('/proc/self/status', { spoolDir }))).toBe('SOURCE_CHANGED');
+    const controller = new AbortController();
+    const cancelled = encryptToSpool(sourceFile(pseudoRandomBytes('reuse-cancel', 48 * MiB)), {
+      spoolDir,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    expect(await codeOf(cancelled)).toBe('CANCELLED');
+    const wrong = { ...a.descriptor, key: a.descriptor.key.slice(), plaintextSha256: new Uint8Array(32) };
+    expect(await codeOf(decryptToFile(a.spoolPath, join(dir, 'reuse-wrong.bin'), wrong))).toBe('DIGEST_MISMATCH');
+    // Two at once (two workers), then one more on a kept worker: every digest is its own file's.
+    const inputs = ['reuse-b', 'reuse-c', 'reuse-d'].map((label, i) => pseudoRandomBytes(label, (i + 1) * MiB + i));
+    const [b, c] = await Promise.all(inputs.slice(0, 2).map((bytes) => encryptToSpool(sourceFile(bytes), { spoolDir })));
+    const d = await encryptToSpool(sourceFile(inputs[2]!), { spoolDir });
+    for (const [spooled, bytes] of [[a, first], [b!, inputs[0]!], [c!, inputs[1]!], [d, inputs[2]!]] as const) {
+      expect(Buffer.from(spooled.descriptor.plaintextSha256).toString('hex')).toBe(sha256Hex(bytes));
+      const out = join(dir, `reuse-out-${spooled.descriptor.length}.bin`);
+      await decryptToFile(spooled.spoolPath, out, spooled.descriptor);
+      expect(sameFile(out, bytes)).toBe(true);
+    }
+  });
+
   it('a file whose ciphertext would exceed the relay maximum is TOO_LARGE before anything is written', async () => {
     const source = sourceFile(pseudoRandomBytes('large', 2 * MiB));
     const spoolDir = join(dir, 'spool-too-large');

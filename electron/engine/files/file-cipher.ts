@@ -10,7 +10,7 @@
  *    cancellation deletes the partial file.
  * Both run on a worker thread (cipher-worker.ts, cipher-stream.ts) with the plaintext hash on a
  * helper thread (hash-ring.ts): memory stays flat in the file size and the event loop that serves
- * the UI only receives progress messages.
+ * the UI only receives progress messages. Workers are kept idle for a while and reused.
  *
  * Does not own: the relay transfer (upload and download), the attachment rows and keys in the
  * database, thumbnails or image re-encoding, file-name sanitising — nor the wiring into engine.ts
@@ -73,31 +73,89 @@ export function cipherWorkerEntry(): URL {
   return workerEntry(import.meta.url, './cipher-worker');
 }
 
-/** Runs one job on a fresh worker; settles only after the worker has exited, so cleanup cannot race it. */
+/**
+ * Idle cipher workers kept for the next job: starting one (a thread, its modules, the hash helper)
+ * costs ~50 ms of CPU, a tenth of a 1 GiB job's time here (docs/adr/0021). Idle workers are unref'd,
+ * so they never keep the process alive, and stop after IDLE_WORKER_MS.
+ */
+const IDLE_WORKER_MS = 15_000;
+const MAX_IDLE_WORKERS = 2;
+const idleWorkers = new Map<Worker, NodeJS.Timeout>();
+
+function takeWorker(): Worker {
+  for (const [worker, timer] of idleWorkers) {
+    idleWorkers.delete(worker);
+    clearTimeout(timer);
+    worker.ref();
+    return worker;
+  }
+  const worker = new Worker(cipherWorkerEntry());
+  worker.once('exit', () => {
+    clearTimeout(idleWorkers.get(worker));
+    idleWorkers.delete(worker);
+  });
+  return worker;
+}
+
+function parkWorker(worker: Worker): void {
+  if (idleWorkers.size >= MAX_IDLE_WORKERS) {
+    void worker.terminate();
+    return;
+  }
+  worker.unref();
+  const timer = setTimeout(() => {
+    idleWorkers.delete(worker);
+    void worker.terminate();
+  }, IDLE_WORKER_MS);
+  timer.unref();
+  idleWorkers.set(worker, timer);
+}
+
+/**
+ * Runs one job on a cipher worker. The worker answers only after it closed the job's files, so the
+ * caller's cleanup cannot race it; a cancelled or crashed job settles only after its worker exited.
+ */
 function runJob<T extends FromCipherWorker>(job: CipherJob, total: number, options: TransferOptions): Promise<T> {
-  const worker = new Worker(cipherWorkerEntry(), { workerData: job, transferList: [job.key.buffer as ArrayBuffer] });
+  const worker = takeWorker();
   return new Promise<T>((resolve, reject) => {
     let outcome: { ok: true; value: T } | { ok: false; error: FileCipherError } | null = null;
-    const onAbort = (): void => {
-      outcome ??= { ok: false, error: new FileCipherError('CANCELLED', 'the transfer was cancelled') };
-      void worker.terminate();
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
-    worker.on('message', (m: FromCipherWorker) => {
-      if (m.type === 'progress') options.onProgress?.(m.bytes, total);
-      else if (m.type === 'failed') outcome ??= { ok: false, error: new FileCipherError(m.code, m.message) };
-      else outcome ??= { ok: true, value: m as T };
-    });
-    worker.on('error', () => {
-      outcome ??= { ok: false, error: new FileCipherError('WORKER_FAILED', 'the file cipher worker crashed') };
-    });
-    worker.once('exit', () => {
+    let terminated = false;
+    const settle = (): void => {
       options.signal?.removeEventListener('abort', onAbort);
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
       const settled = outcome ?? { ok: false, error: new FileCipherError('WORKER_FAILED', 'the file cipher worker exited without an answer') };
       if (settled.ok) resolve(settled.value);
       else reject(settled.error);
-    });
+    };
+    const onAbort = (): void => {
+      outcome ??= { ok: false, error: new FileCipherError('CANCELLED', 'the transfer was cancelled') };
+      terminated = true;
+      void worker.terminate();
+    };
+    const onMessage = (m: FromCipherWorker): void => {
+      if (m.type === 'progress') {
+        options.onProgress?.(m.bytes, total);
+        return;
+      }
+      if (terminated) return;
+      outcome ??= m.type === 'failed' ? { ok: false, error: new FileCipherError(m.code, m.message) } : { ok: true, value: m as T };
+      parkWorker(worker);
+      settle();
+    };
+    const onError = (): void => {
+      outcome ??= { ok: false, error: new FileCipherError('WORKER_FAILED', 'the file cipher worker crashed') };
+    };
+    const onExit = (): void => settle();
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) {
+      job.key.fill(0);
+      onAbort();
+    } else worker.postMessage(job, [job.key.buffer as ArrayBuffer]);
   });
 }
 

@@ -5,8 +5,13 @@
  * helper hashes slots in order. Both sides synchronise with Atomics only (no messages), so the
  * caller — the file cipher worker, a synchronous loop — never has to yield to its event loop.
  *
+ * A ring serves one hash after another: `finish()` returns a digest and readies the ring for the
+ * next (the helper thread stays up, so a job does not pay for starting one). After a job that failed
+ * half-way the ring's counters are in an unknown state: close it and make a new one.
+ *
  * Owns: the ring, the helper thread and its lifetime. Does not own what is hashed or why.
- * The slots hold plaintext: `close()` zeroes them, and the helper never copies them elsewhere.
+ * The slots hold plaintext: `finish()` and `close()` zero them, and the helper never copies them
+ * elsewhere.
  */
 import { Worker } from 'node:worker_threads';
 import { ATTACHMENT_SEGMENT_SIZE } from '../../../shared/protocol/constants.js';
@@ -33,7 +38,7 @@ const { workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { data, control, digest, slots, slotSize } = workerData;
 const ctl = new Int32Array(control);
-const h = createHash('sha256');
+let h = createHash('sha256');
 let hashed = 0;
 for (;;) {
   const seq = Atomics.load(ctl, ${SEQ});
@@ -45,16 +50,22 @@ for (;;) {
     Atomics.notify(ctl, ${HASHED});
     continue;
   }
-  if (Atomics.load(ctl, ${DONE}) === 1) break;
+  if (Atomics.load(ctl, ${DONE}) === 1) {
+    new Uint8Array(digest).set(h.digest());
+    h = createHash('sha256');
+    hashed = 0;
+    Atomics.store(ctl, ${FINISHED}, 1);
+    Atomics.notify(ctl, ${FINISHED});
+    // The next hash starts when the caller, having reset the counters, clears DONE.
+    while (Atomics.load(ctl, ${DONE}) === 1) Atomics.wait(ctl, ${DONE}, 1);
+    continue;
+  }
   Atomics.store(ctl, ${SLEEPING}, 1);
   // Re-check after announcing the sleep: a submit in between either saw SLEEPING and will notify,
   // or bumped SEQ before it, in which case wait() returns at once.
   if (hashed === Atomics.load(ctl, ${SUBMITTED}) && Atomics.load(ctl, ${DONE}) === 0) Atomics.wait(ctl, ${SEQ}, seq);
   Atomics.store(ctl, ${SLEEPING}, 0);
 }
-new Uint8Array(digest).set(h.digest());
-Atomics.store(ctl, ${FINISHED}, 1);
-Atomics.notify(ctl, ${FINISHED});
 `;
 
 export class HashRing {
@@ -105,13 +116,25 @@ export class HashRing {
     if (Atomics.load(this.#control, SLEEPING) === 1) Atomics.notify(this.#control, SEQ);
   }
 
-  /** The SHA-256 of everything submitted; blocks until the helper has hashed it all. */
+  /**
+   * The SHA-256 of everything submitted; blocks until the helper has hashed it all, then zeroes the
+   * slots and resets the ring for the next hash.
+   */
   finish(): Uint8Array {
     Atomics.store(this.#control, DONE, 1);
     Atomics.add(this.#control, SEQ, 1);
     Atomics.notify(this.#control, SEQ);
     while (Atomics.load(this.#control, FINISHED) === 0) this.#waitWhile(FINISHED, 0);
-    return new Uint8Array(this.#digest).slice();
+    const result = new Uint8Array(this.#digest).slice();
+    new Uint8Array(this.#data).fill(0);
+    // The helper waits for DONE to clear; the counters must be back at zero before it looks.
+    this.#submitted = 0;
+    Atomics.store(this.#control, SUBMITTED, 0);
+    Atomics.store(this.#control, HASHED, 0);
+    Atomics.store(this.#control, FINISHED, 0);
+    Atomics.store(this.#control, DONE, 0);
+    Atomics.notify(this.#control, DONE);
+    return result;
   }
 
   /** Zeroes the slots and stops the helper (whether or not finish() ran). */

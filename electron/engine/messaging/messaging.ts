@@ -47,6 +47,7 @@ import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
 import { maintainAtRelay, registerAccount } from './registration.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
+import type { RetryOptions } from '../files/transfer.js';
 
 export type MessagingOptions = {
   readonly db: EngineDatabase;
@@ -74,6 +75,8 @@ export type MessagingTuning = {
   readonly requestTimeoutMs?: number;
   /** Typing timers (3 s idle, 5 s display). */
   readonly typingTimers?: Timers;
+  /** Retries inside one attachment transfer before it pauses until the relay is back. */
+  readonly transferRetry?: Partial<RetryOptions>;
 };
 
 export function relayClientFor(account: LocalAccount, rng: Rng, tuning: MessagingTuning = {}, onRelayId?: (relayId: Uint8Array) => void): RelayClient {
@@ -144,7 +147,7 @@ export class Messaging {
     this.contacts = new Contacts(this.core);
     this.outbox = new OutboxSender(this.core, this.contacts);
     this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
-    this.attachments = new Attachments({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick() });
+    this.attachments = new Attachments({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick(), retry: o.tuning?.transferRetry });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
       kick: () => this.outbox.kick(),
@@ -263,6 +266,8 @@ export class Messaging {
   #onState(state: RelayState): void {
     if (this.core.stopped) return;
     this.#emitConnection();
+    if (state === 'open') this.attachments.connection(true);
+    else if (state === 'reconnecting' || state === 'gone') this.attachments.connection(false);
     if (state === 'open') {
       this.#connected = this.#onConnected().catch(() => undefined);
     } else {

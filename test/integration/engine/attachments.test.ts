@@ -11,47 +11,24 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { MAX_ATTACHMENT_CHUNK_BYTES } from '../../../shared/api/primitives.js';
 import type { MessageView } from '../../../shared/api/view-models.js';
 import { toBase64Url } from '../../../shared/crypto/bytes.js';
 import { ATTACHMENT_SEGMENT_SIZE } from '../../../shared/protocol/constants.js';
 import { MAX_POINTER_THUMBNAIL_BYTES } from '../../../shared/protocol/attachment-pointer.js';
 import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
 import { getAttachment, setAttachmentState } from '../../../electron/engine/db/attachments.js';
+import { readAll, sendFile } from '../../support/attachments.js';
 import { relayAndEngines, TestEngine, waitFor } from '../../support/engines.js';
 import { startTestRelay, TEST_METRICS_TOKEN } from '../relay/helpers/relay.js';
 
 const fixture = relayAndEngines();
 const MiB = 1024 * 1024;
 
-async function sendFile(from: TestEngine, conversationId: string, name: string, bytes: Uint8Array, options: { caption?: string; asFile?: boolean } = {}): Promise<MessageView> {
-  const { stageId } = await from.call('attachments:stage', { name, size: bytes.length });
-  for (let offset = 0; offset < bytes.length; offset += MAX_ATTACHMENT_CHUNK_BYTES) {
-    const data = Buffer.from(bytes.subarray(offset, offset + MAX_ATTACHMENT_CHUNK_BYTES)).toString('base64');
-    await from.call('attachments:write', { stageId, offset, data });
-  }
-  return from.call('attachments:send', { conversationId, stageId, caption: options.caption ?? '', asFile: options.asFile ?? false });
-}
-
 /** Waits for the incoming attachment message `nth` (0-based) from `from`. */
 async function incoming(to: TestEngine, from: TestEngine, nth = 0): Promise<MessageView> {
   let found: MessageView | undefined;
   await waitFor(() => (found = to.payloads('message:added').map((p) => p.message).filter((m) => m.kind === 'attachment' && m.senderId === from.accountId)[nth]) !== undefined, 'an attachment', 30_000);
   return found!;
-}
-
-/** Opens (downloads, verifies, decrypts) and reads an attachment whole. */
-async function readAll(engine: TestEngine, messageId: string): Promise<{ bytes: Buffer; mediaType: string; fileName: string; risky: boolean }> {
-  const opened = await engine.call('attachments:open', { messageId });
-  const parts: Buffer[] = [];
-  for (let offset = 0; ; ) {
-    const { data, eof } = await engine.call('attachments:read', { messageId, offset, length: MAX_ATTACHMENT_CHUNK_BYTES });
-    const part = Buffer.from(data, 'base64');
-    parts.push(part);
-    offset += part.length;
-    if (eof) break;
-  }
-  return { bytes: Buffer.concat(parts), mediaType: opened.mediaType, fileName: opened.fileName, risky: opened.risky };
 }
 
 async function pair(): Promise<{ alice: TestEngine; bob: TestEngine; aToB: string }> {

@@ -1,12 +1,16 @@
 /**
- * A TCP forwarder between one engine and the relay, in the orchestrator's process: it pipes bytes
- * both ways (HTTP and the WebSocket alike) until it is unplugged — every connection cut, new ones
- * refused — so the engine goes offline the way it does when the network drops, and reconnects by
- * itself once the forwarder is plugged in again.
+ * A TCP forwarder between engines and a relay on 127.0.0.1 (bench/engine, the engine tests, the e2e
+ * specs): it pipes bytes both ways (HTTP and the WebSocket alike) until it is unplugged — every
+ * connection cut, new ones refused — so an engine goes offline the way it does when the network
+ * drops, and reconnects by itself once the forwarder is plugged in again. It counts what clients
+ * send (`clientBytes`; `onClientBytes` runs synchronously on every piece, so a test can act at an
+ * exact point). Binds a free port; `close()` stops it.
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export class Forwarder {
+  clientBytes = 0;
+  onClientBytes: ((total: number) => void) | null = null;
   #plugged = true;
   readonly #sockets = new Set<Socket>();
 
@@ -32,6 +36,10 @@ export class Forwarder {
         s.on('close', () => f.#sockets.delete(s));
         s.on('error', () => undefined);
       }
+      socket.on('data', (piece: Buffer) => {
+        f.clientBytes += piece.length;
+        f.onClientBytes?.(f.clientBytes);
+      });
       socket.pipe(up);
       up.pipe(socket);
       socket.on('close', () => up.destroy());
