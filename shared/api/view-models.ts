@@ -150,7 +150,7 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * key-changed: "the safety number with this contact changed" (no body). unsupported: a message of
  * a kind this version cannot show ("This message needs a newer version of Parley", no body).
  */
-export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment', 'unsupported'] as const;
+export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment', 'unsupported', 'files-unsupported'] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
 
