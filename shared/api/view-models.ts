@@ -298,6 +298,11 @@ export const ConversationViewSchema = z.strictObject({
   presence: PresenceSchema,
   verified: z.boolean(),
   quantumResistant: z.boolean(),
+  /**
+   * Every listed device of the person advertises that it shows files (docs/protocol.md §4.4);
+   * false: one is on an older version, and a file sent here comes with a notice saying so.
+   */
+  showsFiles: z.boolean(),
   keyChangePending: z.boolean(),
   /** Sort key of the conversation list (newest first). */
   lastActivityAt: TimestampSchema,

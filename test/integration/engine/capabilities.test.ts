@@ -54,6 +54,7 @@ describe('device capabilities', () => {
     const first = await sendFile(alice, aToB, 'first.bin');
     await alice.waitStatus(first.id, 'delivered', 30_000);
     expect((await alice.messages(aToB)).map((m) => m.kind)).toEqual(['attachment']);
+    expect((await alice.call('conversations:list', {}))[0]).toMatchObject({ id: aToB, showsFiles: true });
 
     // Bob links a device of an older version: its signed entry has only pq (no files bit).
     const older = await LinkedTestDevice.link(bob, fixture.relay.url);
@@ -63,6 +64,8 @@ describe('device capabilities', () => {
       await waitFor(() => older.texts().includes('hello both devices'), 'the older device got the text');
       await alice.waitStatus(hello.id, 'delivered');
       expect(capabilitiesSeen(alice, bob)).toEqual({ 1: BUILD_CAPABILITIES, 2: Capability.pq });
+      // The conversation says so before anything is sent (the file preview shows it).
+      expect((await alice.call('conversations:list', {}))[0]).toMatchObject({ id: aToB, showsFiles: false });
 
       const second = await sendFile(alice, aToB, 'second.bin');
       const notice = alice.payloads('message:added').find((p) => p.message.kind === 'files-unsupported');
