@@ -62,8 +62,10 @@ import {
   deriveSharedSecret,
   deserializeSessionRecord,
   deviceFingerprint,
+  describeCapabilities,
   deviceListFreshness,
   encodeDeviceListBody,
+  hasCapability,
   encodePrekeyHeader,
   fingerprint,
   fingerprintDigits,
@@ -142,6 +144,7 @@ export const VECTOR_FILES = [
   'profile.json',
   'attachment-pointer.json',
   'linking.json',
+  'device-capabilities.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -364,6 +367,76 @@ function deviceListVector(): Json {
       freshness,
       otherAccountPublicKey: hex(otherAccountKey.publicKey),
       verification,
+    },
+  };
+}
+
+// ── device-capabilities.json ────────────────────────────────────────────────
+
+/**
+ * §4.4: capability bits in the signed entries. Device 1 advertises what this version shows (pq,
+ * files, profiles); device 2 was signed before those bits existed (pq only: it cannot show files);
+ * device 3 carries a bit no name covers yet (a newer version's), which is kept. A relay that sets
+ * device 2's files bit (or strips device 1's) breaks the account signature.
+ */
+function deviceCapabilitiesVector(): Json {
+  const log = new DrawLog(seedFor('device-capabilities', 'owner'));
+  const accountId = log.rng(16);
+  const accountKey = ed25519GenerateKeyPair(log.rng);
+  log.name('accountId', 'accountKey');
+  const specs = [
+    { deviceId: 1, capabilities: Capability.pq | Capability.files | Capability.profiles, addedAt: VECTOR_TIME - 40 * DAY },
+    { deviceId: 2, capabilities: Capability.pq, addedAt: VECTOR_TIME - 20 * DAY },
+    { deviceId: 3, capabilities: Capability.pq | Capability.files | Capability.profiles | 0x0001_0000, addedAt: VECTOR_TIME - DAY },
+  ];
+  const devices: DeviceEntry[] = specs.map((spec) => {
+    const dh = x25519GenerateKeyPair(log.rng);
+    const sig = ed25519GenerateKeyPair(log.rng);
+    log.name(`device${spec.deviceId}.identityDh`, `device${spec.deviceId}.identitySigning`);
+    return { ...spec, identityDhKey: dh.publicKey, identitySigningKey: sig.publicKey };
+  });
+  const list: DeviceList = { accountId, version: 5, issuedAt: VECTOR_TIME, devices };
+  const body = encodeDeviceListBody(list);
+  const signed = signDeviceList(list, accountKey.privateKey);
+  // Capabilities sit at 53 + 82·i + 70 (u32 big-endian): the relay flips bits there.
+  const tampered = (name: string, deviceIndex: number, capabilities: number): Json => {
+    const bytes = signed.slice();
+    new DataView(bytes.buffer).setUint32(53 + 82 * deviceIndex + 70, capabilities >>> 0);
+    let expect = 'ok';
+    try {
+      verifyDeviceList(bytes, accountKey.publicKey, accountId);
+    } catch (e) {
+      if (!isProtocolError(e)) throw e;
+      expect = e.code;
+    }
+    return { name, capabilities, signed: hex(bytes), expect };
+  };
+  const parsed = verifyDeviceList(signed, accountKey.publicKey, accountId);
+  return {
+    description:
+      'Capability bits in the account-signed device entries (docs/protocol.md §4.4): a device that shows files and profiles, one signed before those bits existed, one with a bit of a newer version (kept); what each can show; a relay that adds or strips a bit breaks the signature.',
+    rng: log.json(),
+    inputs: { version: list.version, issuedAt: list.issuedAt, devices: specs },
+    outputs: {
+      accountId: hex(accountId),
+      accountPublicKey: hex(accountKey.publicKey),
+      body: hex(body),
+      signed: hex(signed),
+      devices: parsed.devices.map((d) => {
+        const described = describeCapabilities(d.capabilities);
+        return {
+          deviceId: d.deviceId,
+          capabilities: d.capabilities,
+          names: described.names,
+          unknownBits: described.unknownBits,
+          showsFiles: hasCapability(d, 'files'),
+          readsProfileKeys: hasCapability(d, 'profiles'),
+        };
+      }),
+      tampered: [
+        tampered('relay-adds-files-to-device-2', 1, Capability.pq | Capability.files),
+        tampered('relay-strips-files-from-device-1', 0, Capability.pq | Capability.profiles),
+      ],
     },
   };
 }
@@ -1353,6 +1426,7 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'profile.json': profileVector(),
     'attachment-pointer.json': attachmentPointerVector(),
     'linking.json': linkingVector(),
+    'device-capabilities.json': deviceCapabilitiesVector(),
   };
 }
 

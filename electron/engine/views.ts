@@ -12,7 +12,7 @@ import type {
 } from '../../shared/api/view-models.js';
 import { MAX_PREVIEW_LENGTH } from '../../shared/api/view-models.js';
 import { bytesEqual, fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
-import { deviceListFreshness, hasPq, type DeviceList } from '../../shared/protocol/device-list.js';
+import { deviceListFreshness, hasCapability, hasPq, type DeviceList } from '../../shared/protocol/device-list.js';
 import { deviceFingerprint, formatSafetyNumber, safetyNumber } from '../../shared/protocol/safety-number.js';
 import type { LocalAccount } from './db/account.js';
 import { parsedDeviceList } from './account/device-list-cache.js';
@@ -41,9 +41,14 @@ export function rowIdOf(id: string): number {
   return Number(id);
 }
 
-function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; stale: boolean } {
+function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; stale: boolean } {
   const { list } = parsedDeviceList(signed);
-  return { list, quantumResistant: list.devices.every(hasPq), stale: deviceListFreshness(list, now) === 'stale' };
+  return {
+    list,
+    quantumResistant: list.devices.every(hasPq),
+    showsFiles: list.devices.every((d) => hasCapability(d, 'files')),
+    stale: deviceListFreshness(list, now) === 'stale',
+  };
 }
 
 export function contactView(c: ContactRecord, now: number): ContactView {
@@ -105,6 +110,7 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     presence,
     verified: r.verified,
     quantumResistant: s.quantumResistant,
+    showsFiles: note || s.showsFiles,
     keyChangePending: r.keyChangePending,
     lastActivityAt: r.conversation.lastActivityAt,
   };

@@ -155,7 +155,7 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * key-changed: "the safety number with this contact changed" (no body). unsupported: a message of
  * a kind this version cannot show ("This message needs a newer version of Parley", no body).
  */
-export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment', 'unsupported'] as const;
+export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment', 'unsupported', 'files-unsupported'] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
 
@@ -309,6 +309,11 @@ export const ConversationViewSchema = z.strictObject({
   presence: PresenceSchema,
   verified: z.boolean(),
   quantumResistant: z.boolean(),
+  /**
+   * Every listed device of the person advertises that it shows files (docs/protocol.md §4.4);
+   * false: one is on an older version, and a file sent here comes with a notice saying so.
+   */
+  showsFiles: z.boolean(),
   keyChangePending: z.boolean(),
   /** Sort key of the conversation list (newest first). */
   lastActivityAt: TimestampSchema,

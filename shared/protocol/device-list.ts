@@ -14,6 +14,7 @@ import {
   DEVICE_LIST_RESIGN_MS,
   DEVICE_LIST_STALE_MS,
   Capability,
+  type CapabilityName,
   MAX_DEVICES_PER_ACCOUNT,
   label,
 } from './constants.js';
@@ -25,7 +26,7 @@ export type DeviceEntry = {
   readonly identityDhKey: Uint8Array;
   /** Ed25519 identity key (raw 32 bytes), signs this device's prekeys and relay challenges. */
   readonly identitySigningKey: Uint8Array;
-  /** Capability bits (Capability.pq = 1). */
+  /** Capability bits (constants.ts Capability; docs/protocol.md §4.4). */
   readonly capabilities: number;
   readonly addedAt: number;
 };
@@ -175,5 +176,20 @@ export function requireDevice(list: DeviceList, deviceId: number): DeviceEntry {
 }
 
 export function hasPq(entry: DeviceEntry): boolean {
-  return (entry.capabilities & Capability.pq) !== 0;
+  return hasCapability(entry, 'pq');
+}
+
+/** Whether the account-signed entry advertises `capability` (docs/protocol.md §4.4). */
+export function hasCapability(entry: DeviceEntry, capability: CapabilityName): boolean {
+  return (entry.capabilities & Capability[capability]) !== 0;
+}
+
+/**
+ * A capabilities value read as §4.4 names it: the named bits it sets (in bit order, reserved names
+ * included) and the bits no name covers (kept, never an error: a newer version's capabilities).
+ */
+export function describeCapabilities(capabilities: number): { readonly names: CapabilityName[]; readonly unknownBits: number } {
+  const names = (Object.keys(Capability) as CapabilityName[]).filter((name) => (capabilities & Capability[name]) !== 0);
+  const named = Object.values(Capability).reduce((all, bit) => all | bit, 0);
+  return { names, unknownBits: (capabilities & ~named) >>> 0 };
 }

@@ -231,6 +231,17 @@ function deviceListBody(accountId: Uint8Array, version: number, issuedAt: number
     ...entries.map((e) => cat(u32(e.deviceId), encX(e.ik), encEd(e.ikSig), u32(e.capabilities), u64(e.addedAt))),
   );
 }
+/** A device list's draws in §14.1 order: account id, account key, then each device's two identity keys. */
+function drawDeviceList(d: Draws, specs: readonly { deviceId: number; capabilities: number; addedAt: number }[]): { accountId: Uint8Array; accountSeed: Uint8Array; entries: Entry[] } {
+  const accountId = d.take('accountId', 16);
+  const accountSeed = d.take('accountKey', 32);
+  const entries = specs.map((spec) => {
+    const ik = xPub(d.take(`device${spec.deviceId}.identityDh`, 32));
+    const ikSig = edPub(d.take(`device${spec.deviceId}.identitySigning`, 32));
+    return { ...spec, ik, ikSig };
+  });
+  return { accountId, accountSeed, entries };
+}
 const freshness = (issuedAt: number, now: number): string => (now - issuedAt > 30 * DAY ? 'stale' : 'fresh');
 /** §4.3: the owner re-signs once the list is 7 days old. */
 const needsResign = (issuedAt: number, now: number): boolean => now - issuedAt >= 7 * DAY;
@@ -928,13 +939,7 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     };
     const v = load<V>('device-list.json');
     const d = new Draws(v.rng);
-    const accountId = d.take('accountId', 16);
-    const accountSeed = d.take('accountKey', 32);
-    const entries: Entry[] = v.inputs.devices.map((spec) => {
-      const ik = xPub(d.take(`device${spec.deviceId}.identityDh`, 32));
-      const ikSig = edPub(d.take(`device${spec.deviceId}.identitySigning`, 32));
-      return { ...spec, ik, ikSig };
-    });
+    const { accountId, accountSeed, entries } = drawDeviceList(d, v.inputs.devices);
     const otherAccountKey = edPub(d.take('otherAccountKey', 32));
     d.allTaken();
     expect(hex(otherAccountKey)).toBe(v.outputs.otherAccountPublicKey);
@@ -993,6 +998,71 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     };
     expect(v.outputs.verification.map((c) => [c.name, verification[c.name]])).toEqual(v.outputs.verification.map((c) => [c.name, c.expect]));
     expect(v.outputs.verification.map((c) => c.expect)).toEqual(['ok', 'ok', 'BAD_SIGNATURE', 'BAD_SIGNATURE', 'BAD_SIGNATURE', 'UNTRUSTED_IDENTITY']);
+  });
+
+  it('§4.4 device capabilities: 3 entries with their bits read by name, unknown bits kept, and 2 relay edits of a bit that break the signature', () => {
+    type Spec = { deviceId: number; capabilities: number; addedAt: number };
+    type V = {
+      rng: DrawList;
+      inputs: { version: number; issuedAt: number; devices: Spec[] };
+      outputs: {
+        accountId: string;
+        accountPublicKey: string;
+        body: string;
+        signed: string;
+        devices: { deviceId: number; capabilities: number; names: string[]; unknownBits: number; showsFiles: boolean; readsProfileKeys: boolean }[];
+        tampered: { name: string; capabilities: number; signed: string; expect: string }[];
+      };
+    };
+    const v = load<V>('device-capabilities.json');
+    const d = new Draws(v.rng);
+    const { accountId, accountSeed, entries } = drawDeviceList(d, v.inputs.devices);
+    d.allTaken();
+    expect(hex(accountId)).toBe(v.outputs.accountId);
+    expect(hex(edPub(accountSeed))).toBe(v.outputs.accountPublicKey);
+    // The bits live in the §4.1 entry, unchanged in layout: the signed body covers them.
+    const body = deviceListBody(accountId, v.inputs.version, v.inputs.issuedAt, entries);
+    expect(hex(body)).toBe(v.outputs.body);
+    const signed = cat(body, sign(accountSeed, body));
+    expect(hex(signed)).toBe(v.outputs.signed);
+
+    // §4.4's table, written out here: bit → name; the rest is kept as unknown.
+    const TABLE: readonly [number, string][] = [
+      [0x01, 'pq'],
+      [0x02, 'files'],
+      [0x04, 'profiles'],
+      [0x08, 'groups'],
+      [0x10, 'timers'],
+    ];
+    const read = (caps: number) => ({
+      names: TABLE.filter(([bit]) => (caps & bit) !== 0).map(([, name]) => name),
+      unknownBits: (caps & ~0x1f) >>> 0,
+      showsFiles: (caps & 0x02) !== 0,
+      readsProfileKeys: (caps & 0x04) !== 0,
+    });
+    const c = new Cursor(signed);
+    c.take(53);
+    const fromBytes = entries.map(() => {
+      const deviceId = c.u32();
+      c.key(0x05);
+      c.key(0x06);
+      const capabilities = c.u32();
+      c.u64();
+      return { deviceId, capabilities, ...read(capabilities) };
+    });
+    expect(fromBytes).toEqual(v.outputs.devices);
+    expect(fromBytes.map((e) => e.showsFiles)).toEqual([true, false, true]);
+    expect(fromBytes[2]!.unknownBits).toBe(0x0001_0000);
+
+    // A relay that edits a capabilities field (at 53 + 82·i + 70) breaks the account signature.
+    for (const t of v.outputs.tampered) {
+      const index = t.name.includes('device-2') ? 1 : 0;
+      const edited = signed.slice();
+      edited.set(u32(t.capabilities), 53 + 82 * index + 70);
+      expect(hex(edited), t.name).toBe(t.signed);
+      expect(verifyList(edited, edPub(accountSeed), accountId), t.name).toBe(t.expect);
+    }
+    expect(v.outputs.tampered.map((t) => t.expect)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE']);
   });
 
   it('§5 prekey bundle: 3 signature inputs and signatures, and 24 bundle checks in the documented order', () => {

@@ -9,10 +9,11 @@
 import { ed25519GenerateKeyPair } from '../../../shared/crypto/ed25519.js';
 import type { Clock, Rng } from '../../../shared/crypto/random.js';
 import { x25519GenerateKeyPair } from '../../../shared/crypto/x25519.js';
-import { ACCOUNT_ID_LENGTH, Capability } from '../../../shared/protocol/constants.js';
+import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
 import { signDeviceList, type DeviceList } from '../../../shared/protocol/device-list.js';
 import { getAccount, insertAccount, type LocalAccount } from '../db/account.js';
 import type { WriteDb } from '../db/database.js';
+import { BUILD_CAPABILITIES } from './device-list.js';
 import { maintainPrekeys, type PrekeyUploadParts } from './prekey-lifecycle.js';
 
 /** The primary device's id; linked devices get others from the primary. */
@@ -39,7 +40,7 @@ export function createAccountMaterial(input: { username: string; relayUrl: strin
         deviceId: PRIMARY_DEVICE_ID,
         identityDhKey: identityDh.publicKey,
         identitySigningKey: identitySigning.publicKey,
-        capabilities: Capability.pq,
+        capabilities: BUILD_CAPABILITIES,
         addedAt: deps.now,
       },
     ],

@@ -48,6 +48,7 @@ import type { WriteDb } from '../db/database.js';
 import { getMessage, insertedRecord, insertMessage, markFailed, markSending, type MessageRecord } from '../db/messages.js';
 import { EngineError } from '../errors.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
+import { noticeIfLacking } from '../messaging/capabilities.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from '../messaging/content.js';
 import { RelayClient } from '../relay/client.js';
 import { messageView, rowIdOf } from '../views.js';
@@ -415,9 +416,12 @@ export class Attachments {
         status: 'sending',
         readAt: null,
       } as const;
+      let notice: number | null = null;
       const rowId = db.transaction(() => {
-        this.#checkConversation(conversationId);
+        const peer = this.#checkConversation(conversationId);
         const id = insertMessage(db, row);
+        // A device of theirs that cannot show files: the sender is told, right after the file.
+        notice = noticeIfLacking(core, db, peer, 'files', now);
         insertOutgoingAttachment(db, id, {
           descriptor: spooled.descriptor,
           mediaType,
@@ -437,6 +441,7 @@ export class Attachments {
       if (getAttachment(db, rowId)?.state === 'uploading') this.#startUpload(rowId);
       const view = this.#view(insertedRecord(rowId, row));
       core.emit('message:added', { message: view });
+      if (notice !== null) core.emitMessageAdded(notice);
       core.emitConversation(conversationId);
       return view;
     } finally {
@@ -445,13 +450,15 @@ export class Attachments {
     }
   }
 
-  #checkConversation(conversationId: number): void {
+  /** The conversation's person, when a file may be sent to them. */
+  #checkConversation(conversationId: number): Uint8Array {
     const db = this.#core.db.writer;
     const conversation = getConversation(db, conversationId);
     if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
     const contact = getContact(db, conversation.peerAccountId);
     if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
     if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
+    return contact.accountId;
   }
 
   /** The upload's state in the attachment row: it survives an app restart. */

@@ -1,6 +1,6 @@
 /**
- * Schema version 9 (numbered 0011 in the session plan; renumbered to follow main at landing):
- * delivery state per recipient device (issue 12 "Message info", docs/adr/0023-message-info-and-device-capabilities.md).
+ * Schema version 9: delivery state per recipient device (issue 12 "Message info",
+ * docs/adr/0023-message-info-and-device-capabilities.md).
  *
  * `messages.status` keeps the conversation's one status (the first recipient device to confirm,
  * DESIGN §4). `message_device_statuses` holds, per outgoing message and recipient device, when the
