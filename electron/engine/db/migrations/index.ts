@@ -11,6 +11,7 @@ import { migration0005 } from './0005-relay-id.js';
 import { migration0006 } from './0006-attachments.js';
 import { migration0007 } from './0007-profiles.js';
 import { migration0008 } from './0008-blocking.js';
+import { migration0009 } from './0009-avatars.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0006,
   migration0007,
   migration0008,
+  migration0009,
 ];
