@@ -393,6 +393,7 @@ describe('contacts, conversations and messages views', () => {
       username: 'bob',
       displayName: null,
       about: null,
+      avatarId: null,
       accepted: true,
       blocked: false,
       verified: false,

@@ -20,7 +20,7 @@
  */
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
+import { MAX_AVATAR_PICTURE_BYTES, MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
 import type { AccountView, EngineState, KeyProtection, LifecycleState, OwnProfileView, Settings } from '../../shared/api/view-models.js';
 import { ed25519Sign } from '../../shared/crypto/ed25519.js';
@@ -48,7 +48,7 @@ import { getOwnProfile } from './db/profiles.js';
 import type { Profile } from './profile.js';
 import { SearchService } from './search/service.js';
 import { SEARCH_SQL_FUNCTIONS } from './search/text.js';
-import { contactIdOf } from './views.js';
+import { contactIdOf, ownProfileView } from './views.js';
 
 export type EngineOptions = {
   readonly profile: Profile;
@@ -589,12 +589,18 @@ export class Engine {
   getProfile(): OwnProfileView {
     const own = getOwnProfile(this.#require().db.reader);
     if (!own) throw new EngineError('INTERNAL', 'no profile');
-    return { displayName: own.displayName, about: own.about };
+    return ownProfileView(own);
   }
 
   async setProfile(req: RequestOf<'profile:set'>): Promise<OwnProfileView> {
-    const own = await this.#requireMessaging().profiles.set(req.displayName, req.about);
-    return { displayName: own.displayName, about: own.about };
+    return ownProfileView(await this.#requireMessaging().profiles.set(req.displayName, req.about));
+  }
+
+  async setAvatar(req: RequestOf<'profile:setAvatar'>): Promise<OwnProfileView> {
+    const picture = req.picture === null ? null : new Uint8Array(Buffer.from(req.picture, 'base64'));
+    // The schema bounds the base64 text; this is the exact bound on the bytes.
+    if (picture && picture.length > MAX_AVATAR_PICTURE_BYTES) throw new EngineError('INVALID_IMAGE', 'that picture is larger than 10 MiB');
+    return ownProfileView(await this.#requireMessaging().profiles.setAvatar(picture));
   }
 
   /** One handler per channel of the contract (a channel without one does not compile). */
@@ -612,8 +618,10 @@ export class Engine {
       'account:logout': () => this.logout(),
       'account:delete': () => this.deleteAccount(),
       'profile:get': () => this.getProfile(),
+      'profile:setAvatar': (r) => this.setAvatar(r),
       'profile:set': (r) => this.setProfile(r),
       'contacts:list': () => this.#queries.listContacts(),
+      'contacts:getAvatar': (r) => this.#queries.getAvatar(r),
       'contacts:getSafetyNumber': (r) => this.#queries.getSafetyNumber(r),
       'contacts:markVerified': (r) => this.#queries.markVerified(r),
       'contacts:acceptKeyChange': (r) => this.#queries.acceptKeyChange(r),

@@ -8,7 +8,7 @@
 import { attachmentsOf } from './db/attachments.js';
 import { withAttachment } from './files/attachments.js';
 import type { EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type { ContactView, ConversationView, DeviceDelivery, MessageInfo, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
+import type { ContactAvatar, ContactView, ConversationView, DeviceDelivery, MessageInfo, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
 import { bytesEqual } from '../../shared/crypto/bytes.js';
 import { parsedDeviceList } from './account/device-list-cache.js';
 import { deviceStatusesOf } from './db/device-statuses.js';
@@ -17,6 +17,7 @@ import type { LocalAccount } from './db/account.js';
 import { acceptAccountKeyChange, getContact, listContacts, setContactVerified } from './db/contacts.js';
 import { conversationListRow, findDirectConversation, getConversation, listConversations } from './db/conversations.js';
 import type { EngineDatabase } from './db/database.js';
+import { getContactProfile } from './db/profiles.js';
 import { getMessage, markReadUpTo, readPage, relayTimeOf, unreadCount, type MessageRecord } from './db/messages.js';
 import { queueReceipt } from './db/receipts.js';
 import { readSettings } from './db/settings.js';
@@ -55,6 +56,14 @@ export class LocalQueries {
   listContacts(): ContactView[] {
     const now = this.#ctx.clock();
     return listContacts(this.#ctx.open().db.reader).map((c) => contactView(c, now));
+  }
+
+  /** A contact's avatar bytes (none for a blocked person: nothing of theirs is shown). */
+  getAvatar(req: RequestOf<'contacts:getAvatar'>): ContactAvatar {
+    const contact = this.#contact(req.contactId);
+    const held = contact.blocked ? undefined : getContactProfile(this.#ctx.open().db.reader, contact.accountId);
+    if (!held?.avatar || held.revision === null) return { avatarId: null, avatar: null };
+    return { avatarId: String(held.revision), avatar: Buffer.from(held.avatar).toString('base64') };
   }
 
   getSafetyNumber(req: RequestOf<'contacts:getSafetyNumber'>): SafetyNumberView {

@@ -7,6 +7,7 @@ import type {
   ContactView,
   ConversationView,
   MessageView,
+  OwnProfileView,
   Presence,
   SafetyNumberView,
 } from '../../shared/api/view-models.js';
@@ -19,6 +20,7 @@ import { parsedDeviceList } from './account/device-list-cache.js';
 import type { ContactRecord } from './db/contacts.js';
 import type { ConversationListRow } from './db/conversations.js';
 import type { MessageRecord } from './db/messages.js';
+import type { OwnProfileRecord } from './db/profiles.js';
 
 export { MAX_PREVIEW_LENGTH };
 
@@ -58,6 +60,7 @@ export function contactView(c: ContactRecord, now: number): ContactView {
     username: c.username,
     displayName: c.displayName,
     about: c.about,
+    avatarId: c.blocked || c.avatarRevision === null ? null : String(c.avatarRevision),
     accepted: c.accepted,
     blocked: c.blocked,
     verified: c.verified,
@@ -67,6 +70,11 @@ export function contactView(c: ContactRecord, now: number): ContactView {
     deviceCount: s.list.devices.length,
     addedAt: c.addedAt,
   };
+}
+
+/** This account's profile as the renderer sees it (the key never leaves the engine). */
+export function ownProfileView(own: OwnProfileRecord): OwnProfileView {
+  return { displayName: own.displayName, about: own.about, avatar: own.avatar && Buffer.from(own.avatar).toString('base64') };
 }
 
 export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
@@ -97,6 +105,7 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     // username it claims, confirmed at the relay) arrives, or the user adds it by username.
     title: note ? NOTE_TO_SELF_TITLE : (r.displayName ?? (r.username || `Unknown ${contactIdOf(r.conversation.peerAccountId).slice(0, 8)}`)),
     username: note ? null : r.username || null,
+    avatarId: note || r.avatarRevision === null ? null : String(r.avatarRevision),
     request: !r.accepted,
     unreadCount: r.unreadCount,
     lastMessage: r.lastMessage && {

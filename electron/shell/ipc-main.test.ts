@@ -31,6 +31,7 @@ const BOB: ContactView = {
   username: 'bob',
   displayName: 'Bob',
   about: null,
+  avatarId: null,
   accepted: true,
   blocked: false,
   verified: false,

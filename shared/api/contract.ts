@@ -20,6 +20,7 @@ import {
   MAX_PAGE_SIZE,
   MAX_SEARCH_PAGE_SIZE,
   MAX_ATTACHMENT_CHUNK_BYTES,
+  MAX_AVATAR_PICTURE_BYTES,
   MAX_CAPTION_BYTES,
   MAX_FILE_NAME_INPUT,
   MAX_SEARCH_QUERY_LENGTH,
@@ -31,6 +32,7 @@ import {
 } from './primitives.js';
 import {
   AccountViewSchema,
+  ContactAvatarSchema,
   ContactViewSchema,
   ConversationViewSchema,
   EngineStateSchema,
@@ -115,6 +117,17 @@ export const CONTRACT = {
     request: z.strictObject({ displayName: DisplayNameInputSchema, about: AboutInputSchema }),
     response: OwnProfileViewSchema,
   },
+  /**
+   * Sets the avatar from the bytes of a picture the user chose (null removes it): cropped to a
+   * square, at most 512 px, re-encoded as WebP without any metadata in the keyless image process,
+   * then uploaded inside the encrypted profile and told to contacts like a changed name.
+   * INVALID_IMAGE for a file that is not a readable picture or has too many pixels.
+   */
+  'profile:setAvatar': {
+    method: 'setAvatar',
+    request: z.strictObject({ picture: base64Schema(MAX_AVATAR_PICTURE_BYTES).nullable() }),
+    response: OwnProfileViewSchema,
+  },
 
   // ── Contacts ──
   'contacts:add': {
@@ -123,6 +136,12 @@ export const CONTRACT = {
     response: ContactViewSchema,
   },
   'contacts:list': { method: 'listContacts', request: Empty, response: z.array(ContactViewSchema) },
+  /** A contact's avatar as held now (from the newest profile opened with their key). */
+  'contacts:getAvatar': {
+    method: 'getAvatar',
+    request: z.strictObject({ contactId: ContactIdSchema }),
+    response: ContactAvatarSchema,
+  },
   'contacts:getSafetyNumber': {
     method: 'getSafetyNumber',
     request: z.strictObject({ contactId: ContactIdSchema }),

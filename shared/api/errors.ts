@@ -47,6 +47,8 @@ export const API_ERROR_CODES = [
   'RATE_LIMITED',
   /** A display name or about line that breaks the rule (empty, too long, control characters). */
   'INVALID_PROFILE',
+  /** A picture that cannot become an avatar (not an image Parley reads, too many pixels): nothing changed. */
+  'INVALID_IMAGE',
   /** Sending to (or accepting) a blocked person: unblock first. */
   'CONTACT_BLOCKED',
   /** Only the primary device (the one that holds the account key) can delete the account. */

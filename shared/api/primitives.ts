@@ -40,6 +40,14 @@ export const MAX_ATTACHMENT_CHUNK_BYTES = 1024 * 1024;
 export const MAX_FILE_NAME_INPUT = 4096;
 /** An attachment's caption (UTF-8 bytes; the E2E content's limit, docs/protocol.md §16). */
 export const MAX_CAPTION_BYTES = 4096;
+/**
+ * The largest picture the renderer may hand over to become an avatar (profile:setAvatar), before
+ * base64: a phone photo fits, and the request stays under the hosts' frame limit. The engine makes
+ * it a WebP of at most 64 KiB (docs/protocol.md §18.2).
+ */
+export const MAX_AVATAR_PICTURE_BYTES = 10 * 1024 * 1024;
+/** An avatar as the engine hands it to the renderer: base64 of a WebP of at most 64 KiB. */
+export const MAX_AVATAR_BYTES = 64 * 1024;
 /** base64 of up to `bytes` bytes. */
 export function base64Schema(bytes: number) {
   return z.string().max(4 * Math.ceil(bytes / 3)).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');

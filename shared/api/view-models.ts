@@ -6,11 +6,13 @@
  */
 import { z } from 'zod';
 import {
+  base64Schema,
   ContactIdSchema,
   ConversationIdSchema,
   CountSchema,
   DeviceIdSchema,
   MAX_APP_LOCK_MINUTES,
+  MAX_AVATAR_BYTES,
   MIN_APP_LOCK_MINUTES,
   MessageIdSchema,
   TimestampSchema,
@@ -82,7 +84,23 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
 export const OwnProfileViewSchema = z.strictObject({
   displayName: z.string(),
   about: z.string(),
+  /** base64 of the avatar (a square WebP made by the engine's image process); null without one. */
+  avatar: base64Schema(MAX_AVATAR_BYTES).nullable(),
 });
+
+/**
+ * Names a contact's avatar as held now: it changes whenever the picture may have changed, so the
+ * renderer fetches the bytes (contacts:getAvatar) only for an id it has not seen. null: no avatar
+ * (the renderer shows initials).
+ */
+export const AvatarIdSchema = z.string().regex(/^[0-9]{1,16}$/).nullable();
+
+/** A contact's avatar bytes (contacts:getAvatar): base64 of a WebP, decoded only by the renderer. */
+export const ContactAvatarSchema = z.strictObject({
+  avatarId: AvatarIdSchema,
+  avatar: base64Schema(MAX_AVATAR_BYTES).nullable(),
+});
+export type ContactAvatar = z.infer<typeof ContactAvatarSchema>;
 export type OwnProfileView = z.infer<typeof OwnProfileViewSchema>;
 
 // ── Contacts ────────────────────────────────────────────────────────────────
@@ -106,6 +124,8 @@ export const ContactViewSchema = z.strictObject({
   /** From their encrypted profile, once they shared its key; null before. */
   displayName: z.string().nullable(),
   about: z.string().nullable(),
+  /** Their avatar, once a profile with one opened; null: none (initials). */
+  avatarId: AvatarIdSchema,
   /** The user added or accepted this person, or wrote to them; false for a message request. */
   accepted: z.boolean(),
   /** Nothing is received from or sent to a blocked person. */
@@ -298,6 +318,8 @@ export const ConversationViewSchema = z.strictObject({
   title: z.string(),
   /** The person's confirmed username, null while unknown. */
   username: z.string().nullable(),
+  /** The person's avatar (contacts:getAvatar); null without one, and for the note to self. */
+  avatarId: AvatarIdSchema,
   /**
    * A message request: someone who wrote first and whom the user has not accepted (nor written to).
    * Until accepted they get no receipts, typing or presence, and notifications show no text.

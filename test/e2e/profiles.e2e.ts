@@ -1,9 +1,19 @@
 /**
  * Profiles as people meet them (issue 12): the display name chosen at onboarding is what the
  * person you write to sees — not "Unknown …" — and a name changed in Settings reaches a contact
- * who already holds the profile key.
+ * who already holds the profile key. A profile photo chosen in Settings reaches the person written
+ * to: hidden behind "Show profile photo" while it is a message request, then in the list and the
+ * conversation header once accepted (initials before, and again once removed); a file that is not
+ * a picture is refused with the reason.
  */
-import { conversationButton, createAccount, expect, expectAccessible, messageLog, send, startConversation, test } from './app.js';
+import type { Locator } from '@playwright/test';
+import sharp from 'sharp';
+import { accountPair, conversationButton, createAccount, expect, expectAccessible, messageLog, screen, send, startConversation, test } from './app.js';
+
+/** The image shows decoded pixels (not a broken image). */
+async function expectDecoded(img: Locator): Promise<void> {
+  await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+}
 
 test('the name chosen at onboarding reaches the person written to, and a changed name follows', async ({ parley }) => {
   const alice = await parley.open(parley.name('alice'));
@@ -57,4 +67,55 @@ test('starting a conversation with one’s own username opens "Note to self"', a
   await expect(conversationButton(alice.page, 'Note to self')).toBeVisible();
   await expect(alice.page.getByRole('button', { name: 'Verify' })).toHaveCount(0);
   await expectAccessible(alice.page);
+});
+
+test('a profile photo chosen in Settings reaches the person written to; removing it brings the initials back', async ({ parley }) => {
+  const { alice, bob, a, b } = await accountPair(parley);
+  await alice.page.getByRole('button', { name: 'Settings' }).click();
+  // Not a picture: refused with the reason, nothing changes.
+  await alice.page.getByLabel('Profile photo file').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just some words, not a picture') });
+  await expect(alice.page.getByRole('alert')).toHaveText(/cannot be your profile photo: that file is not a picture/);
+  await expect(alice.page.getByRole('img', { name: 'Your profile photo' })).toHaveCount(0);
+
+  const photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: { r: 220, g: 120, b: 30 } } })
+    .jpeg()
+    .withExifMerge({ IFD0: { Make: 'ParleyCam' } })
+    .toBuffer();
+  await alice.page.getByLabel('Profile photo file').setInputFiles({ name: 'me.jpg', mimeType: 'image/jpeg', buffer: photo });
+  const own = alice.page.getByRole('img', { name: 'Your profile photo' });
+  await expect(own).toBeVisible({ timeout: 20_000 });
+  await expectDecoded(own);
+  await expect(alice.page.getByRole('button', { name: 'Remove photo' })).toBeVisible();
+  await expectAccessible(alice.page);
+
+  await startConversation(alice.page, b);
+  await send(alice.page, b, 'Hello Bob, this is my face');
+
+  // A request: the photo of a stranger is not shown until asked for.
+  const requests = bob.page.getByRole('navigation', { name: 'Message requests' });
+  const request = requests.getByRole('button', { name: new RegExp(a) });
+  await expect(request).toBeVisible({ timeout: 20_000 });
+  await expect(request.locator('img')).toHaveCount(0);
+  await request.click();
+  const banner = bob.page.getByRole('region', { name: 'Message request' });
+  await expect(bob.page.getByRole('img', { name: `Profile photo of ${a}` })).toHaveCount(0);
+  await banner.getByRole('button', { name: 'Show profile photo' }).click();
+  await expectDecoded(banner.getByRole('img', { name: `Profile photo of ${a}` }));
+
+  // Accepted: the photo in the list and in the conversation header.
+  await banner.getByRole('button', { name: 'Accept' }).click();
+  await expect(conversationButton(bob.page, a).locator('img')).toHaveCount(1);
+  await expectDecoded(conversationButton(bob.page, a).locator('img'));
+  const header = bob.page.getByRole('img', { name: `Profile photo of ${a}` });
+  await expectDecoded(header);
+  await expectAccessible(bob.page);
+  await screen(bob.page, 'profile-photo');
+
+  // Removed: Bob sees the initials again.
+  await alice.page.getByRole('button', { name: 'Settings' }).click();
+  await alice.page.getByRole('button', { name: 'Remove photo' }).click();
+  await expect(alice.page.getByRole('img', { name: 'Your profile photo' })).toHaveCount(0);
+  await expect(header).toHaveCount(0, { timeout: 20_000 });
+  await expect(conversationButton(bob.page, a).locator('img')).toHaveCount(0);
+  await expect(conversationButton(bob.page, a)).toContainText(a[0]!.toUpperCase());
 });

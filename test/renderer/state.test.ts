@@ -5,23 +5,27 @@
  * an in-memory keychain), its dispatcher seen through a Bridge built from shared/api's table — the
  * object both hosts give the renderer — and history written with the engine's DB layer. Only the
  * clock and timers are the test's. Checks windowed paging in display order, events, read marking
- * only while active, typing throttling, the conversation list, the session's lifecycle.
+ * only while active, typing throttling, the conversation list, avatars, the session's lifecycle.
  */
+import { resolveObjectURL } from 'node:buffer';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONTRACT } from '../../shared/api/contract.js';
 import type { Bridge, EngineEvent, MessageView } from '../../shared/api/types.js';
+import { fromHex } from '../../shared/crypto/bytes.js';
 import { systemRng } from '../../shared/crypto/random.js';
 import { getOrCreateDirectConversation } from '../../electron/engine/db/conversations.js';
 import { insertContact } from '../../electron/engine/db/contacts.js';
 import { insertMessage } from '../../electron/engine/db/messages.js';
+import { receiveContactProfileKey, storeContactProfile } from '../../electron/engine/db/profiles.js';
 import { createDispatcher } from '../../electron/engine/dispatch.js';
 import { Engine } from '../../electron/engine/engine.js';
 import { KeychainKeyStore } from '../../electron/engine/keys/keychain.js';
 import { PassphraseKeyFile } from '../../electron/engine/keys/passphrase-key-file.js';
 import { resolveProfile } from '../../electron/engine/profile.js';
+import { AvatarsState } from '../../renderer/src/lib/state/avatars.svelte.js';
 import { ChatState, TYPING_IDLE_MS, TYPING_REFRESH_MS } from '../../renderer/src/lib/state/chat.svelte.js';
 import { ConversationListState, TYPING_EXPIRY_MS } from '../../renderer/src/lib/state/conversations.svelte.js';
 import { Notifier, notificationText, type NotificationApi } from '../../renderer/src/lib/state/notifier.js';
@@ -258,6 +262,55 @@ describe('ConversationListState', () => {
     expect(list.isTyping(c.id)).toBe(true);
     timers.advance(TYPING_EXPIRY_MS);
     expect(list.isTyping(c.id)).toBe(false);
+  });
+});
+
+describe('AvatarsState', () => {
+  it('fetches an avatar once per id, shows the newest (revoking the one it replaces), and nothing for none', async () => {
+    const env = await withHistory(1);
+    let fetches = 0;
+    const bridge: Bridge = {
+      ...env.bridge,
+      getAvatar: (r) => {
+        fetches += 1;
+        return env.bridge.getAvatar(r);
+      },
+    };
+    const { db } = env.engine.current!;
+    const listed = await env.bridge.listConversations({});
+    if (!listed.ok) throw new Error(listed.error.message);
+    const [c] = listed.value;
+    const bob = fromHex(c!.contactId);
+    const webp = (n: number) => Uint8Array.from([...Buffer.from('RIFF'), 4, 0, 0, 0, ...Buffer.from('WEBP'), n, n, n]);
+    const store = (revision: number, avatar: Uint8Array | null) =>
+      db.writer.transaction(() => {
+        receiveContactProfileKey(db.writer, { accountId: bob, profileKey: new Uint8Array(32).fill(7), revision, usernameClaim: '', now: 0 });
+        storeContactProfile(db.writer, { accountId: bob, revision, displayName: 'Bob', about: '', avatar, now: 0 });
+      });
+    const avatars = new AvatarsState(bridge);
+    const shown = async (avatarId: string | null): Promise<Uint8Array | null> => {
+      for (let i = 0; i < 200; i++) {
+        const url = avatars.url(c!.contactId, avatarId);
+        if (url !== null || avatarId === null) return url === null ? null : new Uint8Array(await resolveObjectURL(url)!.arrayBuffer());
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      throw new Error('the avatar never arrived');
+    };
+
+    store(3, webp(1));
+    expect(await shown('3')).toEqual(webp(1));
+    const first = avatars.url(c!.contactId, '3')!;
+    expect(fetches).toBe(1);
+    store(4, webp(2));
+    // Until the new one arrives the old one shows; then it is replaced and its URL revoked.
+    expect(avatars.url(c!.contactId, '4')).toBe(first);
+    for (let i = 0; i < 200 && avatars.url(c!.contactId, '4') === first; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(new Uint8Array(await resolveObjectURL(avatars.url(c!.contactId, '4')!)!.arrayBuffer())).toEqual(webp(2));
+    expect(resolveObjectURL(first)).toBeUndefined();
+    expect(fetches).toBe(2);
+    expect(await shown(null)).toBeNull();
+    avatars.clear();
+    expect(fetches).toBe(2);
   });
 });
 

@@ -277,6 +277,17 @@ export class TestEngine {
 /** Bundle fetches are rate-limited per pair; engine suites fetch far more than a person would. */
 const ENGINE_SUITE_LIMITS: LimitsOverride = { bundlesPerPair: { points: 1000, duration: 1 } };
 
+/**
+ * "Nothing arrived" without sleeping: `witness` writes to `to` after `from` handed everything it
+ * queued to the relay; once `to` shows the witness's sentinel, it has processed all of it (one
+ * mailbox per device, processed in order).
+ */
+export async function settledBetween(from: TestEngine, to: TestEngine, witness: TestEngine): Promise<void> {
+  await from.drained();
+  const c = (await witness.conversationWith(to)) ?? (await witness.add(to));
+  await witness.barrier(to, c);
+}
+
 export type RelayAndEngines = {
   /** The file's relay (from beforeAll on). */
   readonly relay: TestRelay;

@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../shared/crypto/bytes.js';
+import { MAX_ENCRYPTED_PROFILE_BYTES } from '../../shared/protocol/constants.js';
 import { deterministicRng } from '../../shared/testing/deterministic-rng.js';
 import { StoreLockedError } from '../../server/store/sqlite.js';
 import type { DeviceKeys, RelayStore, SendItem } from '../../server/store/store.js';
@@ -415,6 +416,17 @@ export function relayStoreSuite(backend: StoreBackend): void {
       const stranger = rng(16);
       expect(await store.putProfile({ accountId: stranger, profile: first, now: NOW })).toBe('no-account');
       expect(await store.getProfile(stranger)).toBeUndefined();
+    });
+
+    it('the largest encrypted profile (one carrying a 64 KiB avatar) is stored and served byte for byte', async () => {
+      const a = await account();
+      const largest = rng(MAX_ENCRYPTED_PROFILE_BYTES);
+      expect(await store.putProfile({ accountId: a.accountId, profile: largest, now: NOW })).toBe('stored');
+      expect(await store.getProfile(a.accountId)).toEqual({ profile: largest, updatedAt: NOW });
+      // Replaced by a profile without an avatar: nothing of the larger one is left behind.
+      const small = rng(702);
+      await store.putProfile({ accountId: a.accountId, profile: small, now: NOW + 1 });
+      expect(await store.getProfile(a.accountId)).toEqual({ profile: small, updatedAt: NOW + 1 });
     });
 
     it('deleting an account deletes its profile; other profiles stay', async () => {

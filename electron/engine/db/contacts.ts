@@ -27,6 +27,8 @@ export type ContactRecord = {
   /** From the newest profile opened with the key they shared (contact_profiles); null before. */
   readonly displayName: string | null;
   readonly about: string | null;
+  /** The revision of the profile that carried their avatar; null without one. */
+  readonly avatarRevision: number | null;
   readonly addedAt: number;
   readonly updatedAt: number;
 };
@@ -48,6 +50,7 @@ type ContactRow = {
   updated_at: number;
   profile_display_name: string | null;
   profile_about: string | null;
+  profile_avatar_revision: number | null;
 };
 
 function toRecord(r: ContactRow): ContactRecord {
@@ -64,6 +67,7 @@ function toRecord(r: ContactRow): ContactRecord {
     listCheckedAt: r.list_checked_at,
     displayName: r.profile_display_name,
     about: r.profile_about,
+    avatarRevision: r.profile_avatar_revision,
     addedAt: r.added_at,
     updatedAt: r.updated_at,
   };
@@ -91,7 +95,8 @@ export function insertContact(
 }
 
 /** A contact's row with what its profile says (the columns of toRecord). */
-const CONTACT_COLUMNS = sql`ct.*, cp.display_name AS profile_display_name, cp.about AS profile_about
+const CONTACT_COLUMNS = sql`ct.*, cp.display_name AS profile_display_name, cp.about AS profile_about,
+    CASE WHEN cp.avatar IS NULL THEN NULL ELSE cp.revision END AS profile_avatar_revision
   FROM contacts ct LEFT JOIN contact_profiles cp ON cp.account_id = ct.account_id`;
 
 export function getContact(db: ReadDb, accountId: Uint8Array): ContactRecord | undefined {

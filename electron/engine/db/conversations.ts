@@ -73,6 +73,8 @@ export type ConversationListRow = {
   readonly username: string;
   /** From the contact's profile, once opened; null before. */
   readonly displayName: string | null;
+  /** The revision of the contact's profile that carried their avatar; null without one. */
+  readonly avatarRevision: number | null;
   /** The user added, accepted or wrote to them; false for a message request. */
   readonly accepted: boolean;
   readonly verified: boolean;
@@ -92,6 +94,7 @@ export type ConversationListRow = {
 type ListRow = ConversationRow & {
   username: string | null;
   display_name: string | null;
+  avatar_revision: number | null;
   accepted: number;
   verified: number;
   key_change_pending: number;
@@ -110,6 +113,7 @@ function toListRow(r: ListRow): ConversationListRow {
     conversation: toRecord(r),
     username: r.username ?? '',
     displayName: r.display_name,
+    avatarRevision: r.avatar_revision,
     accepted: flag(r.accepted),
     verified: flag(r.verified),
     keyChangePending: flag(r.key_change_pending),
@@ -131,7 +135,8 @@ function toListRow(r: ListRow): ConversationListRow {
 
 function listQuery(previewLength: number, where: SqlQuery) {
   return sql`
-    SELECT ${COLUMNS}, ct.username, cp.display_name, coalesce(ct.accepted, 1) AS accepted, coalesce(ct.verified, 1) AS verified,
+    SELECT ${COLUMNS}, ct.username, cp.display_name,
+      CASE WHEN cp.avatar IS NULL THEN NULL ELSE cp.revision END AS avatar_revision, coalesce(ct.accepted, 1) AS accepted, coalesce(ct.verified, 1) AS verified,
       coalesce(ct.key_change_pending, 0) AS key_change_pending,
       coalesce(ct.device_list, (SELECT device_list FROM account WHERE singleton = 1)) AS device_list,
       (SELECT count(*) FROM messages u

@@ -1,7 +1,7 @@
 /**
  * Profile rows (issue 12, docs/protocol.md §18): this account's own profile with its profile key
  * (`own_profile`), what each contact shared with us (`contact_profiles`: their profile key, the
- * username they claimed, the newest profile opened with the key) and what we shared with each
+ * username they claimed, the newest profile opened with the key, its avatar included) and what we shared with each
  * contact (`contacts.shared_profile_*`). Does not encrypt, fetch or decide what is owed
  * (electron/engine/messaging/profiles.ts).
  */
@@ -15,6 +15,8 @@ export type OwnProfileRecord = {
   readonly revision: number;
   readonly displayName: string;
   readonly about: string;
+  /** A square WebP made by the image process (docs/protocol.md §18.2); null without one. */
+  readonly avatar: Uint8Array | null;
   /** The revision and key id the relay last accepted; null: never uploaded. */
   readonly uploadedRevision: number | null;
   readonly uploadedKeyId: Uint8Array | null;
@@ -26,6 +28,7 @@ type OwnRow = {
   revision: number;
   display_name: string;
   about: string;
+  avatar: Uint8Array | null;
   uploaded_revision: number | null;
   uploaded_key_id: Uint8Array | null;
   updated_at: number;
@@ -39,6 +42,7 @@ export function getOwnProfile(db: ReadDb): OwnProfileRecord | undefined {
       revision: r.revision,
       displayName: r.display_name,
       about: r.about,
+      avatar: blobOrNull(r.avatar),
       uploadedRevision: r.uploaded_revision,
       uploadedKeyId: blobOrNull(r.uploaded_key_id),
       updatedAt: r.updated_at,
@@ -66,6 +70,11 @@ export function updateOwnProfile(db: WriteDb, p: { displayName: string; about: s
     WHERE singleton = 1`);
 }
 
+/** A new avatar, or none (null): the revision goes up, as for a new name. */
+export function setOwnAvatar(db: WriteDb, avatar: Uint8Array | null, now: number): void {
+  db.run(sql`UPDATE own_profile SET avatar = ${avatar}, revision = revision + 1, updated_at = ${now} WHERE singleton = 1`);
+}
+
 /** The relay accepted this revision under this key id. */
 export function markOwnProfileUploaded(db: WriteDb, revision: number, keyId: Uint8Array): void {
   db.run(sql`UPDATE own_profile SET uploaded_revision = ${revision}, uploaded_key_id = ${keyId} WHERE singleton = 1`);
@@ -80,6 +89,7 @@ export type ContactProfileRecord = {
   readonly revision: number | null;
   readonly displayName: string | null;
   readonly about: string | null;
+  readonly avatar: Uint8Array | null;
   readonly fetchedAt: number | null;
   readonly fetchDue: boolean;
 };
@@ -91,6 +101,7 @@ type ContactProfileRow = {
   revision: number | null;
   display_name: string | null;
   about: string | null;
+  avatar: Uint8Array | null;
   fetched_at: number | null;
   fetch_due: number;
 };
@@ -103,6 +114,7 @@ function toContactProfile(r: ContactProfileRow): ContactProfileRecord {
     revision: r.revision,
     displayName: r.display_name,
     about: r.about,
+    avatar: blobOrNull(r.avatar),
     fetchedAt: r.fetched_at,
     fetchDue: flag(r.fetch_due),
   };
@@ -140,10 +152,13 @@ export function receiveContactProfileKey(
 }
 
 /** A profile opened with the held key (the caller checked it is newer than the one held). */
-export function storeContactProfile(db: WriteDb, p: { accountId: Uint8Array; revision: number; displayName: string; about: string; now: number }): void {
+export function storeContactProfile(
+  db: WriteDb,
+  p: { accountId: Uint8Array; revision: number; displayName: string; about: string; avatar: Uint8Array | null; now: number },
+): void {
   db.run(sql`
     UPDATE contact_profiles SET revision = ${p.revision}, display_name = ${p.displayName}, about = ${p.about},
-      fetched_at = ${p.now}, fetch_due = 0
+      avatar = ${p.avatar}, fetched_at = ${p.now}, fetch_due = 0
     WHERE account_id = ${p.accountId}`);
 }
 

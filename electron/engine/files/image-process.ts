@@ -6,9 +6,13 @@
  * crafted file finds nothing to steal here. Received images are never decoded in the engine (the
  * sandboxed renderer shows them).
  *
- * Protocol: one `StripRequest` by IPC, one `StripResult` back, then the process exits.
+ * It also makes profile avatars (avatar-image.ts): an `AvatarRequest` carries the picture's bytes.
+ *
+ * Protocol: one `StripRequest` (or `AvatarRequest`) by IPC, one `StripResult` (or `AvatarResult`)
+ * back, then the process exits.
  */
 import sharp from 'sharp';
+import { renderAvatar, type AvatarRequest, type AvatarResult } from './avatar-image.js';
 
 export type StripRequest = { readonly input: string; readonly output: string; readonly mediaType: string };
 export type StripResult =
@@ -43,9 +47,10 @@ async function strip(req: StripRequest): Promise<StripResult> {
   return { ok: true, width: info.width, height: info.height, thumbnail };
 }
 
-process.once('message', (req: StripRequest) => {
-  strip(req)
-    .catch((): StripResult => ({ ok: false, message: 'the image could not be decoded' }))
-    .then((result) => process.send!(result, () => process.exit(0)))
-    .catch(() => process.exit(1));
+process.once('message', (req: StripRequest | AvatarRequest) => {
+  const work: Promise<StripResult | AvatarResult> =
+    'kind' in req && req.kind === 'avatar'
+      ? renderAvatar(req).catch((): AvatarResult => ({ ok: false, problem: 'not-an-image' }))
+      : strip(req as StripRequest).catch((): StripResult => ({ ok: false, message: 'the image could not be decoded' }));
+  work.then((result) => process.send!(result, () => process.exit(0))).catch(() => process.exit(1));
 });

@@ -1,11 +1,13 @@
 /**
- * Runs the image process (image-process.ts) for one outgoing image: a fresh child process per image
- * with nothing of the engine's environment, no keys and a time limit; the engine keeps only its
- * answer (dimensions, thumbnail) and the re-encoded file.
+ * Runs the image process (image-process.ts) for one image: a fresh child process per image with
+ * nothing of the engine's environment, no keys and a time limit; the engine keeps only its answer.
+ * Two jobs: re-encoding an outgoing image without metadata (stripImage: dimensions, thumbnail and
+ * the re-encoded file) and making a profile avatar from a picture (makeAvatar: the WebP bytes).
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { workerEntry } from '../worker-entry.js';
+import type { AvatarProblem, AvatarRequest, AvatarResult } from './avatar-image.js';
 import type { StripRequest, StripResult } from './image-process.js';
 
 /** A decoder stuck on a crafted file is killed after this long. */
@@ -17,8 +19,16 @@ export class ImageStripError extends Error {
   override readonly name = 'ImageStripError';
 }
 
-/** Re-encodes `input` (an image of `mediaType`) into `output` without metadata; see image-process.ts. */
-export function stripImage(req: StripRequest): Promise<StrippedImage> {
+/** Why a picture could not become an avatar: its own problem, or the process failing ('failed'). */
+export class AvatarImageError extends Error {
+  override readonly name = 'AvatarImageError';
+  constructor(readonly problem: AvatarProblem | 'failed') {
+    super(`the picture could not be made an avatar (${problem})`);
+  }
+}
+
+/** One request to a fresh image process and its one answer; rejects when the process fails or hangs. */
+function runImageProcess<Res>(req: StripRequest | AvatarRequest): Promise<Res> {
   const entry = fileURLToPath(workerEntry(import.meta.url, './image-process'));
   const child = fork(entry, [], {
     // Nothing of the engine's environment (no profile paths, no tokens); Electron's binary runs as Node.
@@ -27,25 +37,44 @@ export function stripImage(req: StripRequest): Promise<StrippedImage> {
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     serialization: 'advanced',
   });
-  return new Promise<StrippedImage>((resolve, reject) => {
+  return new Promise<Res>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       finish(new ImageStripError('the image process did not finish in time'));
     }, IMAGE_PROCESS_TIMEOUT_MS);
-    const finish = (outcome: StrippedImage | ImageStripError): void => {
+    const finish = (outcome: { answer: Res } | ImageStripError): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (outcome instanceof ImageStripError) reject(outcome);
-      else resolve(outcome);
+      else resolve(outcome.answer);
     };
-    child.once('message', (m: StripResult) => {
-      if (m.ok) finish({ width: m.width, height: m.height, thumbnail: m.thumbnail === null ? null : new Uint8Array(m.thumbnail) });
-      else finish(new ImageStripError(m.message));
-    });
+    child.once('message', (m: Res) => finish({ answer: m }));
     child.once('error', () => finish(new ImageStripError('the image process could not start')));
     child.once('exit', () => finish(new ImageStripError('the image process exited without an answer')));
     child.send(req);
   });
+}
+
+/** Re-encodes `input` (an image of `mediaType`) into `output` without metadata; see image-process.ts. */
+export async function stripImage(req: StripRequest): Promise<StrippedImage> {
+  const m = await runImageProcess<StripResult>(req);
+  if (!m.ok) throw new ImageStripError(m.message);
+  return { width: m.width, height: m.height, thumbnail: m.thumbnail === null ? null : new Uint8Array(m.thumbnail) };
+}
+
+/**
+ * A square WebP avatar of at most `maxBytes` from the bytes of a picture the user chose, made in
+ * the image process (avatar-image.ts); AvatarImageError says why not.
+ */
+export async function makeAvatar(input: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  let m: AvatarResult;
+  try {
+    m = await runImageProcess<AvatarResult>({ kind: 'avatar', input, maxBytes });
+  } catch {
+    throw new AvatarImageError('failed');
+  }
+  if (!m.ok) throw new AvatarImageError(m.problem);
+  return new Uint8Array(m.bytes);
 }

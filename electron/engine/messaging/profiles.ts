@@ -17,12 +17,18 @@
  *    relay confirms it names the same account. Failures of the relay leave the fetch due (retried at
  *    the next connection and maintenance round); a profile that does not open is never shown.
  *
- * Does not own the content bytes (content.ts), the rows (db/profiles.ts) or avatars (not built yet).
+ *  - Avatars (ADR 0022): the picture the user chose is made a square WebP in the keyless image
+ *    process (files/image-strip.ts makeAvatar; sharp never runs here), stored, and travels inside
+ *    the encrypted profile like the name: a new or removed avatar raises the revision and reaches
+ *    contacts as a changed profile does. A contact's avatar is stored as opened, never decoded here.
+ *
+ * Does not own the content bytes (content.ts), the rows (db/profiles.ts) or image decoding.
  */
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { Rng } from '../../../shared/crypto/random.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
-import { aboutProblem, decryptProfile, displayNameProblem, encryptProfile, newProfileKey, profileKeyId } from '../../../shared/protocol/profile.js';
+import { aboutProblem, decryptProfile, displayNameProblem, encryptProfile, newProfileKey, profileKeyId, type Profile } from '../../../shared/protocol/profile.js';
+import { MAX_PROFILE_AVATAR_BYTES } from '../../../shared/protocol/constants.js';
 import type { LocalAccount } from '../db/account.js';
 import { getContact, setContactUsername } from '../db/contacts.js';
 import { findDirectConversation } from '../db/conversations.js';
@@ -36,6 +42,7 @@ import {
   markOwnProfileUploaded,
   markProfileShared,
   rotateOwnProfileKey,
+  setOwnAvatar,
   settleContactProfileFetch,
   sharedProfileState,
   storeContactProfile,
@@ -43,6 +50,7 @@ import {
   type OwnProfileRecord,
 } from '../db/profiles.js';
 import { EngineError } from '../errors.js';
+import { AvatarImageError, makeAvatar } from '../files/image-strip.js';
 import type { RelayClient } from '../relay/client.js';
 import { RelayClientError } from '../relay/errors.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
@@ -62,6 +70,20 @@ export function checkProfileInput(displayName: string, about: string): { display
   return { displayName: name, about: aboutLine };
 }
 
+/** What the user is told when a picture cannot become an avatar. */
+function avatarError(e: AvatarImageError): EngineError {
+  switch (e.problem) {
+    case 'not-an-image':
+      return new EngineError('INVALID_IMAGE', 'that file is not a picture Parley can read (JPEG, PNG, WebP, GIF or HEIF)');
+    case 'too-many-pixels':
+      return new EngineError('INVALID_IMAGE', 'that picture has too many pixels (at most 64 megapixels)');
+    case 'too-large':
+      return new EngineError('INVALID_IMAGE', 'that picture could not be made small enough for a profile photo');
+    case 'failed':
+      return new EngineError('INVALID_IMAGE', 'the picture could not be processed');
+  }
+}
+
 /** The first profile of a new account, or of an account from before profiles (name = username). */
 export function createOwnProfile(db: WriteDb, o: { displayName: string; rng: Rng; now: number }): void {
   if (getOwnProfile(db)) return;
@@ -74,7 +96,8 @@ export async function uploadOwnProfileIfOwed(db: WriteDb, account: LocalAccount,
   if (!own) return false;
   const keyId = profileKeyId(own.profileKey);
   if (own.uploadedRevision === own.revision && own.uploadedKeyId && bytesEqual(own.uploadedKeyId, keyId)) return false;
-  const encrypted = encryptProfile({ revision: own.revision, displayName: own.displayName, about: own.about, avatar: null }, own.profileKey, account.accountId, { rng });
+  const avatar = own.avatar && { format: 'webp' as const, bytes: own.avatar };
+  const encrypted = encryptProfile({ revision: own.revision, displayName: own.displayName, about: own.about, avatar }, own.profileKey, account.accountId, { rng });
   await relay.putProfile(encrypted);
   // Only if nothing changed meanwhile (a later change owes its own upload).
   const now = getOwnProfile(db);
@@ -111,6 +134,33 @@ export class Profiles {
     if (current.displayName !== input.displayName || current.about !== input.about) {
       db.transaction(() => updateOwnProfile(db, { ...input, now: core.clock() }));
     }
+    await this.uploadAndShare().catch(() => undefined);
+    core.checkApi();
+    return this.own();
+  }
+
+  /**
+   * profile:setAvatar — `picture` (the bytes of the file the user chose) becomes this account's
+   * avatar, made in the image process; null removes it. Stored at once (the revision goes up), then
+   * uploaded and shared as a changed name is. A picture that cannot be used changes nothing
+   * (INVALID_IMAGE says why).
+   */
+  async setAvatar(picture: Uint8Array | null): Promise<OwnProfileRecord> {
+    const { core } = this;
+    core.checkApi();
+    let avatar: Uint8Array | null = null;
+    if (picture) {
+      try {
+        avatar = await makeAvatar(picture, MAX_PROFILE_AVATAR_BYTES);
+      } catch (e) {
+        if (e instanceof AvatarImageError) throw avatarError(e);
+        throw e;
+      }
+      core.checkApi();
+    }
+    const db = core.db.writer;
+    const current = this.own();
+    if (avatar !== null || current.avatar !== null) db.transaction(() => setOwnAvatar(db, avatar, core.clock()));
     await this.uploadAndShare().catch(() => undefined);
     core.checkApi();
     return this.own();
@@ -220,7 +270,7 @@ export class Profiles {
       }
       core.check();
     }
-    let opened: { revision: number; displayName: string; about: string } | null = null;
+    let opened: Profile | null = null;
     try {
       const response = await core.relay.getProfile(accountId);
       core.check();
@@ -237,7 +287,8 @@ export class Profiles {
       const current = getContactProfile(db, accountId);
       if (!current?.profileKey || !bytesEqual(current.profileKey, held.profileKey!)) return; // a newer key arrived: its own fetch
       if (opened && (current.revision === null || opened.revision > current.revision)) {
-        storeContactProfile(db, { accountId, revision: opened.revision, displayName: opened.displayName, about: opened.about, now });
+        const avatar = opened.avatar?.bytes ?? null;
+        storeContactProfile(db, { accountId, revision: opened.revision, displayName: opened.displayName, about: opened.about, avatar, now });
       } else {
         settleContactProfileFetch(db, accountId, now);
       }

@@ -98,12 +98,12 @@ describe('profiles', () => {
 
   it('refuses an empty, too long or multi-line name with INVALID_PROFILE and keeps the profile', async () => {
     const alice = await fixture.engine('alice');
-    expect(await alice.call('profile:get', {})).toEqual({ displayName: alice.username, about: '' });
+    expect(await alice.call('profile:get', {})).toEqual({ displayName: alice.username, about: '', avatar: null });
     expect(await alice.errorOf('profile:set', { displayName: '   ', about: '' })).toBe('INVALID_PROFILE');
     expect(await alice.errorOf('profile:set', { displayName: 'x'.repeat(129), about: '' })).toBe('INVALID_PROFILE');
     expect(await alice.errorOf('profile:set', { displayName: 'two\nlines', about: '' })).toBe('INVALID_PROFILE');
     expect(await alice.errorOf('profile:set', { displayName: 'ok', about: 'é'.repeat(257) })).toBe('INVALID_PROFILE');
-    expect(await alice.call('profile:get', {})).toEqual({ displayName: alice.username, about: '' });
-    expect(await alice.call('profile:set', { displayName: '  Alice  ', about: ' hi ' })).toEqual({ displayName: 'Alice', about: 'hi' });
+    expect(await alice.call('profile:get', {})).toEqual({ displayName: alice.username, about: '', avatar: null });
+    expect(await alice.call('profile:set', { displayName: '  Alice  ', about: ' hi ' })).toEqual({ displayName: 'Alice', about: 'hi', avatar: null });
   });
 });

@@ -15,7 +15,7 @@ import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { MessageType } from '../../../shared/protocol/messages.js';
 import { decryptProfile } from '../../../shared/protocol/profile.js';
 import { getContactProfile, getOwnProfile } from '../../../electron/engine/db/profiles.js';
-import { relayAndEngines, waitFor, type TestEngine } from '../../support/engines.js';
+import { relayAndEngines, settledBetween, waitFor, type TestEngine } from '../../support/engines.js';
 
 const fixture = relayAndEngines();
 
@@ -29,13 +29,6 @@ async function waitTitle(engine: TestEngine, other: TestEngine, title: string): 
     if (Date.now() > deadline) throw new Error(`${engine.username} never showed "${title}" (shows "${await titleAt(engine, other)}")`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** `witness` writes to `to` after `from` handed everything to the relay: `to` has processed it all then. */
-async function settledBetween(from: TestEngine, to: TestEngine, witness: TestEngine): Promise<void> {
-  await from.drained();
-  const c = (await witness.conversationWith(to)) ?? (await witness.add(to));
-  await witness.barrier(to, c);
 }
 
 describe('message requests', () => {

@@ -1,7 +1,7 @@
 /**
  * Encrypted profiles at the relay (issue 12, docs/protocol.md §18): an account stores its own, any
  * account fetches it and opens it with the profile key it was given; the relay keeps the bytes
- * verbatim and never sees the name. Bad input gets a typed error and changes nothing: oversized
+ * verbatim and never sees the name or the avatar (the largest, 64 KiB, fits). Bad input gets a typed error and changes nothing: oversized
  * (PAYLOAD_TOO_LARGE), outside the lengths or of an unknown version (MALFORMED), unauthenticated,
  * too many uploads (RATE_LIMITED); a deleted account's profile is gone.
  */
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/crypto/bytes.js';
 import { ed25519Sign } from '../../../shared/crypto/ed25519.js';
 import { systemRng } from '../../../shared/crypto/random.js';
-import { MAX_ENCRYPTED_PROFILE_BYTES, MIN_ENCRYPTED_PROFILE_BYTES } from '../../../shared/protocol/constants.js';
+import { MAX_ENCRYPTED_PROFILE_BYTES, MAX_PROFILE_AVATAR_BYTES, MIN_ENCRYPTED_PROFILE_BYTES } from '../../../shared/protocol/constants.js';
 import { decryptProfile, encryptProfile, newProfileKey } from '../../../shared/protocol/profile.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
@@ -67,6 +67,24 @@ describe('encrypted profiles at the relay', () => {
     const next = encryptProfile({ ...profile, revision: 2, displayName: 'Alice' }, key, alice.account.accountId, { rng: systemRng });
     await alice.put(next);
     expect((await bob.get(alice.account.accountId)).profile).toEqual(next);
+  });
+
+  it('a profile carrying the largest avatar is accepted and served whole; the relay holds none of the avatar bytes', async () => {
+    const alice = await member();
+    const bob = await member();
+    const key = newProfileKey({ rng: systemRng });
+    const bytes = systemRng(MAX_PROFILE_AVATAR_BYTES);
+    bytes.set([0x52, 0x49, 0x46, 0x46, 0xf8, 0xff, 0x00, 0x00, 0x57, 0x45, 0x42, 0x50]); // RIFF ‖ u32le ‖ WEBP
+    const withAvatar = { ...profile, avatar: { format: 'webp' as const, bytes } };
+    const encrypted = encryptProfile(withAvatar, key, alice.account.accountId, { rng: systemRng });
+    expect(encrypted.length).toBe(MAX_ENCRYPTED_PROFILE_BYTES);
+    expect(await alice.put(encrypted)).toEqual({ status: 204, code: undefined });
+    const fetched = await bob.get(alice.account.accountId);
+    expect(fetched.profile).toEqual(encrypted);
+    expect(decryptProfile(fetched.profile!, key, alice.account.accountId).avatar?.bytes).toEqual(bytes);
+    const stored = await relay.store.getProfile(alice.account.accountId);
+    expect(Buffer.from(stored!.profile).includes(Buffer.from(bytes.subarray(1000, 1032)))).toBe(false);
+    expect(Buffer.from(stored!.profile).includes(Buffer.from('WEBP'))).toBe(false);
   });
 
   it('the relay stores nothing it could read: no name in its database file', async () => {

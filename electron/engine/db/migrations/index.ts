@@ -12,6 +12,7 @@ import { migration0006 } from './0006-attachments.js';
 import { migration0007 } from './0007-profiles.js';
 import { migration0008 } from './0008-blocking.js';
 import { migration0009 } from './0009-device-statuses.js';
+import { migration0010 } from './0010-avatars.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0007,
   migration0008,
   migration0009,
+  migration0010,
 ];

@@ -48,6 +48,9 @@ export function describeError(error: ApiError): string {
       return 'Too many requests. Try again in a moment.';
     case 'INVALID_PROFILE':
       return 'A display name is one line of at most 128 bytes, an about line one line of at most 512.';
+    case 'INVALID_IMAGE':
+      // The engine's message names the reason (not a picture, too many pixels) and nothing of the file.
+      return `That picture cannot be your profile photo: ${error.message}.`;
     case 'CONTACT_BLOCKED':
       return 'You blocked this person. Unblock them in Settings first.';
     case 'NOT_PRIMARY_DEVICE':

@@ -12,6 +12,7 @@
  * at midnight.
  */
 import { AttachmentsState } from './attachments.svelte.js';
+import { AvatarsState } from './avatars.svelte.js';
 import type { Bridge, ConnectionState, EngineState, MessageView, SearchHit, Settings } from '../../../../shared/api/types.js';
 import { describeError } from '../format/labels.js';
 import { browserTimers, settle, type Timers } from './call.js';
@@ -59,6 +60,7 @@ export class AppState {
   #verification = $state.raw<VerificationState | null>(null);
   #search = $state.raw<SearchState | null>(null);
   #attachments = $state.raw<AttachmentsState | null>(null);
+  #avatars = $state.raw<AvatarsState | null>(null);
   #searchOpen = $state(false);
   /** Bumped whenever the search box should take focus. */
   #searchFocus = $state(0);
@@ -103,6 +105,10 @@ export class AppState {
   get attachments(): AttachmentsState | null {
     return this.#attachments;
   }
+  /** A contact's avatar URL for a view's `avatarId` (null: none yet, or none at all). */
+  avatarUrl(contactId: string, avatarId: string | null): string | null {
+    return this.#avatars?.url(contactId, avatarId) ?? null;
+  }
   /** The search panel is showing (in the sidebar). */
   get searchOpen(): boolean {
     return this.#searchOpen;
@@ -139,6 +145,7 @@ export class AppState {
     this.#settings = new SettingsState(bridge);
     this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
     this.#attachments = new AttachmentsState(bridge);
+    this.#avatars = new AvatarsState(bridge);
     session.onChange((state) => void this.#lifecycle(state));
     this.#subscribe(bridge, session);
     this.#session = session;
@@ -157,6 +164,7 @@ export class AppState {
     this.#searchSelected = null;
     this.#conversations?.clear();
     this.#settings?.clear();
+    this.#avatars?.clear();
     this.#connection = null;
     this.#route = { screen: 'home' };
   }
@@ -270,6 +278,13 @@ export class AppState {
   async saveProfile(displayName: string, about: string): Promise<boolean> {
     const ok = (await this.#settings?.setProfile(displayName, about)) ?? false;
     if (ok) this.say('Profile saved.');
+    return ok;
+  }
+
+  /** Sets (or, with null, removes) the own avatar. */
+  async saveAvatar(file: File | null): Promise<boolean> {
+    const ok = (await this.#settings?.setAvatar(file)) ?? false;
+    if (ok) this.say(file === null ? 'Profile photo removed.' : 'Profile photo saved.');
     return ok;
   }
 

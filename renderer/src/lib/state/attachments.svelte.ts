@@ -17,7 +17,7 @@ export type Progress = { readonly transferred: number; readonly total: number; r
 
 export type Fetched = { readonly blob: Blob; readonly fileName: string; readonly mediaType: string; readonly risky: boolean };
 
-function toBase64(bytes: Uint8Array): string {
+export function toBase64(bytes: Uint8Array): string {
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary);
