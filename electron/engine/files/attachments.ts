@@ -208,6 +208,8 @@ export class Attachments {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     await rm(this.#staging, { recursive: true, force: true });
     await rm(this.#plain, { recursive: true, force: true });
+    // Stopped meanwhile (logout, lock, shutdown): the database may be closed already.
+    if (this.#stopped) return;
     const keep = attachmentRowIds(this.#core.db.reader);
     for (const name of await readdir(this.#dir)) {
       const m = /^([0-9]+)\.spool(\.partial)?$/.exec(name);
