@@ -7,6 +7,7 @@
  * relay's clock moved past the lifetime) and the sweep, a third party that can neither join nor
  * read nor write, a full account, bad tokens and bodies — each a typed error that changes nothing.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../shared/crypto/random.js';
@@ -27,7 +28,7 @@ import { MAX_PROVISIONING_MESSAGE_BYTES, MAX_PROVISIONING_MESSAGES } from '../..
 import type { RelayClient } from '../../../electron/engine/relay/client.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http, type HttpReply } from './helpers/http.js';
-import { scrapeMetrics, startTestRelay, type TestRelay } from './helpers/relay.js';
+import { scrapeMetrics, spawnRelay, startTestRelay, tempDir, type TestRelay } from './helpers/relay.js';
 
 const TTL_MS = 5 * 60_000;
 const clock = new ManualClock(Date.now());
@@ -290,6 +291,26 @@ describe('provisioning channel: limits and typed errors', () => {
       expect(from2.status).toBe(201);
     } finally {
       await limited.stop();
+    }
+  });
+});
+
+describe('provisioning channel: the relay binary', () => {
+  it('PARLEY_RELAY_LIMITS sets the lifetime: a channel of the spawned relay expires in real time and then refuses its token', async () => {
+    const dataDir = tempDir();
+    const proc = await spawnRelay({ dataDir, limits: { provisioningChannelTtlMs: 1_500 } });
+    try {
+      const created = await http(proc.url, 'POST', '/v1/provisioning/channels', { body: {} });
+      const c = created.body as { channelId: string; token: string; expiresAt: number };
+      expect(created.status).toBe(201);
+      expect(c.expiresAt - Date.now()).toBeLessThanOrEqual(1_500);
+      const read = () => http(proc.url, 'GET', `/v1/provisioning/channels/${c.channelId}/messages/0`, { authorization: `Channel ${c.token}` });
+      expect((await read()).body).toEqual({ messages: [], joined: false, expiresAt: c.expiresAt });
+      await new Promise((r) => setTimeout(r, Math.max(0, c.expiresAt - Date.now()) + 50));
+      expect(code(await read())).toBe('CHANNEL_EXPIRED');
+    } finally {
+      await proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
