@@ -13,6 +13,10 @@ import { STORAGE_FAILURE_CAUSES } from './core/storage-health.js';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const FRAME_IN_LABELS = new Set<string>([...CLIENT_FRAME_TYPES, 'invalid', 'binary']);
 
+/** The `kind` label values of parley_relay_provisioning_total. */
+export const PROVISIONING_EVENTS = ['created', 'joined', 'join_expired', 'join_full', 'join_attempts_exceeded', 'message', 'swept'] as const;
+export type ProvisioningEvent = (typeof PROVISIONING_EVENTS)[number];
+
 export class RelayMetrics {
   readonly registry = new Registry();
   private readonly framesInCounts = new Map<string, number>();
@@ -42,6 +46,7 @@ export class RelayMetrics {
   readonly storeWriteFailures: Counter<'cause'>;
   readonly mailboxFull: Counter;
   readonly storeWritable: Gauge;
+  readonly provisioning: Counter<'kind'>;
 
   constructor(sources: {
     readonly connections: () => { unauthenticated: number; authenticated: number };
@@ -206,6 +211,14 @@ export class RelayMetrics {
       registers,
     });
     for (const kind of ['partial', 'expired', 'orphan']) this.attachmentsSwept.inc({ kind }, 0);
+    this.provisioning = new Counter({
+      name: 'parley_relay_provisioning_total',
+      help:
+        'Provisioning channels (device linking): created, joined, join refused (expired, full, attempts), messages stored, channels swept after expiry',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of PROVISIONING_EVENTS) this.provisioning.inc({ kind }, 0);
   }
 
   frameIn(type: string): void {

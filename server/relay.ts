@@ -22,6 +22,7 @@ import { Mailboxes } from './core/mailboxes.js';
 import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
+import { ProvisioningService } from './core/provisioning.js';
 import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
@@ -81,7 +82,7 @@ export type Relay = {
   /** The separate metrics listener's /metrics URL, when one was asked for. */
   readonly metricsUrl: string | undefined;
   /** Runs the expiry sweep now (mailboxes, tokens, attachments). */
-  sweep(): Promise<SweepResult & { readonly attachments: AttachmentSweepResult }>;
+  sweep(): Promise<SweepResult & { readonly attachments: AttachmentSweepResult; readonly provisioning: { readonly messages: number; readonly channels: number } }>;
   /** Drains (no new connections, sockets closed with 1001, queued commits finished) and closes. */
   close(): Promise<void>;
 };
@@ -138,6 +139,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const accounts = new AccountService(ctx, mailboxes);
   const prekeys = new PrekeyService(ctx);
   const profiles = new ProfileService(ctx);
+  const provisioning = new ProvisioningService(ctx);
   const l = limits.config;
   const attachments = new AttachmentService(ctx, {
     dataDir,
@@ -156,7 +158,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   await attachments.init();
 
   const state: HttpState = { draining: false, writable: () => health.writable };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments }, state, options.metrics);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, provisioning }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
   const server: Server = createServer(app);
@@ -189,14 +191,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
-  const sweep = async (): Promise<SweepResult & { readonly attachments: AttachmentSweepResult }> => {
+  const sweep = async (): Promise<SweepResult & { readonly attachments: AttachmentSweepResult; readonly provisioning: { readonly messages: number; readonly channels: number } }> => {
     const now = clock();
     const result = await store.sweep({ now, mailboxCutoff: now - MAILBOX_RETENTION_MS, batchSize: SWEEP_BATCH_SIZE });
     mailboxes.forgotten(result.envelopes);
     if (result.envelopes > 0) log.info({ event: 'mailbox.expired', envelopes: result.envelopes }, 'expired envelopes deleted');
     const swept = await attachments.sweep();
     if (swept.partial + swept.expired + swept.orphans > 0) log.info({ event: 'attachments.swept', ...swept }, 'attachments removed');
-    return { ...result, attachments: swept };
+    const links = await provisioning.sweep();
+    if (links.channels + links.messages > 0) log.info({ event: 'provisioning.swept', ...links }, 'expired provisioning channels removed');
+    return { ...result, attachments: swept, provisioning: links };
   };
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {

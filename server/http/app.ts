@@ -44,6 +44,15 @@ import {
   SettingsRequestSchema,
   type RouteName,
 } from '../../shared/wire/rest.js';
+import {
+  CreateProvisioningChannelRequestSchema,
+  JoinProvisioningChannelRequestSchema,
+  MAX_PROVISIONING_BODY_BYTES,
+  MAX_PROVISIONING_MESSAGES,
+  PROVISIONING_TOKEN_LENGTH,
+  ProvisioningChannelIdSchema,
+  ProvisioningMessageRequestSchema,
+} from '../../shared/wire/provisioning.js';
 import { WIRE_VERSION } from '../../shared/wire/version.js';
 import {
   MAX_CLIENT_FRAME_BYTES,
@@ -63,6 +72,7 @@ import type { Mailboxes } from '../core/mailboxes.js';
 import { presenceEntryWire, type PresenceService } from '../core/presence.js';
 import type { PrekeyService } from '../core/prekeys.js';
 import type { ProfileService } from '../core/profiles.js';
+import type { ProvisioningCredential, ProvisioningService } from '../core/provisioning.js';
 import { parseOrThrow } from '../core/validation.js';
 import { addressKey } from '../limits/address.js';
 import { metricsAuthorizer, type MetricsOptions } from './metrics-endpoint.js';
@@ -76,6 +86,7 @@ export type HttpServices = {
   readonly mailboxes: Mailboxes;
   readonly presence: PresenceService;
   readonly profiles: ProfileService;
+  readonly provisioning: ProvisioningService;
 };
 
 export type HttpState = {
@@ -86,6 +97,7 @@ export type HttpState = {
 
 const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH']);
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
+const CHANNEL_TOKEN = /^Channel ([A-Za-z0-9_-]{1,128})$/;
 
 type Locals = { device?: AuthenticatedDevice; started: number; route?: string };
 
@@ -166,6 +178,29 @@ export function createHttpApp(
       token.fill(0);
     }
     next();
+  };
+
+  /**
+   * Who is asking on a provisioning channel: the new device (`Authorization: Channel <token>`) or
+   * an authenticated device (`Bearer <session token>`, as requireAuth checks it).
+   */
+  const provisioningCredential = async (req: Request, res: Response): Promise<ProvisioningCredential> => {
+    const header = req.get('authorization') ?? '';
+    const channel = CHANNEL_TOKEN.exec(header);
+    if (!channel) {
+      await new Promise<void>((resolve, reject) => {
+        Promise.resolve(requireAuth(req, res, (e?: unknown) => (e ? reject(e) : resolve()))).catch(reject);
+      });
+      return { kind: 'device', device: device(res) };
+    }
+    let token: Uint8Array;
+    try {
+      token = fromBase64Url(channel[1]!);
+    } catch {
+      throw new RelayError('UNAUTHORIZED', 'a channel token is required');
+    }
+    if (token.length !== PROVISIONING_TOKEN_LENGTH) throw new RelayError('UNAUTHORIZED', 'a channel token is required');
+    return { kind: 'token', token };
   };
 
   /** Registers a route from the shared table, recording its template for metrics. */
@@ -332,6 +367,37 @@ export function createHttpApp(
     const stored = await services.profiles.get(device(res), accountId);
     res.json({ accountId: toBase64Url(accountId), profile: toBase64Url(stored.profile), updatedAt: stored.updatedAt });
   });
+  // ── Provisioning channels (device linking; opaque messages, ADR 0024) ──
+  route('createProvisioningChannel', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    body(CreateProvisioningChannelRequestSchema, req);
+    const c = await services.provisioning.create(clientAddress(req));
+    res.status(201).json({ channelId: toBase64Url(c.channelId), rendezvous: c.rendezvous, token: toBase64Url(c.token), expiresAt: c.expiresAt });
+  });
+  route('joinProvisioningChannel', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const r = await services.provisioning.join(device(res), body(JoinProvisioningChannelRequestSchema, req));
+    res.json({ channelId: toBase64Url(r.channelId), expiresAt: r.expiresAt });
+  });
+  route('sendProvisioningMessage', json(MAX_PROVISIONING_BODY_BYTES), async (req, res) => {
+    const channelId = param(ProvisioningChannelIdSchema, req.params.channelId);
+    const who = await provisioningCredential(req, res);
+    const { body: message } = body(ProvisioningMessageRequestSchema, req);
+    res.status(201).json(await services.provisioning.send(channelId, who, message));
+  });
+  route('provisioningInbox', async (req, res) => {
+    const channelId = param(ProvisioningChannelIdSchema, req.params.channelId);
+    const afterText = req.params.after;
+    if (typeof afterText !== 'string' || !/^(0|[1-9][0-9]?)$/.test(afterText) || Number(afterText) > MAX_PROVISIONING_MESSAGES) {
+      throw new RelayError('MALFORMED', 'invalid sequence number');
+    }
+    const who = await provisioningCredential(req, res);
+    const inbox = await services.provisioning.inbox(channelId, who, Number(afterText));
+    res.json({
+      messages: inbox.messages.map((m) => ({ seq: m.seq, body: toBase64Url(m.body) })),
+      joined: inbox.joined,
+      expiresAt: inbox.expiresAt,
+    });
+  });
+
   // ── Attachments (tus uploads, range downloads; server/blobs) ──
   app.use((req, res, next) => {
     if (req.path === ATTACHMENTS_PATH || req.path.startsWith(`${ATTACHMENTS_PATH}/`)) locals(res).route = `${ATTACHMENTS_PATH}/:id`;

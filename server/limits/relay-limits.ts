@@ -38,6 +38,8 @@ export const DEFAULT_LIMITS = {
   wsAuthPerIp: per(120, 10),
   /** Bundle fetches, whoever is asking and for whom: throwaway accounts on one address share it. */
   bundlesPerIp: per(120, MINUTE),
+  /** Provisioning channels created (by new devices, without an account) per address (ADR 0024). */
+  provisioningChannelsPerIp: per(20, HOUR),
 
   // ── Per account, device or pair ──
   /** Account and username lookups, profile fetches and presence queries per authenticated account. */
@@ -54,6 +56,11 @@ export const DEFAULT_LIMITS = {
   oneTimeClaimsPerDevice: per(50, HOUR),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
   envelopesPerDevice: per(400, 2),
+  /**
+   * Device-link attempts (joins of a provisioning channel, each one CPace guess) per account,
+   * counted whether or not the join succeeds: 5 an hour bounds online guessing of short codes.
+   */
+  linkAttemptsPerAccount: per(5, HOUR),
   /** Contact-list replacements (PUT or DELETE /v1/contacts: up to 5,000 rows rewritten, one fsync) per account. */
   contactReplacementsPerAccount: per(60, HOUR),
 
@@ -96,6 +103,10 @@ export const DEFAULT_LIMITS = {
   /** A WebSocket must send its auth frame within this long (ms). */
   authTimeoutMs: WS_AUTH_TIMEOUT_MS,
 
+  // ── Provisioning channels (device linking, ADR 0024) ──
+  /** A provisioning channel expires this long after it was created (ms): 5 minutes. */
+  provisioningChannelTtlMs: 5 * 60_000,
+
   // ── Attachments (server/blobs, ADR 0015) ──
   /** Attachment downloads (GET, each range request counts) per client address: 600 a minute. */
   attachmentDownloadsPerIp: per(120, 12),
@@ -137,6 +148,7 @@ const countSchema = z.number().int().positive().max(1e9);
 /** Caps whose range is not a count's. */
 const CAP_SCHEMAS: Partial<Record<CapName, z.ZodNumber>> = {
   attachmentMaxBytes: z.number().int().positive().max(2 ** 52),
+  provisioningChannelTtlMs: z.number().int().positive().max(3600_000),
   attachmentQuotaBytes: z.number().int().positive().max(2 ** 52),
   attachmentRetentionMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
   attachmentPartialMaxAgeMs: z.number().int().positive().max(365 * 24 * 3600_000),
@@ -207,6 +219,8 @@ export class RateLimits {
   readonly envelopes: Limiter;
   readonly attachmentDownloads: Limiter;
   readonly contactReplacements: Limiter;
+  readonly provisioningChannels: Limiter;
+  readonly linkAttempts: Limiter;
 
   constructor(
     readonly config: RelayLimitsConfig,
@@ -227,6 +241,8 @@ export class RateLimits {
     this.envelopes = shared('envelopesPerDevice');
     this.attachmentDownloads = shared('attachmentDownloadsPerIp');
     this.contactReplacements = shared('contactReplacementsPerAccount');
+    this.provisioningChannels = shared('provisioningChannelsPerIp');
+    this.linkAttempts = shared('linkAttemptsPerAccount');
   }
 
   /**

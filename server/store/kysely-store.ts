@@ -17,6 +17,7 @@ import { QueryShapes, type StoreContext } from './aggregates/context.js';
 import { mailboxStore } from './aggregates/mailbox.js';
 import { prekeyStore } from './aggregates/prekeys.js';
 import { profileStore } from './aggregates/profiles.js';
+import { provisioningStore } from './aggregates/provisioning.js';
 import { sweepStore } from './aggregates/sweep.js';
 import type { Database } from './schema.js';
 import type { RelayStore, StoreLifecycle } from './store.js';
@@ -66,5 +67,6 @@ export function kyselyRelayStore(options: KyselyStoreOptions): RelayStore {
     profileStore(ctx),
     sweepStore(ctx),
     attachmentStore(ctx),
+    provisioningStore(ctx),
   );
 }

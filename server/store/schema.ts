@@ -83,6 +83,24 @@ export type AttachmentsTable = {
   expires_at: number;
 };
 
+/** A device link in progress (issue 14, ADR 0024): what the relay keeps of a provisioning channel. */
+export type ProvisioningChannelsTable = {
+  channel_id: Bytes;
+  /** Six digits, unique among live channels (checked at creation), the short code's lookup key. */
+  rendezvous: string;
+  /** SHA-256 of the new device's channel token; the token itself is never stored. */
+  token_hash: Bytes;
+  created_at: number;
+  expires_at: number;
+  /** The one device that joined (NULL until then). */
+  joined_account: Bytes | null;
+  joined_device: number | null;
+  /** The seq the next message gets (1-based, per channel, both directions). */
+  next_seq: number;
+};
+/** A message on a provisioning channel: opaque bytes; sender 0 = the new device, 1 = the joined device. */
+export type ProvisioningMessagesTable = { channel_id: Bytes; seq: number; sender: number; body: Bytes };
+
 export type Database = {
   accounts: AccountsTable;
   held_usernames: HeldUsernamesTable;
@@ -99,4 +117,6 @@ export type Database = {
   contacts: ContactsTable;
   profiles: ProfilesTable;
   attachments: AttachmentsTable;
+  provisioning_channels: ProvisioningChannelsTable;
+  provisioning_messages: ProvisioningMessagesTable;
 };

@@ -279,6 +279,55 @@ export type AttachmentStore = {
   attachmentTotals(): Promise<{ readonly storedBytes: number; readonly uploadsInProgress: number }>;
 };
 
+/** Which side of a provisioning channel: the new device (its token) or the device that joined. */
+export type ProvisioningSide = 'new' | 'joined';
+
+export type ProvisioningChannelRecord = {
+  readonly channelId: Uint8Array;
+  readonly rendezvous: string;
+  readonly tokenHash: Uint8Array;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly joined: { readonly accountId: Uint8Array; readonly deviceId: number } | null;
+};
+
+/** Provisioning channels of device linking (aggregates/provisioning.ts, ADR 0024): opaque messages, short-lived. */
+export type ProvisioningStore = {
+  /** Creates a channel unless a live one (expires_at > now) already has that rendezvous. */
+  createProvisioningChannel(input: {
+    readonly channelId: Uint8Array;
+    readonly rendezvous: string;
+    readonly tokenHash: Uint8Array;
+    readonly now: number;
+    readonly expiresAt: number;
+  }): Promise<'created' | 'rendezvous-taken'>;
+  getProvisioningChannel(channelId: Uint8Array): Promise<ProvisioningChannelRecord | undefined>;
+  /** Ids of the live channels with this rendezvous (normally one; none when it expired or never was). */
+  findProvisioningChannels(rendezvous: string, now: number): Promise<Uint8Array[]>;
+  /** Joins once: `full` when a device (any, this one included) joined before. */
+  joinProvisioningChannel(input: {
+    readonly channelId: Uint8Array;
+    readonly accountId: Uint8Array;
+    readonly deviceId: number;
+    readonly now: number;
+  }): Promise<'joined' | 'not-found' | 'expired' | 'full'>;
+  /** Appends a message (seq 1, 2, … per channel); `full` once the channel holds `maxMessages`. */
+  appendProvisioningMessage(input: {
+    readonly channelId: Uint8Array;
+    readonly sender: ProvisioningSide;
+    readonly body: Uint8Array;
+    readonly now: number;
+    readonly maxMessages: number;
+  }): Promise<{ readonly status: 'stored'; readonly seq: number } | { readonly status: 'not-found' | 'expired' | 'full' }>;
+  /** The messages `from` one side with seq > after, in order. */
+  provisioningMessages(channelId: Uint8Array, from: ProvisioningSide, after: number): Promise<{ readonly seq: number; readonly body: Uint8Array }[]>;
+  /**
+   * Expiry: deletes the messages of every channel past its expiry, and the channel rows that expired
+   * before `forgetBefore` (kept until then so that late requests get CHANNEL_EXPIRED, not NOT_FOUND).
+   */
+  sweepProvisioning(input: { readonly now: number; readonly forgetBefore: number }): Promise<{ readonly messages: number; readonly channels: number }>;
+};
+
 export type RelayStore = StoreLifecycle &
   AccountStore &
   AuthStore &
@@ -287,4 +336,5 @@ export type RelayStore = StoreLifecycle &
   ContactStore &
   ProfileStore &
   SweepStore &
-  AttachmentStore;
+  AttachmentStore &
+  ProvisioningStore;

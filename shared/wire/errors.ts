@@ -52,6 +52,12 @@ export const ERROR_CODES = [
   'TOO_MANY_UPLOADS',
   /** An attachment past its retention (30 days after upload by default): deleted. */
   'ATTACHMENT_EXPIRED',
+  /** A provisioning channel past its lifetime (a few minutes): the new device starts over. */
+  'CHANNEL_EXPIRED',
+  /** A provisioning channel already joined (one guess per channel), or carrying its maximum of messages. */
+  'CHANNEL_FULL',
+  /** An account that started as many device links as the relay allows in its window (details: retryAfterMs). */
+  'LINK_ATTEMPTS_EXCEEDED',
   /** A bug on the relay; the request may be retried. */
   'INTERNAL',
 ] as const;
@@ -83,6 +89,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   QUOTA_EXCEEDED: 507,
   TOO_MANY_UPLOADS: 429,
   ATTACHMENT_EXPIRED: 410,
+  CHANNEL_EXPIRED: 410,
+  CHANNEL_FULL: 409,
+  LINK_ATTEMPTS_EXCEEDED: 429,
   INTERNAL: 500,
 };
 

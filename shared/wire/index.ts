@@ -10,6 +10,7 @@ export * from './errors.js';
 export * from './frames.js';
 export * from './limits.js';
 export * from './primitives.js';
+export * from './provisioning.js';
 export * from './rest.js';
 export * from './username.js';
 export * from './version.js';

@@ -31,6 +31,7 @@ const MODELS: readonly Model[] = [
   { name: 'PQXDH: X25519 broken, ML-KEM holds', lib: 'pqxdh.pvl', file: 'pqxdh-dh-broken.pv' },
   { name: 'PQXDH: ML-KEM broken, X25519 holds', lib: 'pqxdh.pvl', file: 'pqxdh-kem-broken.pv' },
   { name: 'Double Ratchet: first messages', file: 'ratchet.pv' },
+  { name: 'Device linking: secrecy, no key substitution', file: 'linking.pv' },
 ];
 
 /**
@@ -88,6 +89,22 @@ const MUTANTS: readonly Mutant[] = [
     find: '  out(c, (rk2, ck_next(cks0), ck_next(ckr1), dhsb, spk)).',
     replace: '  out(c, (rk2, ck_next(cks0), ckr1, dhsb, spk)).',
     refutes: 'R2',
+  },
+  {
+    name: 'a public password instead of the link secret or short code',
+    model: 'linking.pv',
+    in: 'linking.pv',
+    find: 'letfun prs(p: pw) = p.',
+    replace: 'letfun prs(p: pw) = public_pw.',
+    refutes: 'L1',
+  },
+  {
+    name: "the primary signing without waiting for the new device's confirmation",
+    model: 'linking.pv',
+    in: 'linking.pv',
+    find: '  in(c, confirm: bitstring);\n  let tn = aead_open(kp, confirm, ad_confirm) in\n  if tn = hmac(kdf_mn(t, isk, dhv), (lbl_n, t, bound)) then\n',
+    replace: '',
+    refutes: 'L2',
   },
 ];
 

@@ -525,6 +525,67 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect(await store.attachmentTotals()).toEqual({ storedBytes: 30, uploadsInProgress: 0 });
     });
 
+    // ── Provisioning channels (device linking, ADR 0024) ──
+    const channel = (rendezvous: string, expiresAt = NOW + 300_000) => ({ channelId: rng(16), rendezvous, tokenHash: rng(32), now: NOW, expiresAt });
+
+    it('a provisioning channel is created once per live rendezvous, found by it while live, and joined exactly once', async () => {
+      const c = channel('123456');
+      expect(await store.createProvisioningChannel(c)).toBe('created');
+      expect(await store.createProvisioningChannel(channel('123456'))).toBe('rendezvous-taken');
+      expect((await store.findProvisioningChannels('123456', NOW)).map(toHex)).toEqual([toHex(c.channelId)]);
+      expect(await store.findProvisioningChannels('123456', c.expiresAt)).toEqual([]);
+      expect(await store.getProvisioningChannel(c.channelId)).toEqual({ channelId: c.channelId, rendezvous: '123456', tokenHash: c.tokenHash, createdAt: NOW, expiresAt: c.expiresAt, joined: null });
+      const a = await account();
+      const b = await account();
+      expect(await store.joinProvisioningChannel({ channelId: c.channelId, accountId: a.accountId, deviceId: 1, now: NOW + 1 })).toBe('joined');
+      expect(await store.joinProvisioningChannel({ channelId: c.channelId, accountId: a.accountId, deviceId: 1, now: NOW + 2 })).toBe('full');
+      expect(await store.joinProvisioningChannel({ channelId: c.channelId, accountId: b.accountId, deviceId: 1, now: NOW + 2 })).toBe('full');
+      expect((await store.getProvisioningChannel(c.channelId))?.joined).toEqual({ accountId: a.accountId, deviceId: 1 });
+      expect(await store.joinProvisioningChannel({ channelId: rng(16), accountId: a.accountId, deviceId: 1, now: NOW })).toBe('not-found');
+      const late = channel('654321', NOW + 10);
+      await store.createProvisioningChannel(late);
+      expect(await store.joinProvisioningChannel({ channelId: late.channelId, accountId: a.accountId, deviceId: 1, now: NOW + 10 })).toBe('expired');
+      // Once expired, the rendezvous is free again.
+      expect(await store.createProvisioningChannel({ ...channel('654321'), now: NOW + 10 })).toBe('created');
+    });
+
+    it('concurrent: of simultaneous joins of one channel exactly one wins', async () => {
+      const c = channel('111111');
+      await store.createProvisioningChannel(c);
+      const accounts = await Promise.all([account(), account(), account(), account()]);
+      const results = await Promise.all(accounts.map((a) => store.joinProvisioningChannel({ channelId: c.channelId, accountId: a.accountId, deviceId: 1, now: NOW + 1 })));
+      expect(results.filter((r) => r === 'joined')).toHaveLength(1);
+      expect(results.filter((r) => r === 'full')).toHaveLength(3);
+    });
+
+    it('provisioning messages are numbered per channel, kept verbatim per side, capped, refused after expiry, and swept', async () => {
+      const c = channel('222222', NOW + 1_000);
+      await store.createProvisioningChannel(c);
+      const body = (n: number) => Uint8Array.from({ length: 50 + n }, (_, i) => (i * n) & 0xff);
+      const append = (sender: 'new' | 'joined', n: number, now = NOW + 1) => store.appendProvisioningMessage({ channelId: c.channelId, sender, body: body(n), now, maxMessages: 3 });
+      expect(await append('joined', 1)).toEqual({ status: 'stored', seq: 1 });
+      expect(await append('new', 2)).toEqual({ status: 'stored', seq: 2 });
+      expect(await append('joined', 3)).toEqual({ status: 'stored', seq: 3 });
+      expect(await append('new', 4)).toEqual({ status: 'full' });
+      expect(await store.provisioningMessages(c.channelId, 'joined', 0)).toEqual([{ seq: 1, body: body(1) }, { seq: 3, body: body(3) }]);
+      expect(await store.provisioningMessages(c.channelId, 'joined', 1)).toEqual([{ seq: 3, body: body(3) }]);
+      expect(await store.provisioningMessages(c.channelId, 'new', 0)).toEqual([{ seq: 2, body: body(2) }]);
+      expect(await store.appendProvisioningMessage({ channelId: rng(16), sender: 'new', body: body(1), now: NOW, maxMessages: 3 })).toEqual({ status: 'not-found' });
+      const other = channel('333333', NOW + 1_000);
+      await store.createProvisioningChannel(other);
+      expect(await store.appendProvisioningMessage({ channelId: other.channelId, sender: 'new', body: body(1), now: NOW + 1_000, maxMessages: 3 })).toEqual({ status: 'expired' });
+      const live = channel('444444', NOW + 100_000);
+      await store.createProvisioningChannel(live);
+      await store.appendProvisioningMessage({ channelId: live.channelId, sender: 'new', body: body(9), now: NOW, maxMessages: 3 });
+      // At NOW + 1,000 both short channels have expired: their messages go, the rows stay until forgotten.
+      expect(await store.sweepProvisioning({ now: NOW + 1_000, forgetBefore: 0 })).toEqual({ messages: 3, channels: 0 });
+      expect(await store.provisioningMessages(c.channelId, 'joined', 0)).toEqual([]);
+      expect(await store.getProvisioningChannel(c.channelId)).toBeDefined();
+      expect(await store.sweepProvisioning({ now: NOW + 2_000, forgetBefore: NOW + 1_000 })).toEqual({ messages: 0, channels: 2 });
+      expect(await store.getProvisioningChannel(c.channelId)).toBeUndefined();
+      expect(await store.provisioningMessages(live.channelId, 'new', 0)).toEqual([{ seq: 1, body: body(9) }]);
+    });
+
     it('committed state survives closing and reopening', async () => {
       const bob = await account([1]);
       const alice = await account([1]);

@@ -1,12 +1,13 @@
 /**
  * Numbered migrations, run in order on every start (Kysely's Migrator records what ran). A migration
  * gets the dialect's type map (dialect-types.ts) so one file serves SQLite and PostgreSQL. Add
- * the next number (`0004-….ts`) for the next schema change; never edit a migration that has shipped.
+ * the next number (`0005-….ts`) for the next schema change; never edit a migration that has shipped.
  */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-profiles.js';
 import * as m0003 from './0003-attachments.js';
+import * as m0004 from './0004-provisioning.js';
 import type { DialectTypes } from './dialect-types.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, t: DialectTypes): Promise<void> };
@@ -15,6 +16,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0001-initial': m0001 as unknown as MigrationModule,
   '0002-profiles': m0002 as unknown as MigrationModule,
   '0003-attachments': m0003 as unknown as MigrationModule,
+  '0004-provisioning': m0004 as unknown as MigrationModule,
 };
 
 export class RelayMigrationProvider implements MigrationProvider {

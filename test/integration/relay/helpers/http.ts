@@ -10,11 +10,13 @@ export async function http(
   base: string,
   method: string,
   path: string,
-  options: { body?: unknown; raw?: string | Uint8Array; token?: string; contentType?: string; localAddress?: string } = {},
+  options: { body?: unknown; raw?: string | Uint8Array; token?: string; authorization?: string; contentType?: string; localAddress?: string } = {},
 ): Promise<HttpReply> {
   const headers: Record<string, string> = {};
   if (options.body !== undefined || options.raw !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  // Any other scheme, verbatim (the new device's `Channel <token>` on provisioning routes).
+  if (options.authorization !== undefined) headers.authorization = options.authorization;
   if (options.localAddress) {
     const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     return httpFrom(options.localAddress, `${base.replace(/\/$/, '')}${path}`, method, headers, payload);
