@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../../shared/crypto/bytes.js';
 import { Capability, OLD_PREKEY_RETENTION_MS, SIGNED_PREKEY_ROTATION_MS } from '../../../shared/protocol/constants.js';
-import { verifyDeviceList } from '../../../shared/protocol/device-list.js';
+import { parseDeviceList, verifyDeviceList } from '../../../shared/protocol/device-list.js';
 import { verifyKemPrekey, verifySignedPrekey, type PrekeyBundle } from '../../../shared/protocol/prekeys.js';
 import { FailureBudgets } from '../../../shared/protocol/session.js';
 import { deterministicRng, ManualClock } from '../../../shared/testing/deterministic-rng.js';
@@ -19,7 +19,8 @@ import {
 import { sql } from '../db/sql.js';
 import { Sessions } from '../messaging/sessions.js';
 import { bootstrapAccount, PRIMARY_DEVICE_ID } from './bootstrap.js';
-import { resignDeviceListIfDue } from './device-list.js';
+import { BUILD_CAPABILITIES, resignDeviceListIfDue } from './device-list.js';
+import { linkTestDevice } from '../../../shared/testing/device-list-fixtures.js';
 import { KEM_ONE_TIME_PREKEY_BATCH, maintainPrekeys, ONE_TIME_PREKEY_BATCH, planPrekeyMaintenance } from './prekey-lifecycle.js';
 import { temporaryDatabase, type TemporaryDatabase } from '../../../test/support/database.js';
 
@@ -217,5 +218,26 @@ describe('prekey lifecycle over the database', () => {
     const list = verifyDeviceList(next.signed, account.accountPublicKey, account.accountId);
     expect(list.issuedAt).toBe(clock.now() + 7 * DAY);
     expect(getAccount(db.reader)!.deviceList).toEqual(next);
+  });
+
+  it("re-signs at once when its own entry advertises other capabilities than the build's, leaving other devices' entries as signed", async () => {
+    const { db, account, clock, rng } = await newAccount('advertise');
+    expect(parseDeviceList(account.deviceList.signed).list.devices[0]!.capabilities).toBe(BUILD_CAPABILITIES);
+    expect(resignDeviceListIfDue(db.writer, account, clock.now() + DAY)).toBeNull();
+    // A second device (pq only, as an older version signs it) joins the list.
+    const { next: withSecond } = linkTestDevice(account.deviceList.signed, account.accountPrivateKey!, { rng, now: clock.now });
+    const second = parseDeviceList(withSecond.signed).list;
+    const two = { ...account, deviceList: { signed: withSecond.signed, version: second.version, issuedAt: second.issuedAt } };
+    // The build now handles one bit less (or more): the own entry follows, the other entry does not.
+    const down = resignDeviceListIfDue(db.writer, two, clock.now() + DAY, Capability.pq | Capability.files)!;
+    const list = verifyDeviceList(down.signed, account.accountPublicKey, account.accountId);
+    expect(list.version).toBe(second.version + 1);
+    expect(list.devices.map((d) => [d.deviceId, d.capabilities])).toEqual([
+      [PRIMARY_DEVICE_ID, Capability.pq | Capability.files],
+      [PRIMARY_DEVICE_ID + 1, Capability.pq],
+    ]);
+    expect(resignDeviceListIfDue(db.writer, { ...account, deviceList: down }, clock.now() + DAY, Capability.pq | Capability.files)).toBeNull();
+    // A secondary device (no account key) never re-signs.
+    expect(resignDeviceListIfDue(db.writer, { ...two, accountPrivateKey: null }, clock.now() + DAY, 0)).toBeNull();
   });
 });
