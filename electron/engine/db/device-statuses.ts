@@ -23,12 +23,15 @@ export type DeviceStatusRecord = {
   readonly readAt: number | null;
 };
 
-/** The relay accepted a send of message row `messageRowId` for these devices of `accountId`. */
+/**
+ * The relay accepted a send of message row `messageRowId` for these devices of `accountId`. A
+ * message deleted while its send was in flight (Delete for me) gets no row.
+ */
 export function recordDeviceSent(db: WriteDb, messageRowId: number, accountId: Uint8Array, deviceIds: readonly number[], at: number): void {
   for (const deviceId of deviceIds) {
     db.run(sql`
       INSERT INTO message_device_statuses (message_row_id, account_id, device_id, sent_at)
-      VALUES (${messageRowId}, ${accountId}, ${deviceId}, ${at})
+      SELECT id, ${accountId}, ${deviceId}, ${at} FROM messages WHERE id = ${messageRowId}
       ON CONFLICT DO UPDATE SET sent_at = coalesce(sent_at, excluded.sent_at)`);
   }
 }
