@@ -648,6 +648,7 @@ export class Engine {
       'attachments:send': (r) => this.#requireMessaging().attachments.send(r),
       'attachments:cancel': (r) => this.#requireMessaging().attachments.cancel(r),
       'attachments:retry': (r) => this.#requireMessaging().attachments.retry(r),
+      'attachments:reveal': (r) => this.#requireMessaging().attachments.reveal(r),
       'attachments:open': (r) => this.#requireMessaging().attachments.open(r),
       'attachments:read': (r) => this.#requireMessaging().attachments.read(r),
       'conversations:start': (r) => this.#requireMessaging().startConversation(r),

@@ -6,7 +6,7 @@
  * lifecycle (engine.ts) decides whether one is open, and the messaging layer owns the relay.
  */
 import { attachmentsOf } from './db/attachments.js';
-import { withAttachment } from './files/attachments.js';
+import { isRequestConversation, withAttachment } from './files/attachments.js';
 import type { EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
 import type { ContactAvatar, ContactView, ConversationView, DeviceDelivery, MessageInfo, MessagePage, SafetyNumberView } from '../../shared/api/view-models.js';
 import { bytesEqual } from '../../shared/crypto/bytes.js';
@@ -127,8 +127,9 @@ export class LocalQueries {
         : { kind: req.anchor.kind, message: this.#anchorMessage(conversationId, req.anchor.messageId) };
     const page = readPage(db.reader, conversationId, anchor, req.limit);
     const attachments = attachmentsOf(db.reader, page.messages.filter((m) => m.kind === 'attachment').map((m) => m.id));
+    const request = isRequestConversation(db.reader, conversationId);
     return {
-      messages: page.messages.map((m) => withAttachment(messageView(m, account.accountId), attachments.get(m.id))),
+      messages: page.messages.map((m) => withAttachment(messageView(m, account.accountId), attachments.get(m.id), request)),
       hasOlder: page.hasOlder,
       hasNewer: page.hasNewer,
     };
@@ -201,7 +202,8 @@ export class LocalQueries {
       return rows;
     });
     const attachments = attachmentsOf(db.reader, changed.filter((m) => m.kind === 'attachment').map((m) => m.id));
-    for (const m of changed) this.#ctx.emit('message:updated', { message: withAttachment(messageView(m, account.accountId), attachments.get(m.id)) });
+    const request = isRequestConversation(db.reader, conversationId);
+    for (const m of changed) this.#ctx.emit('message:updated', { message: withAttachment(messageView(m, account.accountId), attachments.get(m.id), request) });
     if (changed.length > 0) {
       this.#ctx.messaging()?.receiptsQueued();
       const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);

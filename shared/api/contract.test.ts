@@ -50,6 +50,7 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'attachments:send': { conversationId: '1', stageId: '00112233445566778899aabbccddeeff', caption: 'look', asFile: false },
   'attachments:cancel': { messageId: '7' },
   'attachments:retry': { messageId: '7' },
+  'attachments:reveal': { messageId: '7' },
   'attachments:open': { messageId: '7' },
   'attachments:read': { messageId: '7', offset: 0, length: 65_536 },
 };

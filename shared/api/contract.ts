@@ -281,6 +281,11 @@ export const CONTRACT = {
   /** Resumes a failed or cancelled upload or download from where it stopped. */
   'attachments:retry': { method: 'retryAttachment', request: z.strictObject({ messageId: MessageIdSchema }), response: MessageViewSchema },
   /**
+   * Shows an image of a message request: its thumbnail reaches the renderer only after the person
+   * asked (until then the view says `withheld`); accepting the person shows them all.
+   */
+  'attachments:reveal': { method: 'revealAttachment', request: z.strictObject({ messageId: MessageIdSchema }), response: MessageViewSchema },
+  /**
    * Makes an attachment readable: downloads it if needed (progress events), decrypts and verifies
    * it; only then are its bytes released to attachments:read. Answers the sniffed media type.
    */

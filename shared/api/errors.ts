@@ -67,6 +67,8 @@ export const API_ERROR_CODES = [
   'METADATA_NOT_REMOVED',
   /** The attachment is not ready for that (still uploading, a staged file incomplete, not downloaded). */
   'ATTACHMENT_NOT_READY',
+  /** An image in a message request that the person has not asked to see (attachments:reveal first). */
+  'ATTACHMENT_WITHHELD',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

@@ -203,8 +203,13 @@ export const AttachmentViewSchema = z.strictObject({
   size: CountSchema,
   width: z.number().int().min(1).nullable(),
   height: z.number().int().min(1).nullable(),
-  /** base64 of a small JPEG or WebP, decoded only by the renderer. */
+  /** base64 of a small JPEG or WebP, decoded only by the renderer; null while `withheld`. */
   thumbnail: z.string().nullable(),
+  /**
+   * An image in a message request that the person has not asked to see: its thumbnail stays in
+   * the engine until attachments:reveal, or until they accept the person (docs/adr/0021).
+   */
+  withheld: z.boolean(),
   /** Sent as a file: the original bytes, metadata kept. */
   original: z.boolean(),
   state: AttachmentStateSchema,

@@ -6,13 +6,15 @@
  * name arrives sanitised and asks before it is saved. A 3 GiB file is refused before any upload.
  * A file sent while the relay is away shows as paused — not an error, no Retry — and goes out by
  * itself once the relay is back (Alice reaches the relay through a forwarder the spec unplugs).
+ * A stranger's photos arrive as placeholders (name, size, "Show image"), not images, until Bob asks
+ * for one or accepts the request.
  */
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import sharp from 'sharp';
 import { Forwarder } from '../support/forwarder.js';
-import { composer, connectedPair, expect, messageLog, openConversation, test } from './app.js';
+import { accountPair, composer, connectedPair, expect, expectAccessible, messageLog, openConversation, startConversation, test } from './app.js';
 
 const SEGMENT = 1024 * 1024;
 
@@ -151,4 +153,32 @@ test('a file sent while the relay is away waits as paused, not failed, and goes 
   } finally {
     await proxy.close();
   }
+});
+
+test('a stranger’s photos show as placeholders until Bob asks to see one or accepts the request', async ({ parley }) => {
+  test.setTimeout(120_000);
+  const { alice, bob, a, b } = await accountPair(parley);
+  await startConversation(alice.page, b);
+  const photo = (r: number): Promise<Buffer> => sharp({ create: { width: 60, height: 40, channels: 3, background: { r, g: 100, b: 50 } } }).jpeg().toBuffer();
+  await attach(alice.page, b, { name: 'beach.jpg', mimeType: 'image/jpeg', buffer: await photo(30) });
+  await attach(alice.page, b, { name: 'sunset.jpg', mimeType: 'image/jpeg', buffer: await photo(220) });
+
+  const requests = bob.page.getByRole('navigation', { name: 'Message requests' });
+  await requests.getByRole('button', { name: new RegExp(a) }).click({ timeout: 30_000 });
+  const log = messageLog(bob.page, a);
+  const beach = log.getByRole('listitem').filter({ hasText: 'beach.jpg' });
+  const sunset = log.getByRole('listitem').filter({ hasText: 'sunset.jpg' });
+  await expect(sunset.getByRole('button', { name: 'Show image sunset.jpg' })).toBeVisible({ timeout: 30_000 });
+  await expect(beach.getByText('Image from someone you have not accepted')).toBeVisible();
+  await expect(log.getByRole('img')).toHaveCount(0);
+  await expect(log.getByRole('button', { name: /^Open image/ })).toHaveCount(0);
+  await expectAccessible(bob.page);
+
+  await beach.getByRole('button', { name: 'Show image beach.jpg' }).click();
+  await expect(log.getByRole('button', { name: 'Open image beach.jpg' }).getByRole('img')).toBeVisible();
+  await expect(sunset.getByRole('button', { name: 'Show image sunset.jpg' })).toBeVisible();
+
+  await bob.page.getByRole('region', { name: 'Message request' }).getByRole('button', { name: 'Accept' }).click();
+  await expect(log.getByRole('button', { name: 'Open image sunset.jpg' }).getByRole('img')).toBeVisible({ timeout: 20_000 });
+  await expect(log.getByRole('button', { name: /^Show image/ })).toHaveCount(0);
 });

@@ -31,6 +31,8 @@ export type AttachmentRecord = {
   readonly transferred: number;
   readonly uploadId: Uint8Array | null;
   readonly uploadOffset: number | null;
+  /** The person asked to see this image while its conversation was a message request (migration 0011). */
+  readonly revealed: boolean;
 };
 
 type Row = {
@@ -52,6 +54,7 @@ type Row = {
   transferred: number;
   upload_id: Uint8Array | null;
   upload_offset: number | null;
+  revealed: number;
 };
 
 function toRecord(r: Row): AttachmentRecord {
@@ -74,6 +77,7 @@ function toRecord(r: Row): AttachmentRecord {
     transferred: r.transferred,
     uploadId: blobOrNull(r.upload_id),
     uploadOffset: r.upload_offset,
+    revealed: flag(r.revealed),
   };
 }
 
@@ -146,4 +150,18 @@ export function setUploaded(db: WriteDb, messageRowId: number, attachmentId: Uin
 /** Every attachment's message row id (the files to keep when the folder is cleaned at start). */
 export function attachmentRowIds(db: ReadDb): Set<number> {
   return new Set(db.all<{ message_row_id: number }>(sql`SELECT message_row_id FROM attachments`).map((r) => r.message_row_id));
+}
+
+/** The person asked to see a message request's image (attachments:reveal). */
+export function setRevealed(db: WriteDb, messageRowId: number): void {
+  db.run(sql`UPDATE attachments SET revealed = 1 WHERE message_row_id = ${messageRowId}`);
+}
+
+/** The attachments of a conversation's messages, oldest message first. */
+export function attachmentsOfConversation(db: ReadDb, conversationId: number): AttachmentRecord[] {
+  return db
+    .all<Row>(sql`
+      SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_row_id
+      WHERE m.conversation_id = ${conversationId} ORDER BY a.message_row_id`)
+    .map(toRecord);
 }

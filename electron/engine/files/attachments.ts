@@ -33,18 +33,20 @@ import { ATTACHMENTS_PATH } from '../../../shared/wire/attachments.js';
 import {
   attachmentRowIds,
   attachmentsInTransfer,
+  attachmentsOfConversation,
   getAttachment,
   insertIncomingAttachment,
   insertOutgoingAttachment,
   setAttachmentState,
   setAttachmentTransferred,
+  setRevealed,
   setUploaded,
   setUploadState,
   type AttachmentRecord,
 } from '../db/attachments.js';
 import { acceptContact, getContact } from '../db/contacts.js';
 import { getConversation } from '../db/conversations.js';
-import type { WriteDb } from '../db/database.js';
+import type { ReadDb, WriteDb } from '../db/database.js';
 import { getMessage, insertedRecord, insertMessage, markFailed, markSending, type MessageRecord } from '../db/messages.js';
 import { EngineError } from '../errors.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
@@ -71,6 +73,11 @@ export type AttachmentsOptions = {
   readonly kick: () => void;
   /** Retries inside one transfer before it pauses (tests shorten them; transfer.ts has the defaults). */
   readonly retry?: Partial<RetryOptions> | undefined;
+  /**
+   * In the transaction that queues an attachment message: what goes to the person before it (the
+   * profile key, when they do not hold the current one — as before a text, so they see a name).
+   */
+  readonly beforeSend?: ((db: WriteDb, recipient: Uint8Array) => void) | undefined;
 };
 
 /** A transfer that paused while the relay connection stayed up (the HTTP path failed alone) is tried again after this long. */
@@ -114,17 +121,37 @@ function isPaused(a: AttachmentRecord): boolean {
   return (a.state === 'uploading' || a.state === 'downloading') && a.error === 'network';
 }
 
-/** The view of an attachment row (the thumbnail as base64, the name as stored: sanitised on arrival). */
-export function attachmentView(a: AttachmentRecord): AttachmentView {
+/**
+ * An image in a message request that the person has not asked to see: its thumbnail stays here
+ * (and opening it is refused) until attachments:reveal or Accept (docs/adr/0021).
+ */
+function isWithheld(a: AttachmentRecord, request: boolean): boolean {
+  return request && a.thumbnail !== null && !a.revealed;
+}
+
+/** Whether a conversation is a message request: its person is not accepted (yet). */
+export function isRequestConversation(db: ReadDb, conversationId: number): boolean {
+  const conversation = getConversation(db, conversationId);
+  const contact = conversation && getContact(db, conversation.peerAccountId);
+  return contact !== undefined && !contact.accepted;
+}
+
+/**
+ * The view of an attachment row (the thumbnail as base64, the name as stored: sanitised on
+ * arrival); `request`: its conversation is a message request (isRequestConversation).
+ */
+export function attachmentView(a: AttachmentRecord, request: boolean): AttachmentView {
   const total = a.key === null ? 0 : attachmentLayout(a.length).ciphertextLength;
   const paused = isPaused(a);
+  const withheld = isWithheld(a, request);
   return {
     fileName: a.fileName,
     mediaType: a.mediaType,
     size: a.length,
     width: a.width,
     height: a.height,
-    thumbnail: a.thumbnail === null ? null : Buffer.from(a.thumbnail).toString('base64'),
+    thumbnail: a.thumbnail === null || withheld ? null : Buffer.from(a.thumbnail).toString('base64'),
+    withheld,
     original: a.original,
     state: a.state,
     transferred: Math.min(a.transferred, total),
@@ -164,6 +191,7 @@ export class Attachments {
   readonly #dir: string;
   readonly #kick: () => void;
   readonly #retry: Partial<RetryOptions> | undefined;
+  readonly #beforeSend: ((db: WriteDb, recipient: Uint8Array) => void) | undefined;
   readonly #stages = new Map<string, Stage>();
   readonly #transfers = new Map<number, { readonly controller: AbortController; readonly done: Promise<void> }>();
   /** Decrypted copies being read, by message row id. */
@@ -181,6 +209,7 @@ export class Attachments {
     this.#dir = o.dir;
     this.#kick = o.kick;
     this.#retry = o.retry;
+    this.#beforeSend = o.beforeSend;
   }
 
   get #staging(): string {
@@ -559,6 +588,7 @@ export class Attachments {
         const pointer = pointerOf(getAttachment(db, rowId)!);
         const content = encodeContent({ type: 'attachment', messageId: m.messageId!, sentAt: m.sentAt, pointer, caption: m.body ?? '' });
         acceptContact(db, conversation.peerAccountId, core.clock());
+        this.#beforeSend?.(db, conversation.peerAccountId);
         core.queueSend(db, { kind: 'message', recipient: conversation.peerAccountId, content, messageRowId: rowId });
       });
       this.#emitUpdated(rowId);
@@ -589,7 +619,8 @@ export class Attachments {
 
   /** The message view with its attachment. */
   #view(m: MessageRecord): MessageView {
-    return withAttachment(messageView(m, this.#core.account.accountId), getAttachment(this.#core.db.writer, m.id));
+    const db = this.#core.db.writer;
+    return withAttachment(messageView(m, this.#core.account.accountId), getAttachment(db, m.id), isRequestConversation(db, m.conversationId));
   }
 
   // ── Receiving (inbound.ts) ─────────────────────────────────────────────────
@@ -649,6 +680,10 @@ export class Attachments {
     core.checkApi();
     const rowId = rowIdOf(req.messageId);
     let a = this.#attachment(rowId);
+    const m = getMessage(core.db.reader, rowId);
+    if (m && isWithheld(a, isRequestConversation(core.db.reader, m.conversationId))) {
+      throw new EngineError('ATTACHMENT_WITHHELD', 'this image is from a message request: show it first');
+    }
     if (a.state === 'available' || a.state === 'downloading' || (a.state === 'failed' && getMessage(core.db.reader, rowId)?.direction === 'incoming')) {
       if (a.state !== 'downloading') core.db.writer.transaction(() => setAttachmentState(core.db.writer, rowId, 'available'));
       await (this.#transfers.get(rowId)?.done ?? this.#startDownload(rowId));
@@ -724,6 +759,31 @@ export class Attachments {
     await rm(`${this.#spool(rowId)}.partial`, { force: true });
   }
 
+  // ── Message requests (docs/adr/0021) ───────────────────────────────────────
+
+  /** attachments:reveal — the person asked to see a message request's image. */
+  reveal(req: RequestOf<'attachments:reveal'>): MessageView {
+    const core = this.#core;
+    core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    this.#attachment(rowId);
+    const db = core.db.writer;
+    db.transaction(() => setRevealed(db, rowId));
+    const view = this.#view(getMessage(db, rowId)!);
+    core.emit('message:updated', { message: view });
+    return view;
+  }
+
+  /** A request was accepted: its held-back images are shown (their views now carry the thumbnails). */
+  showAccepted(conversationId: number): void {
+    const db = this.#core.db.writer;
+    for (const a of attachmentsOfConversation(db, conversationId)) {
+      if (a.thumbnail === null || a.revealed) continue;
+      const m = getMessage(db, a.messageRowId);
+      if (m) this.#core.emit('message:updated', { message: this.#view(m) });
+    }
+  }
+
   // ── Cancel and retry ───────────────────────────────────────────────────────
 
   async cancel(req: RequestOf<'attachments:cancel'>): Promise<MessageView> {
@@ -774,7 +834,7 @@ export class Attachments {
   }
 }
 
-/** Adds the attachment (if any) to a message view. */
-export function withAttachment(view: MessageView, a: AttachmentRecord | undefined): MessageView {
-  return a ? { ...view, attachment: attachmentView(a) } : view;
+/** Adds the attachment (if any) to a message view; `request` as for attachmentView. */
+export function withAttachment(view: MessageView, a: AttachmentRecord | undefined, request: boolean): MessageView {
+  return a ? { ...view, attachment: attachmentView(a, request) } : view;
 }

@@ -362,13 +362,15 @@ export class InboundProcessor {
         } as const;
         const rowId = insertMessage(db, row);
         const attachment = content.type === 'attachment' ? Attachments.receive(db, rowId, content.pointer) : null;
-        // A message request gets no delivery receipt until accepted (acceptRequest sends them then).
-        if (this.#standing(db, peer.accountId).accepted) {
+        // A message request gets no delivery receipt until accepted (acceptRequest sends them then),
+        // and its images are held back (attachmentView).
+        const accepted = this.#standing(db, peer.accountId).accepted;
+        if (accepted) {
           queueReceipt(db, { peerAccountId: peer.accountId, kind: 'delivered', messageId: content.messageId }, now);
           effects.receiptsQueued = true;
         }
         const inserted = messageView(insertedRecord(rowId, row), core.account.accountId);
-        const view = attachment === null ? inserted : withAttachment(inserted, attachment);
+        const view = attachment === null ? inserted : withAttachment(inserted, attachment, !accepted);
         effects.events.push(() => {
           this.typing.textFrom(peer.accountId);
           core.emit('message:added', { message: view });

@@ -147,7 +147,13 @@ export class Messaging {
     this.contacts = new Contacts(this.core);
     this.outbox = new OutboxSender(this.core, this.contacts);
     this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
-    this.attachments = new Attachments({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick(), retry: o.tuning?.transferRetry });
+    this.attachments = new Attachments({
+      core: this.core,
+      dir: o.attachmentsDir,
+      kick: () => this.outbox.kick(),
+      retry: o.tuning?.transferRetry,
+      beforeSend: (db, recipient) => void this.profiles.shareIfOwed(db, recipient),
+    });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
       kick: () => this.outbox.kick(),
@@ -589,6 +595,7 @@ export class Messaging {
       if (conversation) this.#queueHeldReceipts(db, accountId, conversation.id, core.clock());
       this.profiles.shareIfOwed(db, accountId);
     });
+    if (conversation) this.attachments.showAccepted(conversation.id);
     this.#contactsChanged();
     this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS);
     this.outbox.kick();

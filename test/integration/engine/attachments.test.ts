@@ -222,6 +222,47 @@ describe('attachments between engines', () => {
     expect((await served()) - before).toBe(ciphertext.length - kept);
   });
 
+  it("a message request's photos reach the renderer without their thumbnails until the person asks (one) or accepts (all); opening one first is ATTACHMENT_WITHHELD", async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const aToB = await alice.add(bob); // Bob has not added Alice: her conversation is a request at his end
+    const photo = (r: number): Promise<Buffer> => sharp({ create: { width: 40, height: 30, channels: 3, background: { r, g: 90, b: 160 } } }).jpeg().toBuffer();
+    await sendFile(alice, aToB, 'one.jpg', await photo(10));
+    await sendFile(alice, aToB, 'two.jpg', await photo(250));
+    const first = await incoming(bob, alice, 0);
+    const second = await incoming(bob, alice, 1);
+    const [request] = await bob.call('conversations:list', {});
+    // A request, and one that says who it is: the profile key went before the first file, as before a text.
+    expect(request).toMatchObject({ request: true, username: alice.username });
+    // Not one view that reached Bob's renderer (events or pages) carried a thumbnail.
+    const pushed = [...bob.payloads('message:added'), ...bob.payloads('message:updated')].map((p) => p.message).filter((m) => m.kind === 'attachment');
+    expect(pushed.length).toBeGreaterThanOrEqual(2);
+    for (const m of pushed) expect(m.attachment).toMatchObject({ withheld: true, thumbnail: null });
+    const page = async (): Promise<MessageView[]> => (await bob.messages(request!.id)).filter((m) => m.kind === 'attachment');
+    expect((await page()).map((m) => [m.attachment?.fileName, m.attachment?.withheld, m.attachment?.thumbnail])).toEqual([
+      ['one.jpg', true, null],
+      ['two.jpg', true, null],
+    ]);
+    expect(await bob.result('attachments:open', { messageId: first.id })).toMatchObject({ ok: false, error: { code: 'ATTACHMENT_WITHHELD' } });
+
+    // "Show image" on the first: its thumbnail (a real JPEG) comes, the second stays held back.
+    const shown = await bob.call('attachments:reveal', { messageId: first.id });
+    expect(shown.attachment?.withheld).toBe(false);
+    expect((await sharp(Buffer.from(shown.attachment!.thumbnail!, 'base64')).metadata()).format).toBe('jpeg');
+    expect((await page()).map((m) => [m.attachment?.withheld, m.attachment?.thumbnail === null])).toEqual([
+      [false, false],
+      [true, true],
+    ]);
+    expect((await readAll(bob, first.id)).mediaType).toBe('image/jpeg');
+
+    // Accepting shows them all, and the renderer is told.
+    await bob.call('contacts:accept', { contactId: alice.accountId });
+    const updated = bob.payloads('message:updated').map((p) => p.message).filter((m) => m.id === second.id);
+    expect(updated.at(-1)?.attachment).toMatchObject({ withheld: false });
+    expect(updated.at(-1)?.attachment?.thumbnail).not.toBeNull();
+    expect((await page()).map((m) => m.attachment?.withheld)).toEqual([false, false]);
+  });
+
   it('a photo whose metadata cannot be removed is not sent at all (never the original instead); sent as a file it goes unchanged', async () => {
     const { alice, bob, aToB } = await pair();
     // JPEG magic bytes, then nothing a decoder accepts.

@@ -13,6 +13,7 @@ import { migration0007 } from './0007-profiles.js';
 import { migration0008 } from './0008-blocking.js';
 import { migration0009 } from './0009-device-statuses.js';
 import { migration0010 } from './0010-avatars.js';
+import { migration0011 } from './0011-attachment-reveal.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -25,4 +26,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0008,
   migration0009,
   migration0010,
+  migration0011,
 ];

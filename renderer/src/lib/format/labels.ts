@@ -69,6 +69,8 @@ export function describeError(error: ApiError): string {
       return 'The photo’s metadata could not be removed, so it was not sent. Choose “Send as file” to send it unchanged.';
     case 'ATTACHMENT_NOT_READY':
       return 'That attachment is not ready yet.';
+    case 'ATTACHMENT_WITHHELD':
+      return 'This image is from someone you have not accepted. Choose “Show image” first.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':

@@ -104,4 +104,10 @@ export class AttachmentsState {
     const r = await settle(this.#bridge.retryAttachment({ messageId }));
     return r.ok ? null : describeError(r.error);
   }
+
+  /** Asks the engine for a message request's held-back image (the view arrives as message:updated). */
+  async reveal(messageId: string): Promise<string | null> {
+    const r = await settle(this.#bridge.revealAttachment({ messageId }));
+    return r.ok ? null : describeError(r.error);
+  }
 }
