@@ -654,6 +654,7 @@ export class Engine {
       'conversations:start': (r) => this.#requireMessaging().startConversation(r),
       'contacts:accept': (r) => this.#requireMessaging().acceptRequest(r),
       'contacts:deleteRequest': (r) => this.#requireMessaging().deleteRequest(r),
+      'conversations:delete': (r) => this.#requireMessaging().deleteConversation(r),
       'contacts:setBlocked': (r) => this.#requireMessaging().setBlocked(r),
       'contacts:listBlocked': () => this.#requireMessaging().listBlocked(),
     };

@@ -51,6 +51,7 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'attachments:cancel': { messageId: '7' },
   'attachments:retry': { messageId: '7' },
   'attachments:reveal': { messageId: '7' },
+  'conversations:delete': { conversationId: '1' },
   'attachments:open': { messageId: '7' },
   'attachments:read': { messageId: '7', offset: 0, length: 65_536 },
 };

@@ -198,6 +198,17 @@ export const CONTRACT = {
     request: z.strictObject({ username: UsernameInputSchema }),
     response: ConversationViewSchema,
   },
+  /**
+   * Deletes a conversation from this device: its messages (with their search entries), their
+   * attachment files (sent and received ciphertext, partial downloads, decrypted copies; transfers
+   * stopped first) and the conversation itself. Nothing is sent: the person keeps their copy and
+   * stays a contact; a new message from them starts a new conversation.
+   */
+  'conversations:delete': {
+    method: 'deleteConversation',
+    request: z.strictObject({ conversationId: ConversationIdSchema }),
+    response: z.null(),
+  },
   'messages:openPage': {
     method: 'openPage',
     request: z.strictObject({

@@ -7,14 +7,15 @@
  * A file sent while the relay is away shows as paused — not an error, no Retry — and goes out by
  * itself once the relay is back (Alice reaches the relay through a forwarder the spec unplugs).
  * A stranger's photos arrive as placeholders (name, size, "Show image"), not images, until Bob asks
- * for one or accepts the request.
+ * for one or accepts the request. Deleting a conversation (its menu, then a confirmation saying what
+ * goes) removes it with its messages and its files on disk; the person stays a contact.
  */
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import sharp from 'sharp';
 import { Forwarder } from '../support/forwarder.js';
-import { accountPair, composer, connectedPair, expect, expectAccessible, messageLog, openConversation, startConversation, test } from './app.js';
+import { accountPair, composer, connectedPair, conversationButton, expect, expectAccessible, messageLog, openConversation, send, startConversation, test } from './app.js';
 
 const SEGMENT = 1024 * 1024;
 
@@ -181,4 +182,46 @@ test('a stranger’s photos show as placeholders until Bob asks to see one or ac
   await bob.page.getByRole('region', { name: 'Message request' }).getByRole('button', { name: 'Accept' }).click();
   await expect(log.getByRole('button', { name: 'Open image sunset.jpg' }).getByRole('img')).toBeVisible({ timeout: 20_000 });
   await expect(log.getByRole('button', { name: /^Show image/ })).toHaveCount(0);
+});
+
+/** The attachment files (ciphertext spools, partial downloads) under a profile's data. */
+function attachmentFiles(dataRoot: string, profile: string): string[] {
+  return (readdirSync(dataRoot, { recursive: true }) as string[]).filter((p) => p.includes(profile) && /\.spool(\.partial)?$/.test(p));
+}
+
+test('deleting a conversation asks first, then removes it with its messages and its files; the person stays a contact', async ({ parley }) => {
+  test.setTimeout(120_000);
+  const { alice, bob, a, b } = await connectedPair(parley);
+  await send(alice.page, b, 'the keys are under the mat');
+  await attach(alice.page, b, { name: 'plan.pdf', mimeType: 'application/pdf', buffer: pseudoRandom(SEGMENT + 9, 5) });
+  await openConversation(bob.page, a);
+  const row = messageLog(bob.page, a).getByRole('listitem').filter({ hasText: 'plan.pdf' });
+  await saveFrom(bob.page, row.getByRole('button', { name: 'Save as…' }));
+  expect(attachmentFiles(parley.dataRoot, bob.profile)).toHaveLength(1);
+
+  const openMenu = async (): Promise<void> => {
+    await conversationButton(bob.page, a).click({ button: 'right' });
+    await bob.page.getByRole('menu', { name: `Conversation with ${a}` }).getByRole('menuitem', { name: 'Delete conversation…' }).click();
+  };
+  await openMenu();
+  const dialog = bob.page.getByRole('alertdialog', { name: `Delete the conversation with ${a}?` });
+  await expect(dialog).toContainText('Its messages and files');
+  await expect(dialog).toContainText('stays in your contacts');
+  await expectAccessible(bob.page);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(conversationButton(bob.page, a)).toBeFocused();
+
+  await openMenu();
+  await dialog.getByRole('button', { name: 'Delete conversation' }).click();
+  await expect(conversationButton(bob.page, a)).toHaveCount(0);
+  await expect(bob.page.getByText(`The conversation with ${a} was deleted.`)).toBeVisible();
+  expect(attachmentFiles(parley.dataRoot, bob.profile)).toEqual([]);
+
+  // Still a contact: a new message starts a new conversation with only itself.
+  await send(alice.page, b, 'did you find them?');
+  await conversationButton(bob.page, a).click({ timeout: 20_000 });
+  await expect(messageLog(bob.page, a).getByText('did you find them?')).toBeVisible();
+  await expect(messageLog(bob.page, a).getByText('the keys are under the mat')).toHaveCount(0);
+  await expect(messageLog(bob.page, a).getByText('plan.pdf')).toHaveCount(0);
 });

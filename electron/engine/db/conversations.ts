@@ -162,3 +162,9 @@ export function conversationListRow(db: ReadDb, id: number, previewLength: numbe
   const r = db.get<ListRow>(listQuery(previewLength, sql`WHERE c.id = ${id} AND coalesce(ct.blocked, 0) = 0 AND (ct.account_id IS NOT NULL OR c.kind = 'note-to-self')`));
   return r && toListRow(r);
 }
+
+/** Deletes a conversation and its messages (their search entries go with them, by the index triggers). */
+export function deleteConversation(db: WriteDb, id: number): boolean {
+  db.run(sql`DELETE FROM messages WHERE conversation_id = ${id}`);
+  return db.run(sql`DELETE FROM conversations WHERE id = ${id}`).changes === 1;
+}

@@ -740,23 +740,34 @@ export class Attachments {
   // ── Deletion ───────────────────────────────────────────────────────────────
 
   /**
-   * The files of one message, for a deletion of its row (`remove` deletes the row, in the
-   * writer's transaction): a running transfer is stopped first (it would write to a row that is
-   * gone), then the row goes, then its ciphertext spool, partial download and decrypted copy. A
-   * crash between the row and the files leaves files of no message, which the clean-up at start
-   * deletes. Not an upload cancellation at the relay: an unfinished upload expires there.
+   * The files of messages being deleted (one, or a whole conversation's), for a deletion of their
+   * rows (`remove` deletes them, in the writer's transaction): their running transfers are stopped
+   * first (they would write to rows that are gone), then the rows go, then each ciphertext spool,
+   * partial download and decrypted copy. A crash between the rows and the files leaves files of no
+   * message, which the clean-up at start deletes. Not an upload cancellation at the relay: an
+   * unfinished upload expires there.
    */
-  async discard(rowId: number, remove: () => void): Promise<void> {
-    const running = this.#transfers.get(rowId);
-    running?.controller.abort();
-    await running?.done;
+  async discard(rowIds: readonly number[], remove: () => void): Promise<void> {
+    const running = rowIds.flatMap((rowId) => this.#transfers.get(rowId) ?? []);
+    for (const t of running) t.controller.abort();
+    await Promise.all(running.map((t) => t.done));
     this.#core.checkApi();
     remove();
-    const opened = this.#opened.get(rowId);
-    this.#opened.delete(rowId);
-    if (opened) await rm(opened.file, { force: true });
-    await rm(this.#spool(rowId), { force: true });
-    await rm(`${this.#spool(rowId)}.partial`, { force: true });
+    for (const rowId of rowIds) {
+      const opened = this.#opened.get(rowId);
+      this.#opened.delete(rowId);
+      if (opened) await rm(opened.file, { force: true });
+      await rm(this.#spool(rowId), { force: true });
+      await rm(`${this.#spool(rowId)}.partial`, { force: true });
+    }
+  }
+
+  /** discard() for every attachment of a conversation. */
+  discardConversation(conversationId: number, remove: () => void): Promise<void> {
+    return this.discard(
+      attachmentsOfConversation(this.#core.db.reader, conversationId).map((a) => a.messageRowId),
+      remove,
+    );
   }
 
   // ── Message requests (docs/adr/0021) ───────────────────────────────────────

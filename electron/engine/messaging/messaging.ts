@@ -25,7 +25,14 @@ import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random
 import { systemTimers, type Timers } from '../app-lock.js';
 import { setRelayId, type LocalAccount } from '../db/account.js';
 import { acceptContact, deleteContact, dropQueuedFor, getContact, listBlockedContacts, setContactBlocked } from '../db/contacts.js';
-import { conversationListRow, findDirectConversation, getConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
+import {
+  conversationListRow,
+  deleteConversation,
+  findDirectConversation,
+  getConversation,
+  getOrCreateDirectConversation,
+  getOrCreateNoteToSelf,
+} from '../db/conversations.js';
 import type { EngineDatabase, WriteDb } from '../db/database.js';
 import { pruneEnvelopes, pruneReceived } from '../db/inbound.js';
 import { deleteMessage, getMessage, insertedRecord, insertMessage, markSending, incomingMessageIds, type MessageRecord } from '../db/messages.js';
@@ -376,9 +383,8 @@ export class Messaging {
     } else {
       const contact = await this.addContact({ username: req.username });
       core.checkApi();
-      const conversation = findDirectConversation(db, accountIdOf(contact.id));
-      if (!conversation) throw new EngineError('NOT_FOUND', 'no conversation with this person');
-      conversationId = conversation.id;
+      // A contact whose conversation was deleted (conversations:delete) gets a new, empty one.
+      conversationId = db.transaction(() => getOrCreateDirectConversation(db, accountIdOf(contact.id), core.clock())).id;
     }
     const row = conversationListRow(db, conversationId, MAX_PREVIEW_LENGTH);
     if (!row) throw new EngineError('CONTACT_BLOCKED', 'this person is blocked: unblock them first');
@@ -624,23 +630,44 @@ export class Messaging {
     if (!m) throw new EngineError('NOT_FOUND', 'no such message');
     const db = core.db.writer;
     const remove = (): void => void db.transaction(() => deleteMessage(db, rowId));
-    if (m.kind === 'attachment') await this.attachments.discard(rowId, remove);
+    if (m.kind === 'attachment') await this.attachments.discard([rowId], remove);
     else remove();
     core.emit('message:removed', { conversationId: String(m.conversationId), messageId: String(rowId) });
     core.emitConversation(m.conversationId);
     return null;
   }
 
-  /** contacts:deleteRequest — only a request (not an accepted contact) is deleted this way. */
-  deleteRequest(req: RequestOf<'contacts:deleteRequest'>): null {
+  /**
+   * contacts:deleteRequest — only a request (not an accepted contact) is deleted this way: the
+   * person, the conversation and its messages, and their attachment files (as conversations:delete).
+   */
+  async deleteRequest(req: RequestOf<'contacts:deleteRequest'>): Promise<null> {
     const { core } = this;
     core.checkApi();
     const contact = this.#requestContact(req.contactId);
     if (contact.accepted) throw new EngineError('INVALID_REQUEST', 'not a message request');
     const db = core.db.writer;
     const conversation = findDirectConversation(db, contact.accountId);
-    db.transaction(() => deleteContact(db, contact.accountId));
+    const remove = (): void => void db.transaction(() => deleteContact(db, contact.accountId));
+    if (conversation) await this.attachments.discardConversation(conversation.id, remove);
+    else remove();
     if (conversation) core.emit('conversation:removed', { conversationId: String(conversation.id) });
+    return null;
+  }
+
+  /**
+   * conversations:delete — the conversation leaves this device with its messages, their search
+   * entries and their attachment files (transfers stopped first). Nothing is sent; the person stays
+   * a contact.
+   */
+  async deleteConversation(req: RequestOf<'conversations:delete'>): Promise<null> {
+    const { core } = this;
+    core.checkApi();
+    const conversationId = rowIdOf(req.conversationId);
+    if (!getConversation(core.db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const db = core.db.writer;
+    await this.attachments.discardConversation(conversationId, () => void db.transaction(() => deleteConversation(db, conversationId)));
+    core.emit('conversation:removed', { conversationId: String(conversationId) });
     return null;
   }
 

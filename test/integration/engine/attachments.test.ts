@@ -18,6 +18,7 @@ import { MAX_POINTER_THUMBNAIL_BYTES } from '../../../shared/protocol/attachment
 import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
 import { getAttachment, setAttachmentState } from '../../../electron/engine/db/attachments.js';
 import { readAll, sendFile } from '../../support/attachments.js';
+import { Forwarder } from '../../support/forwarder.js';
 import { relayAndEngines, TestEngine, waitFor } from '../../support/engines.js';
 import { startTestRelay, TEST_METRICS_TOKEN } from '../relay/helpers/relay.js';
 
@@ -220,6 +221,79 @@ describe('attachments between engines', () => {
     const got = await readAll(bob, m.id);
     expect(got.bytes.equals(Buffer.from(bytes))).toBe(true);
     expect((await served()) - before).toBe(ciphertext.length - kept);
+  });
+
+  it('deleting a conversation stops its transfers and removes its messages, search entries and every attachment file on this device; the person stays a contact', async () => {
+    const forwarder = await Forwarder.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice');
+      const bob = await fixture.engine('bob', forwarder.url);
+      const aToB = await alice.add(bob);
+      await bob.add(alice);
+      await alice.send(aToB, 'holiday plans for june');
+      await sendFile(alice, aToB, 'kept.bin', pseudoRandomBytes('kept', 2 * MiB + 1));
+      await sendFile(alice, aToB, 'stalled.bin', pseudoRandomBytes('stalled', 3 * MiB + 5));
+      const kept = await incoming(bob, alice, 0);
+      const stalled = await incoming(bob, alice, 1);
+      await bob.receive(alice, 'holiday plans for june');
+      const bToA = (await bob.conversationWith(alice))!;
+      expect((await bob.call('search:query', { query: 'holiday', limit: 10 })).results).toHaveLength(1);
+
+      // One file downloaded and opened (its decrypted copy not read yet); one download under way
+      // when the relay goes away, with the bytes it had (a partial file).
+      const dir = join(bob.engine.profile.dataDir, 'attachments');
+      await bob.call('attachments:open', { messageId: kept.id });
+      expect(readdirSync(join(dir, 'open'))).toEqual([kept.id]);
+      forwarder.unplug();
+      writeFileSync(join(dir, `${stalled.id}.spool.partial`), Buffer.alloc(1000));
+      const stalledOpen = bob.result('attachments:open', { messageId: stalled.id });
+      await waitFor(
+        () => bob.payloads('message:updated').some((p) => p.message.id === stalled.id && p.message.attachment?.state === 'downloading'),
+        'the download under way',
+      );
+      expect(readdirSync(dir).sort()).toEqual([`${kept.id}.spool`, `${stalled.id}.spool.partial`, 'open'].sort());
+
+      expect(await bob.call('conversations:delete', { conversationId: bToA })).toBeNull();
+      expect((await stalledOpen).ok).toBe(false);
+      await bob.engine.messaging!.attachments.idle();
+      expect(readdirSync(dir).filter((n) => n !== 'open' && n !== 'staging')).toEqual([]);
+      expect(readdirSync(join(dir, 'open'))).toEqual([]);
+      expect(bob.payloads('conversation:removed')).toContainEqual({ conversationId: bToA });
+      expect(await bob.call('conversations:list', {})).toEqual([]);
+      expect(await bob.result('messages:openPage', { conversationId: bToA, anchor: { kind: 'latest' }, limit: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+      expect((await bob.call('search:query', { query: 'holiday', limit: 10 })).results).toEqual([]);
+      expect((await bob.call('contacts:list', {})).map((c) => c.id)).toContain(alice.accountId);
+
+      // The sender's side: the spools of what it sent go with its conversation.
+      const aliceDir = join(alice.engine.profile.dataDir, 'attachments');
+      expect(readdirSync(aliceDir).filter((n) => n.endsWith('.spool'))).toHaveLength(2);
+      await alice.call('conversations:delete', { conversationId: aToB });
+      expect(readdirSync(aliceDir).filter((n) => n.endsWith('.spool'))).toEqual([]);
+
+      // A new message from the person starts a new conversation holding only itself.
+      forwarder.plug();
+      const again = await alice.call('conversations:start', { username: bob.username });
+      await alice.send(again.id, 'are you there?');
+      await bob.receive(alice, 'are you there?');
+      const [fresh] = await bob.call('conversations:list', {});
+      expect((await bob.messages(fresh!.id)).map((m) => m.body)).toEqual(['are you there?']);
+    } finally {
+      await forwarder.close();
+    }
+  });
+
+  it("deleting a message request deletes its files too", async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const aToB = await alice.add(bob);
+    const bytes = pseudoRandomBytes('request-file', MiB + 3);
+    await sendFile(alice, aToB, 'notes.bin', bytes, { asFile: true });
+    const m = await incoming(bob, alice);
+    expect((await readAll(bob, m.id)).bytes.equals(Buffer.from(bytes))).toBe(true);
+    const dir = join(bob.engine.profile.dataDir, 'attachments');
+    expect(readdirSync(dir).filter((n) => n.endsWith('.spool'))).toEqual([`${m.id}.spool`]);
+    expect(await bob.call('contacts:deleteRequest', { contactId: alice.accountId })).toBeNull();
+    expect(readdirSync(dir).filter((n) => n.includes('.spool'))).toEqual([]);
   });
 
   it("a message request's photos reach the renderer without their thumbnails until the person asks (one) or accepts (all); opening one first is ATTACHMENT_WITHHELD", async () => {

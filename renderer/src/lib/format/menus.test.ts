@@ -66,19 +66,23 @@ describe('context menus', () => {
     expect(labels(messageMenu(message({ kind: 'attachment', body: null }), '', actions))).toEqual([['Info'], ['Delete for me']]);
   });
 
-  it('a conversation offers Mark as read only with something unread, up to its newest message, and Block', () => {
+  it('a conversation offers Mark as read only with something unread, up to its newest message, Delete conversation (not for a request) and Block', () => {
     const calls: string[] = [];
     const actions = {
       open: (id: string) => calls.push(`open ${id}`),
       markRead: (id: string, upTo: string) => calls.push(`read ${id} ${upTo}`),
       verify: (contact: string, id: string) => calls.push(`verify ${contact.slice(0, 2)} ${id}`),
       block: (contact: string) => calls.push(`block ${contact.slice(0, 2)}`),
+      delete: (id: string) => calls.push(`delete ${id}`),
     };
-    expect(labels(conversationMenu(conversation(), actions))).toEqual([['Open'], ['Verify safety number'], ['Block']]);
+    expect(labels(conversationMenu(conversation(), actions))).toEqual([['Open'], ['Verify safety number'], ['Delete conversation…'], ['Block']]);
     const unread = conversationMenu(conversation({ unreadCount: 2, verified: true }), actions);
-    expect(labels(unread)).toEqual([['Open', 'Mark as read'], ['Safety number'], ['Block']]);
+    expect(labels(unread)).toEqual([['Open', 'Mark as read'], ['Safety number'], ['Delete conversation…'], ['Block']]);
     expect(unread[2]![0]!.danger).toBe(true);
+    expect(unread[3]![0]!.danger).toBe(true);
     for (const group of unread) for (const item of group) item.run();
-    expect(calls).toEqual(['open 1', 'read 1 9', 'verify bb 1', 'block bb']);
+    expect(calls).toEqual(['open 1', 'read 1 9', 'verify bb 1', 'delete 1', 'block bb']);
+    // A request has its own Delete (in its banner): the menu keeps to Open, safety number and Block.
+    expect(labels(conversationMenu(conversation({ request: true }), actions))).toEqual([['Open'], ['Verify safety number'], ['Block']]);
   });
 });

@@ -60,17 +60,25 @@ export type ConversationMenuActions = {
   readonly markRead: (conversationId: string, upToMessageId: string) => void;
   readonly verify: (contactId: string, conversationId: string) => void;
   readonly block: (contactId: string, title: string) => void;
+  /** Asks first (the list shows the question), then deletes the conversation from this device. */
+  readonly delete: (conversationId: string, title: string) => void;
 };
 
-/** A conversation's menu: open it, mark it read (when something is unread), its safety number, block. */
+/**
+ * A conversation's menu: open it, mark it read (when something is unread), its safety number,
+ * delete it (not for a request: its banner has Delete), block.
+ */
 export function conversationMenu(conversation: ConversationView, actions: ConversationMenuActions): Menu {
   const open: MenuItem[] = [{ id: 'open', label: 'Open', run: () => actions.open(conversation.id) }];
   const last = conversation.lastMessage;
   if (conversation.unreadCount > 0 && last !== null) {
     open.push({ id: 'mark-read', label: 'Mark as read', run: () => actions.markRead(conversation.id, last.id) });
   }
+  const remove: MenuItem[] = conversation.request
+    ? []
+    : [{ id: 'delete', label: 'Delete conversation…', danger: true, run: () => actions.delete(conversation.id, conversation.title) }];
   // A note to self has no one to verify or block.
-  if (conversation.kind === 'note-to-self') return [open];
+  if (conversation.kind === 'note-to-self') return [open, remove].filter((group) => group.length > 0);
   const safety: MenuItem[] = [
     {
       id: 'verify',
@@ -79,5 +87,5 @@ export function conversationMenu(conversation: ConversationView, actions: Conver
     },
   ];
   const block: MenuItem[] = [{ id: 'block', label: 'Block', danger: true, run: () => actions.block(conversation.contactId, conversation.title) }];
-  return [open, safety, block];
+  return [open, safety, remove, block].filter((group) => group.length > 0);
 }

@@ -373,6 +373,17 @@ export class AppState {
     this.say(`The message request from ${title} was deleted.`);
   }
 
+  /** Deletes a conversation from this device (the person confirmed in the list); it leaves the list. */
+  async deleteConversation(conversationId: string, title: string): Promise<void> {
+    const bridge = this.host.bridge;
+    if (bridge === null) return;
+    const result = await settle(bridge.deleteConversation({ conversationId }));
+    if (!result.ok) return this.say(describeError(result.error));
+    await this.#conversations?.load();
+    if (this.#route.screen === 'chat' && this.#route.conversationId === conversationId) this.goHome();
+    this.say(`The conversation with ${title} was deleted.`);
+  }
+
   /** Blocks or unblocks a person; the blocked list in Settings follows. */
   async setBlocked(contactId: string, blocked: boolean, name: string): Promise<void> {
     const bridge = this.host.bridge;
