@@ -320,7 +320,7 @@ test('context menus: a message’s Copy text, a conversation’s Mark as read, b
   await carol.focus();
   await page.keyboard.press('Shift+F10');
   const conversationMenu = page.getByRole('menu', { name: 'Conversation with carol' });
-  await expect(conversationMenu.getByRole('menuitem')).toHaveText(['Open', 'Mark as read', 'Verify safety number', 'Block']);
+  await expect(conversationMenu.getByRole('menuitem')).toHaveText(['Open', 'Mark as read', 'Verify safety number', 'Delete conversation…', 'Block']);
   await page.keyboard.press('ArrowDown');
   await expect(conversationMenu.getByRole('menuitem', { name: 'Mark as read' })).toBeFocused();
   await page.keyboard.press('Enter');
@@ -331,7 +331,7 @@ test('context menus: a message’s Copy text, a conversation’s Mark as read, b
 
   // Right click on a conversation: Open.
   await carol.click({ button: 'right' });
-  await expect(conversationMenu.getByRole('menuitem')).toHaveText(['Open', 'Verify safety number', 'Block']);
+  await expect(conversationMenu.getByRole('menuitem')).toHaveText(['Open', 'Verify safety number', 'Delete conversation…', 'Block']);
   await conversationMenu.getByRole('menuitem', { name: 'Open' }).click();
   await expect(page.getByRole('heading', { name: 'carol', level: 2 })).toBeVisible();
 });
