@@ -1,8 +1,8 @@
 /**
  * Profiles as people meet them (issue 12): the display name chosen at onboarding is what the
  * person you write to sees — not "Unknown …" — and a name changed in Settings reaches a contact
- * who already holds the profile key. A profile photo chosen in Settings reaches the person written
- * to: hidden behind "Show profile photo" while it is a message request, then in the list and the
+ * who already holds the profile key. A profile photo chosen in Settings marks the note to self and
+ * reaches the person written to: hidden behind "Show profile photo" while it is a message request, then in the list and the
  * conversation header once accepted (initials before, and again once removed); a file that is not
  * a picture is refused with the reason.
  */
@@ -87,6 +87,12 @@ test('a profile photo chosen in Settings reaches the person written to; removing
   await expectDecoded(own);
   await expect(alice.page.getByRole('button', { name: 'Remove photo' })).toBeVisible();
   await expectAccessible(alice.page);
+
+  // Her own photo marks her note to self.
+  await alice.page.getByRole('button', { name: 'New conversation' }).click();
+  await alice.page.getByLabel('Username').fill(a);
+  await alice.page.getByRole('button', { name: 'Start conversation' }).click();
+  await expectDecoded(alice.page.getByRole('img', { name: 'Profile photo of Note to self' }));
 
   await startConversation(alice.page, b);
   await send(alice.page, b, 'Hello Bob, this is my face');

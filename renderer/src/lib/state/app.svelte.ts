@@ -105,8 +105,12 @@ export class AppState {
   get attachments(): AttachmentsState | null {
     return this.#attachments;
   }
-  /** A contact's avatar URL for a view's `avatarId` (null: none yet, or none at all). */
+  /**
+   * The avatar URL for a view's contact and `avatarId` (null: none yet, or none at all); for this
+   * account's own id (the note to self) the own avatar.
+   */
   avatarUrl(contactId: string, avatarId: string | null): string | null {
+    if (contactId === this.#session?.engine?.account?.accountId) return this.#settings?.avatarUrl ?? null;
     return this.#avatars?.url(contactId, avatarId) ?? null;
   }
   /** The search panel is showing (in the sidebar). */
