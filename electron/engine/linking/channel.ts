@@ -15,13 +15,43 @@ import { RelayClientError } from '../relay/errors.js';
 export const LINK_POLL_MS = 300;
 
 /**
- * Engine-level abort (ADR 0025): version ‖ 0xFF. Not authenticated — the relay could forge it, but
- * the relay can always drop the channel; an abort only ends a link sooner and signs nothing.
+ * Engine-level abort (ADR 0025): version ‖ 0xFF ‖ u8 reason, posted by the side that gives up so
+ * the other side stops at once and says why. Not authenticated — the relay could forge one, but the
+ * relay can always drop the channel; an abort only ends a link sooner and never signs anything.
  */
-export const LINK_ABORT_FRAME = Uint8Array.of(LINK_VERSION, 0xff);
+const ABORT_TYPE = 0xff;
+const ABORT_REASONS = { LINK_EXPIRED: 0, LINK_TAMPERED: 1, LINK_WRONG_CODE: 2 } as const;
+type AbortReason = keyof typeof ABORT_REASONS;
 
-export function isLinkAbort(frame: Uint8Array): boolean {
-  return frame.length === 2 && frame[0] === LINK_VERSION && frame[1] === 0xff;
+export function linkAbortFrame(reason: AbortReason): Uint8Array {
+  return Uint8Array.of(LINK_VERSION, ABORT_TYPE, ABORT_REASONS[reason]);
+}
+
+/** The abort frame a failure sends (what the other side will show). */
+export function abortFrameFor(failure: unknown): Uint8Array {
+  const code = failure instanceof EngineError ? failure.code : null;
+  return linkAbortFrame(code === 'LINK_TAMPERED' || code === 'LINK_WRONG_CODE' ? code : 'LINK_EXPIRED');
+}
+
+/** The failure an abort frame reports on the receiving side; null when the frame is not an abort. */
+function abortFailure(frame: Uint8Array): EngineError | null {
+  if (frame.length !== 3 || frame[0] !== LINK_VERSION || frame[1] !== ABORT_TYPE) return null;
+  switch (frame[2]) {
+    case ABORT_REASONS.LINK_TAMPERED:
+      return new EngineError('LINK_TAMPERED', 'the other device could not confirm this one: the link was changed on the way');
+    case ABORT_REASONS.LINK_WRONG_CODE:
+      return new EngineError('LINK_WRONG_CODE', 'the code typed on the other device did not match');
+    default:
+      return new EngineError('LINK_EXPIRED', 'the other device stopped the link');
+  }
+}
+
+/** The other side posted an abort: this side stops with the reason, and sends no abort back. */
+export class LinkAborted extends Error {
+  override readonly name = 'LinkAborted';
+  constructor(readonly failure: EngineError) {
+    super(failure.message);
+  }
 }
 
 /** Thrown by waits when the link was cancelled on this side. */
@@ -44,7 +74,8 @@ export async function nextFrame(
     const r = await inbox(after);
     const m = r.messages.find((x) => x.seq > after);
     if (m) {
-      if (isLinkAbort(m.body)) throw new EngineError('LINK_EXPIRED', 'the other device stopped the link');
+      const aborted = abortFailure(m.body);
+      if (aborted) throw new LinkAborted(aborted);
       return m;
     }
     await new Promise((resolve) => setTimeout(resolve, o.pollMs).unref?.());
@@ -56,6 +87,7 @@ export async function nextFrame(
  * a scanned or pasted offer (a 128-bit secret) it can only be a changed frame, hence LINK_TAMPERED.
  */
 export function linkFailure(e: unknown, method: 'offer' | 'code'): unknown {
+  if (e instanceof LinkAborted) return e.failure;
   if (e instanceof EngineError || e instanceof LinkCancelled) return e;
   if (isProtocolError(e)) {
     switch (e.code) {

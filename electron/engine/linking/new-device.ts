@@ -28,7 +28,7 @@ import type { LinkStatusView } from '../../../shared/api/view-models.js';
 import { BUILD_CAPABILITIES } from '../account/device-list.js';
 import { EngineError } from '../errors.js';
 import { RelayClient } from '../relay/client.js';
-import { LINK_ABORT_FRAME, LINK_POLL_MS, LinkCancelled, linkFailure, nextFrame } from './channel.js';
+import { abortFrameFor, LinkAborted, LINK_POLL_MS, LinkCancelled, linkAbortFrame, linkFailure, nextFrame } from './channel.js';
 
 /** What the accepted link hands the engine to build the profile from. */
 export type LinkedDevice = {
@@ -116,11 +116,11 @@ export class NewDeviceLink {
 
   async #fail(e: unknown): Promise<void> {
     if (e instanceof LinkCancelled) return;
+    // A wrong code shows on the primary first (it checks the Reply), so a PAKE failure on this side
+    // is a changed frame: linkFailure's 'offer' reading (LINK_TAMPERED).
     const failure = linkFailure(e, 'offer');
-    // A protocol failure here with a typed code means the primary's frame was wrong: a wrong code
-    // shows on the primary (it checks the Reply first), so on this side it is always LINK_TAMPERED.
     const error = failure instanceof EngineError ? { code: failure.code, message: failure.message } : { code: 'LINK_EXPIRED' as const, message: 'the link stopped: the relay could not be reached' };
-    if (!(failure instanceof EngineError && failure.message === 'the other device stopped the link')) await this.#post(LINK_ABORT_FRAME).catch(() => undefined);
+    if (!(e instanceof LinkAborted)) await this.#post(abortFrameFor(failure)).catch(() => undefined);
     this.#set({ phase: 'failed', error });
   }
 
@@ -159,7 +159,7 @@ export class NewDeviceLink {
     if (this.#cancelled) return;
     this.#cancelled = true;
     this.#awaiting = null;
-    await this.#post(LINK_ABORT_FRAME).catch(() => undefined);
+    await this.#post(linkAbortFrame('LINK_EXPIRED')).catch(() => undefined);
     this.#set({ phase: 'cancelled' });
   }
 }

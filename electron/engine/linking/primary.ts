@@ -27,7 +27,7 @@ import { EngineError } from '../errors.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
 import { RelayClient } from '../relay/client.js';
 import { exportAccountState } from './account-state.js';
-import { LINK_ABORT_FRAME, LINK_POLL_MS, linkFailure, nextFrame } from './channel.js';
+import { abortFrameFor, LinkAborted, LINK_POLL_MS, linkFailure, nextFrame } from './channel.js';
 
 export type PrimaryLinkInput = { readonly offerText: string } | { readonly code: string };
 
@@ -97,7 +97,8 @@ export async function linkNewDevice(core: MessagingCore, input: PrimaryLinkInput
     await core.relay.postProvisioning(channelId, provision);
     return { deviceId, addedAt: now };
   } catch (e) {
-    if (channelId) await core.relay.postProvisioning(channelId, LINK_ABORT_FRAME).catch(() => undefined);
-    throw linkFailure(e, method);
+    const failure = linkFailure(e, method);
+    if (channelId && !(e instanceof LinkAborted)) await core.relay.postProvisioning(channelId, abortFrameFor(failure)).catch(() => undefined);
+    throw failure;
   }
 }

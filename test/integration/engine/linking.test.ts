@@ -10,9 +10,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 import { systemRng } from '../../../shared/crypto/random.js';
+import { x25519GenerateKeyPair } from '../../../shared/crypto/x25519.js';
 import { linkTestDevice } from '../../../shared/testing/device-list-fixtures.js';
 import { relayAndEngines, TestEngine } from '../../support/engines.js';
 import { startTestRelay } from '../relay/helpers/relay.js';
+import { RewritingProxy } from './helpers/rewriting-proxy.js';
 
 const fixture = relayAndEngines();
 
@@ -87,9 +89,9 @@ describe('device linking through the engine', () => {
     expect(listVersion(alice)).toBe(version);
     expect((await alice.call('devices:list', {})).map((d) => d.deviceId)).toEqual([1]);
     const failed = await second.waitEvent('link:status', (s) => s.phase === 'failed');
-    expect(failed.error?.code).toBe('LINK_EXPIRED');
+    expect(failed.error?.code).toBe('LINK_WRONG_CODE');
     expect(second.engine.getState().state).toBe('needs-account');
-    expect(await second.errorOf('link:accept', { deviceName: 'laptop' })).toBe('LINK_EXPIRED');
+    expect(await second.errorOf('link:accept', { deviceName: 'laptop' })).toBe('LINK_WRONG_CODE');
     // The right code now: the channel was spent by the wrong guess.
     expect(await alice.errorOf('devices:link', { code: offer.code })).toBe('LINK_EXPIRED');
     expect(listVersion(alice)).toBe(version);
@@ -122,6 +124,36 @@ describe('device linking through the engine', () => {
       expect(second.engine.getState().state).toBe('needs-account');
     } finally {
       await relay.stop();
+    }
+  });
+
+  it.each([
+    ["the new device's keys (its ephemeral key in the Reply)", 0x02, (f: Uint8Array) => { f.set(x25519GenerateKeyPair(systemRng).publicKey, 2 + 32 + 1); }],
+    ["the new device's identity keys (inside the sealed Reply)", 0x02, (f: Uint8Array) => { f[2 + 32 + 33 + 10]! ^= 0x01; }],
+    ['the account key (inside the sealed Account frame)', 0x03, (f: Uint8Array) => { f[f.length - 40]! ^= 0x01; }],
+  ] as const)('a relay that substitutes %s makes the link fail on both sides, visibly, with nothing signed', async (_what, type, change) => {
+    const proxy = await RewritingProxy.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice', proxy.url);
+      const second = await newDevice();
+      const version = listVersion(alice);
+      proxy.rewriteProvisioning = (body) => {
+        if (body[1] !== type) return body;
+        const changed = body.slice();
+        change(changed);
+        return changed;
+      };
+      const offer = await second.call('link:start', { relayUrl: proxy.url });
+      const linking = alice.result('devices:link', { offerText: offer.offerText });
+      const failed = await second.waitEvent('link:status', (s) => s.phase === 'failed');
+      const primary = await linking;
+      expect(primary.ok ? null : primary.error.code).toBe('LINK_TAMPERED');
+      expect(failed.error?.code).toBe('LINK_TAMPERED');
+      expect(listVersion(alice)).toBe(version);
+      expect(parseDeviceList((await alice.engine.messaging!.relay.lookupAccount(alice.engine.current!.account.accountId)).deviceList).list.devices).toHaveLength(1);
+      expect(second.engine.getState().state).toBe('needs-account');
+    } finally {
+      await proxy.close();
     }
   });
 
