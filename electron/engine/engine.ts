@@ -161,6 +161,8 @@ export class Engine {
 
   /** Stops timers and closes the database (process exit). */
   async close(): Promise<void> {
+    // A link in progress stops polling and tells the primary (it would otherwise wait for expiry).
+    await this.cancelLink();
     await this.#serial(async () => {
       this.#idle.stop();
       this.#closeDatabase();

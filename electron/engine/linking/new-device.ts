@@ -103,9 +103,8 @@ export class NewDeviceLink {
       const hello = await nextFrame(this.#inbox, 0, this.#wait());
       this.#set({ phase: 'connecting' });
       const h = receiveHello(state, hello.body, { identityDhKey: this.identityDh.publicKey, identitySigningKey: this.identitySigning.publicKey, capabilities: BUILD_CAPABILITIES }, { rng });
-      const replySeq = await this.#post(h.reply);
+      await this.#post(h.reply);
       const accountFrame = await nextFrame(this.#inbox, hello.seq, this.#wait());
-      void replySeq;
       const a = receiveAccount(h.state, accountFrame.body);
       this.#awaiting = { state: a.state, confirm: a.confirm, after: accountFrame.seq, account: a.account };
       this.#set({ phase: 'awaiting-confirmation', safetyNumber: accountSafetyNumber(a.account) });

@@ -97,6 +97,18 @@ describe('device linking through the engine', () => {
     expect(listVersion(alice)).toBe(version);
   });
 
+  it("an account's link attempts are limited: after five joins (even of codes that name no channel) the next is LINK_ATTEMPTS_EXCEEDED", async () => {
+    const alice = await fixture.engine('alice');
+    // No live channel has rendezvous 000000 here: each join fails, and each spends an attempt.
+    for (let i = 0; i < 5; i++) expect(await alice.errorOf('devices:link', { code: '000000-0000-0000' })).toBe('LINK_EXPIRED');
+    const second = await newDevice();
+    const offer = await second.call('link:start', { relayUrl: fixture.relay.url });
+    expect(await alice.errorOf('devices:link', { offerText: offer.offerText })).toBe('LINK_ATTEMPTS_EXCEEDED');
+    expect((await alice.call('devices:list', {})).map((d) => d.deviceId)).toEqual([1]);
+    // The refused join took nothing: the new device is still waiting for someone.
+    expect((await second.call('link:status', {}))?.phase).toBe('waiting');
+  });
+
   it('pasted text that is not a link, or a code of the wrong length, is LINK_INVALID and spends no attempt', async () => {
     const alice = await fixture.engine('alice');
     expect(await alice.errorOf('devices:link', { offerText: 'hello' })).toBe('LINK_INVALID');
