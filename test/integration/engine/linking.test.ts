@@ -169,6 +169,39 @@ describe('device linking through the engine', () => {
     }
   });
 
+  it('a relay that replays the Hello makes the link fail on both sides (LINK_TAMPERED), nothing signed', async () => {
+    const proxy = await RewritingProxy.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice', proxy.url);
+      const second = await newDevice();
+      const version = listVersion(alice);
+      proxy.replayProvisioning = (body) => body[1] === 0x01;
+      const offer = await second.call('link:start', { relayUrl: proxy.url });
+      const primary = await alice.result('devices:link', { offerText: offer.offerText });
+      expect(primary.ok ? null : primary.error.code).toBe('LINK_TAMPERED');
+      const failed = await second.waitEvent('link:status', (s) => s.phase === 'failed');
+      expect(failed.error?.code).toBe('LINK_TAMPERED');
+      expect(listVersion(alice)).toBe(version);
+      expect(second.engine.getState().state).toBe('needs-account');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('the new device cancels: the primary stops at once with LINK_EXPIRED and signs nothing', async () => {
+    const alice = await fixture.engine('alice');
+    const second = await newDevice();
+    const offer = await second.call('link:start', { relayUrl: fixture.relay.url });
+    const linking = alice.result('devices:link', { code: offer.code });
+    await second.waitEvent('link:status', (s) => s.phase === 'awaiting-confirmation');
+    expect(await second.call('link:cancel', {})).toBeNull();
+    const primary = await linking;
+    expect(primary.ok ? null : primary.error.code).toBe('LINK_EXPIRED');
+    expect((await alice.call('devices:list', {})).map((d) => d.deviceId)).toEqual([1]);
+    expect(await second.call('link:status', {})).toBeNull();
+    expect(await second.errorOf('link:accept', { deviceName: 'laptop' })).toBe('LINK_NOT_STARTED');
+  });
+
   it('an account with 6 devices: linking a seventh is TOO_MANY_DEVICES with the reason, and the list stays', async () => {
     const alice = await fixture.engine('alice');
     const account = alice.engine.current!.account;

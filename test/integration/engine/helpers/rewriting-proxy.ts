@@ -38,6 +38,8 @@ export class RewritingProxy {
   rewrite: Rewrite | null = null;
   /** Applied to every provisioning message posted (either side) while set. */
   rewriteProvisioning: ProvisioningRewrite | null = null;
+  /** A provisioning message for which this says true is posted to the relay twice (a replay). */
+  replayProvisioning: ((body: Uint8Array) => boolean) | null = null;
   readonly sockets = new Set<{ destroy(): void }>();
 
   private constructor(
@@ -60,6 +62,11 @@ export class RewritingProxy {
             delete headers['content-length'];
           }
           const upstreamResponse = await fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'GET', headers, body: sent });
+          const replay = holder.proxy?.replayProvisioning;
+          if (replay && sent && upstreamResponse.ok && req.method === 'POST' && PROVISIONING_POST.test(new URL(req.url ?? '/', target).pathname)) {
+            const posted = new Uint8Array(Buffer.from((JSON.parse(sent.toString('utf8')) as { body: string }).body, 'base64url'));
+            if (replay(posted)) await fetch(new URL(req.url ?? '/', target), { method: 'POST', headers, body: sent });
+          }
           let text = await upstreamResponse.text();
           const rewrite = holder.proxy?.rewrite;
           if (rewrite && upstreamResponse.ok && req.method === 'GET' && LOOKUP.test(new URL(req.url ?? '/', target).pathname)) {
