@@ -14,11 +14,13 @@ import { createAccountMaterial } from '../account/bootstrap.js';
 import { insertAccount } from '../db/account.js';
 import { getContact, insertContact, listContacts, setContactBlocked, setContactVerified } from '../db/contacts.js';
 import { getOrCreateDirectConversation, listConversations } from '../db/conversations.js';
-import { getOwnProfile, insertOwnProfile } from '../db/profiles.js';
+import { getOwnProfile, insertOwnProfile, setOwnAvatar } from '../db/profiles.js';
 import { readSettings, writeSettings } from '../db/settings.js';
 import { EngineError } from '../errors.js';
 import { exportAccountState, importAccountState, parseAccountState } from './account-state.js';
 
+/** Stands in for a WebP (the table checks only its length). */
+const AVATAR = new Uint8Array(40).fill(7);
 const open: TemporaryDatabase[] = [];
 afterEach(() => {
   for (const d of open.splice(0)) d.dispose();
@@ -46,6 +48,7 @@ function primary() {
   db.writer.transaction(() => {
     insertAccount(db.writer, account);
     insertOwnProfile(db.writer, { profileKey: systemRng(32), displayName: 'Alice A.', about: 'hi', now });
+    setOwnAvatar(db.writer, AVATAR, now);
     for (const [c, name] of [[bob, 'bob'], [carol, 'carol']] as const) {
       insertContact(db.writer, { accountId: c.account.accountId, username: name, accountKey: c.account.accountKey.publicKey, deviceList: { signed: c.signed, version: 1, issuedAt: now }, now });
     }
@@ -78,7 +81,10 @@ describe('account state for a new device', () => {
     const { db } = database();
     const state = parseAccountState(blob);
     db.writer.transaction(() => importAccountState(db.writer, state, p.now));
-    expect(getOwnProfile(db.reader)).toMatchObject({ displayName: 'Alice A.', about: 'hi', profileKey: getOwnProfile(p.db.reader)!.profileKey });
+    // The same profile under the same key and revision, counted as uploaded: the new device does not
+    // upload an older copy over the primary's (which would drop the avatar for new readers).
+    const own = getOwnProfile(p.db.reader)!;
+    expect(getOwnProfile(db.reader)).toMatchObject({ displayName: 'Alice A.', about: 'hi', profileKey: own.profileKey, revision: own.revision, avatar: AVATAR, uploadedRevision: own.revision });
     const contacts = listContacts(db.reader).map((c) => [c.username, c.verified, c.blocked, c.accepted]);
     expect(contacts.sort()).toEqual([['bob', true, false, true], ['carol', false, true, true]]);
     expect(getContact(db.reader, p.bob.account.accountId)!.deviceList.signed).toEqual(p.bob.signed);

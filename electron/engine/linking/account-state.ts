@@ -1,7 +1,8 @@
 /**
  * The account state a primary sends a newly linked device inside the Provision frame (DESIGN §3.11,
  * docs/protocol.md §20.5 carries it as an opaque blob; its format is ADR 0025): UTF-8 JSON, version 1 —
- * the own profile (name, about, profile key: every device of a person shows the same profile), the
+ * the own profile (name, about, avatar, revision, profile key: every device of a person shows the
+ * same profile, and the primary keeps the relay's copy, so the new device does not upload it), the
  * contacts with their account keys, signed device lists and verification, acceptance and blocking
  * states, the settings that follow the person (SYNCED_SETTINGS), and the conversation list (which
  * direct conversations exist). Never the account private key, never a session, never a message.
@@ -18,7 +19,8 @@ import { SettingsSchema, type Settings } from '../../../shared/api/view-models.j
 import { getContact, insertContact, listContacts, setContactBlocked, setContactVerified } from '../db/contacts.js';
 import { getOrCreateDirectConversation, listConversations } from '../db/conversations.js';
 import type { ReadDb, WriteDb } from '../db/database.js';
-import { getOwnProfile, insertOwnProfile } from '../db/profiles.js';
+import { getOwnProfile, importOwnProfile } from '../db/profiles.js';
+import { profileKeyId } from '../../../shared/protocol/profile.js';
 import { readSettings, writeSettings } from '../db/settings.js';
 import { EngineError } from '../errors.js';
 
@@ -32,7 +34,16 @@ const B64 = z.string().regex(/^[A-Za-z0-9_-]*$/).max(200_000);
 const AccountStateSchema = z.strictObject({
   v: z.literal(ACCOUNT_STATE_VERSION),
   username: z.string().min(1).max(64),
-  profile: z.strictObject({ displayName: z.string().max(256), about: z.string().max(1024), profileKey: B64 }).nullable(),
+  profile: z
+    .strictObject({
+      displayName: z.string().max(256),
+      about: z.string().max(1024),
+      profileKey: B64,
+      revision: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+      /** The avatar (a WebP of at most 64 KiB) as base64url, or null. */
+      avatar: B64.nullable(),
+    })
+    .nullable(),
   contacts: z
     .array(
       z.strictObject({
@@ -64,7 +75,9 @@ export function exportAccountState(db: ReadDb, username: string): Uint8Array {
   const state: AccountState = {
     v: ACCOUNT_STATE_VERSION,
     username,
-    profile: own ? { displayName: own.displayName, about: own.about, profileKey: toBase64Url(own.profileKey) } : null,
+    profile: own
+      ? { displayName: own.displayName, about: own.about, profileKey: toBase64Url(own.profileKey), revision: own.revision, avatar: own.avatar && toBase64Url(own.avatar) }
+      : null,
     contacts: listContacts(db).map((c) => ({
       accountId: toBase64Url(c.accountId),
       username: c.username,
@@ -105,7 +118,16 @@ export function parseAccountState(bytes: Uint8Array): AccountState {
 /** Imports a parsed state into the new device's (empty) database, in the caller's transaction. */
 export function importAccountState(db: WriteDb, state: AccountState, now: number): void {
   if (state.profile) {
-    insertOwnProfile(db, { profileKey: fromBase64Url(state.profile.profileKey), displayName: state.profile.displayName, about: state.profile.about, now });
+    const profileKey = fromBase64Url(state.profile.profileKey);
+    importOwnProfile(db, {
+      profileKey,
+      revision: state.profile.revision,
+      displayName: state.profile.displayName,
+      about: state.profile.about,
+      avatar: state.profile.avatar === null ? null : fromBase64Url(state.profile.avatar),
+      keyId: profileKeyId(profileKey),
+      now,
+    });
   }
   for (const c of state.contacts) {
     const accountId = fromBase64Url(c.accountId);
