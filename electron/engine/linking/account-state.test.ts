@@ -14,13 +14,14 @@ import { createAccountMaterial } from '../account/bootstrap.js';
 import { insertAccount } from '../db/account.js';
 import { getContact, insertContact, listContacts, setContactBlocked, setContactVerified } from '../db/contacts.js';
 import { getOrCreateDirectConversation, listConversations } from '../db/conversations.js';
-import { getOwnProfile, insertOwnProfile, setOwnAvatar } from '../db/profiles.js';
+import { dueContactProfiles, getContactProfile, getOwnProfile, insertOwnProfile, receiveContactProfileKey, setOwnAvatar } from '../db/profiles.js';
 import { readSettings, writeSettings } from '../db/settings.js';
 import { EngineError } from '../errors.js';
 import { exportAccountState, importAccountState, parseAccountState } from './account-state.js';
 
 /** Stands in for a WebP (the table checks only its length). */
 const AVATAR = new Uint8Array(40).fill(7);
+const BOB_PROFILE_KEY = new Uint8Array(32).fill(9);
 const open: TemporaryDatabase[] = [];
 afterEach(() => {
   for (const d of open.splice(0)) d.dispose();
@@ -53,6 +54,7 @@ function primary() {
       insertContact(db.writer, { accountId: c.account.accountId, username: name, accountKey: c.account.accountKey.publicKey, deviceList: { signed: c.signed, version: 1, issuedAt: now }, now });
     }
     setContactVerified(db.writer, bob.account.accountId, true, now);
+    receiveContactProfileKey(db.writer, { accountId: bob.account.accountId, profileKey: BOB_PROFILE_KEY, revision: 3, usernameClaim: 'bob', now });
     setContactBlocked(db.writer, carol.account.accountId, true, now);
     getOrCreateDirectConversation(db.writer, bob.account.accountId, now);
     writeSettings(db.writer, { readReceipts: false, notifications: 'nothing', searchEnabled: false, appLockIdleMinutes: 5 });
@@ -88,6 +90,9 @@ describe('account state for a new device', () => {
     const contacts = listContacts(db.reader).map((c) => [c.username, c.verified, c.blocked, c.accepted]);
     expect(contacts.sort()).toEqual([['bob', true, false, true], ['carol', false, true, true]]);
     expect(getContact(db.reader, p.bob.account.accountId)!.deviceList.signed).toEqual(p.bob.signed);
+    // Bob's shared profile key came along; his profile is due to be fetched with it.
+    expect(getContactProfile(db.reader, p.bob.account.accountId)?.profileKey).toEqual(BOB_PROFILE_KEY);
+    expect(dueContactProfiles(db.reader).map((c) => c.accountId)).toEqual([p.bob.account.accountId]);
     const settings = readSettings(db.reader);
     expect(settings).toMatchObject({ readReceipts: false, notifications: 'nothing' });
     // App lock and search are about this machine: they stay at their defaults on the new device.

@@ -3,8 +3,8 @@
  * docs/protocol.md §20.5 carries it as an opaque blob; its format is ADR 0025): UTF-8 JSON, version 1 —
  * the own profile (name, about, avatar, revision, profile key: every device of a person shows the
  * same profile, and the primary keeps the relay's copy, so the new device does not upload it), the
- * contacts with their account keys, signed device lists and verification, acceptance and blocking
- * states, the settings that follow the person (SYNCED_SETTINGS), and the conversation list (which
+ * contacts with their account keys, signed device lists, shared profile keys and verification,
+ * acceptance and blocking states, the settings that follow the person (SYNCED_SETTINGS), and the conversation list (which
  * direct conversations exist). Never the account private key, never a session, never a message.
  *
  * Owns encoding (export from the primary's database), validation (a zod schema; every contact's list
@@ -19,7 +19,7 @@ import { SettingsSchema, type Settings } from '../../../shared/api/view-models.j
 import { getContact, insertContact, listContacts, setContactBlocked, setContactVerified } from '../db/contacts.js';
 import { getOrCreateDirectConversation, listConversations } from '../db/conversations.js';
 import type { ReadDb, WriteDb } from '../db/database.js';
-import { getOwnProfile, importOwnProfile } from '../db/profiles.js';
+import { getContactProfile, getOwnProfile, importOwnProfile, receiveContactProfileKey } from '../db/profiles.js';
 import { profileKeyId } from '../../../shared/protocol/profile.js';
 import { readSettings, writeSettings } from '../db/settings.js';
 import { EngineError } from '../errors.js';
@@ -54,6 +54,8 @@ const AccountStateSchema = z.strictObject({
         verified: z.boolean(),
         accepted: z.boolean(),
         blocked: z.boolean(),
+        /** The profile key they shared, or null: the new device fetches their profile with it. */
+        profileKey: B64.nullable(),
       }),
     )
     .max(10_000),
@@ -67,6 +69,11 @@ const AccountStateSchema = z.strictObject({
   conversations: z.array(B64).max(10_000),
 });
 export type AccountState = z.output<typeof AccountStateSchema>;
+
+function contactProfileKey(db: ReadDb, accountId: Uint8Array): string | null {
+  const key = getContactProfile(db, accountId)?.profileKey;
+  return key ? toBase64Url(key) : null;
+}
 
 /** What the primary sends: read from its database (never the account private key: it is not read). */
 export function exportAccountState(db: ReadDb, username: string): Uint8Array {
@@ -86,6 +93,7 @@ export function exportAccountState(db: ReadDb, username: string): Uint8Array {
       verified: c.verified,
       accepted: c.accepted,
       blocked: c.blocked,
+      profileKey: contactProfileKey(db, c.accountId),
     })),
     settings: Object.fromEntries(SYNCED_SETTINGS.map((k) => [k, settings[k]])) as AccountState['settings'],
     conversations: listConversations(db, 0).flatMap((c) => (c.conversation.kind === 'direct' ? [toBase64Url(c.conversation.peerAccountId)] : [])),
@@ -145,6 +153,7 @@ export function importAccountState(db: WriteDb, state: AccountState, now: number
         accepted: c.accepted,
       });
     }
+    if (c.profileKey !== null) receiveContactProfileKey(db, { accountId, profileKey: fromBase64Url(c.profileKey), revision: 0, usernameClaim: c.username, now });
     if (c.verified) setContactVerified(db, accountId, true, now);
     if (c.blocked) setContactBlocked(db, accountId, true, now);
   }

@@ -75,6 +75,12 @@ describe('device linking through the engine', () => {
     await bob.send(bToA, 'to both of you');
     await alice.receive(bob, 'to both of you');
     await second.receive(bob, 'to both of you');
+    // The new device shows Bob's profile (his key arrives with the account state — account-state.test pins that — or with his message)..
+    const bobName = (await bob.call('profile:get', {})).displayName;
+    for (let i = 0; (await second.call('contacts:list', {}))[0]?.displayName !== bobName; i++) {
+      if (i > 200) throw new Error("the new device never showed Bob's profile");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   });
 
   it('a wrong short code fails the PAKE on the primary: nothing is signed, the channel takes no second guess, and the new device is told', async () => {
