@@ -75,7 +75,7 @@ describe('device linking through the engine', () => {
     await bob.send(bToA, 'to both of you');
     await alice.receive(bob, 'to both of you');
     await second.receive(bob, 'to both of you');
-    // The new device shows Bob's profile (his key arrives with the account state — account-state.test pins that — or with his message)..
+    // The new device shows Bob's profile (his key arrives with the account state — account-state.test pins that — or with his message).
     const bobName = (await bob.call('profile:get', {})).displayName;
     for (let i = 0; (await second.call('contacts:list', {}))[0]?.displayName !== bobName; i++) {
       if (i > 200) throw new Error("the new device never showed Bob's profile");
