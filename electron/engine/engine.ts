@@ -337,6 +337,8 @@ export class Engine {
       const username = normalizeUsername(req.username);
       if (username === null) throw new EngineError('INVALID_USERNAME', 'a username is 3-32 of a-z, 0-9, "_" and "."');
       const profile = checkProfileInput(req.displayName ?? username, '');
+      // Creating an account instead of linking ends a link in progress (and tells the primary).
+      await this.cancelLink();
       return this.#createProfile(req.passphrase, async (db) => {
         let account = (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account;
         db.writer.transaction(() => createOwnProfile(db.writer, { displayName: profile.displayName, rng: this.#rng, now: this.#clock() }));
