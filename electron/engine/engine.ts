@@ -22,16 +22,18 @@ import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_AVATAR_PICTURE_BYTES, MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type { AccountView, EngineState, KeyProtection, LifecycleState, OwnProfileView, Settings } from '../../shared/api/view-models.js';
+import type { AccountView, EngineState, KeyProtection, LifecycleState, LinkStatusView, OwnDeviceView, OwnProfileView, Settings } from '../../shared/api/view-models.js';
 import { ed25519Sign } from '../../shared/crypto/ed25519.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
 import { normalizeUsername } from '../../shared/wire/username.js';
-import { bootstrapAccount } from './account/bootstrap.js';
+import { parseDeviceList } from '../../shared/protocol/device-list.js';
+import { bootstrapAccount, PRIMARY_DEVICE_ID } from './account/bootstrap.js';
 import { resignDeviceListIfDue } from './account/device-list.js';
 import { maintainPrekeys } from './account/prekey-lifecycle.js';
 import { IdleLock, systemTimers, type Timers } from './app-lock.js';
 import { crashPoint } from './crash-points.js';
-import { getAccount, type LocalAccount } from './db/account.js';
+import { getAccount, insertAccount, type LocalAccount } from './db/account.js';
+import { deviceNames, setDeviceName } from './db/device-names.js';
 import { databaseFiles, openDatabase, type EngineDatabase } from './db/database.js';
 import { StorageError } from './db/errors.js';
 import { rekeyDatabase } from './db/rekey.js';
@@ -42,7 +44,11 @@ import { KeyError } from './keys/errors.js';
 import type { KeychainKeyStore } from './keys/keychain.js';
 import type { PassphraseKeyFile } from './keys/passphrase-key-file.js';
 import { LocalQueries, type OpenProfile } from './local-queries.js';
-import { Messaging, registerNewAccount, type MessagingTuning } from './messaging/messaging.js';
+import { importAccountState, parseAccountState } from './linking/account-state.js';
+import { linkFailure } from './linking/channel.js';
+import { accountSafetyNumber, NewDeviceLink } from './linking/new-device.js';
+import { linkNewDevice } from './linking/primary.js';
+import { Messaging, registerNewAccount, uploadLinkedDevicePrekeys, type MessagingTuning } from './messaging/messaging.js';
 import { checkProfileInput, createOwnProfile } from './messaging/profiles.js';
 import { getOwnProfile } from './db/profiles.js';
 import type { Profile } from './profile.js';
@@ -102,6 +108,8 @@ export class Engine {
   /** The relay side (electron/engine/messaging) while the database is open. */
   #messaging: Messaging | null = null;
   readonly #messagingTuning: MessagingTuning | undefined;
+  /** A new device's link in progress (needs-account only). */
+  #link: NewDeviceLink | null = null;
   /** The contact, conversation and message views over the open database. */
   readonly #queries: LocalQueries;
 
@@ -153,6 +161,8 @@ export class Engine {
 
   /** Stops timers and closes the database (process exit). */
   async close(): Promise<void> {
+    // A link in progress stops polling and tells the primary (it would otherwise wait for expiry).
+    await this.cancelLink();
     await this.#serial(async () => {
       this.#idle.stop();
       this.#closeDatabase();
@@ -327,49 +337,174 @@ export class Engine {
       const username = normalizeUsername(req.username);
       if (username === null) throw new EngineError('INVALID_USERNAME', 'a username is 3-32 of a-z, 0-9, "_" and "."');
       const profile = checkProfileInput(req.displayName ?? username, '');
-      if (req.passphrase !== undefined) checkPassphraseStrength(req.passphrase);
-      else if (!(await this.#keychain.isAvailable())) {
-        this.#keychainAvailable = false;
-        throw new EngineError('KEYCHAIN_UNAVAILABLE', 'the OS keychain is not available; choose a passphrase');
-      }
-      await this.#removeProfileFiles();
-      await mkdir(this.profile.dataDir, { recursive: true, mode: 0o700 });
-      const protection: KeyProtection = req.passphrase !== undefined ? 'passphrase' : 'keychain';
-      // A copy of the key for the search worker, handed over once the account exists.
-      let searchKey: Uint8Array | null = null;
-      try {
-        const key = this.#rng(32);
-        try {
-          if (req.passphrase !== undefined) await this.#passphrase.create(req.passphrase, key);
-          else await this.#keychain.store(key);
-          const db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
-          searchKey = key.slice();
-          this.#open = { db, account: (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account };
-          db.writer.transaction(() => createOwnProfile(db.writer, { displayName: profile.displayName, rng: this.#rng, now: this.#clock() }));
-          // Registration at the relay is part of creating the account: a taken username fails here.
-          if (!this.#messagingTuning?.localOnly) {
-            await registerNewAccount(db, this.#open.account, { rng: this.#rng, clock: this.#clock, ...(this.#messagingTuning && { tuning: this.#messagingTuning }) });
-            this.#open = { db, account: getAccount(db.reader)! };
-          }
-        } finally {
-          key.fill(0);
+      // Creating an account instead of linking ends a link in progress (and tells the primary).
+      await this.cancelLink();
+      return this.#createProfile(req.passphrase, async (db) => {
+        let account = (await bootstrapAccount(db.writer, { username, relayUrl: req.relayUrl }, { rng: this.#rng, now: this.#clock })).account;
+        db.writer.transaction(() => createOwnProfile(db.writer, { displayName: profile.displayName, rng: this.#rng, now: this.#clock() }));
+        // Registration at the relay is part of creating the account: a taken username fails here.
+        if (!this.#messagingTuning?.localOnly) {
+          this.#open = { db, account };
+          await registerNewAccount(db, account, { rng: this.#rng, clock: this.#clock, ...(this.#messagingTuning && { tuning: this.#messagingTuning }) });
+          account = getAccount(db.reader)!;
         }
-      } catch (e) {
-        searchKey?.fill(0);
-        this.#closeDatabase();
-        await this.#search.stopped();
-        await this.#removeProfileFiles();
-        if (protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);
-        throw e;
-      }
-      this.#search.attach(this.#open.db, searchKey!);
-      this.#protection = protection;
-      if (protection === 'keychain') this.#keychainAvailable = true;
-      this.#idle.configure(null);
-      this.#setState('ready');
-      this.#startMessaging();
-      return accountView(this.#open.account);
+        return account;
+      });
     });
+  }
+
+  /**
+   * Creates this profile's database under a new key (the keychain's, or a passphrase key file),
+   * fills it with `populate` and becomes ready; on any failure every file is removed again.
+   */
+  async #createProfile(passphrase: string | undefined, populate: (db: EngineDatabase) => Promise<LocalAccount>): Promise<AccountView> {
+    if (passphrase !== undefined) checkPassphraseStrength(passphrase);
+    else if (!(await this.#keychain.isAvailable())) {
+      this.#keychainAvailable = false;
+      throw new EngineError('KEYCHAIN_UNAVAILABLE', 'the OS keychain is not available; choose a passphrase');
+    }
+    await this.#removeProfileFiles();
+    await mkdir(this.profile.dataDir, { recursive: true, mode: 0o700 });
+    const protection: KeyProtection = passphrase !== undefined ? 'passphrase' : 'keychain';
+    // A copy of the key for the search worker, handed over once the account exists.
+    let searchKey: Uint8Array | null = null;
+    let db: EngineDatabase | null = null;
+    let open: OpenProfile;
+    try {
+      const key = this.#rng(32);
+      try {
+        if (passphrase !== undefined) await this.#passphrase.create(passphrase, key);
+        else await this.#keychain.store(key);
+        db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+        searchKey = key.slice();
+        open = { db, account: await populate(db) };
+        this.#open = open;
+      } finally {
+        key.fill(0);
+      }
+    } catch (e) {
+      searchKey?.fill(0);
+      const opened = this.#open?.db === db;
+      this.#closeDatabase();
+      if (!opened) db?.close();
+      await this.#search.stopped();
+      await this.#removeProfileFiles();
+      if (protection === 'keychain') await this.#keychain.destroy().catch(() => undefined);
+      throw e;
+    }
+    this.#search.attach(open.db, searchKey!);
+    this.#protection = protection;
+    if (protection === 'keychain') this.#keychainAvailable = true;
+    this.#idle.configure(null);
+    this.#setState('ready');
+    this.#startMessaging();
+    return accountView(open.account);
+  }
+
+  // ── Device linking (electron/engine/linking, ADR 0025) ────────────────────────
+
+  /** New device: a channel, the offer and the short code; the handshake waits for the primary in the background. */
+  startLink(req: RequestOf<'link:start'>): Promise<LinkStatusView> {
+    return this.#serial(async () => {
+      if (this.#state !== 'needs-account') throw new EngineError('ACCOUNT_EXISTS', 'this profile already has an account');
+      await this.#link?.cancel();
+      const link = await NewDeviceLink.start(req.relayUrl, {
+        rng: this.#rng,
+        clock: this.#clock,
+        onStatus: (status) => {
+          if (this.#link === link) this.#emitEvent('link:status', status);
+        },
+        ...(this.#messagingTuning?.linkPollMs !== undefined && { pollMs: this.#messagingTuning.linkPollMs }),
+      }).catch((e: unknown) => {
+        throw linkFailure(e, 'offer');
+      });
+      this.#link = link;
+      return link.status;
+    });
+  }
+
+  linkStatus(): LinkStatusView | null {
+    return this.#link?.status ?? null;
+  }
+
+  /**
+   * New device: the person compared the account's safety number and accepts. Waits for the
+   * provisioning (outside the engine's queue: cancel may interleave), then creates the profile from
+   * it — identity keys, the signed list naming this device, the account state, fresh prekeys
+   * uploaded — and becomes ready with messaging started (no restart).
+   */
+  async acceptLink(req: RequestOf<'link:accept'>): Promise<AccountView> {
+    const link = this.#link;
+    if (!link) throw new EngineError('LINK_NOT_STARTED', 'there is no link in progress');
+    if (this.#state !== 'needs-account') throw new EngineError('ACCOUNT_EXISTS', 'this profile already has an account');
+    const deviceName = checkProfileInput(req.deviceName, '').displayName;
+    if (req.passphrase !== undefined) checkPassphraseStrength(req.passphrase);
+    const linked = await link.accept();
+    const state = parseAccountState(linked.provisioning.accountState);
+    const view = await this.#serial(() =>
+      this.#createProfile(req.passphrase, async (db) => {
+        const now = this.#clock();
+        const account: LocalAccount = {
+          accountId: linked.account.accountId,
+          username: state.username,
+          relayUrl: linked.relayUrl,
+          relayId: linked.relayId,
+          accountPublicKey: linked.account.accountPublicKey,
+          accountPrivateKey: null,
+          deviceId: linked.provisioning.deviceId,
+          identityDh: linked.identityDh,
+          identitySigning: linked.identitySigning,
+          pq: true,
+          deviceList: { signed: linked.provisioning.signedDeviceList, version: linked.provisioning.deviceList.version, issuedAt: linked.provisioning.deviceList.issuedAt },
+          registeredAt: now,
+          createdAt: now,
+        };
+        db.writer.transaction(() => {
+          insertAccount(db.writer, account);
+          importAccountState(db.writer, state, now);
+          setDeviceName(db.writer, account.deviceId, deviceName, now);
+          createOwnProfile(db.writer, { displayName: state.username, rng: this.#rng, now });
+        });
+        await maintainPrekeys(db.writer, account, { rng: this.#rng, now: this.#clock });
+        if (!this.#messagingTuning?.localOnly) await uploadLinkedDevicePrekeys(db, account, { rng: this.#rng, clock: this.#clock, ...(this.#messagingTuning && { tuning: this.#messagingTuning }) });
+        return account;
+      }),
+    );
+    link.finished();
+    if (this.#link === link) this.#link = null;
+    return view;
+  }
+
+  async cancelLink(): Promise<null> {
+    const link = this.#link;
+    this.#link = null;
+    await link?.cancel();
+    return null;
+  }
+
+  /** This account's devices from its own signed list, with the names this device knows. */
+  listDevices(): OwnDeviceView[] {
+    const { db, account } = this.#require();
+    const names = deviceNames(db.reader);
+    return parseDeviceList(account.deviceList.signed).list.devices.map((d) => ({
+      deviceId: d.deviceId,
+      name: names.get(d.deviceId) ?? null,
+      addedAt: d.addedAt,
+      thisDevice: d.deviceId === account.deviceId,
+      primary: d.deviceId === PRIMARY_DEVICE_ID,
+    }));
+  }
+
+  accountSafetyNumber(): { safetyNumber: string[] } {
+    const { account } = this.#require();
+    return { safetyNumber: accountSafetyNumber({ accountId: account.accountId, accountPublicKey: account.accountPublicKey }) };
+  }
+
+  /** Primary: links the new device behind the offer or code (linking/primary.ts). */
+  async linkDevice(req: RequestOf<'devices:link'>): Promise<OwnDeviceView> {
+    const messaging = this.#requireMessaging();
+    const r = await linkNewDevice(messaging.core, req, { ...(this.#messagingTuning?.linkPollMs !== undefined && { pollMs: this.#messagingTuning.linkPollMs }) });
+    return { deviceId: r.deviceId, name: null, addedAt: r.addedAt, thisDevice: false, primary: false };
   }
 
   unlock(req: RequestOf<'account:unlock'>): Promise<EngineState> {
@@ -617,6 +752,13 @@ export class Engine {
       'account:lock': () => this.lock(),
       'account:logout': () => this.logout(),
       'account:delete': () => this.deleteAccount(),
+      'link:start': (r) => this.startLink(r),
+      'link:status': () => this.linkStatus(),
+      'link:accept': (r) => this.acceptLink(r),
+      'link:cancel': () => this.cancelLink(),
+      'devices:list': () => this.listDevices(),
+      'devices:accountSafetyNumber': () => this.accountSafetyNumber(),
+      'devices:link': (r) => this.linkDevice(r),
       'profile:get': () => this.getProfile(),
       'profile:setAvatar': (r) => this.setAvatar(r),
       'profile:set': (r) => this.setProfile(r),

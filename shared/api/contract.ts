@@ -31,7 +31,10 @@ import {
   UsernameInputSchema,
 } from './primitives.js';
 import {
+  AccountSafetyNumberSchema,
   AccountViewSchema,
+  LinkStatusViewSchema,
+  OwnDeviceViewSchema,
   ContactAvatarSchema,
   ContactViewSchema,
   ConversationViewSchema,
@@ -108,6 +111,39 @@ export const CONTRACT = {
    * then this device is wiped as at logout. NOT_PRIMARY_DEVICE on a linked device.
    */
   'account:delete': { method: 'deleteAccount', request: Empty, response: EngineStateSchema },
+
+  // ── Device linking (DESIGN §3.11, ADR 0025) ──
+  /** New device: create the channel and the offer (QR/text) and short code; progress comes as link:status events. */
+  'link:start': { method: 'startLink', request: z.strictObject({ relayUrl: RelayUrlSchema }), response: LinkStatusViewSchema },
+  /** New device: the link in progress (null when none). */
+  'link:status': { method: 'linkStatus', request: Empty, response: LinkStatusViewSchema.nullable() },
+  /**
+   * New device: the person compared the account's safety number and accepts. Resolves when this
+   * device holds its place in the account's device list and is ready (the lifecycle becomes ready).
+   */
+  'link:accept': {
+    method: 'acceptLink',
+    request: z.strictObject({
+      /** What this device is called in Linked devices ("Alice's desktop"). */
+      deviceName: DisplayNameInputSchema,
+      passphrase: PassphraseInputSchema.optional(),
+    }),
+    response: AccountViewSchema,
+  },
+  'link:cancel': { method: 'cancelLink', request: Empty, response: z.null() },
+  /** This account's devices (Settings → Linked devices). */
+  'devices:list': { method: 'listDevices', request: Empty, response: z.array(OwnDeviceViewSchema) },
+  /** The account's safety number as a new device shows it before it accepts. */
+  'devices:accountSafetyNumber': { method: 'accountSafetyNumber', request: Empty, response: AccountSafetyNumberSchema },
+  /**
+   * Primary: link the new device behind a scanned or pasted offer, or a typed short code. Resolves
+   * when the new device got its provisioning; LINK_* or TOO_MANY_DEVICES otherwise.
+   */
+  'devices:link': {
+    method: 'linkDevice',
+    request: z.union([z.strictObject({ offerText: z.string().min(1).max(400) }), z.strictObject({ code: z.string().min(1).max(40) })]),
+    response: OwnDeviceViewSchema,
+  },
 
   // ── Own profile (docs/protocol.md §18) ──
   'profile:get': { method: 'getProfile', request: Empty, response: OwnProfileViewSchema },

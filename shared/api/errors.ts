@@ -69,6 +69,20 @@ export const API_ERROR_CODES = [
   'ATTACHMENT_NOT_READY',
   /** An image in a message request that the person has not asked to see (attachments:reveal first). */
   'ATTACHMENT_WITHHELD',
+  /** A link offer or short code that is not one (wrong prefix, length, digits): nothing was sent (ADR 0025). */
+  'LINK_INVALID',
+  /** The short code did not match (the PAKE failed): the channel is spent; the new device shows a new code. */
+  'LINK_WRONG_CODE',
+  /** The devices did not confirm the same keys (a relay substituted a key, or a frame was changed): nothing was signed. */
+  'LINK_TAMPERED',
+  /** The link's channel expired, or the other device stopped the link (cancelled, or it failed there): start again. */
+  'LINK_EXPIRED',
+  /** This account started too many device links lately; try again later. */
+  'LINK_ATTEMPTS_EXCEEDED',
+  /** The account already has the most devices a relay allows (6): remove one first. */
+  'TOO_MANY_DEVICES',
+  /** No link in progress to answer (link:accept without link:start, or after it ended). */
+  'LINK_NOT_STARTED',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

@@ -10,6 +10,7 @@ import {
   ConnectionStateSchema,
   ConversationViewSchema,
   EngineStateSchema,
+  LinkStatusViewSchema,
   MessageStatusSchema,
   MessageViewSchema,
   PresenceSchema,
@@ -19,6 +20,8 @@ import {
 export const EVENTS = {
   /** Lifecycle changes the renderer did not ask for (idle app lock, logout elsewhere). */
   'engine:state': EngineStateSchema,
+  /** The new device's link moved on (link:start's status, updated). */
+  'link:status': LinkStatusViewSchema,
   'message:added': z.strictObject({ message: MessageViewSchema }),
   /** Any change of a shown message (read state, body of a notice) — the whole new view. */
   'message:updated': z.strictObject({ message: MessageViewSchema }),

@@ -17,6 +17,7 @@ import {
   MessageIdSchema,
   TimestampSchema,
 } from './primitives.js';
+import { ApiErrorSchema } from './errors.js';
 
 // ── Engine state ────────────────────────────────────────────────────────────
 
@@ -38,6 +39,39 @@ export const AccountViewSchema = z.strictObject({
   primaryDevice: z.boolean(),
 });
 export type AccountView = z.infer<typeof AccountViewSchema>;
+
+// ── Device linking (ADR 0025) ───────────────────────────────────────────────
+
+/**
+ * The new device's side of a link. `offerText` is what the QR code shows and the text to copy;
+ * `code` the short code to type on the primary. Both are single-use and expire at `expiresAt`
+ * (they let the account's primary device link this one, nothing more). `safetyNumber` (groups of
+ * five digits) is the account's, shown from `awaiting-confirmation` on: the person compares it with
+ * the primary's before accepting.
+ */
+export const LinkPhaseSchema = z.enum(['waiting', 'connecting', 'awaiting-confirmation', 'provisioning', 'linked', 'failed', 'cancelled']);
+export const LinkStatusViewSchema = z.strictObject({
+  phase: LinkPhaseSchema,
+  offerText: z.string().max(200),
+  code: z.string().max(20),
+  expiresAt: TimestampSchema,
+  safetyNumber: z.array(z.string().max(5)).max(12).nullable(),
+  error: ApiErrorSchema.nullable(),
+});
+export type LinkStatusView = z.infer<typeof LinkStatusViewSchema>;
+
+/** A device of this account (Settings → Linked devices). `name` only where this device knows it. */
+export const OwnDeviceViewSchema = z.strictObject({
+  deviceId: DeviceIdSchema,
+  name: z.string().nullable(),
+  addedAt: TimestampSchema,
+  thisDevice: z.boolean(),
+  primary: z.boolean(),
+});
+export type OwnDeviceView = z.infer<typeof OwnDeviceViewSchema>;
+
+/** The primary's view of its link in progress: the account's safety number, as the new device shows it. */
+export const AccountSafetyNumberSchema = z.strictObject({ safetyNumber: z.array(z.string().max(5)).max(12) });
 
 export const EngineStateSchema = z.strictObject({
   state: LifecycleStateSchema,

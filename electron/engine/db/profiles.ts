@@ -58,6 +58,20 @@ export function insertOwnProfile(db: WriteDb, p: { profileKey: Uint8Array; displ
     ON CONFLICT (singleton) DO NOTHING`);
 }
 
+/**
+ * The person's profile as their primary device holds it, on a newly linked device (ADR 0025): the
+ * same key, revision and avatar, counted as uploaded (the primary keeps the relay's copy current).
+ */
+export function importOwnProfile(
+  db: WriteDb,
+  p: { profileKey: Uint8Array; revision: number; displayName: string; about: string; avatar: Uint8Array | null; keyId: Uint8Array; now: number },
+): void {
+  db.run(sql`
+    INSERT INTO own_profile (singleton, profile_key, revision, display_name, about, avatar, uploaded_revision, uploaded_key_id, updated_at)
+    VALUES (1, ${p.profileKey}, ${p.revision}, ${p.displayName}, ${p.about}, ${p.avatar}, ${p.revision}, ${p.keyId}, ${p.now})
+    ON CONFLICT (singleton) DO NOTHING`);
+}
+
 /** A new profile key (blocking someone): the revision goes up, and the new key owes an upload. */
 export function rotateOwnProfileKey(db: WriteDb, profileKey: Uint8Array, now: number): void {
   db.run(sql`UPDATE own_profile SET profile_key = ${profileKey}, revision = revision + 1, updated_at = ${now} WHERE singleton = 1`);

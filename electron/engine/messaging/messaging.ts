@@ -51,7 +51,7 @@ import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELA
 import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
 import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
-import { maintainAtRelay, registerAccount } from './registration.js';
+import { maintainAtRelay, registerAccount, uploadPending } from './registration.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
 import type { RetryOptions } from '../files/transfer.js';
@@ -84,6 +84,8 @@ export type MessagingTuning = {
   readonly typingTimers?: Timers;
   /** Retries inside one attachment transfer before it pauses until the relay is back. */
   readonly transferRetry?: Partial<RetryOptions>;
+  /** How often a device link polls its provisioning channel (electron/engine/linking; default 300 ms). */
+  readonly linkPollMs?: number;
 };
 
 export function relayClientFor(account: LocalAccount, rng: Rng, tuning: MessagingTuning = {}, onRelayId?: (relayId: Uint8Array) => void): RelayClient {
@@ -110,6 +112,19 @@ export async function registerNewAccount(db: EngineDatabase, account: LocalAccou
   try {
     await registerAccount(db.writer, account, { clock: deps.clock, rng: deps.rng, client, ...(deps.tuning?.requestTimeoutMs !== undefined && { timeoutMs: deps.tuning.requestTimeoutMs }) });
     await uploadOwnProfileIfOwed(db.writer, account, client, deps.rng).catch(() => undefined);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * A newly linked device (electron/engine/linking): the account exists at the relay and lists this
+ * device; its prekeys go up before the device counts as ready, so a peer's first send finds a bundle.
+ */
+export async function uploadLinkedDevicePrekeys(db: EngineDatabase, account: LocalAccount, deps: { rng: Rng; clock: Clock; tuning?: MessagingTuning }): Promise<void> {
+  const client = relayClientFor(account, deps.rng, deps.tuning);
+  try {
+    await uploadPending(db.writer, client, deps.clock);
   } finally {
     client.close();
   }

@@ -40,10 +40,18 @@ import {
   type RegisterResponseSchema,
   type WellKnown,
 } from '../../../shared/wire/rest.js';
+import {
+  CreateProvisioningChannelResponseSchema,
+  JoinProvisioningChannelResponseSchema,
+  ProvisioningInboxResponseSchema,
+  ProvisioningMessageResponseSchema,
+  type CreateProvisioningChannelResponse,
+  type ProvisioningInboxResponse,
+} from '../../../shared/wire/provisioning.js';
 import type { Timers } from '../app-lock.js';
 import { RelayAuth, type DeviceCredentials } from './auth.js';
 import { RelayClientError } from './errors.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, fetchWellKnown, registerAccount } from './rest.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, fetchWellKnown, registerAccount, restCall } from './rest.js';
 import { DEFAULT_BACKOFF, RelaySocket, withShared, type BackoffOptions, type ConnectionState, type RelayClientEvents } from './socket.js';
 
 export type RelayClientOptions = DeviceCredentials & {
@@ -88,6 +96,33 @@ export class RelayClient {
   /** Registers an account with its first device (the device list names exactly that device). */
   static register(url: string, request: RegisterRequestInput, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<z.output<typeof RegisterResponseSchema>> {
     return registerAccount(url, request, timeoutMs);
+  }
+
+  /** A new device's provisioning channel (no account; docs/protocol.md §20.8). */
+  static createProvisioningChannel(url: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<CreateProvisioningChannelResponse> {
+    return restCall(url, 'createProvisioningChannel', { body: {}, schema: CreateProvisioningChannelResponseSchema, timeoutMs });
+  }
+
+  /** Posts a device-linking frame on the new device's side of a channel (its bearer token). */
+  static async postProvisioningAsNew(url: string, channel: { channelId: Uint8Array; token: Uint8Array }, body: Uint8Array, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<number> {
+    const r = await restCall(url, 'sendProvisioningMessage', {
+      params: { channelId: toBase64Url(channel.channelId) },
+      channelToken: toBase64Url(channel.token),
+      body: { body: toBase64Url(body) },
+      schema: ProvisioningMessageResponseSchema,
+      timeoutMs,
+    });
+    return r.seq;
+  }
+
+  /** The primary's frames after `after` on the new device's side of a channel. */
+  static provisioningInboxAsNew(url: string, channel: { channelId: Uint8Array; token: Uint8Array }, after: number, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<ProvisioningInboxResponse> {
+    return restCall(url, 'provisioningInbox', {
+      params: { channelId: toBase64Url(channel.channelId), after: String(after) },
+      channelToken: toBase64Url(channel.token),
+      schema: ProvisioningInboxResponseSchema,
+      timeoutMs,
+    });
   }
 
   // ── Events and the live channel ──
@@ -142,6 +177,23 @@ export class RelayClient {
 
   lookupUsername(username: string): Promise<AccountResponse> {
     return this.auth.call('lookupUsername', { params: { username }, schema: AccountResponseSchema });
+  }
+
+  /** Joins a new device's provisioning channel (one link attempt of this account; ADR 0024). */
+  joinProvisioningChannel(target: { channelId: Uint8Array } | { rendezvous: string }): Promise<{ channelId: Uint8Array; expiresAt: number }> {
+    const body = 'channelId' in target ? { channelId: toBase64Url(target.channelId) } : { rendezvous: target.rendezvous };
+    return this.auth.call('joinProvisioningChannel', { body, schema: JoinProvisioningChannelResponseSchema });
+  }
+
+  /** Posts a device-linking frame on the joined side of a channel. */
+  async postProvisioning(channelId: Uint8Array, body: Uint8Array): Promise<number> {
+    const r = await this.auth.call('sendProvisioningMessage', { params: { channelId: toBase64Url(channelId) }, body: { body: toBase64Url(body) }, schema: ProvisioningMessageResponseSchema });
+    return r.seq;
+  }
+
+  /** The new device's frames after `after` on the joined side of a channel. */
+  provisioningInbox(channelId: Uint8Array, after: number): Promise<ProvisioningInboxResponse> {
+    return this.auth.call('provisioningInbox', { params: { channelId: toBase64Url(channelId), after: String(after) }, schema: ProvisioningInboxResponseSchema });
   }
 
   /** Publishes a new signed device list (higher version, signed by the account key). */

@@ -18,6 +18,7 @@ import type { z } from 'zod';
 import { isRelayUrl } from '../../../shared/api/primitives.js';
 import { ErrorBodySchema } from '../../../shared/wire/errors.js';
 import { HealthSchema, RegisterResponseSchema, ROUTES, WellKnownSchema, type RegisterRequestInput, type RouteName, type WellKnown } from '../../../shared/wire/rest.js';
+import { PROVISIONING_AUTH_SCHEME } from '../../../shared/wire/provisioning.js';
 import { RelayClientError } from './errors.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -26,6 +27,8 @@ export type RestCallOptions<S extends z.ZodType> = {
   readonly params?: Readonly<Record<string, string>>;
   readonly body?: unknown;
   readonly token?: string;
+  /** The new device's side of a provisioning channel: `Authorization: Channel <token>` (ADR 0024). */
+  readonly channelToken?: string;
   /** Without a schema the answer's body is not read into the result. */
   readonly schema?: S;
   readonly timeoutMs: number;
@@ -65,6 +68,7 @@ export async function restCall<S extends z.ZodType>(baseUrl: string, route: Rout
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  else if (options.channelToken) headers.authorization = `${PROVISIONING_AUTH_SCHEME} ${options.channelToken}`;
   let response: Response;
   try {
     response = await fetch(new URL(fillPath(path, options.params ?? {}), baseUrl), {

@@ -14,6 +14,7 @@ import { migration0008 } from './0008-blocking.js';
 import { migration0009 } from './0009-device-statuses.js';
 import { migration0010 } from './0010-avatars.js';
 import { migration0011 } from './0011-attachment-reveal.js';
+import { migration0012 } from './0012-device-names.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -27,4 +28,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0009,
   migration0010,
   migration0011,
+  migration0012,
 ];

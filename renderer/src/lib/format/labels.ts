@@ -71,6 +71,20 @@ export function describeError(error: ApiError): string {
       return 'That attachment is not ready yet.';
     case 'ATTACHMENT_WITHHELD':
       return 'This image is from someone you have not accepted. Choose “Show image” first.';
+    case 'LINK_INVALID':
+      return 'That is not a link from a new Parley device. Copy the whole text, or type the 14 digits it shows.';
+    case 'LINK_WRONG_CODE':
+      return 'The code did not match. Start again on the new device: it shows a new code.';
+    case 'LINK_TAMPERED':
+      return 'The devices could not confirm each other, so nothing was linked. Someone may have interfered; try again.';
+    case 'LINK_EXPIRED':
+      return 'The link ended (it expired, was already used, or the other device stopped). Start again on the new device.';
+    case 'LINK_ATTEMPTS_EXCEEDED':
+      return 'Too many devices were linked lately. Try again later.';
+    case 'TOO_MANY_DEVICES':
+      return 'This account already has 6 devices. Remove one in Settings → Linked devices first.';
+    case 'LINK_NOT_STARTED':
+      return 'No link is in progress. Start again.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':

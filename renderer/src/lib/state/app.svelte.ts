@@ -22,6 +22,7 @@ import { HostConnection } from './host.svelte.js';
 import { browserNotificationApi, Notifier } from './notifier.js';
 import { SearchState } from './search.svelte.js';
 import { SessionState } from './session.svelte.js';
+import { LinkingState } from './linking.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 import { acceptKeyChange, VerificationState } from './verification.svelte.js';
 import { UserInputReporter } from './user-input.js';
@@ -54,6 +55,7 @@ export class AppState {
   #session = $state.raw<SessionState | null>(null);
   #conversations = $state.raw<ConversationListState | null>(null);
   #settings = $state.raw<SettingsState | null>(null);
+  #linking = $state.raw<LinkingState | null>(null);
   /** The safety number of the message request on screen (its banner shows it). */
   #requestSafety = $state.raw<{ readonly contactId: string; readonly groups: readonly string[] } | null>(null);
   #chat = $state.raw<ChatState | null>(null);
@@ -92,6 +94,10 @@ export class AppState {
   }
   get settings(): SettingsState | null {
     return this.#settings;
+  }
+  /** Device linking: the new device's link, and Settings → Linked devices. */
+  get linking(): LinkingState | null {
+    return this.#linking;
   }
   get chat(): ChatState | null {
     return this.#chat;
@@ -147,6 +153,7 @@ export class AppState {
     const session = new SessionState(bridge);
     this.#conversations = new ConversationListState(bridge, this.#timers);
     this.#settings = new SettingsState(bridge);
+    this.#linking = new LinkingState(bridge);
     this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
     this.#attachments = new AttachmentsState(bridge);
     this.#avatars = new AvatarsState(bridge);
@@ -158,7 +165,7 @@ export class AppState {
 
   async #lifecycle(state: EngineState): Promise<void> {
     if (state.state === 'ready') {
-      await Promise.all([this.#conversations?.load(), this.#settings?.load()]);
+      await Promise.all([this.#conversations?.load(), this.#settings?.load(), this.#linking?.loadDevices()]);
       return;
     }
     this.#closeChat();
@@ -168,6 +175,7 @@ export class AppState {
     this.#searchSelected = null;
     this.#conversations?.clear();
     this.#settings?.clear();
+    this.#linking?.clear();
     this.#avatars?.clear();
     this.#connection = null;
     this.#route = { screen: 'home' };
@@ -175,6 +183,7 @@ export class AppState {
 
   #subscribe(bridge: Bridge, session: SessionState): void {
     bridge.on('engine:state', (state) => session.apply(state));
+    bridge.on('link:status', (status) => this.#linking?.onStatus(status));
     bridge.on('message:added', (p) => this.#messageAdded(p.message));
     bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
     bridge.on('message:removed', (p) => {
@@ -297,7 +306,13 @@ export class AppState {
     this.#route = { screen: 'new-conversation' };
   }
 
+  /** The new device accepts its link; once linked, the engine is ready (no restart). */
+  async acceptLink(deviceName: string, passphrase?: string): Promise<void> {
+    if (await this.#linking?.accept(deviceName, passphrase)) await this.#session?.refresh();
+  }
+
   openSettings(): void {
+    void this.#linking?.loadDevices();
     this.#closeChat();
     this.#route = { screen: 'settings' };
   }

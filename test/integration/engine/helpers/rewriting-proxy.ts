@@ -2,8 +2,10 @@
  * A relay that lies about accounts: a pass-through proxy in front of the real relay (REST forwarded
  * with fetch, the WebSocket piped byte for byte) whose account lookups a test can rewrite — another
  * account key, a rolled-back or equivocating device list, a broken signature. Only what the engine
- * must verify is touched; everything else is the real relay. (The full hostile proxy that tampers
- * with frames is the fault-test issue's.)
+ * must verify is touched; everything else is the real relay. Also, for device linking: the bytes
+ * of provisioning-channel messages as they are posted (`rewriteProvisioning`), the relay
+ * substituting keys in a link. (The full hostile proxy that tampers with frames is the fault-test
+ * issue's.)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -11,6 +13,17 @@ import type { AddressInfo } from 'node:net';
 
 export type AccountAnswer = { accountId: string; accountKey: string; deviceList: string };
 export type Rewrite = (answer: AccountAnswer) => AccountAnswer;
+/** Gets each posted provisioning message's bytes; returns what the relay stores instead. */
+export type ProvisioningRewrite = (body: Uint8Array) => Uint8Array;
+
+const PROVISIONING_POST = /^\/v1\/provisioning\/channels\/[^/]+\/messages$/;
+
+function rewriteProvisioningBody(raw: Buffer | undefined, rewrite: ProvisioningRewrite): Buffer | undefined {
+  if (!raw) return raw;
+  const parsed = JSON.parse(raw.toString('utf8')) as { body: string };
+  const next = rewrite(new Uint8Array(Buffer.from(parsed.body, 'base64url')));
+  return Buffer.from(JSON.stringify({ body: Buffer.from(next).toString('base64url') }));
+}
 
 const LOOKUP = /^\/v1\/(usernames\/[^/]+|accounts\/(?!me$)[^/]+)$/;
 
@@ -23,6 +36,10 @@ async function body(req: IncomingMessage): Promise<Buffer | undefined> {
 export class RewritingProxy {
   /** Applied to every successful account lookup (by username or id) while set. */
   rewrite: Rewrite | null = null;
+  /** Applied to every provisioning message posted (either side) while set. */
+  rewriteProvisioning: ProvisioningRewrite | null = null;
+  /** A provisioning message for which this says true is posted to the relay twice (a replay). */
+  replayProvisioning: ((body: Uint8Array) => boolean) | null = null;
   readonly sockets = new Set<{ destroy(): void }>();
 
   private constructor(
@@ -38,7 +55,18 @@ export class RewritingProxy {
         try {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
-          const upstreamResponse = await fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'GET', headers, body: await body(req) });
+          let sent = await body(req);
+          const rewriteProvisioning = holder.proxy?.rewriteProvisioning;
+          if (rewriteProvisioning && req.method === 'POST' && PROVISIONING_POST.test(new URL(req.url ?? '/', target).pathname)) {
+            sent = rewriteProvisioningBody(sent, rewriteProvisioning);
+            delete headers['content-length'];
+          }
+          const upstreamResponse = await fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'GET', headers, body: sent });
+          const replay = holder.proxy?.replayProvisioning;
+          if (replay && sent && upstreamResponse.ok && req.method === 'POST' && PROVISIONING_POST.test(new URL(req.url ?? '/', target).pathname)) {
+            const posted = new Uint8Array(Buffer.from((JSON.parse(sent.toString('utf8')) as { body: string }).body, 'base64url'));
+            if (replay(posted)) await fetch(new URL(req.url ?? '/', target), { method: 'POST', headers, body: sent });
+          }
           let text = await upstreamResponse.text();
           const rewrite = holder.proxy?.rewrite;
           if (rewrite && upstreamResponse.ok && req.method === 'GET' && LOOKUP.test(new URL(req.url ?? '/', target).pathname)) {

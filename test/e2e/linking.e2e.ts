@@ -1,0 +1,100 @@
+/**
+ * Device linking as a person does it (issue 14, ADR 0025): three browser hosts — Alice on two
+ * profiles, Bob — on one real relay. Alice's second profile chooses "Link to an existing account"
+ * and shows a QR code, the link text and a short code; Alice's first profile links it in Settings →
+ * Linked devices by the pasted text or the typed short code; the new device shows the same account
+ * safety number, is named, and is ready without a restart; Bob's next message reaches both of
+ * Alice's devices. A wrong short code says so on both devices and links nothing.
+ */
+import type { Page } from '@playwright/test';
+import { conversationButton, createAccount, expect, messageLog, openConversation, ready, send, startConversation, test, type Parley } from './app.js';
+
+/** A passphrase, so the spec runs with or without an OS keychain. */
+const PASSPHRASE = 'a passphrase for the test';
+
+/** Alice and Bob as mutual contacts (with passphrases); a and b are their usernames. */
+async function pair(parley: Parley) {
+  const alice = await parley.open(parley.name('alice'));
+  const bob = await parley.open(parley.name('bob'));
+  const a = parley.name('alice').replace(/-/g, '_');
+  const b = parley.name('bob').replace(/-/g, '_');
+  await createAccount(alice.page, a, { passphrase: PASSPHRASE });
+  await createAccount(bob.page, b, { passphrase: PASSPHRASE });
+  await startConversation(bob.page, a);
+  await startConversation(alice.page, b);
+  return { alice, bob, a, b };
+}
+
+/** The new device's side up to its link: returns the link text and the short code it shows. */
+async function showLink(page: Page): Promise<{ text: string; code: string }> {
+  await page.getByRole('button', { name: 'Link to an existing account' }).click();
+  await page.getByRole('button', { name: 'Show link' }).click();
+  await expect(page.getByRole('img', { name: 'Link QR code' })).toBeVisible({ timeout: 20_000 });
+  const text = await page.getByLabel('Link text').inputValue();
+  const code = (await page.getByText(/^[0-9]{6}-[0-9]{4}-[0-9]{4}$/).textContent())!.trim();
+  return { text, code };
+}
+
+async function openLinkDialog(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByRole('heading', { name: 'Linked devices' })).toBeVisible();
+  await page.getByRole('button', { name: 'Link a new device' }).click();
+}
+
+for (const way of ['text', 'code'] as const) {
+  test(`link a second device by ${way === 'text' ? 'pasted link text' : 'short code'}; Bob's message reaches both of Alice's devices`, async ({ parley }) => {
+    const { alice, bob, a, b } = await pair(parley);
+    const second = await parley.open(parley.name('alice2'));
+    const link = await showLink(second.page);
+
+    await openLinkDialog(alice.page);
+    if (way === 'text') {
+      await alice.page.getByLabel('Link text from the new device').fill(link.text);
+    } else {
+      await alice.page.getByLabel('Type short code').check();
+      await alice.page.getByLabel('Short code from the new device').fill(link.code);
+    }
+    await alice.page.getByRole('button', { name: 'Link device' }).click();
+
+    // The new device shows the account's safety number: the same digits as the primary's.
+    await expect(second.page.getByRole('heading', { name: 'Account safety number' })).toBeVisible({ timeout: 20_000 });
+    const onNew = (await second.page.getByLabel('Account safety number').textContent())!.replace(/\s/g, '');
+    const onPrimary = (await alice.page.getByLabel('Account safety number').textContent())!.replace(/\s/g, '');
+    expect(onNew).toMatch(/^[0-9]{30}$/);
+    expect(onNew).toBe(onPrimary);
+    await second.page.getByLabel('Name of this device').fill("Alice's laptop");
+    const passphrase = second.page.getByLabel('Passphrase for this device');
+    if (await passphrase.isVisible()) await passphrase.fill(PASSPHRASE);
+    await second.page.getByRole('button', { name: 'The numbers match: link this device' }).click();
+    await ready(second.page);
+    await expect(alice.page.getByRole('status').filter({ hasText: 'The new device was linked.' })).toBeVisible();
+    await expect(alice.page.getByRole('list', { name: 'Devices of this account' }).getByRole('listitem')).toHaveCount(2);
+
+    // The new device knows Bob already (the account state), and gets his next message, as does the first.
+    await expect(conversationButton(second.page, b)).toBeVisible();
+    await openConversation(bob.page, a);
+    await send(bob.page, a, 'Hello to both of your devices');
+    await openConversation(alice.page, b);
+    await expect(messageLog(alice.page, b).getByText('Hello to both of your devices')).toBeVisible({ timeout: 20_000 });
+    await openConversation(second.page, b);
+    await expect(messageLog(second.page, b).getByText('Hello to both of your devices')).toBeVisible({ timeout: 20_000 });
+  });
+}
+
+test('a wrong short code links nothing and says so on both devices', async ({ parley }) => {
+  const alice = await parley.open(parley.name('alice'));
+  await createAccount(alice.page, parley.name('alice').replace(/-/g, '_'), { passphrase: PASSPHRASE });
+  const second = await parley.open(parley.name('alice2'));
+  const link = await showLink(second.page);
+  const digits = link.code.replace(/-/g, '');
+  const wrong = `${digits.slice(0, 6)}-${String((Number(digits.slice(6)) + 1) % 1e8).padStart(8, '0')}`;
+
+  await openLinkDialog(alice.page);
+  await alice.page.getByLabel('Type short code').check();
+  await alice.page.getByLabel('Short code from the new device').fill(wrong);
+  await alice.page.getByRole('button', { name: 'Link device' }).click();
+  await expect(alice.page.getByRole('alert')).toHaveText(/The code did not match/, { timeout: 20_000 });
+  await expect(second.page.getByRole('alert')).toHaveText(/The code did not match/, { timeout: 20_000 });
+  await expect(alice.page.getByRole('list', { name: 'Devices of this account' }).getByRole('listitem')).toHaveCount(1);
+  await expect(second.page.getByRole('button', { name: 'Start again' })).toBeVisible();
+});
