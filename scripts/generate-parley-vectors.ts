@@ -24,6 +24,7 @@ import {
   fromUtf8,
   mlKem768GenerateKeyPair,
   mlKem768Decapsulate,
+  hkdfSha256,
   sha256,
   toHex,
   u16be,
@@ -125,6 +126,16 @@ import {
   type LinkDeviceKeys,
   type LinkTarget,
 } from '../shared/protocol/index.js';
+import {
+  deliveryToken,
+  encodeSealedMultiRecipient,
+  issueSenderCertificate,
+  openSealedEnvelope,
+  sealedEnvelopeFor,
+  sealMessage,
+  type SealedMultiRecipient,
+  type SealedRecipient,
+} from '../shared/protocol/sealed-sender.js';
 import { deterministicRng, ManualClock } from '../shared/testing/deterministic-rng.js';
 import { InMemoryPrekeyStore, Party, peerDevice, type TestDevice } from '../shared/testing/protocol-fixtures.js';
 
@@ -145,6 +156,7 @@ export const VECTOR_FILES = [
   'attachment-pointer.json',
   'linking.json',
   'device-capabilities.json',
+  'sealed-sender.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1427,6 +1439,7 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'attachment-pointer.json': attachmentPointerVector(),
     'linking.json': linkingVector(),
     'device-capabilities.json': deviceCapabilitiesVector(),
+    'sealed-sender.json': sealedSenderVector(),
   };
 }
 
@@ -1528,6 +1541,155 @@ function linkingVector(): Json {
       primary: { deviceId: 1, identityDhPublic: hex(primaryDh.publicKey), identitySigningPublic: hex(primarySigning.publicKey), capabilities: Capability.pq },
       newDevice: { identityDhPublic: hex(newDh.publicKey), identitySigningPublic: hex(newSigning.publicKey), capabilities: Capability.pq },
       cases: [linkingCase('offer', account, relayId, channelId), linkingCase('code', account, relayId, channelId)],
+    },
+  };
+}
+
+// ── sealed-sender.json ──────────────────────────────────────────────────────
+
+/**
+ * Sealed sender (docs/protocol.md §21.7): a delivery token, a sender certificate, a sealed envelope
+ * for one device and a multi-recipient send to three, every intermediate value, and seven checks on
+ * opening.
+ */
+function sealedSenderVector(): Json {
+  const log = new DrawLog(seedFor('sealed-sender', 'all'));
+  const relay = ed25519GenerateKeyPair(log.rng);
+  const otherRelay = ed25519GenerateKeyPair(log.rng);
+  const aliceAccount = log.rng(16);
+  const alice = x25519GenerateKeyPair(log.rng);
+  const bobAccount = log.rng(16);
+  const bobProfileKey = newProfileKey({ rng: log.rng });
+  const bob1 = x25519GenerateKeyPair(log.rng);
+  const bob2 = x25519GenerateKeyPair(log.rng);
+  const alice2 = x25519GenerateKeyPair(log.rng);
+  const mallory = x25519GenerateKeyPair(log.rng);
+  log.name(
+    'relay.certificateKey',
+    'relay.otherCertificateKey',
+    'alice.accountId',
+    'alice.device1.identityDh',
+    'bob.accountId',
+    'bob.profileKey',
+    'bob.device1.identityDh',
+    'bob.device2.identityDh',
+    'alice.device2.identityDh',
+    'mallory.identityDh',
+  );
+  const keyId = 1;
+  const expiresAt = VECTOR_TIME + 24 * 3600_000;
+  const certificate = issueSenderCertificate({ accountId: aliceAccount, deviceId: 1, identityKey: alice.publicKey, expiresAt, keyId }, relay.privateKey);
+  const body = certificate.subarray(0, 66);
+  const token = deliveryToken(bobProfileKey);
+  const relayTime = VECTOR_TIME + 3600_000;
+  const trust = new Map([[keyId, relay.publicKey]]);
+  const bobDevices: { name: string; accountId: Uint8Array; deviceId: number; keys: X25519KeyPair }[] = [
+    { name: 'bob.device1', accountId: bobAccount, deviceId: 1, keys: bob1 },
+    { name: 'bob.device2', accountId: bobAccount, deviceId: 2, keys: bob2 },
+    { name: 'alice.device2', accountId: aliceAccount, deviceId: 2, keys: alice2 },
+  ];
+  const recipientOf = (d: (typeof bobDevices)[number]): SealedRecipient => ({ accountId: d.accountId, deviceId: d.deviceId, identityKey: d.keys.publicKey });
+
+  const sealCase = (name: string, sender: X25519KeyPair, to: (typeof bobDevices)[number][], messages: Uint8Array[]): { json: Json; sealed: SealedMultiRecipient } => {
+    const sealed = sealMessage({ certificate, senderIdentityPrivate: sender.privateKey, recipients: to.map(recipientOf), messages }, { rng: log.rng });
+    log.name(`${name}.secret`);
+    const secret = fromHex(log.draws[log.draws.length - 1]!.hex);
+    const ephemeralPrivate = hkdfSha256(secret, undefined, label('SealedEphemeral'), 32);
+    const contentKey = hkdfSha256(secret, undefined, label('SealedContentKey'), 32);
+    const w = new Writer().bytes(certificate).bytes(encodeX25519(sender.publicKey)).u16(messages.length);
+    for (const m of messages) w.u32(m.length).bytes(m);
+    const payload = w.finish();
+    const E = encodeX25519(sealed.ephemeralPublic);
+    const json = {
+      name,
+      recipients: to.map((d) => d.name),
+      messages: messages.map(hex),
+      secret: hex(secret),
+      ephemeralPrivate: hex(ephemeralPrivate),
+      ephemeralPublic: hex(sealed.ephemeralPublic),
+      contentKey: hex(contentKey),
+      payload: hex(payload),
+      sharedAd: hex(concatBytes(label('SealedAd'), Uint8Array.of(1), E)),
+      sharedCiphertext: hex(sealed.sharedCiphertext),
+      sharedDigest: hex(sha256(sealed.sharedCiphertext)),
+      headers: sealed.recipients.map((r, i) => {
+        const R = encodeX25519(to[i]!.keys.publicKey);
+        const ephemeralDh = x25519(ephemeralPrivate, to[i]!.keys.publicKey);
+        const staticDh = x25519(sender.privateKey, to[i]!.keys.publicKey);
+        return {
+          index: i,
+          ephemeralDh: hex(ephemeralDh),
+          wrapInfo: hex(concatBytes(label('SealedWrap'), E, R)),
+          wrapKey: hex(hkdfSha256(ephemeralDh, undefined, concatBytes(label('SealedWrap'), E, R), 32)),
+          wrappedSecret: hex(r.wrappedSecret),
+          staticDh: hex(staticDh),
+          authInfo: hex(concatBytes(label('SealedAuth'), E, encodeX25519(sender.publicKey), R, u16be(i), r.wrappedSecret, sha256(sealed.sharedCiphertext))),
+          authTag: hex(r.authTag),
+          envelope: hex(sealedEnvelopeFor(sealed, i)),
+        };
+      }),
+      upload: hex(encodeSealedMultiRecipient(sealed)),
+    };
+    return { json, sealed };
+  };
+
+  const single = sealCase('single', alice, [bobDevices[0]!], [utf8('Parley_v1 test vector sealed inner message')]);
+  const multi = sealCase('multi', alice, bobDevices, [utf8('to bob device 1'), utf8('to bob device 2'), utf8('to alice device 2')]);
+  const mismatch = sealCase('mallory', mallory, [bobDevices[0]!], [utf8('not from alice')]);
+
+  const outcome = (run: () => unknown): string => {
+    try {
+      run();
+      return 'ok';
+    } catch (e) {
+      if (isProtocolError(e)) return e.code;
+      throw e;
+    }
+  };
+  const envelope = sealedEnvelopeFor(single.sealed, 0);
+  const flip = (at: number): Uint8Array => {
+    const t = envelope.slice();
+    t[at]! ^= 0x01;
+    return t;
+  };
+  const openAs = (bytes: Uint8Array, keys: X25519KeyPair, t = trust, time = relayTime) => () => openSealedEnvelope(bytes, { identityPrivate: keys.privateKey }, t, time);
+  return {
+    description:
+      'Sealed sender (docs/protocol.md §21): the delivery token from a profile key, a sender certificate, a sealed envelope for one device, ' +
+      'a multi-recipient send to three devices (one message each), a send by Mallory with Alice\'s certificate, and checks[] that open an envelope.',
+    rng: log.json(),
+    outputs: {
+      relayCertificatePublicKey: hex(relay.publicKey),
+      otherCertificatePublicKey: hex(otherRelay.publicKey),
+      bobProfileKey: hex(bobProfileKey),
+      deliveryToken: hex(token),
+      deliveryTokenHash: hex(sha256(token)),
+      certificate: {
+        accountId: hex(aliceAccount),
+        deviceId: 1,
+        identityKey: hex(alice.publicKey),
+        expiresAt,
+        keyId,
+        body: hex(body),
+        signatureInput: hex(concatBytes(label('SenderCertificate'), body)),
+        bytes: hex(certificate),
+      },
+      devices: Object.fromEntries(
+        [['alice.device1', aliceAccount, 1, alice] as const, ...bobDevices.map((d) => [d.name, d.accountId, d.deviceId, d.keys] as const), ['mallory', aliceAccount, 1, mallory] as const].map(
+          ([name, accountId, deviceId, keys]) => [name, { accountId: hex(accountId), deviceId, identityDhPublic: hex(keys.publicKey) }],
+        ),
+      ),
+      relayTime,
+      cases: [single.json, multi.json, mismatch.json],
+      checks: [
+        { name: 'valid', expect: outcome(openAs(envelope, bob1)) },
+        { name: 'delivered-to-bob-device-2', expect: outcome(openAs(envelope, bob2)) },
+        { name: 'shared-ciphertext-last-byte-flipped', expect: outcome(openAs(flip(envelope.length - 1), bob1)) },
+        { name: 'auth-tag-flipped', expect: outcome(openAs(flip(83), bob1)) },
+        { name: 'certificate-key-not-pinned', expect: outcome(openAs(envelope, bob1, new Map([[keyId, otherRelay.publicKey]]))) },
+        { name: 'relay-time-at-expiry', expect: outcome(openAs(envelope, bob1, trust, expiresAt)) },
+        { name: 'mallory-with-alice-certificate', expect: outcome(openAs(sealedEnvelopeFor(mismatch.sealed, 0), bob1)) },
+      ],
     },
   };
 }

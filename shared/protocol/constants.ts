@@ -60,8 +60,28 @@ export const FAILURE_BUDGET_STEPS = 2 * MAX_MESSAGE_COST;
 /** The budget refills fully after this long without failures. */
 export const FAILURE_BUDGET_REFILL_MS = 60_000;
 
-// ── Sealed sender / relay (later issues use these) ───────────────────────────
+// ── Relay envelopes ──────────────────────────────────────────────────────────
 export const MAX_ENVELOPE_CONTENT = 96 * 1024;
+
+// ── Sealed sender (§3.6, docs/protocol.md §21) ────────────────────────────────
+/** Version byte of a sealed envelope, a multi-recipient upload and a sender certificate. */
+export const SEALED_VERSION = 1;
+/** Delivery token = HKDF(profile key, Parley_v1_DeliveryToken, this many bytes); the relay keeps SHA-256 of it. */
+export const DELIVERY_TOKEN_LENGTH = 16;
+/** A sender certificate lives at most this long (DESIGN §3.6); a longer one is refused. */
+export const MAX_SENDER_CERTIFICATE_LIFETIME_MS = 24 * 3600_000;
+/** u8 version ‖ account id ‖ u32 device id ‖ Enc(IK) ‖ u64 expiresAt ‖ u32 key id (the signed part). */
+export const SENDER_CERTIFICATE_BODY_LENGTH = 1 + 16 + 4 + 33 + 8 + 4;
+/** The body and its Ed25519 signature. */
+export const SENDER_CERTIFICATE_LENGTH = SENDER_CERTIFICATE_BODY_LENGTH + 64;
+/** The random secret M behind one sealed send (ephemeral key and content key derive from it). */
+export const SEALED_SECRET_LENGTH = 32;
+/** The per-recipient authentication tag (static-static DH). */
+export const SEALED_AUTH_TAG_LENGTH = 16;
+/** u8 version ‖ Enc(E) ‖ u16 index ‖ wrapped secret (32) ‖ auth tag (16): what precedes the shared ciphertext. */
+export const SEALED_ENVELOPE_HEADER_LENGTH = 1 + 33 + 2 + SEALED_SECRET_LENGTH + SEALED_AUTH_TAG_LENGTH;
+/** Recipient devices of one sealed send (the u16 index leaves room; the relay caps far lower). */
+export const MAX_SEALED_RECIPIENTS = 1024;
 
 // ── Attachments (§3.7, docs/protocol.md §17) ─────────────────────────────────
 /** Version byte of the attachment ciphertext header. */
@@ -149,6 +169,13 @@ export const Label = {
   LinkKeys: 'Parley_v1_LinkKeys',
   LinkConfirmPrimary: 'Parley_v1_LinkConfirmPrimary',
   LinkConfirmNewDevice: 'Parley_v1_LinkConfirmNewDevice',
+  DeliveryToken: 'Parley_v1_DeliveryToken',
+  SenderCertificate: 'Parley_v1_SenderCertificate',
+  SealedEphemeral: 'Parley_v1_SealedEphemeral',
+  SealedContentKey: 'Parley_v1_SealedContentKey',
+  SealedAd: 'Parley_v1_SealedAD',
+  SealedWrap: 'Parley_v1_SealedWrap',
+  SealedAuth: 'Parley_v1_SealedAuth',
 } as const;
 export type LabelName = keyof typeof Label;
 

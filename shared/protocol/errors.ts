@@ -61,7 +61,15 @@ export type ProtocolErrorCode =
   /** Keys that differ from the ones the link authenticated: another ephemeral key than the offer's, a device list without the confirmed device keys. */
   | 'LINK_KEY_MISMATCH'
   /** A link frame this side already processed, or a link state used a second time (one guess per channel). */
-  | 'LINK_REPLAYED';
+  | 'LINK_REPLAYED'
+  /** A sealed envelope that does not open for this device or does not authenticate: tampered, meant for another device (a swapped recipient), or not made with the sender key it names. */
+  | 'SEALED_INVALID'
+  /** A sender certificate that does not verify: unknown relay key id, bad signature, or a lifetime beyond MAX_SENDER_CERTIFICATE_LIFETIME_MS. */
+  | 'SENDER_CERTIFICATE_INVALID'
+  /** A sender certificate that had expired at the envelope's relay time. */
+  | 'SENDER_CERTIFICATE_EXPIRED'
+  /** The envelope's static key, the certificate's identity key, the sender's listed device key and the session's remote identity key are not all the same key. */
+  | 'SEALED_SENDER_MISMATCH';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

@@ -19,5 +19,6 @@ export * from './pqxdh.js';
 export * from './profile.js';
 export * from './prekeys.js';
 export * from './safety-number.js';
+export * from './sealed-sender.js';
 export * from './session.js';
 export * from './session-record.js';

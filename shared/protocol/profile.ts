@@ -6,8 +6,8 @@
  * profile.
  *
  * Every secret of a profile key is derived from it with its own label (`deriveFromProfileKey`):
- * the cipher key and the public key id today; the sealed-sender delivery token
- * (`Parley_v1_DeliveryToken`, 16 bytes) joins the same table with issue 15.
+ * the cipher key, the public key id and the sealed-sender delivery token (`Parley_v1_DeliveryToken`,
+ * 16 bytes, docs/protocol.md §21.1).
  *
  * Lengths are hidden: the name and the about line are always padded to their maximum, the avatar to
  * its Padmé bucket, so every profile without an avatar has the same length. The plaintext carries a
@@ -26,6 +26,7 @@ import { padmeLength } from './attachment-cipher.js';
 import { Reader, Writer } from './codec.js';
 import {
   ACCOUNT_ID_LENGTH,
+  DELIVERY_TOKEN_LENGTH,
   ENCRYPTED_PROFILE_HEADER_LENGTH,
   label,
   MAX_ENCRYPTED_PROFILE_BYTES,
@@ -60,11 +61,12 @@ export type Profile = {
 
 /**
  * Everything derived from a profile key: HKDF(salt = 0³², ikm = profile key, info = label, L).
- * Issue 15 adds `deliveryToken: ['DeliveryToken', 16]` (DESIGN §3.6); nothing else may use the key.
+ * Nothing else may use the key.
  */
 const PROFILE_KEY_DERIVATIONS = {
   cipherKey: ['ProfileCipherKey', 32],
   keyId: ['ProfileKeyId', PROFILE_KEY_ID_LENGTH],
+  deliveryToken: ['DeliveryToken', DELIVERY_TOKEN_LENGTH],
 } as const satisfies Record<string, readonly [LabelName, number]>;
 
 export type ProfileKeyDerivation = keyof typeof PROFILE_KEY_DERIVATIONS;

@@ -5,7 +5,7 @@
  * encodings, device lists (signature, account id, freshness, re-sign), prekey signatures and bundle
  * checks, PQXDH/X3DH, session ids, the Double Ratchet, padding, message and state layouts, the
  * signed and padded decryption error (its signature checked under the reporter's device key),
- * safety numbers, attachments and encrypted profiles are all re-implemented here from the document's sections (cited as §n). Each test
+ * safety numbers, attachments, encrypted profiles and sealed sender are all re-implemented here from the document's sections (cited as §n). Each test
  * asserts how many vectors and cases it checked.
  *
  * Happy paths only, plus the checks the vectors exercise (bundle checks, device-list verification,
@@ -139,6 +139,13 @@ const LABEL = {
   LinkKeys: utf8('Parley_v1_LinkKeys'),
   LinkConfirmPrimary: utf8('Parley_v1_LinkConfirmPrimary'),
   LinkConfirmNewDevice: utf8('Parley_v1_LinkConfirmNewDevice'),
+  DeliveryToken: utf8('Parley_v1_DeliveryToken'),
+  SenderCertificate: utf8('Parley_v1_SenderCertificate'),
+  SealedEphemeral: utf8('Parley_v1_SealedEphemeral'),
+  SealedContentKey: utf8('Parley_v1_SealedContentKey'),
+  SealedAd: utf8('Parley_v1_SealedAD'),
+  SealedWrap: utf8('Parley_v1_SealedWrap'),
+  SealedAuth: utf8('Parley_v1_SealedAuth'),
 };
 
 // ── §17 Attachments ─────────────────────────────────────────────────────────
@@ -1934,6 +1941,152 @@ describe('CPace and device linking, recomputed from docs/protocol.md §20 and th
       expect(hex(cpaceGenerator(wrong, ci, sid).toBytes())).not.toBe(c.generator);
     }
     expect(v.outputs.cases.map((c) => c.method)).toEqual(['offer', 'code']);
+  });
+
+  it('§21 sealed sender: delivery token, sender certificate, 3 sealed sends (one device, three devices, a mismatched key) and 7 checks on opening', () => {
+    type Header = { index: number; ephemeralDh: string; wrapInfo: string; wrapKey: string; wrappedSecret: string; staticDh: string; authInfo: string; authTag: string; envelope: string };
+    type Case = {
+      name: string; recipients: string[]; messages: string[]; secret: string; ephemeralPrivate: string; ephemeralPublic: string; contentKey: string;
+      payload: string; sharedAd: string; sharedCiphertext: string; sharedDigest: string; headers: Header[]; upload: string;
+    };
+    type Device = { accountId: string; deviceId: number; identityDhPublic: string };
+    const v = load<{
+      rng: DrawList;
+      outputs: {
+        relayCertificatePublicKey: string; otherCertificatePublicKey: string; bobProfileKey: string; deliveryToken: string; deliveryTokenHash: string;
+        certificate: { accountId: string; deviceId: number; identityKey: string; expiresAt: number; keyId: number; body: string; signatureInput: string; bytes: string };
+        devices: Record<string, Device>; relayTime: number; cases: Case[]; checks: { name: string; expect: string }[];
+      };
+    }>('sealed-sender.json');
+    const draws = new Draws(v.rng);
+    const relaySeed = draws.take('relay.certificateKey', 32);
+    const otherRelaySeed = draws.take('relay.otherCertificateKey', 32);
+    const aliceAccount = draws.take('alice.accountId', 16);
+    const alicePriv = draws.take('alice.device1.identityDh', 32);
+    const bobAccount = draws.take('bob.accountId', 16);
+    const profileKey = draws.take('bob.profileKey', 32);
+    const priv: Record<string, Uint8Array> = {
+      'alice.device1': alicePriv,
+      'bob.device1': draws.take('bob.device1.identityDh', 32),
+      'bob.device2': draws.take('bob.device2.identityDh', 32),
+      'alice.device2': draws.take('alice.device2.identityDh', 32),
+      mallory: draws.take('mallory.identityDh', 32),
+    };
+    const o = v.outputs;
+    expect(hex(edPub(relaySeed))).toBe(o.relayCertificatePublicKey);
+    expect(hex(edPub(otherRelaySeed))).toBe(o.otherCertificatePublicKey);
+    for (const [name, d] of Object.entries(o.devices)) {
+      expect(d.identityDhPublic, name).toBe(hex(xPub(priv[name]!)));
+      expect(d.accountId, name).toBe(hex(name.startsWith('bob') ? bobAccount : aliceAccount));
+    }
+    // §21.1 token = HKDF(0³², profile key, label, 16); the relay keeps SHA-256(token).
+    expect(hex(profileKey)).toBe(o.bobProfileKey);
+    const token = HKDF(new Uint8Array(32), profileKey, LABEL.DeliveryToken, 16);
+    expect(hex(token)).toBe(o.deliveryToken);
+    expect(hex(sha256(token))).toBe(o.deliveryTokenHash);
+    // §21.2 certificate = u8 1 ‖ account id ‖ u32 device id ‖ Enc(IK) ‖ u64 expiresAt ‖ u32 key id ‖ Sign(label ‖ body).
+    const c = o.certificate;
+    const body = cat(u8(0x01), aliceAccount, u32(1), encX(xPub(alicePriv)), u64(c.expiresAt), u32(c.keyId));
+    expect(body.length).toBe(66);
+    expect(hex(body)).toBe(c.body);
+    expect(hex(cat(LABEL.SenderCertificate, body))).toBe(c.signatureInput);
+    const certificate = cat(body, sign(relaySeed, cat(LABEL.SenderCertificate, body)));
+    expect(hex(certificate)).toBe(c.bytes);
+    expect(c.expiresAt - o.relayTime).toBeLessThanOrEqual(24 * 3600_000);
+    // §21.3–21.5 each send.
+    const senders: Record<string, string> = { single: 'alice.device1', multi: 'alice.device1', mallory: 'mallory' };
+    let headersChecked = 0;
+    for (const k of o.cases) {
+      const M = draws.take(`${k.name}.secret`, 32);
+      expect(hex(M)).toBe(k.secret);
+      const e = HKDF(new Uint8Array(32), M, LABEL.SealedEphemeral, 32);
+      const K = HKDF(new Uint8Array(32), M, LABEL.SealedContentKey, 32);
+      const E = xPub(e);
+      expect(hex(e)).toBe(k.ephemeralPrivate);
+      expect(hex(E)).toBe(k.ephemeralPublic);
+      expect(hex(K)).toBe(k.contentKey);
+      const sPriv = priv[senders[k.name]!]!;
+      const S = xPub(sPriv);
+      const messages = k.messages.map(unhex);
+      const payload = cat(certificate, encX(S), u16(messages.length), ...messages.flatMap((m) => [u32(m.length), m]));
+      expect(hex(payload)).toBe(k.payload);
+      const ad = cat(LABEL.SealedAd, u8(0x01), encX(E));
+      expect(hex(ad)).toBe(k.sharedAd);
+      const shared = seal(K, new Uint8Array(12), pad(payload), ad);
+      expect(hex(shared)).toBe(k.sharedCiphertext);
+      const digest = sha256(shared);
+      expect(hex(digest)).toBe(k.sharedDigest);
+      const parts: Uint8Array[] = [u8(0x01), encX(E), u16(k.recipients.length)];
+      k.headers.forEach((h, i) => {
+        const R = xPub(priv[k.recipients[i]!]!);
+        const dhE = dh(e, R);
+        const wrapInfo = cat(LABEL.SealedWrap, encX(E), encX(R));
+        const W = HKDF(new Uint8Array(32), dhE, wrapInfo, 32);
+        const C = W.map((b, j) => b ^ M[j]!);
+        const dhS = dh(sPriv, R);
+        const authInfo = cat(LABEL.SealedAuth, encX(E), encX(S), encX(R), u16(i), C, digest);
+        const A = HKDF(new Uint8Array(32), dhS, authInfo, 16);
+        expect(h.index).toBe(i);
+        expect([hex(dhE), hex(wrapInfo), hex(W), hex(C), hex(dhS), hex(authInfo), hex(A)]).toEqual([h.ephemeralDh, h.wrapInfo, h.wrapKey, h.wrappedSecret, h.staticDh, h.authInfo, h.authTag]);
+        expect(hex(cat(u8(0x01), encX(E), u16(i), C, A, shared))).toBe(h.envelope);
+        const d = o.devices[k.recipients[i]!]!;
+        parts.push(unhex(d.accountId), u32(d.deviceId), C, A);
+        headersChecked++;
+      });
+      expect(hex(cat(...parts, shared))).toBe(k.upload);
+    }
+    draws.allTaken();
+    expect(headersChecked).toBe(5);
+    // §21.6 opening, in order, as the recipient sees it.
+    const trust = new Map([[c.keyId, unhex(o.relayCertificatePublicKey)]]);
+    const openEnvelope = (env: Uint8Array, myPriv: Uint8Array, pinned: Map<number, Uint8Array>, time: number): string => {
+      const cur = new Cursor(env);
+      if (cur.u8() !== 0x01) return 'MALFORMED';
+      const E = cur.key(0x05);
+      const index = cur.u16();
+      const C = cur.take(32);
+      const A = cur.take(16);
+      const shared = cur.take(env.length - cur.off);
+      const R = xPub(myPriv);
+      const W = HKDF(new Uint8Array(32), dh(myPriv, E), cat(LABEL.SealedWrap, encX(E), encX(R)), 32);
+      const M = W.map((b, j) => b ^ C[j]!);
+      if (!eqBytes(xPub(HKDF(new Uint8Array(32), M, LABEL.SealedEphemeral, 32)), E)) return 'SEALED_INVALID';
+      let padded: Uint8Array;
+      try {
+        padded = open(HKDF(new Uint8Array(32), M, LABEL.SealedContentKey, 32), new Uint8Array(12), shared, cat(LABEL.SealedAd, u8(0x01), encX(E)));
+      } catch {
+        return 'SEALED_INVALID';
+      }
+      const p = new Cursor(unpad(padded));
+      const cert = p.take(130);
+      const S = p.key(0x05);
+      const A2 = HKDF(new Uint8Array(32), dh(myPriv, S), cat(LABEL.SealedAuth, encX(E), encX(S), encX(R), u16(index), C, sha256(shared)), 16);
+      if (!eqBytes(A, A2)) return 'SEALED_INVALID';
+      const cc = new Cursor(cert);
+      cc.take(1 + 16 + 4);
+      const ik = cc.key(0x05);
+      const expires = cc.u64();
+      const keyId = cc.u32();
+      const pk = pinned.get(keyId);
+      if (!pk || !verify(pk, cat(LABEL.SenderCertificate, cert.subarray(0, 66)), cert.subarray(66))) return 'SENDER_CERTIFICATE_INVALID';
+      if (expires <= time) return 'SENDER_CERTIFICATE_EXPIRED';
+      if (expires - time > 24 * 3600_000) return 'SENDER_CERTIFICATE_INVALID';
+      if (!eqBytes(ik, S)) return 'SEALED_SENDER_MISMATCH';
+      return 'ok';
+    };
+    const env = unhex(o.cases[0]!.headers[0]!.envelope);
+    const flipped = (at: number): Uint8Array => env.map((b, i) => (i === at ? b ^ 0x01 : b));
+    const got = {
+      valid: openEnvelope(env, priv['bob.device1']!, trust, o.relayTime),
+      'delivered-to-bob-device-2': openEnvelope(env, priv['bob.device2']!, trust, o.relayTime),
+      'shared-ciphertext-last-byte-flipped': openEnvelope(flipped(env.length - 1), priv['bob.device1']!, trust, o.relayTime),
+      'auth-tag-flipped': openEnvelope(flipped(83), priv['bob.device1']!, trust, o.relayTime),
+      'certificate-key-not-pinned': openEnvelope(env, priv['bob.device1']!, new Map([[c.keyId, unhex(o.otherCertificatePublicKey)]]), o.relayTime),
+      'relay-time-at-expiry': openEnvelope(env, priv['bob.device1']!, trust, c.expiresAt),
+      'mallory-with-alice-certificate': openEnvelope(unhex(o.cases[2]!.headers[0]!.envelope), priv['bob.device1']!, trust, o.relayTime),
+    };
+    expect(o.checks.map((x) => [x.name, x.expect])).toEqual(Object.entries(got));
+    expect(o.checks).toHaveLength(7);
   });
 });
 
