@@ -45,6 +45,7 @@ export class RelayMetrics {
   readonly attachmentsSwept: Counter<'kind'>;
   readonly storeWriteFailures: Counter<'cause'>;
   readonly mailboxFull: Counter;
+  readonly sealedSends: Counter<'result'>;
   readonly storeWritable: Gauge;
   readonly provisioning: Counter<'kind'>;
 
@@ -148,6 +149,12 @@ export class RelayMetrics {
     this.mailboxFull = new Counter({
       name: 'parley_relay_mailbox_full_total',
       help: 'Sends refused with MAILBOX_FULL because a recipient device mailbox held maxMailboxEnvelopes',
+      registers,
+    });
+    this.sealedSends = new Counter({
+      name: 'parley_relay_sealed_sends_total',
+      help: 'Sealed-sender uploads by result (stored, online-only, refused token); never labelled by account',
+      labelNames: ['result'],
       registers,
     });
     this.storeWriteFailures = new Counter({

@@ -22,6 +22,7 @@ import { Mailboxes } from './core/mailboxes.js';
 import { PresenceService } from './core/presence.js';
 import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
+import { SealedService } from './core/sealed.js';
 import { ProvisioningService } from './core/provisioning.js';
 import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
@@ -139,6 +140,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const accounts = new AccountService(ctx, mailboxes);
   const prekeys = new PrekeyService(ctx);
   const profiles = new ProfileService(ctx);
+  const sealed = new SealedService(ctx, mailboxes);
   const provisioning = new ProvisioningService(ctx);
   const l = limits.config;
   const attachments = new AttachmentService(ctx, {
@@ -158,7 +160,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   await attachments.init();
 
   const state: HttpState = { draining: false, writable: () => health.writable };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, provisioning }, state, options.metrics);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, provisioning, sealed }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
   const server: Server = createServer(app);

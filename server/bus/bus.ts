@@ -16,6 +16,8 @@ export type BusEvent =
       readonly envelopes?: readonly StoredEnvelope[];
     }
   | { readonly kind: 'device-gone'; readonly deviceKeys: readonly number[] }
+  /** An online-only sealed envelope (typing) for the device's open sockets; never stored. */
+  | { readonly kind: 'ephemeral'; readonly deviceKey: number; readonly serverTimestamp: number; readonly content: Uint8Array }
   /** An event for every socket of these accounts (hex ids). */
   | { readonly kind: 'account-event'; readonly accountIds: readonly string[]; readonly event: AccountEvent };
 

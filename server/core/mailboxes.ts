@@ -90,6 +90,19 @@ export class Mailboxes {
     });
   }
 
+  /**
+   * Queues a sealed send (core/sealed.ts): no sender is known or stored; its budget was spent per
+   * address and per recipient token before, never per device.
+   */
+  sendSealed(to: Uint8Array, messages: readonly { readonly deviceId: number; readonly content: Uint8Array }[]): Promise<{ serverTimestamp: number }> {
+    const full = this.checkCapacity();
+    if (full) return Promise.reject(full);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'send', item: { from: null, to, messages }, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
   /** Deletes acknowledged envelopes of the device; resolves after the deletion is committed. */
   ack(device: AuthenticatedDevice, seqs: readonly number[]): Promise<void> {
     const full = this.checkCapacity();

@@ -53,6 +53,15 @@ import {
   ProvisioningChannelIdSchema,
   ProvisioningMessageRequestSchema,
 } from '../../shared/wire/provisioning.js';
+import {
+  MAX_SEALED_BODY_BYTES,
+  MAX_SEALED_ENVELOPE_BYTES,
+  MAX_SEALED_RECIPIENTS_PER_UPLOAD,
+  MAX_SEALED_UPLOAD_BYTES,
+  PutDeliveryTokenRequestSchema,
+  SealedSendRequestSchema,
+} from '../../shared/wire/sealed.js';
+import { MAX_SENDER_CERTIFICATE_LIFETIME_MS } from '../../shared/protocol/constants.js';
 import { WIRE_VERSION } from '../../shared/wire/version.js';
 import {
   MAX_CLIENT_FRAME_BYTES,
@@ -72,6 +81,7 @@ import type { Mailboxes } from '../core/mailboxes.js';
 import { presenceEntryWire, type PresenceService } from '../core/presence.js';
 import type { PrekeyService } from '../core/prekeys.js';
 import type { ProfileService } from '../core/profiles.js';
+import { CERTIFICATE_KEY_ID, type SealedService } from '../core/sealed.js';
 import type { ProvisioningCredential, ProvisioningService } from '../core/provisioning.js';
 import { parseOrThrow } from '../core/validation.js';
 import { addressKey } from '../limits/address.js';
@@ -87,6 +97,7 @@ export type HttpServices = {
   readonly presence: PresenceService;
   readonly profiles: ProfileService;
   readonly provisioning: ProvisioningService;
+  readonly sealed: SealedService;
 };
 
 export type HttpState = {
@@ -265,6 +276,13 @@ export function createHttpApp(
         maxAuthClockSkewMs: MAX_AUTH_CLOCK_SKEW_MS,
       },
       attachments: services.attachments.announce(),
+      sealed: {
+        certificateKeyId: CERTIFICATE_KEY_ID,
+        certificateLifetimeMs: MAX_SENDER_CERTIFICATE_LIFETIME_MS,
+        maxUploadBytes: MAX_SEALED_UPLOAD_BYTES,
+        maxEnvelopeBytes: MAX_SEALED_ENVELOPE_BYTES,
+        maxRecipients: MAX_SEALED_RECIPIENTS_PER_UPLOAD,
+      },
     });
   });
 
@@ -367,6 +385,21 @@ export function createHttpApp(
     const stored = await services.profiles.get(device(res), accountId);
     res.json({ accountId: toBase64Url(accountId), profile: toBase64Url(stored.profile), updatedAt: stored.updatedAt });
   });
+  // ── Sealed sender (docs/protocol.md §21, ADR 0029) ──
+  route('putDeliveryToken', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    await services.sealed.setTokenHash(device(res), body(PutDeliveryTokenRequestSchema, req).tokenHash);
+    res.status(204).end();
+  });
+  route('senderCertificate', requireAuth, async (_req, res) => {
+    const c = await services.sealed.certificate(device(res));
+    res.json({ certificate: toBase64Url(c.certificate), keyId: c.keyId, expiresAt: c.expiresAt });
+  });
+  // Never authenticated: the relay must not learn who sends (an Authorization header is ignored).
+  route('sealedSend', json(MAX_SEALED_BODY_BYTES), async (req, res) => {
+    const { to, token, upload, online } = body(SealedSendRequestSchema, req);
+    res.json(await services.sealed.send(clientAddress(req), { to, token, upload, online: online ?? false }));
+  });
+
   // ── Provisioning channels (device linking; opaque messages, ADR 0024) ──
   route('createProvisioningChannel', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     body(CreateProvisioningChannelRequestSchema, req);

@@ -40,6 +40,11 @@ export const DEFAULT_LIMITS = {
   bundlesPerIp: per(120, MINUTE),
   /** Provisioning channels created (by new devices, without an account) per address (ADR 0024). */
   provisioningChannelsPerIp: per(20, HOUR),
+  /**
+   * Sealed sends (unauthenticated, ADR 0029) per address: the sender is unknown, so its address is
+   * what is counted — 400 per 2 s, the authenticated per-device envelope budget.
+   */
+  sealedSendsPerIp: per(400, 2),
 
   // ── Per account, device or pair ──
   /** Account and username lookups, profile fetches and presence queries per authenticated account. */
@@ -54,6 +59,11 @@ export const DEFAULT_LIMITS = {
    * this (issue 10, item 3). The engine keeps 100 of each kind and refills below 10.
    */
   oneTimeClaimsPerDevice: per(50, HOUR),
+  /**
+   * Sealed sends per recipient delivery token (its SHA-256), whoever sends: bounds what all token
+   * holders together can push at one account (ADR 0029). A token is per recipient account.
+   */
+  sealedSendsPerToken: per(300, 2),
   /** Envelopes sent per device (a fan-out to n devices costs n), REST and WebSocket together. */
   envelopesPerDevice: per(400, 2),
   /**
@@ -221,6 +231,8 @@ export class RateLimits {
   readonly contactReplacements: Limiter;
   readonly provisioningChannels: Limiter;
   readonly linkAttempts: Limiter;
+  readonly sealedIp: Limiter;
+  readonly sealedToken: Limiter;
 
   constructor(
     readonly config: RelayLimitsConfig,
@@ -243,6 +255,8 @@ export class RateLimits {
     this.contactReplacements = shared('contactReplacementsPerAccount');
     this.provisioningChannels = shared('provisioningChannelsPerIp');
     this.linkAttempts = shared('linkAttemptsPerAccount');
+    this.sealedIp = shared('sealedSendsPerIp');
+    this.sealedToken = shared('sealedSendsPerToken');
   }
 
   /**

@@ -49,7 +49,7 @@ export type KemOneTimePrekeysTable = SignedPrekeysTable;
 export type MailboxTable = {
   device_key: number;
   seq: number;
-  /** NULL for sealed-sender envelopes (a later issue). */
+  /** NULL for sealed-sender envelopes (docs/protocol.md §21): the relay does not know the sender. */
   source_account: Bytes | null;
   source_device: number | null;
   server_ts: number;
@@ -70,6 +70,8 @@ export type ContactsTable = { owner: Bytes; contact: Bytes };
 
 /** An account's encrypted profile, stored verbatim (docs/protocol.md §18); the relay cannot open it. */
 export type ProfilesTable = { account_id: Bytes; profile: Bytes; updated_at: number };
+/** SHA-256 of an account's sealed-sender delivery token (docs/protocol.md §21.1); never the token. */
+export type DeliveryTokensTable = { account_id: Bytes; token_hash: Bytes; updated_at: number };
 /** One row per attachment upload (issue 13); state 0 uploading, 1 complete, 2 expired (a tombstone). */
 export type AttachmentsTable = {
   attachment_id: Bytes;
@@ -116,6 +118,7 @@ export type Database = {
   sessions: SessionsTable;
   contacts: ContactsTable;
   profiles: ProfilesTable;
+  delivery_tokens: DeliveryTokensTable;
   attachments: AttachmentsTable;
   provisioning_channels: ProvisioningChannelsTable;
   provisioning_messages: ProvisioningMessagesTable;

@@ -72,8 +72,12 @@ export type StoredEnvelope = {
 };
 
 export type SendItem = {
-  /** The sending device; its own account's other devices are addressed by sending to its account. */
-  readonly from: { readonly accountId: Uint8Array; readonly deviceId: number };
+  /**
+   * The sending device; its own account's other devices are addressed by sending to its account.
+   * null for a sealed send (docs/protocol.md §21): the relay does not know the sender, stores no
+   * source, and the send must name every current device of the recipient.
+   */
+  readonly from: { readonly accountId: Uint8Array; readonly deviceId: number } | null;
   readonly to: Uint8Array;
   readonly messages: readonly { readonly deviceId: number; readonly content: Uint8Array }[];
 };
@@ -224,6 +228,10 @@ export type ProfileStore = {
   /** Replaces the account's profile; `no-account` when the account does not exist (or was deleted meanwhile). */
   putProfile(input: { readonly accountId: Uint8Array; readonly profile: Uint8Array; readonly now: number }): Promise<'stored' | 'no-account'>;
   getProfile(accountId: Uint8Array): Promise<{ readonly profile: Uint8Array; readonly updatedAt: number } | undefined>;
+  /** Sets the account's delivery-token hash (sealed sender, §21.1), replacing the one before; `no-account` as putProfile. */
+  putDeliveryTokenHash(input: { readonly accountId: Uint8Array; readonly tokenHash: Uint8Array; readonly now: number }): Promise<'stored' | 'no-account'>;
+  /** The account's delivery-token hash, if it set one. */
+  deliveryTokenHash(accountId: Uint8Array): Promise<Uint8Array | undefined>;
 };
 
 /** Expiry of everything with a lifetime (aggregates/sweep.ts). */

@@ -38,6 +38,7 @@ import type { ConnectionBudgets } from '../limits/relay-limits.js';
 import type { BusEvent } from '../bus/bus.js';
 import type { StoredEnvelope } from '../store/store.js';
 import {
+  ephemeralFrame,
   ackedFrame,
   BACKLOG_END_FRAME,
   envelopeFrame,
@@ -332,6 +333,10 @@ export class Connection {
       this.close(CloseCode.DeviceGone, 'device removed');
     } else if (event.kind === 'mailbox') {
       this.onMailbox(event.envelopes);
+    } else if (event.kind === 'ephemeral') {
+      // Online-only (typing): after the backlog, like the live envelopes it stands beside; dropped
+      // rather than queued when the socket is behind (a stale indicator is worth nothing).
+      if (this.backlogDone && this.ws.bufferedAmount <= SOCKET_HIGH_WATER_BYTES) this.sendRaw(ephemeralFrame(event.serverTimestamp, event.content), 'ephemeral');
     }
   }
 

@@ -8,9 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../shared/crypto/bytes.js';
 import { ERROR_CODES, type ErrorObject } from '../../shared/wire/errors.js';
 import { ServerFrameSchema, type ServerFrame } from '../../shared/wire/frames.js';
+import { MAX_SEALED_ENVELOPE_BYTES } from '../../shared/wire/sealed.js';
 import { MAX_ENVELOPE_CONTENT } from '../../shared/wire/limits.js';
 import { WIRE_VERSION } from '../../shared/wire/version.js';
 import {
+  ephemeralFrame,
   accountEventFrame,
   ackedFrame,
   BACKLOG_END_FRAME,
@@ -71,6 +73,19 @@ describe('relay→client frames (encode.ts)', () => {
     const content = new Uint8Array(MAX_ENVELOPE_CONTENT).fill(0xab);
     const { parsed } = parse(envelopeFrame({ seq: 1, sourceAccount: null, sourceDevice: null, serverTimestamp: 0, content }));
     expect(parsed).toMatchObject({ type: 'envelope', content });
+  });
+
+  it('an ephemeral (online-only sealed) frame carries time and content and no seq or source; the largest sealed envelope parses', () => {
+    fc.assert(
+      fc.property(time, fc.uint8Array({ minLength: 1, maxLength: 300 }), (now, bytes) => {
+        const { json, parsed } = parse(ephemeralFrame(now, bytes));
+        expect(json).toEqual({ type: 'ephemeral', serverTimestamp: now, content: toBase64Url(bytes) });
+        expect(parsed).toMatchObject({ content: bytes });
+      }),
+    );
+    const largest = new Uint8Array(MAX_SEALED_ENVELOPE_BYTES).fill(0xcd);
+    expect(parse(ephemeralFrame(1, largest)).parsed).toMatchObject({ type: 'ephemeral', content: largest });
+    expect(parse(envelopeFrame({ seq: 1, sourceAccount: null, sourceDevice: null, serverTimestamp: 0, content: largest })).parsed).toMatchObject({ content: largest });
   });
 
   it('backlog-end is the bare marker', () => {
@@ -142,6 +157,7 @@ describe('relay→client frames (encode.ts)', () => {
       readyFrame({ accountId: id, deviceId: 1 }, 0),
       envelopeFrame({ seq: 1, sourceAccount: id, sourceDevice: 1, serverTimestamp: 0, content: new Uint8Array([1]) }),
       BACKLOG_END_FRAME,
+      ephemeralFrame(0, new Uint8Array([1])),
       sentFrame('r', 0),
       ackedFrame('r'),
       accountEventFrame({ type: 'typing', from: { accountId: id, deviceId: 1 }, state: 'started' }),

@@ -37,6 +37,11 @@ export function envelopeFrame(envelope: StoredEnvelope): string {
   return frame;
 }
 
+/** An online-only sealed envelope (typing): never stored, so no seq and no ack. */
+export function ephemeralFrame(serverTimestamp: number, content: Uint8Array): string {
+  return `{"type":"ephemeral","serverTimestamp":${serverTimestamp},"content":"${toBase64Url(content)}"}`;
+}
+
 /** `ref` is a validated request id ([A-Za-z0-9_-]{1,64}): safe in JSON as it is. */
 export function sentFrame(ref: string, serverTimestamp: number): string {
   return `{"type":"sent","ref":"${ref}","serverTimestamp":${serverTimestamp}}`;

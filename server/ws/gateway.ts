@@ -128,7 +128,7 @@ export class WsGateway {
   }
 
   private route(event: BusEvent): void {
-    if (event.kind === 'mailbox') {
+    if (event.kind === 'mailbox' || event.kind === 'ephemeral') {
       const connections = this.registry.ofDevice(event.deviceKey);
       if (connections) for (const c of [...connections]) c.onBusEvent(event);
     } else if (event.kind === 'device-gone') {

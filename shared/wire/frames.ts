@@ -20,6 +20,7 @@ import {
   TimestampSchema,
 } from './primitives.js';
 import { MessagesSchema, PresenceEntrySchema, SessionTokenSchema } from './rest.js';
+import { MAX_SEALED_ENVELOPE_BYTES } from './sealed.js';
 
 // ── Client → relay ───────────────────────────────────────────────────────────
 
@@ -76,13 +77,22 @@ export const ReadyFrameSchema = z.object({
 });
 
 export const EnvelopeSourceSchema = z.object({ accountId: AccountIdSchema, deviceId: DeviceIdSchema });
-/** `source` is null for sealed-sender envelopes (a later issue). */
+/** `source` is null for sealed-sender envelopes (docs/protocol.md §21): the content is a SealedEnvelope. */
 export const EnvelopeFrameSchema = z.object({
   type: z.literal('envelope'),
   seq: SeqSchema,
   source: EnvelopeSourceSchema.nullable(),
   serverTimestamp: TimestampSchema,
-  content: bytesField({ min: 1, max: MAX_ENVELOPE_CONTENT }),
+  content: bytesField({ min: 1, max: Math.max(MAX_ENVELOPE_CONTENT, MAX_SEALED_ENVELOPE_BYTES) }),
+});
+/**
+ * An online-only sealed envelope (typing, §21): relayed to the device's open sockets as it arrives,
+ * never stored, never acknowledged; lost when no socket is open.
+ */
+export const EphemeralFrameSchema = z.object({
+  type: z.literal('ephemeral'),
+  serverTimestamp: TimestampSchema,
+  content: bytesField({ min: 1, max: MAX_SEALED_ENVELOPE_BYTES }),
 });
 export type Envelope = Omit<z.output<typeof EnvelopeFrameSchema>, 'type'>;
 
@@ -115,6 +125,7 @@ export const PongFrameSchema = z.object({ type: z.literal('pong'), ref: RequestI
 export const ServerFrameSchema = z.discriminatedUnion('type', [
   ReadyFrameSchema,
   EnvelopeFrameSchema,
+  EphemeralFrameSchema,
   BacklogEndFrameSchema,
   SentFrameSchema,
   AckedFrameSchema,

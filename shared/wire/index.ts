@@ -12,6 +12,7 @@ export * from './limits.js';
 export * from './primitives.js';
 export * from './provisioning.js';
 export * from './rest.js';
+export * from './sealed.js';
 export * from './username.js';
 export * from './version.js';
 export * from './wire-size.js';

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { AttachmentLimitsSchema } from './attachments.js';
+import { SealedAnnouncementSchema } from './sealed.js';
 import {
   CHALLENGE_NONCE_LENGTH,
   MAX_CONTACTS,
@@ -91,7 +92,7 @@ export type OutgoingMessageInput = z.input<typeof MessageSchema>;
 export const WellKnownSchema = z.object({
   wireVersion: z.number().int(),
   relayId: bytesField({ length: RELAY_ID_LENGTH }),
-  /** Signs sender certificates (sealed sender, a later issue). */
+  /** Signs sender certificates (sealed sender, docs/protocol.md §21.2); its id is `sealed.certificateKeyId`. */
   certificateKey: Ed25519PublicKeySchema,
   /** Signs key-transparency tree heads (a later issue). A different key from certificateKey. */
   treeHeadKey: Ed25519PublicKeySchema,
@@ -113,6 +114,8 @@ export const WellKnownSchema = z.object({
   }),
   /** Attachment uploads and downloads (attachments.ts); absent on a relay without them. */
   attachments: AttachmentLimitsSchema.optional(),
+  /** Sealed sender (sealed.ts); absent on a relay without it. */
+  sealed: SealedAnnouncementSchema.optional(),
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 
@@ -281,6 +284,9 @@ export const ROUTES = {
   deleteContacts: { method: 'DELETE', path: '/v1/contacts' },
   presenceQuery: { method: 'POST', path: '/v1/presence/query' },
   putProfile: { method: 'PUT', path: '/v1/profiles/me' },
+  putDeliveryToken: { method: 'PUT', path: '/v1/accounts/me/delivery-token' },
+  senderCertificate: { method: 'GET', path: '/v1/certificates/sender' },
+  sealedSend: { method: 'POST', path: '/v1/sealed' },
   getProfile: { method: 'GET', path: '/v1/profiles/:accountId' },
   createProvisioningChannel: { method: 'POST', path: '/v1/provisioning/channels' },
   joinProvisioningChannel: { method: 'POST', path: '/v1/provisioning/join' },

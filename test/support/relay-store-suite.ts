@@ -441,6 +441,46 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect((await store.getProfile(b.accountId))?.profile).toEqual(kept);
     });
 
+    it('a delivery-token hash (sealed sender) is set, replaced whole, only for an account that exists, and goes with the account', async () => {
+      const a = await account();
+      const b = await account();
+      expect(await store.deliveryTokenHash(a.accountId)).toBeUndefined();
+      const first = rng(32);
+      expect(await store.putDeliveryTokenHash({ accountId: a.accountId, tokenHash: first, now: NOW })).toBe('stored');
+      expect(await store.deliveryTokenHash(a.accountId)).toEqual(first);
+      // A rotation (the owner blocked someone) replaces it: the old hash is gone.
+      const rotated = rng(32);
+      expect(await store.putDeliveryTokenHash({ accountId: a.accountId, tokenHash: rotated, now: NOW + 1 })).toBe('stored');
+      expect(await store.deliveryTokenHash(a.accountId)).toEqual(rotated);
+      const kept = rng(32);
+      await store.putDeliveryTokenHash({ accountId: b.accountId, tokenHash: kept, now: NOW });
+      expect(await store.putDeliveryTokenHash({ accountId: rng(16), tokenHash: first, now: NOW })).toBe('no-account');
+      await store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW + 1 });
+      expect(await store.deliveryTokenHash(a.accountId)).toBeUndefined();
+      expect(await store.putDeliveryTokenHash({ accountId: a.accountId, tokenHash: first, now: NOW })).toBe('no-account');
+      expect(await store.deliveryTokenHash(b.accountId)).toEqual(kept);
+    });
+
+    it('a sealed send (no sender) stores no source, must name every device of the recipient, and is read back without one', async () => {
+      const alice = await account([1, 2]);
+      const sealed = (deviceIds: number[], content: string): SendItem => ({
+        from: null,
+        to: alice.accountId,
+        messages: deviceIds.map((deviceId) => ({ deviceId, content: new TextEncoder().encode(content) })),
+      });
+      // Without a sender there is no "own device" to leave out: a send to device 2 alone is missing device 1.
+      const r = await store.commitBatch({ sends: [sealed([2], 'partial'), sealed([1, 2], 'whole')], acks: [], now: NOW });
+      expect(r.sends[0]).toEqual({ status: 'mismatched', missing: [1], stale: [] });
+      expect(r.sends[1]!.status).toBe('committed');
+      await r.durable;
+      for (const d of alice.devices) {
+        const page = await store.readMailbox(d.deviceKey, 0, 10);
+        expect(page.envelopes.map((e) => ({ source: e.sourceAccount, device: e.sourceDevice, content: new TextDecoder().decode(e.content) }))).toEqual([
+          { source: null, device: null, content: 'whole' },
+        ]);
+      }
+    });
+
     it('concurrent: profile uploads racing an account deletion leave no profile behind', async () => {
       const a = await account();
       const uploads = Array.from({ length: 5 }, (_, i) => store.putProfile({ accountId: a.accountId, profile: rng(702), now: NOW + i }));

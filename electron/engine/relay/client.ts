@@ -48,6 +48,7 @@ import {
   type CreateProvisioningChannelResponse,
   type ProvisioningInboxResponse,
 } from '../../../shared/wire/provisioning.js';
+import { SealedSendResponseSchema, SenderCertificateResponseSchema, type SenderCertificateResponse } from '../../../shared/wire/sealed.js';
 import type { Timers } from '../app-lock.js';
 import { RelayAuth, type DeviceCredentials } from './auth.js';
 import { RelayClientError } from './errors.js';
@@ -123,6 +124,21 @@ export class RelayClient {
       schema: ProvisioningInboxResponseSchema,
       timeoutMs,
     });
+  }
+
+  /**
+   * A sealed send (docs/protocol.md §21.4) to every current device of `to`, shown with `to`'s
+   * delivery token — **without authenticating**: no session token, no device key, nothing that names
+   * this device. `online`: typing, delivered only to sockets open now, never stored. UNAUTHORIZED
+   * means the token was not accepted (the recipient rotated its profile key).
+   */
+  static sealedSend(
+    url: string,
+    request: { readonly to: Uint8Array; readonly token: Uint8Array; readonly upload: Uint8Array; readonly online?: boolean },
+    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+  ): Promise<{ serverTimestamp: number }> {
+    const body = { to: toBase64Url(request.to), token: toBase64Url(request.token), upload: toBase64Url(request.upload), ...(request.online && { online: true }) };
+    return restCall(url, 'sealedSend', { body, schema: SealedSendResponseSchema, timeoutMs });
   }
 
   // ── Events and the live channel ──
@@ -245,6 +261,16 @@ export class RelayClient {
   /** Replaces this account's encrypted profile (docs/protocol.md §18; the relay cannot open it). */
   async putProfile(encryptedProfile: Uint8Array): Promise<void> {
     await this.auth.call('putProfile', { body: { profile: toBase64Url(encryptedProfile) } });
+  }
+
+  /** Registers SHA-256 of this account's delivery token (sealed sender, docs/protocol.md §21.1). */
+  async putDeliveryTokenHash(tokenHash: Uint8Array): Promise<void> {
+    await this.auth.call('putDeliveryToken', { body: { tokenHash: toBase64Url(tokenHash) } });
+  }
+
+  /** A sender certificate for this device (docs/protocol.md §21.2), valid up to 24 h. */
+  senderCertificate(): Promise<SenderCertificateResponse> {
+    return this.auth.call('senderCertificate', { schema: SenderCertificateResponseSchema });
   }
 
   /** An account's encrypted profile; NOT_FOUND when it has none. */

@@ -67,6 +67,8 @@ export type RelayClientEvents = {
   /** The backlog of this connection has been delivered; live envelopes follow. */
   backlogEnd: () => void;
   typing: (event: { from: { accountId: Uint8Array; deviceId: number }; state: 'started' | 'stopped' }) => void;
+  /** An online-only sealed envelope (typing, docs/protocol.md §21): never stored, never acked. */
+  ephemeral: (event: { serverTimestamp: number; content: Uint8Array }) => void;
   /** `shared: false`: the account does not share presence with us (hidden, or not a mutual contact). */
   presence: (event: { accountId: Uint8Array; online: boolean; shared: boolean }) => void;
   state: (state: ConnectionState) => void;
@@ -122,6 +124,7 @@ export class RelaySocket {
     envelope: new Set(),
     backlogEnd: new Set(),
     typing: new Set(),
+    ephemeral: new Set(),
     presence: new Set(),
     state: new Set(),
     gone: new Set(),
@@ -308,6 +311,9 @@ export class RelaySocket {
       }
       case 'backlog-end':
         this.emit('backlogEnd');
+        return;
+      case 'ephemeral':
+        this.emit('ephemeral', { serverTimestamp: frame.serverTimestamp, content: frame.content });
         return;
       case 'typing':
         this.emit('typing', { from: frame.from, state: frame.state });

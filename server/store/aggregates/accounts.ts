@@ -189,6 +189,7 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
         await trx.deleteFrom('contacts').where('owner', '=', input.accountId).execute();
         await trx.deleteFrom('contacts').where('contact', '=', input.accountId).execute();
         await trx.deleteFrom('profiles').where('account_id', '=', input.accountId).execute();
+        await trx.deleteFrom('delivery_tokens').where('account_id', '=', input.accountId).execute();
         await trx.deleteFrom('accounts').where('account_id', '=', input.accountId).execute();
         await trx.insertInto('account_tombstones').values({ account_id: input.accountId, deleted_at: input.now }).execute();
         await trx

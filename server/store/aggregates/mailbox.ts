@@ -91,8 +91,10 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
               continue;
             }
             const current = devicesByAccount.get(hex) ?? new Map<number, { deviceKey: number; nextSeq: number }>();
-            const toSelf = bytesEqual(send.to, send.from.accountId);
-            const expected = [...current.keys()].filter((id) => !(toSelf && id === send.from.deviceId));
+            // A sealed send (no sender) names every current device; a send to the own account all but the sender.
+            const from = send.from;
+            const toSelf = from !== null && bytesEqual(send.to, from.accountId);
+            const expected = [...current.keys()].filter((id) => !(toSelf && id === from.deviceId));
             const named = new Set(send.messages.map((m) => m.deviceId));
             const missing = expected.filter((id) => !named.has(id)).sort((a, b) => a - b);
             const stale = [...named].filter((id) => !expected.includes(id)).sort((a, b) => a - b);
@@ -116,8 +118,8 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
               rows.push({
                 device_key: device.deviceKey,
                 seq,
-                source_account: send.from.accountId,
-                source_device: send.from.deviceId,
+                source_account: from?.accountId ?? null,
+                source_device: from?.deviceId ?? null,
                 server_ts: batch.now,
                 content: message.content,
               });
@@ -125,8 +127,8 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
                 deviceKey: device.deviceKey,
                 envelope: {
                   seq,
-                  sourceAccount: send.from.accountId,
-                  sourceDevice: send.from.deviceId,
+                  sourceAccount: from?.accountId ?? null,
+                  sourceDevice: from?.deviceId ?? null,
                   serverTimestamp: batch.now,
                   content: message.content,
                 },

@@ -1,7 +1,8 @@
 /**
  * The profile aggregate: each account's encrypted profile (docs/protocol.md §18), stored verbatim —
- * the relay holds no profile key and never sees a name. Owns the table `profiles`; deleting an
- * account removes its row (accounts.ts). Does not check sizes, versions or rates (server/core and
+ * the relay holds no profile key and never sees a name — and the SHA-256 of the delivery token
+ * derived from that key (sealed sender, §21.1). Owns the tables `profiles` and `delivery_tokens`;
+ * deleting an account removes its rows (accounts.ts). Does not check sizes, versions or rates (server/core and
  * shared/wire do, before a call).
  */
 import type { ProfileStore } from '../store.js';
@@ -28,6 +29,31 @@ export function profileStore({ db, durable, rowLocks }: StoreContext): ProfileSt
       });
       if (status === 'stored') await durable();
       return status;
+    },
+
+    async putDeliveryTokenHash(input) {
+      const status = await db.transaction().execute(async (trx) => {
+        const account = await trx
+          .selectFrom('accounts')
+          .select('account_id')
+          .where('account_id', '=', input.accountId)
+          .$if(rowLocks, (qb) => qb.forUpdate())
+          .executeTakeFirst();
+        if (!account) return 'no-account' as const;
+        await trx
+          .insertInto('delivery_tokens')
+          .values({ account_id: input.accountId, token_hash: input.tokenHash, updated_at: input.now })
+          .onConflict((oc) => oc.column('account_id').doUpdateSet({ token_hash: input.tokenHash, updated_at: input.now }))
+          .execute();
+        return 'stored' as const;
+      });
+      if (status === 'stored') await durable();
+      return status;
+    },
+
+    async deliveryTokenHash(accountId) {
+      const row = await db.selectFrom('delivery_tokens').select('token_hash').where('account_id', '=', accountId).executeTakeFirst();
+      return row && bytes(row.token_hash);
     },
 
     async getProfile(accountId) {

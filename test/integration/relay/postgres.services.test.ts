@@ -6,8 +6,13 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
-import type { RelayClient } from '../../../electron/engine/relay/client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
+import { systemRng } from '../../../shared/crypto/random.js';
+import { sha256 } from '../../../shared/crypto/sha256.js';
+import { newProfileKey } from '../../../shared/protocol/profile.js';
+import { deliveryToken, encodeSealedMultiRecipient, openSealedEnvelope, sealMessage } from '../../../shared/protocol/sealed-sender.js';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '../../support/postgres.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { Inbox, text } from './helpers/inbox.js';
@@ -65,6 +70,46 @@ describeWithPostgres('the relay on PostgreSQL', (serverUrl) => {
     expect((await relay.stop()).code).toBe(0);
 
     expect(existsSync(path.join(dataDir, 'relay.sqlite'))).toBe(false);
+  });
+
+  it('sealed sender on PostgreSQL: the token hash is stored (never the token), a sealed envelope is stored without a source and delivered to the recipient', async () => {
+    const database = await createTestDatabase(serverUrl);
+    databases.push(database);
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const relay = await spawnRelay({ dataDir, args: ['--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--store', 'postgres', '--database-url', database.url] });
+    relays.push(relay);
+    const alice = new TestAccount();
+    const bob = new TestAccount();
+    const a = (await registerAccount(relay.url, alice)).get(1)!;
+    const b = (await registerAccount(relay.url, bob)).get(1)!;
+    clients.push(a, b);
+    const token = deliveryToken(newProfileKey({ rng: systemRng }));
+    await b.putDeliveryTokenHash(sha256(token));
+    const { certificate } = await a.senderCertificate();
+    const sealed = sealMessage(
+      { certificate, senderIdentityPrivate: alice.devices[0]!.dh.privateKey, recipients: [{ accountId: bob.accountId, deviceId: 1, identityKey: bob.devices[0]!.dh.publicKey }], messages: [text('sealed in postgres')] },
+      { rng: systemRng },
+    );
+    await RelayClient.sealedSend(relay.url, { to: bob.accountId, token, upload: encodeSealedMultiRecipient(sealed) });
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const rows = (await db.query<{ source_account: Buffer | null; source_device: number | null }>('select source_account, source_device from mailbox')).rows;
+      expect(rows).toEqual([{ source_account: null, source_device: null }]);
+      const tokens = (await db.query<{ account_id: Buffer; token_hash: Buffer }>('select account_id, token_hash from delivery_tokens')).rows;
+      expect(tokens.map((t) => [new Uint8Array(t.account_id), new Uint8Array(t.token_hash)])).toEqual([[bob.accountId, sha256(token)]]);
+    } finally {
+      await db.end();
+    }
+    const inbox = new Inbox(b);
+    await b.connect();
+    await inbox.backlogEnd();
+    expect(inbox.envelopes.map((e) => e.source)).toEqual([null]);
+    const trust = new Map([[1, (await RelayClient.wellKnown(relay.url)).certificateKey]]);
+    const opened = openSealedEnvelope(inbox.envelopes[0]!.content, { identityPrivate: bob.devices[0]!.dh.privateKey }, trust, inbox.envelopes[0]!.serverTimestamp);
+    expect(opened.message).toEqual(text('sealed in postgres'));
+    expect(opened.certificate.accountId).toEqual(alice.accountId);
   });
 
   it('refuses to start, with a clear error, when the database cannot be reached', async () => {
