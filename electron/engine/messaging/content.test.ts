@@ -41,6 +41,7 @@ const content: fc.Arbitrary<Content> = fc.oneof(
   fc.record({ type: fc.constant('typing' as const), messageId: id, sentAt: time, state: fc.constantFrom('started' as const, 'stopped' as const) }),
   fc.record({ type: fc.constant('sent' as const), messageId: id, sentAt: time, destination: id, text, expireTimerSeconds: timer }),
   fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
+  fc.record({ type: fc.constant('sent-attachment' as const), messageId: id, sentAt: time, destination: id, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
   fc.record({
     type: fc.constant('profile-key' as const),
     messageId: id,
@@ -147,7 +148,7 @@ describe('E2E content', () => {
     expect(code(head(1).u8(1).u32(0).var32(Uint8Array.of(0x61)).finish())).toBe('MALFORMED');
     expect(code(head(2).u8(3).bytes(new Uint8Array(16)).finish())).toBe('MALFORMED');
     expect(code(head(3).u8(0).finish())).toBe('MALFORMED');
-    expect(code(head(8).finish())).toBe('UNSUPPORTED');
+    expect(code(head(0x3c).finish())).toBe('UNSUPPORTED');
     expect(code(new Writer().u8(2).u8(1).finish())).toBe('UNSUPPORTED');
     expect(() => encodeContent({ type: 'text', messageId: new Uint8Array(16), sentAt: 0, text: '', expireTimerSeconds: null })).toThrow(RangeError);
   });
@@ -174,6 +175,25 @@ describe('E2E content', () => {
     expect(code(withCaption(new Uint8Array(MAX_CAPTION_BYTES + 1).fill(0x61)))).toBe('MALFORMED');
     expect(code(withCaption(Uint8Array.of(0xc3)))).toBe('MALFORMED');
     expect(() => encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: 'x'.repeat(MAX_CAPTION_BYTES + 1) })).toThrow(RangeError);
+  });
+
+  it('the copy of a sent file (0x08) is the attachment layout with the destination account between header and pointer', () => {
+    const p: AttachmentPointer = {
+      attachmentId: new Uint8Array(16).fill(1),
+      descriptor: { key: new Uint8Array(32).fill(2), length: 9, paddedLength: 10, ciphertextDigest: new Uint8Array(32).fill(3), plaintextSha256: new Uint8Array(32).fill(4) },
+      mediaType: 'text/plain',
+      fileName: 'a.txt',
+      dimensions: null,
+      thumbnail: null,
+      original: false,
+    };
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const destination = new Uint8Array(16).fill(0xdd);
+    const original = encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: 'hi' });
+    const copy = encodeContent({ type: 'sent-attachment', messageId, sentAt: 1, destination, pointer: p, caption: 'hi' });
+    expect(toHex(copy)).toBe(`0108${'aa'.repeat(16)}0000000000000001` + 'dd'.repeat(16) + toHex(original.subarray(26)));
+    expect(code(copy.subarray(0, 26 + 15))).toBe('MALFORMED');
+    expect(() => encodeContent({ type: 'sent-attachment', messageId, sentAt: 1, destination: new Uint8Array(15), pointer: p, caption: '' })).toThrow(RangeError);
   });
 
   it('the largest attachment content (thumbnail, caption, name and type at their maximum) leaves room in the 96 KiB envelope', () => {

@@ -31,9 +31,19 @@ export const MESSAGE_ID_LENGTH = 16;
  * sent any more, and read as confirming only the one message it names (docs/protocol.md §16).
  * 0x07 carries the sender's profile key (§16, §18).
  */
-export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06, ProfileKey: 0x07 } as const;
+export const ContentType = {
+  Text: 0x01,
+  UpToReceipt: 0x02,
+  Typing: 0x03,
+  SentTranscript: 0x04,
+  Receipt: 0x05,
+  Attachment: 0x06,
+  ProfileKey: 0x07,
+  /** Sync between own devices (docs/protocol.md §16.1): the copy of a sent attachment. */
+  SentAttachmentTranscript: 0x08,
+} as const;
 /** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.ProfileKey;
+const LAST_CONTENT_TYPE = ContentType.SentAttachmentTranscript;
 export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
@@ -68,6 +78,8 @@ export type Content =
   | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody)
   /** One file: where it is, how to open it, what to show before it is fetched; and a caption ('' for none). */
   | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string })
+  /** A file this account sent from another device (to `destination`), for its other devices' history. */
+  | (ContentHeader & { readonly type: 'sent-attachment'; readonly destination: Uint8Array; readonly pointer: AttachmentPointer; readonly caption: string })
   /**
    * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
    * and the username it claims (the receiver confirms it at the relay before showing it).
@@ -152,6 +164,15 @@ export function encodeContent(c: Content): Uint8Array {
       w.var32(caption);
       break;
     }
+    case 'sent-attachment': {
+      const caption = utf8(c.caption);
+      if (caption.length > MAX_CAPTION_BYTES) throw new RangeError('caption too long');
+      if (c.destination.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
+      w.u8(ContentType.SentAttachmentTranscript).bytes(c.messageId).u64(c.sentAt).bytes(c.destination);
+      writeAttachmentPointer(w, c.pointer);
+      w.var32(caption);
+      break;
+    }
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -167,6 +188,15 @@ function readReceiptKind(r: Reader): 'delivered' | 'read' {
   const kind = r.u8();
   if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
   return kind === ReceiptType.read ? 'read' : 'delivered';
+}
+
+function readCaption(r: Reader): string {
+  try {
+    return fromUtf8(r.var32(MAX_CAPTION_BYTES));
+  } catch (e) {
+    if (isProtocolError(e)) throw e;
+    throw new ContentError('MALFORMED', 'attachment: caption is not UTF-8');
+  }
 }
 
 function decodeInner(bytes: Uint8Array): Content {
@@ -210,14 +240,13 @@ function decodeInner(bytes: Uint8Array): Content {
     }
     case ContentType.Attachment: {
       const pointer = readAttachmentPointer(r);
-      let caption: string;
-      try {
-        caption = fromUtf8(r.var32(MAX_CAPTION_BYTES));
-      } catch (e) {
-        if (isProtocolError(e)) throw e;
-        throw new ContentError('MALFORMED', 'attachment: caption is not UTF-8');
-      }
-      content = { type: 'attachment', messageId, sentAt, pointer, caption };
+      content = { type: 'attachment', messageId, sentAt, pointer, caption: readCaption(r) };
+      break;
+    }
+    case ContentType.SentAttachmentTranscript: {
+      const destination = r.bytes(ACCOUNT_ID_LENGTH);
+      const pointer = readAttachmentPointer(r);
+      content = { type: 'sent-attachment', messageId, sentAt, destination, pointer, caption: readCaption(r) };
       break;
     }
     case ContentType.SentTranscript: {

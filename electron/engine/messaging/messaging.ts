@@ -182,6 +182,10 @@ export class Messaging {
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),
       profilesDue: () => void this.profiles.fetchDue().catch(() => undefined),
+      accepted: (_accountId, conversationId) => {
+        this.attachments.showAccepted(conversationId);
+        this.#contactsChanged();
+      },
     });
   }
 
@@ -502,11 +506,13 @@ export class Messaging {
       readAt: null,
     } as const;
     const rowId = insertMessage(db, row);
-    core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: rowId });
+    // The copy for this account's other devices is queued first: the outbox goes out in order, so
+    // each of them holds the message before any receipt for it can arrive (docs/adr/0026).
     if (core.targetDevices(db, core.account.accountId).length > 0) {
       const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: null });
       core.queueSend(db, { kind: 'sync', recipient: core.account.accountId, content: transcript, messageRowId: rowId });
     }
+    core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: rowId });
     return { record: insertedRecord(rowId, row), accepted };
   }
 
