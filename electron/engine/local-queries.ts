@@ -183,7 +183,8 @@ export class LocalQueries {
 
   /**
    * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues a
-   * read receipt naming each of them (sent by the receipts loop, one receipt per sender).
+   * read receipt naming each of them (sent by the receipts loop, one receipt per sender); the
+   * account's other devices are told (a read sync, messaging/sync.ts).
    */
   markRead(req: RequestOf<'messages:markRead'>): { unreadCount: number } {
     const { db, account } = this.#ctx.open();
@@ -199,6 +200,8 @@ export class LocalQueries {
           if ((m.kind === 'text' || m.kind === 'attachment') && m.messageId) queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', messageId: m.messageId }, now);
         }
       }
+      // The account's other devices clear the same unread (docs/protocol.md §16.1).
+      this.#ctx.messaging()?.sync.readHere(db.writer, rows);
       return rows;
     });
     const attachments = attachmentsOf(db.reader, changed.filter((m) => m.kind === 'attachment').map((m) => m.id));

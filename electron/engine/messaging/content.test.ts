@@ -11,7 +11,7 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../../shared/crypto/bytes.
 import { padmeLength } from '../../../shared/protocol/attachment-cipher.js';
 import { MAX_POINTER_THUMBNAIL_BYTES, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { Writer } from '../../../shared/protocol/codec.js';
-import { ContentError, decodeContent, encodeContent, MAX_CAPTION_BYTES, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
+import { ContentError, decodeContent, encodeContent, MAX_CAPTION_BYTES, MAX_READ_SYNC_ENTRIES, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
 
 const id = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const time = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -41,6 +41,16 @@ const content: fc.Arbitrary<Content> = fc.oneof(
   fc.record({ type: fc.constant('typing' as const), messageId: id, sentAt: time, state: fc.constantFrom('started' as const, 'stopped' as const) }),
   fc.record({ type: fc.constant('sent' as const), messageId: id, sentAt: time, destination: id, text, expireTimerSeconds: timer }),
   fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
+  fc.record({
+    type: fc.constant('read-sync' as const),
+    messageId: id,
+    sentAt: time,
+    entries: fc.uniqueArray(fc.record({ senderAccountId: id, senderDeviceId: fc.integer({ min: 1, max: 0xffffffff }), messageId: id }), {
+      minLength: 1,
+      maxLength: 20,
+      selector: (e) => `${toHex(e.senderAccountId)}:${e.senderDeviceId}:${toHex(e.messageId)}`,
+    }),
+  }),
   fc.record({ type: fc.constant('sent-attachment' as const), messageId: id, sentAt: time, destination: id, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
   fc.record({
     type: fc.constant('profile-key' as const),
@@ -194,6 +204,29 @@ describe('E2E content', () => {
     expect(toHex(copy)).toBe(`0108${'aa'.repeat(16)}0000000000000001` + 'dd'.repeat(16) + toHex(original.subarray(26)));
     expect(code(copy.subarray(0, 26 + 15))).toBe('MALFORMED');
     expect(() => encodeContent({ type: 'sent-attachment', messageId, sentAt: 1, destination: new Uint8Array(15), pointer: p, caption: '' })).toThrow(RangeError);
+  });
+
+  it('a read sync (0x09) names 1 … 1,024 distinct (account, device, message) entries; anything else is MALFORMED and never encoded', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const entry = { senderAccountId: new Uint8Array(16).fill(0xbb), senderDeviceId: 2, messageId: new Uint8Array(16).fill(0xcc) };
+    const bytes = encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [entry] });
+    expect(toHex(bytes)).toBe(`0109${'aa'.repeat(16)}0000000000000001` + '0001' + 'bb'.repeat(16) + '00000002' + 'cc'.repeat(16));
+    const sync = (count: number, at: (i: number) => { device: number; id: Uint8Array }) => {
+      const w = new Writer().u8(1).u8(0x09).bytes(messageId).u64(1).u16(count);
+      for (let i = 0; i < count; i++) w.bytes(entry.senderAccountId).u32(at(i).device).bytes(at(i).id);
+      return w.finish();
+    };
+    const distinct = (i: number) => ({ device: 1, id: new Writer().u64(i).u64(0).finish() });
+    expect(code(sync(0, distinct))).toBe('MALFORMED');
+    expect(code(sync(1, distinct))).toBe('ok');
+    expect(code(sync(MAX_READ_SYNC_ENTRIES, distinct))).toBe('ok');
+    expect(code(sync(MAX_READ_SYNC_ENTRIES + 1, distinct))).toBe('MALFORMED');
+    expect(code(sync(2, () => ({ device: 1, id: entry.messageId })))).toBe('MALFORMED');
+    expect(code(sync(2, (i) => ({ device: i + 1, id: entry.messageId })))).toBe('ok'); // the same id from two devices: two messages
+    expect(code(sync(1, () => ({ device: 0, id: entry.messageId })))).toBe('MALFORMED');
+    expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [] })).toThrow(RangeError);
+    expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [entry, entry] })).toThrow(RangeError);
+    expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [{ ...entry, senderDeviceId: 0 }] })).toThrow(RangeError);
   });
 
   it('the largest attachment content (thumbnail, caption, name and type at their maximum) leaves room in the 96 KiB envelope', () => {

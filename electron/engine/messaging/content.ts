@@ -41,9 +41,11 @@ export const ContentType = {
   ProfileKey: 0x07,
   /** Sync between own devices (docs/protocol.md §16.1): the copy of a sent attachment. */
   SentAttachmentTranscript: 0x08,
+  /** Sync (§16.1): messages read on another own device, each "read up to and including". */
+  ReadSync: 0x09,
 } as const;
 /** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.SentAttachmentTranscript;
+const LAST_CONTENT_TYPE = ContentType.ReadSync;
 export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
@@ -52,6 +54,11 @@ export const TypingState = { started: 0x01, stopped: 0x02 } as const;
  * hundred bytes per hundred ids, far below the relay's envelope limit). Longer lists are split.
  */
 export const MAX_RECEIPT_MESSAGE_IDS = 1024;
+/** At most this many messages named by one read sync (§16.1); more are split. */
+export const MAX_READ_SYNC_ENTRIES = 1024;
+
+/** One message read on another own device: its sender (a contact's account and device) and its id. */
+export type ReadSyncEntry = { readonly senderAccountId: Uint8Array; readonly senderDeviceId: number; readonly messageId: Uint8Array };
 
 /** Text flag: a disappearing-message timer follows (reserved; no client sets it yet). */
 const TEXT_FLAG_TIMER = 0x01;
@@ -80,6 +87,8 @@ export type Content =
   | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string })
   /** A file this account sent from another device (to `destination`), for its other devices' history. */
   | (ContentHeader & { readonly type: 'sent-attachment'; readonly destination: Uint8Array; readonly pointer: AttachmentPointer; readonly caption: string })
+  /** Read on another own device: each entry's conversation up to and including that message (distinct entries). */
+  | (ContentHeader & { readonly type: 'read-sync'; readonly entries: readonly ReadSyncEntry[] })
   /**
    * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
    * and the username it claims (the receiver confirms it at the relay before showing it).
@@ -173,6 +182,17 @@ export function encodeContent(c: Content): Uint8Array {
       w.var32(caption);
       break;
     }
+    case 'read-sync': {
+      if (c.entries.length === 0 || c.entries.length > MAX_READ_SYNC_ENTRIES) throw new RangeError('a read sync names 1 … MAX_READ_SYNC_ENTRIES messages');
+      w.u8(ContentType.ReadSync).bytes(c.messageId).u64(c.sentAt).u16(c.entries.length);
+      for (const e of c.entries) {
+        if (e.senderAccountId.length !== ACCOUNT_ID_LENGTH || e.messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('an entry is an account id, a device id and a message id');
+        if (!Number.isInteger(e.senderDeviceId) || e.senderDeviceId < 1 || e.senderDeviceId > 0xffffffff) throw new RangeError('a device id is 1 … 2³² − 1');
+        w.bytes(e.senderAccountId).u32(e.senderDeviceId).bytes(e.messageId);
+      }
+      if (new Set(c.entries.map(readSyncKey)).size !== c.entries.length) throw new RangeError('a read sync names each message once');
+      break;
+    }
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -188,6 +208,10 @@ function readReceiptKind(r: Reader): 'delivered' | 'read' {
   const kind = r.u8();
   if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
   return kind === ReceiptType.read ? 'read' : 'delivered';
+}
+
+function readSyncKey(e: ReadSyncEntry): string {
+  return `${toHex(e.senderAccountId)}:${e.senderDeviceId}:${toHex(e.messageId)}`;
 }
 
 function readCaption(r: Reader): string {
@@ -252,6 +276,24 @@ function decodeInner(bytes: Uint8Array): Content {
     case ContentType.SentTranscript: {
       const destination = r.bytes(ACCOUNT_ID_LENGTH);
       content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };
+      break;
+    }
+    case ContentType.ReadSync: {
+      const count = r.u16();
+      if (count === 0 || count > MAX_READ_SYNC_ENTRIES) throw new ContentError('MALFORMED', 'read sync: entry count out of range');
+      const entries: ReadSyncEntry[] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const senderAccountId = r.bytes(ACCOUNT_ID_LENGTH);
+        const senderDeviceId = r.u32();
+        if (senderDeviceId === 0) throw new ContentError('MALFORMED', 'read sync: device id 0');
+        const entry = { senderAccountId, senderDeviceId, messageId: r.bytes(MESSAGE_ID_LENGTH) };
+        const key = readSyncKey(entry);
+        if (seen.has(key)) throw new ContentError('MALFORMED', 'read sync: a message named twice');
+        seen.add(key);
+        entries.push(entry);
+      }
+      content = { type: 'read-sync', messageId, sentAt, entries };
       break;
     }
     case ContentType.ProfileKey: {

@@ -55,6 +55,7 @@ import {
   INBOUND_QUEUE_LOW_WATER,
   INBOUND_RESOLVE_AHEAD,
 } from './limits.js';
+import { SyncRefused, type OwnDeviceSync } from './sync.js';
 import type { Typing } from './typing.js';
 
 export type InboundItem = { readonly envelope: Envelope; readonly live: boolean };
@@ -117,6 +118,7 @@ export class InboundProcessor {
     private readonly core: MessagingCore,
     private readonly contacts: Contacts,
     private readonly typing: Typing,
+    private readonly sync: OwnDeviceSync,
     private readonly hooks: InboundHooks,
   ) {}
 
@@ -410,6 +412,14 @@ export class InboundProcessor {
       case 'sent-attachment':
         // A message this account sent from another device (docs/protocol.md §16.1).
         if (own) this.#transcript(db, peer, content, item, effects);
+        return;
+      case 'read-sync':
+        // Sync from another own device (§16.1); from anyone else refused, nothing changes.
+        try {
+          this.sync.apply(db, own, content, effects);
+        } catch (e) {
+          if (!(e instanceof SyncRefused)) throw e;
+        }
         return;
       case 'profile-key': {
         // A contact's profile key (this account's own devices share one key: not built yet).

@@ -52,6 +52,7 @@ import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
 import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
 import { maintainAtRelay, registerAccount, uploadPending } from './registration.js';
+import { OwnDeviceSync } from './sync.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
 import type { RetryOptions } from '../files/transfer.js';
@@ -138,6 +139,8 @@ export class Messaging {
   readonly typing: Typing;
   readonly attachments: Attachments;
   readonly profiles: Profiles;
+  /** Sync between this account's own devices (sync.ts). */
+  readonly sync: OwnDeviceSync;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
   #maintenance: NodeJS.Timeout | undefined;
@@ -177,7 +180,8 @@ export class Messaging {
       beforeSend: (db, recipient) => void this.profiles.shareIfOwed(db, recipient),
     });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
-    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
+    this.sync = new OwnDeviceSync(this.core);
+    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, this.sync, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),

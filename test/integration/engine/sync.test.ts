@@ -77,3 +77,55 @@ describe('sync between own devices: sent messages', () => {
     expect(opened.bytes.toString()).toBe('file from the laptop');
   });
 });
+
+/** The unread count of the conversation with `other` on `t`. */
+async function unread(t: TestEngine, other: { readonly accountId: string }): Promise<number> {
+  return (await t.call('conversations:list', {})).find((c) => c.contactId === other.accountId)?.unreadCount ?? -1;
+}
+
+async function waitUnread(t: TestEngine, other: { readonly accountId: string }, n: number): Promise<void> {
+  for (let i = 0; (await unread(t, other)) !== n; i++) {
+    if (i > 500) throw new Error(`unread on ${t.username} stayed ${await unread(t, other)}, not ${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('sync between own devices: read state', () => {
+  it('reading a conversation on one device clears its unread on the other, both ways; Bob gets one read receipt', async () => {
+    const { alice, second, bob, bToA } = await aliceOnTwoDevicesAndBob();
+    await bob.send(bToA, 'one');
+    const two = await bob.send(bToA, 'two');
+    await alice.receive(bob, 'two');
+    await second.receive(bob, 'two');
+    await waitUnread(alice, bob, 2);
+    await waitUnread(second, bob, 2);
+
+    // Read on device 2 up to the newest: device 1 clears too (message:updated shows them read).
+    const onSecond = (await second.conversationWith(bob))!;
+    const newest = (await second.messages(onSecond)).at(-1)!;
+    expect((await second.call('messages:markRead', { conversationId: onSecond, upToMessageId: newest.id })).unreadCount).toBe(0);
+    await waitUnread(alice, bob, 0);
+    const onFirst = (await alice.conversationWith(bob))!;
+    expect((await alice.messages(onFirst)).filter((m) => m.direction === 'incoming').every((m) => m.read)).toBe(true);
+    await bob.waitStatus(two.id, 'read');
+    // Device 1 sent no read receipt of its own: once everything it sent reached Bob (a barrier),
+    // Bob's Info shows device 2 read it and device 1 only holds it.
+    await alice.drained();
+    await alice.barrier(bob, (await alice.conversationWith(bob))!);
+    const info = await bob.call('messages:info', { messageId: two.id });
+    expect(info.devices.map((d) => [d.contactId, d.deviceId, d.status])).toEqual([
+      [alice.accountId, 1, 'delivered'],
+      [alice.accountId, 2, 'read'],
+    ]);
+
+    // And the other way: a new message read on device 1 clears on device 2.
+    await bob.send(bToA, 'three');
+    await alice.receive(bob, 'three');
+    await second.receive(bob, 'three');
+    await waitUnread(second, bob, 1);
+    const three = (await alice.messages(onFirst)).at(-1)!;
+    await alice.call('messages:markRead', { conversationId: onFirst, upToMessageId: three.id });
+    await waitUnread(second, bob, 0);
+  });
+});
+
