@@ -70,15 +70,21 @@ export class LocalQueries {
     return safetyNumberView(this.#ctx.open().account, this.#contact(req.contactId));
   }
 
-  /** Verifying compares the current safety number, so it also settles a pending key change. */
+  /**
+   * Verifying compares the current safety number, so it also settles a pending key change. The
+   * account's other devices are told.
+   */
   markVerified(req: RequestOf<'contacts:markVerified'>): ContactView {
     const { db } = this.#ctx.open();
     const contact = this.#contact(req.contactId);
     const now = this.#ctx.clock();
-    db.writer.transaction(() => {
+    const synced = db.writer.transaction(() => {
       setContactVerified(db.writer, contact.accountId, req.verified, now);
       if (req.verified) acceptAccountKeyChange(db.writer, contact.accountId, now);
+      // The account's other devices follow (for the same account key; messaging/sync.ts).
+      return this.#ctx.messaging()?.sync.contactChanged(db.writer, contact.accountId, { verified: req.verified }) ?? false;
     });
+    if (synced) this.#ctx.messaging()?.syncQueued();
     this.#conversationChanged(contact.accountId);
     return contactView(getContact(db.reader, contact.accountId)!, now);
   }

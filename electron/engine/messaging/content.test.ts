@@ -14,6 +14,8 @@ import { Writer } from '../../../shared/protocol/codec.js';
 import { ContentError, decodeContent, encodeContent, MAX_CAPTION_BYTES, MAX_READ_SYNC_ENTRIES, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
 
 const id = fc.uint8Array({ minLength: 16, maxLength: 16 });
+/** A valid Ed25519 public key (the base point's encoding), for contact syncs. */
+const ACCOUNT_KEY = fromHex('5866666666666666666666666666666666666666666666666666666666666666');
 const time = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 });
 const timer = fc.option(fc.integer({ min: 1, max: 0xffffffff }), { nil: null });
@@ -51,6 +53,33 @@ const content: fc.Arbitrary<Content> = fc.oneof(
       selector: (e) => `${toHex(e.senderAccountId)}:${e.senderDeviceId}:${toHex(e.messageId)}`,
     }),
   }),
+  fc.record(
+    {
+      type: fc.constant('contact-sync' as const),
+      messageId: id,
+      sentAt: time,
+      accountId: id,
+      accepted: fc.constant(true as const),
+      verified: fc.boolean(),
+      blocked: fc.boolean(),
+      accountKey: fc.constant(ACCOUNT_KEY),
+      deviceList: fc.uint8Array({ minLength: 1, maxLength: 609 }),
+      username: fc.stringMatching(/^[a-z0-9_.]{3,32}$/),
+    },
+    { requiredKeys: ['type', 'messageId', 'sentAt', 'accountId', 'accountKey', 'deviceList', 'username'] },
+  ).filter((c) => c.accepted !== undefined || c.verified !== undefined || c.blocked !== undefined),
+  fc.record({
+    type: fc.constant('settings-sync' as const),
+    messageId: id,
+    sentAt: time,
+    settings: fc
+      .record(
+        { readReceipts: fc.boolean(), typingIndicators: fc.boolean(), presenceVisible: fc.boolean(), notifications: fc.constantFrom('name-and-message' as const, 'name-only' as const, 'nothing' as const) },
+        { requiredKeys: [] },
+      )
+      .filter((x) => Object.keys(x).length > 0),
+  }),
+  fc.record({ type: fc.constant('conversation-deleted' as const), messageId: id, sentAt: time, peer: id, deletedAt: time, request: fc.boolean() }),
   fc.record({ type: fc.constant('sent-attachment' as const), messageId: id, sentAt: time, destination: id, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
   fc.record({
     type: fc.constant('profile-key' as const),
@@ -227,6 +256,48 @@ describe('E2E content', () => {
     expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [] })).toThrow(RangeError);
     expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [entry, entry] })).toThrow(RangeError);
     expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [{ ...entry, senderDeviceId: 0 }] })).toThrow(RangeError);
+  });
+
+  it('a contact sync (0x0A) is laid out as documented; bad flags, keys, lengths and usernames are MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const base = { type: 'contact-sync', messageId, sentAt: 1, accountId: new Uint8Array(16).fill(0xbb), accountKey: ACCOUNT_KEY, deviceList: Uint8Array.of(1, 2, 3), username: 'bob' } as const;
+    const bytes = encodeContent({ ...base, accepted: true, blocked: true });
+    expect(toHex(bytes)).toBe(`010a${'aa'.repeat(16)}0000000000000001` + 'bb'.repeat(16) + '05' + '05' + '06' + toHex(ACCOUNT_KEY) + '0003' + '010203' + '03' + '626f62');
+    const head = (set: number, values: number) => new Writer().u8(1).u8(0x0a).bytes(messageId).u64(1).bytes(base.accountId).u8(set).u8(values).u8(0x06).bytes(ACCOUNT_KEY);
+    const tail = (w: Writer) => w.u16(3).bytes(Uint8Array.of(1, 2, 3)).u8(3).bytes(utf8('bob')).finish();
+    expect(code(tail(head(0x02, 0x02)))).toBe('ok');
+    expect(code(tail(head(0x00, 0x00)))).toBe('MALFORMED'); // changes nothing
+    expect(code(tail(head(0x08, 0x00)))).toBe('MALFORMED'); // unknown flag
+    expect(code(tail(head(0x02, 0x04)))).toBe('MALFORMED'); // a value outside the set
+    expect(code(tail(head(0x01, 0x00)))).toBe('MALFORMED'); // a request is never un-accepted
+    const withList = (n: number) => head(0x04, 0x04).u16(n).bytes(new Uint8Array(n)).u8(3).bytes(utf8('bob')).finish();
+    expect(code(withList(0))).toBe('MALFORMED');
+    expect(code(withList(609))).toBe('ok');
+    expect(code(withList(610))).toBe('MALFORMED');
+    expect(code(head(0x04, 0x04).u16(3).bytes(Uint8Array.of(1, 2, 3)).u8(3).bytes(utf8('Bob')).finish())).toBe('MALFORMED');
+    const badKey = new Writer().u8(1).u8(0x0a).bytes(messageId).u64(1).bytes(base.accountId).u8(4).u8(4).u8(0x05).bytes(ACCOUNT_KEY);
+    expect(code(tail(badKey))).toBe('MALFORMED'); // an X25519 type byte where the account key goes
+    expect(() => encodeContent({ ...base })).toThrow(RangeError);
+    expect(() => encodeContent({ ...base, blocked: true, username: 'Bob' })).toThrow(RangeError);
+  });
+
+  it('an account sync (0x0B) carries settings or a deleted conversation, laid out as documented; anything else is MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const settings = encodeContent({ type: 'settings-sync', messageId, sentAt: 1, settings: { readReceipts: false, presenceVisible: true, notifications: 'nothing' } });
+    expect(toHex(settings)).toBe(`010b${'aa'.repeat(16)}0000000000000001` + '01' + '0d' + '04' + '03');
+    const deleted = encodeContent({ type: 'conversation-deleted', messageId, sentAt: 1, peer: new Uint8Array(16).fill(0xbb), deletedAt: 2, request: true });
+    expect(toHex(deleted)).toBe(`010b${'aa'.repeat(16)}0000000000000001` + '02' + 'bb'.repeat(16) + '0000000000000002' + '01');
+    const head = () => new Writer().u8(1).u8(0x0b).bytes(messageId).u64(1);
+    expect(code(head().u8(1).u8(0x01).u8(0x01).u8(0).finish())).toBe('ok');
+    expect(code(head().u8(1).u8(0x00).u8(0x00).u8(0).finish())).toBe('MALFORMED'); // changes nothing
+    expect(code(head().u8(1).u8(0x10).u8(0x00).u8(0).finish())).toBe('MALFORMED'); // unknown setting
+    expect(code(head().u8(1).u8(0x01).u8(0x02).u8(0).finish())).toBe('MALFORMED'); // a value outside the set
+    expect(code(head().u8(1).u8(0x08).u8(0x08).u8(1).finish())).toBe('MALFORMED'); // notifications have no boolean value
+    expect(code(head().u8(1).u8(0x08).u8(0x00).u8(4).finish())).toBe('MALFORMED'); // unknown notification content
+    expect(code(head().u8(1).u8(0x01).u8(0x00).u8(1).finish())).toBe('MALFORMED'); // notification content without its flag
+    expect(code(head().u8(2).bytes(new Uint8Array(16)).u64(1).u8(2).finish())).toBe('MALFORMED'); // unknown deletion flag
+    expect(code(head().u8(3).finish())).toBe('MALFORMED'); // unknown kind
+    expect(() => encodeContent({ type: 'settings-sync', messageId, sentAt: 1, settings: {} })).toThrow(RangeError);
   });
 
   it('the largest attachment content (thumbnail, caption, name and type at their maximum) leaves room in the 96 KiB envelope', () => {

@@ -29,6 +29,7 @@ import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { messageTypeOf, MessageType } from '../../../shared/protocol/messages.js';
 import { createDecryptionError } from '../../../shared/protocol/decryption-error.js';
 import type { PeerDevice } from '../../../shared/protocol/session.js';
+import type { Settings } from '../../../shared/api/view-models.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { acceptContact, getContact } from '../db/contacts.js';
 import { findDirectConversation, getOrCreateDirectConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
@@ -55,13 +56,13 @@ import {
   INBOUND_QUEUE_LOW_WATER,
   INBOUND_RESOLVE_AHEAD,
 } from './limits.js';
-import { SyncRefused, type OwnDeviceSync } from './sync.js';
+import { SyncInvalid, SyncRefused, type OwnDeviceSync, type SyncEffects } from './sync.js';
 import type { Typing } from './typing.js';
 
 export type InboundItem = { readonly envelope: Envelope; readonly live: boolean };
 
 /** What a committed batch asks the rest of the layer to do. */
-type Effects = {
+type Effects = SyncEffects & {
   events: (() => void)[];
   /** Conversations whose list data changed: one `conversation:updated` each, after the batch's events. */
   conversations: Set<number>;
@@ -87,6 +88,12 @@ export type InboundHooks = {
    * the accepting device sent the receipts and the profile key).
    */
   readonly accepted: (accountId: Uint8Array, conversationId: number) => void;
+  /** Sync from an own device added, accepted or (un)blocked a contact: the relay's contact list follows. */
+  readonly contactsChanged: () => void;
+  /** Sync from an own device changed synced settings here (already stored). */
+  readonly settingsSynced: (patch: Partial<Settings>) => void;
+  /** Sync from an own device deleted these message rows here: their attachment files go. */
+  readonly filesGone: (rowIds: readonly number[]) => void;
 };
 
 /** Everything that makes an envelope the same envelope: its sender and its bytes. */
@@ -228,7 +235,17 @@ export class InboundProcessor {
     const { core } = this;
     const started = performance.now();
     const seqs: number[] = [];
-    const effects: Effects = { events: [], conversations: new Set(), sendSoon: false, receiptsQueued: false, newSession: false, profilesDue: false };
+    const effects: Effects = {
+      events: [],
+      conversations: new Set(),
+      sendSoon: false,
+      receiptsQueued: false,
+      newSession: false,
+      profilesDue: false,
+      contactsChanged: false,
+      settings: null,
+      filesGone: [],
+    };
     const db = core.db.writer;
     // One transaction; session records read once and written once per batch (sessions.ts).
     this.#batchPeers.clear();
@@ -259,6 +276,9 @@ export class InboundProcessor {
     if (effects.receiptsQueued) this.hooks.receiptsQueued();
     if (effects.newSession) this.hooks.prekeysConsumed();
     if (effects.profilesDue) this.hooks.profilesDue();
+    if (effects.contactsChanged) this.hooks.contactsChanged();
+    if (effects.settings) this.hooks.settingsSynced(effects.settings);
+    if (effects.filesGone.length > 0) this.hooks.filesGone(effects.filesGone);
   }
 
   /**
@@ -414,12 +434,20 @@ export class InboundProcessor {
         if (own) this.#transcript(db, peer, content, item, effects);
         return;
       case 'read-sync':
-        // Sync from another own device (§16.1); from anyone else refused, nothing changes.
+      case 'contact-sync':
+      case 'settings-sync':
+      case 'conversation-deleted':
+        // Sync from another own device (§16.1); from anyone else refused, and a record that does
+        // not hold up (a contact list that does not verify) changes nothing either.
         try {
-          this.sync.apply(db, own, content, effects);
+          this.sync.apply(db, { own, deviceId: peer.entry.deviceId }, content, effects);
         } catch (e) {
-          if (!(e instanceof SyncRefused)) throw e;
+          if (!(e instanceof SyncRefused) && !(e instanceof SyncInvalid)) throw e;
         }
+        // Contacts, standings and conversations may have changed: the batch's lookups start over.
+        this.#batchPeers.clear();
+        this.#batchConversations.clear();
+        this.#batchStanding.clear();
         return;
       case 'profile-key': {
         // A contact's profile key (this account's own devices share one key: not built yet).

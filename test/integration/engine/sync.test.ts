@@ -6,7 +6,7 @@
  * as Bob's receipts arrive.
  */
 import { describe, expect, it } from 'vitest';
-import { relayAndEngines, TestEngine, waitFor } from '../../support/engines.js';
+import { relayAndEngines, settledBetween, TestEngine, waitFor } from '../../support/engines.js';
 import { readAll, sendFile } from '../../support/attachments.js';
 
 const fixture = relayAndEngines();
@@ -129,3 +129,98 @@ describe('sync between own devices: read state', () => {
   });
 });
 
+
+/** Polls `read` until `ok` holds (the other device applies sync content a moment later). */
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  for (let i = 0; ; i++) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (i > 500) throw new Error(`never: ${what} (last: ${JSON.stringify(v)})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const contactOn = (t: TestEngine, other: { readonly accountId: string }) => async () => (await t.call('contacts:list', {})).find((c) => c.id === other.accountId);
+
+describe('sync between own devices: contacts, verification, blocking, requests, settings, deletion', () => {
+  it('a contact added on one device appears on the other with its conversation; verification and blocking follow both ways', async () => {
+    const { alice, second, bob, bToA } = await aliceOnTwoDevicesAndBob();
+    const carol = await fixture.engine('carol');
+
+    // Added on device 2: device 1 gets Carol as a contact with a conversation, and can write to her.
+    await second.add(carol);
+    await eventually(contactOn(alice, carol), (c) => c?.accepted === true, 'Carol on device 1');
+    const aToC = await eventually(() => alice.conversationWith(carol), (c) => c !== undefined, "Carol's conversation on device 1");
+    await alice.send(aToC!, 'hi Carol, from device 1');
+    await carol.receive(alice, 'hi Carol, from device 1');
+
+    // Verified on device 1: device 2 shows Bob verified; un-verified on device 2: device 1 follows.
+    await alice.call('contacts:markVerified', { contactId: bob.accountId, verified: true });
+    await eventually(contactOn(second, bob), (c) => c?.verified === true, 'verified on device 2');
+    await second.call('contacts:markVerified', { contactId: bob.accountId, verified: false });
+    await eventually(contactOn(alice, bob), (c) => c?.verified === false, 'unverified on device 1');
+
+    // Blocked on device 2: device 1 lists Bob as blocked, his conversation leaves its list, and his
+    // next message shows on neither device.
+    await second.call('contacts:setBlocked', { contactId: bob.accountId, blocked: true });
+    await eventually(() => alice.call('contacts:listBlocked', {}), (l) => l.some((c) => c.id === bob.accountId), 'blocked on device 1');
+    await alice.waitEvent('conversation:removed');
+    expect(await alice.conversationWith(bob)).toBeUndefined();
+    await bob.send(bToA, 'can you hear me?');
+    await settledBetween(bob, alice, carol);
+    await settledBetween(bob, second, carol);
+    // Unblocked on device 1: device 2 follows, and the conversation is back on both.
+    await alice.call('contacts:setBlocked', { contactId: bob.accountId, blocked: false });
+    await eventually(contactOn(second, bob), (c) => c?.blocked === false, 'unblocked on device 2');
+    await eventually(() => second.conversationWith(bob), (c) => c !== undefined, "Bob's conversation back on device 2");
+    for (const t of [alice, second]) {
+      const c = (await t.conversationWith(bob))!;
+      expect((await t.messages(c)).map((m) => m.body)).not.toContain('can you hear me?');
+    }
+  });
+
+  it('a message request accepted on one device is accepted on the other; one deleted on one device is gone from both', async () => {
+    const { alice, second } = await aliceOnTwoDevicesAndBob();
+    const dave = await fixture.engine('dave');
+    const erin = await fixture.engine('erin');
+    await dave.send(await dave.add(alice), 'hello, a stranger here');
+    await erin.send(await erin.add(alice), 'hello, another stranger');
+    for (const t of [alice, second]) {
+      await t.receive(dave, 'hello, a stranger here');
+      await t.receive(erin, 'hello, another stranger');
+      expect((await contactOn(t, dave)())?.accepted).toBe(false);
+    }
+    await second.call('contacts:accept', { contactId: dave.accountId });
+    await eventually(contactOn(alice, dave), (c) => c?.accepted === true, 'accepted on device 1');
+    await alice.call('contacts:deleteRequest', { contactId: erin.accountId });
+    await eventually(contactOn(second, erin), (c) => c === undefined, 'the request gone from device 2');
+    expect(await second.conversationWith(erin)).toBeUndefined();
+  });
+
+  it('synced settings follow (read receipts, typing, presence, notification content); app lock and search stay per device', async () => {
+    const { alice, second } = await aliceOnTwoDevicesAndBob();
+    const searchBefore = (await second.call('settings:get', {})).searchEnabled;
+    await alice.call('settings:set', { readReceipts: false, notifications: 'nothing', searchEnabled: !searchBefore });
+    const synced = await eventually(() => second.call('settings:get', {}), (s) => s.readReceipts === false && s.notifications === 'nothing', 'settings on device 2');
+    expect(synced.searchEnabled).toBe(searchBefore);
+    expect(second.payloads('settings:changed').at(-1)?.settings).toMatchObject({ readReceipts: false, notifications: 'nothing' });
+    await second.call('settings:set', { typingIndicators: false, presenceVisible: false });
+    await eventually(() => alice.call('settings:get', {}), (s) => !s.typingIndicators && !s.presenceVisible && !s.readReceipts, 'settings on device 1');
+  });
+
+  it('a conversation deleted on one device is deleted on the other; the person stays a contact', async () => {
+    const { alice, second, bob, bToA } = await aliceOnTwoDevicesAndBob();
+    await bob.send(bToA, 'something to delete');
+    await alice.receive(bob, 'something to delete');
+    await second.receive(bob, 'something to delete');
+    await second.call('conversations:delete', { conversationId: (await second.conversationWith(bob))! });
+    await eventually(() => alice.conversationWith(bob), (c) => c === undefined, 'the conversation gone from device 1');
+    expect((await contactOn(alice, bob)())?.accepted).toBe(true);
+    // Bob's next message starts a new conversation on both.
+    await bob.send(bToA, 'after the deletion');
+    for (const t of [alice, second]) {
+      await t.receive(bob, 'after the deletion');
+      expect((await t.messages((await t.conversationWith(bob))!)).map((m) => m.body)).toEqual(['after the deletion']);
+    }
+  });
+});
