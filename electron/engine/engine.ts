@@ -711,7 +711,12 @@ export class Engine {
     if (patch.appLockIdleMinutes !== undefined && patch.appLockIdleMinutes !== null && this.#protection !== 'passphrase') {
       throw new EngineError('PASSPHRASE_NOT_SET', 'the app lock needs a passphrase');
     }
-    db.writer.transaction(() => writeSettings(db.writer, patch));
+    // Synced settings follow to this account's other devices (messaging/sync.ts, ADR 0026).
+    const synced = db.writer.transaction(() => {
+      writeSettings(db.writer, patch);
+      return this.#messaging?.sync.settingsChanged(db.writer, patch) ?? false;
+    });
+    if (synced) this.#messaging?.syncQueued();
     const settings = readSettings(db.reader);
     this.#messaging?.settingsChanged(patch, settings);
     if ('appLockIdleMinutes' in patch) this.#idle.configure(settings.appLockIdleMinutes);

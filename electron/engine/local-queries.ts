@@ -70,15 +70,21 @@ export class LocalQueries {
     return safetyNumberView(this.#ctx.open().account, this.#contact(req.contactId));
   }
 
-  /** Verifying compares the current safety number, so it also settles a pending key change. */
+  /**
+   * Verifying compares the current safety number, so it also settles a pending key change. The
+   * account's other devices are told.
+   */
   markVerified(req: RequestOf<'contacts:markVerified'>): ContactView {
     const { db } = this.#ctx.open();
     const contact = this.#contact(req.contactId);
     const now = this.#ctx.clock();
-    db.writer.transaction(() => {
+    const synced = db.writer.transaction(() => {
       setContactVerified(db.writer, contact.accountId, req.verified, now);
       if (req.verified) acceptAccountKeyChange(db.writer, contact.accountId, now);
+      // The account's other devices follow (for the same account key; messaging/sync.ts).
+      return this.#ctx.messaging()?.sync.contactChanged(db.writer, contact.accountId, { verified: req.verified }) ?? false;
     });
+    if (synced) this.#ctx.messaging()?.syncQueued();
     this.#conversationChanged(contact.accountId);
     return contactView(getContact(db.reader, contact.accountId)!, now);
   }
@@ -183,7 +189,8 @@ export class LocalQueries {
 
   /**
    * Marks incoming messages up to `upToMessageId` read and, when read receipts are on, queues a
-   * read receipt naming each of them (sent by the receipts loop, one receipt per sender).
+   * read receipt naming each of them (sent by the receipts loop, one receipt per sender); the
+   * account's other devices are told (a read sync, messaging/sync.ts).
    */
   markRead(req: RequestOf<'messages:markRead'>): { unreadCount: number } {
     const { db, account } = this.#ctx.open();
@@ -199,6 +206,8 @@ export class LocalQueries {
           if ((m.kind === 'text' || m.kind === 'attachment') && m.messageId) queueReceipt(db.writer, { peerAccountId: m.senderAccountId, kind: 'read', messageId: m.messageId }, now);
         }
       }
+      // The account's other devices clear the same unread (docs/protocol.md §16.1).
+      this.#ctx.messaging()?.sync.readHere(db.writer, rows);
       return rows;
     });
     const attachments = attachmentsOf(db.reader, changed.filter((m) => m.kind === 'attachment').map((m) => m.id));

@@ -15,6 +15,7 @@ import {
   MessageViewSchema,
   PresenceSchema,
   SearchIndexProgressSchema,
+  SettingsSchema,
 } from './view-models.js';
 
 export const EVENTS = {
@@ -45,6 +46,8 @@ export const EVENTS = {
   'conversation:updated': z.strictObject({ conversation: ConversationViewSchema }),
   /** A conversation left the list (a deleted message request, a blocked person). */
   'conversation:removed': z.strictObject({ conversationId: ConversationIdSchema }),
+  /** Settings changed without the renderer asking (synced from another device of this account). */
+  'settings:changed': z.strictObject({ settings: SettingsSchema }),
   'typing': z.strictObject({ conversationId: ConversationIdSchema, contactId: ContactIdSchema, typing: z.boolean() }),
   'presence': z.strictObject({ contactId: ContactIdSchema, presence: PresenceSchema }),
   'connection': ConnectionStateSchema,

@@ -117,6 +117,18 @@ export function deleteMessage(db: WriteDb, id: number): boolean {
   return db.run(sql`DELETE FROM messages WHERE id = ${id}`).changes === 1;
 }
 
+/**
+ * Deletes a conversation's messages shown at or before `upTo` (display time) — a conversation
+ * deleted on another own device at that time — with everything keyed on them (deleteMessage).
+ * Returns the rows deleted and how many messages the conversation still has.
+ */
+export function deleteMessagesUpTo(db: WriteDb, conversationId: number, upTo: number): { deleted: { id: number; kind: MessageKind }[]; remaining: number } {
+  const deleted = db.all<{ id: number; kind: MessageKind }>(sql`
+    DELETE FROM messages WHERE conversation_id = ${conversationId} AND display_at <= ${upTo} RETURNING id, kind`);
+  const remaining = db.get<{ n: number }>(sql`SELECT count(*) AS n FROM messages WHERE conversation_id = ${conversationId}`)!.n;
+  return { deleted, remaining };
+}
+
 export function findMessageBySenderId(
   db: ReadDb,
   senderAccountId: Uint8Array,

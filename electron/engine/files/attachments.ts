@@ -589,6 +589,12 @@ export class Attachments {
         const content = encodeContent({ type: 'attachment', messageId: m.messageId!, sentAt: m.sentAt, pointer, caption: m.body ?? '' });
         acceptContact(db, conversation.peerAccountId, core.clock());
         this.#beforeSend?.(db, conversation.peerAccountId);
+        // The copy for this account's other devices first, as for a text (docs/adr/0026).
+        const self = core.account.accountId;
+        if (core.targetDevices(db, self).length > 0) {
+          const transcript = encodeContent({ type: 'sent-attachment', messageId: m.messageId!, sentAt: m.sentAt, destination: conversation.peerAccountId, pointer, caption: m.body ?? '' });
+          core.queueSend(db, { kind: 'sync', recipient: self, content: transcript, messageRowId: rowId });
+        }
         core.queueSend(db, { kind: 'message', recipient: conversation.peerAccountId, content, messageRowId: rowId });
       });
       this.#emitUpdated(rowId);

@@ -11,9 +11,11 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../../shared/crypto/bytes.
 import { padmeLength } from '../../../shared/protocol/attachment-cipher.js';
 import { MAX_POINTER_THUMBNAIL_BYTES, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { Writer } from '../../../shared/protocol/codec.js';
-import { ContentError, decodeContent, encodeContent, MAX_CAPTION_BYTES, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
+import { ContentError, decodeContent, encodeContent, MAX_CAPTION_BYTES, MAX_READ_SYNC_ENTRIES, MAX_RECEIPT_MESSAGE_IDS, type Content } from './content.js';
 
 const id = fc.uint8Array({ minLength: 16, maxLength: 16 });
+/** A valid Ed25519 public key (the base point's encoding), for contact syncs. */
+const ACCOUNT_KEY = fromHex('5866666666666666666666666666666666666666666666666666666666666666');
 const time = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 });
 const timer = fc.option(fc.integer({ min: 1, max: 0xffffffff }), { nil: null });
@@ -41,6 +43,44 @@ const content: fc.Arbitrary<Content> = fc.oneof(
   fc.record({ type: fc.constant('typing' as const), messageId: id, sentAt: time, state: fc.constantFrom('started' as const, 'stopped' as const) }),
   fc.record({ type: fc.constant('sent' as const), messageId: id, sentAt: time, destination: id, text, expireTimerSeconds: timer }),
   fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
+  fc.record({
+    type: fc.constant('read-sync' as const),
+    messageId: id,
+    sentAt: time,
+    entries: fc.uniqueArray(fc.record({ senderAccountId: id, senderDeviceId: fc.integer({ min: 1, max: 0xffffffff }), messageId: id }), {
+      minLength: 1,
+      maxLength: 20,
+      selector: (e) => `${toHex(e.senderAccountId)}:${e.senderDeviceId}:${toHex(e.messageId)}`,
+    }),
+  }),
+  fc.record(
+    {
+      type: fc.constant('contact-sync' as const),
+      messageId: id,
+      sentAt: time,
+      accountId: id,
+      accepted: fc.constant(true as const),
+      verified: fc.boolean(),
+      blocked: fc.boolean(),
+      accountKey: fc.constant(ACCOUNT_KEY),
+      deviceList: fc.uint8Array({ minLength: 1, maxLength: 609 }),
+      username: fc.stringMatching(/^[a-z0-9_.]{3,32}$/),
+    },
+    { requiredKeys: ['type', 'messageId', 'sentAt', 'accountId', 'accountKey', 'deviceList', 'username'] },
+  ).filter((c) => c.accepted !== undefined || c.verified !== undefined || c.blocked !== undefined),
+  fc.record({
+    type: fc.constant('settings-sync' as const),
+    messageId: id,
+    sentAt: time,
+    settings: fc
+      .record(
+        { readReceipts: fc.boolean(), typingIndicators: fc.boolean(), presenceVisible: fc.boolean(), notifications: fc.constantFrom('name-and-message' as const, 'name-only' as const, 'nothing' as const) },
+        { requiredKeys: [] },
+      )
+      .filter((x) => Object.keys(x).length > 0),
+  }),
+  fc.record({ type: fc.constant('conversation-deleted' as const), messageId: id, sentAt: time, peer: id, deletedAt: time, request: fc.boolean() }),
+  fc.record({ type: fc.constant('sent-attachment' as const), messageId: id, sentAt: time, destination: id, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
   fc.record({
     type: fc.constant('profile-key' as const),
     messageId: id,
@@ -147,7 +187,7 @@ describe('E2E content', () => {
     expect(code(head(1).u8(1).u32(0).var32(Uint8Array.of(0x61)).finish())).toBe('MALFORMED');
     expect(code(head(2).u8(3).bytes(new Uint8Array(16)).finish())).toBe('MALFORMED');
     expect(code(head(3).u8(0).finish())).toBe('MALFORMED');
-    expect(code(head(8).finish())).toBe('UNSUPPORTED');
+    expect(code(head(0x3c).finish())).toBe('UNSUPPORTED');
     expect(code(new Writer().u8(2).u8(1).finish())).toBe('UNSUPPORTED');
     expect(() => encodeContent({ type: 'text', messageId: new Uint8Array(16), sentAt: 0, text: '', expireTimerSeconds: null })).toThrow(RangeError);
   });
@@ -174,6 +214,90 @@ describe('E2E content', () => {
     expect(code(withCaption(new Uint8Array(MAX_CAPTION_BYTES + 1).fill(0x61)))).toBe('MALFORMED');
     expect(code(withCaption(Uint8Array.of(0xc3)))).toBe('MALFORMED');
     expect(() => encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: 'x'.repeat(MAX_CAPTION_BYTES + 1) })).toThrow(RangeError);
+  });
+
+  it('the copy of a sent file (0x08) is the attachment layout with the destination account between header and pointer', () => {
+    const p: AttachmentPointer = {
+      attachmentId: new Uint8Array(16).fill(1),
+      descriptor: { key: new Uint8Array(32).fill(2), length: 9, paddedLength: 10, ciphertextDigest: new Uint8Array(32).fill(3), plaintextSha256: new Uint8Array(32).fill(4) },
+      mediaType: 'text/plain',
+      fileName: 'a.txt',
+      dimensions: null,
+      thumbnail: null,
+      original: false,
+    };
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const destination = new Uint8Array(16).fill(0xdd);
+    const original = encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: 'hi' });
+    const copy = encodeContent({ type: 'sent-attachment', messageId, sentAt: 1, destination, pointer: p, caption: 'hi' });
+    expect(toHex(copy)).toBe(`0108${'aa'.repeat(16)}0000000000000001` + 'dd'.repeat(16) + toHex(original.subarray(26)));
+    expect(code(copy.subarray(0, 26 + 15))).toBe('MALFORMED');
+    expect(() => encodeContent({ type: 'sent-attachment', messageId, sentAt: 1, destination: new Uint8Array(15), pointer: p, caption: '' })).toThrow(RangeError);
+  });
+
+  it('a read sync (0x09) names 1 … 1,024 distinct (account, device, message) entries; anything else is MALFORMED and never encoded', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const entry = { senderAccountId: new Uint8Array(16).fill(0xbb), senderDeviceId: 2, messageId: new Uint8Array(16).fill(0xcc) };
+    const bytes = encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [entry] });
+    expect(toHex(bytes)).toBe(`0109${'aa'.repeat(16)}0000000000000001` + '0001' + 'bb'.repeat(16) + '00000002' + 'cc'.repeat(16));
+    const sync = (count: number, at: (i: number) => { device: number; id: Uint8Array }) => {
+      const w = new Writer().u8(1).u8(0x09).bytes(messageId).u64(1).u16(count);
+      for (let i = 0; i < count; i++) w.bytes(entry.senderAccountId).u32(at(i).device).bytes(at(i).id);
+      return w.finish();
+    };
+    const distinct = (i: number) => ({ device: 1, id: new Writer().u64(i).u64(0).finish() });
+    expect(code(sync(0, distinct))).toBe('MALFORMED');
+    expect(code(sync(1, distinct))).toBe('ok');
+    expect(code(sync(MAX_READ_SYNC_ENTRIES, distinct))).toBe('ok');
+    expect(code(sync(MAX_READ_SYNC_ENTRIES + 1, distinct))).toBe('MALFORMED');
+    expect(code(sync(2, () => ({ device: 1, id: entry.messageId })))).toBe('MALFORMED');
+    expect(code(sync(2, (i) => ({ device: i + 1, id: entry.messageId })))).toBe('ok'); // the same id from two devices: two messages
+    expect(code(sync(1, () => ({ device: 0, id: entry.messageId })))).toBe('MALFORMED');
+    expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [] })).toThrow(RangeError);
+    expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [entry, entry] })).toThrow(RangeError);
+    expect(() => encodeContent({ type: 'read-sync', messageId, sentAt: 1, entries: [{ ...entry, senderDeviceId: 0 }] })).toThrow(RangeError);
+  });
+
+  it('a contact sync (0x0A) is laid out as documented; bad flags, keys, lengths and usernames are MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const base = { type: 'contact-sync', messageId, sentAt: 1, accountId: new Uint8Array(16).fill(0xbb), accountKey: ACCOUNT_KEY, deviceList: Uint8Array.of(1, 2, 3), username: 'bob' } as const;
+    const bytes = encodeContent({ ...base, accepted: true, blocked: true });
+    expect(toHex(bytes)).toBe(`010a${'aa'.repeat(16)}0000000000000001` + 'bb'.repeat(16) + '05' + '05' + '06' + toHex(ACCOUNT_KEY) + '0003' + '010203' + '03' + '626f62');
+    const head = (set: number, values: number) => new Writer().u8(1).u8(0x0a).bytes(messageId).u64(1).bytes(base.accountId).u8(set).u8(values).u8(0x06).bytes(ACCOUNT_KEY);
+    const tail = (w: Writer) => w.u16(3).bytes(Uint8Array.of(1, 2, 3)).u8(3).bytes(utf8('bob')).finish();
+    expect(code(tail(head(0x02, 0x02)))).toBe('ok');
+    expect(code(tail(head(0x00, 0x00)))).toBe('MALFORMED'); // changes nothing
+    expect(code(tail(head(0x08, 0x00)))).toBe('MALFORMED'); // unknown flag
+    expect(code(tail(head(0x02, 0x04)))).toBe('MALFORMED'); // a value outside the set
+    expect(code(tail(head(0x01, 0x00)))).toBe('MALFORMED'); // a request is never un-accepted
+    const withList = (n: number) => head(0x04, 0x04).u16(n).bytes(new Uint8Array(n)).u8(3).bytes(utf8('bob')).finish();
+    expect(code(withList(0))).toBe('MALFORMED');
+    expect(code(withList(609))).toBe('ok');
+    expect(code(withList(610))).toBe('MALFORMED');
+    expect(code(head(0x04, 0x04).u16(3).bytes(Uint8Array.of(1, 2, 3)).u8(3).bytes(utf8('Bob')).finish())).toBe('MALFORMED');
+    const badKey = new Writer().u8(1).u8(0x0a).bytes(messageId).u64(1).bytes(base.accountId).u8(4).u8(4).u8(0x05).bytes(ACCOUNT_KEY);
+    expect(code(tail(badKey))).toBe('MALFORMED'); // an X25519 type byte where the account key goes
+    expect(() => encodeContent({ ...base })).toThrow(RangeError);
+    expect(() => encodeContent({ ...base, blocked: true, username: 'Bob' })).toThrow(RangeError);
+  });
+
+  it('an account sync (0x0B) carries settings or a deleted conversation, laid out as documented; anything else is MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const settings = encodeContent({ type: 'settings-sync', messageId, sentAt: 1, settings: { readReceipts: false, presenceVisible: true, notifications: 'nothing' } });
+    expect(toHex(settings)).toBe(`010b${'aa'.repeat(16)}0000000000000001` + '01' + '0d' + '04' + '03');
+    const deleted = encodeContent({ type: 'conversation-deleted', messageId, sentAt: 1, peer: new Uint8Array(16).fill(0xbb), deletedAt: 2, request: true });
+    expect(toHex(deleted)).toBe(`010b${'aa'.repeat(16)}0000000000000001` + '02' + 'bb'.repeat(16) + '0000000000000002' + '01');
+    const head = () => new Writer().u8(1).u8(0x0b).bytes(messageId).u64(1);
+    expect(code(head().u8(1).u8(0x01).u8(0x01).u8(0).finish())).toBe('ok');
+    expect(code(head().u8(1).u8(0x00).u8(0x00).u8(0).finish())).toBe('MALFORMED'); // changes nothing
+    expect(code(head().u8(1).u8(0x10).u8(0x00).u8(0).finish())).toBe('MALFORMED'); // unknown setting
+    expect(code(head().u8(1).u8(0x01).u8(0x02).u8(0).finish())).toBe('MALFORMED'); // a value outside the set
+    expect(code(head().u8(1).u8(0x08).u8(0x08).u8(1).finish())).toBe('MALFORMED'); // notifications have no boolean value
+    expect(code(head().u8(1).u8(0x08).u8(0x00).u8(4).finish())).toBe('MALFORMED'); // unknown notification content
+    expect(code(head().u8(1).u8(0x01).u8(0x00).u8(1).finish())).toBe('MALFORMED'); // notification content without its flag
+    expect(code(head().u8(2).bytes(new Uint8Array(16)).u64(1).u8(2).finish())).toBe('MALFORMED'); // unknown deletion flag
+    expect(code(head().u8(3).finish())).toBe('MALFORMED'); // unknown kind
+    expect(() => encodeContent({ type: 'settings-sync', messageId, sentAt: 1, settings: {} })).toThrow(RangeError);
   });
 
   it('the largest attachment content (thumbnail, caption, name and type at their maximum) leaves room in the 96 KiB envelope', () => {

@@ -16,6 +16,7 @@
  */
 import { MAX_CAPTION_BYTES, MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import { fromUtf8, toHex, utf8 } from '../../../shared/crypto/bytes.js';
+import { KeyType } from '../../../shared/crypto/encoding.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
 import { readAttachmentPointer, writeAttachmentPointer, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
@@ -31,9 +32,42 @@ export const MESSAGE_ID_LENGTH = 16;
  * sent any more, and read as confirming only the one message it names (docs/protocol.md §16).
  * 0x07 carries the sender's profile key (§16, §18).
  */
-export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06, ProfileKey: 0x07 } as const;
+export const ContentType = {
+  Text: 0x01,
+  UpToReceipt: 0x02,
+  Typing: 0x03,
+  SentTranscript: 0x04,
+  Receipt: 0x05,
+  Attachment: 0x06,
+  ProfileKey: 0x07,
+  /** Sync between own devices (docs/protocol.md §16.1): the copy of a sent attachment. */
+  SentAttachmentTranscript: 0x08,
+  /** Sync (§16.1): messages read on another own device, each "read up to and including". */
+  ReadSync: 0x09,
+  /** Sync (§16.1): a contact added, accepted, verified or blocked on another own device. */
+  ContactSync: 0x0a,
+  /** Sync (§16.1): synced settings changed, or a conversation deleted, on another own device. */
+  AccountSync: 0x0b,
+} as const;
 /** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.ProfileKey;
+const LAST_CONTENT_TYPE = ContentType.AccountSync;
+
+/** ContactSync flag bits (§16.1), in `set` (which fields the record changes) and `values`. */
+export const ContactSyncFlag = { accepted: 0x01, verified: 0x02, blocked: 0x04 } as const;
+/** The synced settings (§16.1, ADR 0025's account state): bits of a settings record's `set`. */
+export const SyncedSettingFlag = { readReceipts: 0x01, typingIndicators: 0x02, presenceVisible: 0x04, notifications: 0x08 } as const;
+export const NOTIFICATION_CODES = { 'name-and-message': 0x01, 'name-only': 0x02, nothing: 0x03 } as const;
+export type SyncedSettings = {
+  readReceipts?: boolean;
+  typingIndicators?: boolean;
+  presenceVisible?: boolean;
+  notifications?: keyof typeof NOTIFICATION_CODES;
+};
+const AccountSyncKind = { settings: 0x01, conversationDeleted: 0x02 } as const;
+/** ConversationDeleted flag: the person was a message request and is deleted with it. */
+const DELETED_REQUEST = 0x01;
+/** A signed device list is at most 53 + 82 · 6 + 64 bytes (§4.1). */
+const MAX_SIGNED_LIST_BYTES = 53 + 82 * 6 + 64;
 export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
@@ -42,6 +76,11 @@ export const TypingState = { started: 0x01, stopped: 0x02 } as const;
  * hundred bytes per hundred ids, far below the relay's envelope limit). Longer lists are split.
  */
 export const MAX_RECEIPT_MESSAGE_IDS = 1024;
+/** At most this many messages named by one read sync (§16.1); more are split. */
+export const MAX_READ_SYNC_ENTRIES = 1024;
+
+/** One message read on another own device: its sender (a contact's account and device) and its id. */
+export type ReadSyncEntry = { readonly senderAccountId: Uint8Array; readonly senderDeviceId: number; readonly messageId: Uint8Array };
 
 /** Text flag: a disappearing-message timer follows (reserved; no client sets it yet). */
 const TEXT_FLAG_TIMER = 0x01;
@@ -68,6 +107,32 @@ export type Content =
   | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody)
   /** One file: where it is, how to open it, what to show before it is fetched; and a caption ('' for none). */
   | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string })
+  /** A file this account sent from another device (to `destination`), for its other devices' history. */
+  | (ContentHeader & { readonly type: 'sent-attachment'; readonly destination: Uint8Array; readonly pointer: AttachmentPointer; readonly caption: string })
+  /** Read on another own device: each entry's conversation up to and including that message (distinct entries). */
+  | (ContentHeader & { readonly type: 'read-sync'; readonly entries: readonly ReadSyncEntry[] })
+  /**
+   * A contact as another own device holds it, with the flags that changed there (absent: not
+   * changed by this record); the account key and signed list let a device that does not know the
+   * contact yet add it (verified under the key first).
+   */
+  | (ContentHeader & {
+      readonly type: 'contact-sync';
+      readonly accountId: Uint8Array;
+      readonly accepted?: true;
+      readonly verified?: boolean;
+      readonly blocked?: boolean;
+      readonly accountKey: Uint8Array;
+      readonly deviceList: Uint8Array;
+      readonly username: string;
+    })
+  /** Synced settings changed on another own device (only the ones named). */
+  | (ContentHeader & { readonly type: 'settings-sync'; readonly settings: SyncedSettings })
+  /**
+   * A conversation deleted on another own device at `deletedAt` (its clock): with `peer` (the own
+   * account id: the note to self); `request`: the person was a message request, deleted too.
+   */
+  | (ContentHeader & { readonly type: 'conversation-deleted'; readonly peer: Uint8Array; readonly deletedAt: number; readonly request: boolean })
   /**
    * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
    * and the username it claims (the receiver confirms it at the relay before showing it).
@@ -152,6 +217,66 @@ export function encodeContent(c: Content): Uint8Array {
       w.var32(caption);
       break;
     }
+    case 'sent-attachment': {
+      const caption = utf8(c.caption);
+      if (caption.length > MAX_CAPTION_BYTES) throw new RangeError('caption too long');
+      if (c.destination.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
+      w.u8(ContentType.SentAttachmentTranscript).bytes(c.messageId).u64(c.sentAt).bytes(c.destination);
+      writeAttachmentPointer(w, c.pointer);
+      w.var32(caption);
+      break;
+    }
+    case 'read-sync': {
+      if (c.entries.length === 0 || c.entries.length > MAX_READ_SYNC_ENTRIES) throw new RangeError('a read sync names 1 … MAX_READ_SYNC_ENTRIES messages');
+      w.u8(ContentType.ReadSync).bytes(c.messageId).u64(c.sentAt).u16(c.entries.length);
+      for (const e of c.entries) {
+        if (e.senderAccountId.length !== ACCOUNT_ID_LENGTH || e.messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('an entry is an account id, a device id and a message id');
+        if (!Number.isInteger(e.senderDeviceId) || e.senderDeviceId < 1 || e.senderDeviceId > 0xffffffff) throw new RangeError('a device id is 1 … 2³² − 1');
+        w.bytes(e.senderAccountId).u32(e.senderDeviceId).bytes(e.messageId);
+      }
+      if (new Set(c.entries.map(readSyncKey)).size !== c.entries.length) throw new RangeError('a read sync names each message once');
+      break;
+    }
+    case 'contact-sync': {
+      let set = 0;
+      let values = 0;
+      for (const [name, bit] of Object.entries(ContactSyncFlag)) {
+        const v = c[name as keyof typeof ContactSyncFlag];
+        if (v === undefined) continue;
+        set |= bit;
+        if (v) values |= bit;
+      }
+      if (set === 0) throw new RangeError('a contact sync changes at least one flag');
+      if (c.accountId.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
+      if (c.deviceList.length === 0 || c.deviceList.length > MAX_SIGNED_LIST_BYTES) throw new RangeError('not a signed device list');
+      if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
+      const name = utf8(c.username);
+      w.u8(ContentType.ContactSync).bytes(c.messageId).u64(c.sentAt).bytes(c.accountId).u8(set).u8(values).key(KeyType.Ed25519, c.accountKey);
+      w.u16(c.deviceList.length).bytes(c.deviceList).u8(name.length).bytes(name);
+      break;
+    }
+    case 'settings-sync': {
+      let set = 0;
+      let values = 0;
+      for (const name of ['readReceipts', 'typingIndicators', 'presenceVisible'] as const) {
+        const v = c.settings[name];
+        if (v === undefined) continue;
+        set |= SyncedSettingFlag[name];
+        if (v) values |= SyncedSettingFlag[name];
+      }
+      let notifications = 0;
+      if (c.settings.notifications !== undefined) {
+        set |= SyncedSettingFlag.notifications;
+        notifications = NOTIFICATION_CODES[c.settings.notifications];
+      }
+      if (set === 0) throw new RangeError('a settings sync changes at least one setting');
+      w.u8(ContentType.AccountSync).bytes(c.messageId).u64(c.sentAt).u8(AccountSyncKind.settings).u8(set).u8(values).u8(notifications);
+      break;
+    }
+    case 'conversation-deleted':
+      if (c.peer.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
+      w.u8(ContentType.AccountSync).bytes(c.messageId).u64(c.sentAt).u8(AccountSyncKind.conversationDeleted).bytes(c.peer).u64(c.deletedAt).u8(c.request ? DELETED_REQUEST : 0);
+      break;
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -167,6 +292,19 @@ function readReceiptKind(r: Reader): 'delivered' | 'read' {
   const kind = r.u8();
   if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
   return kind === ReceiptType.read ? 'read' : 'delivered';
+}
+
+function readSyncKey(e: ReadSyncEntry): string {
+  return `${toHex(e.senderAccountId)}:${e.senderDeviceId}:${toHex(e.messageId)}`;
+}
+
+function readCaption(r: Reader): string {
+  try {
+    return fromUtf8(r.var32(MAX_CAPTION_BYTES));
+  } catch (e) {
+    if (isProtocolError(e)) throw e;
+    throw new ContentError('MALFORMED', 'attachment: caption is not UTF-8');
+  }
 }
 
 function decodeInner(bytes: Uint8Array): Content {
@@ -210,19 +348,105 @@ function decodeInner(bytes: Uint8Array): Content {
     }
     case ContentType.Attachment: {
       const pointer = readAttachmentPointer(r);
-      let caption: string;
-      try {
-        caption = fromUtf8(r.var32(MAX_CAPTION_BYTES));
-      } catch (e) {
-        if (isProtocolError(e)) throw e;
-        throw new ContentError('MALFORMED', 'attachment: caption is not UTF-8');
-      }
-      content = { type: 'attachment', messageId, sentAt, pointer, caption };
+      content = { type: 'attachment', messageId, sentAt, pointer, caption: readCaption(r) };
+      break;
+    }
+    case ContentType.SentAttachmentTranscript: {
+      const destination = r.bytes(ACCOUNT_ID_LENGTH);
+      const pointer = readAttachmentPointer(r);
+      content = { type: 'sent-attachment', messageId, sentAt, destination, pointer, caption: readCaption(r) };
       break;
     }
     case ContentType.SentTranscript: {
       const destination = r.bytes(ACCOUNT_ID_LENGTH);
       content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };
+      break;
+    }
+    case ContentType.ReadSync: {
+      const count = r.u16();
+      if (count === 0 || count > MAX_READ_SYNC_ENTRIES) throw new ContentError('MALFORMED', 'read sync: entry count out of range');
+      const entries: ReadSyncEntry[] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const senderAccountId = r.bytes(ACCOUNT_ID_LENGTH);
+        const senderDeviceId = r.u32();
+        if (senderDeviceId === 0) throw new ContentError('MALFORMED', 'read sync: device id 0');
+        const entry = { senderAccountId, senderDeviceId, messageId: r.bytes(MESSAGE_ID_LENGTH) };
+        const key = readSyncKey(entry);
+        if (seen.has(key)) throw new ContentError('MALFORMED', 'read sync: a message named twice');
+        seen.add(key);
+        entries.push(entry);
+      }
+      content = { type: 'read-sync', messageId, sentAt, entries };
+      break;
+    }
+    case ContentType.ContactSync: {
+      const accountId = r.bytes(ACCOUNT_ID_LENGTH);
+      const set = r.u8();
+      const values = r.u8();
+      const all = ContactSyncFlag.accepted | ContactSyncFlag.verified | ContactSyncFlag.blocked;
+      if (set === 0 || (set & ~all) !== 0 || (values & ~set) !== 0) throw new ContentError('MALFORMED', 'contact sync: bad flags');
+      if (set & ContactSyncFlag.accepted && !(values & ContactSyncFlag.accepted)) throw new ContentError('MALFORMED', 'contact sync: a request is never un-accepted');
+      const accountKey = r.key(KeyType.Ed25519);
+      const listLength = r.u16();
+      if (listLength === 0 || listLength > MAX_SIGNED_LIST_BYTES) throw new ContentError('MALFORMED', 'contact sync: device list length');
+      const deviceList = r.bytes(listLength);
+      let username: string;
+      try {
+        username = fromUtf8(r.bytes(r.u8()));
+      } catch (e) {
+        if (isProtocolError(e)) throw e;
+        throw new ContentError('MALFORMED', 'contact sync: username is not UTF-8');
+      }
+      if (normalizeUsername(username) !== username) throw new ContentError('MALFORMED', 'contact sync: not a canonical username');
+      const flag = (bit: number) => (set & bit ? { value: (values & bit) !== 0 } : null);
+      const verified = flag(ContactSyncFlag.verified);
+      const blocked = flag(ContactSyncFlag.blocked);
+      content = {
+        type: 'contact-sync',
+        messageId,
+        sentAt,
+        accountId,
+        ...(set & ContactSyncFlag.accepted && { accepted: true as const }),
+        ...(verified && { verified: verified.value }),
+        ...(blocked && { blocked: blocked.value }),
+        accountKey,
+        deviceList,
+        username,
+      };
+      break;
+    }
+    case ContentType.AccountSync: {
+      const kind = r.u8();
+      if (kind === AccountSyncKind.settings) {
+        const set = r.u8();
+        const values = r.u8();
+        const notifications = r.u8();
+        const booleans = SyncedSettingFlag.readReceipts | SyncedSettingFlag.typingIndicators | SyncedSettingFlag.presenceVisible;
+        if (set === 0 || (set & ~(booleans | SyncedSettingFlag.notifications)) !== 0 || (values & ~(set & booleans)) !== 0) {
+          throw new ContentError('MALFORMED', 'settings sync: bad flags');
+        }
+        const settings: SyncedSettings = {};
+        for (const name of ['readReceipts', 'typingIndicators', 'presenceVisible'] as const) {
+          if (set & SyncedSettingFlag[name]) settings[name] = (values & SyncedSettingFlag[name]) !== 0;
+        }
+        if (set & SyncedSettingFlag.notifications) {
+          const found = Object.entries(NOTIFICATION_CODES).find(([, v]) => v === notifications);
+          if (!found) throw new ContentError('MALFORMED', 'settings sync: unknown notification content');
+          settings.notifications = found[0] as keyof typeof NOTIFICATION_CODES;
+        } else if (notifications !== 0) {
+          throw new ContentError('MALFORMED', 'settings sync: notification content without its flag');
+        }
+        content = { type: 'settings-sync', messageId, sentAt, settings };
+      } else if (kind === AccountSyncKind.conversationDeleted) {
+        const peer = r.bytes(ACCOUNT_ID_LENGTH);
+        const deletedAt = r.u64();
+        const flags = r.u8();
+        if ((flags & ~DELETED_REQUEST) !== 0) throw new ContentError('MALFORMED', 'conversation deleted: unknown flags');
+        content = { type: 'conversation-deleted', messageId, sentAt, peer, deletedAt, request: flags === DELETED_REQUEST };
+      } else {
+        throw new ContentError('MALFORMED', 'account sync: unknown kind');
+      }
       break;
     }
     case ContentType.ProfileKey: {

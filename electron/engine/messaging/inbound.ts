@@ -29,13 +29,14 @@ import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { messageTypeOf, MessageType } from '../../../shared/protocol/messages.js';
 import { createDecryptionError } from '../../../shared/protocol/decryption-error.js';
 import type { PeerDevice } from '../../../shared/protocol/session.js';
+import type { Settings } from '../../../shared/api/view-models.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
-import { getContact } from '../db/contacts.js';
+import { acceptContact, getContact } from '../db/contacts.js';
 import { findDirectConversation, getOrCreateDirectConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
 import { recordEnvelope, recordReceived } from '../db/inbound.js';
-import { recordDeviceReceipt } from '../db/device-statuses.js';
-import { getMessage, insertedRecord, insertMessage, upgradeStatusOf } from '../db/messages.js';
+import { recordDeviceReceipt, recordDeviceSent } from '../db/device-statuses.js';
+import { getMessage, insertedRecord, insertMessage, markSent, upgradeStatusOf } from '../db/messages.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
 import { receiveContactProfileKey } from '../db/profiles.js';
@@ -55,12 +56,13 @@ import {
   INBOUND_QUEUE_LOW_WATER,
   INBOUND_RESOLVE_AHEAD,
 } from './limits.js';
+import { SyncInvalid, SyncRefused, type OwnDeviceSync, type SyncEffects } from './sync.js';
 import type { Typing } from './typing.js';
 
 export type InboundItem = { readonly envelope: Envelope; readonly live: boolean };
 
 /** What a committed batch asks the rest of the layer to do. */
-type Effects = {
+type Effects = SyncEffects & {
   events: (() => void)[];
   /** Conversations whose list data changed: one `conversation:updated` each, after the batch's events. */
   conversations: Set<number>;
@@ -80,6 +82,18 @@ export type InboundHooks = {
   readonly prekeysConsumed: () => void;
   /** Contact profiles are due for a fetch (profiles.ts). */
   readonly profilesDue: () => void;
+  /**
+   * Another device of this account accepted a message request (it replied, or synced the
+   * acceptance): the relay's contact list follows and held-back images show (nothing is sent:
+   * the accepting device sent the receipts and the profile key).
+   */
+  readonly accepted: (accountId: Uint8Array, conversationId: number) => void;
+  /** Sync from an own device added, accepted or (un)blocked a contact: the relay's contact list follows. */
+  readonly contactsChanged: () => void;
+  /** Sync from an own device changed synced settings here (already stored). */
+  readonly settingsSynced: (patch: Partial<Settings>) => void;
+  /** Sync from an own device deleted these message rows here: their attachment files go. */
+  readonly filesGone: (rowIds: readonly number[]) => void;
 };
 
 /** Everything that makes an envelope the same envelope: its sender and its bytes. */
@@ -111,6 +125,7 @@ export class InboundProcessor {
     private readonly core: MessagingCore,
     private readonly contacts: Contacts,
     private readonly typing: Typing,
+    private readonly sync: OwnDeviceSync,
     private readonly hooks: InboundHooks,
   ) {}
 
@@ -220,7 +235,17 @@ export class InboundProcessor {
     const { core } = this;
     const started = performance.now();
     const seqs: number[] = [];
-    const effects: Effects = { events: [], conversations: new Set(), sendSoon: false, receiptsQueued: false, newSession: false, profilesDue: false };
+    const effects: Effects = {
+      events: [],
+      conversations: new Set(),
+      sendSoon: false,
+      receiptsQueued: false,
+      newSession: false,
+      profilesDue: false,
+      contactsChanged: false,
+      settings: null,
+      filesGone: [],
+    };
     const db = core.db.writer;
     // One transaction; session records read once and written once per batch (sessions.ts).
     this.#batchPeers.clear();
@@ -251,6 +276,9 @@ export class InboundProcessor {
     if (effects.receiptsQueued) this.hooks.receiptsQueued();
     if (effects.newSession) this.hooks.prekeysConsumed();
     if (effects.profilesDue) this.hooks.profilesDue();
+    if (effects.contactsChanged) this.hooks.contactsChanged();
+    if (effects.settings) this.hooks.settingsSynced(effects.settings);
+    if (effects.filesGone.length > 0) this.hooks.filesGone(effects.filesGone);
   }
 
   /**
@@ -400,31 +428,27 @@ export class InboundProcessor {
         effects.events.push(() => this.typing.received(peer.accountId, conversation.id, content.state));
         return;
       }
-      case 'sent': {
-        // A message this account sent from another device: its copy in the history here (a note to
-        // self when addressed to the account itself).
-        if (!own) return;
-        const toSelf = core.isSelf(content.destination);
-        if (!toSelf && !getContact(db, content.destination)) return;
-        const conversation = toSelf ? getOrCreateNoteToSelf(db, now) : getOrCreateDirectConversation(db, content.destination, now);
-        const row = {
-          conversationId: conversation.id,
-          kind: 'text',
-          direction: 'outgoing',
-          senderAccountId: core.account.accountId,
-          senderDeviceId: peer.entry.deviceId,
-          messageId: content.messageId,
-          sentAt: content.sentAt,
-          receivedAt: now,
-          body: content.text,
-          status: 'sent',
-          readAt: null,
-        } as const;
-        const view = messageView(insertedRecord(insertMessage(db, row), row), core.account.accountId);
-        effects.events.push(() => core.emit('message:added', { message: view }));
-        effects.conversations.add(conversation.id);
+      case 'sent':
+      case 'sent-attachment':
+        // A message this account sent from another device (docs/protocol.md §16.1).
+        if (own) this.#transcript(db, peer, content, item, effects);
         return;
-      }
+      case 'read-sync':
+      case 'contact-sync':
+      case 'settings-sync':
+      case 'conversation-deleted':
+        // Sync from another own device (§16.1); from anyone else refused, and a record that does
+        // not hold up (a contact list that does not verify) changes nothing either.
+        try {
+          this.sync.apply(db, { own, deviceId: peer.entry.deviceId }, content, effects);
+        } catch (e) {
+          if (!(e instanceof SyncRefused) && !(e instanceof SyncInvalid)) throw e;
+        }
+        // Contacts, standings and conversations may have changed: the batch's lookups start over.
+        this.#batchPeers.clear();
+        this.#batchConversations.clear();
+        this.#batchStanding.clear();
+        return;
       case 'profile-key': {
         // A contact's profile key (this account's own devices share one key: not built yet).
         if (own) return;
@@ -433,6 +457,53 @@ export class InboundProcessor {
         return;
       }
     }
+  }
+
+  /**
+   * The copy of a message (text or file) this account sent from another of its devices: stored
+   * as an outgoing message of the conversation with its destination (created if needed; a note to
+   * self when addressed to the account itself), `sent`, with the relay's time of the copy as the
+   * time each of the destination's listed devices was sent its envelope — the sending device
+   * queues the copy before the message itself, so the relay took both at about that time, and
+   * every receipt for the message reaches this device after the copy (docs/adr/0026). Receipts
+   * then move it forward as on the sending device (the peer fans them out to every device of this
+   * account). A reply accepts a message request, here as on the device that replied. A destination
+   * this device does not know as a contact is dropped: contact sync (§16.1) comes first.
+   */
+  #transcript(db: WriteDb, peer: PeerDevice, content: Extract<Content, { type: 'sent' | 'sent-attachment' }>, item: InboundItem, effects: Effects): void {
+    const { core } = this;
+    const now = core.clock();
+    const toSelf = core.isSelf(content.destination);
+    const contact = toSelf ? undefined : getContact(db, content.destination);
+    if (!toSelf && (!contact || contact.blocked)) return;
+    const conversation = toSelf ? getOrCreateNoteToSelf(db, now) : getOrCreateDirectConversation(db, content.destination, now);
+    const row = {
+      conversationId: conversation.id,
+      kind: content.type === 'sent' ? 'text' : 'attachment',
+      direction: 'outgoing',
+      senderAccountId: core.account.accountId,
+      senderDeviceId: peer.entry.deviceId,
+      messageId: content.messageId,
+      sentAt: content.sentAt,
+      receivedAt: now,
+      body: content.type === 'sent' ? content.text : content.caption === '' ? null : content.caption,
+      status: 'sent',
+      readAt: null,
+    } as const;
+    const rowId = insertMessage(db, row);
+    const attachment = content.type === 'sent-attachment' ? Attachments.receive(db, rowId, content.pointer) : null;
+    if (contact) {
+      markSent(db, rowId, item.envelope.serverTimestamp);
+      recordDeviceSent(db, rowId, contact.accountId, core.targetDevices(db, contact.accountId).map((d) => d.entry.deviceId), item.envelope.serverTimestamp);
+      if (!contact.accepted && acceptContact(db, contact.accountId, now)) {
+        this.#batchStanding.delete(toHex(contact.accountId));
+        effects.events.push(() => this.hooks.accepted(contact.accountId, conversation.id));
+      }
+    }
+    const inserted = messageView(insertedRecord(rowId, row), core.account.accountId);
+    const view = attachment === null ? inserted : withAttachment(inserted, attachment, false);
+    effects.events.push(() => core.emit('message:added', { message: view }));
+    effects.conversations.add(conversation.id);
   }
 
   /**

@@ -52,6 +52,8 @@ import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
 import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
 import { maintainAtRelay, registerAccount, uploadPending } from './registration.js';
+import { OwnDeviceSync, type ContactChange } from './sync.js';
+import { dropContactClock } from '../db/sync-clock.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
 import type { RetryOptions } from '../files/transfer.js';
@@ -138,6 +140,8 @@ export class Messaging {
   readonly typing: Typing;
   readonly attachments: Attachments;
   readonly profiles: Profiles;
+  /** Sync between this account's own devices (sync.ts). */
+  readonly sync: OwnDeviceSync;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
   #maintenance: NodeJS.Timeout | undefined;
@@ -177,11 +181,23 @@ export class Messaging {
       beforeSend: (db, recipient) => void this.profiles.shareIfOwed(db, recipient),
     });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
-    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
+    this.sync = new OwnDeviceSync(this.core);
+    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, this.sync, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),
       profilesDue: () => void this.profiles.fetchDue().catch(() => undefined),
+      accepted: (_accountId, conversationId) => {
+        this.attachments.showAccepted(conversationId);
+        this.#contactsChanged();
+      },
+      contactsChanged: () => this.#contactsChanged(),
+      settingsSynced: (patch) => {
+        const settings = this.core.settings();
+        this.settingsChanged(patch, settings);
+        this.core.emit('settings:changed', { settings });
+      },
+      filesGone: (rowIds) => void this.attachments.discard(rowIds, () => undefined).catch(() => undefined),
     });
   }
 
@@ -378,6 +394,8 @@ export class Messaging {
     this.core.checkApi();
     // Adding someone whose message request was waiting accepts it (receipts, profile key).
     if (acceptedRequest) this.#afterAccept(contact.accountId);
+    // The account's other devices add (or accept) them too.
+    this.#syncContact(contact.accountId, { accepted: true });
     await this.presence.snapshot().catch(() => undefined);
     this.core.checkApi();
     return contactView(getContact(this.core.db.reader, contact.accountId) ?? contact, this.core.clock());
@@ -502,11 +520,13 @@ export class Messaging {
       readAt: null,
     } as const;
     const rowId = insertMessage(db, row);
-    core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: rowId });
+    // The copy for this account's other devices is queued first: the outbox goes out in order, so
+    // each of them holds the message before any receipt for it can arrive (docs/adr/0026).
     if (core.targetDevices(db, core.account.accountId).length > 0) {
       const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: null });
       core.queueSend(db, { kind: 'sync', recipient: core.account.accountId, content: transcript, messageRowId: rowId });
     }
+    core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: rowId });
     return { record: insertedRecord(rowId, row), accepted };
   }
 
@@ -600,7 +620,10 @@ export class Messaging {
     const conversation = findDirectConversation(db, contact.accountId);
     if (!conversation) throw new EngineError('NOT_FOUND', 'no conversation with this person');
     const changed = db.transaction(() => acceptContact(db, contact.accountId, now));
-    if (changed) this.#afterAccept(contact.accountId);
+    if (changed) {
+      this.#afterAccept(contact.accountId);
+      this.#syncContact(contact.accountId, { accepted: true });
+    }
     const conversationId = conversation.id;
     core.emitConversation(conversationId);
     const row = conversationListRow(core.db.reader, conversationId, MAX_PREVIEW_LENGTH)!;
@@ -663,9 +686,16 @@ export class Messaging {
     if (contact.accepted) throw new EngineError('INVALID_REQUEST', 'not a message request');
     const db = core.db.writer;
     const conversation = findDirectConversation(db, contact.accountId);
-    const remove = (): void => void db.transaction(() => deleteContact(db, contact.accountId));
+    const remove = (): void =>
+      void db.transaction(() => {
+        deleteContact(db, contact.accountId);
+        dropContactClock(db, contact.accountId);
+        // The account's other devices delete the request too.
+        if (conversation) this.sync.conversationDeleted(db, conversation, true);
+      });
     if (conversation) await this.attachments.discardConversation(conversation.id, remove);
     else remove();
+    this.outbox.kick();
     if (conversation) core.emit('conversation:removed', { conversationId: String(conversation.id) });
     return null;
   }
@@ -679,9 +709,19 @@ export class Messaging {
     const { core } = this;
     core.checkApi();
     const conversationId = rowIdOf(req.conversationId);
-    if (!getConversation(core.db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const conversation = getConversation(core.db.reader, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
     const db = core.db.writer;
-    await this.attachments.discardConversation(conversationId, () => void db.transaction(() => deleteConversation(db, conversationId)));
+    await this.attachments.discardConversation(
+      conversationId,
+      () =>
+        void db.transaction(() => {
+          deleteConversation(db, conversationId);
+          // The account's other devices delete what they show of it up to now.
+          this.sync.conversationDeleted(db, conversation, false);
+        }),
+    );
+    this.outbox.kick();
     core.emit('conversation:removed', { conversationId: String(conversationId) });
     return null;
   }
@@ -705,8 +745,11 @@ export class Messaging {
         dropQueuedFor(db, contact.accountId);
         this.profiles.rotateKey(db);
       }
+      // The account's other devices block (or unblock) them too.
+      if (did) this.sync.contactChanged(db, contact.accountId, { blocked: req.blocked });
       return did;
     });
+    if (changed) this.outbox.kick();
     const conversation = findDirectConversation(db, contact.accountId);
     if (changed && conversation) {
       if (req.blocked) core.emit('conversation:removed', { conversationId: String(conversation.id) });
@@ -728,7 +771,18 @@ export class Messaging {
     return listBlockedContacts(this.core.db.reader).map((c) => contactView(c, now));
   }
 
+  /** A contact change made here goes to the account's other devices (sync.ts). */
+  #syncContact(accountId: Uint8Array, change: ContactChange): void {
+    const db = this.core.db.writer;
+    if (db.transaction(() => this.sync.contactChanged(db, accountId, change))) this.outbox.kick();
+  }
+
   // ── Hooks from the engine ──────────────────────────────────────────────────
+
+  /** Sync content was queued for the account's other devices (verification, settings). */
+  syncQueued(): void {
+    this.outbox.kick();
+  }
 
   /** markRead queued read receipts. */
   receiptsQueued(): void {

@@ -69,6 +69,11 @@ export class SettingsState {
     await this.loadBlocked();
   }
 
+  /** Settings changed elsewhere (synced from another device of this account): shown as they are now. */
+  changed(settings: Settings): void {
+    this.#value = settings;
+  }
+
   clear(): void {
     this.#value = null;
     this.#setProfile(null);
