@@ -6,40 +6,8 @@
  * safety number, is named, and is ready without a restart; Bob's next message reaches both of
  * Alice's devices. A wrong short code says so on both devices and links nothing.
  */
-import type { Page } from '@playwright/test';
-import { conversationButton, createAccount, expect, messageLog, openConversation, ready, send, startConversation, test, type Parley } from './app.js';
-
-/** A passphrase, so the spec runs with or without an OS keychain. */
-const PASSPHRASE = 'a passphrase for the test';
-
-/** Alice and Bob as mutual contacts (with passphrases); a and b are their usernames. */
-async function pair(parley: Parley) {
-  const alice = await parley.open(parley.name('alice'));
-  const bob = await parley.open(parley.name('bob'));
-  const a = parley.name('alice').replace(/-/g, '_');
-  const b = parley.name('bob').replace(/-/g, '_');
-  await createAccount(alice.page, a, { passphrase: PASSPHRASE });
-  await createAccount(bob.page, b, { passphrase: PASSPHRASE });
-  await startConversation(bob.page, a);
-  await startConversation(alice.page, b);
-  return { alice, bob, a, b };
-}
-
-/** The new device's side up to its link: returns the link text and the short code it shows. */
-async function showLink(page: Page): Promise<{ text: string; code: string }> {
-  await page.getByRole('button', { name: 'Link to an existing account' }).click();
-  await page.getByRole('button', { name: 'Show link' }).click();
-  await expect(page.getByRole('img', { name: 'Link QR code' })).toBeVisible({ timeout: 20_000 });
-  const text = await page.getByLabel('Link text').inputValue();
-  const code = (await page.getByText(/^[0-9]{6}-[0-9]{4}-[0-9]{4}$/).textContent())!.trim();
-  return { text, code };
-}
-
-async function openLinkDialog(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Settings' }).click();
-  await expect(page.getByRole('heading', { name: 'Linked devices' })).toBeVisible();
-  await page.getByRole('button', { name: 'Link a new device' }).click();
-}
+import { conversationButton, createAccount, expect, messageLog, openConversation, ready, send, test } from './app.js';
+import { openLinkDialog, pair, PASSPHRASE, showLink } from './linking-flow.js';
 
 for (const way of ['text', 'code'] as const) {
   test(`link a second device by ${way === 'text' ? 'pasted link text' : 'short code'}; Bob's message reaches both of Alice's devices`, async ({ parley }) => {

@@ -44,6 +44,7 @@ import { crashPoint } from '../crash-points.js';
 import { messageView } from '../views.js';
 import { ContentError, decodeContent, unsupportedContentOf, type Content } from './content.js';
 import { Contacts } from './contacts.js';
+import { applyDeviceNames } from './own-devices.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
 import { insertNotice } from './notices.js';
 import {
@@ -423,6 +424,16 @@ export class InboundProcessor {
         const view = messageView(insertedRecord(insertMessage(db, row), row), core.account.accountId);
         effects.events.push(() => core.emit('message:added', { message: view }));
         effects.conversations.add(conversation.id);
+        return;
+      }
+      case 'device-names': {
+        // Names of this account's devices (own-devices.ts); a hint that the own list may have changed too.
+        if (!own) return;
+        const changed = applyDeviceNames(core, db, peer, content);
+        effects.events.push(() => {
+          if (changed) core.emit('devices:changed', {});
+          void this.contacts.syncOwnList().catch(() => undefined);
+        });
         return;
       }
       case 'profile-key': {

@@ -8,7 +8,7 @@ import type { ApiResult, Bridge, LinkStatusView, OwnDeviceView } from '../../../
 import { LinkingState } from './linking.svelte.js';
 
 const WAITING: LinkStatusView = { phase: 'waiting', offerText: 'parley-link:AAAA', code: '123456-1234-5678', expiresAt: 1, safetyNumber: null, error: null };
-const DEVICE: OwnDeviceView = { deviceId: 2, name: null, addedAt: 1, thisDevice: false, primary: false };
+const DEVICE: OwnDeviceView = { deviceId: 2, name: null, addedAt: 1, lastActiveAt: null, thisDevice: false, primary: false };
 
 function bridge(answers: Partial<Record<keyof Bridge, () => Promise<ApiResult<unknown>>>>): Bridge {
   return answers as unknown as Bridge;
