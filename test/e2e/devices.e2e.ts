@@ -7,13 +7,13 @@
  * conversation says Alice's devices changed.
  */
 import { expect, expectAccessible, messageLog, openConversation, send, test } from './app.js';
-import { linkByText, pair } from './linking-flow.js';
+import { linkSecondDevice, pair } from './link-device.js';
 
 test("remove device 2 in Settings → Linked devices: it says it was removed, and Bob's next message never reaches it", async ({ parley }) => {
   // Three profiles, a link and a removal: longer than one screen's default.
   test.setTimeout(120_000);
   const { alice, bob, a, b } = await pair(parley);
-  const second = await linkByText(parley, alice.page, "Alice's laptop");
+  const second = (await linkSecondDevice(parley, alice, 'alice2', "Alice's laptop")).page;
 
   // The primary shows the name the new device gave itself (it travels between the account's devices).
   const devices = alice.page.getByRole('list', { name: 'Devices of this account' });

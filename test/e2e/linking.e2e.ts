@@ -6,8 +6,8 @@
  * safety number, is named, and is ready without a restart; Bob's next message reaches both of
  * Alice's devices. A wrong short code says so on both devices and links nothing.
  */
-import { conversationButton, createAccount, expect, messageLog, openConversation, ready, send, test } from './app.js';
-import { openLinkDialog, pair, PASSPHRASE, showLink } from './linking-flow.js';
+import { conversationButton, createAccount, expect, messageLog, openConversation, send, test } from './app.js';
+import { acceptOnNewDevice, openLinkDialog, pair, PASSPHRASE, showLink } from './link-device.js';
 
 for (const way of ['text', 'code'] as const) {
   test(`link a second device by ${way === 'text' ? 'pasted link text' : 'short code'}; Bob's message reaches both of Alice's devices`, async ({ parley }) => {
@@ -30,11 +30,7 @@ for (const way of ['text', 'code'] as const) {
     const onPrimary = (await alice.page.getByLabel('Account safety number').textContent())!.replace(/\s/g, '');
     expect(onNew).toMatch(/^[0-9]{30}$/);
     expect(onNew).toBe(onPrimary);
-    await second.page.getByLabel('Name of this device').fill("Alice's laptop");
-    const passphrase = second.page.getByLabel('Passphrase for this device');
-    if (await passphrase.isVisible()) await passphrase.fill(PASSPHRASE);
-    await second.page.getByRole('button', { name: 'The numbers match: link this device' }).click();
-    await ready(second.page);
+    await acceptOnNewDevice(second.page, "Alice's laptop");
     await expect(alice.page.getByRole('status').filter({ hasText: 'The new device was linked.' })).toBeVisible();
     await expect(alice.page.getByRole('list', { name: 'Devices of this account' }).getByRole('listitem')).toHaveCount(2);
 

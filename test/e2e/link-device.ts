@@ -1,13 +1,13 @@
 /**
- * The device-linking steps the specs share (linking.e2e.ts, devices.e2e.ts), done the way a person
- * does them: Alice and Bob as mutual contacts; the new device's "Link to an existing account" up to
- * its link text and short code; the primary's Settings → Linked devices → "Link a new device"; and
- * the whole link by pasted text, ending with the new device ready under its name.
+ * Device linking as a person does it, for the specs that need Alice on two devices (linking.e2e.ts,
+ * sync.e2e.ts): two mutual contacts with passphrases, the new device's "Link to an existing
+ * account" up to its link text and short code, the primary's Settings → Linked devices → "Link a
+ * new device", and the whole link by pasted text.
  */
 import type { Page } from '@playwright/test';
-import { createAccount, expect, ready, startConversation, type Parley } from './app.js';
+import { createAccount, expect, ready, startConversation, type Parley, type ProfileApp } from './app.js';
 
-/** A passphrase, so the spec runs with or without an OS keychain. */
+/** A passphrase, so the specs run with or without an OS keychain. */
 export const PASSPHRASE = 'a passphrase for the test';
 
 /** Alice and Bob as mutual contacts (with passphrases); a and b are their usernames. */
@@ -39,22 +39,27 @@ export async function openLinkDialog(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Link a new device' }).click();
 }
 
-/**
- * Links a new profile to the account open on `primary` by the pasted link text and names it; returns
- * once the new device is ready and the primary lists it.
- */
-export async function linkByText(parley: Parley, primary: Page, name: string): Promise<Page> {
-  const second = await parley.open(parley.name('alice2'));
-  const link = await showLink(second.page);
-  await openLinkDialog(primary);
-  await primary.getByLabel('Link text from the new device').fill(link.text);
-  await primary.getByRole('button', { name: 'Link device' }).click();
-  await expect(second.page.getByRole('heading', { name: 'Account safety number' })).toBeVisible({ timeout: 20_000 });
-  await second.page.getByLabel('Name of this device').fill(name);
-  const passphrase = second.page.getByLabel('Passphrase for this device');
+/** The new device accepts: names itself, sets its passphrase when asked, links, and is ready. */
+export async function acceptOnNewDevice(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Name of this device').fill(name);
+  const passphrase = page.getByLabel('Passphrase for this device');
   if (await passphrase.isVisible()) await passphrase.fill(PASSPHRASE);
-  await second.page.getByRole('button', { name: 'The numbers match: link this device' }).click();
-  await ready(second.page);
-  await expect(primary.getByRole('status').filter({ hasText: 'The new device was linked.' })).toBeVisible();
-  return second.page;
+  await page.getByRole('button', { name: 'The numbers match: link this device' }).click();
+  await ready(page);
+}
+
+/**
+ * Links a new profile to `primary`'s account by pasted link text, as a person does; returns the new
+ * device once it is ready and the primary says so (the primary stays in Settings → Linked devices).
+ */
+export async function linkSecondDevice(parley: Parley, primary: ProfileApp, profile: string, name: string): Promise<ProfileApp> {
+  const second = await parley.open(parley.name(profile));
+  const link = await showLink(second.page);
+  await openLinkDialog(primary.page);
+  await primary.page.getByLabel('Link text from the new device').fill(link.text);
+  await primary.page.getByRole('button', { name: 'Link device' }).click();
+  await expect(second.page.getByRole('heading', { name: 'Account safety number' })).toBeVisible({ timeout: 20_000 });
+  await acceptOnNewDevice(second.page, name);
+  await expect(primary.page.getByRole('status').filter({ hasText: 'The new device was linked.' })).toBeVisible();
+  return second;
 }
