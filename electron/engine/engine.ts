@@ -26,14 +26,15 @@ import type { AccountView, EngineState, KeyProtection, LifecycleState, LinkStatu
 import { ed25519Sign } from '../../shared/crypto/ed25519.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
 import { normalizeUsername } from '../../shared/wire/username.js';
-import { parseDeviceList } from '../../shared/protocol/device-list.js';
-import { bootstrapAccount, PRIMARY_DEVICE_ID } from './account/bootstrap.js';
+import { bootstrapAccount } from './account/bootstrap.js';
 import { resignDeviceListIfDue } from './account/device-list.js';
 import { maintainPrekeys } from './account/prekey-lifecycle.js';
 import { IdleLock, systemTimers, type Timers } from './app-lock.js';
 import { crashPoint } from './crash-points.js';
 import { getAccount, insertAccount, type LocalAccount } from './db/account.js';
-import { deviceNames, setDeviceName } from './db/device-names.js';
+import { setDeviceName } from './db/device-names.js';
+import { lastActiveDays, ownDeviceViews, removeDevice, renameDevice } from './account/device-management.js';
+import { queueDeviceNames } from './messaging/own-devices.js';
 import { databaseFiles, openDatabase, type EngineDatabase } from './db/database.js';
 import { StorageError } from './db/errors.js';
 import { rekeyDatabase } from './db/rekey.js';
@@ -110,6 +111,8 @@ export class Engine {
   readonly #messagingTuning: MessagingTuning | undefined;
   /** A new device's link in progress (needs-account only). */
   #link: NewDeviceLink | null = null;
+  /** This profile's device was removed from its account and wiped (shown until an account exists again). */
+  #removed = false;
   /** The contact, conversation and message views over the open database. */
   readonly #queries: LocalQueries;
 
@@ -274,6 +277,9 @@ export class Engine {
       onAccountChanged: (account) => {
         if (this.#open?.db === open.db) this.#open = { ...this.#open, account };
       },
+      onRemoved: () => {
+        if (this.#open?.db === open.db) void this.#serial(() => this.#removedFromAccount(open.db)).catch(() => undefined);
+      },
       ...(this.#messagingTuning && { tuning: this.#messagingTuning }),
     });
     this.#messaging.start();
@@ -320,6 +326,7 @@ export class Engine {
       keychainAvailable: this.#keychainAvailable,
       keyProtection: this.#protection,
       account,
+      ...(this.#removed && this.#state === 'needs-account' && { removedFromAccount: true as const }),
     };
   }
 
@@ -394,6 +401,7 @@ export class Engine {
     }
     this.#search.attach(open.db, searchKey!);
     this.#protection = protection;
+    this.#removed = false;
     if (protection === 'keychain') this.#keychainAvailable = true;
     this.#idle.configure(null);
     this.#setState('ready');
@@ -472,6 +480,12 @@ export class Engine {
     );
     link.finished();
     if (this.#link === link) this.#link = null;
+    // This device's name goes to the account's other devices (the primary shows it at once).
+    const messaging = this.#messaging;
+    if (messaging && !messaging.core.stopped) {
+      messaging.core.db.writer.transaction(() => queueDeviceNames(messaging.core, messaging.core.db.writer));
+      messaging.outbox.kick();
+    }
     return view;
   }
 
@@ -482,17 +496,16 @@ export class Engine {
     return null;
   }
 
-  /** This account's devices from its own signed list, with the names this device knows. */
-  listDevices(): OwnDeviceView[] {
+  /**
+   * This account's devices from its own signed list, with the names this device knows and the day
+   * each was last active as the relay reports it (none while the relay does not answer).
+   */
+  async listDevices(): Promise<OwnDeviceView[]> {
+    this.#require();
+    const messaging = this.#messaging;
+    const days = messaging && messaging.relay.state === 'open' ? await lastActiveDays(messaging.core) : new Map<number, number | null>();
     const { db, account } = this.#require();
-    const names = deviceNames(db.reader);
-    return parseDeviceList(account.deviceList.signed).list.devices.map((d) => ({
-      deviceId: d.deviceId,
-      name: names.get(d.deviceId) ?? null,
-      addedAt: d.addedAt,
-      thisDevice: d.deviceId === account.deviceId,
-      primary: d.deviceId === PRIMARY_DEVICE_ID,
-    }));
+    return ownDeviceViews(db.reader, account, days);
   }
 
   accountSafetyNumber(): { safetyNumber: string[] } {
@@ -504,7 +517,28 @@ export class Engine {
   async linkDevice(req: RequestOf<'devices:link'>): Promise<OwnDeviceView> {
     const messaging = this.#requireMessaging();
     const r = await linkNewDevice(messaging.core, req, { ...(this.#messagingTuning?.linkPollMs !== undefined && { pollMs: this.#messagingTuning.linkPollMs }) });
-    return { deviceId: r.deviceId, name: null, addedAt: r.addedAt, thisDevice: false, primary: false };
+    // The names this device knows go to every device (the new one learns the others'); the others
+    // fetch the new list at once and show it was linked (ADR 0027).
+    if (!messaging.core.stopped) {
+      messaging.core.db.writer.transaction(() => queueDeviceNames(messaging.core, messaging.core.db.writer, true));
+      messaging.core.emit('devices:changed', {});
+      messaging.outbox.kick();
+    }
+    return { deviceId: r.deviceId, name: null, addedAt: r.addedAt, lastActiveAt: null, thisDevice: false, primary: false };
+  }
+
+  /** devices:rename (account/device-management.ts). */
+  async renameDevice(req: RequestOf<'devices:rename'>): Promise<OwnDeviceView[]> {
+    const messaging = this.#requireMessaging();
+    renameDevice(messaging.core, req.deviceId, req.name, () => messaging.outbox.kick());
+    return this.listDevices();
+  }
+
+  /** devices:remove (account/device-management.ts): primary only. */
+  async removeDevice(req: RequestOf<'devices:remove'>): Promise<OwnDeviceView[]> {
+    const messaging = this.#requireMessaging();
+    await removeDevice(messaging.core, req.deviceId, () => messaging.outbox.kick());
+    return this.listDevices();
   }
 
   unlock(req: RequestOf<'account:unlock'>): Promise<EngineState> {
@@ -680,6 +714,21 @@ export class Engine {
     });
   }
 
+  /**
+   * The account's primary removed this device, proven by a newer signed list without it
+   * (messaging/own-devices.ts): everything of the account goes from this device as at logout —
+   * database, attachments, key file, keychain entry — and the state says why (ADR 0027).
+   */
+  async #removedFromAccount(db: EngineDatabase): Promise<void> {
+    if (this.#open?.db !== db) return;
+    this.#removed = true;
+    try {
+      await this.#wipe();
+    } finally {
+      this.#emitEvent('engine:state', this.getState());
+    }
+  }
+
   /** Closes and deletes this device's account: database files, key file, keychain entry. */
   async #wipe(): Promise<EngineState> {
     this.#idle.stop();
@@ -764,6 +813,8 @@ export class Engine {
       'devices:list': () => this.listDevices(),
       'devices:accountSafetyNumber': () => this.accountSafetyNumber(),
       'devices:link': (r) => this.linkDevice(r),
+      'devices:rename': (r) => this.renameDevice(r),
+      'devices:remove': (r) => this.removeDevice(r),
       'profile:get': () => this.getProfile(),
       'profile:setAvatar': (r) => this.setAvatar(r),
       'profile:set': (r) => this.setProfile(r),

@@ -85,7 +85,8 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
     kind: m.kind,
     direction: m.direction,
     senderId: own ? null : contactIdOf(m.senderAccountId),
-    body: m.kind === 'text' || m.kind === 'attachment' ? m.body : null,
+    // Own device notices carry the device's name (ADR 0027); other notices have no body.
+    body: m.kind === 'text' || m.kind === 'attachment' || m.kind === 'device-linked' || m.kind === 'device-removed' ? m.body : null,
     sentAt: m.sentAt,
     receivedAt: m.receivedAt,
     displayAt: m.displayAt,

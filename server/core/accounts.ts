@@ -142,6 +142,11 @@ export class AccountService {
     throw new RelayError('STALE_VERSION', 'the device list changed concurrently; fetch it and retry');
   }
 
+  /** The requester's own account's devices with their last active UTC day (Linked devices; never another account's). */
+  async ownDevices(requester: AuthenticatedDevice): Promise<{ deviceId: number; lastActiveDay: number | null }[]> {
+    return this.ctx.store.deviceActivity(requester.accountId);
+  }
+
   async unregisterDevice(requester: AuthenticatedDevice): Promise<void> {
     const removed = await this.ctx.store.unregisterDevice(requester.deviceKey);
     if (removed) this.devicesRemoved([removed]);

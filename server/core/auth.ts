@@ -8,6 +8,10 @@
  *    MAX_AUTH_CLOCK_SKEW_MS of the relay's clock. Every failure is the same UNAUTHORIZED.
  *  - The token is id (16 bytes) ‖ secret (32 bytes); the store keeps SHA-256(secret), compared in
  *    constant time. Tokens live SESSION_TOKEN_TTL_MS and die with their device.
+ *  - A device the account's primary removed (a newer signed list dropped it) that signs a valid
+ *    request with the key it had gets DEVICE_REMOVED with the current signed list — the proof it
+ *    verifies before wiping itself (ADR 0027); nobody else learns that a device was removed.
+ *  - Each token records the device's UTC day of activity (Linked devices' "last active").
  * Does not own transport (HTTP bearer parsing, the WebSocket auth frame) or rate-limit policy values.
  */
 import { concatBytes, constantTimeEqual, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
@@ -25,6 +29,9 @@ import {
 } from '../../shared/wire/limits.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
 import { RelayError, spend } from './errors.js';
+
+/** Activity is kept by UTC day (migration 0005): the relay stores no finer trace of use. */
+export const DAY_MS = 86_400_000;
 
 const unauthorized = (): RelayError => new RelayError('UNAUTHORIZED', 'authentication failed');
 
@@ -64,9 +71,13 @@ export class AuthService {
       throw unauthorized();
     }
     const device = await this.ctx.store.getDevice(request.accountId, request.deviceId);
-    if (!device) throw unauthorized();
     const input = relayAuthSignatureInput(this.ctx.identity.relayId, request.nonce, request.time, request.accountId, request.deviceId);
+    if (!device) {
+      await this.removed(request.accountId, request.deviceId, input, request.signature);
+      throw unauthorized();
+    }
     if (!ed25519Verify(device.identitySigningKey, input, request.signature)) throw unauthorized();
+    await this.ctx.store.touchDevice(device.deviceKey, Math.floor(now / DAY_MS));
 
     const tokenId = this.ctx.rng(SESSION_TOKEN_ID_LENGTH);
     const secret = this.ctx.rng(SESSION_TOKEN_SECRET_LENGTH);
@@ -77,6 +88,19 @@ export class AuthService {
     token.fill(0);
     secret.fill(0);
     return { token: text, expiresAt };
+  }
+
+  /**
+   * A device no list names any more: when the primary removed it and the request is signed by the
+   * key it had, DEVICE_REMOVED with the current list (which the device checks under its account
+   * key). Returns (the caller answers UNAUTHORIZED) for anything else.
+   */
+  private async removed(accountId: Uint8Array, deviceId: number, input: Uint8Array, signature: Uint8Array): Promise<void> {
+    const removed = await this.ctx.store.getRemovedDevice(accountId, deviceId);
+    if (!removed || !ed25519Verify(removed.identitySigningKey, input, signature)) return;
+    const account = await this.ctx.store.getAccount(accountId);
+    if (!account) return;
+    throw new RelayError('DEVICE_REMOVED', 'this device was removed from its account', { deviceList: account.deviceList });
   }
 
   /** Resolves a session token (48 bytes) to its device, or UNAUTHORIZED. */

@@ -3,6 +3,7 @@
  * errors.ts) and its details. HTTP and WebSocket layers turn it into an error body or frame; any
  * other thrown value is a bug and becomes INTERNAL without its message reaching the client.
  */
+import { toBase64Url } from '../../shared/crypto/bytes.js';
 import type { ErrorCode, ErrorObject } from '../../shared/wire/errors.js';
 import type { Limiter } from '../limits/limiter.js';
 
@@ -10,6 +11,8 @@ export type RelayErrorDetails = {
   readonly retryAfterMs?: number;
   readonly missing?: readonly number[];
   readonly stale?: readonly number[];
+  /** DEVICE_REMOVED: the signed list that no longer names the device. */
+  readonly deviceList?: Uint8Array;
 };
 
 export class RelayError extends Error {
@@ -27,6 +30,7 @@ export class RelayError extends Error {
     if (this.details.retryAfterMs !== undefined) out.retryAfterMs = Math.ceil(this.details.retryAfterMs);
     if (this.details.missing) out.missing = [...this.details.missing];
     if (this.details.stale) out.stale = [...this.details.stale];
+    if (this.details.deviceList) out.deviceList = toBase64Url(this.details.deviceList);
     return out;
   }
 }

@@ -24,6 +24,8 @@ const READS: ReadonlySet<string> = new Set([
   'getAccountByUsername',
   'getDevice',
   'listDevices',
+  'getRemovedDevice',
+  'deviceActivity',
   'getSession',
   'prekeyCounts',
   'readMailbox',

@@ -315,6 +315,9 @@ export function createHttpApp(
     await services.accounts.deleteAccount(device(res), body(DeleteAccountRequestSchema, req));
     res.status(204).end();
   });
+  route('ownDevices', requireAuth, async (_req, res) => {
+    res.json({ devices: await services.accounts.ownDevices(device(res)) });
+  });
   route('unregisterDevice', requireAuth, async (_req, res) => {
     await services.accounts.unregisterDevice(device(res));
     res.status(204).end();

@@ -36,10 +36,15 @@ export type DevicesTable = {
   /** The seq the next envelope for this device gets; seqs are per device and never reused. */
   next_seq: number;
   created_at: number;
+  /** UTC day (days since the epoch) of the device's last session token; NULL before migration 0005. */
+  last_active_day: number | null;
 };
 
 /** A device that unregistered itself stays gone while the signed list still names the same key. */
 export type RetiredDevicesTable = { account_id: Bytes; device_id: number; identity_signing_key: Bytes };
+
+/** A device a signed list dropped (the primary removed it), kept so that it can learn so (ADR 0027). */
+export type RemovedDevicesTable = { account_id: Bytes; device_id: number; identity_signing_key: Bytes; removed_at: number };
 
 export type SignedPrekeysTable = { device_key: number; key_id: number; public_key: Bytes; created_at: number; signature: Bytes };
 export type LastResortKemPrekeysTable = SignedPrekeysTable;
@@ -109,6 +114,7 @@ export type Database = {
   account_tombstones: AccountTombstonesTable;
   devices: DevicesTable;
   retired_devices: RetiredDevicesTable;
+  removed_devices: RemovedDevicesTable;
   signed_prekeys: SignedPrekeysTable;
   last_resort_kem_prekeys: LastResortKemPrekeysTable;
   one_time_prekeys: OneTimePrekeysTable;

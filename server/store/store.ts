@@ -149,6 +149,15 @@ export type AccountStore = {
   setPresenceVisible(accountId: Uint8Array, visible: boolean): Promise<void>;
   getDevice(accountId: Uint8Array, deviceId: number): Promise<DeviceRecord | undefined>;
   listDevices(accountId: Uint8Array): Promise<DeviceRecord[]>;
+  /**
+   * A device a replaced list dropped (removed by the primary, ADR 0027), with the signing key it had;
+   * undefined for a device that is listed, unregistered itself, or never existed.
+   */
+  getRemovedDevice(accountId: Uint8Array, deviceId: number): Promise<{ readonly identitySigningKey: Uint8Array; readonly removedAt: number } | undefined>;
+  /** Records that the device was active on UTC day `day` (written at most once a day). */
+  touchDevice(deviceKey: number, day: number): Promise<void>;
+  /** The account's current devices with their last active UTC day (null: not since migration 0005). */
+  deviceActivity(accountId: Uint8Array): Promise<{ readonly deviceId: number; readonly lastActiveDay: number | null }[]>;
 };
 
 /** Challenges and session tokens (aggregates/auth.ts). */

@@ -40,6 +40,8 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'devices:list': {},
   'devices:accountSafetyNumber': {},
   'devices:link': { code: '123456-1234-5678' },
+  'devices:rename': { deviceId: 2, name: "Alice's laptop" },
+  'devices:remove': { deviceId: 2 },
   'conversations:list': {},
   'conversations:start': { username: 'bob' },
   'messages:openPage': { conversationId: '1', anchor: { kind: 'around', messageId: '42' }, limit: 50 },

@@ -15,6 +15,7 @@ import {
   ContactIdSchema,
   ConversationIdSchema,
   CountSchema,
+  DeviceIdSchema,
   DisplayNameInputSchema,
   MAX_MESSAGE_BODY_INPUT,
   MAX_PAGE_SIZE,
@@ -144,6 +145,22 @@ export const CONTRACT = {
     request: z.union([z.strictObject({ offerText: z.string().min(1).max(400) }), z.strictObject({ code: z.string().min(1).max(40) })]),
     response: OwnDeviceViewSchema,
   },
+  /**
+   * Renames a device of this account (ADR 0027): the primary any device, another device only
+   * itself (NOT_PRIMARY_DEVICE). The name travels to the account's other devices. NOT_FOUND for a
+   * device not on the list, INVALID_DEVICE_NAME for an empty, over-long or hostile name.
+   */
+  'devices:rename': {
+    method: 'renameDevice',
+    request: z.strictObject({ deviceId: DeviceIdSchema, name: DisplayNameInputSchema }),
+    response: z.array(OwnDeviceViewSchema),
+  },
+  /**
+   * Primary only: removes another device — the list is re-signed without it and published, the relay
+   * drops the device's sessions, tokens and mailbox, and the device wipes itself once it sees the
+   * proof. NOT_PRIMARY_DEVICE, NOT_FOUND, CANNOT_REMOVE_THIS_DEVICE (the primary itself).
+   */
+  'devices:remove': { method: 'removeDevice', request: z.strictObject({ deviceId: DeviceIdSchema }), response: z.array(OwnDeviceViewSchema) },
 
   // ── Own profile (docs/protocol.md §18) ──
   'profile:get': { method: 'getProfile', request: Empty, response: OwnProfileViewSchema },

@@ -83,6 +83,10 @@ export const API_ERROR_CODES = [
   'TOO_MANY_DEVICES',
   /** No link in progress to answer (link:accept without link:start, or after it ended). */
   'LINK_NOT_STARTED',
+  /** A device name that is empty, longer than 128 bytes, or holds control characters or markup (< >): nothing changed. */
+  'INVALID_DEVICE_NAME',
+  /** devices:remove naming this device itself (the primary holds the account key and cannot be removed from itself). */
+  'CANNOT_REMOVE_THIS_DEVICE',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

@@ -23,6 +23,8 @@ export const EVENTS = {
   'engine:state': EngineStateSchema,
   /** The new device's link moved on (link:start's status, updated). */
   'link:status': LinkStatusViewSchema,
+  /** This account's devices changed (linked, removed, renamed, here or on another device): reload devices:list. */
+  'devices:changed': z.strictObject({}),
   'message:added': z.strictObject({ message: MessageViewSchema }),
   /** Any change of a shown message (read state, body of a notice) — the whole new view. */
   'message:updated': z.strictObject({ message: MessageViewSchema }),

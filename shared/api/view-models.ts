@@ -60,11 +60,18 @@ export const LinkStatusViewSchema = z.strictObject({
 });
 export type LinkStatusView = z.infer<typeof LinkStatusViewSchema>;
 
-/** A device of this account (Settings → Linked devices). `name` only where this device knows it. */
+/**
+ * A device of this account (Settings → Linked devices). `name` only where this device knows it
+ * (names travel between the account's devices, docs/protocol.md §20.12). `lastActiveAt`: the
+ * start (UTC) of the day the device last connected to the relay, as the relay reports it (day
+ * granularity on purpose, ADR 0027); null when unknown (the relay did not answer, or has not seen
+ * it since it began to keep this).
+ */
 export const OwnDeviceViewSchema = z.strictObject({
   deviceId: DeviceIdSchema,
   name: z.string().nullable(),
   addedAt: TimestampSchema,
+  lastActiveAt: TimestampSchema.nullable(),
   thisDevice: z.boolean(),
   primary: z.boolean(),
 });
@@ -82,6 +89,11 @@ export const EngineStateSchema = z.strictObject({
   keyProtection: KeyProtectionSchema.nullable(),
   /** Present only when `state` is 'ready'. */
   account: AccountViewSchema.nullable(),
+  /**
+   * The account's primary device removed this device (proven by a newer signed device list without
+   * it, ADR 0027): its data was wiped and the profile starts over (`needs-account`). Absent otherwise.
+   */
+  removedFromAccount: z.literal(true).optional(),
 });
 export type EngineState = z.infer<typeof EngineStateSchema>;
 
@@ -209,7 +221,22 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * key-changed: "the safety number with this contact changed" (no body). unsupported: a message of
  * a kind this version cannot show ("This message needs a newer version of Parley", no body).
  */
-export const MESSAGE_KINDS = ['text', 'decryption-failed', 'key-changed', 'attachment', 'unsupported', 'files-unsupported'] as const;
+/*
+ * device-linked / device-removed: in the note to self, a change to this account's device list that
+ * this device did not make (body: the device's name, or null when unknown). contact-devices-changed:
+ * in a contact's conversation, their list gained or lost a device (no body) — ADR 0027.
+ */
+export const MESSAGE_KINDS = [
+  'text',
+  'decryption-failed',
+  'key-changed',
+  'attachment',
+  'unsupported',
+  'files-unsupported',
+  'device-linked',
+  'device-removed',
+  'contact-devices-changed',
+] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
 

@@ -5,6 +5,7 @@
  * messages are for logs and humans, clients switch on `code`.
  */
 import { z } from 'zod';
+import { MAX_DEVICE_LIST_WIRE_BYTES } from './limits.js';
 import { DeviceIdSchema } from './primitives.js';
 
 export const ERROR_CODES = [
@@ -58,6 +59,11 @@ export const ERROR_CODES = [
   'CHANNEL_FULL',
   /** An account that started as many device links as the relay allows in its window (details: retryAfterMs). */
   'LINK_ATTEMPTS_EXCEEDED',
+  /**
+   * The device was removed from its account by a newer signed list (ADR 0027); answered to its
+   * signed session request only, with that list (details: deviceList) as the proof it checks.
+   */
+  'DEVICE_REMOVED',
   /** A bug on the relay; the request may be retried. */
   'INTERNAL',
 ] as const;
@@ -92,6 +98,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   CHANNEL_EXPIRED: 410,
   CHANNEL_FULL: 409,
   LINK_ATTEMPTS_EXCEEDED: 429,
+  DEVICE_REMOVED: 410,
   INTERNAL: 500,
 };
 
@@ -102,6 +109,12 @@ const errorDetails = {
   retryAfterMs: z.number().int().min(0).max(24 * 3600_000).optional(),
   missing: z.array(DeviceIdSchema).max(64).optional(),
   stale: z.array(DeviceIdSchema).max(64).optional(),
+  /** DEVICE_REMOVED: the account's current signed device list (base64url), which no longer names the device. */
+  deviceList: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/)
+    .max(Math.ceil((MAX_DEVICE_LIST_WIRE_BYTES * 4) / 3))
+    .optional(),
 };
 
 export const ErrorObjectSchema = z.strictObject({

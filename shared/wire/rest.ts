@@ -185,6 +185,15 @@ export const PutDeviceListResponseSchema = z.object({
   removedDeviceIds: z.array(DeviceIdSchema),
 });
 
+/**
+ * The authenticated account's own devices with the UTC day each last got a session token (ADR 0027;
+ * day granularity on purpose). Only ever about the requester's own account.
+ */
+export const OwnDevicesResponseSchema = z.object({
+  devices: z.array(z.object({ deviceId: DeviceIdSchema, lastActiveDay: z.number().int().min(0).nullable() })).max(MAX_DEVICES_PER_ACCOUNT),
+});
+export type OwnDevicesResponse = z.output<typeof OwnDevicesResponseSchema>;
+
 export const DeleteAccountRequestSchema = z.strictObject({
   /** Signing time (ms); within MAX_AUTH_CLOCK_SKEW_MS of the relay's clock. */
   time: TimestampSchema,
@@ -271,6 +280,7 @@ export const ROUTES = {
   putDeviceList: { method: 'PUT', path: '/v1/accounts/me/device-list' },
   deleteAccount: { method: 'DELETE', path: '/v1/accounts/me' },
   putSettings: { method: 'PUT', path: '/v1/accounts/me/settings' },
+  ownDevices: { method: 'GET', path: '/v1/accounts/me/devices' },
   unregisterDevice: { method: 'DELETE', path: '/v1/devices/me' },
   challenge: { method: 'POST', path: '/v1/auth/challenge' },
   session: { method: 'POST', path: '/v1/auth/session' },

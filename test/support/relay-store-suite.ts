@@ -117,6 +117,39 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect((await store.readMailbox(after[0]!.deviceKey, 0, 10)).envelopes).toHaveLength(1);
     });
 
+    it('a device a new list drops is remembered with its key until the account goes; a listed or unregistered one is not', async () => {
+      const a = await account([1, 2, 3]);
+      expect(await store.getRemovedDevice(a.accountId, 2)).toBeUndefined();
+      await store.unregisterDevice(a.devices[2]!.deviceKey);
+      const r = await store.replaceDeviceList({ accountId: a.accountId, expectedVersion: 2, deviceList: rng(100), version: 3, devices: [a.keys[0]!], now: NOW + 5 });
+      expect(r.status).toBe('replaced');
+      const removed = await store.getRemovedDevice(a.accountId, 2);
+      expect(removed && [removed.identitySigningKey, removed.removedAt]).toEqual([a.keys[1]!.identitySigningKey, NOW + 5]);
+      // Device 3 unregistered itself before: it was not removed by a list.
+      expect(await store.getRemovedDevice(a.accountId, 3)).toBeUndefined();
+      expect(await store.getRemovedDevice(a.accountId, 1)).toBeUndefined();
+      await store.deleteAccount({ accountId: a.accountId, now: NOW, usernameAvailableAt: NOW });
+      expect(await store.getRemovedDevice(a.accountId, 2)).toBeUndefined();
+    });
+
+    it('a device records the UTC day it was last active; only its own account lists it', async () => {
+      const a = await account([1, 2]);
+      const other = await account([1]);
+      expect(await store.deviceActivity(a.accountId)).toEqual([
+        { deviceId: 1, lastActiveDay: null },
+        { deviceId: 2, lastActiveDay: null },
+      ]);
+      await store.touchDevice(a.devices[1]!.deviceKey, 20_000);
+      await store.touchDevice(a.devices[1]!.deviceKey, 20_000);
+      await store.touchDevice(a.devices[0]!.deviceKey, 19_998);
+      await store.touchDevice(a.devices[0]!.deviceKey, 19_999);
+      expect(await store.deviceActivity(a.accountId)).toEqual([
+        { deviceId: 1, lastActiveDay: 19_999 },
+        { deviceId: 2, lastActiveDay: 20_000 },
+      ]);
+      expect(await store.deviceActivity(other.accountId)).toEqual([{ deviceId: 1, lastActiveDay: null }]);
+    });
+
     it('an unregistered device stays out while the list names its key, and returns under a new key', async () => {
       const a = await account([1, 2]);
       const removed = await store.unregisterDevice(a.devices[1]!.deviceKey);

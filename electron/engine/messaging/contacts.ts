@@ -10,8 +10,11 @@
  * blocked until the user accepts it (engine.ts acceptKeyChange / markVerified).
  *
  * Also this account's own list: the relay's copy is compared at every connection (upload ours when
- * it is newer; adopt a newer one signed by our account key), and the relay's contact list is kept
- * equal to the accepted contacts (typing and presence flow only between mutual contacts).
+ * it is newer; adopt a newer one signed by our account key, with a notice in the note to self for
+ * every device it links or removes; a newer one without this device is the proof that this device
+ * was removed), and the relay's contact list is kept equal to the accepted contacts (typing and
+ * presence flow only between mutual contacts). A contact's list that gains or loses a device adds
+ * a notice to their conversation (own-devices.ts, ADR 0027).
  *
  * Does not own sessions with the listed devices (outbox.ts creates them on demand) or key
  * transparency (a later issue).
@@ -34,7 +37,7 @@ import {
   updateContactDeviceList,
   type ContactRecord,
 } from '../db/contacts.js';
-import { findDirectConversation, getOrCreateDirectConversation } from '../db/conversations.js';
+import { findDirectConversation, findNoteToSelf, getOrCreateDirectConversation } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
 import { deleteSessionRecord, loadSessionRecordBytes } from '../db/sessions.js';
 import { dropSkippedKeys } from '../db/skipped-keys.js';
@@ -43,6 +46,7 @@ import { RelayClientError } from '../relay/errors.js';
 import { contactIdOf } from '../views.js';
 import type { MessagingCore } from './fan-out.js';
 import { insertNotice } from './notices.js';
+import { contactListChangeNotice, isRemovalProof, ownListChangeNotices } from './own-devices.js';
 
 export type UntrustedReason = 'rollback' | 'equivocation' | 'bad-signature' | 'wrong-account';
 
@@ -68,6 +72,20 @@ function stored(list: DeviceList, signed: Uint8Array): StoredDeviceList {
   return { signed, version: list.version, issuedAt: list.issuedAt };
 }
 
+/** Sessions (and their skipped keys) with devices or identity keys no longer on the list go. */
+export function dropRemovedDevices(db: WriteDb, accountId: Uint8Array, before: DeviceList, after: DeviceList): void {
+  for (const old of before.devices) {
+    const still = after.devices.find((d) => d.deviceId === old.deviceId && bytesEqual(d.identityDhKey, old.identityDhKey));
+    if (still) continue;
+    const key = { accountId, deviceId: old.deviceId, identityKey: old.identityDhKey };
+    const bytes = loadSessionRecordBytes(db, key);
+    if (!bytes) continue;
+    const record = deserializeSessionRecord(bytes);
+    for (const s of [...(record.current ? [record.current] : []), ...record.archived]) dropSkippedKeys(db, s.sessionId);
+    deleteSessionRecord(db, key);
+  }
+}
+
 export type RefreshOutcome = {
   readonly contact: ContactRecord;
   readonly keyChanged: boolean;
@@ -77,6 +95,8 @@ export type RefreshOutcome = {
 };
 
 export class Contacts {
+  #ownSync: Promise<void> | null = null;
+
   constructor(private readonly core: MessagingCore) {}
 
   /** contacts:add — look the username up, verify, store (or refresh) and accept the contact. */
@@ -154,10 +174,14 @@ export class Contacts {
         const notice = insertNotice(db, core.account.accountId, accountId, 'key-changed', now);
         noticeRowId = notice.rowId;
         conversationId = notice.conversationId;
-        this.#dropRemovedDevices(db, accountId, parseDeviceList(existing.deviceList.signed).list, list);
+        dropRemovedDevices(db, accountId, parseDeviceList(existing.deviceList.signed).list, list);
       } else if (list.version !== existing.deviceList.version) {
+        const before = parseDeviceList(existing.deviceList.signed).list;
         updateContactDeviceList(db, accountId, stored(list, signed), now);
-        this.#dropRemovedDevices(db, accountId, parseDeviceList(existing.deviceList.signed).list, list);
+        dropRemovedDevices(db, accountId, before, list);
+        // Their devices changed (linked or removed one): said in their conversation, as Signal does.
+        const notice = contactListChangeNotice(core, db, accountId, before, list);
+        if (notice) noticeRowId = notice.rowId;
         conversationId ??= findDirectConversation(db, accountId)?.id ?? null;
       } else {
         markContactListChecked(db, accountId, now);
@@ -175,26 +199,19 @@ export class Contacts {
     throw new EngineError('UNTRUSTED_DEVICE_LIST', 'the relay served a device list that does not verify for this contact');
   }
 
-  /** Sessions (and their skipped keys) with devices or identity keys no longer on the list go. */
-  #dropRemovedDevices(db: WriteDb, accountId: Uint8Array, before: DeviceList, after: DeviceList): void {
-    for (const old of before.devices) {
-      const still = after.devices.find((d) => d.deviceId === old.deviceId && bytesEqual(d.identityDhKey, old.identityDhKey));
-      if (still) continue;
-      const key = { accountId, deviceId: old.deviceId, identityKey: old.identityDhKey };
-      const bytes = loadSessionRecordBytes(db, key);
-      if (!bytes) continue;
-      const record = deserializeSessionRecord(bytes);
-      for (const s of [...(record.current ? [record.current] : []), ...record.archived]) dropSkippedKeys(db, s.sessionId);
-      deleteSessionRecord(db, key);
-    }
-  }
-
   /**
    * This account's list against the relay's copy (at every connection, and when an unlisted own
    * device writes): ours is uploaded when newer; a newer (or same-version, different) one that
    * verifies under our account key is adopted — it came from a device this account linked.
    */
-  async syncOwnList(): Promise<void> {
+  syncOwnList(): Promise<void> {
+    // One comparison at a time: two at once would both adopt the same change (and alert on it twice).
+    const run = (this.#ownSync ?? Promise.resolve()).catch(() => undefined).then(() => this.#syncOwnList());
+    this.#ownSync = run;
+    return run;
+  }
+
+  async #syncOwnList(): Promise<void> {
     const { core } = this;
     const response = await core.relay.lookupAccount(core.account.accountId);
     core.check();
@@ -211,12 +228,24 @@ export class Contacts {
       await core.relay.putDeviceList(account.deviceList.signed);
       return;
     }
-    if (!relayList.devices.some((d) => d.deviceId === account.deviceId && bytesEqual(d.identityDhKey, account.identityDh.publicKey))) {
-      return; // a list without this device: it was removed; the relay closes our connection (4410)
+    if (isRemovalProof(account, response.deviceList)) {
+      core.removed(); // the primary removed this device: the engine wipes it (ADR 0027)
+      return;
     }
+    if (!relayList.devices.some((d) => d.deviceId === account.deviceId && bytesEqual(d.identityDhKey, account.identityDh.publicKey))) return;
     const next = stored(relayList, response.deviceList);
-    core.db.writer.transaction(() => updateOwnDeviceList(core.db.writer, next));
+    const before = parseDeviceList(account.deviceList.signed).list;
+    // A list this device did not make: every device alerts on it (DESIGN §3.2), in the note to self.
+    const notices = core.db.writer.transaction(() => {
+      updateOwnDeviceList(core.db.writer, next);
+      dropRemovedDevices(core.db.writer, account.accountId, before, relayList);
+      return ownListChangeNotices(core, core.db.writer, before, relayList);
+    });
     core.account = { ...account, deviceList: next };
+    for (const rowId of notices) core.emitMessageAdded(rowId);
+    const note = findNoteToSelf(core.db.reader);
+    if (notices.length > 0 && note) core.emitConversation(note.id);
+    core.emit('devices:changed', {});
   }
 
   /** Makes the relay's contact list equal to the accepted contacts. */

@@ -89,6 +89,15 @@ const content: fc.Arbitrary<Content> = fc.oneof(
     revision: time,
     username: fc.stringMatching(/^[a-z0-9_.]{3,32}$/),
   }),
+  fc.record({
+    type: fc.constant('device-names' as const),
+    messageId: id,
+    sentAt: time,
+    names: fc.uniqueArray(
+      fc.record({ deviceId: fc.integer({ min: 1, max: 0xffffffff }), name: fc.stringMatching(/^[A-Za-z0-9]([A-Za-z0-9'’ é-]{0,38}[A-Za-z0-9])?$/), namedAt: time }),
+      { maxLength: 6, selector: (n) => n.deviceId },
+    ),
+  }),
 );
 
 function code(bytes: Uint8Array): string {
@@ -190,6 +199,29 @@ describe('E2E content', () => {
     expect(code(head(0x3c).finish())).toBe('UNSUPPORTED');
     expect(code(new Writer().u8(2).u8(1).finish())).toBe('UNSUPPORTED');
     expect(() => encodeContent({ type: 'text', messageId: new Uint8Array(16), sentAt: 0, text: '', expireTimerSeconds: null })).toThrow(RangeError);
+  });
+
+  it('device names (0x0C): 0 … 6 entries of device id, time and a valid name; anything else is MALFORMED and never encoded', () => {
+    const names = (entries: readonly [number, number, Uint8Array][], count = entries.length) => {
+      const w = new Writer().u8(1).u8(0x0c).bytes(new Uint8Array(16).fill(0xaa)).u64(1).u8(count);
+      for (const [deviceId, at, name] of entries) w.u32(deviceId).u64(at).u8(name.length).bytes(name);
+      return w.finish();
+    };
+    const laptop = utf8("Alice's laptop");
+    // The documented layout: header, count, then per entry u32 device id ‖ u64 named-at ‖ u8 length ‖ UTF-8 name.
+    expect(toHex(encodeContent({ type: 'device-names', messageId: new Uint8Array(16).fill(0xaa), sentAt: 1, names: [{ deviceId: 2, name: "Alice's laptop", namedAt: 3 }] }))).toBe(
+      `010c${'aa'.repeat(16)}0000000000000001` + `01` + `00000002` + `0000000000000003` + `0e` + toHex(laptop),
+    );
+    expect(code(names([]))).toBe('ok');
+    expect(code(names([[2, 3, laptop]]))).toBe('ok');
+    expect(code(names([[2, 3, laptop]], 7))).toBe('MALFORMED');
+    expect(code(names([[0, 3, laptop]]))).toBe('MALFORMED');
+    expect(code(names([[2, 3, laptop], [2, 4, laptop]]))).toBe('MALFORMED');
+    for (const bad of ['', ' padded ', '<b>x</b>', 'two\nlines', 'rtl \u202e', 'é'.repeat(65)]) {
+      expect(code(names([[2, 3, utf8(bad)]]))).toBe('MALFORMED');
+      expect(() => encodeContent({ type: 'device-names', messageId: new Uint8Array(16), sentAt: 0, names: [{ deviceId: 2, name: bad, namedAt: 0 }] })).toThrow(RangeError);
+    }
+    expect(code(names([[2, 3, Uint8Array.of(0xc3, 0x28)]]))).toBe('MALFORMED');
   });
 
   it('an attachment carries its pointer, then a caption of 0 … 4,096 bytes; the caption is strict UTF-8', () => {

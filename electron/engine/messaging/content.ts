@@ -23,6 +23,8 @@ import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
 import { PROFILE_KEY_LENGTH } from '../../../shared/protocol/constants.js';
 import { normalizeUsername } from '../../../shared/wire/username.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { displayNameProblem } from '../../../shared/protocol/profile.js';
+import { MAX_DEVICES_PER_ACCOUNT } from '../../../shared/wire/limits.js';
 
 export const CONTENT_VERSION = 1;
 export const MESSAGE_ID_LENGTH = 16;
@@ -48,9 +50,11 @@ export const ContentType = {
   ContactSync: 0x0a,
   /** Sync (§16.1): synced settings changed, or a conversation deleted, on another own device. */
   AccountSync: 0x0b,
+  /** Names of this account's devices, between its own devices (§20.12). */
+  DeviceNames: 0x0c,
 } as const;
-/** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.AccountSync;
+/** The highest content type this build understands; above it (and at a gap), UNSUPPORTED. */
+const LAST_CONTENT_TYPE = ContentType.DeviceNames;
 
 /** ContactSync flag bits (§16.1), in `set` (which fields the record changes) and `values`. */
 export const ContactSyncFlag = { accepted: 0x01, verified: 0x02, blocked: 0x04 } as const;
@@ -68,6 +72,19 @@ const AccountSyncKind = { settings: 0x01, conversationDeleted: 0x02 } as const;
 const DELETED_REQUEST = 0x01;
 /** A signed device list is at most 53 + 82 · 6 + 64 bytes (§4.1). */
 const MAX_SIGNED_LIST_BYTES = 53 + 82 * 6 + 64;
+/** A device name is at most this many UTF-8 bytes (as a display name, docs/protocol.md §20.12). */
+export const MAX_DEVICE_NAME_BYTES = 128;
+/** Why a device name is refused (typed; the same rule for a name typed here and one received). */
+export function deviceNameProblem(name: string): 'empty' | 'too-long' | 'control-characters' | 'markup' | null {
+  const problem = displayNameProblem(name);
+  if (problem !== null) return problem;
+  if (name !== name.trim()) return 'empty';
+  // Bidirectional overrides and marks could make a name in a security notice read as another.
+  if (/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name)) return 'control-characters';
+  // Names are shown as text everywhere, and on every device of the account; markup has no place in one.
+  if (/[<>]/u.test(name)) return 'markup';
+  return null;
+}
 export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
@@ -137,7 +154,15 @@ export type Content =
    * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
    * and the username it claims (the receiver confirms it at the relay before showing it).
    */
-  | (ContentHeader & { readonly type: 'profile-key'; readonly profileKey: Uint8Array; readonly revision: number; readonly username: string });
+  | (ContentHeader & { readonly type: 'profile-key'; readonly profileKey: Uint8Array; readonly revision: number; readonly username: string })
+  /**
+   * Names of this account's devices (docs/protocol.md §20.12), only between the account's own
+   * devices: 0 … MAX_DEVICES_PER_ACCOUNT entries, distinct device ids, each with when it was named
+   * (none: only "this account's device list changed, fetch it").
+   */
+  | (ContentHeader & { readonly type: 'device-names'; readonly names: readonly DeviceNameEntry[] });
+
+export type DeviceNameEntry = { readonly deviceId: number; readonly name: string; readonly namedAt: number };
 
 export type ContentErrorCode = 'MALFORMED' | 'UNSUPPORTED';
 
@@ -277,6 +302,17 @@ export function encodeContent(c: Content): Uint8Array {
       if (c.peer.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
       w.u8(ContentType.AccountSync).bytes(c.messageId).u64(c.sentAt).u8(AccountSyncKind.conversationDeleted).bytes(c.peer).u64(c.deletedAt).u8(c.request ? DELETED_REQUEST : 0);
       break;
+    case 'device-names': {
+      if (c.names.length > MAX_DEVICES_PER_ACCOUNT) throw new RangeError('0 … 6 device names');
+      if (new Set(c.names.map((n) => n.deviceId)).size !== c.names.length) throw new RangeError('a device named twice');
+      w.u8(ContentType.DeviceNames).bytes(c.messageId).u64(c.sentAt).u8(c.names.length);
+      for (const n of c.names) {
+        if (deviceNameProblem(n.name) !== null) throw new RangeError('not a valid device name');
+        const name = utf8(n.name);
+        w.u32(n.deviceId).u64(n.namedAt).u8(name.length).bytes(name);
+      }
+      break;
+    }
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -461,6 +497,27 @@ function decodeInner(bytes: Uint8Array): Content {
       }
       if (normalizeUsername(username) !== username) throw new ContentError('MALFORMED', 'profile key: not a canonical username');
       content = { type: 'profile-key', messageId, sentAt, profileKey, revision, username };
+      break;
+    }
+    case ContentType.DeviceNames: {
+      const count = r.u8();
+      if (count > MAX_DEVICES_PER_ACCOUNT) throw new ContentError('MALFORMED', 'device names: count out of range');
+      const names: DeviceNameEntry[] = [];
+      for (let i = 0; i < count; i++) {
+        const deviceId = r.u32();
+        const namedAt = r.u64();
+        const bytes = r.bytes(r.u8());
+        let name: string;
+        try {
+          name = fromUtf8(bytes);
+        } catch {
+          throw new ContentError('MALFORMED', 'device names: not UTF-8');
+        }
+        if (deviceId === 0 || names.some((n) => n.deviceId === deviceId)) throw new ContentError('MALFORMED', 'device names: bad or repeated device id');
+        if (bytes.length > MAX_DEVICE_NAME_BYTES || deviceNameProblem(name) !== null) throw new ContentError('MALFORMED', 'device names: not a valid name');
+        names.push({ deviceId, name, namedAt });
+      }
+      content = { type: 'device-names', messageId, sentAt, names };
       break;
     }
     default:

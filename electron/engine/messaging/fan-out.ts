@@ -46,6 +46,8 @@ export type CoreOptions = {
   readonly emit: (event: EngineEvent) => void;
   readonly presenceOf: (accountId: Uint8Array) => Presence;
   readonly onAccountChanged: (account: LocalAccount) => void;
+  /** A verified, newer list of this account no longer names this device (ADR 0027): the engine wipes. */
+  readonly onRemoved?: () => void;
 };
 
 export class MessagingCore {
@@ -91,6 +93,12 @@ export class MessagingCore {
 
   stop(): void {
     this.#stopped = true;
+  }
+
+  /** This device was proven removed from its account (messaging/own-devices.ts isRemovalProof). */
+  removed(): void {
+    if (this.#stopped) return;
+    this.o.onRemoved?.();
   }
 
   /** Call after every await: throws MessagingStopped when the database is gone. */

@@ -45,6 +45,7 @@ import { crashPoint } from '../crash-points.js';
 import { messageView } from '../views.js';
 import { ContentError, decodeContent, unsupportedContentOf, type Content } from './content.js';
 import { Contacts } from './contacts.js';
+import { applyDeviceNames } from './own-devices.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
 import { insertNotice } from './notices.js';
 import {
@@ -449,6 +450,16 @@ export class InboundProcessor {
         this.#batchConversations.clear();
         this.#batchStanding.clear();
         return;
+      case 'device-names': {
+        // Names of this account's devices (own-devices.ts); a hint that the own list may have changed too.
+        if (!own) return;
+        const changed = applyDeviceNames(core, db, peer, content);
+        effects.events.push(() => {
+          if (changed) core.emit('devices:changed', {});
+          void this.contacts.syncOwnList().catch(() => undefined);
+        });
+        return;
+      }
       case 'profile-key': {
         // A contact's profile key (this account's own devices share one key: not built yet).
         if (own) return;

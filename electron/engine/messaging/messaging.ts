@@ -45,6 +45,7 @@ import type { BackoffOptions, ConnectionState as RelayState } from '../relay/soc
 import { accountIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf } from '../views.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import { Contacts } from './contacts.js';
+import { isRemovalProof } from './own-devices.js';
 import { MessagingCore, MessagingStopped } from './fan-out.js';
 import { InboundProcessor } from './inbound.js';
 import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
@@ -66,6 +67,8 @@ export type MessagingOptions = {
   readonly emit: (event: EngineEvent) => void;
   /** The account row changed (own device list re-signed or adopted). */
   readonly onAccountChanged: (account: LocalAccount) => void;
+  /** The account's primary removed this device, proven by a signed list (ADR 0027): the engine wipes. */
+  readonly onRemoved?: () => void;
   /** The profile's attachments folder (electron/engine/files/attachments.ts). */
   readonly attachmentsDir: string;
   readonly tuning?: MessagingTuning;
@@ -168,6 +171,7 @@ export class Messaging {
       emit: o.emit,
       presenceOf: (id) => this.presence.get(id),
       onAccountChanged: o.onAccountChanged,
+      ...(o.onRemoved && { onRemoved: o.onRemoved }),
     });
     this.presence.attach(this.core);
     this.contacts = new Contacts(this.core);
@@ -215,7 +219,10 @@ export class Messaging {
         this.#live = true;
       }),
       relay.on('presence', (p) => this.presence.live(p.accountId, p.online, p.shared)),
-      relay.on('gone', () => this.#emitConnection()),
+      relay.on('gone', () => {
+        this.#emitConnection();
+        void this.#confirmRemoval();
+      }),
     );
     this.#sweep();
     this.#maintenance = setInterval(() => {
@@ -229,6 +236,24 @@ export class Messaging {
     void this.#ensureRegistered()
       .then(() => relay.connect())
       .catch(() => undefined);
+  }
+
+  /**
+   * The relay closed this device's channel as removed, or refused its session: it must prove that.
+   * A fresh session request answers DEVICE_REMOVED with the account's signed list; only a list that
+   * verifies under the account key, is newer, and lacks this device makes the engine wipe. A relay
+   * that says so without that proof gets nothing but an offline device (ADR 0027).
+   */
+  async #confirmRemoval(): Promise<void> {
+    const { core } = this;
+    let proof: Uint8Array | null;
+    try {
+      proof = await core.relay.removalProof();
+    } catch {
+      return;
+    }
+    if (core.stopped || proof === null) return;
+    if (isRemovalProof(core.account, proof)) core.removed();
   }
 
   /**

@@ -2,18 +2,26 @@
  * Local notices (issue 4): a row in the conversation with a peer that says something happened to
  * the conversation itself — "the safety number changed" (contacts.ts, on an account key change),
  * "a message could not be decrypted", "this message needs a newer version of Parley" (inbound.ts), "their
- * device on an older version cannot show files" (capabilities.ts, when a file is sent). A notice has no body and no sender (it shows as
- * the app's own), is never sent, and is born read. Not indexed for search (only text messages are).
+ * device on an older version cannot show files" (capabilities.ts, when a file is sent), "their
+ * devices changed" (own-devices.ts, a contact's list gained or lost a device); and in the note to
+ * self, "a device was linked to / removed from your account" when this device did not make that
+ * change (own-devices.ts, ADR 0027; the body is the device's name when known). A notice has no
+ * sender (it shows as the app's own), is never sent, and is born read. Not indexed for search (only
+ * text messages are).
  */
-import { getOrCreateDirectConversation } from '../db/conversations.js';
+import { getOrCreateDirectConversation, getOrCreateNoteToSelf } from '../db/conversations.js';
+import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { WriteDb } from '../db/database.js';
 import { insertMessage } from '../db/messages.js';
 
-export type NoticeKind = 'key-changed' | 'decryption-failed' | 'unsupported' | 'files-unsupported';
+export type NoticeKind = 'key-changed' | 'decryption-failed' | 'unsupported' | 'files-unsupported' | 'contact-devices-changed' | 'device-linked' | 'device-removed';
 
-/** Inserts a notice in the caller's transaction; `self` is this account (the row's sender). */
-export function insertNotice(db: WriteDb, self: Uint8Array, peer: Uint8Array, kind: NoticeKind, now: number): { conversationId: number; rowId: number } {
-  const conversation = getOrCreateDirectConversation(db, peer, now);
+/**
+ * Inserts a notice in the caller's transaction; `self` is this account (the row's sender). `peer`
+ * equal to `self` puts it in the note to self.
+ */
+export function insertNotice(db: WriteDb, self: Uint8Array, peer: Uint8Array, kind: NoticeKind, now: number, body: string | null = null): { conversationId: number; rowId: number } {
+  const conversation = bytesEqual(self, peer) ? getOrCreateNoteToSelf(db, now) : getOrCreateDirectConversation(db, peer, now);
   const rowId = insertMessage(db, {
     conversationId: conversation.id,
     kind,
@@ -23,7 +31,7 @@ export function insertNotice(db: WriteDb, self: Uint8Array, peer: Uint8Array, ki
     messageId: null,
     sentAt: now,
     receivedAt: now,
-    body: null,
+    body,
     status: null,
     readAt: now,
   });

@@ -17,7 +17,7 @@
  *   await relay.send(to, [{ deviceId, content }]); // after commit; MISMATCHED_DEVICES lists missing/stale
  */
 import type { z } from 'zod';
-import { toBase64Url } from '../../../shared/crypto/bytes.js';
+import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../../shared/crypto/random.js';
 import { accountDeletionSignatureInput } from '../../../shared/wire/auth.js';
 import { MAX_ACK_BATCH, MAX_PRESENCE_QUERY } from '../../../shared/wire/limits.js';
@@ -25,6 +25,7 @@ import {
   AccountResponseSchema,
   BundlesResponseSchema,
   ContactsResponseSchema,
+  OwnDevicesResponseSchema,
   PresenceSnapshotSchema,
   PrekeyCountsSchema,
   ProfileResponseSchema,
@@ -33,6 +34,7 @@ import {
   type AccountResponse,
   type Bundle,
   type OutgoingMessage,
+  type OwnDevicesResponse,
   type PrekeyCounts,
   type PrekeyUploadInput,
   type ProfileResponse,
@@ -210,6 +212,27 @@ export class RelayClient {
   /** The new device's frames after `after` on the joined side of a channel. */
   provisioningInbox(channelId: Uint8Array, after: number): Promise<ProvisioningInboxResponse> {
     return this.auth.call('provisioningInbox', { params: { channelId: toBase64Url(channelId), after: String(after) }, schema: ProvisioningInboxResponseSchema });
+  }
+
+  /** This account's devices with the UTC day each last connected (Linked devices; ADR 0027). */
+  ownDevices(): Promise<OwnDevicesResponse> {
+    return this.auth.call('ownDevices', { schema: OwnDevicesResponseSchema });
+  }
+
+  /**
+   * After the relay closed the live channel with "device removed" (or refused this device's
+   * session): authenticates afresh. Returns the signed list the relay offers as proof of the
+   * removal (DEVICE_REMOVED; the caller verifies it), or null when this device still authenticates.
+   */
+  async removalProof(): Promise<Uint8Array | null> {
+    this.auth.forgetToken();
+    try {
+      await this.auth.sessionToken();
+      return null;
+    } catch (e) {
+      if (e instanceof RelayClientError && e.code === 'DEVICE_REMOVED' && e.details.deviceList !== undefined) return fromBase64Url(e.details.deviceList);
+      throw e;
+    }
   }
 
   /** Publishes a new signed device list (higher version, signed by the account key). */

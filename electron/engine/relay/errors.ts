@@ -22,6 +22,8 @@ export class RelayClientError extends Error {
       readonly retryAfterMs?: number;
       readonly missing?: readonly number[];
       readonly stale?: readonly number[];
+      /** DEVICE_REMOVED: the account's current signed list (base64url), the proof checked before a wipe. */
+      readonly deviceList?: string;
     } = {},
   ) {
     super(message);

@@ -260,6 +260,14 @@ export class RelaySocket {
       token = await this.options.auth.sessionToken();
     } catch (e) {
       const error = e instanceof RelayClientError ? e : new RelayClientError('NETWORK', 'authentication failed');
+      if (error.code === 'DEVICE_REMOVED') {
+        // As a close with DeviceGone: the relay no longer lets this device in (the engine checks why).
+        this.wanted = false;
+        this.setState('gone');
+        this.failReady(new RelayClientError('CLOSED', 'the relay removed this device'));
+        this.emit('gone');
+        return;
+      }
       this.emit('error', error);
       this.unreachable = error.code === 'NETWORK' || error.code === 'TIMEOUT';
       this.scheduleReconnect();

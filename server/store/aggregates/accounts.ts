@@ -1,9 +1,10 @@
 /**
  * The account aggregate: an account, its signed device list, its devices (with the retirements of
- * devices that unregistered themselves), and what deleting it leaves behind (a tombstone on the
- * account id, a hold on the username). Owns the tables `accounts`, `devices`, `retired_devices`,
- * `account_tombstones`, `held_usernames`; deleting an account also clears its rows in `contacts` and
- * `profiles`. Does not check signatures or limits (server/core does).
+ * devices that unregistered themselves, the removals of devices a new list dropped, and each
+ * device's last active day), and what deleting it leaves behind (a tombstone on the account id, a
+ * hold on the username). Owns the tables `accounts`, `devices`, `retired_devices`,
+ * `removed_devices`, `account_tombstones`, `held_usernames`; deleting an account also clears its
+ * rows in `contacts` and `profiles`. Does not check signatures or limits (server/core does).
  *
  * Sharp edges: a device list is replaced by compare-and-swap on its version, and the devices it
  * drops or re-keys are purged in the same transaction (device-rows.ts), so a list and its devices
@@ -127,7 +128,14 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
             entry !== undefined &&
             bytesEqual(entry.identitySigningKey, device.identitySigningKey) &&
             bytesEqual(entry.identityDhKey, device.identityDhKey);
-          if (!sameKeys) removed.push(await purgeDevice(trx, device));
+          if (sameKeys) continue;
+          removed.push(await purgeDevice(trx, device));
+          // Kept so that the removed device can learn it was removed (and prove nothing else).
+          await trx
+            .insertInto('removed_devices')
+            .values({ account_id: input.accountId, device_id: device.deviceId, identity_signing_key: device.identitySigningKey, removed_at: input.now })
+            .onConflict((oc) => oc.columns(['account_id', 'device_id']).doUpdateSet({ identity_signing_key: device.identitySigningKey, removed_at: input.now }))
+            .execute();
         }
         const kept = new Set(current.filter((d) => !removed.some((r) => r.deviceKey === d.deviceKey)).map((d) => d.deviceId));
 
@@ -186,6 +194,7 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
         const removed: RemovedDevice[] = [];
         for (const device of devices) removed.push(await purgeDevice(trx, device));
         await trx.deleteFrom('retired_devices').where('account_id', '=', input.accountId).execute();
+        await trx.deleteFrom('removed_devices').where('account_id', '=', input.accountId).execute();
         await trx.deleteFrom('contacts').where('owner', '=', input.accountId).execute();
         await trx.deleteFrom('contacts').where('contact', '=', input.accountId).execute();
         await trx.deleteFrom('profiles').where('account_id', '=', input.accountId).execute();
@@ -221,6 +230,31 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
     async listDevices(accountId) {
       const rows = await db.selectFrom('devices').select(DEVICE_COLUMNS).where('account_id', '=', accountId).orderBy('device_id').execute();
       return rows.map(toDevice);
+    },
+
+    async getRemovedDevice(accountId, deviceId) {
+      const row = await db
+        .selectFrom('removed_devices')
+        .select(['identity_signing_key', 'removed_at'])
+        .where('account_id', '=', accountId)
+        .where('device_id', '=', deviceId)
+        .executeTakeFirst();
+      return row && { identitySigningKey: bytes(row.identity_signing_key), removedAt: num(row.removed_at) };
+    },
+
+    async touchDevice(deviceKey, day) {
+      // At most one write a day per device: the common case (already today) changes no row.
+      await db
+        .updateTable('devices')
+        .set({ last_active_day: day })
+        .where('device_key', '=', deviceKey)
+        .where((eb) => eb.or([eb('last_active_day', 'is', null), eb('last_active_day', '<>', day)]))
+        .execute();
+    },
+
+    async deviceActivity(accountId) {
+      const rows = await db.selectFrom('devices').select(['device_id', 'last_active_day']).where('account_id', '=', accountId).orderBy('device_id').execute();
+      return rows.map((r) => ({ deviceId: num(r.device_id), lastActiveDay: r.last_active_day === null ? null : num(r.last_active_day) }));
     },
   };
 }

@@ -8,6 +8,7 @@ import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-profiles.js';
 import * as m0003 from './0003-attachments.js';
 import * as m0004 from './0004-provisioning.js';
+import * as m0005 from './0005-device-management.js';
 import * as m0006 from './0006-delivery-tokens.js';
 import type { DialectTypes } from './dialect-types.js';
 
@@ -18,6 +19,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0002-profiles': m0002 as unknown as MigrationModule,
   '0003-attachments': m0003 as unknown as MigrationModule,
   '0004-provisioning': m0004 as unknown as MigrationModule,
+  '0005-device-management': m0005 as unknown as MigrationModule,
   '0006-delivery-tokens': m0006 as unknown as MigrationModule,
 };
 

@@ -146,14 +146,19 @@ describe('device-list rules', () => {
     await expect(p.send(account.accountId, [{ deviceId: 1, content: text('x') }])).rejects.toMatchObject({ details: { missing: [2] } });
   });
 
-  it('a removed device cannot authenticate again', async () => {
+  it('a removed device cannot authenticate again: its signed request gets DEVICE_REMOVED with the list as proof, anyone else UNAUTHORIZED', async () => {
     const { account, primary } = await setup([1, 2]);
     const removed = account.device(2);
     account.removeDevice(2);
     account.version += 1;
     await primary.putDeviceList(account.signedList());
     const fresh = new RelayClient({ url: relay.url, accountId: account.accountId, deviceId: 2, identitySigningKey: removed.signing.privateKey });
-    await expect(fresh.sessionToken()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    const refused = await fresh.sessionToken().then(() => null, (e: { code: string; details: { deviceList?: string } }) => e);
+    expect(refused?.code).toBe('DEVICE_REMOVED');
+    expect(fromBase64Url(refused!.details.deviceList!)).toEqual((await primary.lookupAccount(account.accountId)).deviceList);
+    // Another key under the removed device's id proves nothing and learns nothing.
+    const impostor = new RelayClient({ url: relay.url, accountId: account.accountId, deviceId: 2, identitySigningKey: account.device(1).signing.privateKey });
+    await expect(impostor.sessionToken()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
   });
 
   it('stored lists are the exact signed bytes (base64url round trip)', async () => {

@@ -82,9 +82,13 @@ export function describeError(error: ApiError): string {
     case 'LINK_ATTEMPTS_EXCEEDED':
       return 'Too many devices were linked lately. Try again later.';
     case 'TOO_MANY_DEVICES':
-      return 'This account already has 6 devices. Remove one in Settings → Linked devices first.';
+      return 'This account already has 6 devices. Remove one from the list of devices below first.';
     case 'LINK_NOT_STARTED':
       return 'No link is in progress. Start again.';
+    case 'INVALID_DEVICE_NAME':
+      return 'A device name needs 1 to 128 bytes of text, without line breaks, control characters or < >.';
+    case 'CANNOT_REMOVE_THIS_DEVICE':
+      return 'The primary device cannot remove itself.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':
@@ -128,4 +132,22 @@ export function presenceLabel(presence: Presence, now: number, locale: string, t
 function lowerFirst(text: string, locale: string): string {
   const [first = '', ...rest] = [...text];
   return first.toLocaleLowerCase(locale) + rest.join('');
+}
+
+/**
+ * The text of a notice about devices (ADR 0027): in the note to self, a change of this account's
+ * devices that this device did not make (`name`: the device's name, when known); in a contact's
+ * conversation, their devices changed. Null for other kinds.
+ */
+export function deviceNoticeText(kind: string, name: string | null, title: string): string | null {
+  switch (kind) {
+    case 'device-linked':
+      return `A new device${name ? ` “${name}”` : ''} was linked to your account. If that was not you, remove it in Settings → Linked devices.`;
+    case 'device-removed':
+      return `${name ? `“${name}”` : 'A device'} was removed from your account.`;
+    case 'contact-devices-changed':
+      return `${title}’s devices changed.`;
+    default:
+      return null;
+  }
 }

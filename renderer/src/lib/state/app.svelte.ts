@@ -184,6 +184,8 @@ export class AppState {
   #subscribe(bridge: Bridge, session: SessionState): void {
     bridge.on('engine:state', (state) => session.apply(state));
     bridge.on('link:status', (status) => this.#linking?.onStatus(status));
+    // Linked, removed or renamed here or on another device of the account.
+    bridge.on('devices:changed', () => void this.#linking?.loadDevices());
     bridge.on('message:added', (p) => this.#messageAdded(p.message));
     bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
     bridge.on('message:removed', (p) => {

@@ -21,6 +21,9 @@ export class LinkingState {
   #linking = $state(false);
   #linkError = $state<string | null>(null);
   #linked = $state.raw<OwnDeviceView | null>(null);
+  #tooManyDevices = $state(false);
+  #manageError = $state<string | null>(null);
+  #managing = $state(false);
 
   constructor(bridge: Bridge) {
     this.#bridge = bridge;
@@ -105,15 +108,56 @@ export class LinkingState {
     if (safety.ok) this.#accountSafetyNumber = safety.value.safetyNumber;
   }
 
+  /** The last link failed because the account has 6 devices: the list offers to remove one. */
+  get tooManyDevices(): boolean {
+    return this.#tooManyDevices;
+  }
+  /** The last rename or removal failure, worded. */
+  get manageError(): string | null {
+    return this.#manageError;
+  }
+  get managing(): boolean {
+    return this.#managing;
+  }
+
+  /** Renames a device (the primary any, another device itself); true when it worked. */
+  renameDevice(deviceId: number, name: string): Promise<boolean> {
+    return this.#manage(() => this.#bridge.renameDevice({ deviceId, name }));
+  }
+
+  /** Removes another device (primary only); the list is re-signed without it. */
+  removeDevice(deviceId: number): Promise<boolean> {
+    return this.#manage(() => this.#bridge.removeDevice({ deviceId }));
+  }
+
+  async #manage(call: () => ReturnType<Bridge['removeDevice']>): Promise<boolean> {
+    this.#managing = true;
+    this.#manageError = null;
+    try {
+      const r = await settle(call());
+      if (!r.ok) {
+        this.#manageError = describeError(r.error);
+        return false;
+      }
+      this.#devices = r.value;
+      this.#tooManyDevices = false;
+      return true;
+    } finally {
+      this.#managing = false;
+    }
+  }
+
   /** Links the new device behind a scanned or pasted offer, or a typed code. */
   async linkDevice(input: { offerText: string } | { code: string }): Promise<boolean> {
     this.#linking = true;
     this.#linkError = null;
     this.#linked = null;
+    this.#tooManyDevices = false;
     try {
       const r = await settle(this.#bridge.linkDevice(input));
       if (!r.ok) {
         this.#linkError = describeError(r.error);
+        this.#tooManyDevices = r.error.code === 'TOO_MANY_DEVICES';
         return false;
       }
       this.#linked = r.value;
@@ -127,10 +171,12 @@ export class LinkingState {
   resetLinkDialog(): void {
     this.#linkError = null;
     this.#linked = null;
+    this.#tooManyDevices = false;
   }
 
   clear(): void {
     this.#devices = [];
+    this.#manageError = null;
     this.#accountSafetyNumber = null;
     this.resetLinkDialog();
   }

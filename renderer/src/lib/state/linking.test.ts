@@ -8,7 +8,7 @@ import type { ApiResult, Bridge, LinkStatusView, OwnDeviceView } from '../../../
 import { LinkingState } from './linking.svelte.js';
 
 const WAITING: LinkStatusView = { phase: 'waiting', offerText: 'parley-link:AAAA', code: '123456-1234-5678', expiresAt: 1, safetyNumber: null, error: null };
-const DEVICE: OwnDeviceView = { deviceId: 2, name: null, addedAt: 1, thisDevice: false, primary: false };
+const DEVICE: OwnDeviceView = { deviceId: 2, name: null, addedAt: 1, lastActiveAt: null, thisDevice: false, primary: false };
 
 function bridge(answers: Partial<Record<keyof Bridge, () => Promise<ApiResult<unknown>>>>): Bridge {
   return answers as unknown as Bridge;
@@ -52,5 +52,36 @@ describe('LinkingState', () => {
     expect(linking.linkError).toBeNull();
     expect(linking.linked).toEqual(DEVICE);
     expect(linking.devices).toEqual([DEVICE]);
+  });
+
+  it('a six-device failure offers the list; rename and remove replace the list, or word the failure and keep it', async () => {
+    const PRIMARY: OwnDeviceView = { deviceId: 1, name: null, addedAt: 1, lastActiveAt: null, thisDevice: true, primary: true };
+    const removals: ApiResult<OwnDeviceView[]>[] = [
+      { ok: false, error: { code: 'CANNOT_REMOVE_THIS_DEVICE', message: 'x' } },
+      { ok: true, value: [PRIMARY] },
+    ];
+    const linking = new LinkingState(
+      bridge({
+        linkDevice: async () => ({ ok: false, error: { code: 'TOO_MANY_DEVICES', message: 'x' } }),
+        listDevices: async () => ({ ok: true, value: [PRIMARY, DEVICE] }),
+        accountSafetyNumber: async () => ({ ok: true, value: { safetyNumber: ['12345'] } }),
+        renameDevice: async () => ({ ok: false, error: { code: 'INVALID_DEVICE_NAME', message: 'x' } }),
+        removeDevice: async () => removals.shift()!,
+      }),
+    );
+    await linking.loadDevices();
+    expect(await linking.linkDevice({ code: '123456-1234-5678' })).toBe(false);
+    expect(linking.tooManyDevices).toBe(true);
+
+    expect(await linking.renameDevice(2, '<b>x</b>')).toBe(false);
+    expect(linking.manageError).toMatch(/device name/);
+    expect(linking.devices).toEqual([PRIMARY, DEVICE]);
+
+    expect(await linking.removeDevice(1)).toBe(false);
+    expect(linking.manageError).toMatch(/cannot remove itself/);
+    expect(await linking.removeDevice(2)).toBe(true);
+    expect(linking.manageError).toBeNull();
+    expect(linking.devices).toEqual([PRIMARY]);
+    expect(linking.tooManyDevices).toBe(false);
   });
 });
