@@ -83,6 +83,14 @@ export const API_ERROR_CODES = [
   'TOO_MANY_DEVICES',
   /** No link in progress to answer (link:accept without link:start, or after it ended). */
   'LINK_NOT_STARTED',
+  /** The history archive did not check out (a relay changed or swapped it, or it is malformed): nothing was imported (docs/protocol.md §22). */
+  'HISTORY_TAMPERED',
+  /** The history transfer was cancelled on this or the other device: nothing was imported, the upload is deleted. */
+  'HISTORY_CANCELLED',
+  /** The history archive is larger than the relay takes; choose the last 30 days instead. */
+  'HISTORY_TOO_LARGE',
+  /** No history transfer by that id on this device. */
+  'HISTORY_NOT_FOUND',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

@@ -11,6 +11,7 @@ import {
   ConversationViewSchema,
   EngineStateSchema,
   LinkStatusViewSchema,
+  HistoryTransferViewSchema,
   MessageStatusSchema,
   MessageViewSchema,
   PresenceSchema,
@@ -22,6 +23,8 @@ export const EVENTS = {
   'engine:state': EngineStateSchema,
   /** The new device's link moved on (link:start's status, updated). */
   'link:status': LinkStatusViewSchema,
+  /** A history transfer moved on (either device; ADR 0028). */
+  'history:status': HistoryTransferViewSchema,
   'message:added': z.strictObject({ message: MessageViewSchema }),
   /** Any change of a shown message (read state, body of a notice) — the whole new view. */
   'message:updated': z.strictObject({ message: MessageViewSchema }),

@@ -22,6 +22,7 @@ import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
 import { PROFILE_KEY_LENGTH } from '../../../shared/protocol/constants.js';
 import { normalizeUsername } from '../../../shared/wire/username.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
+import { readHistoryTransfer, writeHistoryTransfer, type HistoryTransferMessage } from '../linking/history-content.js';
 
 export const CONTENT_VERSION = 1;
 export const MESSAGE_ID_LENGTH = 16;
@@ -31,9 +32,9 @@ export const MESSAGE_ID_LENGTH = 16;
  * sent any more, and read as confirming only the one message it names (docs/protocol.md §16).
  * 0x07 carries the sender's profile key (§16, §18).
  */
-export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06, ProfileKey: 0x07 } as const;
-/** The highest content type this build understands; above it, UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.ProfileKey;
+export const ContentType = { Text: 0x01, UpToReceipt: 0x02, Typing: 0x03, SentTranscript: 0x04, Receipt: 0x05, Attachment: 0x06, ProfileKey: 0x07, HistoryTransfer: 0x0d } as const;
+/** The highest content type this build understands; above it, UNSUPPORTED (as is a type in between it does not know). */
+const LAST_CONTENT_TYPE = ContentType.HistoryTransfer;
 export { MAX_CAPTION_BYTES };
 export const ReceiptType = { delivered: 0x01, read: 0x02 } as const;
 export const TypingState = { started: 0x01, stopped: 0x02 } as const;
@@ -72,7 +73,9 @@ export type Content =
    * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
    * and the username it claims (the receiver confirms it at the relay before showing it).
    */
-  | (ContentHeader & { readonly type: 'profile-key'; readonly profileKey: Uint8Array; readonly revision: number; readonly username: string });
+  | (ContentHeader & { readonly type: 'profile-key'; readonly profileKey: Uint8Array; readonly revision: number; readonly username: string })
+  /** History transfer between two devices of this account (docs/protocol.md §22.5). */
+  | (ContentHeader & { readonly type: 'history'; readonly transfer: HistoryTransferMessage });
 
 export type ContentErrorCode = 'MALFORMED' | 'UNSUPPORTED';
 
@@ -152,6 +155,10 @@ export function encodeContent(c: Content): Uint8Array {
       w.var32(caption);
       break;
     }
+    case 'history':
+      w.u8(ContentType.HistoryTransfer).bytes(c.messageId).u64(c.sentAt);
+      writeHistoryTransfer(w, c.transfer);
+      break;
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -239,6 +246,9 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'profile-key', messageId, sentAt, profileKey, revision, username };
       break;
     }
+    case ContentType.HistoryTransfer:
+      content = { type: 'history', messageId, sentAt, transfer: readHistoryTransfer(r) };
+      break;
     default:
       throw new ContentError('UNSUPPORTED', `content type ${type}`);
   }

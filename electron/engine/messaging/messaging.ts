@@ -54,6 +54,7 @@ import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
 import { maintainAtRelay, registerAccount, uploadPending } from './registration.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
+import { HistoryTransfers } from '../linking/history.js';
 import type { RetryOptions } from '../files/transfer.js';
 
 export type MessagingOptions = {
@@ -137,6 +138,8 @@ export class Messaging {
   readonly inbound: InboundProcessor;
   readonly typing: Typing;
   readonly attachments: Attachments;
+  /** History transfers to and from a newly linked device (linking/history.ts). */
+  readonly history: HistoryTransfers;
   readonly profiles: Profiles;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
@@ -177,11 +180,13 @@ export class Messaging {
       beforeSend: (db, recipient) => void this.profiles.shareIfOwed(db, recipient),
     });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
+    this.history = new HistoryTransfers({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick(), retry: o.tuning?.transferRetry });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),
       profilesDue: () => void this.profiles.fetchDue().catch(() => undefined),
+      history: (from, transfer) => this.history.received(from, transfer),
     });
   }
 
@@ -240,6 +245,7 @@ export class Messaging {
   stop(): void {
     this.core.stop();
     this.attachments.stop();
+    this.history.stop();
     clearInterval(this.#maintenance);
     for (const u of this.#unsubscribe.splice(0)) u();
     this.typing.stop();
