@@ -47,6 +47,11 @@ import {
   fileKeyCommitment,
   parseAttachmentHeader,
   sealAttachment,
+  encodeHistoryArchive,
+  parseHistoryArchive,
+  HISTORY_RECENT_MS,
+  type ArchivedMessage,
+  type HistoryArchive,
   sealedSegmentOffset,
   segmentNonce,
   baseKeyHash,
@@ -157,6 +162,7 @@ export const VECTOR_FILES = [
   'linking.json',
   'device-capabilities.json',
   'sealed-sender.json',
+  'history-archive.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1440,6 +1446,7 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'linking.json': linkingVector(),
     'device-capabilities.json': deviceCapabilitiesVector(),
     'sealed-sender.json': sealedSenderVector(),
+    'history-archive.json': historyArchiveVector(),
   };
 }
 
@@ -1690,6 +1697,118 @@ function sealedSenderVector(): Json {
         { name: 'relay-time-at-expiry', expect: outcome(openAs(envelope, bob1, trust, expiresAt)) },
         { name: 'mallory-with-alice-certificate', expect: outcome(openAs(sealedEnvelopeFor(mismatch.sealed, 0), bob1)) },
       ],
+// ── history-archive.json ────────────────────────────────────────────────────
+
+/** A history archive (docs/protocol.md §22) of two conversations, and the archive sealed with the file cipher (§17). */
+function historyArchiveVector(): Json {
+  const log = new DrawLog(seedFor('history-archive', 'primary'));
+  const accountId = log.rng(16);
+  const bob = log.rng(16);
+  const carol = log.rng(16);
+  log.name('accountId', 'bob', 'carol');
+  const ids = [1, 2, 3, 4, 5].map((i) => {
+    const id = log.rng(16);
+    log.name(`message${i}.messageId`);
+    return id;
+  });
+  const attachmentId = log.rng(16);
+  const fileKey = log.rng(32);
+  const ciphertextDigest = log.rng(32);
+  const plaintextSha256 = log.rng(32);
+  log.name('photo.attachmentId', 'photo.key', 'photo.ciphertextDigest', 'photo.plaintextSha256');
+  const t = VECTOR_TIME;
+  const thumbnail = Uint8Array.from({ length: 20 }, (_, i) => i);
+  thumbnail.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  const msg = (i: number, m: Omit<ArchivedMessage, 'messageId'>): ArchivedMessage => ({ ...m, messageId: ids[i]! });
+  const archive: HistoryArchive = {
+    scope: 'recent',
+    accountId,
+    createdAt: t,
+    since: t - HISTORY_RECENT_MS,
+    conversations: [
+      {
+        peerAccountId: bob,
+        messages: [
+          msg(0, { kind: 'text', direction: 'incoming', status: null, readAt: t - 3 * DAY + 60_000, senderDeviceId: 1, sentAt: t - 3 * DAY, receivedAt: t - 3 * DAY + 1_500, body: 'Lunch on Friday?', pointer: null }),
+          msg(1, { kind: 'text', direction: 'outgoing', status: 'read', readAt: null, senderDeviceId: 1, sentAt: t - 3 * DAY + 120_000, receivedAt: t - 3 * DAY + 120_000, body: 'Gern — um zwölf 🍜', pointer: null }),
+          msg(2, {
+            kind: 'attachment',
+            direction: 'incoming',
+            status: null,
+            readAt: null,
+            senderDeviceId: 3,
+            sentAt: t - DAY,
+            receivedAt: t - DAY + 700,
+            body: 'the menu',
+            pointer: {
+              attachmentId,
+              descriptor: { key: fileKey, length: 48_213, paddedLength: padmeLength(48_213), ciphertextDigest, plaintextSha256 },
+              mediaType: 'image/jpeg',
+              fileName: 'menu.jpg',
+              dimensions: { width: 1200, height: 1600 },
+              thumbnail,
+              original: false,
+            },
+          }),
+        ],
+      },
+      {
+        peerAccountId: carol,
+        messages: [
+          msg(3, { kind: 'text', direction: 'outgoing', status: 'delivered', readAt: null, senderDeviceId: 1, sentAt: t - 2 * 3600_000, receivedAt: t - 2 * 3600_000, body: 'Are you in the office today?', pointer: null }),
+          msg(4, { kind: 'text', direction: 'outgoing', status: 'failed', readAt: null, senderDeviceId: 1, sentAt: t - 3600_000, receivedAt: t - 3600_000, body: 'Never mind.', pointer: null }),
+        ],
+      },
+    ],
+  };
+  const bytes = encodeHistoryArchive(archive);
+  if (JSON.stringify(parseHistoryArchive(bytes, accountId).conversations.length) !== '2') throw new Error('history archive does not parse back');
+  const sealed = sealAttachment(bytes, { rng: log.rng });
+  log.name('archive.key', 'archive.fileId');
+  const messageJson = (m: ArchivedMessage): Json => ({
+    kind: m.kind,
+    direction: m.direction,
+    status: m.status,
+    readAt: m.readAt,
+    senderDeviceId: m.senderDeviceId,
+    messageId: hex(m.messageId),
+    sentAt: m.sentAt,
+    receivedAt: m.receivedAt,
+    body: m.body,
+    pointer: m.pointer && {
+      flags: (m.pointer.dimensions ? 0x01 : 0) | (m.pointer.thumbnail ? 0x02 : 0) | (m.pointer.original ? 0x04 : 0),
+      attachmentId: hex(m.pointer.attachmentId),
+      key: hex(m.pointer.descriptor.key),
+      length: m.pointer.descriptor.length,
+      paddedLength: m.pointer.descriptor.paddedLength,
+      ciphertextDigest: hex(m.pointer.descriptor.ciphertextDigest),
+      plaintextSha256: hex(m.pointer.descriptor.plaintextSha256),
+      mediaType: m.pointer.mediaType,
+      fileName: m.pointer.fileName,
+      dimensions: m.pointer.dimensions,
+      thumbnail: m.pointer.thumbnail && hex(m.pointer.thumbnail),
+    },
+  });
+  return {
+    description:
+      'History archive (docs/protocol.md §22): two conversations (Bob: an incoming read text, an outgoing read text, an incoming unread photo; ' +
+      'Carol: an outgoing delivered and an outgoing failed text) of the last 30 days, the archive bytes, and the archive sealed as one file (§17) under a fresh key.',
+    rng: log.json(),
+    outputs: {
+      scope: archive.scope,
+      accountId: hex(accountId),
+      createdAt: archive.createdAt,
+      since: archive.since,
+      conversations: archive.conversations.map((c) => ({ peerAccountId: hex(c.peerAccountId), messages: c.messages.map(messageJson) })),
+      archive: hex(bytes),
+      sealed: {
+        key: hex(sealed.descriptor.key),
+        length: sealed.descriptor.length,
+        paddedLength: sealed.descriptor.paddedLength,
+        ciphertextDigest: hex(sealed.descriptor.ciphertextDigest),
+        plaintextSha256: hex(sealed.descriptor.plaintextSha256),
+        ciphertext: hex(sealed.ciphertext),
+      },
     },
   };
 }

@@ -22,7 +22,7 @@ import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_AVATAR_PICTURE_BYTES, MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type { AccountView, EngineState, KeyProtection, LifecycleState, LinkStatusView, OwnDeviceView, OwnProfileView, Settings } from '../../shared/api/view-models.js';
+import type { AccountView, EngineState, HistoryTransferView, KeyProtection, LifecycleState, LinkStatusView, OwnDeviceView, OwnProfileView, Settings } from '../../shared/api/view-models.js';
 import { ed25519Sign } from '../../shared/crypto/ed25519.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
 import { normalizeUsername } from '../../shared/wire/username.js';
@@ -524,6 +524,8 @@ export class Engine {
       messaging.core.emit('devices:changed', {});
       messaging.outbox.kick();
     }
+    // The person chose what history moves (ADR 0028); it follows in the background with its own progress.
+    if (req.history && req.history !== 'none') messaging.history.start(r.deviceId, req.history);
     return { deviceId: r.deviceId, name: null, addedAt: r.addedAt, lastActiveAt: null, thisDevice: false, primary: false };
   }
 
@@ -539,6 +541,17 @@ export class Engine {
     const messaging = this.#requireMessaging();
     await removeDevice(messaging.core, req.deviceId, () => messaging.outbox.kick());
     return this.listDevices();
+  }
+
+  /** History transfers on this device (linking/history.ts); none before an account exists. */
+  listHistoryTransfers(): HistoryTransferView[] {
+    return this.#messaging?.history.list() ?? [];
+  }
+
+  async cancelHistoryTransfer(req: RequestOf<'history:cancel'>): Promise<null> {
+    const messaging = this.#requireMessaging();
+    await messaging.history.cancel(req.transferId);
+    return null;
   }
 
   unlock(req: RequestOf<'account:unlock'>): Promise<EngineState> {
@@ -815,6 +828,8 @@ export class Engine {
       'devices:link': (r) => this.linkDevice(r),
       'devices:rename': (r) => this.renameDevice(r),
       'devices:remove': (r) => this.removeDevice(r),
+      'history:list': () => this.listHistoryTransfers(),
+      'history:cancel': (r) => this.cancelHistoryTransfer(r),
       'profile:get': () => this.getProfile(),
       'profile:setAvatar': (r) => this.setAvatar(r),
       'profile:set': (r) => this.setProfile(r),

@@ -35,6 +35,8 @@ import {
   AccountSafetyNumberSchema,
   AccountViewSchema,
   LinkStatusViewSchema,
+  HistoryChoiceSchema,
+  HistoryTransferViewSchema,
   OwnDeviceViewSchema,
   ContactAvatarSchema,
   ContactViewSchema,
@@ -142,7 +144,10 @@ export const CONTRACT = {
    */
   'devices:link': {
     method: 'linkDevice',
-    request: z.union([z.strictObject({ offerText: z.string().min(1).max(400) }), z.strictObject({ code: z.string().min(1).max(40) })]),
+    request: z.union([
+      z.strictObject({ offerText: z.string().min(1).max(400), history: HistoryChoiceSchema.optional() }),
+      z.strictObject({ code: z.string().min(1).max(40), history: HistoryChoiceSchema.optional() }),
+    ]),
     response: OwnDeviceViewSchema,
   },
   /**
@@ -161,6 +166,10 @@ export const CONTRACT = {
    * proof. NOT_PRIMARY_DEVICE, NOT_FOUND, CANNOT_REMOVE_THIS_DEVICE (the primary itself).
    */
   'devices:remove': { method: 'removeDevice', request: z.strictObject({ deviceId: DeviceIdSchema }), response: z.array(OwnDeviceViewSchema) },
+  /** History transfers on this device, newest first (progress comes as history:status events; ADR 0028). */
+  'history:list': { method: 'listHistoryTransfers', request: Empty, response: z.array(HistoryTransferViewSchema) },
+  /** Cancels a history transfer on either device: the other device is told, the upload is deleted, nothing is imported. */
+  'history:cancel': { method: 'cancelHistoryTransfer', request: z.strictObject({ transferId: z.string().regex(/^[0-9a-f]{32}$/) }), response: z.null() },
 
   // ── Own profile (docs/protocol.md §18) ──
   'profile:get': { method: 'getProfile', request: Empty, response: OwnProfileViewSchema },

@@ -87,6 +87,14 @@ export const API_ERROR_CODES = [
   'INVALID_DEVICE_NAME',
   /** devices:remove naming this device itself (the primary holds the account key and cannot be removed from itself). */
   'CANNOT_REMOVE_THIS_DEVICE',
+  /** The history archive did not check out (a relay changed or swapped it, or it is malformed): nothing was imported (docs/protocol.md §22). */
+  'HISTORY_TAMPERED',
+  /** The history transfer was cancelled on this or the other device: nothing was imported, the upload is deleted. */
+  'HISTORY_CANCELLED',
+  /** The history archive is larger than the relay takes; choose the last 30 days instead. */
+  'HISTORY_TOO_LARGE',
+  /** No history transfer by that id on this device. */
+  'HISTORY_NOT_FOUND',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

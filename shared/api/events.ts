@@ -11,6 +11,7 @@ import {
   ConversationViewSchema,
   EngineStateSchema,
   LinkStatusViewSchema,
+  HistoryTransferViewSchema,
   MessageStatusSchema,
   MessageViewSchema,
   PresenceSchema,
@@ -25,6 +26,8 @@ export const EVENTS = {
   'link:status': LinkStatusViewSchema,
   /** This account's devices changed (linked, removed, renamed, here or on another device): reload devices:list. */
   'devices:changed': z.strictObject({}),
+  /** A history transfer moved on (either device; ADR 0028). */
+  'history:status': HistoryTransferViewSchema,
   'message:added': z.strictObject({ message: MessageViewSchema }),
   /** Any change of a shown message (read state, body of a notice) — the whole new view. */
   'message:updated': z.strictObject({ message: MessageViewSchema }),

@@ -77,6 +77,32 @@ export const OwnDeviceViewSchema = z.strictObject({
 });
 export type OwnDeviceView = z.infer<typeof OwnDeviceViewSchema>;
 
+/** What a person chooses to move to a newly linked device (docs/protocol.md §22, ADR 0028). */
+export const HistoryChoiceSchema = z.enum(['none', 'recent', 'all']);
+export type HistoryChoice = z.infer<typeof HistoryChoiceSchema>;
+
+/**
+ * A history transfer on this device (ADR 0028): `sending` on the primary (preparing the archive,
+ * uploading, then waiting for the new device), `receiving` on the new device (waiting for the
+ * archive, downloading, importing). `deviceId` is the other device. Bytes count the encrypted
+ * archive; `messages` the messages exported (sending) or imported (receiving), of `totalMessages`
+ * once known. Ends in `done`, `cancelled` (on either device) or `failed` with `error`.
+ */
+export const HistoryPhaseSchema = z.enum(['preparing', 'uploading', 'waiting', 'downloading', 'importing', 'done', 'cancelled', 'failed']);
+export const HistoryTransferViewSchema = z.strictObject({
+  transferId: z.string().regex(/^[0-9a-f]{32}$/),
+  role: z.enum(['sending', 'receiving']),
+  deviceId: DeviceIdSchema,
+  scope: z.enum(['recent', 'all']),
+  phase: HistoryPhaseSchema,
+  bytes: z.number().int().nonnegative(),
+  totalBytes: z.number().int().nonnegative().nullable(),
+  messages: z.number().int().nonnegative(),
+  totalMessages: z.number().int().nonnegative().nullable(),
+  error: ApiErrorSchema.nullable(),
+});
+export type HistoryTransferView = z.infer<typeof HistoryTransferViewSchema>;
+
 /** The primary's view of its link in progress: the account's safety number, as the new device shows it. */
 export const AccountSafetyNumberSchema = z.strictObject({ safetyNumber: z.array(z.string().max(5)).max(12) });
 

@@ -344,6 +344,23 @@ export type SealedAttachment = { readonly descriptor: AttachmentDescriptor; read
  * large files through the same per-segment functions). Draws the key and file id from `deps.rng`.
  */
 export function sealAttachment(plaintext: Uint8Array, deps: { readonly rng: Rng }): SealedAttachment {
+  return runSteps(sealAttachmentSteps(plaintext, deps));
+}
+
+/** Runs a stepwise seal or open to its end. */
+function runSteps<T>(steps: Generator<number, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * sealAttachment one segment at a time: yields each sealed segment's index, returns the sealed
+ * attachment. Synchronous like every protocol step; a caller that must not block for a whole large
+ * plaintext (the engine's history archive) resumes it between turns of its event loop.
+ */
+export function* sealAttachmentSteps(plaintext: Uint8Array, deps: { readonly rng: Rng }): Generator<number, SealedAttachment> {
   const layout = attachmentLayout(plaintext.length);
   const { key, fileId } = newAttachmentKey(deps);
   const header = encodeAttachmentHeader(key, fileId);
@@ -359,6 +376,7 @@ export function sealAttachment(plaintext: Uint8Array, deps: { readonly rng: Rng 
     const sealed = sealSegment(key, header.ad, i, i === layout.segments - 1, chunk);
     ciphertext.set(sealed, sealedSegmentOffset(i));
     digest.addSealedSegment(sealed);
+    if (i < layout.segments - 1) yield i;
   }
   wipe(segment);
   return {
@@ -382,6 +400,11 @@ export function sealAttachment(plaintext: Uint8Array, deps: { readonly rng: Rng 
  * on any failure nothing decrypted is returned and the working buffer is wiped.
  */
 export function openAttachment(descriptor: AttachmentDescriptor, ciphertext: Uint8Array): Uint8Array {
+  return runSteps(openAttachmentSteps(descriptor, ciphertext));
+}
+
+/** openAttachment one segment at a time (see sealAttachmentSteps); the same checks in the same order. */
+export function* openAttachmentSteps(descriptor: AttachmentDescriptor, ciphertext: Uint8Array): Generator<number, Uint8Array> {
   const layout = expectedLayout(descriptor.length, descriptor.paddedLength);
   if (descriptor.ciphertextDigest.length !== DIGEST_LENGTH || descriptor.plaintextSha256.length !== DIGEST_LENGTH) {
     throw new ProtocolError('MALFORMED', 'attachment digests must be 32 bytes');
@@ -399,6 +422,7 @@ export function openAttachment(descriptor: AttachmentDescriptor, ciphertext: Uin
       padded.set(plain, i * SEGMENT);
       wipe(plain);
       digest.addSealedSegment(sealed);
+      if (i < layout.segments - 1) yield i;
     }
     if (!constantTimeEqual(digest.digest(), descriptor.ciphertextDigest)) {
       throw new ProtocolError('DIGEST_MISMATCH', 'ciphertext digest differs from the announced one');

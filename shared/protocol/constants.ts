@@ -142,6 +142,18 @@ export const LINK_CODE_DIGITS = 8;
 /** The account state a provisioning frame may carry (opaque to the protocol; the engine's blob). */
 export const MAX_LINK_ACCOUNT_STATE_BYTES = 512 * 1024;
 
+// ── History archive (§3.11, docs/protocol.md §22) ─────────────────────────────
+/** Version byte of a history archive. */
+export const HISTORY_ARCHIVE_VERSION = 1;
+/** "The last 30 days": the archive holds messages displayed at or after createdAt − this. */
+export const HISTORY_RECENT_MS = 30 * 24 * 60 * 60 * 1000;
+/** Conversations one archive may hold. */
+export const MAX_HISTORY_CONVERSATIONS = 100_000;
+/** A text in the archive: 1 … this many UTF-8 bytes (the largest text content, §16). */
+export const MAX_HISTORY_TEXT_BYTES = 64 * 1024;
+/** An attachment's caption in the archive: 0 … this many UTF-8 bytes (§16). */
+export const MAX_HISTORY_CAPTION_BYTES = 4096;
+
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
   DeviceList: 'Parley_v1_DeviceList',

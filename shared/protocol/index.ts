@@ -12,6 +12,7 @@ export * from './decryption-error.js';
 export * from './device-list.js';
 export * from './double-ratchet.js';
 export * from './errors.js';
+export * from './history-archive.js';
 export * from './linking.js';
 export * from './messages.js';
 export * from './padding.js';

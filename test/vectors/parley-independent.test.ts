@@ -2093,3 +2093,90 @@ describe('CPace and device linking, recomputed from docs/protocol.md §20 and th
 function u8s(...b: number[]): Uint8Array {
   return Uint8Array.from(b);
 }
+
+// ── §22 History archive ─────────────────────────────────────────────────────
+
+describe('History archive, recomputed from docs/protocol.md §22 and §17', () => {
+  it('§22: an archive of 2 conversations (5 messages: texts in every direction, statuses, read times, a photo pointer) and the archive sealed as one file', () => {
+    type Pointer = {
+      flags: number; attachmentId: string; key: string; length: number; paddedLength: number; ciphertextDigest: string; plaintextSha256: string;
+      mediaType: string; fileName: string; dimensions: { width: number; height: number } | null; thumbnail: string | null;
+    };
+    type Message = {
+      kind: 'text' | 'attachment'; direction: 'incoming' | 'outgoing'; status: string | null; readAt: number | null; senderDeviceId: number;
+      messageId: string; sentAt: number; receivedAt: number; body: string; pointer: Pointer | null;
+    };
+    type Outputs = {
+      scope: 'recent' | 'all'; accountId: string; createdAt: number; since: number;
+      conversations: { peerAccountId: string; messages: Message[] }[];
+      archive: string;
+      sealed: { key: string; length: number; paddedLength: number; ciphertextDigest: string; plaintextSha256: string; ciphertext: string };
+    };
+    const v = load<{ rng: DrawList; outputs: Outputs }>('history-archive.json');
+    const o = v.outputs;
+    const draws = new Draws(v.rng);
+    expect(hex(draws.take('accountId', 16))).toBe(o.accountId);
+    expect(hex(draws.take('bob', 16))).toBe(o.conversations[0]!.peerAccountId);
+    expect(hex(draws.take('carol', 16))).toBe(o.conversations[1]!.peerAccountId);
+    const all = o.conversations.flatMap((c) => c.messages);
+    all.forEach((m, i) => expect(hex(draws.take(`message${i + 1}.messageId`, 16))).toBe(m.messageId));
+    const photo = all.find((m) => m.pointer)!.pointer!;
+    expect(hex(draws.take('photo.attachmentId', 16))).toBe(photo.attachmentId);
+    expect(hex(draws.take('photo.key', 32))).toBe(photo.key);
+    expect(hex(draws.take('photo.ciphertextDigest', 32))).toBe(photo.ciphertextDigest);
+    expect(hex(draws.take('photo.plaintextSha256', 32))).toBe(photo.plaintextSha256);
+
+    // §22.1 header: version ‖ scope (0x01 recent, 0x02 all) ‖ accountId ‖ u64 createdAt ‖ u64 since ‖ u32 conversationCount.
+    expect(o.since).toBe(o.scope === 'all' ? 0 : o.createdAt - 30 * 24 * 3600_000);
+    const parts: Uint8Array[] = [u8(0x01), u8(o.scope === 'recent' ? 0x01 : 0x02), unhex(o.accountId), u64(o.createdAt), u64(o.since), u32(o.conversations.length)];
+    // §22.2 conversations and messages.
+    const STATES: Record<string, number> = { sending: 0x11, sent: 0x12, delivered: 0x13, read: 0x14, failed: 0x15 };
+    for (const c of o.conversations) {
+      parts.push(unhex(c.peerAccountId), u32(c.messages.length));
+      for (const m of c.messages) {
+        const state = m.direction === 'incoming' ? (m.readAt === null ? 0x01 : 0x02) : STATES[m.status!]!;
+        const body = utf8(m.body);
+        parts.push(u8(m.kind === 'text' ? 0x01 : 0x02), u8(state), u32(m.senderDeviceId), unhex(m.messageId), u64(m.sentAt), u64(m.receivedAt));
+        if (state === 0x02) parts.push(u64(m.readAt!));
+        parts.push(u32(body.length), body);
+        if (m.pointer) {
+          const p = m.pointer;
+          const type = utf8(p.mediaType);
+          const name = utf8(p.fileName);
+          expect(p.paddedLength).toBe(padme(p.length));
+          parts.push(u8(p.flags), unhex(p.attachmentId), unhex(p.key), u64(p.length), u64(p.paddedLength), unhex(p.ciphertextDigest), unhex(p.plaintextSha256));
+          parts.push(u8(type.length), type, u16(name.length), name);
+          if (p.dimensions) parts.push(u16(p.dimensions.width), u16(p.dimensions.height));
+          if (p.thumbnail !== null) parts.push(u32(unhex(p.thumbnail).length), unhex(p.thumbnail));
+        }
+        // The display order of §22.2 (min(sentAt, receivedAt), non-decreasing), and nothing older than `since`.
+        expect(Math.min(m.sentAt, m.receivedAt)).toBeGreaterThanOrEqual(o.since);
+      }
+    }
+    const archive = cat(...parts);
+    expect(hex(archive)).toBe(o.archive);
+
+    // §22.4: sealed as one file of §17 under a fresh key (draws: key, then fileId).
+    const key = draws.take('archive.key', 32);
+    const fileId = draws.take('archive.fileId', 16);
+    draws.allTaken();
+    expect(hex(key)).toBe(o.sealed.key);
+    const s = o.sealed;
+    expect([s.length, s.paddedLength]).toEqual([archive.length, padme(archive.length)]);
+    expect(s.paddedLength).toBeLessThanOrEqual(ATTACHMENT_SEGMENT); // one segment
+    const header = cat(u8(0x01), u32(ATTACHMENT_SEGMENT), fileId, sha256(cat(LABEL.FileKeyCommit, key)));
+    const padded = new Uint8Array(s.paddedLength);
+    padded.set(archive);
+    const sealedSegment = seal(key, cat(new Uint8Array(7), u32(0), u8(1)), padded, sha256(header));
+    const ciphertext = cat(header, sealedSegment);
+    expect(hex(ciphertext)).toBe(s.ciphertext);
+    expect(hex(sha256(cat(LABEL.FileCiphertextDigest, header, sealedSegment.subarray(sealedSegment.length - 16))))).toBe(s.ciphertextDigest);
+    expect(hex(sha256(archive))).toBe(s.plaintextSha256);
+    // The receiver opens it back to the archive; a flipped byte does not open.
+    expect(hex(open(key, cat(new Uint8Array(7), u32(0), u8(1)), ciphertext.subarray(53), sha256(header)).subarray(0, archive.length))).toBe(o.archive);
+    const flipped = ciphertext.slice(53);
+    flipped[10]! ^= 0x01;
+    expect(() => open(key, cat(new Uint8Array(7), u32(0), u8(1)), flipped, sha256(header))).toThrow();
+    expect(all).toHaveLength(5);
+  });
+});

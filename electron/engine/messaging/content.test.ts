@@ -98,6 +98,17 @@ const content: fc.Arbitrary<Content> = fc.oneof(
       { maxLength: 6, selector: (n) => n.deviceId },
     ),
   }),
+  fc.record({
+    type: fc.constant('history' as const),
+    messageId: id,
+    sentAt: time,
+    transfer: fc.oneof(
+      fc.record({ kind: fc.constant('offer' as const), transferId: id, deviceId: fc.integer({ min: 1, max: 2 ** 32 - 1 }), scope: fc.constantFrom('recent' as const, 'all' as const) }),
+      fc.record({ kind: fc.constant('ready' as const), transferId: id, deviceId: fc.integer({ min: 1, max: 6 }), scope: fc.constantFrom('recent' as const, 'all' as const), messageCount: fc.integer({ min: 0, max: 2 ** 32 - 1 }), attachmentId: id, descriptor: pointer.map((p) => p.descriptor) }),
+      fc.record({ kind: fc.constant('cancel' as const), transferId: id, deviceId: fc.integer({ min: 1, max: 6 }) }),
+      fc.record({ kind: fc.constant('done' as const), transferId: id, deviceId: fc.integer({ min: 1, max: 6 }), imported: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
+    ),
+  }),
 );
 
 function code(bytes: Uint8Array): string {
@@ -172,6 +183,26 @@ describe('E2E content', () => {
     // The example of docs/protocol.md §16 (ProfileKey).
     const profileKey = encodeContent({ type: 'profile-key', messageId, sentAt: 1, profileKey: new Uint8Array(32).fill(0xcc), revision: 3, username: 'alice' });
     expect(toHex(profileKey)).toBe(`0107${'aa'.repeat(16)}0000000000000001` + 'cc'.repeat(32) + '0000000000000003' + '05' + '616c696365');
+  });
+
+  it('a history transfer (0x0D) is laid out as docs/protocol.md §22.5 says; an unknown kind or scope, device 0, a non-Padmé length or a short body is MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const transferId = new Uint8Array(16).fill(0xbb);
+    // The example of §22.5: an Offer for device 2, scope recent.
+    const offer = encodeContent({ type: 'history', messageId, sentAt: 1, transfer: { kind: 'offer', transferId, deviceId: 2, scope: 'recent' } });
+    expect(toHex(offer)).toBe(`010d${'aa'.repeat(16)}0000000000000001` + '01' + 'bb'.repeat(16) + '00000002' + '01');
+    const head = (kind: number, deviceId = 2) => new Writer().u8(1).u8(0x0d).bytes(messageId).u64(1).u8(kind).bytes(transferId).u32(deviceId);
+    expect(code(head(1).u8(2).finish())).toBe('ok');
+    expect(code(head(1).u8(3).finish())).toBe('MALFORMED');
+    expect(code(head(1, 0).u8(1).finish())).toBe('MALFORMED');
+    expect(code(head(5).finish())).toBe('MALFORMED');
+    expect(code(head(3).finish())).toBe('ok');
+    expect(code(head(3).u8(0).finish())).toBe('MALFORMED');
+    expect(code(head(4).finish())).toBe('MALFORMED');
+    const ready = (length: number, padded: number) => head(2).u8(2).u32(7).bytes(new Uint8Array(16)).bytes(new Uint8Array(32)).u64(length).u64(padded).bytes(new Uint8Array(64)).finish();
+    expect(code(ready(9, 10))).toBe('ok');
+    expect(code(ready(9, 9))).toBe('MALFORMED');
+    expect(decodeContent(ready(9, 10))).toMatchObject({ type: 'history', transfer: { kind: 'ready', deviceId: 2, scope: 'all', messageCount: 7, descriptor: { length: 9, paddedLength: 10 } } });
   });
 
   it('a profile key carries a canonical username: anything else is MALFORMED, and the sender refuses to write one', () => {

@@ -25,6 +25,7 @@ import { normalizeUsername } from '../../../shared/wire/username.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { displayNameProblem } from '../../../shared/protocol/profile.js';
 import { MAX_DEVICES_PER_ACCOUNT } from '../../../shared/wire/limits.js';
+import { readHistoryTransfer, writeHistoryTransfer, type HistoryTransferMessage } from '../linking/history-content.js';
 
 export const CONTENT_VERSION = 1;
 export const MESSAGE_ID_LENGTH = 16;
@@ -52,9 +53,11 @@ export const ContentType = {
   AccountSync: 0x0b,
   /** Names of this account's devices, between its own devices (§20.12). */
   DeviceNames: 0x0c,
+  /** History transfer between two devices of this account (§22.5). */
+  HistoryTransfer: 0x0d,
 } as const;
 /** The highest content type this build understands; above it (and at a gap), UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.DeviceNames;
+const LAST_CONTENT_TYPE = ContentType.HistoryTransfer;
 
 /** ContactSync flag bits (§16.1), in `set` (which fields the record changes) and `values`. */
 export const ContactSyncFlag = { accepted: 0x01, verified: 0x02, blocked: 0x04 } as const;
@@ -160,7 +163,9 @@ export type Content =
    * devices: 0 … MAX_DEVICES_PER_ACCOUNT entries, distinct device ids, each with when it was named
    * (none: only "this account's device list changed, fetch it").
    */
-  | (ContentHeader & { readonly type: 'device-names'; readonly names: readonly DeviceNameEntry[] });
+  | (ContentHeader & { readonly type: 'device-names'; readonly names: readonly DeviceNameEntry[] })
+  /** History transfer between two devices of this account (docs/protocol.md §22.5). */
+  | (ContentHeader & { readonly type: 'history'; readonly transfer: HistoryTransferMessage });
 
 export type DeviceNameEntry = { readonly deviceId: number; readonly name: string; readonly namedAt: number };
 
@@ -313,6 +318,10 @@ export function encodeContent(c: Content): Uint8Array {
       }
       break;
     }
+    case 'history':
+      w.u8(ContentType.HistoryTransfer).bytes(c.messageId).u64(c.sentAt);
+      writeHistoryTransfer(w, c.transfer);
+      break;
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -520,6 +529,9 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'device-names', messageId, sentAt, names };
       break;
     }
+    case ContentType.HistoryTransfer:
+      content = { type: 'history', messageId, sentAt, transfer: readHistoryTransfer(r) };
+      break;
     default:
       throw new ContentError('UNSUPPORTED', `content type ${type}`);
   }

@@ -44,6 +44,7 @@ import { requestResend } from '../db/resends.js';
 import { crashPoint } from '../crash-points.js';
 import { messageView } from '../views.js';
 import { ContentError, decodeContent, unsupportedContentOf, type Content } from './content.js';
+import type { HistoryTransferMessage } from '../linking/history-content.js';
 import { Contacts } from './contacts.js';
 import { applyDeviceNames } from './own-devices.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
@@ -95,6 +96,8 @@ export type InboundHooks = {
   readonly settingsSynced: (patch: Partial<Settings>) => void;
   /** Sync from an own device deleted these message rows here: their attachment files go. */
   readonly filesGone: (rowIds: readonly number[]) => void;
+  /** A history-transfer message from another device of this account (linking/history.ts), after commit. */
+  readonly history?: (fromDeviceId: number, transfer: HistoryTransferMessage) => void;
 };
 
 /** Everything that makes an envelope the same envelope: its sender and its bytes. */
@@ -465,6 +468,13 @@ export class InboundProcessor {
         if (own) return;
         receiveContactProfileKey(db, { accountId: peer.accountId, profileKey: content.profileKey, revision: content.revision, usernameClaim: content.username, now });
         effects.profilesDue = true;
+        return;
+      }
+      case 'history': {
+        // Only between this account's own devices (docs/protocol.md §22.5); history.ts checks the rest.
+        if (!own) return;
+        const transfer = content.transfer;
+        effects.events.push(() => this.hooks.history?.(peer.entry.deviceId, transfer));
         return;
       }
     }

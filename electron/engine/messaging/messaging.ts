@@ -57,6 +57,7 @@ import { OwnDeviceSync, type ContactChange } from './sync.js';
 import { dropContactClock } from '../db/sync-clock.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
+import { HistoryTransfers } from '../linking/history.js';
 import type { RetryOptions } from '../files/transfer.js';
 
 export type MessagingOptions = {
@@ -142,6 +143,8 @@ export class Messaging {
   readonly inbound: InboundProcessor;
   readonly typing: Typing;
   readonly attachments: Attachments;
+  /** History transfers to and from a newly linked device (linking/history.ts). */
+  readonly history: HistoryTransfers;
   readonly profiles: Profiles;
   /** Sync between this account's own devices (sync.ts). */
   readonly sync: OwnDeviceSync;
@@ -186,6 +189,7 @@ export class Messaging {
     });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
     this.sync = new OwnDeviceSync(this.core);
+    this.history = new HistoryTransfers({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick(), retry: o.tuning?.transferRetry });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, this.sync, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
@@ -202,6 +206,7 @@ export class Messaging {
         this.core.emit('settings:changed', { settings });
       },
       filesGone: (rowIds) => void this.attachments.discard(rowIds, () => undefined).catch(() => undefined),
+      history: (from, transfer) => this.history.received(from, transfer),
     });
   }
 
@@ -281,6 +286,7 @@ export class Messaging {
   stop(): void {
     this.core.stop();
     this.attachments.stop();
+    this.history.stop();
     clearInterval(this.#maintenance);
     for (const u of this.#unsubscribe.splice(0)) u();
     this.typing.stop();

@@ -89,6 +89,14 @@ export function describeError(error: ApiError): string {
       return 'A device name needs 1 to 128 bytes of text, without line breaks, control characters or < >.';
     case 'CANNOT_REMOVE_THIS_DEVICE':
       return 'The primary device cannot remove itself.';
+    case 'HISTORY_TAMPERED':
+      return 'The message history did not arrive intact, so none of it was added. The device is linked; new messages arrive as usual.';
+    case 'HISTORY_CANCELLED':
+      return 'The history transfer was cancelled. Nothing was added.';
+    case 'HISTORY_TOO_LARGE':
+      return 'The message history is too large for the relay. Try “Last 30 days” instead.';
+    case 'HISTORY_NOT_FOUND':
+      return 'That history transfer has already ended.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':

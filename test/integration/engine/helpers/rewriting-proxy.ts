@@ -4,7 +4,8 @@
  * account key, a rolled-back or equivocating device list, a broken signature. Only what the engine
  * must verify is touched; everything else is the real relay. Also, for device linking: the bytes
  * of provisioning-channel messages as they are posted (`rewriteProvisioning`), the relay
- * substituting keys in a link. (The full hostile proxy that tampers with frames is the fault-test
+ * substituting keys in a link. Attachment downloads pass through as bytes, and a test can change
+ * them (`rewriteDownload`: a flipped byte, a swapped blob) or hold them (`holdDownloads`). (The full hostile proxy that tampers with frames is the fault-test
  * issue's.)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -25,6 +26,8 @@ function rewriteProvisioningBody(raw: Buffer | undefined, rewrite: ProvisioningR
   return Buffer.from(JSON.stringify({ body: Buffer.from(next).toString('base64url') }));
 }
 
+const DOWNLOAD = /^\/v1\/attachments\/[^/]+$/;
+
 const LOOKUP = /^\/v1\/(usernames\/[^/]+|accounts\/(?!me$)[^/]+)$/;
 
 async function body(req: IncomingMessage): Promise<Buffer | undefined> {
@@ -40,6 +43,12 @@ export class RewritingProxy {
   rewriteProvisioning: ProvisioningRewrite | null = null;
   /** A provisioning message for which this says true is posted to the relay twice (a replay). */
   replayProvisioning: ((body: Uint8Array) => boolean) | null = null;
+  /** Applied to the body of every attachment download (GET /v1/attachments/:id) while set. */
+  rewriteDownload: ((body: Uint8Array) => Uint8Array) | null = null;
+  /** While set, attachment downloads wait for it before they reach the relay. */
+  holdDownloads: Promise<void> | null = null;
+  /** Attachment downloads started through the proxy. */
+  downloads = 0;
   readonly sockets = new Set<{ destroy(): void }>();
 
   private constructor(
@@ -60,6 +69,23 @@ export class RewritingProxy {
           if (rewriteProvisioning && req.method === 'POST' && PROVISIONING_POST.test(new URL(req.url ?? '/', target).pathname)) {
             sent = rewriteProvisioningBody(sent, rewriteProvisioning);
             delete headers['content-length'];
+          }
+          const pathname = new URL(req.url ?? '/', target).pathname;
+          if (req.method === 'GET' && DOWNLOAD.test(pathname) && holder.proxy) {
+            const proxy = holder.proxy;
+            proxy.downloads++;
+            if (proxy.holdDownloads) await proxy.holdDownloads;
+            const answer = await fetch(new URL(req.url ?? '/', target), { headers });
+            let bytes = new Uint8Array(await answer.arrayBuffer());
+            if (answer.ok && proxy.rewriteDownload) bytes = new Uint8Array(proxy.rewriteDownload(bytes));
+            const out: Record<string, string> = { 'content-length': String(bytes.length) };
+            for (const h of ['content-type', 'content-range', 'accept-ranges', 'cache-control']) {
+              const v = answer.headers.get(h);
+              if (v !== null) out[h] = v;
+            }
+            res.writeHead(answer.status, out);
+            res.end(Buffer.from(bytes));
+            return;
           }
           const upstreamResponse = await fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'GET', headers, body: sent });
           const replay = holder.proxy?.replayProvisioning;
