@@ -15,6 +15,7 @@ import { migration0009 } from './0009-device-statuses.js';
 import { migration0010 } from './0010-avatars.js';
 import { migration0011 } from './0011-attachment-reveal.js';
 import { migration0012 } from './0012-device-names.js';
+import { migration0013 } from './0013-abandoned-uploads.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -29,4 +30,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0010,
   migration0011,
   migration0012,
+  migration0013,
 ];
