@@ -293,16 +293,17 @@ describe('attachments between engines', () => {
       const uploadIdOf = (engine: TestEngine, id: string): Uint8Array | null => getAttachment(engine.engine.current!.db.reader, Number(id))?.uploadId ?? null;
 
       // Online: the person deletes the message while its upload runs (2 MiB of 32 sent).
-      let sent: MessageView | undefined;
+      const box: { sent?: MessageView } = {};
       let uploadId: Uint8Array | null = null;
       let deleted: Promise<unknown> | undefined;
       const start = forwarder.clientBytes;
       forwarder.onClientBytes = (total) => {
+        const sent = box.sent;
         if (deleted !== undefined || sent === undefined || total - start < 2 * MiB) return;
         uploadId = uploadIdOf(alice, sent.id);
         if (uploadId !== null) deleted = alice.call('messages:deleteForMe', { messageId: sent.id });
       };
-      sent = await sendFile(alice, aToB, 'big.bin', pseudoRandomBytes('abandoned', 32 * MiB));
+      box.sent = await sendFile(alice, aToB, 'big.bin', pseudoRandomBytes('abandoned', 32 * MiB));
       await waitFor(() => deleted !== undefined, 'the deletion mid-upload');
       expect(atRelay(uploadId!)).toBe(true);
       await deleted;
