@@ -165,3 +165,13 @@ export function attachmentsOfConversation(db: ReadDb, conversationId: number): A
       WHERE m.conversation_id = ${conversationId} ORDER BY a.message_row_id`)
     .map(toRecord);
 }
+
+/** Unfinished uploads whose attachment row was deleted (migration 0014's trigger fills the table): to terminate at the relay. */
+export function abandonedUploads(db: ReadDb): Uint8Array[] {
+  return db.all<{ upload_id: Uint8Array }>(sql`SELECT upload_id FROM abandoned_uploads`).map((r) => blob(r.upload_id));
+}
+
+/** The relay deleted (or no longer has) this upload. */
+export function forgetAbandonedUpload(db: WriteDb, uploadId: Uint8Array): void {
+  db.run(sql`DELETE FROM abandoned_uploads WHERE upload_id = ${uploadId}`);
+}

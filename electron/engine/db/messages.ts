@@ -301,14 +301,17 @@ export function upgradeStatusOf(
 }
 
 /**
- * Outgoing text messages the relay accepted at or after `after` (its clock), or not yet at all:
- * what a peer device that reported a decryption error at `after` may have missed.
+ * Outgoing texts and files (those whose upload finished: a pointer exists) the relay accepted at
+ * or after `after` (its clock), or not yet at all: what a peer device that reported a decryption
+ * error at `after` may have missed.
  */
 export function outgoingSince(db: ReadDb, conversationId: number, after: number): MessageRecord[] {
   return db
     .all<MessageRow>(sql`
       SELECT * FROM messages
-      WHERE conversation_id = ${conversationId} AND direction = 'outgoing' AND kind = 'text'
+      WHERE conversation_id = ${conversationId} AND direction = 'outgoing'
+        AND (kind = 'text' OR (kind = 'attachment'
+          AND EXISTS (SELECT 1 FROM attachments a WHERE a.message_row_id = messages.id AND a.attachment_id IS NOT NULL)))
         AND (relay_at >= ${after} OR relay_at IS NULL) AND status <> 'failed'
       ORDER BY sent_at, id`)
     .map(toRecord);

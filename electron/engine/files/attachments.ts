@@ -31,9 +31,11 @@ import { MAX_POINTER_FILE_NAME_BYTES, type AttachmentPointer } from '../../../sh
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { ATTACHMENTS_PATH } from '../../../shared/wire/attachments.js';
 import {
+  abandonedUploads,
   attachmentRowIds,
   attachmentsInTransfer,
   attachmentsOfConversation,
+  forgetAbandonedUpload,
   getAttachment,
   insertIncomingAttachment,
   insertOutgoingAttachment,
@@ -203,6 +205,8 @@ export class Attachments {
   #pausedRetry: NodeJS.Timeout | undefined;
   /** The folder's clean-up at start: staging and sending wait for it (it deletes unknown files). */
   #ready: Promise<void> = Promise.resolve();
+  /** The relay deletions of abandoned uploads in progress (one run at a time). */
+  #terminating: Promise<void> | undefined;
 
   constructor(o: AttachmentsOptions) {
     this.#core = o.core;
@@ -230,7 +234,10 @@ export class Attachments {
    */
   start(): Promise<void> {
     this.#ready = this.#clean();
-    return this.#ready.then(() => this.#resume());
+    return this.#ready.then(() => {
+      this.#resume();
+      void this.#terminateAbandoned();
+    });
   }
 
   async #clean(): Promise<void> {
@@ -284,7 +291,9 @@ export class Attachments {
     }
     // After the folder's clean-up at start (which takes up every transfer itself).
     void this.#ready.then(() => {
-      if (!this.#stopped && !this.#relayAway) this.#resumePaused();
+      if (this.#stopped || this.#relayAway) return;
+      this.#resumePaused();
+      void this.#terminateAbandoned();
     });
   }
 
@@ -750,8 +759,10 @@ export class Attachments {
    * rows (`remove` deletes them, in the writer's transaction): their running transfers are stopped
    * first (they would write to rows that are gone), then the rows go, then each ciphertext spool,
    * partial download and decrypted copy. A crash between the rows and the files leaves files of no
-   * message, which the clean-up at start deletes. Not an upload cancellation at the relay: an
-   * unfinished upload expires there.
+   * message, which the clean-up at start deletes. An unfinished upload is terminated at the relay
+   * (tus termination): the row's deletion records it (migration 0014's trigger, in the same
+   * transaction) and it is deleted at the relay in the background (deleting does not wait for the
+   * network) or, if the relay is away, once it is back — after a restart too.
    */
   async discard(rowIds: readonly number[], remove: () => void): Promise<void> {
     const running = rowIds.flatMap((rowId) => this.#transfers.get(rowId) ?? []);
@@ -766,6 +777,45 @@ export class Attachments {
       await rm(this.#spool(rowId), { force: true });
       await rm(`${this.#spool(rowId)}.partial`, { force: true });
     }
+    void this.#terminateAbandoned();
+  }
+
+  /**
+   * Deletes at the relay every unfinished upload whose message is gone (abandoned_uploads), one at a
+   * time, forgetting each once the relay answered (deleted, or already unknown). A relay that cannot
+   * be reached keeps the rest for the next connection; the relay's own expiry is the last resort.
+   */
+  async #terminateAbandoned(): Promise<void> {
+    if (this.#terminating) return this.#terminating;
+    const run = async (): Promise<void> => {
+      const core = this.#core;
+      for (;;) {
+        if (this.#stopped || core.stopped) return;
+        const next = abandonedUploads(core.db.reader).find((id) => !tried.has(toHex(id)));
+        if (next === undefined) return;
+        tried.add(toHex(next));
+        const attachmentId = toBase64Url(next);
+        const state: UploadStateStore = {
+          load: async () => ({ uploadUrl: new URL(`${ATTACHMENTS_PATH}/${attachmentId}`, core.account.relayUrl).href, attachmentId, offset: 0 }),
+          save: async () => undefined,
+          clear: async () => {
+            if (this.#stopped || core.stopped) return;
+            const db = core.db.writer;
+            db.transaction(() => forgetAbandonedUpload(db, next));
+          },
+        };
+        try {
+          await cancelUpload({ relayUrl: core.account.relayUrl, state, sessionToken: () => core.relay.sessionToken() });
+        } catch {
+          return; // The relay is away or refused: tried again on the next connection.
+        }
+      }
+    };
+    const tried = new Set<string>();
+    this.#terminating = run().finally(() => {
+      this.#terminating = undefined;
+    });
+    return this.#terminating;
   }
 
   /** discard() for every attachment of a conversation. */

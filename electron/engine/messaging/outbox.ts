@@ -34,7 +34,9 @@ import { pendingReceipts, removeReceipts } from '../db/receipts.js';
 import { completeResend, resendRequests } from '../db/resends.js';
 import { recordDeviceSent } from '../db/device-statuses.js';
 import { sql } from '../db/sql.js';
-import type { WriteDb } from '../db/database.js';
+import type { ReadDb, WriteDb } from '../db/database.js';
+import { getAttachment } from '../db/attachments.js';
+import { pointerOf } from '../files/attachments.js';
 import { EngineError } from '../errors.js';
 import { RelayClientError } from '../relay/errors.js';
 import { encodeContent, MAX_RECEIPT_MESSAGE_IDS, MESSAGE_ID_LENGTH } from './content.js';
@@ -63,6 +65,17 @@ class PermanentFailure extends Error {
 export function textContentOf(m: MessageRecord): Uint8Array {
   if (m.kind !== 'text' || m.body === null || m.messageId?.length !== MESSAGE_ID_LENGTH) throw new Error('not a text message');
   return encodeContent({ type: 'text', messageId: m.messageId, sentAt: m.sentAt, text: m.body, expireTimerSeconds: null });
+}
+
+/**
+ * The content of a stored outgoing text or file, for a resend after a decryption error (same id
+ * and time; a file's pointer names the upload that finished, its caption is the message body).
+ */
+export function resendContentOf(db: ReadDb, m: MessageRecord): Uint8Array {
+  if (m.kind !== 'attachment') return textContentOf(m);
+  const a = getAttachment(db, m.id);
+  if (!a || m.messageId?.length !== MESSAGE_ID_LENGTH) throw new Error('not a sent file');
+  return encodeContent({ type: 'attachment', messageId: m.messageId, sentAt: m.sentAt, pointer: pointerOf(a), caption: m.body ?? '' });
 }
 
 function toPrekeyBundle(accountId: Uint8Array, b: Bundle): PrekeyBundle {
@@ -452,7 +465,7 @@ export class OutboxSender {
           const contact = getContact(core.db.writer, r.peerAccountId);
           if (conversation && contact && !contact.keyChangePending) {
             for (const m of outgoingSince(core.db.writer, conversation.id, r.after)) {
-              core.queueSend(core.db.writer, { kind: 'message', recipient: r.peerAccountId, content: textContentOf(m), messageRowId: m.id });
+              core.queueSend(core.db.writer, { kind: 'message', recipient: r.peerAccountId, content: resendContentOf(core.db.writer, m), messageRowId: m.id });
             }
           }
         }

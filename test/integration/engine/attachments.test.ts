@@ -7,7 +7,7 @@
  * hostile name is sanitised, a file above the relay's limit is refused before any byte is uploaded,
  * a quota overflow is a typed error in place, and what the receiver keeps at rest is ciphertext.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -277,6 +277,62 @@ describe('attachments between engines', () => {
       await bob.receive(alice, 'are you there?');
       const [fresh] = await bob.call('conversations:list', {});
       expect((await bob.messages(fresh!.id)).map((m) => m.body)).toEqual(['are you there?']);
+    } finally {
+      await forwarder.close();
+    }
+  });
+
+  it('deleting a message whose upload is unfinished deletes the partial upload at the relay: at once when online, after a restart when the relay was away', async () => {
+    const forwarder = await Forwarder.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice', forwarder.url);
+      const bob = await fixture.engine('bob');
+      const aToB = await alice.add(bob);
+      await bob.add(alice);
+      const atRelay = (uploadId: Uint8Array): boolean => existsSync(join(fixture.relay.dataDir, 'attachments', toBase64Url(uploadId)));
+      const uploadIdOf = (engine: TestEngine, id: string): Uint8Array | null => getAttachment(engine.engine.current!.db.reader, Number(id))?.uploadId ?? null;
+
+      // Online: the person deletes the message while its upload runs (2 MiB of 32 sent).
+      const box: { sent?: MessageView } = {};
+      let uploadId: Uint8Array | null = null;
+      let deleted: Promise<unknown> | undefined;
+      const start = forwarder.clientBytes;
+      forwarder.onClientBytes = (total) => {
+        const sent = box.sent;
+        if (deleted !== undefined || sent === undefined || total - start < 2 * MiB) return;
+        uploadId = uploadIdOf(alice, sent.id);
+        if (uploadId !== null) deleted = alice.call('messages:deleteForMe', { messageId: sent.id });
+      };
+      box.sent = await sendFile(alice, aToB, 'big.bin', pseudoRandomBytes('abandoned', 32 * MiB));
+      await waitFor(() => deleted !== undefined, 'the deletion mid-upload');
+      expect(atRelay(uploadId!)).toBe(true);
+      await deleted;
+      await waitFor(() => !atRelay(uploadId!), 'the partial upload deleted at the relay');
+      forwarder.onClientBytes = null;
+
+      // Offline: the upload pauses with part of the file at the relay; the deletion cannot reach it,
+      // survives an app restart, and reaches the relay once it is back.
+      const start2 = forwarder.clientBytes;
+      forwarder.onClientBytes = (total) => {
+        if (total - start2 >= 2 * MiB) forwarder.unplug();
+      };
+      const second = await sendFile(alice, aToB, 'second.bin', pseudoRandomBytes('abandoned-2', 32 * MiB));
+      await alice.waitEvent('message:updated', (p) => p.message.id === second.id && p.message.attachment?.paused === true, 20_000);
+      const secondId = uploadIdOf(alice, second.id)!;
+      expect(atRelay(secondId)).toBe(true);
+      expect(await alice.call('messages:deleteForMe', { messageId: second.id })).toBeNull();
+      expect(atRelay(secondId)).toBe(true);
+      await alice.close();
+      forwarder.onClientBytes = null;
+      forwarder.plug();
+      const again = await TestEngine.start({ relayUrl: forwarder.url, base: alice.options.base, keychain: alice.options.keychain });
+      fixture.track(again);
+      await waitFor(() => !atRelay(secondId), 'the abandoned upload deleted at the relay after the restart');
+      // Bob never heard of either file (ordering barrier: a text sent after both).
+      await again.online();
+      await again.send(aToB, 'never mind the files');
+      await bob.receive(again, 'never mind the files');
+      expect((await bob.messages((await bob.conversationWith(alice))!)).filter((m) => m.kind === 'attachment')).toEqual([]);
     } finally {
       await forwarder.close();
     }

@@ -9,11 +9,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { concatBytes, fromHex } from '../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { MessageType } from '../../../shared/protocol/messages.js';
+import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
 import { deserializeSessionRecord } from '../../../shared/protocol/session-record.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { requestResend } from '../../../electron/engine/db/resends.js';
 import { sql } from '../../../electron/engine/db/sql.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
+import { readAll, sendFile } from '../../support/attachments.js';
 import { type TestEngine, waitFor, relayAndEngines } from '../../support/engines.js';
 
 const fixture = relayAndEngines();
@@ -119,6 +121,25 @@ describe('undecryptable envelopes', () => {
     const texts = (await bob.messages(bToA)).filter((m) => m.kind === 'text').map((m) => m.body);
     expect(texts.filter((t) => t === 'is this lost?')).toHaveLength(1);
     expect(bob.payloads('message:decryptFailed')).toHaveLength(1);
+  });
+
+  it('a file lost with the session is resent after the decryption error: the receiver gets it once, with its caption, and opens it byte for byte', async () => {
+    const { alice, bob, aToB, bToA } = await pair();
+    const hello = await alice.send(aToB, 'hello');
+    await bob.receive(alice, 'hello');
+    await alice.waitStatus(hello.id, 'delivered');
+
+    const bobDb = bob.engine.current!.db.writer;
+    bobDb.transaction(() => bobDb.run(sql`DELETE FROM sessions`));
+    const bytes = pseudoRandomBytes('lost-file', 1024 * 1024 + 17);
+    const sent = await sendFile(alice, aToB, 'report.bin', bytes, { caption: 'the report', asFile: true });
+    await bob.waitEvent('message:decryptFailed');
+    // Alice rebuilds the session and resends the file's pointer (same message id): Bob shows it once.
+    await alice.waitStatus(sent.id, 'delivered', 20_000);
+    const files = (await bob.messages(bToA)).filter((m) => m.kind === 'attachment');
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatchObject({ body: 'the report', senderId: alice.accountId, attachment: { size: bytes.length } });
+    expect((await readAll(bob, files[0]!.id)).bytes.equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('decryption errors are rate-limited per peer device', async () => {

@@ -16,6 +16,7 @@ import { migration0010 } from './0010-avatars.js';
 import { migration0011 } from './0011-attachment-reveal.js';
 import { migration0012 } from './0012-device-names.js';
 import { migration0013 } from './0013-sync-clock.js';
+import { migration0014 } from './0014-abandoned-uploads.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -31,4 +32,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0011,
   migration0012,
   migration0013,
+  migration0014,
 ];
