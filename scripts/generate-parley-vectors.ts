@@ -1697,6 +1697,10 @@ function sealedSenderVector(): Json {
         { name: 'relay-time-at-expiry', expect: outcome(openAs(envelope, bob1, trust, expiresAt)) },
         { name: 'mallory-with-alice-certificate', expect: outcome(openAs(sealedEnvelopeFor(mismatch.sealed, 0), bob1)) },
       ],
+    },
+  };
+}
+
 // ── history-archive.json ────────────────────────────────────────────────────
 
 /** A history archive (docs/protocol.md §22) of two conversations, and the archive sealed with the file cipher (§17). */
