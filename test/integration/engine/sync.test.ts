@@ -3,13 +3,31 @@
  * engine on the real relay: Alice on two devices (the second linked by the real device-linking
  * flow) and Bob. What one of Alice's devices does shows on the other — a message sent (text and
  * file) appears as sent by her, in the right conversation, with its delivered and read statuses
- * as Bob's receipts arrive.
+ * as Bob's receipts arrive; reading clears unread; contacts added or accepted, verification,
+ * blocking, synced settings and deleted conversations follow. Bad input changes nothing: sync
+ * content from a contact's device (SyncRefused), malformed content or a contact record whose list
+ * does not verify (MALFORMED, SyncInvalid), and — through a hostile relay (test/hostile-proxy) —
+ * sync content delivered as from an own device that is not on the signed list, made up or removed.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromHex } from '../../../shared/crypto/bytes.js';
+import { systemRng } from '../../../shared/crypto/random.js';
+import { Writer } from '../../../shared/protocol/codec.js';
+import { parseDeviceList } from '../../../shared/protocol/device-list.js';
+import { sql } from '../../../electron/engine/db/sql.js';
+import { decodeContent, encodeContent } from '../../../electron/engine/messaging/content.js';
+import { SyncRefused } from '../../../electron/engine/messaging/sync.js';
+import { HostileProxy } from '../../hostile-proxy/hostile-proxy.js';
 import { relayAndEngines, settledBetween, TestEngine, waitFor } from '../../support/engines.js';
 import { readAll, sendFile } from '../../support/attachments.js';
+import { LinkedTestDevice } from './helpers/linked-device.js';
 
 const fixture = relayAndEngines();
+const devices: LinkedTestDevice[] = [];
+// Registered after the fixture's hooks, so it runs first: devices go before their engines.
+afterEach(() => {
+  for (const d of devices.splice(0)) d.close();
+});
 
 /** Alice with a second device linked by the real flow (offer text), both online, and Bob her contact both ways. */
 async function aliceOnTwoDevicesAndBob(): Promise<{ alice: TestEngine; second: TestEngine; bob: TestEngine; aToB: string; bToA: string }> {
@@ -221,6 +239,121 @@ describe('sync between own devices: contacts, verification, blocking, requests, 
     for (const t of [alice, second]) {
       await t.receive(bob, 'after the deletion');
       expect((await t.messages((await t.conversationWith(bob))!)).map((m) => m.body)).toEqual(['after the deletion']);
+    }
+  });
+});
+
+describe('sync between own devices: bad input changes nothing', () => {
+  const syncId = () => systemRng(16);
+
+  it('sync content from a stranger (a contact\'s own device) is refused: no setting, read state, deletion or contact changes', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    const aToB = await alice.add(bob);
+    const bToA = await bob.add(alice);
+    await alice.add(carol);
+    await bob.send(bToA, 'unread, and staying so');
+    await alice.receive(bob, 'unread, and staying so');
+    const bobsOther = await LinkedTestDevice.link(bob, fixture.relay.url);
+    devices.push(bobsOther);
+    const [incoming] = (await alice.messages(aToB)).filter((m) => m.direction === 'incoming');
+    const held = (await alice.engine.messaging!.core.db.reader.get<{ message_id: Uint8Array }>(sql`SELECT message_id FROM messages WHERE id = ${Number(incoming!.id)}`))!;
+    for (const content of [
+      { type: 'settings-sync', messageId: syncId(), sentAt: Date.now(), settings: { readReceipts: false, notifications: 'nothing' } },
+      { type: 'read-sync', messageId: syncId(), sentAt: Date.now(), entries: [{ senderAccountId: fromHex(bob.accountId), senderDeviceId: 1, messageId: held.message_id }] },
+      { type: 'conversation-deleted', messageId: syncId(), sentAt: Date.now(), peer: fromHex(bob.accountId), deletedAt: Date.now(), request: false },
+      { type: 'contact-sync', messageId: syncId(), sentAt: Date.now(), accountId: fromHex(carol.accountId), accepted: true, blocked: true, accountKey: carol.engine.current!.account.accountPublicKey, deviceList: carol.engine.current!.account.deviceList.signed, username: carol.username },
+      { type: 'sent', messageId: syncId(), sentAt: Date.now(), destination: fromHex(carol.accountId), text: 'a forged copy', expireTimerSeconds: null },
+    ] as const) {
+      await bobsOther.sendTo(alice, content);
+    }
+    await bob.barrier(alice, bToA);
+    const settings = await alice.call('settings:get', {});
+    expect([settings.readReceipts, settings.notifications]).toEqual([true, 'name-only']);
+    expect((await alice.call('conversations:list', {})).find((c) => c.contactId === bob.accountId)?.unreadCount).toBe(2);
+    expect((await alice.call('contacts:list', {})).find((c) => c.id === carol.accountId)?.blocked).toBe(false);
+    const withCarol = (await alice.conversationWith(carol))!;
+    expect((await alice.messages(withCarol)).map((m) => m.body)).not.toContain('a forged copy');
+    // The typed refusal behind it.
+    const db = alice.engine.messaging!.core.db.writer;
+    const effects = { events: [], conversations: new Set<number>(), contactsChanged: false, settings: null, filesGone: [] };
+    expect(() => alice.engine.messaging!.sync.apply(db, { own: false, deviceId: 1 }, { type: 'settings-sync', messageId: syncId(), sentAt: 1, settings: { readReceipts: false } }, effects)).toThrow(SyncRefused);
+  });
+
+  it('malformed sync content and a contact record whose list does not verify, from an own device, change nothing', async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const carol = await fixture.engine('carol');
+    const aToB = await alice.add(bob);
+    await bob.add(alice);
+    const own = await LinkedTestDevice.link(alice, fixture.relay.url);
+    devices.push(own);
+    await alice.engine.messaging!.contacts.syncOwnList();
+    const head = (type: number) => new Writer().u8(1).u8(type).bytes(syncId()).u64(Date.now());
+    const carolKey = carol.engine.current!.account.accountPublicKey;
+    const carolList = carol.engine.current!.account.deviceList.signed;
+    const forgedList = Uint8Array.from(carolList);
+    forgedList[forgedList.length - 1]! ^= 0x01; // the account key's signature no longer holds
+    // A settings record that changes nothing, an unknown account-sync kind, a read sync of no messages.
+    await own.sendRawTo(alice, head(0x0b).u8(1).u8(0).u8(0).u8(0).finish());
+    await own.sendRawTo(alice, head(0x0b).u8(9).finish());
+    await own.sendRawTo(alice, head(0x09).u16(0).finish());
+    await own.sendTo(alice, { type: 'contact-sync', messageId: syncId(), sentAt: Date.now(), accountId: fromHex(carol.accountId), accepted: true, accountKey: carolKey, deviceList: forgedList, username: carol.username });
+    // Carol's real list under Bob's account key: refused too.
+    await own.sendTo(alice, { type: 'contact-sync', messageId: syncId(), sentAt: Date.now(), accountId: fromHex(carol.accountId), accepted: true, accountKey: bob.engine.current!.account.accountPublicKey, deviceList: carolList, username: carol.username });
+    // A well-formed record after them still applies: the session and the channel are fine.
+    await own.sendTo(alice, { type: 'settings-sync', messageId: syncId(), sentAt: Date.now(), settings: { typingIndicators: false } });
+    await eventually(() => alice.call('settings:get', {}), (s) => !s.typingIndicators, 'the good record applied');
+    expect((await alice.call('contacts:list', {})).map((c) => c.id)).toEqual([bob.accountId]);
+    expect(await alice.conversationWith(carol)).toBeUndefined();
+    expect((await alice.call('settings:get', {})).readReceipts).toBe(true);
+    expect((await alice.messages(aToB)).filter((m) => m.kind !== 'text')).toEqual([]); // no notice either
+    // The typed errors behind it.
+    expect(() => decodeContent(head(0x0b).u8(9).finish())).toThrow(expect.objectContaining({ code: 'MALFORMED' }));
+    const db = alice.engine.messaging!.core.db.writer;
+    const effects = { events: [], conversations: new Set<number>(), contactsChanged: false, settings: null, filesGone: [] };
+    const record = { type: 'contact-sync', messageId: syncId(), sentAt: 1, accountId: fromHex(carol.accountId), accepted: true, accountKey: carolKey, deviceList: forgedList, username: carol.username } as const;
+    expect(() => db.transaction(() => alice.engine.messaging!.sync.apply(db, { own: true, deviceId: 2 }, record, effects))).toThrow(expect.objectContaining({ name: 'SyncInvalid', code: 'UNTRUSTED_CONTACT' }));
+  });
+
+  it('a hostile relay delivering sync content as from an own device not on the signed list (made up, or removed) is refused', async () => {
+    const proxy = await HostileProxy.start(fixture.relay.url);
+    try {
+      const alice = await TestEngine.create({ relayUrl: proxy.url, name: 'alice' });
+      fixture.track(alice);
+      const bob = await fixture.engine('bob');
+      await alice.add(bob);
+      const bToA = await bob.add(alice);
+      const own = await LinkedTestDevice.link(alice, fixture.relay.url);
+      devices.push(own);
+      await alice.engine.messaging!.contacts.syncOwnList();
+      // Listed: its sync applies.
+      await own.sendTo(alice, { type: 'settings-sync', messageId: syncId(), sentAt: Date.now(), settings: { readReceipts: false } });
+      await eventually(() => alice.call('settings:get', {}), (s) => !s.readReceipts, 'the listed device\'s sync applied');
+
+      // Control: the relay injecting the listed device's own ciphertext under its own id is applied
+      // (the injection path works; what follows is refused for the device alone).
+      const control = encodeContent({ type: 'settings-sync', messageId: syncId(), sentAt: Date.now() + 500, settings: { notifications: 'name-and-message' } });
+      proxy.inject(alice.accountId, { from: alice.accountId, deviceId: own.device.deviceId, content: await own.encryptFor(alice, control) });
+      await eventually(() => alice.call('settings:get', {}), (s) => s.notifications === 'name-and-message', 'the injected copy of a listed device applied');
+
+      // A device id the list does not have, claimed by the relay for a real ciphertext of the listed one.
+      const turnOn = encodeContent({ type: 'settings-sync', messageId: syncId(), sentAt: Date.now() + 1_000, settings: { readReceipts: true } });
+      proxy.inject(alice.accountId, { from: alice.accountId, deviceId: 9, content: await own.encryptFor(alice, turnOn) });
+      // The device is removed (the list is re-signed without it); the relay still delivers what it made.
+      await own.unlink();
+      await alice.engine.messaging!.contacts.syncOwnList();
+      expect(parseDeviceList(alice.engine.current!.account.deviceList.signed).list.devices.map((d) => d.deviceId)).toEqual([1]);
+      const again = encodeContent({ type: 'settings-sync', messageId: syncId(), sentAt: Date.now() + 2_000, settings: { readReceipts: true, notifications: 'nothing' } });
+      proxy.inject(alice.accountId, { from: alice.accountId, deviceId: own.device.deviceId, content: await own.encryptFor(alice, again) });
+      // Everything delivered before Bob's message was processed before it (one mailbox, in order).
+      await bob.send(bToA, 'after the forged syncs');
+      await alice.receive(bob, 'after the forged syncs');
+      const settings = await alice.call('settings:get', {});
+      expect([settings.readReceipts, settings.notifications]).toEqual([false, 'name-and-message']);
+    } finally {
+      await proxy.close();
     }
   });
 });

@@ -117,6 +117,16 @@ export class LinkedTestDevice {
   /** Sends any plaintext as content (a kind from a newer version, a malformed one). */
   async sendRawTo(to: TestEngine, plaintext: Uint8Array): Promise<void> {
     const peer = LinkedTestDevice.entryOf(to);
+    const bytes = await this.encryptFor(to, plaintext);
+    await this.client.send(peer.accountId, [{ deviceId: peer.entry.deviceId, content: bytes }]);
+  }
+
+  /**
+   * The next message of this device's session with `to`'s device 1 (started if needed), not sent:
+   * for a test that plays a relay delivering it (or something made of it) itself.
+   */
+  async encryptFor(to: TestEngine, plaintext: Uint8Array): Promise<Uint8Array> {
+    const peer = LinkedTestDevice.entryOf(to);
     let record = this.records.get(this.#key(peer));
     if (!record?.current) {
       const [bundle] = await this.client.fetchBundles(peer.accountId, peer.entry.deviceId);
@@ -124,7 +134,7 @@ export class LinkedTestDevice {
     }
     const { record: next, message } = encryptMessage(record ?? EMPTY_RECORD, plaintext);
     this.records.set(this.#key(peer), next);
-    await this.client.send(peer.accountId, [{ deviceId: peer.entry.deviceId, content: message.bytes }]);
+    return message.bytes;
   }
 
   async #onEnvelope(e: Envelope): Promise<void> {
