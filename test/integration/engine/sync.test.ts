@@ -240,6 +240,13 @@ describe('sync between own devices: contacts, verification, blocking, requests, 
       await t.receive(bob, 'after the deletion');
       expect((await t.messages((await t.conversationWith(bob))!)).map((m) => m.body)).toEqual(['after the deletion']);
     }
+    // The note to self too.
+    const note = await second.call('conversations:start', { username: alice.username });
+    await second.send(note.id, 'a note');
+    const notes = async (t: TestEngine) => (await t.call('conversations:list', {})).filter((c) => c.kind === 'note-to-self');
+    await eventually(() => notes(alice), (l) => l.length === 1, 'the note on device 1');
+    await second.call('conversations:delete', { conversationId: note.id });
+    await eventually(() => notes(alice), (l) => l.length === 0, 'the note gone from device 1');
   });
 });
 
