@@ -94,6 +94,49 @@ export function markOwnProfileUploaded(db: WriteDb, revision: number, keyId: Uin
   db.run(sql`UPDATE own_profile SET uploaded_revision = ${revision}, uploaded_key_id = ${keyId} WHERE singleton = 1`);
 }
 
+// ── The own profile from another own device (docs/adr/0026) ──────────────────
+
+/**
+ * Another own device uploaded revision `revision` of the profile under `profileKey`: kept as
+ * pending (a fetch is due) when newer than what this device holds and than any pending one.
+ * Returns whether it was kept.
+ */
+export function receiveOwnProfileKey(db: WriteDb, profileKey: Uint8Array, revision: number): boolean {
+  return (
+    db.run(sql`
+      UPDATE own_profile SET pending_key = ${profileKey}, pending_revision = ${revision}
+      WHERE singleton = 1 AND revision < ${revision} AND coalesce(pending_revision, 0) < ${revision}`).changes === 1
+  );
+}
+
+/** The pending own profile key and the revision it was announced with, if any. */
+export function pendingOwnProfileKey(db: ReadDb): { profileKey: Uint8Array; revision: number } | undefined {
+  const r = db.get<{ pending_key: Uint8Array | null; pending_revision: number | null }>(sql`SELECT pending_key, pending_revision FROM own_profile WHERE singleton = 1`);
+  return r?.pending_key && r.pending_revision !== null ? { profileKey: blob(r.pending_key), revision: r.pending_revision } : undefined;
+}
+
+/**
+ * The profile another own device uploaded, opened with the pending key: adopted whole (key,
+ * revision, name, about, avatar), counted as uploaded, when newer than what this device holds.
+ * The pending key goes either way (if it is still the one fetched).
+ */
+export function adoptOwnProfile(
+  db: WriteDb,
+  pendingKey: Uint8Array,
+  p: { profileKey: Uint8Array; revision: number; displayName: string; about: string; avatar: Uint8Array | null; keyId: Uint8Array; now: number } | null,
+): boolean {
+  let adopted = false;
+  if (p) {
+    adopted =
+      db.run(sql`
+        UPDATE own_profile SET profile_key = ${p.profileKey}, revision = ${p.revision}, display_name = ${p.displayName}, about = ${p.about},
+          avatar = ${p.avatar}, uploaded_revision = ${p.revision}, uploaded_key_id = ${p.keyId}, updated_at = ${p.now}
+        WHERE singleton = 1 AND revision < ${p.revision}`).changes === 1;
+  }
+  db.run(sql`UPDATE own_profile SET pending_key = NULL, pending_revision = NULL WHERE singleton = 1 AND pending_key = ${pendingKey}`);
+  return adopted;
+}
+
 // ── What contacts shared with us ─────────────────────────────────────────────
 
 export type ContactProfileRecord = {

@@ -39,7 +39,7 @@ import { recordDeviceReceipt, recordDeviceSent } from '../db/device-statuses.js'
 import { getMessage, insertedRecord, insertMessage, markSent, upgradeStatusOf } from '../db/messages.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
-import { receiveContactProfileKey } from '../db/profiles.js';
+import { receiveContactProfileKey, receiveOwnProfileKey } from '../db/profiles.js';
 import { requestResend } from '../db/resends.js';
 import { crashPoint } from '../crash-points.js';
 import { messageView } from '../views.js';
@@ -464,8 +464,12 @@ export class InboundProcessor {
         return;
       }
       case 'profile-key': {
-        // A contact's profile key (this account's own devices share one key: not built yet).
-        if (own) return;
+        // From an own device: it uploaded a newer own profile under this key (fetched, then
+        // adopted: profiles.ts). From a contact: their key.
+        if (own) {
+          if (receiveOwnProfileKey(db, content.profileKey, content.revision)) effects.profilesDue = true;
+          return;
+        }
         receiveContactProfileKey(db, { accountId: peer.accountId, profileKey: content.profileKey, revision: content.revision, usernameClaim: content.username, now });
         effects.profilesDue = true;
         return;

@@ -34,6 +34,7 @@ import { getContact, setContactUsername } from '../db/contacts.js';
 import { findDirectConversation } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
 import {
+  adoptOwnProfile,
   contactsSharedWith,
   dueContactProfiles,
   getContactProfile,
@@ -41,6 +42,7 @@ import {
   insertOwnProfile,
   markOwnProfileUploaded,
   markProfileShared,
+  pendingOwnProfileKey,
   rotateOwnProfileKey,
   setOwnAvatar,
   settleContactProfileFetch,
@@ -195,7 +197,7 @@ export class Profiles {
 
   async #uploadAndShare(): Promise<void> {
     const { core } = this;
-    await uploadOwnProfileIfOwed(core.db.writer, core.account, core.relay, core.rng);
+    const uploaded = await uploadOwnProfileIfOwed(core.db.writer, core.account, core.relay, core.rng);
     core.check();
     const own = this.own();
     if (own.uploadedRevision !== own.revision) return;
@@ -203,8 +205,66 @@ export class Profiles {
     let queued = false;
     db.transaction(() => {
       for (const accountId of contactsSharedWith(db)) queued = this.shareIfOwed(db, accountId) || queued;
+      // This account's other devices adopt what was just uploaded (key, revision, and the profile
+      // they fetch with it): one profile under one key on every device (docs/adr/0026).
+      if (uploaded) queued = this.#shareWithOwnDevices(db, own) || queued;
     });
     if (queued) this.hooks.kick();
+  }
+
+  #shareWithOwnDevices(db: WriteDb, own: OwnProfileRecord): boolean {
+    const { core } = this;
+    const self = core.account.accountId;
+    if (core.targetDevices(db, self).length === 0) return false;
+    const content = encodeContent({
+      type: 'profile-key',
+      messageId: core.rng(MESSAGE_ID_LENGTH),
+      sentAt: core.clock(),
+      profileKey: own.profileKey,
+      revision: own.revision,
+      username: core.account.username,
+    });
+    core.queueSend(db, { kind: 'profile-key', recipient: self, content, messageRowId: null });
+    return true;
+  }
+
+  /**
+   * Another own device uploaded a newer own profile (a pending key): fetched from the relay and
+   * opened with that key; adopted whole when it is at least the announced revision and newer than
+   * what this device holds. One that does not open, or an older one, is dropped (a newer key, if
+   * any, comes with its own announcement); a relay that does not answer leaves it pending.
+   */
+  async #fetchOwn(): Promise<void> {
+    const { core } = this;
+    const pending = pendingOwnProfileKey(core.db.reader);
+    if (!pending) return;
+    const self = core.account.accountId;
+    let opened: Profile | null = null;
+    try {
+      const response = await core.relay.getProfile(self);
+      core.check();
+      const profile = decryptProfile(response.profile, pending.profileKey, self);
+      if (profile.revision >= pending.revision) opened = profile;
+    } catch (e) {
+      if (!(isProtocolError(e) || (e instanceof RelayClientError && e.code === 'NOT_FOUND'))) throw e;
+    }
+    const db = core.db.writer;
+    const now = core.clock();
+    db.transaction(() =>
+      adoptOwnProfile(
+        db,
+        pending.profileKey,
+        opened && {
+          profileKey: pending.profileKey,
+          revision: opened.revision,
+          displayName: opened.displayName,
+          about: opened.about,
+          avatar: opened.avatar?.bytes ?? null,
+          keyId: profileKeyId(pending.profileKey),
+          now,
+        },
+      ),
+    );
   }
 
   /**
@@ -243,6 +303,13 @@ export class Profiles {
 
   async #fetchDue(): Promise<void> {
     const { core } = this;
+    try {
+      await this.#fetchOwn();
+    } catch (e) {
+      if (e instanceof MessagingStopped) throw e;
+      if (e instanceof RelayClientError) return; // the relay: next round
+      throw e;
+    }
     for (const due of dueContactProfiles(core.db.reader)) {
       core.check();
       try {

@@ -364,3 +364,32 @@ describe('sync between own devices: bad input changes nothing', () => {
     }
   });
 });
+
+describe('sync between own devices: one profile under one key', () => {
+  const ownKey = (t: TestEngine) => t.engine.current!.db.reader.get<{ profile_key: Uint8Array }>(sql`SELECT profile_key FROM own_profile`)!.profile_key;
+
+  it('a profile changed on one device, and the key a block rotates there, are adopted by the other; a later change there goes out under that key', async () => {
+    const { alice, second, bob } = await aliceOnTwoDevicesAndBob();
+    const carol = await fixture.engine('carol');
+    const aToC = await alice.add(carol);
+    await carol.add(alice);
+    await alice.send(aToC, 'hello Carol');
+    await carol.receive(alice, 'hello Carol');
+    expect(Buffer.from(ownKey(second)).equals(Buffer.from(ownKey(alice)))).toBe(true);
+
+    await second.call('profile:set', { displayName: 'Alice on the laptop', about: 'typing from the laptop' });
+    await eventually(() => alice.call('profile:get', {}), (p) => p.displayName === 'Alice on the laptop' && p.about === 'typing from the laptop', 'the name on device 1');
+
+    const before = Buffer.from(ownKey(alice));
+    await second.call('contacts:setBlocked', { contactId: bob.accountId, blocked: true });
+    await eventually(async () => Buffer.from(ownKey(alice)), (k) => !k.equals(before) && k.equals(Buffer.from(ownKey(second))), 'the rotated key on device 1');
+
+    // Device 1 changes the name: uploaded under the rotated key, so Carol (who got it) opens it.
+    await alice.call('profile:set', { displayName: 'Alice at her desk', about: '' });
+    await eventually(() => carol.call('contacts:list', {}), (l) => l.find((c) => c.id === alice.accountId)?.displayName === 'Alice at her desk', 'the new name on Carol');
+    await eventually(() => second.call('profile:get', {}), (p) => p.displayName === 'Alice at her desk', 'the new name on device 2');
+    // Still the rotated key on both: nothing Bob holds opens the profile again.
+    expect(Buffer.from(ownKey(alice)).equals(Buffer.from(ownKey(second)))).toBe(true);
+    expect(Buffer.from(ownKey(alice)).equals(before)).toBe(false);
+  });
+});
