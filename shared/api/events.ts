@@ -14,6 +14,7 @@ import {
   HistoryTransferViewSchema,
   MessageStatusSchema,
   MessageViewSchema,
+  OwnProfileViewSchema,
   PresenceSchema,
   SearchIndexProgressSchema,
   SettingsSchema,
@@ -53,6 +54,8 @@ export const EVENTS = {
   'conversation:removed': z.strictObject({ conversationId: ConversationIdSchema }),
   /** Settings changed without the renderer asking (synced from another device of this account). */
   'settings:changed': z.strictObject({ settings: SettingsSchema }),
+  /** The own profile changed without the renderer asking (another device of this account changed it). */
+  'profile:changed': z.strictObject({ profile: OwnProfileViewSchema }),
   'typing': z.strictObject({ conversationId: ConversationIdSchema, contactId: ContactIdSchema, typing: z.boolean() }),
   'presence': z.strictObject({ contactId: ContactIdSchema, presence: PresenceSchema }),
   'connection': ConnectionStateSchema,

@@ -3,7 +3,8 @@
  * Alice on two profiles (the second linked by pasted text), Bob — on one real relay. A message
  * Bob sends shows unread on both of Alice's devices until she reads it on one; a message Alice sends
  * from her second device shows on the first as sent by her, then Delivered, then Read once Bob
- * reads it, with the per-device status in Info.
+ * reads it, with the per-device status in Info. A setting and the display name changed on one
+ * device show in the other's Settings without a reload.
  */
 import type { Page } from '@playwright/test';
 import { conversationButton, expect, messageLog, messageStatus, openConversation, send, test } from './app.js';
@@ -49,4 +50,20 @@ test("alice sends from device 2 and sees it on device 1 as sent, delivered, then
   const info = alice.page.getByRole('dialog', { name: 'Message info' });
   const device = info.getByRole('table', { name: 'Status per device' }).getByRole('row', { name: new RegExp(`^${b}’s device 1`) });
   await expect(device.getByRole('cell').first()).toHaveText('Read');
+});
+
+test("a setting and the display name changed on one device show in the other's Settings without a reload", async ({ parley }) => {
+  const { alice } = await pair(parley);
+  // The first device stays in Settings after the link.
+  const laptop = await linkSecondDevice(parley, alice, 'alice2', "Alice's laptop");
+  await expect(alice.page.getByRole('switch', { name: 'Send read receipts' })).toBeChecked();
+
+  await laptop.page.getByRole('button', { name: 'Settings' }).click();
+  await laptop.page.getByRole('switch', { name: 'Send read receipts' }).uncheck();
+  await laptop.page.getByLabel('Display name').fill('Alice on the laptop');
+  await laptop.page.getByRole('button', { name: 'Save profile' }).click();
+  await expect(laptop.page.getByText('Profile saved.').first()).toBeVisible();
+
+  await expect(alice.page.getByRole('switch', { name: 'Send read receipts' })).not.toBeChecked({ timeout: 20_000 });
+  await expect(alice.page.getByLabel('Display name')).toHaveValue('Alice on the laptop', { timeout: 20_000 });
 });

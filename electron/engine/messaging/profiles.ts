@@ -55,6 +55,7 @@ import { EngineError } from '../errors.js';
 import { AvatarImageError, makeAvatar } from '../files/image-strip.js';
 import type { RelayClient } from '../relay/client.js';
 import { RelayClientError } from '../relay/errors.js';
+import { ownProfileView } from '../views.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
 
@@ -250,7 +251,7 @@ export class Profiles {
     }
     const db = core.db.writer;
     const now = core.clock();
-    db.transaction(() =>
+    const adopted = db.transaction(() =>
       adoptOwnProfile(
         db,
         pending.profileKey,
@@ -265,6 +266,7 @@ export class Profiles {
         },
       ),
     );
+    if (adopted) core.emit('profile:changed', { profile: ownProfileView(this.own()) });
   }
 
   /**

@@ -379,6 +379,8 @@ describe('sync between own devices: one profile under one key', () => {
 
     await second.call('profile:set', { displayName: 'Alice on the laptop', about: 'typing from the laptop' });
     await eventually(() => alice.call('profile:get', {}), (p) => p.displayName === 'Alice on the laptop' && p.about === 'typing from the laptop', 'the name on device 1');
+    // The renderer is told (its Settings show the name without a reload).
+    expect(alice.payloads('profile:changed').map((p) => p.profile.displayName)).toContain('Alice on the laptop');
 
     const before = Buffer.from(ownKey(alice));
     await second.call('contacts:setBlocked', { contactId: bob.accountId, blocked: true });

@@ -205,6 +205,7 @@ export class AppState {
     bridge.on('contact:keyChanged', () => void this.#conversations?.load());
     // Synced from another device of this account: the settings shown follow.
     bridge.on('settings:changed', (p) => this.#settings?.changed(p.settings));
+    bridge.on('profile:changed', (p) => this.#settings?.profileChanged(p.profile));
     bridge.on('search:indexProgress', (p) => this.#search?.onProgress(p));
     bridge.on('account:rekeyProgress', (p) => session.onRekeyProgress(p));
     bridge.on('attachment:progress', (p) => this.#attachments?.onProgress(p.messageId, p));

@@ -74,6 +74,11 @@ export class SettingsState {
     this.#value = settings;
   }
 
+  /** The own profile changed on another device of this account: shown as it is now. */
+  profileChanged(profile: OwnProfileView): void {
+    this.#setProfile(profile);
+  }
+
   clear(): void {
     this.#value = null;
     this.#setProfile(null);
