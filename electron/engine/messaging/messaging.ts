@@ -153,6 +153,7 @@ export class Messaging {
   #maintenance: NodeJS.Timeout | undefined;
   #maintaining: Promise<void> | null = null;
   #connected: Promise<void> | null = null;
+  #removalCheck: Promise<void> | null = null;
   #live = false;
   #lastConnection = '';
   /** messages:send requests waiting for their group commit (see send). */
@@ -226,7 +227,7 @@ export class Messaging {
       relay.on('presence', (p) => this.presence.live(p.accountId, p.online, p.shared)),
       relay.on('gone', () => {
         this.#emitConnection();
-        void this.#confirmRemoval();
+        this.#removalCheck = this.#confirmRemoval();
       }),
     );
     this.#sweep();
@@ -350,6 +351,11 @@ export class Messaging {
       this.inbound.disconnected();
       if (state === 'reconnecting' || state === 'gone' || state === 'closed') this.presence.disconnected();
     }
+  }
+
+  /** Resolves when the check of the latest "device removed" claim is done (tests). */
+  async removalChecked(): Promise<void> {
+    await this.#removalCheck;
   }
 
   /** Resolves when the work after the latest connection is done (tests). */

@@ -10,7 +10,9 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeDeviceListBody, parseDeviceList, signDeviceList, verifyDeviceList } from '../../../shared/protocol/device-list.js';
-import { concatBytes } from '../../../shared/crypto/bytes.js';
+import { concatBytes, toBase64Url } from '../../../shared/crypto/bytes.js';
+import { ed25519GenerateKeyPair } from '../../../shared/crypto/ed25519.js';
+import { systemRng } from '../../../shared/crypto/random.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { ACTIVITY_DAY_MS } from '../../../electron/engine/account/device-management.js';
 import { getContact } from '../../../electron/engine/db/contacts.js';
@@ -18,6 +20,7 @@ import { isRemovalProof } from '../../../electron/engine/messaging/own-devices.j
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { RelayClientError } from '../../../electron/engine/relay/errors.js';
 import { relayAndEngines, settledBetween, TestEngine, waitFor } from '../../support/engines.js';
+import { RewritingProxy } from './helpers/rewriting-proxy.js';
 
 const fixture = relayAndEngines();
 
@@ -149,6 +152,46 @@ describe('device management through the engine', () => {
     expect(isRemovalProof(own, signDeviceList(withoutMe, alice.engine.current!.account.accountPrivateKey!))).toBe(true);
     expect(isRemovalProof(own, own.deviceList.signed)).toBe(false);
     expect(second.engine.getState().state).toBe('ready');
+  });
+
+  it('a relay that answers DEVICE_REMOVED with a list that proves nothing (signed by another key, or an older one) gets no wipe', async () => {
+    const proxy = await RewritingProxy.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice');
+      const beforeLink = alice.engine.current!.account.deviceList.signed; // signed, and without device 2 — but older
+      const device = await TestEngine.start({ relayUrl: proxy.url });
+      fixture.track(device);
+      const offer = await device.call('link:start', { relayUrl: proxy.url });
+      const linking = alice.call('devices:link', { offerText: offer.offerText });
+      await device.waitEvent('link:status', (s) => s.phase === 'awaiting-confirmation');
+      await device.call('link:accept', { deviceName: 'Laptop' });
+      await linking;
+      await device.online();
+      const own = device.engine.current!.account;
+      const list = parseDeviceList(own.deviceList.signed).list;
+      const withoutMe = { ...list, version: list.version + 1, devices: list.devices.filter((d) => d.deviceId !== own.deviceId) };
+      const otherKey = ed25519GenerateKeyPair(systemRng).privateKey;
+      let restarted = device;
+      for (const fake of [signDeviceList(withoutMe, otherKey), beforeLink]) {
+        await restarted.close();
+        proxy.answered = 0;
+        proxy.answer = (method, path) =>
+          method === 'POST' && path === '/v1/auth/session' ? { status: 410, body: { error: { code: 'DEVICE_REMOVED', message: 'removed', deviceList: toBase64Url(fake) } } } : null;
+        restarted = await TestEngine.start({ relayUrl: proxy.url, base: device.options.base, keychain: device.options.keychain, clock: device.options.clock, timers: device.options.timers });
+        fixture.track(restarted);
+        // Refused at connecting, then asked again for the proof: two answers, and the proof fails.
+        await waitFor(() => proxy.answered >= 2 && restarted.engine.messaging?.relay.state === 'gone', 'the relay’s claim and the proof request');
+        await restarted.engine.messaging!.removalChecked();
+        // A wipe would be queued behind the engine's lifecycle operations: this one runs after it.
+        await restarted.call('app:getState', {});
+        expect(restarted.engine.getState()).toMatchObject({ state: 'ready' });
+        expect(restarted.engine.getState().removedFromAccount).toBeUndefined();
+        expect(existsSync(restarted.engine.profile.databasePath)).toBe(true);
+      }
+    } finally {
+      proxy.answer = null;
+      await proxy.close();
+    }
   });
 
   it('names travel between the devices: the new device names itself, the primary renames it, a linked device renames itself only', async () => {
