@@ -48,7 +48,7 @@ import { Contacts } from './contacts.js';
 import { isRemovalProof } from './own-devices.js';
 import { MessagingCore, MessagingStopped } from './fan-out.js';
 import { InboundProcessor } from './inbound.js';
-import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
+import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, REVIVE_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
 import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
 import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
@@ -258,7 +258,13 @@ export class Messaging {
     } catch {
       return;
     }
-    if (core.stopped || proof === null) return;
+    if (core.stopped) return;
+    if (proof === null) {
+      // The relay said "removed" but still lets this device in: not removed. Connect again, after a pause.
+      await new Promise((resolve) => setTimeout(resolve, REVIVE_DELAY_MS).unref());
+      if (!core.stopped) await core.relay.revive().catch(() => undefined);
+      return;
+    }
     if (isRemovalProof(core.account, proof)) core.removed();
   }
 

@@ -137,21 +137,44 @@ describe('device management through the engine', () => {
     expect(existsSync(back.engine.profile.databasePath)).toBe(false);
   });
 
-  it('a relay that says a device was removed without the signed proof gets no wipe', async () => {
-    const alice = await fixture.engine('alice');
-    const second = await link(alice, 'Desk');
-    // The relay closing the channel is not proof: the device authenticates again, stays, keeps its data.
-    const proof = await second.engine.messaging!.relay.removalProof();
-    expect(proof).toBeNull();
-    // A list the account key did not sign, or an older one, proves nothing either.
-    const own = second.engine.current!.account;
-    const forged = parseDeviceList(own.deviceList.signed).list;
-    const withoutMe = { ...forged, version: forged.version + 1, devices: forged.devices.filter((d) => d.deviceId !== own.deviceId) };
-    const unsigned = concatBytes(encodeDeviceListBody(withoutMe), new Uint8Array(64));
-    expect(isRemovalProof(own, unsigned)).toBe(false);
-    expect(isRemovalProof(own, signDeviceList(withoutMe, alice.engine.current!.account.accountPrivateKey!))).toBe(true);
-    expect(isRemovalProof(own, own.deviceList.signed)).toBe(false);
-    expect(second.engine.getState().state).toBe('ready');
+  it('a relay that closes the channel as "device removed" without the signed proof gets no wipe: the device connects again', async () => {
+    const proxy = await RewritingProxy.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice');
+      const bob = await fixture.engine('bob');
+      await alice.add(bob);
+      await bob.add(alice);
+      const device = await TestEngine.start({ relayUrl: proxy.url });
+      fixture.track(device);
+      const offer = await device.call('link:start', { relayUrl: proxy.url });
+      const linking = alice.call('devices:link', { offerText: offer.offerText });
+      await device.waitEvent('link:status', (s) => s.phase === 'awaiting-confirmation');
+      await device.call('link:accept', { deviceName: 'Desk' });
+      await linking;
+      await device.online();
+
+      proxy.closeLiveChannels(4410); // the relay's "this device was removed", with nothing to prove it
+      await waitFor(() => device.engine.messaging!.relay.state === 'gone', 'the close');
+      await device.engine.messaging!.removalChecked();
+      await device.online();
+      await device.call('app:getState', {}); // a wipe would be queued before this
+      expect(device.engine.getState()).toMatchObject({ state: 'ready' });
+      expect(device.engine.getState().removedFromAccount).toBeUndefined();
+      expect(existsSync(device.engine.profile.databasePath)).toBe(true);
+      const bToA = (await bob.conversationWith(alice))!;
+      await bob.send(bToA, 'still here?');
+      await device.receive(bob, 'still here?');
+
+      // A list the account key did not sign, or the current one, proves nothing either.
+      const own = device.engine.current!.account;
+      const list = parseDeviceList(own.deviceList.signed).list;
+      const withoutMe = { ...list, version: list.version + 1, devices: list.devices.filter((d) => d.deviceId !== own.deviceId) };
+      expect(isRemovalProof(own, concatBytes(encodeDeviceListBody(withoutMe), new Uint8Array(64)))).toBe(false);
+      expect(isRemovalProof(own, own.deviceList.signed)).toBe(false);
+      expect(isRemovalProof(own, signDeviceList(withoutMe, alice.engine.current!.account.accountPrivateKey!))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a relay that answers DEVICE_REMOVED with a list that proves nothing (signed by another key, or an older one) gets no wipe', async () => {

@@ -7,7 +7,8 @@
  * substituting keys in a link. Attachment downloads pass through as bytes, and a test can change
  * them (`rewriteDownload`: a flipped byte, a swapped blob) or hold them (`holdDownloads`). Any
  * REST answer a test writes itself (`answer`: e.g. a relay that claims a device was removed, ADR
- * 0027). (The full hostile proxy that tampers with frames is the fault-test issue's.)
+ * 0027), and closing the live channels with a close code of its choice (`closeLiveChannels`). (The
+ * full hostile proxy that tampers with frames is the fault-test issue's.)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -54,7 +55,7 @@ export class RewritingProxy {
   answer: ((method: string, path: string) => { readonly status: number; readonly body: unknown } | null) | null = null;
   /** How many requests `answer` answered. */
   answered = 0;
-  readonly sockets = new Set<{ destroy(): void }>();
+  readonly sockets = new Set<{ destroy(): void; write(b: Buffer): boolean; end(): void }>();
 
   private constructor(
     private readonly server: Server,
@@ -136,6 +137,18 @@ export class RewritingProxy {
     const proxy = new RewritingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     holder.proxy = proxy;
     return proxy;
+  }
+
+  /**
+   * Closes every live channel towards the engines with a WebSocket close frame of `code` (as the
+   * relay would, e.g. 4410 "device removed"), then drops the connection.
+   */
+  closeLiveChannels(code: number): void {
+    for (const s of this.sockets) {
+      s.write(Buffer.from([0x88, 0x02, (code >> 8) & 0xff, code & 0xff]));
+      s.end();
+    }
+    this.sockets.clear();
   }
 
   async close(): Promise<void> {
