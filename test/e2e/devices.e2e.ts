@@ -6,7 +6,7 @@
  * and starts over with its data gone; Bob's next message reaches Alice's primary only, and Bob's
  * conversation says Alice's devices changed.
  */
-import { expect, expectAccessible, messageLog, openConversation, send, test } from './app.js';
+import { expect, expectAccessible, messageLog, openConversation, screen, send, test } from './app.js';
 import { linkSecondDevice, pair } from './link-device.js';
 
 test("remove device 2 in Settings → Linked devices: it says it was removed, and Bob's next message never reaches it", async ({ parley }) => {
@@ -22,6 +22,7 @@ test("remove device 2 in Settings → Linked devices: it says it was removed, an
   await expect(devices.getByRole('listitem').filter({ hasText: "Alice's laptop" })).toBeVisible({ timeout: 20_000 });
   await expect(devices.getByRole('listitem').filter({ hasText: "Alice's laptop" })).toContainText(/active (today|yesterday)/);
   await expectAccessible(alice.page);
+  await screen(alice.page, 'linked-devices');
 
   await openConversation(bob.page, a);
   await send(bob.page, a, 'Before the removal');
@@ -40,6 +41,7 @@ test("remove device 2 in Settings → Linked devices: it says it was removed, an
   await expect(second.getByRole('heading', { name: 'This device was removed from your account' })).toBeVisible({ timeout: 20_000 });
   await expect(second.getByRole('heading', { name: 'Create your Parley account' })).toBeVisible();
   await expectAccessible(second);
+  await screen(second, 'device-removed');
 
   // Bob's next message reaches Alice's primary; the removed device has nothing to show it in.
   await send(bob.page, a, 'After the removal');

@@ -20,7 +20,7 @@ describe('labels', () => {
   });
 
   it('device notices name the device when known and say what to do about an unexpected link; other kinds are not theirs', () => {
-    expect(deviceNoticeText('device-linked', "Bob's <tablet>", 'Note to self')).toBe('A new device “Bob\'s <tablet>” was linked to your account. If that was not you, remove it in Settings → Linked devices.');
+    expect(deviceNoticeText('device-linked', "Bob's <tablet>", 'Note to self')).toBe('A new device “Bob\'s <tablet>” was linked to your account. If that was not you, remove it on your primary device in Settings → Linked devices.');
     expect(deviceNoticeText('device-linked', null, 'Note to self')).toMatch(/^A new device was linked/);
     expect(deviceNoticeText('device-removed', 'Laptop', 'Note to self')).toBe('“Laptop” was removed from your account.');
     expect(deviceNoticeText('device-removed', null, 'Note to self')).toBe('A device was removed from your account.');
