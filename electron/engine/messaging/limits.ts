@@ -60,3 +60,10 @@ export const STALE_ONE_TIME_PREKEY_MS = MAILBOX_RETENTION_MS;
 
 /** Relay requests at logout: unregistering must not hold the user up for long. */
 export const UNREGISTER_TIMEOUT_MS = 10_000;
+
+/**
+ * After the relay closed the live channel as "device removed" but this device still authenticates
+ * (no removal, ADR 0027), it connects again after this pause — so a relay repeating the claim
+ * cannot make it spin.
+ */
+export const REVIVE_DELAY_MS = 2_000;

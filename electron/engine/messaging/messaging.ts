@@ -48,7 +48,7 @@ import { Contacts } from './contacts.js';
 import { isRemovalProof } from './own-devices.js';
 import { MessagingCore, MessagingStopped } from './fan-out.js';
 import { InboundProcessor } from './inbound.js';
-import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
+import { INBOUND_DEDUP_RETENTION_MS, MAINTENANCE_INTERVAL_MS, RECEIPT_FLUSH_DELAY_MS, REVIVE_DELAY_MS, UNREGISTER_TIMEOUT_MS } from './limits.js';
 import { OutboxSender, textContentOf } from './outbox.js';
 import { PresenceTracker } from './presence.js';
 import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
@@ -153,6 +153,7 @@ export class Messaging {
   #maintenance: NodeJS.Timeout | undefined;
   #maintaining: Promise<void> | null = null;
   #connected: Promise<void> | null = null;
+  #removalCheck: Promise<void> | null = null;
   #live = false;
   #lastConnection = '';
   /** messages:send requests waiting for their group commit (see send). */
@@ -226,7 +227,7 @@ export class Messaging {
       relay.on('presence', (p) => this.presence.live(p.accountId, p.online, p.shared)),
       relay.on('gone', () => {
         this.#emitConnection();
-        void this.#confirmRemoval();
+        this.#removalCheck = this.#confirmRemoval();
       }),
     );
     this.#sweep();
@@ -257,7 +258,13 @@ export class Messaging {
     } catch {
       return;
     }
-    if (core.stopped || proof === null) return;
+    if (core.stopped) return;
+    if (proof === null) {
+      // The relay said "removed" but still lets this device in: not removed. Connect again, after a pause.
+      await new Promise((resolve) => setTimeout(resolve, REVIVE_DELAY_MS).unref());
+      if (!core.stopped) await core.relay.revive().catch(() => undefined);
+      return;
+    }
     if (isRemovalProof(core.account, proof)) core.removed();
   }
 
@@ -350,6 +357,11 @@ export class Messaging {
       this.inbound.disconnected();
       if (state === 'reconnecting' || state === 'gone' || state === 'closed') this.presence.disconnected();
     }
+  }
+
+  /** Resolves when the check of the latest "device removed" claim is done (tests). */
+  async removalChecked(): Promise<void> {
+    await this.#removalCheck;
   }
 
   /** Resolves when the work after the latest connection is done (tests). */

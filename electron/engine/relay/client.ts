@@ -162,6 +162,11 @@ export class RelayClient {
   connect(): Promise<void> {
     return this.socket.connect();
   }
+  /** Connects again after a "device removed" close that this device disproved (ADR 0027). */
+  revive(): Promise<void> {
+    return this.socket.revive();
+  }
+
 
   /** Closes the live channel for good; pending requests fail with CLOSED. */
   close(): void {

@@ -201,6 +201,16 @@ export class RelaySocket {
     return ready;
   }
 
+  /**
+   * Leaves `gone` and connects again: the engine found the relay's "device removed" claim false
+   * (this device still authenticates, ADR 0027). Does nothing in any other state.
+   */
+  revive(): Promise<void> {
+    if (this.connectionState !== 'gone') return Promise.resolve();
+    this.setState('idle');
+    return this.connect();
+  }
+
   /** Closes the live channel for good; pending requests fail with CLOSED. */
   close(): void {
     this.wanted = false;

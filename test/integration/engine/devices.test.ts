@@ -10,7 +10,9 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeDeviceListBody, parseDeviceList, signDeviceList, verifyDeviceList } from '../../../shared/protocol/device-list.js';
-import { concatBytes } from '../../../shared/crypto/bytes.js';
+import { concatBytes, toBase64Url } from '../../../shared/crypto/bytes.js';
+import { ed25519GenerateKeyPair } from '../../../shared/crypto/ed25519.js';
+import { systemRng } from '../../../shared/crypto/random.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { ACTIVITY_DAY_MS } from '../../../electron/engine/account/device-management.js';
 import { getContact } from '../../../electron/engine/db/contacts.js';
@@ -18,6 +20,7 @@ import { isRemovalProof } from '../../../electron/engine/messaging/own-devices.j
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { RelayClientError } from '../../../electron/engine/relay/errors.js';
 import { relayAndEngines, settledBetween, TestEngine, waitFor } from '../../support/engines.js';
+import { RewritingProxy } from './helpers/rewriting-proxy.js';
 
 const fixture = relayAndEngines();
 
@@ -134,21 +137,84 @@ describe('device management through the engine', () => {
     expect(existsSync(back.engine.profile.databasePath)).toBe(false);
   });
 
-  it('a relay that says a device was removed without the signed proof gets no wipe', async () => {
-    const alice = await fixture.engine('alice');
-    const second = await link(alice, 'Desk');
-    // The relay closing the channel is not proof: the device authenticates again, stays, keeps its data.
-    const proof = await second.engine.messaging!.relay.removalProof();
-    expect(proof).toBeNull();
-    // A list the account key did not sign, or an older one, proves nothing either.
-    const own = second.engine.current!.account;
-    const forged = parseDeviceList(own.deviceList.signed).list;
-    const withoutMe = { ...forged, version: forged.version + 1, devices: forged.devices.filter((d) => d.deviceId !== own.deviceId) };
-    const unsigned = concatBytes(encodeDeviceListBody(withoutMe), new Uint8Array(64));
-    expect(isRemovalProof(own, unsigned)).toBe(false);
-    expect(isRemovalProof(own, signDeviceList(withoutMe, alice.engine.current!.account.accountPrivateKey!))).toBe(true);
-    expect(isRemovalProof(own, own.deviceList.signed)).toBe(false);
-    expect(second.engine.getState().state).toBe('ready');
+  it('a relay that closes the channel as "device removed" without the signed proof gets no wipe: the device connects again', async () => {
+    const proxy = await RewritingProxy.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice');
+      const bob = await fixture.engine('bob');
+      await alice.add(bob);
+      await bob.add(alice);
+      const device = await TestEngine.start({ relayUrl: proxy.url });
+      fixture.track(device);
+      const offer = await device.call('link:start', { relayUrl: proxy.url });
+      const linking = alice.call('devices:link', { offerText: offer.offerText });
+      await device.waitEvent('link:status', (s) => s.phase === 'awaiting-confirmation');
+      await device.call('link:accept', { deviceName: 'Desk' });
+      await linking;
+      await device.online();
+
+      proxy.closeLiveChannels(4410); // the relay's "this device was removed", with nothing to prove it
+      await waitFor(() => device.engine.messaging!.relay.state === 'gone', 'the close');
+      await device.engine.messaging!.removalChecked();
+      await device.online();
+      await device.call('app:getState', {}); // a wipe would be queued before this
+      expect(device.engine.getState()).toMatchObject({ state: 'ready' });
+      expect(device.engine.getState().removedFromAccount).toBeUndefined();
+      expect(existsSync(device.engine.profile.databasePath)).toBe(true);
+      const bToA = (await bob.conversationWith(alice))!;
+      await bob.send(bToA, 'still here?');
+      await device.receive(bob, 'still here?');
+
+      // A list the account key did not sign, or the current one, proves nothing either.
+      const own = device.engine.current!.account;
+      const list = parseDeviceList(own.deviceList.signed).list;
+      const withoutMe = { ...list, version: list.version + 1, devices: list.devices.filter((d) => d.deviceId !== own.deviceId) };
+      expect(isRemovalProof(own, concatBytes(encodeDeviceListBody(withoutMe), new Uint8Array(64)))).toBe(false);
+      expect(isRemovalProof(own, own.deviceList.signed)).toBe(false);
+      expect(isRemovalProof(own, signDeviceList(withoutMe, alice.engine.current!.account.accountPrivateKey!))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a relay that answers DEVICE_REMOVED with a list that proves nothing (signed by another key, or an older one) gets no wipe', async () => {
+    const proxy = await RewritingProxy.start(fixture.relay.url);
+    try {
+      const alice = await fixture.engine('alice');
+      const beforeLink = alice.engine.current!.account.deviceList.signed; // signed, and without device 2 — but older
+      const device = await TestEngine.start({ relayUrl: proxy.url });
+      fixture.track(device);
+      const offer = await device.call('link:start', { relayUrl: proxy.url });
+      const linking = alice.call('devices:link', { offerText: offer.offerText });
+      await device.waitEvent('link:status', (s) => s.phase === 'awaiting-confirmation');
+      await device.call('link:accept', { deviceName: 'Laptop' });
+      await linking;
+      await device.online();
+      const own = device.engine.current!.account;
+      const list = parseDeviceList(own.deviceList.signed).list;
+      const withoutMe = { ...list, version: list.version + 1, devices: list.devices.filter((d) => d.deviceId !== own.deviceId) };
+      const otherKey = ed25519GenerateKeyPair(systemRng).privateKey;
+      let restarted = device;
+      for (const fake of [signDeviceList(withoutMe, otherKey), beforeLink]) {
+        await restarted.close();
+        proxy.answered = 0;
+        proxy.answer = (method, path) =>
+          method === 'POST' && path === '/v1/auth/session' ? { status: 410, body: { error: { code: 'DEVICE_REMOVED', message: 'removed', deviceList: toBase64Url(fake) } } } : null;
+        restarted = await TestEngine.start({ relayUrl: proxy.url, base: device.options.base, keychain: device.options.keychain, clock: device.options.clock, timers: device.options.timers });
+        fixture.track(restarted);
+        // Refused at connecting, then asked again for the proof: two answers, and the proof fails.
+        await waitFor(() => proxy.answered >= 2 && restarted.engine.messaging?.relay.state === 'gone', 'the relay’s claim and the proof request');
+        await restarted.engine.messaging!.removalChecked();
+        // A wipe would be queued behind the engine's lifecycle operations: this one runs after it.
+        await restarted.call('app:getState', {});
+        expect(restarted.engine.getState()).toMatchObject({ state: 'ready' });
+        expect(restarted.engine.getState().removedFromAccount).toBeUndefined();
+        expect(existsSync(restarted.engine.profile.databasePath)).toBe(true);
+      }
+    } finally {
+      proxy.answer = null;
+      await proxy.close();
+    }
   });
 
   it('names travel between the devices: the new device names itself, the primary renames it, a linked device renames itself only', async () => {

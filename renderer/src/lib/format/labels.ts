@@ -150,7 +150,7 @@ function lowerFirst(text: string, locale: string): string {
 export function deviceNoticeText(kind: string, name: string | null, title: string): string | null {
   switch (kind) {
     case 'device-linked':
-      return `A new device${name ? ` “${name}”` : ''} was linked to your account. If that was not you, remove it in Settings → Linked devices.`;
+      return `A new device${name ? ` “${name}”` : ''} was linked to your account. If that was not you, remove it on your primary device in Settings → Linked devices.`;
     case 'device-removed':
       return `${name ? `“${name}”` : 'A device'} was removed from your account.`;
     case 'contact-devices-changed':

@@ -5,8 +5,10 @@
  * must verify is touched; everything else is the real relay. Also, for device linking: the bytes
  * of provisioning-channel messages as they are posted (`rewriteProvisioning`), the relay
  * substituting keys in a link. Attachment downloads pass through as bytes, and a test can change
- * them (`rewriteDownload`: a flipped byte, a swapped blob) or hold them (`holdDownloads`). (The full hostile proxy that tampers with frames is the fault-test
- * issue's.)
+ * them (`rewriteDownload`: a flipped byte, a swapped blob) or hold them (`holdDownloads`). Any
+ * REST answer a test writes itself (`answer`: e.g. a relay that claims a device was removed, ADR
+ * 0027), and closing the live channels with a close code of its choice (`closeLiveChannels`). (The
+ * full hostile proxy that tampers with frames is the fault-test issue's.)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -49,7 +51,11 @@ export class RewritingProxy {
   holdDownloads: Promise<void> | null = null;
   /** Attachment downloads started through the proxy. */
   downloads = 0;
-  readonly sockets = new Set<{ destroy(): void }>();
+  /** Answers a request itself (not forwarded) when this returns an answer for its method and path. */
+  answer: ((method: string, path: string) => { readonly status: number; readonly body: unknown } | null) | null = null;
+  /** How many requests `answer` answered. */
+  answered = 0;
+  readonly sockets = new Set<{ destroy(): void; write(b: Buffer): boolean; end(): void }>();
 
   private constructor(
     private readonly server: Server,
@@ -65,6 +71,13 @@ export class RewritingProxy {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
           let sent = await body(req);
+          const own = holder.proxy?.answer?.(req.method ?? 'GET', new URL(req.url ?? '/', target).pathname) ?? null;
+          if (own) {
+            holder.proxy!.answered++;
+            res.writeHead(own.status, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(own.body));
+            return;
+          }
           const rewriteProvisioning = holder.proxy?.rewriteProvisioning;
           if (rewriteProvisioning && req.method === 'POST' && PROVISIONING_POST.test(new URL(req.url ?? '/', target).pathname)) {
             sent = rewriteProvisioningBody(sent, rewriteProvisioning);
@@ -124,6 +137,18 @@ export class RewritingProxy {
     const proxy = new RewritingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     holder.proxy = proxy;
     return proxy;
+  }
+
+  /**
+   * Closes every live channel towards the engines with a WebSocket close frame of `code` (as the
+   * relay would, e.g. 4410 "device removed"), then drops the connection.
+   */
+  closeLiveChannels(code: number): void {
+    for (const s of this.sockets) {
+      s.write(Buffer.from([0x88, 0x02, (code >> 8) & 0xff, code & 0xff]));
+      s.end();
+    }
+    this.sockets.clear();
   }
 
   async close(): Promise<void> {
