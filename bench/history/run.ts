@@ -21,9 +21,11 @@
  *    # options: --messages=N (100000) --rounds=N (3) --quick (20,000 messages, 1 round) --json
  *
  * Prints one JSON line per round and per fan-out rep, then a summary line; exits 0 whether goals
- * are met or not. Each round also records the event-loop delay of this process idle for 2 s right
- * after it (`idleLoop*`): the machine's own scheduling noise in the same run, for reading the p99s.
+ * are met or not. Each round also records, right after it, the event-loop delay of this process
+ * idle for 2 s (`idleLoop*`) and of a loop that hashes for 12 ms and yields, for 3 s (`busyLoop*`):
+ * what the machine's scheduler alone adds at that moment, for reading the p99s.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +35,7 @@ import { getOrCreateDirectConversation } from '../../electron/engine/db/conversa
 import { openDatabase, type EngineDatabase } from '../../electron/engine/db/database.js';
 import { insertMessage } from '../../electron/engine/db/messages.js';
 import { sql } from '../../electron/engine/db/sql.js';
-import { exportHistory, importHistory, openHistory, sealHistory } from '../../electron/engine/linking/history.js';
+import { exportHistory, HISTORY_SLICE_MS, importHistory, openHistory, sealHistory } from '../../electron/engine/linking/history.js';
 import type { MessagingCore } from '../../electron/engine/messaging/fan-out.js';
 import { SearchService } from '../../electron/engine/search/service.js';
 import { SEARCH_SQL_FUNCTIONS } from '../../electron/engine/search/text.js';
@@ -228,6 +230,24 @@ async function idleLoop(ms: number): Promise<Loop> {
   return r.loop;
 }
 
+/**
+ * The floor for a busy process at this load: the event-loop delay of a loop that computes for
+ * HISTORY_SLICE_MS (hashing) and yields, for `ms` — what the scheduler alone adds to work that
+ * yields as often as the export and import do.
+ */
+async function busyLoop(ms: number): Promise<Loop> {
+  const data = new Uint8Array(64 * 1024);
+  const r = await withLoop(async () => {
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      const sliceEnd = performance.now() + HISTORY_SLICE_MS;
+      while (performance.now() < sliceEnd) createHash('sha256').update(data).digest();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  });
+  return r.loop;
+}
+
 async function main(): Promise<void> {
   out({ kind: 'run', date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, load1: loadavg()[0], messages: N, rounds: ROUNDS });
   const gen = corpus(20261208, START_AT);
@@ -239,6 +259,9 @@ async function main(): Promise<void> {
     const idle = await idleLoop(2000);
     result.idleLoopP99Ms = Number(idle.p99.toFixed(1));
     result.idleLoopMaxMs = Number(idle.max.toFixed(1));
+    const busy = await busyLoop(3000);
+    result.busyLoopP99Ms = Number(busy.p99.toFixed(1));
+    result.busyLoopMaxMs = Number(busy.max.toFixed(1));
     results.push(result);
     out(result);
   }
@@ -273,6 +296,7 @@ async function main(): Promise<void> {
     worstExportLoopP99Ms: Math.max(...results.map((r) => r.exportLoopP99Ms as number)),
     worstImportLoopP99Ms: Math.max(...results.map((r) => r.importLoopP99Ms as number)),
     worstIdleLoopP99Ms: Math.max(...results.map((r) => r.idleLoopP99Ms as number)),
+    worstBusyLoopP99Ms: Math.max(...results.map((r) => r.busyLoopP99Ms as number)),
     medianRate: med(results.map((r) => r.rate as number)),
     medianBulkInsertRate: med(results.map((r) => r.bulkInsertRate as number)),
     fanOut11UsPerSend: Number(med(fan.map((f) => f.eleven)).toFixed(1)),

@@ -21,15 +21,6 @@ export function conversationPeers(db: ReadDb, ownAccountId: Uint8Array): Map<num
   return peers;
 }
 
-/**
- * An upper bound of the messages an export of rows up to `maxRowId` displayed at or after `since`
- * takes (for progress; notices and unfinished uploads are counted): one scan of the
- * messages_by_order index, not of the table.
- */
-export function exportEstimate(db: ReadDb, since: number, maxRowId: number): number {
-  return db.get<{ n: number }>(sql`SELECT count(*) AS n FROM messages INDEXED BY messages_by_order WHERE display_at >= ${since} AND id <= ${maxRowId}`)?.n ?? 0;
-}
-
 /** What an export may take: texts, and attachments the relay holds (a relay id and a key). */
 const EXPORTABLE = sql`m.message_id IS NOT NULL AND (m.kind = 'text' AND m.body IS NOT NULL AND m.body <> ''
   OR m.kind = 'attachment' AND a.attachment_id IS NOT NULL AND a.file_key IS NOT NULL AND a.ciphertext_digest IS NOT NULL AND a.plaintext_sha256 IS NOT NULL)`;

@@ -40,7 +40,7 @@ import {
 } from '../../../shared/protocol/history-archive.js';
 import { parsedDeviceList } from '../account/device-list-cache.js';
 import { PRIMARY_DEVICE_ID } from '../account/bootstrap.js';
-import { conversationPeers, exportEstimate, exportPage, importConversation, importMessages } from '../db/history.js';
+import { conversationPeers, exportPage, importConversation, importMessages } from '../db/history.js';
 import { sql } from '../db/sql.js';
 import { EngineError } from '../errors.js';
 import { sanitizeFileName } from '../files/file-names.js';
@@ -56,7 +56,7 @@ export const HISTORY_ACCEPT_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Work between two turns of the event loop (export pages, parsing, sealing; imports follow the inbound batch budget). */
 export const HISTORY_SLICE_MS = 12;
 /** Rows per export page. */
-const EXPORT_PAGE_ROWS = 250;
+const EXPORT_PAGE_ROWS = 100;
 /** Messages parsed per parser step. */
 const PARSE_STEP = 1000;
 /** Messages inserted between two looks at the clock. */
@@ -118,7 +118,7 @@ function memoryUploadState(t: Transfer): UploadStateStore {
 export async function exportHistory(
   core: Pick<MessagingCore, 'db' | 'account' | 'clock'>,
   scope: HistoryScope,
-  o: { readonly signal?: AbortSignal; readonly onProgress?: (messages: number, total: number) => void } = {},
+  o: { readonly signal?: AbortSignal; readonly onProgress?: (messages: number) => void } = {},
 ): Promise<{ archive: Uint8Array; messages: number }> {
   const createdAt = core.clock();
   const since = scope === 'all' ? 0 : Math.max(0, createdAt - HISTORY_RECENT_MS);
@@ -126,7 +126,6 @@ export async function exportHistory(
   const maxRowId = db.get<{ id: number | null }>(sql`SELECT max(id) AS id FROM messages`)?.id ?? 0;
   const own = core.account.accountId;
   const peers = conversationPeers(db, own);
-  const total = exportEstimate(db, since, maxRowId);
   // Per conversation: its encoded messages as compact chunks (one per page that touched it) and their count.
   const byConversation = new Map<number, { chunks: Uint8Array[]; count: number }>();
   let written = 0;
@@ -148,7 +147,7 @@ export async function exportHistory(
     for (const [conversationId, w] of writers) byConversation.get(conversationId)!.chunks.push(w.finish());
     afterId = page.lastId;
     if (now() - sliceStart > HISTORY_SLICE_MS) {
-      o.onProgress?.(written, total);
+      o.onProgress?.(written);
       await nextTurn();
       if (o.signal?.aborted) throw new Cancelled('cancelled');
       sliceStart = now();
@@ -161,7 +160,7 @@ export async function exportHistory(
   }
   const kept = byConversation.size;
   parts.unshift(encodeHistoryHeader({ scope, accountId: own, createdAt, since, conversationCount: kept }));
-  o.onProgress?.(written, total);
+  o.onProgress?.(written);
   return { archive: concatParts(parts), messages: written };
 }
 
@@ -401,7 +400,7 @@ export class HistoryTransfers {
     const core = this.deps.core;
     const signal = t.abort.signal;
     try {
-      const { archive, messages } = await exportHistory(core, t.view.scope, { signal, onProgress: (n, total) => this.#set(t, { messages: n, totalMessages: total }) });
+      const { archive, messages } = await exportHistory(core, t.view.scope, { signal, onProgress: (n) => this.#set(t, { messages: n }) });
       const sealed = await sealHistory(archive, core.rng, signal);
       archive.fill(0);
       const spool = this.#file(t, '.spool');
