@@ -6,30 +6,13 @@
  * her, his as received. With "None" no transfer appears and the new device starts empty.
  */
 import type { Page } from '@playwright/test';
-import { conversationButton, createAccount, expect, expectAccessible, messageLog, openConversation, ready, send, startConversation, test, type Parley } from './app.js';
-
-const PASSPHRASE = 'a passphrase for the test';
-
-async function pair(parley: Parley) {
-  const alice = await parley.open(parley.name('alice'));
-  const bob = await parley.open(parley.name('bob'));
-  const a = parley.name('alice').replace(/-/g, '_');
-  const b = parley.name('bob').replace(/-/g, '_');
-  await createAccount(alice.page, a, { passphrase: PASSPHRASE });
-  await createAccount(bob.page, b, { passphrase: PASSPHRASE });
-  await startConversation(bob.page, a);
-  await startConversation(alice.page, b);
-  return { alice, bob, a, b };
-}
+import { conversationButton, expect, expectAccessible, messageLog, openConversation, send, test } from './app.js';
+import { acceptOnNewDevice, openLinkDialog, pair, showLink } from './link-device.js';
 
 /** Links `second` to the account open on `primary` by pasted link text, with `history` chosen on the primary. */
 async function link(primary: Page, second: Page, history: 'None' | 'Last 30 days' | 'Everything'): Promise<void> {
-  await second.getByRole('button', { name: 'Link to an existing account' }).click();
-  await second.getByRole('button', { name: 'Show link' }).click();
-  await expect(second.getByRole('img', { name: 'Link QR code' })).toBeVisible({ timeout: 20_000 });
-  const text = await second.getByLabel('Link text').inputValue();
-  await primary.getByRole('button', { name: 'Settings' }).click();
-  await primary.getByRole('button', { name: 'Link a new device' }).click();
+  const { text } = await showLink(second);
+  await openLinkDialog(primary);
   const choice = primary.getByRole('group', { name: 'Message history for the new device' });
   await expect(choice.getByRole('radio', { name: 'None' })).toBeChecked();
   await expectAccessible(primary);
@@ -37,11 +20,7 @@ async function link(primary: Page, second: Page, history: 'None' | 'Last 30 days
   await primary.getByLabel('Link text from the new device').fill(text);
   await primary.getByRole('button', { name: 'Link device' }).click();
   await expect(second.getByRole('heading', { name: 'Account safety number' })).toBeVisible({ timeout: 20_000 });
-  await second.getByLabel('Name of this device').fill("Alice's laptop");
-  const passphrase = second.getByLabel('Passphrase for this device');
-  if (await passphrase.isVisible()) await passphrase.fill(PASSPHRASE);
-  await second.getByRole('button', { name: 'The numbers match: link this device' }).click();
-  await ready(second);
+  await acceptOnNewDevice(second, "Alice's laptop");
 }
 
 const region = (page: Page) => page.getByRole('region', { name: 'Message history transfer' });
