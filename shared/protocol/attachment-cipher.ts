@@ -367,12 +367,16 @@ export function* sealAttachmentSteps(plaintext: Uint8Array, deps: { readonly rng
   const ciphertext = new Uint8Array(layout.ciphertextLength);
   ciphertext.set(header.bytes, 0);
   const digest = new CiphertextDigest(header.bytes);
+  // The plaintext SHA-256 segment by segment, so no step hashes the whole plaintext at once.
+  const plainHash = sha256Stream();
   const segment = new Uint8Array(SEGMENT);
   for (let i = 0; i < layout.segments; i++) {
     const length = segmentPlaintextLength(layout, i);
     const chunk = segment.subarray(0, length);
     chunk.fill(0);
-    chunk.set(plaintext.subarray(Math.min(i * SEGMENT, plaintext.length), Math.min(i * SEGMENT + length, plaintext.length)));
+    const part = plaintext.subarray(Math.min(i * SEGMENT, plaintext.length), Math.min(i * SEGMENT + length, plaintext.length));
+    chunk.set(part);
+    plainHash.update(part);
     const sealed = sealSegment(key, header.ad, i, i === layout.segments - 1, chunk);
     ciphertext.set(sealed, sealedSegmentOffset(i));
     digest.addSealedSegment(sealed);
@@ -385,7 +389,7 @@ export function* sealAttachmentSteps(plaintext: Uint8Array, deps: { readonly rng
       length: layout.length,
       paddedLength: layout.paddedLength,
       ciphertextDigest: digest.digest(),
-      plaintextSha256: sha256(plaintext),
+      plaintextSha256: plainHash.digest(),
     },
     fileId: header.fileId,
     ciphertext,
@@ -415,11 +419,14 @@ export function* openAttachmentSteps(descriptor: AttachmentDescriptor, ciphertex
   const padded = new Uint8Array(layout.paddedLength);
   try {
     const digest = new CiphertextDigest(header.bytes);
+    // Hashed as the segments open (nothing is released before every check below has passed).
+    const plainHash = sha256Stream();
     for (let i = 0; i < layout.segments; i++) {
       const offset = sealedSegmentOffset(i);
       const sealed = ciphertext.subarray(offset, offset + segmentPlaintextLength(layout, i) + ATTACHMENT_TAG_LENGTH);
       const plain = openSegment(descriptor.key, header.ad, i, i === layout.segments - 1, sealed);
       padded.set(plain, i * SEGMENT);
+      plainHash.update(plain.subarray(0, Math.max(0, Math.min(plain.length, layout.length - i * SEGMENT))));
       wipe(plain);
       digest.addSealedSegment(sealed);
       if (i < layout.segments - 1) yield i;
@@ -428,12 +435,10 @@ export function* openAttachmentSteps(descriptor: AttachmentDescriptor, ciphertex
       throw new ProtocolError('DIGEST_MISMATCH', 'ciphertext digest differs from the announced one');
     }
     if (!isZeroPadding(padded.subarray(layout.length))) throw new ProtocolError('MALFORMED', 'attachment padding is not zero');
-    const plaintext = padded.slice(0, layout.length);
-    if (!constantTimeEqual(sha256(plaintext), descriptor.plaintextSha256)) {
-      wipe(plaintext);
+    if (!constantTimeEqual(plainHash.digest(), descriptor.plaintextSha256)) {
       throw new ProtocolError('DIGEST_MISMATCH', 'plaintext SHA-256 differs from the announced one');
     }
-    return plaintext;
+    return padded.slice(0, layout.length);
   } finally {
     wipe(padded);
   }

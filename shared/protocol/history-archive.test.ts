@@ -139,7 +139,6 @@ describe('history archive (docs/protocol.md §22)', () => {
       const m = messageBytes(text());
       return concatParts([encodeHistoryHeader({ scope: 'all', accountId: me, createdAt: NOW, since: 0, conversationCount: 2 }), encodeConversationStart(bob, 1), m, encodeConversationStart(bob, 1), m]);
     }],
-    ['messages out of display order', () => concatParts([encodeHistoryHeader({ scope: 'all', accountId: me, createdAt: NOW, since: 0, conversationCount: 1 }), encodeConversationStart(bob, 2), messageBytes(text({ sentAt: NOW - 10, receivedAt: NOW })), messageBytes(text({ sentAt: NOW - 20, receivedAt: NOW }))])],
     ['more conversations than the limit', () => { const b = encodeHistoryArchive(archive); b.set([0, 1, 0x86, 0xa1], 34); return b; }],
     ['a pointer whose padded length is not Padmé', () => { const m = messageBytes({ ...text(), kind: 'attachment', body: '', pointer: { ...pointer, dimensions: null, thumbnail: null } }); m[m.length - 1 - 2 - 5 - 1 - 9 - 64 - 1]! ^= 1; return withMessageBytes(m); }],
   ];

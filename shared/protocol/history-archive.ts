@@ -4,8 +4,8 @@
  * encrypted as one file with the file cipher (attachment-cipher.ts, §17) under a fresh key and goes
  * through the relay's attachment store; the key and digests travel end to end (content 0x0D).
  *
- * Compact and strictly parsed: conversations by peer account id, each with its messages in display
- * order — kind, direction and status, the sender's device and message id, the sender's and the
+ * Compact and strictly parsed: conversations by peer account id, each with its messages in the
+ * exporting device's arrival order — kind, direction and status, the sender's device and message id, the sender's and the
  * exporter's times, the text or caption, and for a file its attachment pointer (§17.9: the relay id
  * and key of the ciphertext, never the file's plaintext). Every violation is MALFORMED, another
  * version UNSUPPORTED_VERSION, another account's archive UNTRUSTED_IDENTITY.
@@ -162,19 +162,25 @@ export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
  * stepped to the end, so a caller that imports only complete archives never imports a part of a
  * malformed one. Checks (§22.3): version (UNSUPPORTED_VERSION), scope and `since`, the account
  * (UNTRUSTED_IDENTITY), counts, distinct peers, kinds, states, UTF-8 and lengths, pointers (§17.9),
- * times (display time ≥ since, received ≤ createdAt, display order within a conversation), no
- * trailing bytes; anything else MALFORMED.
+ * times (display time ≥ since, received ≤ createdAt), no trailing bytes; anything else MALFORMED.
  */
 export class HistoryArchiveParser {
   readonly header: HistoryArchiveHeader;
   readonly #r: Reader;
+  readonly #keep: boolean;
   readonly #conversations: ArchivedConversation[] = [];
   readonly #peers = new Set<string>();
-  #current: { peerAccountId: Uint8Array; messages: ArchivedMessage[]; left: number; lastDisplay: number } | null = null;
+  #current: { peerAccountId: Uint8Array; messages: ArchivedMessage[]; left: number } | null = null;
+  #started = 0;
   #messages = 0;
   #done = false;
 
-  constructor(bytes: Uint8Array, expectedAccountId: Uint8Array) {
+  /**
+   * `keep: false` parses without holding the messages (a first, checking pass, or a reader that
+   * consumes them one by one with `next`); `result` then is not available.
+   */
+  constructor(bytes: Uint8Array, expectedAccountId: Uint8Array, o: { readonly keep?: boolean } = {}) {
+    this.#keep = o.keep ?? true;
     this.#r = new Reader(bytes, 'history archive');
     const r = this.#r;
     const version = r.u8();
@@ -199,40 +205,48 @@ export class HistoryArchiveParser {
 
   /** Parses up to `limit` more messages; true once the whole archive is parsed and checked. */
   step(limit: number): boolean {
+    for (let n = 0; n < limit; n++) if (this.next() === null) return true;
+    return this.#done || this.#atEnd();
+  }
+
+  /**
+   * The next message with its conversation's peer, or null once the archive ended (and every byte
+   * of it was checked). A caller that imports as it reads MUST have checked the whole archive first
+   * (a parser with `keep: false` stepped to the end), so nothing of a malformed one is imported.
+   */
+  next(): { readonly peerAccountId: Uint8Array; readonly message: ArchivedMessage } | null {
     const r = this.#r;
-    let budget = limit;
-    while (!this.#done) {
-      if (this.#current === null) {
-        if (this.#conversations.length === this.header.conversationCount) {
-          r.end();
-          this.#done = true;
-          break;
-        }
-        const peerAccountId = r.bytes(ACCOUNT_ID_LENGTH);
-        const hex = toHex(peerAccountId);
-        if (this.#peers.has(hex)) throw malformed('a conversation appears twice');
-        this.#peers.add(hex);
-        const left = r.u32();
-        if (left < 1) throw malformed('an empty conversation');
-        this.#current = { peerAccountId, messages: [], left, lastDisplay: 0 };
-        continue;
-      }
-      if (budget <= 0) return false;
-      const c = this.#current;
-      const m = this.#message(c.lastDisplay);
-      c.lastDisplay = Math.min(m.sentAt, m.receivedAt);
-      c.messages.push(m);
-      this.#messages++;
-      budget--;
-      if (--c.left === 0) {
-        this.#conversations.push({ peerAccountId: c.peerAccountId, messages: c.messages });
-        this.#current = null;
-      }
+    while (this.#current === null) {
+      if (this.#done || this.#atEnd()) return null;
+      const peerAccountId = r.bytes(ACCOUNT_ID_LENGTH);
+      const hex = toHex(peerAccountId);
+      if (this.#peers.has(hex)) throw malformed('a conversation appears twice');
+      this.#peers.add(hex);
+      const left = r.u32();
+      if (left < 1) throw malformed('an empty conversation');
+      this.#started++;
+      this.#current = { peerAccountId, messages: [], left };
     }
+    const c = this.#current;
+    const m = this.#message();
+    if (this.#keep) c.messages.push(m);
+    this.#messages++;
+    if (--c.left === 0) {
+      if (this.#keep) this.#conversations.push({ peerAccountId: c.peerAccountId, messages: c.messages });
+      this.#current = null;
+    }
+    return { peerAccountId: c.peerAccountId, message: m };
+  }
+
+  /** Between conversations: true (and checked: no trailing bytes) once the last one was read. */
+  #atEnd(): boolean {
+    if (this.#current !== null || this.#started < this.header.conversationCount) return false;
+    this.#r.end();
+    this.#done = true;
     return true;
   }
 
-  #message(lastDisplay: number): ArchivedMessage {
+  #message(): ArchivedMessage {
     const r = this.#r;
     const kindByte = r.u8();
     const kind: HistoryKind | undefined = kindByte === KIND_BYTES.text ? 'text' : kindByte === KIND_BYTES.attachment ? 'attachment' : undefined;
@@ -249,7 +263,6 @@ export class HistoryArchiveParser {
     const display = Math.min(sentAt, receivedAt);
     if (receivedAt > this.header.createdAt) throw malformed('a message received after the archive was made');
     if (display < this.header.since) throw malformed('a message older than the archive covers');
-    if (display < lastDisplay) throw malformed('messages out of display order');
     const bodyBytes = r.var32(kind === 'text' ? MAX_HISTORY_TEXT_BYTES : MAX_HISTORY_CAPTION_BYTES);
     if (kind === 'text' && bodyBytes.length === 0) throw malformed('an empty text');
     let body: string;
@@ -273,9 +286,9 @@ export class HistoryArchiveParser {
     };
   }
 
-  /** The parsed archive; only after `step` returned true. */
+  /** The parsed archive; only after `step` returned true, and only with `keep`. */
   result(): HistoryArchive {
-    if (!this.#done) throw new Error('history archive: not parsed to the end');
+    if (!this.#done || !this.#keep) throw new Error('history archive: not parsed to the end, or parsed without keeping it');
     const { scope, accountId, createdAt, since } = this.header;
     return { scope, accountId, createdAt, since, conversations: this.#conversations };
   }

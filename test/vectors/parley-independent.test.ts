@@ -2149,7 +2149,7 @@ describe('History archive, recomputed from docs/protocol.md §22 and §17', () =
           if (p.dimensions) parts.push(u16(p.dimensions.width), u16(p.dimensions.height));
           if (p.thumbnail !== null) parts.push(u32(unhex(p.thumbnail).length), unhex(p.thumbnail));
         }
-        // The display order of §22.2 (min(sentAt, receivedAt), non-decreasing), and nothing older than `since`.
+        // §22.2: nothing displayed (min(sentAt, receivedAt)) before `since`.
         expect(Math.min(m.sentAt, m.receivedAt)).toBeGreaterThanOrEqual(o.since);
       }
     }

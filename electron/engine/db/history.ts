@@ -12,28 +12,22 @@ import type { ReadDb, WriteDb } from './database.js';
 import { blob, blobOrNull, flag } from './rows.js';
 import { sql } from './sql.js';
 
-/** A conversation that has something to export: its id, peer (the own account for the note to self) and count. */
-export type ExportConversation = { readonly id: number; readonly peerAccountId: Uint8Array; readonly count: number; readonly noteToSelf: boolean };
+/** Every conversation's peer (the own account for the note to self), by conversation id. */
+export function conversationPeers(db: ReadDb, ownAccountId: Uint8Array): Map<number, Uint8Array> {
+  const peers = new Map<number, Uint8Array>();
+  for (const r of db.all<{ id: number; peer: Uint8Array | null }>(sql`SELECT id, peer_account_id AS peer FROM conversations`)) {
+    peers.set(r.id, r.peer === null ? ownAccountId : blob(r.peer));
+  }
+  return peers;
+}
 
 /** What an export may take: texts, and attachments the relay holds (a relay id and a key). */
 const EXPORTABLE = sql`m.message_id IS NOT NULL AND (m.kind = 'text' AND m.body IS NOT NULL AND m.body <> ''
   OR m.kind = 'attachment' AND a.attachment_id IS NOT NULL AND a.file_key IS NOT NULL AND a.ciphertext_digest IS NOT NULL AND a.plaintext_sha256 IS NOT NULL)`;
 
-/** The conversations with exportable messages displayed at or after `since` (rows up to `maxRowId`), by id. */
-export function exportConversations(db: ReadDb, ownAccountId: Uint8Array, since: number, maxRowId: number): ExportConversation[] {
-  return db
-    .all<{ id: number; peer: Uint8Array | null; kind: string; n: number }>(
-      sql`SELECT c.id AS id, c.peer_account_id AS peer, c.kind AS kind, count(*) AS n
-        FROM conversations c JOIN messages m ON m.conversation_id = c.id LEFT JOIN attachments a ON a.message_row_id = m.id
-        WHERE m.display_at >= ${since} AND m.id <= ${maxRowId} AND ${EXPORTABLE}
-        GROUP BY c.id ORDER BY c.id`,
-    )
-    .map((r) => ({ id: r.id, peerAccountId: r.peer === null ? ownAccountId : blob(r.peer), count: r.n, noteToSelf: r.kind === 'note-to-self' }));
-}
-
 type Row = {
   id: number;
-  display_at: number;
+  conversation_id: number;
   kind: 'text' | 'attachment';
   direction: 'incoming' | 'outgoing';
   sender_device_id: number | null;
@@ -57,29 +51,30 @@ type Row = {
   original: number | null;
 };
 
-export type ExportCursor = { readonly displayAt: number; readonly id: number } | null;
-
-/** One page of a conversation's exportable messages after `cursor`, in display order; the next cursor. */
+/**
+ * One page of exportable messages after row `afterId` (up to `maxRowId`), in row order — the
+ * order they arrived on this device, which is also how their display ties break (DESIGN §4). Row
+ * order reads the table front to back, each page of it once; reading conversation by conversation
+ * in display order would read (and decrypt, SQLCipher) every table page once per conversation.
+ */
 export function exportPage(
   db: ReadDb,
-  conversationId: number,
   since: number,
-  cursor: ExportCursor,
+  afterId: number,
   limit: number,
   ownDeviceId: number,
   maxRowId: number,
-): { messages: ArchivedMessage[]; next: ExportCursor } {
-  const after = cursor ? sql`AND (m.display_at, m.id) > (${cursor.displayAt}, ${cursor.id})` : sql``;
+): { rows: { conversationId: number; message: ArchivedMessage }[]; lastId: number; full: boolean } {
   const rows = db.all<Row>(sql`
-    SELECT m.id, m.display_at, m.kind, m.direction, m.sender_device_id, m.message_id, m.sent_at, m.received_at, m.body, m.status, m.read_at,
+    SELECT m.id, m.conversation_id, m.kind, m.direction, m.sender_device_id, m.message_id, m.sent_at, m.received_at, m.body, m.status, m.read_at,
       a.attachment_id, a.file_key, a.length, a.padded_length, a.ciphertext_digest, a.plaintext_sha256, a.media_type, a.file_name,
       a.width, a.height, a.thumbnail, a.original
     FROM messages m LEFT JOIN attachments a ON a.message_row_id = m.id
-    WHERE m.conversation_id = ${conversationId} AND m.display_at >= ${since} AND m.id <= ${maxRowId} AND ${EXPORTABLE} ${after}
-    ORDER BY m.display_at, m.id LIMIT ${limit}`);
-  const messages = rows.map((r): ArchivedMessage => {
+    WHERE m.id > ${afterId} AND m.id <= ${maxRowId} AND m.display_at >= ${since} AND ${EXPORTABLE}
+    ORDER BY m.id LIMIT ${limit}`);
+  const out = rows.map((r) => {
     const incoming = r.direction === 'incoming';
-    return {
+    const message: ArchivedMessage = {
       kind: r.kind,
       direction: r.direction,
       status: incoming ? null : (r.status ?? 'sent'),
@@ -102,9 +97,9 @@ export function exportPage(
             }
           : null,
     };
+    return { conversationId: r.conversation_id, message };
   });
-  const last = rows[rows.length - 1];
-  return { messages, next: last ? { displayAt: last.display_at, id: last.id } : cursor };
+  return { rows: out, lastId: rows[rows.length - 1]?.id ?? afterId, full: rows.length === limit };
 }
 
 /**

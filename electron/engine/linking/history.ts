@@ -40,7 +40,7 @@ import {
 } from '../../../shared/protocol/history-archive.js';
 import { parsedDeviceList } from '../account/device-list-cache.js';
 import { PRIMARY_DEVICE_ID } from '../account/bootstrap.js';
-import { exportConversations, exportPage, importConversation, importMessages, type ExportCursor } from '../db/history.js';
+import { conversationPeers, exportPage, importConversation, importMessages } from '../db/history.js';
 import { sql } from '../db/sql.js';
 import { EngineError } from '../errors.js';
 import { sanitizeFileName } from '../files/file-names.js';
@@ -48,14 +48,15 @@ import { isTransferError } from '../files/errors.js';
 import { cancelUpload, downloadAttachment, uploadSpool, type RetryOptions, type UploadState, type UploadStateStore } from '../files/transfer.js';
 import { encodeContent } from '../messaging/content.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
+import { INBOUND_BATCH_BUDGET_MS, INBOUND_BATCH_MIN_BUDGET_MS, INBOUND_BATCH_TARGET_MS } from '../messaging/limits.js';
 import { HISTORY_TRANSFER_ID_LENGTH, type HistoryTransferMessage } from './history-content.js';
 
 /** A new device takes an archive only this long after its own entry was added to the list. */
 export const HISTORY_ACCEPT_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** Work between two turns of the event loop (export pages, parsing, import transactions, sealing). */
+/** Work between two turns of the event loop (export pages, parsing, sealing; imports follow the inbound batch budget). */
 export const HISTORY_SLICE_MS = 12;
 /** Rows per export page. */
-const EXPORT_PAGE_ROWS = 500;
+const EXPORT_PAGE_ROWS = 100;
 /** Messages parsed per parser step. */
 const PARSE_STEP = 1000;
 /** Messages inserted between two looks at the clock. */
@@ -110,50 +111,56 @@ function memoryUploadState(t: Transfer): UploadStateStore {
 }
 
 /**
- * Exports the history of `scope` from this device's database into one archive (§22), reading in
- * keyset pages and yielding between slices. Messages that arrive meanwhile are not in it (the
+ * Exports the history of `scope` from this device's database into one archive (§22), reading the
+ * table front to back in pages (row order = arrival order) and yielding between slices. Messages that arrive meanwhile are not in it (the
  * largest row id at the start bounds every page); they reach the new device directly.
  */
 export async function exportHistory(
   core: Pick<MessagingCore, 'db' | 'account' | 'clock'>,
   scope: HistoryScope,
-  o: { readonly signal?: AbortSignal; readonly onProgress?: (messages: number, total: number) => void } = {},
+  o: { readonly signal?: AbortSignal; readonly onProgress?: (messages: number) => void } = {},
 ): Promise<{ archive: Uint8Array; messages: number }> {
   const createdAt = core.clock();
   const since = scope === 'all' ? 0 : Math.max(0, createdAt - HISTORY_RECENT_MS);
   const db = core.db.reader;
   const maxRowId = db.get<{ id: number | null }>(sql`SELECT max(id) AS id FROM messages`)?.id ?? 0;
   const own = core.account.accountId;
-  const conversations = exportConversations(db, own, since, maxRowId);
-  const total = conversations.reduce((n, c) => n + c.count, 0);
-  const parts: Uint8Array[] = [];
+  const peers = conversationPeers(db, own);
+  // Per conversation: its encoded messages as compact chunks (one per page that touched it) and their count.
+  const byConversation = new Map<number, { chunks: Uint8Array[]; count: number }>();
   let written = 0;
-  let kept = 0;
+  let afterId = 0;
   let sliceStart = now();
-  for (const c of conversations) {
-    const w = new Writer();
-    let count = 0;
-    let cursor: ExportCursor = null;
-    for (;;) {
-      const page = exportPage(db, c.id, since, cursor, EXPORT_PAGE_ROWS, core.account.deviceId, maxRowId);
-      for (const m of page.messages) writeArchivedMessage(w, clampReceived(m, createdAt));
-      count += page.messages.length;
-      written += page.messages.length;
-      cursor = page.next;
-      if (now() - sliceStart > HISTORY_SLICE_MS) {
-        o.onProgress?.(written, total);
-        await nextTurn();
-        if (o.signal?.aborted) throw new Cancelled('cancelled');
-        sliceStart = now();
-      }
-      if (page.messages.length < EXPORT_PAGE_ROWS) break;
+  for (;;) {
+    const page = exportPage(db, since, afterId, EXPORT_PAGE_ROWS, core.account.deviceId, maxRowId);
+    const writers = new Map<number, Writer>();
+    for (const { conversationId, message } of page.rows) {
+      if (!peers.has(conversationId)) continue;
+      let w = writers.get(conversationId);
+      if (!w) writers.set(conversationId, (w = new Writer()));
+      writeArchivedMessage(w, clampReceived(message, createdAt));
+      let c = byConversation.get(conversationId);
+      if (!c) byConversation.set(conversationId, (c = { chunks: [], count: 0 }));
+      c.count++;
+      written++;
     }
-    if (count === 0) continue; // deleted meanwhile
-    parts.push(encodeConversationStart(c.peerAccountId, count), w.finish());
-    kept++;
+    for (const [conversationId, w] of writers) byConversation.get(conversationId)!.chunks.push(w.finish());
+    afterId = page.lastId;
+    if (now() - sliceStart > HISTORY_SLICE_MS) {
+      o.onProgress?.(written);
+      await nextTurn();
+      if (o.signal?.aborted) throw new Cancelled('cancelled');
+      sliceStart = now();
+    }
+    if (!page.full) break;
   }
+  const parts: Uint8Array[] = [];
+  for (const [conversationId, c] of [...byConversation].sort((x, y) => x[0] - y[0])) {
+    parts.push(encodeConversationStart(peers.get(conversationId)!, c.count), ...c.chunks);
+  }
+  const kept = byConversation.size;
   parts.unshift(encodeHistoryHeader({ scope, accountId: own, createdAt, since, conversationCount: kept }));
-  o.onProgress?.(written, total);
+  o.onProgress?.(written);
   return { archive: concatParts(parts), messages: written };
 }
 
@@ -164,8 +171,9 @@ function clampReceived(m: ArchivedMessage, createdAt: number): ArchivedMessage {
 
 /**
  * Parses an archive strictly (§22.3) and imports it into this device's database: nothing is written
- * unless all of it parses. Imports in transactions of about HISTORY_SLICE_MS, skipping conversations
+ * unless all of it parses. Imports in short transactions between turns of the event loop, skipping conversations
  * with peers this device does not hold and messages it already has. Returns the count added.
+ * Transactions follow the inbound batches' budget (INBOUND_BATCH_TARGET_MS of work and commit).
  */
 export async function importHistory(
   core: Pick<MessagingCore, 'db' | 'account' | 'clock'>,
@@ -173,39 +181,57 @@ export async function importHistory(
   o: { readonly signal?: AbortSignal; readonly onProgress?: (messages: number, total: number) => void; readonly onConversation?: (id: number) => void } = {},
 ): Promise<{ imported: number; total: number }> {
   const own = core.account.accountId;
-  const parser = new HistoryArchiveParser(archive, own);
-  while (!parser.step(PARSE_STEP)) {
+  // First pass: check every byte, holding nothing (so nothing of a malformed archive is imported).
+  const check = new HistoryArchiveParser(archive, own, { keep: false });
+  while (!check.step(PARSE_STEP)) {
     await nextTurn();
     if (o.signal?.aborted) throw new Cancelled('cancelled');
   }
-  const parsed = parser.result();
-  const total = parser.messages;
+  const total = check.messages;
+  // Second pass: read and import as it goes, so a large archive's messages never pile up in memory.
+  const reader = new HistoryArchiveParser(archive, own, { keep: false });
   const db = core.db.writer;
-  let done = 0;
+  const conversations = new Map<string, number | null>();
+  const conversationOf = (peer: Uint8Array): number | null => {
+    const key = toHex(peer);
+    let id = conversations.get(key);
+    if (id === undefined) {
+      id = importConversation(db, peer, own, core.clock());
+      conversations.set(key, id);
+      if (id !== null) o.onConversation?.(id);
+    }
+    return id;
+  };
+  let next = reader.next();
+  let read = 0;
   let imported = 0;
-  for (const c of parsed.conversations) {
-    const conversationId = db.transaction(() => importConversation(db, c.peerAccountId, own, core.clock()));
-    if (conversationId === null) {
-      done += c.messages.length;
-      continue;
-    }
-    const senderOf = (m: ArchivedMessage): Uint8Array => (m.direction === 'incoming' ? c.peerAccountId : own);
-    let i = 0;
-    while (i < c.messages.length) {
-      if (o.signal?.aborted) throw new Cancelled('cancelled');
-      const sliceStart = now();
-      db.transaction(() => {
-        while (i < c.messages.length && now() - sliceStart < HISTORY_SLICE_MS) {
-          const slice = c.messages.slice(i, i + IMPORT_STEP);
-          imported += importMessages(db, conversationId, slice, senderOf, sanitizeFileName);
-          i += slice.length;
+  let lastCommitMs = 0;
+  const batch: ArchivedMessage[] = [];
+  while (next !== null) {
+    if (o.signal?.aborted) throw new Cancelled('cancelled');
+    // As inbound batches do (DESIGN §4): work + commit aim at INBOUND_BATCH_TARGET_MS, so a slow
+    // commit (the WAL write and fsync of every page the slice changed) shortens the next slice.
+    const budget = Math.max(INBOUND_BATCH_MIN_BUDGET_MS, Math.min(INBOUND_BATCH_BUDGET_MS, INBOUND_BATCH_TARGET_MS - lastCommitMs));
+    const sliceStart = now();
+    let worked = sliceStart;
+    db.transaction(() => {
+      while (next !== null && now() - sliceStart < budget) {
+        const peer = next.peerAccountId;
+        const conversationId = conversationOf(peer);
+        batch.length = 0;
+        while (next !== null && next.peerAccountId === peer && batch.length < IMPORT_STEP) {
+          batch.push(next.message);
+          next = reader.next();
         }
-      });
-      o.onProgress?.(done + i, total);
-      await nextTurn();
-    }
-    done += c.messages.length;
-    o.onConversation?.(conversationId);
+        read += batch.length;
+        if (conversationId === null) continue; // not a contact here
+        imported += importMessages(db, conversationId, batch, (m) => (m.direction === 'incoming' ? peer : own), sanitizeFileName);
+      }
+      worked = now();
+    });
+    lastCommitMs = now() - worked;
+    o.onProgress?.(read, total);
+    await nextTurn();
   }
   o.onProgress?.(total, total);
   return { imported, total };
@@ -374,7 +400,7 @@ export class HistoryTransfers {
     const core = this.deps.core;
     const signal = t.abort.signal;
     try {
-      const { archive, messages } = await exportHistory(core, t.view.scope, { signal, onProgress: (n, total) => this.#set(t, { messages: n, totalMessages: total }) });
+      const { archive, messages } = await exportHistory(core, t.view.scope, { signal, onProgress: (n) => this.#set(t, { messages: n }) });
       const sealed = await sealHistory(archive, core.rng, signal);
       archive.fill(0);
       const spool = this.#file(t, '.spool');

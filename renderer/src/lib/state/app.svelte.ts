@@ -23,6 +23,7 @@ import { browserNotificationApi, Notifier } from './notifier.js';
 import { SearchState } from './search.svelte.js';
 import { SessionState } from './session.svelte.js';
 import { LinkingState } from './linking.svelte.js';
+import { HistoryState } from './history.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 import { acceptKeyChange, VerificationState } from './verification.svelte.js';
 import { UserInputReporter } from './user-input.js';
@@ -56,6 +57,7 @@ export class AppState {
   #conversations = $state.raw<ConversationListState | null>(null);
   #settings = $state.raw<SettingsState | null>(null);
   #linking = $state.raw<LinkingState | null>(null);
+  #history = $state.raw<HistoryState | null>(null);
   /** The safety number of the message request on screen (its banner shows it). */
   #requestSafety = $state.raw<{ readonly contactId: string; readonly groups: readonly string[] } | null>(null);
   #chat = $state.raw<ChatState | null>(null);
@@ -98,6 +100,10 @@ export class AppState {
   /** Device linking: the new device's link, and Settings → Linked devices. */
   get linking(): LinkingState | null {
     return this.#linking;
+  }
+  /** History transfers to or from a newly linked device (either role). */
+  get history(): HistoryState | null {
+    return this.#history;
   }
   get chat(): ChatState | null {
     return this.#chat;
@@ -154,6 +160,7 @@ export class AppState {
     this.#conversations = new ConversationListState(bridge, this.#timers);
     this.#settings = new SettingsState(bridge);
     this.#linking = new LinkingState(bridge);
+    this.#history = new HistoryState(bridge);
     this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
     this.#attachments = new AttachmentsState(bridge);
     this.#avatars = new AvatarsState(bridge);
@@ -165,7 +172,7 @@ export class AppState {
 
   async #lifecycle(state: EngineState): Promise<void> {
     if (state.state === 'ready') {
-      await Promise.all([this.#conversations?.load(), this.#settings?.load(), this.#linking?.loadDevices()]);
+      await Promise.all([this.#conversations?.load(), this.#settings?.load(), this.#linking?.loadDevices(), this.#history?.load()]);
       return;
     }
     this.#closeChat();
@@ -176,6 +183,7 @@ export class AppState {
     this.#conversations?.clear();
     this.#settings?.clear();
     this.#linking?.clear();
+    this.#history?.clear();
     this.#avatars?.clear();
     this.#connection = null;
     this.#route = { screen: 'home' };
@@ -186,6 +194,7 @@ export class AppState {
     bridge.on('link:status', (status) => this.#linking?.onStatus(status));
     // Linked, removed or renamed here or on another device of the account.
     bridge.on('devices:changed', () => void this.#linking?.loadDevices());
+    bridge.on('history:status', (view) => this.#history?.onStatus(view));
     bridge.on('message:added', (p) => this.#messageAdded(p.message));
     bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
     bridge.on('message:removed', (p) => {

@@ -7,7 +7,7 @@
  * shown where they happened. The offer text is a single-use capability to link *this* new device;
  * it is shown because it must be (QR, copy), and dropped when the link ends.
  */
-import type { Bridge, LinkStatusView, OwnDeviceView } from '../../../../shared/api/types.js';
+import type { Bridge, HistoryChoice, LinkStatusView, OwnDeviceView } from '../../../../shared/api/types.js';
 import { describeError } from '../format/labels.js';
 import { settle } from './call.js';
 
@@ -147,8 +147,8 @@ export class LinkingState {
     }
   }
 
-  /** Links the new device behind a scanned or pasted offer, or a typed code. */
-  async linkDevice(input: { offerText: string } | { code: string }): Promise<boolean> {
+  /** Links the new device behind a scanned or pasted offer, or a typed code, with the history the person chose. */
+  async linkDevice(input: ({ offerText: string } | { code: string }) & { history?: HistoryChoice }): Promise<boolean> {
     this.#linking = true;
     this.#linkError = null;
     this.#linked = null;
