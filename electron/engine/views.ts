@@ -14,6 +14,7 @@ import type {
 import { MAX_PREVIEW_LENGTH } from '../../shared/api/view-models.js';
 import { bytesEqual, fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
 import { deviceListFreshness, hasCapability, hasPq, type DeviceList } from '../../shared/protocol/device-list.js';
+import { profileKeyId } from '../../shared/protocol/profile.js';
 import { deviceFingerprint, formatSafetyNumber, safetyNumber } from '../../shared/protocol/safety-number.js';
 import type { LocalAccount } from './db/account.js';
 import { parsedDeviceList } from './account/device-list-cache.js';
@@ -95,6 +96,12 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
   };
 }
 
+/** Sealed sender towards a contact (messaging/sealed.ts sends by the same rule). */
+function sealedSenderState(profileKey: Uint8Array | null, refusedKeyId: Uint8Array | null): 'sealed' | 'no-token' | 'stale-token' {
+  if (!profileKey) return 'no-token';
+  return refusedKeyId && bytesEqual(refusedKeyId, profileKeyId(profileKey)) ? 'stale-token' : 'sealed';
+}
+
 export function conversationView(r: ConversationListRow, presence: Presence, now: number): ConversationView {
   const s = listSummary(r.deviceList, now);
   const note = r.conversation.kind === 'note-to-self';
@@ -120,6 +127,7 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     presence,
     verified: r.verified,
     quantumResistant: s.quantumResistant,
+    sealedSender: note ? null : sealedSenderState(r.profileKey, r.tokenRefusedKeyId),
     showsFiles: note || s.showsFiles,
     keyChangePending: r.keyChangePending,
     lastActivityAt: r.conversation.lastActivityAt,
