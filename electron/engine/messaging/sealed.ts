@@ -5,12 +5,15 @@
  * message per device, made by the outbox as always) become one multi-recipient upload under this
  * device's sender certificate, posted without authentication with the contact's delivery token;
  * typing goes the same way, online-only (never stored). `trySend` answers null when the send must
- * go the authenticated way: to this account's own devices (ADR 0029), a decryption error, no token
+ * go the authenticated way: a decryption error, no token
  * (a stranger who has not shared a profile key), a token the relay refused (the contact rotated its
  * key on a block: remembered until a newer key arrives, and the conversation changes to
  * `sealedSender: 'stale-token'`, shown in its header), no pinned certificate key or no certificate,
- * or an upload over the size bound. Every other relay answer (MISMATCHED_DEVICES, MAILBOX_FULL, …) is the outbox's, as for an
- * authenticated send.
+ * or an upload over the size bound. Every other relay answer (MISMATCHED_DEVICES, MAILBOX_FULL, …)
+ * is the outbox's, as for an authenticated send. Sends to this account's other devices go sealed
+ * too, with the account's own token, naming **every** device of the account — this one included,
+ * with an empty inner message that it drops when its own envelope comes back — so the fan-out does
+ * not point at the sender (ADR 0029).
  *
  * Receiving: `open` turns a sealed envelope into the inner message and its certified sender (steps
  * 1–6 of §21.6) before the inbound batch looks the sender up; `accept` (steps 7–8) runs inside the
@@ -135,6 +138,16 @@ export class SealedSender {
 
   // ── Sending ──
 
+  /** This account's own delivery token (sends to its other devices), once the relay holds its hash. */
+  #ownToken(): { token: Uint8Array; keyId: Uint8Array; refused: boolean } | null {
+    const own = getOwnProfile(this.core.db.writer);
+    if (!own) return null;
+    const keyId = profileKeyId(own.profileKey);
+    const registered = ownTokenKeyId(this.core.db.writer);
+    if (!registered || !bytesEqual(registered, keyId)) return null;
+    return { token: deliveryToken(own.profileKey), keyId, refused: false };
+  }
+
   /** The contact's delivery token, or why there is none. */
   #token(db: WriteDb, recipient: Uint8Array): { token: Uint8Array; keyId: Uint8Array; refused: boolean } | 'no-token' | 'stale-token' {
     const profile = getContactProfile(db, recipient);
@@ -155,9 +168,10 @@ export class SealedSender {
   async trySend(send: OutboxSend): Promise<{ serverTimestamp: number } | null> {
     const { core } = this;
     const recipient = send.recipientAccountId;
-    if (core.isSelf(recipient) || send.kind === 'decryption-error' || send.envelopes.length === 0) return null;
-    const token = this.#token(core.db.writer, recipient);
-    if (typeof token === 'string') return null;
+    if (send.kind === 'decryption-error' || send.envelopes.length === 0) return null;
+    const self = core.isSelf(recipient);
+    const token = self ? this.#ownToken() : this.#token(core.db.writer, recipient);
+    if (token === null || typeof token === 'string') return null;
     if (this.trust().size === 0) return null;
     const certificate = await this.certificate();
     core.check();
@@ -169,10 +183,13 @@ export class SealedSender {
       if (!t) return null; // the outbox brings envelopes in line with the list first
       recipients.push({ accountId: recipient, deviceId: e.deviceId, identityKey: t.entry.identityDhKey });
     }
-    const sealed = sealMessage(
-      { certificate, senderIdentityPrivate: core.account.identityDh.privateKey, recipients, messages: send.envelopes.map((e) => e.envelope) },
-      { rng: core.rng },
-    );
+    const messages = send.envelopes.map((e) => e.envelope);
+    if (self) {
+      // This device too, with nothing in it: the relay sees a send to every device of the account.
+      recipients.push({ accountId: recipient, deviceId: core.account.deviceId, identityKey: core.account.identityDh.publicKey });
+      messages.push(new Uint8Array(0));
+    }
+    const sealed = sealMessage({ certificate, senderIdentityPrivate: core.account.identityDh.privateKey, recipients, messages }, { rng: core.rng });
     const upload = encodeSealedMultiRecipient(sealed);
     if (upload.length > MAX_SEALED_UPLOAD_BYTES) return null;
     try {
@@ -188,7 +205,7 @@ export class SealedSender {
       return answer;
     } catch (e) {
       core.check();
-      if (e instanceof RelayClientError && e.code === 'UNAUTHORIZED') {
+      if (e instanceof RelayClientError && e.code === 'UNAUTHORIZED' && !self) {
         // The contact rotated its profile key (it blocked someone, maybe us): unsealed until a newer key arrives.
         this.#refusedAt.set(toHex(recipient), core.clock());
         core.db.writer.transaction(() => markContactTokenRefused(core.db.writer, recipient, token.keyId));

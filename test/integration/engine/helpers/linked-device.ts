@@ -18,6 +18,7 @@ import {
   type PeerDevice,
 } from '../../../../shared/protocol/session.js';
 import { EMPTY_RECORD, type SessionRecord } from '../../../../shared/protocol/session-record.js';
+import { openSealedEnvelope } from '../../../../shared/protocol/sealed-sender.js';
 import { linkTestDevice, unlinkTestDevice } from '../../../../shared/testing/device-list-fixtures.js';
 import { InMemorySkippedKeyStore, localDevice, type TestDevice } from '../../../../shared/testing/protocol-fixtures.js';
 import type { Envelope } from '../../../../shared/wire/frames.js';
@@ -30,6 +31,8 @@ type Received = { readonly from: { accountId: Uint8Array; deviceId: number }; re
 export class LinkedTestDevice {
   readonly received: Received[] = [];
   readonly failures: string[] = [];
+  /** How many envelopes arrived sealed (no source at the relay). */
+  sealed = 0;
   readonly records = new Map<string, SessionRecord>();
   readonly skipped = new InMemorySkippedKeyStore();
   readonly budgets = new FailureBudgets();
@@ -128,8 +131,23 @@ export class LinkedTestDevice {
   }
 
   async #onEnvelope(e: Envelope): Promise<void> {
-    const source = e.source;
-    if (!source) return;
+    let source = e.source;
+    let content = e.content;
+    if (!source) {
+      // Sealed (docs/protocol.md §21): opened with this device's key under the relay's published certificate key.
+      try {
+        const wk = await this.client.wellKnown();
+        const trust = new Map([[wk.sealed!.certificateKeyId, wk.certificateKey]]);
+        const opened = openSealedEnvelope(e.content, { identityPrivate: this.device.identityDh.privateKey }, trust, e.serverTimestamp);
+        source = { accountId: opened.certificate.accountId, deviceId: opened.certificate.deviceId };
+        content = opened.message;
+        this.sealed++;
+      } catch (err) {
+        this.failures.push(isProtocolError(err) ? err.code : String(err));
+        await this.client.ack([e.seq]).catch(() => undefined);
+        return;
+      }
+    }
     const owner = this.owner.engine.current?.account;
     // Senders: the owner's primary (this account), or a contact engine's device (looked up at the relay).
     let entry: DeviceEntry | undefined;
@@ -145,10 +163,10 @@ export class LinkedTestDevice {
     }
     const peer: PeerDevice = { accountId: source.accountId, entry };
     try {
-      if (messageTypeOf(e.content) === MessageType.DecryptionError) {
+      if (messageTypeOf(content) === MessageType.DecryptionError) {
         this.failures.push('decryption error');
       } else {
-        const result = decryptMessage(this.records.get(this.#key(peer)), e.content, {
+        const result = decryptMessage(this.records.get(this.#key(peer)), content, {
           local: localDevice(this.device),
           peer,
           prekeys: this.device.prekeys,
