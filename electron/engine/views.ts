@@ -44,12 +44,13 @@ export function rowIdOf(id: string): number {
   return Number(id);
 }
 
-function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; stale: boolean } {
+function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; opensSealed: boolean; stale: boolean } {
   const { list } = parsedDeviceList(signed);
   return {
     list,
     quantumResistant: list.devices.every(hasPq),
     showsFiles: list.devices.every((d) => hasCapability(d, 'files')),
+    opensSealed: list.devices.every((d) => hasCapability(d, 'sealed')),
     stale: deviceListFreshness(list, now) === 'stale',
   };
 }
@@ -127,7 +128,7 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     presence,
     verified: r.verified,
     quantumResistant: s.quantumResistant,
-    sealedSender: note ? null : sealedSenderState(r.profileKey, r.tokenRefusedKeyId),
+    sealedSender: note ? null : !s.opensSealed ? 'unsupported' : sealedSenderState(r.profileKey, r.tokenRefusedKeyId),
     showsFiles: note || s.showsFiles,
     keyChangePending: r.keyChangePending,
     lastActivityAt: r.conversation.lastActivityAt,

@@ -5,7 +5,8 @@
  * message per device, made by the outbox as always) become one multi-recipient upload under this
  * device's sender certificate, posted without authentication with the contact's delivery token;
  * typing goes the same way, online-only (never stored). `trySend` answers null when the send must
- * go the authenticated way: a decryption error, no token
+ * go the authenticated way: a decryption error, a recipient device whose signed entry lacks the
+ * `sealed` capability (an older build that could not open it), no token
  * (a stranger who has not shared a profile key), a token the relay refused (the contact rotated its
  * key on a block: remembered until a newer key arrives, and the conversation changes to
  * `sealedSender: 'stale-token'`, shown in its header), no pinned certificate key or no certificate,
@@ -27,6 +28,7 @@
  */
 import { bytesEqual, toHex } from '../../../shared/crypto/bytes.js';
 import { sha256 } from '../../../shared/crypto/sha256.js';
+import { hasCapability } from '../../../shared/protocol/device-list.js';
 import { ProtocolError } from '../../../shared/protocol/errors.js';
 import { profileKeyId } from '../../../shared/protocol/profile.js';
 import {
@@ -176,7 +178,10 @@ export class SealedSender {
     const certificate = await this.certificate();
     core.check();
     if (!certificate) return null;
-    const targets = new Map<number, PeerDevice>(core.targetDevices(core.db.writer, recipient).map((t) => [t.entry.deviceId, t]));
+    const listed = core.targetDevices(core.db.writer, recipient);
+    // Every recipient device must open sealed envelopes (capability bit 0x40 in its signed entry).
+    if (!listed.every((t) => hasCapability(t.entry, 'sealed'))) return null;
+    const targets = new Map<number, PeerDevice>(listed.map((t) => [t.entry.deviceId, t]));
     const recipients = [];
     for (const e of send.envelopes) {
       const t = targets.get(e.deviceId);

@@ -18,7 +18,9 @@ import type { Envelope } from '../../../shared/wire/frames.js';
 import { getContactProfile, getOwnProfile } from '../../../electron/engine/db/profiles.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { RelayClientError } from '../../../electron/engine/relay/errors.js';
+import { Capability } from '../../../shared/protocol/constants.js';
 import { relayAndEngines, waitFor, type TestEngine } from '../../support/engines.js';
+import { LinkedTestDevice } from './helpers/linked-device.js';
 
 const fixture = relayAndEngines();
 
@@ -141,6 +143,23 @@ describe('sealed sender between engines', () => {
     // …while the current key's token is accepted (the same upload, well formed).
     const current = getOwnProfile(bob.engine.current!.db.reader)!.profileKey;
     await expect(RelayClient.sealedSend(fixture.relay.url, { to: fromHex(bob.accountId), token: deliveryToken(current), upload })).resolves.toMatchObject({ serverTimestamp: expect.any(Number) });
+  });
+
+  it('a contact with a device on an older build (no `sealed` capability) gets unsealed sends, and the header says so', async () => {
+    const { alice, bob, aToB } = await acquainted();
+    const atBob = sources(bob);
+    const old = await LinkedTestDevice.link(bob, fixture.relay.url, Capability.pq);
+    try {
+      await alice.send(aToB, 'to both, one of them old');
+      await bob.receive(alice, 'to both, one of them old');
+      await waitFor(() => old.texts().includes('to both, one of them old'), 'the old device got it');
+      // Unsealed: the relay named Alice, so the old device (which drops sealed envelopes) could read it.
+      expect(atBob.at(-1)).toEqual({ accountId: fromHex(alice.accountId), deviceId: 1 });
+      expect(old.sealed).toBe(0);
+      expect(await sealedState(alice, aToB)).toBe('unsupported');
+    } finally {
+      old.close();
+    }
   });
 
   it('typing goes sealed and online-only: shown live, never stored at the relay', async () => {

@@ -7,6 +7,7 @@
  */
 import { bytesEqual, toBase64Url } from '../../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../../shared/crypto/random.js';
+import { Capability } from '../../../../shared/protocol/constants.js';
 import { parseDeviceList, type DeviceEntry } from '../../../../shared/protocol/device-list.js';
 import { isProtocolError } from '../../../../shared/protocol/errors.js';
 import { messageTypeOf, MessageType } from '../../../../shared/protocol/messages.js';
@@ -55,9 +56,9 @@ export class LinkedTestDevice {
   }
 
   /** Links a new device to `owner`'s account at the relay (list v+1 signed by the account key) and connects it. */
-  static async link(owner: TestEngine, relayUrl: string): Promise<LinkedTestDevice> {
+  static async link(owner: TestEngine, relayUrl: string, capabilities: number = Capability.pq | Capability.sealed): Promise<LinkedTestDevice> {
     const account = owner.engine.current!.account;
-    const { device, next } = linkTestDevice(account.deviceList.signed, account.accountPrivateKey!, { rng: systemRng, now: Date.now }, { oneTimePrekeys: 20, kemOneTimePrekeys: 5 });
+    const { device, next } = linkTestDevice(account.deviceList.signed, account.accountPrivateKey!, { rng: systemRng, now: Date.now }, { oneTimePrekeys: 20, kemOneTimePrekeys: 5, capabilities });
     await owner.engine.messaging!.relay.putDeviceList(next.signed);
     const linked = new LinkedTestDevice(device, owner, relayUrl);
     await linked.uploadPrekeys();
