@@ -145,6 +145,27 @@ describe('sealed sender between engines', () => {
     await expect(RelayClient.sealedSend(fixture.relay.url, { to: fromHex(bob.accountId), token: deliveryToken(current), upload })).resolves.toMatchObject({ serverTimestamp: expect.any(Number) });
   });
 
+  it('blocked, Alice\'s token is refused and her sends go unsealed (and are dropped); unblocked, Bob re-shares his key and she writes sealed again', async () => {
+    const { alice, bob, aToB } = await acquainted();
+    const keyHeld = () => getContactProfile(alice.engine.current!.db.reader, fromHex(bob.accountId))?.profileKey ?? null;
+    const before = keyHeld()!;
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: true });
+    // Alice still holds the old key: the relay refuses its token, she falls back and is told.
+    await alice.send(aToB, 'while blocked');
+    await alice.drained();
+    expect(await sealedState(alice, aToB)).toBe('stale-token');
+    expect(Buffer.compare(Buffer.from(keyHeld()!), Buffer.from(before))).toBe(0);
+    // Unblocked (an accepted contact): Bob shares his current key at once (ADR 0022), and Alice seals again.
+    const atBob = sources(bob);
+    await bob.call('contacts:setBlocked', { contactId: alice.accountId, blocked: false });
+    await waitFor(() => keyHeld() !== null && Buffer.compare(Buffer.from(keyHeld()!), Buffer.from(before)) !== 0, 'alice holds bob\'s new key');
+    expect(await sealedState(alice, aToB)).toBe('sealed');
+    await alice.send(aToB, 'after the unblock');
+    await bob.receive(alice, 'after the unblock');
+    expect(atBob.at(-1)).toBeNull();
+    expect((await bob.messages((await bob.conversationWith(alice))!)).map((m) => m.body)).not.toContain('while blocked');
+  });
+
   it('a contact with a device on an older build (no `sealed` capability) gets unsealed sends, and the header says so', async () => {
     const { alice, bob, aToB } = await acquainted();
     const atBob = sources(bob);
