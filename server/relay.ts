@@ -28,6 +28,7 @@ import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
+import type { LimiterBackend } from './limits/limiter.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { RelayMetrics } from './metrics.js';
@@ -53,6 +54,8 @@ export type RelayOptions = {
   readonly limits?: LimitsOverride;
   readonly logLevel?: LevelWithSilent;
   readonly logger?: Logger;
+  /** Where the shared rate limits count (limits/limiter.ts); in memory by default. */
+  readonly limiterBackend?: LimiterBackend;
   readonly sweepIntervalMs?: number;
   /** Where /metrics is served (http/metrics-endpoint.ts); by default nowhere. */
   readonly metrics?: MetricsOptions;
@@ -110,7 +113,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     throw e;
   }
   const bus = new LocalBus((e) => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed'));
-  const limits = new RateLimits(resolveLimits(options.limits));
+  const limits = new RateLimits(resolveLimits(options.limits), options.limiterBackend);
 
   // The metrics read from parts created after them (which themselves need the metrics).
   const parts: { gateway?: WsGateway; mailboxes?: Mailboxes } = {};

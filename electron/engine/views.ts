@@ -14,6 +14,7 @@ import type {
 import { MAX_PREVIEW_LENGTH } from '../../shared/api/view-models.js';
 import { bytesEqual, fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
 import { deviceListFreshness, hasCapability, hasPq, type DeviceList } from '../../shared/protocol/device-list.js';
+import { profileKeyId } from '../../shared/protocol/profile.js';
 import { deviceFingerprint, formatSafetyNumber, safetyNumber } from '../../shared/protocol/safety-number.js';
 import type { LocalAccount } from './db/account.js';
 import { parsedDeviceList } from './account/device-list-cache.js';
@@ -43,12 +44,13 @@ export function rowIdOf(id: string): number {
   return Number(id);
 }
 
-function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; stale: boolean } {
+function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; opensSealed: boolean; stale: boolean } {
   const { list } = parsedDeviceList(signed);
   return {
     list,
     quantumResistant: list.devices.every(hasPq),
     showsFiles: list.devices.every((d) => hasCapability(d, 'files')),
+    opensSealed: list.devices.every((d) => hasCapability(d, 'sealed')),
     stale: deviceListFreshness(list, now) === 'stale',
   };
 }
@@ -95,6 +97,12 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
   };
 }
 
+/** Sealed sender towards a contact (messaging/sealed.ts sends by the same rule). */
+function sealedSenderState(profileKey: Uint8Array | null, refusedKeyId: Uint8Array | null): 'sealed' | 'no-token' | 'stale-token' {
+  if (!profileKey) return 'no-token';
+  return refusedKeyId && bytesEqual(refusedKeyId, profileKeyId(profileKey)) ? 'stale-token' : 'sealed';
+}
+
 export function conversationView(r: ConversationListRow, presence: Presence, now: number): ConversationView {
   const s = listSummary(r.deviceList, now);
   const note = r.conversation.kind === 'note-to-self';
@@ -120,6 +128,7 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     presence,
     verified: r.verified,
     quantumResistant: s.quantumResistant,
+    sealedSender: note ? null : !s.opensSealed ? 'unsupported' : sealedSenderState(r.profileKey, r.tokenRefusedKeyId),
     showsFiles: note || s.showsFiles,
     keyChangePending: r.keyChangePending,
     lastActivityAt: r.conversation.lastActivityAt,

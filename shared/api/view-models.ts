@@ -424,6 +424,15 @@ export const ConversationViewSchema = z.strictObject({
   verified: z.boolean(),
   quantumResistant: z.boolean(),
   /**
+   * Sealed sender (ADR 0029): whether this device's messages to the person go without telling the
+   * relay who sends them. `sealed`: it holds their delivery token (their profile key); `no-token`:
+   * they have not shared their profile key yet (a first message to a stranger); `stale-token`: the
+   * relay refused the token held (they rotated their key) until their new key arrives;
+   * `unsupported`: a device of theirs runs a build that cannot open sealed envelopes (no `sealed`
+   * capability). null for the note to self.
+   */
+  sealedSender: z.enum(['sealed', 'no-token', 'stale-token', 'unsupported']).nullable(),
+  /**
    * Every listed device of the person advertises that it shows files (docs/protocol.md §4.4);
    * false: one is on an older version, and a file sent here comes with a notice saying so.
    */

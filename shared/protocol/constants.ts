@@ -18,13 +18,15 @@ export const DEVICE_LIST_STALE_MS = 30 * 24 * 3600_000;
  * Device capability bits (docs/protocol.md §4.4), in the account-signed entry of each device: what
  * the device can handle or show. pq: PQXDH with ML-KEM-768. files: shows attachments (content type
  * 0x06). profiles: reads profile keys (content type 0x07). groups and timers are reserved for the
- * features that will need them; no build sets them yet. An entry without a bit (every entry signed
- * before these bits existed has only pq) cannot handle that kind.
+ * features that will need them; no build sets them yet. sealed (0x40): opens sealed-sender
+ * envelopes (docs/protocol.md §21); a sender seals only when every recipient device has it. An
+ * entry without a bit (every entry signed before these bits existed has only pq) cannot handle
+ * that kind.
  */
-export const Capability = { pq: 0x01, files: 0x02, profiles: 0x04, groups: 0x08, timers: 0x10 } as const;
+export const Capability = { pq: 0x01, files: 0x02, profiles: 0x04, groups: 0x08, timers: 0x10, sealed: 0x40 } as const;
 export type CapabilityName = keyof typeof Capability;
 /** The bits with a meaning today (the reserved ones have a name but no build advertises them). */
-export const KNOWN_CAPABILITIES = Capability.pq | Capability.files | Capability.profiles;
+export const KNOWN_CAPABILITIES = Capability.pq | Capability.files | Capability.profiles | Capability.sealed;
 
 // ── Prekeys (§3.3) ───────────────────────────────────────────────────────────
 /** A signed prekey (or KEM prekey) older than this makes the bundle "device inactive". */

@@ -32,7 +32,7 @@ export function linkTestDevice(
   current: Uint8Array,
   accountPrivateKey: Uint8Array,
   deps: { readonly rng: Rng; readonly now: Clock },
-  opts: { readonly deviceId?: number; readonly oneTimePrekeys?: number; readonly kemOneTimePrekeys?: number } = {},
+  opts: { readonly deviceId?: number; readonly oneTimePrekeys?: number; readonly kemOneTimePrekeys?: number; readonly capabilities?: number } = {},
 ): { readonly device: TestDevice; readonly next: SignedList } {
   const { list } = parseDeviceList(current);
   const deviceId = opts.deviceId ?? Math.max(...list.devices.map((d) => d.deviceId)) + 1;
@@ -42,6 +42,7 @@ export function linkTestDevice(
     deviceId,
     ...(opts.oneTimePrekeys !== undefined && { oneTimePrekeys: opts.oneTimePrekeys }),
     ...(opts.kemOneTimePrekeys !== undefined && { kemOneTimePrekeys: opts.kemOneTimePrekeys }),
+    ...(opts.capabilities !== undefined && { capabilities: opts.capabilities }),
   });
   return { device, next: resignedList(current, accountPrivateKey, [...list.devices, device.entry], deps.now()) };
 }

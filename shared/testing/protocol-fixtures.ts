@@ -61,7 +61,7 @@ export function makeAccount(rng: Rng): TestAccount {
 export function makeDevice(
   rng: Rng,
   now: number,
-  opts: { account?: TestAccount; deviceId?: number; pq?: boolean; oneTimePrekeys?: number; kemOneTimePrekeys?: number } = {},
+  opts: { account?: TestAccount; deviceId?: number; pq?: boolean; oneTimePrekeys?: number; kemOneTimePrekeys?: number; capabilities?: number } = {},
 ): TestDevice {
   const account = opts.account ?? makeAccount(rng);
   const deviceId = opts.deviceId ?? 1;
@@ -72,7 +72,7 @@ export function makeDevice(
     deviceId,
     identityDhKey: identityDh.publicKey,
     identitySigningKey: identitySigning.publicKey,
-    capabilities: pq ? Capability.pq : 0,
+    capabilities: opts.capabilities ?? (pq ? Capability.pq : 0),
     addedAt: now,
   };
   const prekeys = new InMemoryPrekeyStore();

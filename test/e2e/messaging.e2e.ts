@@ -58,11 +58,17 @@ test('send both ways', async ({ parley }) => {
   const { alice, bob } = await pair(parley);
   const { a, b } = await connect(parley, alice, bob);
   await send(alice.page, b, 'Hi Bob, it is Alice.');
+  // Alice holds no delivery token for Bob yet (he has not shared his profile): her header says the send is not sealed.
+  await expect(alice.page.getByText('Not sealed', { exact: true })).toBeVisible();
   await expect(conversationButton(bob.page, a)).toContainText('Hi Bob, it is Alice.', { timeout: 20_000 });
   await openConversation(bob.page, a);
   await expect(messageLog(bob.page, a).getByText('Hi Bob, it is Alice.')).toBeVisible();
+  // Alice's first message carried her profile key: Bob writes to her sealed.
+  await expect(bob.page.getByText('Not sealed', { exact: true })).toBeHidden();
   await send(bob.page, a, 'Hello Alice!\nTwo lines.');
   await expect(messageLog(alice.page, b).getByText(/Hello Alice!\s+Two lines\./)).toBeVisible({ timeout: 20_000 });
+  // …and his reply carried his: the marker goes.
+  await expect(alice.page.getByText('Not sealed', { exact: true })).toBeHidden({ timeout: 20_000 });
 });
 
 test('statuses: sent → delivered → read when the other side opens the conversation', async ({ parley }) => {

@@ -39,6 +39,7 @@
  *   proxy.stolenTokens                                       // session tokens the other relay issued
  *   proxy.signedRequests                                     // session/deletion requests that reached the proxy
  *   proxy.disconnect(bob.accountId);                         // every live channel of that account
+ *   proxy.refuseSealed = true;                               // sealed uploads refused: engines send authenticated
  *   proxy.reset();                                           // rules off (between tests)
  *   await proxy.close();
  *
@@ -161,6 +162,15 @@ export class HostileProxy {
    * client is handed another relay's challenge and its signatures are carried there.
    */
   authRelay: string | null = null;
+  /**
+   * While set: every sealed upload (POST /v1/sealed) is answered UNAUTHORIZED as for a stale
+   * delivery token, so engines send on the authenticated channel, where the envelope rules can see
+   * the sender (suites that attack that path; test/integration/hostile/sealed-hostile.test.ts
+   * attacks the sealed one).
+   */
+  refuseSealed = false;
+  /** Sealed uploads the proxy carried (or refused), with whether they carried an Authorization header. */
+  readonly sealedUploads: { readonly authorization: boolean; readonly refused: boolean }[] = [];
   /** Challenge requests clients made through the proxy. */
   challenges = 0;
   /** Session tokens `authRelay` issued for requests the proxy carried there. */
@@ -332,6 +342,14 @@ export class HostileProxy {
       const signed = SIGNED.test(path) && req.method !== 'GET';
       const target = new URL(req.url ?? '/', this.authRelay !== null && (signed || path === CHALLENGE) ? this.authRelay : this.#upstream);
       const body = await readBody(req);
+      if (path === '/v1/sealed') {
+        this.sealedUploads.push({ authorization: req.headers.authorization !== undefined, refused: this.refuseSealed });
+        if (this.refuseSealed) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'delivery token not accepted' } }));
+          return;
+        }
+      }
       if (path === CHALLENGE) this.challenges++;
       if (signed) this.signedRequests.push({ path, body: body ? Buffer.from(body).toString('utf8') : '' });
       const up = await fetch(target, { method: req.method ?? 'GET', headers, body });

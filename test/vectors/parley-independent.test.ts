@@ -1043,7 +1043,7 @@ describe('Parley vectors, recomputed from docs/protocol.md alone', () => {
     ];
     const read = (caps: number) => ({
       names: TABLE.filter(([bit]) => (caps & bit) !== 0).map(([, name]) => name),
-      unknownBits: (caps & ~0x1f) >>> 0,
+      unknownBits: (caps & ~0x5f) >>> 0,
       showsFiles: (caps & 0x02) !== 0,
       readsProfileKeys: (caps & 0x04) !== 0,
     });

@@ -7,7 +7,7 @@
 import type { MessageKind, MessageStatus } from '../../../shared/api/view-models.js';
 import type { ReadDb, WriteDb } from './database.js';
 import type { Direction } from './messages.js';
-import { blob, flag } from './rows.js';
+import { blob, blobOrNull, flag } from './rows.js';
 import { sql, type SqlQuery } from './sql.js';
 
 export type ConversationKind = 'direct' | 'note-to-self';
@@ -80,6 +80,9 @@ export type ConversationListRow = {
   readonly verified: boolean;
   readonly keyChangePending: boolean;
   readonly deviceList: Uint8Array;
+  /** Their profile key, and the key id of one whose token the relay refused (sealed sender). */
+  readonly profileKey: Uint8Array | null;
+  readonly tokenRefusedKeyId: Uint8Array | null;
   readonly unreadCount: number;
   readonly lastMessage: {
     readonly id: number;
@@ -99,6 +102,8 @@ type ListRow = ConversationRow & {
   verified: number;
   key_change_pending: number;
   device_list: Uint8Array;
+  profile_key: Uint8Array | null;
+  token_refused_key_id: Uint8Array | null;
   unread: number;
   lm_id: number | null;
   lm_kind: MessageKind | null;
@@ -118,6 +123,8 @@ function toListRow(r: ListRow): ConversationListRow {
     verified: flag(r.verified),
     keyChangePending: flag(r.key_change_pending),
     deviceList: blob(r.device_list),
+    profileKey: blobOrNull(r.profile_key),
+    tokenRefusedKeyId: blobOrNull(r.token_refused_key_id),
     unreadCount: r.unread,
     lastMessage:
       r.lm_id === null
@@ -139,6 +146,7 @@ function listQuery(previewLength: number, where: SqlQuery) {
       CASE WHEN cp.avatar IS NULL THEN NULL ELSE cp.revision END AS avatar_revision, coalesce(ct.accepted, 1) AS accepted, coalesce(ct.verified, 1) AS verified,
       coalesce(ct.key_change_pending, 0) AS key_change_pending,
       coalesce(ct.device_list, (SELECT device_list FROM account WHERE singleton = 1)) AS device_list,
+      cp.profile_key, cp.token_refused_key_id,
       (SELECT count(*) FROM messages u
         WHERE u.conversation_id = c.id AND u.direction = 'incoming' AND u.read_at IS NULL) AS unread,
       lm.id AS lm_id, lm.kind AS lm_kind, lm.direction AS lm_direction,

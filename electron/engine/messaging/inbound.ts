@@ -23,7 +23,7 @@
  */
 import { Attachments, withAttachment } from '../files/attachments.js';
 import { performance } from 'node:perf_hooks';
-import { toHex, u32be } from '../../../shared/crypto/bytes.js';
+import { bytesEqual, toHex, u32be } from '../../../shared/crypto/bytes.js';
 import { sha256 } from '../../../shared/crypto/sha256.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { messageTypeOf, MessageType } from '../../../shared/protocol/messages.js';
@@ -60,8 +60,27 @@ import {
 } from './limits.js';
 import { SyncInvalid, SyncRefused, type OwnDeviceSync, type SyncEffects } from './sync.js';
 import type { Typing } from './typing.js';
+import { SealedSender } from './sealed.js';
+import type { OpenedSealedEnvelope } from '../../../shared/protocol/sealed-sender.js';
 
-export type InboundItem = { readonly envelope: Envelope; readonly live: boolean };
+export type InboundItem = {
+  readonly envelope: Envelope;
+  readonly live: boolean;
+  /** An online-only sealed envelope (typing): never stored by the relay, so never acknowledged. */
+  readonly ephemeral?: boolean;
+};
+
+/**
+ * An item as the batch sees it. A sealed envelope was opened on arrival (§21.6 steps 1–6): `envelope`
+ * then names the certified sender and carries the inner message, `sealed` holds what the acceptance
+ * rule still needs, and `hash` is the hash of the sealed bytes as they arrived (redelivery). A sealed
+ * envelope that did not open is `refused`: acknowledged and dropped, unanswered.
+ */
+type QueuedItem = InboundItem & {
+  readonly hash: Uint8Array;
+  readonly sealed?: OpenedSealedEnvelope;
+  readonly refused?: boolean;
+};
 
 /** What a committed batch asks the rest of the layer to do. */
 type Effects = SyncEffects & {
@@ -107,7 +126,7 @@ function envelopeHash(e: Envelope): Uint8Array {
 }
 
 export class InboundProcessor {
-  #queue: InboundItem[] = [];
+  #queue: QueuedItem[] = [];
   #running = false;
   /** Last decryption error (and notice) per peer device: account hex ‖ device id → time. */
   readonly #lastFailure = new Map<string, number>();
@@ -130,16 +149,35 @@ export class InboundProcessor {
     private readonly contacts: Contacts,
     private readonly typing: Typing,
     private readonly sync: OwnDeviceSync,
+    private readonly sealed: SealedSender,
     private readonly hooks: InboundHooks,
   ) {}
 
   enqueue(item: InboundItem): void {
-    this.#queue.push(item);
+    this.#queue.push(this.#unseal(item));
     if (!this.#paused && this.#queue.length >= INBOUND_QUEUE_HIGH_WATER) {
       this.#paused = true;
       this.core.relay.pauseDelivery();
     }
     this.#schedule();
+  }
+
+  /**
+   * A sealed envelope (no source) is opened now — pure computation, nothing stored — so the batch
+   * can look its certified sender up like any other; one that does not open is refused.
+   */
+  #unseal(item: InboundItem): QueuedItem {
+    const { envelope } = item;
+    const hash = envelopeHash(envelope);
+    if (envelope.source) return { ...item, hash };
+    try {
+      const opened = this.sealed.open(envelope.content, envelope.serverTimestamp);
+      const source = { accountId: opened.certificate.accountId, deviceId: opened.certificate.deviceId };
+      return { ...item, hash, sealed: opened, envelope: { ...envelope, source, content: opened.message } };
+    } catch (e) {
+      if (isProtocolError(e)) return { ...item, hash, refused: true };
+      throw e;
+    }
   }
 
   /** Reads from the live channel again once the queue has drained to the low mark (or was dropped). */
@@ -264,7 +302,7 @@ export class InboundProcessor {
         const item = this.#queue[0]!;
         this.#processOne(db, item, effects);
         this.#queue.shift();
-        seqs.push(item.envelope.seq);
+        if (!item.ephemeral) seqs.push(item.envelope.seq);
         processed++;
         if (processed === 1) crashPoint('mid-batch');
       }
@@ -314,21 +352,23 @@ export class InboundProcessor {
     return standing;
   }
 
-  #processOne(db: WriteDb, item: InboundItem, effects: Effects): void {
+  #processOne(db: WriteDb, item: QueuedItem, effects: Effects): void {
     const { core } = this;
     const { envelope } = item;
     const now = core.clock();
-    const hash = envelopeHash(envelope);
-    if (!recordEnvelope(db, hash, now)) return;
+    if (!recordEnvelope(db, item.hash, now)) return;
     const source = envelope.source;
-    if (!source) return; // sealed sender arrives with a later issue
+    if (!source || item.refused) return; // a sealed envelope that did not open: dropped, unanswered
     const peerKey = `${toHex(source.accountId)}:${source.deviceId}`;
     let peer = this.#batchPeers.get(peerKey);
     if (peer === undefined) {
       peer = core.peerDevice(db, source.accountId, source.deviceId);
       this.#batchPeers.set(peerKey, peer);
     }
-    if (!peer) return; // not on the account's verified list: rejected
+    if (!peer) return; // not on the account's verified list: rejected (sealed: §21.6 step 7, UNKNOWN_DEVICE)
+    const sealed = item.sealed;
+    // §21.6 step 7: the listed device's key is the certificate's (and the envelope's static key).
+    if (sealed && !bytesEqual(peer.entry.identityDhKey, sealed.certificate.identityKey)) return;
     // A blocked person's envelopes are dropped unread (acknowledged with the batch): nothing is
     // decrypted, stored, shown or answered.
     if (this.#standing(db, source.accountId).blocked) return;
@@ -345,6 +385,8 @@ export class InboundProcessor {
     }
     try {
       core.sessions.decrypt(peer, envelope.content, (tx, result) => {
+        // §21.6 step 8, before anything commits: the session that decrypted it has the certificate's key.
+        if (sealed) SealedSender.accept(sealed, peer, result.record.current!.remoteIdentityKey);
         if (result.newSession) effects.newSession = true;
         let content: Content;
         try {
@@ -363,6 +405,8 @@ export class InboundProcessor {
       });
     } catch (e) {
       if (isProtocolError(e, 'DUPLICATED_MESSAGE')) return;
+      // A sealed message whose sender does not check out: dropped, never answered.
+      if (sealed && isProtocolError(e) && (e.code === 'SEALED_SENDER_MISMATCH' || e.code === 'UNKNOWN_DEVICE')) return;
       if (isProtocolError(e)) {
         this.#undecryptable(db, peer, envelope, effects);
         return;

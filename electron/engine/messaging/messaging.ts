@@ -54,6 +54,7 @@ import { PresenceTracker } from './presence.js';
 import { Profiles, uploadOwnProfileIfOwed } from './profiles.js';
 import { maintainAtRelay, registerAccount, uploadPending } from './registration.js';
 import { OwnDeviceSync, type ContactChange } from './sync.js';
+import { SealedSender } from './sealed.js';
 import { dropContactClock } from '../db/sync-clock.js';
 import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
@@ -148,6 +149,7 @@ export class Messaging {
   readonly profiles: Profiles;
   /** Sync between this account's own devices (sync.ts). */
   readonly sync: OwnDeviceSync;
+  readonly sealed: SealedSender;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
   #maintenance: NodeJS.Timeout | undefined;
@@ -179,7 +181,8 @@ export class Messaging {
     });
     this.presence.attach(this.core);
     this.contacts = new Contacts(this.core);
-    this.outbox = new OutboxSender(this.core, this.contacts);
+    this.sealed = new SealedSender(this.core);
+    this.outbox = new OutboxSender(this.core, this.contacts, this.sealed);
     this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
     this.attachments = new Attachments({
       core: this.core,
@@ -188,10 +191,10 @@ export class Messaging {
       retry: o.tuning?.transferRetry,
       beforeSend: (db, recipient) => void this.profiles.shareIfOwed(db, recipient),
     });
-    this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick() });
+    this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick(), beforeShare: () => this.sealed.registerToken() });
     this.sync = new OwnDeviceSync(this.core);
     this.history = new HistoryTransfers({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick(), retry: o.tuning?.transferRetry });
-    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, this.sync, {
+    this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, this.sync, this.sealed, {
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),
@@ -221,6 +224,8 @@ export class Messaging {
     this.#unsubscribe.push(
       relay.on('state', (s) => this.#onState(s)),
       relay.on('envelope', (envelope) => this.inbound.enqueue({ envelope, live: this.#live })),
+      // Online-only sealed envelopes (typing): live by definition, never acknowledged (seq 0).
+      relay.on('ephemeral', (e) => this.inbound.enqueue({ envelope: { seq: 0, source: null, serverTimestamp: e.serverTimestamp, content: e.content }, live: true, ephemeral: true })),
       relay.on('backlogEnd', () => {
         this.#live = true;
       }),
@@ -381,6 +386,7 @@ export class Messaging {
       () => this.presence.publishVisibility(core.settings().presenceVisible),
       () => this.presence.snapshot(),
       () => this.profiles.uploadAndShare(),
+      () => this.sealed.connected(),
       () => this.profiles.fetchDue(),
     ];
     for (const step of steps) {
@@ -802,6 +808,8 @@ export class Messaging {
       this.#contactsChanged();
       // Blocking: the new key goes to everyone else. Unblocking: the record of what they were sent
       // was kept (blocked contacts are skipped), so an accepted one is owed the new key now.
+      // The rotated key's token replaces the old one at the relay before the key is shared (so the
+      // blocked person's stops working and nobody else's is refused): beforeShare.
       await this.profiles.uploadAndShare().catch(() => undefined);
       core.checkApi();
     }

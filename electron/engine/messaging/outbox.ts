@@ -41,6 +41,7 @@ import { EngineError } from '../errors.js';
 import { RelayClientError } from '../relay/errors.js';
 import { encodeContent, MAX_RECEIPT_MESSAGE_IDS, MESSAGE_ID_LENGTH } from './content.js';
 import type { Contacts } from './contacts.js';
+import type { SealedSender } from './sealed.js';
 import { MessagingStopped, type MessagingCore } from './fan-out.js';
 import {
   CONTACT_LIST_MAX_AGE_MS,
@@ -111,7 +112,16 @@ export class OutboxSender {
   constructor(
     private readonly core: MessagingCore,
     private readonly contacts: Contacts,
+    private readonly sealed: SealedSender,
   ) {}
+
+  /** One send to the relay: sealed when it can go sealed (sealed.ts), else on the authenticated channel. */
+  async #post(send: OutboxSend): Promise<{ serverTimestamp: number }> {
+    const sealed = await this.sealed.trySend(send);
+    if (sealed) return sealed;
+    this.core.check();
+    return this.core.relay.send(send.recipientAccountId, send.envelopes.map((e) => ({ deviceId: e.deviceId, content: e.envelope })));
+  }
 
   stop(): void {
     clearTimeout(this.#timer);
@@ -222,9 +232,7 @@ export class OutboxSender {
    */
   async #deliverReady(ready: readonly OutboxSend[]): Promise<Outcome> {
     const { core } = this;
-    const results = await Promise.allSettled(
-      ready.map((send) => core.relay.send(send.recipientAccountId, send.envelopes.map((e) => ({ deviceId: e.deviceId, content: e.envelope })))),
-    );
+    const results = await Promise.allSettled(ready.map((send) => this.#post(send)));
     core.check();
     this.#completeAll(results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ send: ready[i]!, serverTimestamp: r.value.serverTimestamp }] : [])));
     let outcome: Outcome = 'done';
@@ -273,10 +281,7 @@ export class OutboxSender {
         }
         let serverTimestamp: number;
         try {
-          ({ serverTimestamp } = await core.relay.send(
-            send.recipientAccountId,
-            send.envelopes.map((e) => ({ deviceId: e.deviceId, content: e.envelope })),
-          ));
+          ({ serverTimestamp } = await this.#post(send));
         } catch (e) {
           if (e instanceof RelayClientError && e.code === 'MISMATCHED_DEVICES') {
             pending = e;

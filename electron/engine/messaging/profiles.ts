@@ -115,7 +115,14 @@ export class Profiles {
 
   constructor(
     private readonly core: MessagingCore,
-    private readonly hooks: { readonly kick: () => void },
+    private readonly hooks: {
+      readonly kick: () => void;
+      /**
+       * Before a key is shared: the relay must hold the new key's delivery-token hash (sealed.ts), or
+       * contacts who receive the key would see their sealed sends refused as stale. Throws to share later.
+       */
+      readonly beforeShare?: () => Promise<void>;
+    },
   ) {}
 
   own(): OwnProfileRecord {
@@ -202,6 +209,8 @@ export class Profiles {
     core.check();
     const own = this.own();
     if (own.uploadedRevision !== own.revision) return;
+    await this.hooks.beforeShare?.();
+    core.check();
     const db = core.db.writer;
     let queued = false;
     db.transaction(() => {

@@ -70,6 +70,8 @@ export type RelayClientOptions = DeviceCredentials & {
 };
 
 export class RelayClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
   private readonly auth: RelayAuth;
   private readonly socket: RelaySocket;
   private readonly clock: Clock;
@@ -77,6 +79,8 @@ export class RelayClient {
   constructor(private readonly options: RelayClientOptions) {
     const baseUrl = options.url.endsWith('/') ? options.url : `${options.url}/`;
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.baseUrl = baseUrl;
+    this.timeoutMs = timeoutMs;
     this.clock = options.clock ?? systemClock;
     this.auth = new RelayAuth(baseUrl, options, this.clock, timeoutMs);
     this.socket = new RelaySocket({
@@ -289,6 +293,19 @@ export class RelayClient {
   /** Replaces this account's encrypted profile (docs/protocol.md §18; the relay cannot open it). */
   async putProfile(encryptedProfile: Uint8Array): Promise<void> {
     await this.auth.call('putProfile', { body: { profile: toBase64Url(encryptedProfile) } });
+  }
+
+  /** This relay's `/.well-known/parley`. */
+  wellKnown(): Promise<WellKnown> {
+    return fetchWellKnown(this.baseUrl, this.timeoutMs);
+  }
+
+  /**
+   * A sealed send (RelayClient.sealedSend) to this client's relay: a REST request of its own that
+   * carries no session token — not over the authenticated live channel.
+   */
+  sendSealed(request: { readonly to: Uint8Array; readonly token: Uint8Array; readonly upload: Uint8Array; readonly online?: boolean }): Promise<{ serverTimestamp: number }> {
+    return RelayClient.sealedSend(this.baseUrl, request, this.timeoutMs);
   }
 
   /** Registers SHA-256 of this account's delivery token (sealed sender, docs/protocol.md §21.1). */

@@ -35,10 +35,10 @@ function capabilitiesSeen(engine: TestEngine, of: TestEngine): Record<number, nu
 }
 
 describe('device capabilities', () => {
-  it('a new device advertises pq, files and profiles in its signed entry, and a contact reads them from the verified list', async () => {
+  it('a new device advertises pq, files, profiles and sealed in its signed entry, and a contact reads them from the verified list', async () => {
     const alice = await fixture.engine('alice');
     const bob = await fixture.engine('bob');
-    expect(BUILD_CAPABILITIES).toBe(Capability.pq | Capability.files | Capability.profiles);
+    expect(BUILD_CAPABILITIES).toBe(Capability.pq | Capability.files | Capability.profiles | Capability.sealed);
     const own = parseDeviceList(bob.engine.current!.account.deviceList.signed).list;
     expect(own.devices.map((d) => [d.deviceId, d.capabilities])).toEqual([[1, BUILD_CAPABILITIES]]);
     await alice.add(bob);
@@ -57,7 +57,7 @@ describe('device capabilities', () => {
     expect((await alice.call('conversations:list', {}))[0]).toMatchObject({ id: aToB, showsFiles: true });
 
     // Bob links a device of an older version: its signed entry has only pq (no files bit).
-    const older = await LinkedTestDevice.link(bob, fixture.relay.url);
+    const older = await LinkedTestDevice.link(bob, fixture.relay.url, Capability.pq);
     try {
       // A text makes Alice learn of it (the relay answers MISMATCHED_DEVICES, she fetches and verifies the list).
       const hello = await alice.send(aToB, 'hello both devices');

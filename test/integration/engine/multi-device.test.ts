@@ -49,6 +49,9 @@ describe('multi-device fan-out', () => {
     await bob.send(bToA, 'sent from device one');
     await alice.receive(bob, 'sent from device one');
     await waitFor(() => second.received.some((r) => r.content.type === 'sent' && r.content.text === 'sent from device one'), 'the transcript');
+    // The transcript to Bob's own other device went sealed (ADR 0029): the relay did not name its sender.
+    expect(second.sealed).toBeGreaterThan(0);
+    expect(second.failures).toEqual([]);
 
     // The second device leaves the list: Alice's next send is refused as stale, refreshed, retried.
     await second.unlink();

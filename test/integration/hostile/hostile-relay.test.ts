@@ -35,6 +35,9 @@ const engines: TestEngine[] = [];
 beforeAll(async () => {
   relay = await startTestRelay({ limits: { bundlesPerPair: { points: 1000, duration: 1 } } });
   proxy = await HostileProxy.start(relay.url);
+  // These attacks are on the authenticated path, where an envelope names its sender; sealed
+  // uploads are refused as stale, so engines fall back to it (sealed-hostile.test.ts attacks sealed sender).
+  proxy.refuseSealed = true;
 });
 afterEach(async () => {
   proxy.reset();

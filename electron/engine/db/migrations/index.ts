@@ -18,6 +18,7 @@ import { migration0012 } from './0012-device-names.js';
 import { migration0013 } from './0013-sync-clock.js';
 import { migration0014 } from './0014-abandoned-uploads.js';
 import { migration0015 } from './0015-own-profile-pending.js';
+import { migration0016 } from './0016-sealed-sender.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -35,4 +36,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0013,
   migration0014,
   migration0015,
+  migration0016,
 ];

@@ -28,6 +28,7 @@ const conversation = (over: Partial<ConversationView> = {}): ConversationView =>
     presence: { state: 'unknown', lastSeenAt: null },
     verified: false,
     quantumResistant: true,
+    sealedSender: 'sealed',
     keyChangePending: false,
     lastActivityAt: 0,
     ...over,

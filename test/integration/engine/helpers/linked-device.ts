@@ -7,6 +7,7 @@
  */
 import { bytesEqual, toBase64Url } from '../../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../../shared/crypto/random.js';
+import { Capability } from '../../../../shared/protocol/constants.js';
 import { parseDeviceList, type DeviceEntry } from '../../../../shared/protocol/device-list.js';
 import { isProtocolError } from '../../../../shared/protocol/errors.js';
 import { messageTypeOf, MessageType } from '../../../../shared/protocol/messages.js';
@@ -18,6 +19,7 @@ import {
   type PeerDevice,
 } from '../../../../shared/protocol/session.js';
 import { EMPTY_RECORD, type SessionRecord } from '../../../../shared/protocol/session-record.js';
+import { openSealedEnvelope } from '../../../../shared/protocol/sealed-sender.js';
 import { linkTestDevice, unlinkTestDevice } from '../../../../shared/testing/device-list-fixtures.js';
 import { InMemorySkippedKeyStore, localDevice, type TestDevice } from '../../../../shared/testing/protocol-fixtures.js';
 import type { Envelope } from '../../../../shared/wire/frames.js';
@@ -30,6 +32,8 @@ type Received = { readonly from: { accountId: Uint8Array; deviceId: number }; re
 export class LinkedTestDevice {
   readonly received: Received[] = [];
   readonly failures: string[] = [];
+  /** How many envelopes arrived sealed (no source at the relay). */
+  sealed = 0;
   readonly records = new Map<string, SessionRecord>();
   readonly skipped = new InMemorySkippedKeyStore();
   readonly budgets = new FailureBudgets();
@@ -52,9 +56,9 @@ export class LinkedTestDevice {
   }
 
   /** Links a new device to `owner`'s account at the relay (list v+1 signed by the account key) and connects it. */
-  static async link(owner: TestEngine, relayUrl: string): Promise<LinkedTestDevice> {
+  static async link(owner: TestEngine, relayUrl: string, capabilities: number = Capability.pq | Capability.sealed): Promise<LinkedTestDevice> {
     const account = owner.engine.current!.account;
-    const { device, next } = linkTestDevice(account.deviceList.signed, account.accountPrivateKey!, { rng: systemRng, now: Date.now }, { oneTimePrekeys: 20, kemOneTimePrekeys: 5 });
+    const { device, next } = linkTestDevice(account.deviceList.signed, account.accountPrivateKey!, { rng: systemRng, now: Date.now }, { oneTimePrekeys: 20, kemOneTimePrekeys: 5, capabilities });
     await owner.engine.messaging!.relay.putDeviceList(next.signed);
     const linked = new LinkedTestDevice(device, owner, relayUrl);
     await linked.uploadPrekeys();
@@ -138,8 +142,23 @@ export class LinkedTestDevice {
   }
 
   async #onEnvelope(e: Envelope): Promise<void> {
-    const source = e.source;
-    if (!source) return;
+    let source = e.source;
+    let content = e.content;
+    if (!source) {
+      // Sealed (docs/protocol.md §21): opened with this device's key under the relay's published certificate key.
+      try {
+        const wk = await this.client.wellKnown();
+        const trust = new Map([[wk.sealed!.certificateKeyId, wk.certificateKey]]);
+        const opened = openSealedEnvelope(e.content, { identityPrivate: this.device.identityDh.privateKey }, trust, e.serverTimestamp);
+        source = { accountId: opened.certificate.accountId, deviceId: opened.certificate.deviceId };
+        content = opened.message;
+        this.sealed++;
+      } catch (err) {
+        this.failures.push(isProtocolError(err) ? err.code : String(err));
+        await this.client.ack([e.seq]).catch(() => undefined);
+        return;
+      }
+    }
     const owner = this.owner.engine.current?.account;
     // Senders: the owner's primary (this account), or a contact engine's device (looked up at the relay).
     let entry: DeviceEntry | undefined;
@@ -155,10 +174,10 @@ export class LinkedTestDevice {
     }
     const peer: PeerDevice = { accountId: source.accountId, entry };
     try {
-      if (messageTypeOf(e.content) === MessageType.DecryptionError) {
+      if (messageTypeOf(content) === MessageType.DecryptionError) {
         this.failures.push('decryption error');
       } else {
-        const result = decryptMessage(this.records.get(this.#key(peer)), e.content, {
+        const result = decryptMessage(this.records.get(this.#key(peer)), content, {
           local: localDevice(this.device),
           peer,
           prekeys: this.device.prekeys,
