@@ -43,12 +43,13 @@ export function rowIdOf(id: string): number {
   return Number(id);
 }
 
-function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; stale: boolean } {
+function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; showsTimers: boolean; stale: boolean } {
   const { list } = parsedDeviceList(signed);
   return {
     list,
     quantumResistant: list.devices.every(hasPq),
     showsFiles: list.devices.every((d) => hasCapability(d, 'files')),
+    showsTimers: list.devices.every((d) => hasCapability(d, 'timers')),
     stale: deviceListFreshness(list, now) === 'stale',
   };
 }
@@ -92,6 +93,9 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
     displayAt: m.displayAt,
     status: m.direction === 'outgoing' ? m.status : null,
     read: m.direction === 'outgoing' || m.readAt !== null,
+    ...(m.expireTimerSeconds !== null && { expireTimerSeconds: m.expireTimerSeconds }),
+    // The maximum lifetime of an unread message is not "its timer": shown only once started.
+    ...(m.expireStartedAt !== null && m.expiresAt !== null && { expiresAt: m.expiresAt }),
   };
 }
 
@@ -121,6 +125,8 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     verified: r.verified,
     quantumResistant: s.quantumResistant,
     showsFiles: note || s.showsFiles,
+    expireTimerSeconds: r.expireTimerSeconds,
+    showsTimers: s.showsTimers && (r.ownDeviceList === null || listSummary(r.ownDeviceList, now).showsTimers),
     keyChangePending: r.keyChangePending,
     lastActivityAt: r.conversation.lastActivityAt,
   };

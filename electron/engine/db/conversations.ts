@@ -7,7 +7,7 @@
 import type { MessageKind, MessageStatus } from '../../../shared/api/view-models.js';
 import type { ReadDb, WriteDb } from './database.js';
 import type { Direction } from './messages.js';
-import { blob, flag } from './rows.js';
+import { blob, blobOrNull, flag } from './rows.js';
 import { sql, type SqlQuery } from './sql.js';
 
 export type ConversationKind = 'direct' | 'note-to-self';
@@ -80,6 +80,10 @@ export type ConversationListRow = {
   readonly verified: boolean;
   readonly keyChangePending: boolean;
   readonly deviceList: Uint8Array;
+  /** This account's own device list (capability checks cover own devices too); null before an account exists. */
+  readonly ownDeviceList: Uint8Array | null;
+  /** The conversation's disappearing-message timer (0 = off). */
+  readonly expireTimerSeconds: number;
   readonly unreadCount: number;
   readonly lastMessage: {
     readonly id: number;
@@ -99,6 +103,8 @@ type ListRow = ConversationRow & {
   verified: number;
   key_change_pending: number;
   device_list: Uint8Array;
+  own_device_list: Uint8Array | null;
+  expire_timer: number;
   unread: number;
   lm_id: number | null;
   lm_kind: MessageKind | null;
@@ -118,6 +124,8 @@ function toListRow(r: ListRow): ConversationListRow {
     verified: flag(r.verified),
     keyChangePending: flag(r.key_change_pending),
     deviceList: blob(r.device_list),
+    ownDeviceList: blobOrNull(r.own_device_list),
+    expireTimerSeconds: r.expire_timer,
     unreadCount: r.unread,
     lastMessage:
       r.lm_id === null
@@ -139,6 +147,8 @@ function listQuery(previewLength: number, where: SqlQuery) {
       CASE WHEN cp.avatar IS NULL THEN NULL ELSE cp.revision END AS avatar_revision, coalesce(ct.accepted, 1) AS accepted, coalesce(ct.verified, 1) AS verified,
       coalesce(ct.key_change_pending, 0) AS key_change_pending,
       coalesce(ct.device_list, (SELECT device_list FROM account WHERE singleton = 1)) AS device_list,
+      (SELECT device_list FROM account WHERE singleton = 1) AS own_device_list,
+      coalesce((SELECT t.seconds FROM conversation_timers t WHERE t.conversation_id = c.id), 0) AS expire_timer,
       (SELECT count(*) FROM messages u
         WHERE u.conversation_id = c.id AND u.direction = 'incoming' AND u.read_at IS NULL) AS unread,
       lm.id AS lm_id, lm.kind AS lm_kind, lm.direction AS lm_direction,

@@ -17,6 +17,7 @@ import { migration0011 } from './0011-attachment-reveal.js';
 import { migration0012 } from './0012-device-names.js';
 import { migration0013 } from './0013-sync-clock.js';
 import { migration0014 } from './0014-abandoned-uploads.js';
+import { migration0015 } from './0015-disappearing.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -33,4 +34,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0012,
   migration0013,
   migration0014,
+  migration0015,
 ];
