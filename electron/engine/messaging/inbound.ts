@@ -190,6 +190,11 @@ export class InboundProcessor {
     return this.#queue.length;
   }
 
+  /** Resolves once everything queued so far was processed (transcript replay, tests). */
+  async idle(): Promise<void> {
+    while (this.#queue.length > 0 || this.#running) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   #schedule(): void {
     if (this.#running || this.core.stopped) return;
     this.#running = true;

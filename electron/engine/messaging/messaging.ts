@@ -97,6 +97,11 @@ export type MessagingTuning = {
   readonly transferRetry?: Partial<RetryOptions>;
   /** How often a device link polls its provisioning channel (electron/engine/linking; default 300 ms). */
   readonly linkPollMs?: number;
+  /**
+   * Never connect to the relay (the forge tool's verifier, electron/engine/deniability): the
+   * local parts run, envelopes are handed to the inbound path by the caller.
+   */
+  readonly offline?: boolean;
 };
 
 /** The timer fields of a message sent now with `timer` (null: untimed): outgoing timers start at send. */
@@ -166,11 +171,13 @@ export class Messaging {
   #maintaining: Promise<void> | null = null;
   #connected: Promise<void> | null = null;
   #live = false;
+  readonly #offline: boolean;
   #lastConnection = '';
   /** messages:send requests waiting for their group commit (see send). */
   #pendingSends: { readonly req: RequestOf<'messages:send'>; readonly resolve: (v: MessageView) => void; readonly reject: (e: unknown) => void }[] = [];
 
   constructor(o: MessagingOptions) {
+    this.#offline = o.tuning?.offline === true;
     // An account from before the relay id was pinned pins the id of its first challenge.
     const relay = relayClientFor(o.account, o.rng, o.tuning, (relayId) => {
       if (this.core.stopped) return;
@@ -262,6 +269,7 @@ export class Messaging {
     this.#emitConnection();
     this.expiry.start();
     void this.attachments.start().catch(() => undefined);
+    if (this.#offline) return;
     void this.#ensureRegistered()
       .then(() => relay.connect())
       .catch(() => undefined);
