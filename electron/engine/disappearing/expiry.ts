@@ -13,9 +13,11 @@
  *   - once a run deleted anything, a WAL checkpoint (TRUNCATE), so the deleted pages (zeroed by
  *     secure_delete in the main file) do not survive in the write-ahead log either.
  *
- * Many due at once (a device back after weeks) are deleted in batches of at most
- * EXPIRY_BATCH_BUDGET_MS of work each, yielding to the event loop between them (and checkpointing
- * the WAL passively), so the window stays responsive (bench/disappearing). At start, before any
+ * Many due at once (a device back after weeks) are deleted in batches of about
+ * EXPIRY_BATCH_BUDGET_MS of work each (the size adapts to the measured time of whole batches),
+ * yielding to the event loop between them, so the window stays responsive (bench/disappearing).
+ * Between batches the WAL is checkpointed as every write is (SQLite's automatic checkpoint, or the
+ * search maintenance worker's off this thread while it runs); the TRUNCATE comes at the end. At start, before any
  * window shows anything, `purgeExpired` deletes the rows that ran out while the app was closed
  * (their files go with the attachments folder's clean-up at start, which deletes the files of rows
  * that no longer exist).
@@ -30,8 +32,8 @@ import { dueForExpiry, nextExpiry } from '../db/disappearing.js';
 import { deleteMessage } from '../db/messages.js';
 import { sql } from '../db/sql.js';
 
-/** Work per deletion batch before yielding to the event loop. */
-export const EXPIRY_BATCH_BUDGET_MS = 8;
+/** Work per deletion batch (its transaction, commit included) before yielding to the event loop. */
+export const EXPIRY_BATCH_BUDGET_MS = 20;
 /** The first batch's size; later ones follow the measured cost per row. */
 const FIRST_BATCH_ROWS = 32;
 const MAX_BATCH_ROWS = 1_000;
@@ -65,8 +67,20 @@ export function checkpointTruncate(db: WriteDb): boolean {
   return (r?.busy ?? 0) === 0;
 }
 
-function checkpointPassive(db: WriteDb): void {
-  db.get(sql`PRAGMA wal_checkpoint(PASSIVE)`);
+/**
+ * Runs `fn` (a deletion transaction) with synchronous=NORMAL: in WAL mode its commit does not wait
+ * for an fsync — on a busy disk that wait, not the deletes, dominated a batch (bench/disappearing).
+ * A deletion lost to a power cut is simply made again at the next start (the rows are still due);
+ * the next durable commit (synchronous=FULL, restored right after) fsyncs the log with it. Nothing
+ * else can commit in between: the writer is used from this thread only, synchronously.
+ */
+function withoutCommitSync<T>(db: WriteDb, fn: () => T): T {
+  db.run(sql`PRAGMA synchronous = NORMAL`);
+  try {
+    return fn();
+  } finally {
+    db.run(sql`PRAGMA synchronous = FULL`);
+  }
 }
 
 /**
@@ -178,19 +192,22 @@ export class Expiry {
     let elapsed = 0;
     const remove = (): void => {
       const t0 = performance.now();
-      db.transaction(() => {
-        for (const r of rows) deleteMessage(db, r.id);
-        extra?.(db);
-      });
-      checkpointPassive(db);
+      withoutCommitSync(db, () =>
+        db.transaction(() => {
+          for (const r of rows) deleteMessage(db, r.id);
+          extra?.(db);
+        }),
+      );
       elapsed = performance.now() - t0;
     };
     if (withFiles.length > 0) await o.discard(withFiles, remove);
     else remove();
     o.removed(rows);
-    if (rows.length >= this.#batchRows && elapsed > 0) {
-      const perRow = elapsed / rows.length;
-      this.#batchRows = Math.max(1, Math.min(MAX_BATCH_ROWS, Math.floor(EXPIRY_BATCH_BUDGET_MS / perRow)));
+    // A commit has a fixed cost (a durable fsync) besides the per-row work, so the size follows the
+    // measured time of whole batches: grow while under the budget, shrink when over it.
+    if (rows.length >= this.#batchRows) {
+      if (elapsed < EXPIRY_BATCH_BUDGET_MS * 0.7) this.#batchRows = Math.min(MAX_BATCH_ROWS, Math.ceil(this.#batchRows * 1.5));
+      else if (elapsed > EXPIRY_BATCH_BUDGET_MS) this.#batchRows = Math.max(1, Math.floor(this.#batchRows * Math.max(0.3, EXPIRY_BATCH_BUDGET_MS / elapsed)));
     }
   }
 }
