@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../db/messages.js';
+import { decodeContent } from '../messaging/content.js';
+import { textContentOf } from '../messaging/outbox.js';
 import { checkDeleteRequest, DELETE_FOR_EVERYONE_WINDOW_MS, expiryTime, honouredTimer, isTimerValue, MAX_EXPIRE_TIMER_SECONDS, MAX_TIMED_LIFETIME_MS } from './timers.js';
 
 const author = new Uint8Array(16).fill(1);
@@ -53,5 +55,13 @@ describe('delete for everyone: who may, and until when', () => {
     expect(checkDeleteRequest(message({ kind: 'timer-changed' }), author, 1_000)).toEqual({ ok: false, reason: 'NOT_DELETABLE' });
     expect(checkDeleteRequest(message(), author, 1_001 + DELETE_FOR_EVERYONE_WINDOW_MS)).toEqual({ ok: false, reason: 'WINDOW_PASSED' });
     expect(checkDeleteRequest(message(), author, 999)).toEqual({ ok: false, reason: 'WINDOW_PASSED' });
+  });
+});
+
+describe('a message keeps its own timer', () => {
+  it('a retry or resend of a timed text carries the timer it was sent with (never a plain copy)', () => {
+    const m = message({ direction: 'outgoing', messageId: new Uint8Array(16).fill(7), expireTimerSeconds: 300, expireStartedAt: 1_000, expiresAt: 301_000 });
+    expect(decodeContent(textContentOf(m))).toMatchObject({ type: 'text', text: 'hi', expireTimerSeconds: 300 });
+    expect(decodeContent(textContentOf(message({ direction: 'outgoing', messageId: new Uint8Array(16) })))).toMatchObject({ expireTimerSeconds: null });
   });
 });

@@ -617,7 +617,9 @@ export class Attachments {
         // The copy for this account's other devices first, as for a text (docs/adr/0026).
         const self = core.account.accountId;
         if (core.targetDevices(db, self).length > 0) {
-          const transcript = encodeContent({ type: 'sent-attachment', messageId: m.messageId!, sentAt: m.sentAt, destination: conversation.peerAccountId, pointer, caption: m.body ?? '' });
+          // The copy carries the file's disappearing timer too (pointer flag 0x08, docs/protocol.md §23.1).
+          const timed = m.expireTimerSeconds === null ? pointer : { ...pointer, expireTimerSeconds: m.expireTimerSeconds };
+          const transcript = encodeContent({ type: 'sent-attachment', messageId: m.messageId!, sentAt: m.sentAt, destination: conversation.peerAccountId, pointer: timed, caption: m.body ?? '' });
           core.queueSend(db, { kind: 'sync', recipient: self, content: transcript, messageRowId: rowId });
         }
         core.queueSend(db, { kind: 'message', recipient: conversation.peerAccountId, content, messageRowId: rowId });

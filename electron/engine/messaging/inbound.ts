@@ -482,6 +482,8 @@ export class InboundProcessor {
         } catch (e) {
           if (!(e instanceof SyncRefused) && !(e instanceof SyncInvalid)) throw e;
         }
+        // Messages read on another own device start their disappearing timers (markReadUpTo).
+        if (content.type === 'read-sync') effects.timersChanged = true;
         // Contacts, standings and conversations may have changed: the batch's lookups start over.
         this.#batchPeers.clear();
         this.#batchConversations.clear();
