@@ -54,6 +54,7 @@ import { checkProfileInput, createOwnProfile } from './messaging/profiles.js';
 import { getOwnProfile } from './db/profiles.js';
 import type { Profile } from './profile.js';
 import { SearchService } from './search/service.js';
+import { purgeExpired } from './disappearing/expiry.js';
 import { SEARCH_SQL_FUNCTIONS } from './search/text.js';
 import { contactIdOf, ownProfileView } from './views.js';
 
@@ -70,6 +71,11 @@ export type EngineOptions = {
   readonly nativeBinding?: string;
   /** Messaging details tests inject (relay client clock and backoff, typing timers). */
   readonly messaging?: MessagingTuning;
+  /**
+   * TESTS ONLY (no host sets it): the database is opened without SQLCipher so a test can scan its
+   * raw bytes for deleted plaintext (db/database.ts OpenOptions.unencryptedForTests).
+   */
+  readonly unencryptedDatabaseForTests?: boolean;
 };
 
 function isWrongKey(e: unknown): boolean {
@@ -109,6 +115,7 @@ export class Engine {
   /** The relay side (electron/engine/messaging) while the database is open. */
   #messaging: Messaging | null = null;
   readonly #messagingTuning: MessagingTuning | undefined;
+  readonly #unencryptedForTests: boolean;
   /** A new device's link in progress (needs-account only). */
   #link: NewDeviceLink | null = null;
   /** This profile's device was removed from its account and wiped (shown until an account exists again). */
@@ -125,6 +132,7 @@ export class Engine {
     this.#emit = o.emit ?? (() => {});
     this.#nativeBinding = o.nativeBinding;
     this.#messagingTuning = o.messaging;
+    this.#unencryptedForTests = o.unencryptedDatabaseForTests === true;
     this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), o.timers ?? systemTimers);
     this.#search = new SearchService({ emit: (p) => this.#emitEvent('search:indexProgress', p), nativeBinding: o.nativeBinding });
     this.#queries = new LocalQueries({
@@ -233,7 +241,13 @@ export class Engine {
     let db: EngineDatabase;
     let searchKey: Uint8Array;
     try {
-      db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+      db = openDatabase({
+        path: this.profile.databasePath,
+        key,
+        functions: SEARCH_SQL_FUNCTIONS,
+        ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}),
+        ...(this.#unencryptedForTests && { unencryptedForTests: true }),
+      });
       searchKey = key.slice();
     } finally {
       key.fill(0);
@@ -248,6 +262,9 @@ export class Engine {
       return;
     }
     try {
+      // Timed messages whose time ran out while the app was closed go before anything is shown
+      // (their files with the attachments folder's clean-up at start).
+      purgeExpired(db.writer, this.#clock());
       const current = resignedAccount(db, account, this.#clock());
       // An account from before profiles gets one now (its name: the username).
       db.writer.transaction(() => createOwnProfile(db.writer, { displayName: current.username, rng: this.#rng, now: this.#clock() }));
@@ -382,7 +399,13 @@ export class Engine {
       try {
         if (passphrase !== undefined) await this.#passphrase.create(passphrase, key);
         else await this.#keychain.store(key);
-        db = openDatabase({ path: this.profile.databasePath, key, functions: SEARCH_SQL_FUNCTIONS, ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}) });
+        db = openDatabase({
+          path: this.profile.databasePath,
+          key,
+          functions: SEARCH_SQL_FUNCTIONS,
+          ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}),
+          ...(this.#unencryptedForTests && { unencryptedForTests: true }),
+        });
         searchKey = key.slice();
         open = { db, account: await populate(db) };
         this.#open = open;
@@ -855,6 +878,8 @@ export class Engine {
       'messages:send': (r) => this.#requireMessaging().send(r),
       'messages:retry': (r) => this.#requireMessaging().retry(r),
       'messages:deleteForMe': (r) => this.#requireMessaging().deleteForMe(r),
+      'messages:deleteForEveryone': (r) => this.#requireMessaging().deleteForEveryone(r),
+      'conversations:setTimer': (r) => this.#requireMessaging().setTimer(r),
       'conversations:setTyping': (r) => this.#requireMessaging().setTyping(r),
       'attachments:stage': (r) => this.#requireMessaging().attachments.stage(r),
       'attachments:write': (r) => this.#requireMessaging().attachments.write(r),

@@ -213,6 +213,8 @@ export class LocalQueries {
     const attachments = attachmentsOf(db.reader, changed.filter((m) => m.kind === 'attachment').map((m) => m.id));
     const request = isRequestConversation(db.reader, conversationId);
     for (const m of changed) this.#ctx.emit('message:updated', { message: withAttachment(messageView(m, account.accountId), attachments.get(m.id), request) });
+    // A timed message shown now: its timer started (markReadUpTo); the expiry timer follows.
+    if (changed.some((m) => m.expiresAt !== null)) this.#ctx.messaging()?.expiry.reschedule();
     if (changed.length > 0) {
       this.#ctx.messaging()?.receiptsQueued();
       const row = conversationListRow(db.reader, conversationId, MAX_PREVIEW_LENGTH);

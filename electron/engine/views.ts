@@ -44,13 +44,14 @@ export function rowIdOf(id: string): number {
   return Number(id);
 }
 
-function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; opensSealed: boolean; stale: boolean } {
+function listSummary(signed: Uint8Array, now: number): { list: DeviceList; quantumResistant: boolean; showsFiles: boolean; opensSealed: boolean; showsTimers: boolean; stale: boolean } {
   const { list } = parsedDeviceList(signed);
   return {
     list,
     quantumResistant: list.devices.every(hasPq),
     showsFiles: list.devices.every((d) => hasCapability(d, 'files')),
     opensSealed: list.devices.every((d) => hasCapability(d, 'sealed')),
+    showsTimers: list.devices.every((d) => hasCapability(d, 'timers')),
     stale: deviceListFreshness(list, now) === 'stale',
   };
 }
@@ -94,6 +95,9 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
     displayAt: m.displayAt,
     status: m.direction === 'outgoing' ? m.status : null,
     read: m.direction === 'outgoing' || m.readAt !== null,
+    ...(m.expireTimerSeconds !== null && { expireTimerSeconds: m.expireTimerSeconds }),
+    // The maximum lifetime of an unread message is not "its timer": shown only once started.
+    ...(m.expireStartedAt !== null && m.expiresAt !== null && { expiresAt: m.expiresAt }),
   };
 }
 
@@ -130,6 +134,8 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
     quantumResistant: s.quantumResistant,
     sealedSender: note ? null : !s.opensSealed ? 'unsupported' : sealedSenderState(r.profileKey, r.tokenRefusedKeyId),
     showsFiles: note || s.showsFiles,
+    expireTimerSeconds: r.expireTimerSeconds,
+    showsTimers: s.showsTimers && (r.ownDeviceList === null || listSummary(r.ownDeviceList, now).showsTimers),
     keyChangePending: r.keyChangePending,
     lastActivityAt: r.conversation.lastActivityAt,
   };

@@ -52,6 +52,8 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'messages:markRead': { conversationId: '1', upToMessageId: '7' },
   'messages:info': { messageId: '7' },
   'messages:deleteForMe': { messageId: '7' },
+  'messages:deleteForEveryone': { messageId: '7' },
+  'conversations:setTimer': { conversationId: '1', seconds: 30 },
   'conversations:setTyping': { conversationId: '1', typing: true },
   'settings:get': {},
   'settings:set': { notifications: 'name-only' },

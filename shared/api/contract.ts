@@ -23,6 +23,7 @@ import {
   MAX_ATTACHMENT_CHUNK_BYTES,
   MAX_AVATAR_PICTURE_BYTES,
   MAX_CAPTION_BYTES,
+  MAX_EXPIRE_TIMER_SECONDS,
   MAX_FILE_NAME_INPUT,
   MAX_SEARCH_QUERY_LENGTH,
   base64Schema,
@@ -307,6 +308,27 @@ export const CONTRACT = {
     method: 'deleteForMe',
     request: z.strictObject({ messageId: MessageIdSchema }),
     response: z.null(),
+  },
+  /**
+   * Delete for everyone (docs/protocol.md §23.3): one of this account's own texts or files, within
+   * 24 hours of sending (DELETE_WINDOW_PASSED after; NOT_DELETABLE for anything else). It leaves
+   * this device as expiry removes it, "This message was deleted" stays in its place, and every
+   * recipient device is asked to do the same.
+   */
+  'messages:deleteForEveryone': {
+    method: 'deleteForEveryone',
+    request: z.strictObject({ messageId: MessageIdSchema }),
+    response: z.null(),
+  },
+  /**
+   * The conversation's disappearing-message timer (docs/protocol.md §23.2): 0 = off, else 1 s …
+   * 4 weeks (a preset or a custom value). The person is told (a system line on both sides);
+   * turning a timer on is refused with TIMERS_UNSUPPORTED while a device cannot honour it.
+   */
+  'conversations:setTimer': {
+    method: 'setTimer',
+    request: z.strictObject({ conversationId: ConversationIdSchema, seconds: z.number().int().min(0).max(MAX_EXPIRE_TIMER_SECONDS) }),
+    response: ConversationViewSchema,
   },
   'messages:markRead': {
     method: 'markRead',

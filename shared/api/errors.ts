@@ -95,6 +95,15 @@ export const API_ERROR_CODES = [
   'HISTORY_TOO_LARGE',
   /** No history transfer by that id on this device. */
   'HISTORY_NOT_FOUND',
+  /**
+   * A device of the person (or of this account) is on an older version that cannot honour
+   * disappearing-message timers or delete for everyone (capability `timers`): nothing was sent.
+   */
+  'TIMERS_UNSUPPORTED',
+  /** Delete for everyone: only this account's own texts and files can be deleted for everyone. */
+  'NOT_DELETABLE',
+  /** Delete for everyone: the message is older than the 24-hour window. */
+  'DELETE_WINDOW_PASSED',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

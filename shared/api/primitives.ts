@@ -40,6 +40,8 @@ export const MAX_ATTACHMENT_CHUNK_BYTES = 1024 * 1024;
 export const MAX_FILE_NAME_INPUT = 4096;
 /** An attachment's caption (UTF-8 bytes; the E2E content's limit, docs/protocol.md §16). */
 export const MAX_CAPTION_BYTES = 4096;
+/** The longest disappearing-message timer (and the largest custom value): 4 weeks, in seconds (docs/protocol.md §23). */
+export const MAX_EXPIRE_TIMER_SECONDS = 28 * 24 * 3600;
 /**
  * The largest picture the renderer may hand over to become an avatar (profile:setAvatar), before
  * base64: a phone photo fits, and the request stays under the hosts' frame limit. The engine makes

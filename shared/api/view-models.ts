@@ -246,6 +246,9 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * text: a message with a body. decryption-failed: "a message could not be decrypted" (no body).
  * key-changed: "the safety number with this contact changed" (no body). unsupported: a message of
  * a kind this version cannot show ("This message needs a newer version of Parley", no body).
+ * timer-changed: a system line "<who> set disappearing messages to <timer>" (outgoing: this
+ * account changed it); `expireTimerSeconds` is the value set, 0 = off. deleted: "This message was
+ * deleted" where a message deleted for everyone was (no body).
  */
 /*
  * device-linked / device-removed: in the note to self, a change to this account's device list that
@@ -262,6 +265,8 @@ export const MESSAGE_KINDS = [
   'device-linked',
   'device-removed',
   'contact-devices-changed',
+  'timer-changed',
+  'deleted',
 ] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
@@ -334,6 +339,16 @@ export const MessageViewSchema = z.strictObject({
   read: z.boolean(),
   /** kind 'attachment' only (its caption is the body). */
   attachment: AttachmentViewSchema.optional(),
+  /**
+   * Disappearing messages (docs/protocol.md §23): a text's or file's own timer in seconds; a
+   * timer-changed line's new value (0 = off). Absent or null: untimed.
+   */
+  expireTimerSeconds: z.number().int().min(0).nullable().optional(),
+  /**
+   * When a timed message disappears, once its timer runs (outgoing: from the send; incoming: from
+   * when it was first shown in a visible, focused window). Null while it has not started.
+   */
+  expiresAt: TimestampSchema.nullable().optional(),
 });
 export type MessageView = z.infer<typeof MessageViewSchema>;
 
@@ -437,6 +452,14 @@ export const ConversationViewSchema = z.strictObject({
    * false: one is on an older version, and a file sent here comes with a notice saying so.
    */
   showsFiles: z.boolean(),
+  /** The conversation's disappearing-message timer in seconds; 0 = off (docs/protocol.md §23). */
+  expireTimerSeconds: z.number().int().min(0),
+  /**
+   * Every listed device of the person and of this account honours timers and delete for everyone
+   * (capability `timers`, §4.4); false: turning a timer on or deleting for everyone is refused
+   * (TIMERS_UNSUPPORTED).
+   */
+  showsTimers: z.boolean(),
   keyChangePending: z.boolean(),
   /** Sort key of the conversation list (newest first). */
   lastActivityAt: TimestampSchema,

@@ -53,6 +53,18 @@ describe('attachment pointer', () => {
     expect(vectors.cases).toHaveLength(3);
   });
 
+  it('a disappearing timer (flag 0x08, docs/protocol.md §23.1) ends the pointer; zero or cut off is MALFORMED', () => {
+    const plain = encode(base);
+    const timed = encode({ ...base, expireTimerSeconds: 30 });
+    expect(timed[0]).toBe(plain[0]! | 0x08);
+    expect(Buffer.from(timed.subarray(1, plain.length)).equals(Buffer.from(plain.subarray(1)))).toBe(true);
+    expect(Buffer.from(timed.subarray(plain.length)).toString('hex')).toBe('0000001e');
+    for (let n = plain.length; n < timed.length; n++) expect(code(timed.slice(0, n)), `${n} bytes`).toBe('MALFORMED');
+    const zero = timed.slice();
+    zero.set([0, 0, 0, 0], plain.length);
+    expect(code(zero)).toBe('MALFORMED');
+  });
+
   it('every truncation and every extra byte is MALFORMED', () => {
     const bytes = encode(base);
     expect(code(bytes)).toBe('ok');
@@ -67,7 +79,7 @@ describe('attachment pointer', () => {
       b[offset] = value;
       return b;
     };
-    expect(code(at(0, 0x08 | 0x03))).toBe('MALFORMED');
+    expect(code(at(0, 0x10 | 0x03))).toBe('MALFORMED');
     // paddedLength is the u64 at 1 + 16 + 32 + 8: its last byte.
     expect(code(at(1 + 16 + 32 + 8 + 7, (ok[1 + 16 + 32 + 8 + 7]! + 1) & 0xff))).toBe('MALFORMED');
     for (const mediaType of ['IMAGE/JPEG', 'image', 'image/jpeg; charset=x', '/x', 'a b/c']) {

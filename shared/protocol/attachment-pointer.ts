@@ -33,7 +33,9 @@ export const MAX_POINTER_DIMENSION = 65_535;
 const FLAG_DIMENSIONS = 0x01;
 const FLAG_THUMBNAIL = 0x02;
 const FLAG_ORIGINAL = 0x04;
-const KNOWN_FLAGS = FLAG_DIMENSIONS | FLAG_THUMBNAIL | FLAG_ORIGINAL;
+/** A disappearing-message timer (u32 seconds, 1 … 2³² − 1) ends the pointer (docs/protocol.md §23.1). */
+const FLAG_TIMER = 0x08;
+const KNOWN_FLAGS = FLAG_DIMENSIONS | FLAG_THUMBNAIL | FLAG_ORIGINAL | FLAG_TIMER;
 
 const MEDIA_TYPE = /^(?:[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,62})?$/;
 
@@ -48,6 +50,11 @@ export type AttachmentPointer = {
   readonly thumbnail: Uint8Array | null;
   /** Sent as a file: the original bytes, metadata kept (no re-encoding). */
   readonly original: boolean;
+  /**
+   * The message's disappearing timer in seconds (§23.1); absent or null: none. Carried in the
+   * pointer (flag 0x08, the last field) so an untimed pointer is byte for byte what v1 wrote.
+   */
+  readonly expireTimerSeconds?: number | null;
 };
 
 function malformed(what: string): ProtocolError {
@@ -77,7 +84,9 @@ export function writeAttachmentPointer(w: Writer, p: AttachmentPointer): void {
     checkDimension(p.dimensions.width);
     checkDimension(p.dimensions.height);
   }
-  const flags = (p.dimensions ? FLAG_DIMENSIONS : 0) | (p.thumbnail ? FLAG_THUMBNAIL : 0) | (p.original ? FLAG_ORIGINAL : 0);
+  const timer = p.expireTimerSeconds ?? null;
+  if (timer !== null && (!Number.isInteger(timer) || timer < 1 || timer > 0xffffffff)) throw new RangeError('timer out of range');
+  const flags = (p.dimensions ? FLAG_DIMENSIONS : 0) | (p.thumbnail ? FLAG_THUMBNAIL : 0) | (p.original ? FLAG_ORIGINAL : 0) | (timer !== null ? FLAG_TIMER : 0);
   w.u8(flags)
     .bytes(p.attachmentId)
     .bytes(d.key)
@@ -90,6 +99,7 @@ export function writeAttachmentPointer(w: Writer, p: AttachmentPointer): void {
     .var16(fileName);
   if (p.dimensions) w.u16(p.dimensions.width).u16(p.dimensions.height);
   if (p.thumbnail) w.var32(p.thumbnail);
+  if (timer !== null) w.u32(timer);
 }
 
 /** Reads a pointer from `r` (the content decoder's reader). Throws ProtocolError MALFORMED. */
@@ -128,6 +138,11 @@ export function readAttachmentPointer(r: Reader): AttachmentPointer {
     thumbnail = r.var32(MAX_POINTER_THUMBNAIL_BYTES);
     if (thumbnail.length === 0) throw malformed('empty thumbnail');
   }
+  let timer: number | null = null;
+  if (flags & FLAG_TIMER) {
+    timer = r.u32();
+    if (timer === 0) throw malformed('zero timer');
+  }
   return {
     attachmentId,
     descriptor: { key, length, paddedLength, ciphertextDigest, plaintextSha256 },
@@ -136,5 +151,6 @@ export function readAttachmentPointer(r: Reader): AttachmentPointer {
     dimensions,
     thumbnail,
     original: (flags & FLAG_ORIGINAL) !== 0,
+    ...(timer !== null && { expireTimerSeconds: timer }),
   };
 }

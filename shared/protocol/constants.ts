@@ -17,16 +17,17 @@ export const DEVICE_LIST_STALE_MS = 30 * 24 * 3600_000;
 /**
  * Device capability bits (docs/protocol.md §4.4), in the account-signed entry of each device: what
  * the device can handle or show. pq: PQXDH with ML-KEM-768. files: shows attachments (content type
- * 0x06). profiles: reads profile keys (content type 0x07). groups and timers are reserved for the
- * features that will need them; no build sets them yet. sealed (0x40): opens sealed-sender
- * envelopes (docs/protocol.md §21); a sender seals only when every recipient device has it. An
- * entry without a bit (every entry signed before these bits existed has only pq) cannot handle
- * that kind.
+ * 0x06). profiles: reads profile keys (content type 0x07). timers: honours disappearing-message
+ * timers and delete-for-everyone requests (content types 0x0E, 0x0F and the timer fields of 0x01,
+ * 0x04, 0x06; docs/protocol.md §23). sealed (0x40): opens sealed-sender envelopes (docs/protocol.md
+ * §21); a sender seals only when every recipient device has it. groups is reserved for the feature
+ * that will need it; no build sets it yet. An entry without a bit (every entry signed before these
+ * bits existed has only pq) cannot handle that kind.
  */
 export const Capability = { pq: 0x01, files: 0x02, profiles: 0x04, groups: 0x08, timers: 0x10, sealed: 0x40 } as const;
 export type CapabilityName = keyof typeof Capability;
 /** The bits with a meaning today (the reserved ones have a name but no build advertises them). */
-export const KNOWN_CAPABILITIES = Capability.pq | Capability.files | Capability.profiles | Capability.sealed;
+export const KNOWN_CAPABILITIES = Capability.pq | Capability.files | Capability.profiles | Capability.timers | Capability.sealed;
 
 // ── Prekeys (§3.3) ───────────────────────────────────────────────────────────
 /** A signed prekey (or KEM prekey) older than this makes the bundle "device inactive". */

@@ -128,7 +128,7 @@ function sessionAdOf(s: SessionState): Uint8Array {
 }
 
 /** The first 16 bytes of SHA-256("Parley_v1_SessionId" ‖ session AD ‖ Enc(EK_A)): equal on both sides. */
-function computeSessionId(partial: Omit<SessionState, 'sessionId'>): Uint8Array {
+export function computeSessionId(partial: Omit<SessionState, 'sessionId'>): Uint8Array {
   const ad = sessionAd({ ...partial, sessionId: new Uint8Array(SESSION_ID_LENGTH) });
   return sha256(label('SessionId'), ad, encodeX25519(partial.baseKey)).slice(0, SESSION_ID_LENGTH);
 }

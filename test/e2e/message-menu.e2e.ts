@@ -29,7 +29,8 @@ test('Info shows exact times and the status per device; Delete for me removes a 
   // Right click → Info on Alice's message.
   await first.getByText('When did you read this?').click({ button: 'right' });
   const menu = alice.page.getByRole('menu', { name: 'Message' });
-  await expect(menu.getByRole('menuitem')).toHaveText(['Copy text', 'Info', 'Delete for me']);
+  // Her own message, sent a moment ago: Delete for everyone too (issue 17).
+  await expect(menu.getByRole('menuitem')).toHaveText(['Copy text', 'Info', 'Delete for me', 'Delete for everyone']);
   await menu.getByRole('menuitem', { name: 'Info' }).click();
   const info = alice.page.getByRole('dialog', { name: 'Message info' });
   await expect(info).toBeVisible();

@@ -75,6 +75,8 @@ export type TestEngineOptions = {
   readonly timers?: ManualTimers;
   /** Retries inside one attachment transfer before it pauses (the engine's default waits about a minute). */
   readonly transferRetry?: Partial<RetryOptions>;
+  /** The profile's database without SQLCipher, so a test can scan its raw bytes (purge tests only). */
+  readonly unencryptedDatabase?: boolean;
 };
 
 export class TestEngine {
@@ -85,7 +87,7 @@ export class TestEngine {
 
   private constructor(
     readonly engine: Engine,
-    readonly options: Required<Omit<TestEngineOptions, 'name' | 'transferRetry'>> & { readonly profileName: string },
+    readonly options: Required<Omit<TestEngineOptions, 'name' | 'transferRetry' | 'unencryptedDatabase'>> & { readonly profileName: string; readonly unencryptedDatabase: boolean },
   ) {
     this.dispatch = createDispatcher(engine.handlers());
   }
@@ -113,8 +115,9 @@ export class TestEngine {
         requestTimeoutMs: 5_000,
         ...(o.transferRetry && { transferRetry: o.transferRetry }),
       },
+      ...(o.unencryptedDatabase === true && { unencryptedDatabaseForTests: true }),
     });
-    const t = new TestEngine(engine, { relayUrl: o.relayUrl, base, keychain, clock, timers, profileName: 'p' });
+    const t = new TestEngine(engine, { relayUrl: o.relayUrl, base, keychain, clock, timers, profileName: 'p', unencryptedDatabase: o.unencryptedDatabase === true });
     holder.t = t;
     return t;
   }
@@ -260,7 +263,14 @@ export class TestEngine {
   /** A new engine on the same profile (same keychain, clock and timers), connected again. */
   async restart(): Promise<TestEngine> {
     await this.close();
-    const t = await TestEngine.start({ relayUrl: this.options.relayUrl, base: this.options.base, keychain: this.options.keychain, clock: this.options.clock, timers: this.options.timers });
+    const t = await TestEngine.start({
+      relayUrl: this.options.relayUrl,
+      base: this.options.base,
+      keychain: this.options.keychain,
+      clock: this.options.clock,
+      timers: this.options.timers,
+      unencryptedDatabase: this.options.unencryptedDatabase,
+    });
     t.username = this.username;
     void t.accountId;
     await t.online();

@@ -83,6 +83,10 @@ export type ConversationListRow = {
   /** Their profile key, and the key id of one whose token the relay refused (sealed sender). */
   readonly profileKey: Uint8Array | null;
   readonly tokenRefusedKeyId: Uint8Array | null;
+  /** This account's own device list (capability checks cover own devices too); null before an account exists. */
+  readonly ownDeviceList: Uint8Array | null;
+  /** The conversation's disappearing-message timer (0 = off). */
+  readonly expireTimerSeconds: number;
   readonly unreadCount: number;
   readonly lastMessage: {
     readonly id: number;
@@ -104,6 +108,8 @@ type ListRow = ConversationRow & {
   device_list: Uint8Array;
   profile_key: Uint8Array | null;
   token_refused_key_id: Uint8Array | null;
+  own_device_list: Uint8Array | null;
+  expire_timer: number;
   unread: number;
   lm_id: number | null;
   lm_kind: MessageKind | null;
@@ -125,6 +131,8 @@ function toListRow(r: ListRow): ConversationListRow {
     deviceList: blob(r.device_list),
     profileKey: blobOrNull(r.profile_key),
     tokenRefusedKeyId: blobOrNull(r.token_refused_key_id),
+    ownDeviceList: blobOrNull(r.own_device_list),
+    expireTimerSeconds: r.expire_timer,
     unreadCount: r.unread,
     lastMessage:
       r.lm_id === null
@@ -147,6 +155,8 @@ function listQuery(previewLength: number, where: SqlQuery) {
       coalesce(ct.key_change_pending, 0) AS key_change_pending,
       coalesce(ct.device_list, (SELECT device_list FROM account WHERE singleton = 1)) AS device_list,
       cp.profile_key, cp.token_refused_key_id,
+      (SELECT device_list FROM account WHERE singleton = 1) AS own_device_list,
+      coalesce((SELECT t.seconds FROM conversation_timers t WHERE t.conversation_id = c.id), 0) AS expire_timer,
       (SELECT count(*) FROM messages u
         WHERE u.conversation_id = c.id AND u.direction = 'incoming' AND u.read_at IS NULL) AS unread,
       lm.id AS lm_id, lm.kind AS lm_kind, lm.direction AS lm_direction,

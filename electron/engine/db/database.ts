@@ -86,10 +86,19 @@ export type OpenOptions = {
   readonly migrations?: readonly Migration[];
   /** Electron's build of the native module (DESIGN §4); Node uses the default. */
   readonly nativeBinding?: string;
+  /**
+   * TESTS ONLY — never set by product code: open the file without SQLCipher (the key is
+   * ignored), so a test can scan the raw bytes of the database, its WAL and shared-memory files
+   * for plaintext that should be gone (the disappearing-messages purge test). SQLCipher encrypts
+   * the WAL and free pages, so scanning an encrypted database proves nothing.
+   */
+  readonly unencryptedForTests?: boolean | undefined;
 };
 
 export type EngineDatabase = {
   readonly path: string;
+  /** Opened with OpenOptions.unencryptedForTests (tests only). */
+  readonly unencryptedForTests: boolean;
   readonly reader: ReadDb;
   readonly writer: WriteDb;
   readonly schemaVersion: number;
@@ -121,6 +130,7 @@ export function rawKeyText(key: Uint8Array): Buffer {
 
 type ConnectionOptions = {
   readonly readonly: boolean;
+  readonly unencryptedForTests?: boolean | undefined;
   readonly mustExist?: boolean;
   readonly nativeBinding?: string | undefined;
   readonly functions: readonly SqlFunction[];
@@ -138,13 +148,15 @@ function openConnection(path: string, key: Uint8Array, opts: ConnectionOptions):
     throw toStorageError(e);
   }
   try {
-    connection.pragma(`cipher = 'sqlcipher'`);
-    connection.pragma('legacy = 4');
-    const keyText = rawKeyText(key);
-    try {
-      if (connection.key(keyText) !== 0) throw new StorageError('WRONG_KEY', 'the database key was not accepted');
-    } finally {
-      keyText.fill(0);
+    if (opts.unencryptedForTests !== true) {
+      connection.pragma(`cipher = 'sqlcipher'`);
+      connection.pragma('legacy = 4');
+      const keyText = rawKeyText(key);
+      try {
+        if (connection.key(keyText) !== 0) throw new StorageError('WRONG_KEY', 'the database key was not accepted');
+      } finally {
+        keyText.fill(0);
+      }
     }
     // The first read decides: under a wrong key this is SQLITE_NOTADB.
     connection.prepare('SELECT count(*) AS n FROM sqlite_schema').get();
@@ -168,7 +180,7 @@ function openConnection(path: string, key: Uint8Array, opts: ConnectionOptions):
 
 /** Opens (creating if absent) the encrypted database and brings its schema up to date. */
 export function openDatabase(opts: OpenOptions): EngineDatabase {
-  const writerConnection = openConnection(opts.path, opts.key, { readonly: false, nativeBinding: opts.nativeBinding, functions: opts.functions });
+  const writerConnection = openConnection(opts.path, opts.key, { readonly: false, nativeBinding: opts.nativeBinding, functions: opts.functions, unencryptedForTests: opts.unencryptedForTests });
   let schemaVersion: number;
   try {
     schemaVersion = runMigrations(writerConnection, opts.migrations ?? MIGRATIONS);
@@ -178,7 +190,7 @@ export function openDatabase(opts: OpenOptions): EngineDatabase {
   }
   let readerConnection: Connection;
   try {
-    readerConnection = openConnection(opts.path, opts.key, { readonly: true, nativeBinding: opts.nativeBinding, functions: opts.functions });
+    readerConnection = openConnection(opts.path, opts.key, { readonly: true, nativeBinding: opts.nativeBinding, functions: opts.functions, unencryptedForTests: opts.unencryptedForTests });
   } catch (e) {
     writerConnection.close();
     throw e;
@@ -188,6 +200,7 @@ export function openDatabase(opts: OpenOptions): EngineDatabase {
   let closed = false;
   return {
     path: opts.path,
+    unencryptedForTests: opts.unencryptedForTests === true,
     writer,
     reader: { get: (q) => reader.get(q), all: (q) => reader.all(q) },
     schemaVersion,
@@ -223,8 +236,10 @@ export function openSideConnection(opts: {
   readonly key: Uint8Array;
   readonly functions: readonly SqlFunction[];
   readonly nativeBinding?: string | undefined;
+  /** Tests only (OpenOptions.unencryptedForTests). */
+  readonly unencryptedForTests?: boolean | undefined;
 }): SideConnection {
-  const connection = openConnection(opts.path, opts.key, { readonly: false, mustExist: true, nativeBinding: opts.nativeBinding, functions: opts.functions });
+  const connection = openConnection(opts.path, opts.key, { readonly: false, mustExist: true, nativeBinding: opts.nativeBinding, functions: opts.functions, unencryptedForTests: opts.unencryptedForTests });
   const typed = new TypedConnection(connection);
   return {
     get: (q) => typed.get(q),

@@ -26,6 +26,12 @@ export type MessageRecord = {
   readonly body: string | null;
   readonly status: MessageStatus | null;
   readonly readAt: number | null;
+  /** Its own disappearing timer (null: none); a `timer-changed` notice: the value set (0 = off). */
+  readonly expireTimerSeconds: number | null;
+  /** When its timer started (null: not yet, or untimed). */
+  readonly expireStartedAt: number | null;
+  /** When it is deleted (null: untimed). */
+  readonly expiresAt: number | null;
 };
 
 type MessageRow = {
@@ -42,6 +48,9 @@ type MessageRow = {
   body: string | null;
   status: MessageStatus | null;
   read_at: number | null;
+  expire_timer_seconds: number | null;
+  expire_started_at: number | null;
+  expires_at: number | null;
 };
 
 function toRecord(r: MessageRow): MessageRecord {
@@ -59,6 +68,9 @@ function toRecord(r: MessageRow): MessageRecord {
     body: r.body,
     status: r.status,
     readAt: r.read_at,
+    expireTimerSeconds: r.expire_timer_seconds,
+    expireStartedAt: r.expire_started_at,
+    expiresAt: r.expires_at,
   };
 }
 
@@ -74,6 +86,10 @@ export type NewMessage = {
   readonly body: string | null;
   readonly status: MessageStatus | null;
   readonly readAt: number | null;
+  /** Disappearing messages (disappearing/timers.ts): all three null or absent for an untimed row. */
+  readonly expireTimerSeconds?: number | null;
+  readonly expireStartedAt?: number | null;
+  readonly expiresAt?: number | null;
 };
 
 /** The display time: the sender's clock, but never later than the moment the message arrived. */
@@ -84,7 +100,17 @@ export function displayTime(sentAt: number, receivedAt: number): number {
 /** Inserts a message and moves its conversation's last activity forward; returns the row id. */
 export function insertMessage(db: WriteDb, m: NewMessage): number {
   const displayAt = displayTime(m.sentAt, m.receivedAt);
-  const { lastInsertRowid } = db.run(sql`
+  // The timer columns only when there is a timer (the statement stays the one every schema since
+  // 0001 accepts, which the migration tests insert with).
+  const timed = (m.expireTimerSeconds ?? null) !== null || (m.expiresAt ?? null) !== null;
+  const { lastInsertRowid } = timed
+    ? db.run(sql`
+    INSERT INTO messages (conversation_id, kind, direction, sender_account_id, sender_device_id, message_id,
+      sent_at, received_at, display_at, body, status, read_at, expire_timer_seconds, expire_started_at, expires_at)
+    VALUES (${m.conversationId}, ${m.kind}, ${m.direction}, ${m.senderAccountId}, ${m.senderDeviceId}, ${m.messageId},
+      ${m.sentAt}, ${m.receivedAt}, ${displayAt}, ${m.body}, ${m.status}, ${m.readAt},
+      ${m.expireTimerSeconds ?? null}, ${m.expireStartedAt ?? null}, ${m.expiresAt ?? null})`)
+    : db.run(sql`
     INSERT INTO messages (conversation_id, kind, direction, sender_account_id, sender_device_id, message_id,
       sent_at, received_at, display_at, body, status, read_at)
     VALUES (${m.conversationId}, ${m.kind}, ${m.direction}, ${m.senderAccountId}, ${m.senderDeviceId}, ${m.messageId},
@@ -95,7 +121,14 @@ export function insertMessage(db: WriteDb, m: NewMessage): number {
 
 /** The record insertMessage stored as row `id` (what getMessage would read back, without the read). */
 export function insertedRecord(id: number, m: NewMessage): MessageRecord {
-  return { id, ...m, displayAt: displayTime(m.sentAt, m.receivedAt) };
+  return {
+    id,
+    ...m,
+    displayAt: displayTime(m.sentAt, m.receivedAt),
+    expireTimerSeconds: m.expireTimerSeconds ?? null,
+    expireStartedAt: m.expireStartedAt ?? null,
+    expiresAt: m.expiresAt ?? null,
+  };
 }
 
 export function getMessage(db: ReadDb, id: number): MessageRecord | undefined {
@@ -138,6 +171,16 @@ export function findMessageBySenderId(
   const r = db.get<MessageRow>(sql`
     SELECT * FROM messages
     WHERE sender_account_id = ${senderAccountId} AND sender_device_id = ${senderDeviceId} AND message_id = ${messageId}`);
+  return r && toRecord(r);
+}
+
+/**
+ * A message `senderAccountId` sent, by its sender-chosen id, from any device of theirs (a delete
+ * request may come from another device of the author than the one that sent the message).
+ */
+export function findIncomingByMessageId(db: ReadDb, senderAccountId: Uint8Array, messageId: Uint8Array): MessageRecord | undefined {
+  const r = db.get<MessageRow>(sql`
+    SELECT * FROM messages WHERE sender_account_id = ${senderAccountId} AND message_id = ${messageId} AND direction = 'incoming'`);
   return r && toRecord(r);
 }
 
@@ -221,7 +264,10 @@ export function unreadCount(db: ReadDb, conversationId: number): number {
 
 /**
  * Marks every unread incoming message up to and including `upTo` (in display order) as read.
- * Returns the rows it changed, in display order.
+ * Returns the rows it changed, in display order. Marking read is what a visible, focused window
+ * does when it shows messages (the renderer asks only then), so the disappearing timer of each
+ * timed text or file starts here too (DESIGN §3.8: incoming timers start when first shown): its
+ * deletion time becomes the earlier of now + its timer and its maximum lifetime (already stored).
  */
 export function markReadUpTo(
   db: WriteDb,
@@ -231,7 +277,11 @@ export function markReadUpTo(
 ): MessageRecord[] {
   return db
     .all<MessageRow>(sql`
-      UPDATE messages SET read_at = ${now}
+      UPDATE messages SET read_at = ${now},
+        expires_at = CASE WHEN expire_timer_seconds IS NOT NULL AND expire_started_at IS NULL AND kind IN ('text', 'attachment')
+          THEN min(coalesce(expires_at, ${now} + expire_timer_seconds * 1000), ${now} + expire_timer_seconds * 1000) ELSE expires_at END,
+        expire_started_at = CASE WHEN expire_timer_seconds IS NOT NULL AND kind IN ('text', 'attachment')
+          THEN coalesce(expire_started_at, ${now}) ELSE expire_started_at END
       WHERE conversation_id = ${conversationId} AND direction = 'incoming' AND read_at IS NULL
         AND (display_at, id) <= (${upTo.displayAt}, ${upTo.id})
       RETURNING *`)

@@ -80,6 +80,13 @@ export type AttachmentsOptions = {
    * profile key, when they do not hold the current one — as before a text, so they see a name).
    */
   readonly beforeSend?: ((db: WriteDb, recipient: Uint8Array) => void) | undefined;
+  /**
+   * The disappearing timer a file sent now in the conversation carries (null: off); throws
+   * TIMERS_UNSUPPORTED when a device could not honour it (messaging.ts, docs/protocol.md §23.1).
+   */
+  readonly timerFor?: ((db: WriteDb, conversationId: number, recipient: Uint8Array) => number | null) | undefined;
+  /** A timed file was committed: the expiry timer follows. */
+  readonly timed?: (() => void) | undefined;
 };
 
 /** A transfer that paused while the relay connection stayed up (the HTTP path failed alone) is tried again after this long. */
@@ -194,6 +201,8 @@ export class Attachments {
   readonly #kick: () => void;
   readonly #retry: Partial<RetryOptions> | undefined;
   readonly #beforeSend: ((db: WriteDb, recipient: Uint8Array) => void) | undefined;
+  readonly #timerFor: AttachmentsOptions['timerFor'];
+  readonly #timed: AttachmentsOptions['timed'];
   readonly #stages = new Map<string, Stage>();
   readonly #transfers = new Map<number, { readonly controller: AbortController; readonly done: Promise<void> }>();
   /** Decrypted copies being read, by message row id. */
@@ -214,6 +223,8 @@ export class Attachments {
     this.#kick = o.kick;
     this.#retry = o.retry;
     this.#beforeSend = o.beforeSend;
+    this.#timerFor = o.timerFor;
+    this.#timed = o.timed;
   }
 
   get #staging(): string {
@@ -457,9 +468,13 @@ export class Attachments {
         readAt: null,
       } as const;
       let notice: number | null = null;
+      let timed: { expireTimerSeconds: number; expireStartedAt: number; expiresAt: number } | null = null;
       const rowId = db.transaction(() => {
         const peer = this.#checkConversation(conversationId);
-        const id = insertMessage(db, row);
+        // Its own timer (§23.1), started at the send like a text's.
+        const timer = this.#timerFor?.(db, conversationId, peer) ?? null;
+        timed = timer === null ? null : { expireTimerSeconds: timer, expireStartedAt: now, expiresAt: now + timer * 1000 };
+        const id = insertMessage(db, { ...row, ...timed });
         // A device of theirs that cannot show files: the sender is told, right after the file.
         notice = noticeIfLacking(core, db, peer, 'files', now);
         insertOutgoingAttachment(db, id, {
@@ -479,8 +494,9 @@ export class Attachments {
       }
       // Started first, so that the view (event and answer alike) shows it paused if the relay is away.
       if (getAttachment(db, rowId)?.state === 'uploading') this.#startUpload(rowId);
-      const view = this.#view(insertedRecord(rowId, row));
+      const view = this.#view(insertedRecord(rowId, { ...row, ...(timed ?? {}) }));
       core.emit('message:added', { message: view });
+      if (timed !== null) this.#timed?.();
       if (notice !== null) core.emitMessageAdded(notice);
       core.emitConversation(conversationId);
       return view;
@@ -595,13 +611,15 @@ export class Attachments {
         const m = getMessage(db, rowId)!;
         const conversation = getConversation(db, m.conversationId)!;
         const pointer = pointerOf(getAttachment(db, rowId)!);
-        const content = encodeContent({ type: 'attachment', messageId: m.messageId!, sentAt: m.sentAt, pointer, caption: m.body ?? '' });
+        const content = encodeContent({ type: 'attachment', messageId: m.messageId!, sentAt: m.sentAt, pointer, caption: m.body ?? '', expireTimerSeconds: m.expireTimerSeconds });
         acceptContact(db, conversation.peerAccountId, core.clock());
         this.#beforeSend?.(db, conversation.peerAccountId);
         // The copy for this account's other devices first, as for a text (docs/adr/0026).
         const self = core.account.accountId;
         if (core.targetDevices(db, self).length > 0) {
-          const transcript = encodeContent({ type: 'sent-attachment', messageId: m.messageId!, sentAt: m.sentAt, destination: conversation.peerAccountId, pointer, caption: m.body ?? '' });
+          // The copy carries the file's disappearing timer too (pointer flag 0x08, docs/protocol.md §23.1).
+          const timed = m.expireTimerSeconds === null ? pointer : { ...pointer, expireTimerSeconds: m.expireTimerSeconds };
+          const transcript = encodeContent({ type: 'sent-attachment', messageId: m.messageId!, sentAt: m.sentAt, destination: conversation.peerAccountId, pointer: timed, caption: m.body ?? '' });
           core.queueSend(db, { kind: 'sync', recipient: self, content: transcript, messageRowId: rowId });
         }
         core.queueSend(db, { kind: 'message', recipient: conversation.peerAccountId, content, messageRowId: rowId });

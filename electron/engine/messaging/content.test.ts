@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import { MAX_EXPIRE_TIMER_SECONDS, MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import { readFileSync } from 'node:fs';
 import { concatBytes, fromHex, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { padmeLength } from '../../../shared/protocol/attachment-cipher.js';
@@ -42,7 +42,9 @@ const content: fc.Arbitrary<Content> = fc.oneof(
   }),
   fc.record({ type: fc.constant('typing' as const), messageId: id, sentAt: time, state: fc.constantFrom('started' as const, 'stopped' as const) }),
   fc.record({ type: fc.constant('sent' as const), messageId: id, sentAt: time, destination: id, text, expireTimerSeconds: timer }),
-  fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
+  fc.record({ type: fc.constant('attachment' as const), messageId: id, sentAt: time, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }), expireTimerSeconds: timer }),
+  fc.record({ type: fc.constant('timer-change' as const), messageId: id, sentAt: time, seconds: fc.integer({ min: 0, max: MAX_EXPIRE_TIMER_SECONDS }) }),
+  fc.record({ type: fc.constant('delete' as const), messageId: id, sentAt: time, target: id }),
   fc.record({
     type: fc.constant('read-sync' as const),
     messageId: id,
@@ -361,6 +363,46 @@ describe('E2E content', () => {
     expect(code(head().u8(2).bytes(new Uint8Array(16)).u64(1).u8(2).finish())).toBe('MALFORMED'); // unknown deletion flag
     expect(code(head().u8(3).finish())).toBe('MALFORMED'); // unknown kind
     expect(() => encodeContent({ type: 'settings-sync', messageId, sentAt: 1, settings: {} })).toThrow(RangeError);
+  });
+
+  it('timers and delete for everyone (§23): the documented bytes; a timer change out of range, a zero or flagless file timer are MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    // Timer change: 5 minutes.
+    expect(toHex(encodeContent({ type: 'timer-change', messageId, sentAt: 1, seconds: 300 }))).toBe(`010e${'aa'.repeat(16)}0000000000000001` + '0000012c');
+    // Delete for everyone naming message bb…bb.
+    const target = new Uint8Array(16).fill(0xbb);
+    expect(toHex(encodeContent({ type: 'delete', messageId, sentAt: 1, target }))).toBe(`010f${'aa'.repeat(16)}0000000000000001${'bb'.repeat(16)}`);
+    const change = (seconds: number) => new Writer().u8(1).u8(0x0e).bytes(messageId).u64(1).u32(seconds).finish();
+    expect(decodeContent(change(0))).toMatchObject({ type: 'timer-change', seconds: 0 });
+    expect(decodeContent(change(MAX_EXPIRE_TIMER_SECONDS))).toMatchObject({ seconds: MAX_EXPIRE_TIMER_SECONDS });
+    expect(code(change(MAX_EXPIRE_TIMER_SECONDS + 1))).toBe('MALFORMED');
+    expect(code(concatBytes(change(30), Uint8Array.of(0)))).toBe('MALFORMED');
+    expect(code(new Writer().u8(1).u8(0x0f).bytes(messageId).u64(1).bytes(new Uint8Array(15)).finish())).toBe('MALFORMED');
+    expect(() => encodeContent({ type: 'timer-change', messageId, sentAt: 1, seconds: MAX_EXPIRE_TIMER_SECONDS + 1 })).toThrow(RangeError);
+    // A timed text: flags 0x01 then the timer (30 s).
+    expect(toHex(encodeContent({ type: 'text', messageId, sentAt: 1, text: 'hi', expireTimerSeconds: 30 }).subarray(26))).toBe('010000001e000000026869');
+    // A file's timer rides in its pointer: flag 0x08 and a u32 after the thumbnail (absent: v1 bytes).
+    const p: AttachmentPointer = {
+      attachmentId: new Uint8Array(16).fill(1),
+      descriptor: { key: new Uint8Array(32).fill(2), length: 9, paddedLength: 10, ciphertextDigest: new Uint8Array(32).fill(3), plaintextSha256: new Uint8Array(32).fill(4) },
+      mediaType: '',
+      fileName: '',
+      dimensions: null,
+      thumbnail: null,
+      original: true,
+    };
+    const plain = encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: '' });
+    const timed = encodeContent({ type: 'attachment', messageId, sentAt: 1, pointer: p, caption: '', expireTimerSeconds: 60 });
+    const pointerEnd = plain.length - 4; // the caption's length (0) ends the content
+    expect(plain[26]).toBe(0x04);
+    expect(timed[26]).toBe(0x0c);
+    expect(toHex(timed)).toBe(toHex(concatBytes(Uint8Array.of(...plain.subarray(0, 26), 0x0c), plain.subarray(27, pointerEnd), fromHex('0000003c'), plain.subarray(pointerEnd))));
+    expect(decodeContent(plain)).toMatchObject({ expireTimerSeconds: null });
+    expect(decodeContent(timed)).toMatchObject({ expireTimerSeconds: 60 });
+    const zero = Uint8Array.from(timed);
+    zero.set([0, 0, 0, 0], pointerEnd);
+    expect(code(zero)).toBe('MALFORMED');
+    expect(code(concatBytes(plain, fromHex('0000003c')))).toBe('MALFORMED');
   });
 
   it('the largest attachment content (thumbnail, caption, name and type at their maximum) leaves room in the 96 KiB envelope', () => {

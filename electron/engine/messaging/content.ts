@@ -14,7 +14,7 @@
  * caption of 0 … MAX_CAPTION_BYTES.
  * Does not own what the content does (inbound.ts, receipts.ts, typing.ts).
  */
-import { MAX_CAPTION_BYTES, MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
+import { MAX_CAPTION_BYTES, MAX_EXPIRE_TIMER_SECONDS, MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import { fromUtf8, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { KeyType } from '../../../shared/crypto/encoding.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
@@ -55,9 +55,13 @@ export const ContentType = {
   DeviceNames: 0x0c,
   /** History transfer between two devices of this account (§22.5). */
   HistoryTransfer: 0x0d,
+  /** Disappearing messages (§23.2): the conversation's timer changed. */
+  TimerChange: 0x0e,
+  /** Delete for everyone (§23.3). */
+  DeleteForEveryone: 0x0f,
 } as const;
 /** The highest content type this build understands; above it (and at a gap), UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.HistoryTransfer;
+const LAST_CONTENT_TYPE = ContentType.DeleteForEveryone;
 
 /** ContactSync flag bits (§16.1), in `set` (which fields the record changes) and `values`. */
 export const ContactSyncFlag = { accepted: 0x01, verified: 0x02, blocked: 0x04 } as const;
@@ -102,8 +106,10 @@ export const MAX_READ_SYNC_ENTRIES = 1024;
 /** One message read on another own device: its sender (a contact's account and device) and its id. */
 export type ReadSyncEntry = { readonly senderAccountId: Uint8Array; readonly senderDeviceId: number; readonly messageId: Uint8Array };
 
-/** Text flag: a disappearing-message timer follows (reserved; no client sets it yet). */
+/** Text flag: a disappearing-message timer follows (§16, §23.1). */
 const TEXT_FLAG_TIMER = 0x01;
+/** The largest timer value a timer change may carry: 4 weeks (§23.2). */
+const MAX_TIMER_CHANGE_SECONDS = MAX_EXPIRE_TIMER_SECONDS;
 
 export type ContentHeader = {
   /** Random, chosen by the sender; with the sender's account and device, the de-duplication key. */
@@ -114,7 +120,7 @@ export type ContentHeader = {
 
 export type TextBody = {
   readonly text: string;
-  /** Disappearing-message timer in seconds; reserved field (null = none). */
+  /** Disappearing-message timer in seconds (null = none), §23.1. */
   readonly expireTimerSeconds: number | null;
 };
 
@@ -126,7 +132,11 @@ export type Content =
   /** A message this account sent from another device, for its other devices' history. */
   | (ContentHeader & { readonly type: 'sent'; readonly destination: Uint8Array } & TextBody)
   /** One file: where it is, how to open it, what to show before it is fetched; and a caption ('' for none). */
-  | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string })
+  | (ContentHeader & { readonly type: 'attachment'; readonly pointer: AttachmentPointer; readonly caption: string; readonly expireTimerSeconds?: number | null })
+  /** The conversation's disappearing-message timer changed (§23.2): seconds, 0 = off. */
+  | (ContentHeader & { readonly type: 'timer-change'; readonly seconds: number })
+  /** Delete for everyone (§23.3): the author asks to remove its own message `target`. */
+  | (ContentHeader & { readonly type: 'delete'; readonly target: Uint8Array })
   /** A file this account sent from another device (to `destination`), for its other devices' history. */
   | (ContentHeader & { readonly type: 'sent-attachment'; readonly destination: Uint8Array; readonly pointer: AttachmentPointer; readonly caption: string })
   /** Read on another own device: each entry's conversation up to and including that message (distinct entries). */
@@ -181,14 +191,16 @@ export class ContentError extends Error {
   }
 }
 
+function checkTimer(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 0xffffffff) throw new RangeError('timer out of range');
+  return seconds;
+}
+
 function writeText(w: Writer, b: TextBody): void {
   const bytes = utf8(b.text);
   if (bytes.length === 0 || bytes.length > MAX_MESSAGE_BODY_BYTES) throw new RangeError('text length out of range');
   if (b.expireTimerSeconds !== null) {
-    if (!Number.isInteger(b.expireTimerSeconds) || b.expireTimerSeconds < 1 || b.expireTimerSeconds > 0xffffffff) {
-      throw new RangeError('timer out of range');
-    }
-    w.u8(TEXT_FLAG_TIMER).u32(b.expireTimerSeconds);
+    w.u8(TEXT_FLAG_TIMER).u32(checkTimer(b.expireTimerSeconds));
   } else {
     w.u8(0);
   }
@@ -243,7 +255,9 @@ export function encodeContent(c: Content): Uint8Array {
       const caption = utf8(c.caption);
       if (caption.length > MAX_CAPTION_BYTES) throw new RangeError('caption too long');
       w.u8(ContentType.Attachment).bytes(c.messageId).u64(c.sentAt);
-      writeAttachmentPointer(w, c.pointer);
+      // The message's timer rides in the pointer (flag 0x08, §23.1): untimed, the v1 bytes.
+      const timer = c.expireTimerSeconds ?? c.pointer.expireTimerSeconds ?? null;
+      writeAttachmentPointer(w, { ...c.pointer, expireTimerSeconds: timer === null ? null : checkTimer(timer) });
       w.var32(caption);
       break;
     }
@@ -322,6 +336,14 @@ export function encodeContent(c: Content): Uint8Array {
       w.u8(ContentType.HistoryTransfer).bytes(c.messageId).u64(c.sentAt);
       writeHistoryTransfer(w, c.transfer);
       break;
+    case 'timer-change':
+      if (!Number.isInteger(c.seconds) || c.seconds < 0 || c.seconds > MAX_TIMER_CHANGE_SECONDS) throw new RangeError('timer out of range');
+      w.u8(ContentType.TimerChange).bytes(c.messageId).u64(c.sentAt).u32(c.seconds);
+      break;
+    case 'delete':
+      if (c.target.length !== MESSAGE_ID_LENGTH) throw new RangeError('a message id is 16 bytes');
+      w.u8(ContentType.DeleteForEveryone).bytes(c.messageId).u64(c.sentAt).bytes(c.target);
+      break;
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
       if (normalizeUsername(c.username) !== c.username) throw new RangeError('not a canonical username');
@@ -393,7 +415,10 @@ function decodeInner(bytes: Uint8Array): Content {
     }
     case ContentType.Attachment: {
       const pointer = readAttachmentPointer(r);
-      content = { type: 'attachment', messageId, sentAt, pointer, caption: readCaption(r) };
+      const caption = readCaption(r);
+      // The message's timer rides in the pointer (flag 0x08, §23.1).
+      const { expireTimerSeconds = null, ...untimed } = pointer;
+      content = { type: 'attachment', messageId, sentAt, pointer: untimed, caption, expireTimerSeconds };
       break;
     }
     case ContentType.SentAttachmentTranscript: {
@@ -402,6 +427,15 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'sent-attachment', messageId, sentAt, destination, pointer, caption: readCaption(r) };
       break;
     }
+    case ContentType.TimerChange: {
+      const seconds = r.u32();
+      if (seconds > MAX_TIMER_CHANGE_SECONDS) throw new ContentError('MALFORMED', 'timer change: out of range');
+      content = { type: 'timer-change', messageId, sentAt, seconds };
+      break;
+    }
+    case ContentType.DeleteForEveryone:
+      content = { type: 'delete', messageId, sentAt, target: r.bytes(MESSAGE_ID_LENGTH) };
+      break;
     case ContentType.SentTranscript: {
       const destination = r.bytes(ACCOUNT_ID_LENGTH);
       content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };

@@ -36,7 +36,10 @@ import { findDirectConversation, getOrCreateDirectConversation, getOrCreateNoteT
 import type { WriteDb } from '../db/database.js';
 import { recordEnvelope, recordReceived } from '../db/inbound.js';
 import { recordDeviceReceipt, recordDeviceSent } from '../db/device-statuses.js';
-import { getMessage, insertedRecord, insertMessage, markSent, upgradeStatusOf } from '../db/messages.js';
+import { deleteMessage, findIncomingByMessageId, getMessage, insertedRecord, insertMessage, markSent, upgradeStatusOf } from '../db/messages.js';
+import { applyTimerChange } from '../db/disappearing.js';
+import { checkDeleteRequest, expiryTime, honouredTimer } from '../disappearing/timers.js';
+import { insertTombstone } from './tombstone.js';
 import { dropSessionEnvelopes } from '../db/outbox.js';
 import { queueReceipt } from '../db/receipts.js';
 import { receiveContactProfileKey, receiveOwnProfileKey } from '../db/profiles.js';
@@ -92,6 +95,10 @@ type Effects = SyncEffects & {
   newSession: boolean;
   /** A contact shared a (new) profile key or revision: a fetch is due. */
   profilesDue: boolean;
+  /** A timed message arrived: the expiry timer follows. */
+  timersChanged: boolean;
+  /** Rows deleted for everyone that had files: their transfers stop and their files go. */
+  discardFiles: number[];
 };
 
 export type InboundHooks = {
@@ -117,7 +124,21 @@ export type InboundHooks = {
   readonly filesGone: (rowIds: readonly number[]) => void;
   /** A history-transfer message from another device of this account (linking/history.ts), after commit. */
   readonly history?: (fromDeviceId: number, transfer: HistoryTransferMessage) => void;
+  /** Timed messages were added (disappearing/expiry.ts reschedules). */
+  readonly timersChanged: () => void;
+  /** Rows deleted for everyone had files: stop their transfers and delete the files (Attachments.discard). */
+  readonly discardFiles: (rowIds: readonly number[]) => void;
 };
+
+/** An incoming message with `timer` (null: untimed): not started; the maximum lifetime applies until it is shown. */
+function incomingTimedFields(timer: number | null, now: number): { expireTimerSeconds: number; expireStartedAt: null; expiresAt: number } | { expiresAt?: undefined } {
+  return timer === null ? {} : { expireTimerSeconds: timer, expireStartedAt: null, expiresAt: expiryTime({ timerSeconds: timer, receivedAt: now, startedAt: null }) };
+}
+
+/** An own device's sent message with `timer`: started at its send. */
+function sentTimedFields(timer: number | null, sentAt: number, now: number): { expireTimerSeconds: number; expireStartedAt: number; expiresAt: number } | { expiresAt?: undefined } {
+  return timer === null ? {} : { expireTimerSeconds: timer, expireStartedAt: sentAt, expiresAt: expiryTime({ timerSeconds: timer, receivedAt: now, startedAt: Math.min(sentAt, now) }) };
+}
 
 /** Everything that makes an envelope the same envelope: its sender and its bytes. */
 function envelopeHash(e: Envelope): Uint8Array {
@@ -207,6 +228,11 @@ export class InboundProcessor {
     return this.#queue.length;
   }
 
+  /** Resolves once everything queued so far was processed (transcript replay, tests). */
+  async idle(): Promise<void> {
+    while (this.#queue.length > 0 || this.#running) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   #schedule(): void {
     if (this.#running || this.core.stopped) return;
     this.#running = true;
@@ -287,6 +313,8 @@ export class InboundProcessor {
       contactsChanged: false,
       settings: null,
       filesGone: [],
+      timersChanged: false,
+      discardFiles: [],
     };
     const db = core.db.writer;
     // One transaction; session records read once and written once per batch (sessions.ts).
@@ -321,6 +349,8 @@ export class InboundProcessor {
     if (effects.contactsChanged) this.hooks.contactsChanged();
     if (effects.settings) this.hooks.settingsSynced(effects.settings);
     if (effects.filesGone.length > 0) this.hooks.filesGone(effects.filesGone);
+    if (effects.discardFiles.length > 0) this.hooks.discardFiles(effects.discardFiles);
+    if (effects.timersChanged) this.hooks.timersChanged();
   }
 
   /**
@@ -435,8 +465,12 @@ export class InboundProcessor {
           body: content.type === 'text' ? content.text : content.caption === '' ? null : content.caption,
           status: null,
           readAt: null,
+          // Its own timer (§23.1): it starts when the message is first shown (markReadUpTo);
+          // until then the maximum lifetime applies.
+          ...incomingTimedFields(honouredTimer(content.expireTimerSeconds ?? null), now),
         } as const;
         const rowId = insertMessage(db, row);
+        if (row.expiresAt !== undefined) effects.timersChanged = true;
         const attachment = content.type === 'attachment' ? Attachments.receive(db, rowId, content.pointer) : null;
         // A message request gets no delivery receipt until accepted (acceptRequest sends them then),
         // and its images are held back (attachmentView).
@@ -492,6 +526,8 @@ export class InboundProcessor {
         } catch (e) {
           if (!(e instanceof SyncRefused) && !(e instanceof SyncInvalid)) throw e;
         }
+        // Messages read on another own device start their disappearing timers (markReadUpTo).
+        if (content.type === 'read-sync') effects.timersChanged = true;
         // Contacts, standings and conversations may have changed: the batch's lookups start over.
         this.#batchPeers.clear();
         this.#batchConversations.clear();
@@ -505,6 +541,50 @@ export class InboundProcessor {
           if (changed) core.emit('devices:changed', {});
           void this.contacts.syncOwnList().catch(() => undefined);
         });
+        return;
+      }
+      case 'timer-change': {
+        // This account's own devices: own-device sync (helper `sync`, 0x08–0x0B) carries changes
+        // between them; a 0x0E from an own device names no conversation and is ignored.
+        if (own) return;
+        const conversationId = this.#directConversationId(db, peer.accountId, now);
+        // The latest change wins; a replayed or delayed older one changes nothing (§23.2).
+        if (!applyTimerChange(db, conversationId, content.seconds, content.sentAt)) return;
+        const rowId = insertMessage(db, {
+          conversationId,
+          kind: 'timer-changed',
+          direction: 'incoming',
+          senderAccountId: peer.accountId,
+          senderDeviceId: peer.entry.deviceId,
+          messageId: content.messageId,
+          sentAt: content.sentAt,
+          receivedAt: now,
+          body: null,
+          status: null,
+          readAt: now,
+          expireTimerSeconds: content.seconds,
+        });
+        const view = messageView(getMessage(db, rowId)!, core.account.accountId);
+        effects.events.push(() => core.emit('message:added', { message: view }));
+        effects.conversations.add(conversationId);
+        return;
+      }
+      case 'delete': {
+        if (own) return; // own devices: own-device sync (helper `sync`)
+        const target = findIncomingByMessageId(db, peer.accountId, content.target);
+        // Only the author, only its own text or file, only within the window (§23.3); otherwise
+        // nothing changes (the refusal is typed, and stays local).
+        if (!checkDeleteRequest(target, peer.accountId, content.sentAt).ok || !target) return;
+        const hasFile = target.kind === 'attachment';
+        deleteMessage(db, target.id);
+        const tombstone = insertTombstone(db, target);
+        if (hasFile) effects.discardFiles.push(target.id);
+        const view = messageView(getMessage(db, tombstone)!, core.account.accountId);
+        effects.events.push(() => {
+          core.emit('message:removed', { conversationId: String(target.conversationId), messageId: String(target.id) });
+          core.emit('message:added', { message: view });
+        });
+        effects.conversations.add(target.conversationId);
         return;
       }
       case 'profile-key': {
@@ -558,7 +638,10 @@ export class InboundProcessor {
       body: content.type === 'sent' ? content.text : content.caption === '' ? null : content.caption,
       status: 'sent',
       readAt: null,
+      // An own device's message: its timer (§23.1) started when that device sent it.
+      ...sentTimedFields(honouredTimer((content.type === 'sent' ? content.expireTimerSeconds : content.pointer.expireTimerSeconds) ?? null), content.sentAt, now),
     } as const;
+    if (row.expiresAt !== undefined) effects.timersChanged = true;
     const rowId = insertMessage(db, row);
     const attachment = content.type === 'sent-attachment' ? Attachments.receive(db, rowId, content.pointer) : null;
     if (contact) {

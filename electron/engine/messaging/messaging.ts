@@ -60,6 +60,11 @@ import { Typing } from './typing.js';
 import { Attachments } from '../files/attachments.js';
 import { HistoryTransfers } from '../linking/history.js';
 import type { RetryOptions } from '../files/transfer.js';
+import { applyTimerChange, conversationTimer } from '../db/disappearing.js';
+import { Expiry, type RemovedRow } from '../disappearing/expiry.js';
+import { DELETE_FOR_EVERYONE_WINDOW_MS, isTimerValue } from '../disappearing/timers.js';
+import { devicesLacking } from './capabilities.js';
+import { insertTombstone } from './tombstone.js';
 
 export type MessagingOptions = {
   readonly db: EngineDatabase;
@@ -93,7 +98,17 @@ export type MessagingTuning = {
   readonly transferRetry?: Partial<RetryOptions>;
   /** How often a device link polls its provisioning channel (electron/engine/linking; default 300 ms). */
   readonly linkPollMs?: number;
+  /**
+   * Never connect to the relay (the forge tool's verifier, electron/engine/deniability): the
+   * local parts run, envelopes are handed to the inbound path by the caller.
+   */
+  readonly offline?: boolean;
 };
+
+/** The timer fields of a message sent now with `timer` (null: untimed): outgoing timers start at send. */
+function timedFields(timer: number | null, now: number): { expireTimerSeconds: number; expireStartedAt: number; expiresAt: number } | Record<string, never> {
+  return timer === null ? {} : { expireTimerSeconds: timer, expireStartedAt: now, expiresAt: now + timer * 1000 };
+}
 
 export function relayClientFor(account: LocalAccount, rng: Rng, tuning: MessagingTuning = {}, onRelayId?: (relayId: Uint8Array) => void): RelayClient {
   return new RelayClient({
@@ -150,6 +165,8 @@ export class Messaging {
   /** Sync between this account's own devices (sync.ts). */
   readonly sync: OwnDeviceSync;
   readonly sealed: SealedSender;
+  /** Disappearing messages: deletes timed messages when their time runs out (disappearing/expiry.ts). */
+  readonly expiry: Expiry;
   readonly presence = new PresenceTracker();
   readonly #unsubscribe: (() => void)[] = [];
   #maintenance: NodeJS.Timeout | undefined;
@@ -157,11 +174,13 @@ export class Messaging {
   #connected: Promise<void> | null = null;
   #removalCheck: Promise<void> | null = null;
   #live = false;
+  readonly #offline: boolean;
   #lastConnection = '';
   /** messages:send requests waiting for their group commit (see send). */
   #pendingSends: { readonly req: RequestOf<'messages:send'>; readonly resolve: (v: MessageView) => void; readonly reject: (e: unknown) => void }[] = [];
 
   constructor(o: MessagingOptions) {
+    this.#offline = o.tuning?.offline === true;
     // An account from before the relay id was pinned pins the id of its first challenge.
     const relay = relayClientFor(o.account, o.rng, o.tuning, (relayId) => {
       if (this.core.stopped) return;
@@ -190,11 +209,22 @@ export class Messaging {
       kick: () => this.outbox.kick(),
       retry: o.tuning?.transferRetry,
       beforeSend: (db, recipient) => void this.profiles.shareIfOwed(db, recipient),
+      timerFor: (db, conversationId, recipient) => this.#timerForSend(db, conversationId, recipient),
+      timed: () => this.expiry.reschedule(),
     });
     this.profiles = new Profiles(this.core, { kick: () => this.outbox.kick(), beforeShare: () => this.sealed.registerToken() });
     this.sync = new OwnDeviceSync(this.core);
     this.history = new HistoryTransfers({ core: this.core, dir: o.attachmentsDir, kick: () => this.outbox.kick(), retry: o.tuning?.transferRetry });
+    this.expiry = new Expiry({
+      db: o.db,
+      clock: o.clock,
+      discard: (rowIds, remove) => this.attachments.discard(rowIds, remove),
+      removed: (rows) => this.#removed(rows),
+      stopped: () => this.core.stopped,
+    });
     this.inbound = new InboundProcessor(this.core, this.contacts, this.typing, this.sync, this.sealed, {
+      timersChanged: () => this.expiry.reschedule(),
+      discardFiles: (rowIds) => void this.attachments.discard(rowIds, () => {}).catch(() => undefined),
       kick: () => this.outbox.kick(),
       receiptsQueued: () => this.outbox.kickSoon(RECEIPT_FLUSH_DELAY_MS),
       prekeysConsumed: () => void this.#maintain(),
@@ -243,7 +273,9 @@ export class Messaging {
     }, MAINTENANCE_INTERVAL_MS);
     this.#maintenance.unref?.();
     this.#emitConnection();
+    this.expiry.start();
     void this.attachments.start().catch(() => undefined);
+    if (this.#offline) return;
     void this.#ensureRegistered()
       .then(() => relay.connect())
       .catch(() => undefined);
@@ -297,6 +329,7 @@ export class Messaging {
   /** Stops everything at once (the database closes right after); in-flight work is abandoned. */
   stop(): void {
     this.core.stop();
+    this.expiry.stop();
     this.attachments.stop();
     this.history.stop();
     clearInterval(this.#maintenance);
@@ -532,7 +565,134 @@ export class Messaging {
     }
     for (const id of new Set(committed.map((c) => c.record.conversationId))) core.emitConversation(id);
     if (accepted) this.#contactsChanged();
+    if (committed.some((c) => c.record.expiresAt !== null)) this.expiry.reschedule();
     this.outbox.kick();
+  }
+
+  /**
+   * The timer a message sent now in `conversationId` carries (null: off). A device of `peer` or of
+   * this account that cannot honour it would show a timed message as a plain one, so the send is
+   * refused instead (TIMERS_UNSUPPORTED; ADR 0030).
+   */
+  #timerForSend(db: WriteDb, conversationId: number, peer: Uint8Array): number | null {
+    const seconds = conversationTimer(db, conversationId).seconds;
+    if (seconds === 0) return null;
+    this.#requireTimers(db, peer);
+    return seconds;
+  }
+
+  /** Throws TIMERS_UNSUPPORTED when a listed device of `peer` or of this account lacks `timers`. */
+  #requireTimers(db: WriteDb, peer: Uint8Array): void {
+    const { core } = this;
+    const lacking = [...(core.isSelf(peer) ? [] : devicesLacking(core, db, peer, 'timers')), ...devicesLacking(core, db, core.account.accountId, 'timers')];
+    if (lacking.length > 0) {
+      throw new EngineError('TIMERS_UNSUPPORTED', 'a device on an older version cannot honour disappearing messages or delete for everyone');
+    }
+  }
+
+  // ── Disappearing messages and delete for everyone (docs/protocol.md §23) ────
+
+  /**
+   * conversations:setTimer — the conversation's timer (0 = off), a system line here and a timer
+   * change (§23.2) to the person's devices. Turning a timer on needs every device to honour it;
+   * turning it off is always allowed. The person's own devices learn it through own-device sync
+   * (helper `sync`, content 0x08–0x0B: not built here; hook: this method's transaction).
+   */
+  setTimer(req: RequestOf<'conversations:setTimer'>): ConversationView {
+    const { core } = this;
+    core.checkApi();
+    if (req.seconds !== 0 && !isTimerValue(req.seconds)) throw new EngineError('INVALID_REQUEST', 'a timer is off or 1 second to 4 weeks');
+    const conversationId = rowIdOf(req.conversationId);
+    const db = core.db.writer;
+    const conversation = getConversation(db, conversationId);
+    if (!conversation) throw new EngineError('NOT_FOUND', 'no such conversation');
+    const peer = conversation.peerAccountId;
+    const note = conversation.kind === 'note-to-self';
+    if (!note) {
+      const contact = getContact(db, peer);
+      if (!contact) throw new EngineError('NOT_FOUND', 'no such contact');
+      if (contact.blocked) throw new EngineError('CONTACT_BLOCKED', 'this person is blocked: unblock them first');
+    }
+    if (req.seconds !== 0) this.#requireTimers(db, peer);
+    const now = core.clock();
+    const current = conversationTimer(db, conversationId);
+    let noticeId: number | null = null;
+    if (current.seconds !== req.seconds) {
+      // Never behind the change it replaces (a peer's clock may be ahead of this one).
+      const changedAt = Math.max(now, current.changedAt + 1);
+      const messageId = core.rng(MESSAGE_ID_LENGTH);
+      noticeId = db.transaction(() => {
+        applyTimerChange(db, conversationId, req.seconds, changedAt);
+        const id = insertMessage(db, {
+          conversationId,
+          kind: 'timer-changed',
+          direction: 'outgoing',
+          senderAccountId: core.account.accountId,
+          senderDeviceId: core.account.deviceId,
+          messageId,
+          sentAt: changedAt,
+          receivedAt: now,
+          body: null,
+          status: null,
+          readAt: now,
+          expireTimerSeconds: req.seconds,
+        });
+        if (!note) {
+          const content = encodeContent({ type: 'timer-change', messageId, sentAt: changedAt, seconds: req.seconds });
+          core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: null });
+        }
+        return id;
+      });
+    }
+    if (noticeId !== null) {
+      core.emitMessageAdded(noticeId);
+      core.emitConversation(conversationId);
+      this.outbox.kick();
+    }
+    const row = conversationListRow(core.db.writer, conversationId, MAX_PREVIEW_LENGTH)!;
+    return conversationView(row, this.presenceOf(peer), core.clock());
+  }
+
+  /**
+   * messages:deleteForEveryone — one of this account's own texts or files, within 24 hours of its
+   * sending: removed here as expiry removes it (row, search entries, files), "This message was
+   * deleted" in its place, and a delete request (§23.3) to the person's devices.
+   */
+  async deleteForEveryone(req: RequestOf<'messages:deleteForEveryone'>): Promise<null> {
+    const { core } = this;
+    core.checkApi();
+    const rowId = rowIdOf(req.messageId);
+    const m = getMessage(core.db.reader, rowId);
+    if (!m) throw new EngineError('NOT_FOUND', 'no such message');
+    if (m.direction !== 'outgoing' || (m.kind !== 'text' && m.kind !== 'attachment') || m.messageId === null) {
+      throw new EngineError('NOT_DELETABLE', 'only your own messages can be deleted for everyone');
+    }
+    const now = core.clock();
+    if (now - m.sentAt > DELETE_FOR_EVERYONE_WINDOW_MS) throw new EngineError('DELETE_WINDOW_PASSED', 'older than 24 hours');
+    const conversation = getConversation(core.db.reader, m.conversationId)!;
+    const peer = conversation.peerAccountId;
+    const note = conversation.kind === 'note-to-self';
+    if (!note) this.#requireTimers(core.db.writer, peer);
+    const target = m.messageId;
+    let tombstone = 0;
+    await this.expiry.removeBatch([{ id: m.id, conversationId: m.conversationId }], m.kind === 'attachment' ? [m.id] : [], (db) => {
+      tombstone = insertTombstone(db, m);
+      if (!note) {
+        const content = encodeContent({ type: 'delete', messageId: core.rng(MESSAGE_ID_LENGTH), sentAt: now, target });
+        core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: null });
+      }
+    });
+    core.emitMessageAdded(tombstone);
+    core.emitConversation(m.conversationId);
+    this.outbox.kick();
+    return null;
+  }
+
+  /** Rows expiry (or a delete) removed: the windows drop them; each conversation's list data follows. */
+  #removed(rows: readonly RemovedRow[]): void {
+    const { core } = this;
+    for (const r of rows) core.emit('message:removed', { conversationId: String(r.conversationId), messageId: String(r.id) });
+    for (const id of new Set(rows.map((r) => r.conversationId))) core.emitConversation(id);
   }
 
   /** One text: checks, message row, outbox rows (peer and own devices), in the caller's transaction. */
@@ -549,7 +709,9 @@ export class Messaging {
     if (contact.keyChangePending) throw new EngineError('KEY_CHANGE_PENDING', "the contact's safety number changed: accept the change first");
     const now = core.clock();
     const messageId = core.rng(MESSAGE_ID_LENGTH);
-    const content = encodeContent({ type: 'text', messageId, sentAt: now, text: req.body, expireTimerSeconds: null });
+    // The conversation's timer goes with the message itself (§23.1), so a change cannot race it.
+    const timer = this.#timerForSend(db, conversationId, peer);
+    const content = encodeContent({ type: 'text', messageId, sentAt: now, text: req.body, expireTimerSeconds: timer });
     const accepted = acceptContact(db, peer, now);
     // A reply accepts a request: the receipts held back go now.
     if (accepted) this.#queueHeldReceipts(db, peer, conversationId, now);
@@ -567,12 +729,13 @@ export class Messaging {
       body: req.body,
       status: 'sending',
       readAt: null,
+      ...timedFields(timer, now),
     } as const;
     const rowId = insertMessage(db, row);
     // The copy for this account's other devices is queued first: the outbox goes out in order, so
     // each of them holds the message before any receipt for it can arrive (docs/adr/0026).
     if (core.targetDevices(db, core.account.accountId).length > 0) {
-      const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: null });
+      const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: peer, text: req.body, expireTimerSeconds: timer });
       core.queueSend(db, { kind: 'sync', recipient: core.account.accountId, content: transcript, messageRowId: rowId });
     }
     core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: rowId });
@@ -588,6 +751,7 @@ export class Messaging {
     const now = core.clock();
     const messageId = core.rng(MESSAGE_ID_LENGTH);
     const self = core.account.accountId;
+    const timer = this.#timerForSend(db, conversationId, self);
     const row = {
       conversationId,
       kind: 'text',
@@ -600,10 +764,11 @@ export class Messaging {
       body,
       status: 'sent',
       readAt: null,
+      ...timedFields(timer, now),
     } as const;
     const rowId = insertMessage(db, row);
     if (core.targetDevices(db, self).length > 0) {
-      const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: self, text: body, expireTimerSeconds: null });
+      const transcript = encodeContent({ type: 'sent', messageId, sentAt: now, destination: self, text: body, expireTimerSeconds: timer });
       core.queueSend(db, { kind: 'sync', recipient: self, content: transcript, messageRowId: rowId });
     }
     return insertedRecord(rowId, row);

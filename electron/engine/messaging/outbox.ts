@@ -65,7 +65,8 @@ class PermanentFailure extends Error {
 /** The text content of a stored outgoing message, for a resend or a retry (same id and time). */
 export function textContentOf(m: MessageRecord): Uint8Array {
   if (m.kind !== 'text' || m.body === null || m.messageId?.length !== MESSAGE_ID_LENGTH) throw new Error('not a text message');
-  return encodeContent({ type: 'text', messageId: m.messageId, sentAt: m.sentAt, text: m.body, expireTimerSeconds: null });
+  // A retry or resend keeps the message's own disappearing timer (docs/protocol.md §23.1).
+  return encodeContent({ type: 'text', messageId: m.messageId, sentAt: m.sentAt, text: m.body, expireTimerSeconds: m.expireTimerSeconds });
 }
 
 /**
@@ -76,7 +77,7 @@ export function resendContentOf(db: ReadDb, m: MessageRecord): Uint8Array {
   if (m.kind !== 'attachment') return textContentOf(m);
   const a = getAttachment(db, m.id);
   if (!a || m.messageId?.length !== MESSAGE_ID_LENGTH) throw new Error('not a sent file');
-  return encodeContent({ type: 'attachment', messageId: m.messageId, sentAt: m.sentAt, pointer: pointerOf(a), caption: m.body ?? '' });
+  return encodeContent({ type: 'attachment', messageId: m.messageId, sentAt: m.sentAt, pointer: pointerOf(a), caption: m.body ?? '', expireTimerSeconds: m.expireTimerSeconds });
 }
 
 function toPrekeyBundle(accountId: Uint8Array, b: Bundle): PrekeyBundle {

@@ -17,7 +17,7 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 let db: SideConnection | null = null;
 try {
-  db = openSideConnection({ path: init.path, key: init.key, functions: SEARCH_SQL_FUNCTIONS, nativeBinding: init.nativeBinding });
+  db = openSideConnection({ path: init.path, key: init.key, functions: SEARCH_SQL_FUNCTIONS, nativeBinding: init.nativeBinding, unencryptedForTests: init.unencryptedForTests });
 } catch (e) {
   post({ type: 'failed', message: e instanceof Error ? `${e.name}: ${e.message}` : 'could not open the database' });
 } finally {

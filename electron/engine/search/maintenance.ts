@@ -459,6 +459,8 @@ export class IndexMaintenance {
 export type WorkerInit = {
   readonly path: string;
   readonly key: Uint8Array;
+  /** Tests only: the database is not encrypted (db/database.ts OpenOptions.unencryptedForTests). */
+  readonly unencryptedForTests?: boolean | undefined;
   readonly nativeBinding?: string | undefined;
   readonly batchTargetMs?: number | undefined;
   readonly progressIntervalMs?: number | undefined;

@@ -177,6 +177,7 @@ export class SearchService {
         {
           path: db.path,
           key: own,
+          unencryptedForTests: db.unencryptedForTests,
           nativeBinding: this.#o.nativeBinding,
           batchTargetMs: this.#o.batchTargetMs,
           progressIntervalMs: this.#o.progressIntervalMs,

@@ -19,6 +19,7 @@ import { migration0013 } from './0013-sync-clock.js';
 import { migration0014 } from './0014-abandoned-uploads.js';
 import { migration0015 } from './0015-own-profile-pending.js';
 import { migration0016 } from './0016-sealed-sender.js';
+import { migration0017 } from './0017-disappearing.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -37,4 +38,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0014,
   migration0015,
   migration0016,
+  migration0017,
 ];

@@ -97,6 +97,12 @@ export function describeError(error: ApiError): string {
       return 'The message history is too large for the relay. Try “Last 30 days” instead.';
     case 'HISTORY_NOT_FOUND':
       return 'That history transfer has already ended.';
+    case 'TIMERS_UNSUPPORTED':
+      return 'A device of this person is on an older version of Parley that cannot make messages disappear or delete them for everyone. Nothing was sent.';
+    case 'NOT_DELETABLE':
+      return 'Only your own messages can be deleted for everyone.';
+    case 'DELETE_WINDOW_PASSED':
+      return 'Messages can be deleted for everyone only within 24 hours of sending.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':

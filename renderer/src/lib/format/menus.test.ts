@@ -37,6 +37,21 @@ const conversation = (over: Partial<ConversationView> = {}): ConversationView =>
 const labels = (menu: ReturnType<typeof messageMenu>) => menu.map((group) => group.map((item) => item.label));
 
 describe('context menus', () => {
+  it('Delete for everyone is offered for an own text or file within 24 hours of sending, and nothing else', () => {
+    const calls: string[] = [];
+    const actions = { copy: () => undefined, retry: () => undefined, info: () => undefined, deleteForMe: () => undefined, deleteForEveryone: (id: string) => calls.push(`everyone ${id}`) };
+    const sentAt = 1_000_000;
+    const own = message({ direction: 'outgoing', senderId: null, status: 'read', sentAt });
+    const menu = messageMenu(own, '', actions, sentAt + 24 * 3600_000);
+    expect(labels(menu)).toEqual([['Copy text'], ['Info'], ['Delete for me', 'Delete for everyone']]);
+    menu[2]![1]!.run();
+    expect(calls).toEqual(['everyone 7']);
+    expect(labels(messageMenu(own, '', actions, sentAt + 24 * 3600_000 + 1))).toEqual([['Copy text'], ['Info'], ['Delete for me']]);
+    expect(labels(messageMenu(message({ sentAt }), '', actions, sentAt))).toEqual([['Copy text'], ['Info'], ['Delete for me']]);
+    expect(labels(messageMenu(message({ kind: 'deleted', body: null, direction: 'outgoing', sentAt }), '', actions, sentAt))).toEqual([['Delete for me']]);
+    expect(labels(messageMenu(message({ kind: 'attachment', body: null, direction: 'outgoing', sentAt }), '', actions, sentAt))).toEqual([['Info'], ['Delete for me', 'Delete for everyone']]);
+  });
+
   it('a message copies its whole text, and the selected part when part of it is selected', () => {
     const copied: string[] = [];
     const actions = { copy: (t: string) => copied.push(t), retry: () => undefined, info: () => undefined, deleteForMe: () => undefined };

@@ -28,14 +28,20 @@ export type MessageMenuActions = {
   readonly info: (messageId: string) => void;
   /** Asks, then deletes the message from this device only. */
   readonly deleteForMe: (messageId: string) => void;
+  /** Asks, then deletes one of this account's own messages for everyone (within 24 hours). */
+  readonly deleteForEveryone?: (messageId: string) => void;
 };
+
+/** Delete for everyone is offered for this long after sending (the engine enforces it too). */
+export const DELETE_FOR_EVERYONE_WINDOW_MS = 24 * 3600_000;
 
 /**
  * A message's menu: copy (the selected part when the person selected some of it, and the whole
- * text), retry for a message that failed, Info for a text or a file, and Delete for me (notices
- * too: they are only on this device anyway).
+ * text), retry for a message that failed, Info for a text or a file, Delete for me (notices
+ * too: they are only on this device anyway), and Delete for everyone for an own text or file
+ * within 24 hours of sending.
  */
-export function messageMenu(message: MessageView, selection: string, actions: MessageMenuActions): Menu {
+export function messageMenu(message: MessageView, selection: string, actions: MessageMenuActions, now: number = Date.now()): Menu {
   const copy: MenuItem[] = [];
   if (message.kind === 'text' && message.body !== null) {
     const body = message.body;
@@ -52,6 +58,15 @@ export function messageMenu(message: MessageView, selection: string, actions: Me
   const info: MenuItem[] = [];
   if (message.kind === 'text' || message.kind === 'attachment') info.push({ id: 'info', label: 'Info', run: () => actions.info(message.id) });
   const remove: MenuItem[] = [{ id: 'delete-for-me', label: 'Delete for me', danger: true, run: () => actions.deleteForMe(message.id) }];
+  const forEveryone = actions.deleteForEveryone;
+  if (
+    forEveryone &&
+    message.direction === 'outgoing' &&
+    (message.kind === 'text' || message.kind === 'attachment') &&
+    now - message.sentAt <= DELETE_FOR_EVERYONE_WINDOW_MS
+  ) {
+    remove.push({ id: 'delete-for-everyone', label: 'Delete for everyone', danger: true, run: () => forEveryone(message.id) });
+  }
   return [copy, send, info, remove].filter((group) => group.length > 0);
 }
 

@@ -198,6 +198,7 @@ export class AppState {
     bridge.on('message:added', (p) => this.#messageAdded(p.message));
     bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
     bridge.on('message:removed', (p) => {
+      this.#notifier.withdraw(p.messageId);
       if (this.#chat?.conversationId === p.conversationId) this.#chat.onRemoved(p.messageId);
     });
     bridge.on('message:status', (p) => {
@@ -235,7 +236,7 @@ export class AppState {
         const sender = conversation?.title ?? 'Someone';
         // A message request's text is never shown in a notification (issue 12).
         const request = conversation === undefined || conversation.request;
-        void this.#notifier.notify({ sender, body: message.body, request }, setting, () => this.openConversation(message.conversationId));
+        void this.#notifier.notify({ sender, body: message.body, request }, setting, () => this.openConversation(message.conversationId), message.id);
       }
     }
   }

@@ -284,6 +284,26 @@ export class ChatState {
     return true;
   }
 
+  /** Delete for everyone: an own message (the person confirmed first); its row becomes "This message was deleted". */
+  async deleteForEveryone(messageId: string): Promise<boolean> {
+    const result = await settle(this.#bridge.deleteForEveryone({ messageId }));
+    if (!result.ok) {
+      this.#error = describeError(result.error);
+      return false;
+    }
+    return true;
+  }
+
+  /** The conversation's disappearing-message timer (0 = off); the error's wording, or null. */
+  async setTimer(seconds: number): Promise<string | null> {
+    const result = await settle(this.#bridge.setTimer({ conversationId: this.conversationId, seconds }));
+    if (!result.ok) {
+      this.#error = describeError(result.error);
+      return this.#error;
+    }
+    return null;
+  }
+
   /** A message left this device (here or by an event). */
   onRemoved(messageId: string): void {
     this.#apply(() => {

@@ -8,7 +8,8 @@ import type { Settings } from '../../../../shared/api/types.js';
 export type NotificationApi = {
   readonly permission: NotificationPermission;
   requestPermission(): Promise<NotificationPermission>;
-  show(title: string, body: string, onClick: () => void): void;
+  /** Shows a notification; the returned function closes it (a message that disappeared or was deleted). */
+  show(title: string, body: string, onClick: () => void): unknown;
 };
 
 export function browserNotificationApi(win: Window): NotificationApi | null {
@@ -26,6 +27,7 @@ export function browserNotificationApi(win: Window): NotificationApi | null {
         onClick();
         n.close();
       };
+      return () => n.close();
     },
   };
 }
@@ -46,21 +48,39 @@ export function notificationText(notice: IncomingNotice, setting: Settings['noti
   }
 }
 
+/** Notifications kept closable by message id (the newest ones; older ones have long been dismissed). */
+const MAX_OPEN_NOTIFICATIONS = 100;
+
 export class Notifier {
   readonly #api: NotificationApi | null;
+  readonly #open = new Map<string, () => void>();
 
   constructor(api: NotificationApi | null) {
     this.#api = api;
   }
 
-  async notify(notice: IncomingNotice, setting: Settings['notifications'], onClick: () => void): Promise<boolean> {
+  /**
+   * Closes the notification of a message that left this device (expired, or deleted for
+   * everyone), so its text does not outlive it on screen (DESIGN §3.8).
+   */
+  withdraw(messageId: string): void {
+    const close = this.#open.get(messageId);
+    this.#open.delete(messageId);
+    close?.();
+  }
+
+  async notify(notice: IncomingNotice, setting: Settings['notifications'], onClick: () => void, messageId?: string): Promise<boolean> {
     const api = this.#api;
     if (api === null) return false;
     let permission = api.permission;
     if (permission === 'default') permission = await api.requestPermission();
     if (permission !== 'granted') return false;
     const { title, body } = notificationText(notice, setting);
-    api.show(title, body, onClick);
+    const close = api.show(title, body, onClick);
+    if (messageId !== undefined && typeof close === 'function') {
+      this.#open.set(messageId, close as () => void);
+      if (this.#open.size > MAX_OPEN_NOTIFICATIONS) this.#open.delete(this.#open.keys().next().value!);
+    }
     return true;
   }
 }
