@@ -13,12 +13,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../shared/crypto/bytes.js';
 import { messageTypeOf, MessageType, parsePrekeyMessage, parseRatchetMessage } from '../../../shared/protocol/messages.js';
 import { DATABASE_FILE } from '../../../server/relay.js';
+import { HostileProxy } from '../../hostile-proxy/hostile-proxy.js';
 import { spawnRelay, tempDir, type RelayProcess } from '../relay/helpers/relay.js';
 import { addContact, expectConversation, page, Profile, waitForPage } from './helpers.js';
 
 let relay: RelayProcess;
 let relayDir: string;
 const profiles: Profile[] = [];
+const proxies: HostileProxy[] = [];
 
 beforeAll(async () => {
   relayDir = tempDir('parley-fault-relay-');
@@ -26,6 +28,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   for (const p of profiles.splice(0)) await p.dispose();
+  for (const p of proxies.splice(0)) await p.close();
 });
 afterAll(async () => {
   await relay.stop();
@@ -42,10 +45,10 @@ const send = (p: Profile, conversationId: string, body: string) => p.p.call('mes
 const hasText = (body: string) => (ms: readonly { kind: string; body: string | null }[]) => ms.some((m) => m.kind === 'text' && m.body === body);
 
 /** Alice and Bob as contacts both ways, one text each way delivered. */
-async function talking(): Promise<{ alice: Profile; bob: Profile; aToB: string; bToA: string }> {
+async function talking(aliceRelayUrl = relay.url): Promise<{ alice: Profile; bob: Profile; aToB: string; bToA: string }> {
   const alice = profile();
   const bob = profile();
-  await alice.create(relay.url, 'alice');
+  await alice.create(aliceRelayUrl, 'alice');
   await bob.create(relay.url, 'bob');
   const aToB = await addContact(alice.p, bob);
   const bToA = await addContact(bob.p, alice);
@@ -102,7 +105,13 @@ async function queuedFrom(sender: Profile): Promise<{ ratchetKey: string; counte
 
 describe('engine killed at a crash point', () => {
   it('after-encrypt-before-commit: the ciphertext never leaves; after the restart the next text takes that chain step and no message key serves two ciphertexts', async () => {
-    const c = await talking();
+    // Alice reaches the relay through a proxy that refuses sealed uploads, so she sends
+    // authenticated and the relay's mailbox names her as the source of what she sent (sealed
+    // envelopes name no source, and only Bob could open them to read their ratchet headers).
+    const proxy = await HostileProxy.start(relay.url);
+    proxies.push(proxy);
+    proxy.refuseSealed = true;
+    const c = await talking(proxy.url);
     // Alice's delivery receipt for b1 has reached Bob: her outbox is empty, nothing else encrypts.
     await waitForPage(c.bob.p, c.bToA, (ms) => ms.some((m) => m.body === 'b1' && (m.status === 'delivered' || m.status === 'read')), 'b1 delivered');
     await c.bob.p.stop();
