@@ -222,6 +222,22 @@ describe('history transfer to a newly linked device', () => {
     }
   });
 
+  it('a device takes history only within 24 hours of its link: later, Offer and Ready from the primary are ignored', async () => {
+    const { alice, bob, aToB } = await world();
+    const second = await link(alice, 'none');
+    second.clock.advance(25 * 3600_000);
+    alice.engine.messaging!.history.start(2, 'all');
+    await alice.waitEvent('history:status', (v) => v.phase === 'waiting', 20_000);
+    // A barrier: Alice's next text reaches the new device (as her sent copy) after the Offer and the Ready.
+    await alice.send(aToB, 'sent after the ready');
+    for (let i = 0; !(await bodies(second, bob)).some((m) => m.body === 'sent after the ready'); i++) {
+      if (i > 400) throw new Error('the new device never showed the sent copy');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(second.payloads('history:status')).toEqual([]);
+    expect((await bodies(second, bob)).map((m) => m.body)).toEqual(['sent after the ready']);
+  });
+
   it('malformed archive bytes are typed errors and import nothing', async () => {
     const { alice, bob } = await world();
     const core = alice.engine.messaging!.core;
