@@ -3,8 +3,8 @@
  * 0028). The person chooses on the primary, as they link the device: no history, the last 30 days,
  * or everything. The primary then
  *   1. tells the new device an archive is coming (Offer, content 0x0D),
- *   2. exports its texts and uploaded attachments' pointers into one archive (§22.1-22.2) in keyset
- *      pages, between turns of the event loop,
+ *   2. exports its texts and uploaded attachments' pointers into one archive (§22.1-22.2), reading
+ *      its table once in row order, in pages between turns of the event loop,
  *   3. seals it as one file with the file cipher (§17; a fresh random key) segment by segment,
  *   4. uploads the ciphertext through the relay's attachment store (tus, files/transfer.ts),
  *   5. sends the relay id, key and digests end to end (Ready);
