@@ -83,6 +83,8 @@ export const API_ERROR_CODES = [
   'TOO_MANY_DEVICES',
   /** No link in progress to answer (link:accept without link:start, or after it ended). */
   'LINK_NOT_STARTED',
+  /** The account state does not fit the link (more than about 400 contacts): nothing was signed (ADR 0028, Roadmap). */
+  'LINK_ACCOUNT_TOO_LARGE',
   /** A device name that is empty, longer than 128 bytes, or holds control characters or markup (< >): nothing changed. */
   'INVALID_DEVICE_NAME',
   /** devices:remove naming this device itself (the primary holds the account key and cannot be removed from itself). */

@@ -99,9 +99,12 @@ export function exportAccountState(db: ReadDb, username: string): Uint8Array {
     conversations: listConversations(db, 0).flatMap((c) => (c.conversation.kind === 'direct' ? [toBase64Url(c.conversation.peerAccountId)] : [])),
   };
   const bytes = new TextEncoder().encode(JSON.stringify(state));
-  // About 400 contacts fit (ADR 0025); beyond that linking fails as an internal error until the
-  // state moves through the attachment store with the history (issue 14, history transfer).
-  if (bytes.length > MAX_LINK_ACCOUNT_STATE_BYTES) throw new Error('the account state is larger than a provisioning frame carries');
+  // About 400 contacts fit (ADR 0025). Beyond that the link is refused with a typed error before
+  // anything is signed (primary.ts exports the state first); moving a larger state through the
+  // attachment store, as the history archive moves (ADR 0028), is on the Roadmap.
+  if (bytes.length > MAX_LINK_ACCOUNT_STATE_BYTES) {
+    throw new EngineError('LINK_ACCOUNT_TOO_LARGE', `this account has too many contacts to link a device (the link carries ${MAX_LINK_ACCOUNT_STATE_BYTES / 1024} KiB, about 400 contacts)`);
+  }
   return bytes;
 }
 

@@ -3,8 +3,8 @@
  * 0028). The person chooses on the primary, as they link the device: no history, the last 30 days,
  * or everything. The primary then
  *   1. tells the new device an archive is coming (Offer, content 0x0D),
- *   2. exports its texts and uploaded attachments' pointers into one archive (§22.1-22.2) in keyset
- *      pages, between turns of the event loop,
+ *   2. exports its texts and uploaded attachments' pointers into one archive (§22.1-22.2), reading
+ *      its table once in row order, in pages between turns of the event loop,
  *   3. seals it as one file with the file cipher (§17; a fresh random key) segment by segment,
  *   4. uploads the ciphertext through the relay's attachment store (tus, files/transfer.ts),
  *   5. sends the relay id, key and digests end to end (Ready);
@@ -48,13 +48,16 @@ import { isTransferError } from '../files/errors.js';
 import { cancelUpload, downloadAttachment, uploadSpool, type RetryOptions, type UploadState, type UploadStateStore } from '../files/transfer.js';
 import { encodeContent } from '../messaging/content.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
-import { INBOUND_BATCH_BUDGET_MS, INBOUND_BATCH_MIN_BUDGET_MS, INBOUND_BATCH_TARGET_MS } from '../messaging/limits.js';
 import { HISTORY_TRANSFER_ID_LENGTH, type HistoryTransferMessage } from './history-content.js';
 
 /** A new device takes an archive only this long after its own entry was added to the list. */
 export const HISTORY_ACCEPT_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** Work between two turns of the event loop (export pages, parsing, sealing; imports follow the inbound batch budget). */
+/** Work between two turns of the event loop (export pages, parsing, sealing; an import slice at most). */
 export const HISTORY_SLICE_MS = 12;
+/** An import transaction's work and commit together aim at this (the next slice is shorter after a slow commit)… */
+export const HISTORY_IMPORT_TARGET_MS = 18;
+/** … but always gets at least this much work. */
+export const HISTORY_IMPORT_MIN_BUDGET_MS = 4;
 /** Rows per export page. */
 const EXPORT_PAGE_ROWS = 100;
 /** Messages parsed per parser step. */
@@ -173,7 +176,7 @@ function clampReceived(m: ArchivedMessage, createdAt: number): ArchivedMessage {
  * Parses an archive strictly (§22.3) and imports it into this device's database: nothing is written
  * unless all of it parses. Imports in short transactions between turns of the event loop, skipping conversations
  * with peers this device does not hold and messages it already has. Returns the count added.
- * Transactions follow the inbound batches' budget (INBOUND_BATCH_TARGET_MS of work and commit).
+ * Transactions aim at HISTORY_IMPORT_TARGET_MS of work and commit, as inbound batches do at theirs.
  */
 export async function importHistory(
   core: Pick<MessagingCore, 'db' | 'account' | 'clock'>,
@@ -209,9 +212,10 @@ export async function importHistory(
   const batch: ArchivedMessage[] = [];
   while (next !== null) {
     if (o.signal?.aborted) throw new Cancelled('cancelled');
-    // As inbound batches do (DESIGN §4): work + commit aim at INBOUND_BATCH_TARGET_MS, so a slow
-    // commit (the WAL write and fsync of every page the slice changed) shortens the next slice.
-    const budget = Math.max(INBOUND_BATCH_MIN_BUDGET_MS, Math.min(INBOUND_BATCH_BUDGET_MS, INBOUND_BATCH_TARGET_MS - lastCommitMs));
+    // As inbound batches do (DESIGN §4), but tighter: work + commit aim at HISTORY_IMPORT_TARGET_MS,
+    // so a slow commit (the WAL write and fsync of every page the slice changed) shortens the next
+    // slice. An import runs for seconds beside the person's use of the app; inbound batches are short.
+    const budget = Math.max(HISTORY_IMPORT_MIN_BUDGET_MS, Math.min(HISTORY_SLICE_MS, HISTORY_IMPORT_TARGET_MS - lastCommitMs));
     const sliceStart = now();
     let worked = sliceStart;
     db.transaction(() => {

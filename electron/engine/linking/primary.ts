@@ -80,6 +80,9 @@ export async function linkNewDevice(core: MessagingCore, input: PrimaryLinkInput
     await core.relay.postProvisioning(channelId, replied.account);
     const confirm = await nextFrame(inbox, reply.seq, wait);
     const confirmed = receiveConfirm(replied.state, confirm.body);
+    // The account state before anything is signed: one too large for the frame fails here
+    // (LINK_ACCOUNT_TOO_LARGE) and leaves the device list as it was.
+    const accountState = exportAccountState(core.db.reader, core.account.username);
 
     // Both sides confirmed the same keys: only now is anything signed.
     const latest = parseDeviceList(core.account.deviceList.signed).list;
@@ -93,7 +96,7 @@ export async function linkNewDevice(core: MessagingCore, input: PrimaryLinkInput
     core.db.writer.transaction(() => updateOwnDeviceList(core.db.writer, stored));
     core.account = { ...core.account, deviceList: stored };
 
-    const provision = sealProvisioning(confirmed.state, { deviceId, signedDeviceList: stored.signed, accountState: exportAccountState(core.db.reader, core.account.username) });
+    const provision = sealProvisioning(confirmed.state, { deviceId, signedDeviceList: stored.signed, accountState });
     await core.relay.postProvisioning(channelId, provision);
     return { deviceId, addedAt: now };
   } catch (e) {

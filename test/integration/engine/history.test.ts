@@ -20,8 +20,10 @@ import type { HistoryTransferView } from '../../../shared/api/view-models.js';
 import { fromHex } from '../../../shared/crypto/bytes.js';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { layoutFromCiphertextLength, sealAttachment } from '../../../shared/protocol/attachment-cipher.js';
+import { parseDeviceList } from '../../../shared/protocol/device-list.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { encodeHistoryArchive } from '../../../shared/protocol/history-archive.js';
+import { insertContact } from '../../../electron/engine/db/contacts.js';
 import { getOrCreateDirectConversation } from '../../../electron/engine/db/conversations.js';
 import { insertMessage } from '../../../electron/engine/db/messages.js';
 import { importHistory } from '../../../electron/engine/linking/history.js';
@@ -220,6 +222,47 @@ describe('history transfer to a newly linked device', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('a device takes history only within 24 hours of its link: later, Offer and Ready from the primary are ignored', async () => {
+    const { alice, bob, aToB } = await world();
+    const second = await link(alice, 'none');
+    second.clock.advance(25 * 3600_000);
+    alice.engine.messaging!.history.start(2, 'all');
+    await alice.waitEvent('history:status', (v) => v.phase === 'waiting', 20_000);
+    // A barrier: Alice's next text reaches the new device (as her sent copy) after the Offer and the Ready.
+    await alice.send(aToB, 'sent after the ready');
+    for (let i = 0; !(await bodies(second, bob)).some((m) => m.body === 'sent after the ready'); i++) {
+      if (i > 400) throw new Error('the new device never showed the sent copy');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(second.payloads('history:status')).toEqual([]);
+    expect((await bodies(second, bob)).map((m) => m.body)).toEqual(['sent after the ready']);
+  });
+
+  it('an account state larger than the link carries (about 400 contacts) is LINK_ACCOUNT_TOO_LARGE before anything is signed', async () => {
+    const alice = await fixture.engine('alice');
+    const db = alice.engine.current!.db.writer;
+    // 600 contacts with 1 KB device lists: well over the 512 KiB the provisioning frame carries.
+    db.transaction(() => {
+      for (let i = 0; i < 600; i++) {
+        const accountId = systemRng(16);
+        insertContact(db, { accountId, username: `many_${i}`, accountKey: systemRng(32), deviceList: { signed: systemRng(1000), version: 1, issuedAt: 1 }, now: Date.now() });
+      }
+    });
+    const version = parseDeviceList(alice.engine.current!.account.deviceList.signed).list.version;
+    const second = await TestEngine.start({ relayUrl: fixture.relay.url });
+    fixture.track(second);
+    const offer = await second.call('link:start', { relayUrl: fixture.relay.url });
+    const linking = alice.errorOf('devices:link', { offerText: offer.offerText, history: 'all' });
+    await second.waitEvent('link:status', (s) => s.phase === 'awaiting-confirmation');
+    const accepted = second.errorOf('link:accept', { deviceName: 'laptop' });
+    expect(await linking).toBe('LINK_ACCOUNT_TOO_LARGE');
+    expect(await accepted).toBe('LINK_EXPIRED');
+    // Nothing was signed or published, and no transfer started.
+    expect(parseDeviceList(alice.engine.current!.account.deviceList.signed).list.version).toBe(version);
+    expect((await alice.call('devices:list', {})).map((d) => d.deviceId)).toEqual([1]);
+    expect(alice.payloads('history:status')).toEqual([]);
   });
 
   it('malformed archive bytes are typed errors and import nothing', async () => {

@@ -85,6 +85,8 @@ export function describeError(error: ApiError): string {
       return 'This account already has 6 devices. Remove one from the list of devices below first.';
     case 'LINK_NOT_STARTED':
       return 'No link is in progress. Start again.';
+    case 'LINK_ACCOUNT_TOO_LARGE':
+      return 'This account has too many contacts to link a device yet (a link carries about 400). Nothing was changed.';
     case 'INVALID_DEVICE_NAME':
       return 'A device name needs 1 to 128 bytes of text, without line breaks, control characters or < >.';
     case 'CANNOT_REMOVE_THIS_DEVICE':
