@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { aesGcmSeal } from '../crypto/aead.js';
 import { utf8 } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/sha256.js';
+import { x25519, x25519PublicKey } from '../crypto/x25519.js';
+import { KeyType } from '../crypto/encoding.js';
+import { Writer } from './codec.js';
+import { label } from './constants.js';
+import { pad } from './padding.js';
 import { ed25519GenerateKeyPair } from '../crypto/ed25519.js';
 import { hkdfSha256 } from '../crypto/hkdf.js';
 import { x25519GenerateKeyPair } from '../crypto/x25519.js';
@@ -273,3 +280,36 @@ describe('acceptance with a real session (DESIGN §3.6)', () => {
     expect(b.snapshot()).toBe(before);
   });
 });
+
+describe('deniability of the sealed layer (DESIGN §3.4)', () => {
+  it('Bob forges a sealed envelope "from" Alice with only his private key, her public key and a certificate of hers he received: his open path accepts it', () => {
+    // A genuine certificate of Alice's, as Bob finds it inside any sealed envelope she sent him.
+    const aliceCertificate = open(sealOne(bob1, utf8('genuine')), bob1).certificate;
+    const certificateBytes = certificateFor(alice); // the same fields and signature the relay gave her
+    expect(parseSenderCertificate(certificateBytes).accountId).toEqual(aliceCertificate.accountId);
+    // Bob's forgery: §21.3 with the static DH computed from HIS side, DH(IK_B, IK_A) = DH(IK_A, IK_B).
+    const secret = rng(32);
+    const e = hkdfSha256(secret, undefined, label('SealedEphemeral'), 32);
+    const K = hkdfSha256(secret, undefined, label('SealedContentKey'), 32);
+    const E = x25519PublicKey(e);
+    const enc = (k: Uint8Array) => new Writer().key(KeyType.X25519, k).finish();
+    const inner = utf8('words Alice never wrote');
+    const payload = new Writer().bytes(certificateBytes).key(KeyType.X25519, alice.identityDh.publicKey).u16(1).var32(inner).finish();
+    const shared = aesGcmSeal(K, new Uint8Array(12), pad(payload), new Writer().bytes(label('SealedAd')).u8(1).key(KeyType.X25519, E).finish());
+    const R = bob1.identityDh.publicKey;
+    const W = hkdfSha256(x25519(e, R), undefined, new Writer().bytes(label('SealedWrap')).bytes(enc(E)).bytes(enc(R)).finish(), 32);
+    const C = secret.map((b, i) => b ^ W[i]!);
+    const staticDh = x25519(bob1.identityDh.privateKey, alice.identityDh.publicKey); // Bob's key, not Alice's
+    const authInfo = new Writer().bytes(label('SealedAuth')).bytes(enc(E)).bytes(enc(alice.identityDh.publicKey)).bytes(enc(R)).u16(0).bytes(C).bytes(sha256(shared)).finish();
+    const A = hkdfSha256(staticDh, undefined, authInfo, 16);
+    const forged = new Writer().u8(1).key(KeyType.X25519, E).u16(0).bytes(C).bytes(A).bytes(shared).finish();
+    const opened = open(forged, bob1);
+    expect(opened.message).toEqual(inner);
+    expect(opened.certificate.accountId).toEqual(alice.account.accountId);
+    const aliceList = signedListFor(alice.account, [alice], 1, T0).list;
+    expect(codeOf(() => acceptSealedSender(opened, aliceList, alice.identityDh.publicKey))).toBe('no error');
+    // So the sealed layer proves nothing to a third party about who sent it; the certificate only
+    // proves the relay vouched for Alice's device at a time (threat-model.md).
+  });
+});
+

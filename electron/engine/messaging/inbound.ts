@@ -175,7 +175,7 @@ export class InboundProcessor {
   ) {}
 
   enqueue(item: InboundItem): void {
-    this.#queue.push(this.#unseal(item));
+    this.#queue.push({ ...item, hash: envelopeHash(item.envelope) });
     if (!this.#paused && this.#queue.length >= INBOUND_QUEUE_HIGH_WATER) {
       this.#paused = true;
       this.core.relay.pauseDelivery();
@@ -184,21 +184,42 @@ export class InboundProcessor {
   }
 
   /**
-   * A sealed envelope (no source) is opened now — pure computation, nothing stored — so the batch
-   * can look its certified sender up like any other; one that does not open is refused.
+   * Sealed envelopes (no source) ahead in the queue are opened — pure computation, nothing stored —
+   * so the batch can look their certified senders up like any other; one that does not open is
+   * refused. The relay's certificate key must be pinned first: a fresh device's first backlog can
+   * hold sealed envelopes before its connection work pinned it, so it is pinned here then (false:
+   * the relay did not answer; tried again shortly, nothing dropped).
    */
-  #unseal(item: InboundItem): QueuedItem {
-    const { envelope } = item;
-    const hash = envelopeHash(envelope);
-    if (envelope.source) return { ...item, hash };
-    try {
-      const opened = this.sealed.open(envelope.content, envelope.serverTimestamp);
-      const source = { accountId: opened.certificate.accountId, deviceId: opened.certificate.deviceId };
-      return { ...item, hash, sealed: opened, envelope: { ...envelope, source, content: opened.message } };
-    } catch (e) {
-      if (isProtocolError(e)) return { ...item, hash, refused: true };
-      throw e;
+  async #unsealAhead(): Promise<boolean> {
+    const ahead = this.#queue.slice(0, INBOUND_RESOLVE_AHEAD);
+    if (!ahead.some((i) => i.envelope.source === null && !i.refused && !i.sealed)) return true;
+    if (this.sealed.trust().size === 0) {
+      try {
+        await this.sealed.pin();
+      } catch (e) {
+        if (e instanceof MessagingStopped) throw e;
+        clearTimeout(this.#retry);
+        this.#retry = setTimeout(() => this.#schedule(), 1_000);
+        this.#retry.unref?.();
+        return false;
+      }
+      this.core.check();
     }
+    // The queue may have been dropped meanwhile (a disconnect): open what is still there.
+    const n = Math.min(this.#queue.length, INBOUND_RESOLVE_AHEAD);
+    for (let i = 0; i < n; i++) {
+      const item = this.#queue[i]!;
+      if (item.envelope.source !== null || item.refused || item.sealed) continue;
+      try {
+        const opened = this.sealed.open(item.envelope.content, item.envelope.serverTimestamp);
+        const source = { accountId: opened.certificate.accountId, deviceId: opened.certificate.deviceId };
+        this.#queue[i] = { ...item, sealed: opened, envelope: { ...item.envelope, source, content: opened.message } };
+      } catch (e) {
+        if (!isProtocolError(e)) throw e;
+        this.#queue[i] = { ...item, refused: true };
+      }
+    }
+    return true;
   }
 
   /** Reads from the live channel again once the queue has drained to the low mark (or was dropped). */
@@ -242,6 +263,7 @@ export class InboundProcessor {
   async #run(): Promise<void> {
     try {
       while (this.#queue.length > 0 && !this.core.stopped) {
+        if (!(await this.#unsealAhead())) return;
         if (!(await this.#resolveSenders())) return;
         this.#batch();
         this.#resumeIfDrained();
@@ -328,6 +350,8 @@ export class InboundProcessor {
       while (this.#queue.length > 0) {
         if (processed > 0 && performance.now() - started >= budget) break;
         const item = this.#queue[0]!;
+        // A sealed envelope not opened yet (beyond the look-ahead): the next round opens it first.
+        if (item.envelope.source === null && !item.refused && !item.sealed) break;
         this.#processOne(db, item, effects);
         this.#queue.shift();
         if (!item.ephemeral) seqs.push(item.envelope.seq);

@@ -79,14 +79,18 @@ export class SealedSender {
 
   /** Pins the relay's certificate key by id on first sight; registers this account's token hash when owed. */
   async connected(): Promise<void> {
+    await this.pin();
+    await this.registerToken();
+  }
+
+  /** Pins the certificate key the relay publishes under its key id, unless that id is pinned already. */
+  async pin(): Promise<void> {
     const { core } = this;
     const wk = await core.relay.wellKnown();
     core.check();
-    if (wk.sealed) {
-      const { certificateKeyId } = wk.sealed;
-      core.db.writer.transaction(() => pinCertificateKey(core.db.writer, certificateKeyId, wk.certificateKey, core.clock()));
-    }
-    await this.registerToken();
+    if (!wk.sealed) return;
+    const { certificateKeyId } = wk.sealed;
+    core.db.writer.transaction(() => pinCertificateKey(core.db.writer, certificateKeyId, wk.certificateKey, core.clock()));
   }
 
   /** Registers SHA-256 of the current delivery token unless the relay holds this key's already. */

@@ -16,6 +16,7 @@ import { x25519GenerateKeyPair } from '../../../shared/crypto/x25519.js';
 import { deliveryToken, encodeSealedMultiRecipient, sealMessage } from '../../../shared/protocol/sealed-sender.js';
 import type { Envelope } from '../../../shared/wire/frames.js';
 import { getContactProfile, getOwnProfile } from '../../../electron/engine/db/profiles.js';
+import { sql } from '../../../electron/engine/db/sql.js';
 import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { RelayClientError } from '../../../electron/engine/relay/errors.js';
 import { Capability } from '../../../shared/protocol/constants.js';
@@ -78,6 +79,10 @@ describe('sealed sender between engines', () => {
 
     // Now Alice's texts go sealed too, while Bob is offline: the relay's mailbox rows name no sender.
     await alice.drained();
+    // Bob's device also forgets its pin of the relay's certificate key (a fresh device has none): the
+    // sealed backlog must wait for the pin, not be dropped.
+    const bobDb = bob.engine.current!.db.writer;
+    bobDb.transaction(() => bobDb.run(sql`DELETE FROM relay_certificate_keys`));
     await bob.close();
     const sent = await alice.send(aToB, 'sealed while you were away');
     await alice.waitStatus(sent.id, 'sent');
@@ -86,6 +91,8 @@ describe('sealed sender between engines', () => {
     const stored = (await fixture.relay.store.readMailbox(bobDevice!.deviceKey, 0, 100)).envelopes;
     expect(stored.length).toBeGreaterThan(0);
     expect(stored.map((e) => [e.sourceAccount, e.sourceDevice])).toEqual(stored.map(() => [null, null]));
+    // Bob's device forgets its pin of the relay's certificate key (as a fresh device has none): the
+    // sealed backlog must wait for the pin, not be dropped.
     const back = await bob.restart();
     fixture.track(back);
     await back.receive(alice, 'sealed while you were away');
