@@ -3,7 +3,8 @@
  * §3.8): SQLCipher encrypts the database pages, the WAL and free pages, so scanning a real profile's
  * files would find nothing whether the purge worked or not. Bob's profile here is opened without
  * encryption (the test-only `unencryptedDatabaseForTests`, db/database.ts), everything else is the
- * real engine on the real relay: Alice sends a timed text and a timed file with unique words, Bob
+ * real engine on the real relay: Alice sends a timed text, a timed file with unique words and a
+ * timed photo (its thumbnail is kept only in Bob's attachment row), Bob
  * receives them, they are indexed for search, the file is downloaded and opened (a decrypted
  * temporary copy on disk), Bob reads them, his clock moves past the timer and the expiry runs.
  *
@@ -14,6 +15,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { identifier, sql } from '../../../electron/engine/db/sql.js';
 import { sendFile } from '../../support/attachments.js';
@@ -26,6 +28,7 @@ const TEXT_WORDS = ['quokkamanifesto', 'zanzibarplover'];
 const TEXT = `meet at the ${TEXT_WORDS[0]} by the ${TEXT_WORDS[1]} at dawn`;
 const FILE_WORDS = ['xylophonequartzfile', 'blimpschematic', 'cormorantcaption'];
 const FILE_BODY = Buffer.from(`${FILE_WORDS[0]} `.repeat(400));
+const PHOTO_WORD = 'flamingocaption';
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -36,19 +39,23 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Needles found in the raw bytes of the profile's database files and its attachments folder. */
-function rawHits(engine: TestEngine, needles: readonly string[]): string[] {
+type Needle = string | { readonly label: string; readonly bytes: Buffer };
+const bytesOf = (n: Needle): Buffer => (typeof n === 'string' ? Buffer.from(n, 'utf8') : n.bytes);
+const labelOf = (n: Needle): string => (typeof n === 'string' ? n : n.label);
+
+function rawHits(engine: TestEngine, needles: readonly Needle[]): string[] {
   const db = engine.engine.profile.databasePath;
   const files = [db, `${db}-wal`, `${db}-shm`, ...filesUnder(join(engine.engine.profile.dataDir, 'attachments'))].filter((f) => existsSync(f));
   const found: string[] = [];
   for (const file of files) {
     const bytes = readFileSync(file);
-    for (const needle of needles) if (bytes.includes(Buffer.from(needle, 'utf8'))) found.push(`${needle} in ${file.slice(engine.engine.profile.dataDir.length)}`);
+    for (const needle of needles) if (bytes.includes(bytesOf(needle))) found.push(`${labelOf(needle)} in ${file.slice(engine.engine.profile.dataDir.length)}`);
   }
   return found;
 }
 
 /** Needles found in any value of any table (shadow tables included), read through SQL. */
-function tableHits(engine: TestEngine, needles: readonly string[]): string[] {
+function tableHits(engine: TestEngine, needles: readonly Needle[]): string[] {
   const db = engine.engine.current!.db.writer;
   // Every real table: the FTS5 virtual tables are contentless (nothing to scan); their shadow
   // tables, which hold the index itself, are real tables and are scanned.
@@ -63,7 +70,7 @@ function tableHits(engine: TestEngine, needles: readonly string[]): string[] {
       for (const value of Object.values(row)) {
         const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? Buffer.from(value) : null;
         if (bytes === null) continue;
-        for (const needle of needles) if (bytes.includes(Buffer.from(needle, 'utf8'))) found.push(`${needle} in ${table}`);
+        for (const needle of needles) if (bytes.includes(bytesOf(needle))) found.push(`${labelOf(needle)} in ${table}`);
       }
     }
   }
@@ -82,7 +89,7 @@ function indexMatches(engine: TestEngine, words: readonly string[]): number {
 }
 
 describe('the purge of an expired message (unencrypted test profile)', () => {
-  it('leaves the text, its unique words and the file’s bytes, name and caption nowhere: not in the db, -wal, -shm or attachments folder, not in any table or FTS5 shadow table', async () => {
+  it('leaves the text, its unique words, the file’s bytes, name and caption and the photo’s thumbnail nowhere: not in the db, -wal, -shm or attachments folder, not in any table or FTS5 shadow table', async () => {
     const alice = await fixture.engine('alice');
     const bob = await TestEngine.create({ relayUrl: fixture.relay.url, name: 'bob', unencryptedDatabase: true });
     fixture.track(bob);
@@ -93,24 +100,34 @@ describe('the purge of an expired message (unencrypted test profile)', () => {
 
     await alice.send(aToB, TEXT);
     await sendFile(alice, aToB, `${FILE_WORDS[1]}.txt`, FILE_BODY, { asFile: true, caption: `the ${FILE_WORDS[2]}` });
+    // A photo too: its thumbnail (made by the sender, kept only in Bob's attachment row) must go.
+    const noise = Buffer.from(Array.from({ length: 48 * 48 * 3 }, (_, i) => (i * 7919 + (i >> 3) * 31) % 256));
+    const photo = await sharp(noise, { raw: { width: 48, height: 48, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+    await sendFile(alice, aToB, 'photo.jpg', photo, { caption: `the ${PHOTO_WORD}` });
     const text = await bob.receive(alice, TEXT);
-    await waitFor(() => bob.payloads('message:added').some((p) => p.message.kind === 'attachment'), 'the file at Bob', 20_000);
-    const file = bob.payloads('message:added').find((p) => p.message.kind === 'attachment')!.message;
+    await waitFor(() => bob.payloads('message:added').filter((p) => p.message.kind === 'attachment').length === 2, 'the file and the photo at Bob', 20_000);
+    const file = bob.payloads('message:added').find((p) => p.message.kind === 'attachment' && !p.message.attachment?.thumbnail)!.message;
+    const shownPhoto = bob.payloads('message:added').find((p) => p.message.kind === 'attachment' && p.message.attachment?.thumbnail)!.message;
+    const thumbnail = Buffer.from(shownPhoto.attachment!.thumbnail!, 'base64');
+    expect(thumbnail.length).toBeGreaterThan(200);
     // Downloaded and opened: the ciphertext and a decrypted temporary copy are on disk.
     await bob.call('attachments:open', { messageId: file.id });
     expect((await bob.call('search:query', { query: TEXT_WORDS[0]!, limit: 10 })).results).toHaveLength(1);
-    await bob.call('messages:markRead', { conversationId: bToA, upToMessageId: file.id > text.id ? file.id : text.id });
+    const newest = [file.id, text.id, shownPhoto.id].sort((x, y) => Number(y) - Number(x))[0]!;
+    await bob.call('messages:markRead', { conversationId: bToA, upToMessageId: newest });
 
-    const needles = [TEXT, ...TEXT_WORDS, ...FILE_WORDS];
+    const thumbnailNeedle = { label: 'thumbnail', bytes: thumbnail.subarray(thumbnail.length - 96, thumbnail.length - 32) };
+    const needles: Needle[] = [TEXT, ...TEXT_WORDS, ...FILE_WORDS, PHOTO_WORD, thumbnailNeedle];
     // The scans can fail: before the expiry they find the text, its words and the file's bytes.
     expect(rawHits(bob, needles).some((h) => h.startsWith(TEXT_WORDS[0]!))).toBe(true);
     expect(rawHits(bob, [FILE_WORDS[0]!]).some((h) => h.includes('/open/'))).toBe(true);
-    expect(tableHits(bob, needles)).toEqual(expect.arrayContaining([`${TEXT} in messages`, `${FILE_WORDS[1]} in attachments`, `${TEXT_WORDS[0]} in search_vocab`]));
+    expect(tableHits(bob, needles)).toEqual(expect.arrayContaining([`${TEXT} in messages`, `${FILE_WORDS[1]} in attachments`, `${TEXT_WORDS[0]} in search_vocab`, 'thumbnail in attachments']));
     expect(indexMatches(bob, TEXT_WORDS)).toBeGreaterThan(0);
 
     bob.clock.advance(31_000);
     await bob.engine.messaging!.expiry.run();
     expect((await bob.messages(bToA)).map((m) => m.kind)).toEqual(['timer-changed']);
+    expect(indexMatches(bob, [PHOTO_WORD])).toBe(0);
     expect((await bob.call('search:query', { query: TEXT_WORDS[0]!, limit: 10 })).results).toEqual([]);
 
     expect(tableHits(bob, needles)).toEqual([]);
