@@ -237,17 +237,22 @@ export class Engine {
    * Opens the database with `key` (wiped afterwards) and runs the local maintenance. The search
    * service takes a copy for its worker's connection (transferred to the worker, never a string).
    */
+  /** This profile's database under `key`, with the search functions its triggers call. */
+  #openDatabase(key: Uint8Array): EngineDatabase {
+    return openDatabase({
+      path: this.profile.databasePath,
+      key,
+      functions: SEARCH_SQL_FUNCTIONS,
+      ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}),
+      ...(this.#unencryptedForTests && { unencryptedForTests: true }),
+    });
+  }
+
   async #openWith(key: Uint8Array): Promise<void> {
     let db: EngineDatabase;
     let searchKey: Uint8Array;
     try {
-      db = openDatabase({
-        path: this.profile.databasePath,
-        key,
-        functions: SEARCH_SQL_FUNCTIONS,
-        ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}),
-        ...(this.#unencryptedForTests && { unencryptedForTests: true }),
-      });
+      db = this.#openDatabase(key);
       searchKey = key.slice();
     } finally {
       key.fill(0);
@@ -399,13 +404,7 @@ export class Engine {
       try {
         if (passphrase !== undefined) await this.#passphrase.create(passphrase, key);
         else await this.#keychain.store(key);
-        db = openDatabase({
-          path: this.profile.databasePath,
-          key,
-          functions: SEARCH_SQL_FUNCTIONS,
-          ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}),
-          ...(this.#unencryptedForTests && { unencryptedForTests: true }),
-        });
+        db = this.#openDatabase(key);
         searchKey = key.slice();
         open = { db, account: await populate(db) };
         this.#open = open;

@@ -222,11 +222,10 @@ export class Profiles {
     if (queued) this.hooks.kick();
   }
 
-  #shareWithOwnDevices(db: WriteDb, own: OwnProfileRecord): boolean {
+  /** The profile key content (§16, 0x07) announcing this account's current key and revision. */
+  #profileKeyContent(own: OwnProfileRecord): Uint8Array {
     const { core } = this;
-    const self = core.account.accountId;
-    if (core.targetDevices(db, self).length === 0) return false;
-    const content = encodeContent({
+    return encodeContent({
       type: 'profile-key',
       messageId: core.rng(MESSAGE_ID_LENGTH),
       sentAt: core.clock(),
@@ -234,6 +233,13 @@ export class Profiles {
       revision: own.revision,
       username: core.account.username,
     });
+  }
+
+  #shareWithOwnDevices(db: WriteDb, own: OwnProfileRecord): boolean {
+    const { core } = this;
+    const self = core.account.accountId;
+    if (core.targetDevices(db, self).length === 0) return false;
+    const content = this.#profileKeyContent(own);
     core.queueSend(db, { kind: 'profile-key', recipient: self, content, messageRowId: null });
     return true;
   }
@@ -290,14 +296,7 @@ export class Profiles {
     if (!own || !shared) return false;
     const keyId = profileKeyId(own.profileKey);
     if (shared.keyId && bytesEqual(shared.keyId, keyId) && shared.revision === own.revision) return false;
-    const content = encodeContent({
-      type: 'profile-key',
-      messageId: core.rng(MESSAGE_ID_LENGTH),
-      sentAt: core.clock(),
-      profileKey: own.profileKey,
-      revision: own.revision,
-      username: core.account.username,
-    });
+    const content = this.#profileKeyContent(own);
     core.queueSend(db, { kind: 'profile-key', recipient, content, messageRowId: null });
     markProfileShared(db, recipient, keyId, own.revision);
     return true;

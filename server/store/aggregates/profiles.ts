@@ -5,51 +5,50 @@
  * deleting an account removes its rows (accounts.ts). Does not check sizes, versions or rates (server/core and
  * shared/wire do, before a call).
  */
+import type { Transaction } from 'kysely';
+import type { Database } from '../schema.js';
 import type { ProfileStore } from '../store.js';
 import { bytes, num, type StoreContext } from './context.js';
 
 export function profileStore({ db, durable, rowLocks }: StoreContext): ProfileStore {
+  /**
+   * One row of the account's, written in a transaction that first finds (and on PostgreSQL locks)
+   * the account row, so a concurrent deletion cannot leave an orphan; durable before it answers.
+   */
+  async function putForAccount(accountId: Uint8Array, write: (trx: Transaction<Database>) => Promise<unknown>): Promise<'stored' | 'no-account'> {
+    const status = await db.transaction().execute(async (trx) => {
+      const account = await trx
+        .selectFrom('accounts')
+        .select('account_id')
+        .where('account_id', '=', accountId)
+        .$if(rowLocks, (qb) => qb.forUpdate())
+        .executeTakeFirst();
+      if (!account) return 'no-account' as const;
+      await write(trx);
+      return 'stored' as const;
+    });
+    if (status === 'stored') await durable();
+    return status;
+  }
+
   return {
-    async putProfile(input) {
-      const status = await db.transaction().execute(async (trx) => {
-        // The account row is locked on PostgreSQL, so a concurrent deletion cannot leave an orphan.
-        const account = await trx
-          .selectFrom('accounts')
-          .select('account_id')
-          .where('account_id', '=', input.accountId)
-          .$if(rowLocks, (qb) => qb.forUpdate())
-          .executeTakeFirst();
-        if (!account) return 'no-account' as const;
-        await trx
+    putProfile: (input) =>
+      putForAccount(input.accountId, (trx) =>
+        trx
           .insertInto('profiles')
           .values({ account_id: input.accountId, profile: input.profile, updated_at: input.now })
           .onConflict((oc) => oc.column('account_id').doUpdateSet({ profile: input.profile, updated_at: input.now }))
-          .execute();
-        return 'stored' as const;
-      });
-      if (status === 'stored') await durable();
-      return status;
-    },
+          .execute(),
+      ),
 
-    async putDeliveryTokenHash(input) {
-      const status = await db.transaction().execute(async (trx) => {
-        const account = await trx
-          .selectFrom('accounts')
-          .select('account_id')
-          .where('account_id', '=', input.accountId)
-          .$if(rowLocks, (qb) => qb.forUpdate())
-          .executeTakeFirst();
-        if (!account) return 'no-account' as const;
-        await trx
+    putDeliveryTokenHash: (input) =>
+      putForAccount(input.accountId, (trx) =>
+        trx
           .insertInto('delivery_tokens')
           .values({ account_id: input.accountId, token_hash: input.tokenHash, updated_at: input.now })
           .onConflict((oc) => oc.column('account_id').doUpdateSet({ token_hash: input.tokenHash, updated_at: input.now }))
-          .execute();
-        return 'stored' as const;
-      });
-      if (status === 'stored') await durable();
-      return status;
-    },
+          .execute(),
+      ),
 
     async deliveryTokenHash(accountId) {
       const row = await db.selectFrom('delivery_tokens').select('token_hash').where('account_id', '=', accountId).executeTakeFirst();
