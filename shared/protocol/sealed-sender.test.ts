@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { aesGcmSeal } from '../crypto/aead.js';
 import { utf8 } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/sha256.js';
-import { x25519, x25519PublicKey } from '../crypto/x25519.js';
+import { x25519, x25519PrivateHandle, x25519PublicKey } from '../crypto/x25519.js';
 import { KeyType } from '../crypto/encoding.js';
 import { Writer } from './codec.js';
 import { label } from './constants.js';
@@ -30,6 +30,7 @@ import {
   sealedEnvelopeFor,
   sealMessage,
   verifySenderCertificate,
+  VerifiedCertificates,
   type CertificateTrust,
   type SealedRecipient,
 } from './sealed-sender.js';
@@ -107,6 +108,56 @@ describe('sender certificate', () => {
     const long = certificateFor(alice, { expiresAt: T0 + MAX_SENDER_CERTIFICATE_LIFETIME_MS + 1 });
     expect(codeOf(() => verifySenderCertificate(long, trust, T0))).toBe('SENDER_CERTIFICATE_INVALID');
     expect(codeOf(() => verifySenderCertificate(long, trust, T0 + 1))).toBe('no error');
+  });
+  it('a verified-certificate cache skips only the signature: other bytes, another key under the id, or an expired time still fail', () => {
+    const verified = new VerifiedCertificates(2);
+    const c = certificateFor(alice);
+    expect(verified.has(c, relayKey.publicKey)).toBe(false);
+    expect(codeOf(() => verifySenderCertificate(c, trust, T0, verified))).toBe('no error');
+    expect(verified.has(c, relayKey.publicKey)).toBe(true);
+    expect(codeOf(() => verifySenderCertificate(c, trust, T0 + HOUR, verified))).toBe('no error');
+    expect(verified.size).toBe(1);
+    // Expiry is checked at every use, cached or not.
+    expect(codeOf(() => verifySenderCertificate(c, trust, T0 + 24 * HOUR, verified))).toBe('SENDER_CERTIFICATE_EXPIRED');
+    // The same key id pinned to another key: the cached entry does not vouch for it.
+    const repinned: CertificateTrust = new Map([[KEY_ID, otherRelayKey.publicKey]]);
+    expect(verified.has(c, otherRelayKey.publicKey)).toBe(false);
+    expect(codeOf(() => verifySenderCertificate(c, repinned, T0, verified))).toBe('SENDER_CERTIFICATE_INVALID');
+    // One flipped bit of the signature or of the body is another entry, verified again, and refused.
+    for (const at of [5, SENDER_CERTIFICATE_LENGTH - 1]) {
+      const tampered = c.slice();
+      tampered[at]! ^= 1;
+      expect(codeOf(() => verifySenderCertificate(tampered, trust, T0, verified))).toBe('SENDER_CERTIFICATE_INVALID');
+      expect(verified.has(tampered, relayKey.publicKey)).toBe(false);
+    }
+    // Bounded: least recently used first out.
+    const c2 = certificateFor(alice, { expiresAt: T0 + 23 * HOUR });
+    const c3 = certificateFor(alice, { expiresAt: T0 + 22 * HOUR });
+    verifySenderCertificate(c2, trust, T0, verified);
+    verifySenderCertificate(c3, trust, T0, verified);
+    expect(verified.size).toBe(2);
+    expect(verified.has(c, relayKey.publicKey)).toBe(false);
+    expect(verified.has(c3, relayKey.publicKey)).toBe(true);
+  });
+  it('opening with a cache and an imported identity handle gives what opening without them gives', () => {
+    const verified = new VerifiedCertificates();
+    const envelope = sealOne(bob1, utf8('cached'));
+    const plain = open(envelope, bob1);
+    const handle = x25519PrivateHandle(bob1.identityDh.privateKey);
+    for (let i = 0; i < 2; i++) {
+      const cached = openSealedEnvelope(envelope, { identityPrivate: bob1.identityDh.privateKey, identityHandle: handle }, trust, T0 + HOUR, verified);
+      expect(cached).toEqual(plain);
+    }
+    expect(verified.size).toBe(1);
+    expect(codeOf(() => openSealedEnvelope(envelope, { identityPrivate: bob1.identityDh.privateKey }, trust, T0 + 24 * HOUR, verified))).toBe('SENDER_CERTIFICATE_EXPIRED');
+  });
+  it('sealing with an imported sender handle gives the same bytes as sealing with the raw key', () => {
+    const input = { certificate: certificateFor(alice), senderIdentityPrivate: alice.identityDh.privateKey, recipients: [recipient(bob1), recipient(bob2)], messages: [utf8('one')] };
+    const raw = encodeSealedMultiRecipient(sealMessage(input, { rng: deterministicRng('seal-handle') }));
+    const handled = encodeSealedMultiRecipient(
+      sealMessage({ ...input, senderIdentityHandle: x25519PrivateHandle(alice.identityDh.privateKey) }, { rng: deterministicRng('seal-handle') }),
+    );
+    expect(handled).toEqual(raw);
   });
   it('strict parsing: wrong length, version or key type is MALFORMED', () => {
     const c = certificateFor(alice);

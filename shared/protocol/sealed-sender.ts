@@ -28,14 +28,14 @@
  * storage, the relay's routes (electron/engine/messaging, server/).
  */
 import { aesGcmOpen, aesGcmSeal, GCM_NONCE_LENGTH, GCM_TAG_LENGTH } from '../crypto/aead.js';
-import { bytesEqual, constantTimeEqual, wipe } from '../crypto/bytes.js';
+import { bytesEqual, constantTimeEqual, toBase64Url, wipe } from '../crypto/bytes.js';
 import { CryptoError } from '../crypto/errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { KeyType } from '../crypto/encoding.js';
 import { hkdfSha256 } from '../crypto/hkdf.js';
 import type { Rng } from '../crypto/random.js';
 import { sha256 } from '../crypto/sha256.js';
-import { x25519, x25519PrivateHandle, x25519PublicKey } from '../crypto/x25519.js';
+import { x25519, x25519PrivateHandle, x25519PublicKey, type X25519PrivateHandle } from '../crypto/x25519.js';
 import { Reader, Writer } from './codec.js';
 import {
   ACCOUNT_ID_LENGTH,
@@ -113,17 +113,66 @@ export function parseSenderCertificate(bytes: Uint8Array): SenderCertificate & {
 }
 
 /**
+ * Certificates whose signature already verified, so a receiver checks each certificate's signature
+ * once rather than once per envelope (a sender's certificate lives up to 24 h and signs every
+ * sealed send of that sender device). An entry is the exact certificate bytes together with the
+ * relay key they verified under: a hit needs both to be equal, so a re-pinned or different key for
+ * the same key id verifies again, and a certificate differing in any byte is a miss. Only the
+ * signature is remembered — expiry and lifetime are checked at every use against that use's time.
+ * Bounded (least recently used first out); holds public data only.
+ */
+export class VerifiedCertificates {
+  readonly #entries = new Map<string, Uint8Array>();
+  constructor(readonly capacity = 512) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('VerifiedCertificates: capacity must be ≥ 1');
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** True when these exact bytes verified under exactly this key before. */
+  has(certificate: Uint8Array, relayKey: Uint8Array): boolean {
+    const id = VerifiedCertificates.#id(certificate);
+    const key = this.#entries.get(id);
+    if (!key || !bytesEqual(key, relayKey)) return false;
+    this.#entries.delete(id);
+    this.#entries.set(id, key);
+    return true;
+  }
+
+  add(certificate: Uint8Array, relayKey: Uint8Array): void {
+    const id = VerifiedCertificates.#id(certificate);
+    this.#entries.delete(id);
+    this.#entries.set(id, relayKey.slice());
+    while (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  static #id(certificate: Uint8Array): string {
+    return toBase64Url(certificate);
+  }
+}
+
+/**
  * Verifies a certificate at `time` (the envelope's relay time when receiving; now when a sender
  * checks a fresh one): its key id is pinned and the signature verifies under that key
  * (SENDER_CERTIFICATE_INVALID), it has not expired (SENDER_CERTIFICATE_EXPIRED: expiresAt ≤ time),
  * and it does not live longer than 24 h from `time` (SENDER_CERTIFICATE_INVALID).
  */
-export function verifySenderCertificate(bytes: Uint8Array, trust: CertificateTrust, time: number): SenderCertificate {
+export function verifySenderCertificate(
+  bytes: Uint8Array,
+  trust: CertificateTrust,
+  time: number,
+  verified?: VerifiedCertificates,
+): SenderCertificate {
   const c = parseSenderCertificate(bytes);
   const key = trust.get(c.keyId);
   if (!key) throw new ProtocolError('SENDER_CERTIFICATE_INVALID', 'sender certificate: unknown relay key id');
-  const input = new Writer().bytes(label('SenderCertificate')).bytes(bytes.subarray(0, SENDER_CERTIFICATE_BODY_LENGTH)).finish();
-  if (!ed25519Verify(key, input, c.signature)) throw new ProtocolError('SENDER_CERTIFICATE_INVALID', 'sender certificate: bad signature');
+  if (!verified?.has(bytes, key)) {
+    const input = new Writer().bytes(label('SenderCertificate')).bytes(bytes.subarray(0, SENDER_CERTIFICATE_BODY_LENGTH)).finish();
+    if (!ed25519Verify(key, input, c.signature)) throw new ProtocolError('SENDER_CERTIFICATE_INVALID', 'sender certificate: bad signature');
+    verified?.add(bytes, key);
+  }
   if (c.expiresAt <= time) throw new ProtocolError('SENDER_CERTIFICATE_EXPIRED', 'sender certificate expired');
   if (c.expiresAt - time > MAX_SENDER_CERTIFICATE_LIFETIME_MS) {
     throw new ProtocolError('SENDER_CERTIFICATE_INVALID', 'sender certificate lives longer than 24 h');
@@ -196,6 +245,8 @@ export type SealInput = {
   readonly certificate: Uint8Array;
   /** The sender device's X25519 identity private key. */
   readonly senderIdentityPrivate: Uint8Array;
+  /** The same key already imported (saves an import per send); must be `senderIdentityPrivate`'s. */
+  readonly senderIdentityHandle?: X25519PrivateHandle;
   readonly recipients: readonly SealedRecipient[];
   /**
    * The inner messages (§9): one for every recipient, or one per recipient in the order of
@@ -238,7 +289,7 @@ export function sealMessage(input: SealInput, deps: { readonly rng: Rng }): Seal
   if (n < 1 || n > MAX_SEALED_RECIPIENTS) throw new RangeError('sealed send: 1 … MAX_SEALED_RECIPIENTS recipients');
   if (input.messages.length !== 1 && input.messages.length !== n) throw new RangeError('sealed send: one message, or one per recipient');
   if (input.certificate.length !== SENDER_CERTIFICATE_LENGTH) throw new RangeError('sealed send: a certificate is 130 bytes');
-  const sender = x25519PrivateHandle(input.senderIdentityPrivate);
+  const sender = input.senderIdentityHandle ?? x25519PrivateHandle(input.senderIdentityPrivate);
   const secret = deps.rng(SEALED_SECRET_LENGTH);
   const { ephemeralPrivate, contentKey } = secretKeys(secret);
   const payload = encodePayload(input.certificate, sender.publicKey, input.messages);
@@ -335,6 +386,8 @@ export type OpenedSealedEnvelope = {
 export type SealedRecipientKeys = {
   /** This device's X25519 identity private key. */
   readonly identityPrivate: Uint8Array;
+  /** The same key already imported (saves an import per envelope); must be `identityPrivate`'s. */
+  readonly identityHandle?: X25519PrivateHandle;
 };
 
 function sealedInvalid(why: string): ProtocolError {
@@ -367,6 +420,7 @@ export function openSealedEnvelope(
   keys: SealedRecipientKeys,
   trust: CertificateTrust,
   relayTime: number,
+  verified?: VerifiedCertificates,
 ): OpenedSealedEnvelope {
   const r = new Reader(envelope, 'sealed envelope');
   if (r.u8() !== SEALED_VERSION) throw new ProtocolError('MALFORMED', 'sealed envelope: unknown version');
@@ -378,7 +432,7 @@ export function openSealedEnvelope(
   if (shared.length < MIN_SHARED_CIPHERTEXT || (shared.length - GCM_TAG_LENGTH) % 160 !== 0) {
     throw new ProtocolError('MALFORMED', 'sealed envelope: shared ciphertext length');
   }
-  const me = x25519PrivateHandle(keys.identityPrivate);
+  const me = keys.identityHandle ?? x25519PrivateHandle(keys.identityPrivate);
   // Step 2: unwrap M and check that it is the secret behind E (an envelope for another device, or a
   // flipped bit, gives another secret: its ephemeral key differs).
   const ephemeralDh = sealedDh(me, ephemeralPublic);
@@ -416,7 +470,7 @@ export function openSealedEnvelope(
   wipe(staticDh);
   if (!constantTimeEqual(expected, tag)) throw sealedInvalid('not authenticated by its static key');
   // Step 6: the certificate, and its key = the envelope's static key.
-  const certificate = verifySenderCertificate(certificateBytes, trust, relayTime);
+  const certificate = verifySenderCertificate(certificateBytes, trust, relayTime, verified);
   if (!bytesEqual(certificate.identityKey, senderKey)) {
     throw new ProtocolError('SEALED_SENDER_MISMATCH', 'sealed envelope: static key is not the certificate key');
   }

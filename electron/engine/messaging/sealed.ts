@@ -22,12 +22,15 @@
  *
  * Also: the relay's certificate key pinned per key id on first sight (a different key under a pinned
  * id is never accepted), this device's certificate cached until an hour before it expires (and
- * checked when fetched: pinned key, this device, this identity key), and this account's
+ * checked when fetched: pinned key, this device, this identity key), senders' certificates whose
+ * signature verified remembered (`VerifiedCertificates`: a certificate signs a day of that device's
+ * sealed sends, so its signature is checked once, its expiry at every envelope), and this account's
  * delivery-token hash registered with the relay whenever the profile key changed.
  * Does not own the outbox, sessions or contacts (outbox.ts, sessions.ts, contacts.ts).
  */
 import { bytesEqual, toHex } from '../../../shared/crypto/bytes.js';
 import { sha256 } from '../../../shared/crypto/sha256.js';
+import { x25519PrivateHandle, type X25519PrivateHandle } from '../../../shared/crypto/x25519.js';
 import { hasCapability } from '../../../shared/protocol/device-list.js';
 import { ProtocolError } from '../../../shared/protocol/errors.js';
 import { profileKeyId } from '../../../shared/protocol/profile.js';
@@ -38,6 +41,7 @@ import {
   openSealedEnvelope,
   sealMessage,
   verifySenderCertificate,
+  VerifiedCertificates,
   type OpenedSealedEnvelope,
 } from '../../../shared/protocol/sealed-sender.js';
 import type { PeerDevice } from '../../../shared/protocol/session.js';
@@ -72,6 +76,10 @@ export class SealedSender {
   #fetching: Promise<Uint8Array | null> | null = null;
   /** When the relay last refused each contact's token (account hex → time), this run. */
   readonly #refusedAt = new Map<string, number>();
+  /** Senders' certificates whose signature verified under the pinned key (public data; bounded). */
+  readonly #verified = new VerifiedCertificates();
+  /** This device's identity key imported once (see #identityHandle). */
+  #identity: { readonly privateKey: Uint8Array; readonly handle: X25519PrivateHandle } | null = null;
 
   constructor(private readonly core: MessagingCore) {}
 
@@ -198,7 +206,7 @@ export class SealedSender {
       recipients.push({ accountId: recipient, deviceId: core.account.deviceId, identityKey: core.account.identityDh.publicKey });
       messages.push(new Uint8Array(0));
     }
-    const sealed = sealMessage({ certificate, senderIdentityPrivate: core.account.identityDh.privateKey, recipients, messages }, { rng: core.rng });
+    const sealed = sealMessage({ certificate, senderIdentityPrivate: core.account.identityDh.privateKey, senderIdentityHandle: this.#identityHandle(), recipients, messages }, { rng: core.rng });
     const upload = encodeSealedMultiRecipient(sealed);
     if (upload.length > MAX_SEALED_UPLOAD_BYTES) return null;
     try {
@@ -232,7 +240,15 @@ export class SealedSender {
   open(content: Uint8Array, serverTimestamp: number): OpenedSealedEnvelope {
     const trust = this.trust();
     if (trust.size === 0) throw new ProtocolError('SENDER_CERTIFICATE_INVALID', 'no relay certificate key pinned');
-    return openSealedEnvelope(content, { identityPrivate: this.core.account.identityDh.privateKey }, trust, serverTimestamp);
+    const identityPrivate = this.core.account.identityDh.privateKey;
+    return openSealedEnvelope(content, { identityPrivate, identityHandle: this.#identityHandle() }, trust, serverTimestamp, this.#verified);
+  }
+
+  /** This device's X25519 identity key, imported once per key (sealing and opening both use it). */
+  #identityHandle(): X25519PrivateHandle {
+    const privateKey = this.core.account.identityDh.privateKey;
+    if (this.#identity?.privateKey !== privateKey) this.#identity = { privateKey, handle: x25519PrivateHandle(privateKey) };
+    return this.#identity.handle;
   }
 
   /** §21.6 steps 7–8, inside the session's decrypt: the listed device and the session both have the certificate's key. */
