@@ -1,6 +1,7 @@
 /**
  * The relay's event bus: how a committed send wakes the sockets of its recipients, how a removed
- * device's sockets learn to close, and how typing and presence events reach accounts' sockets.
+ * device's sockets learn to close, how online-only sealed envelopes (typing) reach a device's open
+ * sockets, and how presence events reach accounts' sockets.
  * Only this instance's LocalBus exists now; the scale-out issue adds a Redis implementation of the
  * same type. The bus carries wake-ups, never durability: a lost message costs latency (the next
  * mailbox read finds the envelope), not data. Implementations may drop `envelopes` from a mailbox
@@ -23,13 +24,8 @@ export type BusEvent =
 
 /** What an account's sockets hear about their mutual contacts (ADR 0007); ws/encode.ts writes the frame. */
 export type AccountEvent =
-  | {
-      readonly type: 'typing';
-      readonly from: { readonly accountId: Uint8Array; readonly deviceId: number };
-      readonly state: 'started' | 'stopped';
-    }
   /** `shared: false`: the account no longer shares its presence with the receiver (shown as nothing). */
-  | { readonly type: 'presence'; readonly accountId: Uint8Array; readonly online: boolean; readonly shared: boolean };
+  { readonly type: 'presence'; readonly accountId: Uint8Array; readonly online: boolean; readonly shared: boolean };
 
 export type Bus = {
   publish(event: BusEvent): void;

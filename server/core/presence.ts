@@ -1,8 +1,8 @@
 /**
- * Contacts, typing and presence (issue 3). Each account keeps a contact list on the relay; typing and
- * presence flow from A to B only when A and B list each other, and presence only while A's
- * presenceVisible setting is on. Everyone else — strangers, one-sided contacts, hidden accounts —
- * sees exactly the same thing: no typing, `{ online: false, shared: false }`, and no event; a visible
+ * Contacts and presence (issue 3). Each account keeps a contact list on the relay; presence flows
+ * from A to B only when A and B list each other, and only while A's presenceVisible setting is on.
+ * Everyone else — strangers, one-sided contacts, hidden accounts — sees exactly the same thing:
+ * `{ online: false, shared: false }`, and no event; a visible
  * mutual contact who is not connected reads `{ online: false, shared: true }` (issue 12: the client
  * shows "nothing" for the first and "offline" only for the second). What the list tells the relay
  * is in docs/threat-model.md ("Relay").
@@ -11,10 +11,11 @@
  * showing (setVisible), and a contact-list change that makes two accounts mutual, or no longer
  * mutual (replaceContacts): each side then hears the other's current state at once (issue 12), not
  * at its next connection.
+ * Typing is not here: it is E2E content sent sealed and online-only (core/sealed.ts); the relay's
+ * own `typing` frame, which named the sender, was retired (issue 15).
  * Does not own who is connected (server/ws registry, behind OnlineDirectory) or transport.
  */
 import { fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
-import type { AccountEvent } from '../bus/bus.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
 import { spend } from './errors.js';
 
@@ -22,8 +23,6 @@ export type OnlineDirectory = {
   /** Whether the account (hex id) has an authenticated connection on this instance. */
   isOnline(accountHex: string): boolean;
 };
-
-export type TypingState = Extract<AccountEvent, { type: 'typing' }>['state'];
 
 export type PresenceEntry = { readonly accountId: Uint8Array; readonly online: boolean; readonly shared: boolean };
 
@@ -91,14 +90,6 @@ export class PresenceService {
       const hex = toHex(accountId);
       return visible.has(hex) ? { accountId, online: this.directory.isOnline(hex), shared: true } : { accountId, ...NOT_SHARED };
     });
-  }
-
-  /** Forwards a typing event to a mutual contact's connected devices; otherwise drops it silently. */
-  async typing(from: AuthenticatedDevice, to: Uint8Array, state: TypingState): Promise<void> {
-    const mutual = await this.ctx.store.mutualContacts(from.accountId, { among: [to], visibleOnly: false });
-    if (mutual.length === 0) return;
-    const event = { type: 'typing', from: { accountId: from.accountId, deviceId: from.deviceId }, state } as const;
-    this.ctx.bus.publish({ kind: 'account-event', accountIds: [toHex(to)], event });
   }
 
   /** Called on an account's first connection (online) and after its last one closes (offline). */

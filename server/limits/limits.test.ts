@@ -62,12 +62,12 @@ describe('memory limiter', () => {
   });
 
   it('per-connection budgets are separate for each connection', async () => {
-    const limits = new RateLimits(resolveLimits({ typingPerConnection: { points: 1, duration: 60 } }));
+    const limits = new RateLimits(resolveLimits({ presenceQueriesPerConnection: { points: 1, duration: 60 } }));
     const a = limits.connectionBudgets();
     const b = limits.connectionBudgets();
-    expect(a.typing()).toBe(0);
-    expect(a.typing()).toBeGreaterThan(0);
-    expect(b.typing()).toBe(0);
+    expect(a.presence()).toBe(0);
+    expect(a.presence()).toBeGreaterThan(0);
+    expect(b.presence()).toBe(0);
   });
 
 });

@@ -79,8 +79,6 @@ export const DEFAULT_LIMITS = {
   framesPerConnection: per(800, 2),
   /** Frame bytes per connection: about two full fan-outs per second. */
   bytesPerConnection: per(4 * 1024 * 1024, 2),
-  /** Typing frames per connection (a subset of frames). */
-  typingPerConnection: per(20, 4),
   /** Presence queries per connection (REST queries count per account under lookups). */
   presenceQueriesPerConnection: per(10, 10),
   /** RATE_LIMITED or MALFORMED replies a connection may provoke per minute before it is closed (1008). */
@@ -205,7 +203,6 @@ export type Budget = (cost?: number) => number;
 export type ConnectionBudgets = {
   readonly frames: Budget;
   readonly bytes: Budget;
-  readonly typing: Budget;
   readonly presence: Budget;
   readonly strikes: Budget;
 };
@@ -272,7 +269,6 @@ export class RateLimits {
     return {
       frames: budget(config.framesPerConnection),
       bytes: budget(config.bytesPerConnection),
-      typing: budget(config.typingPerConnection),
       presence: budget(config.presenceQueriesPerConnection),
       strikes: budget(per(config.strikesBeforeDisconnect, MINUTE)),
     };

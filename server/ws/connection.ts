@@ -25,7 +25,6 @@ import {
   PingFrameSchema,
   PresenceQueryFrameSchema,
   SendFrameSchema,
-  TypingFrameSchema,
 } from '../../shared/wire/frames.js';
 import { RequestIdSchema } from '../../shared/wire/primitives.js';
 import type { z } from 'zod';
@@ -232,18 +231,6 @@ export class Connection {
         );
         return;
       }
-      case 'typing': {
-        const frame = this.parse(TypingFrameSchema, value, ref);
-        if (!frame) return;
-        const wait = this.budgets.typing(1);
-        if (wait) {
-          this.strike(new RelayError('RATE_LIMITED', 'too many typing frames', { retryAfterMs: wait }), ref);
-          return;
-        }
-        // Never answered, so a typing frame to a stranger and one to a contact look the same.
-        this.deps.presence.typing(device, frame.to, frame.state).catch((e: unknown) => this.logInternal(e, 'typing'));
-        return;
-      }
       case 'presence-query': {
         const frame = this.parse(PresenceQueryFrameSchema, value, ref);
         if (!frame) return;
@@ -340,7 +327,7 @@ export class Connection {
     }
   }
 
-  /** An account-wide frame (typing, presence) prepared by the presence service. */
+  /** An account-wide frame (presence) prepared by the presence service. */
   sendAccountFrame(frame: string, type: string): void {
     if (this.state === 'ready') this.sendRaw(frame, type);
   }

@@ -102,14 +102,9 @@ describe('relay→client frames (encode.ts)', () => {
     );
   });
 
-  it('typing and presence events name the contact and nothing else', () => {
+  it('presence events name the contact and nothing else', () => {
     fc.assert(
-      fc.property(accountId, deviceId, fc.constantFrom('started' as const, 'stopped' as const), fc.boolean(), fc.boolean(), (id, device, state, online, shared) => {
-        expect(parse(accountEventFrame({ type: 'typing', from: { accountId: id, deviceId: device }, state })).json).toEqual({
-          type: 'typing',
-          from: { accountId: toBase64Url(id), deviceId: device },
-          state,
-        });
+      fc.property(accountId, fc.boolean(), fc.boolean(), (id, online, shared) => {
         expect(parse(accountEventFrame({ type: 'presence', accountId: id, online, shared })).json).toEqual({
           type: 'presence',
           accountId: toBase64Url(id),
@@ -160,7 +155,6 @@ describe('relay→client frames (encode.ts)', () => {
       ephemeralFrame(0, new Uint8Array([1])),
       sentFrame('r', 0),
       ackedFrame('r'),
-      accountEventFrame({ type: 'typing', from: { accountId: id, deviceId: 1 }, state: 'started' }),
       accountEventFrame({ type: 'presence', accountId: id, online: true, shared: true }),
       presenceSnapshotFrame('r', []),
       pongFrame('r', 0),

@@ -69,9 +69,7 @@ export function presenceSnapshotFrame(ref: string, entries: readonly PresenceEnt
   return JSON.stringify({ type: 'presence-snapshot', ref, entries: entries.map(presenceEntryWire) });
 }
 
-/** A typing or presence event for the sockets of the accounts it is published to. */
+/** A presence event for the sockets of the accounts it is published to. */
 export function accountEventFrame(event: AccountEvent): string {
-  return event.type === 'typing'
-    ? JSON.stringify({ type: 'typing', from: { accountId: toBase64Url(event.from.accountId), deviceId: event.from.deviceId }, state: event.state })
-    : JSON.stringify({ type: 'presence', accountId: toBase64Url(event.accountId), online: event.online, shared: event.shared });
+  return JSON.stringify({ type: 'presence', accountId: toBase64Url(event.accountId), online: event.online, shared: event.shared });
 }

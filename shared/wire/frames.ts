@@ -40,10 +40,6 @@ export const AckFrameSchema = z.strictObject({
   seqs: z.array(SeqSchema).min(1).max(MAX_ACK_BATCH),
 });
 
-export const TypingStateSchema = z.enum(['started', 'stopped']);
-/** Never answered: a typing frame to a non-mutual contact is dropped without a trace. */
-export const TypingFrameSchema = z.strictObject({ type: z.literal('typing'), to: AccountIdSchema, state: TypingStateSchema });
-
 export const PresenceQueryFrameSchema = z.strictObject({
   type: z.literal('presence-query'),
   id: RequestIdSchema,
@@ -52,14 +48,18 @@ export const PresenceQueryFrameSchema = z.strictObject({
 
 export const PingFrameSchema = z.strictObject({ type: z.literal('ping'), id: RequestIdSchema });
 
-export const CLIENT_FRAME_TYPES = ['auth', 'send', 'ack', 'typing', 'presence-query', 'ping'] as const;
+/**
+ * Typing is E2E content sent sealed and online-only (POST /v1/sealed with `online: true`, §21): the
+ * relay's own `typing` frame, which named the sender, was retired (issue 15); a client sending one
+ * gets UNSUPPORTED_FRAME like any unknown type.
+ */
+export const CLIENT_FRAME_TYPES = ['auth', 'send', 'ack', 'presence-query', 'ping'] as const;
 export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
 
 export const ClientFrameSchema = z.discriminatedUnion('type', [
   AuthFrameSchema,
   SendFrameSchema,
   AckFrameSchema,
-  TypingFrameSchema,
   PresenceQueryFrameSchema,
   PingFrameSchema,
 ]);
@@ -99,11 +99,6 @@ export type Envelope = Omit<z.output<typeof EnvelopeFrameSchema>, 'type'>;
 export const BacklogEndFrameSchema = z.object({ type: z.literal('backlog-end') });
 export const SentFrameSchema = z.object({ type: z.literal('sent'), ref: RequestIdSchema, serverTimestamp: TimestampSchema });
 export const AckedFrameSchema = z.object({ type: z.literal('acked'), ref: RequestIdSchema });
-export const TypingEventFrameSchema = z.object({
-  type: z.literal('typing'),
-  from: EnvelopeSourceSchema,
-  state: TypingStateSchema,
-});
 /**
  * A contact's presence changed. `shared: false` (issue 12): the account no longer shares presence
  * with the receiver (it hid its presence, or the two are no longer mutual contacts) — shown as
@@ -129,7 +124,6 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   BacklogEndFrameSchema,
   SentFrameSchema,
   AckedFrameSchema,
-  TypingEventFrameSchema,
   PresenceEventFrameSchema,
   PresenceSnapshotFrameSchema,
   PongFrameSchema,

@@ -2,7 +2,7 @@
  * RelayClient: the engine's typed client for the Parley relay, a thin façade over three parts —
  * rest.ts (one REST call, responses validated with the wire schemas), auth.ts (challenge signed with
  * the device's identity key, session token cached and renewed, one retry on UNAUTHORIZED) and
- * socket.ts (the live channel: backlog then `backlog-end`, live envelopes, typing, presence,
+ * socket.ts (the live channel: backlog then `backlog-end`, live and online-only envelopes, presence,
  * request correlation, flow control, reconnection with jittered backoff). Sends and presence queries
  * take the live channel when it is open and REST otherwise. Errors are RelayClientError (errors.ts).
  *
@@ -356,11 +356,6 @@ export class RelayClient {
     for (let i = 0; i < seqs.length; i += MAX_ACK_BATCH) {
       await this.socket.request({ type: 'ack', seqs: seqs.slice(i, i + MAX_ACK_BATCH) });
     }
-  }
-
-  /** Best effort: dropped when the channel is not open; the relay forwards it to mutual contacts only. */
-  typing(to: Uint8Array, state: 'started' | 'stopped'): void {
-    this.socket.sendUnanswered({ type: 'typing', to: toBase64Url(to), state });
   }
 
   /** `shared` is true when an older relay leaves it out (it could not tell hidden from offline). */

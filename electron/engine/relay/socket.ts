@@ -1,7 +1,7 @@
 /**
  * The relay's live channel for one device (DESIGN §5; frames in shared/wire/frames.ts): connect, the
- * auth frame with the session token, the mailbox backlog then `backlog-end`, live envelopes, typing
- * and presence; requests (send, ack, presence-query, ping) correlated with their replies by id and
+ * auth frame with the session token, the mailbox backlog then `backlog-end`, live envelopes,
+ * online-only sealed envelopes (typing) and presence; requests (send, ack, presence-query, ping) correlated with their replies by id and
  * failed with TIMEOUT or DISCONNECTED; flow control (pause/resume reading the socket); and
  * reconnection after a jittered exponential backoff until close() — or until the relay says the
  * device is gone, which ends it for good.
@@ -66,7 +66,6 @@ export type RelayClientEvents = {
   envelope: (envelope: Envelope) => void;
   /** The backlog of this connection has been delivered; live envelopes follow. */
   backlogEnd: () => void;
-  typing: (event: { from: { accountId: Uint8Array; deviceId: number }; state: 'started' | 'stopped' }) => void;
   /** An online-only sealed envelope (typing, docs/protocol.md §21): never stored, never acked. */
   ephemeral: (event: { serverTimestamp: number; content: Uint8Array }) => void;
   /** `shared: false`: the account does not share presence with us (hidden, or not a mutual contact). */
@@ -123,7 +122,6 @@ export class RelaySocket {
   private readonly listeners: Listeners = {
     envelope: new Set(),
     backlogEnd: new Set(),
-    typing: new Set(),
     ephemeral: new Set(),
     presence: new Set(),
     state: new Set(),
@@ -332,9 +330,6 @@ export class RelaySocket {
         return;
       case 'ephemeral':
         this.emit('ephemeral', { serverTimestamp: frame.serverTimestamp, content: frame.content });
-        return;
-      case 'typing':
-        this.emit('typing', { from: frame.from, state: frame.state });
         return;
       case 'presence':
         this.emit('presence', withShared(frame));

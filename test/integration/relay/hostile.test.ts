@@ -63,7 +63,6 @@ beforeAll(async () => {
       framesPerConnection: huge,
       bytesPerConnection: huge,
       presenceQueriesPerConnection: huge,
-      typingPerConnection: huge,
       envelopesPerDevice: huge,
       bundlesPerPair: huge,
       strikesBeforeDisconnect: 1e9,

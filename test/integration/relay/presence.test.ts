@@ -1,16 +1,17 @@
 /**
- * Typing and presence scoping (issue 3): events flow from A to B only when A and B list each other
- * as contacts, and presence only while A's presenceVisible is on. Strangers and one-sided contacts
- * learn nothing — a presence probe of them reads exactly like a hidden contact (`shared: false`,
- * whether connected or not), typing to them is dropped without any reply, and no presence event
- * ever reaches them. Issue 12: hiding reads as "not shared", never as going offline; becoming
+ * Presence scoping (issue 3): presence flows from A to B only when A and B list each other as
+ * contacts, and only while A's presenceVisible is on. Strangers and one-sided contacts learn
+ * nothing — a presence probe of them reads exactly like a hidden contact (`shared: false`, whether
+ * connected or not), and no presence event ever reaches them. The relay's own `typing` frame is
+ * retired (issue 15: typing is sealed E2E content, online-only): a client sending one is refused
+ * like any unknown frame. Issue 12: hiding reads as "not shared", never as going offline; becoming
  * mutual contacts while both are online tells each the other's state at once; ceasing to be mutual
  * tells the other side that presence is no longer shared.
  *
  * "Nothing arrived" is checked with an ordering barrier, not a sleep: a witness, mutual with the
- * observer, sends a sentinel typing frame after the thing that must not reach the observer was
- * triggered; once the sentinel has arrived, the relay has handled everything triggered before it
- * (its store answers in order, and the bus and each socket deliver in order).
+ * observer, connects after the thing that must not reach the observer was triggered, and its
+ * "online" presence event is the sentinel; once it has arrived, the relay has handled everything
+ * triggered before it (its store answers in order, and the bus and each socket deliver in order).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url, toHex } from '../../../shared/crypto/bytes.js';
@@ -30,14 +31,13 @@ afterAll(async () => {
   await relay.stop();
 });
 
-type Person = { account: TestAccount; client: RelayClient; typing: string[]; presence: string[] };
+type Person = { account: TestAccount; client: RelayClient; presence: string[] };
 
 async function person(): Promise<Person> {
   const account = new TestAccount();
   const client = (await registerAccount(relay.url, account)).get(1)!;
   open.push(client);
-  const p: Person = { account, client, typing: [], presence: [] };
-  client.on('typing', (e) => p.typing.push(`${toHex(e.from.accountId)}:${e.state}`));
+  const p: Person = { account, client, presence: [] };
   client.on('presence', (e) => p.presence.push(`${toHex(e.accountId)}:${!e.shared ? 'not shared' : e.online ? 'online' : 'offline'}`));
   return p;
 }
@@ -53,21 +53,20 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
 
 let barriers = 0;
 /**
- * Waits until everything triggered so far has reached each observer: a fresh witness account,
- * mutual with every observer, sends each a typing frame that must arrive; the sentinel is then
- * removed from the observer's typing log so assertions see only the test's own events.
+ * Waits until everything triggered so far has reached each observer: a fresh witness account
+ * becomes mutual with every observer and then connects; its "online" presence event must arrive at
+ * each, and the witness's events are then removed from the observers' logs so assertions see only
+ * the test's own events.
  */
 async function barrier(...observers: Person[]): Promise<void> {
   const witness = await person();
-  const tag = `${id(witness)}:started`;
+  const tag = `${id(witness)}:online`;
   await witness.client.setContacts(observers.map((o) => o.account.accountId));
   const saved = await Promise.all(observers.map((o) => o.client.getContacts()));
   await Promise.all(observers.map((o, i) => o.client.setContacts([...saved[i]!.contacts, witness.account.accountId])));
   await witness.client.connect();
-  for (const o of observers) witness.client.typing(o.account.accountId, 'started');
-  await until(() => observers.every((o) => o.typing.includes(tag)), `barrier ${++barriers}`);
+  await until(() => observers.every((o) => o.presence.includes(tag)), `barrier ${++barriers}`);
   for (const o of observers) {
-    o.typing.splice(o.typing.indexOf(tag), 1);
     // The witness's own presence events (it became mutual and came online) are not the test's.
     for (let i = o.presence.length - 1; i >= 0; i--) if (o.presence[i]!.startsWith(id(witness))) o.presence.splice(i, 1);
   }
@@ -85,40 +84,19 @@ async function world() {
   return { alice: alice!, bob: bob!, carol: carol!, dave: dave! };
 }
 
-describe('typing', () => {
-  it('reaches a mutual contact and nobody else', async () => {
-    const { alice, bob, carol, dave } = await world();
-    await Promise.all([alice, bob, carol, dave].map((p) => p.client.connect()));
-    alice.client.typing(bob.account.accountId, 'started');
-    carol.client.typing(alice.account.accountId, 'started'); // one-sided: Alice does not list Carol
-    dave.client.typing(bob.account.accountId, 'started'); // stranger
-    alice.client.typing(carol.account.accountId, 'started'); // Carol lists Alice, Alice not Carol
-    await until(() => bob.typing.length > 0, 'typing at Bob');
-    await barrier(bob, alice, carol);
-    expect(bob.typing).toEqual([`${id(alice)}:started`]);
-    expect(alice.typing).toEqual([]);
-    expect(carol.typing).toEqual([]);
-  });
-
-  it('a typing frame gets no reply, so a sender cannot tell a contact from a stranger', async () => {
-    const { alice, bob, dave } = await world();
+describe('the retired typing frame', () => {
+  it('is refused like any unknown frame type, and reaches nobody', async () => {
+    const { alice, bob } = await world();
+    await bob.client.connect();
     const sock = await TestSocket.authed(relay.url, await alice.client.sessionToken());
     sock.send({ type: 'typing', to: Buffer.from(bob.account.accountId).toString('base64url'), state: 'started' });
-    sock.send({ type: 'typing', to: Buffer.from(dave.account.accountId).toString('base64url'), state: 'started' });
+    const reply = await sock.next((f) => f.type !== 'backlog-end');
+    expect(reply).toMatchObject({ type: 'error', code: 'UNSUPPORTED_FRAME' });
     sock.send({ type: 'ping', id: 'after' });
-    const next = await sock.next((f) => f.type !== 'backlog-end');
-    expect(next).toMatchObject({ type: 'pong', ref: 'after' });
+    expect(await sock.next((f) => f.type !== 'backlog-end')).toMatchObject({ type: 'pong', ref: 'after' });
     sock.close();
-  });
-
-  it('stops when the contact list is deleted', async () => {
-    const { alice, bob } = await world();
-    await Promise.all([alice, bob].map((p) => p.client.connect()));
-    await alice.client.deleteContacts();
-    expect((await alice.client.getContacts()).contacts).toEqual([]);
-    alice.client.typing(bob.account.accountId, 'started');
     await barrier(bob);
-    expect(bob.typing).toEqual([]);
+    expect(bob.presence.filter((p) => !p.startsWith(id(alice)))).toEqual([]);
   });
 });
 

@@ -88,7 +88,6 @@ function mutatedFrame(valid: ValidParts): fc.Arbitrary<Record<string, unknown>> 
   const templates: Record<string, unknown>[] = [
     { type: 'send', id: 's1', to: valid.to, messages: [{ deviceId: 1, content: 'AAAA' }] },
     { type: 'ack', id: 'a1', seqs: [1, 2, 3] },
-    { type: 'typing', to: valid.to, state: 'started' },
     { type: 'presence-query', id: 'p1', accounts: [valid.to] },
     { type: 'ping', id: 'g1' },
   ];
