@@ -21,8 +21,12 @@ export function conversationPeers(db: ReadDb, ownAccountId: Uint8Array): Map<num
   return peers;
 }
 
-/** What an export may take: texts, and attachments the relay holds (a relay id and a key). */
-const EXPORTABLE = sql`m.message_id IS NOT NULL AND (m.kind = 'text' AND m.body IS NOT NULL AND m.body <> ''
+/**
+ * What an export may take: texts, and attachments the relay holds (a relay id and a key) — never a
+ * timed (disappearing) message (issue 17, DESIGN §3.8: it is not copied anywhere it could outlive
+ * its timer; protocol.md §22).
+ */
+const EXPORTABLE = sql`m.message_id IS NOT NULL AND m.expire_timer_seconds IS NULL AND (m.kind = 'text' AND m.body IS NOT NULL AND m.body <> ''
   OR m.kind = 'attachment' AND a.attachment_id IS NOT NULL AND a.file_key IS NOT NULL AND a.ciphertext_digest IS NOT NULL AND a.plaintext_sha256 IS NOT NULL)`;
 
 type Row = {

@@ -82,6 +82,20 @@ const content: fc.Arbitrary<Content> = fc.oneof(
       .filter((x) => Object.keys(x).length > 0),
   }),
   fc.record({ type: fc.constant('conversation-deleted' as const), messageId: id, sentAt: time, peer: id, deletedAt: time, request: fc.boolean() }),
+  fc.record({ type: fc.constant('timer-sync' as const), messageId: id, sentAt: time, peer: id, seconds: fc.integer({ min: 0, max: MAX_EXPIRE_TIMER_SECONDS }) }),
+  fc
+    .record({
+      type: fc.constant('messages-deleted' as const),
+      messageId: id,
+      sentAt: time,
+      forEveryone: fc.boolean(),
+      entries: fc.uniqueArray(fc.record({ senderAccountId: id, senderDeviceId: fc.integer({ min: 1, max: 0xffffffff }), messageId: id }), {
+        minLength: 1,
+        maxLength: 20,
+        selector: (e) => `${toHex(e.senderAccountId)}:${e.senderDeviceId}:${toHex(e.messageId)}`,
+      }),
+    })
+    .map((c) => (c.forEveryone ? { ...c, entries: c.entries.slice(0, 1) } : c)),
   fc.record({ type: fc.constant('sent-attachment' as const), messageId: id, sentAt: time, destination: id, pointer, caption: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
   fc.record({
     type: fc.constant('profile-key' as const),
@@ -361,8 +375,41 @@ describe('E2E content', () => {
     expect(code(head().u8(1).u8(0x08).u8(0x00).u8(4).finish())).toBe('MALFORMED'); // unknown notification content
     expect(code(head().u8(1).u8(0x01).u8(0x00).u8(1).finish())).toBe('MALFORMED'); // notification content without its flag
     expect(code(head().u8(2).bytes(new Uint8Array(16)).u64(1).u8(2).finish())).toBe('MALFORMED'); // unknown deletion flag
-    expect(code(head().u8(3).finish())).toBe('MALFORMED'); // unknown kind
+    expect(code(head().u8(5).finish())).toBe('MALFORMED'); // unknown kind
     expect(() => encodeContent({ type: 'settings-sync', messageId, sentAt: 1, settings: {} })).toThrow(RangeError);
+  });
+
+  it('an account sync (0x0B) carries a conversation timer (kind 0x03) and deleted messages (kind 0x04) as documented; anything else is MALFORMED', () => {
+    const messageId = new Uint8Array(16).fill(0xaa);
+    const peer = new Uint8Array(16).fill(0xbb);
+    const ref = { senderAccountId: new Uint8Array(16).fill(0xcc), senderDeviceId: 2, messageId: new Uint8Array(16).fill(0xdd) };
+    // The conversation with bb…bb: 5 minutes.
+    expect(toHex(encodeContent({ type: 'timer-sync', messageId, sentAt: 1, peer, seconds: 300 }))).toBe(`010b${'aa'.repeat(16)}0000000000000001` + '03' + 'bb'.repeat(16) + '0000012c');
+    // Deleted for everyone: message dd…dd of device 2 of account cc…cc.
+    expect(toHex(encodeContent({ type: 'messages-deleted', messageId, sentAt: 1, forEveryone: true, entries: [ref] }))).toBe(
+      `010b${'aa'.repeat(16)}0000000000000001` + '04' + '01' + '0001' + 'cc'.repeat(16) + '00000002' + 'dd'.repeat(16),
+    );
+    const head = () => new Writer().u8(1).u8(0x0b).bytes(messageId).u64(1);
+    const timer = (seconds: number) => head().u8(3).bytes(peer).u32(seconds).finish();
+    expect(decodeContent(timer(0))).toMatchObject({ type: 'timer-sync', seconds: 0 });
+    expect(code(timer(MAX_EXPIRE_TIMER_SECONDS))).toBe('ok');
+    expect(code(timer(MAX_EXPIRE_TIMER_SECONDS + 1))).toBe('MALFORMED');
+    expect(code(head().u8(3).bytes(peer).finish())).toBe('MALFORMED'); // no timer
+    const deleted = (flags: number, count: number, at: (i: number) => number = (i) => i + 1) => {
+      const w = head().u8(4).u8(flags).u16(count);
+      for (let i = 0; i < count; i++) w.bytes(ref.senderAccountId).u32(at(i)).bytes(ref.messageId);
+      return w.finish();
+    };
+    expect(decodeContent(deleted(0, 3))).toMatchObject({ type: 'messages-deleted', forEveryone: false });
+    expect(code(deleted(0, MAX_READ_SYNC_ENTRIES))).toBe('ok');
+    expect(code(deleted(0, 0))).toBe('MALFORMED'); // names nothing
+    expect(code(deleted(0, MAX_READ_SYNC_ENTRIES + 1))).toBe('MALFORMED');
+    expect(code(deleted(0, 2, () => 1))).toBe('MALFORMED'); // a message named twice
+    expect(code(deleted(0, 1, () => 0))).toBe('MALFORMED'); // device 0
+    expect(code(deleted(2, 1))).toBe('MALFORMED'); // unknown flag
+    expect(code(deleted(1, 2))).toBe('MALFORMED'); // for everyone names exactly one message
+    expect(() => encodeContent({ type: 'messages-deleted', messageId, sentAt: 1, forEveryone: true, entries: [ref, { ...ref, senderDeviceId: 3 }] })).toThrow(RangeError);
+    expect(() => encodeContent({ type: 'timer-sync', messageId, sentAt: 1, peer, seconds: -1 })).toThrow(RangeError);
   });
 
   it('timers and delete for everyone (§23): the documented bytes; a timer change out of range, a zero or flagless file timer are MALFORMED', () => {

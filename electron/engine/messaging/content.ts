@@ -74,7 +74,9 @@ export type SyncedSettings = {
   presenceVisible?: boolean;
   notifications?: keyof typeof NOTIFICATION_CODES;
 };
-const AccountSyncKind = { settings: 0x01, conversationDeleted: 0x02 } as const;
+const AccountSyncKind = { settings: 0x01, conversationDeleted: 0x02, timerChanged: 0x03, messagesDeleted: 0x04 } as const;
+/** MessagesDeleted flag: deleted for everyone (a tombstone stays), not only for me (§16.1). */
+const DELETED_FOR_EVERYONE = 0x01;
 /** ConversationDeleted flag: the person was a message request and is deleted with it. */
 const DELETED_REQUEST = 0x01;
 /** A signed device list is at most 53 + 82 · 6 + 64 bytes (§4.1). */
@@ -163,6 +165,17 @@ export type Content =
    * account id: the note to self); `request`: the person was a message request, deleted too.
    */
   | (ContentHeader & { readonly type: 'conversation-deleted'; readonly peer: Uint8Array; readonly deletedAt: number; readonly request: boolean })
+  /**
+   * The timer of the conversation with `peer` (the own account id: the note to self) was changed on
+   * another own device to `seconds` (0 = off); the header's message id and time are the change's
+   * (the same as the 0x0E the peer got), so every device shows the same system line.
+   */
+  | (ContentHeader & { readonly type: 'timer-sync'; readonly peer: Uint8Array; readonly seconds: number })
+  /**
+   * Messages deleted on another own device, each named as a read sync names it: for me (the rows
+   * go), or for everyone (exactly one own text or file; a tombstone stays).
+   */
+  | (ContentHeader & { readonly type: 'messages-deleted'; readonly forEveryone: boolean; readonly entries: readonly ReadSyncEntry[] })
   /**
    * The sender's profile key (docs/protocol.md §18), the revision of its profile now at the relay
    * and the username it claims (the receiver confirms it at the relay before showing it).
@@ -270,17 +283,10 @@ export function encodeContent(c: Content): Uint8Array {
       w.var32(caption);
       break;
     }
-    case 'read-sync': {
-      if (c.entries.length === 0 || c.entries.length > MAX_READ_SYNC_ENTRIES) throw new RangeError('a read sync names 1 … MAX_READ_SYNC_ENTRIES messages');
-      w.u8(ContentType.ReadSync).bytes(c.messageId).u64(c.sentAt).u16(c.entries.length);
-      for (const e of c.entries) {
-        if (e.senderAccountId.length !== ACCOUNT_ID_LENGTH || e.messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('an entry is an account id, a device id and a message id');
-        if (!Number.isInteger(e.senderDeviceId) || e.senderDeviceId < 1 || e.senderDeviceId > 0xffffffff) throw new RangeError('a device id is 1 … 2³² − 1');
-        w.bytes(e.senderAccountId).u32(e.senderDeviceId).bytes(e.messageId);
-      }
-      if (new Set(c.entries.map(readSyncKey)).size !== c.entries.length) throw new RangeError('a read sync names each message once');
+    case 'read-sync':
+      w.u8(ContentType.ReadSync).bytes(c.messageId).u64(c.sentAt);
+      writeMessageRefs(w, c.entries);
       break;
-    }
     case 'contact-sync': {
       let set = 0;
       let values = 0;
@@ -321,6 +327,16 @@ export function encodeContent(c: Content): Uint8Array {
       if (c.peer.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
       w.u8(ContentType.AccountSync).bytes(c.messageId).u64(c.sentAt).u8(AccountSyncKind.conversationDeleted).bytes(c.peer).u64(c.deletedAt).u8(c.request ? DELETED_REQUEST : 0);
       break;
+    case 'timer-sync':
+      if (c.peer.length !== ACCOUNT_ID_LENGTH) throw new RangeError('an account id is 16 bytes');
+      if (!Number.isInteger(c.seconds) || c.seconds < 0 || c.seconds > MAX_TIMER_CHANGE_SECONDS) throw new RangeError('timer out of range');
+      w.u8(ContentType.AccountSync).bytes(c.messageId).u64(c.sentAt).u8(AccountSyncKind.timerChanged).bytes(c.peer).u32(c.seconds);
+      break;
+    case 'messages-deleted':
+      if (c.forEveryone && c.entries.length !== 1) throw new RangeError('a delete for everyone names one message');
+      w.u8(ContentType.AccountSync).bytes(c.messageId).u64(c.sentAt).u8(AccountSyncKind.messagesDeleted).u8(c.forEveryone ? DELETED_FOR_EVERYONE : 0);
+      writeMessageRefs(w, c.entries);
+      break;
     case 'device-names': {
       if (c.names.length > MAX_DEVICES_PER_ACCOUNT) throw new RangeError('0 … 6 device names');
       if (new Set(c.names.map((n) => n.deviceId)).size !== c.names.length) throw new RangeError('a device named twice');
@@ -359,6 +375,36 @@ function readReceiptKind(r: Reader): 'delivered' | 'read' {
   const kind = r.u8();
   if (kind !== ReceiptType.delivered && kind !== ReceiptType.read) throw new ContentError('MALFORMED', 'receipt: unknown kind');
   return kind === ReceiptType.read ? 'read' : 'delivered';
+}
+
+/** u16 count (1 … MAX_READ_SYNC_ENTRIES) ‖ count × (account id ‖ u32 device id ‖ message id), distinct (§16.1). */
+function writeMessageRefs(w: Writer, entries: readonly ReadSyncEntry[]): void {
+  if (entries.length === 0 || entries.length > MAX_READ_SYNC_ENTRIES) throw new RangeError('1 … MAX_READ_SYNC_ENTRIES messages');
+  w.u16(entries.length);
+  for (const e of entries) {
+    if (e.senderAccountId.length !== ACCOUNT_ID_LENGTH || e.messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError('an entry is an account id, a device id and a message id');
+    if (!Number.isInteger(e.senderDeviceId) || e.senderDeviceId < 1 || e.senderDeviceId > 0xffffffff) throw new RangeError('a device id is 1 … 2³² − 1');
+    w.bytes(e.senderAccountId).u32(e.senderDeviceId).bytes(e.messageId);
+  }
+  if (new Set(entries.map(readSyncKey)).size !== entries.length) throw new RangeError('each message is named once');
+}
+
+function readMessageRefs(r: Reader, what: string): ReadSyncEntry[] {
+  const count = r.u16();
+  if (count === 0 || count > MAX_READ_SYNC_ENTRIES) throw new ContentError('MALFORMED', `${what}: entry count out of range`);
+  const entries: ReadSyncEntry[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const senderAccountId = r.bytes(ACCOUNT_ID_LENGTH);
+    const senderDeviceId = r.u32();
+    if (senderDeviceId === 0) throw new ContentError('MALFORMED', `${what}: device id 0`);
+    const entry = { senderAccountId, senderDeviceId, messageId: r.bytes(MESSAGE_ID_LENGTH) };
+    const key = readSyncKey(entry);
+    if (seen.has(key)) throw new ContentError('MALFORMED', `${what}: a message named twice`);
+    seen.add(key);
+    entries.push(entry);
+  }
+  return entries;
 }
 
 function readSyncKey(e: ReadSyncEntry): string {
@@ -441,24 +487,9 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'sent', messageId, sentAt, destination, ...readText(r) };
       break;
     }
-    case ContentType.ReadSync: {
-      const count = r.u16();
-      if (count === 0 || count > MAX_READ_SYNC_ENTRIES) throw new ContentError('MALFORMED', 'read sync: entry count out of range');
-      const entries: ReadSyncEntry[] = [];
-      const seen = new Set<string>();
-      for (let i = 0; i < count; i++) {
-        const senderAccountId = r.bytes(ACCOUNT_ID_LENGTH);
-        const senderDeviceId = r.u32();
-        if (senderDeviceId === 0) throw new ContentError('MALFORMED', 'read sync: device id 0');
-        const entry = { senderAccountId, senderDeviceId, messageId: r.bytes(MESSAGE_ID_LENGTH) };
-        const key = readSyncKey(entry);
-        if (seen.has(key)) throw new ContentError('MALFORMED', 'read sync: a message named twice');
-        seen.add(key);
-        entries.push(entry);
-      }
-      content = { type: 'read-sync', messageId, sentAt, entries };
+    case ContentType.ReadSync:
+      content = { type: 'read-sync', messageId, sentAt, entries: readMessageRefs(r, 'read sync') };
       break;
-    }
     case ContentType.ContactSync: {
       const accountId = r.bytes(ACCOUNT_ID_LENGTH);
       const set = r.u8();
@@ -523,6 +554,18 @@ function decodeInner(bytes: Uint8Array): Content {
         const flags = r.u8();
         if ((flags & ~DELETED_REQUEST) !== 0) throw new ContentError('MALFORMED', 'conversation deleted: unknown flags');
         content = { type: 'conversation-deleted', messageId, sentAt, peer, deletedAt, request: flags === DELETED_REQUEST };
+      } else if (kind === AccountSyncKind.timerChanged) {
+        const peer = r.bytes(ACCOUNT_ID_LENGTH);
+        const seconds = r.u32();
+        if (seconds > MAX_TIMER_CHANGE_SECONDS) throw new ContentError('MALFORMED', 'timer sync: out of range');
+        content = { type: 'timer-sync', messageId, sentAt, peer, seconds };
+      } else if (kind === AccountSyncKind.messagesDeleted) {
+        const flags = r.u8();
+        if ((flags & ~DELETED_FOR_EVERYONE) !== 0) throw new ContentError('MALFORMED', 'messages deleted: unknown flags');
+        const entries = readMessageRefs(r, 'messages deleted');
+        const forEveryone = flags === DELETED_FOR_EVERYONE;
+        if (forEveryone && entries.length !== 1) throw new ContentError('MALFORMED', 'messages deleted: a delete for everyone names one message');
+        content = { type: 'messages-deleted', messageId, sentAt, forEveryone, entries };
       } else {
         throw new ContentError('MALFORMED', 'account sync: unknown kind');
       }

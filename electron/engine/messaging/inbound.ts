@@ -543,6 +543,8 @@ export class InboundProcessor {
       case 'contact-sync':
       case 'settings-sync':
       case 'conversation-deleted':
+      case 'timer-sync':
+      case 'messages-deleted':
         // Sync from another own device (§16.1); from anyone else refused, and a record that does
         // not hold up (a contact list that does not verify) changes nothing either.
         try {

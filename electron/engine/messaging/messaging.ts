@@ -641,6 +641,8 @@ export class Messaging {
           const content = encodeContent({ type: 'timer-change', messageId, sentAt: changedAt, seconds: req.seconds });
           core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: null });
         }
+        // The person's other devices follow, with the same system line (§16.1 TimerChanged).
+        this.sync.timerChanged(db, note ? core.account.accountId : peer, req.seconds, messageId, changedAt);
         return id;
       });
     }
@@ -681,6 +683,8 @@ export class Messaging {
         const content = encodeContent({ type: 'delete', messageId: core.rng(MESSAGE_ID_LENGTH), sentAt: now, target });
         core.queueSend(db, { kind: 'message', recipient: peer, content, messageRowId: null });
       }
+      // The author's other devices hold the same message (a copy, or the original): they delete it too.
+      this.sync.messagesDeleted(db, [m], true);
     });
     core.emitMessageAdded(tombstone);
     core.emitConversation(m.conversationId);
@@ -870,9 +874,10 @@ export class Messaging {
   }
 
   /**
-   * messages:deleteForMe — the message leaves this device only: its row with everything keyed on
-   * it (search entries, attachment row, per-device statuses, a send still queued: deleteMessage),
-   * then its attachment files. Nothing is sent: the peer keeps their copy.
+   * messages:deleteForMe — the message leaves this device and the person's other devices (issue
+   * 17: a MessagesDeleted sync, §16.1): its row with everything keyed on it (search entries,
+   * attachment row, per-device statuses, a send still queued: deleteMessage), then its attachment
+   * files. Nothing goes to the peer: they keep their copy.
    */
   async deleteForMe(req: RequestOf<'messages:deleteForMe'>): Promise<null> {
     const { core } = this;
@@ -881,9 +886,13 @@ export class Messaging {
     const m = getMessage(core.db.reader, rowId);
     if (!m) throw new EngineError('NOT_FOUND', 'no such message');
     const db = core.db.writer;
-    const remove = (): void => void db.transaction(() => deleteMessage(db, rowId));
+    const remove = (): void =>
+      void db.transaction(() => {
+        if (deleteMessage(db, rowId)) this.sync.messagesDeleted(db, [m], false);
+      });
     if (m.kind === 'attachment') await this.attachments.discard([rowId], remove);
     else remove();
+    this.outbox.kick();
     core.emit('message:removed', { conversationId: String(m.conversationId), messageId: String(rowId) });
     core.emitConversation(m.conversationId);
     return null;

@@ -11,7 +11,8 @@
  * (receipts, profile keys), so two devices never echo each other.
  *
  * Owns: read state (0x09), contacts (0x0A: added, accepted, verified, blocked) and the account
- * sync (0x0B: synced settings, conversations deleted), with their last-writer-wins clock
+ * sync (0x0B: synced settings, conversations deleted, conversation timers, messages deleted for me
+ * or for everyone — issue 17), with their last-writer-wins clock
  * (db/sync-clock.ts): a contact's verified and blocked flags and each synced setting keep the
  * (time, device) of the change that set them, so devices agree whatever order changes arrive in.
  * Does not own the copies of sent messages (inbound.ts, which already holds the conversation and
@@ -23,15 +24,18 @@ import { verifyDeviceList } from '../../../shared/protocol/device-list.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
 import { attachmentsOf, attachmentsOfConversation } from '../db/attachments.js';
 import { acceptAccountKeyChange, acceptContact, deleteContact, dropQueuedFor, getContact, insertContact, setContactBlocked, setContactVerified } from '../db/contacts.js';
-import { findDirectConversation, findNoteToSelf, getOrCreateDirectConversation, deleteConversation, type ConversationRecord } from '../db/conversations.js';
+import { findDirectConversation, findNoteToSelf, getOrCreateDirectConversation, getOrCreateNoteToSelf, deleteConversation, type ConversationRecord } from '../db/conversations.js';
 import type { WriteDb } from '../db/database.js';
-import { deleteMessagesUpTo, findMessageBySenderId, markReadUpTo, type MessageRecord } from '../db/messages.js';
+import { applyTimerChange } from '../db/disappearing.js';
+import { deleteMessage, deleteMessagesUpTo, findMessageBySenderId, getMessage, insertMessage, markReadUpTo, type MessageRecord } from '../db/messages.js';
+import { DELETE_FOR_EVERYONE_WINDOW_MS } from '../disappearing/timers.js';
 import { writeSettings } from '../db/settings.js';
 import { advanceSyncClock, dropContactClock, NO_KEY, stampLocalChange } from '../db/sync-clock.js';
 import { isRequestConversation, withAttachment } from '../files/attachments.js';
 import { messageView } from '../views.js';
 import { encodeContent, MAX_READ_SYNC_ENTRIES, MESSAGE_ID_LENGTH, type Content, type ReadSyncEntry, type SyncedSettings } from './content.js';
 import type { MessagingCore } from './fan-out.js';
+import { insertTombstone } from './tombstone.js';
 
 /** Sync content decrypted from a session that is not one of this account's listed devices. */
 export class SyncRefused extends Error {
@@ -70,7 +74,7 @@ export type SyncEffects = {
 };
 
 /** The sync kinds of §16.1 that this module applies. */
-export type SyncContent = Extract<Content, { type: 'read-sync' | 'contact-sync' | 'settings-sync' | 'conversation-deleted' }>;
+export type SyncContent = Extract<Content, { type: 'read-sync' | 'contact-sync' | 'settings-sync' | 'conversation-deleted' | 'timer-sync' | 'messages-deleted' }>;
 
 /** A contact change made here, for the other own devices (only the fields named change there). */
 export type ContactChange = { readonly accepted?: true; readonly verified?: boolean; readonly blocked?: boolean };
@@ -127,6 +131,12 @@ export class OwnDeviceSync {
       case 'conversation-deleted':
         this.#conversationDeleted(db, content, effects);
         return;
+      case 'timer-sync':
+        this.#timer(db, from.deviceId, content, effects);
+        return;
+      case 'messages-deleted':
+        this.#messagesDeleted(db, content, effects);
+        return;
     }
   }
 
@@ -182,7 +192,98 @@ export class OwnDeviceSync {
     return this.queue(db, { type: 'conversation-deleted', messageId: core.rng(MESSAGE_ID_LENGTH), sentAt: now, peer, deletedAt: now, request });
   }
 
+  /**
+   * The timer of the conversation with `peer` (the own account: the note to self) changed here
+   * (in the caller's transaction, with the same message id and time as its system line and the
+   * 0x0E the peer got): the other devices show the same line and send with the new timer.
+   */
+  timerChanged(db: WriteDb, peer: Uint8Array, seconds: number, messageId: Uint8Array, changedAt: number): boolean {
+    return this.queue(db, { type: 'timer-sync', messageId, sentAt: changedAt, peer, seconds });
+  }
+
+  /**
+   * Messages deleted here, for me (their rows go on the other devices too) or for everyone (one own
+   * text or file: a tombstone there as here). A row that cannot be named (a local notice: no id or
+   * device) stays here only. Returns whether anything was queued.
+   */
+  messagesDeleted(db: WriteDb, rows: readonly MessageRecord[], forEveryone: boolean): boolean {
+    const entries: ReadSyncEntry[] = [];
+    for (const m of rows) {
+      if (m.messageId?.length !== MESSAGE_ID_LENGTH || m.senderDeviceId === null) continue;
+      entries.push({ senderAccountId: m.senderAccountId, senderDeviceId: m.senderDeviceId, messageId: m.messageId });
+    }
+    if (entries.length === 0) return false;
+    const { core } = this;
+    return this.queue(db, { type: 'messages-deleted', messageId: core.rng(MESSAGE_ID_LENGTH), sentAt: core.clock(), forEveryone, entries: entries.slice(0, MAX_READ_SYNC_ENTRIES) });
+  }
+
   // ── Changes from another own device ────────────────────────────────────────
+
+  /**
+   * A conversation timer changed on another own device: applied when newer than this device's
+   * (the latest change wins, a replayed or late older one changes nothing, §23.2), with the same
+   * system line there and here. A peer who is not a contact here changes nothing.
+   */
+  #timer(db: WriteDb, deviceId: number, c: Extract<SyncContent, { type: 'timer-sync' }>, effects: SyncEffects): void {
+    const { core } = this;
+    const now = core.clock();
+    let conversation: ConversationRecord | undefined;
+    if (core.isSelf(c.peer)) {
+      conversation = getOrCreateNoteToSelf(db, now);
+    } else {
+      const contact = getContact(db, c.peer);
+      if (!contact) return;
+      conversation = contact.accepted ? getOrCreateDirectConversation(db, c.peer, now) : findDirectConversation(db, c.peer);
+    }
+    if (!conversation || !applyTimerChange(db, conversation.id, c.seconds, c.sentAt)) return;
+    const rowId = insertMessage(db, {
+      conversationId: conversation.id,
+      kind: 'timer-changed',
+      direction: 'outgoing',
+      senderAccountId: core.account.accountId,
+      senderDeviceId: deviceId,
+      messageId: c.messageId,
+      sentAt: c.sentAt,
+      receivedAt: now,
+      body: null,
+      status: null,
+      readAt: now,
+      expireTimerSeconds: c.seconds,
+    });
+    const view = messageView(getMessage(db, rowId)!, core.account.accountId);
+    effects.events.push(() => core.emit('message:added', { message: view }));
+    effects.conversations.add(conversation.id);
+  }
+
+  /**
+   * Messages deleted on another own device. For me: each named row this device holds goes, with
+   * everything keyed on it (deleteMessage) and, after the batch, its files. For everyone: the one
+   * message named must be this account's own text or file, within the 24-hour window of its own
+   * time as the request's time says (as a recipient checks, §23.3) — then it goes and "This message
+   * was deleted" stays, as on the device that deleted it; anything else changes nothing.
+   */
+  #messagesDeleted(db: WriteDb, c: Extract<SyncContent, { type: 'messages-deleted' }>, effects: SyncEffects): void {
+    const { core } = this;
+    for (const e of c.entries) {
+      const m = findMessageBySenderId(db, e.senderAccountId, e.senderDeviceId, e.messageId);
+      if (!m) continue;
+      let tombstone: number | null = null;
+      if (c.forEveryone) {
+        const age = c.sentAt - m.sentAt;
+        const own = m.direction === 'outgoing' && core.isSelf(m.senderAccountId);
+        if (!own || (m.kind !== 'text' && m.kind !== 'attachment') || age < 0 || age > DELETE_FOR_EVERYONE_WINDOW_MS) continue;
+      }
+      if (!deleteMessage(db, m.id)) continue;
+      if (c.forEveryone) tombstone = insertTombstone(db, m);
+      if (m.kind === 'attachment') effects.filesGone.push(m.id);
+      const view = tombstone === null ? null : messageView(getMessage(db, tombstone)!, core.account.accountId);
+      effects.events.push(() => {
+        core.emit('message:removed', { conversationId: String(m.conversationId), messageId: String(m.id) });
+        if (view) core.emit('message:added', { message: view });
+      });
+      effects.conversations.add(m.conversationId);
+    }
+  }
 
   /**
    * A contact as another own device holds it. Unknown here: added from the record, after its

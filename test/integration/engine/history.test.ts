@@ -123,8 +123,15 @@ describe('history transfer to a newly linked device', () => {
     expect((await bodies(second, bob)).map((m) => m.body)).toEqual(['recent question about lunch', 'recent answer: noodles', 'after the link']);
   });
 
-  it('everything: all four messages, the 40-day-old ones too', async () => {
+  it('everything: all four messages, the 40-day-old ones too — but never a timed (disappearing) one', async () => {
     const { alice, bob } = await world();
+    // A disappearing message (issue 17, DESIGN §3.8): it is not put in any archive.
+    const db = alice.engine.current!.db.writer;
+    db.transaction(() => {
+      const c = getOrCreateDirectConversation(db, fromHex(bob.accountId), Date.now());
+      const at = Date.now() - 1000;
+      insertMessage(db, { conversationId: c.id, kind: 'text', direction: 'incoming', senderAccountId: fromHex(bob.accountId), senderDeviceId: 1, messageId: systemRng(16), sentAt: at, receivedAt: at, body: 'ephemeral secret plan', status: null, readAt: null, expireTimerSeconds: 3600 });
+    });
     const second = await link(alice, 'all');
     expect(await second.waitEvent('history:status', ended, 20_000)).toMatchObject({ phase: 'done', scope: 'all', messages: 4 });
     expect(await bodies(second, bob)).toEqual([
@@ -134,6 +141,7 @@ describe('history transfer to a newly linked device', () => {
       { body: 'recent answer: noodles', direction: 'incoming', status: null, read: false },
     ]);
     expect((await second.call('search:query', { query: 'ancient', limit: 20 })).results).toHaveLength(2);
+    expect((await second.call('search:query', { query: 'ephemeral', limit: 20 })).results).toEqual([]);
   });
 
   it('none: no transfer on either device, and the new device holds only what was sent after the link', async () => {

@@ -395,3 +395,99 @@ describe('sync between own devices: one profile under one key', () => {
     expect(Buffer.from(ownKey(alice)).equals(before)).toBe(false);
   });
 });
+
+describe('sync between own devices: conversation timers and deletes (issue 17)', () => {
+  const syncId = () => systemRng(16);
+  const timerOf = async (t: TestEngine, conversationId: string) => (await t.call('conversations:list', {})).find((c) => c.id === conversationId)?.expireTimerSeconds;
+
+  it('a timer set on one device follows to the other with the same system line, and the other device sends with it', async () => {
+    const { alice, second, bob, aToB, bToA } = await aliceOnTwoDevicesAndBob();
+    const onSecond = (await second.conversationWith(bob))!;
+    await alice.call('conversations:setTimer', { conversationId: aToB, seconds: 300 });
+    const line = await second.waitEvent('message:added', (p) => p.message.kind === 'timer-changed');
+    expect(line.message).toMatchObject({ direction: 'outgoing', expireTimerSeconds: 300, conversationId: onSecond });
+    expect(await timerOf(second, onSecond)).toBe(300);
+    const [original] = (await alice.messages(aToB)).filter((m) => m.kind === 'timer-changed');
+    expect(line.message.sentAt).toBe(original!.sentAt);
+    // Device 2 now sends with the timer; Bob sees it timed, and saw the change once.
+    const sent = await second.send(onSecond, 'timed from the laptop');
+    expect(sent.expireTimerSeconds).toBe(300);
+    expect((await bob.receive(alice, 'timed from the laptop')).expireTimerSeconds).toBe(300);
+    expect((await bob.messages(bToA)).filter((m) => m.kind === 'timer-changed')).toHaveLength(1);
+    // Off on device 2 follows back to device 1.
+    await second.call('conversations:setTimer', { conversationId: onSecond, seconds: 0 });
+    await alice.waitEvent('message:added', (p) => p.message.kind === 'timer-changed' && p.message.expireTimerSeconds === 0);
+    expect(await timerOf(alice, aToB)).toBe(0);
+  });
+
+  it('delete for me on one device deletes on the other (received and sent), never at the peer', async () => {
+    const { alice, second, bob, aToB, bToA } = await aliceOnTwoDevicesAndBob();
+    const onSecond = (await second.conversationWith(bob))!;
+    await bob.send(bToA, 'from Bob, to be deleted');
+    const received = await alice.receive(bob, 'from Bob, to be deleted');
+    await second.receive(bob, 'from Bob, to be deleted');
+    const mine = await second.send(onSecond, 'from the laptop, to be deleted');
+    await bob.receive(alice, 'from the laptop, to be deleted');
+    const copy = await eventually(() => alice.messages(aToB), (ms) => ms.some((m) => m.body === 'from the laptop, to be deleted'), 'the copy on device 1');
+    await alice.call('messages:deleteForMe', { messageId: received.id });
+    await alice.call('messages:deleteForMe', { messageId: copy.find((m) => m.body === 'from the laptop, to be deleted')!.id });
+    await second.waitEvent('message:removed', (p) => p.messageId === mine.id);
+    const left = (await second.messages(onSecond)).map((m) => m.body);
+    expect(left).not.toContain('from Bob, to be deleted');
+    expect(left).not.toContain('from the laptop, to be deleted');
+    expect((await second.call('search:query', { query: 'deleted', limit: 10 })).results).toEqual([]);
+    // Bob keeps both.
+    expect((await bob.messages(bToA)).map((m) => m.body)).toEqual(expect.arrayContaining(['from Bob, to be deleted', 'from the laptop, to be deleted']));
+  });
+
+  it('delete for everyone from device 1 of a message sent from device 2: a tombstone on both of Alice\'s devices and at Bob', async () => {
+    const { alice, second, bob, aToB, bToA } = await aliceOnTwoDevicesAndBob();
+    const onSecond = (await second.conversationWith(bob))!;
+    const sent = await second.send(onSecond, 'regretted');
+    await bob.receive(alice, 'regretted');
+    const copies = await eventually(() => alice.messages(aToB), (ms) => ms.some((m) => m.body === 'regretted'), 'the copy on device 1');
+    await alice.call('messages:deleteForEveryone', { messageId: copies.find((m) => m.body === 'regretted')!.id });
+    await second.waitEvent('message:removed', (p) => p.messageId === sent.id);
+    await eventually(() => second.messages(onSecond), (ms) => ms.some((m) => m.kind === 'deleted' && m.direction === 'outgoing'), 'the tombstone on device 2');
+    expect((await second.messages(onSecond)).map((m) => m.body)).not.toContain('regretted');
+    await eventually(() => bob.messages(bToA), (ms) => ms.some((m) => m.kind === 'deleted') && !ms.some((m) => m.body === 'regretted'), 'the tombstone at Bob');
+  });
+
+  it("bad input: a delete for everyone of someone else's message, or past the window, from an own device changes nothing; a contact's timer or delete sync is refused", async () => {
+    const alice = await fixture.engine('alice');
+    const bob = await fixture.engine('bob');
+    const aToB = await alice.add(bob);
+    const bToA = await bob.add(alice);
+    await bob.send(bToA, 'Bob wrote this');
+    const fromBob = await alice.receive(bob, 'Bob wrote this');
+    const mine = await alice.send(aToB, 'Alice wrote this');
+    await bob.receive(alice, 'Alice wrote this');
+    const ids = alice.engine.messaging!.core.db.reader.all<{ id: number; message_id: Uint8Array; sender_account_id: Uint8Array; sender_device_id: number }>(
+      sql`SELECT id, message_id, sender_account_id, sender_device_id FROM messages WHERE id IN (${Number(fromBob.id)}, ${Number(mine.id)}) ORDER BY id`,
+    );
+    const ref = (row: (typeof ids)[number]) => ({ senderAccountId: row.sender_account_id, senderDeviceId: row.sender_device_id, messageId: row.message_id });
+    const bobsRow = ids.find((r) => r.id === Number(fromBob.id))!;
+    const mineRow = ids.find((r) => r.id === Number(mine.id))!;
+    // From Bob's second device (a contact, not an own device): a timer and a deletion, refused.
+    const bobsOther = await LinkedTestDevice.link(bob, fixture.relay.url);
+    devices.push(bobsOther);
+    await bobsOther.sendTo(alice, { type: 'timer-sync', messageId: syncId(), sentAt: Date.now(), peer: fromHex(bob.accountId), seconds: 60 });
+    await bobsOther.sendTo(alice, { type: 'messages-deleted', messageId: syncId(), sentAt: Date.now(), forEveryone: false, entries: [ref(mineRow)] });
+    await bob.barrier(alice, bToA);
+    const own = await LinkedTestDevice.link(alice, fixture.relay.url);
+    devices.push(own);
+    await alice.engine.messaging!.contacts.syncOwnList();
+    // For everyone, but Bob's message (not this account's): refused.
+    await own.sendTo(alice, { type: 'messages-deleted', messageId: syncId(), sentAt: Date.now(), forEveryone: true, entries: [ref(bobsRow)] });
+    // For everyone, Alice's own message, but the request is dated two days after it: refused.
+    await own.sendTo(alice, { type: 'messages-deleted', messageId: syncId(), sentAt: Date.now() + 2 * 86_400_000, forEveryone: true, entries: [ref(mineRow)] });
+    // Control, after them (one mailbox, in order): the own device's valid timer change applies (so the path works).
+    await own.sendTo(alice, { type: 'timer-sync', messageId: syncId(), sentAt: Date.now() + 1_000, peer: fromHex(bob.accountId), seconds: 3600 });
+    await eventually(() => timerOf(alice, aToB), (t) => t === 3600, 'the own device\'s timer applied');
+    const kinds = (await alice.messages(aToB)).map((m) => [m.kind, m.body ?? null]);
+    expect(kinds).toContainEqual(['text', 'Bob wrote this']);
+    expect(kinds).toContainEqual(['text', 'Alice wrote this']);
+    expect(kinds.filter(([k]) => k === 'deleted')).toEqual([]);
+    expect(kinds.filter(([k]) => k === 'timer-changed')).toHaveLength(1);
+  });
+});
