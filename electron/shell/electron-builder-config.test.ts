@@ -4,6 +4,7 @@
  * security model depends on (fuses, asar, targets, output folder) are pinned. A broken config is
  * shown to fail, so the validation is not vacuous. Packaging itself cannot run here.
  */
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ type BuilderConfig = Record<string, unknown> & {
   /** getConfig normalises the list into file sets. */
   files?: { filter: string[] }[];
   asar?: boolean;
+  asarUnpack?: string[];
 };
 
 const configModule = require('app-builder-lib/out/util/config/config.js') as {
@@ -62,6 +64,25 @@ describe('electron-builder.yml', () => {
     expect(config.mac?.target).toEqual(['dmg']);
     expect(config.win?.target).toEqual(['nsis']);
     expect(config.directories).toEqual({ output: 'release', buildResources: 'build' });
+  });
+
+  it("unpacks every native file the image process loads: sharp's .node and the libvips it links (issue 13)", async () => {
+    const { asarUnpack = [] } = await load();
+    const minimatch = require('minimatch') as (path: string, pattern: string, options?: { dot?: boolean }) => boolean;
+    const natives: string[] = [];
+    const walk = (rel: string): void => {
+      for (const entry of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+        const child = `${rel}/${entry.name}`;
+        if (entry.isDirectory()) walk(child);
+        else if (/\.node$|\.so(\.\d+)*$|\.dylib$|\.dll$/.test(entry.name)) natives.push(child);
+      }
+    };
+    walk('node_modules/@img');
+    expect(natives.some((f) => f.endsWith('.node'))).toBe(true);
+    expect(natives.some((f) => /libvips.*\.so/.test(f))).toBe(true);
+    for (const file of natives) expect(asarUnpack.some((pattern) => minimatch(file, pattern, { dot: true })), file).toBe(true);
+    // Not vacuous: the old list left libvips inside the archive.
+    expect(natives.every((file) => minimatch(file, '**/*.node', { dot: true }))).toBe(false);
   });
 
   it('packages the app, not the relay or the sources', async () => {

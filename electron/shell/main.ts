@@ -9,11 +9,13 @@
  * SQLite module for Electron first. Argv: `--profile NAME`.
  */
 import path from 'node:path';
-import { BrowserWindow, app, dialog, ipcMain, protocol, session, shell } from 'electron';
+import { BrowserWindow, app, dialog, ipcMain, protocol, session, shell, utilityProcess } from 'electron';
 import { createAppProtocolHandler } from './app-protocol.js';
 import type { EngineEvent } from '../../shared/api/types.js';
 import { relayUrlFromEnv, startEngineHost, withRelayHint } from '../host/engine-host.js';
 import type { ContractFault } from '../engine/dispatch.js';
+import { useImageProcessLauncher } from '../engine/files/image-strip.js';
+import { utilityImageLauncher } from './image-launcher.js';
 import { createWebContentsEmitter, registerIpcHandlers } from './ipc-main.js';
 import { LaunchArgsError, dataRoot, parseLaunchArgs, profileDir, type LaunchArgs } from '../host/launch-args.js';
 import {
@@ -92,6 +94,8 @@ function run(profile: string, userData: string, base: string): void {
   // Its dispatcher is the one validation layer; its events go to the window that exists. A packaged
   // build ignores the test-only knobs (native binding, clock file, crash points).
   const env = hostEnvironment(app, process.env);
+  // Images are re-encoded in a utility process: the packaged binary cannot run as Node (fuse off).
+  useImageProcessLauncher(utilityImageLauncher(utilityProcess));
   let forward: (event: EngineEvent) => void = () => undefined;
   const engineHost = startEngineHost({
     dataRoot: base,

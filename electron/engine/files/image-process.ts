@@ -9,7 +9,9 @@
  * It also makes profile avatars (avatar-image.ts): an `AvatarRequest` carries the picture's bytes.
  *
  * Protocol: one `StripRequest` (or `AvatarRequest`) by IPC, one `StripResult` (or `AvatarResult`)
- * back, then the process exits.
+ * back, then the process exits (or is killed by its parent). The channel is Node's IPC when started
+ * with fork, or Electron's `process.parentPort` when started as a utility process (the packaged app:
+ * image-strip.ts `useImageProcessLauncher`).
  */
 import sharp from 'sharp';
 import { renderAvatar, type AvatarRequest, type AvatarResult } from './avatar-image.js';
@@ -47,10 +49,28 @@ async function strip(req: StripRequest): Promise<StripResult> {
   return { ok: true, width: info.width, height: info.height, thumbnail };
 }
 
-process.once('message', (req: StripRequest | AvatarRequest) => {
-  const work: Promise<StripResult | AvatarResult> =
-    'kind' in req && req.kind === 'avatar'
-      ? renderAvatar(req).catch((): AvatarResult => ({ ok: false, problem: 'not-an-image' }))
-      : strip(req as StripRequest).catch((): StripResult => ({ ok: false, message: 'the image could not be decoded' }));
-  work.then((result) => process.send!(result, () => process.exit(0))).catch(() => process.exit(1));
-});
+function handle(req: StripRequest | AvatarRequest): Promise<StripResult | AvatarResult> {
+  return 'kind' in req && req.kind === 'avatar'
+    ? renderAvatar(req).catch((): AvatarResult => ({ ok: false, problem: 'not-an-image' }))
+    : strip(req as StripRequest).catch((): StripResult => ({ ok: false, message: 'the image could not be decoded' }));
+}
+
+/** Electron's utility-process channel (absent in a Node child process). */
+type ParentPort = { once(event: 'message', handler: (e: { data: unknown }) => void): void; postMessage(message: unknown): void };
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+if (parentPort) {
+  // The parent kills the process once it has the answer: exiting here could drop the message in flight.
+  parentPort.once('message', (e) => {
+    handle(e.data as StripRequest | AvatarRequest).then(
+      (result) => parentPort.postMessage(result),
+      () => process.exit(1),
+    );
+  });
+} else {
+  process.once('message', (req: StripRequest | AvatarRequest) => {
+    handle(req)
+      .then((result) => process.send!(result, () => process.exit(0)))
+      .catch(() => process.exit(1));
+  });
+}

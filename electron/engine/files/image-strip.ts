@@ -3,6 +3,13 @@
  * nothing of the engine's environment, no keys and a time limit; the engine keeps only its answer.
  * Two jobs: re-encoding an outgoing image without metadata (stripImage: dimensions, thumbnail and
  * the re-encoded file) and making a profile avatar from a picture (makeAvatar: the WebP bytes).
+ *
+ * How the process is started is the host's (`useImageProcessLauncher`): by default a Node child
+ * process with Electron's binary run as Node (`forkLauncher`: the browser host, tests, `npm start`);
+ * a packaged Electron app has the `runAsNode` fuse off, so its shell installs a launcher on
+ * Electron's `utilityProcess` instead (electron/shell/image-launcher.ts). Either way the child gets
+ * one request and answers once (image-process.ts speaks both channels), and is killed after its
+ * answer or its time limit.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,32 +34,69 @@ export class AvatarImageError extends Error {
   }
 }
 
-/** One request to a fresh image process and its one answer; rejects when the process fails or hangs. */
-function runImageProcess<Res>(req: StripRequest | AvatarRequest): Promise<Res> {
-  const entry = fileURLToPath(workerEntry(import.meta.url, './image-process'));
+/** A started image process, as runImageProcess uses it (whatever started it). */
+export type ImageChild = {
+  send(request: StripRequest | AvatarRequest): void;
+  /** The child's one answer (structured-clone data). */
+  onMessage(handler: (message: unknown) => void): void;
+  /** The child is gone (exited, killed, or could not start). */
+  onGone(handler: () => void): void;
+  kill(): void;
+};
+
+/** Starts image-process.js (`entry`: its file path) with nothing of the engine's environment. */
+export type ImageProcessLauncher = (entry: string) => ImageChild;
+
+/** A Node child process; Electron's binary runs as Node (ELECTRON_RUN_AS_NODE) where the fuse allows it. */
+export const forkLauncher: ImageProcessLauncher = (entry) => {
   const child = fork(entry, [], {
-    // Nothing of the engine's environment (no profile paths, no tokens); Electron's binary runs as Node.
+    // Nothing of the engine's environment (no profile paths, no tokens).
     env: { ELECTRON_RUN_AS_NODE: '1', PATH: process.env.PATH ?? '' },
     execArgv: [],
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     serialization: 'advanced',
   });
+  return {
+    send: (request) => void child.send(request),
+    onMessage: (handler) => void child.once('message', handler),
+    onGone: (handler) => {
+      child.once('error', handler);
+      child.once('exit', handler);
+    },
+    kill: () => void child.kill('SIGKILL'),
+  };
+};
+
+let launcher: ImageProcessLauncher = forkLauncher;
+
+/** The host's way of starting image processes from now on (the Electron shell: utilityProcess). */
+export function useImageProcessLauncher(next: ImageProcessLauncher): void {
+  launcher = next;
+}
+
+/** One request to a fresh image process and its one answer; rejects when the process fails or hangs. */
+function runImageProcess<Res>(req: StripRequest | AvatarRequest): Promise<Res> {
+  const entry = fileURLToPath(workerEntry(import.meta.url, './image-process'));
+  let child: ImageChild;
+  try {
+    child = launcher(entry);
+  } catch {
+    return Promise.reject(new ImageStripError('the image process could not start'));
+  }
   return new Promise<Res>((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      finish(new ImageStripError('the image process did not finish in time'));
-    }, IMAGE_PROCESS_TIMEOUT_MS);
+    const timer = setTimeout(() => finish(new ImageStripError('the image process did not finish in time')), IMAGE_PROCESS_TIMEOUT_MS);
     const finish = (outcome: { answer: Res } | ImageStripError): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // One answer per process: it is stopped whatever happened (a utility process does not exit by itself).
+      child.kill();
       if (outcome instanceof ImageStripError) reject(outcome);
       else resolve(outcome.answer);
     };
-    child.once('message', (m: Res) => finish({ answer: m }));
-    child.once('error', () => finish(new ImageStripError('the image process could not start')));
-    child.once('exit', () => finish(new ImageStripError('the image process exited without an answer')));
+    child.onMessage((m) => finish({ answer: m as Res }));
+    child.onGone(() => finish(new ImageStripError('the image process exited without an answer')));
     child.send(req);
   });
 }
