@@ -17,6 +17,8 @@ export type BenchAccount = {
   readonly accountId: Uint8Array;
   readonly id: string;
   readonly signingKey: Uint8Array;
+  /** The device's X25519 identity key pair (what sealed sends are addressed to, bench/groups). */
+  readonly identityDh: { readonly publicKey: Uint8Array; readonly privateKey: Uint8Array };
   readonly request: RegisterRequestInput;
 };
 
@@ -60,5 +62,5 @@ export function makeAccount(username: string): BenchAccount {
       },
     },
   };
-  return { accountId, id: toBase64Url(accountId), signingKey: signing.privateKey, request };
+  return { accountId, id: toBase64Url(accountId), signingKey: signing.privateKey, identityDh: dh, request };
 }

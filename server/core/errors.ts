@@ -13,6 +13,8 @@ export type RelayErrorDetails = {
   readonly stale?: readonly number[];
   /** DEVICE_REMOVED: the signed list that no longer names the device. */
   readonly deviceList?: Uint8Array;
+  /** A multi-account sealed upload: the accounts a refusal concerns (with their mismatch, if any). */
+  readonly accounts?: readonly { readonly accountId: Uint8Array; readonly missing?: readonly number[]; readonly stale?: readonly number[] }[];
 };
 
 export class RelayError extends Error {
@@ -31,6 +33,13 @@ export class RelayError extends Error {
     if (this.details.missing) out.missing = [...this.details.missing];
     if (this.details.stale) out.stale = [...this.details.stale];
     if (this.details.deviceList) out.deviceList = toBase64Url(this.details.deviceList);
+    if (this.details.accounts) {
+      out.accounts = this.details.accounts.map((a) => ({
+        accountId: toBase64Url(a.accountId),
+        ...(a.missing && { missing: [...a.missing] }),
+        ...(a.stale && { stale: [...a.stale] }),
+      }));
+    }
     return out;
   }
 }

@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { crashPoint } from '../crash-points.js';
-import type { AckItem, SendItem, SendOutcome, StoredEnvelope } from '../store/store.js';
+import { sendParts, type AckItem, type SendItem, type SendMessage, type SendOutcome, type StoredEnvelope } from '../store/store.js';
 import type { AuthenticatedDevice, RelayContext } from './context.js';
 import { RelayError, spend } from './errors.js';
 
@@ -103,6 +103,19 @@ export class Mailboxes {
     });
   }
 
+  /**
+   * Queues a sealed send to several accounts (a group send, core/sealed.ts, ADR 0032): committed in
+   * one transaction, all of it or nothing, and answered after that commit.
+   */
+  sendSealedMulti(recipients: readonly { readonly to: Uint8Array; readonly messages: readonly SendMessage[] }[]): Promise<{ serverTimestamp: number }> {
+    const full = this.checkCapacity();
+    if (full) return Promise.reject(full);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'send', item: { from: null, recipients }, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
   /** Deletes acknowledged envelopes of the device; resolves after the deletion is committed. */
   ack(device: AuthenticatedDevice, seqs: readonly number[]): Promise<void> {
     const full = this.checkCapacity();
@@ -156,7 +169,7 @@ export class Mailboxes {
     let n = 0;
     while (n < this.queue.length && n < MAX_COMMIT_BATCH_ITEMS) {
       const p = this.queue[n]!;
-      const size = p.kind === 'send' ? p.item.messages.reduce((sum, m) => sum + m.content.length, 0) : 0;
+      const size = p.kind === 'send' ? sendParts(p.item).reduce((sum, part) => part.messages.reduce((s, m) => s + m.content.length, sum), 0) : 0;
       if (n > 0 && bytes + size > MAX_COMMIT_BATCH_BYTES) break;
       bytes += size;
       n++;
@@ -217,6 +230,10 @@ export class Mailboxes {
             missing: outcome.missing,
             stale: outcome.stale,
           }),
+        );
+      } else if (outcome.status === 'mismatched-accounts') {
+        pending.reject(
+          new RelayError('MISMATCHED_DEVICES', "the send must name exactly each recipient account's current devices", { accounts: outcome.accounts }),
         );
       } else if (outcome.status === 'mailbox-full') {
         metrics.mailboxFull.inc();

@@ -54,11 +54,16 @@ import {
   ProvisioningMessageRequestSchema,
 } from '../../shared/wire/provisioning.js';
 import {
+  MAX_SEALED_ACCOUNTS_PER_UPLOAD,
   MAX_SEALED_BODY_BYTES,
   MAX_SEALED_ENVELOPE_BYTES,
+  MAX_SEALED_MULTI_BODY_BYTES,
+  MAX_SEALED_MULTI_RECIPIENTS,
+  MAX_SEALED_MULTI_UPLOAD_BYTES,
   MAX_SEALED_RECIPIENTS_PER_UPLOAD,
   MAX_SEALED_UPLOAD_BYTES,
   PutDeliveryTokenRequestSchema,
+  SealedMultiSendRequestSchema,
   SealedSendRequestSchema,
 } from '../../shared/wire/sealed.js';
 import { MAX_SENDER_CERTIFICATE_LIFETIME_MS } from '../../shared/protocol/constants.js';
@@ -282,6 +287,9 @@ export function createHttpApp(
         maxUploadBytes: MAX_SEALED_UPLOAD_BYTES,
         maxEnvelopeBytes: MAX_SEALED_ENVELOPE_BYTES,
         maxRecipients: MAX_SEALED_RECIPIENTS_PER_UPLOAD,
+        maxAccounts: MAX_SEALED_ACCOUNTS_PER_UPLOAD,
+        maxMultiRecipients: MAX_SEALED_MULTI_RECIPIENTS,
+        maxMultiUploadBytes: MAX_SEALED_MULTI_UPLOAD_BYTES,
       },
     });
   });
@@ -401,6 +409,11 @@ export function createHttpApp(
   route('sealedSend', json(MAX_SEALED_BODY_BYTES), async (req, res) => {
     const { to, token, upload, online } = body(SealedSendRequestSchema, req);
     res.json(await services.sealed.send(clientAddress(req), { to, token, upload, online: online ?? false }));
+  });
+  // A group send (ADR 0032): one upload to the devices of many accounts; never authenticated either.
+  route('sealedMultiSend', json(MAX_SEALED_MULTI_BODY_BYTES), async (req, res) => {
+    const { recipients, upload, online } = body(SealedMultiSendRequestSchema, req);
+    res.json(await services.sealed.sendMulti(clientAddress(req), { recipients, upload, online: online ?? false }));
   });
 
   // ── Provisioning channels (device linking; opaque messages, ADR 0024) ──

@@ -45,6 +45,12 @@ export const DEFAULT_LIMITS = {
    * what is counted — 400 per 2 s, the authenticated per-device envelope budget.
    */
   sealedSendsPerIp: per(400, 2),
+  /**
+   * Recipient devices of multi-account sealed uploads (group sends, ADR 0032) per address, on top of
+   * the upload's one sealed send: one upload can store 6,000 envelopes, so its address pays per
+   * device — 24,000 per 10 s is four full uploads at once, then 2,400 envelopes a second.
+   */
+  sealedMultiRecipientsPerIp: per(24_000, 10),
 
   // ── Per account, device or pair ──
   /** Account and username lookups, profile fetches and presence queries per authenticated account. */
@@ -230,6 +236,7 @@ export class RateLimits {
   readonly linkAttempts: Limiter;
   readonly sealedIp: Limiter;
   readonly sealedToken: Limiter;
+  readonly sealedMultiIp: Limiter;
 
   constructor(
     readonly config: RelayLimitsConfig,
@@ -254,6 +261,7 @@ export class RateLimits {
     this.linkAttempts = shared('linkAttemptsPerAccount');
     this.sealedIp = shared('sealedSendsPerIp');
     this.sealedToken = shared('sealedSendsPerToken');
+    this.sealedMultiIp = shared('sealedMultiRecipientsPerIp');
   }
 
   /**

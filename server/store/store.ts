@@ -71,20 +71,41 @@ export type StoredEnvelope = {
   readonly content: Uint8Array;
 };
 
-export type SendItem = {
-  /**
-   * The sending device; its own account's other devices are addressed by sending to its account.
-   * null for a sealed send (docs/protocol.md §21): the relay does not know the sender, stores no
-   * source, and the send must name every current device of the recipient.
-   */
-  readonly from: { readonly accountId: Uint8Array; readonly deviceId: number } | null;
-  readonly to: Uint8Array;
-  readonly messages: readonly { readonly deviceId: number; readonly content: Uint8Array }[];
-};
+export type SendMessage = { readonly deviceId: number; readonly content: Uint8Array };
+
+export type SendItem =
+  | {
+      /**
+       * The sending device; its own account's other devices are addressed by sending to its account.
+       * null for a sealed send (docs/protocol.md §21): the relay does not know the sender, stores no
+       * source, and the send must name every current device of the recipient.
+       */
+      readonly from: { readonly accountId: Uint8Array; readonly deviceId: number } | null;
+      readonly to: Uint8Array;
+      readonly messages: readonly SendMessage[];
+    }
+  | {
+      /**
+       * A sealed send to several accounts (a group send, ADR 0032): every current device of each
+       * account is named; the whole send commits or none of it does.
+       */
+      readonly from: null;
+      readonly recipients: readonly { readonly to: Uint8Array; readonly messages: readonly SendMessage[] }[];
+    };
+
+/** The (account, messages) parts of a send, in order: one for a single-account send. */
+export function sendParts(item: SendItem): readonly { readonly to: Uint8Array; readonly messages: readonly SendMessage[] }[] {
+  return 'recipients' in item ? item.recipients : [item];
+}
+
+export type MismatchedAccount = { readonly accountId: Uint8Array; readonly missing: readonly number[]; readonly stale: readonly number[] };
 
 export type SendOutcome =
+  /** Deliveries in message order (the parts' messages one after the other). */
   | { readonly status: 'committed'; readonly deliveries: readonly { readonly deviceKey: number; readonly envelope: StoredEnvelope }[] }
   | { readonly status: 'mismatched'; readonly missing: readonly number[]; readonly stale: readonly number[] }
+  /** A multi-account send: each account whose devices were not named exactly (nothing stored). */
+  | { readonly status: 'mismatched-accounts'; readonly accounts: readonly MismatchedAccount[] }
   | { readonly status: 'unknown-recipient' }
   /** A recipient device's mailbox holds `maxMailboxEnvelopes` already: nothing of the send is stored. */
   | { readonly status: 'mailbox-full' };
@@ -198,7 +219,8 @@ export type PrekeyStore = {
 export type MailboxStore = {
   /**
    * One transaction for a batch of sends and acks (group commit). A send commits only if it names
-   * exactly the recipient's current devices (minus the sender's own device), and, with
+   * exactly the recipient's current devices (minus the sender's own device) — every recipient
+   * account's, for a multi-account send, which commits whole or not at all — and, with
    * `maxMailboxEnvelopes`, only if none of their mailboxes would then hold more envelopes than that
    * (counting this batch's earlier sends; its acks are applied after its sends).
    */
@@ -241,6 +263,11 @@ export type ProfileStore = {
   putDeliveryTokenHash(input: { readonly accountId: Uint8Array; readonly tokenHash: Uint8Array; readonly now: number }): Promise<'stored' | 'no-account'>;
   /** The account's delivery-token hash, if it set one. */
   deliveryTokenHash(accountId: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * The delivery-token hashes of several accounts at once (a multi-account sealed send), in the
+   * order asked; undefined for an account without one (or unknown).
+   */
+  deliveryTokenHashes(accountIds: readonly Uint8Array[]): Promise<readonly (Uint8Array | undefined)[]>;
 };
 
 /** Expiry of everything with a lifetime (aggregates/sweep.ts). */

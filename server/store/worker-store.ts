@@ -16,7 +16,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { StoreLockedError, type SqliteSynchronous } from './sqlite.js';
-import type { RelayStore, SendOutcome, StoredEnvelope } from './store.js';
+import { sendParts, type RelayStore, type SendOutcome, type StoredEnvelope } from './store.js';
 import type { WorkerError, WorkerHello, WorkerReply } from './worker-protocol.js';
 
 /** The compiled worker entry, next to this module in dist/. */
@@ -100,7 +100,7 @@ export async function openWorkerStore(
       const result = (await call('commitBatch', [batch])) as { sends: SendOutcome[]; acked: number };
       const sends = result.sends.map((outcome, i): SendOutcome => {
         if (outcome.status !== 'committed') return outcome;
-        const messages = batch.sends[i]!.messages;
+        const messages = sendParts(batch.sends[i]!).flatMap((p) => p.messages);
         // Deliveries come in message order: give each envelope the caller's content array back.
         return {
           status: 'committed',

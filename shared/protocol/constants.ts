@@ -83,8 +83,11 @@ export const SEALED_SECRET_LENGTH = 32;
 export const SEALED_AUTH_TAG_LENGTH = 16;
 /** u8 version ‖ Enc(E) ‖ u16 index ‖ wrapped secret (32) ‖ auth tag (16): what precedes the shared ciphertext. */
 export const SEALED_ENVELOPE_HEADER_LENGTH = 1 + 33 + 2 + SEALED_SECRET_LENGTH + SEALED_AUTH_TAG_LENGTH;
-/** Recipient devices of one sealed send (the u16 index leaves room; the relay caps far lower). */
-export const MAX_SEALED_RECIPIENTS = 1024;
+/**
+ * Recipient devices of one sealed send: a group of 1,000 accounts with 6 devices each (a group send
+ * is one upload, issue 16, ADR 0032); the u16 count leaves room, the relay caps by size too.
+ */
+export const MAX_SEALED_RECIPIENTS = 6000;
 
 // ── Attachments (§3.7, docs/protocol.md §17) ─────────────────────────────────
 /** Version byte of the attachment ciphertext header. */

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { MAX_DEVICE_LIST_WIRE_BYTES } from './limits.js';
 import { DeviceIdSchema } from './primitives.js';
+import { MAX_SEALED_ACCOUNTS_PER_UPLOAD } from './sealed.js';
 
 export const ERROR_CODES = [
   /** A body or frame that does not parse, or fails its schema (bad base64url, wrong length, unknown field). */
@@ -29,7 +30,10 @@ export const ERROR_CODES = [
   'STALE_VERSION',
   /** A device list naming more than MAX_DEVICES_PER_ACCOUNT devices. */
   'TOO_MANY_DEVICES',
-  /** A send that does not name exactly the recipient's current devices (details: missing, stale). */
+  /**
+   * A send that does not name exactly the recipient's current devices (details: missing, stale; for
+   * a multi-account sealed upload, `accounts`: each account whose list is not matched, with its own).
+   */
   'MISMATCHED_DEVICES',
   /** A body or frame larger than its limit. */
   'PAYLOAD_TOO_LARGE',
@@ -104,11 +108,29 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
 
 export const MAX_ERROR_MESSAGE_LENGTH = 300;
 
+/** An account id in an error's details (base64url of 16 bytes, kept a string on both sides). */
+const ErrorAccountIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
+
 /** Details some codes carry; every other key is refused, so an error reply can never smuggle data. */
 const errorDetails = {
   retryAfterMs: z.number().int().min(0).max(24 * 3600_000).optional(),
   missing: z.array(DeviceIdSchema).max(64).optional(),
   stale: z.array(DeviceIdSchema).max(64).optional(),
+  /**
+   * A multi-account sealed upload (POST /v1/sealed/multi, ADR 0032): the accounts a refusal concerns —
+   * MISMATCHED_DEVICES: each account whose devices were not named exactly, with its missing and stale
+   * ids; UNAUTHORIZED: each account whose delivery token was not accepted.
+   */
+  accounts: z
+    .array(
+      z.strictObject({
+        accountId: ErrorAccountIdSchema,
+        missing: z.array(DeviceIdSchema).max(64).optional(),
+        stale: z.array(DeviceIdSchema).max(64).optional(),
+      }),
+    )
+    .max(MAX_SEALED_ACCOUNTS_PER_UPLOAD)
+    .optional(),
   /** DEVICE_REMOVED: the account's current signed device list (base64url), which no longer names the device. */
   deviceList: z
     .string()

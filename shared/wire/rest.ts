@@ -297,6 +297,7 @@ export const ROUTES = {
   putDeliveryToken: { method: 'PUT', path: '/v1/accounts/me/delivery-token' },
   senderCertificate: { method: 'GET', path: '/v1/certificates/sender' },
   sealedSend: { method: 'POST', path: '/v1/sealed' },
+  sealedMultiSend: { method: 'POST', path: '/v1/sealed/multi' },
   getProfile: { method: 'GET', path: '/v1/profiles/:accountId' },
   createProvisioningChannel: { method: 'POST', path: '/v1/provisioning/channels' },
   joinProvisioningChannel: { method: 'POST', path: '/v1/provisioning/join' },

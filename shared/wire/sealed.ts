@@ -29,10 +29,19 @@ const MAX_SEALED_PAYLOAD = SENDER_CERTIFICATE_LENGTH + 33 + 2 + 4 + MAX_ENVELOPE
 export const MAX_SEALED_SHARED_CIPHERTEXT = (Math.floor(MAX_SEALED_PAYLOAD / PADDING_BLOCK) + 1) * PADDING_BLOCK + 16;
 /** The largest sealed envelope a device receives (header ‖ shared ciphertext). */
 export const MAX_SEALED_ENVELOPE_BYTES = SEALED_ENVELOPE_HEADER_LENGTH + MAX_SEALED_SHARED_CIPHERTEXT;
-/** Recipient devices of one sealed upload: the devices of one account. */
+/** Recipient devices of one sealed upload to one account (POST /v1/sealed): that account's devices. */
 export const MAX_SEALED_RECIPIENTS_PER_UPLOAD = MAX_DEVICES_PER_ACCOUNT;
+/**
+ * Accounts one multi-account sealed upload (POST /v1/sealed/multi) reaches: a send to a group of
+ * 1,000 members (the sender's own account among them, for its other devices). ADR 0032.
+ */
+export const MAX_SEALED_ACCOUNTS_PER_UPLOAD = 1_000;
+/** Recipient devices of one multi-account upload: every device of each of those accounts. */
+export const MAX_SEALED_MULTI_RECIPIENTS = MAX_SEALED_ACCOUNTS_PER_UPLOAD * MAX_DEVICES_PER_ACCOUNT;
 /** u8 version ‖ Enc(E) ‖ u16 n ‖ n × (account id ‖ u32 device id ‖ C ‖ A) ‖ shared. */
 export const MAX_SEALED_UPLOAD_BYTES = 1 + 33 + 2 + MAX_SEALED_RECIPIENTS_PER_UPLOAD * (16 + 4 + 32 + 16) + MAX_SEALED_SHARED_CIPHERTEXT;
+/** The largest multi-account upload: one shared ciphertext (as above) and 6,000 recipient headers (≈ 495 KiB). */
+export const MAX_SEALED_MULTI_UPLOAD_BYTES = 1 + 33 + 2 + MAX_SEALED_MULTI_RECIPIENTS * (16 + 4 + 32 + 16) + MAX_SEALED_SHARED_CIPHERTEXT;
 const MIN_SEALED_UPLOAD_BYTES = 1 + 33 + 2 + (16 + 4 + 32 + 16) + PADDING_BLOCK + 16;
 
 /** PUT /v1/accounts/me/delivery-token: SHA-256 of the account's current delivery token. */
@@ -61,6 +70,22 @@ export const SealedSendRequestSchema = z.strictObject({
 export type SealedSendRequestInput = z.input<typeof SealedSendRequestSchema>;
 export const SealedSendResponseSchema = z.object({ serverTimestamp: TimestampSchema });
 
+/**
+ * POST /v1/sealed/multi, without authentication: one sealed upload (§21.4) to every current device
+ * of each account in `recipients`, each with its delivery token — a group send (ADR 0032). The relay
+ * sees the recipient set and nothing that says why; it commits all of it or none. Refusals name the
+ * accounts concerned (`accounts` in the error), so the sender can correct exactly those.
+ */
+export const SealedMultiSendRequestSchema = z.strictObject({
+  recipients: z
+    .array(z.strictObject({ to: AccountIdSchema, token: bytesField({ length: DELIVERY_TOKEN_LENGTH }) }))
+    .min(1)
+    .max(MAX_SEALED_ACCOUNTS_PER_UPLOAD),
+  upload: bytesField({ min: MIN_SEALED_UPLOAD_BYTES, max: MAX_SEALED_MULTI_UPLOAD_BYTES }),
+  online: z.boolean().optional(),
+});
+export type SealedMultiSendRequestInput = z.input<typeof SealedMultiSendRequestSchema>;
+
 /** What /.well-known/parley says about sealed sender (absent on relays without it). */
 export const SealedAnnouncementSchema = z.object({
   /** The id of `certificateKey` (certificates name it; clients pin the pair). */
@@ -69,8 +94,14 @@ export const SealedAnnouncementSchema = z.object({
   maxUploadBytes: z.number().int(),
   maxEnvelopeBytes: z.number().int(),
   maxRecipients: z.number().int(),
+  /** POST /v1/sealed/multi (absent on relays without it): accounts, devices and bytes of one upload. */
+  maxAccounts: z.number().int().optional(),
+  maxMultiRecipients: z.number().int().optional(),
+  maxMultiUploadBytes: z.number().int().optional(),
 });
 export type SealedAnnouncement = z.output<typeof SealedAnnouncementSchema>;
 
 /** The JSON body size limit of POST /v1/sealed (base64url of the largest upload and the fields). */
 export const MAX_SEALED_BODY_BYTES = Math.ceil((MAX_SEALED_UPLOAD_BYTES * 4) / 3) + 256;
+/** The JSON body size limit of POST /v1/sealed/multi: the upload and 1,000 `{to, token}` pairs. */
+export const MAX_SEALED_MULTI_BODY_BYTES = Math.ceil((MAX_SEALED_MULTI_UPLOAD_BYTES * 4) / 3) + MAX_SEALED_ACCOUNTS_PER_UPLOAD * 64 + 256;

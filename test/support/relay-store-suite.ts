@@ -514,6 +514,91 @@ export function relayStoreSuite(backend: StoreBackend): void {
       }
     });
 
+    it('a multi-account sealed send (a group send) commits one entry per device of every account in one go, in order', async () => {
+      const [alice, bob, carol] = [await account([1]), await account([1, 2]), await account([1, 3])];
+      const part = (who: { accountId: Uint8Array }, deviceIds: number[], content: string) => ({
+        to: who.accountId,
+        messages: deviceIds.map((deviceId) => ({ deviceId, content: new TextEncoder().encode(`${content}@${deviceId}`) })),
+      });
+      const group = (content: string): SendItem => ({ from: null, recipients: [part(alice, [1], content), part(bob, [2, 1], content), part(carol, [1, 3], content)] });
+      const r = await store.commitBatch({ sends: [group('g1'), send(alice, bob.accountId, [1, 2], 'one-to-one'), group('g2')], acks: [], now: NOW });
+      expect(r.sends.map((s) => s.status)).toEqual(['committed', 'committed', 'committed']);
+      const first = r.sends[0]!;
+      if (first.status !== 'committed') throw new Error(first.status);
+      // Deliveries in message order: alice 1, bob 2, bob 1, carol 1, carol 3.
+      expect(first.deliveries.map((d) => new TextDecoder().decode(d.envelope.content))).toEqual(['g1@1', 'g1@2', 'g1@1', 'g1@1', 'g1@3']);
+      expect(first.deliveries.every((d) => d.envelope.sourceAccount === null && d.envelope.sourceDevice === null)).toBe(true);
+      await r.durable;
+      const read = async (who: { devices: readonly { deviceKey: number }[] }) =>
+        Promise.all(who.devices.map(async (d) => (await store.readMailbox(d.deviceKey, 0, 10)).envelopes.map((e) => [e.seq, new TextDecoder().decode(e.content)])));
+      expect(await read(alice)).toEqual([[[1, 'g1@1'], [2, 'g2@1']]]);
+      expect(await read(bob)).toEqual([
+        [[1, 'g1@1'], [2, 'one-to-one'], [3, 'g2@1']],
+        [[1, 'g1@2'], [2, 'one-to-one'], [3, 'g2@2']],
+      ]);
+      expect(await read(carol)).toEqual([
+        [[1, 'g1@1'], [2, 'g2@1']],
+        [[1, 'g1@3'], [2, 'g2@3']],
+      ]);
+    });
+
+    it('a multi-account send with one stale account stores nothing for anyone and names each mismatched account', async () => {
+      const [alice, bob, carol] = [await account([1]), await account([1, 2]), await account([1])];
+      const r = await store.commitBatch({
+        sends: [
+          {
+            from: null,
+            recipients: [
+              { to: alice.accountId, messages: [{ deviceId: 1, content: new Uint8Array([1]) }] },
+              { to: bob.accountId, messages: [{ deviceId: 1, content: new Uint8Array([2]) }] },
+              { to: carol.accountId, messages: [1, 4].map((deviceId) => ({ deviceId, content: new Uint8Array([3]) })) },
+            ],
+          },
+          { from: null, recipients: [{ to: alice.accountId, messages: [{ deviceId: 1, content: new Uint8Array([4]) }] }, { to: rng(16), messages: [{ deviceId: 1, content: new Uint8Array([5]) }] }] },
+        ],
+        acks: [],
+        now: NOW,
+      });
+      expect(r.sends[0]).toEqual({
+        status: 'mismatched-accounts',
+        accounts: [
+          { accountId: bob.accountId, missing: [2], stale: [] },
+          { accountId: carol.accountId, missing: [], stale: [4] },
+        ],
+      });
+      expect(r.sends[1]).toEqual({ status: 'unknown-recipient' });
+      for (const who of [alice, bob, carol]) {
+        for (const d of who.devices) expect((await store.readMailbox(d.deviceKey, 0, 10)).envelopes).toEqual([]);
+      }
+    });
+
+    it('a multi-account send with one full mailbox stores nothing for anyone (mailbox-full)', async () => {
+      const [alice, bob] = [await account([1]), await account([1])];
+      const one = (to: Uint8Array) => ({ to, messages: [{ deviceId: 1, content: new Uint8Array([7]) }] });
+      await store.commitBatch({ sends: [{ from: null, to: bob.accountId, messages: one(bob.accountId).messages }], acks: [], now: NOW });
+      const r = await store.commitBatch({ sends: [{ from: null, recipients: [one(alice.accountId), one(bob.accountId)] }], acks: [], now: NOW, maxMailboxEnvelopes: 1 });
+      expect(r.sends).toEqual([{ status: 'mailbox-full' }]);
+      expect((await store.readMailbox(alice.devices[0]!.deviceKey, 0, 10)).envelopes).toEqual([]);
+      expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 10)).envelopes.map((e) => e.seq)).toEqual([1]);
+    });
+
+    it('delivery-token hashes of many accounts come back in the order asked, undefined where none is set', async () => {
+      const accounts = [await account(), await account(), await account()];
+      const hashes = [rng(32), undefined, rng(32)];
+      for (const [i, a] of accounts.entries()) {
+        const tokenHash = hashes[i];
+        if (tokenHash) await store.putDeliveryTokenHash({ accountId: a.accountId, tokenHash, now: NOW });
+      }
+      const ids = [accounts[2]!.accountId, rng(16), accounts[0]!.accountId, accounts[1]!.accountId];
+      expect(await store.deliveryTokenHashes(ids)).toEqual([hashes[2], undefined, hashes[0], undefined]);
+      // More than one IN-list chunk (500 rows) in one call.
+      const many = Array.from({ length: 1_001 }, (_, i) => (i === 1_000 ? accounts[0]!.accountId : rng(16)));
+      const got = await store.deliveryTokenHashes(many);
+      expect(got.length).toBe(1_001);
+      expect(got.slice(0, 1_000).every((h) => h === undefined)).toBe(true);
+      expect(got[1_000]).toEqual(hashes[0]);
+    });
+
     it('concurrent: profile uploads racing an account deletion leave no profile behind', async () => {
       const a = await account();
       const uploads = Array.from({ length: 5 }, (_, i) => store.putProfile({ accountId: a.accountId, profile: rng(702), now: NOW + i }));

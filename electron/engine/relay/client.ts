@@ -147,6 +147,28 @@ export class RelayClient {
     return restCall(url, 'sealedSend', { body, schema: SealedSendResponseSchema, timeoutMs });
   }
 
+  /**
+   * POST /v1/sealed/multi without any authentication (a group send, ADR 0032): one upload to every
+   * device of each account, each with its delivery token. A refusal names the accounts concerned
+   * (`details.accounts` of the RelayClientError).
+   */
+  static sealedMultiSend(
+    url: string,
+    request: {
+      readonly recipients: readonly { readonly to: Uint8Array; readonly token: Uint8Array }[];
+      readonly upload: Uint8Array;
+      readonly online?: boolean;
+    },
+    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+  ): Promise<{ serverTimestamp: number }> {
+    const body = {
+      recipients: request.recipients.map((r) => ({ to: toBase64Url(r.to), token: toBase64Url(r.token) })),
+      upload: toBase64Url(request.upload),
+      ...(request.online && { online: true }),
+    };
+    return restCall(url, 'sealedMultiSend', { body, schema: SealedSendResponseSchema, timeoutMs });
+  }
+
   // ── Events and the live channel ──
 
   on<K extends keyof RelayClientEvents>(event: K, listener: RelayClientEvents[K]): () => void {
@@ -306,6 +328,11 @@ export class RelayClient {
    */
   sendSealed(request: { readonly to: Uint8Array; readonly token: Uint8Array; readonly upload: Uint8Array; readonly online?: boolean }): Promise<{ serverTimestamp: number }> {
     return RelayClient.sealedSend(this.baseUrl, request, this.timeoutMs);
+  }
+
+  /** A multi-account sealed send (RelayClient.sealedMultiSend) to this client's relay, unauthenticated. */
+  sendSealedMulti(request: Parameters<typeof RelayClient.sealedMultiSend>[1]): Promise<{ serverTimestamp: number }> {
+    return RelayClient.sealedMultiSend(this.baseUrl, request, this.timeoutMs);
   }
 
   /** Registers SHA-256 of this account's delivery token (sealed sender, docs/protocol.md §21.1). */

@@ -24,6 +24,8 @@ export class RelayClientError extends Error {
       readonly stale?: readonly number[];
       /** DEVICE_REMOVED: the account's current signed list (base64url), the proof checked before a wipe. */
       readonly deviceList?: string;
+      /** A multi-account sealed upload (ADR 0032): the accounts (base64url ids) a refusal concerns. */
+      readonly accounts?: readonly { readonly accountId: string; readonly missing?: readonly number[]; readonly stale?: readonly number[] }[];
     } = {},
   ) {
     super(message);

@@ -18,7 +18,7 @@
 import { sql } from 'kysely';
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { Database } from '../schema.js';
-import type { MailboxStore, SendOutcome, StoredEnvelope } from '../store.js';
+import { sendParts, type MailboxStore, type MismatchedAccount, type SendOutcome, type StoredEnvelope } from '../store.js';
 import { bytes, chunks, compareBytes, compilable, INSERT_CHUNK_ROWS, mapKey, num, pairValues, type StoreContext } from './context.js';
 
 export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): MailboxStore {
@@ -28,7 +28,7 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
         const outcomes: SendOutcome[] = [];
         if (batch.sends.length > 0) {
           const recipients = new Map<string, Uint8Array>();
-          for (const s of batch.sends) recipients.set(mapKey(s.to), s.to);
+          for (const s of batch.sends) for (const p of sendParts(s)) recipients.set(mapKey(p.to), p.to);
           // On PostgreSQL the recipients' device rows are locked (FOR UPDATE, in the order of
           // device-rows.ts, across chunks too), so that concurrent batches take turns on a seq counter.
           const ids = [...recipients.values()];
@@ -85,25 +85,36 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
           const nextSeq = new Map<number, number>();
           const rows: Database['mailbox'][] = [];
           for (const send of batch.sends) {
-            const hex = mapKey(send.to);
-            if (!known.has(hex)) {
+            const parts = sendParts(send);
+            if (parts.some((p) => !known.has(mapKey(p.to)))) {
               outcomes.push({ status: 'unknown-recipient' });
               continue;
             }
-            const current = devicesByAccount.get(hex) ?? new Map<number, { deviceKey: number; nextSeq: number }>();
-            // A sealed send (no sender) names every current device; a send to the own account all but the sender.
+            // Every part is checked before anything of the send is stored: a multi-account send
+            // commits whole or not at all.
             const from = send.from;
-            const toSelf = from !== null && bytesEqual(send.to, from.accountId);
-            const expected = [...current.keys()].filter((id) => !(toSelf && id === from.deviceId));
-            const named = new Set(send.messages.map((m) => m.deviceId));
-            const missing = expected.filter((id) => !named.has(id)).sort((a, b) => a - b);
-            const stale = [...named].filter((id) => !expected.includes(id)).sort((a, b) => a - b);
-            if (missing.length > 0 || stale.length > 0) {
-              outcomes.push({ status: 'mismatched', missing, stale });
+            const mismatched: MismatchedAccount[] = [];
+            const targets: { device: { deviceKey: number; nextSeq: number }; content: Uint8Array }[] = [];
+            for (const part of parts) {
+              const current = devicesByAccount.get(mapKey(part.to)) ?? new Map<number, { deviceKey: number; nextSeq: number }>();
+              // A sealed send (no sender) names every current device; a send to the own account all but the sender.
+              const toSelf = from !== null && bytesEqual(part.to, from.accountId);
+              const expected = [...current.keys()].filter((id) => !(toSelf && id === from.deviceId));
+              const named = new Set(part.messages.map((m) => m.deviceId));
+              const missing = expected.filter((id) => !named.has(id)).sort((a, b) => a - b);
+              const stale = [...named].filter((id) => !expected.includes(id)).sort((a, b) => a - b);
+              if (missing.length > 0 || stale.length > 0) {
+                mismatched.push({ accountId: part.to, missing, stale });
+                continue;
+              }
+              for (const message of part.messages) targets.push({ device: current.get(message.deviceId)!, content: message.content });
+            }
+            if (mismatched.length > 0) {
+              outcomes.push('recipients' in send ? { status: 'mismatched-accounts', accounts: mismatched } : { status: 'mismatched', missing: mismatched[0]!.missing, stale: mismatched[0]!.stale });
               continue;
             }
             if (cap !== undefined) {
-              const keys = send.messages.map((m) => current.get(m.deviceId)!.deviceKey);
+              const keys = targets.map((t) => t.device.deviceKey);
               if (keys.some((k) => (stored.get(k) ?? 0) >= cap)) {
                 outcomes.push({ status: 'mailbox-full' });
                 continue;
@@ -111,8 +122,7 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
               for (const k of keys) stored.set(k, (stored.get(k) ?? 0) + 1);
             }
             const deliveries: { deviceKey: number; envelope: StoredEnvelope }[] = [];
-            for (const message of send.messages) {
-              const device = current.get(message.deviceId)!;
+            for (const { device, content } of targets) {
               const seq = nextSeq.get(device.deviceKey) ?? device.nextSeq;
               nextSeq.set(device.deviceKey, seq + 1);
               rows.push({
@@ -121,7 +131,7 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
                 source_account: from?.accountId ?? null,
                 source_device: from?.deviceId ?? null,
                 server_ts: batch.now,
-                content: message.content,
+                content,
               });
               deliveries.push({
                 deviceKey: device.deviceKey,
@@ -130,7 +140,7 @@ export function mailboxStore({ db, durable, rowLocks, shapes }: StoreContext): M
                   sourceAccount: from?.accountId ?? null,
                   sourceDevice: from?.deviceId ?? null,
                   serverTimestamp: batch.now,
-                  content: message.content,
+                  content,
                 },
               });
             }

@@ -8,7 +8,7 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 import type { ProfileStore } from '../store.js';
-import { bytes, num, type StoreContext } from './context.js';
+import { bytes, chunks, INSERT_CHUNK_ROWS, mapKey, num, type StoreContext } from './context.js';
 
 export function profileStore({ db, durable, rowLocks }: StoreContext): ProfileStore {
   /**
@@ -53,6 +53,15 @@ export function profileStore({ db, durable, rowLocks }: StoreContext): ProfileSt
     async deliveryTokenHash(accountId) {
       const row = await db.selectFrom('delivery_tokens').select('token_hash').where('account_id', '=', accountId).executeTakeFirst();
       return row && bytes(row.token_hash);
+    },
+
+    async deliveryTokenHashes(accountIds) {
+      const found = new Map<string, Uint8Array>();
+      for (const part of chunks(accountIds, INSERT_CHUNK_ROWS)) {
+        const rows = await db.selectFrom('delivery_tokens').select(['account_id', 'token_hash']).where('account_id', 'in', part).execute();
+        for (const row of rows) found.set(mapKey(row.account_id), bytes(row.token_hash));
+      }
+      return accountIds.map((id) => found.get(mapKey(id)));
     },
 
     async getProfile(accountId) {
