@@ -5,6 +5,7 @@
  * from `z.input` (base64url strings). `ROUTES` names each endpoint once, for the relay and clients.
  * Does not own frames (frames.ts) or errors (errors.ts).
  */
+import { BackupLimitsSchema } from './backup.js';
 import { z } from 'zod';
 import { AttachmentLimitsSchema } from './attachments.js';
 import { SealedAnnouncementSchema } from './sealed.js';
@@ -116,6 +117,8 @@ export const WellKnownSchema = z.object({
   attachments: AttachmentLimitsSchema.optional(),
   /** Sealed sender (sealed.ts); absent on a relay without it. */
   sealed: SealedAnnouncementSchema.optional(),
+  /** Backups (backup.ts, docs/protocol.md §25.8); absent on a relay without them. */
+  backups: BackupLimitsSchema.optional(),
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 
