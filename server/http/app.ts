@@ -311,6 +311,11 @@ export function createHttpApp(
     const { deviceList } = body(PutDeviceListRequestSchema, req);
     res.json(await services.accounts.putDeviceList(device(res), deviceList));
   });
+  route('restoreDeviceList', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const accountId = param(AccountIdSchema, req.params.accountId);
+    const { deviceList } = body(PutDeviceListRequestSchema, req);
+    res.json(await services.accounts.restoreDeviceList(clientAddress(req), accountId, deviceList));
+  });
   route('putSettings', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     const { presenceVisible } = body(SettingsRequestSchema, req);
     await services.presence.setVisible(device(res), presenceVisible);

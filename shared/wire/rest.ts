@@ -281,6 +281,8 @@ export const ROUTES = {
   lookupAccount: { method: 'GET', path: '/v1/accounts/:accountId' },
   lookupUsername: { method: 'GET', path: '/v1/usernames/:username' },
   putDeviceList: { method: 'PUT', path: '/v1/accounts/me/device-list' },
+  /** A restore from backup (issue 18): a list signed by the account key, no session (the restoring device has none yet). */
+  restoreDeviceList: { method: 'PUT', path: '/v1/accounts/:accountId/device-list' },
   deleteAccount: { method: 'DELETE', path: '/v1/accounts/me' },
   putSettings: { method: 'PUT', path: '/v1/accounts/me/settings' },
   ownDevices: { method: 'GET', path: '/v1/accounts/me/devices' },
