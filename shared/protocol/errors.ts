@@ -69,7 +69,19 @@ export type ProtocolErrorCode =
   /** A sender certificate that had expired at the envelope's relay time. */
   | 'SENDER_CERTIFICATE_EXPIRED'
   /** The envelope's static key, the certificate's identity key, the sender's listed device key and the session's remote identity key are not all the same key. */
-  | 'SEALED_SENDER_MISMATCH';
+  | 'SEALED_SENDER_MISMATCH'
+  /** A tree head that does not verify: unknown key id, bad signature, another relay's, or dated too far in the future. */
+  | 'KT_HEAD_INVALID'
+  /** A tree head older than KT_MAX_HEAD_AGE_MS (24 h). */
+  | 'KT_HEAD_STALE'
+  /** A tree smaller than one already seen, or an account's sequence lower than one already accepted. */
+  | 'KT_ROLLBACK'
+  /** An inclusion or consistency proof that does not verify. */
+  | 'KT_PROOF_INVALID'
+  /** A log leaf that is not the leaf of the device list the relay returned with it. */
+  | 'KT_LEAF_MISMATCH'
+  /** Two signed heads of one relay that no single append-only log can have (same size, different roots). */
+  | 'KT_SPLIT_VIEW';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
