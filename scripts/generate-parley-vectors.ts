@@ -1468,7 +1468,7 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
 // ── key-transparency.json ───────────────────────────────────────────────────
 
 /**
- * Key transparency (docs/protocol.md §26.7): a log of seven device-list changes of three accounts,
+ * Key transparency (docs/protocol.md §26.8): a log of seven device-list changes of three accounts,
  * every leaf and leaf hash, the root at every size, two signed tree heads, every inclusion proof at
  * size 7 and two at smaller sizes, consistency proofs, and ten lookup checks with their outcome.
  */

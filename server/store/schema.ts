@@ -108,6 +108,13 @@ export type ProvisioningChannelsTable = {
 /** A message on a provisioning channel: opaque bytes; sender 0 = the new device, 1 = the joined device. */
 export type ProvisioningMessagesTable = { channel_id: Bytes; seq: number; sender: number; body: Bytes };
 
+/** The key-transparency sequencer (docs/protocol.md §26, migration 0008): one row, id 1. */
+export type KtLogTable = { id: number; tree_size: number; root_hash: Bytes };
+/** A log leaf (§26.2) by index; account id and sequence repeat its fields for lookups. */
+export type KtLeavesTable = { leaf_index: number; account_id: Bytes; sequence: number; leaf: Bytes };
+/** The hash of a perfect node of the log by its flat id (perfectNodeId); never changes once written. */
+export type KtNodesTable = { node_id: number; hash: Bytes };
+
 export type Database = {
   accounts: AccountsTable;
   held_usernames: HeldUsernamesTable;
@@ -128,4 +135,7 @@ export type Database = {
   attachments: AttachmentsTable;
   provisioning_channels: ProvisioningChannelsTable;
   provisioning_messages: ProvisioningMessagesTable;
+  kt_log: KtLogTable;
+  kt_leaves: KtLeavesTable;
+  kt_nodes: KtNodesTable;
 };

@@ -7,6 +7,7 @@ import { signDeviceList, type DeviceList } from './device-list.js';
 import { isProtocolError, type ProtocolErrorCode } from './errors.js';
 import {
   appendNeeds,
+  CompactRange,
   consistencyProofRanges,
   EMPTY_TREE_ROOT,
   encodeKtLeaf,
@@ -18,6 +19,7 @@ import {
   parseKtLeaf,
   parseTreeHead,
   perfectNodesFor,
+  perfectNodesOf,
   signTreeHead,
   verifyConsistency,
   verifyHeadsConsistent,
@@ -142,6 +144,24 @@ describe('RFC 9162 Merkle tree', () => {
         expect(appendNeeds(index).length).toBeLessThanOrEqual(log);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: a compact range from a verified root, extended by the next leaves, has the root of the larger tree; a wrong hash in it is refused', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.nat(255), fc.nat(), (n, more, salt, bit) => {
+        const tree = treeOf(n + more, salt);
+        const hashes = n === 0 ? [] : perfectNodesOf({ start: 0, end: n }).map((node) => tree.node(node));
+        const range = CompactRange.verified(n, hashes, tree.root(n));
+        for (const leaf of leavesOf(n + more, salt).slice(n)) range.append(leaf);
+        expect(range.size).toBe(n + more);
+        expect(range.root()).toEqual(tree.root());
+        if (hashes.length > 0) {
+          expect(codeOf(() => CompactRange.verified(n, flipProofBit(hashes, bit, bit), tree.root(n)))).toBe('KT_PROOF_INVALID');
+          expect(codeOf(() => CompactRange.verified(n, hashes.slice(1), tree.root(n)))).toBe('KT_PROOF_INVALID');
+        }
+      }),
+      { numRuns: 100 },
     );
   });
 

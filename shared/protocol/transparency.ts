@@ -176,6 +176,15 @@ export function consistencyProofRanges(size1: number, size2: number): LeafRange[
   return out;
 }
 
+/**
+ * One integer per perfect node, for a store's key: the node's position in the in-order (flat) layout
+ * of a full binary tree, index·2^(level+1) + 2^level − 1 (leaf i is 2i). Distinct for distinct nodes
+ * and below 2·size, so safe for any log of at most 2⁵² leaves.
+ */
+export function perfectNodeId(node: PerfectNode): number {
+  return node.index * 2 ** (node.level + 1) + 2 ** node.level - 1;
+}
+
 /** Every perfect node a set of ranges needs, without repeats (one batched lookup in a store). */
 export function perfectNodesFor(ranges: readonly LeafRange[]): PerfectNode[] {
   const seen = new Map<string, PerfectNode>();
@@ -257,6 +266,69 @@ export class MemoryMerkleTree {
   consistencyProof(size1: number, size2 = this.size): Uint8Array[] {
     if (size2 > this.size) throw new RangeError('consistency proof: size beyond the tree');
     return consistencyProofRanges(size1, size2).map((r) => rangeHash(r, (n) => this.node(n)));
+  }
+}
+
+/**
+ * The perfect nodes of the tree of `size` leaves (its "compact range", `perfectNodesOf([0, size))`,
+ * left to right, decreasing levels): all a monitor needs to keep to extend a verified tree by new
+ * leaves and recompute the root, without the leaves before. At most log₂(size) + 1 hashes.
+ */
+export class CompactRange {
+  readonly #nodes: { level: number; hash: Uint8Array }[];
+  #size: number;
+
+  private constructor(size: number, nodes: { level: number; hash: Uint8Array }[]) {
+    this.#size = size;
+    this.#nodes = nodes;
+  }
+
+  /** The empty tree's range. */
+  static empty(): CompactRange {
+    return new CompactRange(0, []);
+  }
+
+  /**
+   * A range received from the relay for a tree whose root the caller has verified (a signed head):
+   * the hashes must fold to that root, else KT_PROOF_INVALID. Folding is collision-resistant, so a
+   * range that folds to a trusted root is the true one.
+   */
+  static verified(size: number, hashes: readonly Uint8Array[], root: Uint8Array): CompactRange {
+    checkSize(size, 'tree size');
+    const shape = size === 0 ? [] : perfectNodesOf({ start: 0, end: size });
+    checkProofShape(hashes, 'compact range');
+    if (hashes.length !== shape.length) throw proofInvalid('compact range: wrong number of hashes');
+    const range = new CompactRange(size, shape.map((n, i) => ({ level: n.level, hash: hashes[i]! })));
+    if (!constantTimeEqual(range.root(), root)) throw proofInvalid('compact range: does not fold to the root');
+    return range;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The hashes, left to right (what a monitor stores). */
+  get hashes(): Uint8Array[] {
+    return this.#nodes.map((n) => n.hash);
+  }
+
+  /** Appends the next leaf (its bytes): equal-level neighbours merge, as in a binary counter. */
+  append(leaf: Uint8Array): void {
+    let node = { level: 0, hash: merkleLeafHash(leaf) };
+    while (this.#nodes.length > 0 && this.#nodes[this.#nodes.length - 1]!.level === node.level) {
+      const left = this.#nodes.pop()!;
+      node = { level: node.level + 1, hash: merkleNodeHash(left.hash, node.hash) };
+    }
+    this.#nodes.push(node);
+    this.#size++;
+  }
+
+  /** MTH of the tree so far: the nodes folded right to left (RFC 9162's split). */
+  root(): Uint8Array {
+    if (this.#nodes.length === 0) return EMPTY_TREE_ROOT;
+    let hash = this.#nodes[this.#nodes.length - 1]!.hash;
+    for (let i = this.#nodes.length - 2; i >= 0; i--) hash = merkleNodeHash(this.#nodes[i]!.hash, hash);
+    return hash;
   }
 }
 
