@@ -327,6 +327,16 @@ export class RelayClient {
       : this.auth.call('deviceBundle', { params: { ...params, deviceId: String(deviceId) }, headers, schema: BundlesResponseSchema });
   }
 
+  /** The relay's signed tree head and the consistency proof from `since` (its public log, §26.6). */
+  transparencyHead(since: number): Promise<KtHeadResponse> {
+    return RelayClient.ktHead(this.baseUrl, since, this.timeoutMs);
+  }
+
+  /** A page of the relay's log from `start`, with the compact range before it. */
+  transparencyLeaves(start: number): Promise<KtLeavesResponse> {
+    return RelayClient.ktLeaves(this.baseUrl, start, this.timeoutMs);
+  }
+
   /** Replaces this account's encrypted profile (docs/protocol.md §18; the relay cannot open it). */
   async putProfile(encryptedProfile: Uint8Array): Promise<void> {
     await this.auth.call('putProfile', { body: { profile: toBase64Url(encryptedProfile) } });
