@@ -157,6 +157,19 @@ import {
   type BackupKdf,
 } from '../shared/protocol/backup.js';
 import { argon2id } from '@noble/hashes/argon2.js';
+import {
+  encodeKtLeaf,
+  ktAccountKeyHash,
+  ktLeafFor,
+  MemoryMerkleTree,
+  merkleLeafHash,
+  signTreeHead,
+  verifyKeyLookup,
+  type KeyLookupContext,
+  type KeyLookupProof,
+  type LookedUpList,
+  type TreeHead,
+} from '../shared/protocol/transparency.js';
 import { deterministicRng, ManualClock } from '../shared/testing/deterministic-rng.js';
 import { InMemoryPrekeyStore, Party, peerDevice, type TestDevice } from '../shared/testing/protocol-fixtures.js';
 
@@ -180,6 +193,7 @@ export const VECTOR_FILES = [
   'sealed-sender.json',
   'history-archive.json',
   'backup.json',
+  'key-transparency.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1465,6 +1479,181 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'sealed-sender.json': sealedSenderVector(),
     'history-archive.json': historyArchiveVector(),
     'backup.json': backupVector(),
+    'key-transparency.json': keyTransparencyVector(),
+  };
+}
+
+// ── key-transparency.json ───────────────────────────────────────────────────
+
+/**
+ * Key transparency (docs/protocol.md §26.8): a log of seven device-list changes of three accounts,
+ * every leaf and leaf hash, the root at every size, two signed tree heads, every inclusion proof at
+ * size 7 and two at smaller sizes, consistency proofs, and ten lookup checks with their outcome.
+ */
+function keyTransparencyVector(): Json {
+  const log = new DrawLog(seedFor('key-transparency', 'all'));
+  const relayId = log.rng(16);
+  const headKey = ed25519GenerateKeyPair(log.rng);
+  log.name('relayId', 'treeHeadKey');
+  const keyId = 1;
+  const names = ['alice', 'bob', 'carol'] as const;
+  const accounts = names.map((name) => {
+    const accountId = log.rng(16);
+    const accountKey = ed25519GenerateKeyPair(log.rng);
+    const dh = x25519GenerateKeyPair(log.rng);
+    const sig = ed25519GenerateKeyPair(log.rng);
+    log.name(`${name}.accountId`, `${name}.accountKey`, `${name}.identityDh`, `${name}.identitySigning`);
+    const entry: DeviceEntry = { deviceId: 1, identityDhKey: dh.publicKey, identitySigningKey: sig.publicKey, capabilities: Capability.pq, addedAt: VECTOR_TIME - 10 * DAY };
+    return { name, accountId, accountKey, entry };
+  });
+  const HOUR = 3600_000;
+  // Seven changes: (account, version); each list is re-signed with a new issuedAt.
+  const changes: [number, number][] = [
+    [0, 1],
+    [1, 1],
+    [0, 2],
+    [2, 1],
+    [0, 3],
+    [1, 2],
+    [2, 2],
+  ];
+  const tree = new MemoryMerkleTree();
+  const leaves: Json[] = [];
+  const lists: { account: number; version: number; signed: Uint8Array; leaf: Uint8Array }[] = [];
+  changes.forEach(([a, version], index) => {
+    const account = accounts[a]!;
+    const list: DeviceList = { accountId: account.accountId, version, issuedAt: VECTOR_TIME - 9 * DAY + version * HOUR, devices: [account.entry] };
+    const signed = signDeviceList(list, account.accountKey.privateKey);
+    const relayTime = VECTOR_TIME - (7 - index) * HOUR;
+    const leaf = encodeKtLeaf(ktLeafFor({ accountId: account.accountId, version, accountPublicKey: account.accountKey.publicKey, signedDeviceList: signed, relayTime }));
+    tree.append(leaf);
+    lists.push({ account: a, version, signed, leaf });
+    leaves.push({
+      index,
+      account: account.name,
+      sequence: version,
+      issuedAt: list.issuedAt,
+      relayTime,
+      signedDeviceList: hex(signed),
+      deviceListHash: hex(sha256(signed)),
+      leaf: hex(leaf),
+      leafHash: hex(merkleLeafHash(leaf)),
+    });
+  });
+  const size = tree.size;
+  const headOf = (treeSize: number, timestamp: number, signer = headKey, id = keyId, root = tree.root(treeSize)): Uint8Array =>
+    signTreeHead({ relayId, treeSize, rootHash: root, timestamp, keyId: id }, signer.privateKey);
+  const headJson = (bytes: Uint8Array): Json => ({
+    body: hex(bytes.subarray(0, 69)),
+    signatureInput: hex(concatBytes(label('KtTreeHead'), bytes.subarray(0, 69))),
+    signature: hex(bytes.subarray(69)),
+    bytes: hex(bytes),
+  });
+  const head3 = headOf(3, VECTOR_TIME - 4 * HOUR);
+  const head7 = headOf(size, VECTOR_TIME);
+  // A forked log: the same seven leaves except carol's last, appended at another relay time.
+  const forked = new MemoryMerkleTree();
+  lists.forEach((l, i) => forked.append(i === 6 ? encodeKtLeaf(ktLeafFor({ accountId: accounts[2]!.accountId, version: 2, accountPublicKey: accounts[2]!.accountKey.publicKey, signedDeviceList: l.signed, relayTime: VECTOR_TIME })) : l.leaf));
+  const forkHead7 = headOf(size, VECTOR_TIME, headKey, keyId, forked.root());
+  const asHead = (treeSize: number, timestamp: number, root: Uint8Array): TreeHead => ({ relayId, treeSize, rootHash: root, timestamp, keyId });
+
+  const now = VECTOR_TIME + 60_000;
+  const trust = new Map([[keyId, headKey.publicKey]]);
+  const listOf = (i: number): LookedUpList => {
+    const l = lists[i]!;
+    const account = accounts[l.account]!;
+    return { accountId: account.accountId, version: l.version, accountPublicKey: account.accountKey.publicKey, signedDeviceList: l.signed };
+  };
+  const lookup = (index: number, head: Uint8Array, headSize: number, lastSize: number | undefined): KeyLookupProof => ({
+    signedTreeHead: head,
+    leafIndex: index,
+    leaf: lists[index]!.leaf,
+    inclusion: tree.inclusionProof(index, headSize),
+    consistency: lastSize !== undefined && lastSize < headSize ? tree.consistencyProof(lastSize, headSize) : [],
+  });
+  const flip = (proof: readonly Uint8Array[], element: number): Uint8Array[] => proof.map((p, i) => (i === element ? Uint8Array.from(p, (b, j) => (j === 0 ? b ^ 0x01 : b)) : p));
+  const head3Info = asHead(3, VECTOR_TIME - 4 * HOUR, tree.root(3));
+  const head7Info = asHead(size, VECTOR_TIME, tree.root());
+  const forkInfo = asHead(size, VECTOR_TIME, forked.root());
+  const valid = lookup(4, head7, size, 3);
+  type Check = { name: string; proof: KeyLookupProof; list: number; lastHead?: { info: TreeHead; bytes: Uint8Array }; lastSequence?: number; now: number };
+  const checks: Check[] = [
+    { name: 'valid', proof: valid, list: 4, lastHead: { info: head3Info, bytes: head3 }, lastSequence: 2, now },
+    { name: 'valid-first-contact', proof: lookup(4, head7, size, undefined), list: 4, now },
+    { name: 'inclusion-hash-flipped', proof: { ...valid, inclusion: flip(valid.inclusion, 1) }, list: 4, lastHead: { info: head3Info, bytes: head3 }, lastSequence: 2, now },
+    { name: 'consistency-hash-flipped', proof: { ...valid, consistency: flip(valid.consistency, 0) }, list: 4, lastHead: { info: head3Info, bytes: head3 }, lastSequence: 2, now },
+    { name: 'leaf-of-another-version', proof: lookup(2, head7, size, 3), list: 4, lastHead: { info: head3Info, bytes: head3 }, now },
+    { name: 'lower-sequence', proof: lookup(2, head7, size, 3), list: 2, lastHead: { info: head3Info, bytes: head3 }, lastSequence: 3, now },
+    { name: 'smaller-tree', proof: lookup(2, head3, 3, undefined), list: 2, lastHead: { info: head7Info, bytes: head7 }, now },
+    { name: 'same-size-other-root', proof: lookup(4, head7, size, undefined), list: 4, lastHead: { info: forkInfo, bytes: forkHead7 }, now },
+    { name: 'head-stale', proof: lookup(4, head7, size, undefined), list: 4, now: VECTOR_TIME + DAY + 1 },
+    { name: 'head-unknown-key-id', proof: { ...valid, signedTreeHead: headOf(size, VECTOR_TIME, headKey, 2) }, list: 4, lastHead: { info: head3Info, bytes: head3 }, now },
+  ];
+  const outcome = (c: Check): string => {
+    const ctx: KeyLookupContext = {
+      trust,
+      relayId,
+      now: c.now,
+      ...(c.lastHead ? { lastHead: c.lastHead.info } : {}),
+      ...(c.lastSequence !== undefined ? { lastSequence: c.lastSequence } : {}),
+    };
+    try {
+      verifyKeyLookup(c.proof, listOf(c.list), ctx);
+      return 'ok';
+    } catch (e) {
+      if (isProtocolError(e)) return e.code;
+      throw e;
+    }
+  };
+  return {
+    description:
+      'Key transparency (docs/protocol.md §26): seven device-list changes of three accounts appended to an RFC 9162 log; every leaf, leaf hash and root; two signed tree heads; inclusion and consistency proofs; ten lookup checks with the code each must give.',
+    rng: log.json(),
+    inputs: { vectorTime: VECTOR_TIME, keyId, now, changes: changes.map(([a, version]) => ({ account: names[a]!, version })) },
+    outputs: {
+      relay: { relayId: hex(relayId), treeHeadPublicKey: hex(headKey.publicKey) },
+      accounts: accounts.map((a) => ({
+        name: a.name,
+        accountId: hex(a.accountId),
+        accountPublicKey: hex(a.accountKey.publicKey),
+        accountKeyHash: hex(ktAccountKeyHash(a.accountKey.publicKey)),
+        identityDhPublic: hex(a.entry.identityDhKey),
+        identitySigningPublic: hex(a.entry.identitySigningKey),
+        capabilities: a.entry.capabilities,
+        addedAt: a.entry.addedAt,
+      })),
+      leaves,
+      roots: Array.from({ length: size + 1 }, (_, n) => ({ size: n, root: hex(tree.root(n)) })),
+      heads: [
+        { treeSize: 3, timestamp: VECTOR_TIME - 4 * HOUR, ...(headJson(head3) as object) },
+        { treeSize: size, timestamp: VECTOR_TIME, ...(headJson(head7) as object) },
+      ],
+      inclusion: [
+        ...Array.from({ length: size }, (_, index) => ({ index, treeSize: size, proof: tree.inclusionProof(index).map(hex) })),
+        { index: 2, treeSize: 3, proof: tree.inclusionProof(2, 3).map(hex) },
+        { index: 4, treeSize: 5, proof: tree.inclusionProof(4, 5).map(hex) },
+      ],
+      consistency: [
+        ...Array.from({ length: size }, (_, i) => ({ size1: i + 1, size2: size, proof: tree.consistencyProof(i + 1).map(hex) })),
+        { size1: 2, size2: 3, proof: tree.consistencyProof(2, 3).map(hex) },
+        { size1: 3, size2: 5, proof: tree.consistencyProof(3, 5).map(hex) },
+      ],
+      forkedHead: hex(forkHead7),
+      checks: checks.map((c) => ({
+        name: c.name,
+        now: c.now,
+        lastHead: c.lastHead ? hex(c.lastHead.bytes) : null,
+        lastSequence: c.lastSequence ?? null,
+        list: hex(lists[c.list]!.signed),
+        listAccount: accounts[lists[c.list]!.account]!.name,
+        signedTreeHead: hex(c.proof.signedTreeHead),
+        leafIndex: c.proof.leafIndex,
+        leaf: hex(c.proof.leaf),
+        inclusion: c.proof.inclusion.map(hex),
+        consistency: c.proof.consistency.map(hex),
+        expect: outcome(c),
+      })),
+    },
   };
 }
 

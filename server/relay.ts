@@ -25,6 +25,7 @@ import { PrekeyService } from './core/prekeys.js';
 import { ProfileService } from './core/profiles.js';
 import { SealedService } from './core/sealed.js';
 import { ProvisioningService } from './core/provisioning.js';
+import { TransparencyLog } from './transparency/log.js';
 import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
@@ -146,6 +147,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const profiles = new ProfileService(ctx);
   const sealed = new SealedService(ctx, mailboxes);
   const provisioning = new ProvisioningService(ctx);
+  const transparency = new TransparencyLog(store, identity, clock);
   const l = limits.config;
   const attachments = new AttachmentService(ctx, {
     dataDir,
@@ -166,7 +168,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   await backups.init();
 
   const state: HttpState = { draining: false, writable: () => health.writable };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, backups, provisioning, sealed }, state, options.metrics);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, backups, provisioning, sealed, transparency }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
   const server: Server = createServer(app);

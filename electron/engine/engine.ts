@@ -43,6 +43,8 @@ import { argon2idInWorker, DEFAULT_ARGON2_PARAMS } from './keys/argon2.js';
 import { RelayClientError } from './relay/errors.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, fetchWellKnown, restCall } from './relay/rest.js';
 import { getAccount, insertAccount, type LocalAccount } from './db/account.js';
+import { announceList } from './db/transparency.js';
+import { sha256 } from '../../shared/crypto/sha256.js';
 import { setDeviceName } from './db/device-names.js';
 import { lastActiveDays, ownDeviceViews, removeDevice, renameDevice } from './account/device-management.js';
 import { queueDeviceNames } from './messaging/own-devices.js';
@@ -704,6 +706,8 @@ export class Engine {
         };
         db.writer.transaction(() => {
           insertAccount(db.writer, account);
+          // The list the primary provisioned this device with is announced by it (ADR 0034).
+          announceList(db.writer, sha256(account.deviceList.signed), account.deviceList.version, now);
           importAccountState(db.writer, state, now);
           setDeviceName(db.writer, account.deviceId, deviceName, now);
           createOwnProfile(db.writer, { displayName: state.username, rng: this.#rng, now });

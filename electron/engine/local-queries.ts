@@ -21,6 +21,7 @@ import { getContactProfile } from './db/profiles.js';
 import { getMessage, markReadUpTo, readPage, relayTimeOf, unreadCount, type MessageRecord } from './db/messages.js';
 import { queueReceipt } from './db/receipts.js';
 import { readSettings } from './db/settings.js';
+import { ktAccount } from './db/transparency.js';
 import { EngineError } from './errors.js';
 import type { Messaging } from './messaging/messaging.js';
 import { accountIdOf, contactIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf, safetyNumberView, UNKNOWN_PRESENCE } from './views.js';
@@ -67,7 +68,8 @@ export class LocalQueries {
   }
 
   getSafetyNumber(req: RequestOf<'contacts:getSafetyNumber'>): SafetyNumberView {
-    return safetyNumberView(this.#ctx.open().account, this.#contact(req.contactId));
+    const contact = this.#contact(req.contactId);
+    return safetyNumberView(this.#ctx.open().account, contact, ktAccount(this.#ctx.open().db.reader, contact.accountId));
   }
 
   /**

@@ -88,8 +88,8 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
     kind: m.kind,
     direction: m.direction,
     senderId: own ? null : contactIdOf(m.senderAccountId),
-    // Own device notices carry the device's name (ADR 0027); other notices have no body.
-    body: m.kind === 'text' || m.kind === 'attachment' || m.kind === 'device-linked' || m.kind === 'device-removed' ? m.body : null,
+    // Own device notices carry the device's name (ADR 0027), key-transparency alerts what failed (ADR 0034); other notices have no body.
+    body: m.kind === 'text' || m.kind === 'attachment' || m.kind === 'device-linked' || m.kind === 'device-removed' || m.kind === 'transparency-alert' ? m.body : null,
     sentAt: m.sentAt,
     receivedAt: m.receivedAt,
     displayAt: m.displayAt,
@@ -141,7 +141,7 @@ export function conversationView(r: ConversationListRow, presence: Presence, now
   };
 }
 
-export function safetyNumberView(account: LocalAccount, contact: ContactRecord): SafetyNumberView {
+export function safetyNumberView(account: LocalAccount, contact: ContactRecord, transparency: { readonly status: 'match' | 'failed'; readonly problem: string | null } | undefined): SafetyNumberView {
   const number = safetyNumber(
     { accountId: account.accountId, accountKey: account.accountPublicKey },
     { accountId: contact.accountId, accountKey: contact.accountKey },
@@ -154,6 +154,8 @@ export function safetyNumberView(account: LocalAccount, contact: ContactRecord):
     groups: formatSafetyNumber(number.digits),
     qrPayload: toBase64Url(number.qrPayload),
     verified: contact.verified,
+    transparency: transparency?.status ?? 'unchecked',
+    transparencyProblem: transparency?.status === 'failed' ? transparency.problem : null,
     contactDevices: devices(contact.deviceList.signed),
     ownDevices: devices(account.deviceList.signed),
   };

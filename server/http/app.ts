@@ -67,7 +67,9 @@ import {
   SealedMultiSendRequestSchema,
   SealedSendRequestSchema,
 } from '../../shared/wire/sealed.js';
-import { MAX_SENDER_CERTIFICATE_LIFETIME_MS } from '../../shared/protocol/constants.js';
+import { KT_MAX_HEAD_AGE_MS, MAX_SENDER_CERTIFICATE_LIFETIME_MS } from '../../shared/protocol/constants.js';
+import { KT_TREE_SIZE_HEADER } from '../../shared/wire/transparency.js';
+import { TREE_HEAD_KEY_ID, type TransparencyLog } from '../transparency/log.js';
 import { WIRE_VERSION } from '../../shared/wire/version.js';
 import {
   MAX_CLIENT_FRAME_BYTES,
@@ -91,9 +93,10 @@ import type { ProfileService } from '../core/profiles.js';
 import { CERTIFICATE_KEY_ID, type SealedService } from '../core/sealed.js';
 import type { ProvisioningCredential, ProvisioningService } from '../core/provisioning.js';
 import { parseOrThrow } from '../core/validation.js';
+import type { AccountRecord } from '../store/store.js';
 import { addressKey } from '../limits/address.js';
 import { metricsAuthorizer, type MetricsOptions } from './metrics-endpoint.js';
-import { accountJson, bundleJson } from './serialize.js';
+import { accountJson, bundleJson, transparencyJson } from './serialize.js';
 
 export type HttpServices = {
   readonly auth: AuthService;
@@ -107,6 +110,7 @@ export type HttpServices = {
   readonly profiles: ProfileService;
   readonly provisioning: ProvisioningService;
   readonly sealed: SealedService;
+  readonly transparency: TransparencyLog;
 };
 
 export type HttpState = {
@@ -157,6 +161,23 @@ function param<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw new RelayError('MALFORMED', 'invalid path parameter');
   return result.data;
+}
+
+/** A non-negative decimal integer path parameter (tree sizes, leaf indexes). */
+function sizeParam(value: unknown): number {
+  if (typeof value !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(value) || !Number.isSafeInteger(Number(value))) throw new RelayError('MALFORMED', 'invalid path parameter');
+  return Number(value);
+}
+
+/** The tree size a lookup's client last saw (`Parley-Tree-Size`), if it sent one. */
+function treeSizeSeen(req: Request): number | undefined {
+  const value = req.get(KT_TREE_SIZE_HEADER);
+  if (value === undefined) return undefined;
+  try {
+    return sizeParam(value);
+  } catch {
+    throw new RelayError('MALFORMED', `invalid ${KT_TREE_SIZE_HEADER} header`);
+  }
 }
 
 export function device(res: Response): AuthenticatedDevice {
@@ -296,6 +317,7 @@ export function createHttpApp(
         maxMultiRecipients: MAX_SEALED_MULTI_RECIPIENTS,
         maxMultiUploadBytes: MAX_SEALED_MULTI_UPLOAD_BYTES,
       },
+      transparency: { treeHeadKeyId: TREE_HEAD_KEY_ID, maxHeadAgeMs: KT_MAX_HEAD_AGE_MS },
     });
   });
 
@@ -340,13 +362,18 @@ export function createHttpApp(
     await services.accounts.unregisterDevice(device(res));
     res.status(204).end();
   });
+  // Every lookup of a list carries its key-transparency proofs (docs/protocol.md §26.5).
+  const withProofs = async (req: Request, account: AccountRecord) => ({
+    ...accountJson(account),
+    transparency: transparencyJson(await services.transparency.forList(account.accountId, account.deviceListVersion, treeSizeSeen(req))),
+  });
   route('lookupAccount', requireAuth, async (req, res) => {
-    res.json(accountJson(await services.accounts.lookup(device(res), param(AccountIdSchema, req.params.accountId))));
+    res.json(await withProofs(req, await services.accounts.lookup(device(res), param(AccountIdSchema, req.params.accountId))));
   });
   route('lookupUsername', requireAuth, async (req, res) => {
     const raw = req.params.username;
     if (typeof raw !== 'string') throw new RelayError('MALFORMED', 'invalid path parameter');
-    res.json(accountJson(await services.accounts.lookupUsername(device(res), raw)));
+    res.json(await withProofs(req, await services.accounts.lookupUsername(device(res), raw)));
   });
 
   // ── Prekeys ──
@@ -356,10 +383,17 @@ export function createHttpApp(
   route('prekeyCounts', requireAuth, async (_req, res) => {
     res.json(await services.prekeys.counts(device(res)));
   });
+  /** Bundles come with the list they must match and its proofs (read after the claim: the newest list). */
+  const listProofs = async (req: Request, accountId: Uint8Array) => {
+    const account = await ctx.store.getAccount(accountId);
+    if (!account) return {};
+    const { deviceList, transparency } = await withProofs(req, account);
+    return { deviceList, transparency };
+  };
   route('bundles', requireAuth, async (req, res) => {
     const target = param(AccountIdSchema, req.params.accountId);
     const bundles = await services.prekeys.bundles(clientAddress(req), device(res), target);
-    res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson) });
+    res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson), ...(await listProofs(req, target)) });
   });
   route('deviceBundle', requireAuth, async (req, res) => {
     const target = param(AccountIdSchema, req.params.accountId);
@@ -367,7 +401,29 @@ export function createHttpApp(
     if (typeof deviceIdText !== 'string' || !/^[1-9][0-9]{0,9}$/.test(deviceIdText)) throw new RelayError('MALFORMED', 'invalid device id');
     const deviceId = param(DeviceIdSchema, Number(deviceIdText));
     const bundles = await services.prekeys.bundles(clientAddress(req), device(res), target, deviceId);
-    res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson) });
+    res.json({ accountId: toBase64Url(target), bundles: bundles.map(bundleJson), ...(await listProofs(req, target)) });
+  });
+
+  // ── Key transparency: public, read-only (anyone may audit the log) ──
+  route('ktHead', async (req, res) => {
+    const { head, consistency } = await services.transparency.headSince(sizeParam(req.params.since));
+    res.json({ head: toBase64Url(head.bytes), consistency: consistency.map(toBase64Url) });
+  });
+  route('ktLeaves', async (req, res) => {
+    const page = await services.transparency.leaves(sizeParam(req.params.start));
+    res.json({ start: page.start, treeSize: page.treeSize, range: page.range.map(toBase64Url), leaves: page.leaves.map(toBase64Url) });
+  });
+  route('ktInclusion', async (req, res) => {
+    const index = sizeParam(req.params.index);
+    const treeSize = sizeParam(req.params.size);
+    const p = await services.transparency.inclusion(index, treeSize);
+    res.json({ index, treeSize, leaf: toBase64Url(p.leaf), leafHash: toBase64Url(p.leafHash), root: toBase64Url(p.root), proof: p.proof.map(toBase64Url) });
+  });
+  route('ktConsistency', async (req, res) => {
+    const from = sizeParam(req.params.from);
+    const to = sizeParam(req.params.to);
+    const p = await services.transparency.consistency(from, to);
+    res.json({ from, to, root1: toBase64Url(p.root1), root2: toBase64Url(p.root2), proof: p.proof.map(toBase64Url) });
   });
 
   // ── Messages ──

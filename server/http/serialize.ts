@@ -3,6 +3,7 @@
  */
 import { toBase64Url } from '../../shared/crypto/bytes.js';
 import type { AccountRecord, ClaimedBundle, SignedPrekeyRecord } from '../store/store.js';
+import type { LookupTransparency } from '../transparency/log.js';
 
 const b64 = toBase64Url;
 
@@ -23,4 +24,8 @@ export function bundleJson(bundle: ClaimedBundle) {
     ...(bundle.oneTimePrekey && { oneTimePrekey: { keyId: bundle.oneTimePrekey.keyId, publicKey: b64(bundle.oneTimePrekey.publicKey) } }),
     ...(bundle.kemPrekey && { kemPrekey: { ...signedPrekeyJson(bundle.kemPrekey), lastResort: bundle.kemPrekey.lastResort } }),
   };
+}
+
+export function transparencyJson(t: LookupTransparency) {
+  return { head: b64(t.head), leafIndex: t.leafIndex, leaf: b64(t.leaf), inclusion: t.inclusion.map(b64), consistency: t.consistency.map(b64) };
 }

@@ -20,6 +20,7 @@ import { prekeyStore } from './aggregates/prekeys.js';
 import { profileStore } from './aggregates/profiles.js';
 import { provisioningStore } from './aggregates/provisioning.js';
 import { sweepStore } from './aggregates/sweep.js';
+import { transparencyStore } from './aggregates/transparency.js';
 import type { Database } from './schema.js';
 import type { RelayStore, StoreLifecycle } from './store.js';
 
@@ -70,5 +71,6 @@ export function kyselyRelayStore(options: KyselyStoreOptions): RelayStore {
     attachmentStore(ctx),
     provisioningStore(ctx),
     backupStore(ctx),
+    transparencyStore(ctx),
   );
 }

@@ -120,6 +120,12 @@ export type BackupsTable = {
 };
 /** A single-use challenge for one backup request. */
 export type BackupChallengesTable = { nonce: Bytes; backup_id: Bytes; expires_at: number };
+/** The key-transparency sequencer (docs/protocol.md §26, migration 0008): one row, id 1. */
+export type KtLogTable = { id: number; tree_size: number; root_hash: Bytes };
+/** A log leaf (§26.2) by index; account id and sequence repeat its fields for lookups. */
+export type KtLeavesTable = { leaf_index: number; account_id: Bytes; sequence: number; leaf: Bytes };
+/** The hash of a perfect node of the log by its flat id (perfectNodeId); never changes once written. */
+export type KtNodesTable = { node_id: number; hash: Bytes };
 
 export type Database = {
   accounts: AccountsTable;
@@ -143,4 +149,7 @@ export type Database = {
   provisioning_messages: ProvisioningMessagesTable;
   backups: BackupsTable;
   backup_challenges: BackupChallengesTable;
+  kt_log: KtLogTable;
+  kt_leaves: KtLeavesTable;
+  kt_nodes: KtNodesTable;
 };

@@ -409,6 +409,22 @@ export type BackupStore = {
   liveBackupGenerations(pairs: readonly { readonly backupId: Uint8Array; readonly generation: Uint8Array }[]): Promise<boolean[]>;
 };
 
+/**
+ * The key-transparency log (aggregates/transparency.ts, docs/protocol.md §26). Appends happen inside
+ * createAccount and replaceDeviceList (every stored list is logged in its own transaction); these
+ * are the reads.
+ */
+export type TransparencyStore = {
+  /** The log's current size and root (the empty tree: size 0, SHA-256 of nothing). */
+  ktHead(): Promise<{ readonly treeSize: number; readonly rootHash: Uint8Array }>;
+  /** The leaf logged for an account's list version (its index and 112 bytes), if any. */
+  ktLeafOf(accountId: Uint8Array, sequence: number): Promise<{ readonly index: number; readonly leaf: Uint8Array } | undefined>;
+  /** Up to `limit` leaves from index `start` on, in order. */
+  ktLeaves(start: number, limit: number): Promise<{ readonly index: number; readonly leaf: Uint8Array }[]>;
+  /** The hashes of these perfect nodes, in the same order (each must exist: a node of the current tree). */
+  ktNodes(nodes: readonly { readonly level: number; readonly index: number }[]): Promise<Uint8Array[]>;
+};
+
 export type RelayStore = StoreLifecycle &
   AccountStore &
   AuthStore &
@@ -419,4 +435,5 @@ export type RelayStore = StoreLifecycle &
   SweepStore &
   AttachmentStore &
   ProvisioningStore &
-  BackupStore;
+  BackupStore &
+  TransparencyStore;

@@ -41,6 +41,8 @@ export const API_ERROR_CODES = [
   'NOT_RETRYABLE',
   /** A contact's device list failed verification (bad signature, rollback, conflicting version). */
   'UNTRUSTED_DEVICE_LIST',
+  /** The relay's public key log did not confirm the device list it served (a proof failed, a stale or inconsistent head): nothing was stored (ADR 0034). */
+  'KEY_TRANSPARENCY_FAILED',
   /** The relay could not be reached; queued work is kept and retried. */
   'RELAY_UNAVAILABLE',
   /** The relay refused for rate; try again later. */

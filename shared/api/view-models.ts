@@ -280,6 +280,13 @@ export const SafetyNumberViewSchema = z.strictObject({
   /** version ‖ local fingerprint ‖ remote fingerprint, base64url (public data, for a QR code). */
   qrPayload: z.string(),
   verified: z.boolean(),
+  /**
+   * Key transparency (ADR 0034): `match` — the contact's current keys were proven in the relay's
+   * public log; `failed` — the last check failed (`transparencyProblem` says how); `unchecked` — not
+   * checked yet (a relay without a log, or before the first lookup).
+   */
+  transparency: z.enum(['match', 'failed', 'unchecked']),
+  transparencyProblem: z.string().max(64).nullable(),
   contactDevices: z.array(DeviceFingerprintSchema),
   ownDevices: z.array(DeviceFingerprintSchema),
 });
@@ -300,6 +307,9 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * deleted" where a message deleted for everyone was (no body).
  */
 /*
+ * transparency-alert: the relay's public key log did not confirm a list (body `proof-failed` or
+ * `split-view`, in that contact's conversation or the note to self) or shows a change to this
+ * account's devices that its devices did not make (body `unannounced`, note to self) — ADR 0034.
  * device-linked / device-removed: in the note to self, a change to this account's device list that
  * this device did not make (body: the device's name, or null when unknown). contact-devices-changed:
  * in a contact's conversation, their list gained or lost a device (no body) — ADR 0027.
@@ -316,6 +326,7 @@ export const MESSAGE_KINDS = [
   'contact-devices-changed',
   'timer-changed',
   'deleted',
+  'transparency-alert',
 ] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;

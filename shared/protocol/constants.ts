@@ -185,6 +185,23 @@ export const BACKUP_ARGON2_BOUNDS = {
 export const MAX_BACKUP_ACCOUNT_BYTES = 16 * 1024 * 1024;
 /** One messages section (a §22 archive); a writer starts a new one well before this. */
 export const MAX_BACKUP_MESSAGES_SECTION_BYTES = 16 * 1024 * 1024;
+// ── Key transparency (§3.10, docs/protocol.md §26) ────────────────────────────
+/** SHA-256 output: leaf, node and root hashes of the log (RFC 9162 with SHA-256). */
+export const KT_HASH_LENGTH = 32;
+/** "Parley_v1_KTLeaf" ‖ account id ‖ u64 sequence ‖ H(account key) ‖ H(signed list) ‖ u64 relay time. */
+export const KT_LEAF_LENGTH = 16 + 16 + 8 + 32 + 32 + 8;
+/** Version byte of a signed tree head. */
+export const KT_HEAD_VERSION = 1;
+/** u8 version ‖ relay id ‖ u64 tree size ‖ root hash ‖ u64 timestamp ‖ u32 key id (the signed part). */
+export const SIGNED_TREE_HEAD_BODY_LENGTH = 1 + 16 + 8 + 32 + 8 + 4;
+/** The body and its Ed25519 signature. */
+export const SIGNED_TREE_HEAD_LENGTH = SIGNED_TREE_HEAD_BODY_LENGTH + 64;
+/** A client refuses a head older than this (DESIGN §3.10). */
+export const KT_MAX_HEAD_AGE_MS = 24 * 3600_000;
+/** A head dated further ahead of the client's clock is refused: it would stay "fresh" too long. */
+export const KT_MAX_HEAD_FUTURE_MS = 3600_000;
+/** More hashes than any proof in a log of 2⁵³ leaves needs (inclusion ≤ 53, consistency ≤ 2·53). */
+export const KT_MAX_PROOF_LENGTH = 128;
 
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
@@ -229,6 +246,8 @@ export const Label = {
   BackupPassphraseWrap: 'Parley_v1_BackupPassphraseWrap',
   BackupContent: 'Parley_v1_BackupContent',
   BackupKeyCommit: 'Parley_v1_BackupKeyCommit',
+  KtLeaf: 'Parley_v1_KTLeaf',
+  KtTreeHead: 'Parley_v1_KTTreeHead',
 } as const;
 export type LabelName = keyof typeof Label;
 

@@ -83,7 +83,19 @@ export type ProtocolErrorCode =
   /** A backup whose header MAC or a content segment does not authenticate: changed, or cut inside a segment. */
   | 'BACKUP_TAMPERED'
   /** Argon2id parameters outside DESIGN §3.9's bounds, refused before Argon2id runs. */
-  | 'BACKUP_PARAMS_OUT_OF_BOUNDS';
+  | 'BACKUP_PARAMS_OUT_OF_BOUNDS'
+  /** A tree head that does not verify: unknown key id, bad signature, another relay's, or dated too far in the future. */
+  | 'KT_HEAD_INVALID'
+  /** A tree head older than KT_MAX_HEAD_AGE_MS (24 h). */
+  | 'KT_HEAD_STALE'
+  /** A tree smaller than one already seen, or an account's sequence lower than one already accepted. */
+  | 'KT_ROLLBACK'
+  /** An inclusion or consistency proof that does not verify. */
+  | 'KT_PROOF_INVALID'
+  /** A log leaf that is not the leaf of the device list the relay returned with it. */
+  | 'KT_LEAF_MISMATCH'
+  /** Two signed heads of one relay that no single append-only log can have (same size, different roots). */
+  | 'KT_SPLIT_VIEW';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

@@ -24,3 +24,4 @@ export * from './safety-number.js';
 export * from './sealed-sender.js';
 export * from './session.js';
 export * from './session-record.js';
+export * from './transparency.js';

@@ -14,6 +14,7 @@ export * from './primitives.js';
 export * from './provisioning.js';
 export * from './rest.js';
 export * from './sealed.js';
+export * from './transparency.js';
 export * from './username.js';
 export * from './version.js';
 export * from './wire-size.js';

@@ -9,6 +9,7 @@ import { BackupLimitsSchema } from './backup.js';
 import { z } from 'zod';
 import { AttachmentLimitsSchema } from './attachments.js';
 import { SealedAnnouncementSchema } from './sealed.js';
+import { KeyTransparencySchema, TransparencyAnnouncementSchema } from './transparency.js';
 import {
   CHALLENGE_NONCE_LENGTH,
   MAX_CONTACTS,
@@ -119,6 +120,8 @@ export const WellKnownSchema = z.object({
   sealed: SealedAnnouncementSchema.optional(),
   /** Backups (backup.ts, docs/protocol.md §25.8); absent on a relay without them. */
   backups: BackupLimitsSchema.optional(),
+  /** Key transparency (transparency.ts); absent on a relay without it. */
+  transparency: TransparencyAnnouncementSchema.optional(),
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 
@@ -179,6 +182,8 @@ export const AccountResponseSchema = z.object({
   accountId: AccountIdSchema,
   accountKey: Ed25519PublicKeySchema,
   deviceList: DeviceListBytesSchema,
+  /** Key transparency (§26.5): proofs for this list; absent only from relays before issue 19. */
+  transparency: KeyTransparencySchema.optional(),
 });
 export type AccountResponse = z.output<typeof AccountResponseSchema>;
 
@@ -229,6 +234,9 @@ export type Bundle = z.output<typeof BundleSchema>;
 export const BundlesResponseSchema = z.object({
   accountId: AccountIdSchema,
   bundles: z.array(BundleSchema).max(MAX_DEVICES_PER_ACCOUNT),
+  /** The account's current signed list, which the bundles must match, and its proofs (§26.5); absent only from relays before issue 19. */
+  deviceList: DeviceListBytesSchema.optional(),
+  transparency: KeyTransparencySchema.optional(),
 });
 export type BundlesResponse = z.output<typeof BundlesResponseSchema>;
 
@@ -308,6 +316,10 @@ export const ROUTES = {
   joinProvisioningChannel: { method: 'POST', path: '/v1/provisioning/join' },
   sendProvisioningMessage: { method: 'POST', path: '/v1/provisioning/channels/:channelId/messages' },
   provisioningInbox: { method: 'GET', path: '/v1/provisioning/channels/:channelId/messages/:after' },
+  ktHead: { method: 'GET', path: '/v1/transparency/head/:since' },
+  ktLeaves: { method: 'GET', path: '/v1/transparency/leaves/:start' },
+  ktInclusion: { method: 'GET', path: '/v1/transparency/inclusion/:index/:size' },
+  ktConsistency: { method: 'GET', path: '/v1/transparency/consistency/:from/:to' },
   wellKnown: { method: 'GET', path: '/.well-known/parley' },
   health: { method: 'GET', path: '/healthz' },
   metrics: { method: 'GET', path: '/metrics' },

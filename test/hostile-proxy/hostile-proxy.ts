@@ -54,7 +54,13 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { fromBase64Url, fromHex, toBase64Url, toHex } from '../../shared/crypto/bytes.js';
 
 /** An account lookup answer (GET /v1/usernames/:name, GET /v1/accounts/:id), base64url fields. */
-export type AccountAnswer = { accountId: string; accountKey: string; deviceList: string };
+export type AccountAnswer = {
+  accountId: string;
+  accountKey: string;
+  deviceList: string;
+  /** Key-transparency proofs (docs/protocol.md §26.6), passed through unless a rule rewrites them. */
+  transparency?: { head: string; leafIndex: number; leaf: string; inclusion: string[]; consistency: string[] };
+};
 /** A bundles answer (GET /v1/prekeys/:accountId[/:deviceId]), as the relay sends it. */
 export type BundlesAnswer = { accountId: string; bundles: Record<string, unknown>[] };
 

@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../shared/crypto/bytes.js';
 import { MAX_ENCRYPTED_PROFILE_BYTES } from '../../shared/protocol/constants.js';
+import { EMPTY_TREE_ROOT, inclusionProofRanges, ktLeafFor, MemoryMerkleTree, parseKtLeaf, perfectNodesOf } from '../../shared/protocol/transparency.js';
 import { deterministicRng } from '../../shared/testing/deterministic-rng.js';
 import { StoreLockedError } from '../../server/store/sqlite.js';
 import type { DeviceKeys, RelayStore, SendItem } from '../../server/store/store.js';
@@ -795,6 +796,72 @@ export function relayStoreSuite(backend: StoreBackend): void {
       store = await reopen();
       expect((await store.readMailbox(bob.devices[0]!.deviceKey, 0, 10)).envelopes).toHaveLength(1);
       expect((await store.getAccount(bob.accountId))?.username).toBe(bob.username);
+    });
+
+    describe('key-transparency log', () => {
+      /** The log as the store holds it, rebuilt from its leaves in index order. */
+      async function rebuilt(): Promise<{ tree: MemoryMerkleTree; leaves: Uint8Array[] }> {
+        const rows = await store.ktLeaves(0, 10_000);
+        rows.forEach((r, i) => expect(r.index).toBe(i));
+        const tree = new MemoryMerkleTree();
+        for (const r of rows) tree.append(r.leaf);
+        return { tree, leaves: rows.map((r) => r.leaf) };
+      }
+
+      it('registration and every list replacement append the list\'s leaf; a refused registration or a lost compare-and-swap appends nothing', async () => {
+        expect(await store.ktHead()).toEqual({ treeSize: 0, rootHash: EMPTY_TREE_ROOT });
+        const a = await account([1, 2]);
+        const stored = (await store.getAccount(a.accountId))!;
+        const base = { accountKey: rng(32), deviceList: rng(10), deviceListVersion: 1, prekeys: {}, now: NOW, device: device(1) };
+        expect((await store.createAccount({ ...base, accountId: rng(16), username: a.username })).status).toBe('username-taken');
+        const args = { accountId: a.accountId, deviceList: rng(90), devices: a.keys, now: NOW + 7 };
+        expect((await store.replaceDeviceList({ ...args, expectedVersion: 1, version: 3 })).status).toBe('conflict');
+        expect((await store.replaceDeviceList({ ...args, expectedVersion: 2, version: 3 })).status).toBe('replaced');
+
+        const { tree, leaves } = await rebuilt();
+        expect(leaves).toHaveLength(3);
+        expect(leaves.map((l) => parseKtLeaf(l).sequence)).toEqual([1, 2, 3]);
+        // The current list's leaf is exactly the §26.2 leaf of its bytes, version and account key.
+        const third = await store.ktLeafOf(a.accountId, 3);
+        expect(third?.index).toBe(2);
+        expect(parseKtLeaf(third!.leaf)).toEqual(
+          ktLeafFor({ accountId: a.accountId, version: 3, accountPublicKey: stored.accountKey, signedDeviceList: args.deviceList, relayTime: NOW + 7 }),
+        );
+        expect(await store.ktLeafOf(a.accountId, 4)).toBeUndefined();
+        expect(await store.ktHead()).toEqual({ treeSize: 3, rootHash: tree.root() });
+        // Stored perfect nodes are the tree's; proofs built from them verify.
+        const ranges = inclusionProofRanges(1, 3);
+        const nodes = ranges.flatMap((r) => perfectNodesOf(r));
+        expect(await store.ktNodes(nodes)).toEqual(nodes.map((n) => tree.node(n)));
+        await expect(store.ktNodes([{ level: 2, index: 0 }])).rejects.toThrow(/missing/);
+      });
+
+      it('concurrent registrations and list replacements of many accounts get dense indexes, one leaf each, and the root of their leaves', async () => {
+        const accounts = await Promise.all(Array.from({ length: 6 }, () => account([1])));
+        const base = { accountKey: rng(32), deviceList: rng(10), deviceListVersion: 1, prekeys: {}, now: NOW };
+        const results = await Promise.all([
+          ...accounts.map((a) => store.replaceDeviceList({ accountId: a.accountId, expectedVersion: 1, deviceList: rng(60), version: 2, devices: a.keys, now: NOW })),
+          ...Array.from({ length: 6 }, (_, i) => store.createAccount({ ...base, accountId: rng(16), username: `kt${i}`, device: device(1) })),
+        ]);
+        expect(results.every((r) => r.status === 'replaced' || r.status === 'created')).toBe(true);
+        const { tree, leaves } = await rebuilt();
+        expect(leaves).toHaveLength(18);
+        expect(await store.ktHead()).toEqual({ treeSize: 18, rootHash: tree.root() });
+        for (const a of accounts) expect((await store.ktLeafOf(a.accountId, 2))?.leaf).toBeDefined();
+        // Every perfect node of the 18-leaf tree is stored with the right hash.
+        const all = [0, 1, 2, 3, 4].flatMap((level) => Array.from({ length: Math.floor(18 / 2 ** level) }, (_, index) => ({ level, index })));
+        expect(await store.ktNodes(all)).toEqual(all.map((n) => tree.node(n)));
+      });
+
+      it('the log survives a reopen and keeps appending after it', async () => {
+        const a = await account([1]);
+        await store.close();
+        store = await reopen();
+        const keys = a.keys;
+        expect((await store.replaceDeviceList({ accountId: a.accountId, expectedVersion: 1, deviceList: rng(40), version: 2, devices: keys, now: NOW })).status).toBe('replaced');
+        const { tree } = await rebuilt();
+        expect(await store.ktHead()).toEqual({ treeSize: 2, rootHash: tree.root() });
+      });
     });
 
     if (backend.exclusive) {

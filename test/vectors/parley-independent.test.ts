@@ -5,8 +5,9 @@
  * encodings, device lists (signature, account id, freshness, re-sign), prekey signatures and bundle
  * checks, PQXDH/X3DH, session ids, the Double Ratchet, padding, message and state layouts, the
  * signed and padded decryption error (its signature checked under the reporter's device key),
- * safety numbers, attachments, encrypted profiles, sealed sender and backups (§25; the BIP39 English
- * word list is imported as data) are all re-implemented here from the document's sections (cited as §n). Each test
+ * safety numbers, attachments, encrypted profiles, sealed sender, backups (§25; the BIP39
+ * English word list is imported as data) and key transparency (§26) are all re-implemented here from the
+ * document's sections (cited as §n). Each test
  * asserts how many vectors and cases it checked.
  *
  * Happy paths only, plus the checks the vectors exercise (bundle checks, device-list verification,
@@ -2099,6 +2100,241 @@ function u8s(...b: number[]): Uint8Array {
 }
 
 // ── §22 History archive ─────────────────────────────────────────────────────
+
+describe('Key transparency, recomputed from docs/protocol.md §26', () => {
+  const H = (...parts: Uint8Array[]): Uint8Array => sha256(cat(...parts));
+  const leafHash = (d: Uint8Array): Uint8Array => H(u8(0x00), d);
+  const nodeHash = (l: Uint8Array, r: Uint8Array): Uint8Array => H(u8(0x01), l, r);
+  const largestPow2Below = (n: number): number => {
+    let k = 1;
+    while (k * 2 < n) k *= 2;
+    return k;
+  };
+  const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+  // §26.1 MTH, §26.4 PATH and SUBPROOF, straight from their recursive definitions.
+  const mth = (D: readonly Uint8Array[]): Uint8Array => {
+    if (D.length === 0) return H();
+    if (D.length === 1) return leafHash(D[0]!);
+    const k = largestPow2Below(D.length);
+    return nodeHash(mth(D.slice(0, k)), mth(D.slice(k)));
+  };
+  const path = (m: number, D: readonly Uint8Array[]): Uint8Array[] => {
+    if (D.length <= 1) return [];
+    const k = largestPow2Below(D.length);
+    return m < k ? [...path(m, D.slice(0, k)), mth(D.slice(k))] : [...path(m - k, D.slice(k)), mth(D.slice(0, k))];
+  };
+  const subproof = (m: number, D: readonly Uint8Array[], b: boolean): Uint8Array[] => {
+    if (m === D.length) return b ? [] : [mth(D)];
+    const k = largestPow2Below(D.length);
+    return m <= k ? [...subproof(m, D.slice(0, k), b), mth(D.slice(k))] : [...subproof(m - k, D.slice(k), false), mth(D.slice(0, k))];
+  };
+  // §26.4 verification, as the prose says it.
+  function verifyInclusion(m: number, n: number, lh: Uint8Array, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+    if (proof.length > 128 || proof.some((p) => p.length !== 32) || m >= n || lh.length !== 32) return false;
+    let fn = m;
+    let sn = n - 1;
+    let r = lh;
+    for (const p of proof) {
+      if (sn === 0) return false;
+      if (fn % 2 === 1 || fn === sn) {
+        r = nodeHash(p, r);
+        if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) [fn, sn] = [Math.floor(fn / 2), Math.floor(sn / 2)];
+      } else r = nodeHash(r, p);
+      [fn, sn] = [Math.floor(fn / 2), Math.floor(sn / 2)];
+    }
+    return sn === 0 && eqBytes(r, root);
+  }
+  function verifyConsistency(m: number, n: number, proof: readonly Uint8Array[], root1: Uint8Array, root2: Uint8Array): boolean {
+    if (proof.length > 128 || proof.some((p) => p.length !== 32) || m > n || m === 0) return false;
+    if (m === n) return proof.length === 0 && eqBytes(root1, root2);
+    if (proof.length === 0) return false;
+    const c = isPow2(m) ? [root1, ...proof] : [...proof];
+    let fn = m - 1;
+    let sn = n - 1;
+    while (fn % 2 === 1) [fn, sn] = [Math.floor(fn / 2), Math.floor(sn / 2)];
+    let fr = c[0]!;
+    let sr = c[0]!;
+    for (const x of c.slice(1)) {
+      if (sn === 0) return false;
+      if (fn % 2 === 1 || fn === sn) {
+        fr = nodeHash(x, fr);
+        sr = nodeHash(x, sr);
+        if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) [fn, sn] = [Math.floor(fn / 2), Math.floor(sn / 2)];
+      } else sr = nodeHash(sr, x);
+      [fn, sn] = [Math.floor(fn / 2), Math.floor(sn / 2)];
+    }
+    return sn === 0 && eqBytes(fr, root1) && eqBytes(sr, root2);
+  }
+  const KT_LEAF = utf8('Parley_v1_KTLeaf');
+  const KT_HEAD = utf8('Parley_v1_KTTreeHead');
+  type Head = { relayId: Uint8Array; treeSize: number; root: Uint8Array; timestamp: number; keyId: number };
+  /** §26.3: parse, then key id and signature, relay id, future, age. */
+  function checkHead(bytes: Uint8Array, trust: Map<number, Uint8Array>, relayId: Uint8Array, now: number): Head | string {
+    if (bytes.length !== 133 || bytes[0] !== 0x01) return 'MALFORMED';
+    const c = new Cursor(bytes);
+    c.u8();
+    const head = { relayId: c.take(16), treeSize: c.u64(), root: c.take(32), timestamp: c.u64(), keyId: c.u32() };
+    const key = trust.get(head.keyId);
+    if (!key || !verify(key, cat(KT_HEAD, bytes.subarray(0, 69)), bytes.subarray(69))) return 'KT_HEAD_INVALID';
+    if (!eqBytes(head.relayId, relayId)) return 'KT_HEAD_INVALID';
+    if (head.timestamp > now + 3600_000) return 'KT_HEAD_INVALID';
+    if (now - head.timestamp > 24 * 3600_000) return 'KT_HEAD_STALE';
+    return head;
+  }
+
+  it('§26 key-transparency.json: 7 leaves rebuilt from their signed lists, 8 roots, 2 signed heads, 9 inclusion and 9 consistency proofs, 10 lookup checks', () => {
+    type V = {
+      rng: DrawList;
+      inputs: { vectorTime: number; keyId: number; now: number; changes: { account: string; version: number }[] };
+      outputs: {
+        relay: { relayId: string; treeHeadPublicKey: string };
+        accounts: { name: string; accountId: string; accountPublicKey: string; accountKeyHash: string; identityDhPublic: string; identitySigningPublic: string; capabilities: number; addedAt: number }[];
+        leaves: { index: number; account: string; sequence: number; issuedAt: number; relayTime: number; signedDeviceList: string; deviceListHash: string; leaf: string; leafHash: string }[];
+        roots: { size: number; root: string }[];
+        heads: { treeSize: number; timestamp: number; body: string; signatureInput: string; signature: string; bytes: string }[];
+        inclusion: { index: number; treeSize: number; proof: string[] }[];
+        consistency: { size1: number; size2: number; proof: string[] }[];
+        forkedHead: string;
+        checks: {
+          name: string;
+          now: number;
+          lastHead: string | null;
+          lastSequence: number | null;
+          list: string;
+          listAccount: string;
+          signedTreeHead: string;
+          leafIndex: number;
+          leaf: string;
+          inclusion: string[];
+          consistency: string[];
+          expect: string;
+        }[];
+      };
+    };
+    const v = load<V>('key-transparency.json');
+    const o = v.outputs;
+    const VECTOR_TIME = v.inputs.vectorTime;
+    const d = new Draws(v.rng);
+    const relayId = d.take('relayId', 16);
+    const headSeed = d.take('treeHeadKey', 32);
+    const accounts = new Map<string, { accountId: Uint8Array; seed: Uint8Array; entry: Entry }>();
+    for (const name of ['alice', 'bob', 'carol']) {
+      const accountId = d.take(`${name}.accountId`, 16);
+      const seed = d.take(`${name}.accountKey`, 32);
+      const ik = xPub(d.take(`${name}.identityDh`, 32));
+      const ikSig = edPub(d.take(`${name}.identitySigning`, 32));
+      accounts.set(name, { accountId, seed, entry: { deviceId: 1, ik, ikSig, capabilities: 0x01, addedAt: VECTOR_TIME - 10 * DAY } });
+    }
+    d.allTaken();
+    expect(hex(relayId)).toBe(o.relay.relayId);
+    expect(hex(edPub(headSeed))).toBe(o.relay.treeHeadPublicKey);
+    for (const a of o.accounts) {
+      const mine = accounts.get(a.name)!;
+      expect([hex(mine.accountId), hex(edPub(mine.seed)), hex(mine.entry.ik), hex(mine.entry.ikSig), mine.entry.capabilities, mine.entry.addedAt]).toEqual([
+        a.accountId,
+        a.accountPublicKey,
+        a.identityDhPublic,
+        a.identitySigningPublic,
+        a.capabilities,
+        a.addedAt,
+      ]);
+      // §26.2: H(Enc(accountKey)) over 0x06 ‖ key.
+      expect(hex(H(encEd(edPub(mine.seed))))).toBe(a.accountKeyHash);
+    }
+
+    // §26.2 leaves, from the §4.1 lists the changes describe.
+    const D: Uint8Array[] = [];
+    v.inputs.changes.forEach((change, index) => {
+      const a = accounts.get(change.account)!;
+      const want = o.leaves[index]!;
+      const issuedAt = VECTOR_TIME - 9 * DAY + change.version * 3600_000;
+      const body = deviceListBody(a.accountId, change.version, issuedAt, [a.entry]);
+      const signed = cat(body, sign(a.seed, body));
+      const relayTime = VECTOR_TIME - (7 - index) * 3600_000;
+      expect([want.account, want.sequence, want.issuedAt, want.relayTime, want.signedDeviceList]).toEqual([change.account, change.version, issuedAt, relayTime, hex(signed)]);
+      const leaf = cat(KT_LEAF, a.accountId, u64(change.version), H(encEd(edPub(a.seed))), H(signed), u64(relayTime));
+      expect(leaf.length).toBe(112);
+      expect([hex(H(signed)), hex(leaf), hex(leafHash(leaf))]).toEqual([want.deviceListHash, want.leaf, want.leafHash]);
+      D.push(leaf);
+    });
+    expect(D.length).toBe(7);
+
+    // §26.1 roots at every size, the empty tree's included.
+    expect(o.roots.map((r) => r.size)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const r of o.roots) expect(hex(mth(D.slice(0, r.size))), `root ${r.size}`).toBe(r.root);
+    expect(o.roots[0]!.root).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+
+    // §26.3 heads: body layout, signature input, signature.
+    for (const h of o.heads) {
+      const body = cat(u8(0x01), relayId, u64(h.treeSize), mth(D.slice(0, h.treeSize)), u64(h.timestamp), u32(v.inputs.keyId));
+      expect(body.length).toBe(69);
+      expect(hex(body)).toBe(h.body);
+      expect(hex(cat(KT_HEAD, body))).toBe(h.signatureInput);
+      expect(hex(sign(headSeed, cat(KT_HEAD, body)))).toBe(h.signature);
+      expect(hex(cat(body, unhex(h.signature)))).toBe(h.bytes);
+    }
+    expect(o.heads.map((h) => h.treeSize)).toEqual([3, 7]);
+
+    // §26.4 proofs: generated from PATH / PROOF, and each verifies.
+    for (const p of o.inclusion) {
+      expect(path(p.index, D.slice(0, p.treeSize)).map(hex), `inclusion ${p.index}/${p.treeSize}`).toEqual(p.proof);
+      expect(verifyInclusion(p.index, p.treeSize, leafHash(D[p.index]!), p.proof.map(unhex), mth(D.slice(0, p.treeSize)))).toBe(true);
+    }
+    for (const p of o.consistency) {
+      expect(subproof(p.size1, D.slice(0, p.size2), true).map(hex), `consistency ${p.size1}→${p.size2}`).toEqual(p.proof);
+      expect(verifyConsistency(p.size1, p.size2, p.proof.map(unhex), mth(D.slice(0, p.size1)), mth(D.slice(0, p.size2)))).toBe(true);
+    }
+    expect([o.inclusion.length, o.consistency.length]).toEqual([9, 9]);
+
+    // The forked head: carol's last leaf at another relay time, signed at size 7.
+    const carol = accounts.get('carol')!;
+    const forkLeaf = cat(KT_LEAF, carol.accountId, u64(2), H(encEd(edPub(carol.seed))), H(unhex(o.leaves[6]!.signedDeviceList)), u64(VECTOR_TIME));
+    const forkBody = cat(u8(0x01), relayId, u64(7), mth([...D.slice(0, 6), forkLeaf]), u64(VECTOR_TIME), u32(1));
+    expect(hex(cat(forkBody, sign(headSeed, cat(KT_HEAD, forkBody))))).toBe(o.forkedHead);
+
+    // §26.5 lookups, in the documented order.
+    const trust = new Map([[v.inputs.keyId, edPub(headSeed)]]);
+    const lookup = (c: V['outputs']['checks'][number]): string => {
+      const head = checkHead(unhex(c.signedTreeHead), trust, relayId, c.now);
+      if (typeof head === 'string') return head;
+      const consistency = c.consistency.map(unhex);
+      if (c.lastHead !== null) {
+        const last = new Cursor(unhex(c.lastHead));
+        last.u8();
+        last.take(16);
+        const lastSize = last.u64();
+        const lastRoot = last.take(32);
+        if (head.treeSize < lastSize) return 'KT_ROLLBACK';
+        if (head.treeSize === lastSize && !eqBytes(head.root, lastRoot)) return 'KT_SPLIT_VIEW';
+        if (head.treeSize === lastSize ? consistency.length !== 0 : !verifyConsistency(lastSize, head.treeSize, consistency, lastRoot, head.root)) return 'KT_PROOF_INVALID';
+      }
+      const leaf = unhex(c.leaf);
+      if (leaf.length !== 112 || !eqBytes(leaf.subarray(0, 16), KT_LEAF)) return 'MALFORMED';
+      const a = accounts.get(c.listAccount)!;
+      const list = unhex(c.list);
+      const version = new Cursor(list.subarray(36, 44)).u64();
+      const expected = cat(KT_LEAF, a.accountId, u64(version), H(encEd(edPub(a.seed))), H(list));
+      if (!eqBytes(leaf.subarray(0, 104), expected)) return 'KT_LEAF_MISMATCH';
+      const sequence = new Cursor(leaf.subarray(32, 40)).u64();
+      if (c.lastSequence !== null && sequence < c.lastSequence) return 'KT_ROLLBACK';
+      if (!verifyInclusion(c.leafIndex, head.treeSize, leafHash(leaf), c.inclusion.map(unhex), head.root)) return 'KT_PROOF_INVALID';
+      return 'ok';
+    };
+    expect(o.checks.map((c) => [c.name, lookup(c)])).toEqual(o.checks.map((c) => [c.name, c.expect]));
+    expect(o.checks.map((c) => c.expect)).toEqual([
+      'ok',
+      'ok',
+      'KT_PROOF_INVALID',
+      'KT_PROOF_INVALID',
+      'KT_LEAF_MISMATCH',
+      'KT_ROLLBACK',
+      'KT_ROLLBACK',
+      'KT_SPLIT_VIEW',
+      'KT_HEAD_STALE',
+      'KT_HEAD_INVALID',
+    ]);
+  });
+});
 
 describe('History archive, recomputed from docs/protocol.md §22 and §17', () => {
   it('§22: an archive of 2 conversations (5 messages: texts in every direction, statuses, read times, a photo pointer) and the archive sealed as one file', () => {

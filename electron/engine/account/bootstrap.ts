@@ -12,6 +12,8 @@ import { x25519GenerateKeyPair } from '../../../shared/crypto/x25519.js';
 import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
 import { signDeviceList, type DeviceList } from '../../../shared/protocol/device-list.js';
 import { getAccount, insertAccount, type LocalAccount } from '../db/account.js';
+import { announceList } from '../db/transparency.js';
+import { sha256 } from '../../../shared/crypto/sha256.js';
 import type { WriteDb } from '../db/database.js';
 import { BUILD_CAPABILITIES } from './device-list.js';
 import { maintainPrekeys, type PrekeyUploadParts } from './prekey-lifecycle.js';
@@ -73,7 +75,11 @@ export async function bootstrapAccount(
 ): Promise<NewAccount> {
   if (getAccount(db)) throw new Error('this database already holds an account');
   const account = createAccountMaterial(input, { rng: deps.rng, now: deps.now() });
-  db.transaction(() => insertAccount(db, account));
+  db.transaction(() => {
+    insertAccount(db, account);
+    // The first list is this device's own: never alerted when the log shows it (ADR 0034).
+    announceList(db, sha256(account.deviceList.signed), account.deviceList.version, deps.now());
+  });
   const { upload } = await maintainPrekeys(db, account, deps);
   return { account, prekeys: upload };
 }

@@ -18,6 +18,7 @@ import { updateOwnDeviceList, type LocalAccount, type StoredDeviceList } from '.
 import type { ReadDb } from '../db/database.js';
 import { deleteDeviceName, deviceNames, setDeviceName } from '../db/device-names.js';
 import { EngineError } from '../errors.js';
+import { announceOwnList } from '../transparency/key-transparency.js';
 import { deviceNameProblem } from '../messaging/content.js';
 import { dropRemovedDevices } from '../messaging/contacts.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
@@ -113,6 +114,7 @@ export async function removeDevice(core: MessagingCore, deviceId: number, kick: 
   const now = core.clock();
   const next = { ...list, version: list.version + 1, issuedAt: now, devices: list.devices.filter((d) => d.deviceId !== deviceId) };
   const stored: StoredDeviceList = { signed: signDeviceList(next, accountPrivateKey), version: next.version, issuedAt: now };
+  announceOwnList(core, stored.signed);
   await core.relay.putDeviceList(stored.signed);
   core.checkApi();
   const db = core.db.writer;

@@ -1,5 +1,5 @@
 /**
- * The `backup_settings` row (migration 0019, docs/adr/0033-backups.md): the recovery key, the
+ * The `backup_settings` row (migration 0018, docs/adr/0033-backups.md): the recovery key, the
  * backup salt and the passphrase's Argon2id output (never the passphrase), the person's choices
  * (automatic, attachments included), whether the words were confirmed, and the last backup's time,
  * size or error. Does not own what a backup holds or how it is made (electron/engine/backup/).

@@ -24,6 +24,7 @@ import {
 import { MAX_DEVICES_PER_ACCOUNT } from '../../../shared/wire/limits.js';
 import { updateOwnDeviceList, type StoredDeviceList } from '../db/account.js';
 import { EngineError } from '../errors.js';
+import { announceOwnList } from '../transparency/key-transparency.js';
 import type { MessagingCore } from '../messaging/fan-out.js';
 import { RelayClient } from '../relay/client.js';
 import { exportAccountState } from './account-state.js';
@@ -91,6 +92,7 @@ export async function linkNewDevice(core: MessagingCore, input: PrimaryLinkInput
     const deviceId = Math.max(...latest.devices.map((d) => d.deviceId)) + 1;
     const list = nextList(latest, { deviceId, identityDhKey: confirmed.device.identityDhKey, identitySigningKey: confirmed.device.identitySigningKey, capabilities: confirmed.device.capabilities, addedAt: now }, now);
     const stored: StoredDeviceList = { signed: signDeviceList(list, accountPrivateKey), version: list.version, issuedAt: now };
+    announceOwnList(core, stored.signed);
     await core.relay.putDeviceList(stored.signed);
     core.check();
     core.db.writer.transaction(() => updateOwnDeviceList(core.db.writer, stored));

@@ -16,8 +16,10 @@
  * presence flow only between mutual contacts). A contact's list that gains or loses a device adds
  * a notice to their conversation (own-devices.ts, ADR 0027).
  *
- * Does not own sessions with the listed devices (outbox.ts creates them on demand) or key
- * transparency (a later issue).
+ * Every relay answer's key-transparency proofs are checked (transparency/key-transparency.ts)
+ * before the answer is applied: a list the public log does not confirm is refused
+ * (KEY_TRANSPARENCY_FAILED) and nothing of it is stored. Does not own sessions with the listed
+ * devices (outbox.ts creates them on demand).
  */
 import { bytesEqual, compareBytes } from '../../../shared/crypto/bytes.js';
 import { acceptDeviceList, parseDeviceList, verifyDeviceList, type DeviceList } from '../../../shared/protocol/device-list.js';
@@ -42,6 +44,7 @@ import type { WriteDb } from '../db/database.js';
 import { deleteSessionRecord, loadSessionRecordBytes } from '../db/sessions.js';
 import { dropSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
+import type { KeyTransparency, KtContext } from '../transparency/key-transparency.js';
 import { RelayClientError } from '../relay/errors.js';
 import { contactIdOf } from '../views.js';
 import type { MessagingCore } from './fan-out.js';
@@ -97,7 +100,10 @@ export type RefreshOutcome = {
 export class Contacts {
   #ownSync: Promise<void> | null = null;
 
-  constructor(private readonly core: MessagingCore) {}
+  constructor(
+    private readonly core: MessagingCore,
+    private readonly transparency: KeyTransparency,
+  ) {}
 
   /** contacts:add — look the username up, verify, store (or refresh) and accept the contact. */
   async add(usernameInput: string): Promise<RefreshOutcome> {
@@ -105,10 +111,12 @@ export class Contacts {
     const username = normalizeUsername(usernameInput);
     if (username === null) throw new EngineError('INVALID_USERNAME', 'a username is 3-32 of a-z, 0-9, "_" and "."');
     if (username === core.account.username) throw new EngineError('INVALID_REQUEST', 'that is this account');
-    const response = await core.relay.lookupUsername(username);
+    const response = await core.relay.lookupUsername(username, this.transparency.treeSize());
     core.checkApi();
     if (core.isSelf(response.accountId)) throw new EngineError('INVALID_REQUEST', 'that is this account');
-    const outcome = this.apply(response, { username, accept: true });
+    const kt = await this.transparency.prepare();
+    core.checkApi();
+    const outcome = this.apply(response, { username, accept: true, kt });
     // The relay's contact list follows at once (a failure is repaired at the next connection).
     await this.syncRelayContacts().catch(() => undefined);
     return outcome;
@@ -121,19 +129,21 @@ export class Contacts {
   async refresh(accountId: Uint8Array, options: { readonly create?: boolean } = {}): Promise<RefreshOutcome | null> {
     const { core } = this;
     if (!options.create && !getContact(core.db.writer, accountId)) return null;
-    const response = await core.relay.lookupAccount(accountId);
+    const response = await core.relay.lookupAccount(accountId, this.transparency.treeSize());
     core.check();
     if (!bytesEqual(response.accountId, accountId)) {
       this.#untrusted(accountId, 'wrong-account');
     }
-    return this.apply(response, { username: null, accept: false });
+    const kt = await this.transparency.prepare();
+    core.check();
+    return this.apply(response, { username: null, accept: false, kt });
   }
 
   /**
    * Applies a relay answer (sync, one transaction). New account: verify and insert. Same key: the
    * version rule. Different key: a key change. Throws UNTRUSTED_DEVICE_LIST (with its event).
    */
-  apply(response: AccountResponse, o: { readonly username: string | null; readonly accept: boolean }): RefreshOutcome {
+  apply(response: AccountResponse, o: { readonly username: string | null; readonly accept: boolean; readonly kt?: KtContext | null }): RefreshOutcome {
     const { core } = this;
     const now = core.clock();
     const { accountId, accountKey, deviceList: signed } = response;
@@ -152,6 +162,8 @@ export class Contacts {
       if (reason === null) throw e;
       this.#untrusted(accountId, reason);
     }
+    // The list verifies: now the public log must confirm it (KEY_TRANSPARENCY_FAILED otherwise).
+    if (o.kt) this.transparency.verify(response, o.kt, list.version);
     let noticeRowId: number | null = null;
     let conversationId: number | null = null;
     let acceptedRequest = false;
@@ -213,10 +225,19 @@ export class Contacts {
 
   async #syncOwnList(): Promise<void> {
     const { core } = this;
-    const response = await core.relay.lookupAccount(core.account.accountId);
+    const response = await core.relay.lookupAccount(core.account.accountId, this.transparency.treeSize());
     core.check();
     const account = core.account;
     if (!bytesEqual(response.accountKey, account.accountPublicKey)) return; // never adopt another key for ourselves
+    // This account's own list too: a relay that cannot prove it in its log is alerted (note to self).
+    let ownVersion: number;
+    try {
+      ownVersion = verifyDeviceList(response.deviceList, account.accountPublicKey, account.accountId).version;
+    } catch {
+      return; // the relay stores only lists that verify; a bad copy is the relay's fault, ours stays
+    }
+    await this.transparency.check(response, ownVersion);
+    core.check();
     if (bytesEqual(response.deviceList, account.deviceList.signed)) return;
     let relayList: DeviceList;
     try {
@@ -225,6 +246,7 @@ export class Contacts {
       return; // the relay stores only lists that verify; a bad copy is the relay's fault, ours stays
     }
     if (relayList.version < account.deviceList.version) {
+      this.transparency.announce(account.deviceList.signed);
       await core.relay.putDeviceList(account.deviceList.signed);
       return;
     }

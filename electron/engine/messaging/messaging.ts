@@ -45,6 +45,7 @@ import type { BackoffOptions, ConnectionState as RelayState } from '../relay/soc
 import { accountIdOf, contactView, conversationView, MAX_PREVIEW_LENGTH, messageView, rowIdOf } from '../views.js';
 import { encodeContent, MESSAGE_ID_LENGTH } from './content.js';
 import { Contacts } from './contacts.js';
+import { KeyTransparency } from '../transparency/key-transparency.js';
 import { isRemovalProof } from './own-devices.js';
 import { MessagingCore, MessagingStopped } from './fan-out.js';
 import { InboundProcessor } from './inbound.js';
@@ -155,6 +156,8 @@ export async function uploadLinkedDevicePrekeys(db: EngineDatabase, account: Loc
 export class Messaging {
   readonly core: MessagingCore;
   readonly contacts: Contacts;
+  /** Key transparency: proofs of every lookup, and this account's monitor (ADR 0034). */
+  readonly transparency: KeyTransparency;
   readonly outbox: OutboxSender;
   readonly inbound: InboundProcessor;
   readonly typing: Typing;
@@ -199,7 +202,8 @@ export class Messaging {
       ...(o.onRemoved && { onRemoved: o.onRemoved }),
     });
     this.presence.attach(this.core);
-    this.contacts = new Contacts(this.core);
+    this.transparency = new KeyTransparency(this.core);
+    this.contacts = new Contacts(this.core, this.transparency);
     this.sealed = new SealedSender(this.core);
     this.outbox = new OutboxSender(this.core, this.contacts, this.sealed);
     this.typing = new Typing(this.core, o.tuning?.typingTimers ?? systemTimers, () => this.outbox.kick());
@@ -414,6 +418,7 @@ export class Messaging {
     this.outbox.kick();
     const steps: (() => Promise<void>)[] = [
       () => this.contacts.syncOwnList(),
+      () => this.transparency.monitor(),
       () => this.#maintain(),
       () => this.contacts.syncRelayContacts(),
       () => this.presence.publishVisibility(core.settings().presenceVisible),

@@ -5,7 +5,9 @@
  * device on an older version cannot show files" (capabilities.ts, when a file is sent), "their
  * devices changed" (own-devices.ts, a contact's list gained or lost a device); and in the note to
  * self, "a device was linked to / removed from your account" when this device did not make that
- * change (own-devices.ts, ADR 0027; the body is the device's name when known). A notice has no
+ * change (own-devices.ts, ADR 0027; the body is the device's name when known); and "the public key
+ * log does not confirm these keys" (transparency/key-transparency.ts, ADR 0034; the body names what
+ * failed: `proof-failed`, `split-view`, or in the note to self `unannounced`). A notice has no
  * sender (it shows as the app's own), is never sent, and is born read. Not indexed for search (only
  * text messages are).
  */
@@ -14,7 +16,7 @@ import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { WriteDb } from '../db/database.js';
 import { insertMessage } from '../db/messages.js';
 
-export type NoticeKind = 'key-changed' | 'decryption-failed' | 'unsupported' | 'files-unsupported' | 'contact-devices-changed' | 'device-linked' | 'device-removed';
+export type NoticeKind = 'key-changed' | 'decryption-failed' | 'unsupported' | 'files-unsupported' | 'contact-devices-changed' | 'device-linked' | 'device-removed' | 'transparency-alert';
 
 /**
  * Inserts a notice in the caller's transaction; `self` is this account (the row's sender). `peer`

@@ -29,6 +29,7 @@ import {
 import { sql } from '../db/sql.js';
 import { RelayClient } from '../relay/client.js';
 import { RelayClientError } from '../relay/errors.js';
+import { announceOwnList } from '../transparency/key-transparency.js';
 import type { MessagingCore } from './fan-out.js';
 import { STALE_ONE_TIME_PREKEY_MS } from './limits.js';
 
@@ -181,6 +182,7 @@ export async function maintainAtRelay(core: MessagingCore): Promise<void> {
   const resigned = resignDeviceListIfDue(db, core.account, core.clock());
   if (resigned) {
     core.account = { ...core.account, deviceList: resigned };
+    announceOwnList(core, resigned.signed);
     await client.putDeviceList(resigned.signed);
   }
 }

@@ -84,7 +84,7 @@ export class RelayAuth {
   /** A REST call with the session token, renewed once if the relay no longer accepts it. */
   async call<S extends z.ZodType>(
     route: RouteName,
-    options: { readonly params?: Readonly<Record<string, string>>; readonly body?: unknown; readonly schema?: S } = {},
+    options: { readonly params?: Readonly<Record<string, string>>; readonly body?: unknown; readonly headers?: Readonly<Record<string, string>>; readonly schema?: S } = {},
   ): Promise<z.output<S>> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.sessionToken();

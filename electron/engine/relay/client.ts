@@ -33,6 +33,7 @@ import {
   SendResponseSchema,
   type AccountResponse,
   type Bundle,
+  type BundlesResponse,
   type OutgoingMessage,
   type OwnDevicesResponse,
   type PrekeyCounts,
@@ -51,6 +52,17 @@ import {
   type ProvisioningInboxResponse,
 } from '../../../shared/wire/provisioning.js';
 import { SealedSendResponseSchema, SenderCertificateResponseSchema, type SenderCertificateResponse } from '../../../shared/wire/sealed.js';
+import {
+  KT_TREE_SIZE_HEADER,
+  KtConsistencyResponseSchema,
+  KtHeadResponseSchema,
+  KtInclusionResponseSchema,
+  KtLeavesResponseSchema,
+  type KtConsistencyResponse,
+  type KtHeadResponse,
+  type KtInclusionResponse,
+  type KtLeavesResponse,
+} from '../../../shared/wire/transparency.js';
 import type { Timers } from '../app-lock.js';
 import { RelayAuth, type DeviceCredentials } from './auth.js';
 import { RelayClientError } from './errors.js';
@@ -169,6 +181,26 @@ export class RelayClient {
     return restCall(url, 'sealedMultiSend', { body, schema: SealedSendResponseSchema, timeoutMs });
   }
 
+  // ── Key transparency: the public log (docs/protocol.md §26; no account needed) ──
+
+  /** The signed head and the consistency proof from `since` (0: none). */
+  static ktHead(url: string, since: number, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<KtHeadResponse> {
+    return restCall(url, 'ktHead', { params: { since: String(since) }, schema: KtHeadResponseSchema, timeoutMs });
+  }
+
+  /** A page of leaves from `start`, with the compact range of the first `start` leaves. */
+  static ktLeaves(url: string, start: number, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<KtLeavesResponse> {
+    return restCall(url, 'ktLeaves', { params: { start: String(start) }, schema: KtLeavesResponseSchema, timeoutMs });
+  }
+
+  static ktInclusion(url: string, index: number, size: number, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<KtInclusionResponse> {
+    return restCall(url, 'ktInclusion', { params: { index: String(index), size: String(size) }, schema: KtInclusionResponseSchema, timeoutMs });
+  }
+
+  static ktConsistency(url: string, from: number, to: number, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<KtConsistencyResponse> {
+    return restCall(url, 'ktConsistency', { params: { from: String(from), to: String(to) }, schema: KtConsistencyResponseSchema, timeoutMs });
+  }
+
   // ── Events and the live channel ──
 
   on<K extends keyof RelayClientEvents>(event: K, listener: RelayClientEvents[K]): () => void {
@@ -220,12 +252,13 @@ export class RelayClient {
 
   // ── REST ──
 
-  lookupAccount(accountId: Uint8Array): Promise<AccountResponse> {
-    return this.auth.call('lookupAccount', { params: { accountId: toBase64Url(accountId) }, schema: AccountResponseSchema });
+  /** `treeSize`: the newest key-transparency head this client holds, for the consistency proof (§26.5). */
+  lookupAccount(accountId: Uint8Array, treeSize?: number): Promise<AccountResponse> {
+    return this.auth.call('lookupAccount', { params: { accountId: toBase64Url(accountId) }, headers: treeSizeHeader(treeSize), schema: AccountResponseSchema });
   }
 
-  lookupUsername(username: string): Promise<AccountResponse> {
-    return this.auth.call('lookupUsername', { params: { username }, schema: AccountResponseSchema });
+  lookupUsername(username: string, treeSize?: number): Promise<AccountResponse> {
+    return this.auth.call('lookupUsername', { params: { username }, headers: treeSizeHeader(treeSize), schema: AccountResponseSchema });
   }
 
   /** Joins a new device's provisioning channel (one link attempt of this account; ADR 0024). */
@@ -304,12 +337,26 @@ export class RelayClient {
 
   /** Claims bundles for every current device of the account (or one device). */
   async fetchBundles(accountId: Uint8Array, deviceId?: number): Promise<Bundle[]> {
+    return (await this.fetchBundleResponse(accountId, deviceId)).bundles;
+  }
+
+  /** The whole bundles answer: the bundles, the signed list they must match and its key-transparency proofs. */
+  fetchBundleResponse(accountId: Uint8Array, deviceId?: number, treeSize?: number): Promise<BundlesResponse> {
     const params: Record<string, string> = { accountId: toBase64Url(accountId) };
-    const response =
-      deviceId === undefined
-        ? await this.auth.call('bundles', { params, schema: BundlesResponseSchema })
-        : await this.auth.call('deviceBundle', { params: { ...params, deviceId: String(deviceId) }, schema: BundlesResponseSchema });
-    return response.bundles;
+    const headers = treeSizeHeader(treeSize);
+    return deviceId === undefined
+      ? this.auth.call('bundles', { params, headers, schema: BundlesResponseSchema })
+      : this.auth.call('deviceBundle', { params: { ...params, deviceId: String(deviceId) }, headers, schema: BundlesResponseSchema });
+  }
+
+  /** The relay's signed tree head and the consistency proof from `since` (its public log, §26.6). */
+  transparencyHead(since: number): Promise<KtHeadResponse> {
+    return RelayClient.ktHead(this.baseUrl, since, this.timeoutMs);
+  }
+
+  /** A page of the relay's log from `start`, with the compact range before it. */
+  transparencyLeaves(start: number): Promise<KtLeavesResponse> {
+    return RelayClient.ktLeaves(this.baseUrl, start, this.timeoutMs);
   }
 
   /** Replaces this account's encrypted profile (docs/protocol.md §18; the relay cannot open it). */
@@ -407,4 +454,9 @@ export class RelayClient {
     if (frame.type !== 'pong') throw new RelayClientError('BAD_RESPONSE', 'unexpected reply to ping');
     return frame.serverTime;
   }
+}
+
+/** The `Parley-Tree-Size` header of a lookup, when the client holds a head. */
+function treeSizeHeader(treeSize: number | undefined): Record<string, string> {
+  return treeSize === undefined ? {} : { [KT_TREE_SIZE_HEADER]: String(treeSize) };
 }

@@ -29,6 +29,8 @@ export type RestCallOptions<S extends z.ZodType> = {
   readonly token?: string;
   /** The new device's side of a provisioning channel: `Authorization: Channel <token>` (ADR 0024). */
   readonly channelToken?: string;
+  /** Extra request headers (e.g. `Parley-Tree-Size` of a lookup). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Without a schema the answer's body is not read into the result. */
   readonly schema?: S;
   readonly timeoutMs: number;
@@ -65,7 +67,7 @@ export function checkRelayTransport(baseUrl: string): void {
 export async function restCall<S extends z.ZodType>(baseUrl: string, route: RouteName, options: RestCallOptions<S>): Promise<z.output<S>> {
   checkRelayTransport(baseUrl);
   const { method, path } = ROUTES[route];
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   else if (options.channelToken) headers.authorization = `${PROVISIONING_AUTH_SCHEME} ${options.channelToken}`;

@@ -8,13 +8,15 @@
  *
  * Sharp edges: a device list is replaced by compare-and-swap on its version, and the devices it
  * drops or re-keys are purged in the same transaction (device-rows.ts), so a list and its devices
- * never disagree.
+ * never disagree. Every list stored (registration, replacement) appends its key-transparency leaf in
+ * that same transaction, as its last step (transparency.ts).
  */
 import { bytesEqual } from '../../../shared/crypto/bytes.js';
 import type { AccountRecord, AccountStore, CreateAccountInput, RemovedDevice } from '../store.js';
 import { bytes, isUniqueViolation, num, type Db, type StoreContext } from './context.js';
 import { DEVICE_COLUMNS, insertDevice, purgeDevice, toDevice } from './device-rows.js';
 import { insertPrekeys } from './prekeys.js';
+import { appendKtLeaf } from './transparency.js';
 
 function toAccount(row: {
   account_id: Uint8Array;
@@ -74,6 +76,8 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
         .execute();
       const deviceKey = await insertDevice(trx, input.accountId, input.device, input.now);
       await insertPrekeys(trx, deviceKey, input.prekeys);
+      // Last: the log's sequencer lock (transparency.ts).
+      await appendKtLeaf(trx, rowLocks, { accountId: input.accountId, accountKey: input.accountKey, deviceList: input.deviceList, version: input.deviceListVersion, now: input.now });
       return { status: 'created' as const, deviceKey };
     });
 
@@ -153,6 +157,9 @@ export function accountStore({ db, durable, rowLocks }: StoreContext): AccountSt
             await trx.deleteFrom('retired_devices').where('account_id', '=', input.accountId).where('device_id', '=', num(r.device_id)).execute();
           }
         }
+        // Last: the log's sequencer lock (transparency.ts). The account row is held by the UPDATE above.
+        const { account_key: accountKey } = await trx.selectFrom('accounts').select('account_key').where('account_id', '=', input.accountId).executeTakeFirstOrThrow();
+        await appendKtLeaf(trx, rowLocks, { accountId: input.accountId, accountKey: bytes(accountKey), deviceList: input.deviceList, version: input.version, now: input.now });
         return { status: 'replaced' as const, removed };
       });
       if (result.status === 'replaced') await durable();

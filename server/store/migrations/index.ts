@@ -11,6 +11,7 @@ import * as m0004 from './0004-provisioning.js';
 import * as m0005 from './0005-device-management.js';
 import * as m0006 from './0006-delivery-tokens.js';
 import * as m0007 from './0007-backups.js';
+import * as m0008 from './0008-transparency.js';
 import type { DialectTypes } from './dialect-types.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, t: DialectTypes): Promise<void> };
@@ -23,6 +24,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0005-device-management': m0005 as unknown as MigrationModule,
   '0006-delivery-tokens': m0006 as unknown as MigrationModule,
   '0007-backups': m0007 as unknown as MigrationModule,
+  '0008-transparency': m0008 as unknown as MigrationModule,
 };
 
 export class RelayMigrationProvider implements MigrationProvider {

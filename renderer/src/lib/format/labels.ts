@@ -42,6 +42,8 @@ export function describeError(error: ApiError): string {
       return 'That message cannot be sent again.';
     case 'UNTRUSTED_DEVICE_LIST':
       return 'This contact’s devices could not be verified.';
+    case 'KEY_TRANSPARENCY_FAILED':
+      return 'The relay’s public key log does not confirm these keys. Nothing was changed; compare safety numbers in person.';
     case 'RELAY_UNAVAILABLE':
       return 'The relay cannot be reached. Parley keeps trying.';
     case 'RATE_LIMITED':
@@ -193,6 +195,10 @@ export function deviceNoticeText(kind: string, name: string | null, title: strin
       return `${name ? `“${name}”` : 'A device'} was removed from your account.`;
     case 'contact-devices-changed':
       return `${title}’s devices changed.`;
+    case 'transparency-alert':
+      return name === 'unannounced'
+        ? 'Warning: the relay’s public key log shows a change to your account’s devices that none of your devices made. Someone may hold your account key.'
+        : `Warning: the relay’s public key log does not confirm ${title}’s keys${name === 'split-view' ? ' (the relay showed different versions of its log)' : ''}. Compare safety numbers in person.`;
     default:
       return null;
   }

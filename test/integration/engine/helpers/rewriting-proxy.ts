@@ -7,7 +7,8 @@
  * substituting keys in a link. Attachment downloads pass through as bytes, and a test can change
  * them (`rewriteDownload`: a flipped byte, a swapped blob) or hold them (`holdDownloads`). Any
  * REST answer a test writes itself (`answer`: e.g. a relay that claims a device was removed, ADR
- * 0027), and closing the live channels with a close code of its choice (`closeLiveChannels`). (The
+ * 0027), closing the live channels with a close code of its choice (`closeLiveChannels`), and
+ * hiding the relay's key-transparency log (`hideTransparency`). (The
  * full hostile proxy that tampers with frames is the fault-test issue's.)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -41,6 +42,11 @@ async function body(req: IncomingMessage): Promise<Buffer | undefined> {
 export class RewritingProxy {
   /** Applied to every successful account lookup (by username or id) while set. */
   rewrite: Rewrite | null = null;
+  /**
+   * While set, /.well-known/parley announces no key-transparency log: a relay without one (before
+   * issue 19), whose lookups clients cannot check against a log (ADR 0034).
+   */
+  hideTransparency = false;
   /** Applied to every provisioning message posted (either side) while set. */
   rewriteProvisioning: ProvisioningRewrite | null = null;
   /** A provisioning message for which this says true is posted to the relay twice (a replay). */
@@ -107,6 +113,10 @@ export class RewritingProxy {
             if (replay(posted)) await fetch(new URL(req.url ?? '/', target), { method: 'POST', headers, body: sent });
           }
           let text = await upstreamResponse.text();
+          if (holder.proxy?.hideTransparency && upstreamResponse.ok && req.method === 'GET' && pathname === '/.well-known/parley') {
+            const { transparency: _hidden, ...rest } = JSON.parse(text) as Record<string, unknown>;
+            text = JSON.stringify(rest);
+          }
           const rewrite = holder.proxy?.rewrite;
           if (rewrite && upstreamResponse.ok && req.method === 'GET' && LOOKUP.test(new URL(req.url ?? '/', target).pathname)) {
             text = JSON.stringify(rewrite(JSON.parse(text) as AccountAnswer));

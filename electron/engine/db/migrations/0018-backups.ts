@@ -1,16 +1,13 @@
 /**
- * Schema version 19 (issue 18, docs/adr/0033-backups.md): this device's backup settings — one row
+ * Schema version 18 (issue 18, docs/adr/0033-backups.md): this device's backup settings — one row
  * while backups are on. The recovery key is kept (the encrypted database is the only place besides
  * the person's written words) so the primary can back up without asking; so is the passphrase's
  * Argon2id output under `backup_salt` (never the passphrase), for the same reason. The last
  * backup's time and size, or its error, are what Settings → Backups shows.
- *
- * Version note: written after groups' 0018; on a branch without it this file is version 18, and the
- * lead renumbers at merge so the versions stay contiguous.
  */
 import type { Migration } from '../migrate.js';
 
-export const migration0019: Migration = {
+export const migration0018: Migration = {
   version: 18,
   name: 'backups',
   up(db) {
