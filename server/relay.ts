@@ -14,7 +14,9 @@ import { systemClock, systemRng, type Clock, type Rng } from '../shared/crypto/r
 import { ACCOUNT_ID_LENGTH } from '../shared/protocol/constants.js';
 import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
 import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
+import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
+import { RedisBus } from './bus/redis-bus.js';
 import { AccountService } from './core/accounts.js';
 import { AuthService } from './core/auth.js';
 import type { RelayContext } from './core/context.js';
@@ -28,7 +30,7 @@ import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
-import type { LimiterBackend } from './limits/limiter.js';
+import { redisBackend, type LimiterBackend } from './limits/limiter.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { RelayMetrics } from './metrics.js';
@@ -71,9 +73,18 @@ export type RelayOptions = {
   readonly storeThread?: 'worker' | 'inline';
   /**
    * Keep the database in PostgreSQL at this URL instead of the SQLite file in the data dir (which
-   * then holds only the identity). One relay per database until the scale-out issue.
+   * then holds only the identity).
    */
   readonly postgresUrl?: string;
+  /**
+   * Scale-out (ADR 0035): wake other instances through Redis pub/sub at this URL, and count the
+   * shared rate limits there (unless `limiterBackend` says otherwise). Needs `postgresUrl`.
+   */
+  readonly redisUrl?: string;
+  /** The relay's identity file (the same for every instance of one relay); `<data dir>/identity.bin` by default. */
+  readonly identityFile?: string;
+  /** Where attachment blobs live (a directory every instance mounts); `<data dir>/attachments` by default. */
+  readonly attachmentsDir?: string;
 };
 
 export type Relay = {
@@ -83,6 +94,7 @@ export type Relay = {
   readonly identity: RelayIdentity;
   readonly store: RelayStore;
   readonly metrics: RelayMetrics;
+  readonly bus: Bus;
   /** The separate metrics listener's /metrics URL, when one was asked for. */
   readonly metricsUrl: string | undefined;
   /** Runs the expiry sweep now (mailboxes, tokens, attachments). */
@@ -97,7 +109,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const log = options.logger ?? createLogger(options.logLevel ?? 'info');
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const identity = loadOrCreateIdentity(dataDir, rng, (message) => log.warn({ event: 'identity.permissions' }, message));
+  const identity = loadOrCreateIdentity(dataDir, rng, (message) => log.warn({ event: 'identity.permissions' }, message), {
+    ...(options.identityFile !== undefined && { file: options.identityFile }),
+  });
   const file = path.join(dataDir, DATABASE_FILE);
   const synchronous = options.synchronous ?? 'NORMAL';
   const rawStore: RelayStore =
@@ -112,8 +126,33 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await rawStore.close();
     throw e;
   }
-  const bus = new LocalBus((e) => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed'));
-  const limits = new RateLimits(resolveLimits(options.limits), options.limiterBackend);
+  if (options.redisUrl !== undefined && options.postgresUrl === undefined) {
+    await rawStore.close();
+    throw new Error('a Redis bus is for several instances on one PostgreSQL database: give postgresUrl too');
+  }
+  const onHandlerError = (e: unknown): void => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed');
+  let bus: Bus;
+  let limiterBackend = options.limiterBackend;
+  if (options.redisUrl !== undefined) {
+    let redisBus: RedisBus;
+    try {
+      redisBus = await RedisBus.open({
+        url: options.redisUrl,
+        instanceId: Buffer.from(rng(8)).toString('hex'),
+        namespace: Buffer.from(identity.relayId).toString('hex'),
+        onHandlerError,
+        onNotice: (n) => log.warn({ event: n.event, ...(n.reason !== undefined && { reason: n.reason }) }, n.event),
+      });
+    } catch (e) {
+      await rawStore.close();
+      throw e;
+    }
+    bus = redisBus;
+    limiterBackend ??= redisBackend(redisBus.commands, redisBus.namespace);
+  } else {
+    bus = new LocalBus(onHandlerError);
+  }
+  const limits = new RateLimits(resolveLimits(options.limits), limiterBackend);
 
   // The metrics read from parts created after them (which themselves need the metrics).
   const parts: { gateway?: WsGateway; mailboxes?: Mailboxes } = {};
@@ -148,6 +187,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const l = limits.config;
   const attachments = new AttachmentService(ctx, {
     dataDir,
+    ...(options.attachmentsDir !== undefined && { directory: options.attachmentsDir }),
     limits: {
       maxBytes: l.attachmentMaxBytes,
       quotaBytes: l.attachmentQuotaBytes,
@@ -245,6 +285,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     identity,
     store,
     metrics,
+    bus,
     metricsUrl: metricsListener?.url,
     sweep,
     close,

@@ -62,6 +62,8 @@ export type AttachmentSweepResult = {
 
 export type AttachmentServiceOptions = {
   readonly dataDir: string;
+  /** Where the blobs live instead of `<dataDir>/attachments` (a directory shared by every instance). */
+  readonly directory?: string;
   readonly limits: AttachmentLimitsConfig;
   /** The client address a download is counted under (an IPv4 address or IPv6 /64). */
   readonly addressOf: (req: Request) => string;
@@ -95,7 +97,7 @@ export class AttachmentService {
   constructor(ctx: RelayContext, options: AttachmentServiceOptions) {
     this.#ctx = ctx;
     this.#options = options;
-    this.directory = path.join(options.dataDir, ATTACHMENTS_DIR);
+    this.directory = options.directory !== undefined ? path.resolve(options.directory) : path.join(options.dataDir, ATTACHMENTS_DIR);
     this.#files = new FileStore({ directory: this.directory });
     this.#tus = new TusServer({
       path: ATTACHMENTS_PATH,

@@ -333,6 +333,8 @@ export class Connection {
       this.close(CloseCode.DeviceGone, 'device removed');
     } else if (event.kind === 'mailbox') {
       this.onMailbox(event.envelopes);
+    } else if (event.kind === 'resync') {
+      void this.pump();
     } else if (event.kind === 'ephemeral') {
       // Online-only (typing): after the backlog, like the live envelopes it stands beside; dropped
       // rather than queued when the socket is behind (a stale indicator is worth nothing).

@@ -1,0 +1,113 @@
+/**
+ * Scale-out (issue 20, ADR 0035): several relay processes of one relay on one PostgreSQL and one
+ * Redis. A device may connect to any instance: messages committed on one instance reach the
+ * recipient's socket on another (woken through Redis), acks on one delete what another delivered,
+ * typing reaches a contact connected elsewhere, and every instance shows the same identity.
+ * Runs in the `services` project (scripts/with-services.sh).
+ */
+import { afterEach, expect, it } from 'vitest';
+import { toHex } from '../../../shared/crypto/bytes.js';
+import type { RelayClient } from '../../../electron/engine/relay/client.js';
+import { describeWithServices } from '../../support/redis.js';
+import { registerAccount, TestAccount } from './helpers/accounts.js';
+import { startCluster, type Cluster } from './helpers/cluster.js';
+import { http } from './helpers/http.js';
+import { Inbox, text } from './helpers/inbox.js';
+
+const clusters: Cluster[] = [];
+const clients: RelayClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const c of clusters.splice(0)) await c.stop();
+});
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describeWithServices('several relay instances on one PostgreSQL and one Redis', (services) => {
+  const cluster = async (instances: number): Promise<Cluster> => {
+    const c = await startCluster({ postgresServerUrl: services.postgres, redisUrl: services.redis, instances });
+    clusters.push(c);
+    return c;
+  };
+  /** A registered account whose device 1 talks to instance `i`. */
+  const person = async (c: Cluster, i: number) => {
+    const account = new TestAccount();
+    await registerAccount(c.url(i), account).then((m) => m.forEach((client) => client.close()));
+    const client = account.client(c.url(i));
+    clients.push(client);
+    const inbox = new Inbox(client);
+    return { account, client, inbox };
+  };
+
+  it('every instance is the same relay: one identity, one /.well-known', async () => {
+    const c = await cluster(3);
+    const known = await Promise.all([0, 1, 2].map(async (i) => (await http(c.url(i), 'GET', '/.well-known/parley')).body as Record<string, unknown>));
+    expect(known[1]).toEqual(known[0]);
+    expect(known[2]).toEqual(known[0]);
+  });
+
+  it('a message sent through one instance reaches the recipient live on another, and its ack there deletes it', async () => {
+    const c = await cluster(2);
+    const alice = await person(c, 0);
+    const bob = await person(c, 1);
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    await Promise.all([alice.inbox.backlogEnd(), bob.inbox.backlogEnd()]);
+
+    for (let i = 0; i < 20; i++) await alice.client.send(bob.account.accountId, [{ deviceId: 1, content: text(`a→b ${i}`) }]);
+    await bob.inbox.count(20);
+    expect(bob.inbox.texts()).toEqual(Array.from({ length: 20 }, (_, i) => `a→b ${i}`));
+    expect(bob.inbox.envelopes.every((e) => toHex(e.source!.accountId) === toHex(alice.account.accountId))).toBe(true);
+    await bob.client.send(alice.account.accountId, [{ deviceId: 1, content: text('b→a') }]);
+    await alice.inbox.count(1);
+    expect(alice.inbox.texts()).toEqual(['b→a']);
+
+    // Acked through instance 1; Bob reconnecting through instance 0 finds nothing left.
+    await bob.client.ack(bob.inbox.envelopes.map((e) => e.seq));
+    bob.client.close();
+    const again = bob.account.client(c.url(0));
+    clients.push(again);
+    const inbox = new Inbox(again);
+    await again.connect();
+    await inbox.backlogEnd();
+    expect(inbox.envelopes).toEqual([]);
+  });
+
+  it('a message stored while the recipient is offline is in the backlog on whichever instance it connects to', async () => {
+    const c = await cluster(3);
+    const alice = await person(c, 0);
+    const bob = await person(c, 2);
+    await alice.client.send(bob.account.accountId, [{ deviceId: 1, content: text('while away') }]);
+    await bob.client.connect();
+    await bob.inbox.backlogEnd();
+    expect(bob.inbox.texts()).toEqual(['while away']);
+    // Live afterwards, from the third instance.
+    const carol = await person(c, 1);
+    await carol.client.send(bob.account.accountId, [{ deviceId: 1, content: text('live') }]);
+    await bob.inbox.count(2);
+    expect(bob.inbox.texts()).toEqual(['while away', 'live']);
+  });
+
+  it('typing reaches a mutual contact connected to another instance', async () => {
+    const c = await cluster(2);
+    const alice = await person(c, 0);
+    const bob = await person(c, 1);
+    await alice.client.setContacts([bob.account.accountId]);
+    await bob.client.setContacts([alice.account.accountId]);
+    const typing: string[] = [];
+    bob.client.on('typing', (e) => typing.push(`${toHex(e.from.accountId)}:${e.state}`));
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    await bob.inbox.backlogEnd();
+    // Bob's instance listens to his account's channel once his socket is in: retried until it is.
+    await until(() => {
+      alice.client.typing(bob.account.accountId, 'started');
+      return typing.length > 0;
+    }, 'typing from the other instance');
+    expect(typing[0]).toBe(`${toHex(alice.account.accountId)}:started`);
+  });
+});
