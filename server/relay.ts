@@ -11,11 +11,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { systemClock, systemRng, type Clock, type Rng } from '../shared/crypto/random.js';
+import { fromHex } from '../shared/crypto/bytes.js';
 import { ACCOUNT_ID_LENGTH } from '../shared/protocol/constants.js';
-import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
+import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS, MAX_CONNECTIONS_PER_DEVICE } from '../shared/wire/limits.js';
 import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
+import { ClusterDirectory } from './bus/cluster.js';
 import { RedisBus } from './bus/redis-bus.js';
 import { AccountService } from './core/accounts.js';
 import { AuthService } from './core/auth.js';
@@ -133,14 +135,20 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const onHandlerError = (e: unknown): void => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed');
   let bus: Bus;
   let limiterBackend = options.limiterBackend;
+  // Set once the gateway and presence exist (the directory reports to them).
+  const late: { onReconnected?: () => void; onAccountsOffline?: (hexes: readonly string[]) => void } = {};
+  let cluster: ClusterDirectory | undefined;
   if (options.redisUrl !== undefined) {
     let redisBus: RedisBus;
+    const instanceId = Buffer.from(rng(8)).toString('hex');
+    const namespace = Buffer.from(identity.relayId).toString('hex');
     try {
       redisBus = await RedisBus.open({
         url: options.redisUrl,
-        instanceId: Buffer.from(rng(8)).toString('hex'),
-        namespace: Buffer.from(identity.relayId).toString('hex'),
+        instanceId,
+        namespace,
         onHandlerError,
+        onReconnected: () => late.onReconnected?.(),
         onNotice: (n) => log.warn({ event: n.event, ...(n.reason !== undefined && { reason: n.reason }) }, n.event),
       });
     } catch (e) {
@@ -148,7 +156,20 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       throw e;
     }
     bus = redisBus;
-    limiterBackend ??= redisBackend(redisBus.commands, redisBus.namespace);
+    limiterBackend ??= redisBackend(redisBus.commands, namespace);
+    cluster = new ClusterDirectory({
+      redis: redisBus.commands,
+      namespace,
+      instanceId,
+      maxConnectionsPerDevice: MAX_CONNECTIONS_PER_DEVICE,
+      onAccountsOffline: (hexes) => late.onAccountsOffline?.(hexes),
+      onPeerGone: () => {
+        log.warn({ event: 'cluster.peer-gone' }, 'another instance is gone: every socket re-reads its mailbox');
+        redisBus.resync();
+      },
+      onError: (e, where) => log.warn({ err: e, event: 'cluster.failed', where }, 'cluster directory failed'),
+    });
+    await cluster.start();
   } else {
     bus = new LocalBus(onHandlerError);
   }
@@ -205,7 +226,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const state: HttpState = { draining: false, writable: () => health.writable };
   const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, provisioning, sealed }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
-  const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
+  const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request), cluster));
+  late.onReconnected = () => {
+    const { devices, accounts } = gateway.registry.counts();
+    cluster?.restore(devices, accounts).catch((e: unknown) => log.warn({ err: e, event: 'cluster.restore-failed' }, 'cluster restore failed'));
+  };
+  late.onAccountsOffline = (hexes) => {
+    for (const hex of hexes) {
+      presence.announce(fromHex(hex), false).catch((e: unknown) => log.error({ err: e, event: 'presence.announce-failed' }, 'presence announcement failed'));
+    }
+  };
   const server: Server = createServer(app);
   server.headersTimeout = 20_000;
   // A request body may take this long: an attachment PATCH of a client's chunk on a slow link.
@@ -270,6 +300,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       clearTimeout(cut);
       await sweeping;
       await mailboxes.idle();
+      await cluster?.close();
       await bus.close();
       await store.close();
       log.info({ event: 'relay.closed' }, 'closed');

@@ -150,6 +150,8 @@ export type RedisBusOptions = {
    */
   readonly namespace: string;
   readonly onHandlerError: (e: unknown) => void;
+  /** After a reconnect, once subscriptions are back (the cluster directory restores its counts). */
+  readonly onReconnected?: () => void;
   /** Connection state changes and undecodable messages (no message content is ever passed). */
   readonly onNotice?: (notice: { readonly event: string; readonly reason?: string }) => void;
 };
@@ -193,7 +195,10 @@ export class RedisBus implements Bus {
       // ioredis re-subscribes on reconnect before 'ready'; the PING's answer comes after those
       // subscriptions' answers, so once it is back, nothing published from now on is missed.
       this.subscriber.ping().then(
-        () => this.resync(),
+        () => {
+          options.onReconnected?.();
+          this.resync();
+        },
         () => undefined,
       );
     });

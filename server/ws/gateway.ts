@@ -19,6 +19,7 @@ import { fromHex } from '../../shared/crypto/bytes.js';
 import { WS_PATH } from '../../shared/wire/version.js';
 import { MAX_CLIENT_FRAME_BYTES } from '../../shared/wire/wire-size.js';
 import type { BusEvent, BusTopic } from '../bus/bus.js';
+import type { ClusterDirectory } from '../bus/cluster.js';
 import type { AuthService } from '../core/auth.js';
 import type { RelayContext } from '../core/context.js';
 import type { Mailboxes } from '../core/mailboxes.js';
@@ -52,10 +53,14 @@ export class WsGateway {
     private readonly services: { readonly auth: AuthService; readonly mailboxes: Mailboxes; readonly presence: PresenceService },
     /** The client's address key, under the same `trust proxy` rule as REST (http/app.ts). */
     private readonly addressOf: (request: IncomingMessage) => string,
+    /** Several instances: connection counts and presence over all of them (bus/cluster.ts). */
+    private readonly cluster?: ClusterDirectory,
   ) {
     this.registry = new ConnectionRegistry<Connection>(
       (accountHex, online) => {
         this.listen({ account: accountHex }, online);
+        // With a cluster, the connection announces what the directory says (first/last anywhere).
+        if (cluster) return;
         services.presence
           .announce(fromHex(accountHex), online)
           .catch((e: unknown) => ctx.log.error({ err: e, event: 'presence.announce-failed' }, 'presence announcement failed'));
@@ -67,7 +72,7 @@ export class WsGateway {
         this.listen({ device: deviceKey }, present, reread);
       },
     );
-    services.presence.attachDirectory(this.registry);
+    services.presence.attachDirectory(cluster ?? this.registry);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_CLIENT_FRAME_BYTES,
@@ -120,7 +125,7 @@ export class WsGateway {
   }
 
   private accept(ws: WebSocket, address: string): void {
-    const connection = new Connection(ws, address, { ctx: this.ctx, ...this.services, registry: this.registry });
+    const connection = new Connection(ws, address, { ctx: this.ctx, ...this.services, registry: this.registry, cluster: this.cluster });
     this.sockets.set(ws, connection);
     this.registry.opened(connection);
     ws.on('message', (data, isBinary) => connection.onMessage(data, isBinary));

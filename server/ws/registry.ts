@@ -106,6 +106,19 @@ export class ConnectionRegistry<C extends RegisteredConnection> {
     return this.byAccount.has(accountHex);
   }
 
+  /** Those of the accounts with a connection here (the one-instance OnlineDirectory). */
+  online(accountHexes: readonly string[]): Promise<ReadonlySet<string>> {
+    return Promise.resolve(new Set(accountHexes.filter((h) => this.byAccount.has(h))));
+  }
+
+  /** This instance's connections per device and per account (what the cluster directory restores). */
+  counts(): { devices: Map<number, number>; accounts: Map<string, number> } {
+    return {
+      devices: new Map([...this.byDevice].map(([k, set]) => [k, set.size])),
+      accounts: new Map([...this.byAccount].map(([k, set]) => [k, set.size])),
+    };
+  }
+
   *all(): IterableIterator<C> {
     for (const set of this.byDevice.values()) yield* set;
   }

@@ -13,6 +13,9 @@ import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { http } from './helpers/http.js';
 import { Inbox, text } from './helpers/inbox.js';
+import { TestSocket } from './helpers/socket.js';
+import { CloseCode } from '../../../shared/wire/frames.js';
+import { MAX_CONNECTIONS_PER_DEVICE } from '../../../shared/wire/limits.js';
 
 const clusters: Cluster[] = [];
 const clients: RelayClient[] = [];
@@ -109,5 +112,80 @@ describeWithServices('several relay instances on one PostgreSQL and one Redis', 
       return typing.length > 0;
     }, 'typing from the other instance');
     expect(typing[0]).toBe(`${toHex(alice.account.accountId)}:started`);
+  });
+
+  it('presence is the account\'s over all instances: online while any device is connected anywhere, offline after the last', async () => {
+    const c = await cluster(3);
+    const alice = await person(c, 0);
+    const bob = await person(c, 1);
+    await alice.client.setContacts([bob.account.accountId]);
+    await bob.client.setContacts([alice.account.accountId]);
+    const heard: string[] = [];
+    bob.client.on('presence', (e) => heard.push(e.online ? 'online' : 'offline'));
+    await bob.client.connect();
+    expect((await bob.client.presence([alice.account.accountId]))[0]).toMatchObject({ online: false, shared: true });
+
+    await alice.client.connect();
+    await until(() => heard.includes('online'), 'Alice online, heard on another instance');
+    expect((await bob.client.presence([alice.account.accountId]))[0]).toMatchObject({ online: true, shared: true });
+    // A second socket of Alice's device on a third instance: closing the first is not "offline".
+    const second = await TestSocket.authed(c.url(2), await alice.client.sessionToken());
+    alice.client.close();
+    // Ordering barrier: Bob's own query after the close was handled (answered from the directory).
+    await until(async () => (await bob.client.presence([alice.account.accountId]))[0]!.online, 'still online through instance 2');
+    expect(heard).toEqual(['online']);
+    second.close();
+    await until(() => heard.length === 2, 'Alice offline after her last socket anywhere');
+    expect(heard).toEqual(['online', 'offline']);
+    expect((await bob.client.presence([alice.account.accountId]))[0]).toMatchObject({ online: false, shared: true });
+  });
+
+  it(`a device holds at most ${MAX_CONNECTIONS_PER_DEVICE} connections over all instances; a closed one frees a slot anywhere`, async () => {
+    const c = await cluster(3);
+    const alice = await person(c, 0);
+    const token = await alice.client.sessionToken();
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < MAX_CONNECTIONS_PER_DEVICE; i++) sockets.push(await TestSocket.authed(c.url(i % 3), token));
+    for (const i of [0, 1, 2]) {
+      const extra = await TestSocket.open(c.url(i));
+      extra.send({ type: 'auth', token });
+      expect(await extra.next()).toMatchObject({ type: 'error', code: 'TOO_MANY_CONNECTIONS' });
+      expect((await extra.closed).code).toBe(CloseCode.TooManyConnections);
+    }
+    sockets[0]!.close();
+    await sockets[0]!.closed;
+    // Counted down asynchronously after the close: retried until the slot is free.
+    let again: TestSocket | undefined;
+    await until(async () => {
+      const s = await TestSocket.open(c.url(2));
+      s.send({ type: 'auth', token });
+      const frame = await s.next();
+      if (frame.type === 'ready') again = s;
+      else s.close();
+      return again !== undefined;
+    }, 'a free slot');
+    again!.close();
+    for (const s of sockets) s.close();
+  });
+
+  it('an instance killed outright: its connections stop counting, its accounts go offline for their contacts', async () => {
+    const c = await cluster(2);
+    const alice = await person(c, 0);
+    const bob = await person(c, 1);
+    await alice.client.setContacts([bob.account.accountId]);
+    await bob.client.setContacts([alice.account.accountId]);
+    const heard: string[] = [];
+    bob.client.on('presence', (e) => heard.push(e.online ? 'online' : 'offline'));
+    await bob.client.connect();
+    const token = await alice.client.sessionToken();
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < MAX_CONNECTIONS_PER_DEVICE; i++) sockets.push(await TestSocket.authed(c.url(0), token));
+    await until(() => heard.includes('online'), 'Alice online');
+    await c.kill(0);
+    await until(() => heard.length === 2, 'Alice offline once instance 0 is found dead');
+    expect(heard).toEqual(['online', 'offline']);
+    // Her five slots were on the dead instance: she connects again at once on the live one.
+    const again = await TestSocket.authed(c.url(1), token);
+    again.close();
   });
 });
