@@ -182,6 +182,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     queueDepth: () => parts.mailboxes?.storedEnvelopes ?? 0,
     commitQueueDepth: () => parts.mailboxes?.pending ?? 0,
     attachments: () => store.attachmentTotals(),
+    bus: () =>
+      bus instanceof RedisBus && cluster ? { connected: bus.status().connected, counters: bus.counters, liveInstances: cluster.liveInstances } : undefined,
   });
   // Every write reports to the storage health (disk full: logged once, /healthz 503, UNAVAILABLE).
   const health: StorageHealth = new StorageHealth({
@@ -223,7 +225,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   });
   await attachments.init();
 
-  const state: HttpState = { draining: false, writable: () => health.writable };
+  const state: HttpState = { draining: false, writable: () => health.writable, bus: () => bus.status() };
   const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, provisioning, sealed }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request), cluster));

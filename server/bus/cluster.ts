@@ -19,6 +19,7 @@
  * Does not own the local socket table (ws/registry.ts) or the pub/sub channels (redis-bus.ts).
  */
 import type { Redis } from 'ioredis';
+import { RelayError } from '../core/errors.js';
 
 export const HEARTBEAT_MS = 2_000;
 export const INSTANCE_TTL_MS = 6_000;
@@ -98,6 +99,35 @@ redis.call('DEL', KEYS[2])
 return offline
 `;
 
+/**
+ * KEYS: instances zset, this instance's key set. ARGV: instance, ttl, key prefix, then member/count
+ * pairs of this instance's connections now. Replaces this instance's counts with those; returns the
+ * accounts left with no live connection (they left while Redis was unreachable).
+ */
+const RESTORE = `${LIB}
+local now = now_ms()
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+local deadline = now - tonumber(ARGV[2])
+local current = {}
+for i = 4, #ARGV, 2 do current[ARGV[i]] = ARGV[i + 1] end
+local offline = {}
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not current[m] then
+    local key = ARGV[3] .. m
+    local had = redis.call('HDEL', key, ARGV[1])
+    if had == 1 and string.sub(m, 1, 2) == 'o:' and live_total(key, KEYS[1], deadline) == 0 then
+      table.insert(offline, string.sub(m, 3))
+    end
+  end
+end
+redis.call('DEL', KEYS[2])
+for m, n in pairs(current) do
+  redis.call('HSET', ARGV[3] .. m, ARGV[1], n)
+  redis.call('SADD', KEYS[2], m)
+end
+return offline
+`;
+
 /** KEYS: instances zset. ARGV: instance, ttl. Refreshes this instance; returns the dead instances. */
 const BEAT = `${LIB}
 local now = now_ms()
@@ -111,6 +141,7 @@ type Scripted = Redis & {
   parleyOnline(...args: (string | number)[]): Promise<number[]>;
   parleyReap(...args: (string | number)[]): Promise<string[]>;
   parleyBeat(...args: (string | number)[]): Promise<string[]>;
+  parleyRestore(...args: (string | number)[]): Promise<string[]>;
 };
 
 export type ClusterOptions = {
@@ -152,6 +183,7 @@ export class ClusterDirectory {
     define('parleyOnline', ONLINE);
     define('parleyReap', REAP, 2);
     define('parleyBeat', BEAT, 1);
+    define('parleyRestore', RESTORE, 2);
     this.timer = setInterval(() => void this.beat(), options.heartbeatMs ?? HEARTBEAT_MS);
     this.timer.unref();
   }
@@ -168,7 +200,15 @@ export class ClusterDirectory {
     return `${this.prefix}h:${instanceId}`;
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
+  /**
+   * Commands fail at once while Redis is unreachable (never queued): a connection is refused with a
+   * retry hint rather than held, and counts are set right by `restore` when Redis is back.
+   */
+  private track<T>(command: () => Promise<T>): Promise<T> {
+    if (this.redis.status !== 'ready') {
+      return Promise.reject(new RelayError('UNAVAILABLE', 'the relay cannot reach its cluster directory; retry later', { retryAfterMs: 2_000 }));
+    }
+    const work = command();
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work)).catch(() => undefined);
     return work;
@@ -185,7 +225,7 @@ export class ClusterDirectory {
    */
   async enter(deviceKey: number, accountHex: string): Promise<{ readonly status: 'device-full' } | { readonly status: 'entered'; readonly firstOfAccount: boolean }> {
     const { instanceId, maxConnectionsPerDevice } = this.options;
-    const total = await this.track(
+    const total = await this.track(() =>
       this.redis.parleyEnter(
         this.deviceKey(deviceKey),
         this.accountKey(accountHex),
@@ -203,40 +243,35 @@ export class ClusterDirectory {
 
   /** Uncounts a connection counted by enter(); whether it was the account's last anywhere. */
   async leave(deviceKey: number, accountHex: string): Promise<{ readonly lastOfAccount: boolean }> {
-    const total = await this.track(this.redis.parleyLeave(this.deviceKey(deviceKey), this.accountKey(accountHex), this.zset, this.options.instanceId, this.ttl));
+    const total = await this.track(() => this.redis.parleyLeave(this.deviceKey(deviceKey), this.accountKey(accountHex), this.zset, this.options.instanceId, this.ttl));
     return { lastOfAccount: total === 0 };
   }
 
   /** Which of these accounts have a connection on some live instance. */
   async online(accountHexes: readonly string[]): Promise<Set<string>> {
     if (accountHexes.length === 0) return new Set();
-    const flags = await this.redis.parleyOnline(accountHexes.length + 1, ...accountHexes.map((h) => this.accountKey(h)), this.zset, this.ttl);
+    const flags = await this.track(() => this.redis.parleyOnline(accountHexes.length + 1, ...accountHexes.map((h) => this.accountKey(h)), this.zset, this.ttl));
     return new Set(accountHexes.filter((_, i) => flags[i] === 1));
   }
 
   /**
-   * Writes this instance's counts again (after Redis came back, possibly empty): `devices` and
-   * `accounts` map keys to this instance's connection counts.
+   * Replaces this instance's counts with what it holds now (after Redis came back, empty or not):
+   * `devices` and `accounts` map keys to this instance's connection counts. Accounts whose last
+   * connection closed while Redis was unreachable are announced offline now.
    */
   async restore(devices: ReadonlyMap<number, number>, accounts: ReadonlyMap<string, number>): Promise<void> {
     const { instanceId } = this.options;
-    const multi = this.redis.multi();
-    const members: string[] = [];
-    for (const [d, n] of devices) {
-      multi.hset(this.deviceKey(d), instanceId, n);
-      members.push(`c:${d}`);
-    }
-    for (const [a, n] of accounts) {
-      multi.hset(this.accountKey(a), instanceId, n);
-      members.push(`o:${a}`);
-    }
-    if (members.length > 0) multi.sadd(this.instanceSet(instanceId), ...members);
-    await multi.exec();
+    const pairs: (string | number)[] = [];
+    for (const [d, n] of devices) pairs.push(`c:${d}`, n);
+    for (const [a, n] of accounts) pairs.push(`o:${a}`, n);
+    const offline = await this.redis.parleyRestore(this.zset, this.instanceSet(instanceId), instanceId, this.ttl, this.prefix, ...pairs);
+    if (offline.length > 0) this.options.onAccountsOffline(offline);
     await this.beat(true);
   }
 
   private async beat(first = false): Promise<void> {
-    if (this.closed) return;
+    // While Redis is unreachable there is nothing to learn; restore() beats once it is back.
+    if (this.closed || this.redis.status !== 'ready') return;
     try {
       const dead = await this.redis.parleyBeat(this.zset, this.options.instanceId, this.ttl);
       for (const instance of dead) {

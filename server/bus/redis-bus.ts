@@ -13,11 +13,14 @@
  *  - a mailbox event names the committed envelopes (inline up to MAX_INLINE_ENVELOPE_BYTES, else
  *    only the device), and the receiving socket reads from the store whenever what it hears does not
  *    continue its cursor (ws/connection.ts);
- *  - a publish while Redis is unreachable waits in ioredis's offline queue and goes out on reconnect;
+ *  - a publish while this instance cannot reach Redis is not queued (a backlog of stale wake-ups
+ *    helps nobody): it is counted as owed, and when the connection is back the bus publishes one
+ *    resync request on the relay's `all` channel, which every instance listens to;
  *  - when the subscriber connection comes back after a cut (Redis restarted, network), the channels
- *    are subscribed again and the bus emits `resync`: every socket of this instance re-reads its
- *    mailbox; the cluster directory (cluster.ts) emits it too when another instance dies, for what
- *    that instance committed and never published.
+ *    are subscribed again and the bus emits `resync` locally;
+ *  - `resync` (from either) makes every socket of the instance re-read its mailbox; the cluster
+ *    directory (cluster.ts) asks for it too when another instance dies, for what that instance
+ *    committed and never published.
  * Events this instance published come back from Redis when it listens to the channel itself; they
  * carry its instance id and are ignored (they were delivered locally already).
  * Does not own who is connected where (cluster.ts), delivery (server/ws) or durability (store/).
@@ -31,6 +34,8 @@ import type { AccountEvent, Bus, BusEvent, BusStatus, BusTopic } from './bus.js'
 export const MAX_INLINE_ENVELOPE_BYTES = 64 * 1024;
 /** The channel of a device's events, within a relay's namespace. */
 export const deviceChannel = (namespace: string, deviceKey: number): string => `parley:${namespace}:d:${deviceKey}`;
+/** The channel every instance of the relay listens to (resync requests). */
+export const allChannel = (namespace: string): string => `parley:${namespace}:all`;
 /** The channel of an account's events, within a relay's namespace. */
 export const accountChannel = (namespace: string, accountHex: string): string => `parley:${namespace}:a:${accountHex}`;
 
@@ -41,6 +46,8 @@ export type BusCounters = {
   /** Events from Redis that did not decode (each treated as a wake-up of its device, if any). */
   undecodable: number;
   resyncs: number;
+  /** Events not published because Redis was unreachable (each instance re-read its mailboxes after). */
+  dropped: number;
   /** Channels this instance listens to now. */
   channels: number;
 };
@@ -164,7 +171,9 @@ export class RedisBus implements Bus {
   private readonly listening = new Set<string>();
   private subscriberReadyOnce = false;
   private closed = false;
-  readonly counters: BusCounters = { published: 0, received: 0, undecodable: 0, resyncs: 0, channels: 0 };
+  readonly counters: BusCounters = { published: 0, received: 0, undecodable: 0, resyncs: 0, dropped: 0, channels: 0 };
+  /** Events were dropped while Redis was unreachable: ask every instance to resync once it is back. */
+  private owed = false;
 
   private constructor(private readonly options: RedisBusOptions) {
     const common = {
@@ -186,6 +195,16 @@ export class RedisBus implements Bus {
         if (!this.closed) notice({ event: `bus.${name}-disconnected` });
       });
     }
+    this.commands.on('ready', () => {
+      if (!this.owed) return;
+      this.owed = false;
+      this.commands.publish(allChannel(options.namespace), JSON.stringify({ o: options.instanceId, k: 'r' })).catch(() => {
+        this.owed = true;
+      });
+      // This instance's own sockets may have missed nothing (local events are delivered at once),
+      // but other instances' events to them may have been dropped by the same outage.
+      this.resync();
+    });
     this.subscriber.on('ready', () => {
       if (!this.subscriberReadyOnce) {
         this.subscriberReadyOnce = true;
@@ -210,6 +229,7 @@ export class RedisBus implements Bus {
     const bus = new RedisBus(options);
     try {
       await Promise.all([bus.commands.connect(), bus.subscriber.connect()]);
+      await bus.subscriber.subscribe(allChannel(options.namespace));
     } catch (e) {
       await bus.close();
       throw new Error(`cannot reach Redis: ${e instanceof Error ? e.message.replace(/redis(s)?:\/\/\S*/g, 'redis://…') : String(e)}`);
@@ -227,10 +247,19 @@ export class RedisBus implements Bus {
 
   publish(event: BusEvent): void {
     this.deliver(event);
-    for (const [channel, message] of encodeBusEvent(this.options.namespace, this.options.instanceId, event)) {
+    const messages = encodeBusEvent(this.options.namespace, this.options.instanceId, event);
+    if (messages.length === 0) return;
+    if (this.commands.status !== 'ready') {
+      this.counters.dropped += messages.length;
+      this.owed = true;
+      return;
+    }
+    for (const [channel, message] of messages) {
       this.counters.published++;
-      // Queued while Redis is away (offline queue) and sent on reconnect; a failure costs latency only.
-      this.commands.publish(channel, message).catch(() => undefined);
+      this.commands.publish(channel, message).catch(() => {
+        this.counters.dropped++;
+        this.owed = true;
+      });
     }
   }
 
@@ -266,6 +295,15 @@ export class RedisBus implements Bus {
   }
 
   private onMessage(channel: string, message: string): void {
+    if (channel === allChannel(this.options.namespace)) {
+      try {
+        const m = JSON.parse(message) as { o?: unknown; k?: unknown };
+        if (m.k === 'r' && m.o !== this.options.instanceId) this.resync();
+      } catch {
+        this.counters.undecodable++;
+      }
+      return;
+    }
     let decoded: { origin: string; event: BusEvent };
     try {
       decoded = decodeBusEvent(message);

@@ -35,6 +35,8 @@ export async function startCluster(options: {
   readonly instances: number;
   readonly limits?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string>>;
+  /** The instances reach the database through this URL instead (a forwarder the test can unplug). */
+  readonly databaseVia?: (databaseUrl: string) => string;
 }): Promise<Cluster> {
   const database = await createTestDatabase(options.postgresServerUrl);
   const shared = tempDir('parley-cluster-');
@@ -50,7 +52,7 @@ export async function startCluster(options: {
       ...(options.limits && { limits: options.limits }),
       args: [
         ...['--host', '127.0.0.1', '--port', String(port), '--data', dataDirs[i]!, '--log-level', 'warn'],
-        ...['--store', 'postgres', '--database-url', database.url, '--bus', 'redis', '--redis-url', options.redisUrl],
+        ...['--store', 'postgres', '--database-url', options.databaseVia?.(database.url) ?? database.url, '--bus', 'redis', '--redis-url', options.redisUrl],
         ...['--identity', identityFile, '--attachments', attachmentsDir],
       ],
       ...(options.env && { env: options.env }),
