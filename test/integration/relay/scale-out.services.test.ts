@@ -2,12 +2,17 @@
  * Scale-out (issue 20, ADR 0035): several relay processes of one relay on one PostgreSQL and one
  * Redis. A device may connect to any instance: messages committed on one instance reach the
  * recipient's socket on another (woken through Redis), acks on one delete what another delivered,
- * typing reaches a contact connected elsewhere, and every instance shows the same identity.
+ * online-only (typing) envelopes and presence reach a contact connected elsewhere, the per-device
+ * connection cap holds over all instances, and every instance shows the same identity.
  * Runs in the `services` project (scripts/with-services.sh).
  */
 import { afterEach, expect, it } from 'vitest';
 import { toHex } from '../../../shared/crypto/bytes.js';
-import type { RelayClient } from '../../../electron/engine/relay/client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
+import { systemRng } from '../../../shared/crypto/random.js';
+import { sha256 } from '../../../shared/crypto/sha256.js';
+import { newProfileKey } from '../../../shared/protocol/profile.js';
+import { deliveryToken, encodeSealedMultiRecipient, openSealedEnvelope, sealMessage } from '../../../shared/protocol/sealed-sender.js';
 import { describeWithServices } from '../../support/redis.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { startCluster, type Cluster } from './helpers/cluster.js';
@@ -96,22 +101,36 @@ describeWithServices('several relay instances on one PostgreSQL and one Redis', 
     expect(bob.inbox.texts()).toEqual(['while away', 'live']);
   });
 
-  it('typing reaches a mutual contact connected to another instance', async () => {
+  it('an online-only sealed envelope (typing) reaches the recipient connected to another instance, and is never stored', async () => {
     const c = await cluster(2);
     const alice = await person(c, 0);
     const bob = await person(c, 1);
-    await alice.client.setContacts([bob.account.accountId]);
-    await bob.client.setContacts([alice.account.accountId]);
-    const typing: string[] = [];
-    bob.client.on('typing', (e) => typing.push(`${toHex(e.from.accountId)}:${e.state}`));
-    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    const token = deliveryToken(newProfileKey({ rng: systemRng }));
+    await bob.client.putDeliveryTokenHash(sha256(token));
+    const { certificate } = await alice.client.senderCertificate();
+    const ephemeral: Uint8Array[] = [];
+    bob.client.on('ephemeral', (e) => ephemeral.push(e.content));
+    await bob.client.connect();
     await bob.inbox.backlogEnd();
-    // Bob's instance listens to his account's channel once his socket is in: retried until it is.
-    await until(() => {
-      alice.client.typing(bob.account.accountId, 'started');
-      return typing.length > 0;
-    }, 'typing from the other instance');
-    expect(typing[0]).toBe(`${toHex(alice.account.accountId)}:started`);
+    const sealed = sealMessage(
+      { certificate, senderIdentityPrivate: alice.account.devices[0]!.dh.privateKey, recipients: [{ accountId: bob.account.accountId, deviceId: 1, identityKey: bob.account.devices[0]!.dh.publicKey }], messages: [text('typing…')] },
+      { rng: systemRng },
+    );
+    // Bob's instance listens to his device's channel once his socket is in: sent again until heard.
+    await until(async () => {
+      await RelayClient.sealedSend(c.url(0), { to: bob.account.accountId, token, upload: encodeSealedMultiRecipient(sealed), online: true });
+      await new Promise((r) => setTimeout(r, 100));
+      return ephemeral.length > 0;
+    }, 'the online-only envelope from the other instance');
+    const trust = new Map([[1, (await RelayClient.wellKnown(c.url(1))).certificateKey]]);
+    expect(openSealedEnvelope(ephemeral[0]!, { identityPrivate: bob.account.devices[0]!.dh.privateKey }, trust, Date.now()).message).toEqual(text('typing…'));
+    bob.client.close();
+    const again = bob.account.client(c.url(0));
+    clients.push(again);
+    const inbox = new Inbox(again);
+    await again.connect();
+    await inbox.backlogEnd();
+    expect(inbox.envelopes).toEqual([]);
   });
 
   it('presence is the account\'s over all instances: online while any device is connected anywhere, offline after the last', async () => {
