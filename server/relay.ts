@@ -15,6 +15,7 @@ import { fromHex } from '../shared/crypto/bytes.js';
 import { ACCOUNT_ID_LENGTH } from '../shared/protocol/constants.js';
 import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS, MAX_CONNECTIONS_PER_DEVICE } from '../shared/wire/limits.js';
 import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
+import { RedisLocker } from './blobs/redis-locker.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { ClusterDirectory } from './bus/cluster.js';
@@ -104,6 +105,15 @@ export type Relay = {
   /** Drains (no new connections, sockets closed with 1001, queued commits finished) and closes. */
   close(): Promise<void>;
 };
+
+/** The tus upload locker shared by every instance on the bus's Redis (ADR 0035). */
+function tusLocker(bus: RedisBus): RedisLocker {
+  const locker = new RedisLocker(bus.commands, bus.namespace, (id) => bus.broadcast('tus-release', id));
+  bus.onBroadcast((topic, id) => {
+    if (topic === 'tus-release') locker.releaseRequested(id);
+  });
+  return locker;
+}
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const clock = options.clock ?? systemClock;
@@ -211,6 +221,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const attachments = new AttachmentService(ctx, {
     dataDir,
     ...(options.attachmentsDir !== undefined && { directory: options.attachmentsDir }),
+    ...(bus instanceof RedisBus && { locker: tusLocker(bus) }),
     limits: {
       maxBytes: l.attachmentMaxBytes,
       quotaBytes: l.attachmentQuotaBytes,

@@ -288,6 +288,21 @@ export class RedisBus implements Bus {
     return { backend: 'redis', connected: this.commands.status === 'ready' && this.subscriber.status === 'ready' };
   }
 
+  private readonly broadcastHandlers = new Set<(topic: string, value: string) => void>();
+
+  /**
+   * A small message to every other instance of the relay (best effort: dropped while Redis is away),
+   * e.g. the tus locker's release requests (blobs/redis-locker.ts).
+   */
+  broadcast(topic: string, value: string): void {
+    if (this.commands.status !== 'ready') return;
+    this.commands.publish(allChannel(this.options.namespace), JSON.stringify({ o: this.options.instanceId, k: 'b', v: [topic, value] })).catch(() => undefined);
+  }
+
+  onBroadcast(handler: (topic: string, value: string) => void): void {
+    this.broadcastHandlers.add(handler);
+  }
+
   /** Tells every subscriber that events may have been lost. */
   resync(): void {
     this.counters.resyncs++;
@@ -297,8 +312,12 @@ export class RedisBus implements Bus {
   private onMessage(channel: string, message: string): void {
     if (channel === allChannel(this.options.namespace)) {
       try {
-        const m = JSON.parse(message) as { o?: unknown; k?: unknown };
-        if (m.k === 'r' && m.o !== this.options.instanceId) this.resync();
+        const m = JSON.parse(message) as { o?: unknown; k?: unknown; v?: unknown };
+        if (m.o === this.options.instanceId) return;
+        if (m.k === 'r') this.resync();
+        else if (m.k === 'b' && Array.isArray(m.v) && typeof m.v[0] === 'string' && typeof m.v[1] === 'string') {
+          for (const h of this.broadcastHandlers) h(m.v[0], m.v[1]);
+        }
       } catch {
         this.counters.undecodable++;
       }

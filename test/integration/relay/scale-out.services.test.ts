@@ -21,6 +21,9 @@ import { Inbox, text } from './helpers/inbox.js';
 import { TestSocket } from './helpers/socket.js';
 import { CloseCode } from '../../../shared/wire/frames.js';
 import { MAX_CONNECTIONS_PER_DEVICE } from '../../../shared/wire/limits.js';
+import { request } from 'node:http';
+import { attachmentLayout } from '../../../shared/protocol/attachment-cipher.js';
+import { pseudoRandomBytes } from '../../../shared/testing/deterministic-rng.js';
 
 const clusters: Cluster[] = [];
 const clients: RelayClient[] = [];
@@ -207,4 +210,69 @@ describeWithServices('several relay instances on one PostgreSQL and one Redis', 
     const again = await TestSocket.authed(c.url(1), token);
     again.close();
   });
+
+  it('attachments live on the shared directory: an upload begun on one instance continues on another and downloads from a third', async () => {
+    const c = await cluster(3);
+    const alice = await person(c, 0);
+    const token = await alice.client.sessionToken();
+    const bytes = pseudoRandomBytes('cluster-blob', attachmentLayout(300_000).ciphertextLength);
+    const url = await tusCreate(c.url(0), token, bytes.length);
+    const id = new URL(url).pathname;
+    const half = 150_016;
+    expect((await tusPatch(`${c.url(1)}${id}`, token, 0, bytes.subarray(0, half))).status).toBe(204);
+    expect((await fetch(`${c.url(2)}${id}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${token}` } })).headers.get('upload-offset')).toBe(String(half));
+    expect((await tusPatch(`${c.url(2)}${id}`, token, half, bytes.subarray(half))).status).toBe(204);
+    const down = await fetch(`${c.url(0)}${id}`);
+    expect(down.status).toBe(200);
+    expect(Buffer.from(await down.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('an upload held open on one instance is released when the client resumes through another, and the old request writes nothing more (the lock and its release are shared)', async () => {
+    const c = await cluster(2);
+    const alice = await person(c, 0);
+    const token = await alice.client.sessionToken();
+    const bytes = pseudoRandomBytes('stalled-blob', attachmentLayout(200_000).ciphertextLength);
+    const url = await tusCreate(c.url(0), token, bytes.length);
+    const id = new URL(url).pathname;
+    // A PATCH whose client went silent after a first piece: instance 0 holds the upload's lock.
+    const stalled = request(`${c.url(0)}${id}`, {
+      method: 'PATCH',
+      headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(bytes.length) },
+    });
+    const stalledDone = new Promise<number>((resolve) => {
+      stalled.on('response', (r) => resolve(r.statusCode ?? 0));
+      stalled.on('error', () => resolve(-1));
+    });
+    stalled.write(bytes.subarray(0, 65_536));
+    await until(async () => {
+      const h = await fetch(`${c.url(1)}${id}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${token}` } });
+      return h.status === 200 && Number(h.headers.get('upload-offset')) > 0;
+    }, 'the resumed HEAD on instance 1 to see the bytes instance 0 wrote');
+    const head = await fetch(`${c.url(1)}${id}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${token}` } });
+    const offset = Number(head.headers.get('upload-offset'));
+    expect((await tusPatch(`${c.url(1)}${id}`, token, offset, bytes.subarray(offset))).status).toBe(204);
+    // The old request comes back to life with other bytes: released, it must not write them.
+    stalled.on('error', () => undefined);
+    stalled.write(new Uint8Array(bytes.length - 65_536).fill(0xee));
+    stalled.end();
+    await stalledDone;
+    const down = await fetch(`${c.url(1)}${id}`);
+    expect(Buffer.from(await down.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+  }, 60_000);
 });
+
+const TUS = { 'tus-resumable': '1.0.0' };
+
+async function tusCreate(base: string, token: string, length: number): Promise<string> {
+  const r = await fetch(`${base}/v1/attachments`, { method: 'POST', headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-length': String(length) } });
+  expect(r.status).toBe(201);
+  return new URL(r.headers.get('location')!, base).href;
+}
+
+function tusPatch(url: string, token: string, offset: number, bytes: Uint8Array): Promise<Response> {
+  return fetch(url, {
+    method: 'PATCH',
+    headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+    body: bytes,
+  });
+}
