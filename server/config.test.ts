@@ -76,4 +76,45 @@ describe('parseConfig', () => {
       expect((error as Error).message).not.toContain('s3cret');
     }
   });
+
+  it('uses the local bus by default, Redis with --bus redis and a URL (flags win over env), only together with PostgreSQL', () => {
+    const pg = ['--store', 'postgres', '--database-url', 'postgres://db/relay'];
+    expect(parseConfig([], {})).toMatchObject({ bus: { backend: 'local' }, attachmentsDir: undefined, identityFile: undefined });
+    const url = 'redis://:pw@cache.internal:6379/0';
+    expect(parseConfig([...pg, '--bus', 'redis', '--redis-url', url], {})).toMatchObject({ bus: { backend: 'redis', url } });
+    const env = { PARLEY_RELAY_BUS: 'redis', PARLEY_RELAY_REDIS_URL: 'rediss://env:6380', PARLEY_RELAY_ATTACHMENTS_DIR: '/shared/blobs', PARLEY_RELAY_IDENTITY_FILE: '/etc/id' };
+    expect(parseConfig(pg, env)).toMatchObject({ bus: { backend: 'redis', url: 'rediss://env:6380' }, attachmentsDir: '/shared/blobs', identityFile: '/etc/id' });
+    expect(parseConfig([...pg, '--redis-url', url, '--attachments', '/flag', '--identity', '/flag-id'], env)).toMatchObject({
+      bus: { backend: 'redis', url },
+      attachmentsDir: '/flag',
+      identityFile: '/flag-id',
+    });
+    expect(parseConfig(['--bus', 'local'], { PARLEY_RELAY_BUS: 'redis' })).toMatchObject({ bus: { backend: 'local' } });
+  });
+
+  it('refuses a bus without its URL, a URL without its bus, Redis on SQLite, other buses and schemes, never echoing the URL', () => {
+    const pg = ['--store', 'postgres', '--database-url', 'postgres://db/relay'];
+    const secret = 'redis://:s3cret-pw@cache/0';
+    for (const [argv, env] of [
+      [[...pg, '--bus', 'redis'], {}],
+      [[...pg, '--bus', 'redis', '--redis-url', ''], {}],
+      [[...pg, '--redis-url', secret], {}],
+      [[...pg, '--bus', 'local'], { PARLEY_RELAY_REDIS_URL: secret }],
+      [['--bus', 'redis', '--redis-url', secret], {}],
+      [[...pg, '--bus', 'nats', '--redis-url', secret], {}],
+      [[...pg, '--bus', 'redis', '--redis-url', 'http://:s3cret-pw@cache/0'], {}],
+      [[...pg, '--bus', 'redis', '--redis-url', 's3cret-pw not a url'], {}],
+      [['--attachments', ''], {}],
+      [['--identity', ''], {}],
+    ] as const) {
+      let error: unknown;
+      try {
+        parseConfig(argv, env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+  });
 });

@@ -7,6 +7,12 @@
  * /metrics is served: `--metrics-host --metrics-port` (PARLEY_RELAY_METRICS_HOST / _PORT) for a
  * separate listener, PARLEY_RELAY_METRICS_TOKEN (environment only: a flag would show in `ps`) for a
  * bearer token. Without either, /metrics is not served at all.
+ * Scale-out (docs/adr/0035-scale-out.md): `--bus redis --redis-url redis://…` (PARLEY_RELAY_BUS,
+ * PARLEY_RELAY_REDIS_URL) wakes the instance holding a recipient's socket through Redis pub/sub and
+ * shares rate limits, connection counts and presence between instances; `--attachments DIR`
+ * (PARLEY_RELAY_ATTACHMENTS_DIR) puts attachment blobs on a directory every instance mounts;
+ * `--identity FILE` (PARLEY_RELAY_IDENTITY_FILE) is the relay's identity file, the same for all. Several
+ * instances need `--store postgres` and `--bus redis` together.
  * Defaults: 127.0.0.1, port 8787, ./.parley-relay, the SQLite store in the data dir. Port 0 asks the
  * OS for a free port. `--store postgres` keeps the relay's database in PostgreSQL at the database
  * URL (the data dir still holds the relay's identity). Error messages never repeat a database URL:
@@ -33,6 +39,12 @@ export type RelayConfig = {
   readonly trustProxy: boolean | string | number | undefined;
   /** Where the relay's database lives: the SQLite file in the data dir, or PostgreSQL at `url`. */
   readonly store: { readonly backend: 'sqlite' } | { readonly backend: 'postgres'; readonly url: string };
+  /** How instances wake each other: in-process only, or Redis pub/sub at `url`. */
+  readonly bus: { readonly backend: 'local' } | { readonly backend: 'redis'; readonly url: string };
+  /** Where attachment blobs live; undefined: `<data dir>/attachments`. */
+  readonly attachmentsDir: string | undefined;
+  /** The identity file; undefined: `<data dir>/identity.bin`. */
+  readonly identityFile: string | undefined;
   readonly metrics: MetricsOptions;
 };
 
@@ -41,9 +53,11 @@ export class ConfigError extends Error {
 }
 
 export const USAGE = `usage: parley-relay [--host HOST] [--port PORT] [--data DIR] [--log-level LEVEL]
-                    [--store sqlite|postgres] [--database-url postgres://…] [--metrics-host HOST] [--metrics-port PORT]
+                    [--store sqlite|postgres] [--database-url postgres://…] [--bus local|redis] [--redis-url redis://…]
+                    [--attachments DIR] [--identity FILE] [--metrics-host HOST] [--metrics-port PORT]
   env: PARLEY_RELAY_HOST, PARLEY_RELAY_PORT, PARLEY_RELAY_DATA, PARLEY_RELAY_LOG_LEVEL,
-       PARLEY_RELAY_STORE, PARLEY_RELAY_DATABASE_URL, PARLEY_RELAY_LIMITS (JSON), PARLEY_RELAY_TRUST_PROXY,
+       PARLEY_RELAY_STORE, PARLEY_RELAY_DATABASE_URL, PARLEY_RELAY_BUS, PARLEY_RELAY_REDIS_URL,
+       PARLEY_RELAY_ATTACHMENTS_DIR, PARLEY_RELAY_IDENTITY_FILE, PARLEY_RELAY_LIMITS (JSON), PARLEY_RELAY_TRUST_PROXY,
        PARLEY_RELAY_METRICS_HOST, PARLEY_RELAY_METRICS_PORT, PARLEY_RELAY_METRICS_TOKEN`;
 
 function parsePort(text: string): number {
@@ -59,6 +73,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
     'log-level'?: string;
     store?: string;
     'database-url'?: string;
+    bus?: string;
+    'redis-url'?: string;
+    attachments?: string;
+    identity?: string;
     'metrics-host'?: string;
     'metrics-port'?: string;
     help?: boolean;
@@ -73,6 +91,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
         'log-level': { type: 'string' },
         store: { type: 'string' },
         'database-url': { type: 'string' },
+        bus: { type: 'string' },
+        'redis-url': { type: 'string' },
+        attachments: { type: 'string' },
+        identity: { type: 'string' },
         'metrics-host': { type: 'string' },
         'metrics-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -114,7 +136,35 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Re
     ...(token !== undefined && { token }),
     ...(metricsPort !== undefined && { listener: { host: metricsHost ?? DEFAULT_HOST, port: parsePort(metricsPort) } }),
   };
-  return { host, port, dataDir, logLevel: logLevel as LevelWithSilent, limits, trustProxy, metrics, store: parseStore(values, env) };
+  const store = parseStore(values, env);
+  const bus = parseBus(values, env);
+  if (bus.backend === 'redis' && store.backend !== 'postgres') {
+    throw new ConfigError('--bus redis is for several instances, which need one shared database: add --store postgres');
+  }
+  const attachments = values.attachments ?? env.PARLEY_RELAY_ATTACHMENTS_DIR;
+  if (attachments === '') throw new ConfigError('the attachments directory is empty');
+  const identityFile = values.identity ?? env.PARLEY_RELAY_IDENTITY_FILE;
+  if (identityFile === '') throw new ConfigError('the identity file path is empty');
+  return { host, port, dataDir, logLevel: logLevel as LevelWithSilent, limits, trustProxy, metrics, store, bus, attachmentsDir: attachments, identityFile };
+}
+
+function parseBus(values: { bus?: string; 'redis-url'?: string }, env: NodeJS.ProcessEnv): RelayConfig['bus'] {
+  const backend = values.bus ?? env.PARLEY_RELAY_BUS ?? 'local';
+  const url = values['redis-url'] ?? env.PARLEY_RELAY_REDIS_URL;
+  if (backend === 'local') {
+    if (url !== undefined) throw new ConfigError('a Redis URL is for --bus redis; the local bus needs none');
+    return { backend };
+  }
+  if (backend !== 'redis') throw new ConfigError(`invalid bus: ${backend} (local or redis)`);
+  if (url === undefined || url === '') throw new ConfigError('--bus redis needs --redis-url or PARLEY_RELAY_REDIS_URL');
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError('the Redis URL is not a URL');
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError('the Redis URL must start with redis:// or rediss://');
+  return { backend, url };
 }
 
 function parseStore(values: { store?: string; 'database-url'?: string }, env: NodeJS.ProcessEnv): RelayConfig['store'] {

@@ -8,7 +8,7 @@
  *
  * Layout: "PARLEYID" ‖ u8 version (1) ‖ relay id (16) ‖ certificate key seed (32) ‖ tree-head key seed (32).
  */
-import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bytesEqual, concatBytes, copyBytes, utf8, wipe } from '../shared/crypto/bytes.js';
 import { ed25519PublicKey, ED25519_SEED_LENGTH } from '../shared/crypto/ed25519.js';
@@ -32,8 +32,9 @@ function keyPair(seed: Uint8Array): KeyPair {
   return { privateKey: seed, publicKey: ed25519PublicKey(seed) };
 }
 
-export function loadOrCreateIdentity(dataDir: string, rng: Rng, warn: (message: string) => void): RelayIdentity {
-  const file = path.join(dataDir, IDENTITY_FILE);
+/** Loads `<dataDir>/identity.bin`, or the file `options.file` names, creating it first if absent. */
+export function loadOrCreateIdentity(dataDir: string, rng: Rng, warn: (message: string) => void, options: { readonly file?: string } = {}): RelayIdentity {
+  const file = options.file !== undefined ? path.resolve(options.file) : path.join(dataDir, IDENTITY_FILE);
   if (!existsSync(file)) {
     const certificateSeed = rng(ED25519_SEED_LENGTH);
     let treeHeadSeed = rng(ED25519_SEED_LENGTH);
@@ -41,8 +42,15 @@ export function loadOrCreateIdentity(dataDir: string, rng: Rng, warn: (message: 
     const body = concatBytes(MAGIC, Uint8Array.of(VERSION), rng(RELAY_ID_LENGTH), certificateSeed, treeHeadSeed);
     const temp = `${file}.${process.pid}.tmp`;
     writeFileSync(temp, body, { mode: IDENTITY_FILE_MODE, flag: 'wx' });
-    renameSync(temp, file);
-    wipe(body, certificateSeed, treeHeadSeed);
+    try {
+      linkSync(temp, file);
+    } catch (e) {
+      // Another instance created it first: load theirs.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      rmSync(temp, { force: true });
+      wipe(body, certificateSeed, treeHeadSeed);
+    }
   }
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {

@@ -48,6 +48,9 @@ async function main(): Promise<void> {
     metrics: config.metrics,
     storeThread: 'worker',
     ...(config.store.backend === 'postgres' && { postgresUrl: config.store.url }),
+    ...(config.bus.backend === 'redis' && { redisUrl: config.bus.url }),
+    ...(config.attachmentsDir !== undefined && { attachmentsDir: config.attachmentsDir }),
+    ...(config.identityFile !== undefined && { identityFile: config.identityFile }),
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'parley-relay.listening', url: relay.url, host: relay.host, port: relay.port, metricsUrl: relay.metricsUrl })}\n`,

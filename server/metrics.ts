@@ -8,7 +8,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CLIENT_FRAME_TYPES } from '../shared/wire/frames.js';
 import { ERROR_CODES } from '../shared/wire/errors.js';
+import type { BusCounters } from './bus/redis-bus.js';
 import { STORAGE_FAILURE_CAUSES } from './core/storage-health.js';
+
+/** What /metrics shows of the Redis bus and the cluster directory (server/bus). */
+export type BusFigures = { readonly connected: boolean; readonly counters: BusCounters; readonly liveInstances: number };
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const FRAME_IN_LABELS = new Set<string>([...CLIENT_FRAME_TYPES, 'invalid', 'binary']);
@@ -55,6 +59,8 @@ export class RelayMetrics {
     readonly commitQueueDepth: () => number;
     /** Finished attachment bytes held and unfinished uploads (from the store, at scrape time). */
     readonly attachments?: () => Promise<{ readonly storedBytes: number; readonly uploadsInProgress: number }>;
+    /** The bus of several instances (ADR 0035): its connection, counters and the live instances. */
+    readonly bus?: () => BusFigures | undefined;
   }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_relay_' });
@@ -159,7 +165,7 @@ export class RelayMetrics {
     });
     this.storeWriteFailures = new Counter({
       name: 'parley_relay_store_write_failures_total',
-      help: 'Store writes that failed for lack of space or an I/O error, by cause (SQLITE_FULL, SQLITE_IOERR, ENOSPC, EDQUOT, EIO, PG_DISK_FULL, PG_IO_ERROR)',
+      help: 'Store writes that failed for lack of space, an I/O error or an unreachable PostgreSQL, by cause (SQLITE_FULL, SQLITE_IOERR, ENOSPC, EDQUOT, EIO, PG_DISK_FULL, PG_IO_ERROR, PG_UNAVAILABLE)',
       labelNames: ['cause'],
       registers,
     });
@@ -170,6 +176,61 @@ export class RelayMetrics {
       registers,
     });
     this.storeWritable.set(1);
+    // Scale-out figures of this instance (absent on the local bus): read at scrape time.
+    const busFigures = sources.bus ?? (() => undefined);
+    new Gauge({
+      name: 'parley_relay_bus_connected',
+      help: '1 while this instance reaches Redis (events to other instances flow), 0 while not; absent on the local bus',
+      registers,
+      collect() {
+        const b = busFigures();
+        if (b) this.set(b.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_relay_bus_channels',
+      help: 'Redis channels this instance listens to (one per device and per account it holds a socket of)',
+      registers,
+      collect() {
+        const b = busFigures();
+        if (b) this.set(b.counters.channels);
+      },
+    });
+    new Counter({
+      name: 'parley_relay_bus_events_total',
+      help: 'Bus events by direction: published to Redis, received from other instances, dropped while Redis was unreachable, undecodable',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const b = busFigures();
+        if (!b) return;
+        this.reset();
+        this.inc({ direction: 'published' }, b.counters.published);
+        this.inc({ direction: 'received' }, b.counters.received);
+        this.inc({ direction: 'dropped' }, b.counters.dropped);
+        this.inc({ direction: 'undecodable' }, b.counters.undecodable);
+      },
+    });
+    new Counter({
+      name: 'parley_relay_bus_resyncs_total',
+      help: 'Times every socket of this instance re-read its mailbox because bus events may have been lost (Redis reconnect, an instance gone)',
+      registers,
+      collect() {
+        const b = busFigures();
+        if (!b) return;
+        this.reset();
+        this.inc(b.counters.resyncs);
+      },
+    });
+    new Gauge({
+      name: 'parley_relay_cluster_instances',
+      help: 'Live instances of this relay in the cluster directory (this one included), at the last heartbeat',
+      registers,
+      collect() {
+        const b = busFigures();
+        if (b) this.set(b.liveInstances);
+      },
+    });
     this.commitQueueDepth = new Gauge({
       name: 'parley_relay_commit_queue_depth',
       help: 'Sends and acks waiting for the group commit',

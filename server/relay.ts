@@ -11,11 +11,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { systemClock, systemRng, type Clock, type Rng } from '../shared/crypto/random.js';
+import { fromHex } from '../shared/crypto/bytes.js';
 import { ACCOUNT_ID_LENGTH } from '../shared/protocol/constants.js';
-import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
+import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS, MAX_CONNECTIONS_PER_DEVICE } from '../shared/wire/limits.js';
 import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
 import { BackupService, type BackupSweepResult } from './blobs/backups.js';
+import { RedisLocker } from './blobs/redis-locker.js';
+import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
+import { ClusterDirectory } from './bus/cluster.js';
+import { RedisBus } from './bus/redis-bus.js';
 import { AccountService } from './core/accounts.js';
 import { AuthService } from './core/auth.js';
 import type { RelayContext } from './core/context.js';
@@ -30,7 +35,7 @@ import { StorageHealth, watchWrites } from './core/storage-health.js';
 import { clientAddress, createHttpApp, device, upgradeAddress, type HttpState } from './http/app.js';
 import { startMetricsListener, type MetricsOptions } from './http/metrics-endpoint.js';
 import { loadOrCreateIdentity, type RelayIdentity } from './identity.js';
-import type { LimiterBackend } from './limits/limiter.js';
+import { redisBackend, type LimiterBackend } from './limits/limiter.js';
 import { RateLimits, resolveLimits, type LimitsOverride } from './limits/relay-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { RelayMetrics } from './metrics.js';
@@ -73,9 +78,18 @@ export type RelayOptions = {
   readonly storeThread?: 'worker' | 'inline';
   /**
    * Keep the database in PostgreSQL at this URL instead of the SQLite file in the data dir (which
-   * then holds only the identity). One relay per database until the scale-out issue.
+   * then holds only the identity).
    */
   readonly postgresUrl?: string;
+  /**
+   * Scale-out (ADR 0035): wake other instances through Redis pub/sub at this URL, and count the
+   * shared rate limits there (unless `limiterBackend` says otherwise). Needs `postgresUrl`.
+   */
+  readonly redisUrl?: string;
+  /** The relay's identity file (the same for every instance of one relay); `<data dir>/identity.bin` by default. */
+  readonly identityFile?: string;
+  /** Where attachment blobs live (a directory every instance mounts); `<data dir>/attachments` by default. */
+  readonly attachmentsDir?: string;
 };
 
 export type Relay = {
@@ -85,6 +99,7 @@ export type Relay = {
   readonly identity: RelayIdentity;
   readonly store: RelayStore;
   readonly metrics: RelayMetrics;
+  readonly bus: Bus;
   /** The separate metrics listener's /metrics URL, when one was asked for. */
   readonly metricsUrl: string | undefined;
   /** Runs the expiry sweep now (mailboxes, tokens, attachments, provisioning channels, backups). */
@@ -93,13 +108,24 @@ export type Relay = {
   close(): Promise<void>;
 };
 
+/** The tus upload locker shared by every instance on the bus's Redis (ADR 0035). */
+function tusLocker(bus: RedisBus): RedisLocker {
+  const locker = new RedisLocker(bus.commands, bus.namespace, (id) => bus.broadcast('tus-release', id));
+  bus.onBroadcast((topic, id) => {
+    if (topic === 'tus-release') locker.releaseRequested(id);
+  });
+  return locker;
+}
+
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const clock = options.clock ?? systemClock;
   const rng = options.rng ?? systemRng;
   const log = options.logger ?? createLogger(options.logLevel ?? 'info');
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const identity = loadOrCreateIdentity(dataDir, rng, (message) => log.warn({ event: 'identity.permissions' }, message));
+  const identity = loadOrCreateIdentity(dataDir, rng, (message) => log.warn({ event: 'identity.permissions' }, message), {
+    ...(options.identityFile !== undefined && { file: options.identityFile }),
+  });
   const file = path.join(dataDir, DATABASE_FILE);
   const synchronous = options.synchronous ?? 'NORMAL';
   const rawStore: RelayStore =
@@ -114,8 +140,52 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await rawStore.close();
     throw e;
   }
-  const bus = new LocalBus((e) => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed'));
-  const limits = new RateLimits(resolveLimits(options.limits), options.limiterBackend);
+  if (options.redisUrl !== undefined && options.postgresUrl === undefined) {
+    await rawStore.close();
+    throw new Error('a Redis bus is for several instances on one PostgreSQL database: give postgresUrl too');
+  }
+  const onHandlerError = (e: unknown): void => log.error({ err: e, event: 'bus.handler-failed' }, 'bus handler failed');
+  let bus: Bus;
+  let limiterBackend = options.limiterBackend;
+  // Set once the gateway and presence exist (the directory reports to them).
+  const late: { onReconnected?: () => void; onAccountsOffline?: (hexes: readonly string[]) => void } = {};
+  let cluster: ClusterDirectory | undefined;
+  if (options.redisUrl !== undefined) {
+    let redisBus: RedisBus;
+    const instanceId = Buffer.from(rng(8)).toString('hex');
+    const namespace = Buffer.from(identity.relayId).toString('hex');
+    try {
+      redisBus = await RedisBus.open({
+        url: options.redisUrl,
+        instanceId,
+        namespace,
+        onHandlerError,
+        onReconnected: () => late.onReconnected?.(),
+        onNotice: (n) => log.warn({ event: n.event, ...(n.reason !== undefined && { reason: n.reason }) }, n.event),
+      });
+    } catch (e) {
+      await rawStore.close();
+      throw e;
+    }
+    bus = redisBus;
+    limiterBackend ??= redisBackend(redisBus.commands, namespace);
+    cluster = new ClusterDirectory({
+      redis: redisBus.commands,
+      namespace,
+      instanceId,
+      maxConnectionsPerDevice: MAX_CONNECTIONS_PER_DEVICE,
+      onAccountsOffline: (hexes) => late.onAccountsOffline?.(hexes),
+      onPeerGone: () => {
+        log.warn({ event: 'cluster.peer-gone' }, 'another instance is gone: every socket re-reads its mailbox');
+        redisBus.resync();
+      },
+      onError: (e, where) => log.warn({ err: e, event: 'cluster.failed', where }, 'cluster directory failed'),
+    });
+    await cluster.start();
+  } else {
+    bus = new LocalBus(onHandlerError);
+  }
+  const limits = new RateLimits(resolveLimits(options.limits), limiterBackend);
 
   // The metrics read from parts created after them (which themselves need the metrics).
   const parts: { gateway?: WsGateway; mailboxes?: Mailboxes } = {};
@@ -124,6 +194,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     queueDepth: () => parts.mailboxes?.storedEnvelopes ?? 0,
     commitQueueDepth: () => parts.mailboxes?.pending ?? 0,
     attachments: () => store.attachmentTotals(),
+    bus: () =>
+      bus instanceof RedisBus && cluster ? { connected: bus.status().connected, counters: bus.counters, liveInstances: cluster.liveInstances } : undefined,
   });
   // Every write reports to the storage health (disk full: logged once, /healthz 503, UNAVAILABLE).
   const health: StorageHealth = new StorageHealth({
@@ -151,6 +223,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const l = limits.config;
   const attachments = new AttachmentService(ctx, {
     dataDir,
+    ...(options.attachmentsDir !== undefined && { directory: options.attachmentsDir }),
+    ...(bus instanceof RedisBus && { locker: tusLocker(bus) }),
     limits: {
       maxBytes: l.attachmentMaxBytes,
       quotaBytes: l.attachmentQuotaBytes,
@@ -167,10 +241,19 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const backups = new BackupService(ctx, { dataDir, maxBytes: l.backupMaxBytes, retentionMs: l.backupRetentionMs, addressOf: clientAddress });
   await backups.init();
 
-  const state: HttpState = { draining: false, writable: () => health.writable };
+  const state: HttpState = { draining: false, writable: () => health.writable, bus: () => bus.status() };
   const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, backups, provisioning, sealed, transparency }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
-  const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
+  const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request), cluster));
+  late.onReconnected = () => {
+    const { devices, accounts } = gateway.registry.counts();
+    cluster?.restore(devices, accounts).catch((e: unknown) => log.warn({ err: e, event: 'cluster.restore-failed' }, 'cluster restore failed'));
+  };
+  late.onAccountsOffline = (hexes) => {
+    for (const hex of hexes) {
+      presence.announce(fromHex(hex), false).catch((e: unknown) => log.error({ err: e, event: 'presence.announce-failed' }, 'presence announcement failed'));
+    }
+  };
   const server: Server = createServer(app);
   server.headersTimeout = 20_000;
   // A request body may take this long: an attachment PATCH of a client's chunk on a slow link.
@@ -237,6 +320,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       clearTimeout(cut);
       await sweeping;
       await mailboxes.idle();
+      await cluster?.close();
       await bus.close();
       await store.close();
       log.info({ event: 'relay.closed' }, 'closed');
@@ -252,6 +336,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     identity,
     store,
     metrics,
+    bus,
     metricsUrl: metricsListener?.url,
     sweep,
     close,

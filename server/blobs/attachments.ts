@@ -24,7 +24,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
-import { Server as TusServer, Upload } from '@tus/server';
+import { Server as TusServer, Upload, type Locker } from '@tus/server';
 import { bytesEqual, fromBase64Url, toBase64Url } from '../../shared/crypto/bytes.js';
 import { layoutFromCiphertextLength } from '../../shared/protocol/attachment-cipher.js';
 import { ATTACHMENT_ID_LENGTH, ATTACHMENTS_PATH, TUS_VERSION, type AttachmentLimits } from '../../shared/wire/attachments.js';
@@ -62,6 +62,10 @@ export type AttachmentSweepResult = {
 
 export type AttachmentServiceOptions = {
   readonly dataDir: string;
+  /** Where the blobs live instead of `<dataDir>/attachments` (a directory shared by every instance). */
+  readonly directory?: string;
+  /** The upload locker shared by instances (redis-locker.ts); tus's in-process MemoryLocker by default. */
+  readonly locker?: Locker;
   readonly limits: AttachmentLimitsConfig;
   /** The client address a download is counted under (an IPv4 address or IPv6 /64). */
   readonly addressOf: (req: Request) => string;
@@ -95,7 +99,7 @@ export class AttachmentService {
   constructor(ctx: RelayContext, options: AttachmentServiceOptions) {
     this.#ctx = ctx;
     this.#options = options;
-    this.directory = path.join(options.dataDir, ATTACHMENTS_DIR);
+    this.directory = options.directory !== undefined ? path.resolve(options.directory) : path.join(options.dataDir, ATTACHMENTS_DIR);
     this.#files = new FileStore({ directory: this.directory });
     this.#tus = new TusServer({
       path: ATTACHMENTS_PATH,
@@ -103,6 +107,7 @@ export class AttachmentService {
       relativeLocation: true,
       maxSize: options.limits.maxBytes,
       respectForwardedHeaders: false,
+      ...(options.locker && { locker: options.locker }),
       // Runs before the 204 of the PATCH that completed the upload: the record is complete (and
       // durable) before the client can announce the attachment.
       onUploadFinish: async (_req, upload) => {

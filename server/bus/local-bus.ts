@@ -2,7 +2,7 @@
  * LocalBus: the Bus of a single relay instance. Delivers each event synchronously to every
  * subscriber, in publish order; a throwing subscriber is reported and does not stop the others.
  */
-import type { Bus, BusEvent } from './bus.js';
+import type { Bus, BusEvent, BusStatus } from './bus.js';
 
 export class LocalBus implements Bus {
   private readonly handlers = new Set<(event: BusEvent) => void>();
@@ -21,6 +21,15 @@ export class LocalBus implements Bus {
   subscribe(handler: (event: BusEvent) => void): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
+  }
+
+  /** Every event is published here: nothing to listen to. */
+  listen(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  status(): BusStatus {
+    return { backend: 'local', connected: true };
   }
 
   async close(): Promise<void> {

@@ -20,8 +20,11 @@ import type { AuthenticatedDevice, RelayContext } from './context.js';
 import { spend } from './errors.js';
 
 export type OnlineDirectory = {
-  /** Whether the account (hex id) has an authenticated connection on this instance. */
-  isOnline(accountHex: string): boolean;
+  /**
+   * Those of the accounts (hex ids) with an authenticated connection: on this instance (ws/registry),
+   * or on any live instance of the relay (bus/cluster.ts).
+   */
+  online(accountHexes: readonly string[]): Promise<ReadonlySet<string>>;
 };
 
 export type PresenceEntry = { readonly accountId: Uint8Array; readonly online: boolean; readonly shared: boolean };
@@ -35,7 +38,7 @@ export function presenceEntryWire(e: PresenceEntry): { accountId: string; online
 const NOT_SHARED = { online: false, shared: false } as const;
 
 export class PresenceService {
-  private directory: OnlineDirectory = { isOnline: () => false };
+  private directory: OnlineDirectory = { online: () => Promise.resolve(new Set()) };
 
   constructor(private readonly ctx: RelayContext) {}
 
@@ -59,10 +62,11 @@ export class PresenceService {
     const lost = [...before].filter((hex) => !afterHex.has(hex)).map(fromHex);
     if (gained.length > 0) {
       const ownerVisible = (await this.ctx.store.getAccount(owner.accountId))?.presenceVisible ?? false;
-      if (ownerVisible) this.publish(owner.accountId, { online: this.directory.isOnline(owner.accountHex), shared: true }, gained);
+      if (ownerVisible) this.publish(owner.accountId, { online: await this.isOnline(owner.accountHex), shared: true }, gained);
       // And the owner hears the visible ones among them (its own snapshot may be on its way too).
       const visible = await this.ctx.store.mutualContacts(owner.accountId, { among: gained, visibleOnly: true });
-      for (const contact of visible) this.publish(contact, { online: this.directory.isOnline(toHex(contact)), shared: true }, [owner.accountId]);
+      const online = await this.directory.online(visible.map(toHex));
+      for (const contact of visible) this.publish(contact, { online: online.has(toHex(contact)), shared: true }, [owner.accountId]);
     }
     this.publish(owner.accountId, NOT_SHARED, lost);
   }
@@ -77,7 +81,7 @@ export class PresenceService {
     // Hiding reads as "not shared" (never as going offline, which would date the moment it happened);
     // showing again gives the current state.
     const audience = await this.ctx.store.mutualContacts(owner.accountId, { visibleOnly: false });
-    this.publish(owner.accountId, visible ? { online: this.directory.isOnline(owner.accountHex), shared: true } : NOT_SHARED, audience);
+    this.publish(owner.accountId, visible ? { online: await this.isOnline(owner.accountHex), shared: true } : NOT_SHARED, audience);
   }
 
   /**
@@ -86,13 +90,18 @@ export class PresenceService {
    */
   async snapshot(requester: AuthenticatedDevice, accounts: readonly Uint8Array[]): Promise<PresenceEntry[]> {
     const visible = new Set((await this.ctx.store.mutualContacts(requester.accountId, { among: accounts, visibleOnly: true })).map(toHex));
+    const online = await this.directory.online([...visible]);
     return accounts.map((accountId) => {
       const hex = toHex(accountId);
-      return visible.has(hex) ? { accountId, online: this.directory.isOnline(hex), shared: true } : { accountId, ...NOT_SHARED };
+      return visible.has(hex) ? { accountId, online: online.has(hex), shared: true } : { accountId, ...NOT_SHARED };
     });
   }
 
-  /** Called on an account's first connection (online) and after its last one closes (offline). */
+  private async isOnline(accountHex: string): Promise<boolean> {
+    return (await this.directory.online([accountHex])).has(accountHex);
+  }
+
+  /** Called on an account's first connection (online) and after its last one closes (offline), anywhere. */
   async announce(accountId: Uint8Array, online: boolean): Promise<void> {
     const account = await this.ctx.store.getAccount(accountId);
     if (!account?.presenceVisible) return;

@@ -7,6 +7,9 @@
  * every PROBE_INTERVAL_MS while the episode lasts (a challenge written and taken back), so that the
  * relay notices recovery even when nobody writes. The end of the episode is logged once, with its
  * length and number of failures. Callers get UNAVAILABLE with a retry hint, never INTERNAL.
+ * A PostgreSQL server that cannot be reached (refused, reset, shut down, too many clients, a
+ * connection timeout: cause PG_UNAVAILABLE, ADR 0035) is an episode too, for reads as well as
+ * writes, and the probe notices when it is back: no restart is needed.
  * Does not own the store or the meaning of any write.
  */
 import type { Logger } from '../logger.js';
@@ -40,15 +43,35 @@ const READS: ReadonlySet<string> = new Set([
   'close',
 ]);
 
-export const STORAGE_FAILURE_CAUSES = ['SQLITE_FULL', 'SQLITE_IOERR', 'ENOSPC', 'EDQUOT', 'EIO', 'PG_DISK_FULL', 'PG_IO_ERROR'] as const;
+export const STORAGE_FAILURE_CAUSES = ['SQLITE_FULL', 'SQLITE_IOERR', 'ENOSPC', 'EDQUOT', 'EIO', 'PG_DISK_FULL', 'PG_IO_ERROR', 'PG_UNAVAILABLE'] as const;
 /** PostgreSQL SQLSTATEs (node-postgres puts them in `code`) and the cause each is counted as. */
-const POSTGRES_CODES: Readonly<Record<string, StorageFailureCause>> = { '53100': 'PG_DISK_FULL', '58030': 'PG_IO_ERROR' };
+const POSTGRES_CODES: Readonly<Record<string, StorageFailureCause>> = {
+  '53100': 'PG_DISK_FULL',
+  '58030': 'PG_IO_ERROR',
+  // connection_exception class, too_many_connections, admin/crash shutdown, cannot_connect_now
+  '08000': 'PG_UNAVAILABLE',
+  '08001': 'PG_UNAVAILABLE',
+  '08003': 'PG_UNAVAILABLE',
+  '08004': 'PG_UNAVAILABLE',
+  '08006': 'PG_UNAVAILABLE',
+  '53300': 'PG_UNAVAILABLE',
+  '57P01': 'PG_UNAVAILABLE',
+  '57P02': 'PG_UNAVAILABLE',
+  '57P03': 'PG_UNAVAILABLE',
+};
+/** Socket errors of a database connection (only the PostgreSQL store opens sockets). */
+const SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** node-postgres's own errors for a lost or unobtainable connection carry no code, only these messages. */
+const PG_CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated due to connection timeout)/;
 export type StorageFailureCause = (typeof STORAGE_FAILURE_CAUSES)[number];
 
 /** The storage cause of an error, or undefined if it is not a storage failure (a bug, a constraint). */
 export function storageFailureCause(e: unknown): StorageFailureCause | undefined {
   const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return undefined;
+  if (typeof code !== 'string') {
+    return e instanceof Error && PG_CONNECTION_MESSAGES.test(e.message) ? 'PG_UNAVAILABLE' : undefined;
+  }
+  if (SOCKET_CODES.has(code)) return 'PG_UNAVAILABLE';
   if (code.startsWith('SQLITE_IOERR')) return 'SQLITE_IOERR';
   if (POSTGRES_CODES[code]) return POSTGRES_CODES[code];
   return (STORAGE_FAILURE_CAUSES as readonly string[]).includes(code) ? (code as StorageFailureCause) : undefined;
@@ -140,7 +163,8 @@ export function watchWrites(store: RelayStore, health: StorageHealth): RelayStor
     const cause = storageFailureCause(e);
     if (!cause) return e;
     health.failed(cause, e);
-    return new RelayError('UNAVAILABLE', 'the relay cannot store anything right now; retry later', { retryAfterMs: STORAGE_RETRY_AFTER_MS });
+    const message = cause === 'PG_UNAVAILABLE' ? 'the relay cannot reach its database right now; retry later' : 'the relay cannot store anything right now; retry later';
+    return new RelayError('UNAVAILABLE', message, { retryAfterMs: STORAGE_RETRY_AFTER_MS });
   };
   const watch = <T>(work: Promise<T>): Promise<T> =>
     work.then(
@@ -154,7 +178,16 @@ export function watchWrites(store: RelayStore, health: StorageHealth): RelayStor
     );
   const wrapped: Record<string, unknown> = { ...store };
   for (const [name, value] of Object.entries(store)) {
-    if (typeof value !== 'function' || READS.has(name)) continue;
+    if (typeof value !== 'function' || name === 'close' || name === 'migrate') continue;
+    if (READS.has(name)) {
+      // A read cannot fill a disk, but it can find the database unreachable.
+      const read = value as (...args: unknown[]) => Promise<unknown>;
+      wrapped[name] = (...args: unknown[]) =>
+        read.apply(store, args).catch((e: unknown) => {
+          throw storageFailureCause(e) === 'PG_UNAVAILABLE' ? translate(e) : e;
+        });
+      continue;
+    }
     const method = value as (...args: unknown[]) => Promise<unknown>;
     wrapped[name] =
       name === 'commitBatch'

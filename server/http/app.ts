@@ -29,6 +29,8 @@ import {
 } from '../../shared/wire/limits.js';
 import { ATTACHMENTS_PATH } from '../../shared/wire/attachments.js';
 import { BACKUPS_PATH } from '../../shared/wire/backup.js';
+import type { HealthSchema } from '../../shared/wire/rest.js';
+import type { BusStatus } from '../bus/bus.js';
 import { AccountIdSchema, DeviceIdSchema } from '../../shared/wire/primitives.js';
 import {
   ChallengeRequestSchema,
@@ -117,6 +119,8 @@ export type HttpState = {
   draining: boolean;
   /** Whether store writes succeed (core/storage-health.ts). */
   readonly writable: () => boolean;
+  /** The bus's state (bus/bus.ts): local, or Redis connected or not. */
+  readonly bus?: () => BusStatus;
 };
 
 const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH']);
@@ -274,8 +278,14 @@ export function createHttpApp(
 
   // ── Relay description and operations ──
   route('health', (_req, res) => {
-    const status = state.draining ? 'draining' : state.writable() ? 'ok' : 'storage-failing';
-    res.status(status === 'ok' ? 200 : 503).json({ status });
+    const writable = state.writable();
+    const status = state.draining ? 'draining' : writable ? 'ok' : 'storage-failing';
+    const bus = state.bus?.() ?? { backend: 'local', connected: true };
+    res.status(status === 'ok' ? 200 : 503).json({
+      status,
+      store: writable ? 'ok' : 'failing',
+      bus: bus.backend === 'local' ? 'local' : bus.connected ? 'connected' : 'disconnected',
+    } satisfies z.input<typeof HealthSchema>);
   });
   // Served here only with a token (metrics-endpoint.ts); without one it is an unknown route.
   const metricsAuthorized = metricsOptions.token === undefined ? undefined : metricsAuthorizer(metricsOptions.token);

@@ -6,8 +6,9 @@
  * any `duration` (the end of one window and the start of the next) and points per duration on
  * average.
  *
- * The interface is asynchronous so that a shared backend (rate-limiter-flexible's Redis limiter,
- * with the scale-out issue) fits behind it unchanged; `memoryBackend` is the one-instance backend
+ * The interface is asynchronous so that a shared backend fits behind it unchanged: `redisBackend`
+ * (rate-limiter-flexible's Redis limiter, several instances counting together, ADR 0035);
+ * `memoryBackend` is the one-instance backend
  * (RateLimiterMemory: a Map plus one unref'd timer per live window, so memory follows the keys
  * active within a window and shrinks when their windows end). Owns the mapping onto the library and
  * the retry hint; does not own which limits exist or their values (relay-limits.ts).
@@ -17,7 +18,8 @@
  * a promise, a result object and a timer per window per connection cost event-loop time and
  * garbage (docs/benchmarks.md, "Limits on the WebSocket hot path"); a counter and an end time do not.
  */
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export type LimitSpec = {
   /** Points a key may spend within one window. */
@@ -69,6 +71,34 @@ export const memoryBackend: LimiterBackend = {
     return flexibleLimiter(spec, new RateLimiterMemory({ keyPrefix: name, points: spec.points, duration: spec.duration }));
   },
 };
+
+/**
+ * Counts in Redis, shared by every instance on it. Redis windows are whole seconds (the library's
+ * EX), so a fractional duration is rounded up and its points scaled with it (same average rate).
+ * While Redis cannot be reached, each instance counts in memory instead (the library's insurance
+ * limiter, asked at once rather than after a queued command): a Redis outage loosens the limits to
+ * per-instance ones for its length, never refuses service.
+ */
+export function redisBackend(client: Redis, namespace: string): LimiterBackend {
+  return {
+    create(name, spec) {
+      const duration = Math.max(1, Math.ceil(spec.duration));
+      const points = Math.max(1, Math.floor((spec.points * duration) / spec.duration));
+      const keyPrefix = `parley:${namespace}:rl:${name}`;
+      return flexibleLimiter(
+        spec,
+        new RateLimiterRedis({
+          storeClient: client,
+          keyPrefix,
+          points,
+          duration,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: new RateLimiterMemory({ keyPrefix, points: spec.points, duration: spec.duration }),
+        }),
+      );
+    },
+  };
+}
 
 /**
  * One key's fixed window, counted synchronously: `points` per `duration` seconds from the window's

@@ -23,6 +23,11 @@ import type { RelayStore } from './store.js';
 
 /** Connections per relay; a group-commit batch holds one, bundle claims and reads the others. */
 const DEFAULT_POOL_SIZE = 10;
+/**
+ * A server that does not answer (down, unreachable) fails a request after this, as UNAVAILABLE
+ * (core/storage-health.ts), instead of holding it for ever (pg's default is no timeout).
+ */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /** A BIGINT as a JS number: exact up to 2^53, an error beyond (never a silently rounded id). */
 export function parseInt64(text: string): number {
@@ -37,7 +42,7 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 export async function openPostgresStore(url: string, options: { readonly poolSize?: number } = {}): Promise<RelayStore> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? DEFAULT_POOL_SIZE, types: TYPES });
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? DEFAULT_POOL_SIZE, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle connection that fails (a server restart) must not crash the relay; the next query reconnects.
   pool.on('error', () => undefined);
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });

@@ -35,6 +35,7 @@ import type { Mailboxes } from '../core/mailboxes.js';
 import type { PresenceService } from '../core/presence.js';
 import type { ConnectionBudgets } from '../limits/relay-limits.js';
 import type { BusEvent } from '../bus/bus.js';
+import type { ClusterDirectory } from '../bus/cluster.js';
 import type { StoredEnvelope } from '../store/store.js';
 import {
   ephemeralFrame,
@@ -66,6 +67,11 @@ export type ConnectionDeps = {
   readonly mailboxes: Mailboxes;
   readonly presence: PresenceService;
   readonly registry: ConnectionRegistry<Connection>;
+  /**
+   * Several instances (ADR 0035): the per-device cap and the account's presence are decided over
+   * all of them; without it, by this instance's registry alone.
+   */
+  readonly cluster?: ClusterDirectory | undefined;
 };
 
 type State = 'auth' | 'ready' | 'closed';
@@ -94,6 +100,8 @@ export class Connection {
   private backlogDone = false;
   private inflight = 0;
   private paused = false;
+  /** Counted in the cluster directory (uncounted once, when the connection ends). */
+  private entered = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -306,6 +314,30 @@ export class Connection {
       this.close(CloseCode.TooManyConnections, 'relay full');
       return;
     }
+    const { cluster } = this.deps;
+    if (cluster) {
+      let entry: Awaited<ReturnType<ClusterDirectory['enter']>>;
+      try {
+        entry = await cluster.enter(device.deviceKey, device.accountHex);
+      } catch (e) {
+        this.logInternal(e, 'cluster-enter');
+        if ((this.state as State) === 'closed') return;
+        this.sendError(new RelayError('UNAVAILABLE', 'the relay cannot count connections right now; retry later', { retryAfterMs: 5_000 }), undefined);
+        this.close(CloseCode.TooManyConnections, 'unavailable');
+        return;
+      }
+      if (entry.status === 'entered') this.entered = true;
+      if ((this.state as State) === 'closed') {
+        this.leaveCluster();
+        return;
+      }
+      if (entry.status === 'device-full') {
+        this.sendError(new RelayError('TOO_MANY_CONNECTIONS', 'this device holds the maximum number of connections', { retryAfterMs: 5_000 }), undefined);
+        this.close(CloseCode.TooManyConnections, 'too many connections');
+        return;
+      }
+      if (entry.firstOfAccount) this.announce(true);
+    }
     clearTimeout(this.authTimer);
     this.state = 'ready';
     this.sendRaw(readyFrame(device, this.deps.ctx.clock()), 'ready');
@@ -320,6 +352,8 @@ export class Connection {
       this.close(CloseCode.DeviceGone, 'device removed');
     } else if (event.kind === 'mailbox') {
       this.onMailbox(event.envelopes);
+    } else if (event.kind === 'resync') {
+      void this.pump();
     } else if (event.kind === 'ephemeral') {
       // Online-only (typing): after the backlog, like the live envelopes it stands beside; dropped
       // rather than queued when the socket is behind (a stale indicator is worth nothing).
@@ -418,11 +452,30 @@ export class Connection {
     this.deps.ctx.log.error({ err: e, event: 'ws.internal', where }, 'internal error on a connection');
   }
 
+  private announce(online: boolean): void {
+    this.deps.presence
+      .announce(this.device!.accountId, online)
+      .catch((e: unknown) => this.deps.ctx.log.error({ err: e, event: 'presence.announce-failed' }, 'presence announcement failed'));
+  }
+
+  /** Uncounts the connection in the cluster directory; the account's last connection anywhere goes offline. */
+  private leaveCluster(): void {
+    if (!this.entered) return;
+    this.entered = false;
+    this.deps.cluster!.leave(this.deviceKey, this.accountHex).then(
+      (r) => {
+        if (r.lastOfAccount) this.announce(false);
+      },
+      (e: unknown) => this.logInternal(e, 'cluster-leave'),
+    );
+  }
+
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.authTimer);
     this.deps.registry.remove(this);
+    this.leaveCluster();
     try {
       this.ws.close(code, reason);
     } catch {
@@ -435,6 +488,7 @@ export class Connection {
     this.state = 'closed';
     clearTimeout(this.authTimer);
     this.deps.registry.remove(this);
+    this.leaveCluster();
   }
 
   terminate(): void {

@@ -18,7 +18,8 @@ import { CloseCode } from '../../shared/wire/frames.js';
 import { fromHex } from '../../shared/crypto/bytes.js';
 import { WS_PATH } from '../../shared/wire/version.js';
 import { MAX_CLIENT_FRAME_BYTES } from '../../shared/wire/wire-size.js';
-import type { BusEvent } from '../bus/bus.js';
+import type { BusEvent, BusTopic } from '../bus/bus.js';
+import type { ClusterDirectory } from '../bus/cluster.js';
 import type { AuthService } from '../core/auth.js';
 import type { RelayContext } from '../core/context.js';
 import type { Mailboxes } from '../core/mailboxes.js';
@@ -52,13 +53,26 @@ export class WsGateway {
     private readonly services: { readonly auth: AuthService; readonly mailboxes: Mailboxes; readonly presence: PresenceService },
     /** The client's address key, under the same `trust proxy` rule as REST (http/app.ts). */
     private readonly addressOf: (request: IncomingMessage) => string,
+    /** Several instances: connection counts and presence over all of them (bus/cluster.ts). */
+    private readonly cluster?: ClusterDirectory,
   ) {
-    this.registry = new ConnectionRegistry<Connection>((accountHex, online) => {
-      services.presence
-        .announce(fromHex(accountHex), online)
-        .catch((e: unknown) => ctx.log.error({ err: e, event: 'presence.announce-failed' }, 'presence announcement failed'));
-    });
-    services.presence.attachDirectory(this.registry);
+    this.registry = new ConnectionRegistry<Connection>(
+      (accountHex, online) => {
+        this.listen({ account: accountHex }, online);
+        // With a cluster, the connection announces what the directory says (first/last anywhere).
+        if (cluster) return;
+        services.presence
+          .announce(fromHex(accountHex), online)
+          .catch((e: unknown) => ctx.log.error({ err: e, event: 'presence.announce-failed' }, 'presence announcement failed'));
+      },
+      (deviceKey, present) => {
+        // Once other instances' events for the device reach this one, its sockets read the mailbox
+        // again: anything committed elsewhere before the subscription took effect is found there.
+        const reread = ctx.bus.status().backend === 'local' ? undefined : () => this.route({ kind: 'mailbox', deviceKey });
+        this.listen({ device: deviceKey }, present, reread);
+      },
+    );
+    services.presence.attachDirectory(cluster ?? this.registry);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_CLIENT_FRAME_BYTES,
@@ -111,7 +125,7 @@ export class WsGateway {
   }
 
   private accept(ws: WebSocket, address: string): void {
-    const connection = new Connection(ws, address, { ctx: this.ctx, ...this.services, registry: this.registry });
+    const connection = new Connection(ws, address, { ctx: this.ctx, ...this.services, registry: this.registry, cluster: this.cluster });
     this.sockets.set(ws, connection);
     this.registry.opened(connection);
     ws.on('message', (data, isBinary) => connection.onMessage(data, isBinary));
@@ -127,8 +141,19 @@ export class WsGateway {
     });
   }
 
+  private listen(topic: BusTopic, on: boolean, then?: () => void): void {
+    this.ctx.bus.listen(topic, on).then(
+      () => {
+        if (on && then) then();
+      },
+      (e: unknown) => this.ctx.log.warn({ err: e, event: 'bus.listen-failed' }, 'bus subscription failed'),
+    );
+  }
+
   private route(event: BusEvent): void {
-    if (event.kind === 'mailbox' || event.kind === 'ephemeral') {
+    if (event.kind === 'resync') {
+      for (const c of this.registry.all()) c.onBusEvent(event);
+    } else if (event.kind === 'mailbox' || event.kind === 'ephemeral') {
       const connections = this.registry.ofDevice(event.deviceKey);
       if (connections) for (const c of [...connections]) c.onBusEvent(event);
     } else if (event.kind === 'device-gone') {

@@ -4,7 +4,9 @@
  * connection cap, closing a removed device) and by account (typing and presence fan-out, online
  * state). Reports an account's first connection and the close of its last one, for presence
  * announcements.
- * Does not own connection behaviour (connection.ts) or cross-instance presence (scale-out issue).
+ * Also reports a device's first connection and the close of its last one (the bus listens to the
+ * device's channel meanwhile). Does not own connection behaviour (connection.ts) or who is connected
+ * on other instances (bus/cluster.ts).
  */
 import { MAX_CONNECTIONS_PER_DEVICE } from '../../shared/wire/limits.js';
 
@@ -22,7 +24,10 @@ export class ConnectionRegistry<C extends RegisteredConnection> {
   private readonly preAuthByAddress = new Map<string, number>();
   private authenticated = 0;
 
-  constructor(private readonly onAccountOnline: (accountHex: string, online: boolean) => void) {}
+  constructor(
+    private readonly onAccountOnline: (accountHex: string, online: boolean) => void,
+    private readonly onDevicePresent: (deviceKey: number, present: boolean) => void = () => undefined,
+  ) {}
 
   /** Counts a new socket as not authenticated, under its address. */
   opened(connection: C): void {
@@ -65,6 +70,7 @@ export class ConnectionRegistry<C extends RegisteredConnection> {
     this.leavePreAuth(connection);
     if (!device) this.byDevice.set(connection.deviceKey, (device = new Set()));
     device.add(connection);
+    if (device.size === 1) this.onDevicePresent(connection.deviceKey, true);
     this.authenticated++;
     let account = this.byAccount.get(connection.accountHex);
     if (!account) this.byAccount.set(connection.accountHex, (account = new Set()));
@@ -77,7 +83,10 @@ export class ConnectionRegistry<C extends RegisteredConnection> {
     const device = this.byDevice.get(connection.deviceKey);
     if (!device?.delete(connection)) return;
     this.authenticated--;
-    if (device.size === 0) this.byDevice.delete(connection.deviceKey);
+    if (device.size === 0) {
+      this.byDevice.delete(connection.deviceKey);
+      this.onDevicePresent(connection.deviceKey, false);
+    }
     const account = this.byAccount.get(connection.accountHex);
     if (account?.delete(connection) && account.size === 0) {
       this.byAccount.delete(connection.accountHex);
@@ -95,6 +104,19 @@ export class ConnectionRegistry<C extends RegisteredConnection> {
 
   isOnline(accountHex: string): boolean {
     return this.byAccount.has(accountHex);
+  }
+
+  /** Those of the accounts with a connection here (the one-instance OnlineDirectory). */
+  online(accountHexes: readonly string[]): Promise<ReadonlySet<string>> {
+    return Promise.resolve(new Set(accountHexes.filter((h) => this.byAccount.has(h))));
+  }
+
+  /** This instance's connections per device and per account (what the cluster directory restores). */
+  counts(): { devices: Map<number, number>; accounts: Map<string, number> } {
+    return {
+      devices: new Map([...this.byDevice].map(([k, set]) => [k, set.size])),
+      accounts: new Map([...this.byAccount].map(([k, set]) => [k, set.size])),
+    };
   }
 
   *all(): IterableIterator<C> {

@@ -125,8 +125,17 @@ export const WellKnownSchema = z.object({
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 
-/** `storage-failing`: the relay cannot write (disk full, I/O errors); answered with 503, like `draining`. */
-export const HealthSchema = z.object({ status: z.enum(['ok', 'draining', 'storage-failing']) });
+/**
+ * `storage-failing`: the relay cannot write (disk full, I/O errors, its PostgreSQL unreachable);
+ * answered with 503, like `draining`. `store` and `bus` (ADR 0035; absent from older relays) say
+ * which part: the bus being `disconnected` (Redis unreachable) delays deliveries between instances
+ * but loses nothing, so the instance still answers 200.
+ */
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'draining', 'storage-failing']),
+  store: z.enum(['ok', 'failing']).optional(),
+  bus: z.enum(['local', 'connected', 'disconnected']).optional(),
+});
 
 // ── Auth ─────────────────────────────────────────────────────────────────────
 
