@@ -27,6 +27,7 @@ type Model = { readonly name: string; readonly lib?: string; readonly file: stri
 
 const MODELS: readonly Model[] = [
   { name: 'PQXDH: secrecy, key binding, no downgrade', lib: 'pqxdh.pvl', file: 'pqxdh.pv' },
+  { name: 'PQXDH: the initiator authenticates the responder', lib: 'pqxdh.pvl', file: 'pqxdh-auth.pv' },
   { name: 'PQXDH: forward secrecy', lib: 'pqxdh.pvl', file: 'pqxdh-fs.pv' },
   { name: 'PQXDH: X25519 broken, ML-KEM holds', lib: 'pqxdh.pvl', file: 'pqxdh-dh-broken.pv' },
   { name: 'PQXDH: ML-KEM broken, X25519 holds', lib: 'pqxdh.pvl', file: 'pqxdh-kem-broken.pv' },
@@ -61,12 +62,28 @@ const MUTANTS: readonly Mutant[] = [
     refutes: 'K1',
   },
   {
+    name: "initiator does not authenticate the responder's first reply (takes it as it comes)",
+    model: 'pqxdh-auth.pv',
+    in: 'pqxdh.pvl',
+    find: '  let m2 = aead_open(reply_key(sk), c2, ad) in\n',
+    replace: '  let m2 = c2 in\n',
+    refutes: 'A1',
+  },
+  {
     name: "initiator takes the mode from the bundle instead of the device entry's pq bit",
     model: 'pqxdh.pv',
     in: 'pqxdh.pvl',
     find: '  if pqb then (',
     replace: '  in(c, bundle_has_kem_prekey: bool);\n  if bundle_has_kem_prekey then (',
     refutes: 'D1',
+  },
+  {
+    name: "the signed prekey's private key kept after rotation and leaking with the identity keys",
+    model: 'pqxdh-fs.pv',
+    in: 'pqxdh.pvl',
+    find: '(phase 1; out(c, (ik, iks)))',
+    replace: '(phase 1; out(c, (ik, iks, spkpriv)))',
+    refutes: 'FS1',
   },
   {
     name: "initiator skips the KEM prekey's signature check",
