@@ -3,7 +3,7 @@
  * ciphertext, keys or tokens; the redaction list below is a second line of defence for fields that
  * must never appear even by mistake. Errors are logged with a stack only for INTERNAL failures.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
@@ -23,11 +23,13 @@ const REDACT = [
   '*.privateKey',
 ];
 
-export function createLogger(level: LevelWithSilent = 'info'): Logger {
-  return pino({
+/** The relay's logger; `destination` (default stdout) lets a test read every line it writes. */
+export function createLogger(level: LevelWithSilent = 'info', destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'parley-relay' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

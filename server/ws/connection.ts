@@ -81,6 +81,31 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** One text frame as the relay reads it before the frame type's own schema (`dispatch`). */
+export type DecodedClientFrame =
+  | { readonly ok: true; readonly type: ClientFrameType; readonly value: Record<string, unknown>; readonly ref: string | undefined }
+  | { readonly ok: false; readonly error: RelayError; readonly ref: string | undefined };
+
+/**
+ * Reads one text frame: one JSON object with a string `type` the relay knows (else MALFORMED or
+ * UNSUPPORTED_FRAME), and its request id when it has a valid one (echoed in the error). Never
+ * throws: test/fuzz/decoders.test.ts feeds it generated frames.
+ */
+export function decodeClientFrame(buffer: Buffer): DecodedClientFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(buffer.toString('utf8'));
+  } catch {
+    return { ok: false, error: new RelayError('MALFORMED', 'a frame is one JSON object'), ref: undefined };
+  }
+  if (!isObject(value) || typeof value.type !== 'string') {
+    return { ok: false, error: new RelayError('MALFORMED', 'a frame is a JSON object with a string `type`'), ref: undefined };
+  }
+  const ref = RequestIdSchema.safeParse(value.id).success ? (value.id as string) : undefined;
+  if (!FRAME_TYPES.has(value.type)) return { ok: false, error: new RelayError('UNSUPPORTED_FRAME', 'unknown frame type'), ref };
+  return { ok: true, type: value.type as ClientFrameType, value, ref };
+}
+
 export class Connection {
   deviceKey = -1;
   accountHex = '';
@@ -160,26 +185,13 @@ export class Connection {
       this.strike(new RelayError('UNSUPPORTED_FRAME', 'binary frames are not part of the wire protocol'), undefined);
       return;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(buffer.toString('utf8'));
-    } catch {
+    const decoded = decodeClientFrame(buffer);
+    if (!decoded.ok) {
       this.deps.ctx.metrics.frameIn('invalid');
-      this.strike(new RelayError('MALFORMED', 'a frame is one JSON object'), undefined);
+      this.strike(decoded.error, decoded.ref);
       return;
     }
-    if (!isObject(value) || typeof value.type !== 'string') {
-      this.deps.ctx.metrics.frameIn('invalid');
-      this.strike(new RelayError('MALFORMED', 'a frame is a JSON object with a string `type`'), undefined);
-      return;
-    }
-    const ref = RequestIdSchema.safeParse(value.id).success ? (value.id as string) : undefined;
-    if (!FRAME_TYPES.has(value.type)) {
-      this.deps.ctx.metrics.frameIn('invalid');
-      this.strike(new RelayError('UNSUPPORTED_FRAME', 'unknown frame type'), ref);
-      return;
-    }
-    const type = value.type as ClientFrameType;
+    const { type, value, ref } = decoded;
     this.deps.ctx.metrics.frameIn(type);
     if (this.state === 'auth') {
       if (type !== 'auth') {

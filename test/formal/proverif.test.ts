@@ -27,11 +27,14 @@ type Model = { readonly name: string; readonly lib?: string; readonly file: stri
 
 const MODELS: readonly Model[] = [
   { name: 'PQXDH: secrecy, key binding, no downgrade', lib: 'pqxdh.pvl', file: 'pqxdh.pv' },
+  { name: 'PQXDH: the initiator authenticates the responder', lib: 'pqxdh.pvl', file: 'pqxdh-auth.pv' },
   { name: 'PQXDH: forward secrecy', lib: 'pqxdh.pvl', file: 'pqxdh-fs.pv' },
   { name: 'PQXDH: X25519 broken, ML-KEM holds', lib: 'pqxdh.pvl', file: 'pqxdh-dh-broken.pv' },
   { name: 'PQXDH: ML-KEM broken, X25519 holds', lib: 'pqxdh.pvl', file: 'pqxdh-kem-broken.pv' },
   { name: 'Double Ratchet: first messages', file: 'ratchet.pv' },
   { name: 'Device linking: secrecy, no key substitution', file: 'linking.pv' },
+  { name: 'Sealed sender: secrecy, sender authenticity', lib: 'sealed-sender.pvl', file: 'sealed-sender.pv' },
+  { name: 'Sealed sender: sender anonymity toward the relay', lib: 'sealed-sender.pvl', file: 'sealed-sender-anonymity.pv' },
 ];
 
 /**
@@ -59,12 +62,28 @@ const MUTANTS: readonly Mutant[] = [
     refutes: 'K1',
   },
   {
+    name: "initiator does not authenticate the responder's first reply (takes it as it comes)",
+    model: 'pqxdh-auth.pv',
+    in: 'pqxdh.pvl',
+    find: '  let m2 = aead_open(reply_key(sk), c2, ad) in\n',
+    replace: '  let m2 = c2 in\n',
+    refutes: 'A1',
+  },
+  {
     name: "initiator takes the mode from the bundle instead of the device entry's pq bit",
     model: 'pqxdh.pv',
     in: 'pqxdh.pvl',
     find: '  if pqb then (',
     replace: '  in(c, bundle_has_kem_prekey: bool);\n  if bundle_has_kem_prekey then (',
     refutes: 'D1',
+  },
+  {
+    name: "the signed prekey's private key kept after rotation and leaking with the identity keys",
+    model: 'pqxdh-fs.pv',
+    in: 'pqxdh.pvl',
+    find: '(phase 1; out(c, (ik, iks)))',
+    replace: '(phase 1; out(c, (ik, iks, spkpriv)))',
+    refutes: 'FS1',
   },
   {
     name: "initiator skips the KEM prekey's signature check",
@@ -106,15 +125,60 @@ const MUTANTS: readonly Mutant[] = [
     replace: '',
     refutes: 'L2',
   },
+  {
+    name: "the recipient's check that the certificate's key is the sender's static key removed (§21.6 step 6)",
+    model: 'sealed-sender.pv',
+    in: 'sealed-sender.pvl',
+    find: '  if ikc = iks then\n',
+    replace: '',
+    refutes: 'SS2',
+  },
+  {
+    name: "the recipient's check of the certificate against the signed device list removed (§21.6 step 7)",
+    model: 'sealed-sender.pv',
+    in: 'sealed-sender.pvl',
+    find: '  if iklisted = ikc then\n',
+    replace: '',
+    refutes: 'SS2',
+  },
+  {
+    name: 'SHA-256 of the shared ciphertext left out of the per-recipient tag',
+    model: 'sealed-sender.pv',
+    in: 'sealed-sender.pvl',
+    find: '(ee, iks, ikr, i, ci, sha256(shared))',
+    replace: '(ee, iks, ikr, i, ci)',
+    refutes: 'SS2',
+  },
+  {
+    name: 'the wrap key derived without the ephemeral-static DH',
+    model: 'sealed-sender.pv',
+    in: 'sealed-sender.pvl',
+    find: 'letfun wrap_key(dh: G, ee: G, ikr: G) = kdf_wrap(dh, ee, ikr).',
+    replace: 'letfun wrap_key(dh: G, ee: G, ikr: G) = kdf_wrap(ee, ee, ikr).',
+    refutes: 'SS1',
+  },
+  {
+    name: "the sender's certificate sent beside the upload in the clear",
+    model: 'sealed-sender-anonymity.pv',
+    in: 'sealed-sender.pvl',
+    find: '  out(c, (ee, header(',
+    replace: '  out(c, cert);\n  out(c, (ee, header(',
+    refutes: 'SA1',
+  },
 ];
 
 type Expectation = { readonly id: string; readonly expect: Verdict };
 
-/** Each `query` of a model with the id and `expect:` of the nearest comment above it. */
+/**
+ * Each `query` of a model with the id and `expect:` of the nearest comment above it. A model whose
+ * process holds `choice[…]` is an equivalence: its one "query" is the `process` itself.
+ */
 function expectations(source: string): Expectation[] {
   const out: Expectation[] = [];
   let current: Expectation | undefined;
-  const token = /\(\*\s*([A-Z]+\d+)\s*\(expect: (true|false)\)|^query\b/gm;
+  const token = source.includes('choice[')
+    ? /\(\*\s*([A-Z]+\d+)\s*\(expect: (true|false)\)|^process\b/gm
+    : /\(\*\s*([A-Z]+\d+)\s*\(expect: (true|false)\)|^query\b/gm;
   for (const m of source.matchAll(token)) {
     if (m[1] !== undefined) current = { id: m[1], expect: m[2] as Verdict };
     else {
@@ -141,11 +205,15 @@ function onlyQuery(source: string, id: string): string {
   return out + source.slice(last);
 }
 
-/** The verdicts ProVerif printed, in query order. */
+/**
+ * The verdicts ProVerif printed, in query order. An equivalence it cannot prove directly is tried
+ * again on a simplified process, one RESULT line per try: the last one is its verdict.
+ */
 function verdicts(stdout: string): Verdict[] {
-  return [...stdout.matchAll(/^RESULT .* (is true|is false|cannot be proved)\.$/gm)].map(
-    (m) => m[1]!.replace(/^is /, '') as Verdict,
-  );
+  const lines = [...stdout.matchAll(/^RESULT (.*) (is true|is false|cannot be proved)\.$/gm)];
+  const equivalence = lines.filter((m) => m[1] === 'Observational equivalence');
+  const kept = equivalence.length > 0 ? [equivalence.at(-1)!] : lines;
+  return kept.map((m) => m[2]!.replace(/^is /, '') as Verdict);
 }
 
 let proverif = '';
