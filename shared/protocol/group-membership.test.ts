@@ -9,11 +9,13 @@ import {
   applyGroupRecord,
   checkGroupMessageHead,
   deserializeMembership,
+  encodeMembershipUpdate,
   groupMembers,
   isOnChain,
   membershipRecords,
   openMembership,
   parseGroupRecord,
+  parseMembershipUpdate,
   serializeMembership,
   signGroupRecord,
   type DeviceKeyCheck,
@@ -269,6 +271,16 @@ describe('group membership: heads, export, serialization', () => {
     for (const r of rest) newcomer = applyGroupRecord(newcomer, r, check).membership;
     expect(newcomer.head).toEqual(g.head);
     expect(names(newcomer)).toEqual(names(g));
+  });
+
+  it('a membership update round-trips its records; an empty, truncated or padded one is MALFORMED', () => {
+    const { m, alice, dave, groupId } = setup();
+    const g = apply(m, propose(m, alice, { kind: 'add', members: [asMember(dave)] }));
+    const update = encodeMembershipUpdate({ groupId, records: membershipRecords(g) });
+    expect(parseMembershipUpdate(update)).toEqual({ groupId, records: membershipRecords(g) });
+    expectCode(() => parseMembershipUpdate(update.subarray(0, update.length - 1)), 'MALFORMED');
+    expectCode(() => parseMembershipUpdate(Uint8Array.of(...update, 0)), 'MALFORMED');
+    expectCode(() => parseMembershipUpdate(Uint8Array.of(...groupId, 0, 0)), 'MALFORMED');
   });
 
   it('serialization round-trips; an unknown version is UNSUPPORTED_VERSION and trailing bytes MALFORMED', () => {

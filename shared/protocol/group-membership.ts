@@ -51,6 +51,7 @@ import {
   MAX_GROUP_MEMBERS,
   MAX_GROUP_NAME_BYTES,
   MAX_GROUP_RECORD_BYTES,
+  MAX_GROUP_UPDATE_RECORDS,
 } from './constants.js';
 import { ProtocolError, type ProtocolErrorCode } from './errors.js';
 
@@ -676,6 +677,38 @@ export function proposeGroupRecord(
     { groupId: m.groupId, epoch: m.headEpoch + 1, previousHash: m.head, time, author, operation },
     deviceSigningPrivateKey,
   );
+}
+
+// ── Membership update (content type 0x11, §24.6) ─────────────────────────────
+
+export type MembershipUpdate = {
+  readonly groupId: Uint8Array;
+  /** Signed records, parents before children. */
+  readonly records: readonly Uint8Array[];
+};
+
+/** groupId ‖ u16 n ‖ n × (u32 length ‖ signed record); 1 ≤ n ≤ MAX_GROUP_UPDATE_RECORDS. */
+export function encodeMembershipUpdate(u: MembershipUpdate): Uint8Array {
+  if (u.groupId.length !== GROUP_ID_LENGTH) throw new ProtocolError('MALFORMED', 'membership update: bad group id');
+  if (u.records.length < 1 || u.records.length > MAX_GROUP_UPDATE_RECORDS) throw new ProtocolError('MALFORMED', 'membership update: record count out of range');
+  const w = new Writer().bytes(u.groupId).u16(u.records.length);
+  for (const r of u.records) {
+    if (r.length > MAX_GROUP_RECORD_BYTES) throw new ProtocolError('MALFORMED', 'membership update: record too large');
+    w.var32(r);
+  }
+  return w.finish();
+}
+
+/** Strict (MALFORMED): the layout above; the records themselves are parsed by applyGroupRecord. */
+export function parseMembershipUpdate(bytes: Uint8Array): MembershipUpdate {
+  const r = new Reader(bytes, 'membership update');
+  const groupId = r.bytes(GROUP_ID_LENGTH);
+  const n = r.u16();
+  if (n < 1 || n > MAX_GROUP_UPDATE_RECORDS) throw new ProtocolError('MALFORMED', 'membership update: record count out of range');
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) records.push(r.var32(MAX_GROUP_RECORD_BYTES));
+  r.end();
+  return { groupId, records };
 }
 
 // ── Serialization (§24.7) ─────────────────────────────────────────────────────
