@@ -425,19 +425,26 @@ export type Membership = {
 /**
  * Steps from `node` (whose view is `v`) into `child`: the child must take effect on `v`; the other
  * children of `node` that take effect on `v` are fork losers (or winners, if `child` is a loser)
- * whose removals apply right after it. Returns the child's view or the child's error.
+ * whose removals apply right after it. Returns the child's view or the child's error. With
+ * `reuse`, `v` itself becomes the child's view (no copy: the caller no longer needs `v`); on an
+ * error `v` is left as it was.
  */
-function stepInto(nodes: ReadonlyMap<string, Node>, node: Node, v: View, child: string): View | ProtocolErrorCode {
+function stepInto(nodes: ReadonlyMap<string, Node>, node: Node, v: View, child: string, reuse: boolean): View | ProtocolErrorCode {
   const c = nodes.get(child)!;
   const error = judge(v, c.signed.record);
   if (error) return error;
-  const next = cloneView(v);
-  applyRecord(next, c.signed.record);
-  for (const sibling of sortedChildren(node)) {
-    if (sibling === child) continue;
-    const s = nodes.get(sibling)!;
-    if (judge(v, s.signed.record) === null) applyLoserRemoval(next, s.signed.record);
+  // Siblings are judged on the view before the step.
+  const losers: GroupRecord[] = [];
+  if (node.children.length > 1) {
+    for (const sibling of sortedChildren(node)) {
+      if (sibling === child) continue;
+      const s = nodes.get(sibling)!.signed.record;
+      if (judge(v, s) === null) losers.push(s);
+    }
   }
+  const next = reuse ? v : cloneView(v);
+  applyRecord(next, c.signed.record);
+  for (const s of losers) applyLoserRemoval(next, s);
   return next;
 }
 
@@ -459,7 +466,7 @@ function viewAt(nodes: ReadonlyMap<string, Node>, genesis: string, hash: string)
   path.reverse();
   let v = genesisView(nodes, genesis);
   for (let i = 1; i < path.length; i++) {
-    const next = stepInto(nodes, nodes.get(path[i - 1]!)!, v, path[i]!);
+    const next = stepInto(nodes, nodes.get(path[i - 1]!)!, v, path[i]!, true);
     if (typeof next === 'string') return next;
     v = next;
   }
@@ -478,7 +485,8 @@ function evaluate(groupId: Uint8Array, genesis: string, nodes: ReadonlyMap<strin
     const node = nodes.get(at)!;
     let moved = false;
     for (const child of sortedChildren(node)) {
-      const next = stepInto(nodes, node, v, child);
+      // A failed step leaves `v` as it was, so the next child is judged on the same view.
+      const next = stepInto(nodes, node, v, child, true);
       if (typeof next === 'string') continue;
       at = child;
       v = next;
@@ -493,11 +501,12 @@ function evaluate(groupId: Uint8Array, genesis: string, nodes: ReadonlyMap<strin
   while (stack.length > 0) {
     const [key, view] = stack.pop()!;
     const node = nodes.get(key)!;
-    for (const child of node.children) {
-      const next = stepInto(nodes, node, view, child);
+    node.children.forEach((child, i) => {
+      // The last child may take the view over; the others need their own copy.
+      const next = stepInto(nodes, node, view, child, i === node.children.length - 1);
       if (typeof next === 'string') inert += subtreeSize(nodes, child);
       else stack.push([child, next]);
-    }
+    });
   }
   const head = nodes.get(at)!.signed;
   return {
