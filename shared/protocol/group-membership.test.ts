@@ -8,6 +8,7 @@ import type { ProtocolErrorCode } from './errors.js';
 import {
   applyGroupRecord,
   checkGroupMessageHead,
+  createGroupGenesis,
   deserializeMembership,
   encodeMembershipUpdate,
   groupMembers,
@@ -292,6 +293,19 @@ describe('group membership: heads, export, serialization', () => {
     expect(names(back)).toEqual(names(g));
     expectCode(() => deserializeMembership(Uint8Array.of(2, ...bytes.subarray(1))), 'UNSUPPORTED_VERSION');
     expectCode(() => deserializeMembership(Uint8Array.of(...bytes, 0)), 'MALFORMED');
+  });
+
+  it('createGroupGenesis draws the group id, sorts the members and opens the membership; a creator who is not an admin in it is refused', () => {
+    const { alice, bob, carol, rng } = setup();
+    const author = { accountId: alice.accountId, deviceId: 1, signingPublicKey: alice.device.publicKey };
+    const members = [asMember(carol), asMember(alice, true), asMember(bob)];
+    const { groupId, genesis, membership } = createGroupGenesis({ name: 'New', description: '', members, author, time: T0 }, alice.device.privateKey, { rng });
+    expect(groupId).toHaveLength(16);
+    expect(membership.head).toEqual(genesis.hash);
+    expect(membership.groupId).toEqual(groupId);
+    expect(groupMembers(membership.state).map((m) => toHex(m.accountId))).toEqual(sorted(members).map((m) => toHex(m.accountId)));
+    expectCode(() => createGroupGenesis({ name: 'x', description: '', members: [asMember(alice), asMember(bob, true)], author, time: T0 }, alice.device.privateKey, { rng }), 'GROUP_NOT_ADMIN');
+    expectCode(() => createGroupGenesis({ name: 'x', description: '', members: [asMember(bob, true)], author, time: T0 }, alice.device.privateKey, { rng }), 'GROUP_NOT_MEMBER');
   });
 
   it('a genesis whose author is not an admin in it is refused', () => {

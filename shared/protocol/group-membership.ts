@@ -40,6 +40,7 @@ import { ed25519Sign, ed25519Verify, ED25519_SIGNATURE_LENGTH } from '../crypto/
 import { KeyType } from '../crypto/encoding.js';
 import { sha256 } from '../crypto/sha256.js';
 import { CryptoError } from '../crypto/errors.js';
+import type { Rng } from '../crypto/random.js';
 import { Reader, Writer } from './codec.js';
 import {
   ACCOUNT_ID_LENGTH,
@@ -686,6 +687,41 @@ export function proposeGroupRecord(
     { groupId: m.groupId, epoch: m.headEpoch + 1, previousHash: m.head, time, author, operation },
     deviceSigningPrivateKey,
   );
+}
+
+/**
+ * A new group: draws its 16-byte group id and signs the genesis (create) with the creator's device
+ * key. `members` in any order (sorted here); the creator's account must be among them as admin
+ * (GROUP_NOT_ADMIN / GROUP_NOT_MEMBER otherwise, as openMembership would say).
+ */
+export function createGroupGenesis(
+  input: {
+    readonly name: string;
+    readonly description: string;
+    readonly members: readonly GroupMember[];
+    readonly author: GroupRecordAuthor;
+    readonly time: number;
+  },
+  deviceSigningPrivateKey: Uint8Array,
+  deps: { readonly rng: Rng },
+): { readonly groupId: Uint8Array; readonly genesis: SignedGroupRecord; readonly membership: Membership } {
+  const creator = input.members.find((m) => bytesEqual(m.accountId, input.author.accountId));
+  if (!creator) throw new ProtocolError('GROUP_NOT_MEMBER', 'group genesis: the creator is not a member');
+  if (!creator.admin) throw new ProtocolError('GROUP_NOT_ADMIN', 'group genesis: the creator is not an admin');
+  const groupId = deps.rng(GROUP_ID_LENGTH);
+  const members = [...input.members].sort((a, b) => compareBytes(a.accountId, b.accountId));
+  const genesis = signGroupRecord(
+    {
+      groupId,
+      epoch: 0,
+      previousHash: ZERO_HASH,
+      time: input.time,
+      author: input.author,
+      operation: { kind: 'create', name: input.name, description: input.description, members },
+    },
+    deviceSigningPrivateKey,
+  );
+  return { groupId, genesis, membership: openMembership(genesis.bytes) };
 }
 
 // ── Membership update (content type 0x11, §24.6) ─────────────────────────────
