@@ -626,6 +626,8 @@ function rejectionMessage(code: ProtocolErrorCode): string {
 
 /** The group at a held record that takes effect (GROUP_UNKNOWN_HEAD for any other hash). */
 export function groupStateAt(m: Membership, hash: Uint8Array): GroupState {
+  // Most group messages are sent under the current head: its state is at hand.
+  if (bytesEqual(hash, m.head)) return m.state;
   const key = toHex(hash);
   if (!m.nodes.has(key)) throw new ProtocolError('GROUP_UNKNOWN_HEAD', 'membership head not held');
   const v = viewAt(m.nodes, toHex(m.genesisHash), key);
