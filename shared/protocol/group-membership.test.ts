@@ -8,12 +8,15 @@ import type { ProtocolErrorCode } from './errors.js';
 import {
   applyGroupRecord,
   checkGroupMessageHead,
+  createGroupGenesis,
   deserializeMembership,
+  encodeMembershipUpdate,
   groupMembers,
   isOnChain,
   membershipRecords,
   openMembership,
   parseGroupRecord,
+  parseMembershipUpdate,
   serializeMembership,
   signGroupRecord,
   type DeviceKeyCheck,
@@ -271,6 +274,16 @@ describe('group membership: heads, export, serialization', () => {
     expect(names(newcomer)).toEqual(names(g));
   });
 
+  it('a membership update round-trips its records; an empty, truncated or padded one is MALFORMED', () => {
+    const { m, alice, dave, groupId } = setup();
+    const g = apply(m, propose(m, alice, { kind: 'add', members: [asMember(dave)] }));
+    const update = encodeMembershipUpdate({ groupId, records: membershipRecords(g) });
+    expect(parseMembershipUpdate(update)).toEqual({ groupId, records: membershipRecords(g) });
+    expectCode(() => parseMembershipUpdate(update.subarray(0, update.length - 1)), 'MALFORMED');
+    expectCode(() => parseMembershipUpdate(Uint8Array.of(...update, 0)), 'MALFORMED');
+    expectCode(() => parseMembershipUpdate(Uint8Array.of(...groupId, 0, 0)), 'MALFORMED');
+  });
+
   it('serialization round-trips; an unknown version is UNSUPPORTED_VERSION and trailing bytes MALFORMED', () => {
     const { m, alice, dave } = setup();
     const g = apply(m, propose(m, alice, { kind: 'add', members: [asMember(dave, true)] }));
@@ -280,6 +293,19 @@ describe('group membership: heads, export, serialization', () => {
     expect(names(back)).toEqual(names(g));
     expectCode(() => deserializeMembership(Uint8Array.of(2, ...bytes.subarray(1))), 'UNSUPPORTED_VERSION');
     expectCode(() => deserializeMembership(Uint8Array.of(...bytes, 0)), 'MALFORMED');
+  });
+
+  it('createGroupGenesis draws the group id, sorts the members and opens the membership; a creator who is not an admin in it is refused', () => {
+    const { alice, bob, carol, rng } = setup();
+    const author = { accountId: alice.accountId, deviceId: 1, signingPublicKey: alice.device.publicKey };
+    const members = [asMember(carol), asMember(alice, true), asMember(bob)];
+    const { groupId, genesis, membership } = createGroupGenesis({ name: 'New', description: '', members, author, time: T0 }, alice.device.privateKey, { rng });
+    expect(groupId).toHaveLength(16);
+    expect(membership.head).toEqual(genesis.hash);
+    expect(membership.groupId).toEqual(groupId);
+    expect(groupMembers(membership.state).map((m) => toHex(m.accountId))).toEqual(sorted(members).map((m) => toHex(m.accountId)));
+    expectCode(() => createGroupGenesis({ name: 'x', description: '', members: [asMember(alice), asMember(bob, true)], author, time: T0 }, alice.device.privateKey, { rng }), 'GROUP_NOT_ADMIN');
+    expectCode(() => createGroupGenesis({ name: 'x', description: '', members: [asMember(bob, true)], author, time: T0 }, alice.device.privateKey, { rng }), 'GROUP_NOT_MEMBER');
   });
 
   it('a genesis whose author is not an admin in it is refused', () => {

@@ -40,6 +40,7 @@ import { ed25519Sign, ed25519Verify, ED25519_SIGNATURE_LENGTH } from '../crypto/
 import { KeyType } from '../crypto/encoding.js';
 import { sha256 } from '../crypto/sha256.js';
 import { CryptoError } from '../crypto/errors.js';
+import type { Rng } from '../crypto/random.js';
 import { Reader, Writer } from './codec.js';
 import {
   ACCOUNT_ID_LENGTH,
@@ -51,6 +52,7 @@ import {
   MAX_GROUP_MEMBERS,
   MAX_GROUP_NAME_BYTES,
   MAX_GROUP_RECORD_BYTES,
+  MAX_GROUP_UPDATE_RECORDS,
 } from './constants.js';
 import { ProtocolError, type ProtocolErrorCode } from './errors.js';
 
@@ -424,19 +426,26 @@ export type Membership = {
 /**
  * Steps from `node` (whose view is `v`) into `child`: the child must take effect on `v`; the other
  * children of `node` that take effect on `v` are fork losers (or winners, if `child` is a loser)
- * whose removals apply right after it. Returns the child's view or the child's error.
+ * whose removals apply right after it. Returns the child's view or the child's error. With
+ * `reuse`, `v` itself becomes the child's view (no copy: the caller no longer needs `v`); on an
+ * error `v` is left as it was.
  */
-function stepInto(nodes: ReadonlyMap<string, Node>, node: Node, v: View, child: string): View | ProtocolErrorCode {
+function stepInto(nodes: ReadonlyMap<string, Node>, node: Node, v: View, child: string, reuse: boolean): View | ProtocolErrorCode {
   const c = nodes.get(child)!;
   const error = judge(v, c.signed.record);
   if (error) return error;
-  const next = cloneView(v);
-  applyRecord(next, c.signed.record);
-  for (const sibling of sortedChildren(node)) {
-    if (sibling === child) continue;
-    const s = nodes.get(sibling)!;
-    if (judge(v, s.signed.record) === null) applyLoserRemoval(next, s.signed.record);
+  // Siblings are judged on the view before the step.
+  const losers: GroupRecord[] = [];
+  if (node.children.length > 1) {
+    for (const sibling of sortedChildren(node)) {
+      if (sibling === child) continue;
+      const s = nodes.get(sibling)!.signed.record;
+      if (judge(v, s) === null) losers.push(s);
+    }
   }
+  const next = reuse ? v : cloneView(v);
+  applyRecord(next, c.signed.record);
+  for (const s of losers) applyLoserRemoval(next, s);
   return next;
 }
 
@@ -458,7 +467,7 @@ function viewAt(nodes: ReadonlyMap<string, Node>, genesis: string, hash: string)
   path.reverse();
   let v = genesisView(nodes, genesis);
   for (let i = 1; i < path.length; i++) {
-    const next = stepInto(nodes, nodes.get(path[i - 1]!)!, v, path[i]!);
+    const next = stepInto(nodes, nodes.get(path[i - 1]!)!, v, path[i]!, true);
     if (typeof next === 'string') return next;
     v = next;
   }
@@ -477,7 +486,8 @@ function evaluate(groupId: Uint8Array, genesis: string, nodes: ReadonlyMap<strin
     const node = nodes.get(at)!;
     let moved = false;
     for (const child of sortedChildren(node)) {
-      const next = stepInto(nodes, node, v, child);
+      // A failed step leaves `v` as it was, so the next child is judged on the same view.
+      const next = stepInto(nodes, node, v, child, true);
       if (typeof next === 'string') continue;
       at = child;
       v = next;
@@ -492,11 +502,12 @@ function evaluate(groupId: Uint8Array, genesis: string, nodes: ReadonlyMap<strin
   while (stack.length > 0) {
     const [key, view] = stack.pop()!;
     const node = nodes.get(key)!;
-    for (const child of node.children) {
-      const next = stepInto(nodes, node, view, child);
+    node.children.forEach((child, i) => {
+      // The last child may take the view over; the others need their own copy.
+      const next = stepInto(nodes, node, view, child, i === node.children.length - 1);
       if (typeof next === 'string') inert += subtreeSize(nodes, child);
       else stack.push([child, next]);
-    }
+    });
   }
   const head = nodes.get(at)!.signed;
   return {
@@ -615,6 +626,8 @@ function rejectionMessage(code: ProtocolErrorCode): string {
 
 /** The group at a held record that takes effect (GROUP_UNKNOWN_HEAD for any other hash). */
 export function groupStateAt(m: Membership, hash: Uint8Array): GroupState {
+  // Most group messages are sent under the current head: its state is at hand.
+  if (bytesEqual(hash, m.head)) return m.state;
   const key = toHex(hash);
   if (!m.nodes.has(key)) throw new ProtocolError('GROUP_UNKNOWN_HEAD', 'membership head not held');
   const v = viewAt(m.nodes, toHex(m.genesisHash), key);
@@ -676,6 +689,73 @@ export function proposeGroupRecord(
     { groupId: m.groupId, epoch: m.headEpoch + 1, previousHash: m.head, time, author, operation },
     deviceSigningPrivateKey,
   );
+}
+
+/**
+ * A new group: draws its 16-byte group id and signs the genesis (create) with the creator's device
+ * key. `members` in any order (sorted here); the creator's account must be among them as admin
+ * (GROUP_NOT_ADMIN / GROUP_NOT_MEMBER otherwise, as openMembership would say).
+ */
+export function createGroupGenesis(
+  input: {
+    readonly name: string;
+    readonly description: string;
+    readonly members: readonly GroupMember[];
+    readonly author: GroupRecordAuthor;
+    readonly time: number;
+  },
+  deviceSigningPrivateKey: Uint8Array,
+  deps: { readonly rng: Rng },
+): { readonly groupId: Uint8Array; readonly genesis: SignedGroupRecord; readonly membership: Membership } {
+  const creator = input.members.find((m) => bytesEqual(m.accountId, input.author.accountId));
+  if (!creator) throw new ProtocolError('GROUP_NOT_MEMBER', 'group genesis: the creator is not a member');
+  if (!creator.admin) throw new ProtocolError('GROUP_NOT_ADMIN', 'group genesis: the creator is not an admin');
+  const groupId = deps.rng(GROUP_ID_LENGTH);
+  const members = [...input.members].sort((a, b) => compareBytes(a.accountId, b.accountId));
+  const genesis = signGroupRecord(
+    {
+      groupId,
+      epoch: 0,
+      previousHash: ZERO_HASH,
+      time: input.time,
+      author: input.author,
+      operation: { kind: 'create', name: input.name, description: input.description, members },
+    },
+    deviceSigningPrivateKey,
+  );
+  return { groupId, genesis, membership: openMembership(genesis.bytes) };
+}
+
+// ── Membership update (content type 0x11, §24.6) ─────────────────────────────
+
+export type MembershipUpdate = {
+  readonly groupId: Uint8Array;
+  /** Signed records, parents before children. */
+  readonly records: readonly Uint8Array[];
+};
+
+/** groupId ‖ u16 n ‖ n × (u32 length ‖ signed record); 1 ≤ n ≤ MAX_GROUP_UPDATE_RECORDS. */
+export function encodeMembershipUpdate(u: MembershipUpdate): Uint8Array {
+  if (u.groupId.length !== GROUP_ID_LENGTH) throw new ProtocolError('MALFORMED', 'membership update: bad group id');
+  if (u.records.length < 1 || u.records.length > MAX_GROUP_UPDATE_RECORDS) throw new ProtocolError('MALFORMED', 'membership update: record count out of range');
+  const w = new Writer().bytes(u.groupId).u16(u.records.length);
+  for (const r of u.records) {
+    if (r.length > MAX_GROUP_RECORD_BYTES) throw new ProtocolError('MALFORMED', 'membership update: record too large');
+    w.var32(r);
+  }
+  return w.finish();
+}
+
+/** Strict (MALFORMED): the layout above; the records themselves are parsed by applyGroupRecord. */
+export function parseMembershipUpdate(bytes: Uint8Array): MembershipUpdate {
+  const r = new Reader(bytes, 'membership update');
+  const groupId = r.bytes(GROUP_ID_LENGTH);
+  const n = r.u16();
+  if (n < 1 || n > MAX_GROUP_UPDATE_RECORDS) throw new ProtocolError('MALFORMED', 'membership update: record count out of range');
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) records.push(r.var32(MAX_GROUP_RECORD_BYTES));
+  r.end();
+  return { groupId, records };
 }
 
 // ── Serialization (§24.7) ─────────────────────────────────────────────────────

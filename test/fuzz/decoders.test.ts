@@ -2,12 +2,13 @@
  * Fuzzing in CI (issue 21): every decoder that takes bytes or JSON from a peer or from the network
  * gets generated inputs — random bytes and mutations (bit flips, cuts, insertions, splices) of a
  * valid sample — and must return or throw its layer's typed error, never anything else, and never
- * hang (the run is bounded by the test timeout). 100,500 inputs per run in total; each test asserts
+ * hang (the run is bounded by the test timeout). 116,500 inputs per run in total; each test asserts
  * its own count.
  *
  * Decoders: the protocol's message parsers (ratchet, prekey, decryption error), the session-record
  * and device-list decoders, the attachment cipher's header and segment reader (through
- * openAttachment), and the relay's wire schemas for client frames and REST request bodies (what the
+ * openAttachment), the group decoders (group message, membership record, distribution, membership
+ * update, stored sender-key record and membership), and the relay's wire schemas for client frames and REST request bodies (what the
  * relay runs on every frame and body after JSON.parse). The relay's own frame handling around the
  * schemas is fuzzed against the running relay in test/integration/relay/hostile.test.ts.
  */
@@ -16,6 +17,23 @@ import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../shared/crypto/bytes.js';
 import { isProtocolError } from '../../shared/protocol/errors.js';
 import {
+  applyGroupRecord,
+  createSenderKeyDistribution,
+  createSenderKeyState,
+  deserializeMembership,
+  deserializeSenderKeyRecord,
+  EMPTY_SENDER_KEY_RECORD,
+  encodeMembershipUpdate,
+  encodeSenderKeyDistribution,
+  openMembership,
+  parseMembershipUpdate,
+  parseSenderKeyDistribution,
+  processSenderKeyDistribution,
+  senderKeyDecrypt,
+  senderKeyEncrypt,
+  serializeMembership,
+  serializeSenderKeyRecord,
+  signGroupRecord,
   deserializeSessionRecord,
   openAttachment,
   parseDecryptionError,
@@ -25,6 +43,7 @@ import {
   sealAttachment,
 } from '../../shared/protocol/index.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
+import { asGroupMember, groupPerson, proposeBy, sortedMembers } from '../../shared/testing/group-fixtures.js';
 import { makeDevice, Party, signedListFor } from '../../shared/testing/protocol-fixtures.js';
 import { ClientFrameSchema } from '../../shared/wire/frames.js';
 import { MessagesSchema, PrekeyUploadSchema, RegisterRequestSchema, SendRequestSchema } from '../../shared/wire/rest.js';
@@ -124,6 +143,68 @@ describe('fuzzing: decoders of untrusted bytes fail only with typed errors', () 
     });
     expect(count).toBe(5_000);
     expect(opened).toBeLessThan(count);
+  });
+});
+
+/** Group samples (docs/protocol.md §24): a group message and its receiver's record, a distribution, records, an update. */
+function groupSamples() {
+  const rng = deterministicRng('fuzz-group-samples');
+  const clock = new ManualClock(T0);
+  const [alice, bob] = [groupPerson(rng), groupPerson(rng)] as const;
+  const groupId = rng(16);
+  const genesis = signGroupRecord(
+    {
+      groupId,
+      epoch: 0,
+      previousHash: new Uint8Array(32),
+      time: T0,
+      author: { accountId: alice.accountId, deviceId: 1, signingPublicKey: alice.device.publicKey },
+      operation: { kind: 'create', name: 'fuzz', description: '', members: sortedMembers([asGroupMember(alice, true), asGroupMember(bob)]) },
+    },
+    alice.device.privateKey,
+  );
+  const membership = openMembership(genesis.bytes);
+  const rename = proposeBy(membership, alice, { kind: 'rename', name: 'fuzzed', description: 'x' }, T0 + 1).bytes;
+  const chain = createSenderKeyState(groupId, { rng, now: clock.now });
+  const from = { accountId: alice.accountId, deviceId: 1 };
+  const distribution = createSenderKeyDistribution(chain, from);
+  const { record } = processSenderKeyDistribution(EMPTY_SENDER_KEY_RECORD, distribution, { groupId, from, now: clock.now });
+  const message = senderKeyEncrypt(chain, utf8('fuzz'), membership.head).message;
+  return {
+    membership,
+    rename,
+    record,
+    message,
+    recordBytes: serializeSenderKeyRecord(record),
+    distribution: encodeSenderKeyDistribution(distribution),
+    update: encodeMembershipUpdate({ groupId, records: [genesis.bytes, rename] }),
+    serialized: serializeMembership(applyGroupRecord(membership, rename).membership),
+  };
+}
+
+describe('fuzzing: group decoders fail only with typed errors', () => {
+  const G = groupSamples();
+
+  it('group message through senderKeyDecrypt: 5,000 inputs, and only the untouched message opens', () => {
+    let opened = 0;
+    expect(fuzzBytes(G.message, 5_000, (bytes) => {
+      senderKeyDecrypt(G.record, bytes);
+      opened++;
+      expect(bytes).toEqual(G.message);
+    })).toBe(5_000);
+    expect(opened).toBeLessThan(5_000);
+  });
+
+  it('membership record through applyGroupRecord: 3,000 inputs', () => {
+    expect(fuzzBytes(G.rename, 3_000, (b) => applyGroupRecord(G.membership, b))).toBe(3_000);
+  });
+
+  it('distribution, membership update, sender-key record and stored membership decoders: 8,000 inputs', () => {
+    let total = fuzzBytes(G.distribution, 3_000, parseSenderKeyDistribution);
+    total += fuzzBytes(G.update, 2_000, parseMembershipUpdate);
+    total += fuzzBytes(G.recordBytes, 2_000, deserializeSenderKeyRecord);
+    total += fuzzBytes(G.serialized, 1_000, deserializeMembership);
+    expect(total).toBe(8_000);
   });
 });
 
