@@ -292,8 +292,8 @@ export class Groups {
       const row = insertGroup(db, { groupId, membership: serializeMembership(m), now });
       this.#systemLine(db, row.conversationId, core.account.accountId, `You created the group “${name}”`, now, 'outgoing');
       // Everyone (and this account's other devices) gets the chain so far: the genesis.
-      for (const member of members) if (!core.isSelf(member.accountId)) this.#queueUpdate(db, member.accountId, [genesis.bytes]);
-      if (core.targetDevices(db, core.account.accountId).length > 0) this.#queueUpdate(db, core.account.accountId, [genesis.bytes]);
+      for (const member of members) if (!core.isSelf(member.accountId)) this.#queueUpdate(db, groupId, member.accountId, [genesis.bytes]);
+      if (core.targetDevices(db, core.account.accountId).length > 0) this.#queueUpdate(db, groupId, core.account.accountId, [genesis.bytes]);
       return row;
     });
     this.hooks.kick();
@@ -375,15 +375,15 @@ export class Groups {
       const records = membershipRecords(next);
       for (const member of groupMembers(next.state)) {
         if (bytesEqual(member.accountId, self)) continue;
-        this.#queueUpdate(db, member.accountId, newcomers.has(toHex(member.accountId)) ? records : [record.bytes]);
+        this.#queueUpdate(db, g.groupId, member.accountId, newcomers.has(toHex(member.accountId)) ? records : [record.bytes]);
       }
-      for (const other of o.alsoTo ?? []) this.#queueUpdate(db, other, [record.bytes]);
+      for (const other of o.alsoTo ?? []) this.#queueUpdate(db, g.groupId, other, [record.bytes]);
       if (operation.kind === 'leave') {
         // The members who stay learned it above; this device's chain and everything it received go.
         dropOwnChain(db, g.groupId);
         dropSenderKeys(db, g.groupId);
       }
-      if (core.targetDevices(db, self).length > 0) this.#queueUpdate(db, self, records);
+      if (core.targetDevices(db, self).length > 0) this.#queueUpdate(db, g.groupId, self, records);
       if (operation.kind === 'remove') markRotate(db, g.groupId);
     });
     this.hooks.kick();
@@ -408,8 +408,8 @@ export class Groups {
   }
 
   /** A group update (content 0x11) to every device of `recipient` over the pairwise sessions. */
-  #queueUpdate(db: WriteDb, recipient: Uint8Array, records: readonly Uint8Array[]): void {
-    const content = encodeContent({ type: 'group-update', messageId: this.core.rng(MESSAGE_ID_LENGTH), sentAt: this.core.clock(), records });
+  #queueUpdate(db: WriteDb, groupId: Uint8Array, recipient: Uint8Array, records: readonly Uint8Array[]): void {
+    const content = encodeContent({ type: 'group-update', messageId: this.core.rng(MESSAGE_ID_LENGTH), sentAt: this.core.clock(), groupId, records });
     this.core.queueSend(db, { kind: 'sync', recipient, content, messageRowId: null });
   }
 
@@ -895,7 +895,8 @@ export class Groups {
   }
 
   /** A group update (0x11) from `peer` over its pairwise session. */
-  applyUpdate(db: WriteDb, peer: PeerDevice, records: readonly Uint8Array[], effects: GroupEffects): void {
+  applyUpdate(db: WriteDb, peer: PeerDevice, update: { readonly groupId: Uint8Array; readonly records: readonly Uint8Array[] }, effects: GroupEffects): void {
+    const records = update.records;
     const { core } = this;
     const now = core.clock();
     let first: SignedGroupRecord;
@@ -905,6 +906,8 @@ export class Groups {
       return;
     }
     const groupId = first.record.groupId;
+    // Every record names the update's group (applyGroupRecord refuses one of another group).
+    if (!bytesEqual(groupId, update.groupId)) return;
     const check = this.#deviceCheck(db);
     const existing = getGroup(db, groupId);
     let m: Membership;
@@ -1061,9 +1064,11 @@ export class Groups {
   applyReceipt(db: WriteDb, peer: PeerDevice, kind: 'delivered' | 'read', messageIds: readonly Uint8Array[], effects: GroupEffects): void {
     const { core } = this;
     for (const id of messageIds) {
+      // CROSS JOIN keeps groups the outer loop: without groups this costs nothing, and a receipt
+      // for a 1:1 message never scans the messages table (message_id alone has no index).
       const r = db.get<{ id: number; conversation_id: number }>(sql`
-        SELECT m.id, m.conversation_id FROM messages m JOIN groups g ON g.conversation_id = m.conversation_id
-        WHERE m.direction = 'outgoing' AND m.message_id = ${id}`);
+        SELECT m.id, m.conversation_id FROM groups g CROSS JOIN messages m
+        WHERE m.conversation_id = g.conversation_id AND m.direction = 'outgoing' AND m.message_id = ${id}`);
       if (!r) continue;
       if (!recordGroupReceipt(db, r.id, peer.accountId, kind, core.clock())) continue;
       const status = kind === 'read' ? 'read' : 'delivered';

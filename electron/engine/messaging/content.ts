@@ -19,7 +19,8 @@ import { fromUtf8, toHex, utf8 } from '../../../shared/crypto/bytes.js';
 import { KeyType } from '../../../shared/crypto/encoding.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
 import { readAttachmentPointer, writeAttachmentPointer, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
-import { ACCOUNT_ID_LENGTH, MAX_GROUP_RECORD_BYTES, MAX_GROUP_UPDATE_RECORDS } from '../../../shared/protocol/constants.js';
+import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
+import { encodeMembershipUpdate, parseMembershipUpdate } from '../../../shared/protocol/group-membership.js';
 import {
   encodeSenderKeyDistribution,
   encodeSenderKeyDistributionRequest,
@@ -154,8 +155,8 @@ export type Content =
   | (ContentHeader & { readonly type: 'timer-change'; readonly seconds: number })
   /** Delete for everyone (§23.3): the author asks to remove its own message `target`. */
   | (ContentHeader & { readonly type: 'delete'; readonly target: Uint8Array })
-  /** Groups (§24): signed membership records (parents first), 1 … MAX_GROUP_UPDATE_RECORDS. */
-  | (ContentHeader & { readonly type: 'group-update'; readonly records: readonly Uint8Array[] })
+  /** Groups (§24.6): signed membership records of one group (parents first), 1 … MAX_GROUP_UPDATE_RECORDS. */
+  | (ContentHeader & { readonly type: 'group-update'; readonly groupId: Uint8Array; readonly records: readonly Uint8Array[] })
   /** Groups (§24): the sender's chain for one group, for this device. */
   | (ContentHeader & { readonly type: 'sender-key'; readonly distribution: SenderKeyDistribution })
   /** Groups (§24): the sender asks this device's chain again from `iteration`. */
@@ -368,9 +369,7 @@ export function encodeContent(c: Content): Uint8Array {
       w.u8(ContentType.DeleteForEveryone).bytes(c.messageId).u64(c.sentAt).bytes(c.target);
       break;
     case 'group-update':
-      if (c.records.length === 0 || c.records.length > MAX_GROUP_UPDATE_RECORDS) throw new RangeError('a group update carries 1 … MAX_GROUP_UPDATE_RECORDS records');
-      w.u8(ContentType.GroupUpdate).bytes(c.messageId).u64(c.sentAt).u16(c.records.length);
-      for (const record of c.records) w.var32(record);
+      w.u8(ContentType.GroupUpdate).bytes(c.messageId).u64(c.sentAt).bytes(encodeMembershipUpdate({ groupId: c.groupId, records: c.records }));
       break;
     case 'sender-key':
       w.u8(ContentType.SenderKeyDistribution).bytes(c.messageId).u64(c.sentAt).bytes(encodeSenderKeyDistribution(c.distribution));
@@ -601,11 +600,8 @@ function decodeInner(bytes: Uint8Array): Content {
       content = { type: 'history', messageId, sentAt, transfer: readHistoryTransfer(r) };
       break;
     case ContentType.GroupUpdate: {
-      const count = r.u16();
-      if (count === 0 || count > MAX_GROUP_UPDATE_RECORDS) throw new ContentError('MALFORMED', 'group update: record count out of range');
-      const records: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) records.push(r.var32(MAX_GROUP_RECORD_BYTES));
-      content = { type: 'group-update', messageId, sentAt, records };
+      const update = parseMembershipUpdate(r.bytes(r.remaining));
+      content = { type: 'group-update', messageId, sentAt, groupId: update.groupId, records: update.records };
       break;
     }
     case ContentType.SenderKeyDistribution:

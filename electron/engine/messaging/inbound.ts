@@ -635,7 +635,7 @@ export class InboundProcessor {
         return;
       }
       case 'group-update':
-        this.groups?.applyUpdate(db, peer, content.records, effects);
+        this.groups?.applyUpdate(db, peer, content, effects);
         return;
       case 'sender-key':
         this.groups?.applyDistribution(db, peer, content, effects);

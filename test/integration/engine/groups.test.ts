@@ -148,7 +148,7 @@ describe('groups end to end', () => {
     );
     const core = bob.engine.messaging!.core;
     for (const to of [alice, carol]) {
-      const content = encodeContent({ type: 'group-update', messageId: core.rng(16), sentAt: Date.now(), records: [forged.bytes] });
+      const content = encodeContent({ type: 'group-update', messageId: core.rng(16), sentAt: Date.now(), groupId: fromHex(created.id), records: [forged.bytes] });
       core.db.writer.transaction(() => core.queueSend(core.db.writer, { kind: 'sync', recipient: fromHex(to.accountId), content, messageRowId: null }));
     }
     bob.engine.messaging!.outbox.kick();
