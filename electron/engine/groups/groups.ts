@@ -288,9 +288,10 @@ export class Groups {
       core.account.identitySigning.privateKey,
     );
     const m = openMembership(genesis.bytes, this.#deviceCheck(db));
+    let line = 0;
     const g = db.transaction(() => {
       const row = insertGroup(db, { groupId, membership: serializeMembership(m), now });
-      this.#systemLine(db, row.conversationId, core.account.accountId, `You created the group “${name}”`, now, 'outgoing');
+      line = this.#systemLine(db, row.conversationId, core.account.accountId, `You created the group “${name}”`, now, 'outgoing');
       // Everyone (and this account's other devices) gets the chain so far: the genesis.
       for (const member of members) if (!core.isSelf(member.accountId)) this.#queueUpdate(db, groupId, member.accountId, [genesis.bytes]);
       if (core.targetDevices(db, core.account.accountId).length > 0) this.#queueUpdate(db, groupId, core.account.accountId, [genesis.bytes]);
@@ -299,6 +300,7 @@ export class Groups {
     this.hooks.kick();
     const view = this.view(db, g);
     core.emit('group:updated', { group: view });
+    core.emitMessageAdded(line);
     return view;
   }
 
@@ -367,10 +369,11 @@ export class Groups {
     if (applied.rejected) throw this.#apiError(applied.rejected);
     const next = applied.membership;
     const self = core.account.accountId;
+    let lines: number[] = [];
     db.transaction(() => {
       const standing = operation.kind === 'leave' ? 'left' : standingOf(next, self, g.standing);
       updateGroup(db, g.groupId, serializeMembership(next), standing, now);
-      this.#linesFor(db, g.conversationId, [record], now);
+      lines = this.#linesFor(db, g.conversationId, [record], now);
       const newcomers = new Set((o.newcomers ?? []).map(toHex));
       const records = membershipRecords(next);
       for (const member of groupMembers(next.state)) {
@@ -389,7 +392,7 @@ export class Groups {
     this.hooks.kick();
     const view = this.view(db, getGroup(db, g.groupId)!);
     core.emit('group:updated', { group: view });
-    core.emitMessageAdded(Number(view.lastMessage?.id ?? 0));
+    for (const id of lines) core.emitMessageAdded(id);
     return view;
   }
 
@@ -977,8 +980,11 @@ export class Groups {
       const row = insertGroup(db, { groupId, membership: serializeMembership(m), now });
       const onChain = [first, ...appliedRecords].filter((r) => isOnChain(m, r.hash));
       // A newcomer sees the change that brought it in, not the whole history.
-      this.#linesFor(db, row.conversationId, onChain.slice(-1), now);
-      effects.events.push(() => this.#emit(groupId));
+      const lines = this.#linesFor(db, row.conversationId, onChain.slice(-1), now);
+      effects.events.push(() => {
+        for (const id of lines) core.emitMessageAdded(id);
+        this.#emit(groupId);
+      });
       effects.conversations.add(row.conversationId);
       this.#retryPending(db, groupId, effects);
       return;
@@ -988,7 +994,7 @@ export class Groups {
     const standing = standingOf(m, self, existing.standing);
     updateGroup(db, groupId, serializeMembership(m), standing, now);
     const onChain = appliedRecords.filter((r) => isOnChain(m, r.hash)).sort((a, b) => a.record.epoch - b.record.epoch);
-    this.#linesFor(db, existing.conversationId, onChain, now);
+    const lines = this.#linesFor(db, existing.conversationId, onChain, now);
     // Someone went: this device's chain must not reach them; a fresh one before the next send.
     const went = groupMembers(before.state).some((x) => !findGroupMember(m.state, x.accountId));
     if (went) {
@@ -1000,7 +1006,10 @@ export class Groups {
       dropOwnChain(db, groupId);
       dropSenderKeys(db, groupId);
     }
-    effects.events.push(() => this.#emit(groupId));
+    effects.events.push(() => {
+      for (const id of lines) core.emitMessageAdded(id);
+      this.#emit(groupId);
+    });
     effects.conversations.add(existing.conversationId);
     this.#retryPending(db, groupId, effects);
   }
