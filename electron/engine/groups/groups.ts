@@ -993,7 +993,14 @@ export class Groups {
     const wasMember = existing.standing === 'member';
     const standing = standingOf(m, self, existing.standing);
     updateGroup(db, groupId, serializeMembership(m), standing, now);
-    const onChain = appliedRecords.filter((r) => isOnChain(m, r.hash)).sort((a, b) => a.record.epoch - b.record.epoch);
+    // A removal or leave that lost a fork still takes effect (§24.2): it gets its line too.
+    const shown = (r: SignedGroupRecord): boolean => {
+      if (isOnChain(m, r.hash)) return true;
+      const op = r.record.operation;
+      const gone = op.kind === 'remove' ? op.accountId : op.kind === 'leave' ? r.record.author.accountId : null;
+      return gone !== null && !findGroupMember(m.state, gone);
+    };
+    const onChain = appliedRecords.filter(shown).sort((a, b) => a.record.epoch - b.record.epoch);
     const lines = this.#linesFor(db, existing.conversationId, onChain, now);
     // Someone went: this device's chain must not reach them; a fresh one before the next send.
     const went = groupMembers(before.state).some((x) => !findGroupMember(m.state, x.accountId));

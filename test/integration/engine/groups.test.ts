@@ -166,6 +166,28 @@ describe('groups end to end', () => {
     }
   }, 90_000);
 
+  it('an admin renames the group and makes a member an admin; a member leaves: everyone sees each change, the leaver can no longer send', async () => {
+    const { alice, bob, carol } = await threePeople();
+    const created = await alice.call('groups:create', { name: 'Choir', memberIds: [bob.accountId, carol.accountId] });
+    await groupOf(bob, 'Choir');
+    await groupOf(carol, 'Choir');
+    await alice.call('groups:rename', { groupId: created.id, name: 'Choir (Tuesdays)' });
+    const promoted = await alice.call('groups:setAdmin', { groupId: created.id, memberId: bob.accountId, admin: true });
+    expect(promoted.members.find((m) => m.id === bob.accountId)?.admin).toBe(true);
+    const atBob = await waitGroup(bob, created.id, (g) => g.name === 'Choir (Tuesdays)' && g.admin, 'never saw the rename and promotion');
+    // Bob, now an admin, may rename too; Carol leaves once she has seen it (no fork: ADR 0032).
+    await bob.call('groups:rename', { groupId: created.id, name: 'Choir' });
+    await waitGroup(carol, created.id, (g) => g.name === 'Choir', 'never saw the second rename');
+    const left = await carol.call('groups:leave', { groupId: created.id });
+    expect(left.standing).toBe('left');
+    expect(await carol.errorOf('groups:send', { groupId: created.id, body: 'bye?' })).toBe('REMOVED_FROM_GROUP');
+    for (const e of [alice, bob]) await waitGroup(e, created.id, (g) => g.members.length === 2 && g.name === 'Choir', 'never saw the leave and the second rename');
+    const lines = (await alice.messages(created.conversationId)).filter((m) => m.kind === 'group-changed').map((m) => m.body);
+    expect(lines).toEqual(expect.arrayContaining([`You renamed the group to “Choir (Tuesdays)”`, `You made ${bob.username} an admin`, `${carol.username} left the group`]));
+    await alice.call('groups:send', { groupId: created.id, body: 'two of us' });
+    await receiveIn(bob, atBob.conversationId, 'two of us');
+  }, 90_000);
+
   it('a person with a device that lacks the groups capability cannot be added (typed error, no group made)', async () => {
     const alice = await fixture.engine('alice');
     const bob = await fixture.engine('bob');
