@@ -1526,7 +1526,7 @@ function senderKeyVector(): Json {
   for (let i = 0; i < 3; i++) {
     const plaintext = utf8(`Parley_v1 test vector group message ${i}`);
     const seed = senderKeySeed(state.chainKey);
-    const keys = hkdfSha256(seed, undefined, utf8('Parley_v1_SenderKeyMessageKeys'), 44);
+    const keys = hkdfSha256(seed, undefined, utf8('Parley_v1_GroupMessageKeys'), 44);
     const out = senderKeyEncrypt(state, plaintext, headHash);
     const header = out.message.subarray(0, SENDER_KEY_HEADER_LENGTH);
     const ciphertext = out.message.subarray(SENDER_KEY_HEADER_LENGTH, out.message.length - 64);

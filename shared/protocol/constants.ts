@@ -224,10 +224,10 @@ export const Label = {
   SealedAd: 'Parley_v1_SealedAD',
   SealedWrap: 'Parley_v1_SealedWrap',
   SealedAuth: 'Parley_v1_SealedAuth',
-  SenderKeyMessageKeys: 'Parley_v1_SenderKeyMessageKeys',
+  SenderKeyMessageKeys: 'Parley_v1_GroupMessageKeys',
   SenderKeyMessage: 'Parley_v1_SenderKeyMessage',
   GroupRecord: 'Parley_v1_GroupRecord',
-  GroupRecordHash: 'Parley_v1_GroupRecordHash',
+  GroupRecordHash: 'Parley_v1_GroupHash',
 } as const;
 export type LabelName = keyof typeof Label;
 

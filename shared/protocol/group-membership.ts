@@ -4,7 +4,7 @@
  *
  * - A record = (group id, epoch, previous record hash, time, author account id, author device id,
  *   author device's Ed25519 identity signing key, operation), signed by that device key under
- *   `Parley_v1_GroupRecord`; its hash is SHA-256(`Parley_v1_GroupRecordHash` ‖ body ‖ signature).
+ *   `Parley_v1_GroupRecord`; its hash is SHA-256(`Parley_v1_GroupHash` ‖ body ‖ signature).
  *   Operations: create (genesis: name, description, first members), add, remove, set role
  *   (promote / demote), rename, leave. Members are account ids with their account public keys.
  * - A record takes effect if its author account is an admin (a member, for leave) at the record it
@@ -191,7 +191,7 @@ export function groupRecordSignatureInput(body: Uint8Array): Uint8Array {
   return new Writer().bytes(label('GroupRecord')).bytes(body).finish();
 }
 
-/** SHA-256("Parley_v1_GroupRecordHash" ‖ body ‖ signature) = SHA-256(label ‖ signed bytes). */
+/** SHA-256("Parley_v1_GroupHash" ‖ body ‖ signature) = SHA-256(label ‖ signed bytes). */
 export function groupRecordHash(signedBytes: Uint8Array): Uint8Array {
   return sha256(label('GroupRecordHash'), signedBytes);
 }

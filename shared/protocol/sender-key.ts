@@ -3,7 +3,7 @@
  * device uses for one group, and the group message (type 0x10) it encrypts and signs.
  *
  *   chain          ck₀ random (32); seedᵢ = HMAC(ckᵢ, 0x01); ckᵢ₊₁ = HMAC(ckᵢ, 0x02)
- *   message keys   HKDF(salt = 0³², ikm = seedᵢ, info = "Parley_v1_SenderKeyMessageKeys", L = 44) → key 32 ‖ nonce 12
+ *   message keys   HKDF(salt = 0³², ikm = seedᵢ, info = "Parley_v1_GroupMessageKeys", L = 44) → key 32 ‖ nonce 12
  *   header (70)    u8 0x01 ‖ u8 0x10 ‖ groupId (16) ‖ distributionId (16) ‖ u32 i ‖ membership head hash (32)
  *   AD             "Parley_v1_SenderKeyMessage" ‖ header
  *   message        header ‖ AES-256-GCM(key, nonce, pad(plaintext), AD) ‖ Ed25519 signature over AD ‖ ciphertext

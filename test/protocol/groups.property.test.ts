@@ -385,10 +385,20 @@ class World {
       expect(names(d.membership)).toEqual(names(first!.membership));
     }
     for (const message of this.messages) {
-      // A late record only ever removes members from a head's view.
-      const final = groupStateAt(first!.membership, message.head);
-      for (const account of final.members.keys()) expect(message.membersAtSend.has(account)).toBe(true);
-      if (final.members.has(toHex(message.sender.account.accountId))) {
+      // A late record only ever removes members from a head's view. It can even make the head itself
+      // stop taking effect (its author was removed, or left from another device, in a fork it had
+      // not seen): then the head has no members any more and receivers refuse the message as
+      // GROUP_UNKNOWN_HEAD.
+      let finalMembers: ReadonlySet<string> = new Set();
+      try {
+        finalMembers = new Set(groupStateAt(first!.membership, message.head).members.keys());
+      } catch (e) {
+        if (!isProtocolError(e, 'GROUP_UNKNOWN_HEAD')) throw e;
+        expect(first!.membership.nodes.has(toHex(message.head)), 'every head is held once all records are delivered').toBe(true);
+        expectHeadRefused(first!.membership, message);
+      }
+      for (const account of finalMembers) expect(message.membersAtSend.has(account)).toBe(true);
+      if (finalMembers.has(toHex(message.sender.account.accountId))) {
         expect(() => checkGroupMessageHead(first!.membership, message.head, message.sender.account.accountId)).not.toThrow();
       }
       for (const d of this.devices) {
@@ -408,6 +418,10 @@ class World {
   }
 }
 
+function expectHeadRefused(m: Membership, message: SentMessage): void {
+  expect(() => checkGroupMessageHead(m, message.head, message.sender.account.accountId)).toThrowError(expect.objectContaining({ code: 'GROUP_UNKNOWN_HEAD' }));
+}
+
 describe('groups at protocol level: interleavings of up to 8 members', () => {
   it('property: every device agrees on the head; members at a message\'s head decrypt it, no one else can; iterations never roll back; replayed and forwarded distributions are refused', () => {
     fc.assert(
@@ -424,6 +438,25 @@ describe('groups at protocol level: interleavings of up to 8 members', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('a head that stops taking effect: the only admin adds a member from one device while leaving from another; its later record and messages are refused everywhere', () => {
+    // The counterexample train 1 found (accounts 3, only the creator a member at first).
+    const world = new World('fork-leave', 3, [false, false, false]);
+    const [alice, bob, carol] = world.accounts as [Account, Account, Account];
+    world.addDevice(alice);
+    const [phone, laptop] = alice.devices as [Device, Device];
+    const member = (a: Account) => ({ accountId: a.accountId, accountPublicKey: a.accountKey.publicKey, admin: false });
+    world.proposeAs(phone, { kind: 'add', members: [member(bob)] });
+    world.proposeAs(laptop, { kind: 'leave' });
+    world.sendFrom(phone);
+    world.proposeAs(phone, { kind: 'add', members: [member(carol)] });
+    world.sendFrom(phone);
+    world.check();
+    // Alice's leave sticks whichever record wins the fork, so her second add never takes effect.
+    const final = world.devices[0]!.membership;
+    expect(final.state.members.has(toHex(alice.accountId))).toBe(false);
+    expectHeadRefused(final, world.messages[1]!);
   });
 
   it('a removed member\'s full state decrypts nothing sent after the removal reached the sender, even after it is added back', () => {

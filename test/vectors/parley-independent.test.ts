@@ -2184,10 +2184,10 @@ describe('History archive, recomputed from docs/protocol.md §22 and §17', () =
 // ── §24 Groups: sender keys and membership records ───────────────────────────
 
 const GROUP_LABEL = {
-  SenderKeyMessageKeys: utf8('Parley_v1_SenderKeyMessageKeys'),
+  SenderKeyMessageKeys: utf8('Parley_v1_GroupMessageKeys'),
   SenderKeyMessage: utf8('Parley_v1_SenderKeyMessage'),
   GroupRecord: utf8('Parley_v1_GroupRecord'),
-  GroupRecordHash: utf8('Parley_v1_GroupRecordHash'),
+  GroupRecordHash: utf8('Parley_v1_GroupHash'),
 };
 
 /** A refusal with the code §24 names. */
