@@ -88,8 +88,11 @@ export function messageView(m: MessageRecord, self: Uint8Array): MessageView {
     kind: m.kind,
     direction: m.direction,
     senderId: own ? null : contactIdOf(m.senderAccountId),
-    // Own device notices carry the device's name (ADR 0027), key-transparency alerts what failed (ADR 0034); other notices have no body.
-    body: m.kind === 'text' || m.kind === 'attachment' || m.kind === 'device-linked' || m.kind === 'device-removed' || m.kind === 'transparency-alert' ? m.body : null,
+    // Own device notices carry the device's name (ADR 0027), key-transparency alerts what failed (ADR 0034), group system lines their words (ADR 0032); other notices have no body.
+    body:
+      m.kind === 'text' || m.kind === 'attachment' || m.kind === 'device-linked' || m.kind === 'device-removed' || m.kind === 'transparency-alert' || m.kind === 'group-changed'
+        ? m.body
+        : null,
     sentAt: m.sentAt,
     receivedAt: m.receivedAt,
     displayAt: m.displayAt,
@@ -110,9 +113,12 @@ function sealedSenderState(profileKey: Uint8Array | null, refusedKeyId: Uint8Arr
 export function conversationView(r: ConversationListRow, presence: Presence, now: number): ConversationView {
   const s = listSummary(r.deviceList, now);
   const note = r.conversation.kind === 'note-to-self';
+  const kind = r.conversation.kind;
+  // The conversation list never holds a group (groups:list shows them; db/conversations.ts filters).
+  if (kind === 'group') throw new Error('a group conversation has no contact view');
   return {
     id: String(r.conversation.id),
-    kind: r.conversation.kind,
+    kind,
     contactId: contactIdOf(r.conversation.peerAccountId),
     // A contact that wrote first is known by account id only until its profile key (and the
     // username it claims, confirmed at the relay) arrives, or the user adds it by username.

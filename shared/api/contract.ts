@@ -45,6 +45,9 @@ import {
   ContactViewSchema,
   ConversationViewSchema,
   EngineStateSchema,
+  GroupIdSchema,
+  GroupReceiptsViewSchema,
+  GroupViewSchema,
   MessageInfoSchema,
   MessagePageSchema,
   MessageViewSchema,
@@ -56,6 +59,9 @@ import {
 } from './view-models.js';
 
 const Empty = z.strictObject({});
+/** A group name and description as typed (the engine checks their UTF-8 length: 128 and 512 bytes). */
+const GROUP_NAME_INPUT = 512;
+const GROUP_DESCRIPTION_INPUT = 2048;
 
 /** Where a page starts: the newest messages, or relative to a message (keyset, never an offset). */
 export const PageAnchorSchema = z.discriminatedUnion('kind', [
@@ -477,6 +483,45 @@ export const CONTRACT = {
     }),
     response: SearchPageSchema,
   },
+
+  // ── Groups (issue 16, ADR 0032) ──
+  /** Every group this device knows (also those it was removed from or left), most recent first. */
+  'groups:list': { method: 'listGroups', request: Empty, response: z.array(GroupViewSchema) },
+  /** A new group of contacts (every one of their devices must have groups); this account is its admin. */
+  'groups:create': {
+    method: 'createGroup',
+    request: z.strictObject({
+      name: z.string().min(1).max(GROUP_NAME_INPUT),
+      description: z.string().max(GROUP_DESCRIPTION_INPUT).optional(),
+      memberIds: z.array(ContactIdSchema).max(999),
+    }),
+    response: GroupViewSchema,
+  },
+  'groups:addMembers': {
+    method: 'addGroupMembers',
+    request: z.strictObject({ groupId: GroupIdSchema, memberIds: z.array(ContactIdSchema).min(1).max(999) }),
+    response: GroupViewSchema,
+  },
+  'groups:removeMember': { method: 'removeGroupMember', request: z.strictObject({ groupId: GroupIdSchema, memberId: ContactIdSchema }), response: GroupViewSchema },
+  'groups:setAdmin': {
+    method: 'setGroupAdmin',
+    request: z.strictObject({ groupId: GroupIdSchema, memberId: ContactIdSchema, admin: z.boolean() }),
+    response: GroupViewSchema,
+  },
+  'groups:rename': {
+    method: 'renameGroup',
+    request: z.strictObject({ groupId: GroupIdSchema, name: z.string().min(1).max(GROUP_NAME_INPUT), description: z.string().max(GROUP_DESCRIPTION_INPUT).optional() }),
+    response: GroupViewSchema,
+  },
+  'groups:leave': { method: 'leaveGroup', request: z.strictObject({ groupId: GroupIdSchema }), response: GroupViewSchema },
+  /** A text to the group: encrypted once under this device's sender key, one sealed upload to every member device. */
+  'groups:send': {
+    method: 'sendGroupMessage',
+    request: z.strictObject({ groupId: GroupIdSchema, body: z.string().min(1).max(MAX_MESSAGE_BODY_INPUT) }),
+    response: MessageViewSchema,
+  },
+  /** Delivered and read per member for an own group message ("read by 3 of 5"). */
+  'groups:receipts': { method: 'groupReceipts', request: z.strictObject({ messageId: MessageIdSchema }), response: GroupReceiptsViewSchema },
 
   // ── Settings ──
   'settings:get': { method: 'getSettings', request: Empty, response: SettingsSchema },

@@ -142,6 +142,16 @@ export const API_ERROR_CODES = [
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */
   'INTERNAL',
+  /** Groups (ADR 0032): a change only an admin of the group may make. Nothing changed. */
+  'NOT_GROUP_ADMIN',
+  /** Groups: the group would have more than 1,000 members. Nothing changed. */
+  'GROUP_MEMBER_LIMIT',
+  /** Groups: this account was removed from the group, or left it: it can no longer send or change it. */
+  'REMOVED_FROM_GROUP',
+  /** Groups: a device of the person runs a version without groups (capability 0x08): they cannot be added. */
+  'GROUP_MEMBER_UNSUPPORTED',
+  /** Groups: a change that does not apply (removing a non-member, the only admin leaving or stepping down). */
+  'GROUP_INVALID_CHANGE',
 ] as const;
 
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];

@@ -11,6 +11,7 @@ import {
   ConnectionStateSchema,
   ConversationViewSchema,
   EngineStateSchema,
+  GroupViewSchema,
   LinkStatusViewSchema,
   HistoryTransferViewSchema,
   MessageStatusSchema,
@@ -54,6 +55,8 @@ export const EVENTS = {
   'conversation:updated': z.strictObject({ conversation: ConversationViewSchema }),
   /** A conversation left the list (a deleted message request, a blocked person). */
   'conversation:removed': z.strictObject({ conversationId: ConversationIdSchema }),
+  /** A group changed (created, members, name, this account's standing, its last message): the whole new view. */
+  'group:updated': z.strictObject({ group: GroupViewSchema }),
   /** Settings changed without the renderer asking (synced from another device of this account). */
   'settings:changed': z.strictObject({ settings: SettingsSchema }),
   /** The own profile changed without the renderer asking (another device of this account changed it). */

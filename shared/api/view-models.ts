@@ -304,7 +304,8 @@ export type MessageStatus = z.infer<typeof MessageStatusSchema>;
  * a kind this version cannot show ("This message needs a newer version of Parley", no body).
  * timer-changed: a system line "<who> set disappearing messages to <timer>" (outgoing: this
  * account changed it); `expireTimerSeconds` is the value set, 0 = off. deleted: "This message was
- * deleted" where a message deleted for everyone was (no body).
+ * deleted" where a message deleted for everyone was (no body). group-changed: a system line in a
+ * group ("Alice added Carol"); body: the line as this device worded it when the change arrived.
  */
 /*
  * transparency-alert: the relay's public key log did not confirm a list (body `proof-failed` or
@@ -327,6 +328,7 @@ export const MESSAGE_KINDS = [
   'timer-changed',
   'deleted',
   'transparency-alert',
+  'group-changed',
 ] as const;
 export const MessageKindSchema = z.enum(MESSAGE_KINDS);
 export type MessageKind = z.infer<typeof MessageKindSchema>;
@@ -472,6 +474,46 @@ export const LastMessageSchema = z.strictObject({
 });
 
 export const MAX_PREVIEW_LENGTH = 120;
+
+/** A group's id (16 random bytes, hex). */
+export const GroupIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'not a group id');
+
+/** One member of a group, as this device knows them (ADR 0032). */
+export const GroupMemberViewSchema = z.strictObject({
+  id: ContactIdSchema,
+  /** The display name, else the username, else "Unknown …"; "You" for this account. */
+  name: z.string(),
+  admin: z.boolean(),
+  self: z.boolean(),
+});
+export type GroupMemberView = z.infer<typeof GroupMemberViewSchema>;
+
+/** A group (groups:list); its messages are those of `conversationId` (messages:openPage). */
+export const GroupViewSchema = z.strictObject({
+  id: GroupIdSchema,
+  conversationId: ConversationIdSchema,
+  name: z.string(),
+  description: z.string(),
+  /** The members at the membership head this device holds, in account-id order. */
+  members: z.array(GroupMemberViewSchema).max(1000),
+  /** This account is an admin. */
+  admin: z.boolean(),
+  /** member; removed (an admin removed this account); left (it left). Removed or left: read-only. */
+  standing: z.enum(['member', 'removed', 'left']),
+  unreadCount: CountSchema,
+  lastMessage: LastMessageSchema.nullable(),
+});
+export type GroupView = z.infer<typeof GroupViewSchema>;
+
+/** Who of a group has an own message ("read by 3 of 5", with the list). */
+export const GroupReceiptsViewSchema = z.strictObject({
+  messageId: MessageIdSchema,
+  /** The members other than this account at the send (those still members). */
+  members: z.array(z.strictObject({ id: ContactIdSchema, name: z.string(), delivered: z.boolean(), read: z.boolean() })).max(1000),
+  deliveredCount: CountSchema,
+  readCount: CountSchema,
+});
+export type GroupReceiptsView = z.infer<typeof GroupReceiptsViewSchema>;
 
 /** direct: with one other person. note-to-self: this account's own notes ("Note to self"). */
 export const CONVERSATION_KINDS = ['direct', 'note-to-self'] as const;

@@ -13,7 +13,7 @@ import { updateOwnDeviceList, type LocalAccount, type StoredDeviceList } from '.
 import type { WriteDb } from '../db/database.js';
 
 /** What this build can handle and show: its own entry's capabilities (no reserved bit). */
-export const BUILD_CAPABILITIES = Capability.pq | Capability.files | Capability.profiles | Capability.timers | Capability.sealed;
+export const BUILD_CAPABILITIES = Capability.pq | Capability.files | Capability.profiles | Capability.groups | Capability.timers | Capability.sealed;
 
 /**
  * Re-signs and stores the list when due, or when this device's entry advertises other capabilities

@@ -10,7 +10,8 @@ import type { Direction } from './messages.js';
 import { blob, blobOrNull, flag } from './rows.js';
 import { sql, type SqlQuery } from './sql.js';
 
-export type ConversationKind = 'direct' | 'note-to-self';
+/** 'group': a group conversation (migration 0018, db/groups.ts); its peer reads as this account's own id. */
+export type ConversationKind = 'direct' | 'note-to-self' | 'group';
 
 export type ConversationRecord = {
   readonly id: number;
@@ -24,7 +25,7 @@ export type ConversationRecord = {
 type ConversationRow = { id: number; kind: string; peer_account_id: Uint8Array; created_at: number; last_activity_at: number };
 
 function toRecord(r: ConversationRow): ConversationRecord {
-  if (r.kind !== 'direct' && r.kind !== 'note-to-self') throw new Error('unknown conversation kind');
+  if (r.kind !== 'direct' && r.kind !== 'note-to-self' && r.kind !== 'group') throw new Error('unknown conversation kind');
   return { id: r.id, kind: r.kind, peerAccountId: blob(r.peer_account_id), createdAt: r.created_at, lastActivityAt: r.last_activity_at };
 }
 

@@ -480,3 +480,54 @@ describe('E2E content', () => {
     expect(v.cases).toHaveLength(3);
   });
 });
+
+describe('group content (§24.6: 0x11 membership update, 0x12 distribution, 0x13 request)', () => {
+  const header = { messageId: new Uint8Array(16).fill(7), sentAt: 1_800_000_000_000 };
+  const groupId = new Uint8Array(16).fill(0x11);
+  const distribution = {
+    groupId,
+    distributionId: new Uint8Array(16).fill(0x22),
+    senderAccountId: new Uint8Array(16).fill(0x33),
+    senderDeviceId: 2,
+    iteration: 41,
+    chainKey: new Uint8Array(32).fill(0x44),
+    signingPublicKey: ACCOUNT_KEY,
+  };
+
+  it('each round-trips and is laid out as ContentHeader ‖ the §24.6 body', () => {
+    const update: Content = { type: 'group-update', ...header, groupId, records: [new Uint8Array([1, 2, 3]), new Uint8Array([4])] };
+    const bytes = encodeContent(update);
+    expect(toHex(bytes.subarray(0, 2))).toBe('0111');
+    expect(toHex(bytes.subarray(26))).toBe(`${toHex(groupId)}0002` + '00000003010203' + '0000000104');
+    expect(decodeContent(bytes)).toEqual(update);
+    const d = encodeContent({ type: 'sender-key', ...header, distribution });
+    expect(d[1]).toBe(0x12);
+    expect(d.length).toBe(26 + 121);
+    expect(decodeContent(d)).toEqual({ type: 'sender-key', ...header, distribution });
+    const q = encodeContent({ type: 'sender-key-request', ...header, request: { groupId, distributionId: distribution.distributionId, iteration: 9 } });
+    expect(toHex(q.subarray(0, 2))).toBe('0113');
+    expect(q.length).toBe(26 + 36);
+    expect(decodeContent(q)).toEqual({ type: 'sender-key-request', ...header, request: { groupId, distributionId: distribution.distributionId, iteration: 9 } });
+  });
+
+  it('bad group content is MALFORMED: no records, a truncated or extended distribution, device 0; 0x10 (the group message itself) is not content', () => {
+    const malformed = (bytes: Uint8Array) => {
+      try {
+        decodeContent(bytes);
+      } catch (e) {
+        return e instanceof ContentError ? e.code : 'other';
+      }
+      return 'ok';
+    };
+    const head = concatBytes(new Uint8Array([1, 0x11]), header.messageId, new Uint8Array(8));
+    expect(malformed(concatBytes(head, groupId, new Uint8Array([0, 0])))).toBe('MALFORMED');
+    const d = encodeContent({ type: 'sender-key', ...header, distribution });
+    expect(malformed(d.subarray(0, d.length - 1))).toBe('MALFORMED');
+    expect(malformed(concatBytes(d, new Uint8Array([0])))).toBe('MALFORMED');
+    const device0 = d.slice();
+    device0.set([0, 0, 0, 0], 26 + 48);
+    expect(malformed(device0)).toBe('MALFORMED');
+    const groupMessageType = concatBytes(new Uint8Array([1, 0x10]), header.messageId, new Uint8Array(8));
+    expect(malformed(groupMessageType)).toBe('UNSUPPORTED');
+  });
+});

@@ -20,6 +20,17 @@ import { KeyType } from '../../../shared/crypto/encoding.js';
 import { Reader, Writer } from '../../../shared/protocol/codec.js';
 import { readAttachmentPointer, writeAttachmentPointer, type AttachmentPointer } from '../../../shared/protocol/attachment-pointer.js';
 import { ACCOUNT_ID_LENGTH } from '../../../shared/protocol/constants.js';
+import { encodeMembershipUpdate, parseMembershipUpdate } from '../../../shared/protocol/group-membership.js';
+import {
+  encodeSenderKeyDistribution,
+  encodeSenderKeyDistributionRequest,
+  parseSenderKeyDistribution,
+  parseSenderKeyDistributionRequest,
+  SENDER_KEY_DISTRIBUTION_LENGTH,
+  SENDER_KEY_DISTRIBUTION_REQUEST_LENGTH,
+  type SenderKeyDistribution,
+  type SenderKeyDistributionRequest,
+} from '../../../shared/protocol/sender-key-distribution.js';
 import { PROFILE_KEY_LENGTH } from '../../../shared/protocol/constants.js';
 import { normalizeUsername } from '../../../shared/wire/username.js';
 import { isProtocolError } from '../../../shared/protocol/errors.js';
@@ -59,9 +70,16 @@ export const ContentType = {
   TimerChange: 0x0e,
   /** Delete for everyone (§23.3). */
   DeleteForEveryone: 0x0f,
+  // 0x10 is the group message itself (a §9 message type, shared/protocol/sender-key.ts), never content.
+  /** Groups (§24): membership records, from an admin (or a leaving member) to the group's devices. */
+  GroupUpdate: 0x11,
+  /** Groups (§24): a sender-key distribution, over the pairwise session with each device. */
+  SenderKeyDistribution: 0x12,
+  /** Groups (§24): a request for a lost distribution. */
+  SenderKeyRequest: 0x13,
 } as const;
 /** The highest content type this build understands; above it (and at a gap), UNSUPPORTED. */
-const LAST_CONTENT_TYPE = ContentType.DeleteForEveryone;
+const LAST_CONTENT_TYPE = ContentType.SenderKeyRequest;
 
 /** ContactSync flag bits (§16.1), in `set` (which fields the record changes) and `values`. */
 export const ContactSyncFlag = { accepted: 0x01, verified: 0x02, blocked: 0x04 } as const;
@@ -139,6 +157,12 @@ export type Content =
   | (ContentHeader & { readonly type: 'timer-change'; readonly seconds: number })
   /** Delete for everyone (§23.3): the author asks to remove its own message `target`. */
   | (ContentHeader & { readonly type: 'delete'; readonly target: Uint8Array })
+  /** Groups (§24.6): signed membership records of one group (parents first), 1 … MAX_GROUP_UPDATE_RECORDS. */
+  | (ContentHeader & { readonly type: 'group-update'; readonly groupId: Uint8Array; readonly records: readonly Uint8Array[] })
+  /** Groups (§24): the sender's chain for one group, for this device. */
+  | (ContentHeader & { readonly type: 'sender-key'; readonly distribution: SenderKeyDistribution })
+  /** Groups (§24): the sender asks this device's chain again from `iteration`. */
+  | (ContentHeader & { readonly type: 'sender-key-request'; readonly request: SenderKeyDistributionRequest })
   /** A file this account sent from another device (to `destination`), for its other devices' history. */
   | (ContentHeader & { readonly type: 'sent-attachment'; readonly destination: Uint8Array; readonly pointer: AttachmentPointer; readonly caption: string })
   /** Read on another own device: each entry's conversation up to and including that message (distinct entries). */
@@ -359,6 +383,15 @@ export function encodeContent(c: Content): Uint8Array {
     case 'delete':
       if (c.target.length !== MESSAGE_ID_LENGTH) throw new RangeError('a message id is 16 bytes');
       w.u8(ContentType.DeleteForEveryone).bytes(c.messageId).u64(c.sentAt).bytes(c.target);
+      break;
+    case 'group-update':
+      w.u8(ContentType.GroupUpdate).bytes(c.messageId).u64(c.sentAt).bytes(encodeMembershipUpdate({ groupId: c.groupId, records: c.records }));
+      break;
+    case 'sender-key':
+      w.u8(ContentType.SenderKeyDistribution).bytes(c.messageId).u64(c.sentAt).bytes(encodeSenderKeyDistribution(c.distribution));
+      break;
+    case 'sender-key-request':
+      w.u8(ContentType.SenderKeyRequest).bytes(c.messageId).u64(c.sentAt).bytes(encodeSenderKeyDistributionRequest(c.request));
       break;
     case 'profile-key': {
       if (c.profileKey.length !== PROFILE_KEY_LENGTH) throw new RangeError('a profile key is 32 bytes');
@@ -608,6 +641,17 @@ function decodeInner(bytes: Uint8Array): Content {
     }
     case ContentType.HistoryTransfer:
       content = { type: 'history', messageId, sentAt, transfer: readHistoryTransfer(r) };
+      break;
+    case ContentType.GroupUpdate: {
+      const update = parseMembershipUpdate(r.bytes(r.remaining));
+      content = { type: 'group-update', messageId, sentAt, groupId: update.groupId, records: update.records };
+      break;
+    }
+    case ContentType.SenderKeyDistribution:
+      content = { type: 'sender-key', messageId, sentAt, distribution: parseSenderKeyDistribution(r.bytes(SENDER_KEY_DISTRIBUTION_LENGTH)) };
+      break;
+    case ContentType.SenderKeyRequest:
+      content = { type: 'sender-key-request', messageId, sentAt, request: parseSenderKeyDistributionRequest(r.bytes(SENDER_KEY_DISTRIBUTION_REQUEST_LENGTH)) };
       break;
     default:
       throw new ContentError('UNSUPPORTED', `content type ${type}`);

@@ -65,6 +65,7 @@ import { SyncInvalid, SyncRefused, type OwnDeviceSync, type SyncEffects } from '
 import type { Typing } from './typing.js';
 import { SealedSender } from './sealed.js';
 import type { OpenedSealedEnvelope } from '../../../shared/protocol/sealed-sender.js';
+import { Groups } from '../groups/groups.js';
 
 export type InboundItem = {
   readonly envelope: Envelope;
@@ -164,6 +165,8 @@ export class InboundProcessor {
   #lastCommitMs = 0;
   /** The live channel is paused because the queue reached INBOUND_QUEUE_HIGH_WATER. */
   #paused = false;
+  /** Groups (issue 16): group messages, membership updates, distributions and requests go there. */
+  groups: Groups | null = null;
 
   constructor(
     private readonly core: MessagingCore,
@@ -426,6 +429,13 @@ export class InboundProcessor {
     // A blocked person's envelopes are dropped unread (acknowledged with the batch): nothing is
     // decrypted, stored, shown or answered.
     if (this.#standing(db, source.accountId).blocked) return;
+    if (Groups.isGroupMessage(envelope.content)) {
+      // A group message (§24): opened with the sender device's sender key, not a session; its
+      // sender is the certificate's (sealed) or the relay's (authenticated) device, listed above.
+      const groups = this.groups;
+      if (groups) db.transaction(() => groups.receiveMessage(db, peer, envelope.content, envelope.serverTimestamp, effects));
+      return;
+    }
     let type: number;
     try {
       type = messageTypeOf(envelope.content);
@@ -514,6 +524,8 @@ export class InboundProcessor {
       }
       case 'receipt': {
         if (own) return;
+        // Receipts for own group messages are counted per member (groups.ts).
+        this.groups?.applyReceipt(db, peer, content.receipt, content.messageIds, effects);
         const conversation = findDirectConversation(db, peer.accountId);
         if (!conversation) return;
         // Per device for Message info (the receipt's device is the one whose session decrypted it).
@@ -624,6 +636,15 @@ export class InboundProcessor {
         effects.profilesDue = true;
         return;
       }
+      case 'group-update':
+        this.groups?.applyUpdate(db, peer, content, effects);
+        return;
+      case 'sender-key':
+        this.groups?.applyDistribution(db, peer, content, effects);
+        return;
+      case 'sender-key-request':
+        this.groups?.applyRequest(db, peer, content.request, effects);
+        return;
       case 'history': {
         // Only between this account's own devices (docs/protocol.md §22.5); history.ts checks the rest.
         if (!own) return;

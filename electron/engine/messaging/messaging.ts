@@ -19,7 +19,8 @@ import type { RequestOf } from '../../../shared/api/types.js';
 import type { ContactView, ConversationView, MessageView, Presence, Settings } from '../../../shared/api/view-models.js';
 import { MAX_MESSAGE_BODY_BYTES } from '../../../shared/api/primitives.js';
 import type { EngineEvent } from '../../../shared/api/types.js';
-import { utf8 } from '../../../shared/crypto/bytes.js';
+import { toHex, utf8 } from '../../../shared/crypto/bytes.js';
+import { groupByConversation } from '../db/groups.js';
 import { normalizeUsername } from '../../../shared/wire/username.js';
 import { systemClock, type Clock, type Rng } from '../../../shared/crypto/random.js';
 import { systemTimers, type Timers } from '../app-lock.js';
@@ -66,6 +67,7 @@ import { Expiry, type RemovedRow } from '../disappearing/expiry.js';
 import { DELETE_FOR_EVERYONE_WINDOW_MS, isTimerValue } from '../disappearing/timers.js';
 import { devicesLacking } from './capabilities.js';
 import { insertTombstone } from './tombstone.js';
+import { Groups } from '../groups/groups.js';
 
 export type MessagingOptions = {
   readonly db: EngineDatabase;
@@ -168,6 +170,8 @@ export class Messaging {
   /** Sync between this account's own devices (sync.ts). */
   readonly sync: OwnDeviceSync;
   readonly sealed: SealedSender;
+  /** Groups with sender keys (issue 16, groups/groups.ts). */
+  readonly groups: Groups;
   /** Disappearing messages: deletes timed messages when their time runs out (disappearing/expiry.ts). */
   readonly expiry: Expiry;
   readonly presence = new PresenceTracker();
@@ -246,6 +250,11 @@ export class Messaging {
       filesGone: (rowIds) => void this.attachments.discard(rowIds, () => undefined).catch(() => undefined),
       history: (from, transfer) => this.history.received(from, transfer),
     });
+    this.groups = new Groups(this.core, this.contacts, this.sealed, {
+      kick: () => this.outbox.kick(),
+      typing: (accountId, conversationId, state) => this.typing.received(accountId, conversationId, state),
+    });
+    this.inbound.groups = this.groups;
   }
 
   get relay(): RelayClient {
@@ -341,6 +350,7 @@ export class Messaging {
     this.typing.stop();
     this.inbound.stop();
     this.outbox.stop();
+    this.groups.stop();
     this.core.relay.close();
   }
 
@@ -416,6 +426,7 @@ export class Messaging {
     const { core } = this;
     this.outbox.makeAllDue();
     this.outbox.kick();
+    this.groups.kick();
     const steps: (() => Promise<void>)[] = [
       () => this.contacts.syncOwnList(),
       () => this.transparency.monitor(),
@@ -523,6 +534,9 @@ export class Messaging {
   send(req: RequestOf<'messages:send'>): Promise<MessageView> {
     const { core } = this;
     core.checkApi();
+    // A group conversation's composer sends to the group (groups.ts).
+    const group = groupByConversation(core.db.writer, rowIdOf(req.conversationId));
+    if (group) return this.groups.send({ groupId: toHex(group.groupId), body: req.body });
     if (utf8(req.body).length > MAX_MESSAGE_BODY_BYTES) {
       throw new EngineError('MESSAGE_TOO_LARGE', `a message is at most ${MAX_MESSAGE_BODY_BYTES} bytes`);
     }
@@ -816,6 +830,7 @@ export class Messaging {
     this.core.checkApi();
     const conversationId = rowIdOf(req.conversationId);
     if (!getConversation(this.core.db.reader, conversationId)) throw new EngineError('NOT_FOUND', 'no such conversation');
+    if (this.groups.typing(conversationId, req.typing ? 'started' : 'stopped')) return null;
     this.typing.set(conversationId, req.typing);
     return null;
   }

@@ -175,6 +175,16 @@ export class SealedSender {
   }
 
   /**
+   * The delivery token a sealed send to `recipient` shows (this account's own for its other
+   * devices), or null when there is none to use now (a group send then goes authenticated to
+   * that member, ADR 0032).
+   */
+  tokenFor(db: WriteDb, recipient: Uint8Array): Uint8Array | null {
+    const token = this.core.isSelf(recipient) ? this.#ownToken() : this.#token(db, recipient);
+    return token === null || typeof token === 'string' ? null : token.token;
+  }
+
+  /**
    * Sends `send` sealed when it can; null means "send it authenticated". Envelopes must name the
    * recipient's listed devices (the outbox checked); each device's ratchet message rides in the
    * shared ciphertext with its position.

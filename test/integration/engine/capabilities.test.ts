@@ -38,7 +38,7 @@ describe('device capabilities', () => {
   it('a new device advertises pq, files, profiles, timers and sealed in its signed entry, and a contact reads them from the verified list', async () => {
     const alice = await fixture.engine('alice');
     const bob = await fixture.engine('bob');
-    expect(BUILD_CAPABILITIES).toBe(Capability.pq | Capability.files | Capability.profiles | Capability.timers | Capability.sealed);
+    expect(BUILD_CAPABILITIES).toBe(Capability.pq | Capability.files | Capability.profiles | Capability.groups | Capability.timers | Capability.sealed);
     const own = parseDeviceList(bob.engine.current!.account.deviceList.signed).list;
     expect(own.devices.map((d) => [d.deviceId, d.capabilities])).toEqual([[1, BUILD_CAPABILITIES]]);
     await alice.add(bob);

@@ -22,6 +22,7 @@ import { migration0016 } from './0016-sealed-sender.js';
 import { migration0017 } from './0017-disappearing.js';
 import { migration0018 } from './0018-backups.js';
 import { migration0019 } from './0019-transparency.js';
+import { migration0020 } from './0020-groups.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -43,4 +44,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0017,
   migration0018,
   migration0019,
+  migration0020,
 ];

@@ -38,6 +38,16 @@ export function describeError(error: ApiError): string {
       return 'The safety number changed. Accept or verify it before sending.';
     case 'MESSAGE_TOO_LARGE':
       return 'That message is too long.';
+    case 'NOT_GROUP_ADMIN':
+      return 'Only an admin of the group can do that.';
+    case 'GROUP_MEMBER_LIMIT':
+      return 'A group has at most 1,000 members.';
+    case 'REMOVED_FROM_GROUP':
+      return 'You are no longer a member of this group.';
+    case 'GROUP_MEMBER_UNSUPPORTED':
+      return 'One of their devices runs a version of Parley without groups. They can join once it is updated.';
+    case 'GROUP_INVALID_CHANGE':
+      return 'That change does not apply to this group (a group keeps at least one admin).';
     case 'NOT_RETRYABLE':
       return 'That message cannot be sent again.';
     case 'UNTRUSTED_DEVICE_LIST':

@@ -24,6 +24,7 @@ import { SearchState } from './search.svelte.js';
 import { SessionState } from './session.svelte.js';
 import { LinkingState } from './linking.svelte.js';
 import { HistoryState } from './history.svelte.js';
+import { GroupsState } from './groups.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 import { acceptKeyChange, VerificationState } from './verification.svelte.js';
 import { UserInputReporter } from './user-input.js';
@@ -34,7 +35,9 @@ export type Route =
   | { readonly screen: 'chat'; readonly conversationId: string }
   | { readonly screen: 'new-conversation' }
   | { readonly screen: 'settings' }
-  | { readonly screen: 'verify'; readonly contactId: string; readonly conversationId: string | null };
+  | { readonly screen: 'verify'; readonly contactId: string; readonly conversationId: string | null }
+  | { readonly screen: 'new-group' }
+  | { readonly screen: 'group'; readonly groupId: string };
 
 const NOW_TICK_MS = 15_000;
 
@@ -58,6 +61,7 @@ export class AppState {
   #settings = $state.raw<SettingsState | null>(null);
   #linking = $state.raw<LinkingState | null>(null);
   #history = $state.raw<HistoryState | null>(null);
+  #groups = $state.raw<GroupsState | null>(null);
   /** The safety number of the message request on screen (its banner shows it). */
   #requestSafety = $state.raw<{ readonly contactId: string; readonly groups: readonly string[] } | null>(null);
   #chat = $state.raw<ChatState | null>(null);
@@ -104,6 +108,10 @@ export class AppState {
   /** History transfers to or from a newly linked device (either role). */
   get history(): HistoryState | null {
     return this.#history;
+  }
+  /** Groups (issue 16): the list, "New group", the open group. */
+  get groups(): GroupsState | null {
+    return this.#groups;
   }
   get chat(): ChatState | null {
     return this.#chat;
@@ -161,6 +169,7 @@ export class AppState {
     this.#settings = new SettingsState(bridge);
     this.#linking = new LinkingState(bridge);
     this.#history = new HistoryState(bridge);
+    this.#groups = new GroupsState(bridge);
     this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
     this.#attachments = new AttachmentsState(bridge);
     this.#avatars = new AvatarsState(bridge);
@@ -172,7 +181,7 @@ export class AppState {
 
   async #lifecycle(state: EngineState): Promise<void> {
     if (state.state === 'ready') {
-      await Promise.all([this.#conversations?.load(), this.#settings?.load(), this.#linking?.loadDevices(), this.#history?.load()]);
+      await Promise.all([this.#conversations?.load(), this.#settings?.load(), this.#linking?.loadDevices(), this.#history?.load(), this.#groups?.load()]);
       return;
     }
     this.#closeChat();
@@ -184,6 +193,7 @@ export class AppState {
     this.#settings?.clear();
     this.#linking?.clear();
     this.#history?.clear();
+    this.#groups?.clear();
     this.#avatars?.clear();
     this.#connection = null;
     this.#route = { screen: 'home' };
@@ -203,7 +213,9 @@ export class AppState {
     });
     bridge.on('message:status', (p) => {
       if (this.#chat?.conversationId === p.conversationId) this.#chat.onStatus(p.messageId, p.status);
+      this.#groups?.onStatus(p.conversationId, p.messageId, p.status);
     });
+    bridge.on('group:updated', (p) => this.#groups?.upsert(p.group));
     bridge.on('conversation:updated', (p) => this.#conversations?.upsert(p.conversation));
     bridge.on('conversation:removed', (p) => {
       this.#conversations?.remove(p.conversationId);
@@ -222,6 +234,16 @@ export class AppState {
   }
 
   #messageAdded(message: MessageView): void {
+    const group = this.#groups?.byConversation(message.conversationId);
+    if (group) {
+      this.#groups?.onAdded(message);
+      if (message.direction === 'incoming' && message.kind === 'text' && !this.activity.active) {
+        const setting = this.#settings?.value?.notifications ?? 'name-only';
+        const sender = group.members.find((m) => m.id === message.senderId)?.name ?? 'Someone';
+        void this.#notifier.notify({ sender: `${sender} in ${group.name}`, body: message.body, request: false }, setting, () => this.openGroup(group.id), message.id);
+      }
+      return;
+    }
     const chat = this.#chat;
     if (chat?.conversationId === message.conversationId) {
       chat.onAdded(message);
@@ -250,7 +272,30 @@ export class AppState {
 
   goHome(): void {
     this.#closeChat();
+    this.#groups?.closeGroup();
     this.#route = { screen: 'home' };
+  }
+
+  openNewGroup(): void {
+    this.#closeChat();
+    this.#groups?.closeGroup();
+    this.#groups?.clearError();
+    void this.#groups?.loadContacts();
+    this.#route = { screen: 'new-group' };
+  }
+
+  openGroup(groupId: string): void {
+    this.#closeChat();
+    void this.#groups?.openGroup(groupId);
+    this.#route = { screen: 'group', groupId };
+  }
+
+  async createGroup(name: string, description: string, memberIds: readonly string[]): Promise<void> {
+    const group = await this.#groups?.create(name, description, memberIds);
+    if (group) {
+      this.say(`Group “${group.name}” created.`);
+      this.openGroup(group.id);
+    }
   }
 
   openConversation(conversationId: string): void {
@@ -266,6 +311,13 @@ export class AppState {
   #openChat(conversationId: string, aroundMessageId: string | null): void {
     const bridge = this.host.bridge;
     if (bridge === null) return;
+    // A group's conversation (a search result in it) opens the group.
+    const group = this.#groups?.byConversation(conversationId);
+    if (group) {
+      this.openGroup(group.id);
+      return;
+    }
+    this.#groups?.closeGroup();
     this.#verification = null;
     if (this.#chat?.conversationId !== conversationId) {
       this.#closeChat();
