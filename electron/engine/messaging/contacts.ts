@@ -44,6 +44,8 @@ import type { WriteDb } from '../db/database.js';
 import { deleteSessionRecord, loadSessionRecordBytes } from '../db/sessions.js';
 import { dropSkippedKeys } from '../db/skipped-keys.js';
 import { EngineError } from '../errors.js';
+import { announceList } from '../db/transparency.js';
+import { sha256 } from '../../../shared/crypto/sha256.js';
 import type { KeyTransparency, KtContext } from '../transparency/key-transparency.js';
 import { RelayClientError } from '../relay/errors.js';
 import { contactIdOf } from '../views.js';
@@ -260,6 +262,10 @@ export class Contacts {
     // A list this device did not make: every device alerts on it (DESIGN §3.2), in the note to self.
     const notices = core.db.writer.transaction(() => {
       updateOwnDeviceList(core.db.writer, next);
+      // A linked device takes the lists its primary publishes from the relay (verified under the
+      // account key): those count as announced for its log monitor. The primary, which makes every
+      // list itself, never does — a list it adopts was made elsewhere and its monitor alerts (ADR 0034).
+      if (account.accountPrivateKey === null) announceList(core.db.writer, sha256(response.deviceList), relayList.version, core.clock());
       dropRemovedDevices(core.db.writer, account.accountId, before, relayList);
       return ownListChangeNotices(core, core.db.writer, before, relayList);
     });

@@ -65,6 +65,20 @@ async function notes(e: TestEngine): Promise<{ kind: string; body: string | null
   return (await e.messages(note.id)).map((m) => ({ kind: m.kind, body: m.body }));
 }
 
+/** Links a new engine to `primary`'s account (by the offer text); returns it, online. */
+async function link(primary: TestEngine, name: string): Promise<TestEngine> {
+  const device = await TestEngine.start({ relayUrl: relay.url });
+  engines.push(device);
+  const offer = await device.call('link:start', { relayUrl: relay.url });
+  const linking = primary.call('devices:link', { offerText: offer.offerText });
+  await device.waitEvent('link:status', (st) => st.phase === 'awaiting-confirmation');
+  await device.call('link:accept', { deviceName: name });
+  await linking;
+  device.username = primary.username;
+  await device.online();
+  return device;
+}
+
 describe('key transparency in the engine', () => {
   it('a contact whose keys are proven in the log shows "match" next to the safety number', async () => {
     const alice = await engine('alice');
@@ -167,5 +181,18 @@ describe('key transparency in the engine', () => {
     // Scanned once: the next round does not alert again.
     await alice.engine.messaging!.transparency.monitor();
     expect((await notes(alice)).filter((n) => n.kind === 'transparency-alert')).toHaveLength(1);
+  });
+
+  it('a linked device does not alert on the lists its primary made (the one it was provisioned with, a later link); the primary does not either', async () => {
+    const alice = await engine('alice');
+    const laptop = await link(alice, 'laptop');
+    const tablet = await link(alice, 'tablet');
+    await laptop.engine.messaging!.contacts.syncOwnList();
+    for (const device of [alice, laptop, tablet]) {
+      device.clock.advance(ANNOUNCE_GRACE_MS + 1);
+      await device.engine.messaging!.transparency.monitor();
+      expect((await notes(device)).filter((n) => n.kind === 'transparency-alert'), device === alice ? 'primary' : 'linked').toEqual([]);
+      expect(listEvidence(device.engine.current!.db.reader)).toEqual([]);
+    }
   });
 });
