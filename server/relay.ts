@@ -277,6 +277,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     } catch (e) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gateway.drain();
+      await cluster?.close();
       await bus.close();
       await store.close();
       throw e;

@@ -113,16 +113,20 @@ function onFrame(conn: Conn, data: Buffer): void {
   }
 }
 
-function open(target: Target, url: string, index: number): Promise<Conn> {
+function open(target: Target, url: string, index: number, localAddress?: string): Promise<Conn> {
   const account = accounts[index]!;
   const wsUrl = new URL(target === 'relay' ? '/v1/ws' : `/?id=${account.id}`, url.replace(/^http/, 'ws'));
-  const ws = new WebSocket(wsUrl, { perMessageDeflate: false, maxPayload: MAX_SERVER_FRAME_BYTES });
+  const ws = new WebSocket(wsUrl, { perMessageDeflate: false, maxPayload: MAX_SERVER_FRAME_BYTES, ...(localAddress && { localAddress }) });
   const conn: Conn = { ws, account: index, pendingAcks: [], pendingInWindow: 0 };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('connect timeout')), 60_000);
     ws.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
+    });
+    ws.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`closed ${code} before ready`));
     });
     ws.on('open', () => {
       if (target === 'forwarder') {
@@ -152,6 +156,26 @@ async function connect(target: Target, url: string, count: number, concurrency: 
   });
   connections[target] = conns.concat(opened);
   return connections[target].length;
+}
+
+/** Idle connections held for the hold benchmark (never sent to: nobody targets their accounts). */
+const held: WebSocket[] = [];
+
+async function hold(urls: readonly string[], count: number, perAccount: number, localAddresses: readonly string[], concurrency: number) {
+  let failed = 0;
+  let firstError: string | null = null;
+  const indices = Array.from({ length: Math.max(0, Math.min(count, accounts.length * perAccount) - held.length) }, (_, i) => held.length + i);
+  await pool(indices, concurrency, async (k) => {
+    try {
+      const conn = await open('relay', urls[k % urls.length]!, Math.floor(k / perAccount), localAddresses[k % localAddresses.length]);
+      conn.ws.removeAllListeners('message');
+      held.push(conn.ws);
+    } catch (e) {
+      failed++;
+      firstError ??= e instanceof Error ? e.message : String(e);
+    }
+  });
+  return { held: held.length, failed, firstError };
 }
 
 async function disconnect(target: Target): Promise<void> {
@@ -298,6 +322,8 @@ async function handle(command: Command): Promise<Reply> {
         cmd: 'load',
         stats: await load(command.target, command.startAt, command.rate, command.warmupMs, command.windowMs, command.drainMs, command.contentBytes),
       };
+    case 'hold':
+      return { ok: true, cmd: 'hold', ...(await hold(command.urls, command.count, command.perAccount, command.localAddresses, command.concurrency)), ms: Date.now() - t0 };
     case 'exit':
       setImmediate(() => process.exit(0));
       return { ok: true, cmd: 'exit' };

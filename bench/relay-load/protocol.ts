@@ -9,6 +9,18 @@ export type Command =
   | { readonly cmd: 'targets'; readonly target: Target; readonly accountIds: readonly string[] }
   | { readonly cmd: 'connect'; readonly target: Target; readonly url: string; readonly count: number; readonly concurrency: number }
   | { readonly cmd: 'disconnect'; readonly target: Target }
+  /**
+   * Idle authenticated connections (the 100,000-connection hold): until this process holds `count`,
+   * connection k is account ⌊k / perAccount⌋'s, to urls[k mod n], from localAddresses[k mod m].
+   */
+  | {
+      readonly cmd: 'hold';
+      readonly urls: readonly string[];
+      readonly count: number;
+      readonly perAccount: number;
+      readonly localAddresses: readonly string[];
+      readonly concurrency: number;
+    }
   | {
       readonly cmd: 'load';
       readonly target: Target;
@@ -41,5 +53,6 @@ export type Reply =
   | { readonly ok: true; readonly cmd: 'setup'; readonly accountIds: readonly string[]; readonly ms: number; readonly nofile: number }
   | { readonly ok: true; readonly cmd: 'connect'; readonly connected: number; readonly accountIds: readonly string[]; readonly ms: number }
   | { readonly ok: true; readonly cmd: 'load'; readonly stats: LoadStats }
+  | { readonly ok: true; readonly cmd: 'hold'; readonly held: number; readonly failed: number; readonly firstError: string | null; readonly ms: number }
   | { readonly ok: true; readonly cmd: 'targets' | 'disconnect' | 'exit' }
   | { readonly ok: false; readonly error: string };

@@ -17,34 +17,16 @@
  * Prints a summary on stderr and the results as one JSON document on stdout (and to --out).
  * Goals: 10,000 connections held; ≥ 5,000 envelopes/s at p99 ≤ 100 ms with 1,000 connections.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { summariseProfile, type ProfileSummary } from './profile.js';
-import type { Command, LoadStats, Reply, Target } from './protocol.js';
-
-const DIST = fileURLToPath(new URL('../../', import.meta.url));
-const RELAY_MAIN = path.join(DIST, 'server/main.js');
-const LOADGEN = path.join(DIST, 'bench/relay-load/loadgen.js');
-const FORWARDER = path.join(DIST, 'bench/relay-load/forwarder.js');
-const WANTED_NOFILE = 65_535;
-/** The relay serves /metrics only with a token (or on a listener of its own). */
-const METRICS_TOKEN = 'bench-relay-load-metrics-token';
-/** Loopback is one IP: the per-IP limits of a public relay would throttle the setup, not the relay. */
-const BENCH_LIMITS = {
-  registrationPerIp: { points: 1e6, duration: 1 },
-  authPerIp: { points: 1e6, duration: 1 },
-  requestsPerIp: { points: 1e6, duration: 1 },
-  upgradesPerIp: { points: 1e6, duration: 1 },
-  wsAuthPerIp: { points: 1e6, duration: 1 },
-  maxPreAuthPerIp: 1e6,
-  maxMailboxEnvelopes: 1e9,
-};
+import { all, BENCH_LIMITS, cpuMs, cpuPressure, FORWARDER, LoadGen, LOADGEN, log, mergeStep, METRICS_TOKEN, RELAY_MAIN, relayHeapBytes, rssKb, sleep, spawnNode, waitForLine, type StepResult } from './harness.js';
+import type { Reply, Target } from './protocol.js';
+import { holdBench, scaleOut } from './scale.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,6 +43,12 @@ const { values: args } = parseArgs({
     'no-forwarder': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    /** `scale-out`: one SQLite instance against two on PostgreSQL + Redis; `hold`: 1k/10k/100k held (scale.ts). */
+    mode: { type: 'string', default: 'standard' },
+    levels: { type: 'string', default: '1000,10000,100000' },
+    'per-instance': { type: 'string', default: '18000' },
+    'source-addresses': { type: 'string', default: '8' },
+    'budget-s': { type: 'string', default: '420' },
     out: { type: 'string' },
   },
 });
@@ -80,135 +68,6 @@ const config = {
   forwarder: !args['no-forwarder'],
   profile: !args['no-profile'],
 };
-
-const log = (message: string): void => {
-  process.stderr.write(`[bench:relay] ${message}\n`);
-};
-
-function spawnNode(script: string, nodeArgs: readonly string[], scriptArgs: readonly string[], env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [
-    `ulimit -n ${WANTED_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`,
-    'export PARLEY_BENCH_NOFILE="$(ulimit -n)"',
-    `exec ${[process.execPath, ...nodeArgs, script, ...scriptArgs].map(quote).join(' ')}`,
-  ].join('; ');
-  return spawn('bash', ['-c', command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? (['ipc'] as const) : [])] });
-}
-
-function waitForLine(child: ChildProcess, event: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (line) => {
-      if (!line.includes(event)) return;
-      try {
-        resolve((JSON.parse(line) as { port: number }).port);
-      } catch {
-        // not the line
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${event}: process exited with ${code}`)));
-  });
-}
-
-/** User + system CPU time of a process, in ms (Linux clock ticks are 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** Share of the last 10 s in which some runnable task waited for a CPU (PSI), or null. */
-function cpuPressure(): number | null {
-  try {
-    return Number(/some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN);
-  } catch {
-    return null;
-  }
-}
-
-function rssKb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-}
-
-async function relayHeapBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-  return Number(/^parley_relay_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-class LoadGen {
-  private waiting: ((r: Reply) => void)[] = [];
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (m) => this.waiting.shift()?.(m as Reply));
-  }
-  async call(command: Command): Promise<Reply & { ok: true }> {
-    const reply = await new Promise<Reply>((resolve) => {
-      this.waiting.push(resolve);
-      this.child.send(command);
-    });
-    if (!reply.ok) throw new Error(`loadgen: ${reply.error}`);
-    return reply;
-  }
-}
-
-async function all<T extends Reply & { ok: true }>(gens: readonly LoadGen[], command: (i: number) => Command): Promise<T[]> {
-  return (await Promise.all(gens.map((g, i) => g.call(command(i))))) as T[];
-}
-
-function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const v = sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-  return Number.isFinite(v) ? Math.round(v * 10) / 10 : null;
-}
-
-type StepResult = {
-  offeredPerSec: number;
-  sentPerSec: number;
-  deliveredPerSec: number;
-  ackedPerSec: number;
-  lost: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-  commitP50Ms: number | null;
-  commitP99Ms: number | null;
-  errors: Record<string, number>;
-  /** CPU time of the server process per delivered envelope over the whole step (warmup, window, drain). */
-  serverCpuUsPerEnvelope?: number;
-  serverCpuPercent?: number;
-  /** Machine CPU pressure (PSI some avg10, %) at the end of the step: other tenants' load. */
-  cpuPressure?: number | null;
-  /** CPU time of all load generators per envelope (they share the machine with the server). */
-  loadgenCpuUsPerEnvelope?: number;
-};
-
-function mergeStep(rate: number, stats: readonly LoadStats[]): StepResult {
-  const windowS = stats[0]!.windowMs / 1000;
-  const sentInWindow = stats.reduce((n, s) => n + s.sentInWindow, 0);
-  const latencies = stats.flatMap((s) => s.latencies);
-  const lost = Math.max(0, sentInWindow - latencies.length);
-  // Undelivered envelopes count as infinitely late.
-  const sorted = [...latencies, ...Array<number>(lost).fill(Infinity)].sort((a, b) => a - b);
-  const commits = stats.flatMap((s) => s.commitLatencies).sort((a, b) => a - b);
-  const errors: Record<string, number> = {};
-  for (const s of stats) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
-  return {
-    offeredPerSec: rate,
-    sentPerSec: Math.round(sentInWindow / windowS),
-    deliveredPerSec: Math.round(latencies.length / windowS),
-    ackedPerSec: Math.round(stats.reduce((n, s) => n + s.ackedInWindow, 0) / windowS),
-    lost,
-    p50Ms: percentile(sorted, 50),
-    p95Ms: percentile(sorted, 95),
-    p99Ms: percentile(sorted, 99),
-    maxMs: percentile(sorted, 100),
-    commitP50Ms: percentile(commits, 50),
-    commitP99Ms: percentile(commits, 99),
-    errors,
-  };
-}
 
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'parley-bench-relay-'));
@@ -384,7 +243,35 @@ async function main(): Promise<void> {
   process.stdout.write(`${json}\n`);
 }
 
-main().catch((e: unknown) => {
+(args.mode === 'hold'
+  ? holdBench({
+      levels: list(args.levels!),
+      perInstance: Number(args['per-instance']),
+      perAccount: 5,
+      sourceAddresses: Number(args['source-addresses']),
+      activeConnections: config.throughputConnections,
+      rate: args.rates === '1000,2500,5000,7500,10000' ? 500 : config.rates[0]!,
+      windowMs: config.windowMs,
+      warmupMs: config.warmupMs,
+      drainMs: config.drainMs,
+      contentBytes: config.contentBytes,
+      budgetS: Number(args['budget-s']),
+      out: args.out,
+    })
+  : args.mode === 'scale-out'
+  ? scaleOut({
+      rates: args.rates === '1000,2500,5000,7500,10000' ? [500, 1000, 2000] : config.rates,
+      throughputConnections: config.throughputConnections,
+      windowMs: config.windowMs,
+      warmupMs: config.warmupMs,
+      drainMs: config.drainMs,
+      loadgens: config.loadgens,
+      contentBytes: config.contentBytes,
+      repeat: config.repeat,
+      out: args.out,
+    })
+  : main()
+).catch((e: unknown) => {
   log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.exit(1);
 });

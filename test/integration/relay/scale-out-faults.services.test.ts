@@ -7,6 +7,8 @@
  * Runs in the `services` project (scripts/with-services.sh) with Debian's haproxy.
  */
 import { afterEach, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { toBase64Url } from '../../../shared/crypto/bytes.js';
 import { RelayClientError } from '../../../electron/engine/relay/errors.js';
 import { Forwarder } from '../../support/forwarder.js';
 import { startHaproxy, type TestHaproxy } from '../../support/haproxy.js';
@@ -144,5 +146,46 @@ describeWithServices('scale-out under faults, behind HAProxy', (services) => {
     await inbox.count(2);
     expect(inbox.texts()).toEqual(['before', 'after']);
     expect(cluster.instances.every((r) => r.child.exitCode === null)).toBe(true);
+  });
+
+  it('HAProxy terminates TLS: a device on wss:// through the load balancer reaches a device on another instance', async () => {
+    const cluster = await startCluster({ postgresServerUrl: services.postgres, redisUrl: services.redis, instances: 2 });
+    cleanups.push(() => cluster.stop());
+    const lb = await startHaproxy(cluster.ports);
+    cleanups.push(() => lb.stop());
+    const alice = new TestAccount();
+    const bob = new TestAccount();
+    (await registerAccount(cluster.url(0), alice)).forEach((c) => c.close());
+    const b = (await registerAccount(cluster.url(1), bob)).get(1)!;
+    const a = alice.client(cluster.url(0));
+    cleanups.push(() => {
+      a.close();
+      b.close();
+    });
+    const inbox = new Inbox(b);
+    await b.connect();
+    await inbox.backlogEnd();
+    // Alice's live channel over TLS, trusting only the load balancer's certificate.
+    const ws = new WebSocket(`${lb.tlsUrl.replace('https:', 'wss:')}/v1/ws`, { ca: lb.certificate });
+    cleanups.push(() => ws.terminate());
+    const frames: Record<string, unknown>[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'auth', token: await a.sessionToken() }));
+    await until(async () => frames.some((f) => f.type === 'ready'), 'ready over TLS');
+    ws.send(JSON.stringify({ type: 'send', id: 's1', to: toBase64Url(bob.accountId), messages: [{ deviceId: 1, content: toBase64Url(text('through TLS')) }] }));
+    await until(async () => frames.some((f) => f.type === 'sent'), 'sent over TLS');
+    await inbox.count(1);
+    expect(inbox.texts()).toEqual(['through TLS']);
+    // A client that does not trust the certificate does not connect.
+    const untrusted = new WebSocket(`${lb.tlsUrl.replace('https:', 'wss:')}/v1/ws`);
+    const refusal = await new Promise<string>((resolve) => {
+      untrusted.once('open', () => resolve('open'));
+      untrusted.once('error', (e) => resolve(e.message));
+    });
+    expect(refusal).toMatch(/self[- ]signed|certificate/i);
   });
 });
