@@ -211,6 +211,11 @@ function protocol(decode: (input: Uint8Array) => unknown): (input: unknown) => v
   return (input) => typedOnly(() => decode(input as Uint8Array));
 }
 
+/** For a decoder that authenticates: a changed input that decoded anyway is a forgery. */
+function onlyUntouched(input: Uint8Array, sample: Uint8Array): void {
+  if (input.length !== sample.length || input.some((x, i) => x !== sample[i])) throw new Error('a changed input was accepted as authentic');
+}
+
 function untyped(e: unknown): Error {
   return new Error(`untyped error: ${e instanceof Error ? `${e.name}: ${e.message}` : typeof e}`);
 }
@@ -289,7 +294,10 @@ export const TARGETS = {
     runs: 4_000,
     decoder: 'shared/protocol/attachment-cipher.ts:openAttachment',
     input: () => mutatedBytes(S().attachment.ciphertext),
-    run: protocol((b) => openAttachment(S().attachment.descriptor, b)),
+    run: protocol((b) => {
+      openAttachment(S().attachment.descriptor, b);
+      onlyUntouched(b, S().attachment.ciphertext);
+    }),
   },
   'attachment pointer': {
     runs: 4_000,
@@ -320,7 +328,10 @@ export const TARGETS = {
     runs: 6_000,
     decoder: 'shared/protocol/sealed-sender.ts:openSealedEnvelope',
     input: () => mutatedBytes(S().envelope),
-    run: protocol((b) => openSealedEnvelope(b, { identityPrivate: S().bobIdentityPrivate }, S().trust, T0 + HOUR)),
+    run: protocol((b) => {
+      openSealedEnvelope(b, { identityPrivate: S().bobIdentityPrivate }, S().trust, T0 + HOUR);
+      onlyUntouched(b, S().envelope);
+    }),
   },
   'history archive': {
     runs: 8_000,
@@ -334,7 +345,11 @@ export const TARGETS = {
     input: () => fc.tuple(fc.boolean(), fc.oneof(mutatedBytes(S().encryptedProfile), mutatedBytes(S().profilePlaintext))),
     run: (input) => {
       const [encrypted, bytes] = input as [boolean, Uint8Array];
-      typedOnly(() => (encrypted ? decryptProfile(bytes, S().profileKey, S().archiveOwner) : decodeProfilePlaintext(bytes)));
+      typedOnly(() => {
+        if (!encrypted) return decodeProfilePlaintext(bytes);
+        decryptProfile(bytes, S().profileKey, S().archiveOwner);
+        onlyUntouched(bytes, S().encryptedProfile);
+      });
     },
   },
   'device-link offer and short code': {
