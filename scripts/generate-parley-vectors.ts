@@ -141,6 +141,22 @@ import {
   type SealedMultiRecipient,
   type SealedRecipient,
 } from '../shared/protocol/sealed-sender.js';
+import {
+  backupLayout,
+  backupPassphraseBytes,
+  backupRequestSignatureInput,
+  backupSegmentOffset,
+  deriveBackupKeys,
+  encodeBackupHeader,
+  openBackup,
+  recoveryKeyToWords,
+  RECOVERY_WORD_LIST,
+  sealBackup,
+  signBackupRequest,
+  type BackupContent,
+  type BackupKdf,
+} from '../shared/protocol/backup.js';
+import { argon2id } from '@noble/hashes/argon2.js';
 import { deterministicRng, ManualClock } from '../shared/testing/deterministic-rng.js';
 import { InMemoryPrekeyStore, Party, peerDevice, type TestDevice } from '../shared/testing/protocol-fixtures.js';
 
@@ -163,6 +179,7 @@ export const VECTOR_FILES = [
   'device-capabilities.json',
   'sealed-sender.json',
   'history-archive.json',
+  'backup.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
 
@@ -1447,6 +1464,7 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'device-capabilities.json': deviceCapabilitiesVector(),
     'sealed-sender.json': sealedSenderVector(),
     'history-archive.json': historyArchiveVector(),
+    'backup.json': backupVector(),
   };
 }
 
@@ -1813,6 +1831,215 @@ function historyArchiveVector(): Json {
         plaintextSha256: hex(sealed.descriptor.plaintextSha256),
         ciphertext: hex(sealed.ciphertext),
       },
+    },
+  };
+}
+
+// ── backup.json ─────────────────────────────────────────────────────────────
+
+/** One backup case of backup.json (docs/protocol.md §25.10). */
+function backupCase(
+  log: DrawLog,
+  recoveryKey: Uint8Array,
+  name: string,
+  kdf: BackupKdf,
+  passphrase: string | null,
+  content: BackupContent,
+  createdAt: number,
+): { json: Json; blob: Uint8Array; stretched: Uint8Array | null } {
+  const backupSalt = log.rng(32);
+  const contentSalt = log.rng(32);
+  log.name(`${name}.backupSalt`, `${name}.contentSalt`);
+  const password = passphrase === null ? null : backupPassphraseBytes(passphrase);
+  const stretched =
+    password === null || kdf.kind !== 'passphrase'
+      ? null
+      : argon2id(password, backupSalt, { m: kdf.params.memoryKiB, t: kdf.params.iterations, p: kdf.params.parallelism, dkLen: 32, version: 0x13 });
+  const { header, contentKey } = encodeBackupHeader({ recoveryKey, kdf, backupSalt, contentSalt, createdAt, stretched });
+  const { blob } = sealBackup({ recoveryKey, kdf, backupSalt, contentSalt, createdAt, stretched }, content);
+  const wrapKey =
+    stretched === null
+      ? hkdfSha256(recoveryKey, backupSalt, label('BackupWrap'), 32)
+      : hkdfSha256(concatBytes(recoveryKey, stretched), backupSalt, label('BackupPassphraseWrap'), 32);
+  const contentLength = 9 + content.account.length + content.messages.reduce((n, m) => n + 9 + m.length, 0) + content.attachments.reduce((n, a) => n + 25 + a.bytes.length, 0) + 9;
+  const layout = backupLayout(blob.length);
+  const segments: Json[] = [];
+  for (let i = 0; i < layout.segments; i++) {
+    const last = i === layout.segments - 1;
+    const offset = backupSegmentOffset(i);
+    const size = last ? layout.lastSealedLength : ATTACHMENT_SEGMENT_SIZE + ATTACHMENT_TAG_LENGTH;
+    const sealed = blob.subarray(offset, offset + size);
+    segments.push({
+      index: i,
+      last,
+      nonce: hex(segmentNonce(i, last)),
+      plaintextLength: size - ATTACHMENT_TAG_LENGTH,
+      sealedHead: hex(sealed.subarray(0, Math.min(32, size - ATTACHMENT_TAG_LENGTH))),
+      tag: hex(sealed.subarray(size - ATTACHMENT_TAG_LENGTH)),
+    });
+  }
+  const json: Json = {
+    name,
+    kdf: kdf.kind,
+    params: kdf.kind === 'passphrase' ? { memoryKiB: kdf.params.memoryKiB, iterations: kdf.params.iterations, parallelism: kdf.params.parallelism } : null,
+    passphrase,
+    password: password && hex(password),
+    stretched: stretched && hex(stretched),
+    createdAt,
+    content: {
+      account: fromUtf8(content.account),
+      messages: content.messages.map(hex),
+      attachments: content.attachments.map((a) => ({ attachmentId: hex(a.attachmentId), length: a.bytes.length, sha256: hex(sha256(a.bytes)), bytes: a.bytes.length <= 4096 ? hex(a.bytes) : undefined })),
+    },
+    wrapKey: hex(wrapKey),
+    contentKey: hex(contentKey),
+    keyCommitment: hex(header.keyCommitment),
+    header: hex(header.bytes),
+    headerMac: hex(header.mac),
+    ad: hex(header.ad),
+    contentLength,
+    paddedLength: padmeLength(contentLength),
+    segments,
+    blobLength: blob.length,
+    blobSha256: hex(sha256(blob)),
+    blob: blob.length <= 4096 ? hex(blob) : undefined,
+  };
+  if (toHex(openBackup(blob, recoveryKey, stretched).content.account) !== toHex(content.account)) throw new Error('backup does not open');
+  return { json, blob, stretched };
+}
+
+type BackupMutation =
+  | { readonly flip: number }
+  | { readonly setU8: { readonly offset: number; readonly value: number } }
+  | { readonly setU32: { readonly offset: number; readonly value: number } }
+  | { readonly cut: number }
+  | { readonly otherRecoveryKey: true }
+  | { readonly stretched: 'flipped' | 'none' };
+
+function mutateBackup(blob: Uint8Array, m: BackupMutation): Uint8Array {
+  if ('flip' in m) {
+    const out = blob.slice();
+    out[m.flip]! ^= 0x01;
+    return out;
+  }
+  if ('setU8' in m) {
+    const out = blob.slice();
+    out[m.setU8.offset] = m.setU8.value;
+    return out;
+  }
+  if ('setU32' in m) {
+    const out = blob.slice();
+    new DataView(out.buffer).setUint32(m.setU32.offset, m.setU32.value, false);
+    return out;
+  }
+  if ('cut' in m) return blob.slice(0, m.cut);
+  return blob;
+}
+
+function backupVector(): Json {
+  const log = new DrawLog(seedFor('backup', 'primary'));
+  const recoveryKey = log.rng(32);
+  log.name('recoveryKey');
+  const words = recoveryKeyToWords(recoveryKey);
+  const keys = deriveBackupKeys(recoveryKey);
+  const accountId = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+  const archive = encodeHistoryArchive({
+    scope: 'all',
+    accountId,
+    createdAt: VECTOR_TIME - 1000,
+    since: 0,
+    conversations: [
+      {
+        peerAccountId: new Uint8Array(16).fill(0xb0),
+        messages: [
+          { kind: 'text', direction: 'incoming', status: null, readAt: VECTOR_TIME - 2 * DAY + 5_000, senderDeviceId: 1, messageId: new Uint8Array(16).fill(0x01), sentAt: VECTOR_TIME - 2 * DAY, receivedAt: VECTOR_TIME - 2 * DAY + 900, body: 'See you at the station', pointer: null },
+          { kind: 'text', direction: 'outgoing', status: 'read', readAt: null, senderDeviceId: 1, messageId: new Uint8Array(16).fill(0x02), sentAt: VECTOR_TIME - DAY, receivedAt: VECTOR_TIME - DAY, body: 'Bis gleich 👋', pointer: null },
+        ],
+      },
+    ],
+  });
+  const account = utf8('{"v":1,"accountId":"oKGio6SlpqeoqaqrrK2urw","username":"alice"}');
+  const small: BackupContent = { account, messages: [archive], attachments: [{ attachmentId: new Uint8Array(16).fill(0xcc), bytes: utf8('a small file') }] };
+  const params = { memoryKiB: 64 * 1024, iterations: 3, parallelism: 1 };
+  const plain = backupCase(log, recoveryKey, 'recovery-key', { kind: 'recovery-key' }, null, small, VECTOR_TIME);
+  // The passphrase in NFD ("e" and a combining acute accent): Argon2id sees its NFC bytes.
+  const pass = backupCase(log, recoveryKey, 'passphrase', { kind: 'passphrase', params }, 'cafe\u0301 au lait, bitte', small, VECTOR_TIME + 60_000);
+  const two = backupCase(
+    log,
+    recoveryKey,
+    'two-segments',
+    { kind: 'recovery-key' },
+    null,
+    { account, messages: [], attachments: [{ attachmentId: new Uint8Array(16).fill(0xdd), bytes: attachmentVectorPlaintext(1_100_000) }] },
+    VECTOR_TIME + 120_000,
+  );
+  const relayId = log.rng(16);
+  const nonce = log.rng(32);
+  log.name('relayId', 'nonce');
+  const requestTime = VECTOR_TIME + 180_000;
+  const signatureInput = backupRequestSignatureInput(relayId, nonce, requestTime, keys.backupId, 'put');
+  const signature = signBackupRequest(keys, relayId, nonce, requestTime, 'put');
+  if (!ed25519Verify(keys.authPublicKey, signatureInput, signature)) throw new Error('backup request signature');
+  const otherKey = recoveryKey.slice();
+  otherKey[0]! ^= 0x01;
+  const cases = { 'recovery-key': plain, passphrase: pass, 'two-segments': two } as const;
+  const checks: [keyof typeof cases, string, BackupMutation][] = [
+    ['recovery-key', 'valid', { flip: -1 }],
+    ['recovery-key', 'other-recovery-key', { otherRecoveryKey: true }],
+    ['recovery-key', 'not-a-backup', { flip: 0 }],
+    ['recovery-key', 'newer-version', { setU8: { offset: 8, value: 2 } }],
+    ['recovery-key', 'cut-inside-header', { cut: 100 }],
+    ['recovery-key', 'created-at-changed', { flip: 93 }],
+    ['recovery-key', 'content-byte-flipped', { flip: 178 }],
+    ['recovery-key', 'cut-inside-segment', { cut: 300 }],
+    ['passphrase', 'valid', { flip: -1 }],
+    ['passphrase', 'wrong-passphrase', { stretched: 'flipped' }],
+    ['passphrase', 'no-passphrase', { stretched: 'none' }],
+    ['passphrase', 'memory-below-bounds', { setU32: { offset: 10, value: 65_535 } }],
+    ['passphrase', 'memory-above-bounds', { setU32: { offset: 10, value: 1_048_577 } }],
+    ['passphrase', 'iterations-above-bounds', { setU32: { offset: 14, value: 11 } }],
+    ['passphrase', 'parallelism-zero', { setU32: { offset: 18, value: 0 } }],
+    ['passphrase', 'memory-changed-within-bounds', { setU32: { offset: 10, value: 131_072 } }],
+    ['two-segments', 'valid', { flip: -1 }],
+    ['two-segments', 'cut-at-segment-boundary', { cut: 178 + ATTACHMENT_SEGMENT_SIZE + ATTACHMENT_TAG_LENGTH }],
+    ['two-segments', 'second-segment-flipped', { flip: 178 + ATTACHMENT_SEGMENT_SIZE + ATTACHMENT_TAG_LENGTH + 7 }],
+  ];
+  return {
+    description:
+      'Backups (docs/protocol.md §25): the recovery key and its 24 words, the keys derived from it, three backups (no passphrase; a passphrase given in NFD; ' +
+      'a 1,100,000-byte attachment over two segments) with wrap and content keys, header, MAC, AD and segments, a signed put request, and mutations with the code a reader gives. ' +
+      'Blobs above 4096 bytes are given by their SHA-256 (a check value), each segment\'s first 32 sealed bytes and tag. Attachment byte i of two-segments is i mod 251.',
+    rng: log.json(),
+    outputs: {
+      recoveryKey: hex(recoveryKey),
+      words,
+      wordIndices: words.map((w) => RECOVERY_WORD_LIST.indexOf(w)),
+      backupId: hex(keys.backupId),
+      authSeed: hex(keys.authPrivateKey),
+      authPublic: hex(keys.authPublicKey),
+      macKey: hex(keys.macKey),
+      cases: [plain.json, pass.json, two.json],
+      request: { relayId: hex(relayId), nonce: hex(nonce), time: requestTime, operation: 'put', signatureInput: hex(signatureInput), signature: hex(signature) },
+      otherRecoveryKey: hex(otherKey),
+      checks: checks.map(([c, name, m]) => {
+        const { blob, stretched } = cases[c];
+        const mutated = 'flip' in m && m.flip < 0 ? blob : mutateBackup(blob, m);
+        const key = 'otherRecoveryKey' in m ? otherKey : recoveryKey;
+        let s = stretched;
+        if ('stretched' in m) {
+          s = m.stretched === 'none' ? null : stretched!.slice();
+          if (s) s[0]! ^= 0x01;
+        }
+        let expect = 'ok';
+        try {
+          openBackup(mutated, key, s);
+        } catch (e) {
+          if (!isProtocolError(e)) throw e;
+          expect = e.code;
+        }
+        const mutation = 'flip' in m && m.flip < 0 ? { none: true } : m;
+        return { case: c, name, mutation: mutation as Json, expect };
+      }),
     },
   };
 }

@@ -14,6 +14,7 @@ import { systemClock, systemRng, type Clock, type Rng } from '../shared/crypto/r
 import { ACCOUNT_ID_LENGTH } from '../shared/protocol/constants.js';
 import { CHALLENGE_NONCE_LENGTH, MAILBOX_RETENTION_MS } from '../shared/wire/limits.js';
 import { AttachmentService, type AttachmentSweepResult } from './blobs/attachments.js';
+import { BackupService, type BackupSweepResult } from './blobs/backups.js';
 import { LocalBus } from './bus/local-bus.js';
 import { AccountService } from './core/accounts.js';
 import { AuthService } from './core/auth.js';
@@ -85,8 +86,8 @@ export type Relay = {
   readonly metrics: RelayMetrics;
   /** The separate metrics listener's /metrics URL, when one was asked for. */
   readonly metricsUrl: string | undefined;
-  /** Runs the expiry sweep now (mailboxes, tokens, attachments). */
-  sweep(): Promise<SweepResult & { readonly attachments: AttachmentSweepResult; readonly provisioning: { readonly messages: number; readonly channels: number } }>;
+  /** Runs the expiry sweep now (mailboxes, tokens, attachments, provisioning channels, backups). */
+  sweep(): Promise<SweepResult & { readonly attachments: AttachmentSweepResult; readonly provisioning: { readonly messages: number; readonly channels: number }; readonly backups: BackupSweepResult }>;
   /** Drains (no new connections, sockets closed with 1001, queued commits finished) and closes. */
   close(): Promise<void>;
 };
@@ -161,9 +162,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     deviceOf: device,
   });
   await attachments.init();
+  const backups = new BackupService(ctx, { dataDir, maxBytes: l.backupMaxBytes, retentionMs: l.backupRetentionMs, addressOf: clientAddress });
+  await backups.init();
 
   const state: HttpState = { draining: false, writable: () => health.writable };
-  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, provisioning, sealed }, state, options.metrics);
+  const app = createHttpApp(ctx, { auth, accounts, prekeys, mailboxes, presence, profiles, attachments, backups, provisioning, sealed }, state, options.metrics);
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
   const gateway = (parts.gateway = new WsGateway(ctx, { auth, mailboxes, presence }, (request) => upgradeAddress(app, request)));
   const server: Server = createServer(app);
@@ -196,7 +199,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
-  const sweep = async (): Promise<SweepResult & { readonly attachments: AttachmentSweepResult; readonly provisioning: { readonly messages: number; readonly channels: number } }> => {
+  const sweep = async (): Promise<SweepResult & { readonly attachments: AttachmentSweepResult; readonly provisioning: { readonly messages: number; readonly channels: number }; readonly backups: BackupSweepResult }> => {
     const now = clock();
     const result = await store.sweep({ now, mailboxCutoff: now - MAILBOX_RETENTION_MS, batchSize: SWEEP_BATCH_SIZE });
     mailboxes.forgotten(result.envelopes);
@@ -205,7 +208,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     if (swept.partial + swept.expired + swept.orphans > 0) log.info({ event: 'attachments.swept', ...swept }, 'attachments removed');
     const links = await provisioning.sweep();
     if (links.channels + links.messages > 0) log.info({ event: 'provisioning.swept', ...links }, 'expired provisioning channels removed');
-    return { ...result, attachments: swept, provisioning: links };
+    const backupsSwept = await backups.sweep();
+    if (backupsSwept.expired + backupsSwept.orphans > 0) log.info({ event: 'backups.swept', ...backupsSwept }, 'expired backups removed');
+    return { ...result, attachments: swept, provisioning: links, backups: backupsSwept };
   };
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {

@@ -11,7 +11,9 @@
  *   mid-rekey                        a passphrase change is rewriting the database under the new
  *                                    key (part of the pages journaled; engine.ts, db/rekey.ts);
  *   after-rekey-before-key-file      the database has the new key, the key file still wraps the
- *                                    old one (the new one waits beside it, engine.ts).
+ *                                    old one (the new one waits beside it, engine.ts);
+ *   mid-restore                      a restore from backup has written the new database, nothing
+ *                                    is published to the relay yet (engine.ts, ADR 0033).
  * Unset (production), a point costs one comparison. The relay has its own (server/crash-points.ts).
  *
  * This module reads no environment itself: an entry point arms it (`armCrashPoints`) from the
@@ -27,7 +29,8 @@ export type EngineCrashPoint =
   | 'after-inbound-commit-before-ack'
   | 'mid-batch'
   | 'mid-rekey'
-  | 'after-rekey-before-key-file';
+  | 'after-rekey-before-key-file'
+  | 'mid-restore';
 
 let point: string | null = null;
 let remaining = 0;

@@ -18,12 +18,17 @@
  * and typing on the wire, presence and the connection. createAccount registers through it; logout
  * unregisters through it before deleting.
  */
-import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open as openFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_AVATAR_PICTURE_BYTES, MIN_PASSPHRASE_LENGTH } from '../../shared/api/primitives.js';
 import type { EngineEvent, EventName, EventPayload, RequestOf } from '../../shared/api/types.js';
-import type { AccountView, EngineState, HistoryTransferView, KeyProtection, LifecycleState, LinkStatusView, OwnDeviceView, OwnProfileView, Settings } from '../../shared/api/view-models.js';
+import type { AccountView, BackupInfo, EngineState, HistoryTransferView, KeyProtection, LifecycleState, LinkStatusView, OwnDeviceView, OwnProfileView, Settings } from '../../shared/api/view-models.js';
+import { bytesEqual, toBase64Url } from '../../shared/crypto/bytes.js';
 import { ed25519Sign } from '../../shared/crypto/ed25519.js';
+import { authenticateBackupHeader, backupPassphraseBytes, deriveBackupKeys, parseBackupHeader, type BackupHeader } from '../../shared/protocol/backup.js';
+import { BACKUP_HEADER_LENGTH } from '../../shared/protocol/constants.js';
+import { isProtocolError } from '../../shared/protocol/errors.js';
+import { PutDeviceListResponseSchema } from '../../shared/wire/rest.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../shared/crypto/random.js';
 import { normalizeUsername } from '../../shared/wire/username.js';
 import { bootstrapAccount } from './account/bootstrap.js';
@@ -31,6 +36,12 @@ import { resignDeviceListIfDue } from './account/device-list.js';
 import { maintainPrekeys } from './account/prekey-lifecycle.js';
 import { IdleLock, systemTimers, type Timers } from './app-lock.js';
 import { crashPoint } from './crash-points.js';
+import { downloadBackup } from './backup/relay-backup.js';
+import { importStagedBackup, stageBackup, type StagedBackup } from './backup/restore.js';
+import { BackupService, recoveryKeyFromWords, relayFailure } from './backup/service.js';
+import { argon2idInWorker, DEFAULT_ARGON2_PARAMS } from './keys/argon2.js';
+import { RelayClientError } from './relay/errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, fetchWellKnown, restCall } from './relay/rest.js';
 import { getAccount, insertAccount, type LocalAccount } from './db/account.js';
 import { setDeviceName } from './db/device-names.js';
 import { lastActiveDays, ownDeviceViews, removeDevice, renameDevice } from './account/device-management.js';
@@ -122,6 +133,11 @@ export class Engine {
   #removed = false;
   /** The contact, conversation and message views over the open database. */
   readonly #queries: LocalQueries;
+  readonly #timers: Timers;
+  /** Settings → Backups while ready (electron/engine/backup). */
+  #backups: BackupService | null = null;
+  /** A restore was cut off before it finished; its partial data was removed at start (ADR 0033). */
+  #restoreInterrupted = false;
 
   private constructor(o: EngineOptions) {
     this.profile = o.profile;
@@ -133,7 +149,8 @@ export class Engine {
     this.#nativeBinding = o.nativeBinding;
     this.#messagingTuning = o.messaging;
     this.#unencryptedForTests = o.unencryptedDatabaseForTests === true;
-    this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), o.timers ?? systemTimers);
+    this.#timers = o.timers ?? systemTimers;
+    this.#idle = new IdleLock(() => void this.#serial(() => this.#lockNow()), this.#timers);
     this.#search = new SearchService({ emit: (p) => this.#emitEvent('search:indexProgress', p), nativeBinding: o.nativeBinding });
     this.#queries = new LocalQueries({
       open: () => this.#require(),
@@ -201,6 +218,14 @@ export class Engine {
 
   async #detect(): Promise<void> {
     this.#keychainAvailable = await this.#keychain.isAvailable();
+    if (await fileExists(this.#restorePaths().marker)) {
+      // A restore died before it finished: nothing of it is kept, and the person may start again.
+      await this.#removeRestoreLeftovers();
+      this.#restoreInterrupted = true;
+      this.#protection = null;
+      this.#state = 'needs-account';
+      return;
+    }
     if (!(await fileExists(this.profile.databasePath))) {
       this.#protection = null;
       this.#state = 'needs-account';
@@ -305,9 +330,29 @@ export class Engine {
       ...(this.#messagingTuning && { tuning: this.#messagingTuning }),
     });
     this.#messaging.start();
+    this.#startBackups(open);
+  }
+
+  #startBackups(open: OpenProfile): void {
+    this.#backups = new BackupService({
+      db: open.db,
+      account: () => (this.#open?.db === open.db ? this.#open.account : open.account),
+      rng: this.#rng,
+      clock: this.#clock,
+      timers: this.#timers,
+      attachmentsDir: attachmentsDirOf(this.profile),
+      workDir: this.profile.dataDir,
+      argon2: (password, salt, params) => argon2idInWorker(password, salt, params),
+      argon2Params: DEFAULT_ARGON2_PARAMS,
+      emit: (p) => this.#emitEvent('backup:progress', p),
+      ...(this.#messagingTuning?.requestTimeoutMs !== undefined && { relayTimeoutMs: this.#messagingTuning.requestTimeoutMs }),
+    });
+    this.#backups.start();
   }
 
   #closeDatabase(): void {
+    this.#backups?.stop();
+    this.#backups = null;
     this.#messaging?.stop();
     this.#messaging = null;
     this.#search.detach();
@@ -349,6 +394,7 @@ export class Engine {
       keyProtection: this.#protection,
       account,
       ...(this.#removed && this.#state === 'needs-account' && { removedFromAccount: true as const }),
+      ...(this.#restoreInterrupted && this.#state === 'needs-account' && { restoreInterrupted: true as const }),
     };
   }
 
@@ -429,6 +475,173 @@ export class Engine {
     this.#setState('ready');
     this.#startMessaging();
     return accountView(open.account);
+  }
+
+  // ── Backups (electron/engine/backup, ADR 0033) ──────────────────────────────
+
+  #requireBackups(): BackupService {
+    this.#require();
+    if (!this.#backups) throw new EngineError('LOCKED', 'unlock first');
+    return this.#backups;
+  }
+
+  async viewRecoveryWords(req: RequestOf<'backup:viewWords'>): Promise<{ words: string[] }> {
+    const backups = this.#requireBackups();
+    if (this.#protection === 'passphrase') {
+      if (req.passphrase === undefined) throw new EngineError('WRONG_PASSPHRASE', 'enter the app passphrase to see the recovery words');
+      (await this.#passphrase.unlock(req.passphrase)).fill(0);
+    }
+    return { words: backups.words() };
+  }
+
+  #restorePaths(): { marker: string; staging: string; download: string } {
+    const dir = this.profile.dataDir;
+    return { marker: join(dir, 'restore-in-progress'), staging: join(dir, 'restore-staging'), download: join(dir, 'restore-download.blob') };
+  }
+
+  /** What an interrupted or failed restore left: the database and key, attachments, staging, the download. */
+  async #removeRestoreLeftovers(): Promise<void> {
+    const p = this.#restorePaths();
+    await rm(p.staging, { recursive: true, force: true });
+    await rm(p.download, { force: true });
+    await this.#removeProfileFiles();
+    await this.#keychain.destroy().catch(() => undefined);
+  }
+
+  /** The blob of a restore request: the relay's copy (downloaded into the profile folder) or the file. */
+  async #backupBlob(req: { relayUrl?: string | undefined; file?: string | undefined }, recoveryKey: Uint8Array): Promise<{ file: string; relayUrl: string | null; relayId: Uint8Array | null }> {
+    if ((req.relayUrl === undefined) === (req.file === undefined)) throw new EngineError('INVALID_REQUEST', 'restore from a relay or from a file');
+    if (req.file !== undefined) return { file: req.file, relayUrl: null, relayId: null };
+    const relayUrl = req.relayUrl!;
+    const timeoutMs = this.#messagingTuning?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let relayId: Uint8Array;
+    try {
+      relayId = (await fetchWellKnown(relayUrl, timeoutMs)).relayId;
+    } catch (e) {
+      throw relayFailure(e);
+    }
+    await mkdir(this.profile.dataDir, { recursive: true, mode: 0o700 });
+    const file = this.#restorePaths().download;
+    await rm(file, { force: true });
+    try {
+      await downloadBackup({ baseUrl: relayUrl, relayId, keys: deriveBackupKeys(recoveryKey), clock: this.#clock, timeoutMs }, file, {
+        onBytes: (bytes, totalBytes) => this.#emitEvent('restore:progress', { phase: 'downloading', bytes, totalBytes }),
+      });
+    } catch (e) {
+      await rm(file, { force: true });
+      if (e instanceof RelayClientError && e.code === 'NOT_FOUND') throw new EngineError('BACKUP_NOT_FOUND', 'the relay holds no backup for these words');
+      throw relayFailure(e);
+    }
+    return { file, relayUrl, relayId };
+  }
+
+  /** The header of a backup file, checked against the words (§25.4 steps 1-6); nothing else is read. */
+  async #backupHeader(file: string, recoveryKey: Uint8Array): Promise<{ header: BackupHeader; bytes: number }> {
+    let handle;
+    try {
+      handle = await openFile(file, 'r');
+    } catch {
+      throw new EngineError('NOT_FOUND', 'that backup file cannot be read');
+    }
+    try {
+      const head = new Uint8Array(BACKUP_HEADER_LENGTH);
+      const { bytesRead } = await handle.read(head, 0, BACKUP_HEADER_LENGTH, 0);
+      const header = parseBackupHeader(head.subarray(0, bytesRead));
+      authenticateBackupHeader(header, recoveryKey);
+      return { header, bytes: (await handle.stat()).size };
+    } catch (e) {
+      throw backupError(e);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** restore:inspect — when the backup was made and whether it needs its passphrase. */
+  inspectBackup(req: RequestOf<'restore:inspect'>): Promise<BackupInfo> {
+    return this.#serial(async () => {
+      if (this.#state !== 'needs-account') throw new EngineError('ACCOUNT_EXISTS', 'this profile already has an account');
+      const recoveryKey = recoveryKeyFromWords(req.words);
+      const blob = await this.#backupBlob(req, recoveryKey);
+      const { header, bytes } = await this.#backupHeader(blob.file, recoveryKey);
+      return { createdAt: header.createdAt, needsSecondFactor: header.kdf.kind === 'passphrase', bytes };
+    });
+  }
+
+  /**
+   * restore:start — onto this empty profile. A marker file says a restore is under way until it
+   * finished; a process killed meanwhile finds it at the next start and removes what was written
+   * (#detect). Nothing of a backup that does not check out is kept: staging happens before the
+   * database exists, and #createProfile removes every file again on any later failure.
+   */
+  restoreBackup(req: RequestOf<'restore:start'>): Promise<AccountView> {
+    return this.#serial(async () => {
+      if (this.#state !== 'needs-account') throw new EngineError('ACCOUNT_EXISTS', 'this profile already has an account');
+      if (req.passphrase !== undefined) checkPassphraseStrength(req.passphrase);
+      const recoveryKey = recoveryKeyFromWords(req.words);
+      await this.cancelLink();
+      const paths = this.#restorePaths();
+      await mkdir(this.profile.dataDir, { recursive: true, mode: 0o700 });
+      await writeFile(paths.marker, String(this.#clock()), { mode: 0o600 });
+      this.#restoreInterrupted = false;
+      let staged: StagedBackup | null = null;
+      try {
+        const blob = await this.#backupBlob(req, recoveryKey);
+        const { header } = await this.#backupHeader(blob.file, recoveryKey);
+        let stretched: Uint8Array | null = null;
+        if (header.kdf.kind === 'passphrase') {
+          if (req.backupPassphrase === undefined) throw new EngineError('BACKUP_PASSPHRASE_REQUIRED', 'this backup needs its passphrase');
+          // The parameters are in bounds (parsed) and authentic (the header MAC): only now does Argon2id run.
+          stretched = await argon2idInWorker(backupPassphraseBytes(req.backupPassphrase), header.backupSalt, header.kdf.params);
+        }
+        try {
+          staged = await stageBackup(blob.file, header, recoveryKey, stretched, paths.staging, {
+            onProgress: (bytes, totalBytes) => this.#emitEvent('restore:progress', { phase: 'checking', bytes, totalBytes }),
+          });
+        } catch (e) {
+          throw backupError(e);
+        }
+        const account = staged.account;
+        const relayUrl = blob.relayUrl ?? account.relayUrl;
+        const relayId = blob.relayId ?? (await fetchWellKnown(relayUrl).catch((e: unknown) => { throw relayFailure(e); })).relayId;
+        if (account.relayId && !bytesEqual(account.relayId, relayId)) throw new EngineError('BACKUP_NOT_FOUND', 'this backup is of an account at another relay');
+        const st = staged;
+        const view = await this.#createProfile(req.passphrase, async (db) => {
+          this.#emitEvent('restore:progress', { phase: 'importing', bytes: 0, totalBytes: null });
+          const restored = await importStagedBackup(db, st, recoveryKey, stretched, { rng: this.#rng, clock: this.#clock, attachmentsDir: attachmentsDirOf(this.profile), relayUrl, relayId });
+          crashPoint('mid-restore');
+          if (!this.#messagingTuning?.localOnly) {
+            this.#emitEvent('restore:progress', { phase: 'publishing', bytes: 0, totalBytes: null });
+            // The list with this device, signed by the restored account key; the relay needs no session for it.
+            try {
+              await restCall(relayUrl, 'restoreDeviceList', {
+                params: { accountId: toBase64Url(restored.accountId) },
+                body: { deviceList: toBase64Url(restored.deviceList.signed) },
+                schema: PutDeviceListResponseSchema,
+                timeoutMs: this.#messagingTuning?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+              });
+            } catch (e) {
+              throw relayFailure(e);
+            }
+            await uploadLinkedDevicePrekeys(db, restored, { rng: this.#rng, clock: this.#clock, ...(this.#messagingTuning && { tuning: this.#messagingTuning }) });
+          }
+          return restored;
+        });
+        return view;
+      } finally {
+        await rm(paths.staging, { recursive: true, force: true });
+        await rm(paths.download, { force: true });
+        await rm(paths.marker, { force: true });
+      }
+    });
+  }
+
+  /** restore:discard — the person saw that a restore was interrupted. */
+  discardRestore(): Promise<EngineState> {
+    return this.#serial(async () => {
+      this.#restoreInterrupted = false;
+      await rm(this.#restorePaths().marker, { force: true });
+      return this.getState();
+    });
   }
 
   // ── Device linking (electron/engine/linking, ADR 0025) ────────────────────────
@@ -850,6 +1063,19 @@ export class Engine {
       'devices:link': (r) => this.linkDevice(r),
       'devices:rename': (r) => this.renameDevice(r),
       'devices:remove': (r) => this.removeDevice(r),
+      'backup:status': () => this.#requireBackups().status(),
+      'backup:enable': () => this.#requireBackups().enable(),
+      'backup:confirm': (r) => this.#requireBackups().confirm(r.answers),
+      'backup:setPassphrase': (r) => this.#requireBackups().setPassphrase(r.passphrase),
+      'backup:configure': (r) => this.#requireBackups().configure(r),
+      'backup:run': () => this.#requireBackups().run(),
+      'backup:cancel': () => this.#requireBackups().cancel(),
+      'backup:export': (r) => this.#requireBackups().export(r.path),
+      'backup:viewWords': (r) => this.viewRecoveryWords(r),
+      'backup:disable': () => this.#requireBackups().disable(),
+      'restore:inspect': (r) => this.inspectBackup(r),
+      'restore:start': (r) => this.restoreBackup(r),
+      'restore:discard': () => this.discardRestore(),
       'history:list': () => this.listHistoryTransfers(),
       'history:cancel': (r) => this.cancelHistoryTransfer(r),
       'profile:get': () => this.getProfile(),
@@ -916,4 +1142,28 @@ function accountView(a: LocalAccount): AccountView {
 function resignedAccount(db: EngineDatabase, account: LocalAccount, now: number): LocalAccount {
   const list = resignDeviceListIfDue(db.writer, account, now);
   return list ? { ...account, deviceList: list } : account;
+}
+
+/** A backup's ProtocolError as the API says it (docs/protocol.md §25.4-§25.7). */
+function backupError(e: unknown): unknown {
+  if (!isProtocolError(e)) return e;
+  switch (e.code) {
+    case 'BACKUP_WRONG_RECOVERY_KEY':
+      return new EngineError('BACKUP_WRONG_RECOVERY_KEY', 'these recovery words belong to another backup');
+    case 'BACKUP_PASSPHRASE_REQUIRED':
+      return new EngineError('BACKUP_PASSPHRASE_REQUIRED', 'this backup needs its passphrase');
+    case 'BACKUP_WRONG_PASSPHRASE':
+      return new EngineError('BACKUP_WRONG_PASSPHRASE', 'wrong backup passphrase');
+    case 'BACKUP_PARAMS_OUT_OF_BOUNDS':
+      return new EngineError('BACKUP_PARAMS_OUT_OF_BOUNDS', 'the backup asks for Argon2id settings outside what Parley accepts; it was not opened');
+    case 'UNSUPPORTED_VERSION':
+      return new EngineError('BACKUP_UNSUPPORTED_VERSION', 'this backup was made by a newer version of Parley; update Parley to restore it');
+    case 'MALFORMED':
+      return e.message === 'not a Parley backup'
+        ? new EngineError('BACKUP_NOT_A_BACKUP', 'this file is not a Parley backup')
+        : new EngineError('BACKUP_TAMPERED', 'the backup is damaged; nothing was restored');
+    default:
+      // BACKUP_TAMPERED, TRUNCATED, TRAILING_DATA, SEGMENT_AUTH_FAILED…
+      return new EngineError('BACKUP_TAMPERED', 'the backup was changed or cut short; nothing was restored');
+  }
 }

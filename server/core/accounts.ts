@@ -115,9 +115,24 @@ export class AccountService {
   }
 
   async putDeviceList(requester: AuthenticatedDevice, signed: Uint8Array): Promise<{ version: number; removedDeviceIds: number[] }> {
+    return this.replaceDeviceList(requester.accountId, signed);
+  }
+
+  /**
+   * A restore from backup (issue 18, ADR 0033): the restoring device holds the account key but no
+   * device of the list, so no session. The list's signature under the stored account key is the
+   * whole authorisation — the same checks as putDeviceList (a higher version, at most
+   * MAX_DEVICES_PER_ACCOUNT devices) — limited per address like registration.
+   */
+  async restoreDeviceList(address: string, accountId: Uint8Array, signed: Uint8Array): Promise<{ version: number; removedDeviceIds: number[] }> {
+    await spend(this.ctx.limits.registration, address, 'restores from this address');
+    return this.replaceDeviceList(accountId, signed);
+  }
+
+  private async replaceDeviceList(accountId: Uint8Array, signed: Uint8Array): Promise<{ version: number; removedDeviceIds: number[] }> {
     checkDeviceCount(signed);
     for (let attempt = 0; attempt < DEVICE_LIST_CAS_ATTEMPTS; attempt++) {
-      const current = await this.ctx.store.getAccount(requester.accountId);
+      const current = await this.ctx.store.getAccount(accountId);
       if (!current) throw new RelayError('NOT_FOUND', 'no such account');
       let accepted: ReturnType<typeof acceptDeviceList>;
       try {
@@ -127,7 +142,7 @@ export class AccountService {
       }
       if (!accepted.changed) return { version: accepted.list.version, removedDeviceIds: [] };
       const result = await this.ctx.store.replaceDeviceList({
-        accountId: requester.accountId,
+        accountId,
         expectedVersion: current.deviceListVersion,
         deviceList: signed,
         version: accepted.list.version,

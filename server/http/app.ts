@@ -28,6 +28,7 @@ import {
   SESSION_TOKEN_TTL_MS,
 } from '../../shared/wire/limits.js';
 import { ATTACHMENTS_PATH } from '../../shared/wire/attachments.js';
+import { BACKUPS_PATH } from '../../shared/wire/backup.js';
 import { AccountIdSchema, DeviceIdSchema } from '../../shared/wire/primitives.js';
 import {
   ChallengeRequestSchema,
@@ -73,6 +74,7 @@ import {
   MAX_SMALL_BODY_BYTES,
 } from '../../shared/wire/wire-size.js';
 import type { AttachmentService } from '../blobs/attachments.js';
+import type { BackupService } from '../blobs/backups.js';
 import type { AccountService } from '../core/accounts.js';
 import type { AuthService } from '../core/auth.js';
 import type { AuthenticatedDevice, RelayContext } from '../core/context.js';
@@ -91,6 +93,8 @@ import { accountJson, bundleJson } from './serialize.js';
 export type HttpServices = {
   readonly auth: AuthService;
   readonly attachments: AttachmentService;
+  /** Absent: the relay serves no backups (and does not announce them). */
+  readonly backups?: BackupService;
   readonly accounts: AccountService;
   readonly prekeys: PrekeyService;
   readonly mailboxes: Mailboxes;
@@ -276,6 +280,7 @@ export function createHttpApp(
         maxAuthClockSkewMs: MAX_AUTH_CLOCK_SKEW_MS,
       },
       attachments: services.attachments.announce(),
+      ...(services.backups && { backups: services.backups.announce() }),
       sealed: {
         certificateKeyId: CERTIFICATE_KEY_ID,
         certificateLifetimeMs: MAX_SENDER_CERTIFICATE_LIFETIME_MS,
@@ -305,6 +310,11 @@ export function createHttpApp(
   route('putDeviceList', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     const { deviceList } = body(PutDeviceListRequestSchema, req);
     res.json(await services.accounts.putDeviceList(device(res), deviceList));
+  });
+  route('restoreDeviceList', json(MAX_SMALL_BODY_BYTES), async (req, res) => {
+    const accountId = param(AccountIdSchema, req.params.accountId);
+    const { deviceList } = body(PutDeviceListRequestSchema, req);
+    res.json(await services.accounts.restoreDeviceList(clientAddress(req), accountId, deviceList));
   });
   route('putSettings', requireAuth, json(MAX_SMALL_BODY_BYTES), async (req, res) => {
     const { presenceVisible } = body(SettingsRequestSchema, req);
@@ -440,6 +450,15 @@ export function createHttpApp(
     next();
   });
   app.use(services.attachments.router(requireAuth));
+
+  // ── Backups (signed by the backup key, never a session token; server/blobs/backups.ts) ──
+  if (services.backups) {
+    app.use((req, res, next) => {
+      if (req.path.startsWith(`${BACKUPS_PATH}/`)) locals(res).route = req.path === `${BACKUPS_PATH}/challenge` ? req.path : `${BACKUPS_PATH}/:id`;
+      next();
+    });
+    app.use(services.backups.router());
+  }
 
   app.use(() => {
     throw new RelayError('NOT_FOUND', 'no such route');

@@ -132,6 +132,18 @@ export const DEFAULT_LIMITS = {
   attachmentPartialMaxAgeMs: 24 * 3600_000,
   /** An expired attachment answers ATTACHMENT_EXPIRED this long before it is forgotten (ms): 30 days. */
   attachmentTombstoneMs: 30 * 24 * 3600_000,
+
+  // ── Backups (server/blobs/backups.ts, ADR 0033; no account: counted per backup id and per address) ──
+  /** Backup challenges (one per upload, download or delete) per client address: a daily backup and a few restores fit many times. */
+  backupChallengesPerIp: per(60, HOUR),
+  /** Backup challenges per backup id, from any address: bounds every request on one id, whoever makes it. */
+  backupChallengesPerId: per(20, HOUR),
+  /** Backup bytes uploaded per client address per day: the largest backup four times over. */
+  backupUploadBytesPerIp: per(8 * 1024 ** 3, 24 * HOUR),
+  /** The largest blob one backup id holds (bytes): 2 GiB, like the largest attachment. */
+  backupMaxBytes: 2 * 1024 ** 3,
+  /** A backup not replaced for this long is deleted (ms): 180 days (an automatic backup replaces it daily). */
+  backupRetentionMs: 180 * 24 * 3600_000,
 };
 
 export type RelayLimitsConfig = typeof DEFAULT_LIMITS;
@@ -163,6 +175,8 @@ const CAP_SCHEMAS: Partial<Record<CapName, z.ZodNumber>> = {
   attachmentRetentionMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
   attachmentPartialMaxAgeMs: z.number().int().positive().max(365 * 24 * 3600_000),
   attachmentTombstoneMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
+  backupMaxBytes: z.number().int().positive().max(2 ** 52),
+  backupRetentionMs: z.number().int().positive().max(10 * 365 * 24 * 3600_000),
 };
 
 const rateNames = (Object.keys(DEFAULT_LIMITS) as (keyof RelayLimitsConfig)[]).filter(
@@ -233,6 +247,9 @@ export class RateLimits {
   readonly linkAttempts: Limiter;
   readonly sealedIp: Limiter;
   readonly sealedToken: Limiter;
+  readonly backupChallengesIp: Limiter;
+  readonly backupChallengesId: Limiter;
+  readonly backupUploadBytesIp: Limiter;
 
   constructor(
     readonly config: RelayLimitsConfig,
@@ -257,6 +274,9 @@ export class RateLimits {
     this.linkAttempts = shared('linkAttemptsPerAccount');
     this.sealedIp = shared('sealedSendsPerIp');
     this.sealedToken = shared('sealedSendsPerToken');
+    this.backupChallengesIp = shared('backupChallengesPerIp');
+    this.backupChallengesId = shared('backupChallengesPerId');
+    this.backupUploadBytesIp = shared('backupUploadBytesPerIp');
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Kysely } from 'kysely';
 import { accountStore } from './aggregates/accounts.js';
 import { attachmentStore } from './aggregates/attachments.js';
 import { authStore } from './aggregates/auth.js';
+import { backupStore } from './aggregates/backups.js';
 import { contactStore } from './aggregates/contacts.js';
 import { QueryShapes, type StoreContext } from './aggregates/context.js';
 import { mailboxStore } from './aggregates/mailbox.js';
@@ -68,5 +69,6 @@ export function kyselyRelayStore(options: KyselyStoreOptions): RelayStore {
     sweepStore(ctx),
     attachmentStore(ctx),
     provisioningStore(ctx),
+    backupStore(ctx),
   );
 }

@@ -108,6 +108,19 @@ export type ProvisioningChannelsTable = {
 /** A message on a provisioning channel: opaque bytes; sender 0 = the new device, 1 = the joined device. */
 export type ProvisioningMessagesTable = { channel_id: Bytes; seq: number; sender: number; body: Bytes };
 
+/** The current backup of one backup id (issue 18, migration 0007); no account column by design. */
+export type BackupsTable = {
+  backup_id: Bytes;
+  /** The backup auth public key (Ed25519) bound at the first upload. */
+  auth_key: Bytes;
+  /** Random name part of the current blob's file (a replaced blob's file is removed after the switch). */
+  generation: Bytes;
+  length: number;
+  stored_at: number;
+};
+/** A single-use challenge for one backup request. */
+export type BackupChallengesTable = { nonce: Bytes; backup_id: Bytes; expires_at: number };
+
 export type Database = {
   accounts: AccountsTable;
   held_usernames: HeldUsernamesTable;
@@ -128,4 +141,6 @@ export type Database = {
   attachments: AttachmentsTable;
   provisioning_channels: ProvisioningChannelsTable;
   provisioning_messages: ProvisioningMessagesTable;
+  backups: BackupsTable;
+  backup_challenges: BackupChallengesTable;
 };

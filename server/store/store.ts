@@ -345,6 +345,43 @@ export type ProvisioningStore = {
   sweepProvisioning(input: { readonly now: number; readonly forgetBefore: number }): Promise<{ readonly messages: number; readonly channels: number }>;
 };
 
+export type BackupRecord = {
+  readonly backupId: Uint8Array;
+  readonly authKey: Uint8Array;
+  readonly generation: Uint8Array;
+  readonly length: number;
+  readonly storedAt: number;
+};
+
+/** Backups (aggregates/backups.ts, issue 18): one current blob per backup id, no account; the bytes are files (server/blobs). */
+export type BackupStore = {
+  putBackupChallenge(input: { readonly nonce: Uint8Array; readonly backupId: Uint8Array; readonly expiresAt: number }): Promise<void>;
+  /** Deletes and returns the challenge (a nonce gets one attempt). */
+  takeBackupChallenge(nonce: Uint8Array): Promise<{ readonly backupId: Uint8Array; readonly expiresAt: number } | undefined>;
+  getBackup(backupId: Uint8Array): Promise<BackupRecord | undefined>;
+  /**
+   * Makes `generation` the current blob of `backupId`, atomically: the first store binds `authKey`;
+   * a later one must name the same key (`key-mismatch`, nothing changes). Returns the generation it
+   * replaced (its file is now obsolete), null for the first.
+   */
+  commitBackup(input: {
+    readonly backupId: Uint8Array;
+    readonly authKey: Uint8Array;
+    readonly generation: Uint8Array;
+    readonly length: number;
+    readonly now: number;
+  }): Promise<{ readonly status: 'stored'; readonly replaced: Uint8Array | null } | { readonly status: 'key-mismatch' }>;
+  /** Deletes the backup if `authKey` is its key; returns its generation, or null if there was none (or another key). */
+  deleteBackup(backupId: Uint8Array, authKey: Uint8Array): Promise<Uint8Array | null>;
+  /** Deletes backups stored before `storedBefore` (and challenges expired by `now`); returns the removed blobs' ids and generations. */
+  expireBackups(input: { readonly storedBefore: number; readonly now: number; readonly batchSize: number }): Promise<{
+    readonly removed: readonly { readonly backupId: Uint8Array; readonly generation: Uint8Array }[];
+    readonly challenges: number;
+  }>;
+  /** Those (backup id, generation) pairs that are some backup's current blob (the rest are files to delete). */
+  liveBackupGenerations(pairs: readonly { readonly backupId: Uint8Array; readonly generation: Uint8Array }[]): Promise<boolean[]>;
+};
+
 export type RelayStore = StoreLifecycle &
   AccountStore &
   AuthStore &
@@ -354,4 +391,5 @@ export type RelayStore = StoreLifecycle &
   ProfileStore &
   SweepStore &
   AttachmentStore &
-  ProvisioningStore;
+  ProvisioningStore &
+  BackupStore;

@@ -67,6 +67,19 @@ const EXAMPLES: { [C in Channel]: RequestOf<C> } = {
   'conversations:delete': { conversationId: '1' },
   'attachments:open': { messageId: '7' },
   'attachments:read': { messageId: '7', offset: 0, length: 65_536 },
+  'backup:status': {},
+  'backup:enable': {},
+  'backup:confirm': { answers: [{ position: 1, word: 'abandon' }, { position: 12, word: 'zoo' }, { position: 24, word: 'art' }] },
+  'backup:setPassphrase': { passphrase: null },
+  'backup:configure': { automatic: true, includeAttachments: false },
+  'backup:run': {},
+  'backup:cancel': {},
+  'backup:export': { path: '/home/alice/parley-backup.pbk' },
+  'backup:viewWords': { passphrase: 'correct horse' },
+  'backup:disable': {},
+  'restore:inspect': { words: 'abandon abandon art', relayUrl: 'https://relay.example' },
+  'restore:start': { words: 'abandon abandon art', file: '/home/alice/parley-backup.pbk', backupPassphrase: 'second factor' },
+  'restore:discard': {},
 };
 
 /** Names that must never appear in anything crossing the bridge. */
@@ -115,6 +128,23 @@ describe('renderer↔engine contract', () => {
     for (const e of EVENT_NAMES) propertyNames(z.toJSONSchema(EVENTS[e], { io: 'output' }), names);
     expect(names.size).toBeGreaterThan(30);
     expect([...names].filter((n) => SECRET_NAMES.test(n))).toEqual([]);
+  });
+
+  it('recovery words cross the bridge only in backup:enable and backup:viewWords answers, never in an event', () => {
+    const withWords = CHANNELS.filter((c) => propertyNames(z.toJSONSchema(CONTRACT[c].response, { io: 'output' })).has('words'));
+    expect(withWords.sort()).toEqual(['backup:enable', 'backup:viewWords']);
+    for (const e of EVENT_NAMES) expect(propertyNames(z.toJSONSchema(EVENTS[e], { io: 'output' })).has('words'), e).toBe(false);
+    expect(CONTRACT['backup:enable'].response.safeParse({ words: Array(23).fill('abandon') }).success).toBe(false);
+  });
+
+  it('backup requests are bounded: exactly three confirmation answers at positions 1-24, bounded words and paths', () => {
+    const confirm = CONTRACT['backup:confirm'].request;
+    expect(confirm.safeParse({ answers: [{ position: 1, word: 'a' }, { position: 2, word: 'b' }] }).success).toBe(false);
+    expect(confirm.safeParse({ answers: [{ position: 0, word: 'a' }, { position: 2, word: 'b' }, { position: 3, word: 'c' }] }).success).toBe(false);
+    expect(confirm.safeParse({ answers: [{ position: 25, word: 'a' }, { position: 2, word: 'b' }, { position: 3, word: 'c' }] }).success).toBe(false);
+    expect(CONTRACT['restore:start'].request.safeParse({ words: 'x'.repeat(1025), relayUrl: 'https://relay.example' }).success).toBe(false);
+    expect(CONTRACT['restore:inspect'].request.safeParse({ words: 'a', relayUrl: 'http://relay.example' }).success).toBe(false);
+    expect(CONTRACT['backup:export'].request.safeParse({ path: '' }).success).toBe(false);
   });
 
   it('accepts the example request of every channel and refuses an unknown key in each', () => {

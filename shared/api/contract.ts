@@ -35,6 +35,8 @@ import {
 import {
   AccountSafetyNumberSchema,
   AccountViewSchema,
+  BackupInfoSchema,
+  BackupStatusViewSchema,
   LinkStatusViewSchema,
   HistoryChoiceSchema,
   HistoryTransferViewSchema,
@@ -171,6 +173,68 @@ export const CONTRACT = {
   'history:list': { method: 'listHistoryTransfers', request: Empty, response: z.array(HistoryTransferViewSchema) },
   /** Cancels a history transfer on either device: the other device is told, the upload is deleted, nothing is imported. */
   'history:cancel': { method: 'cancelHistoryTransfer', request: z.strictObject({ transferId: z.string().regex(/^[0-9a-f]{32}$/) }), response: z.null() },
+
+  // ── Backups (docs/protocol.md §25, ADR 0033; only the primary device makes them) ──
+  'backup:status': { method: 'backupStatus', request: Empty, response: BackupStatusViewSchema },
+  /**
+   * Turns backups on with a new recovery key and answers its 24 words — the one time they cross to
+   * the renderer besides backup:viewWords. Backups run once three of them are confirmed.
+   */
+  'backup:enable': { method: 'enableBackups', request: Empty, response: z.strictObject({ words: z.array(z.string().max(16)).length(24) }) },
+  /** The person types three of the words back (positions 1-24): BACKUP_WORDS_MISMATCH otherwise. */
+  'backup:confirm': {
+    method: 'confirmBackupWords',
+    request: z.strictObject({ answers: z.array(z.strictObject({ position: z.number().int().min(1).max(24), word: z.string().max(64) })).length(3) }),
+    response: BackupStatusViewSchema,
+  },
+  /** Sets the optional second factor (null removes it); the next backup uses it. */
+  'backup:setPassphrase': { method: 'setBackupPassphrase', request: z.strictObject({ passphrase: PassphraseInputSchema.nullable() }), response: BackupStatusViewSchema },
+  'backup:configure': {
+    method: 'configureBackups',
+    request: z.strictObject({ automatic: z.boolean().optional(), includeAttachments: z.boolean().optional() }),
+    response: BackupStatusViewSchema,
+  },
+  /** Back up now (to the relay): progress comes as backup:progress events; resolves when it ended. */
+  'backup:run': { method: 'runBackup', request: Empty, response: BackupStatusViewSchema },
+  'backup:cancel': { method: 'cancelBackup', request: Empty, response: BackupStatusViewSchema },
+  /** Writes a backup to a file the host chose (an absolute path); the same bytes a relay would hold. */
+  'backup:export': { method: 'exportBackup', request: z.strictObject({ path: z.string().min(1).max(4096) }), response: BackupStatusViewSchema },
+  /** The recovery words again; needs the app passphrase when the database has one. */
+  'backup:viewWords': {
+    method: 'viewRecoveryWords',
+    request: z.strictObject({ passphrase: PassphraseInputSchema.optional() }),
+    response: z.strictObject({ words: z.array(z.string().max(16)).length(24) }),
+  },
+  /** Turns backups off and deletes the relay's copy. */
+  'backup:disable': { method: 'disableBackups', request: Empty, response: BackupStatusViewSchema },
+
+  // ── Restore (onboarding "Restore from backup"; the profile must be empty) ──
+  /** Finds the backup of these words at the relay, or reads the file: when it was made, whether it needs a passphrase. */
+  'restore:inspect': {
+    method: 'inspectBackup',
+    request: z.strictObject({ words: z.string().min(1).max(1024), relayUrl: RelayUrlSchema.optional(), file: z.string().min(1).max(4096).optional() }),
+    response: BackupInfoSchema,
+  },
+  /**
+   * Restores onto this empty profile: a new device of the account (a new device id, the device list
+   * re-signed with the restored account key), fresh sessions with every contact. Nothing is kept
+   * unless all of the backup checks out.
+   */
+  'restore:start': {
+    method: 'restoreBackup',
+    request: z.strictObject({
+      words: z.string().min(1).max(1024),
+      relayUrl: RelayUrlSchema.optional(),
+      file: z.string().min(1).max(4096).optional(),
+      /** The backup's passphrase, when it has one. */
+      backupPassphrase: z.string().min(1).max(1024).optional(),
+      /** Protect this device's database with a passphrase instead of the OS keychain. */
+      passphrase: PassphraseInputSchema.optional(),
+    }),
+    response: AccountViewSchema,
+  },
+  /** Clears the "restore was interrupted" notice (the partial restore was already removed at start). */
+  'restore:discard': { method: 'discardRestore', request: Empty, response: EngineStateSchema },
 
   // ── Own profile (docs/protocol.md §18) ──
   'profile:get': { method: 'getProfile', request: Empty, response: OwnProfileViewSchema },

@@ -106,6 +106,36 @@ export const API_ERROR_CODES = [
   'NOT_DELETABLE',
   /** Delete for everyone: the message is older than the 24-hour window. */
   'DELETE_WINDOW_PASSED',
+  /** Recovery words with a word not in the list, or not 24 words (docs/protocol.md §25.1). */
+  'BACKUP_BAD_WORD',
+  /** 24 list words that do not check out: a typo that hit another word, or two words swapped. */
+  'BACKUP_BAD_CHECKSUM',
+  /** The words are valid but belong to another backup (or the relay holds none for them). */
+  'BACKUP_WRONG_RECOVERY_KEY',
+  /** The backup was made with a passphrase: ask for it. */
+  'BACKUP_PASSPHRASE_REQUIRED',
+  /** The right words with a wrong passphrase. */
+  'BACKUP_WRONG_PASSPHRASE',
+  /** The backup was changed or cut short (on the relay or in the file): nothing was restored, the profile stays empty. */
+  'BACKUP_TAMPERED',
+  /** A backup made by a newer Parley: update to restore it. */
+  'BACKUP_UNSUPPORTED_VERSION',
+  /** The backup's Argon2id parameters are outside the bounds Parley accepts: refused before running. */
+  'BACKUP_PARAMS_OUT_OF_BOUNDS',
+  /** Not a Parley backup file. */
+  'BACKUP_NOT_A_BACKUP',
+  /** No backup is stored for these words at this relay (none made, deleted, or expired). */
+  'BACKUP_NOT_FOUND',
+  /** Backups are off (turn them on first), or the words were not confirmed yet. */
+  'BACKUP_NOT_ENABLED',
+  /** The three confirmation words do not match. */
+  'BACKUP_WORDS_MISMATCH',
+  /** A backup is running already. */
+  'BACKUP_IN_PROGRESS',
+  /** The backup was cancelled: nothing was uploaded or written. */
+  'BACKUP_CANCELLED',
+  /** The backup is larger than the relay takes; export it to a file, or leave attachments out. */
+  'BACKUP_TOO_LARGE',
   /** The local database could not be read or written (disk full, corrupt, written by a newer Parley). */
   'STORAGE_FAILURE',
   /** A bug in the engine; the message is generic on purpose. */

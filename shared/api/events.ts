@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ContactIdSchema, ConversationIdSchema, CountSchema, DeviceIdSchema, MessageIdSchema, TimestampSchema } from './primitives.js';
 import {
+  BackupProgressSchema,
   ConnectionStateSchema,
   ConversationViewSchema,
   EngineStateSchema,
@@ -16,6 +17,7 @@ import {
   MessageViewSchema,
   OwnProfileViewSchema,
   PresenceSchema,
+  RestoreProgressSchema,
   SearchIndexProgressSchema,
   SettingsSchema,
 } from './view-models.js';
@@ -86,6 +88,10 @@ export const EVENTS = {
    * (a few reports a second; the last has done = total). account:setPassphrase answers after it.
    */
   'account:rekeyProgress': z.strictObject({ done: CountSchema, total: CountSchema }),
+  /** A backup run's progress (Back up now, automatic, export); `backup:status` tells how it ended. */
+  'backup:progress': BackupProgressSchema,
+  /** The restore's progress (onboarding "Restore from backup"). */
+  'restore:progress': RestoreProgressSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof EVENTS;

@@ -120,8 +120,57 @@ export const EngineStateSchema = z.strictObject({
    * it, ADR 0027): its data was wiped and the profile starts over (`needs-account`). Absent otherwise.
    */
   removedFromAccount: z.literal(true).optional(),
+  /**
+   * A restore from backup was cut off (the app was killed or crashed) before it finished: what it
+   * had written was removed, the profile is empty (`needs-account`) and the restore can be started
+   * again (ADR 0033). Absent otherwise; `restore:discard` clears it.
+   */
+  restoreInterrupted: z.literal(true).optional(),
 });
 export type EngineState = z.infer<typeof EngineStateSchema>;
+
+// ── Backups (docs/protocol.md §25, ADR 0033) ────────────────────────────────
+
+/** What a backup run is doing: writing the backup, then sending it to the relay. */
+export const BackupPhaseSchema = z.enum(['writing', 'uploading']);
+export const BackupProgressSchema = z.strictObject({
+  phase: BackupPhaseSchema,
+  /** Bytes written or uploaded so far, and the total when known. */
+  bytes: z.number().int().nonnegative(),
+  totalBytes: z.number().int().nonnegative().nullable(),
+  messages: z.number().int().nonnegative(),
+});
+export type BackupProgress = z.infer<typeof BackupProgressSchema>;
+
+/** Settings → Backups. Never the recovery words (those cross only in backup:enable and backup:viewWords). */
+export const BackupStatusViewSchema = z.strictObject({
+  enabled: z.boolean(),
+  /** The person confirmed three of the words (backups run only then). */
+  confirmed: z.boolean(),
+  /** A backup passphrase (the optional second factor) is set. */
+  secondFactor: z.boolean(),
+  automatic: z.boolean(),
+  includeAttachments: z.boolean(),
+  /** Only the primary device makes backups. */
+  primary: z.boolean(),
+  lastBackupAt: z.number().int().nonnegative().nullable(),
+  lastBackupBytes: z.number().int().nonnegative().nullable(),
+  lastError: ApiErrorSchema.nullable(),
+  /** Bytes the attachments on this device would add (shown beside the setting). */
+  attachmentBytes: z.number().int().nonnegative(),
+  running: BackupProgressSchema.nullable(),
+});
+export type BackupStatusView = z.infer<typeof BackupStatusViewSchema>;
+
+/** A backup found for restore: when it was made (an old one served by a relay is visible), and whether it needs its passphrase. */
+export const BackupInfoSchema = z.strictObject({ createdAt: z.number().int().nonnegative(), needsSecondFactor: z.boolean(), bytes: z.number().int().nonnegative() });
+export type BackupInfo = z.infer<typeof BackupInfoSchema>;
+
+export const RestoreProgressSchema = z.strictObject({
+  phase: z.enum(['downloading', 'checking', 'importing', 'publishing']),
+  bytes: z.number().int().nonnegative(),
+  totalBytes: z.number().int().nonnegative().nullable(),
+});
 
 // ── Settings ────────────────────────────────────────────────────────────────
 

@@ -157,6 +157,32 @@ export const MAX_HISTORY_TEXT_BYTES = 64 * 1024;
 /** An attachment's caption in the archive: 0 … this many UTF-8 bytes (§16). */
 export const MAX_HISTORY_CAPTION_BYTES = 4096;
 
+// ── Backup (§3.9, docs/protocol.md §25) ───────────────────────────────────────
+/** Version byte of a backup header; a reader refuses any other (a newer one: UNSUPPORTED_VERSION). */
+export const BACKUP_VERSION = 1;
+/** The recovery key: the BIP39 entropy behind the 24 recovery words. */
+export const BACKUP_RECOVERY_KEY_LENGTH = 32;
+export const BACKUP_RECOVERY_WORDS = 24;
+/** HKDF(recovery key, Parley_v1_BackupId): the relay's name for one person's current backup. */
+export const BACKUP_ID_LENGTH = 16;
+/** The backup salt (Argon2id and wrap-key salt) and the per-backup content salt. */
+export const BACKUP_SALT_LENGTH = 32;
+/**
+ * magic (8) ‖ version ‖ kdf ‖ m, t, p (3 × u32) ‖ backup salt ‖ content salt ‖ u64 createdAt ‖
+ * backup id ‖ u32 segment size ‖ key commitment (32) ‖ header MAC (32).
+ */
+export const BACKUP_HEADER_LENGTH = 8 + 1 + 1 + 12 + 2 * BACKUP_SALT_LENGTH + 8 + BACKUP_ID_LENGTH + 4 + 32 + 32;
+/** Argon2id bounds a reader enforces before running it (DESIGN §3.9): m 64 MiB-1 GiB (in KiB), t 3-10, p 1-4. */
+export const BACKUP_ARGON2_BOUNDS = {
+  memoryKiB: { min: 64 * 1024, max: 1024 * 1024 },
+  iterations: { min: 3, max: 10 },
+  parallelism: { min: 1, max: 4 },
+} as const;
+/** The account section: UTF-8 JSON of at most this many bytes. */
+export const MAX_BACKUP_ACCOUNT_BYTES = 16 * 1024 * 1024;
+/** One messages section (a §22 archive); a writer starts a new one well before this. */
+export const MAX_BACKUP_MESSAGES_SECTION_BYTES = 16 * 1024 * 1024;
+
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
   DeviceList: 'Parley_v1_DeviceList',
@@ -191,6 +217,15 @@ export const Label = {
   SealedAd: 'Parley_v1_SealedAD',
   SealedWrap: 'Parley_v1_SealedWrap',
   SealedAuth: 'Parley_v1_SealedAuth',
+  BackupId: 'Parley_v1_BackupId',
+  BackupAuth: 'Parley_v1_BackupAuth',
+  BackupRequest: 'Parley_v1_BackupRequest',
+  BackupMacKey: 'Parley_v1_BackupMacKey',
+  BackupHeader: 'Parley_v1_BackupHeader',
+  BackupWrap: 'Parley_v1_BackupWrap',
+  BackupPassphraseWrap: 'Parley_v1_BackupPassphraseWrap',
+  BackupContent: 'Parley_v1_BackupContent',
+  BackupKeyCommit: 'Parley_v1_BackupKeyCommit',
 } as const;
 export type LabelName = keyof typeof Label;
 

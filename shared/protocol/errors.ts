@@ -69,7 +69,21 @@ export type ProtocolErrorCode =
   /** A sender certificate that had expired at the envelope's relay time. */
   | 'SENDER_CERTIFICATE_EXPIRED'
   /** The envelope's static key, the certificate's identity key, the sender's listed device key and the session's remote identity key are not all the same key. */
-  | 'SEALED_SENDER_MISMATCH';
+  | 'SEALED_SENDER_MISMATCH'
+  /** Recovery words with a word not in the BIP39 English list, or not exactly 24 words. */
+  | 'BACKUP_BAD_WORD'
+  /** 24 list words whose BIP39 checksum fails: a typo that hit another list word, or words out of order. */
+  | 'BACKUP_BAD_CHECKSUM'
+  /** Valid recovery words that are not this backup's (its backup id differs). */
+  | 'BACKUP_WRONG_RECOVERY_KEY'
+  /** A backup made with a passphrase, opened without one. */
+  | 'BACKUP_PASSPHRASE_REQUIRED'
+  /** The right recovery words with a wrong passphrase. */
+  | 'BACKUP_WRONG_PASSPHRASE'
+  /** A backup whose header MAC or a content segment does not authenticate: changed, or cut inside a segment. */
+  | 'BACKUP_TAMPERED'
+  /** Argon2id parameters outside DESIGN §3.9's bounds, refused before Argon2id runs. */
+  | 'BACKUP_PARAMS_OUT_OF_BOUNDS';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

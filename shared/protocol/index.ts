@@ -5,6 +5,7 @@
  */
 export * from './attachment-cipher.js';
 export * from './attachment-pointer.js';
+export * from './backup.js';
 export * from './codec.js';
 export * from './constants.js';
 export * from './cpace.js';

@@ -6,6 +6,7 @@
  */
 export * from './attachments.js';
 export * from './auth.js';
+export * from './backup.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './limits.js';

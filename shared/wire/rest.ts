@@ -5,6 +5,7 @@
  * from `z.input` (base64url strings). `ROUTES` names each endpoint once, for the relay and clients.
  * Does not own frames (frames.ts) or errors (errors.ts).
  */
+import { BackupLimitsSchema } from './backup.js';
 import { z } from 'zod';
 import { AttachmentLimitsSchema } from './attachments.js';
 import { SealedAnnouncementSchema } from './sealed.js';
@@ -116,6 +117,8 @@ export const WellKnownSchema = z.object({
   attachments: AttachmentLimitsSchema.optional(),
   /** Sealed sender (sealed.ts); absent on a relay without it. */
   sealed: SealedAnnouncementSchema.optional(),
+  /** Backups (backup.ts, docs/protocol.md §25.8); absent on a relay without them. */
+  backups: BackupLimitsSchema.optional(),
 });
 export type WellKnown = z.output<typeof WellKnownSchema>;
 
@@ -278,6 +281,8 @@ export const ROUTES = {
   lookupAccount: { method: 'GET', path: '/v1/accounts/:accountId' },
   lookupUsername: { method: 'GET', path: '/v1/usernames/:username' },
   putDeviceList: { method: 'PUT', path: '/v1/accounts/me/device-list' },
+  /** A restore from backup (issue 18): a list signed by the account key, no session (the restoring device has none yet). */
+  restoreDeviceList: { method: 'PUT', path: '/v1/accounts/:accountId/device-list' },
   deleteAccount: { method: 'DELETE', path: '/v1/accounts/me' },
   putSettings: { method: 'PUT', path: '/v1/accounts/me/settings' },
   ownDevices: { method: 'GET', path: '/v1/accounts/me/devices' },

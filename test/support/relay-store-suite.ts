@@ -659,6 +659,49 @@ export function relayStoreSuite(backend: StoreBackend): void {
       expect(await store.provisioningMessages(live.channelId, 'new', 0)).toEqual([{ seq: 1, body: body(9) }]);
     });
 
+    it('backups: the first store binds the auth key; a later one with it replaces the blob and names the old generation; another key changes nothing', async () => {
+      const backupId = rng(16);
+      const key = rng(32);
+      const [g1, g2, g3] = [rng(16), rng(16), rng(16)];
+      expect(await store.getBackup(backupId)).toBeUndefined();
+      expect(await store.commitBackup({ backupId, authKey: key, generation: g1, length: 500, now: NOW })).toEqual({ status: 'stored', replaced: null });
+      expect(await store.commitBackup({ backupId, authKey: key, generation: g2, length: 700, now: NOW + 1 })).toEqual({ status: 'stored', replaced: g1 });
+      expect(await store.commitBackup({ backupId, authKey: rng(32), generation: g3, length: 9, now: NOW + 2 })).toEqual({ status: 'key-mismatch' });
+      expect(await store.getBackup(backupId)).toEqual({ backupId, authKey: key, generation: g2, length: 700, storedAt: NOW + 1 });
+      expect(await store.liveBackupGenerations([{ backupId, generation: g1 }, { backupId, generation: g2 }, { backupId: rng(16), generation: g2 }])).toEqual([false, true, false]);
+      expect(await store.deleteBackup(backupId, rng(32))).toBeNull();
+      expect(await store.deleteBackup(backupId, key)).toEqual(g2);
+      expect(await store.getBackup(backupId)).toBeUndefined();
+    });
+
+    it('backups (concurrent): two first uploads of one id under two keys bind exactly one key', async () => {
+      const backupId = rng(16);
+      const keys = [rng(32), rng(32), rng(32), rng(32)];
+      const results = await Promise.all(keys.map((authKey) => store.commitBackup({ backupId, authKey, generation: rng(16), length: 1, now: NOW })));
+      const stored = results.filter((r) => r.status === 'stored');
+      expect(stored.length).toBe(1);
+      const bound = (await store.getBackup(backupId))!.authKey;
+      expect(keys.findIndex((k) => toHex(k) === toHex(bound))).toBe(results.findIndex((r) => r.status === 'stored'));
+    });
+
+    it('backup challenges are single-use; expiry removes backups not replaced since the cutoff and expired challenges', async () => {
+      const nonce = rng(32);
+      const backupId = rng(16);
+      await store.putBackupChallenge({ nonce, backupId, expiresAt: NOW + 60_000 });
+      expect(await store.takeBackupChallenge(nonce)).toEqual({ backupId, expiresAt: NOW + 60_000 });
+      expect(await store.takeBackupChallenge(nonce)).toBeUndefined();
+      await store.putBackupChallenge({ nonce: rng(32), backupId, expiresAt: NOW - 1 });
+      const old = { backupId: rng(16), generation: rng(16) };
+      const fresh = { backupId: rng(16), generation: rng(16) };
+      await store.commitBackup({ ...old, authKey: rng(32), length: 1, now: NOW - 10 });
+      await store.commitBackup({ ...fresh, authKey: rng(32), length: 1, now: NOW });
+      const swept = await store.expireBackups({ storedBefore: NOW - 5, now: NOW, batchSize: 100 });
+      expect(swept.removed).toEqual([old]);
+      expect(swept.challenges).toBe(1);
+      expect(await store.getBackup(old.backupId)).toBeUndefined();
+      expect(await store.getBackup(fresh.backupId)).toBeDefined();
+    });
+
     it('committed state survives closing and reopening', async () => {
       const bob = await account([1]);
       const alice = await account([1]);

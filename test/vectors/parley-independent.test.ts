@@ -5,7 +5,8 @@
  * encodings, device lists (signature, account id, freshness, re-sign), prekey signatures and bundle
  * checks, PQXDH/X3DH, session ids, the Double Ratchet, padding, message and state layouts, the
  * signed and padded decryption error (its signature checked under the reporter's device key),
- * safety numbers, attachments, encrypted profiles and sealed sender are all re-implemented here from the document's sections (cited as §n). Each test
+ * safety numbers, attachments, encrypted profiles, sealed sender and backups (§25; the BIP39 English
+ * word list is imported as data) are all re-implemented here from the document's sections (cited as §n). Each test
  * asserts how many vectors and cases it checked.
  *
  * Happy paths only, plus the checks the vectors exercise (bundle checks, device-list verification,
@@ -16,10 +17,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gcm } from '@noble/ciphers/aes.js';
 import { ed25519, ristretto255, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
+import { argon2id } from '@noble/hashes/argon2.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+// The BIP39 English word list is data (2,048 words, the BIP's own list), not Parley code.
+import { wordlist as BIP39_ENGLISH } from '@scure/bip39/wordlists/english.js';
 import { describe, expect, it } from 'vitest';
 
 // ── §1 Conventions ──────────────────────────────────────────────────────────
@@ -2179,4 +2183,229 @@ describe('History archive, recomputed from docs/protocol.md §22 and §17', () =
     expect(() => open(key, cat(new Uint8Array(7), u32(0), u8(1)), flipped, sha256(header))).toThrow();
     expect(all).toHaveLength(5);
   });
+});
+
+// ── §25 Backups ─────────────────────────────────────────────────────────────
+
+describe('Backups, recomputed from docs/protocol.md §25', () => {
+  type Case = {
+    name: string; kdf: 'recovery-key' | 'passphrase'; params: { memoryKiB: number; iterations: number; parallelism: number } | null;
+    passphrase: string | null; password: string | null; stretched: string | null; createdAt: number;
+    content: { account: string; messages: string[]; attachments: { attachmentId: string; length: number; sha256: string; bytes?: string }[] };
+    wrapKey: string; contentKey: string; keyCommitment: string; header: string; headerMac: string; ad: string;
+    contentLength: number; paddedLength: number;
+    segments: { index: number; last: boolean; nonce: string; plaintextLength: number; sealedHead: string; tag: string }[];
+    blobLength: number; blobSha256: string; blob?: string;
+  };
+  type Mutation =
+    | { none: true } | { flip: number } | { setU8: { offset: number; value: number } } | { setU32: { offset: number; value: number } }
+    | { cut: number } | { otherRecoveryKey: true } | { stretched: 'flipped' | 'none' };
+  type Outputs = {
+    recoveryKey: string; words: string[]; wordIndices: number[]; backupId: string; authSeed: string; authPublic: string; macKey: string;
+    cases: Case[];
+    request: { relayId: string; nonce: string; time: number; operation: 'put'; signatureInput: string; signature: string };
+    otherRecoveryKey: string;
+    checks: { case: string; name: string; mutation: Mutation; expect: string }[];
+  };
+  const L = {
+    id: utf8('Parley_v1_BackupId'), auth: utf8('Parley_v1_BackupAuth'), request: utf8('Parley_v1_BackupRequest'), macKey: utf8('Parley_v1_BackupMacKey'),
+    header: utf8('Parley_v1_BackupHeader'), wrap: utf8('Parley_v1_BackupWrap'), passWrap: utf8('Parley_v1_BackupPassphraseWrap'),
+    content: utf8('Parley_v1_BackupContent'), commit: utf8('Parley_v1_BackupKeyCommit'),
+  };
+  const NO_SALT = new Uint8Array(32);
+  const SEALED = ATTACHMENT_SEGMENT + 16;
+  const MAGIC = utf8('PARLEYBK');
+  const nonceOf = (i: number, last: boolean): Uint8Array => cat(new Uint8Array(7), u32(i), u8(last ? 1 : 0));
+  const attachmentBytes = (a: Case['content']['attachments'][number]): Uint8Array =>
+    a.bytes !== undefined ? unhex(a.bytes) : Uint8Array.from({ length: a.length }, (_, i) => i % 251);
+  const stretch = (c: Case, salt: Uint8Array): Uint8Array =>
+    argon2id(utf8(c.passphrase!.normalize('NFC')), salt, { m: c.params!.memoryKiB, t: c.params!.iterations, p: c.params!.parallelism, dkLen: 32, version: 0x13 });
+
+  /** §25.4-§25.7 in order: the code a reader gives, or 'ok'. */
+  function read(blob: Uint8Array, rk: Uint8Array, stretched: Uint8Array | null): string {
+    for (let i = 0; i < Math.min(8, blob.length); i++) if (blob[i] !== MAGIC[i]) return 'MALFORMED';
+    if (blob.length <= 8) return 'TRUNCATED';
+    if (blob[8] !== 0x01) return 'UNSUPPORTED_VERSION';
+    if (blob.length < 178) return 'TRUNCATED';
+    const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+    const kdf = blob[9]!;
+    const [m, t, p] = [view.getUint32(10), view.getUint32(14), view.getUint32(18)];
+    if (kdf !== 1 && kdf !== 2) return 'MALFORMED';
+    if (kdf === 1 && (m | t | p) !== 0) return 'MALFORMED';
+    if (view.getBigUint64(86) > BigInt(Number.MAX_SAFE_INTEGER) || view.getUint32(110) !== ATTACHMENT_SEGMENT) return 'MALFORMED';
+    if (kdf === 2 && (m < 65_536 || m > 1_048_576 || t < 3 || t > 10 || p < 1 || p > 4)) return 'BACKUP_PARAMS_OUT_OF_BOUNDS';
+    const header = blob.subarray(0, 178);
+    if (!eqBytes(header.subarray(94, 110), HKDF(NO_SALT, rk, L.id, 16))) return 'BACKUP_WRONG_RECOVERY_KEY';
+    if (!eqBytes(header.subarray(146), HMAC(HKDF(NO_SALT, rk, L.macKey, 32), cat(L.header, header.subarray(0, 146))))) return 'BACKUP_TAMPERED';
+    if (kdf === 2 && stretched === null) return 'BACKUP_PASSPHRASE_REQUIRED';
+    const backupSalt = header.subarray(22, 54);
+    const wrapKey = kdf === 1 ? HKDF(backupSalt, rk, L.wrap, 32) : HKDF(backupSalt, cat(rk, stretched!), L.passWrap, 32);
+    const contentKey = HKDF(header.subarray(54, 86), wrapKey, L.content, 32);
+    if (!eqBytes(sha256(cat(L.commit, contentKey)), header.subarray(114, 146))) return kdf === 2 ? 'BACKUP_WRONG_PASSPHRASE' : 'BACKUP_TAMPERED';
+    const body = blob.length - 178;
+    if (body < 16) return 'TRUNCATED';
+    const n = Math.ceil(body / SEALED);
+    if (body - (n - 1) * SEALED < 16) return 'TRUNCATED';
+    const ad = sha256(header);
+    const plain: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const last = i === n - 1;
+      const sealed = blob.subarray(178 + i * SEALED, last ? blob.length : 178 + (i + 1) * SEALED);
+      try {
+        plain.push(open(contentKey, nonceOf(i, last), sealed, ad));
+      } catch {
+        if (sealed.length === SEALED) {
+          try {
+            open(contentKey, nonceOf(i, !last), sealed, ad);
+            return last ? 'TRUNCATED' : 'TRAILING_DATA';
+          } catch {
+            /* tampered */
+          }
+        }
+        return 'BACKUP_TAMPERED';
+      }
+    }
+    // §25.6-§25.7, the checks this vector's contents can reach: sections in order, End, zero padding, Padmé.
+    const content = cat(...plain);
+    const c = new Cursor(content);
+    let first = true;
+    for (;;) {
+      const type = c.take(1)[0]!;
+      const len = Number(new DataView(c.take(8).buffer).getBigUint64(0));
+      if (first && type !== 0x01) return 'MALFORMED';
+      first = false;
+      if (type === 0xff) {
+        if (len !== 0) return 'MALFORMED';
+        break;
+      }
+      c.take(len);
+    }
+    if (content.subarray(c.off).some((b) => b !== 0) || padme(c.off) !== content.length) return 'MALFORMED';
+    return 'ok';
+  }
+
+  it('§25.1-§25.10: words, keys, three backups byte for byte, a signed request, and the reader codes of 19 mutations', () => {
+    const v = load<{ rng: DrawList; outputs: Outputs }>('backup.json');
+    const o = v.outputs;
+    const draws = new Draws(v.rng);
+    const rk = draws.take('recoveryKey', 32);
+    expect(hex(rk)).toBe(o.recoveryKey);
+
+    // §25.1: 264 bits = entropy ‖ SHA-256(entropy)[0], 24 groups of 11 bits, most significant first.
+    const bits = [...cat(rk, sha256(rk).subarray(0, 1))].map((b) => b.toString(2).padStart(8, '0')).join('');
+    const indices = Array.from({ length: 24 }, (_, i) => parseInt(bits.slice(i * 11, i * 11 + 11), 2));
+    expect(indices).toEqual(o.wordIndices);
+    expect(BIP39_ENGLISH).toHaveLength(2048);
+    expect(indices.map((i) => BIP39_ENGLISH[i])).toEqual(o.words);
+
+    // §25.2
+    expect(hex(HKDF(NO_SALT, rk, L.id, 16))).toBe(o.backupId);
+    const authSeed = HKDF(NO_SALT, rk, L.auth, 32);
+    expect(hex(authSeed)).toBe(o.authSeed);
+    expect(hex(edPub(authSeed))).toBe(o.authPublic);
+    expect(hex(HKDF(NO_SALT, rk, L.macKey, 32))).toBe(o.macKey);
+
+    const blobs = new Map<string, { blob: Uint8Array; stretched: Uint8Array | null }>();
+    for (const c of o.cases) {
+      const backupSalt = draws.take(`${c.name}.backupSalt`, 32);
+      const contentSalt = draws.take(`${c.name}.contentSalt`, 32);
+      // §25.3
+      let stretched: Uint8Array | null = null;
+      if (c.kdf === 'passphrase') {
+        expect(c.passphrase).not.toBe(c.passphrase!.normalize('NFC')); // given in NFD on purpose
+        expect(hex(utf8(c.passphrase!.normalize('NFC')))).toBe(c.password);
+        stretched = stretch(c, backupSalt);
+        expect(hex(stretched)).toBe(c.stretched);
+      }
+      const wrapKey = stretched === null ? HKDF(backupSalt, rk, L.wrap, 32) : HKDF(backupSalt, cat(rk, stretched), L.passWrap, 32);
+      expect(hex(wrapKey)).toBe(c.wrapKey);
+      const contentKey = HKDF(contentSalt, wrapKey, L.content, 32);
+      expect(hex(contentKey)).toBe(c.contentKey);
+      const commitment = sha256(cat(L.commit, contentKey));
+      expect(hex(commitment)).toBe(c.keyCommitment);
+      // §25.4
+      const params = c.params ?? { memoryKiB: 0, iterations: 0, parallelism: 0 };
+      const maced = cat(MAGIC, u8(0x01), u8(c.kdf === 'passphrase' ? 0x02 : 0x01), u32(params.memoryKiB), u32(params.iterations), u32(params.parallelism),
+        backupSalt, contentSalt, u64(c.createdAt), HKDF(NO_SALT, rk, L.id, 16), u32(ATTACHMENT_SEGMENT), commitment);
+      expect(maced).toHaveLength(146);
+      const mac = HMAC(HKDF(NO_SALT, rk, L.macKey, 32), cat(L.header, maced));
+      expect(hex(mac)).toBe(c.headerMac);
+      const header = cat(maced, mac);
+      expect(hex(header)).toBe(c.header);
+      const ad = sha256(header);
+      expect(hex(ad)).toBe(c.ad);
+      // §25.6 content, §25.5 padding and segments.
+      const sections: Uint8Array[] = [u8(0x01), u64(utf8(c.content.account).length), utf8(c.content.account)];
+      for (const m of c.content.messages) sections.push(u8(0x02), u64(unhex(m).length), unhex(m));
+      for (const a of c.content.attachments) {
+        const bytes = attachmentBytes(a);
+        expect(hex(sha256(bytes))).toBe(a.sha256);
+        sections.push(u8(0x03), u64(16 + bytes.length), unhex(a.attachmentId), bytes);
+      }
+      sections.push(u8(0xff), u64(0));
+      const content = cat(...sections);
+      expect(content.length).toBe(c.contentLength);
+      expect(padme(content.length)).toBe(c.paddedLength);
+      const padded = new Uint8Array(c.paddedLength);
+      padded.set(content);
+      const n = Math.ceil(padded.length / ATTACHMENT_SEGMENT);
+      const sealed: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const last = i === n - 1;
+        const seg = seal(contentKey, nonceOf(i, last), padded.subarray(i * ATTACHMENT_SEGMENT, (i + 1) * ATTACHMENT_SEGMENT), ad);
+        const s = c.segments[i]!;
+        expect([s.index, s.last, s.nonce, s.plaintextLength]).toEqual([i, last, hex(nonceOf(i, last)), seg.length - 16]);
+        expect(hex(seg.subarray(0, Math.min(32, seg.length - 16)))).toBe(s.sealedHead);
+        expect(hex(seg.subarray(seg.length - 16))).toBe(s.tag);
+        sealed.push(seg);
+      }
+      expect(c.segments).toHaveLength(n);
+      const blob = cat(header, ...sealed);
+      expect(blob.length).toBe(178 + c.paddedLength + 16 * n);
+      expect(blob.length).toBe(c.blobLength);
+      expect(hex(sha256(blob))).toBe(c.blobSha256);
+      if (c.blob !== undefined) expect(hex(blob)).toBe(c.blob);
+      blobs.set(c.name, { blob, stretched });
+    }
+    expect(o.cases.map((c) => c.name)).toEqual(['recovery-key', 'passphrase', 'two-segments']);
+    expect(blobs.get('two-segments')!.blob.length).toBeGreaterThan(178 + SEALED);
+
+    // §25.8
+    const relayId = draws.take('relayId', 16);
+    const nonce = draws.take('nonce', 32);
+    draws.allTaken();
+    const input = cat(L.request, relayId, nonce, u64(o.request.time), HKDF(NO_SALT, rk, L.id, 16), u8(0x01));
+    expect(hex(input)).toBe(o.request.signatureInput);
+    expect(hex(sign(authSeed, input))).toBe(o.request.signature);
+    expect(verify(edPub(authSeed), input, unhex(o.request.signature))).toBe(true);
+
+    // Mutations, read in §25.4's order.
+    const other = rk.slice();
+    other[0]! ^= 0x01;
+    expect(hex(other)).toBe(o.otherRecoveryKey);
+    for (const ch of o.checks) {
+      const { blob, stretched } = blobs.get(ch.case)!;
+      const m = ch.mutation;
+      let b = blob;
+      let key = rk;
+      let s = stretched;
+      if ('flip' in m) {
+        b = blob.slice();
+        b[m.flip]! ^= 0x01;
+      } else if ('setU8' in m) {
+        b = blob.slice();
+        b[m.setU8.offset] = m.setU8.value;
+      } else if ('setU32' in m) {
+        b = blob.slice();
+        b.set(u32(m.setU32.value), m.setU32.offset);
+      } else if ('cut' in m) b = blob.slice(0, m.cut);
+      else if ('otherRecoveryKey' in m) key = other;
+      else if ('stretched' in m) {
+        s = m.stretched === 'none' ? null : stretched!.slice();
+        if (s) s[0]! ^= 0x01;
+      }
+      expect(read(b, key, s), `${ch.case}/${ch.name}`).toBe(ch.expect);
+    }
+    expect(o.checks).toHaveLength(19);
+  }, 120_000);
 });

@@ -64,6 +64,8 @@ export function exportPage(
   limit: number,
   ownDeviceId: number,
   maxRowId: number,
+  /** Backups (ADR 0033): never a timed (disappearing) message. */
+  untimedOnly = false,
 ): { rows: { conversationId: number; message: ArchivedMessage }[]; lastId: number; full: boolean } {
   const rows = db.all<Row>(sql`
     SELECT m.id, m.conversation_id, m.kind, m.direction, m.sender_device_id, m.message_id, m.sent_at, m.received_at, m.body, m.status, m.read_at,
@@ -71,6 +73,7 @@ export function exportPage(
       a.width, a.height, a.thumbnail, a.original
     FROM messages m LEFT JOIN attachments a ON a.message_row_id = m.id
     WHERE m.id > ${afterId} AND m.id <= ${maxRowId} AND m.display_at >= ${since} AND ${EXPORTABLE}
+      AND (${untimedOnly ? 1 : 0} = 0 OR (m.expire_timer_seconds IS NULL AND m.expires_at IS NULL))
     ORDER BY m.id LIMIT ${limit}`);
   const out = rows.map((r) => {
     const incoming = r.direction === 'incoming';

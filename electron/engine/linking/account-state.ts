@@ -31,7 +31,7 @@ export const SYNCED_SETTINGS = ['readReceipts', 'typingIndicators', 'presenceVis
 
 const B64 = z.string().regex(/^[A-Za-z0-9_-]*$/).max(200_000);
 
-const AccountStateSchema = z.strictObject({
+export const AccountStateSchema = z.strictObject({
   v: z.literal(ACCOUNT_STATE_VERSION),
   username: z.string().min(1).max(64),
   profile: z
@@ -77,9 +77,21 @@ function contactProfileKey(db: ReadDb, accountId: Uint8Array): string | null {
 
 /** What the primary sends: read from its database (never the account private key: it is not read). */
 export function exportAccountState(db: ReadDb, username: string): Uint8Array {
+  const bytes = new TextEncoder().encode(JSON.stringify(accountStateOf(db, username)));
+  // About 400 contacts fit (ADR 0025). Beyond that the link is refused with a typed error before
+  // anything is signed (primary.ts exports the state first); moving a larger state through the
+  // attachment store, as the history archive moves (ADR 0028), is on the Roadmap.
+  if (bytes.length > MAX_LINK_ACCOUNT_STATE_BYTES) {
+    throw new EngineError('LINK_ACCOUNT_TOO_LARGE', `this account has too many contacts to link a device (the link carries ${MAX_LINK_ACCOUNT_STATE_BYTES / 1024} KiB, about 400 contacts)`);
+  }
+  return bytes;
+}
+
+/** The account state as an object (a link sends it as JSON; a backup carries it inside its own JSON, ADR 0033). */
+export function accountStateOf(db: ReadDb, username: string): AccountState {
   const own = getOwnProfile(db);
   const settings = readSettings(db);
-  const state: AccountState = {
+  return {
     v: ACCOUNT_STATE_VERSION,
     username,
     profile: own
@@ -98,14 +110,11 @@ export function exportAccountState(db: ReadDb, username: string): Uint8Array {
     settings: Object.fromEntries(SYNCED_SETTINGS.map((k) => [k, settings[k]])) as AccountState['settings'],
     conversations: listConversations(db, 0).flatMap((c) => (c.conversation.kind === 'direct' ? [toBase64Url(c.conversation.peerAccountId)] : [])),
   };
-  const bytes = new TextEncoder().encode(JSON.stringify(state));
-  // About 400 contacts fit (ADR 0025). Beyond that the link is refused with a typed error before
-  // anything is signed (primary.ts exports the state first); moving a larger state through the
-  // attachment store, as the history archive moves (ADR 0028), is on the Roadmap.
-  if (bytes.length > MAX_LINK_ACCOUNT_STATE_BYTES) {
-    throw new EngineError('LINK_ACCOUNT_TOO_LARGE', `this account has too many contacts to link a device (the link carries ${MAX_LINK_ACCOUNT_STATE_BYTES / 1024} KiB, about 400 contacts)`);
-  }
-  return bytes;
+}
+
+/** Every contact's signed list verifies under its account key and for its account id (throws otherwise). */
+export function verifyContactLists(state: AccountState): void {
+  for (const c of state.contacts) verifyDeviceList(fromBase64Url(c.deviceList), fromBase64Url(c.accountKey), fromBase64Url(c.accountId));
 }
 
 /** Parses and checks the blob: malformed JSON, a wrong shape or a contact list that does not verify is LINK_TAMPERED. */
@@ -119,7 +128,7 @@ export function parseAccountState(bytes: Uint8Array): AccountState {
   const parsed = AccountStateSchema.safeParse(json);
   if (!parsed.success) throw new EngineError('LINK_TAMPERED', 'the account state from the primary device is not valid');
   try {
-    for (const c of parsed.data.contacts) verifyDeviceList(fromBase64Url(c.deviceList), fromBase64Url(c.accountKey), fromBase64Url(c.accountId));
+    verifyContactLists(parsed.data);
   } catch {
     throw new EngineError('LINK_TAMPERED', 'a contact in the account state carries a device list that does not verify');
   }

@@ -10,6 +10,7 @@ import * as m0003 from './0003-attachments.js';
 import * as m0004 from './0004-provisioning.js';
 import * as m0005 from './0005-device-management.js';
 import * as m0006 from './0006-delivery-tokens.js';
+import * as m0007 from './0007-backups.js';
 import type { DialectTypes } from './dialect-types.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, t: DialectTypes): Promise<void> };
@@ -21,6 +22,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0004-provisioning': m0004 as unknown as MigrationModule,
   '0005-device-management': m0005 as unknown as MigrationModule,
   '0006-delivery-tokens': m0006 as unknown as MigrationModule,
+  '0007-backups': m0007 as unknown as MigrationModule,
 };
 
 export class RelayMigrationProvider implements MigrationProvider {

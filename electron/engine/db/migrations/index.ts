@@ -20,6 +20,7 @@ import { migration0014 } from './0014-abandoned-uploads.js';
 import { migration0015 } from './0015-own-profile-pending.js';
 import { migration0016 } from './0016-sealed-sender.js';
 import { migration0017 } from './0017-disappearing.js';
+import { migration0019 } from './0019-backups.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   migration0001,
@@ -39,4 +40,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0015,
   migration0016,
   migration0017,
+  migration0019,
 ];

@@ -105,6 +105,36 @@ export function describeError(error: ApiError): string {
       return 'Only your own messages can be deleted for everyone.';
     case 'DELETE_WINDOW_PASSED':
       return 'Messages can be deleted for everyone only within 24 hours of sending.';
+    case 'BACKUP_BAD_WORD':
+      return 'One of the words is not a recovery word, or there are not 24 of them. Check each word.';
+    case 'BACKUP_BAD_CHECKSUM':
+      return 'These words do not fit together. Look for a typo, or two words in the wrong order.';
+    case 'BACKUP_WRONG_RECOVERY_KEY':
+      return 'These recovery words belong to another backup.';
+    case 'BACKUP_PASSPHRASE_REQUIRED':
+      return 'This backup has a passphrase. Enter it to restore.';
+    case 'BACKUP_WRONG_PASSPHRASE':
+      return 'That is not the backup passphrase.';
+    case 'BACKUP_TAMPERED':
+      return 'The backup was changed or cut short, so nothing was restored.';
+    case 'BACKUP_UNSUPPORTED_VERSION':
+      return 'This backup was made by a newer version of Parley. Update Parley to restore it.';
+    case 'BACKUP_PARAMS_OUT_OF_BOUNDS':
+      return 'This backup asks for settings Parley does not accept, so it was not opened.';
+    case 'BACKUP_NOT_A_BACKUP':
+      return 'This file is not a Parley backup.';
+    case 'BACKUP_NOT_FOUND':
+      return 'The relay holds no backup for these words.';
+    case 'BACKUP_NOT_ENABLED':
+      return 'Turn backups on and confirm the recovery words first.';
+    case 'BACKUP_WORDS_MISMATCH':
+      return 'Those words do not match. Look at your recovery words again.';
+    case 'BACKUP_IN_PROGRESS':
+      return 'A backup is already running.';
+    case 'BACKUP_CANCELLED':
+      return 'The backup was cancelled. Nothing was stored.';
+    case 'BACKUP_TOO_LARGE':
+      return 'The backup is larger than the relay accepts. Export it to a file, or leave attachments out.';
     case 'STORAGE_FAILURE':
       return 'Parley could not read or write its data.';
     case 'INTERNAL':
