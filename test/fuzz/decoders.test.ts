@@ -5,7 +5,7 @@
  * sample made with the real code — and must return or throw its layer's typed error (ProtocolError
  * for the protocol, RelayError MALFORMED/UNSUPPORTED_FRAME for the relay, whose messages must not
  * repeat the input's strings), never anything else; a decoder that authenticates (file cipher,
- * sealed envelope, encrypted profile) accepts only the untouched sample. More than 100,000 inputs
+ * sealed envelope, encrypted profile, backup) accepts only the untouched sample. More than 100,000 inputs
  * per run in total, printed at the end.
  *
  * No hang: each target runs in a worker thread (test/fuzz/fuzz-worker.ts) that publishes, in shared
@@ -13,8 +13,7 @@
  * INPUT_BUDGET_MS is stopped and the test fails with that input. The budget is a watchdog for a
  * loop that never ends, not a speed check: inputs take microseconds to milliseconds here.
  *
- * The backup reader (shared/protocol/backup.ts, issue 17) joins TARGETS when it lands. The relay's
- * handling around these parsers (budgets, strikes, closing) is fuzzed against the running relay in
+ * The relay's handling around these parsers (budgets, strikes, closing) is fuzzed against the running relay in
  * test/integration/relay/hostile.test.ts.
  */
 import { Worker } from 'node:worker_threads';

@@ -9,7 +9,16 @@ import { utf8 } from '../../shared/crypto/bytes.js';
 import { ed25519GenerateKeyPair } from '../../shared/crypto/ed25519.js';
 import { isProtocolError } from '../../shared/protocol/errors.js';
 import { Reader, Writer } from '../../shared/protocol/codec.js';
+import { sealSegment } from '../../shared/protocol/attachment-cipher.js';
 import {
+  BACKUP_HEADER_LENGTH,
+  BackupReader,
+  newRecoveryKey,
+  openBackup,
+  openBackupContentKey,
+  openBackupSegment,
+  parseBackupHeader,
+  sealBackup,
   decodeProfilePlaintext,
   decryptProfile,
   deserializeSessionRecord,
@@ -156,6 +165,24 @@ function samples() {
     code: offer.code,
   };
 }
+
+/** A backup (docs/protocol.md §25) without a passphrase, small enough to be one segment. */
+function backupSamples() {
+  const rng = deterministicRng('fuzz-backup-samples');
+  const recoveryKey = newRecoveryKey({ rng });
+  const content = {
+    account: utf8('{"v":1,"profile":{"name":"Alice"}}'),
+    messages: [rng(300), rng(40)],
+    attachments: [{ attachmentId: rng(16), bytes: rng(500) }],
+  };
+  const { header, blob } = sealBackup({ recoveryKey, kdf: { kind: 'recovery-key' }, backupSalt: rng(32), contentSalt: rng(32), createdAt: T0, stretched: null }, content);
+  const contentKey = openBackupContentKey(header, recoveryKey, null);
+  const plaintext = openBackupSegment(contentKey, header.ad, 0, true, blob.subarray(BACKUP_HEADER_LENGTH));
+  return { recoveryKey, header, blob, contentKey, plaintext };
+}
+
+let cachedBackup: ReturnType<typeof backupSamples> | undefined;
+const B = (): ReturnType<typeof backupSamples> => (cachedBackup ??= backupSamples());
 
 let cached: ReturnType<typeof samples> | undefined;
 const S = (): ReturnType<typeof samples> => (cached ??= samples());
@@ -363,6 +390,27 @@ export const TARGETS = {
         typedOnly(() => parseLinkCode(input as string));
       }
     },
+  },
+  'backup blob (header, key commitment, segments, sections)': {
+    runs: 5_000,
+    decoder: 'shared/protocol/backup.ts:openBackup',
+    input: () => mutatedBytes(B().blob),
+    run: protocol((b) => {
+      openBackup(b, B().recoveryKey, null);
+      onlyUntouched(b, B().blob);
+    }),
+  },
+  'backup sections (the reader behind the segment layer)': {
+    runs: 5_000,
+    decoder: 'shared/protocol/backup.ts:BackupReader',
+    input: () => mutatedBytes(B().plaintext),
+    run: protocol((plain) => {
+      // What a holder of the recovery key could write: any content, sealed as one real segment.
+      const sealed = sealSegment(B().contentKey, B().header.ad, 0, true, plain);
+      const reader = new BackupReader(parseBackupHeader(B().header.bytes), B().contentKey, BACKUP_HEADER_LENGTH + sealed.length);
+      reader.push(sealed);
+      reader.finish();
+    }),
   },
   'relay WebSocket frames': {
     runs: 15_000,
