@@ -9,7 +9,16 @@ import { utf8 } from '../../shared/crypto/bytes.js';
 import { ed25519GenerateKeyPair } from '../../shared/crypto/ed25519.js';
 import { isProtocolError } from '../../shared/protocol/errors.js';
 import { Reader, Writer } from '../../shared/protocol/codec.js';
+import { sealSegment } from '../../shared/protocol/attachment-cipher.js';
 import {
+  BACKUP_HEADER_LENGTH,
+  BackupReader,
+  newRecoveryKey,
+  openBackup,
+  openBackupContentKey,
+  openBackupSegment,
+  parseBackupHeader,
+  sealBackup,
   decodeProfilePlaintext,
   decryptProfile,
   deserializeSessionRecord,
@@ -157,6 +166,24 @@ function samples() {
   };
 }
 
+/** A backup (docs/protocol.md §25) without a passphrase, small enough to be one segment. */
+function backupSamples() {
+  const rng = deterministicRng('fuzz-backup-samples');
+  const recoveryKey = newRecoveryKey({ rng });
+  const content = {
+    account: utf8('{"v":1,"profile":{"name":"Alice"}}'),
+    messages: [rng(300), rng(40)],
+    attachments: [{ attachmentId: rng(16), bytes: rng(500) }],
+  };
+  const { header, blob } = sealBackup({ recoveryKey, kdf: { kind: 'recovery-key' }, backupSalt: rng(32), contentSalt: rng(32), createdAt: T0, stretched: null }, content);
+  const contentKey = openBackupContentKey(header, recoveryKey, null);
+  const plaintext = openBackupSegment(contentKey, header.ad, 0, true, blob.subarray(BACKUP_HEADER_LENGTH));
+  return { recoveryKey, header, blob, contentKey, plaintext };
+}
+
+let cachedBackup: ReturnType<typeof backupSamples> | undefined;
+const B = (): ReturnType<typeof backupSamples> => (cachedBackup ??= backupSamples());
+
 let cached: ReturnType<typeof samples> | undefined;
 const S = (): ReturnType<typeof samples> => (cached ??= samples());
 
@@ -209,6 +236,11 @@ function typedOnly(decode: () => unknown): void {
 
 function protocol(decode: (input: Uint8Array) => unknown): (input: unknown) => void {
   return (input) => typedOnly(() => decode(input as Uint8Array));
+}
+
+/** For a decoder that authenticates: a changed input that decoded anyway is a forgery. */
+function onlyUntouched(input: Uint8Array, sample: Uint8Array): void {
+  if (input.length !== sample.length || input.some((x, i) => x !== sample[i])) throw new Error('a changed input was accepted as authentic');
 }
 
 function untyped(e: unknown): Error {
@@ -289,7 +321,10 @@ export const TARGETS = {
     runs: 4_000,
     decoder: 'shared/protocol/attachment-cipher.ts:openAttachment',
     input: () => mutatedBytes(S().attachment.ciphertext),
-    run: protocol((b) => openAttachment(S().attachment.descriptor, b)),
+    run: protocol((b) => {
+      openAttachment(S().attachment.descriptor, b);
+      onlyUntouched(b, S().attachment.ciphertext);
+    }),
   },
   'attachment pointer': {
     runs: 4_000,
@@ -320,7 +355,10 @@ export const TARGETS = {
     runs: 6_000,
     decoder: 'shared/protocol/sealed-sender.ts:openSealedEnvelope',
     input: () => mutatedBytes(S().envelope),
-    run: protocol((b) => openSealedEnvelope(b, { identityPrivate: S().bobIdentityPrivate }, S().trust, T0 + HOUR)),
+    run: protocol((b) => {
+      openSealedEnvelope(b, { identityPrivate: S().bobIdentityPrivate }, S().trust, T0 + HOUR);
+      onlyUntouched(b, S().envelope);
+    }),
   },
   'history archive': {
     runs: 8_000,
@@ -334,7 +372,11 @@ export const TARGETS = {
     input: () => fc.tuple(fc.boolean(), fc.oneof(mutatedBytes(S().encryptedProfile), mutatedBytes(S().profilePlaintext))),
     run: (input) => {
       const [encrypted, bytes] = input as [boolean, Uint8Array];
-      typedOnly(() => (encrypted ? decryptProfile(bytes, S().profileKey, S().archiveOwner) : decodeProfilePlaintext(bytes)));
+      typedOnly(() => {
+        if (!encrypted) return decodeProfilePlaintext(bytes);
+        decryptProfile(bytes, S().profileKey, S().archiveOwner);
+        onlyUntouched(bytes, S().encryptedProfile);
+      });
     },
   },
   'device-link offer and short code': {
@@ -348,6 +390,27 @@ export const TARGETS = {
         typedOnly(() => parseLinkCode(input as string));
       }
     },
+  },
+  'backup blob (header, key commitment, segments, sections)': {
+    runs: 5_000,
+    decoder: 'shared/protocol/backup.ts:openBackup',
+    input: () => mutatedBytes(B().blob),
+    run: protocol((b) => {
+      openBackup(b, B().recoveryKey, null);
+      onlyUntouched(b, B().blob);
+    }),
+  },
+  'backup sections (the reader behind the segment layer)': {
+    runs: 5_000,
+    decoder: 'shared/protocol/backup.ts:BackupReader',
+    input: () => mutatedBytes(B().plaintext),
+    run: protocol((plain) => {
+      // What a holder of the recovery key could write: any content, sealed as one real segment.
+      const sealed = sealSegment(B().contentKey, B().header.ad, 0, true, plain);
+      const reader = new BackupReader(parseBackupHeader(B().header.bytes), B().contentKey, BACKUP_HEADER_LENGTH + sealed.length);
+      reader.push(sealed);
+      reader.finish();
+    }),
   },
   'relay WebSocket frames': {
     runs: 15_000,
