@@ -14,6 +14,7 @@
  * the committed bytes, not against a fresh generation).
  */
 import {
+  compareBytes,
   concatBytes,
   ed25519GenerateKeyPair,
   ed25519Verify,
@@ -141,6 +142,39 @@ import {
   type SealedMultiRecipient,
   type SealedRecipient,
 } from '../shared/protocol/sealed-sender.js';
+import {
+  advanceSenderChain,
+  createSenderKeyState,
+  EMPTY_SENDER_KEY_RECORD,
+  senderKeyDecrypt,
+  senderKeyEncrypt,
+  senderKeySeed,
+  serializeSenderKeyRecord,
+  serializeSenderKeyState,
+  SENDER_KEY_HEADER_LENGTH,
+} from '../shared/protocol/sender-key.js';
+import {
+  createSenderKeyDistribution,
+  encodeSenderKeyDistribution,
+  encodeSenderKeyDistributionRequest,
+  processSenderKeyDistribution,
+} from '../shared/protocol/sender-key-distribution.js';
+import {
+  applyGroupRecord,
+  checkGroupMessageHead,
+  encodeMembershipUpdate,
+  groupMembers,
+  groupRecordSignatureInput,
+  isOnChain,
+  membershipRecords,
+  openMembership,
+  proposeGroupRecord,
+  serializeMembership,
+  signGroupRecord,
+  type GroupMember,
+  type GroupOperation,
+  type GroupRecord,
+} from '../shared/protocol/group-membership.js';
 import { deterministicRng, ManualClock } from '../shared/testing/deterministic-rng.js';
 import { InMemoryPrekeyStore, Party, peerDevice, type TestDevice } from '../shared/testing/protocol-fixtures.js';
 
@@ -162,6 +196,8 @@ export const VECTOR_FILES = [
   'linking.json',
   'device-capabilities.json',
   'sealed-sender.json',
+  'sender-key.json',
+  'group-membership.json',
   'history-archive.json',
 ] as const;
 export type VectorFile = (typeof VECTOR_FILES)[number];
@@ -1446,7 +1482,246 @@ export function generateParleyVectors(): Record<VectorFile, Json> {
     'linking.json': linkingVector(),
     'device-capabilities.json': deviceCapabilitiesVector(),
     'sealed-sender.json': sealedSenderVector(),
+    'sender-key.json': senderKeyVector(),
+    'group-membership.json': groupMembershipVector(),
     'history-archive.json': historyArchiveVector(),
+  };
+}
+
+// ── sender-key.json, group-membership.json (docs/protocol.md §24.9) ─────────
+
+const groupOutcome = (run: () => unknown): string => {
+  try {
+    run();
+    return 'ok';
+  } catch (e) {
+    if (isProtocolError(e)) return e.code;
+    throw e;
+  }
+};
+
+/**
+ * Sender keys (docs/protocol.md §24.9): one chain, three messages with every intermediate value,
+ * messages at iterations 25,000 and 25,001, distributions at iterations 0 and 3, a request, the
+ * serialized own state and a receiver's record, and ten checks.
+ */
+function senderKeyVector(): Json {
+  const log = new DrawLog(seedFor('sender-key', 'all'));
+  const clock = new ManualClock(VECTOR_TIME);
+  const groupId = log.rng(16);
+  const aliceAccount = log.rng(16);
+  const headHash = log.rng(32);
+  log.name('groupId', 'alice.accountId', 'headHash');
+  const chain = createSenderKeyState(groupId, { rng: log.rng, now: clock.now });
+  log.name('chain.distributionId', 'chain.chainKey', 'chain.signingKey');
+  const mallory = ed25519GenerateKeyPair(log.rng);
+  log.name('mallory.signingKey');
+  const alice = { accountId: aliceAccount, deviceId: 1 };
+  const context = { groupId, from: alice, now: clock.now };
+  const skLabel = utf8('Parley_v1_SenderKeyMessage');
+
+  let state = chain;
+  const messages: Json[] = [];
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    const plaintext = utf8(`Parley_v1 test vector group message ${i}`);
+    const seed = senderKeySeed(state.chainKey);
+    const keys = hkdfSha256(seed, undefined, utf8('Parley_v1_SenderKeyMessageKeys'), 44);
+    const out = senderKeyEncrypt(state, plaintext, headHash);
+    const header = out.message.subarray(0, SENDER_KEY_HEADER_LENGTH);
+    const ciphertext = out.message.subarray(SENDER_KEY_HEADER_LENGTH, out.message.length - 64);
+    messages.push({
+      iteration: state.iteration,
+      plaintextHex: hex(plaintext),
+      chainKey: hex(state.chainKey),
+      messageSeed: hex(seed),
+      messageKey: hex(keys.subarray(0, 32)),
+      nonce: hex(keys.subarray(32)),
+      header: hex(header),
+      ad: hex(concatBytes(skLabel, header)),
+      ciphertext: hex(ciphertext),
+      signature: hex(out.message.subarray(out.message.length - 64)),
+      bytes: hex(out.message),
+    });
+    sent.push(out.message);
+    state = out.state;
+  }
+  const far = (iteration: number): Uint8Array =>
+    senderKeyEncrypt({ ...chain, chainKey: advanceSenderChain(chain.chainKey, iteration), iteration }, utf8(`Parley_v1 test vector group message ${iteration}`), headHash).message;
+  const jumpAtLimit = far(25_000);
+  const jumpPastLimit = far(25_001);
+  const forged = senderKeyEncrypt({ ...chain, signingPrivateKey: mallory.privateKey }, utf8('Parley_v1 test vector forged'), headHash).message;
+
+  const distribution0 = createSenderKeyDistribution(chain, alice);
+  const distribution3 = createSenderKeyDistribution(state, alice);
+  const received = processSenderKeyDistribution(EMPTY_SENDER_KEY_RECORD, distribution0, context).record;
+  const newcomer = processSenderKeyDistribution(EMPTY_SENDER_KEY_RECORD, distribution3, context).record;
+  const after2 = senderKeyDecrypt(received, sent[2]!).record;
+  const after20 = senderKeyDecrypt(after2, sent[0]!).record;
+  const flip = (bytes: Uint8Array, at: number): Uint8Array => {
+    const out = bytes.slice();
+    out[at]! ^= 0x01;
+    return out;
+  };
+  return {
+    description:
+      'Sender keys (docs/protocol.md §24.3–§24.7): a chain, three group messages with every intermediate value, distributions at iterations 0 and 2, ' +
+      'a distribution request, the serialized own state after three sends and a receiver record after messages 2 then 0, and the checks of §24.5 and §24.6.',
+    rng: log.json(),
+    inputs: { time: VECTOR_TIME, senderDeviceId: 1, requestIteration: 1 },
+    outputs: {
+      groupId: hex(groupId),
+      distributionId: hex(chain.distributionId),
+      chainKey: hex(chain.chainKey),
+      signingPublicKey: hex(chain.signingPublicKey),
+      malloryPublicKey: hex(mallory.publicKey),
+      headHash: hex(headHash),
+      messages,
+      jumpAtLimit: hex(jumpAtLimit),
+      jumpPastLimit: hex(jumpPastLimit),
+      forged: hex(forged),
+      distribution0: hex(encodeSenderKeyDistribution(distribution0)),
+      distribution3: hex(encodeSenderKeyDistribution(distribution3)),
+      request: hex(encodeSenderKeyDistributionRequest({ groupId, distributionId: chain.distributionId, iteration: 1 })),
+      ownState: hex(serializeSenderKeyState(state)),
+      receiverRecord: hex(serializeSenderKeyRecord(after20)),
+      checks: [
+        { name: 'message-0', expect: groupOutcome(() => senderKeyDecrypt(received, sent[0]!)) },
+        { name: 'message-0-twice', expect: groupOutcome(() => senderKeyDecrypt(senderKeyDecrypt(received, sent[0]!).record, sent[0]!)) },
+        { name: 'message-1-after-2-and-0', expect: groupOutcome(() => senderKeyDecrypt(after20, sent[1]!)) },
+        { name: 'newcomer-message-1', expect: groupOutcome(() => senderKeyDecrypt(newcomer, sent[1]!)) },
+        { name: 'no-distribution', expect: groupOutcome(() => senderKeyDecrypt(EMPTY_SENDER_KEY_RECORD, sent[0]!)) },
+        { name: 'signature-flipped', expect: groupOutcome(() => senderKeyDecrypt(received, flip(sent[0]!, sent[0]!.length - 1))) },
+        { name: 'head-hash-flipped', expect: groupOutcome(() => senderKeyDecrypt(received, flip(sent[0]!, 38))) },
+        { name: 'forged-by-mallory', expect: groupOutcome(() => senderKeyDecrypt(received, forged)) },
+        { name: 'jump-at-limit', expect: groupOutcome(() => senderKeyDecrypt(received, jumpAtLimit)) },
+        { name: 'jump-past-limit', expect: groupOutcome(() => senderKeyDecrypt(received, jumpPastLimit)) },
+        { name: 'distribution-0-after-message-2', expect: groupOutcome(() => processSenderKeyDistribution(after2, distribution0, context)) },
+        { name: 'distribution-from-device-2', expect: groupOutcome(() => processSenderKeyDistribution(EMPTY_SENDER_KEY_RECORD, distribution0, { ...context, from: { ...alice, deviceId: 2 } })) },
+      ],
+    },
+  };
+}
+
+/**
+ * Group membership (docs/protocol.md §24.9): a genesis, a promotion, an addition, a fork whose
+ * losing record is a removal (kept, §24.2), a removal on the winner; every record's bytes and hash,
+ * the head and its members, the update and serialized forms, and nine checks.
+ */
+function groupMembershipVector(): Json {
+  const log = new DrawLog(seedFor('group-membership', 'all'));
+  const groupId = log.rng(16);
+  log.name('groupId');
+  type P = { accountId: Uint8Array; accountKey: Ed25519KeyPair; device: Ed25519KeyPair };
+  const draw = (name: string): P => {
+    const p = { accountId: log.rng(16), accountKey: ed25519GenerateKeyPair(log.rng), device: ed25519GenerateKeyPair(log.rng) };
+    log.name(`${name}.accountId`, `${name}.accountKey`, `${name}.deviceSigning`);
+    return p;
+  };
+  const [alice, bob, carol, dave] = [draw('alice'), draw('bob'), draw('carol'), draw('dave')];
+  const unknownHash = log.rng(32);
+  log.name('unknownHash');
+  const member = (p: P, admin: boolean): GroupMember => ({ accountId: p.accountId, accountPublicKey: p.accountKey.publicKey, admin });
+  const author = (p: P) => ({ accountId: p.accountId, deviceId: 1, signingPublicKey: p.device.publicKey });
+  const byAccount = (a: GroupMember, b: GroupMember) => compareBytes(a.accountId, b.accountId);
+  const records: { name: string; signed: ReturnType<typeof signGroupRecord> }[] = [];
+  const genesis = signGroupRecord(
+    {
+      groupId,
+      epoch: 0,
+      previousHash: new Uint8Array(32),
+      time: VECTOR_TIME,
+      author: author(alice),
+      operation: { kind: 'create', name: 'Parley test group', description: 'vectors', members: [member(alice, true), member(bob, false), member(carol, false)].sort(byAccount) },
+    },
+    alice.device.privateKey,
+  );
+  records.push({ name: 'genesis', signed: genesis });
+  let m = openMembership(genesis.bytes);
+  const next = (name: string, by: P, op: Exclude<GroupOperation, { kind: 'create' }>, time: number): ReturnType<typeof signGroupRecord> => {
+    const signed = proposeGroupRecord(m, author(by), op, time, by.device.privateKey);
+    records.push({ name, signed });
+    return signed;
+  };
+  m = applyGroupRecord(m, next('promote-bob', alice, { kind: 'setRole', accountId: bob.accountId, admin: true }, VECTOR_TIME + 1).bytes).membership;
+  m = applyGroupRecord(m, next('add-dave', alice, { kind: 'add', members: [member(dave, false)] }, VECTOR_TIME + 2).bytes).membership;
+  const forkBase = m;
+  const removal = proposeGroupRecord(forkBase, author(alice), { kind: 'remove', accountId: carol.accountId }, VECTOR_TIME + 3, alice.device.privateKey);
+  // Bob's rename, at the first millisecond from +3 on whose record hash is lower than the removal's: the removal loses the fork.
+  let rename = proposeGroupRecord(forkBase, author(bob), { kind: 'rename', name: 'Renamed', description: '' }, VECTOR_TIME + 3, bob.device.privateKey);
+  for (let t = 4; compareBytes(rename.hash, removal.hash) >= 0; t++) {
+    rename = proposeGroupRecord(forkBase, author(bob), { kind: 'rename', name: 'Renamed', description: '' }, VECTOR_TIME + t, bob.device.privateKey);
+  }
+  records.push({ name: 'fork-remove-carol', signed: removal }, { name: 'fork-rename', signed: rename });
+  m = applyGroupRecord(applyGroupRecord(m, removal.bytes).membership, rename.bytes).membership;
+  m = applyGroupRecord(m, next('remove-bob', alice, { kind: 'remove', accountId: bob.accountId }, VECTOR_TIME + 100).bytes).membership;
+  const onHead = (by: P, op: Exclude<GroupOperation, { kind: 'create' }>, fields: Partial<GroupRecord> = {}): Uint8Array =>
+    signGroupRecord({ groupId, epoch: m.headEpoch + 1, previousHash: m.head, time: VECTOR_TIME + 200, author: author(by), operation: op, ...fields }, by.device.privateKey).bytes;
+  const applyOutcome = (bytes: Uint8Array): string => {
+    try {
+      const out = applyGroupRecord(m, bytes);
+      return out.rejected ? out.rejected.code : 'ok';
+    } catch (e) {
+      if (isProtocolError(e)) return e.code;
+      throw e;
+    }
+  };
+  const rename2 = { kind: 'rename', name: 'Again', description: '' } as const;
+  const flipped = onHead(alice, rename2);
+  flipped[flipped.length - 1]! ^= 0x01;
+  const headMessage = (hash: Uint8Array, sender: P): string => {
+    try {
+      return checkGroupMessageHead(m, hash, sender.accountId).current ? 'current' : 'older';
+    } catch (e) {
+      if (isProtocolError(e)) return e.code;
+      throw e;
+    }
+  };
+  return {
+    description:
+      'Group membership (docs/protocol.md §24.1, §24.2, §24.5, §24.6): a genesis by Alice (Alice admin, Bob, Carol), Bob promoted, Dave added, a fork on that ' +
+      'record (Alice removes Carol; Bob renames, with a lower hash), Alice removes Bob on the winner; each record, the head and its members, the membership update ' +
+      'and the serialized membership, and checks of records and of message heads against that head.',
+    rng: log.json(),
+    inputs: { time: VECTOR_TIME },
+    outputs: {
+      groupId: hex(groupId),
+      people: Object.fromEntries(
+        ([['alice', alice], ['bob', bob], ['carol', carol], ['dave', dave]] as const).map(([name, p]) => [
+          name,
+          { accountId: hex(p.accountId), accountPublicKey: hex(p.accountKey.publicKey), deviceSigningPublic: hex(p.device.publicKey) },
+        ]),
+      ),
+      records: records.map(({ name, signed }) => ({
+        name,
+        epoch: signed.record.epoch,
+        previousHash: hex(signed.record.previousHash),
+        time: signed.record.time,
+        signatureInput: hex(groupRecordSignatureInput(signed.bytes.subarray(0, signed.bytes.length - 64))),
+        bytes: hex(signed.bytes),
+        hash: hex(signed.hash),
+        onChain: isOnChain(m, signed.hash),
+      })),
+      head: hex(m.head),
+      name: m.state.name,
+      description: m.state.description,
+      members: groupMembers(m.state).map((x) => ({ accountId: hex(x.accountId), admin: x.admin })),
+      unknownHash: hex(unknownHash),
+      update: hex(encodeMembershipUpdate({ groupId, records: membershipRecords(m) })),
+      serialized: hex(serializeMembership(m)),
+      checks: [
+        { name: 'dave-renames', expect: applyOutcome(onHead(dave, rename2)) },
+        { name: 'bob-renames-after-removal', expect: applyOutcome(onHead(bob, rename2)) },
+        { name: 'alice-renames', expect: applyOutcome(onHead(alice, rename2)) },
+        { name: 'alice-renames-on-unknown-record', expect: applyOutcome(onHead(alice, rename2, { previousHash: unknownHash })) },
+        { name: 'alice-renames-with-wrong-epoch', expect: applyOutcome(onHead(alice, rename2, { epoch: m.headEpoch + 2 })) },
+        { name: 'alice-renames-signature-flipped', expect: applyOutcome(flipped) },
+        { name: 'message-dave-at-head', expect: headMessage(m.head, dave) },
+        { name: 'message-carol-at-head', expect: headMessage(m.head, carol) },
+        { name: 'message-carol-at-add-dave', expect: headMessage(records[2]!.signed.hash, carol) },
+        { name: 'message-alice-at-unknown-head', expect: headMessage(unknownHash, alice) },
+      ],
+    },
   };
 }
 

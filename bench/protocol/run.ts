@@ -7,9 +7,9 @@
  *   node dist/bench/protocol/run.js [--quick] [--json] [--only=GROUP]
  *     --quick       fewer and smaller reps (a smoke run; figures are not for the record)
  *     --json        only the JSON lines
- *     --only=GROUP  run one group only (one-direction | ping-pong | setup | primitives), e.g. under
+ *     --only=GROUP  run one group only (one-direction | ping-pong | setup | primitives | sender-key), e.g. under
  *                   `node --cpu-prof` to profile it; prints the raw stats of that group and, for
- *                   one-direction and ping-pong, its result line (figure, floor, ratio) as in a full run
+ *                   one-direction, ping-pong and sender-key, its result lines (figure, floor, ratio) as in a full run
  *
  * Figures: throughput benchmarks report the median over reps of ops / wall time of the rep, and
  * the per-op median and p95 latency; latency benchmarks the per-op median and p95. `ratio` is
@@ -23,6 +23,7 @@ import { measure, pairedRatio, type Plan, type Stats } from './harness.js';
 import { checkSessionAdLength, initiatorCases, kemCases, responderCases } from './pqxdh.js';
 import { primitiveCases } from './primitives.js';
 import { oneDirectionCases, pingPongCases } from './ratchet.js';
+import { senderKeyCases } from './sender-key.js';
 
 type Goal = { readonly min?: number; readonly max?: number; readonly ratioMin?: number; readonly ratioMax?: number };
 
@@ -132,6 +133,11 @@ const oneDirectionResult = (stats: Map<string, Stats>): Result =>
   throughput('ratchet-one-direction', 'msg/s', stats, { min: 8000, ratioMin: 0.75 }, '>= 8000 msg/s and >= 75% of floor rate');
 const pingPongResult = (stats: Map<string, Stats>): Result =>
   throughput('ratchet-ping-pong', 'round trips/s', stats, { min: 1500 }, '>= 1500 round trips/s');
+/** Sender keys (issue 16): encrypt and decrypt each against its own floor. */
+const senderKeyResults = (stats: Map<string, Stats>): Result[] => [
+  throughput('sender-key-encrypt', 'msg/s', stats, { ratioMin: 0.7 }, '>= 70% of floor rate'),
+  throughput('sender-key-decrypt', 'msg/s', stats, { ratioMin: 0.7 }, '>= 70% of floor rate'),
+];
 
 function runHeader(): Record<string, unknown> {
   const cores = cpus();
@@ -167,6 +173,10 @@ const GROUPS: Record<string, () => Map<string, Stats>> = {
     );
   },
   primitives: () => measure(primitiveCases(), plan(300, 5)),
+  'sender-key': () => {
+    const c = senderKeyCases();
+    return measure([c.encrypt, c.encryptFloor, c.decrypt, c.decryptFloor], plan(500, 15));
+  },
 };
 
 function main(): void {
@@ -177,8 +187,8 @@ function main(): void {
     const run = runHeader();
     const stats = group();
     for (const [name, s] of stats) console.log(JSON.stringify({ name, ...s }));
-    const result = only === 'one-direction' ? oneDirectionResult(stats) : only === 'ping-pong' ? pingPongResult(stats) : undefined;
-    if (result) {
+    const found = only === 'one-direction' ? [oneDirectionResult(stats)] : only === 'ping-pong' ? [pingPongResult(stats)] : only === 'sender-key' ? senderKeyResults(stats) : [];
+    for (const result of found) {
       console.log(JSON.stringify({ run, ...result, loadAverageAtEnd: round(loadavg()[0] ?? 0, 2) }));
       if (!jsonOnly) {
         console.log(
@@ -195,6 +205,7 @@ function main(): void {
   const ppStats = GROUPS['ping-pong']!();
   const setupStats = GROUPS.setup!();
   const primStats = GROUPS.primitives!();
+  const senderKeyStats = GROUPS['sender-key']!();
 
   const initiator = get(setupStats, 'pqxdh-initiator');
   const classicalStats = get(setupStats, 'pqxdh-initiator-classical');
@@ -215,6 +226,7 @@ function main(): void {
       kemMedianMs: round(decaps.medianUs / 1000, 3),
       kemShare: round(decaps.medianUs / responderStats.medianUs, 3),
     }),
+    ...senderKeyResults(senderKeyStats),
   ];
   const primitiveUs = Object.fromEntries(
     [...primStats].map(([name, s]) => [name, { median: round(s.medianUs, 2), p95: round(s.p95Us, 2) }]),

@@ -157,6 +157,36 @@ export const MAX_HISTORY_TEXT_BYTES = 64 * 1024;
 /** An attachment's caption in the archive: 0 … this many UTF-8 bytes (§16). */
 export const MAX_HISTORY_CAPTION_BYTES = 4096;
 
+// ── Groups: Sender Keys and membership (§3.5, docs/protocol.md §24) ──────────
+/** Version byte of a sender-key message, a serialized sender-key state or record, a membership record. */
+export const GROUP_VERSION = 1;
+/** A group id: 16 random bytes drawn by the creator. */
+export const GROUP_ID_LENGTH = 16;
+/** A sender-key distribution id: 16 random bytes drawn with each new chain. */
+export const DISTRIBUTION_ID_LENGTH = 16;
+/** A membership record hash (the head hash every group message carries). */
+export const GROUP_RECORD_HASH_LENGTH = 32;
+/** Sender-key states kept per (group, sender account, sender device), newest first. */
+export const MAX_SENDER_KEY_STATES = 5;
+/** A sender-key message whose iteration is more than this ahead of the chain fails before any derivation. */
+export const MAX_SENDER_KEY_JUMP = MAX_FORWARD_JUMP;
+/** Skipped message seeds kept per sender-key state; the oldest are evicted first. */
+export const MAX_SENDER_KEY_SKIPPED = 2_000;
+/** A sender rotates its chain after this many messages … */
+export const SENDER_KEY_ROTATION_MESSAGES = 100;
+/** … or when the chain is this old (and on any removal or leave, which the engine sees). */
+export const SENDER_KEY_ROTATION_MS = 24 * 3600_000;
+/** Members of one group (accounts). */
+export const MAX_GROUP_MEMBERS = 1_000;
+/** A group name: 1 … this many UTF-8 bytes. */
+export const MAX_GROUP_NAME_BYTES = 128;
+/** A group description: 0 … this many UTF-8 bytes. */
+export const MAX_GROUP_DESCRIPTION_BYTES = 512;
+/** One signed membership record (a genesis with 1,000 members is ~50 KB). */
+export const MAX_GROUP_RECORD_BYTES = 64 * 1024;
+/** Records in one membership update (content type 0x11). */
+export const MAX_GROUP_UPDATE_RECORDS = 1_024;
+
 // ── Labels (every KDF, MAC and signature input starts with one) ──────────────
 export const Label = {
   DeviceList: 'Parley_v1_DeviceList',
@@ -191,6 +221,10 @@ export const Label = {
   SealedAd: 'Parley_v1_SealedAD',
   SealedWrap: 'Parley_v1_SealedWrap',
   SealedAuth: 'Parley_v1_SealedAuth',
+  SenderKeyMessageKeys: 'Parley_v1_SenderKeyMessageKeys',
+  SenderKeyMessage: 'Parley_v1_SenderKeyMessage',
+  GroupRecord: 'Parley_v1_GroupRecord',
+  GroupRecordHash: 'Parley_v1_GroupRecordHash',
 } as const;
 export type LabelName = keyof typeof Label;
 

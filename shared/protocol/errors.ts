@@ -69,7 +69,31 @@ export type ProtocolErrorCode =
   /** A sender certificate that had expired at the envelope's relay time. */
   | 'SENDER_CERTIFICATE_EXPIRED'
   /** The envelope's static key, the certificate's identity key, the sender's listed device key and the session's remote identity key are not all the same key. */
-  | 'SEALED_SENDER_MISMATCH';
+  | 'SEALED_SENDER_MISMATCH'
+  /** A group message from a sender device (or distribution id) this device holds no sender key for: queue it and request the distribution. */
+  | 'NO_SENDER_KEY'
+  /** A distribution that would move a sender-key chain back to an earlier iteration (an old or replayed distribution). */
+  | 'SENDER_KEY_ROLLBACK'
+  /** A distribution with a known distribution id but another chain or signing key than the one held. */
+  | 'SENDER_KEY_CONFLICT'
+  /** A distribution that names another sender device, or another group, than the one it arrived from or for. */
+  | 'SENDER_KEY_MISMATCH'
+  /** The own sender-key chain cannot send any more (its iteration counter is used up): rotate. */
+  | 'SENDER_KEY_EXHAUSTED'
+  /** A membership record whose author is a member but not an admin at the record it builds on. */
+  | 'GROUP_NOT_ADMIN'
+  /** A membership record (or group message) whose author is not a member at the record it builds on (never was, left, or was removed). */
+  | 'GROUP_NOT_MEMBER'
+  /** A membership record that builds on a record this device does not hold (yet): keep it until that one arrives. */
+  | 'GROUP_UNKNOWN_RECORD'
+  /** A membership record of another group, with the wrong epoch, or a second genesis: it can never fit the chain. */
+  | 'GROUP_BROKEN_CHAIN'
+  /** A group message sent under a membership head this device does not hold (it missed an update, or the head is forged). */
+  | 'GROUP_UNKNOWN_HEAD'
+  /** A membership change that would take the group past MAX_GROUP_MEMBERS. */
+  | 'GROUP_TOO_LARGE'
+  /** A membership change that makes no sense at its record: removing a non-member, removing oneself, the only admin leaving or stepping down. */
+  | 'GROUP_INVALID_CHANGE';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

@@ -35,6 +35,7 @@ const MODELS: readonly Model[] = [
   { name: 'Device linking: secrecy, no key substitution', file: 'linking.pv' },
   { name: 'Sealed sender: secrecy, sender authenticity', lib: 'sealed-sender.pvl', file: 'sealed-sender.pv' },
   { name: 'Sealed sender: sender anonymity toward the relay', lib: 'sealed-sender.pvl', file: 'sealed-sender-anonymity.pv' },
+  { name: 'Sender keys: secrecy after removal, authenticity of the sender', file: 'sender-keys.pv' },
 ];
 
 /**
@@ -164,6 +165,38 @@ const MUTANTS: readonly Mutant[] = [
     find: '  out(c, (ee, header(',
     replace: '  out(c, cert);\n  out(c, (ee, header(',
     refutes: 'SA1',
+  },
+  {
+    name: 'no new chain when a member is removed (the old one goes on)',
+    model: 'sender-keys.pv',
+    in: 'sender-keys.pv',
+    find: '  new did2: bitstring; new ck2: key; new ssk2: skey;\n',
+    replace: '  let did2 = did1 in let ck2 = ck_next(ck1) in let ssk2 = ssk1 in\n',
+    refutes: 'S1',
+  },
+  {
+    name: "a newcomer given the chain's earlier point instead of its current iteration",
+    model: 'sender-keys.pv',
+    in: 'sender-keys.pv',
+    find: 'out(c, aead(kSN, (ad_dist, gid, did2, n1, ck_next(ck2), pk(ssk2)), ad_dist));',
+    replace: 'out(c, aead(kSN, (ad_dist, gid, did2, n1, ck2, pk(ssk2)), ad_dist));',
+    refutes: 'S1',
+  },
+  {
+    name: "the receiver skipping the chain's signature (a member who holds the chain key forges)",
+    model: 'sender-keys.pv',
+    in: 'sender-keys.pv',
+    find: '  if verify(sig, vk, (ad, ct)) = true then\n',
+    replace: '',
+    refutes: 'A1',
+  },
+  {
+    name: "a distribution accepted outside the sender's pairwise session",
+    model: 'sender-keys.pv',
+    in: 'sender-keys.pv',
+    find: '= aead_open(kSR, d, ad_dist) in',
+    replace: '= d in',
+    refutes: 'A1',
   },
 ];
 

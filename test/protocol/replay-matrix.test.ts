@@ -1,7 +1,10 @@
 /**
  * Replay matrix (DESIGN §3.4) for the 1:1 layer: each replayable item is replayed and must be
  * refused with its typed error (or be idempotent), leaving every store byte-identical.
- * Relay-auth, sender-key and sealed-envelope replays are covered where those layers live.
+ * Relay-auth, sender-key and sealed-envelope replays are covered where those layers live: sender
+ * keys in shared/protocol/sender-key.test.ts (a redelivered group message is DUPLICATED_MESSAGE,
+ * an old distribution SENDER_KEY_ROLLBACK, iterations never go back) and
+ * test/protocol/groups.property.test.ts (replayed distributions under random interleavings).
  */
 import { describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../shared/crypto/bytes.js';

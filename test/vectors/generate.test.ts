@@ -54,7 +54,7 @@ describe('Parley vectors', () => {
       checked++;
     }
     expect(checked).toBe(VECTOR_FILES.length);
-    expect(checked).toBe(15);
+    expect(checked).toBe(17);
   });
 });
 

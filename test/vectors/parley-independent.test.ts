@@ -2180,3 +2180,520 @@ describe('History archive, recomputed from docs/protocol.md §22 and §17', () =
     expect(all).toHaveLength(5);
   });
 });
+
+// ── §24 Groups: sender keys and membership records ───────────────────────────
+
+const GROUP_LABEL = {
+  SenderKeyMessageKeys: utf8('Parley_v1_SenderKeyMessageKeys'),
+  SenderKeyMessage: utf8('Parley_v1_SenderKeyMessage'),
+  GroupRecord: utf8('Parley_v1_GroupRecord'),
+  GroupRecordHash: utf8('Parley_v1_GroupRecordHash'),
+};
+
+/** A refusal with the code §24 names. */
+class Refused extends Error {
+  constructor(readonly code: string) {
+    super(code);
+  }
+}
+function outcomeOf(run: () => unknown): string {
+  try {
+    run();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof Refused) return e.code;
+    throw e;
+  }
+}
+
+// §24.3 chain
+const skSeed = (ck: Uint8Array): Uint8Array => HMAC(ck, u8(0x01));
+const skNext = (ck: Uint8Array): Uint8Array => HMAC(ck, u8(0x02));
+const skKeys = (seed: Uint8Array): Uint8Array => HKDF(new Uint8Array(32), seed, GROUP_LABEL.SenderKeyMessageKeys, 44);
+const skAdvance = (ck: Uint8Array, n: number): Uint8Array => {
+  for (let i = 0; i < n; i++) ck = skNext(ck);
+  return ck;
+};
+
+// §24.4 group message
+function skHeader(groupId: Uint8Array, distributionId: Uint8Array, iteration: number, head: Uint8Array): Uint8Array {
+  return cat(u8(0x01), u8(0x10), groupId, distributionId, u32(iteration), head);
+}
+function skEncrypt(groupId: Uint8Array, distributionId: Uint8Array, iteration: number, head: Uint8Array, ck: Uint8Array, signingSeed: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const header = skHeader(groupId, distributionId, iteration, head);
+  const keys = skKeys(skSeed(ck));
+  const ciphertext = seal(keys.subarray(0, 32), keys.subarray(32), pad(plaintext), cat(GROUP_LABEL.SenderKeyMessage, header));
+  return cat(header, ciphertext, sign(signingSeed, cat(GROUP_LABEL.SenderKeyMessage, header, ciphertext)));
+}
+
+type SkState = {
+  groupId: Uint8Array;
+  distributionId: Uint8Array;
+  signingPublic: Uint8Array;
+  signingSeed: Uint8Array | null;
+  ck: Uint8Array;
+  iteration: number;
+  first: { iteration: number; ck: Uint8Array } | null;
+  createdAt: number;
+  skipped: { iteration: number; seed: Uint8Array }[];
+};
+type SkRecord = { states: SkState[]; retired: Uint8Array[] };
+
+/** §24.5 steps 1–5 on a record; returns the new record and the plaintext, or throws Refused. */
+function skReceive(record: SkRecord, bytes: Uint8Array): { record: SkRecord; plaintext: Uint8Array; head: Uint8Array } {
+  const c = new Cursor(bytes);
+  if (c.u8() !== 0x01 || c.u8() !== 0x10) throw new Refused('MALFORMED');
+  const groupId = c.take(16);
+  const distributionId = c.take(16);
+  const iteration = c.u32();
+  const head = c.take(32);
+  const ctLength = bytes.length - 70 - 64;
+  if (iteration === 0xffffffff || ctLength < 176 || (ctLength - 16) % 160 !== 0) throw new Refused('MALFORMED');
+  const ciphertext = bytes.subarray(70, 70 + ctLength);
+  const signature = bytes.subarray(70 + ctLength);
+  const index = record.states.findIndex((s) => eqBytes(s.groupId, groupId) && eqBytes(s.distributionId, distributionId));
+  if (index < 0) throw new Refused('NO_SENDER_KEY');
+  const s = record.states[index]!;
+  const ad = cat(GROUP_LABEL.SenderKeyMessage, bytes.subarray(0, 70));
+  if (!verify(s.signingPublic, cat(ad, ciphertext), signature)) throw new Refused('BAD_SIGNATURE');
+  let seed: Uint8Array;
+  let next: SkState;
+  if (iteration < s.iteration) {
+    const kept = s.skipped.find((k) => k.iteration === iteration);
+    if (!kept) throw new Refused('DUPLICATED_MESSAGE');
+    seed = kept.seed;
+    next = { ...s, skipped: s.skipped.filter((k) => k !== kept) };
+  } else {
+    if (iteration - s.iteration > 25_000) throw new Refused('JUMP_TOO_LARGE');
+    const added: { iteration: number; seed: Uint8Array }[] = [];
+    let ck = s.ck;
+    for (let i = s.iteration; i < iteration; i++) {
+      added.push({ iteration: i, seed: skSeed(ck) });
+      ck = skNext(ck);
+    }
+    seed = skSeed(ck);
+    next = { ...s, ck: skNext(ck), iteration: iteration + 1, skipped: [...s.skipped, ...added].slice(-2000) };
+  }
+  const keys = skKeys(seed);
+  let padded: Uint8Array;
+  try {
+    padded = open(keys.subarray(0, 32), keys.subarray(32), ciphertext, ad);
+  } catch {
+    throw new Refused('INVALID_MESSAGE');
+  }
+  const states = [...record.states];
+  states[index] = next;
+  return { record: { states, retired: record.retired }, plaintext: unpad(padded), head };
+}
+
+type SkDistribution = { groupId: Uint8Array; distributionId: Uint8Array; accountId: Uint8Array; deviceId: number; iteration: number; ck: Uint8Array; signingPublic: Uint8Array };
+const encodeDistribution = (d: SkDistribution): Uint8Array =>
+  cat(d.groupId, d.distributionId, d.accountId, u32(d.deviceId), u32(d.iteration), d.ck, encEd(d.signingPublic));
+function parseDistribution(bytes: Uint8Array): SkDistribution {
+  const c = new Cursor(bytes);
+  const d = { groupId: c.take(16), distributionId: c.take(16), accountId: c.take(16), deviceId: c.u32(), iteration: c.u32(), ck: c.take(32), signingPublic: c.key(0x06) };
+  expect(c.done()).toBe(true);
+  return d;
+}
+
+/** §24.6 "Accepting a distribution", at time `now`. */
+function skAccept(record: SkRecord, d: SkDistribution, groupId: Uint8Array, from: { accountId: Uint8Array; deviceId: number }, now: number): SkRecord {
+  if (!eqBytes(d.groupId, groupId) || !eqBytes(d.accountId, from.accountId) || d.deviceId !== from.deviceId) throw new Refused('SENDER_KEY_MISMATCH');
+  if (record.retired.some((id) => eqBytes(id, d.distributionId))) throw new Refused('SENDER_KEY_ROLLBACK');
+  const held = record.states.find((s) => eqBytes(s.distributionId, d.distributionId) && eqBytes(s.groupId, d.groupId));
+  if (held) {
+    if (!eqBytes(held.signingPublic, d.signingPublic)) throw new Refused('SENDER_KEY_CONFLICT');
+    if (d.iteration < held.iteration) throw new Refused('SENDER_KEY_ROLLBACK');
+    if (d.iteration - held.iteration > 25_000) throw new Refused('JUMP_TOO_LARGE');
+    if (!eqBytes(skAdvance(held.ck, d.iteration - held.iteration), d.ck)) throw new Refused('SENDER_KEY_CONFLICT');
+    return record;
+  }
+  const state: SkState = { groupId: d.groupId, distributionId: d.distributionId, signingPublic: d.signingPublic, signingSeed: null, ck: d.ck, iteration: d.iteration, first: null, createdAt: now, skipped: [] };
+  const states = [state, ...record.states];
+  const dropped = states.splice(5);
+  return { states, retired: [...record.retired, ...dropped.map((s) => s.distributionId)].slice(-32) };
+}
+
+// §24.7
+function writeSkState(s: SkState): Uint8Array {
+  const flags = (s.signingSeed ? 0x01 : 0) | (s.first ? 0x02 : 0);
+  return cat(
+    s.groupId,
+    s.distributionId,
+    u8(flags),
+    s.signingPublic,
+    s.signingSeed ?? new Uint8Array(0),
+    u32(s.iteration),
+    s.ck,
+    s.first ? cat(u32(s.first.iteration), s.first.ck) : new Uint8Array(0),
+    u64(s.createdAt),
+    u16(s.skipped.length),
+    ...s.skipped.map((k) => cat(u32(k.iteration), k.seed)),
+  );
+}
+const writeSkRecord = (r: SkRecord): Uint8Array => cat(u8(0x01), u8(r.states.length), ...r.states.map(writeSkState), u8(r.retired.length), ...r.retired);
+
+// §24.1 records
+type GroupRecordParsed = {
+  groupId: Uint8Array;
+  epoch: number;
+  previousHash: Uint8Array;
+  author: Uint8Array;
+  op: number;
+  target: Uint8Array | null;
+  role: number;
+  members: { accountId: Uint8Array; accountKey: Uint8Array; admin: boolean }[];
+  name: string | null;
+  description: string;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+};
+function parseRecord(bytes: Uint8Array): GroupRecordParsed {
+  const c = new Cursor(bytes);
+  expect(c.u8()).toBe(0x01);
+  const groupId = c.take(16);
+  const epoch = c.u32();
+  const previousHash = c.take(32);
+  c.u64();
+  const author = c.take(16);
+  c.u32();
+  const authorKey = c.key(0x06);
+  const op = c.u8();
+  const text = (): string => new TextDecoder('utf-8', { fatal: true }).decode(c.take(c.u16()));
+  const members = (): GroupRecordParsed['members'] =>
+    Array.from({ length: c.u16() }, () => ({ accountId: c.take(16), accountKey: c.key(0x06), admin: c.u8() === 0x01 }));
+  const r: GroupRecordParsed = { groupId, epoch, previousHash, author, op, target: null, role: 0, members: [], name: null, description: '', hash: sha256(cat(GROUP_LABEL.GroupRecordHash, bytes)), bytes };
+  if (op === 0x01 || op === 0x05) {
+    r.name = text();
+    r.description = text();
+  }
+  if (op === 0x01 || op === 0x02) r.members = members();
+  if (op === 0x03 || op === 0x04) r.target = c.take(16);
+  if (op === 0x04) r.role = c.u8();
+  const bodyLength = c.off;
+  const signature = c.take(64);
+  expect(c.done()).toBe(true);
+  if (!verify(authorKey, cat(GROUP_LABEL.GroupRecord, bytes.subarray(0, bodyLength)), signature)) throw new Refused('BAD_SIGNATURE');
+  return r;
+}
+
+type GroupMemberView = Map<string, { accountId: Uint8Array; admin: boolean }>;
+type GroupViews = { path: GroupMemberView; eff: GroupMemberView; name: string; description: string };
+const cloneViews = (v: GroupViews): GroupViews => ({ path: new Map(v.path), eff: new Map(v.eff), name: v.name, description: v.description });
+const admins = (m: GroupMemberView): number => [...m.values()].filter((x) => x.admin).length;
+
+/** §24.2: whether `r` takes effect at views `v` (null) or its code. */
+function takesEffect(v: GroupViews, r: GroupRecordParsed): string | null {
+  const a = hex(r.author);
+  if (r.op === 0x01) return 'GROUP_BROKEN_CHAIN';
+  if (!v.eff.has(a)) return 'GROUP_NOT_MEMBER';
+  if (r.op === 0x06) return v.path.get(a)!.admin && admins(v.path) === 1 && v.path.size > 1 ? 'GROUP_INVALID_CHANGE' : null;
+  if (!v.eff.get(a)!.admin) return 'GROUP_NOT_ADMIN';
+  if (r.op === 0x02) return v.path.size + r.members.filter((m) => !v.path.has(hex(m.accountId))).length > 1000 ? 'GROUP_TOO_LARGE' : null;
+  if (r.op === 0x03) return !v.path.has(hex(r.target!)) || hex(r.target!) === a ? 'GROUP_INVALID_CHANGE' : null;
+  if (r.op === 0x04) return !v.path.has(hex(r.target!)) || (r.role === 0 && hex(r.target!) === a && admins(v.path) === 1) ? 'GROUP_INVALID_CHANGE' : null;
+  return null;
+}
+function applyTo(v: GroupViews, r: GroupRecordParsed): void {
+  const a = hex(r.author);
+  if (r.op === 0x01 || r.op === 0x05) {
+    v.name = r.name!;
+    v.description = r.description;
+  }
+  if (r.op === 0x01 || r.op === 0x02) {
+    for (const m of r.members) {
+      const k = hex(m.accountId);
+      if (!v.path.has(k)) v.path.set(k, { accountId: m.accountId, admin: m.admin });
+      if (!v.eff.has(k)) v.eff.set(k, v.path.get(k)!);
+    }
+  }
+  if (r.op === 0x03) {
+    v.path.delete(hex(r.target!));
+    v.eff.delete(hex(r.target!));
+  }
+  if (r.op === 0x04) {
+    const k = hex(r.target!);
+    const changed = { ...v.path.get(k)!, admin: r.role === 0x01 };
+    v.path.set(k, changed);
+    if (v.eff.has(k)) v.eff.set(k, changed);
+  }
+  if (r.op === 0x06) {
+    v.path.delete(a);
+    v.eff.delete(a);
+  }
+}
+
+/** The held records as a tree; views along any path; the head (§24.2). */
+class GroupTree {
+  readonly byHash = new Map<string, GroupRecordParsed>();
+  readonly genesis: GroupRecordParsed;
+  constructor(records: readonly GroupRecordParsed[]) {
+    this.genesis = records[0]!;
+    for (const r of records) this.byHash.set(hex(r.hash), r);
+  }
+  children(r: GroupRecordParsed): GroupRecordParsed[] {
+    return [...this.byHash.values()].filter((c) => c.epoch > 0 && eqBytes(c.previousHash, r.hash)).sort((x, y) => (hex(x.hash) < hex(y.hash) ? -1 : 1));
+  }
+  step(from: GroupRecordParsed, v: GroupViews, child: GroupRecordParsed): GroupViews | string {
+    const code = takesEffect(v, child);
+    if (code) return code;
+    const next = cloneViews(v);
+    applyTo(next, child);
+    for (const s of this.children(from)) {
+      if (s === child || takesEffect(v, s) !== null) continue;
+      if (s.op === 0x03) next.eff.delete(hex(s.target!));
+      if (s.op === 0x06) next.eff.delete(hex(s.author));
+    }
+    return next;
+  }
+  genesisViews(): GroupViews {
+    const v: GroupViews = { path: new Map(), eff: new Map(), name: '', description: '' };
+    applyTo(v, this.genesis);
+    return v;
+  }
+  viewsAt(hash: Uint8Array): GroupViews | string {
+    const path: GroupRecordParsed[] = [];
+    for (let r = this.byHash.get(hex(hash)); r; r = r.epoch === 0 ? undefined : this.byHash.get(hex(r.previousHash))) path.unshift(r);
+    let v: GroupViews | string = this.genesisViews();
+    for (let i = 1; i < path.length && typeof v !== 'string'; i++) v = this.step(path[i - 1]!, v, path[i]!);
+    return v;
+  }
+  head(): { record: GroupRecordParsed; views: GroupViews; chain: Set<string> } {
+    let at = this.genesis;
+    let v = this.genesisViews();
+    const chain = new Set([hex(at.hash)]);
+    for (;;) {
+      const next = this.children(at)
+        .map((c) => ({ c, v: this.step(at, v, c) }))
+        .find((x) => typeof x.v !== 'string');
+      if (!next) return { record: at, views: v, chain };
+      at = next.c;
+      v = next.v as GroupViews;
+      chain.add(hex(at.hash));
+    }
+  }
+}
+
+describe('Parley group vectors (§24), recomputed from docs/protocol.md alone', () => {
+  it('sender-key.json: the chain, group messages, distributions, request, serialized state and the checks of §24.5–§24.6', () => {
+    const v = load<{
+      rng: DrawList;
+      inputs: { time: number; senderDeviceId: number; requestIteration: number };
+      outputs: Record<string, string> & {
+        messages: Record<string, string | number>[];
+        checks: { name: string; expect: string }[];
+      };
+    }>('sender-key.json');
+    const d = new Draws(v.rng);
+    const groupId = d.take('groupId', 16);
+    const aliceAccount = d.take('alice.accountId', 16);
+    const head = d.take('headHash', 32);
+    const distributionId = d.take('chain.distributionId', 16);
+    const ck0 = d.take('chain.chainKey', 32);
+    const signingSeed = d.take('chain.signingKey', 32);
+    const mallorySeed = d.take('mallory.signingKey', 32);
+    d.allTaken();
+    const o = v.outputs;
+    expect([o.groupId, o.distributionId, o.chainKey, o.signingPublicKey, o.malloryPublicKey, o.headHash]).toEqual(
+      [groupId, distributionId, ck0, edPub(signingSeed), edPub(mallorySeed), head].map(hex),
+    );
+    const messages: Uint8Array[] = [];
+    let ck = ck0;
+    for (let i = 0; i < 3; i++) {
+      const m = o.messages[i]!;
+      const plaintext = utf8(`Parley_v1 test vector group message ${i}`);
+      const seed = skSeed(ck);
+      const keys = skKeys(seed);
+      const header = skHeader(groupId, distributionId, i, head);
+      const bytes = skEncrypt(groupId, distributionId, i, head, ck, signingSeed, plaintext);
+      expect(m).toEqual({
+        iteration: i,
+        plaintextHex: hex(plaintext),
+        chainKey: hex(ck),
+        messageSeed: hex(seed),
+        messageKey: hex(keys.subarray(0, 32)),
+        nonce: hex(keys.subarray(32)),
+        header: hex(header),
+        ad: hex(cat(GROUP_LABEL.SenderKeyMessage, header)),
+        ciphertext: hex(bytes.subarray(70, bytes.length - 64)),
+        signature: hex(bytes.subarray(bytes.length - 64)),
+        bytes: hex(bytes),
+      });
+      messages.push(bytes);
+      ck = skNext(ck);
+    }
+    const far = (i: number): Uint8Array => skEncrypt(groupId, distributionId, i, head, skAdvance(ck0, i), signingSeed, utf8(`Parley_v1 test vector group message ${i}`));
+    expect(o.jumpAtLimit).toBe(hex(far(25_000)));
+    expect(o.jumpPastLimit).toBe(hex(far(25_001)));
+    const forged = skEncrypt(groupId, distributionId, 0, head, ck0, mallorySeed, utf8('Parley_v1 test vector forged'));
+    expect(o.forged).toBe(hex(forged));
+
+    const alice = { accountId: aliceAccount, deviceId: v.inputs.senderDeviceId };
+    const dist0: SkDistribution = { groupId, distributionId, accountId: aliceAccount, deviceId: 1, iteration: 0, ck: ck0, signingPublic: edPub(signingSeed) };
+    const dist3: SkDistribution = { ...dist0, iteration: 3, ck };
+    expect(o.distribution0).toBe(hex(encodeDistribution(dist0)));
+    expect(o.distribution3).toBe(hex(encodeDistribution(dist3)));
+    expect(parseDistribution(unhex(o.distribution0!))).toEqual(dist0);
+    expect(unhex(o.distribution0!)).toHaveLength(121);
+    expect(o.request).toBe(hex(cat(groupId, distributionId, u32(v.inputs.requestIteration))));
+    const own: SkState = { groupId, distributionId, signingPublic: edPub(signingSeed), signingSeed, ck, iteration: 3, first: { iteration: 0, ck: ck0 }, createdAt: v.inputs.time, skipped: [] };
+    expect(o.ownState).toBe(hex(cat(u8(0x01), writeSkState(own))));
+
+    const empty: SkRecord = { states: [], retired: [] };
+    const received = skAccept(empty, dist0, groupId, alice, v.inputs.time);
+    const after2 = skReceive(received, messages[2]!).record;
+    const after20 = skReceive(after2, messages[0]!).record;
+    expect(o.receiverRecord).toBe(hex(writeSkRecord(after20)));
+    expect(new TextDecoder().decode(skReceive(after20, messages[1]!).plaintext)).toBe('Parley_v1 test vector group message 1');
+    const newcomer = skAccept(empty, dist3, groupId, alice, v.inputs.time);
+    const flip = (b: Uint8Array, at: number): Uint8Array => {
+      const out = b.slice();
+      out[at]! ^= 0x01;
+      return out;
+    };
+    const expected: Record<string, () => unknown> = {
+      'message-0': () => skReceive(received, messages[0]!),
+      'message-0-twice': () => skReceive(skReceive(received, messages[0]!).record, messages[0]!),
+      'message-1-after-2-and-0': () => skReceive(after20, messages[1]!),
+      'newcomer-message-1': () => skReceive(newcomer, messages[1]!),
+      'no-distribution': () => skReceive(empty, messages[0]!),
+      'signature-flipped': () => skReceive(received, flip(messages[0]!, messages[0]!.length - 1)),
+      'head-hash-flipped': () => skReceive(received, flip(messages[0]!, 38)),
+      'forged-by-mallory': () => skReceive(received, forged),
+      'jump-at-limit': () => skReceive(received, far(25_000)),
+      'jump-past-limit': () => skReceive(received, far(25_001)),
+      'distribution-0-after-message-2': () => skAccept(after2, dist0, groupId, alice, v.inputs.time),
+      'distribution-from-device-2': () => skAccept(empty, dist0, groupId, { ...alice, deviceId: 2 }, v.inputs.time),
+    };
+    expect(o.checks.map((c) => c.name)).toEqual(Object.keys(expected));
+    for (const c of o.checks) expect(outcomeOf(expected[c.name]!), c.name).toBe(c.expect);
+    expect(o.checks).toHaveLength(12);
+  });
+
+  it('group-membership.json: records, their hashes, the fork rule, the head and its members, update and serialized forms, and the checks', () => {
+    const v = load<{
+      rng: DrawList;
+      inputs: { time: number };
+      outputs: {
+        groupId: string;
+        people: Record<string, { accountId: string; accountPublicKey: string; deviceSigningPublic: string }>;
+        records: { name: string; epoch: number; previousHash: string; time: number; signatureInput: string; bytes: string; hash: string; onChain: boolean }[];
+        head: string;
+        name: string;
+        description: string;
+        members: { accountId: string; admin: boolean }[];
+        unknownHash: string;
+        update: string;
+        serialized: string;
+        checks: { name: string; expect: string }[];
+      };
+    }>('group-membership.json');
+    const d = new Draws(v.rng);
+    const groupId = d.take('groupId', 16);
+    type Person = { accountId: Uint8Array; accountKey: Uint8Array; device: Uint8Array };
+    const people: Record<string, Person> = {};
+    for (const name of ['alice', 'bob', 'carol', 'dave']) {
+      people[name] = { accountId: d.take(`${name}.accountId`, 16), accountKey: d.take(`${name}.accountKey`, 32), device: d.take(`${name}.deviceSigning`, 32) };
+    }
+    const unknownHash = d.take('unknownHash', 32);
+    d.allTaken();
+    const o = v.outputs;
+    const [alice, bob, carol, dave] = ['alice', 'bob', 'carol', 'dave'].map((n) => people[n]!) as [Person, Person, Person, Person];
+    for (const [name, p] of Object.entries(people)) {
+      expect(o.people[name]).toEqual({ accountId: hex(p!.accountId), accountPublicKey: hex(edPub(p!.accountKey)), deviceSigningPublic: hex(edPub(p!.device)) });
+    }
+    const T = v.inputs.time;
+    const member = (p: Person, admin: boolean): Uint8Array => cat(p.accountId, encEd(edPub(p.accountKey)), u8(admin ? 1 : 0));
+    const members = (...list: [Person, boolean][]): Uint8Array =>
+      cat(u16(list.length), ...[...list].sort((x, y) => (hex(x[0].accountId) < hex(y[0].accountId) ? -1 : 1)).map(([p, admin]) => member(p, admin)));
+    const name = (n: string, desc: string): Uint8Array => cat(u16(utf8(n).length), utf8(n), u16(utf8(desc).length), utf8(desc));
+    const signRecord = (by: Person, epoch: number, previous: Uint8Array, time: number, op: Uint8Array): Uint8Array => {
+      const body = cat(u8(0x01), groupId, u32(epoch), previous, u64(time), by.accountId, u32(1), encEd(edPub(by.device)), op);
+      return cat(body, sign(by.device, cat(GROUP_LABEL.GroupRecord, body)));
+    };
+    const hashOf = (bytes: Uint8Array): Uint8Array => sha256(cat(GROUP_LABEL.GroupRecordHash, bytes));
+
+    // The records as §24.9 describes them, each checked against the vector.
+    const genesis = signRecord(alice, 0, new Uint8Array(32), T, cat(u8(0x01), name('Parley test group', 'vectors'), members([alice, true], [bob, false], [carol, false])));
+    const promote = signRecord(alice, 1, hashOf(genesis), T + 1, cat(u8(0x04), bob.accountId, u8(0x01)));
+    const addDave = signRecord(alice, 2, hashOf(promote), T + 2, cat(u8(0x02), members([dave, false])));
+    const removeCarol = signRecord(alice, 3, hashOf(addDave), T + 3, cat(u8(0x03), carol.accountId));
+    let t = 3;
+    let rename = signRecord(bob, 3, hashOf(addDave), T + t, cat(u8(0x05), name('Renamed', '')));
+    while (hex(hashOf(rename)) >= hex(hashOf(removeCarol))) rename = signRecord(bob, 3, hashOf(addDave), T + ++t, cat(u8(0x05), name('Renamed', '')));
+    const tree0 = new GroupTree([genesis, promote, addDave, removeCarol, rename].map(parseRecord));
+    const winner = tree0.head().record;
+    const removeBob = signRecord(alice, 4, winner.hash, T + 100, cat(u8(0x03), bob.accountId));
+    const all = [genesis, promote, addDave, removeCarol, rename, removeBob];
+    const names = ['genesis', 'promote-bob', 'add-dave', 'fork-remove-carol', 'fork-rename', 'remove-bob'];
+    const tree = new GroupTree(all.map(parseRecord));
+    const { record: headRecord, views, chain } = tree.head();
+    expect(o.records).toEqual(
+      all.map((bytes, i) => {
+        const r = parseRecord(bytes);
+        const c = new Cursor(bytes);
+        c.take(1 + 16 + 4 + 32);
+        return {
+          name: names[i],
+          epoch: r.epoch,
+          previousHash: hex(r.previousHash),
+          time: c.u64(),
+          signatureInput: hex(cat(GROUP_LABEL.GroupRecord, bytes.subarray(0, bytes.length - 64))),
+          bytes: hex(bytes),
+          hash: hex(r.hash),
+          onChain: chain.has(hex(r.hash)),
+        };
+      }),
+    );
+    expect(o.head).toBe(hex(headRecord.hash));
+    expect([o.name, o.description]).toEqual([views.name, views.description]);
+    expect(o.members).toEqual([...views.eff.values()].sort((x, y) => (hex(x.accountId) < hex(y.accountId) ? -1 : 1)).map((m) => ({ accountId: hex(m.accountId), admin: m.admin })));
+    // Carol's removal lost the fork and still removed her (§24.2).
+    expect(o.records[3]!.onChain).toBe(false);
+    expect(views.eff.has(hex(carol.accountId))).toBe(false);
+    expect(views.path.has(hex(carol.accountId))).toBe(true);
+
+    const ordered = [...all].sort((x, y) => parseRecord(x).epoch - parseRecord(y).epoch || (hex(hashOf(x)) < hex(hashOf(y)) ? -1 : 1));
+    const framed = ordered.map((r) => cat(u32(r.length), r));
+    expect(o.update).toBe(hex(cat(groupId, u16(ordered.length), ...framed)));
+    expect(o.serialized).toBe(hex(cat(u8(0x01), groupId, u32(ordered.length), ...framed)));
+
+    // §24.1 adding a record on the head, then §24.2 whether it takes effect.
+    const addOutcome = (bytes: Uint8Array): string =>
+      outcomeOf(() => {
+        const r = parseRecord(bytes);
+        if (!eqBytes(r.groupId, groupId) || r.op === 0x01) throw new Refused('GROUP_BROKEN_CHAIN');
+        const parent = tree.byHash.get(hex(r.previousHash));
+        if (!parent) throw new Refused('GROUP_UNKNOWN_RECORD');
+        if (r.epoch !== parent.epoch + 1) throw new Refused('GROUP_BROKEN_CHAIN');
+        const at = tree.viewsAt(parent.hash);
+        const code = typeof at === 'string' ? at : takesEffect(at, r);
+        if (code) throw new Refused(code);
+      });
+    const renameOnHead = (by: Person, fields: { previous?: Uint8Array; epoch?: number } = {}): Uint8Array =>
+      signRecord(by, fields.epoch ?? headRecord.epoch + 1, fields.previous ?? headRecord.hash, T + 200, cat(u8(0x05), name('Again', '')));
+    const flipped = renameOnHead(alice);
+    flipped[flipped.length - 1]! ^= 0x01;
+    const headOutcome = (hash: Uint8Array, sender: Person): string => {
+      const at = tree.byHash.has(hex(hash)) ? tree.viewsAt(hash) : 'GROUP_UNKNOWN_HEAD';
+      if (typeof at === 'string') return 'GROUP_UNKNOWN_HEAD';
+      if (!at.eff.has(hex(sender.accountId))) return 'GROUP_NOT_MEMBER';
+      return eqBytes(hash, headRecord.hash) ? 'current' : 'older';
+    };
+    expect(o.unknownHash).toBe(hex(unknownHash));
+    const expected: Record<string, string> = {
+      'dave-renames': addOutcome(renameOnHead(dave)),
+      'bob-renames-after-removal': addOutcome(renameOnHead(bob)),
+      'alice-renames': addOutcome(renameOnHead(alice)),
+      'alice-renames-on-unknown-record': addOutcome(renameOnHead(alice, { previous: unknownHash })),
+      'alice-renames-with-wrong-epoch': addOutcome(renameOnHead(alice, { epoch: headRecord.epoch + 2 })),
+      'alice-renames-signature-flipped': addOutcome(flipped),
+      'message-dave-at-head': headOutcome(headRecord.hash, dave),
+      'message-carol-at-head': headOutcome(headRecord.hash, carol),
+      'message-carol-at-add-dave': headOutcome(hashOf(addDave), carol),
+      'message-alice-at-unknown-head': headOutcome(unknownHash, alice),
+    };
+    expect(o.checks).toEqual(Object.entries(expected).map(([n, e]) => ({ name: n, expect: e })));
+    expect(o.checks).toHaveLength(10);
+  });
+});
