@@ -4,8 +4,9 @@
  * generated inputs — random values and mutations (bit flips, cuts, insertions, splices) of a valid
  * sample made with the real code — and must return or throw its layer's typed error (ProtocolError
  * for the protocol, RelayError MALFORMED/UNSUPPORTED_FRAME for the relay, whose messages must not
- * repeat the input's strings), never anything else. More than 100,000 inputs per run in total,
- * printed at the end.
+ * repeat the input's strings), never anything else; a decoder that authenticates (file cipher,
+ * sealed envelope, encrypted profile) accepts only the untouched sample. More than 100,000 inputs
+ * per run in total, printed at the end.
  *
  * No hang: each target runs in a worker thread (test/fuzz/fuzz-worker.ts) that publishes, in shared
  * memory, how many inputs it has started; a decoder that has not returned from one input within

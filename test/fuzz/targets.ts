@@ -351,7 +351,10 @@ export const TARGETS = {
     runs: 4_000,
     decoder: 'shared/protocol/attachment-cipher.ts:openAttachment',
     input: () => mutatedBytes(S().attachment.ciphertext),
-    run: protocol((b) => openAttachment(S().attachment.descriptor, b)),
+    run: protocol((b) => {
+      openAttachment(S().attachment.descriptor, b);
+      onlyUntouched(b, S().attachment.ciphertext);
+    }),
   },
   'attachment pointer': {
     runs: 4_000,
@@ -382,7 +385,10 @@ export const TARGETS = {
     runs: 6_000,
     decoder: 'shared/protocol/sealed-sender.ts:openSealedEnvelope',
     input: () => mutatedBytes(S().envelope),
-    run: protocol((b) => openSealedEnvelope(b, { identityPrivate: S().bobIdentityPrivate }, S().trust, T0 + HOUR)),
+    run: protocol((b) => {
+      openSealedEnvelope(b, { identityPrivate: S().bobIdentityPrivate }, S().trust, T0 + HOUR);
+      onlyUntouched(b, S().envelope);
+    }),
   },
   'history archive': {
     runs: 8_000,
@@ -396,7 +402,11 @@ export const TARGETS = {
     input: () => fc.tuple(fc.boolean(), fc.oneof(mutatedBytes(S().encryptedProfile), mutatedBytes(S().profilePlaintext))),
     run: (input) => {
       const [encrypted, bytes] = input as [boolean, Uint8Array];
-      typedOnly(() => (encrypted ? decryptProfile(bytes, S().profileKey, S().archiveOwner) : decodeProfilePlaintext(bytes)));
+      typedOnly(() => {
+        if (!encrypted) return decodeProfilePlaintext(bytes);
+        decryptProfile(bytes, S().profileKey, S().archiveOwner);
+        onlyUntouched(bytes, S().encryptedProfile);
+      });
     },
   },
   'device-link offer and short code': {
