@@ -19,6 +19,23 @@ import {
   openBackupSegment,
   parseBackupHeader,
   sealBackup,
+  applyGroupRecord,
+  createSenderKeyDistribution,
+  createSenderKeyState,
+  deserializeMembership,
+  deserializeSenderKeyRecord,
+  EMPTY_SENDER_KEY_RECORD,
+  encodeMembershipUpdate,
+  encodeSenderKeyDistribution,
+  openMembership,
+  parseMembershipUpdate,
+  parseSenderKeyDistribution,
+  processSenderKeyDistribution,
+  senderKeyDecrypt,
+  senderKeyEncrypt,
+  serializeMembership,
+  serializeSenderKeyRecord,
+  signGroupRecord,
   decodeProfilePlaintext,
   decryptProfile,
   deserializeSessionRecord,
@@ -53,6 +70,7 @@ import {
   type Profile,
 } from '../../shared/protocol/index.js';
 import { deterministicRng, ManualClock } from '../../shared/testing/deterministic-rng.js';
+import { asGroupMember, groupPerson, proposeBy, sortedMembers } from '../../shared/testing/group-fixtures.js';
 import { makeAccount, makeDevice, Party, signedListFor } from '../../shared/testing/protocol-fixtures.js';
 import * as frames from '../../shared/wire/frames.js';
 import * as provisioning from '../../shared/wire/provisioning.js';
@@ -183,6 +201,44 @@ function backupSamples() {
 
 let cachedBackup: ReturnType<typeof backupSamples> | undefined;
 const B = (): ReturnType<typeof backupSamples> => (cachedBackup ??= backupSamples());
+/** Group samples (docs/protocol.md §24): a group message and its receiver's record, a distribution, records, an update. */
+function groupSamples() {
+  const rng = deterministicRng('fuzz-group-samples');
+  const clock = new ManualClock(T0);
+  const [alice, bob] = [groupPerson(rng), groupPerson(rng)] as const;
+  const groupId = rng(16);
+  const genesis = signGroupRecord(
+    {
+      groupId,
+      epoch: 0,
+      previousHash: new Uint8Array(32),
+      time: T0,
+      author: { accountId: alice.accountId, deviceId: 1, signingPublicKey: alice.device.publicKey },
+      operation: { kind: 'create', name: 'fuzz', description: '', members: sortedMembers([asGroupMember(alice, true), asGroupMember(bob)]) },
+    },
+    alice.device.privateKey,
+  );
+  const membership = openMembership(genesis.bytes);
+  const rename = proposeBy(membership, alice, { kind: 'rename', name: 'fuzzed', description: 'x' }, T0 + 1).bytes;
+  const chain = createSenderKeyState(groupId, { rng, now: clock.now });
+  const from = { accountId: alice.accountId, deviceId: 1 };
+  const distribution = createSenderKeyDistribution(chain, from);
+  const { record } = processSenderKeyDistribution(EMPTY_SENDER_KEY_RECORD, distribution, { groupId, from, now: clock.now });
+  const message = senderKeyEncrypt(chain, utf8('fuzz'), membership.head).message;
+  return {
+    membership,
+    rename,
+    record,
+    message,
+    recordBytes: serializeSenderKeyRecord(record),
+    distribution: encodeSenderKeyDistribution(distribution),
+    update: encodeMembershipUpdate({ groupId, records: [genesis.bytes, rename] }),
+    serialized: serializeMembership(applyGroupRecord(membership, rename).membership),
+  };
+}
+
+let cachedGroup: ReturnType<typeof groupSamples> | undefined;
+const G = (): ReturnType<typeof groupSamples> => (cachedGroup ??= groupSamples());
 
 let cached: ReturnType<typeof samples> | undefined;
 const S = (): ReturnType<typeof samples> => (cached ??= samples());
@@ -411,6 +467,36 @@ export const TARGETS = {
       reader.push(sealed);
       reader.finish();
     }),
+  },
+  'group message': {
+    runs: 5_000,
+    decoder: 'shared/protocol/sender-key.ts:senderKeyDecrypt',
+    input: () => mutatedBytes(G().message),
+    run: protocol((b) => {
+      senderKeyDecrypt(G().record, b);
+      onlyUntouched(b, G().message);
+    }),
+  },
+  'group membership record': {
+    runs: 3_000,
+    decoder: 'shared/protocol/group-membership.ts:applyGroupRecord',
+    input: () => mutatedBytes(G().rename),
+    run: protocol((b) => applyGroupRecord(G().membership, b)),
+  },
+  'sender-key distribution': {
+    runs: 3_000,
+    decoder: 'shared/protocol/sender-key-distribution.ts:parseSenderKeyDistribution',
+    input: () => mutatedBytes(G().distribution),
+    run: protocol(parseSenderKeyDistribution),
+  },
+  'membership update, stored sender-key record and stored membership': {
+    runs: 5_000,
+    decoder: 'shared/protocol/group-membership.ts:parseMembershipUpdate, deserializeMembership; shared/protocol/sender-key.ts:deserializeSenderKeyRecord',
+    input: () => fc.oneof(mutatedBytes(G().update).map((b) => ['update', b] as const), mutatedBytes(G().recordBytes).map((b) => ['record', b] as const), mutatedBytes(G().serialized).map((b) => ['membership', b] as const)),
+    run: (input) => {
+      const [kind, b] = input as readonly ['update' | 'record' | 'membership', Uint8Array];
+      typedOnly(() => (kind === 'update' ? parseMembershipUpdate(b) : kind === 'record' ? deserializeSenderKeyRecord(b) : deserializeMembership(b)));
+    },
   },
   'relay WebSocket frames': {
     runs: 15_000,
