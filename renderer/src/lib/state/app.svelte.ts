@@ -23,6 +23,7 @@ import { browserNotificationApi, Notifier } from './notifier.js';
 import { SearchState } from './search.svelte.js';
 import { SessionState } from './session.svelte.js';
 import { LinkingState } from './linking.svelte.js';
+import { BackupsState } from './backups.svelte.js';
 import { HistoryState } from './history.svelte.js';
 import { GroupsState } from './groups.svelte.js';
 import { SettingsState } from './settings.svelte.js';
@@ -62,6 +63,7 @@ export class AppState {
   #linking = $state.raw<LinkingState | null>(null);
   #history = $state.raw<HistoryState | null>(null);
   #groups = $state.raw<GroupsState | null>(null);
+  #backups = $state.raw<BackupsState | null>(null);
   /** The safety number of the message request on screen (its banner shows it). */
   #requestSafety = $state.raw<{ readonly contactId: string; readonly groups: readonly string[] } | null>(null);
   #chat = $state.raw<ChatState | null>(null);
@@ -112,6 +114,11 @@ export class AppState {
   /** Groups (issue 16): the list, "New group", the open group. */
   get groups(): GroupsState | null {
     return this.#groups;
+  }
+
+  /** Settings → Backups and onboarding's restore (ADR 0033). */
+  get backups(): BackupsState | null {
+    return this.#backups;
   }
   get chat(): ChatState | null {
     return this.#chat;
@@ -170,6 +177,7 @@ export class AppState {
     this.#linking = new LinkingState(bridge);
     this.#history = new HistoryState(bridge);
     this.#groups = new GroupsState(bridge);
+    this.#backups = new BackupsState(bridge);
     this.#search = new SearchState(bridge, { timers: this.#timers, enabled: () => this.#settings?.value?.searchEnabled ?? null });
     this.#attachments = new AttachmentsState(bridge);
     this.#avatars = new AvatarsState(bridge);
@@ -181,7 +189,14 @@ export class AppState {
 
   async #lifecycle(state: EngineState): Promise<void> {
     if (state.state === 'ready') {
-      await Promise.all([this.#conversations?.load(), this.#settings?.load(), this.#linking?.loadDevices(), this.#history?.load(), this.#groups?.load()]);
+      await Promise.all([
+        this.#conversations?.load(),
+        this.#settings?.load(),
+        this.#linking?.loadDevices(),
+        this.#history?.load(),
+        this.#groups?.load(),
+        this.#backups?.load(),
+      ]);
       return;
     }
     this.#closeChat();
@@ -194,6 +209,7 @@ export class AppState {
     this.#linking?.clear();
     this.#history?.clear();
     this.#groups?.clear();
+    this.#backups?.clear();
     this.#avatars?.clear();
     this.#connection = null;
     this.#route = { screen: 'home' };
@@ -205,6 +221,7 @@ export class AppState {
     // Linked, removed or renamed here or on another device of the account.
     bridge.on('devices:changed', () => void this.#linking?.loadDevices());
     bridge.on('history:status', (view) => this.#history?.onStatus(view));
+    bridge.on('backup:progress', (p) => this.#backups?.onProgress(p));
     bridge.on('message:added', (p) => this.#messageAdded(p.message));
     bridge.on('message:updated', (p) => this.#chat?.onUpdated(p.message));
     bridge.on('message:removed', (p) => {
