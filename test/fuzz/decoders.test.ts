@@ -81,8 +81,9 @@ describe('fuzzing: decoders of untrusted input fail only with their typed errors
   }
 
   it(`in total at least ${MIN_TOTAL.toLocaleString('en')} inputs per run`, () => {
-    const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    expect(counts.size).toBe(Object.keys(TARGETS).length);
+    // Each target's own test asserts it ran all its inputs; the suite runs shuffled, so the total is
+    // taken from what the targets are set to run, not from the tests that happened to run before this one.
+    const total = Object.values(TARGETS).reduce((a, t) => a + t.runs, 0);
     expect(total).toBeGreaterThanOrEqual(MIN_TOTAL);
   });
 });
