@@ -38,7 +38,27 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const relay = await startRelay({
+  // The signal handlers go in before anything starts: a SIGTERM that arrives while the relay starts,
+  // or right after it said it listens, still drains and exits 0 (never the default kill).
+  let stopping = false;
+  let started: Promise<Awaited<ReturnType<typeof startRelay>>> | null = null;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'relay.signal', signal }, 'stopping');
+    if (!started) process.exit(0);
+    started.then((r) => r.close()).then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e, event: 'relay.close-failed' }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  started = startRelay({
     host: config.host,
     port: config.port,
     dataDir: config.dataDir,
@@ -52,25 +72,11 @@ async function main(): Promise<void> {
     ...(config.attachmentsDir !== undefined && { attachmentsDir: config.attachmentsDir }),
     ...(config.identityFile !== undefined && { identityFile: config.identityFile }),
   });
+  const relay = await started;
+  if (stopping) return;
   process.stdout.write(
     `${JSON.stringify({ event: 'parley-relay.listening', url: relay.url, host: relay.host, port: relay.port, metricsUrl: relay.metricsUrl })}\n`,
   );
-
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ event: 'relay.signal', signal }, 'stopping');
-    relay.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log.error({ err: e, event: 'relay.close-failed' }, 'close failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((e: unknown) => {

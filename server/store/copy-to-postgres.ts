@@ -65,6 +65,15 @@ export async function copySqliteToPostgres(options: { readonly sqliteFile: strin
   }
 }
 
+/**
+ * Tables the migrations fill on an empty database (`relayData`: the rows that would be a relay's
+ * own data rather than the seed). The key-transparency sequencer row (relay migration 0008) starts
+ * at tree size 0; a relay's log is moved whole, so its row replaces the seed.
+ */
+const SEEDED_BY_MIGRATIONS: Readonly<Record<string, { readonly relayData: string }>> = {
+  kt_log: { relayData: 'tree_size <> 0' },
+};
+
 async function copyTables(raw: Database.Database, client: pg.Client): Promise<CopyReport> {
   const tables = (
     raw.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name`).all() as { name: string }[]
@@ -77,7 +86,8 @@ async function copyTables(raw: Database.Database, client: pg.Client): Promise<Co
   const missing = tables.filter((t) => !pgTables.has(t));
   if (missing.length > 0) throw new CopyError(`PostgreSQL lacks tables the SQLite database has: ${missing.join(', ')}`);
   for (const table of tables) {
-    const { rows } = await client.query<{ any: boolean }>(`select exists (select 1 from ${quote(table)}) as any`);
+    const seeded = SEEDED_BY_MIGRATIONS[table];
+    const { rows } = await client.query<{ any: boolean }>(`select exists (select 1 from ${quote(table)}${seeded ? ` where ${seeded.relayData}` : ''}) as any`);
     if (rows[0]!.any) throw new CopyError(`the PostgreSQL database already holds relay data (table ${table} is not empty): copy into an empty database`);
   }
   const order = await parentsFirst(client, tables);
@@ -89,6 +99,8 @@ async function copyTables(raw: Database.Database, client: pg.Client): Promise<Co
   const report: { name: string; rows: number }[] = [];
   await client.query('begin');
   try {
+    // What the migrations seeded on the empty database gives way to the relay's own rows.
+    for (const table of Object.keys(SEEDED_BY_MIGRATIONS)) if (tables.includes(table)) await client.query(`delete from ${quote(table)}`);
     for (const table of order) {
       const columns = (raw.prepare(`select name from pragma_table_info(?) order by cid`).all(table) as { name: string }[]).map((c) => c.name);
       const overriding = identity.some((i) => i.table_name === table) ? ' overriding system value' : '';

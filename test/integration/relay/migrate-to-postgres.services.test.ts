@@ -11,8 +11,9 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
-import type { RelayClient } from '../../../electron/engine/relay/client.js';
+import { RelayClient } from '../../../electron/engine/relay/client.js';
 import { attachmentLayout } from '../../../shared/protocol/attachment-cipher.js';
+import { parseTreeHead } from '../../../shared/protocol/transparency.js';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '../../support/postgres.js';
 import { registerAccount, TestAccount } from './helpers/accounts.js';
 import { http } from './helpers/http.js';
@@ -81,6 +82,12 @@ describeWithPostgres('moving a relay from SQLite to PostgreSQL', (serverUrl) => 
     });
     expect([created.status, patched.status]).toEqual([201, 204]);
 
+    // The key-transparency log as clients know it (it must move whole: a relay whose log restarted
+    // would look to every client like a rollback, §26.5).
+    const logBefore = await RelayClient.ktHead(relay.url, 0);
+    const headBefore = parseTreeHead(logBefore.head);
+    expect(headBefore.treeSize).toBeGreaterThanOrEqual(3);
+
     // Still running: refused, nothing written.
     const busy = await migrate(dataDir, database.url);
     expect(busy.code).toBe(1);
@@ -105,6 +112,9 @@ describeWithPostgres('moving a relay from SQLite to PostgreSQL', (serverUrl) => 
     });
     relays.push(relay);
     expect((await http(relay.url, 'GET', '/.well-known/parley')).body).toEqual(known);
+    // The same log: same size and root, consistent with the head clients held before the move.
+    const headAfter = parseTreeHead((await RelayClient.ktHead(relay.url, headBefore.treeSize)).head);
+    expect([headAfter.treeSize, Buffer.from(headAfter.rootHash).toString('hex')]).toEqual([headBefore.treeSize, Buffer.from(headBefore.rootHash).toString('hex')]);
     // Alice's session token from before the move still works, and so does her contact list.
     const contacts = await http(relay.url, 'GET', '/v1/contacts', { token });
     expect(contacts.status).toBe(200);
