@@ -218,6 +218,8 @@ test('keyboard only: open a conversation and send a message', async ({ parley })
   await page.reload(); // a fresh start: nothing focused
   await expect(conversationButton(page, a)).toBeVisible({ timeout: 20_000 });
   await page.keyboard.press('Tab'); // New conversation
+  await page.keyboard.press('Tab'); // New group
+  await expect(page.getByRole('button', { name: 'New group' })).toBeFocused();
   await page.keyboard.press('Tab'); // Settings
   await page.keyboard.press('Tab'); // Search
   await page.keyboard.press('Tab'); // the first conversation

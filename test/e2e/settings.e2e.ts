@@ -32,6 +32,8 @@ test('keyboard only: reach Settings and change a setting', async ({ parley }) =>
   await createAccount(page, 'keyboard.user');
   await page.keyboard.press('Tab'); // New conversation
   await expect(page.getByRole('button', { name: 'New conversation' })).toBeFocused();
+  await page.keyboard.press('Tab'); // New group
+  await expect(page.getByRole('button', { name: 'New group' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(page.getByRole('button', { name: 'Settings' })).toBeFocused();
   await page.keyboard.press('Enter');
