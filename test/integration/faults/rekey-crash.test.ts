@@ -7,8 +7,8 @@
  * after the re-key and before the new key file replaces the old one.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { systemRng } from '../../../shared/crypto/random.js';
 import { StorageError } from '../../../electron/engine/db/errors.js';
 import { sql } from '../../../electron/engine/db/sql.js';
@@ -17,36 +17,15 @@ import { PassphraseKeyFile } from '../../../electron/engine/keys/passphrase-key-
 import { resolveProfile, type Profile } from '../../../electron/engine/profile.js';
 import { openTestDatabase } from '../../support/database.js';
 import { uniqueName } from '../../support/engines.js';
-import { EngineProcess } from '../engine/helpers/engine-process.js';
-import { spawnRelay, tempDir, type RelayProcess } from '../relay/helpers/relay.js';
+import type { EngineProcess } from '../engine/helpers/engine-process.js';
+import { processFixture } from './helpers/process-fixture.js';
 
 const OLD = 'the passphrase before the change';
 const NEW = 'the passphrase after the change';
 const FILLER_ROWS = 40_000;
 
-let relay: RelayProcess;
-let relayDir: string;
-const dirs: string[] = [];
-const processes: EngineProcess[] = [];
-
-beforeAll(async () => {
-  relayDir = tempDir('parley-rekey-relay-');
-  relay = await spawnRelay({ dataDir: relayDir });
-});
-afterEach(async () => {
-  for (const p of processes.splice(0)) await p.kill();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-afterAll(async () => {
-  await relay.stop();
-  rmSync(relayDir, { recursive: true, force: true });
-});
-
-async function engine(data: string, env: Readonly<Record<string, string>> = {}): Promise<EngineProcess> {
-  const p = await EngineProcess.start({ data, env });
-  processes.push(p);
-  return p;
-}
+const fx = processFixture('parley-rekey-relay-');
+const engine = fx.engine;
 
 function keyFile(profile: Profile): PassphraseKeyFile {
   const min = { memoryKiB: ARGON2_BOUNDS.memoryKiB.min, iterations: ARGON2_BOUNDS.iterations.min, parallelism: ARGON2_BOUNDS.parallelism.min };
@@ -73,10 +52,9 @@ function opensWith(profile: Profile, key: Uint8Array): { rows: number; integrity
 
 /** An account behind OLD whose database holds FILLER_ROWS rows of 1,000 random bytes besides it. */
 async function grownProfile(): Promise<{ data: string; profile: Profile; accountId: string }> {
-  const data = tempDir('parley-rekey-');
-  dirs.push(data);
+  const data = fx.dir('parley-rekey-');
   const p = await engine(data);
-  const account = await p.call('account:create', { username: uniqueName('rekey'), relayUrl: relay.url, passphrase: OLD });
+  const account = await p.call('account:create', { username: uniqueName('rekey'), relayUrl: fx.relay.url, passphrase: OLD });
   await p.stop();
   const profile = resolveProfile(data, 'p');
   const key = await keyFile(profile).unlock(OLD);

@@ -5,49 +5,23 @@
  * marker, removes what the restore wrote, says the restore was interrupted, and the same restore
  * then runs cleanly to the end.
  */
-import { readdirSync, rmSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { resolveProfile } from '../../../electron/engine/profile.js';
 import { uniqueName } from '../../support/engines.js';
-import { EngineProcess } from '../engine/helpers/engine-process.js';
-import { spawnRelay, tempDir, type RelayProcess } from '../relay/helpers/relay.js';
+import { processFixture } from './helpers/process-fixture.js';
 
 const PASSPHRASE = 'the database passphrase of this test';
 
-let relay: RelayProcess;
-let relayDir: string;
-const dirs: string[] = [];
-const processes: EngineProcess[] = [];
+const fx = processFixture('parley-restore-relay-');
+const engine = fx.engine;
 
-beforeAll(async () => {
-  relayDir = tempDir('parley-restore-relay-');
-  relay = await spawnRelay({ dataDir: relayDir });
-});
-afterEach(async () => {
-  for (const p of processes.splice(0)) await p.kill();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-afterAll(async () => {
-  await relay.stop();
-  rmSync(relayDir, { recursive: true, force: true });
-});
-
-async function engine(data: string, env: Readonly<Record<string, string>> = {}): Promise<EngineProcess> {
-  const p = await EngineProcess.start({ data, env });
-  processes.push(p);
-  return p;
-}
-
-function dir(prefix: string): string {
-  const d = tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+const dir = fx.dir;
 
 describe('a restore killed midway', () => {
   it('leaves nothing behind, is offered again at the next start, and then completes', async () => {
     const alice = await engine(dir('parley-restore-alice-'));
-    const account = await alice.call('account:create', { username: uniqueName('alice'), relayUrl: relay.url, passphrase: PASSPHRASE });
+    const account = await alice.call('account:create', { username: uniqueName('alice'), relayUrl: fx.relay.url, passphrase: PASSPHRASE });
     const { words } = await alice.call('backup:enable', {});
     await alice.call('backup:confirm', { answers: [1, 5, 9].map((position) => ({ position, word: words[position - 1]! })) });
     await alice.call('backup:run', {});
@@ -55,7 +29,7 @@ describe('a restore killed midway', () => {
 
     const data = dir('parley-restore-new-');
     const armed = await engine(data, { PARLEY_TEST_CRASH_AT: 'mid-restore' });
-    const restoring = armed.call('restore:start', { words: words.join(' '), relayUrl: relay.url, passphrase: PASSPHRASE });
+    const restoring = armed.call('restore:start', { words: words.join(' '), relayUrl: fx.relay.url, passphrase: PASSPHRASE });
     restoring.catch(() => undefined);
     expect((await armed.exited).signal).toBe('SIGKILL');
     const profile = resolveProfile(data, 'p');
@@ -68,7 +42,7 @@ describe('a restore killed midway', () => {
     // What the killed restore wrote is gone: no database, no key file, no staging, no download.
     expect(readdirSync(profile.dataDir).sort()).toEqual(['restore-in-progress']);
 
-    const restored = await next.call('restore:start', { words: words.join(' '), relayUrl: relay.url, passphrase: PASSPHRASE });
+    const restored = await next.call('restore:start', { words: words.join(' '), relayUrl: fx.relay.url, passphrase: PASSPHRASE });
     expect(restored.accountId).toBe(account.accountId);
     const after = await next.call('app:getState', {});
     expect(after.state).toBe('ready');
